@@ -1,0 +1,15 @@
+# Finds what mahpo links. Used by the build and, installed, by mahpoConfig.cmake, so a consumer
+# gets the same targets. BLA_VENDOR is set only inside this block, never in the caller's scope.
+include(CMakeFindDependencyMacro)
+find_dependency(xtensor)
+find_dependency(xtensor-blas)
+find_dependency(ZLIB)
+find_dependency(nlohmann_json 3)
+find_dependency(fmt)
+find_dependency(Boost 1.70 CONFIG)
+if(NOT TARGET BLAS::BLAS)
+  block()
+    set(BLA_VENDOR OpenBLAS)
+    find_dependency(BLAS)
+  endblock()
+endif()
