@@ -1,0 +1,122 @@
+#pragma once
+// Typed layers of a LeNet-style topology. Each layer type exposes its own subspace (`space`, names
+// qualified by the layer's name) and turns a config of that subspace into a runtime layer spec.
+//
+//   Conv<"conv1", KernelSize, Filters>   a valid (unpadded) stride-1 convolution + ReLU;
+//                                        KernelSize and Filters are Int, Categorical or Fixed params
+//   MaxPool<Size>                        non-overlapping max pooling (no hyperparameters)
+//   Dense<"fc1", Units, DropoutRate>     a fully connected layer + ReLU + inverted dropout
+//                                        (DropoutRate is the probability of dropping a unit)
+//   Output<Classes>                      the fully connected output layer, softmax cross-entropy
+//   Training<BatchSize, LearningRate>    the training subspace, under the name "training"
+// Any parameter may be Fixed; a layer whose parameters are all fixed has no agent in MAPPO.
+
+#include <cstddef>
+#include <cstdint>
+#include <variant>
+
+#include <mahpo/space/fixed_string.hpp>
+#include <mahpo/space/parameters.hpp>
+#include <mahpo/space/space.hpp>
+
+namespace mahpo::nn {
+
+struct ConvSpec {
+  std::size_t kernel_size = 5;
+  std::size_t filters = 6;
+};
+struct PoolSpec {
+  std::size_t size = 2;
+};
+struct DenseSpec {
+  std::size_t units = 120;
+  double dropout_rate = 0.0;
+};
+struct OutputSpec {
+  std::size_t classes = 10;
+};
+using LayerSpec = std::variant<ConvSpec, PoolSpec, DenseSpec, OutputSpec>;
+
+namespace detail {
+template <typename P>
+concept IntegralParameter = Parameter<P> && std::same_as<typename P::value_type, std::int64_t>;
+template <typename P>
+concept RealParameter = Parameter<P> && (std::same_as<typename P::value_type, double> ||
+                                         std::same_as<typename P::value_type, std::int64_t>);
+
+// The value of the first parameter of a layer's subspace whose (qualified) name ends in P's name.
+template <FixedString Layer, typename P, typename Config>
+auto layer_value(const Config& config) {
+  return config.template get<join<Layer, ".", P::name>()>();
+}
+}  // namespace detail
+
+template <FixedString Name, typename KernelSize, typename Filters>
+struct Conv {
+  static_assert(detail::IntegralParameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
+  static_assert(detail::IntegralParameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
+  static constexpr auto name = Name;
+  using space = Prefixed<Name, Space<KernelSize, Filters>>;
+
+  template <typename Config>
+  static LayerSpec spec(const Config& config) {
+    return ConvSpec{static_cast<std::size_t>(detail::layer_value<Name, KernelSize>(config)),
+                    static_cast<std::size_t>(detail::layer_value<Name, Filters>(config))};
+  }
+};
+
+template <std::size_t Size>
+struct MaxPool {
+  static_assert(Size >= 1, "mahpo::nn::MaxPool: the pool size must be at least 1");
+  static constexpr auto name = FixedString("pool");
+  using space = Space<>;
+  template <typename Config>
+  static LayerSpec spec(const Config&) {
+    return PoolSpec{Size};
+  }
+};
+
+template <FixedString Name, typename Units, typename DropoutRate>
+struct Dense {
+  static_assert(detail::IntegralParameter<Units>, "mahpo::nn::Dense: the unit count must be an integer parameter");
+  static_assert(detail::RealParameter<DropoutRate>, "mahpo::nn::Dense: the dropout rate must be a real parameter");
+  static constexpr auto name = Name;
+  using space = Prefixed<Name, Space<Units, DropoutRate>>;
+
+  template <typename Config>
+  static LayerSpec spec(const Config& config) {
+    return DenseSpec{static_cast<std::size_t>(detail::layer_value<Name, Units>(config)),
+                     static_cast<double>(detail::layer_value<Name, DropoutRate>(config))};
+  }
+};
+
+template <std::size_t Classes>
+struct Output {
+  static_assert(Classes >= 2, "mahpo::nn::Output: a classifier needs at least 2 classes");
+  static constexpr auto name = FixedString("output");
+  static constexpr std::size_t classes = Classes;
+  using space = Space<>;
+  template <typename Config>
+  static LayerSpec spec(const Config&) {
+    return OutputSpec{Classes};
+  }
+};
+
+template <typename BatchSize, typename LearningRate>
+struct Training {
+  static_assert(detail::IntegralParameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
+  static_assert(detail::RealParameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
+  static constexpr auto name = FixedString("training");
+  using space = Prefixed<"training", Space<BatchSize, LearningRate>>;
+
+  template <typename Config>
+  static std::size_t batch_size(const Config& config) {
+    return static_cast<std::size_t>(detail::layer_value<"training", BatchSize>(config));
+  }
+  template <typename Config>
+  static double learning_rate(const Config& config) {
+    return static_cast<double>(detail::layer_value<"training", LearningRate>(config));
+  }
+};
+
+}  // namespace mahpo::nn
