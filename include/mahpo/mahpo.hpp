@@ -14,3 +14,18 @@
 #include <mahpo/data/dataset.hpp>
 #include <mahpo/data/error.hpp>
 #include <mahpo/data/idx.hpp>
+
+#include <mahpo/objective.hpp>
+
+#include <mahpo/nn/layers.hpp>
+#include <mahpo/nn/lenet.hpp>
+
+#include <mahpo/train/blas.hpp>
+#include <mahpo/train/layers.hpp>
+#include <mahpo/train/loss.hpp>
+#include <mahpo/train/metrics.hpp>
+#include <mahpo/train/network.hpp>
+#include <mahpo/train/objective.hpp>
+#include <mahpo/train/optimizer.hpp>
+#include <mahpo/train/schedule.hpp>
+#include <mahpo/train/trainer.hpp>

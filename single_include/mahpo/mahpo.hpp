@@ -1281,4 +1281,1465 @@ inline Dataset load_dataset(std::string_view name, const SplitOptions& options =
 
 }  // namespace mahpo::data
 // ---- end mahpo/data/dataset.hpp
+
+// ---- begin mahpo/objective.hpp
+// What an objective gets and gives back: a budget in, a result out.
+//
+// An objective is a callable (const Config&, Budget) -> Result. Its value is what a searcher
+// maximizes (for a LeNet, the validation accuracy); its status says whether the value means
+// anything. A diverged or failed trial never carries a NaN: its value is 0.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mahpo {
+
+enum class Status { ok, failed, diverged, pruned };
+
+inline const char* to_string(Status status) {
+  switch (status) {
+    case Status::ok: return "ok";
+    case Status::failed: return "failed";
+    case Status::diverged: return "diverged";
+    case Status::pruned: return "pruned";
+  }
+  return "unknown";
+}
+
+// How much training a trial gets: `iterations` when non-zero, else `epochs` (may be fractional).
+struct Budget {
+  double epochs = 1.0;
+  std::size_t iterations = 0;
+};
+
+struct Result {
+  double value = 0.0;
+  Status status = Status::ok;
+  std::vector<double> intermediate;  // e.g. validation accuracy after each history point
+  nlohmann::json metrics = nlohmann::json::object();
+  std::string message;
+};
+
+}  // namespace mahpo
+// ---- end mahpo/objective.hpp
+
+// ---- begin mahpo/nn/layers.hpp
+// Typed layers of a LeNet-style topology. Each layer type exposes its own subspace (`space`, names
+// qualified by the layer's name) and turns a config of that subspace into a runtime layer spec.
+//
+//   Conv<"conv1", KernelSize, Filters>   a valid (unpadded) stride-1 convolution + ReLU;
+//                                        KernelSize and Filters are Int, Categorical or Fixed params
+//   MaxPool<Size>                        non-overlapping max pooling (no hyperparameters)
+//   Dense<"fc1", Units, DropoutRate>     a fully connected layer + ReLU + inverted dropout
+//                                        (DropoutRate is the probability of dropping a unit)
+//   Output<Classes>                      the fully connected output layer, softmax cross-entropy
+//   Training<BatchSize, LearningRate>    the training subspace, under the name "training"
+// Any parameter may be Fixed; a layer whose parameters are all fixed has no agent in MAPPO.
+
+#include <cstddef>
+#include <cstdint>
+#include <variant>
+
+
+namespace mahpo::nn {
+
+struct ConvSpec {
+  std::size_t kernel_size = 5;
+  std::size_t filters = 6;
+};
+struct PoolSpec {
+  std::size_t size = 2;
+};
+struct DenseSpec {
+  std::size_t units = 120;
+  double dropout_rate = 0.0;
+};
+struct OutputSpec {
+  std::size_t classes = 10;
+};
+using LayerSpec = std::variant<ConvSpec, PoolSpec, DenseSpec, OutputSpec>;
+
+namespace detail {
+template <typename P>
+concept IntegralParameter = Parameter<P> && std::same_as<typename P::value_type, std::int64_t>;
+template <typename P>
+concept RealParameter = Parameter<P> && (std::same_as<typename P::value_type, double> ||
+                                         std::same_as<typename P::value_type, std::int64_t>);
+
+// The value of the first parameter of a layer's subspace whose (qualified) name ends in P's name.
+template <FixedString Layer, typename P, typename Config>
+auto layer_value(const Config& config) {
+  return config.template get<join<Layer, ".", P::name>()>();
+}
+}  // namespace detail
+
+template <FixedString Name, typename KernelSize, typename Filters>
+struct Conv {
+  static_assert(detail::IntegralParameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
+  static_assert(detail::IntegralParameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
+  static constexpr auto name = Name;
+  using space = Prefixed<Name, Space<KernelSize, Filters>>;
+
+  template <typename Config>
+  static LayerSpec spec(const Config& config) {
+    return ConvSpec{static_cast<std::size_t>(detail::layer_value<Name, KernelSize>(config)),
+                    static_cast<std::size_t>(detail::layer_value<Name, Filters>(config))};
+  }
+};
+
+template <std::size_t Size>
+struct MaxPool {
+  static_assert(Size >= 1, "mahpo::nn::MaxPool: the pool size must be at least 1");
+  static constexpr auto name = FixedString("pool");
+  using space = Space<>;
+  template <typename Config>
+  static LayerSpec spec(const Config&) {
+    return PoolSpec{Size};
+  }
+};
+
+template <FixedString Name, typename Units, typename DropoutRate>
+struct Dense {
+  static_assert(detail::IntegralParameter<Units>, "mahpo::nn::Dense: the unit count must be an integer parameter");
+  static_assert(detail::RealParameter<DropoutRate>, "mahpo::nn::Dense: the dropout rate must be a real parameter");
+  static constexpr auto name = Name;
+  using space = Prefixed<Name, Space<Units, DropoutRate>>;
+
+  template <typename Config>
+  static LayerSpec spec(const Config& config) {
+    return DenseSpec{static_cast<std::size_t>(detail::layer_value<Name, Units>(config)),
+                     static_cast<double>(detail::layer_value<Name, DropoutRate>(config))};
+  }
+};
+
+template <std::size_t Classes>
+struct Output {
+  static_assert(Classes >= 2, "mahpo::nn::Output: a classifier needs at least 2 classes");
+  static constexpr auto name = FixedString("output");
+  static constexpr std::size_t classes = Classes;
+  using space = Space<>;
+  template <typename Config>
+  static LayerSpec spec(const Config&) {
+    return OutputSpec{Classes};
+  }
+};
+
+template <typename BatchSize, typename LearningRate>
+struct Training {
+  static_assert(detail::IntegralParameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
+  static_assert(detail::RealParameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
+  static constexpr auto name = FixedString("training");
+  using space = Prefixed<"training", Space<BatchSize, LearningRate>>;
+
+  template <typename Config>
+  static std::size_t batch_size(const Config& config) {
+    return static_cast<std::size_t>(detail::layer_value<"training", BatchSize>(config));
+  }
+  template <typename Config>
+  static double learning_rate(const Config& config) {
+    return static_cast<double>(detail::layer_value<"training", LearningRate>(config));
+  }
+};
+
+}  // namespace mahpo::nn
+// ---- end mahpo/nn/layers.hpp
+// ---- begin mahpo/nn/lenet.hpp
+// LeNet<Layers...>: a CNN topology as a type.
+//
+// Its `space` is the concatenation of its layers' subspaces (names qualified by layer) and of the
+// training subspace; `tunable_layers` lists, at compile time, the layers that carry at least one
+// free hyperparameter (MAPPO makes one agent for each). `network(config)` derives the runtime
+// network from a config and rejects, with a ConfigError, one whose feature maps would shrink
+// below 1x1 on the given input.
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include <boost/hana/filter.hpp>
+#include <boost/hana/length.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <fmt/format.h>
+
+
+namespace mahpo::nn {
+
+namespace hana = boost::hana;
+
+struct InputShape {
+  std::size_t channels = 1;
+  std::size_t height = 28;
+  std::size_t width = 28;
+};
+
+// A network to build and train: the input's shape and the layers in order.
+struct NetworkSpec {
+  InputShape input;
+  std::vector<LayerSpec> layers;
+
+  std::string describe() const {
+    std::string text = fmt::format("input {}x{}x{}", input.channels, input.height, input.width);
+    for (const auto& layer : layers) {
+      std::visit(
+          [&](const auto& spec) {
+            using T = std::decay_t<decltype(spec)>;
+            if constexpr (std::is_same_v<T, ConvSpec>) {
+              text += fmt::format(" > conv {}x{}x{}", spec.filters, spec.kernel_size, spec.kernel_size);
+            } else if constexpr (std::is_same_v<T, PoolSpec>) {
+              text += fmt::format(" > maxpool {}", spec.size);
+            } else if constexpr (std::is_same_v<T, DenseSpec>) {
+              text += fmt::format(" > dense {} (dropout {})", spec.units, spec.dropout_rate);
+            } else {
+              text += fmt::format(" > output {}", spec.classes);
+            }
+          },
+          layer);
+    }
+    return text;
+  }
+};
+
+// Checks that every feature map stays at least 1x1 and that the network ends in one Output layer;
+// throws ConfigError naming the layer otherwise.
+inline void check_network(const NetworkSpec& network) {
+  std::size_t height = network.input.height, width = network.input.width;
+  bool flat = false;
+  for (std::size_t i = 0; i < network.layers.size(); ++i) {
+    const auto& layer = network.layers[i];
+    if (const auto* conv = std::get_if<ConvSpec>(&layer)) {
+      if (flat) throw ConfigError(fmt::format("mahpo: layer {} is a convolution after a dense layer", i + 1));
+      if (conv->kernel_size == 0 || conv->filters == 0) {
+        throw ConfigError(fmt::format("mahpo: layer {}: kernel size and filters must be at least 1", i + 1));
+      }
+      if (conv->kernel_size > height || conv->kernel_size > width) {
+        throw ConfigError(fmt::format("mahpo: layer {}: a {}x{} convolution does not fit a {}x{} feature map", i + 1,
+                                      conv->kernel_size, conv->kernel_size, height, width));
+      }
+      height -= conv->kernel_size - 1;
+      width -= conv->kernel_size - 1;
+    } else if (const auto* pool = std::get_if<PoolSpec>(&layer)) {
+      if (flat) throw ConfigError(fmt::format("mahpo: layer {} is a pooling after a dense layer", i + 1));
+      if (pool->size > height || pool->size > width) {
+        throw ConfigError(fmt::format("mahpo: layer {}: a {}x{} pooling shrinks a {}x{} feature map below 1x1", i + 1,
+                                      pool->size, pool->size, height, width));
+      }
+      height /= pool->size;
+      width /= pool->size;
+    } else if (const auto* dense = std::get_if<DenseSpec>(&layer)) {
+      flat = true;
+      if (dense->units == 0) throw ConfigError(fmt::format("mahpo: layer {}: a dense layer needs units", i + 1));
+      if (!(dense->dropout_rate >= 0.0 && dense->dropout_rate < 1.0)) {
+        throw ConfigError(fmt::format("mahpo: layer {}: dropout rate {} is not in [0, 1)", i + 1, dense->dropout_rate));
+      }
+    } else if (i + 1 != network.layers.size()) {
+      throw ConfigError("mahpo: the output layer must come last");
+    }
+  }
+  if (network.layers.empty() || !std::holds_alternative<OutputSpec>(network.layers.back())) {
+    throw ConfigError("mahpo: a network must end with an Output layer");
+  }
+}
+
+namespace detail {
+template <typename T>
+inline constexpr bool is_training = false;
+template <typename B, typename L>
+inline constexpr bool is_training<Training<B, L>> = true;
+template <typename T>
+inline constexpr bool is_output = false;
+template <std::size_t C>
+inline constexpr bool is_output<Output<C>> = true;
+}  // namespace detail
+
+template <typename... Layers>
+struct LeNet {
+  static_assert((std::size_t{detail::is_training<Layers>} + ... + 0) == 1,
+                "mahpo::nn::LeNet: give exactly one Training<BatchSize, LearningRate> element");
+  static_assert((std::size_t{detail::is_output<Layers>} + ... + 0) == 1,
+                "mahpo::nn::LeNet: give exactly one Output<Classes> layer");
+
+  using space = Concat<typename Layers::space...>;
+  using config_type = Config<space>;
+  static constexpr auto layers = hana::tuple_t<Layers...>;
+  // The layers with at least one free hyperparameter, the training element included.
+  static constexpr auto tunable_layers =
+      hana::filter(layers, [](auto layer) { return hana::bool_c<(decltype(layer)::type::space::dimension > 0)>; });
+  static constexpr std::size_t tunable_count = decltype(hana::length(tunable_layers))::value;
+
+  static NetworkSpec network(const config_type& config, InputShape input = {}) {
+    NetworkSpec network{input, {}};
+    (add_layer<Layers>(network, config), ...);
+    check_network(network);
+    return network;
+  }
+
+  static std::size_t batch_size(const config_type& config) { return training_type::batch_size(config); }
+  static double learning_rate(const config_type& config) { return training_type::learning_rate(config); }
+
+  static std::size_t classes() { return output_classes<Layers...>(); }
+
+ private:
+  template <typename First, typename... Rest>
+  static constexpr auto find_training() {
+    if constexpr (detail::is_training<First>) {
+      return hana::type_c<First>;
+    } else {
+      return find_training<Rest...>();
+    }
+  }
+  using training_type = typename decltype(find_training<Layers...>())::type;
+
+  template <typename First, typename... Rest>
+  static constexpr std::size_t output_classes() {
+    if constexpr (detail::is_output<First>) {
+      return First::classes;
+    } else {
+      return output_classes<Rest...>();
+    }
+  }
+
+  template <typename Layer>
+  static void add_layer(NetworkSpec& network, const config_type& config) {
+    if constexpr (!detail::is_training<Layer>) network.layers.push_back(Layer::spec(config));
+  }
+};
+
+// The search space of Table 2 of the MAPPO paper (Ma & Joe): conv_size in [2, 7] for each of the
+// two convolutions, hidden_size in [124, 1024] and dropout_rate in [0.5, 0.9] for the hidden dense
+// layer, batch_size in [16, 32] and learning_rate in [1e-4, 0.1] (log scale). The paper does not
+// give filter counts or layer order; we keep LeNet-5's: 6 and 16 filters, each convolution followed
+// by 2x2 max pooling, one hidden dense layer, valid convolutions on 28x28. Every config fits: the
+// smallest map (two 7x7 convolutions) is 2x2.
+using paper_lenet = LeNet<Conv<"conv1", Int<"conv_size", 2, 7>, Fixed<"filters", 6>>, MaxPool<2>,
+                          Conv<"conv2", Int<"conv_size", 2, 7>, Fixed<"filters", 16>>, MaxPool<2>,
+                          Dense<"fc1", Int<"hidden_size", 124, 1024>, Real<"dropout_rate", 0.5, 0.9>>, Output<10>,
+                          Training<Int<"batch_size", 16, 32>, LogReal<"learning_rate", 1e-4, 0.1>>>;
+
+// LeNet-5 with ReLU and max pooling, all fixed (the benchmark network): 6 and 16 filters of 5x5,
+// dense 120 and 84, batch 32, learning rate 0.01.
+using classic_lenet5 = LeNet<Conv<"conv1", Fixed<"kernel_size", 5>, Fixed<"filters", 6>>, MaxPool<2>,
+                             Conv<"conv2", Fixed<"kernel_size", 5>, Fixed<"filters", 16>>, MaxPool<2>,
+                             Dense<"fc1", Fixed<"units", 120>, Fixed<"dropout_rate", 0.0>>,
+                             Dense<"fc2", Fixed<"units", 84>, Fixed<"dropout_rate", 0.0>>, Output<10>,
+                             Training<Fixed<"batch_size", 32>, Fixed<"learning_rate", 0.01>>>;
+
+}  // namespace mahpo::nn
+// ---- end mahpo/nn/lenet.hpp
+
+// ---- begin mahpo/train/blas.hpp
+// The one place the trainer calls OpenBLAS: row-major sgemm and the thread count.
+
+#include <cblas.h>
+
+#include <cstddef>
+
+namespace mahpo::train {
+
+// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.
+inline void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+                 const float* a, const float* b, float beta, float* c) {
+  const auto lda = static_cast<int>(transpose_a ? m : k);
+  const auto ldb = static_cast<int>(transpose_b ? k : n);
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb, beta, c,
+              static_cast<int>(n));
+}
+
+// OpenBLAS's thread count is process-wide: the trainer sets it before it trains.
+inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(static_cast<int>(threads)); }
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/blas.hpp
+// ---- begin mahpo/train/layers.hpp
+// The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
+// one sgemm convolves a whole batch: im2col lays the batch out as (C*k*k) x (N*Ho*Wo) and the
+// filters (F x C*k*k) multiply it straight into the F x N x Ho x Wo output. Flatten turns CNHW
+// into N x features for the dense layers.
+//
+// Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
+// its parameters and their gradients for the optimizer.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+
+namespace mahpo::train {
+
+struct Shape {
+  std::size_t channels = 1, batch = 1, height = 1, width = 1;  // CNHW; dense tensors are batch x channels
+  std::size_t size() const { return channels * batch * height * width; }
+};
+
+struct ParameterView {
+  std::span<float> values;
+  std::span<float> gradients;
+};
+
+enum class Activation { none, relu };
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // The output shape for an input shape; batch may change between calls.
+  virtual Shape output_shape(const Shape& input) const = 0;
+  virtual const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) = 0;
+  // Takes d(loss)/d(output); fills parameter gradients and, if asked, returns d(loss)/d(input).
+  virtual const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) = 0;
+  virtual std::vector<ParameterView> parameters() { return {}; }
+  virtual void initialize(std::mt19937_64&) {}
+  // Bytes of the buffers and parameters the layer holds.
+  virtual std::size_t bytes() const = 0;
+
+ protected:
+  static void grow(std::vector<float>& buffer, std::size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+  }
+  static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
+};
+
+// He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
+// uniform otherwise (Glorot & Bengio, 2010).
+inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, Activation activation,
+                               std::mt19937_64& rng) {
+  if (activation == Activation::relu) {
+    std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
+    for (auto& w : weights) w = normal(rng);
+  } else {
+    const float limit = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
+    std::uniform_real_distribution<float> uniform(-limit, limit);
+    for (auto& w : weights) w = uniform(rng);
+  }
+}
+
+// A valid, stride-1 convolution with an optional fused ReLU.
+class ConvLayer final : public Layer {
+ public:
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu)
+      : in_channels_(in_channels), filters_(filters), kernel_(kernel), activation_(activation),
+        weights_(filters * in_channels * kernel * kernel), weight_gradients_(weights_.size()), bias_(filters),
+        bias_gradients_(filters) {}
+
+  Shape output_shape(const Shape& in) const override {
+    return {filters_, in.batch, in.height - kernel_ + 1, in.width - kernel_ + 1};
+  }
+
+  void initialize(std::mt19937_64& rng) override {
+    initialize_weights(weights_, in_channels_ * kernel_ * kernel_, filters_ * kernel_ * kernel_, activation_, rng);
+    std::fill(bias_.begin(), bias_.end(), 0.0f);
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    output_shape_ = output_shape(shape);
+    const std::size_t rows = in_channels_ * kernel_ * kernel_;
+    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
+    grow(columns_, rows * columns);
+    grow(output_, filters_ * columns);
+    im2col(input.data());
+    gemm(false, false, filters_, columns, rows, 1.0f, weights_.data(), columns_.data(), 0.0f, output_.data());
+    for (std::size_t f = 0; f < filters_; ++f) {
+      float* row = output_.data() + f * columns;
+      const float b = bias_[f];
+      if (activation_ == Activation::relu) {
+        for (std::size_t p = 0; p < columns; ++p) row[p] = std::max(row[p] + b, 0.0f);
+      } else {
+        for (std::size_t p = 0; p < columns; ++p) row[p] += b;
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
+    const std::size_t rows = in_channels_ * kernel_ * kernel_;
+    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
+    grow(delta_, filters_ * columns);
+    for (std::size_t i = 0; i < filters_ * columns; ++i) {
+      delta_[i] = activation_ == Activation::relu && output_[i] <= 0.0f ? 0.0f : output_gradient[i];
+    }
+    for (std::size_t f = 0; f < filters_; ++f) {
+      const float* row = delta_.data() + f * columns;
+      float sum = 0.0f;
+      for (std::size_t p = 0; p < columns; ++p) sum += row[p];
+      bias_gradients_[f] = sum;
+    }
+    gemm(false, true, filters_, rows, columns, 1.0f, delta_.data(), columns_.data(), 0.0f, weight_gradients_.data());
+    if (need_input_gradient) {
+      grow(column_gradients_, rows * columns);
+      gemm(true, false, rows, columns, filters_, 1.0f, weights_.data(), delta_.data(), 0.0f, column_gradients_.data());
+      grow(input_gradient_, input_shape_.size());
+      col2im(input_gradient_.data());
+    }
+    return input_gradient_;
+  }
+
+  std::vector<ParameterView> parameters() override {
+    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
+  }
+
+  std::size_t bytes() const override {
+    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(columns_) +
+           held(output_) + held(delta_) + held(column_gradients_) + held(input_gradient_);
+  }
+
+ private:
+  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky][x + kx]
+  void im2col(const float* input) {
+    const auto& in = input_shape_;
+    const auto& out = output_shape_;
+    const std::size_t columns = out.batch * out.height * out.width;
+    float* destination = columns_.data();
+    for (std::size_t c = 0; c < in_channels_; ++c) {
+      for (std::size_t ky = 0; ky < kernel_; ++ky) {
+        for (std::size_t kx = 0; kx < kernel_; ++kx) {
+          float* row = destination + ((c * kernel_ + ky) * kernel_ + kx) * columns;
+          for (std::size_t n = 0; n < in.batch; ++n) {
+            const float* plane = input + (c * in.batch + n) * in.height * in.width;
+            for (std::size_t y = 0; y < out.height; ++y) {
+              const float* source = plane + (y + ky) * in.width + kx;
+              std::copy(source, source + out.width, row);
+              row += out.width;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // The adjoint of im2col: input_gradient[c][n][y + ky][x + kx] += column_gradients_[(c, ky, kx)][(n, y, x)]
+  void col2im(float* input_gradient) {
+    const auto& in = input_shape_;
+    const auto& out = output_shape_;
+    const std::size_t columns = out.batch * out.height * out.width;
+    std::fill(input_gradient, input_gradient + in.size(), 0.0f);
+    const float* source = column_gradients_.data();
+    for (std::size_t c = 0; c < in_channels_; ++c) {
+      for (std::size_t ky = 0; ky < kernel_; ++ky) {
+        for (std::size_t kx = 0; kx < kernel_; ++kx) {
+          const float* row = source + ((c * kernel_ + ky) * kernel_ + kx) * columns;
+          for (std::size_t n = 0; n < in.batch; ++n) {
+            float* plane = input_gradient + (c * in.batch + n) * in.height * in.width;
+            for (std::size_t y = 0; y < out.height; ++y) {
+              float* target = plane + (y + ky) * in.width + kx;
+              for (std::size_t x = 0; x < out.width; ++x) target[x] += row[x];
+              row += out.width;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  std::size_t in_channels_, filters_, kernel_;
+  Activation activation_;
+  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
+  std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
+  Shape input_shape_, output_shape_;
+};
+
+// Non-overlapping max pooling; the remainder rows and columns (if any) are dropped.
+class MaxPoolLayer final : public Layer {
+ public:
+  explicit MaxPoolLayer(std::size_t size) : size_(size) {}
+
+  Shape output_shape(const Shape& in) const override {
+    return {in.channels, in.batch, in.height / size_, in.width / size_};
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    output_shape_ = output_shape(shape);
+    grow(output_, output_shape_.size());
+    if (winners_.size() < output_shape_.size()) winners_.resize(output_shape_.size());
+    const std::size_t planes = shape.channels * shape.batch;
+    for (std::size_t p = 0; p < planes; ++p) {
+      const float* in = input.data() + p * shape.height * shape.width;
+      float* out = output_.data() + p * output_shape_.height * output_shape_.width;
+      std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
+      for (std::size_t y = 0; y < output_shape_.height; ++y) {
+        for (std::size_t x = 0; x < output_shape_.width; ++x) {
+          std::size_t best = (y * size_) * shape.width + x * size_;
+          for (std::size_t dy = 0; dy < size_; ++dy) {
+            for (std::size_t dx = 0; dx < size_; ++dx) {
+              const std::size_t at = (y * size_ + dy) * shape.width + x * size_ + dx;
+              if (in[at] > in[best]) best = at;
+            }
+          }
+          out[y * output_shape_.width + x] = in[best];
+          winner[y * output_shape_.width + x] = static_cast<std::uint32_t>(best);
+        }
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    grow(input_gradient_, input_shape_.size());
+    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()), 0.0f);
+    const std::size_t planes = input_shape_.channels * input_shape_.batch;
+    const std::size_t in_plane = input_shape_.height * input_shape_.width;
+    const std::size_t out_plane = output_shape_.height * output_shape_.width;
+    for (std::size_t p = 0; p < planes; ++p) {
+      float* gradient = input_gradient_.data() + p * in_plane;
+      for (std::size_t i = 0; i < out_plane; ++i) {
+        gradient[winners_[p * out_plane + i]] += output_gradient[p * out_plane + i];
+      }
+    }
+    return input_gradient_;
+  }
+
+  std::size_t bytes() const override {
+    return held(output_) + held(input_gradient_) + winners_.capacity() * sizeof(std::uint32_t);
+  }
+
+ private:
+  std::size_t size_;
+  std::vector<float> output_, input_gradient_;
+  std::vector<std::uint32_t> winners_;
+  Shape input_shape_, output_shape_;
+};
+
+// CNHW (C x N x H x W) to N x (C*H*W), and back for the gradient.
+class FlattenLayer final : public Layer {
+ public:
+  Shape output_shape(const Shape& in) const override { return {in.channels * in.height * in.width, in.batch, 1, 1}; }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
+    grow(output_, shape.size());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      for (std::size_t n = 0; n < shape.batch; ++n) {
+        const float* source = input.data() + (c * shape.batch + n) * plane;
+        std::copy(source, source + plane, output_.data() + n * features + c * plane);
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    const auto& shape = input_shape_;
+    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
+    grow(input_gradient_, shape.size());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      for (std::size_t n = 0; n < shape.batch; ++n) {
+        const float* source = output_gradient.data() + n * features + c * plane;
+        std::copy(source, source + plane, input_gradient_.data() + (c * shape.batch + n) * plane);
+      }
+    }
+    return input_gradient_;
+  }
+
+  std::size_t bytes() const override { return held(output_) + held(input_gradient_); }
+
+ private:
+  std::vector<float> output_, input_gradient_;
+  Shape input_shape_;
+};
+
+// A fully connected layer (N x in -> N x units) with an optional ReLU and inverted dropout
+// (Srivastava et al., 2014): in training each unit is kept with probability 1 - rate and scaled by
+// 1 / (1 - rate), so evaluation needs no scaling.
+class DenseLayer final : public Layer {
+ public:
+  DenseLayer(std::size_t inputs, std::size_t units, Activation activation, double dropout_rate, std::uint64_t seed)
+      : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
+        weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
+        dropout_rng_(seed) {}
+
+  Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
+
+  void initialize(std::mt19937_64& rng) override {
+    initialize_weights(weights_, inputs_, units_, activation_, rng);
+    std::fill(bias_.begin(), bias_.end(), 0.0f);
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
+    batch_ = shape.batch;
+    grow(output_, batch_ * units_);
+    for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
+    gemm(false, false, batch_, units_, inputs_, 1.0f, input.data(), weights_.data(), 1.0f, output_.data());
+    const std::size_t count = batch_ * units_;
+    if (activation_ == Activation::relu) {
+      for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
+    }
+    dropping_ = training && dropout_rate_ > 0.0f;
+    if (dropping_) {
+      grow(mask_, count);
+      const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
+      std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+      for (std::size_t i = 0; i < count; ++i) {
+        mask_[i] = uniform(dropout_rng_) < keep ? scale : 0.0f;
+        output_[i] *= mask_[i];
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
+    const std::size_t count = batch_ * units_;
+    grow(delta_, count);
+    for (std::size_t i = 0; i < count; ++i) {
+      float g = output_gradient[i];
+      if (dropping_) g *= mask_[i];
+      if (activation_ == Activation::relu && output_[i] <= 0.0f) g = 0.0f;
+      delta_[i] = g;
+    }
+    std::fill(bias_gradients_.begin(), bias_gradients_.end(), 0.0f);
+    for (std::size_t n = 0; n < batch_; ++n) {
+      for (std::size_t u = 0; u < units_; ++u) bias_gradients_[u] += delta_[n * units_ + u];
+    }
+    gemm(true, false, inputs_, units_, batch_, 1.0f, input_->data(), delta_.data(), 0.0f, weight_gradients_.data());
+    if (need_input_gradient) {
+      grow(input_gradient_, batch_ * inputs_);
+      gemm(false, true, batch_, inputs_, units_, 1.0f, delta_.data(), weights_.data(), 0.0f, input_gradient_.data());
+    }
+    return input_gradient_;
+  }
+
+  std::vector<ParameterView> parameters() override {
+    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
+  }
+
+  std::size_t bytes() const override {
+    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(output_) +
+           held(delta_) + held(mask_) + held(input_gradient_);
+  }
+
+ private:
+  std::size_t inputs_, units_;
+  Activation activation_;
+  float dropout_rate_;
+  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
+  std::vector<float> output_, delta_, mask_, input_gradient_;
+  const std::vector<float>* input_ = nullptr;
+  std::size_t batch_ = 0;
+  bool dropping_ = false;
+  std::mt19937_64 dropout_rng_;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/layers.hpp
+// ---- begin mahpo/train/loss.hpp
+// Softmax cross-entropy over a batch of logits (N x classes), averaged over the batch.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mahpo::train {
+
+// Returns the mean loss and writes d(loss)/d(logits) = (softmax - one_hot) / N into `gradient`.
+// A non-finite logit gives a non-finite loss, which the trainer reports as divergence.
+inline double softmax_cross_entropy(std::span<const float> logits, std::span<const std::uint8_t> labels,
+                                    std::size_t classes, std::vector<float>& gradient) {
+  const std::size_t batch = labels.size();
+  if (gradient.size() < batch * classes) gradient.resize(batch * classes);
+  double total = 0.0;
+  const float inverse_batch = 1.0f / static_cast<float>(batch);
+  for (std::size_t n = 0; n < batch; ++n) {
+    const float* z = logits.data() + n * classes;
+    float* g = gradient.data() + n * classes;
+    const float top = *std::max_element(z, z + classes);
+    double sum = 0.0;
+    for (std::size_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
+    const double log_sum = std::log(sum) + top;
+    total += log_sum - z[labels[n]];
+    for (std::size_t k = 0; k < classes; ++k) {
+      const double p = std::exp(static_cast<double>(z[k]) - log_sum);
+      g[k] = static_cast<float>(p) * inverse_batch;
+    }
+    g[labels[n]] -= inverse_batch;
+  }
+  return total / static_cast<double>(batch);
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/loss.hpp
+// ---- begin mahpo/train/metrics.hpp
+// Classification metrics (confusion matrix, accuracy, Cohen's kappa) and memory accounting.
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace mahpo::train {
+
+// counts[truth][prediction]
+class ConfusionMatrix {
+ public:
+  explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
+
+  void add(std::size_t truth, std::size_t prediction) {
+    if (truth >= classes_ || prediction >= classes_) throw std::out_of_range("mahpo: class index outside the confusion matrix");
+    ++counts_[truth * classes_ + prediction];
+    ++total_;
+  }
+
+  std::size_t classes() const { return classes_; }
+  std::size_t total() const { return total_; }
+  std::size_t at(std::size_t truth, std::size_t prediction) const { return counts_[truth * classes_ + prediction]; }
+
+  double accuracy() const {
+    if (total_ == 0) return 0.0;
+    std::size_t correct = 0;
+    for (std::size_t k = 0; k < classes_; ++k) correct += at(k, k);
+    return static_cast<double>(correct) / static_cast<double>(total_);
+  }
+
+  // Cohen's kappa (Cohen, 1960): (p_o - p_e) / (1 - p_e), p_e from the row and column marginals.
+  // 1 when both agree perfectly on a single class (p_e = 1).
+  double kappa() const {
+    if (total_ == 0) return 0.0;
+    const double n = static_cast<double>(total_);
+    double expected = 0.0;
+    for (std::size_t k = 0; k < classes_; ++k) {
+      double row = 0.0, column = 0.0;
+      for (std::size_t j = 0; j < classes_; ++j) {
+        row += static_cast<double>(at(k, j));
+        column += static_cast<double>(at(j, k));
+      }
+      expected += (row / n) * (column / n);
+    }
+    const double observed = accuracy();
+    return expected >= 1.0 ? 1.0 : (observed - expected) / (1.0 - expected);
+  }
+
+ private:
+  std::size_t classes_;
+  std::vector<std::size_t> counts_;
+  std::size_t total_ = 0;
+};
+
+// The process's peak resident set size in bytes (Linux reports kilobytes).
+inline std::size_t peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/metrics.hpp
+// ---- begin mahpo/train/network.hpp
+// A runtime network built from an nn::NetworkSpec: conv/pool layers on CNHW tensors, a flatten,
+// then dense layers and the output layer, with softmax cross-entropy on top.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <variant>
+#include <vector>
+
+
+namespace mahpo::train {
+
+class Network {
+ public:
+  // Checks the spec (nn::check_network) and initializes the weights from `seed`.
+  Network(const nn::NetworkSpec& spec, std::uint64_t seed) : input_(spec.input) {
+    nn::check_network(spec);
+    std::mt19937_64 rng(seed);
+    Shape shape{spec.input.channels, 1, spec.input.height, spec.input.width};
+    bool flat = false;
+    for (const auto& layer : spec.layers) {
+      std::unique_ptr<Layer> built;
+      if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size);
+      } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
+        built = std::make_unique<MaxPoolLayer>(pool->size);
+      } else {
+        if (!flat) {
+          layers_.push_back(std::make_unique<FlattenLayer>());
+          shape = layers_.back()->output_shape(shape);
+          flat = true;
+        }
+        if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
+          built = std::make_unique<DenseLayer>(shape.channels, dense->units, Activation::relu, dense->dropout_rate, rng());
+        } else {
+          classes_ = std::get<nn::OutputSpec>(layer).classes;
+          built = std::make_unique<DenseLayer>(shape.channels, classes_, Activation::none, 0.0, rng());
+        }
+      }
+      built->initialize(rng);
+      shape = built->output_shape(shape);
+      layers_.push_back(std::move(built));
+    }
+  }
+
+  std::size_t classes() const { return classes_; }
+  std::size_t input_size() const { return input_.channels * input_.height * input_.width; }
+
+  // `input` holds `batch` images (batch x channels x height x width, which is CNHW for one channel).
+  const std::vector<float>& forward(const std::vector<float>& input, std::size_t batch, bool training) {
+    Shape shape{input_.channels, batch, input_.height, input_.width};
+    const std::vector<float>* current = &input;
+    if (input_.channels > 1) {  // NCHW -> CNHW
+      const std::size_t plane = input_.height * input_.width;
+      reordered_.resize(input.size());
+      for (std::size_t n = 0; n < batch; ++n) {
+        for (std::size_t c = 0; c < input_.channels; ++c) {
+          std::copy_n(input.data() + (n * input_.channels + c) * plane, plane,
+                      reordered_.data() + (c * batch + n) * plane);
+        }
+      }
+      current = &reordered_;
+    }
+    for (auto& layer : layers_) {
+      current = &layer->forward(*current, shape, training);
+      shape = layer->output_shape(shape);
+    }
+    return *current;
+  }
+
+  // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
+  void backward(const std::vector<float>& logit_gradient) {
+    const std::vector<float>* gradient = &logit_gradient;
+    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, i > 0);
+  }
+
+  // The gradient with respect to the input, for gradient checks: backward with every input gradient.
+  const std::vector<float>& backward_to_input(const std::vector<float>& logit_gradient) {
+    const std::vector<float>* gradient = &logit_gradient;
+    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, true);
+    return *gradient;
+  }
+
+  std::vector<ParameterView> parameters() {
+    std::vector<ParameterView> all;
+    for (auto& layer : layers_) {
+      for (auto& p : layer->parameters()) all.push_back(p);
+    }
+    return all;
+  }
+
+  std::size_t parameter_count() {
+    std::size_t count = 0;
+    for (const auto& p : parameters()) count += p.values.size();
+    return count;
+  }
+
+  std::size_t bytes() const {
+    std::size_t total = reordered_.capacity() * sizeof(float);
+    for (const auto& layer : layers_) total += layer->bytes();
+    return total;
+  }
+
+ private:
+  nn::InputShape input_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<float> reordered_;
+  std::size_t classes_ = 0;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/network.hpp
+// ---- begin mahpo/train/objective.hpp
+// LeNetObjective<Topology>: trains the network a config describes and scores it.
+//
+// The value is the validation accuracy; the metrics add test accuracy and Cohen's kappa, times,
+// memory and the network trained. A config the topology rejects (a feature map below 1x1), or
+// any exception, makes a `failed` result; a non-finite loss a `diverged` one. Neither carries NaN.
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+// ---- begin mahpo/train/trainer.hpp
+// The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
+//
+// Batches are drawn in a seeded random order, reshuffled each epoch; every batch is full (the
+// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed and
+// thread count. A non-finite loss stops training with status `diverged`; nothing is evaluated
+// then, and no accuracy is NaN.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/train/optimizer.hpp
+// Optimizers over the layers' parameters: SGD with momentum and Adam.
+
+#include <cmath>
+#include <cstddef>
+#include <variant>
+#include <vector>
+
+
+namespace mahpo::train {
+
+// v = momentum * v - lr * g; w += v (Sutskever et al., 2013, without the Nesterov look-ahead).
+struct Sgd {
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+};
+
+// Kingma & Ba, 2015.
+struct Adam {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+};
+
+using OptimizerKind = std::variant<Sgd, Adam>;
+
+class Optimizer {
+ public:
+  Optimizer(OptimizerKind kind, std::vector<ParameterView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
+    for (const auto& p : parameters_) {
+      first_.emplace_back(p.values.size(), 0.0f);
+      if (std::holds_alternative<Adam>(kind_)) second_.emplace_back(p.values.size(), 0.0f);
+    }
+  }
+
+  void step(double learning_rate) {
+    ++steps_;
+    if (const auto* sgd = std::get_if<Sgd>(&kind_)) {
+      const auto lr = static_cast<float>(learning_rate), mu = static_cast<float>(sgd->momentum);
+      const auto decay = static_cast<float>(sgd->weight_decay);
+      for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        auto w = parameters_[i].values;
+        auto g = parameters_[i].gradients;
+        auto& v = first_[i];
+        for (std::size_t j = 0; j < w.size(); ++j) {
+          v[j] = mu * v[j] - lr * (g[j] + decay * w[j]);
+          w[j] += v[j];
+        }
+      }
+    } else {
+      const auto& adam = std::get<Adam>(kind_);
+      const double correction1 = 1.0 - std::pow(adam.beta1, static_cast<double>(steps_));
+      const double correction2 = 1.0 - std::pow(adam.beta2, static_cast<double>(steps_));
+      const auto step_size = static_cast<float>(learning_rate * std::sqrt(correction2) / correction1);
+      const auto b1 = static_cast<float>(adam.beta1), b2 = static_cast<float>(adam.beta2);
+      const auto eps = static_cast<float>(adam.epsilon * std::sqrt(correction2));
+      for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        auto w = parameters_[i].values;
+        auto g = parameters_[i].gradients;
+        auto& m = first_[i];
+        auto& v = second_[i];
+        for (std::size_t j = 0; j < w.size(); ++j) {
+          m[j] = b1 * m[j] + (1.0f - b1) * g[j];
+          v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
+          w[j] -= step_size * m[j] / (std::sqrt(v[j]) + eps);
+        }
+      }
+    }
+  }
+
+  std::size_t bytes() const {
+    std::size_t total = 0;
+    for (const auto& f : first_) total += f.capacity() * sizeof(float);
+    for (const auto& s : second_) total += s.capacity() * sizeof(float);
+    return total;
+  }
+
+ private:
+  OptimizerKind kind_;
+  std::vector<ParameterView> parameters_;
+  std::vector<std::vector<float>> first_, second_;
+  std::size_t steps_ = 0;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/optimizer.hpp
+// ---- begin mahpo/train/schedule.hpp
+// Learning-rate policies, as functions of the iteration (counted from 0).
+
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+#include <string>
+#include <variant>
+
+#include <fmt/format.h>
+
+namespace mahpo::train {
+
+struct FixedRate {};
+
+// base_lr * gamma^floor(iter / step_size)
+struct StepDecay {
+  std::size_t step_size = 1000;
+  double gamma = 0.1;
+};
+
+// Caffe's "inv" policy: base_lr * (1 + gamma * iter)^(-power) (Jia et al., Caffe, 2014).
+struct InvDecay {
+  double gamma = 0.001;
+  double power = 0.75;
+};
+
+// base_lr * (1 + cos(pi * iter / total)) / 2 (Loshchilov & Hutter, SGDR, 2017), without restarts.
+struct CosineDecay {
+  std::size_t total_iterations = 0;  // 0: the trainer's iteration budget
+};
+
+using LearningRatePolicy = std::variant<FixedRate, StepDecay, InvDecay, CosineDecay>;
+
+inline double learning_rate_at(const LearningRatePolicy& policy, double base, std::size_t iteration,
+                               std::size_t total_iterations) {
+  const double iter = static_cast<double>(iteration);
+  if (const auto* step = std::get_if<StepDecay>(&policy)) {
+    return base * std::pow(step->gamma, std::floor(iter / static_cast<double>(step->step_size)));
+  }
+  if (const auto* inv = std::get_if<InvDecay>(&policy)) return base * std::pow(1.0 + inv->gamma * iter, -inv->power);
+  if (const auto* cosine = std::get_if<CosineDecay>(&policy)) {
+    const double total = static_cast<double>(cosine->total_iterations ? cosine->total_iterations : total_iterations);
+    return total > 0 ? base * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(iter / total, 1.0))) : base;
+  }
+  return base;
+}
+
+inline std::string describe(const LearningRatePolicy& policy) {
+  if (const auto* step = std::get_if<StepDecay>(&policy)) {
+    return fmt::format("step (every {} iterations x{})", step->step_size, step->gamma);
+  }
+  if (const auto* inv = std::get_if<InvDecay>(&policy)) return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
+  if (std::holds_alternative<CosineDecay>(policy)) return "cosine";
+  return "fixed";
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/schedule.hpp
+
+namespace mahpo::train {
+
+struct TrainerOptions {
+  std::size_t batch_size = 32;
+  double learning_rate = 0.01;
+  OptimizerKind optimizer = Sgd{};
+  LearningRatePolicy policy = InvDecay{};
+  std::uint64_t seed = 0;
+  std::size_t threads = 1;
+  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
+  std::size_t evaluation_batch = 256;
+  bool evaluate_test = true;
+};
+
+struct HistoryPoint {
+  std::size_t iteration = 0;
+  double epoch = 0.0;
+  double train_loss = 0.0;      // mean over the iterations since the last point
+  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
+  double validation_accuracy = 0.0;
+  double training_seconds = 0.0;
+};
+
+struct Evaluation {
+  double accuracy = 0.0;
+  double kappa = 0.0;
+  ConfusionMatrix confusion;
+};
+
+struct TrainingReport {
+  Status status = Status::ok;
+  std::string message;
+  std::size_t iterations = 0;
+  double epochs = 0.0;
+  double final_train_loss = 0.0;
+  Evaluation validation;
+  std::optional<Evaluation> test;
+  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
+  double seconds_per_100_iterations = 0.0;
+  double evaluation_seconds = 0.0;
+  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
+  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
+  std::size_t parameter_count = 0;
+  std::vector<HistoryPoint> history;
+};
+
+class Trainer {
+ public:
+  Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
+      : options_(std::move(options)), network_(spec, options_.seed) {
+    if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
+    if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
+      throw std::invalid_argument(fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
+    }
+    if (options_.threads == 0) throw std::invalid_argument("mahpo: the trainer needs at least 1 thread");
+    if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
+  }
+
+  Network& network() { return network_; }
+
+  // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
+  TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
+    check_images(dataset.train);
+    fit_normalization(dataset.train);
+    set_blas_threads(options_.threads);
+    const std::size_t train_size = dataset.train.size();
+    const std::size_t batch = options_.batch_size;
+    const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
+    const std::size_t total = budget.iterations > 0
+                                  ? budget.iterations
+                                  : static_cast<std::size_t>(std::ceil(budget.epochs * static_cast<double>(train_size) /
+                                                                       static_cast<double>(batch)));
+    if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+    const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
+
+    Optimizer optimizer(options_.optimizer, network_.parameters());
+    std::mt19937_64 order_rng(options_.seed ^ 0x9e3779b97f4a7c15ULL);
+    std::vector<std::size_t> order(train_size);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::shuffle(order.begin(), order.end(), order_rng);
+    std::size_t cursor = 0;
+
+    TrainingReport report;
+    report.parameter_count = network_.parameter_count();
+    std::vector<std::size_t> indices(batch);
+    double loss_sum = 0.0;
+    std::size_t correct = 0, seen = 0, since = 0;
+    double seconds = 0.0;
+
+    for (std::size_t iteration = 0; iteration < total; ++iteration) {
+      for (auto& index : indices) {
+        if (cursor == train_size) {
+          std::shuffle(order.begin(), order.end(), order_rng);
+          cursor = 0;
+        }
+        index = order[cursor++];
+      }
+      const auto start = std::chrono::steady_clock::now();
+      load_batch(dataset.train, indices);
+      const auto& logits = network_.forward(input_, batch, true);
+      const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), batch * network_.classes()),
+                                                labels_, network_.classes(), logit_gradient_);
+      if (!std::isfinite(loss)) {
+        report.status = Status::diverged;
+        report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
+        report.iterations = iteration;
+        break;
+      }
+      network_.backward(logit_gradient_);
+      optimizer.step(learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+      loss_sum += loss;
+      correct += count_correct(logits, batch);
+      seen += batch;
+      ++since;
+      report.iterations = iteration + 1;
+      report.final_train_loss = loss;
+      if ((iteration + 1) % history_every == 0 || iteration + 1 == total) {
+        HistoryPoint point;
+        point.iteration = iteration + 1;
+        point.epoch = static_cast<double>((iteration + 1) * batch) / static_cast<double>(train_size);
+        point.train_loss = loss_sum / static_cast<double>(since);
+        point.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+        point.training_seconds = seconds;
+        const auto evaluation_start = std::chrono::steady_clock::now();
+        point.validation_accuracy = evaluate(dataset.validation).accuracy;
+        report.evaluation_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+        report.history.push_back(point);
+        loss_sum = 0.0;
+        correct = seen = since = 0;
+      }
+    }
+
+    report.training_seconds = seconds;
+    report.epochs = static_cast<double>(report.iterations * batch) / static_cast<double>(train_size);
+    report.seconds_per_100_iterations =
+        report.iterations ? seconds * 100.0 / static_cast<double>(report.iterations) : 0.0;
+    if (report.status == Status::ok) {
+      const auto evaluation_start = std::chrono::steady_clock::now();
+      report.validation = evaluate(dataset.validation);
+      if (options_.evaluate_test) report.test = evaluate(dataset.test);
+      report.evaluation_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+    }
+    report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
+    report.peak_resident_bytes = peak_resident_bytes();
+    return report;
+  }
+
+  // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).
+  Evaluation evaluate(const data::ImageSet& images) {
+    check_images(images);
+    Evaluation result{0.0, 0.0, ConfusionMatrix(network_.classes())};
+    std::vector<std::size_t> indices;
+    for (std::size_t begin = 0; begin < images.size(); begin += options_.evaluation_batch) {
+      const std::size_t count = std::min(options_.evaluation_batch, images.size() - begin);
+      indices.resize(count);
+      std::iota(indices.begin(), indices.end(), begin);
+      load_batch(images, indices);
+      const auto& logits = network_.forward(input_, count, false);
+      const std::size_t classes = network_.classes();
+      for (std::size_t n = 0; n < count; ++n) {
+        const float* z = logits.data() + n * classes;
+        const auto predicted = static_cast<std::size_t>(std::max_element(z, z + classes) - z);
+        result.confusion.add(labels_[n], predicted);
+      }
+    }
+    result.accuracy = result.confusion.accuracy();
+    result.kappa = result.confusion.kappa();
+    return result;
+  }
+
+ private:
+  void check_images(const data::ImageSet& images) const {
+    const std::size_t pixels = images.size() ? images.rows() * images.columns() : 0;
+    if (images.size() && pixels != network_.input_size()) {
+      throw std::invalid_argument(fmt::format("mahpo: the network takes {} values per image, the data has {}x{}",
+                                              network_.input_size(), images.rows(), images.columns()));
+    }
+  }
+
+  // Standardizes with the training pixels' mean and deviation, so SGD sees centred inputs.
+  void fit_normalization(const data::ImageSet& train) {
+    double sum = 0.0, squares = 0.0;
+    for (const std::uint8_t pixel : train.images) {
+      sum += pixel;
+      squares += static_cast<double>(pixel) * pixel;
+    }
+    const double count = static_cast<double>(train.images.size());
+    const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
+    scale_ = static_cast<float>(1.0 / deviation);
+    shift_ = static_cast<float>(-mean / deviation);
+  }
+
+  void load_batch(const data::ImageSet& images, std::span<const std::size_t> indices) {
+    const std::size_t pixels = images.rows() * images.columns();
+    input_.resize(indices.size() * pixels);
+    labels_.resize(indices.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      const std::uint8_t* source = images.images.data() + indices[i] * pixels;
+      float* target = input_.data() + i * pixels;
+      for (std::size_t p = 0; p < pixels; ++p) target[p] = static_cast<float>(source[p]) * scale_ + shift_;
+      labels_[i] = images.labels[indices[i]];
+    }
+  }
+
+  std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
+    const std::size_t classes = network_.classes();
+    std::size_t correct = 0;
+    for (std::size_t n = 0; n < batch; ++n) {
+      const float* z = logits.data() + n * classes;
+      correct += static_cast<std::size_t>(std::max_element(z, z + classes) - z) == labels_[n] ? 1 : 0;
+    }
+    return correct;
+  }
+
+  std::size_t bytes() const {
+    return (input_.capacity() + logit_gradient_.capacity()) * sizeof(float) + labels_.capacity();
+  }
+
+  TrainerOptions options_;
+  Network network_;
+  std::vector<float> input_, logit_gradient_;
+  std::vector<std::uint8_t> labels_;
+  float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/trainer.hpp
+
+namespace mahpo::train {
+
+struct ObjectiveOptions {
+  std::uint64_t seed = 0;  // the same for every trial, so trials differ only by their configs
+  std::size_t threads = 1;
+  OptimizerKind optimizer = Sgd{};
+  LearningRatePolicy policy = InvDecay{};
+  std::size_t history_every = 0;  // 0: once per epoch
+  bool evaluate_test = true;
+};
+
+template <typename Topology>
+class LeNetObjective {
+ public:
+  using topology_type = Topology;
+  using config_type = typename Topology::config_type;
+
+  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
+      : dataset_(std::move(dataset)), options_(std::move(options)) {
+    if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
+  }
+
+  Result operator()(const config_type& config, const Budget& budget) const {
+    Result result;
+    try {
+      const auto& images = dataset_->train;
+      const auto spec = Topology::network(config, nn::InputShape{1, images.rows(), images.columns()});
+      TrainerOptions trainer_options;
+      trainer_options.batch_size = Topology::batch_size(config);
+      trainer_options.learning_rate = Topology::learning_rate(config);
+      trainer_options.optimizer = options_.optimizer;
+      trainer_options.policy = options_.policy;
+      trainer_options.seed = options_.seed;
+      trainer_options.threads = options_.threads;
+      trainer_options.history_every = options_.history_every;
+      trainer_options.evaluate_test = options_.evaluate_test;
+      Trainer trainer(spec, trainer_options);
+      const TrainingReport report = trainer.train(*dataset_, budget);
+
+      result.status = report.status;
+      result.message = report.message;
+      result.value = report.status == Status::ok ? report.validation.accuracy : 0.0;
+      for (const auto& point : report.history) result.intermediate.push_back(point.validation_accuracy);
+      auto& metrics = result.metrics;
+      metrics["network"] = spec.describe();
+      metrics["iterations"] = report.iterations;
+      metrics["epochs"] = report.epochs;
+      metrics["training_seconds"] = report.training_seconds;
+      metrics["seconds_per_100_iterations"] = report.seconds_per_100_iterations;
+      metrics["evaluation_seconds"] = report.evaluation_seconds;
+      metrics["peak_resident_bytes"] = report.peak_resident_bytes;
+      metrics["trainer_bytes"] = report.trainer_bytes;
+      metrics["parameters"] = report.parameter_count;
+      if (report.status == Status::ok) {
+        metrics["validation_accuracy"] = report.validation.accuracy;
+        metrics["validation_kappa"] = report.validation.kappa;
+        if (report.test) {
+          metrics["test_accuracy"] = report.test->accuracy;
+          metrics["test_kappa"] = report.test->kappa;
+        }
+      }
+    } catch (const std::exception& error) {
+      result = Result{};
+      result.status = Status::failed;
+      result.message = error.what();
+    }
+    return result;
+  }
+
+ private:
+  std::shared_ptr<const data::Dataset> dataset_;
+  ObjectiveOptions options_;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/objective.hpp
 // ---- end mahpo/mahpo.hpp

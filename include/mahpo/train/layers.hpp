@@ -1,0 +1,376 @@
+#pragma once
+// The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
+// one sgemm convolves a whole batch: im2col lays the batch out as (C*k*k) x (N*Ho*Wo) and the
+// filters (F x C*k*k) multiply it straight into the F x N x Ho x Wo output. Flatten turns CNHW
+// into N x features for the dense layers.
+//
+// Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
+// its parameters and their gradients for the optimizer.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <mahpo/train/blas.hpp>
+
+namespace mahpo::train {
+
+struct Shape {
+  std::size_t channels = 1, batch = 1, height = 1, width = 1;  // CNHW; dense tensors are batch x channels
+  std::size_t size() const { return channels * batch * height * width; }
+};
+
+struct ParameterView {
+  std::span<float> values;
+  std::span<float> gradients;
+};
+
+enum class Activation { none, relu };
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // The output shape for an input shape; batch may change between calls.
+  virtual Shape output_shape(const Shape& input) const = 0;
+  virtual const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) = 0;
+  // Takes d(loss)/d(output); fills parameter gradients and, if asked, returns d(loss)/d(input).
+  virtual const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) = 0;
+  virtual std::vector<ParameterView> parameters() { return {}; }
+  virtual void initialize(std::mt19937_64&) {}
+  // Bytes of the buffers and parameters the layer holds.
+  virtual std::size_t bytes() const = 0;
+
+ protected:
+  static void grow(std::vector<float>& buffer, std::size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+  }
+  static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
+};
+
+// He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
+// uniform otherwise (Glorot & Bengio, 2010).
+inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, Activation activation,
+                               std::mt19937_64& rng) {
+  if (activation == Activation::relu) {
+    std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
+    for (auto& w : weights) w = normal(rng);
+  } else {
+    const float limit = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
+    std::uniform_real_distribution<float> uniform(-limit, limit);
+    for (auto& w : weights) w = uniform(rng);
+  }
+}
+
+// A valid, stride-1 convolution with an optional fused ReLU.
+class ConvLayer final : public Layer {
+ public:
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu)
+      : in_channels_(in_channels), filters_(filters), kernel_(kernel), activation_(activation),
+        weights_(filters * in_channels * kernel * kernel), weight_gradients_(weights_.size()), bias_(filters),
+        bias_gradients_(filters) {}
+
+  Shape output_shape(const Shape& in) const override {
+    return {filters_, in.batch, in.height - kernel_ + 1, in.width - kernel_ + 1};
+  }
+
+  void initialize(std::mt19937_64& rng) override {
+    initialize_weights(weights_, in_channels_ * kernel_ * kernel_, filters_ * kernel_ * kernel_, activation_, rng);
+    std::fill(bias_.begin(), bias_.end(), 0.0f);
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    output_shape_ = output_shape(shape);
+    const std::size_t rows = in_channels_ * kernel_ * kernel_;
+    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
+    grow(columns_, rows * columns);
+    grow(output_, filters_ * columns);
+    im2col(input.data());
+    gemm(false, false, filters_, columns, rows, 1.0f, weights_.data(), columns_.data(), 0.0f, output_.data());
+    for (std::size_t f = 0; f < filters_; ++f) {
+      float* row = output_.data() + f * columns;
+      const float b = bias_[f];
+      if (activation_ == Activation::relu) {
+        for (std::size_t p = 0; p < columns; ++p) row[p] = std::max(row[p] + b, 0.0f);
+      } else {
+        for (std::size_t p = 0; p < columns; ++p) row[p] += b;
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
+    const std::size_t rows = in_channels_ * kernel_ * kernel_;
+    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
+    grow(delta_, filters_ * columns);
+    for (std::size_t i = 0; i < filters_ * columns; ++i) {
+      delta_[i] = activation_ == Activation::relu && output_[i] <= 0.0f ? 0.0f : output_gradient[i];
+    }
+    for (std::size_t f = 0; f < filters_; ++f) {
+      const float* row = delta_.data() + f * columns;
+      float sum = 0.0f;
+      for (std::size_t p = 0; p < columns; ++p) sum += row[p];
+      bias_gradients_[f] = sum;
+    }
+    gemm(false, true, filters_, rows, columns, 1.0f, delta_.data(), columns_.data(), 0.0f, weight_gradients_.data());
+    if (need_input_gradient) {
+      grow(column_gradients_, rows * columns);
+      gemm(true, false, rows, columns, filters_, 1.0f, weights_.data(), delta_.data(), 0.0f, column_gradients_.data());
+      grow(input_gradient_, input_shape_.size());
+      col2im(input_gradient_.data());
+    }
+    return input_gradient_;
+  }
+
+  std::vector<ParameterView> parameters() override {
+    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
+  }
+
+  std::size_t bytes() const override {
+    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(columns_) +
+           held(output_) + held(delta_) + held(column_gradients_) + held(input_gradient_);
+  }
+
+ private:
+  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky][x + kx]
+  void im2col(const float* input) {
+    const auto& in = input_shape_;
+    const auto& out = output_shape_;
+    const std::size_t columns = out.batch * out.height * out.width;
+    float* destination = columns_.data();
+    for (std::size_t c = 0; c < in_channels_; ++c) {
+      for (std::size_t ky = 0; ky < kernel_; ++ky) {
+        for (std::size_t kx = 0; kx < kernel_; ++kx) {
+          float* row = destination + ((c * kernel_ + ky) * kernel_ + kx) * columns;
+          for (std::size_t n = 0; n < in.batch; ++n) {
+            const float* plane = input + (c * in.batch + n) * in.height * in.width;
+            for (std::size_t y = 0; y < out.height; ++y) {
+              const float* source = plane + (y + ky) * in.width + kx;
+              std::copy(source, source + out.width, row);
+              row += out.width;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // The adjoint of im2col: input_gradient[c][n][y + ky][x + kx] += column_gradients_[(c, ky, kx)][(n, y, x)]
+  void col2im(float* input_gradient) {
+    const auto& in = input_shape_;
+    const auto& out = output_shape_;
+    const std::size_t columns = out.batch * out.height * out.width;
+    std::fill(input_gradient, input_gradient + in.size(), 0.0f);
+    const float* source = column_gradients_.data();
+    for (std::size_t c = 0; c < in_channels_; ++c) {
+      for (std::size_t ky = 0; ky < kernel_; ++ky) {
+        for (std::size_t kx = 0; kx < kernel_; ++kx) {
+          const float* row = source + ((c * kernel_ + ky) * kernel_ + kx) * columns;
+          for (std::size_t n = 0; n < in.batch; ++n) {
+            float* plane = input_gradient + (c * in.batch + n) * in.height * in.width;
+            for (std::size_t y = 0; y < out.height; ++y) {
+              float* target = plane + (y + ky) * in.width + kx;
+              for (std::size_t x = 0; x < out.width; ++x) target[x] += row[x];
+              row += out.width;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  std::size_t in_channels_, filters_, kernel_;
+  Activation activation_;
+  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
+  std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
+  Shape input_shape_, output_shape_;
+};
+
+// Non-overlapping max pooling; the remainder rows and columns (if any) are dropped.
+class MaxPoolLayer final : public Layer {
+ public:
+  explicit MaxPoolLayer(std::size_t size) : size_(size) {}
+
+  Shape output_shape(const Shape& in) const override {
+    return {in.channels, in.batch, in.height / size_, in.width / size_};
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    output_shape_ = output_shape(shape);
+    grow(output_, output_shape_.size());
+    if (winners_.size() < output_shape_.size()) winners_.resize(output_shape_.size());
+    const std::size_t planes = shape.channels * shape.batch;
+    for (std::size_t p = 0; p < planes; ++p) {
+      const float* in = input.data() + p * shape.height * shape.width;
+      float* out = output_.data() + p * output_shape_.height * output_shape_.width;
+      std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
+      for (std::size_t y = 0; y < output_shape_.height; ++y) {
+        for (std::size_t x = 0; x < output_shape_.width; ++x) {
+          std::size_t best = (y * size_) * shape.width + x * size_;
+          for (std::size_t dy = 0; dy < size_; ++dy) {
+            for (std::size_t dx = 0; dx < size_; ++dx) {
+              const std::size_t at = (y * size_ + dy) * shape.width + x * size_ + dx;
+              if (in[at] > in[best]) best = at;
+            }
+          }
+          out[y * output_shape_.width + x] = in[best];
+          winner[y * output_shape_.width + x] = static_cast<std::uint32_t>(best);
+        }
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    grow(input_gradient_, input_shape_.size());
+    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()), 0.0f);
+    const std::size_t planes = input_shape_.channels * input_shape_.batch;
+    const std::size_t in_plane = input_shape_.height * input_shape_.width;
+    const std::size_t out_plane = output_shape_.height * output_shape_.width;
+    for (std::size_t p = 0; p < planes; ++p) {
+      float* gradient = input_gradient_.data() + p * in_plane;
+      for (std::size_t i = 0; i < out_plane; ++i) {
+        gradient[winners_[p * out_plane + i]] += output_gradient[p * out_plane + i];
+      }
+    }
+    return input_gradient_;
+  }
+
+  std::size_t bytes() const override {
+    return held(output_) + held(input_gradient_) + winners_.capacity() * sizeof(std::uint32_t);
+  }
+
+ private:
+  std::size_t size_;
+  std::vector<float> output_, input_gradient_;
+  std::vector<std::uint32_t> winners_;
+  Shape input_shape_, output_shape_;
+};
+
+// CNHW (C x N x H x W) to N x (C*H*W), and back for the gradient.
+class FlattenLayer final : public Layer {
+ public:
+  Shape output_shape(const Shape& in) const override { return {in.channels * in.height * in.width, in.batch, 1, 1}; }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
+    grow(output_, shape.size());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      for (std::size_t n = 0; n < shape.batch; ++n) {
+        const float* source = input.data() + (c * shape.batch + n) * plane;
+        std::copy(source, source + plane, output_.data() + n * features + c * plane);
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    const auto& shape = input_shape_;
+    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
+    grow(input_gradient_, shape.size());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      for (std::size_t n = 0; n < shape.batch; ++n) {
+        const float* source = output_gradient.data() + n * features + c * plane;
+        std::copy(source, source + plane, input_gradient_.data() + (c * shape.batch + n) * plane);
+      }
+    }
+    return input_gradient_;
+  }
+
+  std::size_t bytes() const override { return held(output_) + held(input_gradient_); }
+
+ private:
+  std::vector<float> output_, input_gradient_;
+  Shape input_shape_;
+};
+
+// A fully connected layer (N x in -> N x units) with an optional ReLU and inverted dropout
+// (Srivastava et al., 2014): in training each unit is kept with probability 1 - rate and scaled by
+// 1 / (1 - rate), so evaluation needs no scaling.
+class DenseLayer final : public Layer {
+ public:
+  DenseLayer(std::size_t inputs, std::size_t units, Activation activation, double dropout_rate, std::uint64_t seed)
+      : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
+        weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
+        dropout_rng_(seed) {}
+
+  Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
+
+  void initialize(std::mt19937_64& rng) override {
+    initialize_weights(weights_, inputs_, units_, activation_, rng);
+    std::fill(bias_.begin(), bias_.end(), 0.0f);
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
+    batch_ = shape.batch;
+    grow(output_, batch_ * units_);
+    for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
+    gemm(false, false, batch_, units_, inputs_, 1.0f, input.data(), weights_.data(), 1.0f, output_.data());
+    const std::size_t count = batch_ * units_;
+    if (activation_ == Activation::relu) {
+      for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
+    }
+    dropping_ = training && dropout_rate_ > 0.0f;
+    if (dropping_) {
+      grow(mask_, count);
+      const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
+      std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+      for (std::size_t i = 0; i < count; ++i) {
+        mask_[i] = uniform(dropout_rng_) < keep ? scale : 0.0f;
+        output_[i] *= mask_[i];
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
+    const std::size_t count = batch_ * units_;
+    grow(delta_, count);
+    for (std::size_t i = 0; i < count; ++i) {
+      float g = output_gradient[i];
+      if (dropping_) g *= mask_[i];
+      if (activation_ == Activation::relu && output_[i] <= 0.0f) g = 0.0f;
+      delta_[i] = g;
+    }
+    std::fill(bias_gradients_.begin(), bias_gradients_.end(), 0.0f);
+    for (std::size_t n = 0; n < batch_; ++n) {
+      for (std::size_t u = 0; u < units_; ++u) bias_gradients_[u] += delta_[n * units_ + u];
+    }
+    gemm(true, false, inputs_, units_, batch_, 1.0f, input_->data(), delta_.data(), 0.0f, weight_gradients_.data());
+    if (need_input_gradient) {
+      grow(input_gradient_, batch_ * inputs_);
+      gemm(false, true, batch_, inputs_, units_, 1.0f, delta_.data(), weights_.data(), 0.0f, input_gradient_.data());
+    }
+    return input_gradient_;
+  }
+
+  std::vector<ParameterView> parameters() override {
+    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
+  }
+
+  std::size_t bytes() const override {
+    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(output_) +
+           held(delta_) + held(mask_) + held(input_gradient_);
+  }
+
+ private:
+  std::size_t inputs_, units_;
+  Activation activation_;
+  float dropout_rate_;
+  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
+  std::vector<float> output_, delta_, mask_, input_gradient_;
+  const std::vector<float>* input_ = nullptr;
+  std::size_t batch_ = 0;
+  bool dropping_ = false;
+  std::mt19937_64 dropout_rng_;
+};
+
+}  // namespace mahpo::train

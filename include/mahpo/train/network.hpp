@@ -1,0 +1,115 @@
+#pragma once
+// A runtime network built from an nn::NetworkSpec: conv/pool layers on CNHW tensors, a flatten,
+// then dense layers and the output layer, with softmax cross-entropy on top.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <variant>
+#include <vector>
+
+#include <mahpo/nn/lenet.hpp>
+#include <mahpo/train/layers.hpp>
+
+namespace mahpo::train {
+
+class Network {
+ public:
+  // Checks the spec (nn::check_network) and initializes the weights from `seed`.
+  Network(const nn::NetworkSpec& spec, std::uint64_t seed) : input_(spec.input) {
+    nn::check_network(spec);
+    std::mt19937_64 rng(seed);
+    Shape shape{spec.input.channels, 1, spec.input.height, spec.input.width};
+    bool flat = false;
+    for (const auto& layer : spec.layers) {
+      std::unique_ptr<Layer> built;
+      if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size);
+      } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
+        built = std::make_unique<MaxPoolLayer>(pool->size);
+      } else {
+        if (!flat) {
+          layers_.push_back(std::make_unique<FlattenLayer>());
+          shape = layers_.back()->output_shape(shape);
+          flat = true;
+        }
+        if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
+          built = std::make_unique<DenseLayer>(shape.channels, dense->units, Activation::relu, dense->dropout_rate, rng());
+        } else {
+          classes_ = std::get<nn::OutputSpec>(layer).classes;
+          built = std::make_unique<DenseLayer>(shape.channels, classes_, Activation::none, 0.0, rng());
+        }
+      }
+      built->initialize(rng);
+      shape = built->output_shape(shape);
+      layers_.push_back(std::move(built));
+    }
+  }
+
+  std::size_t classes() const { return classes_; }
+  std::size_t input_size() const { return input_.channels * input_.height * input_.width; }
+
+  // `input` holds `batch` images (batch x channels x height x width, which is CNHW for one channel).
+  const std::vector<float>& forward(const std::vector<float>& input, std::size_t batch, bool training) {
+    Shape shape{input_.channels, batch, input_.height, input_.width};
+    const std::vector<float>* current = &input;
+    if (input_.channels > 1) {  // NCHW -> CNHW
+      const std::size_t plane = input_.height * input_.width;
+      reordered_.resize(input.size());
+      for (std::size_t n = 0; n < batch; ++n) {
+        for (std::size_t c = 0; c < input_.channels; ++c) {
+          std::copy_n(input.data() + (n * input_.channels + c) * plane, plane,
+                      reordered_.data() + (c * batch + n) * plane);
+        }
+      }
+      current = &reordered_;
+    }
+    for (auto& layer : layers_) {
+      current = &layer->forward(*current, shape, training);
+      shape = layer->output_shape(shape);
+    }
+    return *current;
+  }
+
+  // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
+  void backward(const std::vector<float>& logit_gradient) {
+    const std::vector<float>* gradient = &logit_gradient;
+    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, i > 0);
+  }
+
+  // The gradient with respect to the input, for gradient checks: backward with every input gradient.
+  const std::vector<float>& backward_to_input(const std::vector<float>& logit_gradient) {
+    const std::vector<float>* gradient = &logit_gradient;
+    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, true);
+    return *gradient;
+  }
+
+  std::vector<ParameterView> parameters() {
+    std::vector<ParameterView> all;
+    for (auto& layer : layers_) {
+      for (auto& p : layer->parameters()) all.push_back(p);
+    }
+    return all;
+  }
+
+  std::size_t parameter_count() {
+    std::size_t count = 0;
+    for (const auto& p : parameters()) count += p.values.size();
+    return count;
+  }
+
+  std::size_t bytes() const {
+    std::size_t total = reordered_.capacity() * sizeof(float);
+    for (const auto& layer : layers_) total += layer->bytes();
+    return total;
+  }
+
+ private:
+  nn::InputShape input_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<float> reordered_;
+  std::size_t classes_ = 0;
+};
+
+}  // namespace mahpo::train

@@ -1,0 +1,92 @@
+#pragma once
+// LeNetObjective<Topology>: trains the network a config describes and scores it.
+//
+// The value is the validation accuracy; the metrics add test accuracy and Cohen's kappa, times,
+// memory and the network trained. A config the topology rejects (a feature map below 1x1), or
+// any exception, makes a `failed` result; a non-finite loss a `diverged` one. Neither carries NaN.
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include <mahpo/data/dataset.hpp>
+#include <mahpo/objective.hpp>
+#include <mahpo/train/trainer.hpp>
+
+namespace mahpo::train {
+
+struct ObjectiveOptions {
+  std::uint64_t seed = 0;  // the same for every trial, so trials differ only by their configs
+  std::size_t threads = 1;
+  OptimizerKind optimizer = Sgd{};
+  LearningRatePolicy policy = InvDecay{};
+  std::size_t history_every = 0;  // 0: once per epoch
+  bool evaluate_test = true;
+};
+
+template <typename Topology>
+class LeNetObjective {
+ public:
+  using topology_type = Topology;
+  using config_type = typename Topology::config_type;
+
+  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
+      : dataset_(std::move(dataset)), options_(std::move(options)) {
+    if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
+  }
+
+  Result operator()(const config_type& config, const Budget& budget) const {
+    Result result;
+    try {
+      const auto& images = dataset_->train;
+      const auto spec = Topology::network(config, nn::InputShape{1, images.rows(), images.columns()});
+      TrainerOptions trainer_options;
+      trainer_options.batch_size = Topology::batch_size(config);
+      trainer_options.learning_rate = Topology::learning_rate(config);
+      trainer_options.optimizer = options_.optimizer;
+      trainer_options.policy = options_.policy;
+      trainer_options.seed = options_.seed;
+      trainer_options.threads = options_.threads;
+      trainer_options.history_every = options_.history_every;
+      trainer_options.evaluate_test = options_.evaluate_test;
+      Trainer trainer(spec, trainer_options);
+      const TrainingReport report = trainer.train(*dataset_, budget);
+
+      result.status = report.status;
+      result.message = report.message;
+      result.value = report.status == Status::ok ? report.validation.accuracy : 0.0;
+      for (const auto& point : report.history) result.intermediate.push_back(point.validation_accuracy);
+      auto& metrics = result.metrics;
+      metrics["network"] = spec.describe();
+      metrics["iterations"] = report.iterations;
+      metrics["epochs"] = report.epochs;
+      metrics["training_seconds"] = report.training_seconds;
+      metrics["seconds_per_100_iterations"] = report.seconds_per_100_iterations;
+      metrics["evaluation_seconds"] = report.evaluation_seconds;
+      metrics["peak_resident_bytes"] = report.peak_resident_bytes;
+      metrics["trainer_bytes"] = report.trainer_bytes;
+      metrics["parameters"] = report.parameter_count;
+      if (report.status == Status::ok) {
+        metrics["validation_accuracy"] = report.validation.accuracy;
+        metrics["validation_kappa"] = report.validation.kappa;
+        if (report.test) {
+          metrics["test_accuracy"] = report.test->accuracy;
+          metrics["test_kappa"] = report.test->kappa;
+        }
+      }
+    } catch (const std::exception& error) {
+      result = Result{};
+      result.status = Status::failed;
+      result.message = error.what();
+    }
+    return result;
+  }
+
+ private:
+  std::shared_ptr<const data::Dataset> dataset_;
+  ObjectiveOptions options_;
+};
+
+}  // namespace mahpo::train

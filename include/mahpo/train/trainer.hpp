@@ -1,0 +1,263 @@
+#pragma once
+// The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
+//
+// Batches are drawn in a seeded random order, reshuffled each epoch; every batch is full (the
+// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed and
+// thread count. A non-finite loss stops training with status `diverged`; nothing is evaluated
+// then, and no accuracy is NaN.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <mahpo/data/dataset.hpp>
+#include <mahpo/nn/lenet.hpp>
+#include <mahpo/objective.hpp>
+#include <mahpo/train/blas.hpp>
+#include <mahpo/train/loss.hpp>
+#include <mahpo/train/metrics.hpp>
+#include <mahpo/train/network.hpp>
+#include <mahpo/train/optimizer.hpp>
+#include <mahpo/train/schedule.hpp>
+
+namespace mahpo::train {
+
+struct TrainerOptions {
+  std::size_t batch_size = 32;
+  double learning_rate = 0.01;
+  OptimizerKind optimizer = Sgd{};
+  LearningRatePolicy policy = InvDecay{};
+  std::uint64_t seed = 0;
+  std::size_t threads = 1;
+  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
+  std::size_t evaluation_batch = 256;
+  bool evaluate_test = true;
+};
+
+struct HistoryPoint {
+  std::size_t iteration = 0;
+  double epoch = 0.0;
+  double train_loss = 0.0;      // mean over the iterations since the last point
+  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
+  double validation_accuracy = 0.0;
+  double training_seconds = 0.0;
+};
+
+struct Evaluation {
+  double accuracy = 0.0;
+  double kappa = 0.0;
+  ConfusionMatrix confusion;
+};
+
+struct TrainingReport {
+  Status status = Status::ok;
+  std::string message;
+  std::size_t iterations = 0;
+  double epochs = 0.0;
+  double final_train_loss = 0.0;
+  Evaluation validation;
+  std::optional<Evaluation> test;
+  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
+  double seconds_per_100_iterations = 0.0;
+  double evaluation_seconds = 0.0;
+  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
+  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
+  std::size_t parameter_count = 0;
+  std::vector<HistoryPoint> history;
+};
+
+class Trainer {
+ public:
+  Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
+      : options_(std::move(options)), network_(spec, options_.seed) {
+    if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
+    if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
+      throw std::invalid_argument(fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
+    }
+    if (options_.threads == 0) throw std::invalid_argument("mahpo: the trainer needs at least 1 thread");
+    if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
+  }
+
+  Network& network() { return network_; }
+
+  // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
+  TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
+    check_images(dataset.train);
+    fit_normalization(dataset.train);
+    set_blas_threads(options_.threads);
+    const std::size_t train_size = dataset.train.size();
+    const std::size_t batch = options_.batch_size;
+    const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
+    const std::size_t total = budget.iterations > 0
+                                  ? budget.iterations
+                                  : static_cast<std::size_t>(std::ceil(budget.epochs * static_cast<double>(train_size) /
+                                                                       static_cast<double>(batch)));
+    if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+    const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
+
+    Optimizer optimizer(options_.optimizer, network_.parameters());
+    std::mt19937_64 order_rng(options_.seed ^ 0x9e3779b97f4a7c15ULL);
+    std::vector<std::size_t> order(train_size);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::shuffle(order.begin(), order.end(), order_rng);
+    std::size_t cursor = 0;
+
+    TrainingReport report;
+    report.parameter_count = network_.parameter_count();
+    std::vector<std::size_t> indices(batch);
+    double loss_sum = 0.0;
+    std::size_t correct = 0, seen = 0, since = 0;
+    double seconds = 0.0;
+
+    for (std::size_t iteration = 0; iteration < total; ++iteration) {
+      for (auto& index : indices) {
+        if (cursor == train_size) {
+          std::shuffle(order.begin(), order.end(), order_rng);
+          cursor = 0;
+        }
+        index = order[cursor++];
+      }
+      const auto start = std::chrono::steady_clock::now();
+      load_batch(dataset.train, indices);
+      const auto& logits = network_.forward(input_, batch, true);
+      const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), batch * network_.classes()),
+                                                labels_, network_.classes(), logit_gradient_);
+      if (!std::isfinite(loss)) {
+        report.status = Status::diverged;
+        report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
+        report.iterations = iteration;
+        break;
+      }
+      network_.backward(logit_gradient_);
+      optimizer.step(learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+      loss_sum += loss;
+      correct += count_correct(logits, batch);
+      seen += batch;
+      ++since;
+      report.iterations = iteration + 1;
+      report.final_train_loss = loss;
+      if ((iteration + 1) % history_every == 0 || iteration + 1 == total) {
+        HistoryPoint point;
+        point.iteration = iteration + 1;
+        point.epoch = static_cast<double>((iteration + 1) * batch) / static_cast<double>(train_size);
+        point.train_loss = loss_sum / static_cast<double>(since);
+        point.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+        point.training_seconds = seconds;
+        const auto evaluation_start = std::chrono::steady_clock::now();
+        point.validation_accuracy = evaluate(dataset.validation).accuracy;
+        report.evaluation_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+        report.history.push_back(point);
+        loss_sum = 0.0;
+        correct = seen = since = 0;
+      }
+    }
+
+    report.training_seconds = seconds;
+    report.epochs = static_cast<double>(report.iterations * batch) / static_cast<double>(train_size);
+    report.seconds_per_100_iterations =
+        report.iterations ? seconds * 100.0 / static_cast<double>(report.iterations) : 0.0;
+    if (report.status == Status::ok) {
+      const auto evaluation_start = std::chrono::steady_clock::now();
+      report.validation = evaluate(dataset.validation);
+      if (options_.evaluate_test) report.test = evaluate(dataset.test);
+      report.evaluation_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+    }
+    report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
+    report.peak_resident_bytes = peak_resident_bytes();
+    return report;
+  }
+
+  // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).
+  Evaluation evaluate(const data::ImageSet& images) {
+    check_images(images);
+    Evaluation result{0.0, 0.0, ConfusionMatrix(network_.classes())};
+    std::vector<std::size_t> indices;
+    for (std::size_t begin = 0; begin < images.size(); begin += options_.evaluation_batch) {
+      const std::size_t count = std::min(options_.evaluation_batch, images.size() - begin);
+      indices.resize(count);
+      std::iota(indices.begin(), indices.end(), begin);
+      load_batch(images, indices);
+      const auto& logits = network_.forward(input_, count, false);
+      const std::size_t classes = network_.classes();
+      for (std::size_t n = 0; n < count; ++n) {
+        const float* z = logits.data() + n * classes;
+        const auto predicted = static_cast<std::size_t>(std::max_element(z, z + classes) - z);
+        result.confusion.add(labels_[n], predicted);
+      }
+    }
+    result.accuracy = result.confusion.accuracy();
+    result.kappa = result.confusion.kappa();
+    return result;
+  }
+
+ private:
+  void check_images(const data::ImageSet& images) const {
+    const std::size_t pixels = images.size() ? images.rows() * images.columns() : 0;
+    if (images.size() && pixels != network_.input_size()) {
+      throw std::invalid_argument(fmt::format("mahpo: the network takes {} values per image, the data has {}x{}",
+                                              network_.input_size(), images.rows(), images.columns()));
+    }
+  }
+
+  // Standardizes with the training pixels' mean and deviation, so SGD sees centred inputs.
+  void fit_normalization(const data::ImageSet& train) {
+    double sum = 0.0, squares = 0.0;
+    for (const std::uint8_t pixel : train.images) {
+      sum += pixel;
+      squares += static_cast<double>(pixel) * pixel;
+    }
+    const double count = static_cast<double>(train.images.size());
+    const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
+    scale_ = static_cast<float>(1.0 / deviation);
+    shift_ = static_cast<float>(-mean / deviation);
+  }
+
+  void load_batch(const data::ImageSet& images, std::span<const std::size_t> indices) {
+    const std::size_t pixels = images.rows() * images.columns();
+    input_.resize(indices.size() * pixels);
+    labels_.resize(indices.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      const std::uint8_t* source = images.images.data() + indices[i] * pixels;
+      float* target = input_.data() + i * pixels;
+      for (std::size_t p = 0; p < pixels; ++p) target[p] = static_cast<float>(source[p]) * scale_ + shift_;
+      labels_[i] = images.labels[indices[i]];
+    }
+  }
+
+  std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
+    const std::size_t classes = network_.classes();
+    std::size_t correct = 0;
+    for (std::size_t n = 0; n < batch; ++n) {
+      const float* z = logits.data() + n * classes;
+      correct += static_cast<std::size_t>(std::max_element(z, z + classes) - z) == labels_[n] ? 1 : 0;
+    }
+    return correct;
+  }
+
+  std::size_t bytes() const {
+    return (input_.capacity() + logit_gradient_.capacity()) * sizeof(float) + labels_.capacity();
+  }
+
+  TrainerOptions options_;
+  Network network_;
+  std::vector<float> input_, logit_gradient_;
+  std::vector<std::uint8_t> labels_;
+  float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
+};
+
+}  // namespace mahpo::train
