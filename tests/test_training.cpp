@@ -1,0 +1,160 @@
+#include <catch2/catch.hpp>
+
+#include <mahpo/nn/lenet.hpp>
+#include <mahpo/train/objective.hpp>
+#include <mahpo/train/trainer.hpp>
+
+#include <cmath>
+#include <memory>
+
+#include "synthetic.hpp"
+
+using namespace mahpo;
+using namespace mahpo::train;
+
+namespace {
+// A small LeNet for 12x12 images with four classes; only the learning rate is searched, over a
+// range wide enough to diverge.
+using Small = nn::LeNet<nn::Conv<"conv1", Fixed<"kernel_size", 3>, Fixed<"filters", 4>>, nn::MaxPool<2>,
+                        nn::Dense<"fc1", Fixed<"units", 16>, Real<"dropout_rate", 0.0, 0.5>>, nn::Output<4>,
+                        nn::Training<Fixed<"batch_size", 16>, LogReal<"learning_rate", 1e-3, 1e9>>>;
+
+nn::NetworkSpec small_network() { return Small::network({}, nn::InputShape{1, 12, 12}); }
+
+TrainerOptions options(double learning_rate, std::uint64_t seed = 1) {
+  TrainerOptions o;
+  o.batch_size = 16;
+  o.learning_rate = learning_rate;
+  o.seed = seed;
+  o.history_every = 25;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("a tiny network learns a separable problem") {
+  const auto dataset = test_synthetic::quadrant_dataset();
+  for (const OptimizerKind optimizer : {OptimizerKind{Sgd{}}, OptimizerKind{Adam{}}}) {
+    auto o = options(std::holds_alternative<Sgd>(optimizer) ? 0.05 : 0.005);
+    o.optimizer = optimizer;
+    Trainer trainer(small_network(), o);
+    const auto before = trainer.evaluate(dataset.validation).accuracy;
+    const auto report = trainer.train(dataset, {.epochs = 3.0});
+    REQUIRE(report.status == Status::ok);
+    CHECK(before < 0.5);
+    CHECK(report.validation.accuracy > 0.95);
+    REQUIRE(report.test.has_value());
+    CHECK(report.test->accuracy > 0.95);
+    CHECK(report.test->kappa > 0.93);
+    CHECK(report.history.size() == 6);  // 150 iterations, a point every 25
+    CHECK(report.history.front().train_loss > report.history.back().train_loss);
+    CHECK(report.iterations == 150);
+    CHECK(report.epochs == Approx(3.0));
+    CHECK(report.training_seconds > 0.0);
+    CHECK(report.seconds_per_100_iterations == Approx(report.training_seconds * 100.0 / 150.0));
+    CHECK(report.trainer_bytes > report.parameter_count * sizeof(float) * 3);  // weights, gradients, momentum
+    CHECK(report.peak_resident_bytes > report.trainer_bytes);
+  }
+}
+
+TEST_CASE("training is deterministic for a seed") {
+  const auto dataset = test_synthetic::quadrant_dataset();
+  const auto run = [&](std::uint64_t seed) {
+    auto o = options(0.05, seed);
+    Trainer trainer(Small::network(Small::config_type{}.set<"fc1.dropout_rate">(0.3), nn::InputShape{1, 12, 12}), o);
+    return trainer.train(dataset, {.iterations = 60});
+  };
+  const auto a = run(3), b = run(3), c = run(4);
+  REQUIRE(a.history.size() == b.history.size());
+  for (std::size_t i = 0; i < a.history.size(); ++i) {
+    CHECK(a.history[i].train_loss == b.history[i].train_loss);
+    CHECK(a.history[i].validation_accuracy == b.history[i].validation_accuracy);
+  }
+  CHECK(a.final_train_loss == b.final_train_loss);
+  CHECK(a.final_train_loss != c.final_train_loss);
+}
+
+TEST_CASE("Caffe's inv policy: base_lr * (1 + gamma * iter)^-power") {
+  const LearningRatePolicy inv = InvDecay{};  // gamma 0.001, power 0.75
+  CHECK(learning_rate_at(inv, 0.01, 0, 100) == 0.01);
+  CHECK(learning_rate_at(inv, 0.01, 1000, 100) == Approx(0.01 * std::pow(2.0, -0.75)));
+  CHECK(learning_rate_at(inv, 0.01, 10000, 100) == Approx(0.01 * std::pow(11.0, -0.75)));
+  CHECK(learning_rate_at(InvDecay{0.0001, 0.5}, 0.1, 30000, 100) == Approx(0.1 / 2.0));
+  CHECK(learning_rate_at(FixedRate{}, 0.01, 5000, 100) == 0.01);
+  CHECK(learning_rate_at(StepDecay{100, 0.5}, 0.08, 250, 1000) == Approx(0.02));
+  CHECK(learning_rate_at(CosineDecay{}, 0.1, 0, 1000) == Approx(0.1));
+  CHECK(learning_rate_at(CosineDecay{}, 0.1, 500, 1000) == Approx(0.05));
+  CHECK(learning_rate_at(CosineDecay{}, 0.1, 1000, 1000) == Approx(0.0).margin(1e-12));
+}
+
+TEST_CASE("a diverging run stops with status diverged and no NaN") {
+  const auto dataset = test_synthetic::quadrant_dataset();
+  Trainer trainer(small_network(), options(1e9));
+  const auto report = trainer.train(dataset, {.epochs = 2.0});
+  CHECK(report.status == Status::diverged);
+  CHECK_THAT(report.message, Catch::Contains("the training loss became"));
+  CHECK(report.iterations < 100);
+  CHECK(report.validation.accuracy == 0.0);
+  CHECK_FALSE(report.test.has_value());
+  for (const auto& point : report.history) CHECK(std::isfinite(point.validation_accuracy));
+}
+
+TEST_CASE("Cohen's kappa on a known confusion matrix") {
+  // 50 items: 20 agree on "yes", 15 on "no", 5 + 10 disagree: p_o = 0.7, p_e = 0.5, kappa = 0.4.
+  ConfusionMatrix matrix(2);
+  for (int i = 0; i < 20; ++i) matrix.add(0, 0);
+  for (int i = 0; i < 5; ++i) matrix.add(0, 1);
+  for (int i = 0; i < 10; ++i) matrix.add(1, 0);
+  for (int i = 0; i < 15; ++i) matrix.add(1, 1);
+  CHECK(matrix.accuracy() == Approx(0.7));
+  CHECK(matrix.kappa() == Approx(0.4));
+  ConfusionMatrix perfect(3);
+  for (std::size_t k = 0; k < 3; ++k) perfect.add(k, k);
+  CHECK(perfect.kappa() == Approx(1.0));
+  CHECK_THROWS_AS(perfect.add(3, 0), std::out_of_range);
+}
+
+TEST_CASE("bad trainer settings are refused") {
+  CHECK_THROWS_WITH(Trainer(small_network(), options(0.0)), Catch::Contains("learning rate must be positive"));
+  auto zero_batch = options(0.1);
+  zero_batch.batch_size = 0;
+  CHECK_THROWS_WITH(Trainer(small_network(), zero_batch), Catch::Contains("batch size"));
+  const auto dataset = test_synthetic::quadrant_dataset();
+  Trainer wrong_input(nn::classic_lenet5::network({}), options(0.1));
+  CHECK_THROWS_WITH(wrong_input.train(dataset, {.epochs = 1.0}), Catch::Contains("784 values per image, the data has 12x12"));
+  Trainer trainer(small_network(), options(0.1));
+  CHECK_THROWS_AS(trainer.train(dataset, {.epochs = 0.0}), std::invalid_argument);
+}
+
+TEST_CASE("LeNetObjective scores a config and reports its metrics") {
+  const auto dataset = std::make_shared<const data::Dataset>(test_synthetic::quadrant_dataset());
+  LeNetObjective<Small> objective(dataset, {.seed = 2});
+  Small::config_type config;
+  config.set<"training.learning_rate">(0.05).set<"fc1.dropout_rate">(0.0);
+  const Result result = objective(config, {.epochs = 2.0});
+  REQUIRE(result.status == Status::ok);
+  CHECK(result.value > 0.9);
+  CHECK(result.value == result.metrics["validation_accuracy"].get<double>());
+  CHECK(result.metrics["test_accuracy"].get<double>() > 0.9);
+  CHECK(result.metrics.contains("test_kappa"));
+  CHECK(result.metrics["training_seconds"].get<double>() > 0.0);
+  CHECK(result.metrics["network"] == "input 1x12x12 > conv 4x3x3 > maxpool 2 > dense 16 (dropout 0) > output 4");
+  CHECK(result.intermediate.size() == 2);  // one point per epoch
+
+  config.set<"training.learning_rate">(1e9);
+  const Result diverged = objective(config, {.epochs = 1.0});
+  CHECK(diverged.status == Status::diverged);
+  CHECK(diverged.value == 0.0);
+}
+
+TEST_CASE("LeNetObjective turns a rejected config into a failed trial") {
+  const auto dataset = std::make_shared<const data::Dataset>(test_synthetic::quadrant_dataset());
+  using TooDeep = nn::LeNet<nn::Conv<"conv1", Int<"kernel_size", 3, 13>, Fixed<"filters", 4>>, nn::Output<4>,
+                            nn::Training<Fixed<"batch_size", 16>, Fixed<"learning_rate", 0.1>>>;
+  LeNetObjective<TooDeep> objective(dataset);
+  TooDeep::config_type config;
+  config.set<"conv1.kernel_size">(13);
+  const Result result = objective(config, {.epochs = 1.0});
+  CHECK(result.status == Status::failed);
+  CHECK(result.value == 0.0);
+  CHECK_THAT(result.message, Catch::Contains("does not fit a 12x12 feature map"));
+}
