@@ -1765,13 +1765,16 @@ class ConvLayer final : public Layer {
     const std::size_t rows = in_channels_ * kernel_ * kernel_;
     const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
     grow(delta_, filters_ * columns);
-    for (std::size_t i = 0; i < filters_ * columns; ++i) {
-      delta_[i] = activation_ == Activation::relu && output_[i] <= 0.0f ? 0.0f : output_gradient[i];
-    }
+    const bool relu = activation_ == Activation::relu;
     for (std::size_t f = 0; f < filters_; ++f) {
-      const float* row = delta_.data() + f * columns;
+      const float* gradient = output_gradient.data() + f * columns;
+      const float* output = output_.data() + f * columns;
+      float* delta = delta_.data() + f * columns;
       float sum = 0.0f;
-      for (std::size_t p = 0; p < columns; ++p) sum += row[p];
+      for (std::size_t p = 0; p < columns; ++p) {
+        delta[p] = relu && output[p] <= 0.0f ? 0.0f : gradient[p];
+        sum += delta[p];
+      }
       bias_gradients_[f] = sum;
     }
     gemm(false, true, filters_, rows, columns, 1.0f, delta_.data(), columns_.data(), 0.0f, weight_gradients_.data());
@@ -1867,6 +1870,10 @@ class MaxPoolLayer final : public Layer {
       const float* in = input.data() + p * shape.height * shape.width;
       float* out = output_.data() + p * output_shape_.height * output_shape_.width;
       std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
+      if (size_ == 2) {  // LeNet's pooling, written out: a quarter of the work of the general loop
+        pool_2x2(in, out, winner, shape.width);
+        continue;
+      }
       for (std::size_t y = 0; y < output_shape_.height; ++y) {
         for (std::size_t x = 0; x < output_shape_.width; ++x) {
           std::size_t best = (y * size_) * shape.width + x * size_;
@@ -1904,6 +1911,23 @@ class MaxPoolLayer final : public Layer {
   }
 
  private:
+  void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
+    for (std::size_t y = 0; y < output_shape_.height; ++y) {
+      const float* top = in + 2 * y * width;
+      const float* bottom = top + width;
+      for (std::size_t x = 0; x < output_shape_.width; ++x) {
+        const std::size_t left = 2 * x;
+        std::uint32_t best = static_cast<std::uint32_t>(2 * y * width + left);
+        float value = top[left];
+        if (top[left + 1] > value) value = top[left + 1], best += 1;
+        if (bottom[left] > value) value = bottom[left], best = static_cast<std::uint32_t>((2 * y + 1) * width + left);
+        if (bottom[left + 1] > value) value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
+        out[y * output_shape_.width + x] = value;
+        winner[y * output_shape_.width + x] = best;
+      }
+    }
+  }
+
   std::size_t size_;
   std::vector<float> output_, input_gradient_;
   std::vector<std::uint32_t> winners_;
@@ -2207,8 +2231,12 @@ class Network {
       current = &layer->forward(*current, shape, training);
       shape = layer->output_shape(shape);
     }
+    logits_ = current;
     return *current;
   }
+
+  // The logits of the last forward pass (batch x classes).
+  const std::vector<float>& logits() const { return *logits_; }
 
   // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
   void backward(const std::vector<float>& logit_gradient) {
@@ -2247,6 +2275,7 @@ class Network {
   nn::InputShape input_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> reordered_;
+  const std::vector<float>* logits_ = nullptr;
   std::size_t classes_ = 0;
 };
 
@@ -2532,22 +2561,18 @@ class Trainer {
         index = order[cursor++];
       }
       const auto start = std::chrono::steady_clock::now();
-      load_batch(dataset.train, indices);
-      const auto& logits = network_.forward(input_, batch, true);
-      const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), batch * network_.classes()),
-                                                labels_, network_.classes(), logit_gradient_);
+      const double loss = step(optimizer, dataset.train, indices,
+                               learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!std::isfinite(loss)) {
         report.status = Status::diverged;
         report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
         report.iterations = iteration;
         break;
       }
-      network_.backward(logit_gradient_);
-      optimizer.step(learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
-      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
       loss_sum += loss;
-      correct += count_correct(logits, batch);
+      correct += count_correct(network_.logits(), batch);
       seen += batch;
       ++since;
       report.iterations = iteration + 1;
@@ -2583,6 +2608,20 @@ class Trainer {
     report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
     report.peak_resident_bytes = peak_resident_bytes();
     return report;
+  }
+
+  // One training iteration on the images at `indices`: forward, loss, backward, update. Returns the
+  // batch's mean loss; a non-finite loss leaves the weights untouched.
+  double step(Optimizer& optimizer, const data::ImageSet& images, std::span<const std::size_t> indices,
+              double learning_rate) {
+    load_batch(images, indices);
+    const auto& logits = network_.forward(input_, indices.size(), true);
+    const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()),
+                                              labels_, network_.classes(), logit_gradient_);
+    if (!std::isfinite(loss)) return loss;
+    network_.backward(logit_gradient_);
+    optimizer.step(learning_rate);
+    return loss;
   }
 
   // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).

@@ -69,8 +69,12 @@ class Network {
       current = &layer->forward(*current, shape, training);
       shape = layer->output_shape(shape);
     }
+    logits_ = current;
     return *current;
   }
+
+  // The logits of the last forward pass (batch x classes).
+  const std::vector<float>& logits() const { return *logits_; }
 
   // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
   void backward(const std::vector<float>& logit_gradient) {
@@ -109,6 +113,7 @@ class Network {
   nn::InputShape input_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> reordered_;
+  const std::vector<float>* logits_ = nullptr;
   std::size_t classes_ = 0;
 };
 

@@ -129,22 +129,18 @@ class Trainer {
         index = order[cursor++];
       }
       const auto start = std::chrono::steady_clock::now();
-      load_batch(dataset.train, indices);
-      const auto& logits = network_.forward(input_, batch, true);
-      const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), batch * network_.classes()),
-                                                labels_, network_.classes(), logit_gradient_);
+      const double loss = step(optimizer, dataset.train, indices,
+                               learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!std::isfinite(loss)) {
         report.status = Status::diverged;
         report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
         report.iterations = iteration;
         break;
       }
-      network_.backward(logit_gradient_);
-      optimizer.step(learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
-      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
       loss_sum += loss;
-      correct += count_correct(logits, batch);
+      correct += count_correct(network_.logits(), batch);
       seen += batch;
       ++since;
       report.iterations = iteration + 1;
@@ -180,6 +176,20 @@ class Trainer {
     report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
     report.peak_resident_bytes = peak_resident_bytes();
     return report;
+  }
+
+  // One training iteration on the images at `indices`: forward, loss, backward, update. Returns the
+  // batch's mean loss; a non-finite loss leaves the weights untouched.
+  double step(Optimizer& optimizer, const data::ImageSet& images, std::span<const std::size_t> indices,
+              double learning_rate) {
+    load_batch(images, indices);
+    const auto& logits = network_.forward(input_, indices.size(), true);
+    const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()),
+                                              labels_, network_.classes(), logit_gradient_);
+    if (!std::isfinite(loss)) return loss;
+    network_.backward(logit_gradient_);
+    optimizer.step(learning_rate);
+    return loss;
   }
 
   // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).
