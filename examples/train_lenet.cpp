@@ -1,0 +1,66 @@
+// Trains classic_lenet5 on MNIST and Fashion-MNIST and prints, for every epoch, the training loss
+// and accuracy, the validation accuracy, the training time and the memory held.
+#include <mahpo/mahpo.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  CLI::App app{"mahpo: train LeNet-5 (6/16 filters, 5x5, 120/84, ReLU, max-pool) on MNIST-like data"};
+  std::vector<std::string> names{"mnist", "fashion-mnist"};
+  double epochs = 10.0, learning_rate = 0.01;
+  std::size_t batch_size = 32, threads = 1;
+  std::uint64_t seed = 0;
+  std::string optimizer = "sgd";
+  app.add_option("--dataset", names, "data sets to train on")->check(CLI::IsMember({"mnist", "fashion-mnist"}));
+  app.add_option("--epochs", epochs, "epochs (fractional allowed)")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", batch_size, "images per iteration")->check(CLI::PositiveNumber);
+  app.add_option("--learning-rate", learning_rate, "base learning rate (Caffe's inv policy decays it)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--optimizer", optimizer, "sgd (momentum 0.9) or adam")->check(CLI::IsMember({"sgd", "adam"}));
+  app.add_option("--threads", threads, "OpenBLAS threads")->check(CLI::PositiveNumber);
+  app.add_option("--seed", seed, "seed of the weights, the batch order and dropout");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    for (const auto& name : names) {
+      const auto dataset = mahpo::data::load_dataset(name);
+      mahpo::train::TrainerOptions options;
+      options.batch_size = batch_size;
+      options.learning_rate = learning_rate;
+      options.threads = threads;
+      options.seed = seed;
+      if (optimizer == "adam") options.optimizer = mahpo::train::Adam{};
+      const auto network = mahpo::nn::classic_lenet5::network({});
+      fmt::print("{}: {}\n", name, network.describe());
+      mahpo::train::Trainer trainer(network, options);
+      const auto report = trainer.train(dataset, {.epochs = epochs});
+      fmt::print("  {:>5}  {:>10}  {:>9}  {:>14}  {:>10}\n", "epoch", "train loss", "train acc", "validation acc",
+                 "train time");
+      for (const auto& point : report.history) {
+        fmt::print("  {:>5.2f}  {:>10.4f}  {:>9.4f}  {:>14.4f}  {:>9.1f}s\n", point.epoch, point.train_loss,
+                   point.train_accuracy, point.validation_accuracy, point.training_seconds);
+      }
+      if (report.status != mahpo::Status::ok) {
+        fmt::print("  {}: {}\n", mahpo::to_string(report.status), report.message);
+        continue;
+      }
+      fmt::print("  test accuracy {:.4f}, Cohen's kappa {:.4f}\n", report.test->accuracy, report.test->kappa);
+      fmt::print("  {} iterations in {:.1f} s ({:.3f} s per 100 iterations, {:.0f} images/s), evaluation {:.1f} s\n",
+                 report.iterations, report.training_seconds, report.seconds_per_100_iterations,
+                 static_cast<double>(report.iterations * batch_size) / report.training_seconds,
+                 report.evaluation_seconds);
+      fmt::print("  memory: trainer {:.1f} MiB, process peak {:.1f} MiB, {} parameters\n",
+                 static_cast<double>(report.trainer_bytes) / (1 << 20),
+                 static_cast<double>(report.peak_resident_bytes) / (1 << 20), report.parameter_count);
+    }
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "error: {}\n", error.what());
+    return 1;
+  }
+  return 0;
+}
