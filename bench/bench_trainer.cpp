@@ -40,7 +40,7 @@ nn::NetworkSpec paper_largest() {
   return nn::paper_lenet::network(config);
 }
 
-// Runs `steps` training iterations (or until stopped) and returns how many images went through.
+// One trainer and its optimizer, stepping through the random images a batch at a time.
 struct Run {
   train::Trainer trainer;
   train::Optimizer optimizer;

@@ -210,8 +210,12 @@ inline double uniform_unit(std::uniform_random_bit_generator auto& rng) {
 inline double clamp_unit(double u) { return std::clamp(u, 0.0, 1.0); }
 
 // `count` positions spread over [0, 1], both ends included; one position is the middle.
+inline void check_resolution(std::size_t resolution) {
+  if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+}
+
 inline std::vector<double> unit_positions(std::size_t count) {
-  if (count == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+  check_resolution(count);
   if (count == 1) return {0.5};
   std::vector<double> positions(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -439,7 +443,7 @@ struct Categorical {
 
   // Every value: a categorical dimension is never thinned.
   static std::vector<value_type> levels(std::size_t resolution) {
-    if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+    detail::check_resolution(resolution);
     return {values().begin(), values().end()};
   }
 
@@ -459,7 +463,7 @@ struct Fixed {
   static bool contains(const value_type& candidate) { return candidate == value(); }
   static std::string describe() { return fmt::format("fixed at {}", detail::format_value(value())); }
   static std::vector<value_type> levels(std::size_t resolution) {
-    if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+    detail::check_resolution(resolution);
     return {value()};
   }
   static value_type from_json(const nlohmann::json& json) { return detail::value_from_json<value_type>(json); }
@@ -1369,7 +1373,7 @@ template <typename P>
 concept RealParameter = Parameter<P> && (std::same_as<typename P::value_type, double> ||
                                          std::same_as<typename P::value_type, std::int64_t>);
 
-// The value of the first parameter of a layer's subspace whose (qualified) name ends in P's name.
+// The value of parameter P of layer `Layer`, read under its qualified name "Layer.name".
 template <FixedString Layer, typename P, typename Config>
 auto layer_value(const Config& config) {
   return config.template get<join<Layer, ".", P::name>()>();
@@ -2635,11 +2639,8 @@ class Trainer {
       std::iota(indices.begin(), indices.end(), begin);
       load_batch(images, indices);
       const auto& logits = network_.forward(input_, count, false);
-      const std::size_t classes = network_.classes();
       for (std::size_t n = 0; n < count; ++n) {
-        const float* z = logits.data() + n * classes;
-        const auto predicted = static_cast<std::size_t>(std::max_element(z, z + classes) - z);
-        result.confusion.add(labels_[n], predicted);
+        result.confusion.add(labels_[n], predicted_class(logits, n));
       }
     }
     result.accuracy = result.confusion.accuracy();
@@ -2681,13 +2682,14 @@ class Trainer {
     }
   }
 
+  std::size_t predicted_class(const std::vector<float>& logits, std::size_t image) const {
+    const float* z = logits.data() + image * network_.classes();
+    return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
+  }
+
   std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
-    const std::size_t classes = network_.classes();
     std::size_t correct = 0;
-    for (std::size_t n = 0; n < batch; ++n) {
-      const float* z = logits.data() + n * classes;
-      correct += static_cast<std::size_t>(std::max_element(z, z + classes) - z) == labels_[n] ? 1 : 0;
-    }
+    for (std::size_t n = 0; n < batch; ++n) correct += predicted_class(logits, n) == labels_[n] ? 1 : 0;
     return correct;
   }
 

@@ -44,7 +44,7 @@ template <typename P>
 concept RealParameter = Parameter<P> && (std::same_as<typename P::value_type, double> ||
                                          std::same_as<typename P::value_type, std::int64_t>);
 
-// The value of the first parameter of a layer's subspace whose (qualified) name ends in P's name.
+// The value of parameter P of layer `Layer`, read under its qualified name "Layer.name".
 template <FixedString Layer, typename P, typename Config>
 auto layer_value(const Config& config) {
   return config.template get<join<Layer, ".", P::name>()>();

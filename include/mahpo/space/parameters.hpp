@@ -117,8 +117,12 @@ inline double uniform_unit(std::uniform_random_bit_generator auto& rng) {
 inline double clamp_unit(double u) { return std::clamp(u, 0.0, 1.0); }
 
 // `count` positions spread over [0, 1], both ends included; one position is the middle.
+inline void check_resolution(std::size_t resolution) {
+  if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+}
+
 inline std::vector<double> unit_positions(std::size_t count) {
-  if (count == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+  check_resolution(count);
   if (count == 1) return {0.5};
   std::vector<double> positions(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -346,7 +350,7 @@ struct Categorical {
 
   // Every value: a categorical dimension is never thinned.
   static std::vector<value_type> levels(std::size_t resolution) {
-    if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+    detail::check_resolution(resolution);
     return {values().begin(), values().end()};
   }
 
@@ -366,7 +370,7 @@ struct Fixed {
   static bool contains(const value_type& candidate) { return candidate == value(); }
   static std::string describe() { return fmt::format("fixed at {}", detail::format_value(value())); }
   static std::vector<value_type> levels(std::size_t resolution) {
-    if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
+    detail::check_resolution(resolution);
     return {value()};
   }
   static value_type from_json(const nlohmann::json& json) { return detail::value_from_json<value_type>(json); }

@@ -203,11 +203,8 @@ class Trainer {
       std::iota(indices.begin(), indices.end(), begin);
       load_batch(images, indices);
       const auto& logits = network_.forward(input_, count, false);
-      const std::size_t classes = network_.classes();
       for (std::size_t n = 0; n < count; ++n) {
-        const float* z = logits.data() + n * classes;
-        const auto predicted = static_cast<std::size_t>(std::max_element(z, z + classes) - z);
-        result.confusion.add(labels_[n], predicted);
+        result.confusion.add(labels_[n], predicted_class(logits, n));
       }
     }
     result.accuracy = result.confusion.accuracy();
@@ -249,13 +246,14 @@ class Trainer {
     }
   }
 
+  std::size_t predicted_class(const std::vector<float>& logits, std::size_t image) const {
+    const float* z = logits.data() + image * network_.classes();
+    return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
+  }
+
   std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
-    const std::size_t classes = network_.classes();
     std::size_t correct = 0;
-    for (std::size_t n = 0; n < batch; ++n) {
-      const float* z = logits.data() + n * classes;
-      correct += static_cast<std::size_t>(std::max_element(z, z + classes) - z) == labels_[n] ? 1 : 0;
-    }
+    for (std::size_t n = 0; n < batch; ++n) correct += predicted_class(logits, n) == labels_[n] ? 1 : 0;
     return correct;
   }
 
