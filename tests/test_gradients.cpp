@@ -86,6 +86,27 @@ TEST_CASE("convolution gradients match finite differences") {
   check_layer(rectified, Shape{3, 2, 5, 5}, 2);
 }
 
+TEST_CASE("zero-padded ('same') convolution gradients match finite differences") {
+  ConvLayer odd(2, 3, 3, Activation::none, 1, 2);  // 3x3, one zero on each side
+  CHECK(odd.output_shape(Shape{2, 3, 6, 5}).height == 6);
+  check_layer(odd, Shape{2, 3, 6, 5}, 3);
+  ConvLayer even(1, 2, 4, Activation::relu, 1, 3);  // 4x4: one zero before, two after
+  CHECK(even.output_shape(Shape{1, 2, 5, 7}).width == 7);
+  check_layer(even, Shape{1, 2, 5, 7}, 4);
+}
+
+TEST_CASE("a zero-padded convolution sees zeros outside the map") {
+  ConvLayer box(1, 1, 3, Activation::none, 1, 2);
+  std::mt19937_64 rng(0);
+  box.initialize(rng);
+  auto parameters = box.parameters();
+  std::fill(parameters[0].values.begin(), parameters[0].values.end(), 1.0f);  // a 3x3 box sum
+  parameters[1].values[0] = 0.0f;
+  const std::vector<float> ones(3 * 3, 1.0f);
+  const auto& output = box.forward(ones, Shape{1, 1, 3, 3}, false);
+  CHECK(std::vector<float>(output.begin(), output.begin() + 9) == std::vector<float>{4, 6, 4, 6, 9, 6, 4, 6, 4});
+}
+
 TEST_CASE("max pooling gradients match finite differences") {
   MaxPoolLayer pool(2);
   check_layer(pool, Shape{3, 2, 6, 7}, 3);

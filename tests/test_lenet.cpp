@@ -64,6 +64,19 @@ TEST_CASE("a config that shrinks a feature map below 1x1 is rejected before trai
   CHECK_THROWS_AS(Deep::network(config, InputShape{1, 10, 10}), ConfigError);
 }
 
+TEST_CASE("a 'same' convolution keeps the map's size, so deeper stacks fit") {
+  using Padded = LeNet<Conv<"conv1", Fixed<"kernel_size", 5>, Fixed<"filters", 6>, Padding::same>, MaxPool<2>,
+                       Conv<"conv2", Fixed<"kernel_size", 5>, Fixed<"filters", 16>>, MaxPool<2>,
+                       Dense<"fc1", Fixed<"units", 120>, Fixed<"dropout_rate", 0.0>>, Output<10>,
+                       Training<Fixed<"batch_size", 8>, Fixed<"learning_rate", 0.1>>>;
+  const auto network = Padded::network({});
+  CHECK(network.describe() ==
+        "input 1x28x28 > conv 6x5x5 same > maxpool 2 > conv 16x5x5 > maxpool 2 > dense 120 (dropout 0) > output 10");
+  CHECK_NOTHROW(check_network({{1, 3, 3}, {ConvSpec{7, 2, Padding::same}, OutputSpec{10}}}));
+  CHECK_THROWS_WITH(check_network({{1, 3, 3}, {ConvSpec{7, 2}, OutputSpec{10}}}),
+                    Catch::Contains("a 7x7 convolution does not fit a 3x3 feature map"));
+}
+
 TEST_CASE("hand-made network specs are checked") {
   CHECK_THROWS_WITH(check_network({{}, {ConvSpec{3, 4}}}), Catch::Contains("must end with an Output layer"));
   CHECK_THROWS_WITH(check_network({{}, {DenseSpec{10, 0.0}, ConvSpec{3, 4}, OutputSpec{10}}}),

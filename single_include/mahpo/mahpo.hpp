@@ -1334,8 +1334,10 @@ struct Result {
 // Typed layers of a LeNet-style topology. Each layer type exposes its own subspace (`space`, names
 // qualified by the layer's name) and turns a config of that subspace into a runtime layer spec.
 //
-//   Conv<"conv1", KernelSize, Filters>   a valid (unpadded) stride-1 convolution + ReLU;
-//                                        KernelSize and Filters are Int, Categorical or Fixed params
+//   Conv<"conv1", KernelSize, Filters, Padding::valid>
+//                                        a stride-1 convolution + ReLU; KernelSize and Filters are Int,
+//                                        Categorical or Fixed params; Padding::valid (the default) does
+//                                        not pad, Padding::same zero-pads so the map keeps its size
 //   MaxPool<Size>                        non-overlapping max pooling (no hyperparameters)
 //   Dense<"fc1", Units, DropoutRate>     a fully connected layer + ReLU + inverted dropout
 //                                        (DropoutRate is the probability of dropping a unit)
@@ -1350,9 +1352,17 @@ struct Result {
 
 namespace mahpo::nn {
 
+// `same` pads (k - 1) / 2 zeros before and k / 2 after each spatial dimension (k odd: (k - 1) / 2
+// on both sides), so the output has the input's size; `valid` pads nothing.
+enum class Padding { valid, same };
+
 struct ConvSpec {
   std::size_t kernel_size = 5;
   std::size_t filters = 6;
+  Padding padding = Padding::valid;
+
+  std::size_t padding_before() const { return padding == Padding::same ? (kernel_size - 1) / 2 : 0; }
+  std::size_t padding_total() const { return padding == Padding::same ? kernel_size - 1 : 0; }
 };
 struct PoolSpec {
   std::size_t size = 2;
@@ -1380,7 +1390,7 @@ auto layer_value(const Config& config) {
 }
 }  // namespace detail
 
-template <FixedString Name, typename KernelSize, typename Filters>
+template <FixedString Name, typename KernelSize, typename Filters, Padding Pad = Padding::valid>
 struct Conv {
   static_assert(detail::IntegralParameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
   static_assert(detail::IntegralParameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
@@ -1390,7 +1400,7 @@ struct Conv {
   template <typename Config>
   static LayerSpec spec(const Config& config) {
     return ConvSpec{static_cast<std::size_t>(detail::layer_value<Name, KernelSize>(config)),
-                    static_cast<std::size_t>(detail::layer_value<Name, Filters>(config))};
+                    static_cast<std::size_t>(detail::layer_value<Name, Filters>(config)), Pad};
   }
 };
 
@@ -1494,7 +1504,8 @@ struct NetworkSpec {
           [&](const auto& spec) {
             using T = std::decay_t<decltype(spec)>;
             if constexpr (std::is_same_v<T, ConvSpec>) {
-              text += fmt::format(" > conv {}x{}x{}", spec.filters, spec.kernel_size, spec.kernel_size);
+              text += fmt::format(" > conv {}x{}x{}{}", spec.filters, spec.kernel_size, spec.kernel_size,
+                                  spec.padding == Padding::same ? " same" : "");
             } else if constexpr (std::is_same_v<T, PoolSpec>) {
               text += fmt::format(" > maxpool {}", spec.size);
             } else if constexpr (std::is_same_v<T, DenseSpec>) {
@@ -1521,12 +1532,13 @@ inline void check_network(const NetworkSpec& network) {
       if (conv->kernel_size == 0 || conv->filters == 0) {
         throw ConfigError(fmt::format("mahpo: layer {}: kernel size and filters must be at least 1", i + 1));
       }
-      if (conv->kernel_size > height || conv->kernel_size > width) {
+      const std::size_t padded_height = height + conv->padding_total(), padded_width = width + conv->padding_total();
+      if (conv->kernel_size > padded_height || conv->kernel_size > padded_width) {
         throw ConfigError(fmt::format("mahpo: layer {}: a {}x{} convolution does not fit a {}x{} feature map", i + 1,
                                       conv->kernel_size, conv->kernel_size, height, width));
       }
-      height -= conv->kernel_size - 1;
-      width -= conv->kernel_size - 1;
+      height = padded_height - (conv->kernel_size - 1);
+      width = padded_width - (conv->kernel_size - 1);
     } else if (const auto* pool = std::get_if<PoolSpec>(&layer)) {
       if (flat) throw ConfigError(fmt::format("mahpo: layer {} is a pooling after a dense layer", i + 1));
       if (pool->size > height || pool->size > width) {
@@ -1727,16 +1739,19 @@ inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std
   }
 }
 
-// A valid, stride-1 convolution with an optional fused ReLU.
+// A stride-1 convolution with an optional fused ReLU. `pad_before` zeros are added above and left of
+// each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
 class ConvLayer final : public Layer {
  public:
-  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu)
-      : in_channels_(in_channels), filters_(filters), kernel_(kernel), activation_(activation),
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu,
+            std::size_t pad_before = 0, std::size_t pad_total = 0)
+      : in_channels_(in_channels), filters_(filters), kernel_(kernel), pad_before_(pad_before), pad_total_(pad_total),
+        activation_(activation),
         weights_(filters * in_channels * kernel * kernel), weight_gradients_(weights_.size()), bias_(filters),
         bias_gradients_(filters) {}
 
   Shape output_shape(const Shape& in) const override {
-    return {filters_, in.batch, in.height - kernel_ + 1, in.width - kernel_ + 1};
+    return {filters_, in.batch, in.height + pad_total_ - kernel_ + 1, in.width + pad_total_ - kernel_ + 1};
   }
 
   void initialize(std::mt19937_64& rng) override {
@@ -1801,54 +1816,67 @@ class ConvLayer final : public Layer {
   }
 
  private:
-  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky][x + kx]
+  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky - pad][x + kx - pad], 0 outside the map.
+  // The valid part of output row y for kernel offset (ky, kx): x in [first, last), reading input row
+  // y + ky - pad from column first + kx - pad; visit(...) walks every (row, valid span) pair once.
+  template <typename Visit>
+  void for_each_span(Visit&& visit) const {
+    const auto& in = input_shape_;
+    const auto& out = output_shape_;
+    const std::size_t columns = out.batch * out.height * out.width;
+    for (std::size_t c = 0; c < in_channels_; ++c) {
+      for (std::size_t ky = 0; ky < kernel_; ++ky) {
+        for (std::size_t kx = 0; kx < kernel_; ++kx) {
+          const std::size_t row = ((c * kernel_ + ky) * kernel_ + kx) * columns;
+          // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
+          const std::size_t first = pad_before_ > kx ? pad_before_ - kx : 0;
+          const std::size_t last = std::min(out.width, in.width + pad_before_ - kx);
+          for (std::size_t n = 0; n < in.batch; ++n) {
+            const std::size_t plane = (c * in.batch + n) * in.height * in.width;
+            for (std::size_t y = 0; y < out.height; ++y) {
+              const std::size_t at = row + (n * out.height + y) * out.width;
+              const std::size_t input_row = y + ky;  // the padded row index
+              if (input_row < pad_before_ || input_row >= in.height + pad_before_) {
+                visit(at, std::size_t{0}, std::size_t{0}, std::size_t{0});
+              } else {
+                visit(at, first, last, plane + (input_row - pad_before_) * in.width + first + kx - pad_before_);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   void im2col(const float* input) {
-    const auto& in = input_shape_;
-    const auto& out = output_shape_;
-    const std::size_t columns = out.batch * out.height * out.width;
-    float* destination = columns_.data();
-    for (std::size_t c = 0; c < in_channels_; ++c) {
-      for (std::size_t ky = 0; ky < kernel_; ++ky) {
-        for (std::size_t kx = 0; kx < kernel_; ++kx) {
-          float* row = destination + ((c * kernel_ + ky) * kernel_ + kx) * columns;
-          for (std::size_t n = 0; n < in.batch; ++n) {
-            const float* plane = input + (c * in.batch + n) * in.height * in.width;
-            for (std::size_t y = 0; y < out.height; ++y) {
-              const float* source = plane + (y + ky) * in.width + kx;
-              std::copy(source, source + out.width, row);
-              row += out.width;
-            }
-          }
-        }
-      }
+    float* columns = columns_.data();
+    const std::size_t width = output_shape_.width;
+    if (pad_total_ == 0) {  // the common valid case: whole rows, no zeros
+      for_each_span([&](std::size_t at, std::size_t, std::size_t, std::size_t source) {
+        std::copy_n(input + source, width, columns + at);
+      });
+      return;
     }
+    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
+      float* row = columns + at;
+      std::fill(row, row + first, 0.0f);
+      std::copy(input + source, input + source + (last - first), row + first);
+      std::fill(row + last, row + width, 0.0f);
+    });
   }
 
-  // The adjoint of im2col: input_gradient[c][n][y + ky][x + kx] += column_gradients_[(c, ky, kx)][(n, y, x)]
+  // The adjoint of im2col: input_gradient[c][n][y + ky - pad][x + kx - pad] += column_gradients_[(c, ky, kx)][(n, y, x)]
   void col2im(float* input_gradient) {
-    const auto& in = input_shape_;
-    const auto& out = output_shape_;
-    const std::size_t columns = out.batch * out.height * out.width;
-    std::fill(input_gradient, input_gradient + in.size(), 0.0f);
-    const float* source = column_gradients_.data();
-    for (std::size_t c = 0; c < in_channels_; ++c) {
-      for (std::size_t ky = 0; ky < kernel_; ++ky) {
-        for (std::size_t kx = 0; kx < kernel_; ++kx) {
-          const float* row = source + ((c * kernel_ + ky) * kernel_ + kx) * columns;
-          for (std::size_t n = 0; n < in.batch; ++n) {
-            float* plane = input_gradient + (c * in.batch + n) * in.height * in.width;
-            for (std::size_t y = 0; y < out.height; ++y) {
-              float* target = plane + (y + ky) * in.width + kx;
-              for (std::size_t x = 0; x < out.width; ++x) target[x] += row[x];
-              row += out.width;
-            }
-          }
-        }
-      }
-    }
+    std::fill(input_gradient, input_gradient + input_shape_.size(), 0.0f);
+    const float* columns = column_gradients_.data();
+    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
+      const float* row = columns + at;
+      float* target = input_gradient + source;
+      for (std::size_t x = first; x < last; ++x) target[x - first] += row[x];
+    });
   }
 
-  std::size_t in_channels_, filters_, kernel_;
+  std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   Activation activation_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
@@ -2191,7 +2219,8 @@ class Network {
     for (const auto& layer : spec.layers) {
       std::unique_ptr<Layer> built;
       if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
-        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size);
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, Activation::relu,
+                                              conv->padding_before(), conv->padding_total());
       } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
         built = std::make_unique<MaxPoolLayer>(pool->size);
       } else {

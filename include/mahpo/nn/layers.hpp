@@ -2,8 +2,10 @@
 // Typed layers of a LeNet-style topology. Each layer type exposes its own subspace (`space`, names
 // qualified by the layer's name) and turns a config of that subspace into a runtime layer spec.
 //
-//   Conv<"conv1", KernelSize, Filters>   a valid (unpadded) stride-1 convolution + ReLU;
-//                                        KernelSize and Filters are Int, Categorical or Fixed params
+//   Conv<"conv1", KernelSize, Filters, Padding::valid>
+//                                        a stride-1 convolution + ReLU; KernelSize and Filters are Int,
+//                                        Categorical or Fixed params; Padding::valid (the default) does
+//                                        not pad, Padding::same zero-pads so the map keeps its size
 //   MaxPool<Size>                        non-overlapping max pooling (no hyperparameters)
 //   Dense<"fc1", Units, DropoutRate>     a fully connected layer + ReLU + inverted dropout
 //                                        (DropoutRate is the probability of dropping a unit)
@@ -21,9 +23,17 @@
 
 namespace mahpo::nn {
 
+// `same` pads (k - 1) / 2 zeros before and k / 2 after each spatial dimension (k odd: (k - 1) / 2
+// on both sides), so the output has the input's size; `valid` pads nothing.
+enum class Padding { valid, same };
+
 struct ConvSpec {
   std::size_t kernel_size = 5;
   std::size_t filters = 6;
+  Padding padding = Padding::valid;
+
+  std::size_t padding_before() const { return padding == Padding::same ? (kernel_size - 1) / 2 : 0; }
+  std::size_t padding_total() const { return padding == Padding::same ? kernel_size - 1 : 0; }
 };
 struct PoolSpec {
   std::size_t size = 2;
@@ -51,7 +61,7 @@ auto layer_value(const Config& config) {
 }
 }  // namespace detail
 
-template <FixedString Name, typename KernelSize, typename Filters>
+template <FixedString Name, typename KernelSize, typename Filters, Padding Pad = Padding::valid>
 struct Conv {
   static_assert(detail::IntegralParameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
   static_assert(detail::IntegralParameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
@@ -61,7 +71,7 @@ struct Conv {
   template <typename Config>
   static LayerSpec spec(const Config& config) {
     return ConvSpec{static_cast<std::size_t>(detail::layer_value<Name, KernelSize>(config)),
-                    static_cast<std::size_t>(detail::layer_value<Name, Filters>(config))};
+                    static_cast<std::size_t>(detail::layer_value<Name, Filters>(config)), Pad};
   }
 };
 

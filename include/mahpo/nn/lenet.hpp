@@ -45,7 +45,8 @@ struct NetworkSpec {
           [&](const auto& spec) {
             using T = std::decay_t<decltype(spec)>;
             if constexpr (std::is_same_v<T, ConvSpec>) {
-              text += fmt::format(" > conv {}x{}x{}", spec.filters, spec.kernel_size, spec.kernel_size);
+              text += fmt::format(" > conv {}x{}x{}{}", spec.filters, spec.kernel_size, spec.kernel_size,
+                                  spec.padding == Padding::same ? " same" : "");
             } else if constexpr (std::is_same_v<T, PoolSpec>) {
               text += fmt::format(" > maxpool {}", spec.size);
             } else if constexpr (std::is_same_v<T, DenseSpec>) {
@@ -72,12 +73,13 @@ inline void check_network(const NetworkSpec& network) {
       if (conv->kernel_size == 0 || conv->filters == 0) {
         throw ConfigError(fmt::format("mahpo: layer {}: kernel size and filters must be at least 1", i + 1));
       }
-      if (conv->kernel_size > height || conv->kernel_size > width) {
+      const std::size_t padded_height = height + conv->padding_total(), padded_width = width + conv->padding_total();
+      if (conv->kernel_size > padded_height || conv->kernel_size > padded_width) {
         throw ConfigError(fmt::format("mahpo: layer {}: a {}x{} convolution does not fit a {}x{} feature map", i + 1,
                                       conv->kernel_size, conv->kernel_size, height, width));
       }
-      height -= conv->kernel_size - 1;
-      width -= conv->kernel_size - 1;
+      height = padded_height - (conv->kernel_size - 1);
+      width = padded_width - (conv->kernel_size - 1);
     } else if (const auto* pool = std::get_if<PoolSpec>(&layer)) {
       if (flat) throw ConfigError(fmt::format("mahpo: layer {} is a pooling after a dense layer", i + 1));
       if (pool->size > height || pool->size > width) {

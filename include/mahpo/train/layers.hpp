@@ -66,16 +66,19 @@ inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std
   }
 }
 
-// A valid, stride-1 convolution with an optional fused ReLU.
+// A stride-1 convolution with an optional fused ReLU. `pad_before` zeros are added above and left of
+// each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
 class ConvLayer final : public Layer {
  public:
-  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu)
-      : in_channels_(in_channels), filters_(filters), kernel_(kernel), activation_(activation),
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu,
+            std::size_t pad_before = 0, std::size_t pad_total = 0)
+      : in_channels_(in_channels), filters_(filters), kernel_(kernel), pad_before_(pad_before), pad_total_(pad_total),
+        activation_(activation),
         weights_(filters * in_channels * kernel * kernel), weight_gradients_(weights_.size()), bias_(filters),
         bias_gradients_(filters) {}
 
   Shape output_shape(const Shape& in) const override {
-    return {filters_, in.batch, in.height - kernel_ + 1, in.width - kernel_ + 1};
+    return {filters_, in.batch, in.height + pad_total_ - kernel_ + 1, in.width + pad_total_ - kernel_ + 1};
   }
 
   void initialize(std::mt19937_64& rng) override {
@@ -140,54 +143,67 @@ class ConvLayer final : public Layer {
   }
 
  private:
-  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky][x + kx]
+  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky - pad][x + kx - pad], 0 outside the map.
+  // The valid part of output row y for kernel offset (ky, kx): x in [first, last), reading input row
+  // y + ky - pad from column first + kx - pad; visit(...) walks every (row, valid span) pair once.
+  template <typename Visit>
+  void for_each_span(Visit&& visit) const {
+    const auto& in = input_shape_;
+    const auto& out = output_shape_;
+    const std::size_t columns = out.batch * out.height * out.width;
+    for (std::size_t c = 0; c < in_channels_; ++c) {
+      for (std::size_t ky = 0; ky < kernel_; ++ky) {
+        for (std::size_t kx = 0; kx < kernel_; ++kx) {
+          const std::size_t row = ((c * kernel_ + ky) * kernel_ + kx) * columns;
+          // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
+          const std::size_t first = pad_before_ > kx ? pad_before_ - kx : 0;
+          const std::size_t last = std::min(out.width, in.width + pad_before_ - kx);
+          for (std::size_t n = 0; n < in.batch; ++n) {
+            const std::size_t plane = (c * in.batch + n) * in.height * in.width;
+            for (std::size_t y = 0; y < out.height; ++y) {
+              const std::size_t at = row + (n * out.height + y) * out.width;
+              const std::size_t input_row = y + ky;  // the padded row index
+              if (input_row < pad_before_ || input_row >= in.height + pad_before_) {
+                visit(at, std::size_t{0}, std::size_t{0}, std::size_t{0});
+              } else {
+                visit(at, first, last, plane + (input_row - pad_before_) * in.width + first + kx - pad_before_);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   void im2col(const float* input) {
-    const auto& in = input_shape_;
-    const auto& out = output_shape_;
-    const std::size_t columns = out.batch * out.height * out.width;
-    float* destination = columns_.data();
-    for (std::size_t c = 0; c < in_channels_; ++c) {
-      for (std::size_t ky = 0; ky < kernel_; ++ky) {
-        for (std::size_t kx = 0; kx < kernel_; ++kx) {
-          float* row = destination + ((c * kernel_ + ky) * kernel_ + kx) * columns;
-          for (std::size_t n = 0; n < in.batch; ++n) {
-            const float* plane = input + (c * in.batch + n) * in.height * in.width;
-            for (std::size_t y = 0; y < out.height; ++y) {
-              const float* source = plane + (y + ky) * in.width + kx;
-              std::copy(source, source + out.width, row);
-              row += out.width;
-            }
-          }
-        }
-      }
+    float* columns = columns_.data();
+    const std::size_t width = output_shape_.width;
+    if (pad_total_ == 0) {  // the common valid case: whole rows, no zeros
+      for_each_span([&](std::size_t at, std::size_t, std::size_t, std::size_t source) {
+        std::copy_n(input + source, width, columns + at);
+      });
+      return;
     }
+    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
+      float* row = columns + at;
+      std::fill(row, row + first, 0.0f);
+      std::copy(input + source, input + source + (last - first), row + first);
+      std::fill(row + last, row + width, 0.0f);
+    });
   }
 
-  // The adjoint of im2col: input_gradient[c][n][y + ky][x + kx] += column_gradients_[(c, ky, kx)][(n, y, x)]
+  // The adjoint of im2col: input_gradient[c][n][y + ky - pad][x + kx - pad] += column_gradients_[(c, ky, kx)][(n, y, x)]
   void col2im(float* input_gradient) {
-    const auto& in = input_shape_;
-    const auto& out = output_shape_;
-    const std::size_t columns = out.batch * out.height * out.width;
-    std::fill(input_gradient, input_gradient + in.size(), 0.0f);
-    const float* source = column_gradients_.data();
-    for (std::size_t c = 0; c < in_channels_; ++c) {
-      for (std::size_t ky = 0; ky < kernel_; ++ky) {
-        for (std::size_t kx = 0; kx < kernel_; ++kx) {
-          const float* row = source + ((c * kernel_ + ky) * kernel_ + kx) * columns;
-          for (std::size_t n = 0; n < in.batch; ++n) {
-            float* plane = input_gradient + (c * in.batch + n) * in.height * in.width;
-            for (std::size_t y = 0; y < out.height; ++y) {
-              float* target = plane + (y + ky) * in.width + kx;
-              for (std::size_t x = 0; x < out.width; ++x) target[x] += row[x];
-              row += out.width;
-            }
-          }
-        }
-      }
-    }
+    std::fill(input_gradient, input_gradient + input_shape_.size(), 0.0f);
+    const float* columns = column_gradients_.data();
+    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
+      const float* row = columns + at;
+      float* target = input_gradient + source;
+      for (std::size_t x = first; x < last; ++x) target[x - first] += row[x];
+    });
   }
 
-  std::size_t in_channels_, filters_, kernel_;
+  std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   Activation activation_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;

@@ -25,7 +25,8 @@ class Network {
     for (const auto& layer : spec.layers) {
       std::unique_ptr<Layer> built;
       if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
-        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size);
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, Activation::relu,
+                                              conv->padding_before(), conv->padding_total());
       } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
         built = std::make_unique<MaxPoolLayer>(pool->size);
       } else {
