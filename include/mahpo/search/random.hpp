@@ -1,0 +1,32 @@
+#pragma once
+// Random search: every trial is an independent draw from the space's prior (uniform, log-uniform
+// on log scale, uniform over a categorical's values). The baseline the others must beat.
+
+#include <random>
+#include <string_view>
+
+#include <mahpo/search/searcher.hpp>
+
+namespace mahpo::search {
+
+template <typename S>
+class Random {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "random";
+
+  explicit Random(SearchOptions options = {}) : options_(options), history_(options.goal), rng_(options.seed) {}
+
+  Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  SearchOptions options_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace mahpo::search
