@@ -6,7 +6,6 @@
 #include <numbers>
 
 using namespace mahpo;
-using Catch::Approx;
 
 TEST_CASE("Branin's three minimizers give 0.397887") {
   constexpr double pi = std::numbers::pi;
