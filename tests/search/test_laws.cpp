@@ -5,13 +5,30 @@
 #include "laws.hpp"
 
 #include <mahpo/problems/synthetic.hpp>
+#include <mahpo/search/anneal.hpp>
+#include <mahpo/search/bohb.hpp>
 #include <mahpo/search/grid.hpp>
+#include <mahpo/search/hyperband.hpp>
 #include <mahpo/search/random.hpp>
+#include <mahpo/search/regularized_evolution.hpp>
+#include <mahpo/search/successive_halving.hpp>
 
 using mahpo::problems::Branin;
 using mahpo::problems::LeNetQuadratic;
 using namespace mahpo::search;
 
-TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]", (Random, Grid), (LeNetQuadratic::space, Branin::space)) {
+namespace {
+// Regularized evolution sized for the laws' 40-80 trials, so they exercise its evolution phase too.
+template <typename S>
+struct SmallEvolution : RegularizedEvolution<S> {
+  explicit SmallEvolution(SearchOptions options = {})
+      : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(40)) {}
+};
+}  // namespace
+
+TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
+                           (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
+                            Bohb),
+                           (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
 }
