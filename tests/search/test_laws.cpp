@@ -12,6 +12,7 @@
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 #include <mahpo/search/successive_halving.hpp>
+#include <mahpo/search/tpe.hpp>
 
 using mahpo::problems::Branin;
 using mahpo::problems::LeNetQuadratic;
@@ -27,7 +28,7 @@ struct SmallEvolution : RegularizedEvolution<S> {
 }  // namespace
 
 TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
-                           (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
+                           (Random, Grid, Anneal, Tpe, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
                             Bohb),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();

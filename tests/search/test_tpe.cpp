@@ -1,0 +1,322 @@
+// TPE: Optuna's gamma and weights, its bandwidths and densities, the startup, options, and that it
+// beats random search on Branin and the LeNet quadratic.
+#include <catch2/catch.hpp>
+
+#include <mahpo/problems/synthetic.hpp>
+#include <mahpo/search/random.hpp>
+#include <mahpo/search/tpe.hpp>
+
+#include "../spaces.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <stdexcept>
+#include <vector>
+
+using namespace mahpo;
+using namespace mahpo::search;
+
+namespace {
+
+Result ok(double value) {
+  Result result;
+  result.value = value;
+  return result;
+}
+
+// Runs `trials` ask/tell rounds of `problem` and returns the best value found.
+template <typename Searcher, typename Problem>
+double best_after(Searcher searcher, const Problem& problem, std::size_t trials) {
+  for (std::size_t k = 0; k < trials; ++k) {
+    const auto trial = searcher.ask();
+    searcher.tell(trial.id, ok(problem(trial.config).value));
+  }
+  return searcher.history().best()->result.value;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// The density of N(mu, sigma) truncated to [0, 1], written out.
+double truncated_density(double x, double mu, double sigma) {
+  const auto phi = [](double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); };
+  const double z = (x - mu) / sigma;
+  const double mass = phi((1.0 - mu) / sigma) - phi(-mu / sigma);
+  return std::exp(-0.5 * z * z) / (sigma * std::sqrt(2.0 * std::numbers::pi) * mass);
+}
+
+// Fits a Parzen estimator to points given as rows.
+struct Fitted {
+  std::vector<std::vector<double>> rows;
+  std::vector<const double*> points;
+  std::vector<std::uint32_t> sorted;
+  search::detail::TpeParzen parzen;
+
+  Fitted(std::span<const Dimension> dims, std::vector<std::vector<double>> given, const TpeOptions& options)
+      : rows(std::move(given)) {
+    for (const auto& row : rows) points.push_back(row.data());
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      std::vector<std::uint32_t> order(rows.size());
+      for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return rows[a][k] < rows[b][k]; });
+      sorted.insert(sorted.end(), order.begin(), order.end());
+    }
+    parzen.fit(dims, points, sorted, options);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("tpe's gamma is Optuna's ceil(n / 10) capped at 25; hyperopt's ceil(sqrt(n) / 4)") {
+  CHECK(tpe_default_gamma(1) == 1);
+  CHECK(tpe_default_gamma(10) == 1);
+  CHECK(tpe_default_gamma(11) == 2);
+  CHECK(tpe_default_gamma(30) == 3);
+  CHECK(tpe_default_gamma(250) == 25);
+  CHECK(tpe_default_gamma(1000) == 25);
+  CHECK(tpe_hyperopt_gamma(1) == 1);
+  CHECK(tpe_hyperopt_gamma(16) == 1);
+  CHECK(tpe_hyperopt_gamma(17) == 2);
+  CHECK(tpe_hyperopt_gamma(64) == 2);
+  CHECK(tpe_hyperopt_gamma(65) == 3);
+  CHECK(tpe_hyperopt_gamma(100000) == 25);
+}
+
+TEST_CASE("tpe's weights are flat for the newest 25 and ramp from 1/n for the older ones") {
+  CHECK(tpe_default_weights(0).empty());
+  for (std::size_t n : {1, 24, 25}) {
+    const auto weights = tpe_default_weights(n);
+    REQUIRE(weights.size() == n);
+    CHECK(std::all_of(weights.begin(), weights.end(), [](double w) { return w == 1.0; }));
+  }
+  const auto weights = tpe_default_weights(30);  // linspace(1/30, 1, 5), then 25 ones
+  REQUIRE(weights.size() == 30);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(weights[i] == Approx(1.0 / 30 + (1.0 - 1.0 / 30) * static_cast<double>(i) / 4.0));
+  CHECK(weights[0] == Approx(1.0 / 30));
+  CHECK(std::all_of(weights.begin() + 5, weights.end(), [](double w) { return w == 1.0; }));
+  CHECK(tpe_default_weights(26)[0] == Approx(1.0 / 26));
+}
+
+TEST_CASE("tpe refuses bad options") {
+  using S = problems::Branin::space;
+  const auto make = [](TpeOptions options) { Tpe<S> searcher({}, options); };
+  CHECK_NOTHROW(make({}));
+  CHECK_THROWS_AS(make({.candidates = 0}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.prior_weight = 0.0}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.prior_weight = -1.0}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.prior_weight = std::nan("")}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.prior_weight = HUGE_VAL}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.multivariate = true, .hyperopt_mode = true}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.consider_endpoints = true, .hyperopt_mode = true}), std::invalid_argument);
+  CHECK_THROWS_AS(make({.consider_magic_clip = false, .hyperopt_mode = true}), std::invalid_argument);
+  CHECK_THROWS_WITH(make({.candidates = 0}), Catch::Contains("mahpo::tpe"));
+}
+
+TEST_CASE("tpe's startup trials are Random's draws; failed trials don't end the startup") {
+  using S = problems::LeNetQuadratic::space;
+  const problems::LeNetQuadratic problem;
+  Tpe<S> tpe({.seed = 7});
+  Random<S> random({.seed = 7});
+  for (std::size_t k = 0; k < 25; ++k) {
+    const auto a = tpe.ask();
+    const auto b = random.ask();
+    CHECK(a.config == b.config);
+    // 15 failures first, then 10 usable trials: all 25 are startup trials.
+    Result result = k < 15 ? Result{} : ok(problem(a.config).value);
+    if (k < 15) result.status = Status::failed;
+    tpe.tell(a.id, result);
+    random.tell(b.id, result);
+  }
+  CHECK_FALSE(tpe.ask().config == random.ask().config);  // the model's first proposal
+}
+
+TEST_CASE("tpe's bandwidths follow Optuna's neighbour rule and magic clip") {
+  const std::array<Dimension, 1> dims{Dimension{"x", Kind::continuous, 0}};
+  const std::vector<std::vector<double>> rows{{0.15}, {0.1}};  // sorted with the prior: 0.1, 0.15, 0.5
+
+  Fitted plain(dims, rows, {.consider_magic_clip = false});
+  REQUIRE(plain.parzen.components() == 3);
+  CHECK(plain.parzen.sigma(0, 1) == Approx(0.05));  // first: its inner gap only
+  CHECK(plain.parzen.sigma(0, 0) == Approx(0.35));  // max(0.05, 0.35)
+  CHECK(plain.parzen.mu(0, 2) == 0.5);
+  CHECK(plain.parzen.sigma(0, 2) == 1.0);  // the prior
+  CHECK(plain.parzen.weight(0) == Approx(1.0 / 3));
+  CHECK(plain.parzen.weight(2) == Approx(1.0 / 3));
+
+  Fitted endpoints(dims, rows, {.consider_magic_clip = false, .consider_endpoints = true});
+  CHECK(endpoints.parzen.sigma(0, 1) == Approx(0.1));  // max(0.1 - 0, 0.05)
+
+  Fitted clipped(dims, rows, {});
+  CHECK(clipped.parzen.sigma(0, 1) == Approx(0.25));  // at least 1 / min(100, 2 + 2)
+  CHECK(clipped.parzen.sigma(0, 0) == Approx(0.35));
+
+  Fitted lone(dims, {{0.2}}, {.hyperopt_mode = true});
+  CHECK(lone.parzen.sigma(0, 0) == Approx(0.5));  // hyperopt: half the prior's sigma
+
+  Fitted joint(dims, rows, {.consider_magic_clip = false, .multivariate = true});
+  CHECK(joint.parzen.sigma(0, 0) == Approx(0.2 * std::pow(2.0, -1.0 / 5.0)));  // 0.2 n^(-1/(d+4))
+
+  Fitted weighted(dims, std::vector<std::vector<double>>(30, {0.3}), {});
+  const double total = 5 * (1.0 / 30 + 1.0) / 2 + 25 + 1;  // the ramp, 25 ones, the prior
+  CHECK(weighted.parzen.weight(0) == Approx(1.0 / 30 / total));
+  CHECK(weighted.parzen.weight(29) == Approx(1.0 / total));
+  CHECK(weighted.parzen.weight(30) == Approx(1.0 / total));
+}
+
+TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
+  const std::array<Dimension, 2> dims{Dimension{"x", Kind::continuous, 0}, Dimension{"c", Kind::categorical, 3}};
+  // Repeated values (as integers give) and points near the ends.
+  std::vector<std::vector<double>> rows;
+  for (double x : {0.02, 0.3, 0.3, 0.3, 0.31, 0.7, 0.99, 0.5}) rows.push_back({x, x < 0.5 ? 0.5 / 3 : 2.5 / 3});
+
+  for (const bool multivariate : {false, true}) {
+    CAPTURE(multivariate);
+    Fitted fitted(dims, rows, {.multivariate = multivariate});
+    auto& parzen = fitted.parzen;
+    const std::size_t count = parzen.components();
+    // The categorical kernel of Optuna: (1[c = observed] + a) / (1 + 3a), a = 1 / count.
+    const double a = 1.0 / static_cast<double>(count);
+    const auto kernel = [&](std::size_t i, std::size_t c) {
+      if (i + 1 == count) return 1.0 / 3.0;
+      const std::size_t observed = rows[i][1] < 0.5 ? 0 : 2;
+      return ((observed == c ? 1.0 : 0.0) + a) / (1.0 + 3.0 * a);
+    };
+    double integral = 0.0;
+    const int steps = 2000;
+    for (int s = 0; s < steps; ++s) {
+      const double x = (s + 0.5) / steps;
+      for (std::size_t c = 0; c < 3; ++c) {
+        const std::array<double, 2> point{x, (static_cast<double>(c) + 0.5) / 3.0};
+        double expected = 0.0, numeric = 0.0, categorical = 0.0;
+        for (std::size_t i = 0; i < count; ++i) {
+          const double density = truncated_density(x, parzen.mu(0, i), parzen.sigma(0, i));
+          expected += parzen.weight(i) * density * kernel(i, c);
+          numeric += parzen.weight(i) * density;
+          categorical += parzen.weight(i) * kernel(i, c);
+        }
+        if (multivariate) {
+          REQUIRE(parzen.log_density(point) == Approx(std::log(expected)).margin(1e-9));
+          integral += std::exp(parzen.log_density(point)) / steps;
+        } else {
+          REQUIRE(parzen.log_density_coordinate(0, x) == Approx(std::log(numeric)).margin(1e-9));
+          REQUIRE(parzen.log_density_coordinate(1, point[1]) == Approx(std::log(categorical)).margin(1e-12));
+          integral += std::exp(parzen.log_density_coordinate(0, x) + parzen.log_density_coordinate(1, point[1])) / steps;
+        }
+      }
+    }
+    CHECK(integral == Approx(1.0).epsilon(1e-3));
+  }
+}
+
+TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
+  const std::array<Dimension, 1> dims{Dimension{"x", Kind::continuous, 0}};
+  Fitted fitted(dims, {{0.05}, {0.1}, {0.08}}, {});
+  const auto& parzen = fitted.parzen;
+  const auto phi = [](double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); };
+  double expected = 0.0;  // P(x < 0.3) under the mixture of truncated Gaussians
+  for (std::size_t i = 0; i < parzen.components(); ++i) {
+    const double mu = parzen.mu(0, i), sigma = parzen.sigma(0, i);
+    expected += parzen.weight(i) * (phi((0.3 - mu) / sigma) - phi(-mu / sigma)) /
+                (phi((1.0 - mu) / sigma) - phi(-mu / sigma));
+  }
+  std::mt19937_64 rng(3);
+  std::size_t below = 0;
+  const std::size_t draws = 4000;
+  for (std::size_t k = 0; k < draws; ++k) {
+    const double x = parzen.sample_coordinate(0, rng);
+    REQUIRE(x >= 0.0);
+    REQUIRE(x <= 1.0);
+    if (x < 0.3) ++below;
+  }
+  CHECK(static_cast<double>(below) / draws == Approx(expected).margin(0.03));  // 4 standard deviations
+}
+
+TEST_CASE("tpe beats random search on Branin (60 trials, median of 5 seeds)") {
+  using S = problems::Branin::space;
+  const problems::Branin problem;
+  std::vector<double> tpe, random;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const SearchOptions options{.seed = seed, .goal = Goal::minimize, .budget = {}};
+    tpe.push_back(best_after(Tpe<S>(options), problem, 60));
+    random.push_back(best_after(Random<S>(options), problem, 60));
+  }
+  CHECK(median(tpe) < median(random));
+  CHECK(median(tpe) < 1.0);
+}
+
+TEST_CASE("tpe beats random search on the LeNet quadratic, in every mode") {
+  using S = problems::LeNetQuadratic::space;
+  const problems::LeNetQuadratic problem;
+  std::vector<double> random;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) random.push_back(best_after(Random<S>({.seed = seed}), problem, 80));
+  for (const TpeOptions& tpe_options : {TpeOptions{}, TpeOptions{.multivariate = true},
+                                        TpeOptions{.hyperopt_mode = true}, TpeOptions{.constant_liar = false}}) {
+    std::vector<double> tpe;
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) tpe.push_back(best_after(Tpe<S>({.seed = seed}, tpe_options), problem, 80));
+    CAPTURE(tpe_options.multivariate, tpe_options.hyperopt_mode, tpe_options.constant_liar);
+    CHECK(median(tpe) > median(random));
+  }
+}
+
+TEST_CASE("tpe stays inside a mixed space in every mode, with many pending trials, and repeats itself") {
+  using S = test_spaces::Mixed;  // integers, log reals, a categorical, a fixed value, a log integer
+  const auto value = [](const Config<S>& config) {
+    const auto x = S::to_unit_cube(config);
+    double total = config.get<"activation">() == "tanh" ? 0.5 : 0.0;
+    for (double coordinate : x) total -= (coordinate - 0.3) * (coordinate - 0.3);
+    return total;
+  };
+  for (const TpeOptions& tpe_options :
+       {TpeOptions{}, TpeOptions{.consider_endpoints = true}, TpeOptions{.multivariate = true},
+        TpeOptions{.hyperopt_mode = true}, TpeOptions{.consider_magic_clip = false, .constant_liar = false}}) {
+    CAPTURE(tpe_options.multivariate, tpe_options.hyperopt_mode, tpe_options.constant_liar);
+    const auto run = [&](std::uint64_t seed) {
+      Tpe<S> searcher({.seed = seed}, tpe_options);
+      std::vector<Trial<S>> trials;
+      for (std::size_t round = 0; round < 8; ++round) {
+        const std::size_t first = trials.size();
+        for (std::size_t k = 0; k < 8; ++k) trials.push_back(searcher.ask());  // 8 pending at once
+        for (std::size_t k = first; k < trials.size(); ++k) {
+          REQUIRE_NOTHROW(Config<S>(trials[k].config.values()));
+          searcher.tell(trials[k].id, ok(value(trials[k].config)));
+        }
+      }
+      return trials;
+    };
+    const auto first = run(21), again = run(21);
+    bool same = true;
+    for (std::size_t k = 0; k < first.size(); ++k) same = same && first[k].config == again[k].config;
+    CHECK(same);
+    double best = -1e9;
+    for (const auto& trial : first) best = std::max(best, value(trial.config));
+    CHECK(best > 0.25);  // found "tanh" and a point near 0.3 in every coordinate
+  }
+}
+
+TEST_CASE("tpe with the constant liar avoids what is already pending") {
+  // One real dimension; after 10 told trials, ask 6 more without telling. The liar puts each
+  // pending point in g, so the pending points spread out more than without it.
+  using S = mahpo::Space<mahpo::Real<"x", 0.0, 1.0>>;
+  const auto spread = [](bool liar) {
+    double total = 0.0;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      Tpe<S> searcher({.seed = seed, .goal = Goal::minimize, .budget = {}}, {.constant_liar = liar});
+      for (std::size_t k = 0; k < 10; ++k) {
+        const auto trial = searcher.ask();
+        const double x = trial.config.get<"x">();
+        searcher.tell(trial.id, ok((x - 0.4) * (x - 0.4)));
+      }
+      std::vector<double> pending;
+      for (std::size_t k = 0; k < 6; ++k) pending.push_back(searcher.ask().config.get<"x">());
+      std::sort(pending.begin(), pending.end());
+      total += pending.back() - pending.front();
+    }
+    return total;
+  };
+  CHECK(spread(true) > spread(false));
+}
