@@ -7,6 +7,7 @@
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/anneal.hpp>
 #include <mahpo/search/bohb.hpp>
+#include <mahpo/search/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/hyperband.hpp>
 #include <mahpo/search/random.hpp>
@@ -28,7 +29,7 @@ struct SmallEvolution : RegularizedEvolution<S> {
 }  // namespace
 
 TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
-                           (Random, Grid, Anneal, Tpe, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
+                           (Random, Grid, Anneal, Tpe, GpBo, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
                             Bohb),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
