@@ -1237,6 +1237,19 @@ inline std::pair<ImageSet, ImageSet> split_train_validation(const ImageSet& full
   return {full.subset(train), full.subset(validation)};
 }
 
+// The first `train`, `validation` and `test` images of each set (0 keeps a set whole): quick runs on
+// a subset, the classes as mixed as the files have them.
+inline Dataset take_first(const Dataset& dataset, std::size_t train, std::size_t validation = 0, std::size_t test = 0) {
+  const auto first = [](const ImageSet& set, std::size_t count) {
+    if (count == 0 || count >= set.size()) return set;
+    std::vector<std::size_t> indices(count);
+    std::iota(indices.begin(), indices.end(), std::size_t{0});
+    return set.subset(indices);
+  };
+  return Dataset{dataset.name, dataset.classes, first(dataset.train, train), first(dataset.validation, validation),
+                 first(dataset.test, test)};
+}
+
 // $MAHPO_DATA_DIR, else the source tree's data/ (set by mahpo's CMake build), else ./data.
 inline std::filesystem::path data_directory() {
   if (const char* from_environment = std::getenv("MAHPO_DATA_DIR"); from_environment && *from_environment) {
@@ -1650,10 +1663,16 @@ using classic_lenet5 = LeNet<Conv<"conv1", Fixed<"kernel_size", 5>, Fixed<"filte
 
 // ---- begin mahpo/train/blas.hpp
 // The one place the trainer calls OpenBLAS: row-major sgemm and the thread count.
+//
+// The CBLAS declarations come from xtensor-blas's bundled copy (the one its xlinalg.hpp uses), not
+// from OpenBLAS's <cblas.h>: the two declare the same enums, so a program that includes both (the
+// trainer and the GP or RL code) would not compile.
 
-#include <cblas.h>
+#include <xtensor-blas/xblas.hpp>
 
 #include <cstddef>
+
+extern "C" void openblas_set_num_threads(int threads);  // OpenBLAS's own API (not in CBLAS)
 
 namespace mahpo::train {
 
@@ -2812,4 +2831,5778 @@ class LeNetObjective {
 
 }  // namespace mahpo::train
 // ---- end mahpo/train/objective.hpp
+// ---- begin mahpo/search/searcher.hpp
+// The searcher contract and what every searcher shares.
+//
+// A searcher proposes trials and learns from their results:
+//
+//   Trial<S> trial = searcher.ask();        // an id, a config of space S, a budget
+//   searcher.tell(trial.id, result);        // mahpo::Result: value, status, intermediate values
+//
+// Rules every searcher in mahpo follows (and `tests/search/test_laws.cpp` checks):
+// - ask() never blocks and always returns a trial; trials may be pending (asked, not yet told)
+//   in any number, and tells may come in any order. Multi-fidelity searchers open a new bracket
+//   when the current one waits for results.
+// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice.
+// - Seeded and deterministic: the same seed and the same sequence of asks and tells give the same
+//   trials.
+// - `goal` says whether the value is maximized (the default: accuracies) or minimized. Inside,
+//   searchers minimize a loss: -value or value.
+// - Only `ok` and `pruned` results are fitted by models; `failed` and `diverged` trials are kept
+//   in the history (they count as trials) but carry no value a model could trust (as in Optuna).
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/hana/at.hpp>
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+enum class Goal { maximize, minimize };
+
+inline const char* to_string(Goal goal) { return goal == Goal::maximize ? "maximize" : "minimize"; }
+
+// What every searcher takes besides its own options.
+struct SearchOptions {
+  std::uint64_t seed = 0;
+  Goal goal = Goal::maximize;
+  Budget budget{};  // the budget of every trial of a single-fidelity searcher
+};
+
+template <typename S>
+struct Trial {
+  std::size_t id = 0;
+  Config<S> config;
+  Budget budget{};
+};
+
+// The contract, checked at the study's entry points.
+template <typename T>
+concept Searcher = requires(T& searcher, std::size_t id, const Result& result) {
+  typename T::space_type;
+  { T::name } -> std::convertible_to<std::string_view>;
+  { searcher.ask() } -> std::same_as<Trial<typename T::space_type>>;
+  searcher.tell(id, result);
+  { searcher.options() } -> std::convertible_to<const SearchOptions&>;
+};
+
+// ---- how a model sees a space: each free parameter is one coordinate of [0, 1]^d
+
+enum class Kind { continuous, integer, categorical };
+
+struct Dimension {
+  std::string_view name;
+  Kind kind = Kind::continuous;
+  std::size_t count = 0;  // values of an integer or categorical parameter; 0 for a real one
+};
+
+// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (each value
+// owns an equal cell of [0, 1]); categoricals are unordered cells.
+template <typename S>
+std::array<Dimension, S::dimension> dimensions() {
+  std::array<Dimension, S::dimension> all{};
+  S::for_each_parameter([&](auto index, auto type) {
+    using P = typename decltype(type)::type;
+    if constexpr (!P::is_fixed) {
+      auto& d = all[S::free_position(decltype(index)::value)];
+      d.name = P::name.view();
+      if constexpr (requires { P::count; }) {
+        d.kind = Kind::categorical;
+        d.count = P::count;
+      } else if constexpr (std::same_as<typename P::value_type, std::int64_t>) {
+        d.kind = Kind::integer;
+        d.count = static_cast<std::size_t>(P::upper - P::lower + 1);
+      } else {
+        d.kind = Kind::continuous;
+      }
+    }
+  });
+  return all;
+}
+
+// Snaps a unit-cube point onto the values the space can hold (the centre of an integer's or a
+// categorical's cell), so equal configs have equal points.
+template <typename S>
+std::array<double, S::dimension> snap(std::span<const double> point) {
+  return S::to_unit_cube(S::from_unit_cube(point));
+}
+
+// ---- the history every searcher keeps
+
+template <typename S>
+struct Observation {
+  using point_type = std::array<double, S::dimension>;
+  std::size_t id = 0;
+  Config<S> config;
+  point_type point{};  // the config in the unit cube
+  Budget budget{};
+  bool finished = false;
+  Result result;
+  double loss = std::numeric_limits<double>::quiet_NaN();  // -value or value; NaN until told, or if unusable
+
+  bool usable() const { return finished && (result.status == Status::ok || result.status == Status::pruned); }
+};
+
+// Trials in the order they were asked; ids are 0, 1, 2, ... . Checks tells.
+template <typename S>
+class History {
+ public:
+  using observation_type = Observation<S>;
+
+  explicit History(Goal goal = Goal::maximize) : goal_(goal) {}
+
+  const Trial<S>& add(Config<S> config, Budget budget) {
+    observation_type entry;
+    entry.id = entries_.size();
+    entry.point = S::to_unit_cube(config);
+    entry.config = std::move(config);
+    entry.budget = budget;
+    entries_.push_back(std::move(entry));
+    last_ = Trial<S>{entries_.back().id, entries_.back().config, budget};
+    return last_;
+  }
+
+  // Records a result; throws std::invalid_argument for an unknown id or a second tell.
+  const observation_type& tell(std::size_t id, const Result& result, std::string_view searcher) {
+    if (id >= entries_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): no trial {} was asked ({} asked so far)", searcher,
+                                              id, id, entries_.size()));
+    }
+    auto& entry = entries_[id];
+    if (entry.finished) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): trial {} was already told", searcher, id, id));
+    }
+    entry.finished = true;
+    entry.result = result;
+    ++finished_;
+    if (entry.usable()) entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+    return entry;
+  }
+
+  const std::vector<observation_type>& entries() const { return entries_; }
+  std::size_t asked() const { return entries_.size(); }
+  std::size_t finished() const { return finished_; }
+  std::size_t pending() const { return entries_.size() - finished_; }
+  Goal goal() const { return goal_; }
+
+  // The finished trials a model may fit (ok or pruned), in the order they were asked.
+  std::vector<const observation_type*> usable() const {
+    std::vector<const observation_type*> all;
+    for (const auto& entry : entries_) {
+      if (entry.usable()) all.push_back(&entry);
+    }
+    return all;
+  }
+
+  // The trials asked and not yet told (for constant-liar strategies).
+  std::vector<const observation_type*> running() const {
+    std::vector<const observation_type*> all;
+    for (const auto& entry : entries_) {
+      if (!entry.finished) all.push_back(&entry);
+    }
+    return all;
+  }
+
+  // The usable trial with the lowest loss, if any.
+  const observation_type* best() const {
+    const observation_type* found = nullptr;
+    for (const auto& entry : entries_) {
+      if (entry.usable() && (found == nullptr || entry.loss < found->loss)) found = &entry;
+    }
+    return found;
+  }
+
+ private:
+  Goal goal_;
+  std::vector<observation_type> entries_;
+  std::size_t finished_ = 0;
+  Trial<S> last_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/searcher.hpp
+// ---- begin mahpo/search/random.hpp
+// Random search: every trial is an independent draw from the space's prior (uniform, log-uniform
+// on log scale, uniform over a categorical's values). The baseline the others must beat.
+
+#include <random>
+#include <string_view>
+
+
+namespace mahpo::search {
+
+template <typename S>
+class Random {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "random";
+
+  explicit Random(SearchOptions options = {}) : options_(options), history_(options.goal), rng_(options.seed) {}
+
+  Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  SearchOptions options_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/random.hpp
+// ---- begin mahpo/search/grid.hpp
+// Grid search: the Cartesian product of `resolution` levels per free dimension (every value of an
+// integer or categorical with fewer values; log-spaced on log scale), visited in a seeded random
+// order so that a study stopped early has spread its trials over the whole grid. Past the last
+// point the grid starts again (a second pass repeats configs: give as many trials as points).
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+
+namespace mahpo::search {
+
+struct GridOptions {
+  std::size_t resolution = 5;  // levels per free dimension (integers and categoricals: at most their count)
+  bool shuffle = true;         // visit the points in a seeded random order; false: lexicographic
+};
+
+template <typename S>
+class Grid {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "grid";
+
+  explicit Grid(SearchOptions options = {}, GridOptions grid = {})
+      : Grid(options, filled(grid.resolution), grid.shuffle) {}
+
+  // A resolution per free dimension.
+  Grid(SearchOptions options, const std::array<std::size_t, S::dimension>& resolution, bool shuffle = true)
+      : options_(options), history_(options.goal), discretization_(resolution), order_(checked_size(discretization_)) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (shuffle) {
+      std::mt19937_64 rng(options.seed);
+      std::shuffle(order_.begin(), order_.end(), rng);
+    }
+  }
+
+  Trial<S> ask() {
+    const std::size_t point = order_[history_.asked() % order_.size()];
+    return history_.add(discretization_.at(point), options_.budget);
+  }
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  std::size_t size() const { return order_.size(); }
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static std::size_t checked_size(const Discretization<S>& discretization) {
+    constexpr std::size_t limit = 10'000'000;
+    const std::size_t size = discretization.size();
+    if (size > limit) {
+      throw std::length_error(
+          fmt::format("mahpo::grid: the grid has {} points, more than {}; lower the resolution", size, limit));
+    }
+    return size;
+  }
+
+  static std::array<std::size_t, S::dimension> filled(std::size_t resolution) {
+    std::array<std::size_t, S::dimension> all{};
+    all.fill(resolution);
+    return all;
+  }
+
+  SearchOptions options_;
+  History<S> history_;
+  Discretization<S> discretization_;
+  std::vector<std::size_t> order_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/grid.hpp
+// ---- begin mahpo/search/anneal.hpp
+// Annealing: hyperopt's `anneal.suggest` (Bergstra et al., hyperopt's AnnealingAlgo) in the unit cube.
+// Each ask picks one earlier finished trial, the one at a rank drawn from a geometric distribution
+// over the trials sorted by loss (rank 1 the best, mean rank `average_best_rank`), and samples a
+// new config around it; the neighbourhood shrinks as trials accumulate:
+//   - a real or integer coordinate is drawn uniformly from a window of width
+//     1 / (1 + T * shrink_coefficient) (T: finished usable trials) centred on the chosen trial's
+//     coordinate, shifted (not cut) to lie inside [0, 1], as hyperopt does for its uniform priors;
+//     an integer then falls into the cell its draw lands in, as for hyperopt's quniform (hyperopt's
+//     unordered randint mixes like a categorical; mahpo's Int is ordered, so it gets the window);
+//   - a categorical keeps the chosen trial's value, or with probability equal to the same fraction
+//     is drawn from its (uniform) prior: hyperopt's mixture (1 - f) * onehot + f * prior.
+// Before any finished usable trial every config is a prior draw (a window of width 1 is the prior).
+// Defaults are hyperopt's: average_best_rank 2 (avg_best_idx), shrink_coefficient 0.1 (shrink_coef).
+//
+// Choices where hyperopt differs or leaves it open:
+//   - All of mahpo's priors are uniform in the unit cube (log scales included), so every numeric
+//     coordinate gets hyperopt's uniform window; hyperopt's normal priors (a normal of shrunk sigma)
+//     have no counterpart here.
+//   - Pending trials are ignored: they are neither ranked nor counted in T (hyperopt ranks running
+//     and failed trials last with an infinite loss and counts them in T). Failed and diverged
+//     trials are ignored too. So a burst of asks with no tells draws around the same trials.
+//   - The space is flat, so one trial is chosen per ask and serves every coordinate (hyperopt reuses
+//     its first pick for every label that trial defines).
+//   - Ties in loss rank by id (the older trial first).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+struct AnnealOptions {
+  double average_best_rank = 2.0;   // mean of the geometric distribution over ranks, 1 = the best (>= 1)
+  double shrink_coefficient = 0.1;  // the window is 1 / (1 + T * shrink_coefficient) of the range (>= 0)
+};
+
+namespace detail {
+
+inline double anneal_uniform(std::uniform_random_bit_generator auto& rng) {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// A rank 1, 2, 3, ... from a geometric distribution of mean `average_best_rank` (success
+// probability 1 / mean; hyperopt: rng.geometric(1 / avg_best_idx)), by inverting
+// P(rank > k) = (1 - p)^k, so the draw is the same under every standard library.
+inline std::size_t anneal_draw_rank(std::uniform_random_bit_generator auto& rng, double average_best_rank) {
+  const double success = 1.0 / average_best_rank;
+  const double u = anneal_uniform(rng);  // consumed even when success == 1, so the stream stays aligned
+  if (success >= 1.0) return 1;
+  const double failures = std::floor(std::log1p(-u) / std::log1p(-success));
+  return 1 + static_cast<std::size_t>(std::min(failures, 1e15));
+}
+
+// The fraction of the original range the window keeps after `observations` (hyperopt: shrinking).
+inline double anneal_shrink(std::size_t observations, double shrink_coefficient) {
+  return 1.0 / (1.0 + static_cast<double>(observations) * shrink_coefficient);
+}
+
+// A uniform draw from a window of width `width` centred on `centre`, shifted to fit in [0, 1]
+// (hyperopt's hp_uniform clips the midpoint to [half, 1 - half]).
+inline double anneal_window_draw(std::uniform_random_bit_generator auto& rng, double centre, double width) {
+  const double half = 0.5 * std::min(width, 1.0);
+  const double middle = std::clamp(centre, half, 1.0 - half);
+  return std::clamp(middle - half + 2.0 * half * anneal_uniform(rng), 0.0, 1.0);
+}
+
+}  // namespace detail
+
+template <typename S>
+class Anneal {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "anneal";
+
+  explicit Anneal(SearchOptions options = {}, AnnealOptions anneal = {})
+      : options_(options), anneal_(checked(anneal)), history_(options.goal), rng_(options.seed),
+        dimensions_(dimensions<S>()) {}
+
+  Trial<S> ask() {
+    auto ranked = history_.usable();
+    if (ranked.empty()) return history_.add(S::sample(rng_), options_.budget);
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
+    const std::size_t rank = detail::anneal_draw_rank(rng_, anneal_.average_best_rank);
+    const auto& chosen = ranked[std::min(rank, ranked.size()) - 1]->point;
+    const double fraction = detail::anneal_shrink(ranked.size(), anneal_.shrink_coefficient);
+
+    std::array<double, S::dimension> point{};
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (dimensions_[k].kind == Kind::categorical) {
+        // hyperopt's hp_categorical: p = (1 - f) * onehot(chosen) + f * prior.
+        const bool from_prior = detail::anneal_uniform(rng_) < fraction;
+        const double prior_draw = detail::anneal_uniform(rng_);
+        point[k] = from_prior ? prior_draw : chosen[k];
+      } else {
+        point[k] = detail::anneal_window_draw(rng_, chosen[k], fraction);
+      }
+    }
+    return history_.add(S::from_unit_cube(point), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const AnnealOptions& anneal_options() const { return anneal_; }
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static AnnealOptions checked(const AnnealOptions& anneal) {
+    if (!(anneal.average_best_rank >= 1.0) || !std::isfinite(anneal.average_best_rank)) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::anneal: average_best_rank is {}, must be a finite number >= 1 (1 always picks the best trial)",
+          anneal.average_best_rank));
+    }
+    if (!(anneal.shrink_coefficient >= 0.0) || !std::isfinite(anneal.shrink_coefficient)) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::anneal: shrink_coefficient is {}, must be a finite number >= 0 (0 never shrinks the window)",
+          anneal.shrink_coefficient));
+    }
+    return anneal;
+  }
+
+  SearchOptions options_;
+  AnnealOptions anneal_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::array<Dimension, S::dimension> dimensions_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/anneal.hpp
+// ---- begin mahpo/search/tpe.hpp
+// TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
+// optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
+// algorithm components and their roles for better empirical performance", 2023), with the defaults
+// of Optuna's TPESampler.
+//
+// After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
+// from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
+// form the "below" group, the rest the "above" group. A Parzen estimator is fitted to each in the
+// unit cube, l(x) to below and g(x) to above; `candidates` (24) draws from l are scored by
+// log l(x) - log g(x) and the best is asked.
+//
+// The estimators, as Optuna's _ParzenEstimator:
+// - components: one kernel per observation plus a prior kernel (a Gaussian at 0.5 with sigma 1, the
+//   whole range, on numeric coordinates; uniform on categoricals) of weight `prior_weight` (1);
+// - mixture weights: Optuna's default_weights, oldest first: 1 for all of n <= 25 observations, else
+//   a ramp from 1/n to 1 for the n - 25 oldest and 1 for the newest 25 (hyperopt's linear forgetting);
+// - numeric coordinates: Gaussians truncated to [0, 1]. Univariate bandwidths by Optuna's rule: sorted
+//   with the prior's 0.5, each kernel's sigma is the larger gap to its neighbours, the domain's ends
+//   counting as neighbours; unless `consider_endpoints`, the first and last kernel take their inner
+//   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
+//   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
+// - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
+//   a = prior_weight / (n + 1) and C choices.
+// Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
+// does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
+// joint kernel per observation (a product over coordinates, one component choice per draw) and
+// scores whole points, as Optuna's multivariate TPE.
+//
+// Pending trials: with `constant_liar` (the default here; Optuna's is false, but mahpo studies run
+// trials in parallel) trials asked and not yet told join the above group, as the worst losses, and
+// don't count in n, as in Optuna.
+//
+// `hyperopt_mode` follows hyperopt's TPE (v0.1.2 and on) instead: gamma(n) = min(ceil(sqrt(n) / 4),
+// 25), one observation gets sigma 0.5 (otherwise the neighbour rule without the domain's ends),
+// categoricals as weighted counts plus `prior_weight` pseudo-counts; univariate, magic clip always.
+// Hyperopt starts with 20 random trials: set `startup_trials` for that.
+//
+// Choices the references leave open, or where mahpo differs:
+// - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
+//   own equal cells, as Optuna's int ranges widened by half a step).
+// - Integers are drawn as continuous coordinates and snapped to their cell's centre
+//   (P::encode(P::decode(u)), search::snap per coordinate); the continuous density is scored at the
+//   snapped point (Optuna scores a discretized truncated Gaussian, the cell's mass).
+// - gamma uses exact integer ceilings (Optuna's float ceil(0.1 * 30) gives 4, ours 3).
+// - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
+//   older trial.
+// - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
+//   seed.
+// - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
+//   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
+//   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+struct TpeOptions {
+  std::size_t startup_trials = 10;  // prior draws until this many usable trials are told
+  std::size_t candidates = 24;      // draws from l(x) scored per ask (per coordinate when univariate)
+  double prior_weight = 1.0;        // the prior kernel's weight, against 1 per recent observation
+  bool consider_magic_clip = true;  // bandwidths at least 1 / min(100, n + 2)
+  bool consider_endpoints = false;  // the domain's ends count as neighbours of the outer kernels
+  bool multivariate = false;        // joint kernels (Optuna's multivariate TPE)
+  bool hyperopt_mode = false;       // hyperopt's gamma, bandwidths and categoricals
+  bool constant_liar = true;        // pending trials join the above group
+};
+
+// Optuna's default_gamma: how many of n observations form l(x) (Optuna, samplers/_tpe/sampler.py).
+inline std::size_t tpe_default_gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
+
+// Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (hyperopt's tpe.ap_split_trials; Optuna's
+// hyperopt_default_gamma).
+inline std::size_t tpe_hyperopt_gamma(std::size_t n) {
+  // The smallest m with 16 m^2 >= n, i.e. m >= sqrt(n) / 4, in integers.
+  auto m = static_cast<std::size_t>(std::ceil(0.25 * std::sqrt(static_cast<double>(n))));
+  while (m > 0 && 16 * (m - 1) * (m - 1) >= n) --m;
+  while (16 * m * m < n) ++m;
+  return std::min<std::size_t>(m, 25);
+}
+
+// The weight of the i-th oldest of n observations: Optuna's default_weights, hyperopt's linear
+// forgetting with 25 (Bergstra et al. 2013): a ramp linspace(1/n, 1, n - 25), then 25 ones.
+inline double tpe_weight(std::size_t i, std::size_t n) {
+  constexpr std::size_t flat = 25;
+  if (n <= flat || i >= n - flat) return 1.0;
+  const std::size_t ramp = n - flat;
+  const double first = 1.0 / static_cast<double>(n);
+  if (ramp == 1) return first;
+  return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
+}
+
+inline std::vector<double> tpe_default_weights(std::size_t n) {
+  std::vector<double> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = tpe_weight(i, n);
+  return all;
+}
+
+namespace detail {
+
+inline std::size_t tpe_cell(double u, std::size_t count) {
+  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
+  return std::min(cell, count - 1);
+}
+
+// A draw of N(mean, sigma) truncated to [0, 1], by rejection: with mean in [0, 1] and sigma <= 1
+// a draw lands inside with probability at least 1/3.
+inline double tpe_truncated_normal(double mean, double sigma, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(mean, sigma);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const double x = normal(rng);
+    if (x >= 0.0 && x <= 1.0) return x;
+  }
+  return std::clamp(mean, 0.0, 1.0);
+}
+
+// P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
+inline double tpe_upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
+
+// One Parzen estimator (l or g) over the unit cube: kernels for n observations plus the prior's.
+// Per-kernel arrays are flat, coordinate-major: [k * components + i]; the prior is kernel n.
+class TpeParzen {
+ public:
+  // `points` are the observations, oldest first; each holds dims.size() coordinates. Univariate fits
+  // also take `sorted`: for each coordinate k, sorted[k * n, (k + 1) * n) lists the observations'
+  // indices in increasing order of their k-th coordinate (ties by index).
+  void fit(std::span<const Dimension> dims, std::span<const double* const> points,
+           std::span<const std::uint32_t> sorted, const TpeOptions& options) {
+    if (dims_.size() != dims.size() || !std::equal(dims.begin(), dims.end(), dims_.begin(), same_dimension)) {
+      set_dimensions(dims);
+    }
+    const std::size_t n = points.size(), count = n + 1, d = dims.size();
+    if (!options.multivariate && sorted.size() != d * n) {
+      throw std::invalid_argument(fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n,
+                                              sorted.size()));
+    }
+    components_ = count;
+    hyperopt_ = options.hyperopt_mode;
+    multivariate_ = options.multivariate;
+
+    // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
+    weight_.resize(count);
+    double total = options.prior_weight;
+    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = tpe_weight(i, n);
+    weight_[n] = options.prior_weight;
+    cumulative_.resize(count);
+    double running = 0.0;
+    for (std::size_t i = 0; i < count; ++i) {
+      weight_[i] /= total;
+      cumulative_[i] = running += weight_[i];
+    }
+
+    mu_.resize(d * count);
+    sigma_.resize(d * count);
+    inv_sigma_.resize(d * count);
+    observed_.resize(d * count);
+    kernel_mu_.clear();
+    kernel_inv_sigma_.clear();
+    kernel_coef_.clear();
+    kernel_cut_.clear();
+    mass_product_.assign(count, 1.0);
+    log_const_.assign(count, 0.0);
+    for (std::size_t k = 0; k < d; ++k) {
+      kernel_offset_[k] = kernel_mu_.size();
+      const std::size_t base = k * count;
+      for (std::size_t i = 0; i < n; ++i) mu_[base + i] = points[i][k];
+      mu_[base + n] = 0.5;
+      if (dims[k].kind == Kind::categorical) {
+        fit_categorical(k, n, options);
+      } else {
+        fit_numeric(k, n, sorted, options);
+      }
+    }
+    kernel_offset_[d] = kernel_mu_.size();
+    if (multivariate_) {
+      for (std::size_t i = 0; i < count; ++i) log_const_[i] += std::log(weight_[i] / mass_product_[i]);
+    }
+  }
+
+  std::size_t components() const { return components_; }
+  double weight(std::size_t i) const { return weight_[i]; }
+  double mu(std::size_t k, std::size_t i) const { return mu_[k * components_ + i]; }
+  double sigma(std::size_t k, std::size_t i) const { return sigma_[k * components_ + i]; }
+
+  // Univariate: one coordinate drawn from its own mixture (continuous; a categorical's cell centre).
+  double sample_coordinate(std::size_t k, std::mt19937_64& rng) const {
+    if (dims_[k].kind == Kind::categorical) {
+      const std::size_t count = dims_[k].count;
+      const double* p = table_.data() + offset_[k];
+      double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      std::size_t c = 0;
+      for (; c + 1 < count; ++c) {
+        if ((u -= p[c]) < 0.0) break;
+      }
+      return centre(c, count);
+    }
+    return sample_kernel(k, pick(rng), rng);
+  }
+
+  // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
+  double log_density_coordinate(std::size_t k, double x) const {
+    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + tpe_cell(x, dims_[k].count)];
+    const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
+    const double* mu = kernel_mu_.data() + first;
+    const double* inv_sigma = kernel_inv_sigma_.data() + first;
+    const double* coef = kernel_coef_.data() + first;
+    const double* cut = kernel_cut_.data() + first;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < size; ++i) {
+      const double z = (x - mu[i]) * inv_sigma[i];
+      const double t = z * z;
+      if (t < cut[i]) sum += coef[i] * std::exp(-0.5 * t);
+    }
+    return std::log(sum);
+  }
+
+  // Multivariate: one point from one component's joint kernel.
+  void sample_point(std::span<double> x, std::mt19937_64& rng) const {
+    const std::size_t i = pick(rng);
+    for (std::size_t k = 0; k < dims_.size(); ++k) x[k] = sample_kernel(k, i, rng);
+  }
+
+  // Multivariate: log of the joint mixture density at x (log-sum-exp over components). Each
+  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_.
+  double log_density(std::span<const double> x) {
+    const std::size_t count = components_, n = count - 1;
+    terms_.assign(log_const_.begin(), log_const_.end());
+    double* term = terms_.data();
+    for (std::size_t k = 0; k < dims_.size(); ++k) {
+      const std::size_t base = k * count;
+      if (dims_[k].kind == Kind::categorical) {
+        const std::size_t c = tpe_cell(x[k], dims_[k].count);
+        const std::size_t* observed = observed_.data() + base;
+        for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
+      } else {
+        const double* mu = mu_.data() + base;
+        const double* inv_sigma = inv_sigma_.data() + base;
+        for (std::size_t i = 0; i < count; ++i) {
+          const double z = (x[k] - mu[i]) * inv_sigma[i];
+          term[i] -= 0.5 * z * z;
+        }
+      }
+    }
+    const double top = *std::max_element(terms_.begin(), terms_.end());
+    double sum = 0.0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const double shifted = term[i] - top;
+      if (shifted > -40.0) sum += std::exp(shifted);
+    }
+    return top + std::log(sum);
+  }
+
+ private:
+  static bool same_dimension(const Dimension& a, const Dimension& b) { return a.kind == b.kind && a.count == b.count; }
+
+  static double centre(std::size_t c, std::size_t count) {
+    return (static_cast<double>(c) + 0.5) / static_cast<double>(count);
+  }
+
+  // The mass of N(mu, 1 / inv^2) inside [0, 1]: 1 - P(X > (1 - mu) inv) - P(X > mu inv).
+  static double inside(double mu, double inv) {
+    return 1.0 - tpe_upper_tail((1.0 - mu) * inv) - tpe_upper_tail(mu * inv);
+  }
+
+  void set_dimensions(std::span<const Dimension> dims) {
+    dims_.assign(dims.begin(), dims.end());
+    offset_.assign(dims.size() + 1, 0);
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      offset_[k + 1] = offset_[k] + (dims[k].kind == Kind::categorical ? dims[k].count : 0);
+    }
+    table_.assign(offset_.back(), 0.0);
+    log_table_.assign(offset_.back(), 0.0);
+    log_peak_.assign(dims.size(), 0.0);
+    log_base_.assign(dims.size(), 0.0);
+    kernel_offset_.assign(dims.size() + 1, 0);
+  }
+
+  std::size_t pick(std::mt19937_64& rng) const {
+    const double u = std::uniform_real_distribution<double>(0.0, cumulative_.back())(rng);
+    const auto found = std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin();
+    return std::min(static_cast<std::size_t>(found), components_ - 1);
+  }
+
+  double sample_kernel(std::size_t k, std::size_t i, std::mt19937_64& rng) const {
+    const std::size_t at = k * components_ + i;
+    if (dims_[k].kind != Kind::categorical) return tpe_truncated_normal(mu_[at], sigma_[at], rng);
+    const std::size_t choices = dims_[k].count;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    // Optuna's kernel: the observed choice with mass 1 / (1 + C a), else uniform (the prior: uniform).
+    if (i + 1 < components_ && unit(rng) * (1.0 + static_cast<double>(choices) * prior_kernel_mass_) < 1.0) {
+      return centre(observed_[at], choices);
+    }
+    return centre(std::min(static_cast<std::size_t>(unit(rng) * static_cast<double>(choices)), choices - 1), choices);
+  }
+
+  void fit_categorical(std::size_t k, std::size_t n, const TpeOptions& options) {
+    const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
+    const auto c_count = static_cast<double>(choices);
+    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = tpe_cell(mu_[base + i], choices);
+    // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
+    const double a = options.prior_weight / static_cast<double>(count);
+    prior_kernel_mass_ = a;
+    if (multivariate_) {
+      log_peak_[k] = std::log((1.0 + a) / (1.0 + c_count * a));
+      log_base_[k] = std::log(a / (1.0 + c_count * a));
+      log_const_[n] -= std::log(c_count);
+      return;
+    }
+    double* p = table_.data() + offset_[k];
+    std::fill(p, p + choices, 0.0);
+    if (hyperopt_) {
+      // Hyperopt's categorical posterior: linear-forgetting counts plus prior_weight per choice.
+      double total = c_count * options.prior_weight;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double w = tpe_weight(i, n);
+        p[observed_[base + i]] += w;
+        total += w;
+      }
+      for (std::size_t c = 0; c < choices; ++c) p[c] = (p[c] + options.prior_weight) / total;
+    } else {
+      // The mixture of Optuna's kernels collapses to one table per coordinate.
+      double observed_weight = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        p[observed_[base + i]] += weight_[i];
+        observed_weight += weight_[i];
+      }
+      for (std::size_t c = 0; c < choices; ++c) {
+        p[c] = (p[c] + a * observed_weight) / (1.0 + c_count * a) + weight_[n] / c_count;
+      }
+    }
+    double* log_p = log_table_.data() + offset_[k];
+    for (std::size_t c = 0; c < choices; ++c) log_p[c] = std::log(p[c]);
+  }
+
+  void fit_numeric(std::size_t k, std::size_t n, std::span<const std::uint32_t> sorted, const TpeOptions& options) {
+    const std::size_t count = n + 1, base = k * count;
+    double* sigma = sigma_.data() + base;
+    if (multivariate_) {
+      // Optuna's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
+      const double dims = static_cast<double>(dims_.size());
+      const double width = 0.2 * std::pow(static_cast<double>(std::max<std::size_t>(n, 1)), -1.0 / (dims + 4.0));
+      std::fill(sigma, sigma + n, width);
+    } else {
+      neighbour_bandwidths(base, n, sorted.subspan(k * n, n), options);
+    }
+    // The magic clip: sigma in [range / min(100, 1 + n + 1), range] (Bergstra et al. 2011; Optuna).
+    const double lowest = options.consider_magic_clip || options.hyperopt_mode
+                              ? 1.0 / std::min(100.0, static_cast<double>(n + 2))
+                              : 1e-12;
+    for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
+    sigma[n] = 1.0;  // the prior: the whole range
+    for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
+    if (multivariate_) {
+      fold_normalizers(base, n);
+    } else {
+      merge_kernels(base, count);
+    }
+  }
+
+  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate.
+  // The observations share one sigma, so Z depends on mu only: repeated values reuse it.
+  void fold_normalizers(std::size_t base, std::size_t n) {
+    const double* mu = mu_.data() + base;
+    const double* inv_sigma = inv_sigma_.data() + base;
+    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
+    const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
+    recent_.fill({-1.0, 1.0});
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& slot = recent_[tpe_cell(mu[i], recent_.size())];
+      if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
+      multiply_mass(i, slot.second);
+      log_const_[i] += observed_log;
+    }
+    multiply_mass(n, inside(0.5, 1.0));
+    log_const_[n] -= log_sqrt_2pi;
+  }
+
+  // Keeps the product of a component's masses in range by moving it into log_const_ when small.
+  void multiply_mass(std::size_t i, double mass) {
+    mass_product_[i] *= mass;
+    if (mass_product_[i] < 1e-200) {
+      log_const_[i] -= std::log(mass_product_[i]);
+      mass_product_[i] = 1.0;
+    }
+  }
+
+  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu; kernels with
+  // equal mu and sigma (an integer's repeated values) are one term with the summed weight.
+  // A term below 1e-10 of the prior's least value (coef e^(-1/8)) is skipped: it can't move a log
+  // density by more than 1e-10 per kernel. coef e^(-t/2) < floor <=> t > 2 ln(coef / floor), which
+  // is bounded above through the binary exponent (no log).
+  void merge_kernels(std::size_t base, std::size_t count) {
+    const double* mu = mu_.data() + base;
+    const double* inv_sigma = inv_sigma_.data() + base;
+    const std::size_t first = kernel_mu_.size();
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::size_t i = order_[j];
+      if (kernel_mu_.size() > first && kernel_mu_.back() == mu[i] && kernel_inv_sigma_.back() == inv_sigma[i]) {
+        kernel_coef_.back() += weight_[i];
+        continue;
+      }
+      kernel_mu_.push_back(mu[i]);
+      kernel_inv_sigma_.push_back(inv_sigma[i]);
+      kernel_coef_.push_back(weight_[i]);
+    }
+    const double scale = 1.0 / std::sqrt(2.0 * std::numbers::pi);
+    for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
+      kernel_coef_[j] *= scale * kernel_inv_sigma_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
+    }
+    const std::size_t n = count - 1;
+    const double floor = weight_[n] * scale / inside(0.5, 1.0) * std::exp(-0.125) * 1e-10;
+    for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
+      const double ratio = kernel_coef_[j] / floor;
+      kernel_cut_.push_back(ratio <= 1.0 ? 0.0 : 2.0 * std::numbers::ln2 * (std::ilogb(ratio) + 1));
+    }
+  }
+
+  // Univariate bandwidths: the larger gap to a sorted neighbour, the prior's 0.5 included (Optuna's
+  // _ParzenEstimator; hyperopt's adaptive_parzen_normal). Leaves the kernels' order in order_.
+  void neighbour_bandwidths(std::size_t base, std::size_t n, std::span<const std::uint32_t> sorted,
+                            const TpeOptions& options) {
+    double* sigma = sigma_.data() + base;
+    const double* mu = mu_.data() + base;
+    // The observations in order, the prior (0.5, the last index) merged in after its equals.
+    const std::size_t count = n + 1;
+    order_.resize(count);
+    std::size_t j = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
+      order_[j++] = sorted[r];
+    }
+    if (j == n) order_[j] = n;
+    if (n == 0) return;
+    if (options.hyperopt_mode && n == 1) {
+      sigma[0] = 0.5;  // hyperopt: a lone observation gets half the prior's sigma
+      return;
+    }
+    const bool endpoints = options.consider_endpoints && !options.hyperopt_mode;
+    for (j = 0; j < count; ++j) {
+      const double at = mu[order_[j]];
+      const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
+      const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
+      double width = std::max(at - below, above - at);
+      if (!endpoints && j == 0) width = above - at;
+      if (!endpoints && j + 1 == count) width = at - below;
+      if (order_[j] < n) sigma[order_[j]] = width;
+    }
+  }
+
+  std::vector<Dimension> dims_;
+  std::vector<std::size_t> offset_;  // of each categorical coordinate's table
+  std::size_t components_ = 0;
+  bool hyperopt_ = false;
+  bool multivariate_ = false;
+  double prior_kernel_mass_ = 0.0;  // a = prior_weight / (n + 1) of the categorical kernel
+  std::vector<double> weight_, cumulative_;
+  std::vector<double> mu_, sigma_, inv_sigma_;  // per kernel
+  std::vector<std::size_t> observed_;          // per kernel of a categorical coordinate: the choice
+  // Univariate: the density terms of coordinate k, [kernel_offset_[k], kernel_offset_[k + 1]).
+  std::vector<std::size_t> kernel_offset_;
+  std::vector<double> kernel_mu_, kernel_inv_sigma_, kernel_coef_, kernel_cut_;
+  std::vector<double> table_, log_table_;  // univariate categorical probabilities
+  // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
+  // the log kernel at the observed choice and elsewhere.
+  std::vector<double> log_const_, mass_product_, log_peak_, log_base_;
+  std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
+  std::vector<std::size_t> order_;
+  std::vector<double> terms_;
+};
+
+}  // namespace detail
+
+template <typename S>
+class Tpe {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "tpe";
+
+  explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
+      : options_(options), tpe_(checked(tpe)), history_(options.goal), rng_(options.seed), dims_(dimensions<S>()) {
+    S::for_each_parameter([&](auto index, auto type) {
+      using P = typename decltype(type)::type;
+      if constexpr (!P::is_fixed && !requires { P::count; } && std::same_as<typename P::value_type, std::int64_t>) {
+        const std::size_t k = S::free_position(decltype(index)::value);
+        snap_[k] = [](double u) { return P::encode(P::decode(u)); };
+        cell_[k] = [](double u) { return static_cast<std::size_t>(P::decode(u) - P::lower); };
+      }
+    });
+    memo_offset_[0] = 0;
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      const bool memoized = cell_[k] != nullptr && dims_[k].count <= memo_limit;
+      memo_offset_[k + 1] = memo_offset_[k] + (memoized ? dims_[k].count : 0);
+    }
+  }
+
+  Trial<S> ask() {
+    const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
+    const Trial<S>& trial = history_.add(startup ? S::sample(rng_) : propose(), options_.budget);
+    if (!tpe_.multivariate) index(trial.id);
+    return trial;
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    if (history_.tell(id, result, name).usable()) ++usable_;
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const TpeOptions& tpe_options() const { return tpe_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores
+
+  static TpeOptions checked(TpeOptions tpe) {
+    if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
+    if (!(tpe.prior_weight > 0.0) || !std::isfinite(tpe.prior_weight)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::tpe: prior_weight must be positive and finite, got {}", tpe.prior_weight));
+    }
+    if (tpe.hyperopt_mode && tpe.multivariate) {
+      throw std::invalid_argument("mahpo::tpe: hyperopt_mode is univariate, as hyperopt; set multivariate = false");
+    }
+    if (tpe.hyperopt_mode && tpe.consider_endpoints) {
+      throw std::invalid_argument(
+          "mahpo::tpe: hyperopt_mode never counts the domain's ends as neighbours; set consider_endpoints = false");
+    }
+    if (tpe.hyperopt_mode && !tpe.consider_magic_clip) {
+      throw std::invalid_argument("mahpo::tpe: hyperopt_mode always clips bandwidths; set consider_magic_clip = true");
+    }
+    return tpe;
+  }
+
+  // Orders usable trials best first: ok before pruned (as Optuna), then loss (NaN last), then age.
+  struct Rank {
+    bool pruned;
+    double loss;
+    std::size_t id;
+    bool operator<(const Rank& other) const {
+      if (pruned != other.pruned) return !pruned;
+      if (loss != other.loss) return loss < other.loss;
+      return id < other.id;
+    }
+  };
+
+  // Keeps every asked trial's id sorted by each coordinate (then by id), for the bandwidths.
+  void index(std::size_t id) {
+    const auto& entries = history_.entries();
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      auto& list = by_coordinate_[k];
+      const double value = entries[id].point[k];
+      const auto at = std::upper_bound(list.begin(), list.end(), value, [&](double v, std::uint32_t other) {
+        return v < entries[other].point[k];
+      });
+      list.insert(at, static_cast<std::uint32_t>(id));
+    }
+  }
+
+  Config<S> propose() {
+    fit();
+    std::array<double, S::dimension> point{};
+    if (tpe_.multivariate) {
+      propose_joint(point);
+    } else {
+      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
+    }
+    return S::from_unit_cube(point);
+  }
+
+  // Splits the history into below and above and fits l and g; reuses the last fit when nothing
+  // it depends on changed.
+  void fit() {
+    const std::size_t pending_seen = tpe_.constant_liar ? history_.asked() : 0;
+    if (fitted_ && fitted_finished_ == history_.finished() && fitted_asked_ == pending_seen) return;
+    fitted_ = true;
+    fitted_finished_ = history_.finished();
+    fitted_asked_ = pending_seen;
+
+    const auto& entries = history_.entries();
+    ranks_.clear();
+    for (const auto& entry : entries) {
+      if (!entry.usable()) continue;
+      const double loss = std::isnan(entry.loss) ? std::numeric_limits<double>::infinity() : entry.loss;
+      ranks_.push_back({entry.result.status == Status::pruned, loss, entry.id});
+    }
+    const std::size_t n = ranks_.size();
+    const std::size_t below_count = std::min(n, tpe_.hyperopt_mode ? tpe_hyperopt_gamma(n) : tpe_default_gamma(n));
+    if (below_count < n) {
+      std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
+    }
+    group_.assign(entries.size(), none);
+    for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+
+    // Each group in age order (for the weights); position_ is a trial's index in its group.
+    below_points_.clear();
+    above_points_.clear();
+    position_.resize(entries.size());
+    for (const auto& entry : entries) {
+      auto& group = group_[entry.id];
+      if (!entry.usable() && !(tpe_.constant_liar && !entry.finished)) continue;  // pending: the constant liar
+      if (group != below) group = above;
+      auto& points = group == below ? below_points_ : above_points_;
+      position_[entry.id] = static_cast<std::uint32_t>(points.size());
+      points.push_back(entry.point.data());
+    }
+    if (!tpe_.multivariate) {
+      const std::size_t nb = below_points_.size(), na = above_points_.size();
+      below_sorted_.resize(S::dimension * nb);
+      above_sorted_.resize(S::dimension * na);
+      for (std::size_t k = 0; k < S::dimension; ++k) {
+        std::size_t b = k * nb, a = k * na;
+        for (const std::uint32_t id : by_coordinate_[k]) {
+          if (group_[id] == below) below_sorted_[b++] = position_[id];
+          if (group_[id] == above) above_sorted_[a++] = position_[id];
+        }
+      }
+    }
+    below_.fit(dims_, below_points_, below_sorted_, tpe_);
+    above_.fit(dims_, above_points_, above_sorted_, tpe_);
+    memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
+  }
+
+  double snapped(std::size_t k, double u) const { return snap_[k] != nullptr ? snap_[k](u) : u; }
+
+  double score(std::size_t k, double x) {
+    if (memo_offset_[k + 1] == memo_offset_[k]) {
+      return below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
+    }
+    double& cached = memo_[memo_offset_[k] + cell_[k](x)];
+    if (std::isnan(cached)) cached = below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
+    return cached;
+  }
+
+  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g.
+  double propose_coordinate(std::size_t k) {
+    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
+      const double x = snapped(k, below_.sample_coordinate(k, rng_));
+      const double value = score(k, x);
+      if (c == 0 || value > best_score) {
+        best = x;
+        best_score = value;
+      }
+    }
+    return best;
+  }
+
+  // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
+  void propose_joint(std::array<double, S::dimension>& point) {
+    std::array<double, S::dimension> candidate{};
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
+      below_.sample_point(candidate, rng_);
+      for (std::size_t k = 0; k < S::dimension; ++k) candidate[k] = snapped(k, candidate[k]);
+      const double value = below_.log_density(candidate) - above_.log_density(candidate);
+      if (c == 0 || value > best_score) {
+        point = candidate;
+        best_score = value;
+      }
+    }
+  }
+
+  enum Group : unsigned char { none, below, above };
+
+  SearchOptions options_;
+  TpeOptions tpe_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::array<Dimension, S::dimension> dims_;
+  std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
+  std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
+  std::array<std::size_t, S::dimension + 1> memo_offset_{};
+  std::size_t usable_ = 0;
+  std::array<std::vector<std::uint32_t>, S::dimension> by_coordinate_;
+
+  detail::TpeParzen below_, above_;
+  bool fitted_ = false;
+  std::size_t fitted_finished_ = 0, fitted_asked_ = 0;
+  std::vector<Rank> ranks_;
+  std::vector<Group> group_;
+  std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
+  std::vector<const double*> below_points_, above_points_;
+  std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/tpe.hpp
+// ---- begin mahpo/search/gp_bo.hpp
+// Gaussian-process Bayesian optimization (GP-BO) in the unit cube [0, 1]^d of a space.
+//
+// The model: a zero-mean GP on the standardized losses (zero mean, unit sd: the constant mean is
+// the losses' mean), Matérn-5/2 kernel with one lengthscale per dimension (ARD) and a signal
+// variance, plus Gaussian noise whose variance has a floor (`noise_floor`, 1e-6 in standardized
+// units). The hyperparameters (log lengthscales in [0.01, 10], log signal variance in [0.01, 100],
+// log noise in [noise_floor, 1]) maximize the log marginal likelihood plus a weak Gaussian prior on
+// the logs (our choice: lengthscale ~ logN(log 0.5, 1.5), signal ~ logN(0, 1.5), noise ~
+// logN(log 1e-4, 4)), with analytic gradients and a small box-projected L-BFGS. The fit runs when
+// new results came in, warm-started from the previous fit. While at most 64 results are modelled
+// (a fit costs little there) it has `fit_evaluations` (30) likelihood evaluations per start and
+// `fit_restarts` (2) more starts from random hyperparameters, the best fit winning; past 64 an
+// evaluation costs O(n^3), so the warm start alone runs, with fit_evaluations * (64 / n)^3
+// evaluations (at least 2): the hyperparameters then track the data a few steps per ask, which
+// keeps ask + tell near 10 ms at n = 200.
+//
+// The acquisition: log expected improvement (default; computed stably as in Ament et al. 2023,
+// "Unexpected improvements to expected improvement", NeurIPS) over the best observed loss, or the
+// lower confidence bound mu - ucb_beta * sigma (ucb, "GP-UCB" of Srinivas et al. 2010, on a loss).
+// It is maximized over `candidates` points of a Halton sequence under a seeded random shift
+// (Cranley-Patterson rotation; a fresh shift each ask) plus, our choice, candidates / 10 Gaussian
+// perturbations (sd 0.05) of the best trial's point; the best `refine_starts` of them are refined
+// by L-BFGS on the acquisition (analytic gradients, clamped to the cube, at most 12 evaluations
+// each).
+//
+// Choices the references leave open:
+// - The first `startup_trials` (10) trials, and any ask with fewer than 2 usable results, are draws
+//   from the space's prior (as Random does).
+// - Integers and categoricals are modelled by their unit-cube coordinate (a categorical's cell
+//   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
+//   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
+//   are scored, so the acquisition is that of a config the space can hold.
+// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
+//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
+//   (the hyperparameters are fitted on real results only).
+// - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
+//   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
+// - Failed and diverged trials, and results with a non-finite value, are not modelled.
+//
+// Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
+// matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
+// asks); scoring the candidates is one triangular solve with many right-hand sides (trtrs).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numbers>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <xtensor-blas/xlinalg.hpp>  // brings xlapack.hpp and the cxxblas macros it needs
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xtensor.hpp>
+
+
+namespace mahpo::search {
+
+struct GpBoOptions {
+  enum class Acquisition { log_ei, ucb };
+
+  std::size_t startup_trials = 10;               // prior draws before the model is used
+  Acquisition acquisition = Acquisition::log_ei;  // log expected improvement, or the lower confidence bound
+  double ucb_beta = 2.0;                         // ucb: minimize mu - ucb_beta * sigma
+  std::size_t candidates = 1000;                 // shifted-Halton points scored per ask
+  std::size_t refine_starts = 5;                 // best candidates refined by L-BFGS
+  std::size_t fit_restarts = 2;                  // random restarts of the fit (while n <= 64)
+  std::size_t fit_evaluations = 30;              // likelihood evaluations per start of the fit
+  double noise_floor = 1e-6;                     // least noise variance (standardized losses)
+};
+
+namespace detail {
+
+inline constexpr double gp_sqrt5 = 2.2360679774997896964;
+
+// Matérn-5/2 (Rasmussen & Williams 2006, eq. 4.17): k(r) = s2 (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r).
+// Past sqrt5 r = 40 (k < 1e-14 s2) it is flushed to 0, keeping subnormal numbers (slow) out of the algebra.
+inline double gp_matern52(double r, double signal_variance) {
+  if (gp_sqrt5 * r > 40.0) return 0.0;
+  return signal_variance * (1.0 + gp_sqrt5 * r + 5.0 / 3.0 * r * r) * std::exp(-gp_sqrt5 * r);
+}
+
+// -dk/d(r^2) * 2 = s2 (5/3) (1 + sqrt5 r) exp(-sqrt5 r): so dk/dx_d = -slope (x_d - x'_d) / l_d^2 and
+// dk/dlog l_d = slope (x_d - x'_d)^2 / l_d^2 (differentiating eq. 4.17).
+inline double gp_matern52_slope(double r, double signal_variance) {
+  if (gp_sqrt5 * r > 40.0) return 0.0;
+  return signal_variance * 5.0 / 3.0 * (1.0 + gp_sqrt5 * r) * std::exp(-gp_sqrt5 * r);
+}
+
+// erfcx(x) = exp(x^2) erfc(x). From 12 on (erfc underflows past 26, and exp(x^2) loses digits) the
+// asymptotic series (Abramowitz & Stegun 7.1.23), whose 11th term is below 1e-17 there.
+inline double gp_erfcx(double x) {
+  if (x < 0.0) return 2.0 * std::exp(x * x) - gp_erfcx(-x);  // erfc(-x) = 2 - erfc(x)
+  if (x < 12.0) return std::exp(x * x) * std::erfc(x);
+  const double inverse = 1.0 / (2.0 * x * x);
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k <= 10; ++k) {
+    term *= -(2.0 * k - 1.0) * inverse;
+    sum += term;
+  }
+  return sum / (x * std::sqrt(std::numbers::pi));
+}
+
+// log(1 - exp(a)) for a < 0, accurate at both ends (Mächler 2012, "Accurately computing log(1 - exp(-|a|))").
+inline double gp_log1mexp(double a) {
+  return a > -std::numbers::ln2 ? std::log(-std::expm1(a)) : std::log1p(-std::exp(a));
+}
+
+// log h(z) with h(z) = phi(z) + z Phi(z), so that EI = sigma h(z) (Jones et al. 1998), and its
+// derivative Phi(z) / h(z). Below z = -1 the erfcx form of Ament et al. 2023 (their log_h) avoids the
+// cancellation; below -1/sqrt(eps) its asymptote -z^2/2 - log(2 pi)/2 - 2 log|z|.
+struct GpLogH {
+  double value;
+  double derivative;
+};
+
+inline GpLogH gp_log_h(double z) {
+  constexpr double half_log_2pi = 0.91893853320467274178;  // log(2 pi) / 2
+  const double half_log_pi_2 = 0.5 * std::log(std::numbers::pi / 2.0);
+  const double inv_sqrt2 = 1.0 / std::numbers::sqrt2;
+  if (z > -1.0) {
+    const double pdf = std::exp(-0.5 * z * z - half_log_2pi);
+    const double cdf = 0.5 * std::erfc(-z * inv_sqrt2);
+    const double h = pdf + z * cdf;
+    return {std::log(h), cdf / h};
+  }
+  const double scaled = gp_erfcx(-z * inv_sqrt2);  // Phi(z) = scaled exp(-z^2/2) / 2
+  double value;
+  if (z > -1.0 / std::sqrt(std::numeric_limits<double>::epsilon())) {
+    value = -0.5 * z * z - half_log_2pi + gp_log1mexp(std::log(scaled * -z) + half_log_pi_2);
+  } else {
+    value = -0.5 * z * z - half_log_2pi - 2.0 * std::log(-z);
+  }
+  const double log_cdf = std::log(0.5 * scaled) - 0.5 * z * z;
+  return {value, std::exp(log_cdf - value)};
+}
+
+// log EI of a loss to minimize, below `best`: log h(z) + log sigma, z = (best - mean) / sigma.
+inline double gp_log_ei(double mean, double sigma, double best) {
+  return gp_log_h((best - mean) / sigma).value + std::log(sigma);
+}
+
+// The radical inverse of `index` in `base`: coordinate of the Halton sequence (Halton 1960).
+inline double gp_radical_inverse(std::size_t index, std::size_t base) {
+  double result = 0.0, digit_weight = 1.0 / static_cast<double>(base);
+  while (index > 0) {
+    result += digit_weight * static_cast<double>(index % base);
+    index /= base;
+    digit_weight /= static_cast<double>(base);
+  }
+  return result;
+}
+
+inline std::vector<std::size_t> gp_first_primes(std::size_t count) {
+  std::vector<std::size_t> primes;
+  for (std::size_t candidate = 2; primes.size() < count; ++candidate) {
+    bool prime = true;
+    for (std::size_t p : primes) {
+      if (p * p > candidate) break;
+      if (candidate % p == 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) primes.push_back(candidate);
+  }
+  return primes;
+}
+
+// `count` Halton points in [0, 1]^dimension, shifted by `shift` modulo 1 (Cranley & Patterson 1976),
+// row-major.
+inline std::vector<double> gp_shifted_halton(std::size_t count, std::span<const double> shift) {
+  const std::size_t dimension = shift.size();
+  const auto primes = gp_first_primes(dimension);
+  std::vector<double> points(count * dimension);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t d = 0; d < dimension; ++d) {
+      const double u = gp_radical_inverse(i + 1, primes[d]) + shift[d];
+      points[i * dimension + d] = u - std::floor(u);
+    }
+  }
+  return points;
+}
+
+inline double gp_dot(std::span<const double> a, std::span<const double> b) {
+  return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
+}
+
+struct GpMinimum {
+  std::vector<double> x;
+  double value = std::numeric_limits<double>::infinity();
+  std::size_t evaluations = 0;
+};
+
+// Minimizes f(x, gradient) -> value over the box [lower, upper] by L-BFGS (Nocedal & Wright 2006,
+// alg. 7.4) on the projected gradient, with a backtracking Armijo search along the clamped path.
+// A non-finite value makes the search step back. The first step moves at most `first_step` in any
+// coordinate.
+template <typename F>
+GpMinimum gp_minimize_in_box(F&& f, std::vector<double> x, std::span<const double> lower,
+                             std::span<const double> upper, std::size_t max_evaluations, double first_step,
+                             std::size_t memory = 8) {
+  const std::size_t n = x.size();
+  for (std::size_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], lower[i], upper[i]);
+  std::vector<double> gradient(n), trial(n), trial_gradient(n), direction(n), projected(n);
+  GpMinimum best{x, f(std::span<const double>(x), std::span<double>(gradient)), 1};
+  if (!std::isfinite(best.value)) return best;
+  double value = best.value;
+  std::vector<std::vector<double>> steps, changes;
+  std::vector<double> rho, alpha;
+  while (best.evaluations < max_evaluations) {
+    double largest = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool blocked = (x[i] <= lower[i] && gradient[i] > 0.0) || (x[i] >= upper[i] && gradient[i] < 0.0);
+      projected[i] = blocked ? 0.0 : gradient[i];
+      largest = std::max(largest, std::abs(projected[i]));
+    }
+    if (largest <= 1e-9) break;
+    // Two-loop recursion: direction = -H projected.
+    direction = projected;
+    alpha.assign(steps.size(), 0.0);
+    for (std::size_t k = steps.size(); k-- > 0;) {
+      alpha[k] = rho[k] * gp_dot(steps[k], direction);
+      for (std::size_t i = 0; i < n; ++i) direction[i] -= alpha[k] * changes[k][i];
+    }
+    if (!steps.empty()) {
+      const double gamma = gp_dot(steps.back(), changes.back()) / gp_dot(changes.back(), changes.back());
+      for (double& component : direction) component *= gamma;
+    }
+    for (std::size_t k = 0; k < steps.size(); ++k) {
+      const double beta = rho[k] * gp_dot(changes[k], direction);
+      for (std::size_t i = 0; i < n; ++i) direction[i] += steps[k][i] * (alpha[k] - beta);
+    }
+    for (std::size_t i = 0; i < n; ++i) direction[i] = projected[i] == 0.0 ? 0.0 : -direction[i];
+    if (!(gp_dot(direction, projected) < 0.0)) {  // not a descent direction: start the memory again
+      steps.clear();
+      changes.clear();
+      rho.clear();
+      for (std::size_t i = 0; i < n; ++i) direction[i] = -projected[i];
+    }
+    double step = 1.0;
+    if (steps.empty()) {
+      double longest = 0.0;
+      for (double component : direction) longest = std::max(longest, std::abs(component));
+      step = first_step / longest;
+    }
+    bool accepted = false;
+    double trial_value = value;
+    while (best.evaluations < max_evaluations) {
+      bool moved = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        trial[i] = std::clamp(x[i] + step * direction[i], lower[i], upper[i]);
+        moved = moved || trial[i] != x[i];
+      }
+      if (!moved) break;
+      trial_value = f(std::span<const double>(trial), std::span<double>(trial_gradient));
+      ++best.evaluations;
+      double decrease = 0.0;
+      for (std::size_t i = 0; i < n; ++i) decrease += gradient[i] * (trial[i] - x[i]);
+      if (std::isfinite(trial_value) && trial_value <= value + 1e-4 * std::min(decrease, 0.0)) {
+        accepted = true;
+        break;
+      }
+      step *= std::isfinite(trial_value) ? 0.5 : 0.1;
+    }
+    if (!accepted) break;
+    std::vector<double> s(n), y(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      s[i] = trial[i] - x[i];
+      y[i] = trial_gradient[i] - gradient[i];
+    }
+    const double curvature = gp_dot(s, y);
+    if (curvature > 1e-12 * gp_dot(y, y)) {
+      steps.push_back(std::move(s));
+      changes.push_back(std::move(y));
+      rho.push_back(1.0 / curvature);
+      if (steps.size() > memory) {
+        steps.erase(steps.begin());
+        changes.erase(changes.begin());
+        rho.erase(rho.begin());
+      }
+    }
+    const bool stalled = value - trial_value <= 1e-10 * (1.0 + std::abs(value));
+    x = trial;
+    gradient = trial_gradient;
+    value = trial_value;
+    best.x = x;
+    best.value = value;
+    if (stalled) break;
+  }
+  return best;
+}
+
+// Feature-major copy (dimension x n) of n row-major points, so kernel loops run over points.
+inline std::vector<double> gp_columns(std::span<const double> x, std::size_t dimension) {
+  const std::size_t n = x.size() / dimension;
+  std::vector<double> columns(x.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t d = 0; d < dimension; ++d) columns[d * n + i] = x[i * dimension + d];
+  }
+  return columns;
+}
+
+// Scaled distances r_i from `point` to points [begin, end) of `columns` (feature-major, n points),
+// written to radius[0 .. end - begin).
+inline void gp_distances(const double* point, std::span<const double> columns, std::size_t n, std::size_t begin,
+                         std::size_t end, std::span<const double> inverse_squared, double* radius) {
+  const std::size_t count = end - begin;
+  std::fill(radius, radius + count, 0.0);
+  for (std::size_t d = 0; d < inverse_squared.size(); ++d) {
+    const double coordinate = point[d], weight = inverse_squared[d];
+    const double* column = columns.data() + d * n + begin;
+    for (std::size_t i = 0; i < count; ++i) {
+      const double delta = coordinate - column[i];
+      radius[i] += delta * delta * weight;
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) radius[i] = std::sqrt(radius[i]);
+}
+
+// Resizes a kept buffer, growing its capacity geometrically: in some sandboxes a fresh large
+// allocation each ask costs more in page faults than the algebra on it.
+inline void gp_resize(std::vector<double>& buffer, std::size_t size) {
+  if (buffer.capacity() < size) buffer.reserve(2 * size);
+  buffer.resize(size);
+}
+
+// The Cholesky factor L (K = L L^T), in place in the lower half of a column-major n x n matrix
+// (LAPACK potrf, through xtensor-blas's cxxlapack); false when K is not positive definite.
+inline bool gp_cholesky(std::vector<double>& matrix, std::size_t n) {
+  const auto size = static_cast<xt::blas_index_t>(n);
+  return cxxlapack::potrf<xt::blas_index_t>('L', size, matrix.data(), size) == 0;
+}
+
+// A GP regressor with a Matérn-5/2 ARD kernel and Gaussian noise, on points of [0, 1]^dimension
+// (row-major), zero prior mean. Hyperparameters theta = (log l_1..l_d, log s2, log noise).
+class GpRegressor {
+ public:
+  GpRegressor(std::size_t dimension, double noise_floor)
+      : dimension_(dimension), theta_(dimension + 2), lower_(dimension + 2), upper_(dimension + 2) {
+    for (std::size_t d = 0; d < dimension; ++d) {
+      lower_[d] = std::log(0.01);
+      upper_[d] = std::log(10.0);
+      theta_[d] = std::log(0.5);
+    }
+    lower_[dimension] = std::log(0.01);
+    upper_[dimension] = std::log(100.0);
+    theta_[dimension] = 0.0;
+    lower_[dimension + 1] = std::log(noise_floor);
+    upper_[dimension + 1] = std::max(0.0, lower_[dimension + 1]);
+    theta_[dimension + 1] = std::clamp(std::log(1e-3), lower_[dimension + 1], upper_[dimension + 1]);
+  }
+
+  std::size_t dimension() const { return dimension_; }
+  std::size_t size() const { return y_.size(); }
+  const std::vector<double>& theta() const { return theta_; }
+  double lengthscale(std::size_t d) const { return std::exp(theta_[d]); }
+  double signal_variance() const { return std::exp(theta_[dimension_]); }
+  double noise_variance() const { return std::exp(theta_[dimension_ + 1]); }
+
+  // Sets the hyperparameters (clamped to their bounds).
+  void set_hyperparameters(std::span<const double> lengthscales, double signal_variance, double noise_variance) {
+    for (std::size_t d = 0; d < dimension_; ++d) theta_[d] = std::log(lengthscales[d]);
+    theta_[dimension_] = std::log(signal_variance);
+    theta_[dimension_ + 1] = std::log(noise_variance);
+    for (std::size_t k = 0; k < theta_.size(); ++k) theta_[k] = std::clamp(theta_[k], lower_[k], upper_[k]);
+  }
+
+  // K + noise I at the current hyperparameters, for the n points x (row-major).
+  xt::xtensor<double, 2> kernel_matrix(std::span<const double> x) {
+    const std::size_t n = x.size() / dimension_;
+    fill_kernel(gp_columns(x, dimension_), n, theta_, 0.0, work_);
+    xt::xtensor<double, 2> full = xt::zeros<double>({n, n});
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t i = j; i < n; ++i) full(i, j) = full(j, i) = work_[j * n + i];
+    }
+    return full;
+  }
+
+  // The log marginal likelihood of (x, y) (R&W eq. 5.8) plus the log prior at theta; its gradient
+  // (R&W eq. 5.9: 1/2 tr((alpha alpha^T - K^-1) dK/dtheta)) in `gradient` when not empty.
+  // -infinity where K is not positive definite.
+  double log_posterior(std::span<const double> x, std::span<const double> y, std::span<const double> theta,
+                       std::span<double> gradient) {
+    const std::vector<double> columns = gp_columns(x, dimension_);
+    return log_posterior_of_columns(columns, y, theta, gradient);
+  }
+
+  // Fits theta to (x, y): L-BFGS warm-started at the current theta (its first step moves at most
+  // `first_step` in a log), and `restarts` more starts at random theta; keeps the best. At most
+  // `evaluations` likelihood evaluations per start.
+  template <typename Rng>
+  void fit(std::span<const double> x, std::span<const double> y, Rng& rng, std::size_t restarts,
+           std::size_t evaluations, double first_step = 1.0) {
+    const std::vector<double> columns = gp_columns(x, dimension_);
+    const auto negative = [&](std::span<const double> theta, std::span<double> gradient) {
+      const double value = log_posterior_of_columns(columns, y, theta, gradient);
+      for (double& component : gradient) component = -component;
+      return std::isfinite(value) ? -value : std::numeric_limits<double>::infinity();
+    };
+    GpMinimum best = gp_minimize_in_box(negative, theta_, lower_, upper_, evaluations, first_step);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (std::size_t restart = 0; restart < restarts; ++restart) {
+      std::vector<double> start(theta_.size());
+      for (std::size_t d = 0; d < dimension_; ++d) start[d] = std::log(0.05) + unit(rng) * std::log(2.0 / 0.05);
+      start[dimension_] = -1.0 + 2.0 * unit(rng);
+      start[dimension_ + 1] = std::log(1e-5) + unit(rng) * std::log(1e-1 / 1e-5);
+      GpMinimum found = gp_minimize_in_box(negative, std::move(start), lower_, upper_, evaluations, 1.0);
+      if (found.value < best.value) best = std::move(found);
+    }
+    if (std::isfinite(best.value)) theta_ = best.x;
+  }
+
+  // Conditions on (x, y) at the current theta. Adds jitter when K is numerically singular; false
+  // if even that fails.
+  bool condition(std::span<const double> x, std::span<const double> y) {
+    columns_ = gp_columns(x, dimension_);
+    y_.assign(y.begin(), y.end());
+    const std::size_t n = y_.size();
+    bool factored = false;
+    for (double jitter : {0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2}) {
+      fill_kernel(columns_, n, theta_, jitter * signal_variance(), cholesky_);
+      if (gp_cholesky(cholesky_, n)) {
+        factored = true;
+        break;
+      }
+    }
+    if (!factored) {
+      y_.clear();
+      return false;
+    }
+    alpha_ = y_;
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, cholesky_.data(), size, alpha_.data(), size);
+    return true;
+  }
+
+  // Posterior mean and latent variance at m points (row-major), after condition().
+  void predict(std::span<const double> points, std::span<double> mean, std::span<double> variance) const {
+    const std::size_t n = y_.size(), m = mean.size();
+    if (m == 0) return;
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    const double signal = signal_variance();
+    // Column c: k(point c, x_i), i = 0..n-1. A kept buffer: a fresh megabyte each ask costs page faults.
+    std::vector<double>& cross = cross_;
+    gp_resize(cross, n * m);
+    for (std::size_t c = 0; c < m; ++c) {
+      double* row = &cross[c * n];
+      gp_distances(&points[c * dimension_], columns_, n, 0, n, inverse_squared, row);
+      double total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        row[i] = gp_matern52(row[i], signal);
+        total += row[i] * alpha_[i];
+      }
+      mean[c] = total;
+    }
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::trtrs<xt::blas_index_t>('L', 'N', 'N', size, static_cast<xt::blas_index_t>(m), cholesky_.data(), size,
+                                       cross.data(), size);  // L^-1 k: variance = s2 - |L^-1 k|^2
+    for (std::size_t c = 0; c < m; ++c) {
+      const double* row = &cross[c * n];
+      double explained = 0.0;
+      for (std::size_t i = 0; i < n; ++i) explained += row[i] * row[i];
+      variance[c] = std::max(signal - explained, variance_floor());
+    }
+  }
+
+  // Posterior mean and latent variance at one point, with their gradients in the point.
+  void predict(std::span<const double> point, double& mean, double& variance, std::span<double> mean_gradient,
+               std::span<double> variance_gradient) const {
+    const std::size_t n = y_.size();
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    const double signal = signal_variance();
+    std::vector<double> k(n), slope(n);
+    gp_distances(point.data(), columns_, n, 0, n, inverse_squared, slope.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const double r = slope[i];
+      k[i] = gp_matern52(r, signal);
+      slope[i] = gp_matern52_slope(r, signal);
+    }
+    std::vector<double> solved = k;  // K^-1 k
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, cholesky_.data(), size, solved.data(), size);
+    mean = gp_dot(k, alpha_);
+    variance = signal - gp_dot(k, solved);
+    const bool floored = variance < variance_floor();
+    variance = std::max(variance, variance_floor());
+    // dk_i/dx_d = -slope_i (x_d - x_id) / l_d^2
+    for (std::size_t d = 0; d < dimension_; ++d) {
+      const double* column = &columns_[d * n];
+      double mean_total = 0.0, variance_total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double dk = -slope[i] * (point[d] - column[i]);
+        mean_total += alpha_[i] * dk;
+        variance_total += solved[i] * dk;
+      }
+      mean_gradient[d] = mean_total * inverse_squared[d];
+      variance_gradient[d] = floored ? 0.0 : -2.0 * variance_total * inverse_squared[d];
+    }
+  }
+
+ private:
+  double variance_floor() const { return 1e-12 * signal_variance(); }
+
+  std::vector<double> inverse_squared_lengthscales(std::span<const double> theta) const {
+    std::vector<double> all(dimension_);
+    for (std::size_t d = 0; d < dimension_; ++d) all[d] = std::exp(-2.0 * theta[d]);
+    return all;
+  }
+
+  // The lower half of K + (noise + jitter) I; the distances stay in radius_ (lower half).
+  void fill_kernel(std::span<const double> columns, std::size_t n, std::span<const double> theta, double jitter,
+                   std::vector<double>& into) {
+    gp_resize(into, n * n);
+    gp_resize(radius_, n * n);
+    const auto inverse_squared = inverse_squared_lengthscales(theta);
+    const double signal = std::exp(theta[dimension_]), noise = std::exp(theta[dimension_ + 1]);
+    std::vector<double> point(dimension_);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t d = 0; d < dimension_; ++d) point[d] = columns[d * n + j];
+      double* radius = &radius_[j * n + j];
+      gp_distances(point.data(), columns, n, j, n, inverse_squared, radius);
+      double* column = &into[j * n + j];  // column-major: rows j..n-1 of column j are contiguous
+      for (std::size_t i = 0; i < n - j; ++i) column[i] = gp_matern52(radius[i], signal);
+      column[0] += noise + jitter;
+    }
+  }
+
+  double log_posterior_of_columns(std::span<const double> columns, std::span<const double> y,
+                                  std::span<const double> theta, std::span<double> gradient) {
+    const std::size_t n = y.size(), dims = dimension_;
+    std::fill(gradient.begin(), gradient.end(), 0.0);
+    fill_kernel(columns, n, theta, 0.0, work_);
+    if (!gp_cholesky(work_, n)) return -std::numeric_limits<double>::infinity();
+    std::vector<double> alpha(y.begin(), y.end());
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, work_.data(), size, alpha.data(), size);
+    double log_determinant = 0.0;
+    for (std::size_t i = 0; i < n; ++i) log_determinant += 2.0 * std::log(work_[i * n + i]);
+    double value = -0.5 * gp_dot(y, alpha) - 0.5 * log_determinant -
+                   0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
+    value += log_prior(theta, gradient);
+    if (gradient.empty()) return value;
+
+    cxxlapack::potri<xt::blas_index_t>('L', size, work_.data(), size);  // lower half of K^-1
+    const auto inverse_squared = inverse_squared_lengthscales(theta);
+    const double signal = std::exp(theta[dims]), noise = std::exp(theta[dims + 1]);
+    std::vector<double> lengthscale_gradient(dims, 0.0), slope(n);
+    double signal_gradient = 0.0, noise_gradient = 0.0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const double diagonal_weight = alpha[j] * alpha[j] - work_[j * n + j];  // W = alpha alpha^T - K^-1
+      signal_gradient += 0.5 * diagonal_weight * signal;
+      noise_gradient += 0.5 * diagonal_weight * noise;
+      // Off the diagonal, W_ij counts twice (W is symmetric): 1/2 tr(W dK) = sum_{i > j} W_ij dK_ij + ...
+      const double* radius = &radius_[j * n];
+      const double* inverse = &work_[j * n];
+      for (std::size_t i = j + 1; i < n; ++i) {
+        const double r = radius[i];
+        if (gp_sqrt5 * r > 40.0) {  // flushed to 0 in K (see gp_matern52)
+          slope[i] = 0.0;
+          continue;
+        }
+        const double weight = (alpha[i] * alpha[j] - inverse[i]) * signal * std::exp(-gp_sqrt5 * r);
+        signal_gradient += weight * (1.0 + gp_sqrt5 * r + 5.0 / 3.0 * r * r);
+        slope[i] = weight * 5.0 / 3.0 * (1.0 + gp_sqrt5 * r);  // W_ij dk/dlog l_d = slope_i (x_id - x_jd)^2 / l_d^2
+      }
+      for (std::size_t d = 0; d < dims; ++d) {
+        const double* column = &columns[d * n];
+        const double at = column[j];
+        double total = 0.0;
+        for (std::size_t i = j + 1; i < n; ++i) total += slope[i] * (column[i] - at) * (column[i] - at);
+        lengthscale_gradient[d] += total * inverse_squared[d];
+      }
+    }
+    for (std::size_t d = 0; d < dims; ++d) gradient[d] += lengthscale_gradient[d];
+    gradient[dims] += signal_gradient;
+    gradient[dims + 1] += noise_gradient;
+    return value;
+  }
+
+  // Weak Gaussian priors on the log hyperparameters (our choice; see the header comment).
+  double log_prior(std::span<const double> theta, std::span<double> gradient) const {
+    double value = 0.0;
+    const auto add = [&](std::size_t k, double centre, double spread) {
+      const double standardized = (theta[k] - centre) / spread;
+      value -= 0.5 * standardized * standardized;
+      if (!gradient.empty()) gradient[k] -= standardized / spread;
+    };
+    for (std::size_t d = 0; d < dimension_; ++d) add(d, std::log(0.5), 1.5);
+    add(dimension_, 0.0, 1.5);
+    add(dimension_ + 1, std::log(1e-4), 4.0);
+    return value;
+  }
+
+  std::size_t dimension_;
+  std::vector<double> theta_, lower_, upper_;
+  std::vector<double> columns_, y_, alpha_, radius_;
+  std::vector<double> cholesky_, work_;  // column-major n x n, lower halves used
+  mutable std::vector<double> cross_;
+};
+
+// The acquisition to maximize at a posterior (mean, variance) of standardized losses, and its
+// gradient from the mean's and the variance's gradients.
+struct GpAcquisition {
+  GpBoOptions::Acquisition kind = GpBoOptions::Acquisition::log_ei;
+  double beta = 2.0;
+  double best = 0.0;  // the lowest standardized loss
+
+  double operator()(double mean, double variance) const {
+    const double sigma = std::sqrt(variance);
+    if (kind == GpBoOptions::Acquisition::ucb) return -(mean - beta * sigma);
+    return gp_log_ei(mean, sigma, best);
+  }
+
+  double operator()(double mean, double variance, std::span<const double> mean_gradient,
+                    std::span<const double> variance_gradient, std::span<double> gradient) const {
+    const double sigma = std::sqrt(variance);
+    if (kind == GpBoOptions::Acquisition::ucb) {
+      for (std::size_t d = 0; d < gradient.size(); ++d) {
+        gradient[d] = -mean_gradient[d] + beta * variance_gradient[d] / (2.0 * sigma);
+      }
+      return -(mean - beta * sigma);
+    }
+    // d log EI = (log h)'(z) dz + dsigma / sigma, dz = -(dmean + z dsigma) / sigma.
+    const double z = (best - mean) / sigma;
+    const GpLogH log_h = gp_log_h(z);
+    for (std::size_t d = 0; d < gradient.size(); ++d) {
+      const double sigma_gradient = variance_gradient[d] / (2.0 * sigma);
+      gradient[d] = log_h.derivative * (-mean_gradient[d] - z * sigma_gradient) / sigma + sigma_gradient / sigma;
+    }
+    return log_h.value + std::log(sigma);
+  }
+};
+
+}  // namespace detail
+
+template <typename S>
+class GpBo {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "gp_bo";
+
+  explicit GpBo(SearchOptions options = {}, GpBoOptions gp = {})
+      : options_(options), gp_(checked(gp)), history_(options.goal), rng_(options.seed),
+        model_(S::dimension, gp.noise_floor) {}
+
+  Trial<S> ask() {
+    if constexpr (S::dimension > 0) {
+      if (history_.asked() >= gp_.startup_trials) {
+        if (auto point = propose()) return history_.add(S::from_unit_cube(*point), options_.budget);
+      }
+    }
+    return history_.add(S::sample(rng_), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const GpBoOptions& gp_options() const { return gp_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  using point_type = std::array<double, S::dimension>;
+  static constexpr std::size_t dims = S::dimension;
+  static constexpr std::size_t refine_evaluations = 12;
+  static constexpr std::size_t cheap_fit_limit = 64;  // full fits (with restarts) up to this many results
+
+  static GpBoOptions checked(GpBoOptions gp) {
+    if (!(std::isfinite(gp.ucb_beta) && gp.ucb_beta >= 0.0)) {
+      throw std::invalid_argument(fmt::format("mahpo::gp_bo: ucb_beta ({}) must be finite and at least 0", gp.ucb_beta));
+    }
+    if (gp.candidates == 0) throw std::invalid_argument("mahpo::gp_bo: candidates must be at least 1");
+    if (gp.fit_evaluations == 0) throw std::invalid_argument("mahpo::gp_bo: fit_evaluations must be at least 1");
+    if (!(gp.noise_floor > 0.0 && gp.noise_floor < 1.0)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::gp_bo: noise_floor ({}) must be in (0, 1) (a variance of standardized losses)",
+                      gp.noise_floor));
+    }
+    if (gp.acquisition != GpBoOptions::Acquisition::log_ei && gp.acquisition != GpBoOptions::Acquisition::ucb) {
+      throw std::invalid_argument("mahpo::gp_bo: acquisition must be log_ei or ucb");
+    }
+    return gp;
+  }
+
+  bool asked_before(const point_type& point) const {
+    for (const auto& entry : history_.entries()) {
+      bool same = true;
+      for (std::size_t d = 0; d < dims && same; ++d) same = std::abs(entry.point[d] - point[d]) <= 1e-6;
+      if (same) return true;
+    }
+    return false;
+  }
+
+  // The next point, or nothing when the model can't be used (too few results, or a failed fit).
+  std::optional<point_type> propose() {
+    std::vector<double> x, y;
+    for (const auto* entry : history_.usable()) {
+      if (!std::isfinite(entry->loss)) continue;
+      x.insert(x.end(), entry->point.begin(), entry->point.end());
+      y.push_back(entry->loss);
+    }
+    const std::size_t n = y.size();
+    if (n < 2) return std::nullopt;
+    // Standardize: the constant mean is the losses' mean.
+    const double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
+    double spread = 0.0;
+    for (double value : y) spread += (value - mean) * (value - mean);
+    spread = std::sqrt(spread / static_cast<double>(n));
+    if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
+    for (double& value : y) value = (value - mean) / spread;
+    const double best = *std::min_element(y.begin(), y.end());
+    const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
+
+    if (n != fitted_size_) {
+      if (n <= cheap_fit_limit) {
+        model_.fit(x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
+      } else {
+        // Past the limit a likelihood evaluation costs O(n^3): the warm start alone, with a budget
+        // shrinking as (limit / n)^3 (at least 2 evaluations: a gradient and a step), small steps.
+        const double scale = std::pow(static_cast<double>(cheap_fit_limit) / static_cast<double>(n), 3.0);
+        const auto evaluations = std::max<std::size_t>(
+            2, static_cast<std::size_t>(std::lround(static_cast<double>(gp_.fit_evaluations) * scale)));
+        model_.fit(x, y, rng_, 0, evaluations, 0.2);
+      }
+      fitted_size_ = n;
+    }
+    // CL-min: running trials join at the best loss.
+    for (const auto* entry : history_.running()) {
+      x.insert(x.end(), entry->point.begin(), entry->point.end());
+      y.push_back(best);
+    }
+    if (!model_.condition(x, y)) return std::nullopt;
+    const detail::GpAcquisition acquisition{gp_.acquisition, gp_.ucb_beta, best};
+
+    // Candidates: a shifted Halton set and perturbations of the best point, snapped.
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::normal_distribution<double> perturbation(0.0, 0.05);
+    std::vector<double> shift(dims);
+    for (double& component : shift) component = unit(rng_);
+    std::vector<double> candidates = detail::gp_shifted_halton(gp_.candidates, shift);
+    const std::size_t local = gp_.candidates / 10;
+    for (std::size_t c = 0; c < local; ++c) {
+      for (std::size_t d = 0; d < dims; ++d) {
+        candidates.push_back(std::clamp(x[best_index * dims + d] + perturbation(rng_), 0.0, 1.0));
+      }
+    }
+    const std::size_t count = candidates.size() / dims;
+    for (std::size_t c = 0; c < count; ++c) {
+      const auto snapped = snap<S>(std::span<const double>(&candidates[c * dims], dims));
+      std::copy(snapped.begin(), snapped.end(), candidates.begin() + static_cast<std::ptrdiff_t>(c * dims));
+    }
+    std::vector<double> means(count), variances(count), scores(count);
+    model_.predict(candidates, means, variances);
+    for (std::size_t c = 0; c < count; ++c) scores[c] = acquisition(means[c], variances[c]);
+    std::vector<std::size_t> order(count);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    const auto by_score = [&](std::size_t a, std::size_t b) {
+      // NaN scores (never expected) sort last.
+      if (std::isnan(scores[a]) || std::isnan(scores[b])) return !std::isnan(scores[a]) && std::isnan(scores[b]);
+      return scores[a] > scores[b];
+    };
+    const std::size_t starts = std::min(gp_.refine_starts, count);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(starts), order.end(), by_score);
+
+    // Refine the best candidates by L-BFGS on the acquisition; the refined points join, snapped.
+    const std::vector<double> lower(dims, 0.0), upper(dims, 1.0);
+    const auto negative = [&](std::span<const double> point, std::span<double> gradient) {
+      double point_mean = 0.0, point_variance = 0.0;
+      std::array<double, dims> mean_gradient{}, variance_gradient{};
+      model_.predict(point, point_mean, point_variance, mean_gradient, variance_gradient);
+      const double value = acquisition(point_mean, point_variance, mean_gradient, variance_gradient, gradient);
+      for (double& component : gradient) component = -component;
+      return std::isfinite(value) ? -value : std::numeric_limits<double>::infinity();
+    };
+    std::vector<double> refined;
+    for (std::size_t k = 0; k < starts; ++k) {
+      const std::size_t c = order[k];
+      std::vector<double> start(candidates.begin() + static_cast<std::ptrdiff_t>(c * dims),
+                                candidates.begin() + static_cast<std::ptrdiff_t>((c + 1) * dims));
+      const auto found = detail::gp_minimize_in_box(negative, std::move(start), lower, upper, refine_evaluations, 0.1);
+      const auto snapped = snap<S>(found.x);
+      refined.insert(refined.end(), snapped.begin(), snapped.end());
+    }
+    if (starts > 0) {
+      std::vector<double> refined_means(starts), refined_variances(starts);
+      model_.predict(refined, refined_means, refined_variances);
+      candidates.insert(candidates.end(), refined.begin(), refined.end());
+      for (std::size_t k = 0; k < starts; ++k) {
+        scores.push_back(acquisition(refined_means[k], refined_variances[k]));
+        order.push_back(count + k);
+      }
+    }
+    std::sort(order.begin(), order.end(), by_score);
+    for (std::size_t c : order) {
+      point_type point;
+      std::copy_n(candidates.begin() + static_cast<std::ptrdiff_t>(c * dims), dims, point.begin());
+      if (!asked_before(point)) return point;
+    }
+    // Every candidate repeats an asked point: prior draws (the last one even if it repeats too).
+    point_type point{};
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      point = S::to_unit_cube(S::sample(rng_));
+      if (!asked_before(point)) break;
+    }
+    return point;
+  }
+
+  SearchOptions options_;
+  GpBoOptions gp_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  detail::GpRegressor model_;
+  std::size_t fitted_size_ = 0;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/gp_bo.hpp
+// ---- begin mahpo/search/successive_halving.hpp
+// Successive halving (Jamieson & Talwalkar, "Non-stochastic Best Arm Identification and
+// Hyperparameter Optimization", AISTATS 2016; in the bracket form of Li et al., JMLR 2018): n new
+// configs at the smallest budget, the best 1/eta of them go on with eta times the budget, and so
+// on up to max_budget; then a new bracket of the same shape starts, forever.
+//
+// Budgets are epochs (Budget{.epochs = b}); SearchOptions::budget is ignored. The one bracket is
+// Hyperband's most aggressive one: s_max = floor(log_eta(max_budget / min_budget)),
+// n = ceil(eta^s_max) configs at max_budget·eta^-s_max, rung i holding floor(n·eta^-i) configs.
+// Defaults: min_budget 1/9, max_budget 1, eta 3 (rungs of 9, 3 and 1 configs at 1/9, 1/3, 1 epoch).
+//
+// Choices left open by the papers (the same as mahpo's Hyperband): a promoted config is asked again
+// as a new trial (new id, same config, bigger budget), as in HpBandSter; ask() never blocks: while
+// every open bracket waits for results, a new bracket opens; a rung promotes once all its trials
+// are told, failed and diverged trials counting as the worst, ties in the order they were asked.
+
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <string_view>
+
+// ---- begin mahpo/search/detail/brackets.hpp
+// Bracket bookkeeping shared by SuccessiveHalving, Hyperband and Bohb (not a searcher itself).
+//
+// - HbShape: the budget levels and the brackets' sizes of Hyperband (Li et al. 2018, Algorithm 1),
+//   validated once. Level 0 is the smallest budget, level s_max the largest (max_budget).
+// - HbScheduler: hands out, for each trial asked, its budget and whether it is a new config or a
+//   promoted one (and whose config it continues); runs several brackets at once when the current
+//   one waits for results (as HpBandSter runs several iterations in parallel); promotes the best
+//   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does depends only
+//   on the order of asks and tells, so it is deterministic.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mahpo::search::detail {
+
+// floor and ceil that forgive the rounding error of a quantity like n·eta^-i or log(R/r)/log(eta)
+// computed in floating point (81·3^-4 may come out as 0.99999999999).
+inline double hb_floor(double x) { return std::floor(x + 1e-9 * std::max(1.0, std::abs(x))); }
+inline double hb_ceil(double x) { return std::ceil(x - 1e-9 * std::max(1.0, std::abs(x))); }
+
+// The most configs one bracket may hold (guards against a huge max_budget / min_budget).
+inline constexpr double hb_max_bracket_size = 1e7;
+
+struct HbShape {
+  double min_budget = 1.0 / 9.0;
+  double max_budget = 1.0;
+  double eta = 3.0;
+  std::size_t s_max = 0;
+
+  // The budget of a level: R·eta^(level - s_max), so level s_max is max_budget (Li et al. 2018: r_i = r·eta^i).
+  double budget(std::size_t level) const {
+    return max_budget * std::pow(eta, static_cast<double>(level) - static_cast<double>(s_max));
+  }
+
+  // n = ceil((s_max + 1) / (s + 1) · eta^s) configs start bracket s (Li et al. 2018, Algorithm 1).
+  std::size_t bracket_size(std::size_t s) const {
+    const double n = hb_ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) *
+                             std::pow(eta, static_cast<double>(s)));
+    return static_cast<std::size_t>(n);
+  }
+
+  // n_i = floor(n · eta^-i) configs in rung i of bracket s, at least one (Li et al. 2018, Algorithm 1).
+  std::size_t rung_size(std::size_t s, std::size_t rung) const {
+    const double n = static_cast<double>(bracket_size(s)) / std::pow(eta, static_cast<double>(rung));
+    return std::max<std::size_t>(1, static_cast<std::size_t>(hb_floor(n)));
+  }
+
+  // The budget of rung i of bracket s: r·eta^i with r = R·eta^-s (Li et al. 2018, Algorithm 1).
+  std::size_t level(std::size_t s, std::size_t rung) const { return s_max - s + rung; }
+};
+
+// Validates the options and derives s_max = floor(log_eta(R / r)) (Li et al. 2018).
+inline HbShape hb_shape(std::string_view searcher, double min_budget, double max_budget, double eta) {
+  if (!(eta >= 2.0) || !std::isfinite(eta)) {
+    throw std::invalid_argument(fmt::format("mahpo::{}: eta ({}) must be at least 2", searcher, eta));
+  }
+  if (!(min_budget > 0.0) || !std::isfinite(min_budget)) {
+    throw std::invalid_argument(fmt::format("mahpo::{}: min_budget ({}) must be above 0", searcher, min_budget));
+  }
+  if (!(max_budget >= min_budget) || !std::isfinite(max_budget)) {
+    throw std::invalid_argument(fmt::format("mahpo::{}: max_budget ({}) must be finite and at least min_budget ({})",
+                                            searcher, max_budget, min_budget));
+  }
+  HbShape shape{.min_budget = min_budget, .max_budget = max_budget, .eta = eta, .s_max = 0};
+  const double s_max = hb_floor(std::log(max_budget / min_budget) / std::log(eta));
+  if (std::pow(eta, s_max) > hb_max_bracket_size) {
+    throw std::invalid_argument(
+        fmt::format("mahpo::{}: max_budget / min_budget ({}) with eta {} gives brackets of more than {} configs",
+                    searcher, max_budget / min_budget, eta, hb_max_bracket_size));
+  }
+  shape.s_max = static_cast<std::size_t>(std::max(0.0, s_max));
+  return shape;
+}
+
+// Which brackets open, in turn: Hyperband's s_max, s_max - 1, ..., 0, or only s_max (successive halving).
+enum class HbCycle { all_brackets, most_aggressive };
+
+// What the scheduler says about the next trial.
+struct HbSlot {
+  double budget = 0.0;
+  std::size_t level = 0;
+  std::optional<std::size_t> parent;  // the trial whose config this one continues at a bigger budget; none: a new config
+};
+
+class HbScheduler {
+ public:
+  HbScheduler(HbShape shape, HbCycle cycle) : shape_(shape) {
+    if (cycle == HbCycle::most_aggressive) {
+      cycle_.push_back(shape_.s_max);
+    } else {
+      for (std::size_t s = shape_.s_max + 1; s-- > 0;) cycle_.push_back(s);
+    }
+  }
+
+  // The slot of trial `id`, which must be the next id (0, 1, 2, ...). The oldest open bracket whose
+  // current rung has a trial left to ask gives it; when none has, the next bracket of the cycle opens.
+  HbSlot ask(std::size_t id) {
+    if (id != locations_.size()) {
+      throw std::logic_error(fmt::format("mahpo: bracket scheduler asked for trial {}, expected {}", id, locations_.size()));
+    }
+    Bracket* bracket = nullptr;
+    for (auto& open : open_) {
+      if (open.rungs[open.current].ids.size() < open.rungs[open.current].size) {
+        bracket = &open;
+        break;
+      }
+    }
+    if (bracket == nullptr) bracket = &open_bracket();
+    Rung& rung = bracket->rungs[bracket->current];
+    const std::size_t index = rung.ids.size();
+    rung.ids.push_back(id);
+    rung.losses.push_back(std::numeric_limits<double>::infinity());
+    locations_.push_back(Location{bracket->serial, bracket->current, index, rung.level});
+    HbSlot slot{.budget = shape_.budget(rung.level), .level = rung.level, .parent = std::nullopt};
+    if (bracket->current > 0) slot.parent = rung.parents[index];
+    return slot;
+  }
+
+  // Records trial id's loss (lower is better; NaN or infinite: the worst, as failed trials).
+  // When it completes a rung, the rung's best go up to the next rung.
+  void tell(std::size_t id, double loss) {
+    if (id >= locations_.size()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: no trial {}", id));
+    const Location& location = locations_[id];
+    const auto found = std::find_if(open_.begin(), open_.end(),
+                                    [&](const Bracket& bracket) { return bracket.serial == location.bracket; });
+    if (found == open_.end()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: trial {} told twice", id));
+    Rung& rung = found->rungs[location.rung];
+    rung.losses[location.index] = std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
+    if (++rung.told < rung.size) return;
+    if (found->current + 1 == found->rungs.size()) {
+      open_.erase(found);
+      return;
+    }
+    // Promote the best n_{i+1}, best first; ties keep the order they were asked in.
+    std::vector<std::size_t> order(rung.size);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return rung.losses[a] < rung.losses[b]; });
+    Rung& next = found->rungs[++found->current];
+    for (std::size_t k = 0; k < next.size; ++k) next.parents.push_back(rung.ids[order[k]]);
+  }
+
+  // The budget level of an asked trial.
+  std::size_t level(std::size_t id) const { return locations_.at(id).level; }
+  // The bracket (its serial: 0, 1, 2, ... in the order they opened) an asked trial belongs to.
+  std::size_t bracket(std::size_t id) const { return locations_.at(id).bracket; }
+  std::size_t open_brackets() const { return open_.size(); }
+  const HbShape& shape() const { return shape_; }
+
+ private:
+  struct Rung {
+    std::size_t level = 0;
+    std::size_t size = 0;
+    std::vector<std::size_t> parents;  // rung > 0: the promoted trials, best first
+    std::vector<std::size_t> ids;      // the trials asked in this rung
+    std::vector<double> losses;
+    std::size_t told = 0;
+  };
+  struct Bracket {
+    std::size_t serial = 0;
+    std::size_t current = 0;  // the rung being asked or waited for
+    std::vector<Rung> rungs;
+  };
+  struct Location {
+    std::size_t bracket = 0, rung = 0, index = 0, level = 0;
+  };
+
+  Bracket& open_bracket() {
+    const std::size_t s = cycle_[next_serial_ % cycle_.size()];
+    Bracket bracket{.serial = next_serial_++, .current = 0, .rungs = {}};
+    for (std::size_t i = 0; i <= s; ++i) {
+      bracket.rungs.push_back(Rung{.level = shape_.level(s, i), .size = shape_.rung_size(s, i), .parents = {},
+                                   .ids = {}, .losses = {}, .told = 0});
+    }
+    open_.push_back(std::move(bracket));
+    return open_.back();
+  }
+
+  HbShape shape_;
+  std::vector<std::size_t> cycle_;
+  std::vector<Bracket> open_;  // in the order they opened
+  std::vector<Location> locations_;
+  std::size_t next_serial_ = 0;
+};
+
+}  // namespace mahpo::search::detail
+// ---- end mahpo/search/detail/brackets.hpp
+
+namespace mahpo::search {
+
+struct SuccessiveHalvingOptions {
+  double min_budget = 1.0 / 9.0;  // epochs of the first rung
+  double max_budget = 1.0;        // epochs of the last rung
+  double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
+};
+
+template <typename S>
+class SuccessiveHalving {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "successive_halving";
+
+  explicit SuccessiveHalving(SearchOptions options = {}, SuccessiveHalvingOptions halving = {})
+      : options_(options),
+        history_(options.goal),
+        rng_(options.seed),
+        scheduler_(detail::hb_shape(name, halving.min_budget, halving.max_budget, halving.eta),
+                   detail::HbCycle::most_aggressive) {}
+
+  Trial<S> ask() {
+    const detail::HbSlot slot = scheduler_.ask(history_.asked());
+    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
+    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+  // The bracket's shape (s_max, sizes, budgets) and the bracket each trial belongs to.
+  const detail::HbShape& shape() const { return scheduler_.shape(); }
+  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
+
+ private:
+  SearchOptions options_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  detail::HbScheduler scheduler_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/successive_halving.hpp
+// ---- begin mahpo/search/hyperband.hpp
+// Hyperband (Li et al., "Hyperband: A Novel Bandit-Based Approach to Hyperparameter
+// Optimization", JMLR 2018, Algorithm 1): successive halving over brackets that trade the number of
+// configs against their starting budget, cycled forever.
+//
+// Budgets are epochs (Budget{.epochs = b}); SearchOptions::budget is ignored. With R = max_budget,
+// s_max = floor(log_eta(R / min_budget)), bracket s = s_max, ..., 0 starts n = ceil((s_max + 1) /
+// (s + 1) · eta^s) new configs at r = R·eta^-s; rung i holds floor(n·eta^-i) configs at r·eta^i.
+// Defaults: min_budget 1/9, max_budget 1, eta 3 (brackets of 9, 5 and 3 configs).
+//
+// Choices the paper leaves open:
+// - A promoted config is asked again as a new trial (new id, same config, bigger budget), as in
+//   HpBandSter; the objective trains it from scratch (or resumes, if it can).
+// - ask() never blocks: when every open bracket waits for results, the next bracket of the cycle
+//   opens (HpBandSter's parallel iterations). Trials come from the oldest bracket that has one.
+// - A rung promotes once all its trials are told: the best floor(n_i / eta) by loss; failed and
+//   diverged trials (and non-finite values) count as the worst, pruned ones by their value; ties
+//   keep the order the trials were asked in.
+// - The smallest budget is R·eta^-s_max, which is min_budget when R / min_budget is a power of eta
+//   and up to eta times more otherwise (as in HpBandSter).
+
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <string_view>
+
+
+namespace mahpo::search {
+
+struct HyperbandOptions {
+  double min_budget = 1.0 / 9.0;  // epochs of the first rung of the most aggressive bracket
+  double max_budget = 1.0;        // epochs of every bracket's last rung
+  double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
+};
+
+template <typename S>
+class Hyperband {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "hyperband";
+
+  explicit Hyperband(SearchOptions options = {}, HyperbandOptions hyperband = {})
+      : options_(options),
+        history_(options.goal),
+        rng_(options.seed),
+        scheduler_(detail::hb_shape(name, hyperband.min_budget, hyperband.max_budget, hyperband.eta),
+                   detail::HbCycle::all_brackets) {}
+
+  Trial<S> ask() {
+    const detail::HbSlot slot = scheduler_.ask(history_.asked());
+    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
+    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+  // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
+  const detail::HbShape& shape() const { return scheduler_.shape(); }
+  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
+
+ private:
+  SearchOptions options_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  detail::HbScheduler scheduler_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/hyperband.hpp
+// ---- begin mahpo/search/bohb.hpp
+// BOHB (Falkner, Klein & Hutter, "BOHB: Robust and Efficient Hyperparameter Optimization at
+// Scale", ICML 2018): Hyperband's brackets, with the new configs of each bracket drawn from a
+// TPE-like model instead of at random.
+//
+// Brackets, budgets and promotions are mahpo's Hyperband's (see hyperband.hpp): budgets are epochs
+// (Budget{.epochs = b}), SearchOptions::budget is ignored, a promoted config is a new trial.
+// The model, with HpBandSter's defaults:
+// - The observations of one budget: the largest budget whose ok/pruned trials split into a good
+//   set (the best max(min_points_in_model, floor(top_n_percent% · N)), best first) and a bad set
+//   (the next max(min_points_in_model, floor((100 - top_n_percent)% · N)), as many as there are)
+//   that both hold more than `dimension` points (HpBandSter's rule; the paper writes it as
+//   N_b >= N_min + 2). min_points_in_model defaults to dimension + 1.
+// - A KDE on each set: a product of Gaussian kernels on real and integer coordinates of the unit
+//   cube (integers as ordinals, snapped afterwards) and Aitchison–Aitken kernels on categoricals;
+//   bandwidths by the normal-reference rule 1.06·std·N^(-1/(4+d)) (statsmodels' KDEMultivariate
+//   'normal_reference', which HpBandSter uses), floored at min_bandwidth.
+// - A new config: with probability random_fraction (1/3), or while no budget has enough points, a
+//   draw from the prior; otherwise num_samples (64) candidates, each a random good point with every
+//   real coordinate perturbed by a normal of bandwidth·bandwidth_factor (3) truncated to [0, 1]
+//   and every categorical kept with probability 1 - bandwidth (else uniform); the candidate with
+//   the lowest bad/good density ratio (each density floored at 1e-32) wins.
+//
+// Where we differ from HpBandSter or chose what it leaves open:
+// - Failed and diverged trials are not modelled (mahpo's searcher contract); HpBandSter puts them
+//   in the bad set with an infinite loss. They still count as the worst in promotions.
+// - The Aitchison–Aitken kernel uses the parameter's true number of values (statsmodels counts
+//   the values present in the data), and its bandwidth is capped at (c - 1) / c, where the kernel
+//   becomes uniform (the normal-reference rule on category codes can exceed it).
+// - Candidates are snapped to the space before they are scored, so the score is the chosen config's.
+// - The model is refitted at each model-based ask from the whole history (HpBandSter updates it
+//   on each result); the result is the same.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+struct BohbOptions {
+  double min_budget = 1.0 / 9.0;          // epochs of the first rung of the most aggressive bracket
+  double max_budget = 1.0;                // epochs of every bracket's last rung
+  double eta = 3.0;                       // keep 1/eta of a rung, give it eta times the budget; at least 2
+  std::size_t top_n_percent = 15;         // the share of a budget's observations that is "good"; 1 to 99
+  std::size_t num_samples = 64;           // candidates scored per model-based config
+  double random_fraction = 1.0 / 3.0;     // share of new configs drawn from the prior anyway
+  double bandwidth_factor = 3.0;          // widens the good KDE's bandwidths when drawing candidates
+  double min_bandwidth = 1e-3;            // floor of every bandwidth
+  std::size_t min_points_in_model = 0;    // 0: dimension + 1; else at least dimension + 1
+};
+
+namespace detail {
+
+// The sizes of the good and bad sets out of n observations (HpBandSter's config generator).
+struct BohbSplit {
+  std::size_t good = 0;
+  std::size_t bad = 0;
+};
+
+inline BohbSplit bohb_split(std::size_t n, std::size_t min_points, std::size_t top_n_percent) {
+  BohbSplit split;
+  split.good = std::min(n, std::max(min_points, top_n_percent * n / 100));
+  split.bad = std::min(n - split.good, std::max(min_points, (100 - top_n_percent) * n / 100));
+  return split;
+}
+
+// Whether n observations make a model: both sets hold more points than dimensions (HpBandSter).
+inline bool bohb_enough(std::size_t n, std::size_t min_points, std::size_t top_n_percent, std::size_t dimension) {
+  const BohbSplit split = bohb_split(n, min_points, top_n_percent);
+  return n >= min_points && split.good > dimension && split.bad > dimension;
+}
+
+// The largest level whose count of observations makes a model, if any.
+inline std::optional<std::size_t> bohb_model_level(const std::vector<std::size_t>& counts, std::size_t min_points,
+                                                   std::size_t top_n_percent, std::size_t dimension) {
+  for (std::size_t level = counts.size(); level-- > 0;) {
+    if (bohb_enough(counts[level], min_points, top_n_percent, dimension)) return level;
+  }
+  return std::nullopt;
+}
+
+// The value index of a categorical coordinate (cells of equal width, as Categorical::decode).
+inline std::size_t bohb_category(double u, std::size_t count) {
+  const double cell = std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count));
+  return std::min(count - 1, static_cast<std::size_t>(cell));
+}
+
+// A normal(mean, sigma) truncated to [0, 1], by rejection (mean lies in [0, 1], so at least about a
+// fifth of the draws land inside for the widest bandwidth the normal-reference rule gives).
+inline double bohb_truncated_normal(double mean, double sigma, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(mean, sigma);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const double x = normal(rng);
+    if (x >= 0.0 && x <= 1.0) return x;
+  }
+  return std::clamp(mean, 0.0, 1.0);
+}
+
+// A product-kernel density estimate on the unit cube (statsmodels' KDEMultivariate with types
+// 'c' and 'u', bandwidths by 'normal_reference').
+template <std::size_t D>
+class BohbKde {
+ public:
+  using point_type = std::array<double, D>;
+
+  BohbKde(std::vector<point_type> points, const std::array<Dimension, D>& dimensions, double min_bandwidth)
+      : points_(std::move(points)), dimensions_(dimensions) {
+    if (points_.empty()) throw std::invalid_argument("mahpo::bohb: a KDE needs at least one point");
+    const double n = static_cast<double>(points_.size());
+    // h = 1.06 · std · n^(-1/(4 + d)), Scott's normal reference rule (statsmodels' _normal_reference).
+    const double scale = 1.06 * std::pow(n, -1.0 / (4.0 + static_cast<double>(D)));
+    for (std::size_t k = 0; k < D; ++k) {
+      const bool categorical = dimensions_[k].kind == Kind::categorical;
+      double sum = 0.0, squares = 0.0;
+      for (const auto& point : points_) {
+        const double x = categorical ? static_cast<double>(bohb_category(point[k], dimensions_[k].count)) : point[k];
+        sum += x;
+        squares += x * x;
+      }
+      const double mean = sum / n;
+      const double deviation = std::sqrt(std::max(0.0, squares / n - mean * mean));
+      double bandwidth = std::max(min_bandwidth, scale * deviation);
+      if (categorical) {
+        const double count = static_cast<double>(dimensions_[k].count);
+        const double uniform = (count - 1.0) / count;  // the Aitchison–Aitken kernel is flat there
+        bandwidth = std::min(bandwidth, std::max(uniform, 0.0));
+        same_[k] = std::log(1.0 - bandwidth);
+        other_[k] = count > 1.0 ? std::log(bandwidth / (count - 1.0)) : 0.0;
+      } else {
+        // log of the Gaussian kernel's normalization 1 / (h·sqrt(2·pi))
+        same_[k] = -std::log(bandwidth) - 0.5 * std::log(2.0 * std::numbers::pi);
+      }
+      bandwidth_[k] = bandwidth;
+    }
+  }
+
+  // log of (1/n) Σ_i Π_k K_k(x_k, point_ik): Gaussian kernels, and Aitchison–Aitken kernels
+  // (1 - λ on the same value, λ / (c - 1) on another; Aitchison & Aitken 1976) on categoricals.
+  double log_pdf(const point_type& x) const {
+    std::vector<double> terms(points_.size());
+    double largest = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+      double term = 0.0;
+      for (std::size_t k = 0; k < D; ++k) {
+        if (dimensions_[k].kind == Kind::categorical) {
+          const std::size_t count = dimensions_[k].count;
+          if (count < 2) continue;
+          term += bohb_category(x[k], count) == bohb_category(points_[i][k], count) ? same_[k] : other_[k];
+        } else {
+          const double z = (x[k] - points_[i][k]) / bandwidth_[k];
+          term += same_[k] - 0.5 * z * z;
+        }
+      }
+      terms[i] = term;
+      largest = std::max(largest, term);
+    }
+    if (!std::isfinite(largest)) return largest;
+    double sum = 0.0;
+    for (double term : terms) sum += std::exp(term - largest);
+    return largest + std::log(sum / static_cast<double>(points_.size()));
+  }
+
+  const std::vector<point_type>& points() const { return points_; }
+  const point_type& bandwidth() const { return bandwidth_; }
+
+ private:
+  std::vector<point_type> points_;
+  std::array<Dimension, D> dimensions_;
+  point_type bandwidth_{};
+  point_type same_{};   // continuous: log normalization; categorical: log(1 - λ)
+  point_type other_{};  // categorical: log(λ / (c - 1))
+};
+
+}  // namespace detail
+
+template <typename S>
+class Bohb {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "bohb";
+
+  explicit Bohb(SearchOptions options = {}, BohbOptions bohb = {})
+      : options_(options),
+        bohb_(validated(bohb)),
+        history_(options.goal),
+        rng_(options.seed),
+        scheduler_(detail::hb_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta), detail::HbCycle::all_brackets) {}
+
+  Trial<S> ask() {
+    const detail::HbSlot slot = scheduler_.ask(history_.asked());
+    bool from_model = false;
+    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : propose(from_model);
+    model_based_.push_back(from_model);
+    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const BohbOptions& bohb_options() const { return bohb_; }
+  const History<S>& history() const { return history_; }
+  const detail::HbShape& shape() const { return scheduler_.shape(); }
+  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
+
+  // Whether trial id's config was drawn from the model (HpBandSter's 'model_based_pick'); promoted
+  // configs and draws from the prior are not.
+  bool model_based(std::size_t id) const { return model_based_.at(id); }
+
+  // The budget whose observations the model would be fitted on now; none while no budget has enough.
+  std::optional<double> model_budget() const {
+    const auto level = model_level(observations());
+    if (!level) return std::nullopt;
+    return scheduler_.shape().budget(*level);
+  }
+
+ private:
+  static constexpr std::size_t dimension = S::dimension;
+  using point_type = std::array<double, dimension>;
+  using observation_type = typename History<S>::observation_type;
+
+  struct Model {
+    detail::BohbKde<dimension> good;
+    detail::BohbKde<dimension> bad;
+  };
+
+  static BohbOptions validated(BohbOptions bohb) {
+    const auto fail = [](const std::string& message) { throw std::invalid_argument("mahpo::bohb: " + message); };
+    if (bohb.top_n_percent < 1 || bohb.top_n_percent > 99) {
+      fail(fmt::format("top_n_percent ({}) must be between 1 and 99", bohb.top_n_percent));
+    }
+    if (bohb.num_samples < 1) fail("num_samples must be at least 1");
+    if (!(bohb.random_fraction >= 0.0 && bohb.random_fraction <= 1.0)) {
+      fail(fmt::format("random_fraction ({}) must be in [0, 1]", bohb.random_fraction));
+    }
+    if (!(bohb.bandwidth_factor > 0.0) || !std::isfinite(bohb.bandwidth_factor)) {
+      fail(fmt::format("bandwidth_factor ({}) must be above 0", bohb.bandwidth_factor));
+    }
+    if (!(bohb.min_bandwidth > 0.0) || !std::isfinite(bohb.min_bandwidth)) {
+      fail(fmt::format("min_bandwidth ({}) must be above 0", bohb.min_bandwidth));
+    }
+    if (bohb.min_points_in_model == 0) {
+      bohb.min_points_in_model = dimension + 1;
+    } else if (bohb.min_points_in_model < dimension + 1) {
+      fail(fmt::format("min_points_in_model ({}) must be 0 (dimension + 1) or at least dimension + 1 ({})",
+                       bohb.min_points_in_model, dimension + 1));
+    }
+    return bohb;
+  }
+
+  // The usable trials with a finite loss, by budget level, in the order they were asked.
+  std::vector<std::vector<const observation_type*>> observations() const {
+    std::vector<std::vector<const observation_type*>> by_level(scheduler_.shape().s_max + 1);
+    for (const auto* entry : history_.usable()) {
+      if (std::isfinite(entry->loss)) by_level[scheduler_.level(entry->id)].push_back(entry);
+    }
+    return by_level;
+  }
+
+  std::optional<std::size_t> model_level(const std::vector<std::vector<const observation_type*>>& by_level) const {
+    std::vector<std::size_t> counts;
+    for (const auto& level : by_level) counts.push_back(level.size());
+    return detail::bohb_model_level(counts, bohb_.min_points_in_model, bohb_.top_n_percent, dimension);
+  }
+
+  std::optional<Model> fit() const {
+    auto by_level = observations();
+    const auto level = model_level(by_level);
+    if (!level) return std::nullopt;
+    auto& chosen = by_level[*level];
+    std::stable_sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
+    const detail::BohbSplit split = detail::bohb_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
+    std::vector<point_type> good, bad;
+    for (std::size_t i = 0; i < split.good; ++i) good.push_back(chosen[i]->point);
+    for (std::size_t i = split.good; i < split.good + split.bad; ++i) bad.push_back(chosen[i]->point);
+    const auto all = dimensions<S>();
+    return Model{detail::BohbKde<dimension>(std::move(good), all, bohb_.min_bandwidth),
+                 detail::BohbKde<dimension>(std::move(bad), all, bohb_.min_bandwidth)};
+  }
+
+  Config<S> propose(bool& from_model) {
+    if constexpr (dimension == 0) {
+      return S::sample(rng_);
+    } else {
+      const auto model = fit();
+      if (!model || std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < bohb_.random_fraction) {
+        return S::sample(rng_);
+      }
+      from_model = true;
+      return S::from_unit_cube(draw(*model));
+    }
+  }
+
+  // The best of num_samples candidates drawn around good points (Falkner et al. 2018, Algorithm 2).
+  point_type draw(const Model& model) {
+    const auto all = dimensions<S>();
+    const auto& good = model.good.points();
+    std::uniform_int_distribution<std::size_t> pick(0, good.size() - 1);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    constexpr double floor = -73.68272297580946;  // log(1e-32), HpBandSter's density floor
+    point_type best{};
+    double best_score = std::numeric_limits<double>::infinity();
+    for (std::size_t sample = 0; sample < bohb_.num_samples; ++sample) {
+      const point_type& centre = good[pick(rng_)];
+      point_type candidate{};
+      for (std::size_t k = 0; k < dimension; ++k) {
+        const double bandwidth = std::max(model.good.bandwidth()[k], bohb_.min_bandwidth);
+        if (all[k].kind == Kind::categorical) {
+          const std::size_t count = all[k].count;
+          if (count < 2 || unit(rng_) < 1.0 - bandwidth) {
+            candidate[k] = centre[k];
+          } else {
+            const auto value = std::uniform_int_distribution<std::size_t>(0, count - 1)(rng_);
+            candidate[k] = (static_cast<double>(value) + 0.5) / static_cast<double>(count);
+          }
+        } else {
+          candidate[k] = detail::bohb_truncated_normal(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
+        }
+      }
+      candidate = snap<S>(candidate);
+      // minimize g(x) / l(x), each floored at 1e-32 (HpBandSter)
+      const double score =
+          std::max(model.bad.log_pdf(candidate), floor) - std::max(model.good.log_pdf(candidate), floor);
+      if (score < best_score) {
+        best_score = score;
+        best = candidate;
+      }
+    }
+    return best;
+  }
+
+  SearchOptions options_;
+  BohbOptions bohb_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  detail::HbScheduler scheduler_;
+  std::vector<bool> model_based_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/bohb.hpp
+// ---- begin mahpo/search/mappo.hpp
+// MAPPO: multi-agent PPO hyperparameter search, one agent per tunable layer of a CNN topology
+// (the MAPPO-HPO paper, Ma & Joe: centralized training, decentralized execution; PPO with the
+// defaults of Yu et al., 2022, "The Surprising Effectiveness of PPO in Cooperative Multi-Agent
+// Games", and their onpolicy reference code).
+//
+// Agents. `Mappo<Topology>` takes a LeNet<...> topology (mahpo/nn/lenet.hpp). Its
+// `tunable_layers` (the layers with at least one free hyperparameter, the Training element
+// included) are the agents, in layer order; the types fix, at compile time, how many agents there
+// are (`agent_count`), which free dimensions of the topology's space each one sets
+// (`agent_dimensions`, `agent_names`) and where those sit in the space. Adding a layer with a
+// free hyperparameter to a topology adds an agent, with no other change.
+// Each agent's action is one index per free dimension of its layer, each dimension cut into a
+// finite action set by Discretization<space> with resolution `bins` (8): an integer keeps every
+// value when it has at most `bins`, else `bins` levels evenly spread in its scale; a real gets
+// `bins` levels (log-spaced on a log scale); a categorical keeps its values.
+//
+// An episode is one ask(): the agents act in order, each sampling from its own policy (a separate
+// actor per agent: Mlp hidden {64, 64}, ReLU, orthogonal init, logits gain 0.01, then a
+// CategoricalHead over its dimensions). Agent i observes the action of agent i - 1 (the one-hots
+// of its dimensions; agent 0 sees a start token) and a one-hot agent id. The joint action is the
+// config (Discretization::at). All agents share one reward, the trial's value.
+//
+// Centralized critic. The paper's critic sees the joint action. Used as agent i's baseline,
+// V(joint action) would include agent i's own action: the advantage R - V(a_1..a_N) is then no
+// longer an unbiased policy gradient weight (and is 0 for everyone once the critic is right).
+// So the critic sees the joint action *as it stands when agent i acts*: the episode is N steps,
+// the state at step i is the one-hots of agents 0..i-1's actions plus agent i's id (one Mlp over
+// the whole joint-action layout, later agents' blocks zero), the reward comes at the last step,
+// and GAE runs over the N steps with gamma 1 and lambda 0.95. At lambda 1 agent i's advantage is
+// R - V(a_1..a_{i-1}), a baseline that does not depend on its own action.
+//
+// Training. tell() stores the reward: the value when maximizing, -value when minimizing. Every
+// `episodes_per_update` (8) told episodes a PPO update runs on a batch of them, with the MAPPO
+// reference defaults: clipped surrogate with per-dimension ratios, clip 0.2, 10 epochs of one full
+// batch each (num_mini_batch 1), Adam with learning rate 5e-4 for each actor and for the critic,
+// entropy coefficient 0.01, gradient norms clipped at 10 (each actor and the critic on their own),
+// value normalization (ValueNormalizer), clipped Huber value loss (delta 10), advantages
+// normalized over the batch's N x K steps. All of these are MappoOptions.
+//
+// Choices the references leave open, or where mahpo differs:
+// - Concurrency: ask() never waits; episodes may be pending in any number. A batch is the first K
+//   told episodes not yet used, in id order; an episode asked under an older policy keeps the
+//   log-probabilities it was sampled with, and PPO's ratio clipping handles the gap.
+// - The critic's values are computed at the start of each update with the current critic (the
+//   reference computes them during the rollout, which may be several updates old here); those
+//   are the "old" values of the clipped value loss.
+// - Failed and diverged trials get the worst reward of any usable trial told so far, read when
+//   their batch is trained (0 when there is none yet): a configuration that breaks training is as
+//   bad as the worst one seen. A non-finite value counts as failed.
+// - Reward normalization (on by default, not in the reference): CNN accuracies differ in the
+//   third digit, so each batch's rewards are updated into an exact running mean and variance
+//   (rl::RunningMeanStd) and replaced by (r - mean) / std before GAE. The critic then learns
+//   differences of order 1, not 0.01, which its initial output noise would swamp.
+// - The value normalizer is updated once per PPO update with the batch's returns (the reference
+//   updates it at every value loss of the 10 epochs, with the same batch: the same weights).
+// - Everything runs on one std::mt19937_64 seeded with SearchOptions::seed (weights first, then
+//   the episodes' samples), so a seed and a sequence of asks and tells give the same trials.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <concepts>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/unpack.hpp>
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/actor_loss.hpp
+// The actor's PPO loss assembled from a head, with the entropy bonus:
+//   total = policy_loss - entropy_coefficient * entropy                      (Schulman et al., 2017, eq. 9)
+// where policy_loss is the clipped surrogate of mahpo/rl/ppo.hpp and entropy the mean over the
+// batch and the action dimensions (the MAPPO reference code's multi-discrete mean). Each function
+// returns the losses and d(total)/d(head inputs), ready for the network's backward.
+//
+// Ratios: `Ratio::per_dimension` (default) gives every action dimension its own clipped ratio and
+// sums the surrogates, as the MAPPO reference code does for multi-discrete actions;
+// `Ratio::joint` clips the ratio of the joint probability (the product over dimensions), the
+// textbook PPO. Old log-probabilities are stored per dimension (batch x dimensions) either way.
+// Defaults: clip 0.2, entropy coefficient 0.01 (MAPPO).
+
+#include <cstddef>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+
+// ---- begin mahpo/rl/categorical_head.hpp
+// Categorical action heads: one categorical distribution per action dimension, all read from one
+// row of logits, the dimensions' logits side by side (sizes {3, 5} take 8 logits: 3 then 5).
+// One agent of the MAPPO searcher has one dimension per hyperparameter it sets.
+//
+// The head has no parameters; it maps a batch x logit_count() logits matrix to samples,
+// per-dimension log-probabilities and entropies (batch x dimensions()), and gives the gradients
+// with respect to the logits of weighted sums of those:
+//   d/dlogits sum_{b,d} w(b,d) log p_d(a(b,d))  =  w(b,d) (onehot(a(b,d)) - p_d)          (log-softmax)
+//   d/dlogits sum_{b,d} w(b,d) H_d              = -w(b,d) p_d (log p_d + H_d)
+// so a loss built on log-probabilities and entropies (mahpo/rl/actor_loss.hpp) backpropagates
+// through the network that made the logits. Sampling draws one uniform number per dimension
+// and inverts the cumulative distribution, so it is reproducible for a seeded generator.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/tensor.hpp
+// The tensor types of mahpo::rl and the few matrix products its modules need.
+//
+// Everything is double precision. A batch is a `Matrix` of batch x features (row i = sample i);
+// per-sample scalars (values, rewards, advantages) are a `Vector` of length batch; discrete actions
+// are an `Actions` matrix of batch x action dimensions. Products go to BLAS through xtensor-blas
+// (`xt::blas::gemm`), with the transposes done by BLAS, not by copies.
+
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <xtensor-blas/xlinalg.hpp>  // brings xblas.hpp, xlapack.hpp and the cxxblas macros they need
+#include <xtensor/xtensor.hpp>
+
+namespace mahpo::rl {
+
+using Matrix = xt::xtensor<double, 2>;        // batch x features
+using Vector = xt::xtensor<double, 1>;        // one number per sample
+using Actions = xt::xtensor<std::size_t, 2>;  // batch x action dimensions (categorical indices)
+
+enum class Transpose { no, yes };
+
+// result = beta * result + op(a) * op(b); result must already have the product's shape when beta != 0.
+inline void multiply_into(const Matrix& a, Transpose transpose_a, const Matrix& b, Transpose transpose_b,
+                          Matrix& result, double beta = 0.0) {
+  const bool ta = transpose_a == Transpose::yes, tb = transpose_b == Transpose::yes;
+  const std::size_t rows = ta ? a.shape()[1] : a.shape()[0];
+  const std::size_t inner = ta ? a.shape()[0] : a.shape()[1];
+  const std::size_t inner_b = tb ? b.shape()[1] : b.shape()[0];
+  const std::size_t columns = tb ? b.shape()[0] : b.shape()[1];
+  if (inner != inner_b)
+    throw std::invalid_argument(
+        fmt::format("mahpo::rl: cannot multiply {}x{} by {}x{}", rows, inner, inner_b, columns));
+  if (result.shape()[0] != rows || result.shape()[1] != columns) {
+    if (beta != 0.0)
+      throw std::invalid_argument(fmt::format("mahpo::rl: accumulating a {}x{} product into a {}x{} matrix", rows,
+                                              columns, result.shape()[0], result.shape()[1]));
+    result = Matrix::from_shape({rows, columns});
+  }
+  if (rows == 0 || columns == 0) return;
+  if (inner == 0) {  // the empty sum is zero; BLAS might not touch the result
+    if (beta == 0.0)
+      result.fill(0.0);
+    else
+      result *= beta;
+    return;
+  }
+  xt::blas::gemm(a, b, result, ta, tb, 1.0, beta);
+}
+
+// op(a) * op(b) as a new matrix.
+inline Matrix multiply(const Matrix& a, Transpose transpose_a, const Matrix& b, Transpose transpose_b) {
+  Matrix result;
+  multiply_into(a, transpose_a, b, transpose_b, result);
+  return result;
+}
+
+// a * b.
+inline Matrix multiply(const Matrix& a, const Matrix& b) { return multiply(a, Transpose::no, b, Transpose::no); }
+
+// A vector as a batch x 1 matrix (a critic's output gradient, say).
+inline Matrix as_column(const Vector& values) {
+  Matrix column = Matrix::from_shape({values.size(), 1});
+  for (std::size_t i = 0; i < values.size(); ++i) column(i, 0) = values(i);
+  return column;
+}
+
+// Column j of a matrix as a vector (a critic's batch x 1 output, say).
+inline Vector column(const Matrix& matrix, std::size_t j = 0) {
+  if (j >= matrix.shape()[1])
+    throw std::invalid_argument(fmt::format("mahpo::rl: column {} of a matrix with {} columns", j, matrix.shape()[1]));
+  Vector values = Vector::from_shape({matrix.shape()[0]});
+  for (std::size_t i = 0; i < values.size(); ++i) values(i) = matrix(i, j);
+  return values;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/tensor.hpp
+
+namespace mahpo::rl {
+
+class CategoricalHead {
+ public:
+  CategoricalHead() = default;
+  explicit CategoricalHead(std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
+    if (sizes_.empty()) throw std::invalid_argument("mahpo::rl::CategoricalHead: needs at least one dimension");
+    for (std::size_t size : sizes_) {
+      if (size == 0) throw std::invalid_argument("mahpo::rl::CategoricalHead: every dimension needs a choice");
+      offsets_.push_back(logit_count_);
+      logit_count_ += size;
+    }
+  }
+
+  const std::vector<std::size_t>& sizes() const { return sizes_; }
+  std::size_t dimensions() const { return sizes_.size(); }
+  std::size_t logit_count() const { return logit_count_; }
+  // Where dimension d's logits start in a row.
+  std::size_t offset(std::size_t d) const { return offsets_.at(d); }
+
+  // Softmax within each dimension's block: batch x logit_count().
+  Matrix probabilities(const Matrix& logits) const {
+    Matrix log_p = log_softmax(logits);
+    for (auto& x : log_p) x = std::exp(x);
+    return log_p;
+  }
+
+  Actions sample(const Matrix& logits, std::mt19937_64& rng) const {
+    const Matrix p = probabilities(logits);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    Actions actions = Actions::from_shape({p.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < p.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        const double u = uniform(rng);
+        double cumulative = 0.0;
+        std::size_t choice = sizes_[d] - 1;  // rounding leftovers go to the last choice
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          cumulative += p(b, offsets_[d] + k);
+          if (u < cumulative) {
+            choice = k;
+            break;
+          }
+        }
+        actions(b, d) = choice;
+      }
+    return actions;
+  }
+
+  // The most likely choice of each dimension (greedy acting); ties go to the first.
+  Actions mode(const Matrix& logits) const {
+    check_logits(logits);
+    Actions actions = Actions::from_shape({logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < sizes_[d]; ++k)
+          if (logits(b, offsets_[d] + k) > logits(b, offsets_[d] + best)) best = k;
+        actions(b, d) = best;
+      }
+    return actions;
+  }
+
+  // log p_d(actions(b, d)): batch x dimensions().
+  Matrix log_probabilities(const Matrix& logits, const Actions& actions) const {
+    check_actions(logits, actions);
+    const Matrix log_p = log_softmax(logits);
+    Matrix result = Matrix::from_shape({logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) result(b, d) = log_p(b, offsets_[d] + actions(b, d));
+    return result;
+  }
+
+  // H_d = -sum_k p_k log p_k: batch x dimensions().
+  Matrix entropy(const Matrix& logits) const {
+    const Matrix log_p = log_softmax(logits);
+    Matrix result = xt::zeros<double>({logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          const double lp = log_p(b, offsets_[d] + k);
+          result(b, d) -= std::exp(lp) * lp;
+        }
+    return result;
+  }
+
+  // KL(old || new) per sample and dimension, for early stopping or trust-region checks.
+  Matrix kl_divergence(const Matrix& old_logits, const Matrix& new_logits) const {
+    if (old_logits.shape() != new_logits.shape())
+      throw std::invalid_argument("mahpo::rl::CategoricalHead: KL of logits of different shapes");
+    const Matrix log_p = log_softmax(old_logits), log_q = log_softmax(new_logits);
+    Matrix result = xt::zeros<double>({old_logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < old_logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          const std::size_t j = offsets_[d] + k;
+          result(b, d) += std::exp(log_p(b, j)) * (log_p(b, j) - log_q(b, j));
+        }
+    return result;
+  }
+
+  // d/dlogits of sum_{b,d} weights(b,d) * log p_d(actions(b,d)); weights is batch x dimensions().
+  Matrix log_probability_gradient(const Matrix& logits, const Actions& actions, const Matrix& weights) const {
+    check_actions(logits, actions);
+    check_weights(logits, weights);
+    Matrix gradient = probabilities(logits);
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        const double w = weights(b, d);
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          double& g = gradient(b, offsets_[d] + k);
+          g = w * ((k == actions(b, d) ? 1.0 : 0.0) - g);
+        }
+      }
+    return gradient;
+  }
+
+  // d/dlogits of sum_{b,d} weights(b,d) * H_d; weights is batch x dimensions().
+  Matrix entropy_gradient(const Matrix& logits, const Matrix& weights) const {
+    check_weights(logits, weights);
+    const Matrix log_p = log_softmax(logits);
+    const Matrix h = entropy(logits);
+    Matrix gradient = Matrix::from_shape(logits.shape());
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          const std::size_t j = offsets_[d] + k;
+          gradient(b, j) = -weights(b, d) * std::exp(log_p(b, j)) * (log_p(b, j) + h(b, d));
+        }
+    return gradient;
+  }
+
+ private:
+  std::vector<std::size_t> sizes_;
+  std::vector<std::size_t> offsets_;
+  std::size_t logit_count_ = 0;
+
+  void check_logits(const Matrix& logits) const {
+    if (logits.shape()[1] != logit_count_)
+      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: logits have {} columns, the head takes {}",
+                                              logits.shape()[1], logit_count_));
+  }
+
+  void check_actions(const Matrix& logits, const Actions& actions) const {
+    check_logits(logits);
+    if (actions.shape()[0] != logits.shape()[0] || actions.shape()[1] != dimensions())
+      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: actions must be {}x{}, got {}x{}",
+                                              logits.shape()[0], dimensions(), actions.shape()[0], actions.shape()[1]));
+    for (std::size_t b = 0; b < actions.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        if (actions(b, d) >= sizes_[d])
+          throw std::invalid_argument(
+              fmt::format("mahpo::rl::CategoricalHead: action {} of dimension {} has only {} choices", actions(b, d), d,
+                          sizes_[d]));
+  }
+
+  void check_weights(const Matrix& logits, const Matrix& weights) const {
+    check_logits(logits);
+    if (weights.shape()[0] != logits.shape()[0] || weights.shape()[1] != dimensions())
+      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: weights must be {}x{}, got {}x{}",
+                                              logits.shape()[0], dimensions(), weights.shape()[0], weights.shape()[1]));
+  }
+
+  // log softmax within each dimension's block, shifted by the block's maximum for stability.
+  Matrix log_softmax(const Matrix& logits) const {
+    check_logits(logits);
+    Matrix result = Matrix::from_shape(logits.shape());
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        const std::size_t begin = offsets_[d], end = begin + sizes_[d];
+        double maximum = -std::numeric_limits<double>::infinity();
+        for (std::size_t j = begin; j < end; ++j) maximum = std::max(maximum, logits(b, j));
+        double sum = 0.0;
+        for (std::size_t j = begin; j < end; ++j) sum += std::exp(logits(b, j) - maximum);
+        const double log_sum = maximum + std::log(sum);
+        for (std::size_t j = begin; j < end; ++j) result(b, j) = logits(b, j) - log_sum;
+      }
+    return result;
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/categorical_head.hpp
+// ---- begin mahpo/rl/ppo.hpp
+// The PPO losses and their gradients (Schulman et al., 2017), with the MAPPO refinements of
+// Yu et al., 2022 (value clipping, Huber value loss with delta 10).
+//
+// Policy: for a batch of B samples with K log-probability columns each (K = 1 for one joint
+// log-probability; K = the action dimensions for MAPPO's per-dimension ratios, mahpo/rl/actor_loss.hpp)
+//   r(b,k) = exp(new(b,k) - old(b,k))
+//   loss   = -(1/B) sum_b sum_k min(r A_b, clip(r, 1 - eps, 1 + eps) A_b)        (PPO eq. 7)
+//   d loss / d new(b,k) = -(1/B) r A_b where the unclipped term is the minimum, else 0.
+// The sum over k and mean over b follow the MAPPO reference code.
+//
+// Value: for predictions v, the predictions at collection time v_old and targets R (all in the
+// normalized scale when value normalization is on)
+//   v_clip = v_old + clip(v - v_old, -eps, eps)
+//   loss   = (1/B) sum_b max(h(R - v), h(R - v_clip))    (unclipped: (1/B) sum_b h(R - v))
+// with h the Huber loss of delta 10 (or e^2 / 2 without it, as the MAPPO code's mse_loss).
+// The MAPPO defaults: clip 0.2 for both, Huber on, value clipping on.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct PolicyLoss {
+  double loss = 0.0;
+  Matrix gradient;             // d(loss)/d(new log-probabilities), batch x K
+  double clip_fraction = 0.0;  // share of ratios outside [1 - eps, 1 + eps]
+  double approx_kl = 0.0;      // mean over b of sum_k (r - 1) - log r, an estimate of KL(old || new) >= 0
+};
+
+inline PolicyLoss ppo_policy_loss(const Matrix& new_log_probabilities, const Matrix& old_log_probabilities,
+                                  const Vector& advantages, double clip = 0.2) {
+  const std::size_t batch = new_log_probabilities.shape()[0], columns = new_log_probabilities.shape()[1];
+  if (old_log_probabilities.shape() != new_log_probabilities.shape() || advantages.size() != batch)
+    throw std::invalid_argument(fmt::format(
+        "mahpo::rl::ppo_policy_loss: new ({}x{}) and old ({}x{}) log-probabilities and advantages ({}) "
+        "must agree",
+        batch, columns, old_log_probabilities.shape()[0], old_log_probabilities.shape()[1], advantages.size()));
+  if (!(clip > 0.0)) throw std::invalid_argument(fmt::format("mahpo::rl::ppo_policy_loss: clip {} must be > 0", clip));
+  PolicyLoss result;
+  result.gradient = xt::zeros<double>({batch, columns});
+  if (batch == 0) return result;
+  const double scale = 1.0 / static_cast<double>(batch);
+  std::size_t clipped = 0;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t k = 0; k < columns; ++k) {
+      const double log_ratio = new_log_probabilities(b, k) - old_log_probabilities(b, k);
+      const double ratio = std::exp(log_ratio), a = advantages(b);
+      const double unclipped = ratio * a, clipped_term = std::clamp(ratio, 1.0 - clip, 1.0 + clip) * a;
+      result.loss -= scale * std::min(unclipped, clipped_term);
+      if (unclipped <= clipped_term) result.gradient(b, k) = -scale * ratio * a;  // else the clip holds it: 0
+      if (std::abs(ratio - 1.0) > clip) ++clipped;
+      result.approx_kl += scale * (ratio - 1.0 - log_ratio);  // Schulman's k3 estimator
+    }
+  result.clip_fraction = static_cast<double>(clipped) / static_cast<double>(batch * columns);
+  return result;
+}
+
+// Huber (1964): e^2 / 2 for |e| <= delta, delta (|e| - delta / 2) beyond.
+inline double huber_loss(double error, double delta) {
+  const double magnitude = std::abs(error);
+  return magnitude <= delta ? 0.5 * error * error : delta * (magnitude - 0.5 * delta);
+}
+
+// d huber_loss / d error.
+inline double huber_derivative(double error, double delta) {
+  return std::abs(error) <= delta ? error : (error > 0.0 ? delta : -delta);
+}
+
+struct ValueLossOptions {
+  double clip = 0.2;        // how far a prediction may move from its collection-time value
+  bool clip_values = true;  // the max of clipped and unclipped losses (MAPPO's use_clipped_value_loss)
+  bool huber = true;        // Huber loss; else e^2 / 2
+  double huber_delta = 10.0;
+};
+
+struct ValueLoss {
+  double loss = 0.0;
+  Vector gradient;  // d(loss)/d(values)
+};
+
+inline ValueLoss ppo_value_loss(const Vector& values, const Vector& old_values, const Vector& returns,
+                                const ValueLossOptions& options = {}) {
+  const std::size_t batch = values.size();
+  if (old_values.size() != batch || returns.size() != batch)
+    throw std::invalid_argument(fmt::format(
+        "mahpo::rl::ppo_value_loss: values ({}), old values ({}) and returns ({}) must have the same length", batch,
+        old_values.size(), returns.size()));
+  if (options.clip_values && !(options.clip > 0.0))
+    throw std::invalid_argument(fmt::format("mahpo::rl::ppo_value_loss: clip {} must be > 0", options.clip));
+  if (options.huber && !(options.huber_delta > 0.0))
+    throw std::invalid_argument(
+        fmt::format("mahpo::rl::ppo_value_loss: huber_delta {} must be > 0", options.huber_delta));
+  const auto loss = [&](double e) { return options.huber ? huber_loss(e, options.huber_delta) : 0.5 * e * e; };
+  const auto derivative = [&](double e) { return options.huber ? huber_derivative(e, options.huber_delta) : e; };
+  ValueLoss result{0.0, xt::zeros<double>({batch})};
+  if (batch == 0) return result;
+  const double scale = 1.0 / static_cast<double>(batch);
+  for (std::size_t b = 0; b < batch; ++b) {
+    const double error = returns(b) - values(b);
+    double term = loss(error), gradient = -derivative(error);
+    if (options.clip_values) {
+      const double step = values(b) - old_values(b);
+      const double clipped_value = old_values(b) + std::clamp(step, -options.clip, options.clip);
+      const double clipped_error = returns(b) - clipped_value;
+      const double clipped_term = loss(clipped_error);
+      if (clipped_term > term) {  // then the clamp is active and holds the prediction: no gradient
+        term = clipped_term;
+        gradient = std::abs(step) < options.clip ? -derivative(clipped_error) : 0.0;
+      }
+    }
+    result.loss += scale * term;
+    result.gradient(b) = scale * gradient;
+  }
+  return result;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/ppo.hpp
+// ---- begin mahpo/rl/squashed_gaussian_head.hpp
+// A tanh-squashed diagonal Gaussian action head (as in Haarnoja et al., 2018, appendix C):
+// u ~ N(mean, exp(log_std)^2), action = tanh(u) in (-1, 1); the caller rescales the action to a
+// hyperparameter's range. Everything is per sample and dimension (batch x dimensions matrices).
+//
+//   log p(action) = log N(u; mean, std) - log(1 - tanh(u)^2 + epsilon)     (change of variables)
+//   d/dmean    sum w log p = w (u - mean) / std^2
+//   d/dlog_std sum w log p = w (((u - mean) / std)^2 - 1)
+// The tanh correction does not depend on mean or std for a given u, so keep u (`pre_squash`)
+// with each action: recovering it with atanh from a rounded or clamped action is lossy
+// (`pre_squash(action)` is there when it is all you have).
+//
+// Choices: epsilon 1e-6 (as in SAC implementations) keeps the log finite when |u| is large. The
+// squashed distribution's entropy has no closed form; `entropy` is the Gaussian's, which is what
+// an entropy bonus usually uses. KL divergence is invariant under the bijection tanh, so
+// `kl_divergence` is the Gaussian KL and is exact for the squashed distributions too.
+// If log_std is one parameter shared by the batch, sum its gradient over the batch rows.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct SquashedSample {
+  Matrix pre_squash;  // u, batch x dimensions
+  Matrix action;      // tanh(u)
+};
+
+struct GaussianGradient {
+  Matrix mean;     // d/dmean, batch x dimensions
+  Matrix log_std;  // d/dlog_std, batch x dimensions
+};
+
+class SquashedGaussianHead {
+ public:
+  explicit SquashedGaussianHead(double epsilon = 1e-6) : epsilon_(epsilon) {
+    if (!(epsilon >= 0.0)) throw std::invalid_argument("mahpo::rl::SquashedGaussianHead: epsilon must be >= 0");
+  }
+
+  double epsilon() const { return epsilon_; }
+
+  SquashedSample sample(const Matrix& mean, const Matrix& log_std, std::mt19937_64& rng) const {
+    check(mean, log_std);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    SquashedSample s{Matrix::from_shape(mean.shape()), Matrix::from_shape(mean.shape())};
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      s.pre_squash.flat(k) = mean.flat(k) + std::exp(log_std.flat(k)) * normal(rng);
+      s.action.flat(k) = std::tanh(s.pre_squash.flat(k));
+    }
+    return s;
+  }
+
+  // The squashed mean, tanh(mean), for greedy acting.
+  Matrix mode(const Matrix& mean) const {
+    Matrix action = mean;
+    for (auto& x : action) x = std::tanh(x);
+    return action;
+  }
+
+  // u = atanh(action), the action clamped into (-1, 1) first.
+  static Matrix pre_squash(const Matrix& action) {
+    constexpr double limit = 1.0 - 1e-12;
+    Matrix u = action;
+    for (auto& x : u) x = std::atanh(std::clamp(x, -limit, limit));
+    return u;
+  }
+
+  // log p(tanh(u)) per sample and dimension.
+  Matrix log_probabilities(const Matrix& mean, const Matrix& log_std, const Matrix& pre_squash) const {
+    check(mean, log_std, pre_squash);
+    Matrix result = Matrix::from_shape(mean.shape());
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      const double u = pre_squash.flat(k), z = (u - mean.flat(k)) * std::exp(-log_std.flat(k)), t = std::tanh(u);
+      result.flat(k) = -0.5 * z * z - log_std.flat(k) - half_log_two_pi - std::log(1.0 - t * t + epsilon_);
+    }
+    return result;
+  }
+
+  // d/dmean and d/dlog_std of sum_{b,d} weights(b,d) * log p(tanh(u(b,d))).
+  GaussianGradient log_probability_gradient(const Matrix& mean, const Matrix& log_std, const Matrix& pre_squash,
+                                            const Matrix& weights) const {
+    check(mean, log_std, pre_squash);
+    check(mean, weights);
+    GaussianGradient gradient{Matrix::from_shape(mean.shape()), Matrix::from_shape(mean.shape())};
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      const double inverse_std = std::exp(-log_std.flat(k)), z = (pre_squash.flat(k) - mean.flat(k)) * inverse_std;
+      gradient.mean.flat(k) = weights.flat(k) * z * inverse_std;
+      gradient.log_std.flat(k) = weights.flat(k) * (z * z - 1.0);
+    }
+    return gradient;
+  }
+
+  // The Gaussian's entropy, 1/2 + log(2 pi)/2 + log_std, per sample and dimension.
+  Matrix entropy(const Matrix& log_std) const {
+    Matrix result = log_std;
+    result += 0.5 + half_log_two_pi;
+    return result;
+  }
+
+  // d/dlog_std of sum_{b,d} weights(b,d) * entropy(b,d): the weights themselves (d/dmean is zero).
+  Matrix entropy_gradient(const Matrix& weights) const { return weights; }
+
+  // KL(old || new) per sample and dimension.
+  Matrix kl_divergence(const Matrix& old_mean, const Matrix& old_log_std, const Matrix& new_mean,
+                       const Matrix& new_log_std) const {
+    check(old_mean, old_log_std);
+    check(old_mean, new_mean);
+    check(old_mean, new_log_std);
+    Matrix result = Matrix::from_shape(old_mean.shape());
+    for (std::size_t k = 0; k < old_mean.size(); ++k) {
+      const double variance_ratio = std::exp(2.0 * (old_log_std.flat(k) - new_log_std.flat(k)));
+      const double shift = (old_mean.flat(k) - new_mean.flat(k)) * std::exp(-new_log_std.flat(k));
+      result.flat(k) = new_log_std.flat(k) - old_log_std.flat(k) + 0.5 * (variance_ratio + shift * shift) - 0.5;
+    }
+    return result;
+  }
+
+ private:
+  static constexpr double half_log_two_pi = 0.91893853320467274178;  // log(2 pi) / 2
+  double epsilon_ = 1e-6;
+
+  static void check(const Matrix& a, const Matrix& b) {
+    if (a.shape() != b.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::SquashedGaussianHead: shapes {}x{} and {}x{} differ",
+                                              a.shape()[0], a.shape()[1], b.shape()[0], b.shape()[1]));
+  }
+  static void check(const Matrix& a, const Matrix& b, const Matrix& c) {
+    check(a, b);
+    check(a, c);
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/squashed_gaussian_head.hpp
+
+namespace mahpo::rl {
+
+enum class Ratio { per_dimension, joint };
+
+struct ActorLossOptions {
+  double clip = 0.2;
+  double entropy_coefficient = 0.01;
+  Ratio ratio = Ratio::per_dimension;
+};
+
+// policy_loss - entropy_coefficient * entropy.
+inline double actor_objective(double policy_loss, double entropy, double entropy_coefficient) {
+  return policy_loss - entropy_coefficient * entropy;
+}
+
+struct ActorLoss {
+  double total = 0.0;          // actor_objective(policy, entropy, coefficient): what the gradients are of
+  double policy = 0.0;         // the clipped surrogate loss
+  double entropy = 0.0;        // mean entropy per sample and dimension
+  double clip_fraction = 0.0;  // from ppo_policy_loss
+  double approx_kl = 0.0;      // from ppo_policy_loss
+};
+
+struct CategoricalActorLoss : ActorLoss {
+  Matrix logits_gradient;  // d(total)/d(logits), batch x head.logit_count()
+};
+
+struct GaussianActorLoss : ActorLoss {
+  Matrix mean_gradient;     // d(total)/d(mean), batch x dimensions
+  Matrix log_std_gradient;  // d(total)/d(log_std), batch x dimensions
+};
+
+namespace detail {
+
+// The surrogate on per-dimension or joint log-probabilities; the gradient comes back per dimension.
+inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix& old_log_probabilities,
+                               const Vector& advantages, const ActorLossOptions& options) {
+  if (new_log_probabilities.shape() != old_log_probabilities.shape())
+    throw std::invalid_argument(fmt::format("mahpo::rl::actor_loss: old log-probabilities must be {}x{}, got {}x{}",
+                                            new_log_probabilities.shape()[0], new_log_probabilities.shape()[1],
+                                            old_log_probabilities.shape()[0], old_log_probabilities.shape()[1]));
+  if (options.ratio == Ratio::per_dimension)
+    return ppo_policy_loss(new_log_probabilities, old_log_probabilities, advantages, options.clip);
+  const std::size_t batch = new_log_probabilities.shape()[0], dimensions = new_log_probabilities.shape()[1];
+  Matrix new_joint = xt::zeros<double>({batch, std::size_t{1}}), old_joint = new_joint;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t d = 0; d < dimensions; ++d) {
+      new_joint(b, 0) += new_log_probabilities(b, d);
+      old_joint(b, 0) += old_log_probabilities(b, d);
+    }
+  PolicyLoss joint = ppo_policy_loss(new_joint, old_joint, advantages, options.clip);
+  Matrix gradient = Matrix::from_shape({batch, dimensions});
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t d = 0; d < dimensions; ++d) gradient(b, d) = joint.gradient(b, 0);  // d joint / d part = 1
+  joint.gradient = std::move(gradient);
+  return joint;
+}
+
+inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {
+  loss.policy = policy.loss;
+  loss.entropy = entropy;
+  loss.total = actor_objective(policy.loss, entropy, entropy_coefficient);
+  loss.clip_fraction = policy.clip_fraction;
+  loss.approx_kl = policy.approx_kl;
+}
+
+}  // namespace detail
+
+inline CategoricalActorLoss categorical_actor_loss(const CategoricalHead& head, const Matrix& logits,
+                                                   const Actions& actions, const Matrix& old_log_probabilities,
+                                                   const Vector& advantages, const ActorLossOptions& options = {}) {
+  const Matrix log_probabilities = head.log_probabilities(logits, actions);
+  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
+  const Matrix entropies = head.entropy(logits);
+  const double count = static_cast<double>(entropies.size());
+  double entropy = 0.0;
+  for (double h : entropies) entropy += h;
+  entropy = count > 0.0 ? entropy / count : 0.0;
+  CategoricalActorLoss loss;
+  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
+  loss.logits_gradient = head.log_probability_gradient(logits, actions, policy.gradient);
+  if (count > 0.0) {
+    const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
+    loss.logits_gradient += head.entropy_gradient(logits, weights);
+  }
+  return loss;
+}
+
+inline GaussianActorLoss squashed_gaussian_actor_loss(const SquashedGaussianHead& head, const Matrix& mean,
+                                                      const Matrix& log_std, const Matrix& pre_squash,
+                                                      const Matrix& old_log_probabilities, const Vector& advantages,
+                                                      const ActorLossOptions& options = {}) {
+  const Matrix log_probabilities = head.log_probabilities(mean, log_std, pre_squash);
+  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
+  const Matrix entropies = head.entropy(log_std);
+  const double count = static_cast<double>(entropies.size());
+  double entropy = 0.0;
+  for (double h : entropies) entropy += h;
+  entropy = count > 0.0 ? entropy / count : 0.0;
+  GaussianActorLoss loss;
+  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
+  GaussianGradient gradient = head.log_probability_gradient(mean, log_std, pre_squash, policy.gradient);
+  loss.mean_gradient = std::move(gradient.mean);
+  loss.log_std_gradient = std::move(gradient.log_std);
+  if (count > 0.0) {
+    const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
+    loss.log_std_gradient += head.entropy_gradient(weights);
+  }
+  return loss;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/actor_loss.hpp
+// ---- begin mahpo/rl/adam.hpp
+// Adam (Kingma & Ba, 2015) over a ParameterList, in PyTorch's form:
+//   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
+//   w -= learning_rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon).
+// Defaults are the MAPPO reference code's (Yu et al., 2022): learning rate 5e-4, betas 0.9/0.999,
+// epsilon 1e-5 (the PPO-LSTM searcher sets its own learning rate, 0.007).
+//
+// The optimizer holds the moments only; `step` takes the parameter list each time, so modules may
+// move between steps. The first step sizes the moments; later lists must have the same shapes
+// in the same order (an actor and a critic get one Adam each, or one over join(actor, critic)).
+// `step` does not zero the gradients.
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/module.hpp
+// Parameters and the Module concept of mahpo::rl.
+//
+// A `Parameter` is a value and the gradient of the loss with respect to it, both of the same shape
+// (biases are 1 x n matrices). A module (Linear, LayerNorm, Mlp, LstmCell, Lstm) follows one
+// protocol:
+//   - `forward(input)` computes the output and caches what `backward` needs (the last call only);
+//   - `backward(d_output)` takes d(loss)/d(output) of that last forward, *adds* d(loss)/d(parameter)
+//     into each parameter's gradient and returns d(loss)/d(input);
+//   - `parameters()` lists pointers to its parameters, in a fixed order;
+//   - `zero_gradients()` sets every gradient to zero.
+// Gradients accumulate, so several forward/backward pairs (an actor per agent over minibatches,
+// or a sum of losses) add up until `zero_gradients()`; the optimizer (`Adam::step`) and
+// `clip_gradient_norm` take the `ParameterList`. Modules are plain values: copying one copies
+// its weights (handy to keep the policy from before an update); pointers from `parameters()` point
+// into the module, so take them again after moving or copying it.
+
+#include <concepts>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+
+namespace mahpo::rl {
+
+struct Parameter {
+  Matrix value;
+  Matrix gradient;  // same shape as value
+
+  Parameter() = default;
+  explicit Parameter(Matrix initial) : value(std::move(initial)), gradient(xt::zeros<double>(value.shape())) {}
+};
+
+using ParameterList = std::vector<Parameter*>;
+
+// What every mahpo::rl module provides (see the comment at the top of this header).
+template <typename M>
+concept Module = requires(M& module) {
+  { module.parameters() } -> std::same_as<ParameterList>;
+  {module.zero_gradients()};
+};
+
+inline void zero_gradients(const ParameterList& parameters) {
+  for (Parameter* parameter : parameters) parameter->gradient.fill(0.0);
+}
+
+// The number of scalars the parameters hold.
+inline std::size_t parameter_count(const ParameterList& parameters) {
+  std::size_t count = 0;
+  for (const Parameter* parameter : parameters) count += parameter->value.size();
+  return count;
+}
+
+// Concatenates parameter lists (an actor's and a critic's, say) for one optimizer or one norm.
+inline ParameterList join(ParameterList first, const ParameterList& second) {
+  first.insert(first.end(), second.begin(), second.end());
+  return first;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/module.hpp
+
+namespace mahpo::rl {
+
+struct AdamOptions {
+  double learning_rate = 5e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-5;
+};
+
+class Adam {
+ public:
+  explicit Adam(AdamOptions options = {}) : options_(options) {
+    if (!(options.learning_rate >= 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: learning rate {} must be >= 0", options.learning_rate));
+    if (!(options.beta1 >= 0.0 && options.beta1 < 1.0) || !(options.beta2 >= 0.0 && options.beta2 < 1.0))
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Adam: betas {} and {} must be in [0, 1)", options.beta1, options.beta2));
+    if (!(options.epsilon > 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: epsilon {} must be > 0", options.epsilon));
+  }
+
+  const AdamOptions& options() const { return options_; }
+  double learning_rate() const { return options_.learning_rate; }
+  void set_learning_rate(double learning_rate) { options_.learning_rate = learning_rate; }
+  std::size_t steps() const { return steps_; }
+
+  void step(const ParameterList& parameters) {
+    if (steps_ == 0) {
+      first_.clear();
+      second_.clear();
+      for (const Parameter* p : parameters) {
+        first_.push_back(xt::zeros<double>(p->value.shape()));
+        second_.push_back(xt::zeros<double>(p->value.shape()));
+      }
+    } else if (parameters.size() != first_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: step got {} parameters, the first step had {}",
+                                              parameters.size(), first_.size()));
+    }
+    ++steps_;
+    const double t = static_cast<double>(steps_);
+    const double correction1 = 1.0 - std::pow(options_.beta1, t), correction2 = 1.0 - std::pow(options_.beta2, t);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      Parameter& p = *parameters[i];
+      Matrix& m = first_[i];
+      Matrix& v = second_[i];
+      if (p.value.shape() != m.shape() || p.gradient.shape() != m.shape())
+        throw std::invalid_argument(fmt::format("mahpo::rl::Adam: parameter {} changed shape since the first step", i));
+      for (std::size_t k = 0; k < m.size(); ++k) {
+        const double g = p.gradient.flat(k);
+        m.flat(k) = options_.beta1 * m.flat(k) + (1.0 - options_.beta1) * g;
+        v.flat(k) = options_.beta2 * v.flat(k) + (1.0 - options_.beta2) * g * g;
+        p.value.flat(k) -= options_.learning_rate * (m.flat(k) / correction1) /
+                           (std::sqrt(v.flat(k) / correction2) + options_.epsilon);
+      }
+    }
+  }
+
+  // Forgets the moments and the step count.
+  void reset() {
+    steps_ = 0;
+    first_.clear();
+    second_.clear();
+  }
+
+ private:
+  AdamOptions options_;
+  std::size_t steps_ = 0;
+  std::vector<Matrix> first_, second_;  // m and v, one per parameter
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/adam.hpp
+// ---- begin mahpo/rl/advantages.hpp
+// Generalized advantage estimation (Schulman et al., 2016) and advantage normalization.
+//
+// `gae` reads a buffer of T transitions in time order, possibly several episodes one after the
+// other: rewards(t), values(t) = V(s_t), next_values(t) = V(s_{t+1}) and dones(t) = 1 when the
+// episode ended at step t (then next_values(t) is ignored and the recursion restarts), else 0:
+//   delta_t = r_t + gamma (1 - done_t) V(s_{t+1}) - V(s_t)
+//   A_t     = delta_t + gamma lambda (1 - done_t) A_{t+1},      return_t = A_t + V(s_t).
+// A buffer whose last step is not done bootstraps from next_values (a truncated episode).
+// Pass values in the return's scale: with value normalization, denormalize the critic's
+// outputs first (as the MAPPO reference code does).
+//
+// `normalize_advantages` centres and scales a batch: (A - mean) / (std + epsilon), population std,
+// epsilon 1e-5 (MAPPO reference code).
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct AdvantagesAndReturns {
+  Vector advantages;
+  Vector returns;  // advantages + values: the critic's targets
+};
+
+inline AdvantagesAndReturns gae(const Vector& rewards, const Vector& values, const Vector& next_values,
+                                const Vector& dones, double gamma, double lambda) {
+  const std::size_t steps = rewards.size();
+  if (values.size() != steps || next_values.size() != steps || dones.size() != steps)
+    throw std::invalid_argument(
+        fmt::format("mahpo::rl::gae: rewards ({}), values ({}), next_values ({}) and dones ({}) "
+                    "must have the same length",
+                    steps, values.size(), next_values.size(), dones.size()));
+  if (!(gamma >= 0.0 && gamma <= 1.0) || !(lambda >= 0.0 && lambda <= 1.0))
+    throw std::invalid_argument(fmt::format("mahpo::rl::gae: gamma {} and lambda {} must be in [0, 1]", gamma, lambda));
+  AdvantagesAndReturns result{Vector::from_shape({steps}), Vector::from_shape({steps})};
+  double next_advantage = 0.0;
+  for (std::size_t t = steps; t-- > 0;) {
+    const double continues = 1.0 - dones(t);
+    const double delta = rewards(t) + gamma * continues * next_values(t) - values(t);  // TD error
+    next_advantage = delta + gamma * lambda * continues * next_advantage;
+    result.advantages(t) = next_advantage;
+    result.returns(t) = next_advantage + values(t);
+  }
+  return result;
+}
+
+inline Vector normalize_advantages(const Vector& advantages, double epsilon = 1e-5) {
+  const std::size_t n = advantages.size();
+  if (n == 0) return advantages;
+  double mean = 0.0;
+  for (double a : advantages) mean += a;
+  mean /= static_cast<double>(n);
+  double variance = 0.0;
+  for (double a : advantages) variance += (a - mean) * (a - mean);
+  variance /= static_cast<double>(n);
+  const double scale = 1.0 / (std::sqrt(variance) + epsilon);
+  Vector normalized = Vector::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) normalized(i) = (advantages(i) - mean) * scale;
+  return normalized;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/advantages.hpp
+// ---- begin mahpo/rl/gradient_clipping.hpp
+// Gradient-norm clipping (Pascanu et al., 2013), as torch.nn.utils.clip_grad_norm_ does it: the
+// global L2 norm over all gradients; if it exceeds max_norm, every gradient is scaled by
+// max_norm / (norm + 1e-6). Returns the norm before clipping (worth logging). The MAPPO reference
+// default max_norm is 10.
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+// The global L2 norm of the gradients.
+inline double gradient_norm(const ParameterList& parameters) {
+  double sum = 0.0;
+  for (const Parameter* p : parameters)
+    for (double g : p->gradient) sum += g * g;
+  return std::sqrt(sum);
+}
+
+inline double clip_gradient_norm(const ParameterList& parameters, double max_norm) {
+  if (!(max_norm > 0.0))
+    throw std::invalid_argument(fmt::format("mahpo::rl::clip_gradient_norm: max_norm {} must be > 0", max_norm));
+  const double norm = gradient_norm(parameters);
+  const double scale = max_norm / (norm + 1e-6);
+  if (scale < 1.0)
+    for (Parameter* p : parameters) p->gradient *= scale;
+  return norm;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/gradient_clipping.hpp
+// ---- begin mahpo/rl/mlp.hpp
+// A multilayer perceptron: sizes {inputs, hidden..., outputs}; every hidden block is
+// Linear -> activation (ReLU or tanh) -> optional LayerNorm, the last layer is Linear alone.
+//
+// Defaults and choices:
+//   - The block order Linear -> activation -> LayerNorm is the MAPPO reference code's MLP layer
+//     (Yu et al., 2022, onpolicy MLPLayer), which always has the LayerNorm; here it is optional
+//     and off by default.
+//   - Orthogonal weights (Saxe et al., 2014), zero biases: hidden gain sqrt(2) (as in the OpenAI
+//     baselines PPO; the MAPPO code uses torch's calculate_gain, which is sqrt(2) for ReLU and 5/3
+//     for tanh); the output gain is the caller's: 0.01 for policy logits, 1 for values.
+//   - ReLU by default (MAPPO's use_ReLU = True).
+// Follows the Module protocol of mahpo/rl/module.hpp.
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/layer_norm.hpp
+// Layer normalization over the features of each sample (Ba et al., 2016):
+// output = gain * (input - mean) / sqrt(variance + epsilon) + shift, with the row's mean and
+// (biased) variance; gain starts at 1, shift at 0, epsilon 1e-5 (PyTorch's default, used by the
+// MAPPO reference code). Follows the Module protocol of mahpo/rl/module.hpp.
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+class LayerNorm {
+ public:
+  Parameter gain;   // 1 x features
+  Parameter shift;  // 1 x features
+
+  LayerNorm() = default;
+  explicit LayerNorm(std::size_t features, double epsilon = 1e-5)
+      : gain(xt::ones<double>({std::size_t{1}, features})),
+        shift(xt::zeros<double>({std::size_t{1}, features})),
+        epsilon_(epsilon) {}
+
+  std::size_t features() const { return gain.value.shape()[1]; }
+
+  Matrix predict(const Matrix& input) const {
+    Matrix normalized, inverse_deviation;
+    return normalize(input, normalized, inverse_deviation);
+  }
+
+  Matrix forward(const Matrix& input) { return normalize(input, normalized_, inverse_deviation_); }
+
+  Matrix backward(const Matrix& output_gradient) {
+    const std::size_t batch = normalized_.shape()[0], n = features();
+    if (output_gradient.shape()[0] != batch || output_gradient.shape()[1] != n)
+      throw std::invalid_argument("mahpo::rl::LayerNorm: backward's gradient does not match the last forward");
+    Matrix input_gradient = Matrix::from_shape({batch, n});
+    for (std::size_t i = 0; i < batch; ++i) {
+      // d(input) = (d(xhat) - mean(d(xhat)) - xhat * mean(d(xhat) * xhat)) / sigma, d(xhat) = d(output) * gain
+      double mean_gradient = 0.0, mean_projection = 0.0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double dy = output_gradient(i, j);
+        gain.gradient(0, j) += dy * normalized_(i, j);
+        shift.gradient(0, j) += dy;
+        const double dxhat = dy * gain.value(0, j);
+        mean_gradient += dxhat;
+        mean_projection += dxhat * normalized_(i, j);
+      }
+      mean_gradient /= static_cast<double>(n);
+      mean_projection /= static_cast<double>(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        const double dxhat = output_gradient(i, j) * gain.value(0, j);
+        input_gradient(i, j) = (dxhat - mean_gradient - normalized_(i, j) * mean_projection) * inverse_deviation_(i, 0);
+      }
+    }
+    return input_gradient;
+  }
+
+  ParameterList parameters() { return {&gain, &shift}; }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+ private:
+  double epsilon_ = 1e-5;
+  Matrix normalized_;         // batch x features, (input - mean) / sigma
+  Matrix inverse_deviation_;  // batch x 1, 1 / sigma
+
+  Matrix normalize(const Matrix& input, Matrix& normalized, Matrix& inverse_deviation) const {
+    const std::size_t batch = input.shape()[0], n = features();
+    if (input.shape()[1] != n)
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::LayerNorm: input has {} features, the layer takes {}", input.shape()[1], n));
+    normalized = Matrix::from_shape({batch, n});
+    inverse_deviation = Matrix::from_shape({batch, 1});
+    Matrix output = Matrix::from_shape({batch, n});
+    for (std::size_t i = 0; i < batch; ++i) {
+      double mean = 0.0, variance = 0.0;
+      for (std::size_t j = 0; j < n; ++j) mean += input(i, j);
+      mean /= static_cast<double>(n);
+      for (std::size_t j = 0; j < n; ++j) variance += (input(i, j) - mean) * (input(i, j) - mean);
+      variance /= static_cast<double>(n);
+      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance + epsilon_);
+      for (std::size_t j = 0; j < n; ++j) {
+        normalized(i, j) = (input(i, j) - mean) * inverse_deviation(i, 0);
+        output(i, j) = gain.value(0, j) * normalized(i, j) + shift.value(0, j);
+      }
+    }
+    return output;
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/layer_norm.hpp
+// ---- begin mahpo/rl/linear.hpp
+// A fully connected layer: output = input * weight + bias, for a batch x inputs input.
+//
+// Weight is inputs x outputs, orthogonally initialized with a gain (mahpo/rl/initialization.hpp);
+// bias starts at zero (MAPPO reference code). Follows the Module protocol of mahpo/rl/module.hpp;
+// `predict` is the forward pass without the cache, for acting.
+
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/initialization.hpp
+// Orthogonal initialization (Saxe et al., 2014), the default of the MAPPO reference code for every
+// weight matrix (gain sqrt(2) for hidden layers, 0.01 for policy logits, 1 for values).
+//
+// A rows x cols Gaussian matrix (the taller orientation) is QR-factorized (LAPACK through
+// xtensor-blas); Q with its columns' signs fixed by diag(R) is uniformly distributed over the
+// matrices with orthonormal columns (Mezzadri, 2007). The result has orthonormal rows when
+// rows <= cols (W W^T = gain^2 I) and orthonormal columns otherwise (W^T W = gain^2 I).
+
+#include <algorithm>
+#include <cstddef>
+#include <random>
+#include <tuple>
+
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xtensor.hpp>
+
+
+namespace mahpo::rl {
+
+inline Matrix orthogonal(std::size_t rows, std::size_t columns, double gain, std::mt19937_64& rng) {
+  if (rows == 0 || columns == 0) return Matrix::from_shape({rows, columns});
+  const std::size_t tall = std::max(rows, columns), wide = std::min(rows, columns);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix gaussian = Matrix::from_shape({tall, wide});
+  for (auto& x : gaussian) x = normal(rng);
+  auto [q, r] = xt::linalg::qr(gaussian);  // q: tall x wide with orthonormal columns
+  Matrix result = Matrix::from_shape({rows, columns});
+  for (std::size_t j = 0; j < wide; ++j) {
+    const double sign = r(j, j) < 0.0 ? -1.0 : 1.0;
+    for (std::size_t i = 0; i < tall; ++i) {
+      const double x = gain * sign * q(i, j);
+      if (rows >= columns)
+        result(i, j) = x;
+      else
+        result(j, i) = x;
+    }
+  }
+  return result;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/initialization.hpp
+
+namespace mahpo::rl {
+
+class Linear {
+ public:
+  Parameter weight;  // inputs x outputs
+  Parameter bias;    // 1 x outputs
+
+  Linear() = default;
+  Linear(std::size_t inputs, std::size_t outputs, double gain, std::mt19937_64& rng)
+      : weight(orthogonal(inputs, outputs, gain, rng)), bias(xt::zeros<double>({std::size_t{1}, outputs})) {}
+
+  std::size_t inputs() const { return weight.value.shape()[0]; }
+  std::size_t outputs() const { return weight.value.shape()[1]; }
+
+  Matrix predict(const Matrix& input) const {
+    check_input(input);
+    Matrix output = multiply(input, weight.value);
+    output += bias.value;  // broadcast over the batch
+    return output;
+  }
+
+  Matrix forward(const Matrix& input) {
+    input_ = input;
+    return predict(input);
+  }
+
+  Matrix backward(const Matrix& output_gradient) {
+    if (output_gradient.shape()[0] != input_.shape()[0] || output_gradient.shape()[1] != outputs())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Linear: backward got a {}x{} gradient after a forward of {}x{}",
+                      output_gradient.shape()[0], output_gradient.shape()[1], input_.shape()[0], outputs()));
+    multiply_into(input_, Transpose::yes, output_gradient, Transpose::no, weight.gradient, 1.0);
+    for (std::size_t i = 0; i < output_gradient.shape()[0]; ++i)
+      for (std::size_t j = 0; j < outputs(); ++j) bias.gradient(0, j) += output_gradient(i, j);
+    return multiply(output_gradient, Transpose::no, weight.value, Transpose::yes);
+  }
+
+  ParameterList parameters() { return {&weight, &bias}; }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+ private:
+  Matrix input_;
+
+  void check_input(const Matrix& input) const {
+    if (input.shape()[1] != inputs())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Linear: input has {} features, the layer takes {}", input.shape()[1], inputs()));
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/linear.hpp
+
+namespace mahpo::rl {
+
+enum class Activation { relu, tanh };
+
+struct MlpOptions {
+  std::vector<std::size_t> sizes;            // {inputs, hidden..., outputs}: at least two entries, all positive
+  Activation activation = Activation::relu;  // of the hidden blocks
+  bool layer_norm = false;                   // LayerNorm after each hidden block's activation
+  double hidden_gain = std::sqrt(2.0);       // orthogonal-init gain of the hidden linears
+  double output_gain = 1.0;                  // of the output linear: 0.01 for logits, 1 for values
+};
+
+class Mlp {
+ public:
+  Mlp() = default;
+  Mlp(const MlpOptions& options, std::mt19937_64& rng) : options_(options) {
+    const auto& sizes = options.sizes;
+    if (sizes.size() < 2)
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Mlp: sizes needs inputs and outputs at least, got {} entries", sizes.size()));
+    for (std::size_t size : sizes)
+      if (size == 0) throw std::invalid_argument("mahpo::rl::Mlp: every size must be positive");
+    for (std::size_t layer = 0; layer + 1 < sizes.size(); ++layer) {
+      const bool output_layer = layer + 2 == sizes.size();
+      linears_.emplace_back(sizes[layer], sizes[layer + 1], output_layer ? options.output_gain : options.hidden_gain,
+                            rng);
+      if (!output_layer && options.layer_norm) norms_.emplace_back(sizes[layer + 1]);
+    }
+    activations_.resize(hidden_count());
+  }
+
+  std::size_t inputs() const { return options_.sizes.front(); }
+  std::size_t outputs() const { return options_.sizes.back(); }
+  const MlpOptions& options() const { return options_; }
+
+  Matrix predict(const Matrix& input) const {
+    require_layers();
+    Matrix x = input;
+    for (std::size_t layer = 0; layer < hidden_count(); ++layer) {
+      x = linears_[layer].predict(x);
+      activate(x);
+      if (options_.layer_norm) x = norms_[layer].predict(x);
+    }
+    return linears_.back().predict(x);
+  }
+
+  Matrix forward(const Matrix& input) {
+    require_layers();
+    Matrix x = input;
+    for (std::size_t layer = 0; layer < hidden_count(); ++layer) {
+      x = linears_[layer].forward(x);
+      activate(x);
+      activations_[layer] = x;
+      if (options_.layer_norm) x = norms_[layer].forward(x);
+    }
+    return linears_.back().forward(x);
+  }
+
+  Matrix backward(const Matrix& output_gradient) {
+    require_layers();
+    Matrix gradient = linears_.back().backward(output_gradient);
+    for (std::size_t layer = hidden_count(); layer-- > 0;) {
+      if (options_.layer_norm) gradient = norms_[layer].backward(gradient);
+      const Matrix& activated = activations_[layer];
+      if (gradient.shape() != activated.shape())
+        throw std::invalid_argument("mahpo::rl::Mlp: backward's gradient does not match the last forward");
+      if (options_.activation == Activation::relu) {
+        for (std::size_t k = 0; k < gradient.size(); ++k)
+          if (activated.flat(k) <= 0.0) gradient.flat(k) = 0.0;
+      } else {
+        for (std::size_t k = 0; k < gradient.size(); ++k)
+          gradient.flat(k) *= 1.0 - activated.flat(k) * activated.flat(k);  // tanh' = 1 - tanh^2
+      }
+      gradient = linears_[layer].backward(gradient);
+    }
+    return gradient;
+  }
+
+  ParameterList parameters() {
+    ParameterList list;
+    for (std::size_t layer = 0; layer < linears_.size(); ++layer) {
+      list.push_back(&linears_[layer].weight);
+      list.push_back(&linears_[layer].bias);
+      if (layer < norms_.size()) {
+        list.push_back(&norms_[layer].gain);
+        list.push_back(&norms_[layer].shift);
+      }
+    }
+    return list;
+  }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+  // The layers, for inspection (tests, initialization checks).
+  const std::vector<Linear>& linears() const { return linears_; }
+
+ private:
+  MlpOptions options_;
+  std::vector<Linear> linears_;
+  std::vector<LayerNorm> norms_;
+  std::vector<Matrix> activations_;  // each hidden block's activation output, for backward
+
+  std::size_t hidden_count() const { return linears_.empty() ? 0 : linears_.size() - 1; }
+
+  void require_layers() const {
+    if (linears_.empty()) throw std::logic_error("mahpo::rl::Mlp: used before construction with MlpOptions");
+  }
+
+  void activate(Matrix& x) const {
+    if (options_.activation == Activation::relu) {
+      for (auto& v : x) v = v > 0.0 ? v : 0.0;
+    } else {
+      for (auto& v : x) v = std::tanh(v);
+    }
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/mlp.hpp
+// ---- begin mahpo/rl/running_mean_std.hpp
+// Exact running mean and variance of a stream of scalars, merged batch by batch with the parallel
+// formulas of Chan, Golub & LeVeque (1979):
+//   total = n_a + n_b,  mean = mean_a + delta n_b / total,
+//   M2 = M2_a + M2_b + delta^2 n_a n_b / total,   variance = M2 / total (population), delta = mean_b - mean_a.
+// Before any update the mean is 0 and the variance 1, so normalize() is the identity.
+// normalize(x) = (x - mean) / sqrt(variance + epsilon), denormalize is its inverse; epsilon 1e-8.
+// (mahpo/rl/value_normalizer.hpp is the MAPPO reference code's exponentially weighted variant.)
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+class RunningMeanStd {
+ public:
+  explicit RunningMeanStd(double epsilon = 1e-8) : epsilon_(epsilon) {
+    if (!(epsilon >= 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::RunningMeanStd: epsilon {} must be >= 0", epsilon));
+  }
+
+  double mean() const { return mean_; }
+  double variance() const { return variance_; }
+  double count() const { return count_; }
+
+  void update(const Vector& batch) {
+    const std::size_t n = batch.size();
+    if (n == 0) return;
+    double batch_mean = 0.0;
+    for (double x : batch) batch_mean += x;
+    batch_mean /= static_cast<double>(n);
+    double batch_m2 = 0.0;
+    for (double x : batch) batch_m2 += (x - batch_mean) * (x - batch_mean);
+    const double added = static_cast<double>(n), total = count_ + added, delta = batch_mean - mean_;
+    const double m2 = (count_ > 0.0 ? variance_ * count_ : 0.0) + batch_m2 + delta * delta * count_ * added / total;
+    mean_ += delta * added / total;
+    variance_ = m2 / total;
+    count_ = total;
+  }
+
+  Vector normalize(const Vector& x) const {
+    Vector result = x;
+    const double scale = 1.0 / std::sqrt(variance_ + epsilon_);
+    for (double& v : result) v = (v - mean_) * scale;
+    return result;
+  }
+
+  Vector denormalize(const Vector& x) const {
+    Vector result = x;
+    const double scale = std::sqrt(variance_ + epsilon_);
+    for (double& v : result) v = v * scale + mean_;
+    return result;
+  }
+
+ private:
+  double epsilon_ = 1e-8;
+  double mean_ = 0.0;
+  double variance_ = 1.0;
+  double count_ = 0.0;
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/running_mean_std.hpp
+// ---- begin mahpo/rl/value_normalizer.hpp
+// Value normalization as the MAPPO reference code does it (Yu et al., 2022, onpolicy ValueNorm, the
+// PopArt-free variant): debiased exponential moving averages of the batch mean and of the batch
+// mean of squares of the value targets.
+//   per update with a batch:  mean_ema = beta mean_ema + (1 - beta) mean(batch)
+//                             square_ema = beta square_ema + (1 - beta) mean(batch^2)
+//                             debias = beta debias + (1 - beta)
+//   mean = mean_ema / max(debias, epsilon),  variance = max(square_ema / max(debias, epsilon) - mean^2, min_variance)
+//   normalize(x) = (x - mean) / sqrt(variance),  denormalize(y) = y sqrt(variance) + mean
+// Defaults are the reference's: beta 0.99999, epsilon 1e-5, min_variance 1e-2, one EMA step per
+// batch (per_element_update off). With beta that close to 1 the debiased averages are, for all
+// practical purposes, the plain average of the batch means and mean squares: for equally sized
+// batches that is the pooled mean and variance (mahpo/rl/running_mean_std.hpp gives them exactly).
+// min_variance floors the standard deviation at 0.1, so targets with a small spread (accuracies
+// within a few points) are scaled by at most 10. As in the reference, before the first update
+// the mean is 0 and the variance min_variance.
+// The workflow (reference code): denormalize the critic's outputs before GAE; before each value
+// loss, update with the returns batch and compare normalize(returns) to the critic's raw outputs.
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct ValueNormalizerOptions {
+  double beta = 0.99999;
+  double epsilon = 1e-5;       // floor of the debiasing term
+  double min_variance = 1e-2;  // floor of the variance
+};
+
+class ValueNormalizer {
+ public:
+  explicit ValueNormalizer(ValueNormalizerOptions options = {}) : options_(options) {
+    if (!(options.beta > 0.0 && options.beta < 1.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::ValueNormalizer: beta {} must be in (0, 1)", options.beta));
+    if (!(options.epsilon > 0.0) || !(options.min_variance > 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::ValueNormalizer: epsilon {} and min_variance {} must be > 0",
+                                              options.epsilon, options.min_variance));
+  }
+
+  const ValueNormalizerOptions& options() const { return options_; }
+
+  void update(const Vector& batch) {
+    if (batch.size() == 0) return;
+    double batch_mean = 0.0, batch_square = 0.0;
+    for (double x : batch) {
+      batch_mean += x;
+      batch_square += x * x;
+    }
+    batch_mean /= static_cast<double>(batch.size());
+    batch_square /= static_cast<double>(batch.size());
+    const double beta = options_.beta;
+    mean_ema_ = beta * mean_ema_ + (1.0 - beta) * batch_mean;
+    square_ema_ = beta * square_ema_ + (1.0 - beta) * batch_square;
+    debias_ = beta * debias_ + (1.0 - beta);
+  }
+
+  double mean() const { return mean_ema_ / std::max(debias_, options_.epsilon); }
+
+  double variance() const {
+    const double m = mean();
+    return std::max(square_ema_ / std::max(debias_, options_.epsilon) - m * m, options_.min_variance);
+  }
+
+  Vector normalize(const Vector& x) const {
+    Vector result = x;
+    const double m = mean(), scale = 1.0 / std::sqrt(variance());
+    for (double& v : result) v = (v - m) * scale;
+    return result;
+  }
+
+  Vector denormalize(const Vector& x) const {
+    Vector result = x;
+    const double m = mean(), scale = std::sqrt(variance());
+    for (double& v : result) v = v * scale + m;
+    return result;
+  }
+
+ private:
+  ValueNormalizerOptions options_;
+  double mean_ema_ = 0.0;
+  double square_ema_ = 0.0;
+  double debias_ = 0.0;
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/value_normalizer.hpp
+
+namespace mahpo::search {
+
+struct MappoOptions {
+  std::size_t bins = 8;                  // the most actions of a wide integer or a real dimension
+  std::size_t episodes_per_update = 8;   // K: told episodes per PPO update
+  std::size_t ppo_epochs = 10;           // passes over each batch
+  double clip = 0.2;                     // PPO's epsilon, for the surrogate and the value clipping
+  double actor_learning_rate = 5e-4;     // Adam, each actor
+  double critic_learning_rate = 5e-4;    // Adam, the critic
+  double entropy_coefficient = 0.01;     // the entropy bonus
+  double max_gradient_norm = 10.0;       // global norm clipping, each actor and the critic
+  bool value_normalization = true;       // ValueNormalizer on the critic's targets
+  bool reward_normalization = true;      // running mean/std of rewards (see the header comment)
+  bool advantage_normalization = true;   // advantages centred and scaled over the batch
+  bool value_clipping = true;            // the clipped value loss
+  double huber_delta = 10.0;             // Huber value loss
+  double gae_lambda = 0.95;              // GAE over the agents' steps (gamma is 1)
+  std::vector<std::size_t> hidden_sizes{64, 64};  // of every actor and of the critic
+  rl::Activation activation = rl::Activation::relu;
+};
+
+// What the last PPO update did (for logs and benchmarks).
+struct MappoUpdateStats {
+  std::size_t episodes = 0;     // in the batch
+  double mean_reward = 0.0;     // before normalization
+  double policy_loss = 0.0;     // clipped surrogate, mean over agents, last epoch
+  double value_loss = 0.0;      // last epoch
+  double entropy = 0.0;         // mean over agents and dimensions, last epoch
+  double approx_kl = 0.0;       // mean over agents, last epoch
+  double clip_fraction = 0.0;   // mean over agents, last epoch
+  double seconds = 0.0;         // wall time of the update
+};
+
+namespace detail {
+
+// Whether each parameter of a (layer) space is fixed, in its order.
+template <typename Sub>
+constexpr std::array<bool, Sub::size> mappo_fixed_flags() {
+  return hana::unpack(Sub::parameters, [](auto... parameter) {
+    return std::array<bool, Sub::size>{decltype(parameter)::type::is_fixed...};
+  });
+}
+
+template <typename T>
+concept MappoTopology = requires {
+  typename T::space;
+  T::tunable_layers;
+  { T::tunable_count } -> std::convertible_to<std::size_t>;
+};
+
+// The agents of a topology, from its types: one per tunable layer, in layer order.
+template <typename Topology>
+struct MappoLayout {
+  using space_type = typename Topology::space;
+  static constexpr std::size_t agent_count = Topology::tunable_count;
+  static constexpr std::size_t dimension = space_type::dimension;
+
+  // Free dimensions of each agent's layer.
+  static constexpr std::array<std::size_t, agent_count> dimensions =
+      hana::unpack(Topology::tunable_layers, [](auto... layer) {
+        return std::array<std::size_t, agent_count>{decltype(layer)::type::space::dimension...};
+      });
+  static constexpr std::array<std::string_view, agent_count> names =
+      hana::unpack(Topology::tunable_layers, [](auto... layer) {
+        return std::array<std::string_view, agent_count>{std::string_view(decltype(layer)::type::name)...};
+      });
+  // Where agent a's dimensions start in the flat, agent-ordered list of all dimensions.
+  static constexpr std::array<std::size_t, agent_count + 1> offsets = [] {
+    std::array<std::size_t, agent_count + 1> result{};
+    for (std::size_t a = 0; a < agent_count; ++a) result[a + 1] = result[a] + dimensions[a];
+    return result;
+  }();
+  // For the k-th dimension in agent order, its free position (unit-cube coordinate) in the space.
+  static constexpr std::array<std::size_t, dimension> positions = [] {
+    std::array<std::size_t, dimension> result{};
+    std::size_t k = 0;
+    hana::for_each(Topology::tunable_layers, [&](auto layer) {
+      using Sub = typename decltype(layer)::type::space;
+      constexpr auto fixed = mappo_fixed_flags<Sub>();
+      for (std::size_t j = 0; j < Sub::size; ++j) {
+        if (!fixed[j]) result[k++] = space_type::free_position(space_type::find(Sub::names[j]));
+      }
+    });
+    return result;
+  }();
+
+  static constexpr bool covers_space() {
+    if (offsets[agent_count] != dimension) return false;
+    std::array<bool, dimension> seen{};
+    for (std::size_t position : positions) {
+      if (position >= dimension || seen[position]) return false;
+      seen[position] = true;
+    }
+    return true;
+  }
+};
+
+}  // namespace detail
+
+template <typename Topology>
+class Mappo {
+  static_assert(detail::MappoTopology<Topology>,
+                "mahpo::Mappo: the topology must be a mahpo::nn::LeNet<...> (it needs space, tunable_layers and "
+                "tunable_count)");
+  static_assert(Topology::tunable_count >= 1,
+                "mahpo::Mappo: the topology has no layer with a free hyperparameter, so there is no agent");
+  using layout = detail::MappoLayout<Topology>;
+  static_assert(layout::covers_space(), "mahpo::Mappo: every free dimension of the space must belong to one agent");
+
+ public:
+  using topology_type = Topology;
+  using space_type = typename Topology::space;
+  static constexpr std::string_view name = "mappo";
+
+  static constexpr std::size_t agent_count = layout::agent_count;
+  static constexpr std::array<std::size_t, agent_count> agent_dimensions = layout::dimensions;
+  static constexpr std::array<std::string_view, agent_count> agent_names = layout::names;
+
+  explicit Mappo(SearchOptions options = {}, MappoOptions mappo = {})
+      : options_(options),
+        mappo_(validated(std::move(mappo))),
+        history_(options.goal),
+        rng_(options.seed),
+        discretization_(space_type::discretize(mappo_.bins)) {
+    const auto counts = discretization_.counts();
+    std::size_t joint = 0;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      std::vector<std::size_t> sizes;
+      for (std::size_t k = layout::offsets[a]; k < layout::offsets[a + 1]; ++k)
+        sizes.push_back(counts[layout::positions[k]]);
+      heads_.emplace_back(sizes);
+      joint_offsets_.push_back(joint);
+      joint += heads_.back().logit_count();
+    }
+    critic_input_size_ = joint + agent_count;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      actors_.emplace_back(network_options(observation_size(a), heads_[a].logit_count(), 0.01), rng_);
+      actor_optimizers_.emplace_back(rl::AdamOptions{.learning_rate = mappo_.actor_learning_rate});
+    }
+    critic_ = rl::Mlp(network_options(critic_input_size_, 1, 1.0), rng_);
+    critic_optimizer_ = rl::Adam(rl::AdamOptions{.learning_rate = mappo_.critic_learning_rate});
+  }
+
+  // Runs one episode: every agent acts in order, sampling from its policy.
+  Trial<space_type> ask() {
+    Episode episode;
+    episode.actions.resize(layout::dimension);
+    episode.log_probabilities.resize(layout::dimension);
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix logits = actors_[a].predict(observation(a, episode.actions));
+      const rl::Actions actions = heads_[a].sample(logits, rng_);
+      const rl::Matrix log_probabilities = heads_[a].log_probabilities(logits, actions);
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
+        episode.actions[layout::offsets[a] + d] = actions(0, d);
+        episode.log_probabilities[layout::offsets[a] + d] = log_probabilities(0, d);
+      }
+    }
+    episodes_.push_back(std::move(episode));
+    return history_.add(config_of(episodes_.back().actions), options_.budget);
+  }
+
+  // Stores the shared reward; runs a PPO update when K told episodes wait.
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    Episode& episode = episodes_[id];
+    const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
+    episode.failed = !(entry.usable() && std::isfinite(reward));
+    if (!episode.failed) {
+      episode.reward = reward;
+      worst_reward_ = worst_reward_ ? std::min(*worst_reward_, reward) : reward;
+    }
+    waiting_.insert(id);
+    if (waiting_.size() >= mappo_.episodes_per_update) {
+      std::vector<std::size_t> batch;
+      for (auto it = waiting_.begin(); batch.size() < mappo_.episodes_per_update; it = waiting_.erase(it))
+        batch.push_back(*it);
+      update(batch);
+    }
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const MappoOptions& mappo_options() const { return mappo_; }
+  const History<space_type>& history() const { return history_; }
+  const Discretization<space_type>& discretization() const { return discretization_; }
+
+  // Actions of each dimension of agent a, in its layer's order.
+  const std::vector<std::size_t>& action_counts(std::size_t agent) const { return heads_.at(agent).sizes(); }
+  // Agent a's actor input: the previous agent's one-hots (a start token for agent 0) and its id.
+  std::size_t observation_size(std::size_t agent) const {
+    return (agent == 0 ? 1 : heads_.at(agent - 1).logit_count()) + agent_count;
+  }
+  // The critic's input: every agent's one-hots side by side, then the acting agent's id.
+  std::size_t critic_input_size() const { return critic_input_size_; }
+
+  std::size_t updates() const { return updates_; }
+  const MappoUpdateStats& last_update() const { return last_update_; }
+  double update_seconds() const { return update_seconds_; }  // all updates so far
+
+  // The config of the agents' most likely actions, each seeing its predecessor's.
+  Config<space_type> greedy_config() const {
+    std::vector<std::size_t> actions(layout::dimension);
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Actions mode = heads_[a].mode(actors_[a].predict(observation(a, actions)));
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions[layout::offsets[a] + d] = mode(0, d);
+    }
+    return config_of(actions);
+  }
+
+ private:
+  struct Episode {
+    std::vector<std::size_t> actions;         // one index per free dimension, agents in order
+    std::vector<double> log_probabilities;    // of each action when it was sampled
+    double reward = 0.0;
+    bool failed = false;
+  };
+
+  SearchOptions options_;
+  MappoOptions mappo_;
+  History<space_type> history_;
+  std::mt19937_64 rng_;
+  Discretization<space_type> discretization_;
+  std::vector<rl::CategoricalHead> heads_;
+  std::vector<std::size_t> joint_offsets_;  // agent a's one-hots in the critic's input
+  std::size_t critic_input_size_ = 0;
+  std::vector<rl::Mlp> actors_;
+  std::vector<rl::Adam> actor_optimizers_;
+  rl::Mlp critic_;
+  rl::Adam critic_optimizer_;
+  rl::ValueNormalizer value_normalizer_;
+  rl::RunningMeanStd reward_statistics_;
+  std::vector<Episode> episodes_;  // by trial id
+  std::set<std::size_t> waiting_;  // told, not yet trained on
+  std::optional<double> worst_reward_;
+  std::size_t updates_ = 0;
+  MappoUpdateStats last_update_;
+  double update_seconds_ = 0.0;
+
+  static MappoOptions validated(MappoOptions m) {
+    const auto require = [](bool ok, std::string message) {
+      if (!ok) throw std::invalid_argument("mahpo::mappo: " + message);
+    };
+    require(m.bins >= 2, fmt::format("bins {} must be at least 2", m.bins));
+    require(m.episodes_per_update >= 1, "episodes_per_update must be at least 1");
+    require(m.ppo_epochs >= 1, "ppo_epochs must be at least 1");
+    require(m.clip > 0.0 && std::isfinite(m.clip), fmt::format("clip {} must be > 0", m.clip));
+    require(m.actor_learning_rate > 0.0 && std::isfinite(m.actor_learning_rate),
+            fmt::format("actor_learning_rate {} must be > 0", m.actor_learning_rate));
+    require(m.critic_learning_rate > 0.0 && std::isfinite(m.critic_learning_rate),
+            fmt::format("critic_learning_rate {} must be > 0", m.critic_learning_rate));
+    require(m.entropy_coefficient >= 0.0 && std::isfinite(m.entropy_coefficient),
+            fmt::format("entropy_coefficient {} must be >= 0", m.entropy_coefficient));
+    require(m.max_gradient_norm > 0.0, fmt::format("max_gradient_norm {} must be > 0", m.max_gradient_norm));
+    require(m.huber_delta > 0.0, fmt::format("huber_delta {} must be > 0", m.huber_delta));
+    require(m.gae_lambda >= 0.0 && m.gae_lambda <= 1.0, fmt::format("gae_lambda {} must be in [0, 1]", m.gae_lambda));
+    require(!m.hidden_sizes.empty(), "hidden_sizes needs at least one hidden layer");
+    for (std::size_t size : m.hidden_sizes) require(size >= 1, "every hidden size must be at least 1");
+    return m;
+  }
+
+  rl::MlpOptions network_options(std::size_t inputs, std::size_t outputs, double output_gain) const {
+    std::vector<std::size_t> sizes{inputs};
+    sizes.insert(sizes.end(), mappo_.hidden_sizes.begin(), mappo_.hidden_sizes.end());
+    sizes.push_back(outputs);
+    return {.sizes = std::move(sizes), .activation = mappo_.activation, .output_gain = output_gain};
+  }
+
+  Config<space_type> config_of(const std::vector<std::size_t>& actions) const {
+    std::array<std::size_t, layout::dimension> indices{};
+    for (std::size_t k = 0; k < layout::dimension; ++k) indices[layout::positions[k]] = actions[k];
+    return discretization_.at(std::span<const std::size_t>(indices));
+  }
+
+  // Sets the one-hots of agent a's actions (from the agent-ordered `actions`) at cell(at), cell(at + 1), ...
+  template <typename Cell>
+  void write_one_hots(std::size_t agent, const std::vector<std::size_t>& actions, Cell&& cell, std::size_t at) const {
+    for (std::size_t d = 0; d < agent_dimensions[agent]; ++d)
+      cell(at + heads_[agent].offset(d) + actions[layout::offsets[agent] + d]) = 1.0;
+  }
+
+  // Agent a's observation, a 1 x observation_size(a) row.
+  rl::Matrix observation(std::size_t agent, const std::vector<std::size_t>& actions) const {
+    rl::Matrix row = xt::zeros<double>({std::size_t{1}, observation_size(agent)});
+    fill_observation(agent, actions, row, 0);
+    return row;
+  }
+
+  void fill_observation(std::size_t agent, const std::vector<std::size_t>& actions, rl::Matrix& matrix,
+                        std::size_t r) const {
+    const auto cell = [&](std::size_t j) -> double& { return matrix(r, j); };
+    std::size_t previous = 1;
+    if (agent == 0) {
+      cell(0) = 1.0;  // the start token
+    } else {
+      write_one_hots(agent - 1, actions, cell, 0);
+      previous = heads_[agent - 1].logit_count();
+    }
+    cell(previous + agent) = 1.0;
+  }
+
+  // The critic's state at agent a's step: agents 0..a-1's one-hots and a's id.
+  void fill_state(std::size_t agent, const std::vector<std::size_t>& actions, rl::Matrix& matrix,
+                  std::size_t r) const {
+    const auto cell = [&](std::size_t j) -> double& { return matrix(r, j); };
+    for (std::size_t earlier = 0; earlier < agent; ++earlier)
+      write_one_hots(earlier, actions, cell, joint_offsets_[earlier]);
+    cell(critic_input_size_ - agent_count + agent) = 1.0;
+  }
+
+  void update(const std::vector<std::size_t>& batch) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t episodes = batch.size(), n = agent_count, steps = episodes * n;
+    rl::Vector rewards = rl::Vector::from_shape({episodes});
+    for (std::size_t b = 0; b < episodes; ++b) {
+      const Episode& episode = episodes_[batch[b]];
+      rewards(b) = episode.failed ? worst_reward_.value_or(0.0) : episode.reward;
+    }
+    MappoUpdateStats stats;
+    stats.episodes = episodes;
+    for (double r : rewards) stats.mean_reward += r / static_cast<double>(episodes);
+    if (mappo_.reward_normalization) {
+      reward_statistics_.update(rewards);
+      rewards = reward_statistics_.normalize(rewards);
+    }
+
+    // Steps are episode-major (row b * n + i: episode b, agent i), the order GAE reads.
+    rl::Matrix states = xt::zeros<double>({steps, critic_input_size_});
+    for (std::size_t b = 0; b < episodes; ++b)
+      for (std::size_t i = 0; i < n; ++i) fill_state(i, episodes_[batch[b]].actions, states, b * n + i);
+    const rl::Vector old_values = rl::column(critic_.predict(states));
+    const rl::Vector values = mappo_.value_normalization ? value_normalizer_.denormalize(old_values) : old_values;
+    rl::Vector step_rewards = xt::zeros<double>({steps}), next_values = xt::zeros<double>({steps}),
+               dones = xt::zeros<double>({steps});
+    for (std::size_t b = 0; b < episodes; ++b)
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t t = b * n + i;
+        if (i + 1 == n) {
+          step_rewards(t) = rewards(b);  // the shared reward comes at the last agent's step
+          dones(t) = 1.0;
+        } else {
+          next_values(t) = values(t + 1);
+        }
+      }
+    // GAE over the agents' steps, gamma 1 (Schulman et al., 2016).
+    rl::AdvantagesAndReturns estimates = rl::gae(step_rewards, values, next_values, dones, 1.0, mappo_.gae_lambda);
+    const rl::Vector advantages =
+        mappo_.advantage_normalization ? rl::normalize_advantages(estimates.advantages) : estimates.advantages;
+    rl::Vector targets = estimates.returns;
+    if (mappo_.value_normalization) {
+      value_normalizer_.update(estimates.returns);
+      targets = value_normalizer_.normalize(estimates.returns);
+    }
+
+    // Each agent's rows of the batch.
+    struct AgentBatch {
+      rl::Matrix observations;
+      rl::Actions actions;
+      rl::Matrix old_log_probabilities;
+      rl::Vector advantages;
+    };
+    std::vector<AgentBatch> agents(n);
+    for (std::size_t a = 0; a < n; ++a) {
+      AgentBatch& data = agents[a];
+      const std::size_t dims = agent_dimensions[a];
+      data.observations = xt::zeros<double>({episodes, observation_size(a)});
+      data.actions = rl::Actions::from_shape({episodes, dims});
+      data.old_log_probabilities = rl::Matrix::from_shape({episodes, dims});
+      data.advantages = rl::Vector::from_shape({episodes});
+      for (std::size_t b = 0; b < episodes; ++b) {
+        const Episode& episode = episodes_[batch[b]];
+        fill_observation(a, episode.actions, data.observations, b);
+        for (std::size_t d = 0; d < dims; ++d) {
+          data.actions(b, d) = episode.actions[layout::offsets[a] + d];
+          data.old_log_probabilities(b, d) = episode.log_probabilities[layout::offsets[a] + d];
+        }
+        data.advantages(b) = advantages(b * n + a);
+      }
+    }
+
+    const rl::ActorLossOptions actor_options{.clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient};
+    const rl::ValueLossOptions value_options{.clip = mappo_.clip,
+                                             .clip_values = mappo_.value_clipping,
+                                             .huber = true,
+                                             .huber_delta = mappo_.huber_delta};
+    for (std::size_t epoch = 0; epoch < mappo_.ppo_epochs; ++epoch) {
+      const bool last = epoch + 1 == mappo_.ppo_epochs;
+      for (std::size_t a = 0; a < n; ++a) {
+        const AgentBatch& data = agents[a];
+        rl::Mlp& actor = actors_[a];
+        actor.zero_gradients();
+        // PPO clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9).
+        const rl::CategoricalActorLoss loss = rl::categorical_actor_loss(
+            heads_[a], actor.forward(data.observations), data.actions, data.old_log_probabilities, data.advantages,
+            actor_options);
+        actor.backward(loss.logits_gradient);
+        rl::clip_gradient_norm(actor.parameters(), mappo_.max_gradient_norm);
+        actor_optimizers_[a].step(actor.parameters());
+        if (last) {
+          const double share = 1.0 / static_cast<double>(n);
+          stats.policy_loss += share * loss.policy;
+          stats.entropy += share * loss.entropy;
+          stats.approx_kl += share * loss.approx_kl;
+          stats.clip_fraction += share * loss.clip_fraction;
+        }
+      }
+      critic_.zero_gradients();
+      // Clipped Huber value loss on normalized targets (Yu et al., 2022).
+      const rl::ValueLoss value_loss =
+          rl::ppo_value_loss(rl::column(critic_.forward(states)), old_values, targets, value_options);
+      critic_.backward(rl::as_column(value_loss.gradient));
+      rl::clip_gradient_norm(critic_.parameters(), mappo_.max_gradient_norm);
+      critic_optimizer_.step(critic_.parameters());
+      if (last) stats.value_loss = value_loss.loss;
+    }
+    ++updates_;
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    update_seconds_ += stats.seconds;
+    last_update_ = stats;
+  }
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/mappo.hpp
+// ---- begin mahpo/search/regularized_evolution.hpp
+// Regularized ("aging") evolution: Real, Aggarwal, Huang & Le, "Regularized Evolution for Image
+// Classifier Architecture Search", AAAI 2019, Algorithm 1, in the unit cube.
+// The first `population` asks are prior draws. After that each ask holds a tournament: `sample`
+// distinct members drawn at random from the population, the one with the lowest loss is the
+// parent, and the child is the parent with exactly one free dimension mutated. The population is
+// the newest `population` finished usable trials in the order they were told; a new one pushes the
+// oldest out (aging), however good it was: that is the "regularization".
+// Defaults are the paper's: population 100, sample 25. For small budgets use
+// `EvolutionOptions::for_budget(trials)`: population = clamp(trials / 4, 10, 100) and
+// sample = clamp(population / 4, 2, 25), so that at least three quarters of the budget evolves and
+// the tournament keeps the paper's sample/population ratio of 1/4.
+//
+// Choices the paper leaves open (it mutates architectures, not hyperparameters):
+//   - Mutation of a real or integer coordinate: a Gaussian step of standard deviation
+//     `mutation_scale` in the unit cube, reflected at 0 and 1; while the step lands on the parent's
+//     own value (an integer's cell) the deviation doubles, so the child always differs and small
+//     changes stay likelier than large ones. mutation_scale = 0 resamples the coordinate from the
+//     prior instead (the paper's "random different op"). The default 0.1 did best of {0, 0.05,
+//     0.1, 0.2} on Branin (100 trials) and Hartmann-6 over 51 seeds; prior resampling was worst.
+//     A categorical takes a different value, uniformly among the others.
+//   - Only dimensions with more than one value mutate (a one-value categorical never does); a space
+//     with none gives prior draws.
+//   - The tournament draws `sample` distinct members (Algorithm 1 leaves repeats open), so
+//     sample = population picks the best of the population.
+//   - Pending trials: asked trials count toward the initial random phase, so ask() never waits;
+//     afterwards children come from whatever the population holds (prior draws while it is empty,
+//     e.g. when every finished trial failed). Failed and diverged trials never join the population.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <deque>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+struct EvolutionOptions {
+  std::size_t population = 100;  // P: the newest P finished usable trials (>= 1)
+  std::size_t sample = 25;       // S: tournament size, 1 <= S <= P
+  double mutation_scale = 0.1;   // std dev of a numeric coordinate's step in [0, 1]; 0: resample from the prior
+
+  // Smaller populations for small budgets: population = clamp(trials / 4, 10, 100),
+  // sample = clamp(population / 4, 2, 25).
+  static EvolutionOptions for_budget(std::size_t trials) {
+    EvolutionOptions options;
+    options.population = std::clamp<std::size_t>(trials / 4, 10, 100);
+    options.sample = std::clamp<std::size_t>(options.population / 4, 2, 25);
+    return options;
+  }
+};
+
+namespace detail {
+
+// Folds any real onto [0, 1] by reflecting at both ends (period 2).
+inline double evolution_reflect(double x) {
+  double folded = std::fmod(std::abs(x), 2.0);
+  if (folded > 1.0) folded = 2.0 - folded;
+  return std::clamp(folded, 0.0, 1.0);
+}
+
+}  // namespace detail
+
+template <typename S>
+class RegularizedEvolution {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "regularized_evolution";
+
+  explicit RegularizedEvolution(SearchOptions options = {}, EvolutionOptions evolution = {})
+      : options_(options), evolution_(checked(evolution)), history_(options.goal), rng_(options.seed) {
+    const auto all = dimensions<S>();
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (all[k].kind == Kind::continuous || all[k].count > 1) mutable_.push_back(k);
+    }
+    kinds_ = all;
+  }
+
+  Trial<S> ask() {
+    if (history_.asked() < evolution_.population || population_.empty() || mutable_.empty()) {
+      return history_.add(S::sample(rng_), options_.budget);
+    }
+    const auto& entries = history_.entries();
+    const auto& parent = entries[tournament()];
+    return history_.add(S::from_unit_cube(mutate(parent.point)), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    if (history_.tell(id, result, name).usable()) {
+      population_.push_back(id);  // Algorithm 1: the child joins on the right, the oldest leaves on the left
+      if (population_.size() > evolution_.population) population_.pop_front();
+    }
+  }
+
+  // The ids of the current population, oldest first.
+  const std::deque<std::size_t>& population() const { return population_; }
+  const EvolutionOptions& evolution_options() const { return evolution_; }
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  using point_type = std::array<double, S::dimension>;
+
+  static EvolutionOptions checked(const EvolutionOptions& evolution) {
+    if (evolution.population < 1) {
+      throw std::invalid_argument("mahpo::regularized_evolution: population is 0, must be at least 1");
+    }
+    if (evolution.sample < 1 || evolution.sample > evolution.population) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::regularized_evolution: sample is {}, must be in [1, population = {}]", evolution.sample,
+                      evolution.population));
+    }
+    if (!(evolution.mutation_scale >= 0.0) || !std::isfinite(evolution.mutation_scale)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::regularized_evolution: mutation_scale is {}, must be a finite number >= 0 (0: resample "
+                      "from the prior)",
+                      evolution.mutation_scale));
+    }
+    return evolution;
+  }
+
+  // The id of the lowest-loss member of `sample` distinct random members (ties: the first drawn).
+  std::size_t tournament() {
+    const auto& entries = history_.entries();
+    members_.resize(population_.size());
+    std::iota(members_.begin(), members_.end(), std::size_t{0});
+    const std::size_t size = std::min(evolution_.sample, members_.size());
+    std::size_t best = population_[0];
+    bool found = false;
+    for (std::size_t i = 0; i < size; ++i) {  // a partial Fisher-Yates shuffle
+      std::uniform_int_distribution<std::size_t> pick(i, members_.size() - 1);
+      std::swap(members_[i], members_[pick(rng_)]);
+      const std::size_t id = population_[members_[i]];
+      if (!found || entries[id].loss < entries[best].loss) best = id;
+      found = true;
+    }
+    return best;
+  }
+
+  // The parent's point with one mutable coordinate moved to a different value.
+  point_type mutate(const point_type& parent) {
+    const std::size_t k = mutable_[std::uniform_int_distribution<std::size_t>(0, mutable_.size() - 1)(rng_)];
+    point_type child = parent;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    if (kinds_[k].kind == Kind::categorical) {
+      const std::size_t count = kinds_[k].count;
+      const auto current = std::min(static_cast<std::size_t>(parent[k] * static_cast<double>(count)), count - 1);
+      std::size_t other = std::uniform_int_distribution<std::size_t>(0, count - 2)(rng_);
+      if (other >= current) ++other;  // uniform over the count - 1 other values
+      child[k] = (static_cast<double>(other) + 0.5) / static_cast<double>(count);
+      return child;
+    }
+    const double own = snap<S>(parent)[k];
+    double deviation = evolution_.mutation_scale;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      child[k] = deviation > 0.0 ? detail::evolution_reflect(parent[k] + deviation * normal_(rng_)) : unit(rng_);
+      if (snap<S>(child)[k] != own) return child;
+      deviation *= 2.0;  // a wide integer cell: grow the step until it leaves it
+    }
+    for (;;) {  // a draw from the prior leaves the parent's cell with probability > 0
+      child[k] = unit(rng_);
+      if (snap<S>(child)[k] != own) return child;
+    }
+  }
+
+  SearchOptions options_;
+  EvolutionOptions evolution_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> normal_{0.0, 1.0};
+  std::array<Dimension, S::dimension> kinds_{};
+  std::vector<std::size_t> mutable_;
+  std::deque<std::size_t> population_;
+  std::vector<std::size_t> members_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/regularized_evolution.hpp
+// ---- begin mahpo/rl/rl.hpp
+// mahpo::rl: the small reinforcement-learning toolkit the MAPPO and PPO-LSTM searchers are built
+// on, in double precision on xtensor. One thing per header:
+//   tensor.hpp                  Matrix (batch x features), Vector, Actions; BLAS products
+//   module.hpp                  Parameter (value + gradient), ParameterList, the Module concept
+//   initialization.hpp          orthogonal(rows, cols, gain, rng)
+//   linear.hpp, layer_norm.hpp  the layers
+//   mlp.hpp                     Mlp: ReLU/tanh, optional LayerNorm, orthogonal init
+//   lstm_cell.hpp, lstm.hpp     one LSTM step; a stacked LSTM over sequences with BPTT
+//   categorical_head.hpp        multi-dimensional categorical head (one dimension per hyperparameter)
+//   squashed_gaussian_head.hpp  tanh-squashed Gaussian head
+//   ppo.hpp                     clipped surrogate, clipped Huber value loss, their gradients
+//   actor_loss.hpp              surrogate - entropy bonus, through a head to its inputs
+//   advantages.hpp              GAE and advantage normalization
+//   running_mean_std.hpp        exact running mean/variance
+//   value_normalizer.hpp        MAPPO's debiased-EMA value normalization
+//   adam.hpp                    Adam over a ParameterList
+//   gradient_clipping.hpp       global gradient-norm clipping
+
+// ---- begin mahpo/rl/lstm.hpp
+// A stacked LSTM over whole sequences, with backpropagation through time (Werbos, 1990).
+//
+// Layer 0 reads the inputs, layer l reads layer l-1's hidden state; the outputs are the top
+// layer's hidden states, one batch x hidden matrix per time step. `forward(inputs)` runs the whole
+// sequence from a given (default: zero) state and caches every step; `backward(output_gradients)`
+// takes d(loss)/d(output_t) for every step (zeros where the loss does not look), adds the
+// parameter gradients and returns d(loss)/d(input_t) per step. `predict_step` advances a state by
+// one step without caching, for acting one action at a time (feed the sampled action back in), and
+// `forward` later replays the same sequence for the update.
+// Cells are initialized as in mahpo/rl/lstm_cell.hpp, in layer order from one generator.
+
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/lstm_cell.hpp
+// One step of a long short-term memory cell (Hochreiter & Schmidhuber, 1997, with the forget gate
+// of Gers et al., 2000), for a batch:
+//   z = input * input_weight + hidden * recurrent_weight + bias      (batch x 4H, gates i|f|g|o)
+//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+//   cell' = f * cell + i * g,  hidden' = o * tanh(cell')
+//
+// Initialization: orthogonal weights with gain 1 (as the MAPPO reference code does for its
+// recurrent layer), zero bias except the forget gate's, which starts at 1 (Jozefowicz et al., 2015).
+//
+// Two ways to use it: `forward`/`backward` keep the last step's cache (the Module protocol of
+// mahpo/rl/module.hpp, for a single step), while `step`/`backward(cache, ...)` take the cache
+// explicitly, which is what backpropagation through time needs (mahpo/rl/lstm.hpp).
+// Backward adds the parameter gradients and returns the gradients with respect to the step's
+// input and previous state.
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct LstmState {
+  Matrix hidden;  // batch x hidden units
+  Matrix cell;    // batch x hidden units
+};
+
+// What one step keeps for its backward pass.
+struct LstmStepCache {
+  Matrix input;      // batch x inputs
+  LstmState before;  // the state the step started from
+  Matrix gates;      // batch x 4H: i, f, g, o after their nonlinearities
+  Matrix cell_tanh;  // batch x H: tanh(cell')
+};
+
+// d(loss)/d(input) and d(loss)/d(previous state) of one step.
+struct LstmStepGradient {
+  Matrix input;
+  LstmState before;
+};
+
+class LstmCell {
+ public:
+  Parameter input_weight;      // inputs x 4H
+  Parameter recurrent_weight;  // H x 4H
+  Parameter bias;              // 1 x 4H
+
+  LstmCell() = default;
+  LstmCell(std::size_t inputs, std::size_t hidden_units, std::mt19937_64& rng)
+      : input_weight(orthogonal(inputs, 4 * hidden_units, 1.0, rng)),
+        recurrent_weight(orthogonal(hidden_units, 4 * hidden_units, 1.0, rng)),
+        bias(xt::zeros<double>({std::size_t{1}, 4 * hidden_units})) {
+    if (inputs == 0 || hidden_units == 0)
+      throw std::invalid_argument("mahpo::rl::LstmCell: inputs and hidden units must be positive");
+    for (std::size_t j = hidden_units; j < 2 * hidden_units; ++j) bias.value(0, j) = 1.0;  // forget gate
+  }
+
+  std::size_t inputs() const { return input_weight.value.shape()[0]; }
+  std::size_t hidden_units() const { return recurrent_weight.value.shape()[0]; }
+
+  LstmState initial_state(std::size_t batch) const {
+    return {xt::zeros<double>({batch, hidden_units()}), xt::zeros<double>({batch, hidden_units()})};
+  }
+
+  // One step with its cache filled for backward(cache, ...).
+  LstmState step(const Matrix& input, const LstmState& state, LstmStepCache& cache) const {
+    const std::size_t batch = input.shape()[0], h = hidden_units();
+    if (input.shape()[1] != inputs())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::LstmCell: input has {} features, the cell takes {}", input.shape()[1], inputs()));
+    if (state.hidden.shape()[0] != batch || state.hidden.shape()[1] != h || state.cell.shape() != state.hidden.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::LstmCell: the state must be two {}x{} matrices", batch, h));
+    cache.input = input;
+    cache.before = state;
+    Matrix& z = cache.gates;
+    multiply_into(input, Transpose::no, input_weight.value, Transpose::no, z);
+    multiply_into(state.hidden, Transpose::no, recurrent_weight.value, Transpose::no, z, 1.0);
+    LstmState after{Matrix::from_shape({batch, h}), Matrix::from_shape({batch, h})};
+    cache.cell_tanh.resize({batch, h});  // keeps the storage of a reused cache
+    for (std::size_t b = 0; b < batch; ++b) {
+      for (std::size_t j = 0; j < 4 * h; ++j) {
+        const double x = z(b, j) + bias.value(0, j);
+        z(b, j) = (j >= 2 * h && j < 3 * h) ? std::tanh(x) : sigmoid(x);
+      }
+      for (std::size_t j = 0; j < h; ++j) {
+        const double i = z(b, j), f = z(b, h + j), g = z(b, 2 * h + j), o = z(b, 3 * h + j);
+        after.cell(b, j) = f * state.cell(b, j) + i * g;
+        cache.cell_tanh(b, j) = std::tanh(after.cell(b, j));
+        after.hidden(b, j) = o * cache.cell_tanh(b, j);
+      }
+    }
+    return after;
+  }
+
+  // Adds the parameter gradients of the step `cache` recorded, given d(loss)/d(hidden') and
+  // d(loss)/d(cell') (the latter from later steps; zero for the last one).
+  LstmStepGradient backward(const LstmStepCache& cache, const Matrix& hidden_gradient, const Matrix& cell_gradient) {
+    const std::size_t batch = cache.input.shape()[0], h = hidden_units();
+    if (hidden_gradient.shape() != cache.before.hidden.shape() || cell_gradient.shape() != cache.before.cell.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::LstmCell: backward needs two {}x{} gradients", batch, h));
+    Matrix gate_gradient = Matrix::from_shape({batch, 4 * h});  // d(loss)/dz
+    LstmStepGradient result;
+    result.before.cell = Matrix::from_shape({batch, h});
+    for (std::size_t b = 0; b < batch; ++b) {
+      for (std::size_t j = 0; j < h; ++j) {
+        const double i = cache.gates(b, j), f = cache.gates(b, h + j), g = cache.gates(b, 2 * h + j),
+                     o = cache.gates(b, 3 * h + j), tanh_cell = cache.cell_tanh(b, j);
+        const double dh = hidden_gradient(b, j);
+        const double dc = cell_gradient(b, j) + dh * o * (1.0 - tanh_cell * tanh_cell);
+        gate_gradient(b, j) = dc * g * i * (1.0 - i);
+        gate_gradient(b, h + j) = dc * cache.before.cell(b, j) * f * (1.0 - f);
+        gate_gradient(b, 2 * h + j) = dc * i * (1.0 - g * g);
+        gate_gradient(b, 3 * h + j) = dh * tanh_cell * o * (1.0 - o);
+        result.before.cell(b, j) = dc * f;
+      }
+    }
+    multiply_into(cache.input, Transpose::yes, gate_gradient, Transpose::no, input_weight.gradient, 1.0);
+    multiply_into(cache.before.hidden, Transpose::yes, gate_gradient, Transpose::no, recurrent_weight.gradient, 1.0);
+    for (std::size_t b = 0; b < batch; ++b)
+      for (std::size_t j = 0; j < 4 * h; ++j) bias.gradient(0, j) += gate_gradient(b, j);
+    result.input = multiply(gate_gradient, Transpose::no, input_weight.value, Transpose::yes);
+    result.before.hidden = multiply(gate_gradient, Transpose::no, recurrent_weight.value, Transpose::yes);
+    return result;
+  }
+
+  // One step without a cache, for acting.
+  LstmState predict(const Matrix& input, const LstmState& state) const {
+    LstmStepCache scratch;
+    return step(input, state, scratch);
+  }
+
+  // One step, cached for the next backward(hidden_gradient, cell_gradient).
+  LstmState forward(const Matrix& input, const LstmState& state) { return step(input, state, cache_); }
+
+  LstmStepGradient backward(const Matrix& hidden_gradient, const Matrix& cell_gradient) {
+    return backward(cache_, hidden_gradient, cell_gradient);
+  }
+
+  ParameterList parameters() { return {&input_weight, &recurrent_weight, &bias}; }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+ private:
+  LstmStepCache cache_;
+
+  static double sigmoid(double x) {
+    return x >= 0.0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));  // no overflow either way
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/lstm_cell.hpp
+
+namespace mahpo::rl {
+
+struct LstmOptions {
+  std::size_t inputs = 0;        // features per step
+  std::size_t hidden_units = 0;  // per layer
+  std::size_t layers = 1;
+};
+
+class Lstm {
+ public:
+  Lstm() = default;
+  Lstm(const LstmOptions& options, std::mt19937_64& rng) : options_(options) {
+    if (options.inputs == 0 || options.hidden_units == 0 || options.layers == 0)
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Lstm: inputs ({}), hidden units ({}) and layers ({}) must be positive",
+                      options.inputs, options.hidden_units, options.layers));
+    for (std::size_t layer = 0; layer < options.layers; ++layer)
+      cells_.emplace_back(layer == 0 ? options.inputs : options.hidden_units, options.hidden_units, rng);
+  }
+
+  const LstmOptions& options() const { return options_; }
+  std::size_t inputs() const { return options_.inputs; }
+  std::size_t outputs() const { return options_.hidden_units; }
+
+  // Zero hidden and cell states, one per layer.
+  std::vector<LstmState> initial_state(std::size_t batch) const {
+    std::vector<LstmState> state;
+    for (const auto& cell : cells_) state.push_back(cell.initial_state(batch));
+    return state;
+  }
+
+  // One time step for acting: advances `state` (one per layer) and returns the top hidden state.
+  Matrix predict_step(const Matrix& input, std::vector<LstmState>& state) const {
+    check_state(state);
+    Matrix x = input;
+    for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
+      state[layer] = cells_[layer].predict(x, state[layer]);
+      x = state[layer].hidden;
+    }
+    return x;
+  }
+
+  // The whole sequence from zero state; caches every step for backward.
+  std::vector<Matrix> forward(const std::vector<Matrix>& inputs) {
+    return forward(inputs, initial_state(inputs.empty() ? 0 : inputs.front().shape()[0]));
+  }
+
+  // The whole sequence from `state` (one per layer); caches every step for backward.
+  std::vector<Matrix> forward(const std::vector<Matrix>& inputs, std::vector<LstmState> state) {
+    check_state(state);
+    caches_.resize(inputs.size());  // reused between calls: their matrices keep their storage
+    for (auto& step_caches : caches_) step_caches.resize(cells_.size());
+    std::vector<Matrix> outputs;
+    for (std::size_t t = 0; t < inputs.size(); ++t) {
+      Matrix x = inputs[t];
+      for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
+        state[layer] = cells_[layer].step(x, state[layer], caches_[t][layer]);
+        x = state[layer].hidden;
+      }
+      outputs.push_back(std::move(x));
+    }
+    return outputs;
+  }
+
+  // Backpropagation through time over the last forward's sequence.
+  std::vector<Matrix> backward(const std::vector<Matrix>& output_gradients) {
+    if (output_gradients.size() != caches_.size())
+      throw std::invalid_argument(fmt::format("mahpo::rl::Lstm: backward got {} gradients for a sequence of {} steps",
+                                              output_gradients.size(), caches_.size()));
+    std::vector<Matrix> input_gradients(caches_.size());
+    if (caches_.empty()) return input_gradients;
+    const std::size_t batch = caches_.front().front().input.shape()[0];
+    std::vector<LstmState> carried = initial_state(batch);  // d(loss)/d(state) flowing back from step t+1
+    for (std::size_t t = caches_.size(); t-- > 0;) {
+      Matrix from_above = output_gradients[t];
+      for (std::size_t layer = cells_.size(); layer-- > 0;) {
+        Matrix hidden_gradient = from_above + carried[layer].hidden;
+        LstmStepGradient gradient = cells_[layer].backward(caches_[t][layer], hidden_gradient, carried[layer].cell);
+        carried[layer] = std::move(gradient.before);
+        from_above = std::move(gradient.input);
+      }
+      input_gradients[t] = std::move(from_above);
+    }
+    return input_gradients;
+  }
+
+  ParameterList parameters() {
+    ParameterList list;
+    for (auto& cell : cells_)
+      for (Parameter* parameter : cell.parameters()) list.push_back(parameter);
+    return list;
+  }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+  const std::vector<LstmCell>& cells() const { return cells_; }
+
+ private:
+  LstmOptions options_;
+  std::vector<LstmCell> cells_;
+  std::vector<std::vector<LstmStepCache>> caches_;  // [time][layer]
+
+  void check_state(const std::vector<LstmState>& state) const {
+    if (cells_.empty()) throw std::logic_error("mahpo::rl::Lstm: used before construction with LstmOptions");
+    if (state.size() != cells_.size())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Lstm: a state has one entry per layer ({}), got {}", cells_.size(), state.size()));
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/lstm.hpp
+// ---- end mahpo/rl/rl.hpp
+// ---- begin mahpo/study/journal.hpp
+// The study journal: one JSON object per line, appended and fsync'ed before the event it records is
+// reported, so a crash loses at most the line being written.
+//
+//   {"event":"study","format":1,"searcher":"tpe","space":"...","seed":0,"goal":"maximize"}
+//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01}
+//   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
+//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6}
+//
+// Reading tolerates a truncated last line (the crash happened while writing it): it is reported
+// and cut off before anything new is appended. Any other malformed line is an error.
+
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::study {
+
+class StudyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline Status status_from_string(const std::string& text) {
+  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
+    if (text == to_string(status)) return status;
+  }
+  throw StudyError(fmt::format("mahpo: unknown trial status '{}' in the journal", text));
+}
+
+// A value as JSON: NaN and infinities (which JSON lacks) become null.
+inline nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
+inline double number_from(const nlohmann::json& json) {
+  return json.is_number() ? json.get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline nlohmann::json result_to_json(const Result& result) {
+  nlohmann::json intermediate = nlohmann::json::array();
+  for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
+  return {{"value", number_or_null(result.value)},
+          {"status", to_string(result.status)},
+          {"intermediate", std::move(intermediate)},
+          {"metrics", result.metrics},
+          {"message", result.message}};
+}
+
+inline Result result_from_json(const nlohmann::json& json) {
+  Result result;
+  result.value = number_from(json.at("value"));
+  result.status = status_from_string(json.at("status").get<std::string>());
+  for (const auto& value : json.at("intermediate")) result.intermediate.push_back(number_from(value));
+  result.metrics = json.at("metrics");
+  result.message = json.at("message").get<std::string>();
+  return result;
+}
+
+struct JournalContents {
+  std::vector<nlohmann::json> records;
+  std::size_t valid_bytes = 0;       // the length of the complete lines
+  std::size_t truncated_bytes = 0;   // the length of a cut-off last line (0: none)
+};
+
+// Reads a journal; throws StudyError on a malformed line that is not a truncated last line.
+inline JournalContents read_journal(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StudyError(fmt::format("mahpo: cannot read the journal {}", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  JournalContents contents;
+  std::size_t start = 0, line_number = 1;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {  // no newline: the crash cut this line short
+      contents.truncated_bytes = text.size() - start;
+      break;
+    }
+    try {
+      contents.records.push_back(nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(start),
+                                                       text.begin() + static_cast<std::ptrdiff_t>(end)));
+    } catch (const nlohmann::json::exception& error) {
+      throw StudyError(fmt::format("mahpo: the journal {} has a malformed line {}: {}", path.string(), line_number,
+                                   error.what()));
+    }
+    start = end + 1;
+    contents.valid_bytes = start;
+    ++line_number;
+  }
+  return contents;
+}
+
+// Appends lines to a journal file; every line is written whole and fsync'ed.
+class JournalWriter {
+ public:
+  JournalWriter() = default;
+  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line).
+  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt)
+      : path_(path) {
+    descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (descriptor_ < 0) fail("open");
+    if (keep_bytes && ::ftruncate(descriptor_, static_cast<off_t>(*keep_bytes)) != 0) fail("truncate");
+  }
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  JournalWriter(JournalWriter&& other) noexcept : path_(std::move(other.path_)), descriptor_(other.descriptor_) {
+    other.descriptor_ = -1;
+  }
+  JournalWriter& operator=(JournalWriter&& other) noexcept {
+    std::swap(path_, other.path_);
+    std::swap(descriptor_, other.descriptor_);
+    return *this;
+  }
+  ~JournalWriter() {
+    if (descriptor_ >= 0) ::close(descriptor_);
+  }
+
+  bool is_open() const { return descriptor_ >= 0; }
+
+  void append(const nlohmann::json& record) {
+    if (descriptor_ < 0) return;
+    const std::string line = record.dump() + "\n";
+    std::size_t written = 0;
+    while (written < line.size()) {
+      const ssize_t n = ::write(descriptor_, line.data() + written, line.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("write");
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(descriptor_) != 0) fail("fsync");
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw StudyError(fmt::format("mahpo: cannot {} the journal {}: {}", what, path_.string(), std::strerror(errno)));
+  }
+
+  std::filesystem::path path_;
+  int descriptor_ = -1;
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/journal.hpp
+// ---- begin mahpo/study/study.hpp
+// The study runner: a searcher against an objective, under a trial, wall-clock and/or epoch budget,
+// with N worker threads, a journal, resume, a progress line and a report.
+//
+//   mahpo::search::Tpe<Space> tpe({.seed = 1});
+//   auto report = mahpo::study::run_study(tpe, objective, {.trials = 200, .workers = 2,
+//                                                         .journal = "tpe.jsonl"});
+//   fmt::print("{}", report.summary());
+//   report.write_csv("tpe.csv");
+//
+// Concurrency: workers ask and tell under one lock and evaluate outside it, so a model-based
+// searcher sees the other workers' trials as pending (History::running()) when it is asked.
+// Journal: every ask and tell is appended and fsync'ed inside that lock, before the trial starts or
+// its result is reported, so the journal's order is the order the searcher saw.
+// Resume: a fresh searcher, built with the same options, replays the journal's asks and tells in
+// order (each replayed ask must give the journal's config: searchers are deterministic); trials
+// asked but never told (running at the crash) are evaluated again first; finished ones never are.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::study {
+
+// What a study evaluates: objective(config, budget) -> Result.
+template <typename O, typename S>
+concept Objective = std::invocable<const O&, const Config<S>&, const Budget&> &&
+                    std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
+
+enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
+
+struct StudyOptions {
+  std::size_t trials = 0;   // stop asking after this many trials (0: no limit)
+  double seconds = 0.0;     // ... or after this much wall-clock time, resumed runs included (0: no limit)
+  double epochs = 0.0;      // ... or once the asked budgets sum to this many epochs (0: no limit)
+  std::size_t workers = 1;  // trials evaluated at once, one thread each
+  std::filesystem::path journal;  // empty: no journal
+  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
+  Progress progress = Progress::automatic;
+};
+
+template <typename S>
+struct TrialRecord {
+  std::size_t id = 0;
+  Config<S> config;
+  Budget budget{};
+  bool finished = false;
+  Result result;
+  double started = 0.0;  // study seconds when it started and ended
+  double ended = 0.0;
+  std::size_t worker = 0;
+  bool replayed = false;  // finished in an earlier run, read from the journal
+};
+
+template <typename S>
+struct StudyReport {
+  std::string searcher;
+  search::Goal goal = search::Goal::maximize;
+  std::vector<TrialRecord<S>> trials;  // by id
+  double seconds = 0.0;                // wall-clock search time, earlier runs included
+  std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
+  std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
+
+  // The finished ok trial with the best value, or nullptr.
+  const TrialRecord<S>* best() const {
+    const TrialRecord<S>* found = nullptr;
+    for (const auto& trial : trials) {
+      if (!trial.finished || trial.result.status != Status::ok) continue;
+      const bool better = found == nullptr || (goal == search::Goal::maximize ? trial.result.value > found->result.value
+                                                                              : trial.result.value < found->result.value);
+      if (better) found = &trial;
+    }
+    return found;
+  }
+
+  std::size_t count(Status status) const {
+    return static_cast<std::size_t>(std::count_if(trials.begin(), trials.end(), [&](const auto& trial) {
+      return trial.finished && trial.result.status == status;
+    }));
+  }
+
+  std::string summary() const {
+    std::string text = fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher,
+                                   trials.size(), count(Status::ok), count(Status::failed), count(Status::diverged),
+                                   count(Status::pruned), seconds);
+    for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
+    const auto* top = best();
+    if (top == nullptr) return text + "  no trial finished ok\n";
+    text += fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
+    for (const char* key : {"validation_accuracy", "test_accuracy", "test_kappa"}) {
+      if (top->result.metrics.contains(key)) text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
+    }
+    text += fmt::format("  config: {}\n", top->config.to_string());
+    return text;
+  }
+
+  // One row per trial: id, status, value, budget, times, then every parameter and every numeric or
+  // text metric (the union over trials, in first-seen order).
+  void write_csv(const std::filesystem::path& path) const {
+    std::vector<std::string> metric_keys;
+    for (const auto& trial : trials) {
+      for (const auto& [key, value] : trial.result.metrics.items()) {
+        if (std::find(metric_keys.begin(), metric_keys.end(), key) == metric_keys.end()) metric_keys.push_back(key);
+      }
+    }
+    std::ofstream out(path);
+    if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
+    std::vector<std::string> header{"id", "status", "value", "epochs", "iterations", "started", "ended", "worker"};
+    for (auto name : S::names) header.emplace_back(name);
+    for (const auto& key : metric_keys) header.push_back(key);
+    out << csv_row(header);
+    for (const auto& trial : trials) {
+      std::vector<std::string> row{std::to_string(trial.id),
+                                   trial.finished ? to_string(trial.result.status) : "running",
+                                   fmt::format("{}", trial.result.value),
+                                   fmt::format("{}", trial.budget.epochs),
+                                   std::to_string(trial.budget.iterations),
+                                   fmt::format("{:.3f}", trial.started),
+                                   fmt::format("{:.3f}", trial.ended),
+                                   std::to_string(trial.worker)};
+      const auto config = trial.config.to_json();
+      for (auto name : S::names) row.push_back(cell(config.at(std::string(name))));
+      for (const auto& key : metric_keys) {
+        row.push_back(trial.result.metrics.contains(key) ? cell(trial.result.metrics.at(key)) : "");
+      }
+      out << csv_row(row);
+    }
+    if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
+  }
+
+ private:
+  static std::string cell(const nlohmann::json& value) {
+    return value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  static std::string csv_row(const std::vector<std::string>& cells) {
+    std::string line;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+      if (k > 0) line += ',';
+      const auto& text = cells[k];
+      if (text.find_first_of(",\"\n") == std::string::npos) {
+        line += text;
+      } else {
+        line += '"';
+        for (char c : text) line += c == '"' ? std::string("\"\"") : std::string(1, c);
+        line += '"';
+      }
+    }
+    return line + '\n';
+  }
+};
+
+namespace detail {
+
+inline std::string format_duration(double seconds) {
+  const auto total = static_cast<long long>(seconds + 0.5);
+  if (total < 60) return fmt::format("{}s", total);
+  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+}
+
+template <typename T>
+nlohmann::json study_header(const T& searcher) {
+  using S = typename T::space_type;
+  return {{"event", "study"},
+          {"format", 1},
+          {"searcher", std::string(T::name)},
+          {"space", S::describe()},
+          {"seed", searcher.options().seed},
+          {"goal", search::to_string(searcher.options().goal)}};
+}
+
+}  // namespace detail
+
+// Runs the study and returns its report. Throws StudyError for bad options or a journal that does
+// not belong to this searcher and space; an exception from the objective fails that trial only.
+template <typename T, typename O>
+StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, StudyOptions options) {
+  static_assert(search::Searcher<T>,
+                "mahpo::study::run_study: the searcher must model mahpo::search::Searcher (space_type, name, "
+                "ask() -> Trial<space_type>, tell(id, Result), options())");
+  using S = typename T::space_type;
+  static_assert(Objective<O, S>,
+                "mahpo::study::run_study: the objective must be callable as objective(const Config<S>&, const "
+                "Budget&) and return a mahpo::Result");
+  using clock = std::chrono::steady_clock;
+
+  if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
+    throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
+  }
+  if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
+  if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
+
+  StudyReport<S> report;
+  report.searcher = std::string(T::name);
+  report.goal = searcher.options().goal;
+  std::deque<std::size_t> rerun;  // ids to evaluate again first
+  double earlier_seconds = 0.0, epochs_asked = 0.0;
+  JournalWriter journal;
+
+  // ---- the journal: start one, or replay one
+  const auto header = detail::study_header(searcher);
+  const bool exists = !options.journal.empty() && std::filesystem::exists(options.journal) &&
+                      std::filesystem::file_size(options.journal) > 0;
+  if (exists && !options.resume) {
+    throw StudyError(fmt::format("mahpo: the journal {} already exists; resume it or choose another path",
+                                 options.journal.string()));
+  }
+  if (exists) {
+    const auto contents = read_journal(options.journal);
+    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
+      throw StudyError(fmt::format("mahpo: {} does not start with a study header", options.journal.string()));
+    }
+    const auto& found = contents.records.front();
+    for (const char* key : {"searcher", "space", "seed", "goal"}) {
+      if (found.value(key, nlohmann::json()) != header[key]) {
+        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
+                                     options.journal.string(), key, found.value(key, nlohmann::json()).dump(),
+                                     header[key].dump()));
+      }
+    }
+    if (contents.truncated_bytes > 0) {
+      report.notes.push_back(fmt::format("the journal's last line was cut short ({} bytes) and was dropped",
+                                         contents.truncated_bytes));
+    }
+    for (std::size_t k = 1; k < contents.records.size(); ++k) {
+      const auto& record = contents.records[k];
+      const auto event = record.value("event", "");
+      const auto id = record.at("id").get<std::size_t>();
+      if (event == "ask") {
+        const auto trial = searcher.ask();
+        const auto config = Config<S>::from_json(record.at("config"));
+        if (trial.id != id || !(trial.config == config)) {
+          throw StudyError(fmt::format(
+              "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
+              "searcher's options changed?)",
+              options.journal.string(), id, config.to_string(), trial.config.to_string()));
+        }
+        TrialRecord<S> entry{.id = id, .config = trial.config, .budget = trial.budget};
+        entry.started = record.value("elapsed", 0.0);
+        report.trials.push_back(std::move(entry));
+        epochs_asked += trial.budget.epochs;
+      } else if (event == "tell") {
+        if (id >= report.trials.size() || report.trials[id].finished) {
+          throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
+                                       options.journal.string(), id));
+        }
+        auto& entry = report.trials[id];
+        entry.result = result_from_json(record);
+        entry.finished = entry.replayed = true;
+        entry.ended = record.value("elapsed", 0.0);
+        entry.worker = record.value("worker", std::size_t{0});
+        searcher.tell(id, entry.result);
+      } else {
+        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, options.journal.string()));
+      }
+      earlier_seconds = std::max(earlier_seconds, record.value("elapsed", 0.0));
+    }
+    for (const auto& entry : report.trials) {
+      if (!entry.finished) rerun.push_back(entry.id);
+    }
+    report.rerun = rerun.size();
+    if (!rerun.empty()) {
+      report.notes.push_back(fmt::format("{} trial(s) running at the interruption are evaluated again", rerun.size()));
+    }
+    journal = JournalWriter(options.journal, contents.valid_bytes);
+  } else if (!options.journal.empty()) {
+    journal = JournalWriter(options.journal);
+    journal.append(header);
+  }
+
+  // ---- the workers
+  const auto start = clock::now();
+  const auto elapsed = [&] { return earlier_seconds + std::chrono::duration<double>(clock::now() - start).count(); };
+  const bool show_progress = options.progress == Progress::always ||
+                             (options.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
+  std::mutex lock;
+  std::exception_ptr failure;
+
+  const auto limit_reached = [&] {
+    if (options.trials > 0 && report.trials.size() >= options.trials) return true;
+    if (options.seconds > 0.0 && elapsed() >= options.seconds) return true;
+    return options.epochs > 0.0 && epochs_asked >= options.epochs;
+  };
+  const auto progress_line = [&] {
+    std::size_t finished = 0;
+    for (const auto& trial : report.trials) finished += trial.finished ? 1 : 0;
+    const auto* top = report.best();
+    std::string eta;
+    const double spent = elapsed();
+    if (options.trials > 0 && finished > 0) {
+      eta = fmt::format(" | ETA {}", detail::format_duration(spent / static_cast<double>(finished) *
+                                                             static_cast<double>(options.trials - std::min(options.trials, finished))));
+    } else if (options.seconds > 0.0) {
+      eta = fmt::format(" | {} left", detail::format_duration(std::max(0.0, options.seconds - spent)));
+    }
+    fmt::print(stderr, "\rmahpo {}: trial {}/{} | best {} | {} elapsed{}   ", T::name, finished,
+               options.trials > 0 ? std::to_string(options.trials) : std::string("?"),
+               top ? fmt::format("{:.5g}", top->result.value) : std::string("-"), detail::format_duration(spent), eta);
+    std::fflush(stderr);
+  };
+
+  const auto work = [&](std::size_t worker) {
+    while (true) {
+      std::size_t id;
+      search::Trial<S> trial;
+      {
+        std::lock_guard guard(lock);
+        if (failure) return;
+        try {
+          if (!rerun.empty()) {
+            id = rerun.front();
+            rerun.pop_front();
+            trial = {id, report.trials[id].config, report.trials[id].budget};
+          } else {
+            if (limit_reached()) return;
+            trial = searcher.ask();
+            id = trial.id;
+            if (id != report.trials.size()) {
+              throw StudyError(fmt::format("mahpo: {} asked trial {}, expected {}", T::name, id, report.trials.size()));
+            }
+            journal.append({{"event", "ask"},
+                            {"id", id},
+                            {"config", trial.config.to_json()},
+                            {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
+                            {"elapsed", elapsed()}});
+            report.trials.push_back(TrialRecord<S>{.id = id, .config = trial.config, .budget = trial.budget});
+            epochs_asked += trial.budget.epochs;
+          }
+          report.trials[id].started = elapsed();
+          report.trials[id].worker = worker;
+        } catch (...) {
+          failure = std::current_exception();
+          return;
+        }
+      }
+
+      Result result;
+      try {
+        result = objective(trial.config, trial.budget);
+        if (result.status == Status::ok && !std::isfinite(result.value)) {
+          result.status = Status::failed;
+          result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
+        }
+      } catch (const std::exception& error) {
+        result = Result{};
+        result.status = Status::failed;
+        result.message = error.what();
+      }
+
+      std::lock_guard guard(lock);
+      try {
+        auto& entry = report.trials[id];
+        entry.ended = elapsed();
+        nlohmann::json record = result_to_json(result);
+        record["event"] = "tell";
+        record["id"] = id;
+        record["seconds"] = entry.ended - entry.started;
+        record["worker"] = worker;
+        record["elapsed"] = entry.ended;
+        journal.append(record);  // on disk before anyone hears of it
+        searcher.tell(id, result);
+        entry.result = std::move(result);
+        entry.finished = true;
+        if (show_progress) progress_line();
+      } catch (...) {
+        failure = std::current_exception();
+        return;
+      }
+    }
+  };
+
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < options.workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& thread : threads) thread.join();
+  if (show_progress) fmt::print(stderr, "\n");
+  if (failure) std::rethrow_exception(failure);
+  report.seconds = elapsed();
+  return report;
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/study.hpp
+// ---- begin mahpo/problems/synthetic.hpp
+// Cheap test problems with known optima, shaped like mahpo's objectives: a callable
+// (config, budget) -> Result, a `space`, a `goal`, and the optimum.
+//
+//   Branin       2-d, minimize; minimum 0.397887 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475)
+//   Hartmann6    6-d on [0, 1]^6, minimize; minimum -3.32237 at
+//                (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
+//   LeNetQuadratic  the 5-parameter space of paper_lenet (flattened names), maximize; an
+//                "accuracy" of 0.99 minus a weighted squared distance, in the unit cube, to a known
+//                best config, minus 0.05 * (1 - epochs) below 1 epoch (so low budgets rank configs
+//                the same way, with lower values, as multi-fidelity searchers assume)
+//
+// Branin and Hartmann-6: the standard definitions (Dixon & Szegő, 1978; Surjanovic & Bingham's
+// Virtual Library of Simulation Experiments).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numbers>
+
+
+namespace mahpo::problems {
+
+struct Branin {
+  using space = Space<Real<"x1", -5.0, 10.0>, Real<"x2", 0.0, 15.0>>;
+  static constexpr search::Goal goal = search::Goal::minimize;
+  static constexpr double optimum = 0.397887357729739;
+
+  static double evaluate(double x1, double x2) {
+    constexpr double pi = std::numbers::pi;
+    const double b = 5.1 / (4.0 * pi * pi), c = 5.0 / pi, t = 1.0 / (8.0 * pi);
+    const double inner = x2 - b * x1 * x1 + c * x1 - 6.0;
+    return inner * inner + 10.0 * (1.0 - t) * std::cos(x1) + 10.0;
+  }
+
+  Result operator()(const Config<space>& config, const Budget& = {}) const {
+    return Result{.value = evaluate(config.get<"x1">(), config.get<"x2">())};
+  }
+};
+
+struct Hartmann6 {
+  using space = Space<Real<"x1", 0.0, 1.0>, Real<"x2", 0.0, 1.0>, Real<"x3", 0.0, 1.0>, Real<"x4", 0.0, 1.0>,
+                      Real<"x5", 0.0, 1.0>, Real<"x6", 0.0, 1.0>>;
+  static constexpr search::Goal goal = search::Goal::minimize;
+  static constexpr double optimum = -3.32236801141551;
+  static constexpr std::array<double, 6> minimizer{0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573};
+
+  static double evaluate(const std::array<double, 6>& x) {
+    static constexpr std::array<double, 4> alpha{1.0, 1.2, 3.0, 3.2};
+    static constexpr double a[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
+                                       {0.05, 10, 17, 0.1, 8, 14},
+                                       {3, 3.5, 1.7, 10, 17, 8},
+                                       {17, 8, 0.05, 10, 0.1, 14}};
+    static constexpr double p[4][6] = {{0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
+                                       {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
+                                       {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
+                                       {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
+    double total = 0.0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      double exponent = 0.0;
+      for (std::size_t j = 0; j < 6; ++j) exponent += a[i][j] * (x[j] - p[i][j]) * (x[j] - p[i][j]);
+      total -= alpha[i] * std::exp(-exponent);
+    }
+    return total;
+  }
+
+  Result operator()(const Config<space>& config, const Budget& = {}) const {
+    return Result{.value = evaluate(space::to_unit_cube(config))};
+  }
+};
+
+// The paper_lenet space's five hyperparameters, scored without training.
+struct LeNetQuadratic {
+  using space = nn::paper_lenet::space;
+  static constexpr search::Goal goal = search::Goal::maximize;
+  static constexpr double optimum = 0.99;  // reached at best_config() with a budget of 1 epoch or more
+
+  // conv1 5, conv2 3, hidden 600, dropout 0.6, batch 24, learning rate 0.003.
+  static Config<space> best_config() {
+    Config<space> config;
+    config.set<"conv1.conv_size">(5).set<"conv2.conv_size">(3).set<"fc1.hidden_size">(600);
+    config.set<"fc1.dropout_rate">(0.6).set<"training.batch_size">(24).set<"training.learning_rate">(0.003);
+    return config;
+  }
+
+  // Weights per unit-cube coordinate: the learning rate matters most, the batch size least.
+  static constexpr std::array<double, 6> weights{0.3, 0.3, 0.2, 0.2, 0.1, 0.8};
+
+  static double evaluate(const Config<space>& config, double epochs) {
+    const auto x = space::to_unit_cube(config);
+    const auto best = space::to_unit_cube(best_config());
+    double distance = 0.0;
+    for (std::size_t k = 0; k < x.size(); ++k) distance += weights[k] * (x[k] - best[k]) * (x[k] - best[k]);
+    return optimum - distance - 0.05 * (1.0 - std::clamp(epochs, 0.0, 1.0));
+  }
+
+  Result operator()(const Config<space>& config, const Budget& budget = {}) const {
+    const double epochs = budget.iterations > 0 ? static_cast<double>(budget.iterations) / 1000.0 : budget.epochs;
+    return Result{.value = evaluate(config, epochs)};
+  }
+};
+
+}  // namespace mahpo::problems
+// ---- end mahpo/problems/synthetic.hpp
 // ---- end mahpo/mahpo.hpp

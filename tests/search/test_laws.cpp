@@ -10,6 +10,7 @@
 #include <mahpo/search/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/hyperband.hpp>
+#include <mahpo/search/mappo.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 #include <mahpo/search/successive_halving.hpp>
@@ -32,5 +33,10 @@ TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
                            (Random, Grid, Anneal, Tpe, GpBo, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
                             Bohb),
                            (LeNetQuadratic::space, Branin::space)) {
+  mahpo::testing::check_searcher_laws<TestType>();
+}
+
+// The RL searchers take a topology (MAPPO) or a space (PpoLstm) of their own.
+TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws]", Mappo<mahpo::nn::paper_lenet>) {
   mahpo::testing::check_searcher_laws<TestType>();
 }

@@ -126,6 +126,19 @@ inline std::pair<ImageSet, ImageSet> split_train_validation(const ImageSet& full
   return {full.subset(train), full.subset(validation)};
 }
 
+// The first `train`, `validation` and `test` images of each set (0 keeps a set whole): quick runs on
+// a subset, the classes as mixed as the files have them.
+inline Dataset take_first(const Dataset& dataset, std::size_t train, std::size_t validation = 0, std::size_t test = 0) {
+  const auto first = [](const ImageSet& set, std::size_t count) {
+    if (count == 0 || count >= set.size()) return set;
+    std::vector<std::size_t> indices(count);
+    std::iota(indices.begin(), indices.end(), std::size_t{0});
+    return set.subset(indices);
+  };
+  return Dataset{dataset.name, dataset.classes, first(dataset.train, train), first(dataset.validation, validation),
+                 first(dataset.test, test)};
+}
+
 // $MAHPO_DATA_DIR, else the source tree's data/ (set by mahpo's CMake build), else ./data.
 inline std::filesystem::path data_directory() {
   if (const char* from_environment = std::getenv("MAHPO_DATA_DIR"); from_environment && *from_environment) {

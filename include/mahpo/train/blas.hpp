@@ -1,9 +1,15 @@
 #pragma once
 // The one place the trainer calls OpenBLAS: row-major sgemm and the thread count.
+//
+// The CBLAS declarations come from xtensor-blas's bundled copy (the one its xlinalg.hpp uses), not
+// from OpenBLAS's <cblas.h>: the two declare the same enums, so a program that includes both (the
+// trainer and the GP or RL code) would not compile.
 
-#include <cblas.h>
+#include <xtensor-blas/xblas.hpp>
 
 #include <cstddef>
+
+extern "C" void openblas_set_num_threads(int threads);  // OpenBLAS's own API (not in CBLAS)
 
 namespace mahpo::train {
 

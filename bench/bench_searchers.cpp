@@ -1,0 +1,68 @@
+// Ask+tell cost of every searcher after 10, 100, 200 and 1,000 finished trials, on the paper's
+// 5-parameter space (conv_size, hidden_size, dropout_rate, batch_size, learning_rate).
+//
+// Each benchmark fills a searcher with N told trials (untimed), then times ask() + tell() pairs.
+// To keep the history at about N, the timed searcher is reset to a copy of the filled one (untimed)
+// every N/10 + 5 pairs.
+#include <mahpo/mahpo.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+
+namespace {
+
+using Paper = mahpo::Space<mahpo::Int<"conv_size", 2, 7>, mahpo::Int<"hidden_size", 124, 1024>,
+                           mahpo::Real<"dropout_rate", 0.5, 0.9>, mahpo::Int<"batch_size", 16, 32>,
+                           mahpo::LogReal<"learning_rate", 1e-4, 0.1>>;
+
+// A smooth "accuracy" with its peak inside the space.
+mahpo::Result score(const mahpo::search::Trial<Paper>& trial) {
+  const auto x = Paper::to_unit_cube(trial.config);
+  double value = 0.99;
+  for (std::size_t k = 0; k < x.size(); ++k) value -= 0.2 * (x[k] - 0.4) * (x[k] - 0.4) * static_cast<double>(k + 1);
+  return mahpo::Result{.value = value - 0.05 * (1.0 - std::min(trial.budget.epochs, 1.0))};
+}
+
+template <typename Searcher>
+void ask_tell(benchmark::State& state) {
+  const auto finished = static_cast<std::size_t>(state.range(0));
+  Searcher filled(mahpo::search::SearchOptions{.seed = 1});
+  for (std::size_t k = 0; k < finished; ++k) {
+    const auto trial = filled.ask();
+    filled.tell(trial.id, score(trial));
+  }
+  Searcher searcher = filled;
+  const std::size_t reset_every = finished / 10 + 5;
+  std::size_t since_reset = 0;
+  for (auto _ : state) {
+    if (since_reset == reset_every) {
+      state.PauseTiming();
+      searcher = filled;
+      since_reset = 0;
+      state.ResumeTiming();
+    }
+    const auto trial = searcher.ask();
+    searcher.tell(trial.id, score(trial));
+    ++since_reset;
+  }
+  state.SetLabel(std::string(Searcher::name));
+}
+
+using namespace mahpo::search;
+#define MAHPO_SEARCHER_BENCHMARK(Searcher) \
+  BENCHMARK_TEMPLATE(ask_tell, Searcher<Paper>)->Arg(10)->Arg(100)->Arg(200)->Arg(1000)->Unit(benchmark::kMicrosecond)
+
+MAHPO_SEARCHER_BENCHMARK(Random);
+MAHPO_SEARCHER_BENCHMARK(Grid);
+MAHPO_SEARCHER_BENCHMARK(Anneal);
+MAHPO_SEARCHER_BENCHMARK(Tpe);
+MAHPO_SEARCHER_BENCHMARK(GpBo);
+MAHPO_SEARCHER_BENCHMARK(SuccessiveHalving);
+MAHPO_SEARCHER_BENCHMARK(Hyperband);
+MAHPO_SEARCHER_BENCHMARK(Bohb);
+MAHPO_SEARCHER_BENCHMARK(RegularizedEvolution);
+
+}  // namespace
+
+BENCHMARK_MAIN();

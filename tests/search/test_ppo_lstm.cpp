@@ -1,0 +1,281 @@
+// PPO-LSTM: options, configs inside the space, determinism, the real-update batches, the KL rule
+// that ends the model-based updates, the reward model's fit, learning without the model, and that
+// it beats random search on the LeNet quadratic.
+#include <catch2/catch.hpp>
+
+#include <mahpo/problems/synthetic.hpp>
+#include <mahpo/search/ppo_lstm.hpp>
+#include <mahpo/search/random.hpp>
+
+#include "../spaces.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace mahpo;
+using namespace mahpo::search;
+
+namespace {
+
+Result ok(double value) {
+  Result result;
+  result.value = value;
+  return result;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+using Quadratic = problems::LeNetQuadratic;
+using LeNetSpace = Quadratic::space;
+
+// Runs `trials` ask/tell rounds of the LeNet quadratic, one trial at a time.
+template <typename Searcher>
+void run_quadratic(Searcher& searcher, std::size_t trials) {
+  const Quadratic problem;
+  for (std::size_t k = 0; k < trials; ++k) {
+    const auto trial = searcher.ask();
+    searcher.tell(trial.id, ok(problem(trial.config).value));
+  }
+}
+
+// Asks `trials` trials with up to `pending` outstanding, telling them in a seeded shuffled order.
+template <typename Searcher>
+std::vector<Trial<LeNetSpace>> run_pending(Searcher& searcher, std::size_t trials, std::size_t pending) {
+  const Quadratic problem;
+  std::vector<Trial<LeNetSpace>> asked, outstanding;
+  std::mt19937_64 order(7);
+  while (asked.size() < trials || !outstanding.empty()) {
+    while (outstanding.size() < pending && asked.size() < trials) {
+      asked.push_back(searcher.ask());
+      outstanding.push_back(asked.back());
+    }
+    std::uniform_int_distribution<std::size_t> pick(0, outstanding.size() - 1);
+    const std::size_t k = pick(order);
+    searcher.tell(outstanding[k].id, ok(problem(outstanding[k].config).value));
+    outstanding.erase(outstanding.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+  return asked;
+}
+
+}  // namespace
+
+TEST_CASE("ppo_lstm refuses bad options with a message naming the option") {
+  const auto refuses = [](PpoLstmOptions options, const std::string& word) {
+    try {
+      PpoLstm<LeNetSpace> searcher({}, options);
+      FAIL("accepted a bad " << word);
+    } catch (const std::invalid_argument& error) {
+      const std::string message = error.what();
+      CHECK(message.find("mahpo::ppo_lstm") != std::string::npos);
+      CHECK(message.find(word) != std::string::npos);
+    }
+  };
+  refuses({.learning_rate = 0.0}, "learning_rate");
+  refuses({.lstm_units = 0}, "lstm_units");
+  refuses({.episodes_per_update = 0}, "episodes_per_update");
+  refuses({.ppo_epochs = 0}, "ppo_epochs");
+  refuses({.clip = 0.0}, "clip");
+  refuses({.entropy_coefficient = -1.0}, "entropy_coefficient");
+  refuses({.max_gradient_norm = 0.0}, "max_gradient_norm");
+  refuses({.initial_log_std = 3.0}, "initial_log_std");
+  refuses({.reward_model_ensemble = 0}, "reward_model_ensemble");
+  refuses({.kl_threshold = 0.0}, "kl_threshold");
+  refuses({.max_model_updates = 0}, "max_model_updates");
+  refuses({.imagined_episodes = 1}, "imagined_episodes");
+  CHECK_NOTHROW(PpoLstm<LeNetSpace>({}, {.use_reward_model = false, .max_model_updates = 0}));
+  CHECK(PpoLstm<LeNetSpace>().ppo_options().min_real_for_model == 2 * LeNetSpace::dimension);
+  CHECK(PpoLstm<LeNetSpace>({}, {.min_real_for_model = 5}).ppo_options().min_real_for_model == 5);
+}
+
+TEST_CASE("ppo_lstm's configs stay in the space and reach every value of a categorical") {
+  using S = test_spaces::Mixed;
+  PpoLstm<S> searcher(SearchOptions{.seed = 4});
+  std::set<std::string> activations;
+  std::set<std::int64_t> batch_sizes;
+  for (std::size_t k = 0; k < 48; ++k) {
+    const auto trial = searcher.ask();
+    REQUIRE_NOTHROW(Config<S>(trial.config.values()));
+    activations.insert(std::string(trial.config.template get<"activation">()));
+    batch_sizes.insert(trial.config.template get<"batch_size">());
+    const double rate = trial.config.template get<"learning_rate">();
+    CHECK((rate >= 1e-4 && rate <= 0.1));
+    searcher.tell(trial.id, ok(-std::log(rate)));
+  }
+  CHECK(activations.size() == 3);
+  CHECK(batch_sizes.size() >= 8);
+  CHECK(searcher.real_updates() == 12);
+}
+
+TEST_CASE("ppo_lstm is deterministic for a seed, with trials pending and told out of order") {
+  const auto run = [](std::uint64_t seed) {
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = seed});
+    auto trials = run_pending(searcher, 40, 3);
+    return std::pair{trials, searcher.model_updates()};
+  };
+  const auto [first, first_updates] = run(21);
+  const auto [again, again_updates] = run(21);
+  const auto [other, other_updates] = run(22);
+  REQUIRE(first.size() == 40);
+  bool same = true, same_other = true;
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    same = same && first[k].config == again[k].config;
+    same_other = same_other && first[k].config == other[k].config;
+  }
+  CHECK(same);
+  CHECK_FALSE(same_other);
+  CHECK(first_updates == again_updates);
+  CHECK(first_updates > 0);
+}
+
+TEST_CASE("ppo_lstm updates on every episodes_per_update told episodes, many pending or not") {
+  PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 2}, {.episodes_per_update = 5, .use_reward_model = false});
+  run_pending(searcher, 42, 12);
+  CHECK(searcher.real_updates() == 8);  // 42 told: 8 batches of 5, 2 left waiting
+  CHECK(searcher.model_updates() == 0);
+
+  PpoLstm<LeNetSpace> failing(SearchOptions{.seed = 2});
+  const auto fail_every_other = [&](std::size_t trials) {
+    for (std::size_t k = 0; k < trials; ++k) {
+      const auto trial = failing.ask();
+      Result result;
+      result.status = trial.id % 2 == 0 ? Status::failed : Status::ok;
+      result.value = trial.id % 2 == 0 ? std::nan("") : 0.5 + 0.01 * static_cast<double>(k);
+      failing.tell(trial.id, result);
+    }
+  };
+  fail_every_other(20);
+  CHECK(failing.real_updates() == 5);
+  CHECK(failing.model_rounds() == 0);  // 10 usable trials: the model waits for 2 x 6
+  fail_every_other(4);
+  CHECK(failing.model_rounds() == 1);
+  for (double log_std : failing.policy().log_std()) CHECK(std::isfinite(log_std));
+}
+
+TEST_CASE("ppo_lstm uses the reward model only after min_real_for_model usable trials") {
+  PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 6}, {.min_real_for_model = 20});
+  run_quadratic(searcher, 16);
+  CHECK(searcher.model_rounds() == 0);
+  run_quadratic(searcher, 4);
+  CHECK(searcher.model_rounds() == 1);
+  CHECK(searcher.model_updates() >= 1);
+}
+
+TEST_CASE("ppo_lstm's model-based updates stop once the policy moved past the KL threshold") {
+  SECTION("a tiny threshold: one model-based update per round") {
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 8}, {.kl_threshold = 1e-12});
+    run_quadratic(searcher, 32);
+    CHECK(searcher.model_rounds() == 6);  // after 12, 16, ..., 32 told trials
+    CHECK(searcher.model_updates() == searcher.model_rounds());
+    CHECK(searcher.last_kl() > 1e-12);
+  }
+  SECTION("a huge threshold: the cap") {
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 8}, {.kl_threshold = 1e9, .max_model_updates = 4});
+    run_quadratic(searcher, 32);
+    CHECK(searcher.model_rounds() == 6);
+    CHECK(searcher.model_updates() == 4 * searcher.model_rounds());
+    CHECK(searcher.last_kl() <= 1e9);
+  }
+  SECTION("the default: a round ends at the cap or just past the threshold") {
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 8});
+    const Quadratic problem;
+    std::size_t rounds = 0, stopped_by_kl = 0;
+    for (std::size_t k = 0; k < 60; ++k) {
+      const auto trial = searcher.ask();
+      searcher.tell(trial.id, ok(problem(trial.config).value));
+      if (searcher.model_rounds() == rounds) continue;
+      rounds = searcher.model_rounds();
+      const std::size_t updates = searcher.model_updates_in_last_round();
+      CHECK((updates >= 1 && updates <= 10));
+      if (updates < 10) {
+        CHECK(searcher.last_kl() > 0.02);
+        ++stopped_by_kl;
+      }
+    }
+    CHECK(rounds == 13);  // after 12, 16, ..., 60 told trials
+    CHECK(stopped_by_kl > 0);
+  }
+}
+
+TEST_CASE("ppo_lstm's reward model fits a smooth function") {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const auto f = [](double x, double y) { return 0.9 - (x - 0.3) * (x - 0.3) - 0.5 * (y - 0.7) * (y - 0.7); };
+  const auto sample = [&](std::size_t n, rl::Matrix& points, rl::Vector& targets) {
+    points = rl::Matrix::from_shape({n, std::size_t{2}});
+    targets = rl::Vector::from_shape({n});
+    for (std::size_t i = 0; i < n; ++i) {
+      points(i, 0) = uniform(rng);
+      points(i, 1) = uniform(rng);
+      targets(i) = f(points(i, 0), points(i, 1));
+    }
+  };
+  rl::Matrix train, test;
+  rl::Vector train_targets, test_targets;
+  sample(60, train, train_targets);
+  sample(200, test, test_targets);
+  const auto test_error = [&](const search::detail::PpoLstmRewardModel& model) {
+    const rl::Vector predicted = model.predict(test);
+    double error = 0.0;
+    for (std::size_t i = 0; i < test_targets.size(); ++i)
+      error += (predicted(i) - test_targets(i)) * (predicted(i) - test_targets(i));
+    return error / static_cast<double>(test_targets.size());
+  };
+  double spread = 0.0, mean = 0.0;
+  for (double y : test_targets) mean += y;
+  mean /= static_cast<double>(test_targets.size());
+  for (double y : test_targets) spread += (y - mean) * (y - mean);
+  spread /= static_cast<double>(test_targets.size());
+
+  search::detail::PpoLstmRewardModel model(2, 3, 16, 0.01, rng);
+  const double first = model.fit(train, train_targets, 1);
+  const double first_test = test_error(model);
+  double last = first;
+  for (int round = 0; round < 8; ++round) last = model.fit(train, train_targets, 50);  // warm-started fits
+  CHECK(last < 0.1 * first);
+  CHECK(test_error(model) < 0.1 * first_test);
+  CHECK(test_error(model) < 0.1 * spread);  // far better than predicting the mean
+}
+
+TEST_CASE("ppo_lstm learns from real episodes alone") {
+  using S = Space<Real<"x", 0.0, 1.0>, Real<"y", 0.0, 1.0>>;
+  for (std::uint64_t seed : {1, 2, 3}) {
+    PpoLstm<S> searcher(SearchOptions{.seed = seed}, {.use_reward_model = false});
+    std::vector<double> distances;
+    for (std::size_t k = 0; k < 240; ++k) {
+      const auto trial = searcher.ask();
+      const double x = trial.config.template get<"x">(), y = trial.config.template get<"y">();
+      const double distance = std::hypot(x - 0.85, y - 0.2);
+      distances.push_back(distance);
+      searcher.tell(trial.id, ok(-distance));
+    }
+    double early = 0.0, late = 0.0;
+    for (std::size_t k = 0; k < 40; ++k) {
+      early += distances[k] / 40.0;
+      late += distances[distances.size() - 1 - k] / 40.0;
+    }
+    CHECK(late < 0.6 * early);
+  }
+}
+
+TEST_CASE("ppo_lstm beats random search on the LeNet quadratic (median best of 5 seeds, 200 episodes)") {
+  std::vector<double> ppo, random;
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = seed});
+    run_quadratic(searcher, 200);
+    ppo.push_back(searcher.history().best()->result.value);
+    Random<LeNetSpace> baseline(SearchOptions{.seed = seed});
+    run_quadratic(baseline, 200);
+    random.push_back(baseline.history().best()->result.value);
+  }
+  INFO("ppo_lstm " << median(ppo) << ", random " << median(random));
+  CHECK(median(ppo) > median(random));
+}
