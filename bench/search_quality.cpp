@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -62,6 +63,12 @@ struct LeNetQuadratic : mahpo::problems::LeNetQuadratic {
   static constexpr const char* name = "LeNet quadratic";
 };
 
+// MAPPO takes a topology; on the LeNet quadratic (paper_lenet's space) it is Mappo<paper_lenet>.
+template <typename S>
+struct PaperMappo : mahpo::search::Mappo<mahpo::nn::paper_lenet> {
+  using mahpo::search::Mappo<mahpo::nn::paper_lenet>::Mappo;
+};
+
 template <typename Problem>
 void rows(std::size_t seeds) {
   using namespace mahpo::search;
@@ -74,6 +81,8 @@ void rows(std::size_t seeds) {
   row<Hyperband, Problem>(seeds);
   row<Bohb, Problem>(seeds);
   row<RegularizedEvolution, Problem>(seeds);
+  row<PpoLstm, Problem>(seeds);
+  if constexpr (std::is_same_v<typename Problem::space, mahpo::nn::paper_lenet::space>) row<PaperMappo, Problem>(seeds);
 }
 
 }  // namespace

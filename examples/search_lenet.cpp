@@ -14,6 +14,8 @@
 
 #include <exception>
 #include <memory>
+#include <stdexcept>
+#include <type_traits>
 #include <string>
 
 namespace {
@@ -36,6 +38,12 @@ auto make_searcher(const Settings& settings, mahpo::search::Goal goal, auto&& ru
   if (name == "anneal") return run(search::Anneal<S>(common));
   if (name == "tpe") return run(search::Tpe<S>(common));
   if (name == "gp_bo") return run(search::GpBo<S>(common));
+  if (name == "ppo_lstm") return run(search::PpoLstm<S>(common));
+  if constexpr (std::is_same_v<S, mahpo::nn::paper_lenet::space>) {  // MAPPO's agents come from the topology
+    if (name == "mappo") return run(search::Mappo<mahpo::nn::paper_lenet>(common));
+  } else {
+    if (name == "mappo") throw std::invalid_argument("mappo searches a LeNet topology: use --problem lenet or lenet_quadratic");
+  }
   if (name == "regularized_evolution") {
     return run(search::RegularizedEvolution<S>(common, search::EvolutionOptions::for_budget(settings.trials)));
   }
@@ -80,7 +88,7 @@ int main(int argc, char** argv) {
   Settings settings;
   app.add_option("--searcher", settings.searcher, "which searcher")
       ->check(CLI::IsMember({"random", "grid", "anneal", "tpe", "gp_bo", "successive_halving", "hyperband", "bohb",
-                             "regularized_evolution"}));
+                             "regularized_evolution", "mappo", "ppo_lstm"}));
   app.add_option("--problem", settings.problem, "lenet: train paper_lenet; or a synthetic problem")
       ->check(CLI::IsMember({"lenet", "branin", "hartmann6", "lenet_quadratic"}));
   app.add_option("--dataset", settings.dataset, "data set for --problem lenet")

@@ -39,6 +39,7 @@
 #include <mahpo/search/hyperband.hpp>
 #include <mahpo/search/bohb.hpp>
 #include <mahpo/search/mappo.hpp>
+#include <mahpo/search/ppo_lstm.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 #include <mahpo/rl/rl.hpp>
 #include <mahpo/study/journal.hpp>

@@ -11,6 +11,7 @@
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/hyperband.hpp>
 #include <mahpo/search/mappo.hpp>
+#include <mahpo/search/ppo_lstm.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 #include <mahpo/search/successive_halving.hpp>
@@ -37,6 +38,7 @@ TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
 }
 
 // The RL searchers take a topology (MAPPO) or a space (PpoLstm) of their own.
-TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws]", Mappo<mahpo::nn::paper_lenet>) {
+TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws]", Mappo<mahpo::nn::paper_lenet>,
+                   PpoLstm<LeNetQuadratic::space>) {
   mahpo::testing::check_searcher_laws<TestType>();
 }

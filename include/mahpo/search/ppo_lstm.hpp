@@ -1,7 +1,7 @@
 #pragma once
 // PPO-LSTM: model-based reinforcement learning for hyperparameter optimization (Wu, Chen & Liu,
 // "Efficient hyperparameter optimization through model-based reinforcement learning",
-// Neurocomputing 409, 2020).
+// Neurocomputing, 2020).
 //
 // One agent writes a config one hyperparameter at a time, in the space's order of free
 // parameters (T = S::dimension steps). At step t it reads an input embedding of the previous
@@ -41,6 +41,7 @@
 // - PPO's pi_old is the policy at the start of each update: old log-probabilities are recomputed
 //   then (episodes asked while other updates ran are treated as on-policy). Each epoch is one
 //   full batch (no minibatches); every step of every episode is one sample with its own ratio.
+//   One Adam serves real and imagined updates alike.
 // - Pending trials: ask() samples from the current policy whatever is pending. A real update runs
 //   as soon as `episodes_per_update` told episodes wait, on those episodes in id order.
 // - Failed and diverged trials (and a usable one whose value is not finite) get the worst usable
@@ -100,10 +101,10 @@ struct PpoLstmOptions {
   std::size_t reward_model_hidden = 16;   // units of each of their 2 hidden ReLU layers
   std::size_t reward_model_steps = 50;    // Adam steps per fit, from the last fit's weights
   double reward_model_learning_rate = 0.01;
-  double kl_threshold = 0.02;            // model-based updates stop once KL(before || now) exceeds it
-  std::size_t max_model_updates = 10;    // ... or after this many in a row
-  std::size_t imagined_episodes = 16;    // per model-based update
-  std::size_t min_real_for_model = 0;    // usable real trials before the model is used; 0: 2 x dimension
+  double kl_threshold = 0.02;          // model-based updates stop once KL(before || now) exceeds it
+  std::size_t max_model_updates = 10;  // ... or after this many in a row
+  std::size_t imagined_episodes = 16;  // per model-based update
+  std::size_t min_real_for_model = 0;  // usable real trials before the model is used; 0: 2 x dimension
 };
 
 namespace detail {
@@ -261,6 +262,7 @@ inline rl::Matrix ppo_lstm_stacked_actions(const rl::Matrix& episodes) {
 }
 
 // KL(first || second) of the action distributions, averaged over every step of the episodes.
+// KL of two Gaussians per step, exact for their tanh-squashed laws (mahpo/rl/squashed_gaussian_head.hpp)
 inline double ppo_lstm_mean_kl(const PpoLstmPolicy& first, const PpoLstmPolicy& second, const rl::Matrix& episodes,
                                const rl::SquashedGaussianHead& head) {
   const PpoLstmDistributions a = first.predict(episodes), b = second.predict(episodes);
@@ -278,8 +280,7 @@ class PpoLstmRewardModel {
   PpoLstmRewardModel() = default;
   PpoLstmRewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
                      std::mt19937_64& rng) {
-    const rl::MlpOptions shape{
-        .sizes = {inputs, hidden, hidden, 1}, .activation = rl::Activation::relu};
+    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::Activation::relu};
     for (std::size_t m = 0; m < members; ++m) {
       members_.emplace_back(shape, rng);
       optimizers_.emplace_back(rl::AdamOptions{.learning_rate = learning_rate});
@@ -370,8 +371,8 @@ inline PpoLstmOptions ppo_lstm_validated(PpoLstmOptions o, std::size_t dimension
                      ppo_lstm_max_log_std));
   if (o.use_reward_model) {
     if (o.reward_model_ensemble == 0 || o.reward_model_hidden == 0 || o.reward_model_steps == 0)
-      fail(fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must be "
-                       "positive",
+      fail(fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must all "
+                       "be positive",
                        o.reward_model_ensemble, o.reward_model_hidden, o.reward_model_steps));
     if (!(o.reward_model_learning_rate > 0.0) || !std::isfinite(o.reward_model_learning_rate))
       fail(fmt::format("reward_model_learning_rate {} must be a positive number", o.reward_model_learning_rate));
@@ -433,7 +434,7 @@ class PpoLstm {
 
   std::size_t real_updates() const { return real_updates_; }
   std::size_t model_updates() const { return model_updates_; }  // all rounds together
-  std::size_t model_rounds() const { return model_rounds_; }     // rounds with at least one model-based update
+  std::size_t model_rounds() const { return model_rounds_; }    // rounds with at least one model-based update
   std::size_t model_updates_in_last_round() const { return last_round_updates_; }
   double last_kl() const { return last_kl_; }  // KL(before || now) at the end of the last round
   const detail::PpoLstmPolicy& policy() const { return policy_; }
@@ -463,6 +464,7 @@ class PpoLstm {
   static bool has_reward(const Observation<S>& entry) { return entry.usable() && std::isfinite(entry.loss); }
 
   // Episode advantages: returns normalized by the real rewards' running moments, minus the batch's mean.
+  // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
   rl::Vector advantages(const rl::Vector& rewards) const {
     const rl::Vector normalized = reward_moments_.normalize(rewards);
     double mean = 0.0;

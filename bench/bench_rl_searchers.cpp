@@ -1,0 +1,76 @@
+// What the RL searchers cost per episode on paper_lenet's space (the CNN training excluded):
+//   act        one ask(): every agent samples its action
+//   update     the tell() that completes a batch and runs the PPO update (MAPPO: every 8 episodes)
+//   amortized  ask() + tell() averaged over episodes, updates included (target: <= 1 ms)
+// Values come from the LeNet quadratic, so the policy sees a realistic reward signal.
+#include <mahpo/mahpo.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+
+namespace {
+
+using mahpo::problems::LeNetQuadratic;
+using clock_type = std::chrono::steady_clock;
+
+double since(clock_type::time_point start) { return std::chrono::duration<double>(clock_type::now() - start).count(); }
+
+template <typename Searcher>
+void act(benchmark::State& state) {
+  Searcher searcher(mahpo::search::SearchOptions{.seed = 1});
+  const LeNetQuadratic problem;
+  for (auto _ : state) {
+    const auto start = clock_type::now();
+    const auto trial = searcher.ask();
+    state.SetIterationTime(since(start));
+    searcher.tell(trial.id, problem(trial.config, trial.budget));
+  }
+}
+
+template <typename Searcher>
+void update(benchmark::State& state) {
+  Searcher searcher(mahpo::search::SearchOptions{.seed = 1});
+  const LeNetQuadratic problem;
+  for (auto _ : state) {
+    double seconds = 0.0;
+    const auto before = searcher.updates();
+    while (searcher.updates() == before) {  // the tell that completes a batch runs the update
+      const auto trial = searcher.ask();
+      const auto result = problem(trial.config, trial.budget);
+      const auto start = clock_type::now();
+      searcher.tell(trial.id, result);
+      seconds = since(start);
+    }
+    state.SetIterationTime(seconds);
+  }
+}
+
+template <typename Searcher>
+void amortized(benchmark::State& state) {
+  const LeNetQuadratic problem;
+  const auto episodes = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    Searcher searcher(mahpo::search::SearchOptions{.seed = 1});
+    for (std::size_t k = 0; k < episodes; ++k) {
+      const auto trial = searcher.ask();
+      searcher.tell(trial.id, problem(trial.config, trial.budget));
+    }
+  }
+  state.counters["per_episode_ms"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * episodes) * 1e-3,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+using Mappo = mahpo::search::Mappo<mahpo::nn::paper_lenet>;
+using PpoLstm = mahpo::search::PpoLstm<LeNetQuadratic::space>;
+
+BENCHMARK_TEMPLATE(act, Mappo)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(update, Mappo)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(amortized, Mappo)->Arg(200)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(act, PpoLstm)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(amortized, PpoLstm)->Arg(200)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
