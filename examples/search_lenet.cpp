@@ -86,6 +86,7 @@ struct PaperLeNet : mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> {
 int main(int argc, char** argv) {
   CLI::App app{"mahpo: search the MAPPO paper's LeNet space (or a synthetic problem) with one searcher"};
   Settings settings;
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
   app.add_option("--searcher", settings.searcher, "which searcher")
       ->check(CLI::IsMember({"random", "grid", "anneal", "tpe", "gp_bo", "successive_halving", "hyperband", "bohb",
                              "regularized_evolution", "mappo", "ppo_lstm"}));

@@ -27,6 +27,7 @@
 #include <mahpo/objective.hpp>
 #include <mahpo/search/detail/brackets.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/space/fixed_string.hpp>
 
 namespace mahpo::search {
 
@@ -36,18 +37,20 @@ struct HyperbandOptions {
   double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
 };
 
-template <typename S>
-class Hyperband {
+namespace detail {
+// Random configs run through brackets: Hyperband (every bracket, cycled) and successive halving
+// (the most aggressive bracket, repeated) differ only in their cycle.
+template <typename S, FixedString Name, HbCycle Cycle>
+class RandomBrackets {
  public:
   using space_type = S;
-  static constexpr std::string_view name = "hyperband";
+  static constexpr std::string_view name = Name.view();
 
-  explicit Hyperband(SearchOptions options = {}, HyperbandOptions hyperband = {})
+  explicit RandomBrackets(SearchOptions options = {}, HyperbandOptions brackets = {})
       : options_(options),
         history_(options.goal),
         rng_(options.seed),
-        scheduler_(detail::hb_shape(name, hyperband.min_budget, hyperband.max_budget, hyperband.eta),
-                   detail::HbCycle::all_brackets) {}
+        scheduler_(detail::hb_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Cycle) {}
 
   Trial<S> ask() {
     const detail::HbSlot slot = scheduler_.ask(history_.asked());
@@ -71,6 +74,13 @@ class Hyperband {
   History<S> history_;
   std::mt19937_64 rng_;
   detail::HbScheduler scheduler_;
+};
+}  // namespace detail
+
+template <typename S>
+class Hyperband : public detail::RandomBrackets<S, "hyperband", detail::HbCycle::all_brackets> {
+ public:
+  using detail::RandomBrackets<S, "hyperband", detail::HbCycle::all_brackets>::RandomBrackets;
 };
 
 }  // namespace mahpo::search

@@ -14,58 +14,17 @@
 // every open bracket waits for results, a new bracket opens; a rung promotes once all its trials
 // are told, failed and diverged trials counting as the worst, ties in the order they were asked.
 
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <string_view>
-
-#include <mahpo/objective.hpp>
-#include <mahpo/search/detail/brackets.hpp>
-#include <mahpo/search/searcher.hpp>
+#include <mahpo/search/hyperband.hpp>
 
 namespace mahpo::search {
 
-struct SuccessiveHalvingOptions {
-  double min_budget = 1.0 / 9.0;  // epochs of the first rung
-  double max_budget = 1.0;        // epochs of the last rung
-  double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
-};
+// min_budget: epochs of the first rung; max_budget: of the last; eta: keep 1/eta, give eta x the budget.
+using SuccessiveHalvingOptions = HyperbandOptions;
 
 template <typename S>
-class SuccessiveHalving {
+class SuccessiveHalving : public detail::RandomBrackets<S, "successive_halving", detail::HbCycle::most_aggressive> {
  public:
-  using space_type = S;
-  static constexpr std::string_view name = "successive_halving";
-
-  explicit SuccessiveHalving(SearchOptions options = {}, SuccessiveHalvingOptions halving = {})
-      : options_(options),
-        history_(options.goal),
-        rng_(options.seed),
-        scheduler_(detail::hb_shape(name, halving.min_budget, halving.max_budget, halving.eta),
-                   detail::HbCycle::most_aggressive) {}
-
-  Trial<S> ask() {
-    const detail::HbSlot slot = scheduler_.ask(history_.asked());
-    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
-    return history_.add(std::move(config), Budget{.epochs = slot.budget});
-  }
-
-  void tell(std::size_t id, const Result& result) {
-    const auto& entry = history_.tell(id, result, name);
-    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
-  }
-
-  const SearchOptions& options() const { return options_; }
-  const History<S>& history() const { return history_; }
-  // The bracket's shape (s_max, sizes, budgets) and the bracket each trial belongs to.
-  const detail::HbShape& shape() const { return scheduler_.shape(); }
-  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
-
- private:
-  SearchOptions options_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  detail::HbScheduler scheduler_;
+  using detail::RandomBrackets<S, "successive_halving", detail::HbCycle::most_aggressive>::RandomBrackets;
 };
 
 }  // namespace mahpo::search
