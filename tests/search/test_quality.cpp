@@ -1,0 +1,64 @@
+// Each model-based searcher beats random search on Branin and Hartmann-6: at a fixed number of
+// trials per searcher, its median best over seeds 0-4 is better than random search's median with
+// the same trials and seeds. (The full table, 50/100/200 trials: bench/search_quality.)
+#include <catch2/catch.hpp>
+
+#include <mahpo/problems/synthetic.hpp>
+#include <mahpo/search/anneal.hpp>
+#include <mahpo/search/bohb.hpp>
+#include <mahpo/search/gp_bo.hpp>
+#include <mahpo/search/random.hpp>
+#include <mahpo/search/regularized_evolution.hpp>
+#include <mahpo/search/tpe.hpp>
+
+#include <algorithm>
+#include <vector>
+
+using namespace mahpo;
+using namespace mahpo::search;
+
+namespace {
+
+template <typename S>
+struct SizedEvolution : RegularizedEvolution<S> {  // population 25, sample 6: sized for 100 trials
+  explicit SizedEvolution(SearchOptions options) : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(100)) {}
+};
+
+// The median over seeds 0..4 of the lowest value found in `trials` trials (both problems minimize).
+template <template <typename> class Searcher, typename Problem>
+double median_best(std::size_t trials) {
+  std::vector<double> best;
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    Searcher<typename Problem::space> searcher(SearchOptions{.seed = seed, .goal = Goal::minimize});
+    double lowest = 1e300;
+    for (std::size_t k = 0; k < trials; ++k) {
+      const auto trial = searcher.ask();
+      const auto result = Problem{}(trial.config, trial.budget);
+      searcher.tell(trial.id, result);
+      lowest = std::min(lowest, result.value);
+    }
+    best.push_back(lowest);
+  }
+  std::sort(best.begin(), best.end());
+  return best[2];
+}
+
+template <template <typename> class Searcher>
+void beats_random(std::size_t trials) {
+  const double branin = median_best<Searcher, problems::Branin>(trials);
+  const double random_branin = median_best<Random, problems::Branin>(trials);
+  INFO("Branin, " << trials << " trials: " << branin << " vs random " << random_branin);
+  CHECK(branin < random_branin);
+  const double hartmann = median_best<Searcher, problems::Hartmann6>(trials);
+  const double random_hartmann = median_best<Random, problems::Hartmann6>(trials);
+  INFO("Hartmann-6, " << trials << " trials: " << hartmann << " vs random " << random_hartmann);
+  CHECK(hartmann < random_hartmann);
+}
+
+}  // namespace
+
+TEST_CASE("anneal beats random search on Branin and Hartmann-6") { beats_random<Anneal>(100); }
+TEST_CASE("TPE beats random search on Branin and Hartmann-6") { beats_random<Tpe>(100); }
+TEST_CASE("GP-BO beats random search on Branin and Hartmann-6") { beats_random<GpBo>(40); }
+TEST_CASE("BOHB beats random search on Branin and Hartmann-6") { beats_random<Bohb>(150); }
+TEST_CASE("regularized evolution beats random search on Branin and Hartmann-6") { beats_random<SizedEvolution>(100); }
