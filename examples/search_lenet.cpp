@@ -75,12 +75,6 @@ int search(const Settings& settings, const Objective& objective, mahpo::search::
   });
 }
 
-// LeNetObjective with the space named `space`, as the synthetic problems have it.
-struct PaperLeNet : mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> {
-  using space = mahpo::nn::paper_lenet::space;
-  using mahpo::train::LeNetObjective<mahpo::nn::paper_lenet>::LeNetObjective;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,7 +117,8 @@ int main(int argc, char** argv) {
     }
     fmt::print("{}: {} training, {} validation, {} test images\n", dataset.name, dataset.train.size(),
                dataset.validation.size(), dataset.test.size());
-    const PaperLeNet objective(std::make_shared<const mahpo::data::Dataset>(std::move(dataset)));
+    const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(
+        std::make_shared<const mahpo::data::Dataset>(std::move(dataset)));
     return search(settings, objective, mahpo::search::Goal::maximize);
   } catch (const std::exception& error) {
     fmt::print(stderr, "error: {}\n", error.what());

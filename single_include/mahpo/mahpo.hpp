@@ -2770,6 +2770,7 @@ template <typename Topology>
 class LeNetObjective {
  public:
   using topology_type = Topology;
+  using space = typename Topology::space;  // as the synthetic problems name it
   using config_type = typename Topology::config_type;
 
   LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
@@ -2851,12 +2852,15 @@ class LeNetObjective {
 // - Only `ok` and `pruned` results are fitted by models; `failed` and `diverged` trials are kept
 //   in the history (they count as trials) but carry no value a model could trust (as in Optuna).
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -2937,6 +2941,26 @@ template <typename S>
 std::array<double, S::dimension> snap(std::span<const double> point) {
   return S::to_unit_cube(S::from_unit_cube(point));
 }
+
+// The index of the equal-width cell of [0, 1] that holds u, of `count` cells (how Int and
+// Categorical decode a coordinate).
+inline std::size_t unit_cell(double u, std::size_t count) {
+  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
+  return std::min(cell, count - 1);
+}
+
+namespace detail {
+// A draw of N(mean, sigma) truncated to [0, 1], by rejection (with mean in [0, 1] and sigma <= 1 a
+// draw lands inside with probability at least 1/3); after 200 misses, the mean clamped to [0, 1].
+inline double truncated_normal_unit(double mean, double sigma, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(mean, sigma);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const double x = normal(rng);
+    if (x >= 0.0 && x <= 1.0) return x;
+  }
+  return std::clamp(mean, 0.0, 1.0);
+}
+}  // namespace detail
 
 // ---- the history every searcher keeps
 
@@ -3395,22 +3419,6 @@ inline std::vector<double> tpe_default_weights(std::size_t n) {
 
 namespace detail {
 
-inline std::size_t tpe_cell(double u, std::size_t count) {
-  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
-  return std::min(cell, count - 1);
-}
-
-// A draw of N(mean, sigma) truncated to [0, 1], by rejection: with mean in [0, 1] and sigma <= 1
-// a draw lands inside with probability at least 1/3.
-inline double tpe_truncated_normal(double mean, double sigma, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(mean, sigma);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const double x = normal(rng);
-    if (x >= 0.0 && x <= 1.0) return x;
-  }
-  return std::clamp(mean, 0.0, 1.0);
-}
-
 // P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
 inline double tpe_upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
 
@@ -3496,7 +3504,7 @@ class TpeParzen {
 
   // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
   double log_density_coordinate(std::size_t k, double x) const {
-    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + tpe_cell(x, dims_[k].count)];
+    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + unit_cell(x, dims_[k].count)];
     const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
     const double* mu = kernel_mu_.data() + first;
     const double* inv_sigma = kernel_inv_sigma_.data() + first;
@@ -3526,7 +3534,7 @@ class TpeParzen {
     for (std::size_t k = 0; k < dims_.size(); ++k) {
       const std::size_t base = k * count;
       if (dims_[k].kind == Kind::categorical) {
-        const std::size_t c = tpe_cell(x[k], dims_[k].count);
+        const std::size_t c = unit_cell(x[k], dims_[k].count);
         const std::size_t* observed = observed_.data() + base;
         for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
       } else {
@@ -3580,7 +3588,7 @@ class TpeParzen {
 
   double sample_kernel(std::size_t k, std::size_t i, std::mt19937_64& rng) const {
     const std::size_t at = k * components_ + i;
-    if (dims_[k].kind != Kind::categorical) return tpe_truncated_normal(mu_[at], sigma_[at], rng);
+    if (dims_[k].kind != Kind::categorical) return truncated_normal_unit(mu_[at], sigma_[at], rng);
     const std::size_t choices = dims_[k].count;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     // Optuna's kernel: the observed choice with mass 1 / (1 + C a), else uniform (the prior: uniform).
@@ -3593,7 +3601,7 @@ class TpeParzen {
   void fit_categorical(std::size_t k, std::size_t n, const TpeOptions& options) {
     const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
     const auto c_count = static_cast<double>(choices);
-    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = tpe_cell(mu_[base + i], choices);
+    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = unit_cell(mu_[base + i], choices);
     // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
     const double a = options.prior_weight / static_cast<double>(count);
     prior_kernel_mass_ = a;
@@ -3663,7 +3671,7 @@ class TpeParzen {
     const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
     recent_.fill({-1.0, 1.0});
     for (std::size_t i = 0; i < n; ++i) {
-      auto& slot = recent_[tpe_cell(mu[i], recent_.size())];
+      auto& slot = recent_[unit_cell(mu[i], recent_.size())];
       if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
       multiply_mass(i, slot.second);
       log_const_[i] += observed_log;
@@ -5212,23 +5220,6 @@ inline std::optional<std::size_t> bohb_model_level(const std::vector<std::size_t
   return std::nullopt;
 }
 
-// The value index of a categorical coordinate (cells of equal width, as Categorical::decode).
-inline std::size_t bohb_category(double u, std::size_t count) {
-  const double cell = std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count));
-  return std::min(count - 1, static_cast<std::size_t>(cell));
-}
-
-// A normal(mean, sigma) truncated to [0, 1], by rejection (mean lies in [0, 1], so at least about a
-// fifth of the draws land inside for the widest bandwidth the normal-reference rule gives).
-inline double bohb_truncated_normal(double mean, double sigma, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(mean, sigma);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const double x = normal(rng);
-    if (x >= 0.0 && x <= 1.0) return x;
-  }
-  return std::clamp(mean, 0.0, 1.0);
-}
-
 // A product-kernel density estimate on the unit cube (statsmodels' KDEMultivariate with types
 // 'c' and 'u', bandwidths by 'normal_reference').
 template <std::size_t D>
@@ -5246,7 +5237,7 @@ class BohbKde {
       const bool categorical = dimensions_[k].kind == Kind::categorical;
       double sum = 0.0, squares = 0.0;
       for (const auto& point : points_) {
-        const double x = categorical ? static_cast<double>(bohb_category(point[k], dimensions_[k].count)) : point[k];
+        const double x = categorical ? static_cast<double>(unit_cell(point[k], dimensions_[k].count)) : point[k];
         sum += x;
         squares += x * x;
       }
@@ -5278,7 +5269,7 @@ class BohbKde {
         if (dimensions_[k].kind == Kind::categorical) {
           const std::size_t count = dimensions_[k].count;
           if (count < 2) continue;
-          term += bohb_category(x[k], count) == bohb_category(points_[i][k], count) ? same_[k] : other_[k];
+          term += unit_cell(x[k], count) == unit_cell(points_[i][k], count) ? same_[k] : other_[k];
         } else {
           const double z = (x[k] - points_[i][k]) / bandwidth_[k];
           term += same_[k] - 0.5 * z * z;
@@ -5449,7 +5440,7 @@ class Bohb {
             candidate[k] = (static_cast<double>(value) + 0.5) / static_cast<double>(count);
           }
         } else {
-          candidate[k] = detail::bohb_truncated_normal(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
+          candidate[k] = detail::truncated_normal_unit(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
         }
       }
       candidate = snap<S>(candidate);

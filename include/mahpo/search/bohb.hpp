@@ -95,23 +95,6 @@ inline std::optional<std::size_t> bohb_model_level(const std::vector<std::size_t
   return std::nullopt;
 }
 
-// The value index of a categorical coordinate (cells of equal width, as Categorical::decode).
-inline std::size_t bohb_category(double u, std::size_t count) {
-  const double cell = std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count));
-  return std::min(count - 1, static_cast<std::size_t>(cell));
-}
-
-// A normal(mean, sigma) truncated to [0, 1], by rejection (mean lies in [0, 1], so at least about a
-// fifth of the draws land inside for the widest bandwidth the normal-reference rule gives).
-inline double bohb_truncated_normal(double mean, double sigma, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(mean, sigma);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const double x = normal(rng);
-    if (x >= 0.0 && x <= 1.0) return x;
-  }
-  return std::clamp(mean, 0.0, 1.0);
-}
-
 // A product-kernel density estimate on the unit cube (statsmodels' KDEMultivariate with types
 // 'c' and 'u', bandwidths by 'normal_reference').
 template <std::size_t D>
@@ -129,7 +112,7 @@ class BohbKde {
       const bool categorical = dimensions_[k].kind == Kind::categorical;
       double sum = 0.0, squares = 0.0;
       for (const auto& point : points_) {
-        const double x = categorical ? static_cast<double>(bohb_category(point[k], dimensions_[k].count)) : point[k];
+        const double x = categorical ? static_cast<double>(unit_cell(point[k], dimensions_[k].count)) : point[k];
         sum += x;
         squares += x * x;
       }
@@ -161,7 +144,7 @@ class BohbKde {
         if (dimensions_[k].kind == Kind::categorical) {
           const std::size_t count = dimensions_[k].count;
           if (count < 2) continue;
-          term += bohb_category(x[k], count) == bohb_category(points_[i][k], count) ? same_[k] : other_[k];
+          term += unit_cell(x[k], count) == unit_cell(points_[i][k], count) ? same_[k] : other_[k];
         } else {
           const double z = (x[k] - points_[i][k]) / bandwidth_[k];
           term += same_[k] - 0.5 * z * z;
@@ -332,7 +315,7 @@ class Bohb {
             candidate[k] = (static_cast<double>(value) + 0.5) / static_cast<double>(count);
           }
         } else {
-          candidate[k] = detail::bohb_truncated_normal(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
+          candidate[k] = detail::truncated_normal_unit(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
         }
       }
       candidate = snap<S>(candidate);

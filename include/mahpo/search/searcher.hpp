@@ -18,12 +18,15 @@
 // - Only `ok` and `pruned` results are fitted by models; `failed` and `diverged` trials are kept
 //   in the history (they count as trials) but carry no value a model could trust (as in Optuna).
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -108,6 +111,26 @@ template <typename S>
 std::array<double, S::dimension> snap(std::span<const double> point) {
   return S::to_unit_cube(S::from_unit_cube(point));
 }
+
+// The index of the equal-width cell of [0, 1] that holds u, of `count` cells (how Int and
+// Categorical decode a coordinate).
+inline std::size_t unit_cell(double u, std::size_t count) {
+  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
+  return std::min(cell, count - 1);
+}
+
+namespace detail {
+// A draw of N(mean, sigma) truncated to [0, 1], by rejection (with mean in [0, 1] and sigma <= 1 a
+// draw lands inside with probability at least 1/3); after 200 misses, the mean clamped to [0, 1].
+inline double truncated_normal_unit(double mean, double sigma, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(mean, sigma);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const double x = normal(rng);
+    if (x >= 0.0 && x <= 1.0) return x;
+  }
+  return std::clamp(mean, 0.0, 1.0);
+}
+}  // namespace detail
 
 // ---- the history every searcher keeps
 

@@ -115,22 +115,6 @@ inline std::vector<double> tpe_default_weights(std::size_t n) {
 
 namespace detail {
 
-inline std::size_t tpe_cell(double u, std::size_t count) {
-  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
-  return std::min(cell, count - 1);
-}
-
-// A draw of N(mean, sigma) truncated to [0, 1], by rejection: with mean in [0, 1] and sigma <= 1
-// a draw lands inside with probability at least 1/3.
-inline double tpe_truncated_normal(double mean, double sigma, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(mean, sigma);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const double x = normal(rng);
-    if (x >= 0.0 && x <= 1.0) return x;
-  }
-  return std::clamp(mean, 0.0, 1.0);
-}
-
 // P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
 inline double tpe_upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
 
@@ -216,7 +200,7 @@ class TpeParzen {
 
   // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
   double log_density_coordinate(std::size_t k, double x) const {
-    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + tpe_cell(x, dims_[k].count)];
+    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + unit_cell(x, dims_[k].count)];
     const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
     const double* mu = kernel_mu_.data() + first;
     const double* inv_sigma = kernel_inv_sigma_.data() + first;
@@ -246,7 +230,7 @@ class TpeParzen {
     for (std::size_t k = 0; k < dims_.size(); ++k) {
       const std::size_t base = k * count;
       if (dims_[k].kind == Kind::categorical) {
-        const std::size_t c = tpe_cell(x[k], dims_[k].count);
+        const std::size_t c = unit_cell(x[k], dims_[k].count);
         const std::size_t* observed = observed_.data() + base;
         for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
       } else {
@@ -300,7 +284,7 @@ class TpeParzen {
 
   double sample_kernel(std::size_t k, std::size_t i, std::mt19937_64& rng) const {
     const std::size_t at = k * components_ + i;
-    if (dims_[k].kind != Kind::categorical) return tpe_truncated_normal(mu_[at], sigma_[at], rng);
+    if (dims_[k].kind != Kind::categorical) return truncated_normal_unit(mu_[at], sigma_[at], rng);
     const std::size_t choices = dims_[k].count;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     // Optuna's kernel: the observed choice with mass 1 / (1 + C a), else uniform (the prior: uniform).
@@ -313,7 +297,7 @@ class TpeParzen {
   void fit_categorical(std::size_t k, std::size_t n, const TpeOptions& options) {
     const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
     const auto c_count = static_cast<double>(choices);
-    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = tpe_cell(mu_[base + i], choices);
+    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = unit_cell(mu_[base + i], choices);
     // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
     const double a = options.prior_weight / static_cast<double>(count);
     prior_kernel_mass_ = a;
@@ -383,7 +367,7 @@ class TpeParzen {
     const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
     recent_.fill({-1.0, 1.0});
     for (std::size_t i = 0; i < n; ++i) {
-      auto& slot = recent_[tpe_cell(mu[i], recent_.size())];
+      auto& slot = recent_[unit_cell(mu[i], recent_.size())];
       if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
       multiply_mass(i, slot.second);
       log_const_[i] += observed_log;

@@ -30,6 +30,7 @@ template <typename Topology>
 class LeNetObjective {
  public:
   using topology_type = Topology;
+  using space = typename Topology::space;  // as the synthetic problems name it
   using config_type = typename Topology::config_type;
 
   LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
