@@ -136,6 +136,19 @@ TEST_CASE("LeNetObjective scores a config and reports its metrics") {
   CHECK(result.value == result.metrics["validation_accuracy"].get<double>());
   CHECK(result.metrics["test_accuracy"].get<double>() > 0.9);
   CHECK(result.metrics.contains("test_kappa"));
+  // The test confusion matrix: rows by true class, summing to the test set, giving accuracy and kappa.
+  const auto& rows = result.metrics["test_confusion"];
+  REQUIRE(rows.size() == 4);
+  ConfusionMatrix confusion(4);
+  for (std::size_t truth = 0; truth < 4; ++truth) {
+    REQUIRE(rows[truth].size() == 4);
+    for (std::size_t prediction = 0; prediction < 4; ++prediction) {
+      for (auto n = rows[truth][prediction].get<std::size_t>(); n > 0; --n) confusion.add(truth, prediction);
+    }
+  }
+  CHECK(confusion.total() == dataset->test.size());
+  CHECK(confusion.accuracy() == Approx(result.metrics["test_accuracy"].get<double>()).epsilon(1e-12));
+  CHECK(confusion.kappa() == Approx(result.metrics["test_kappa"].get<double>()).epsilon(1e-12));
   CHECK(result.metrics["training_seconds"].get<double>() > 0.0);
   CHECK(result.metrics["network"] == "input 1x12x12 > conv 4x3x3 > maxpool 2 > dense 16 (dropout 0) > output 4");
   CHECK(result.intermediate.size() == 2);  // one point per epoch

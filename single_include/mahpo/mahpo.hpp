@@ -2336,8 +2336,8 @@ class Network {
 // ---- begin mahpo/train/objective.hpp
 // LeNetObjective<Topology>: trains the network a config describes and scores it.
 //
-// The value is the validation accuracy; the metrics add test accuracy and Cohen's kappa, times,
-// memory and the network trained. A config the topology rejects (a feature map below 1x1), or
+// The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
+// confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology rejects (a feature map below 1x1), or
 // any exception, makes a `failed` result; a non-finite loss a `diverged` one. Neither carries NaN.
 
 #include <cstdint>
@@ -2345,6 +2345,8 @@ class Network {
 #include <memory>
 #include <stdexcept>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 // ---- begin mahpo/train/trainer.hpp
 // The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
@@ -2815,6 +2817,7 @@ class LeNetObjective {
         if (report.test) {
           metrics["test_accuracy"] = report.test->accuracy;
           metrics["test_kappa"] = report.test->kappa;
+          metrics["test_confusion"] = confusion_rows(report.test->confusion);
         }
       }
     } catch (const std::exception& error) {
@@ -2826,6 +2829,17 @@ class LeNetObjective {
   }
 
  private:
+  // Row k: how the test images of class k were classified.
+  static nlohmann::json confusion_rows(const ConfusionMatrix& confusion) {
+    auto rows = nlohmann::json::array();
+    for (std::size_t truth = 0; truth < confusion.classes(); ++truth) {
+      auto row = nlohmann::json::array();
+      for (std::size_t prediction = 0; prediction < confusion.classes(); ++prediction) row.push_back(confusion.at(truth, prediction));
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
   std::shared_ptr<const data::Dataset> dataset_;
   ObjectiveOptions options_;
 };
@@ -8724,7 +8738,8 @@ struct StudyReport {
     return text;
   }
 
-  // One row per trial: id, status, value, budget, times, then every parameter and every numeric or
+  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
+  // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
   // text metric (the union over trials, in first-seen order).
   void write_csv(const std::filesystem::path& path) const {
     std::vector<std::string> metric_keys;
@@ -8735,7 +8750,7 @@ struct StudyReport {
     }
     std::ofstream out(path);
     if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id", "status", "value", "epochs", "iterations", "started", "ended", "worker"};
+    std::vector<std::string> header{"id", "status", "value", "budget_epochs", "budget_iterations", "started", "ended", "worker"};
     for (auto name : S::names) header.emplace_back(name);
     for (const auto& key : metric_keys) header.push_back(key);
     out << csv_row(header);

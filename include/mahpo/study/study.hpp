@@ -117,7 +117,8 @@ struct StudyReport {
     return text;
   }
 
-  // One row per trial: id, status, value, budget, times, then every parameter and every numeric or
+  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
+  // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
   // text metric (the union over trials, in first-seen order).
   void write_csv(const std::filesystem::path& path) const {
     std::vector<std::string> metric_keys;
@@ -128,7 +129,7 @@ struct StudyReport {
     }
     std::ofstream out(path);
     if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id", "status", "value", "epochs", "iterations", "started", "ended", "worker"};
+    std::vector<std::string> header{"id", "status", "value", "budget_epochs", "budget_iterations", "started", "ended", "worker"};
     for (auto name : S::names) header.emplace_back(name);
     for (const auto& key : metric_keys) header.push_back(key);
     out << csv_row(header);

@@ -1,8 +1,8 @@
 #pragma once
 // LeNetObjective<Topology>: trains the network a config describes and scores it.
 //
-// The value is the validation accuracy; the metrics add test accuracy and Cohen's kappa, times,
-// memory and the network trained. A config the topology rejects (a feature map below 1x1), or
+// The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
+// confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology rejects (a feature map below 1x1), or
 // any exception, makes a `failed` result; a non-finite loss a `diverged` one. Neither carries NaN.
 
 #include <cstdint>
@@ -10,6 +10,8 @@
 #include <memory>
 #include <stdexcept>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include <mahpo/data/dataset.hpp>
 #include <mahpo/objective.hpp>
@@ -75,6 +77,7 @@ class LeNetObjective {
         if (report.test) {
           metrics["test_accuracy"] = report.test->accuracy;
           metrics["test_kappa"] = report.test->kappa;
+          metrics["test_confusion"] = confusion_rows(report.test->confusion);
         }
       }
     } catch (const std::exception& error) {
@@ -86,6 +89,17 @@ class LeNetObjective {
   }
 
  private:
+  // Row k: how the test images of class k were classified.
+  static nlohmann::json confusion_rows(const ConfusionMatrix& confusion) {
+    auto rows = nlohmann::json::array();
+    for (std::size_t truth = 0; truth < confusion.classes(); ++truth) {
+      auto row = nlohmann::json::array();
+      for (std::size_t prediction = 0; prediction < confusion.classes(); ++prediction) row.push_back(confusion.at(truth, prediction));
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
   std::shared_ptr<const data::Dataset> dataset_;
   ObjectiveOptions options_;
 };
