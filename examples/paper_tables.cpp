@@ -256,8 +256,9 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
       }
     }
   }
-  std::ofstream(out / "table.md") << table(rows, settings);
-  if (!summary || !runs_csv || !figure) throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
+  std::ofstream markdown(out / "table.md");
+  markdown << table(rows, settings);
+  if (!summary || !runs_csv || !figure || !markdown) throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
 }
 
 }  // namespace

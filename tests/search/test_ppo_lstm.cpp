@@ -23,12 +23,6 @@ using namespace mahpo::search;
 
 namespace {
 
-Result ok(double value) {
-  Result result;
-  result.value = value;
-  return result;
-}
-
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -43,7 +37,7 @@ void run_quadratic(Searcher& searcher, std::size_t trials) {
   const Quadratic problem;
   for (std::size_t k = 0; k < trials; ++k) {
     const auto trial = searcher.ask();
-    searcher.tell(trial.id, ok(problem(trial.config).value));
+    searcher.tell(trial.id, Result{.value = problem(trial.config).value});
   }
 }
 
@@ -60,7 +54,7 @@ std::vector<Trial<LeNetSpace>> run_pending(Searcher& searcher, std::size_t trial
     }
     std::uniform_int_distribution<std::size_t> pick(0, outstanding.size() - 1);
     const std::size_t k = pick(order);
-    searcher.tell(outstanding[k].id, ok(problem(outstanding[k].config).value));
+    searcher.tell(outstanding[k].id, Result{.value = problem(outstanding[k].config).value});
     outstanding.erase(outstanding.begin() + static_cast<std::ptrdiff_t>(k));
   }
   return asked;
@@ -108,7 +102,7 @@ TEST_CASE("ppo_lstm's configs stay in the space and reach every value of a categ
     batch_sizes.insert(trial.config.template get<"batch_size">());
     const double rate = trial.config.template get<"learning_rate">();
     CHECK((rate >= 1e-4 && rate <= 0.1));
-    searcher.tell(trial.id, ok(-std::log(rate)));
+    searcher.tell(trial.id, Result{.value = -std::log(rate)});
   }
   CHECK(activations.size() == 3);
   CHECK(batch_sizes.size() >= 8);
@@ -190,7 +184,7 @@ TEST_CASE("ppo_lstm's model-based updates stop once the policy moved past the KL
     std::size_t rounds = 0, stopped_by_kl = 0;
     for (std::size_t k = 0; k < 60; ++k) {
       const auto trial = searcher.ask();
-      searcher.tell(trial.id, ok(problem(trial.config).value));
+      searcher.tell(trial.id, Result{.value = problem(trial.config).value});
       if (searcher.model_rounds() == rounds) continue;
       rounds = searcher.model_rounds();
       const std::size_t updates = searcher.model_updates_in_last_round();
@@ -255,7 +249,7 @@ TEST_CASE("ppo_lstm learns from real episodes alone") {
       const double x = trial.config.template get<"x">(), y = trial.config.template get<"y">();
       const double distance = std::hypot(x - 0.85, y - 0.2);
       distances.push_back(distance);
-      searcher.tell(trial.id, ok(-distance));
+      searcher.tell(trial.id, Result{.value = -distance});
     }
     double early = 0.0, late = 0.0;
     for (std::size_t k = 0; k < 40; ++k) {

@@ -21,18 +21,12 @@ using namespace mahpo::search;
 
 namespace {
 
-Result ok(double value) {
-  Result result;
-  result.value = value;
-  return result;
-}
-
 // Runs `trials` ask/tell rounds of `problem` and returns the best value found.
 template <typename Searcher, typename Problem>
 double best_after(Searcher searcher, const Problem& problem, std::size_t trials) {
   for (std::size_t k = 0; k < trials; ++k) {
     const auto trial = searcher.ask();
-    searcher.tell(trial.id, ok(problem(trial.config).value));
+    searcher.tell(trial.id, Result{.value = problem(trial.config).value});
   }
   return searcher.history().best()->result.value;
 }
@@ -127,7 +121,7 @@ TEST_CASE("tpe's startup trials are Random's draws; failed trials don't end the 
     const auto b = random.ask();
     CHECK(a.config == b.config);
     // 15 failures first, then 10 usable trials: all 25 are startup trials.
-    Result result = k < 15 ? Result{} : ok(problem(a.config).value);
+    Result result = k < 15 ? Result{} : Result{.value = problem(a.config).value};
     if (k < 15) result.status = Status::failed;
     tpe.tell(a.id, result);
     random.tell(b.id, result);
@@ -283,7 +277,7 @@ TEST_CASE("tpe stays inside a mixed space in every mode, with many pending trial
         for (std::size_t k = 0; k < 8; ++k) trials.push_back(searcher.ask());  // 8 pending at once
         for (std::size_t k = first; k < trials.size(); ++k) {
           REQUIRE_NOTHROW(Config<S>(trials[k].config.values()));
-          searcher.tell(trials[k].id, ok(value(trials[k].config)));
+          searcher.tell(trials[k].id, Result{.value = value(trials[k].config)});
         }
       }
       return trials;
@@ -309,7 +303,7 @@ TEST_CASE("tpe with the constant liar avoids what is already pending") {
       for (std::size_t k = 0; k < 10; ++k) {
         const auto trial = searcher.ask();
         const double x = trial.config.get<"x">();
-        searcher.tell(trial.id, ok((x - 0.4) * (x - 0.4)));
+        searcher.tell(trial.id, Result{.value = (x - 0.4) * (x - 0.4)});
       }
       std::vector<double> pending;
       for (std::size_t k = 0; k < 6; ++k) pending.push_back(searcher.ask().config.get<"x">());
