@@ -330,6 +330,54 @@ TEST_CASE("rl: SquashedGaussianHead log-probability and gradients", "[rl][gradie
   CHECK(head.kl_divergence(m, s, row_matrix(1, 1, {0.8}), s)(0, 0) == Approx(0.5 * 0.25 / 0.25).epsilon(1e-12));
 }
 
+TEST_CASE("rl: GaussianHead (tanh-squashed mean) log-probability, gradients and actor loss", "[rl][gradient]") {
+  std::mt19937_64 rng(12);
+  const GaussianHead head(2);
+  Matrix output = random_matrix(4, 2, rng, -1.5, 1.5);
+  Matrix log_std = random_matrix(1, 2, rng, -1.5, -0.2);
+  const Matrix action = head.sample(output, log_std, rng);
+  const Matrix weights = random_matrix(4, 2, rng);
+  const GaussianHeadGradient gradient = head.log_probability_gradient(output, log_std, action, weights);
+  const auto loss = [&] { return dot(head.log_probabilities(output, log_std, action), weights); };
+  check_close(gradient.output, output, loss, "output");
+  check_close(gradient.log_std, log_std, loss, "log_std (one row for the batch)");
+
+  // The mean is tanh(output); the density integrates to one over the real line.
+  CHECK(head.mode(row_matrix(1, 2, {0.4, -2.0}))(0, 1) == Approx(std::tanh(-2.0)));
+  const Matrix o = row_matrix(1, 1, {0.7}), s = row_matrix(1, 1, {std::log(0.3)});
+  const GaussianHead one(1);
+  double integral = 0.0;
+  for (int i = 0; i < 20000; ++i) {
+    const double a = -3.0 + (i + 0.5) * 6.0 / 20000;
+    integral += std::exp(one.log_probabilities(o, s, row_matrix(1, 1, {a}))(0, 0)) * 6.0 / 20000;
+  }
+  CHECK(integral == Approx(1.0).margin(1e-6));
+  // Samples: mean tanh(0.7), std 0.3.
+  double sum = 0.0, square = 0.0;
+  const int draws = 20000;
+  for (int i = 0; i < draws; ++i) {
+    const double a = one.sample(o, s, rng)(0, 0);
+    sum += a;
+    square += a * a;
+  }
+  const double mean = sum / draws;
+  CHECK(mean == Approx(std::tanh(0.7)).margin(0.01));
+  CHECK(std::sqrt(square / draws - mean * mean) == Approx(0.3).margin(0.01));
+
+  // The PPO actor loss through it, the entropy bonus included.
+  const Vector advantages = vector_of({0.5, -1.0, 2.0, -0.3});
+  Matrix old_log_probabilities = head.log_probabilities(output, log_std, action);
+  old_log_probabilities += random_matrix(4, 2, rng, -0.3, 0.3);
+  const ActorLossOptions options{.entropy_coefficient = 0.05};
+  const MeanSquashedActorLoss actor =
+      gaussian_actor_loss(head, output, log_std, action, old_log_probabilities, advantages, options);
+  const auto total = [&] {
+    return gaussian_actor_loss(head, output, log_std, action, old_log_probabilities, advantages, options).total;
+  };
+  check_close(actor.output_gradient, output, total, "actor loss: output");
+  check_close(actor.log_std_gradient, log_std, total, "actor loss: log_std");
+}
+
 TEST_CASE("rl: PPO clipped surrogate gradient inside and outside the clip region", "[rl][gradient]") {
   // Ratios 0.7, 0.7, 1.1, 1.5, 1.5, 0.95 against advantages +, -, +, +, -, -; clip 0.2.
   const Matrix old_log = row_matrix(6, 1, {-1.0, -0.5, -2.0, -1.2, -0.3, -0.9});

@@ -19,6 +19,7 @@
 #include <xtensor/xbuilder.hpp>
 
 #include <mahpo/rl/categorical_head.hpp>
+#include <mahpo/rl/gaussian_head.hpp>
 #include <mahpo/rl/ppo.hpp>
 #include <mahpo/rl/squashed_gaussian_head.hpp>
 #include <mahpo/rl/tensor.hpp>
@@ -48,6 +49,11 @@ struct ActorLoss {
 
 struct CategoricalActorLoss : ActorLoss {
   Matrix logits_gradient;  // d(total)/d(logits), batch x head.logit_count()
+};
+
+struct MeanSquashedActorLoss : ActorLoss {
+  Matrix output_gradient;   // d(total)/d(network output), batch x dimensions
+  Matrix log_std_gradient;  // d(total)/d(log_std), 1 x dimensions
 };
 
 struct GaussianActorLoss : ActorLoss {
@@ -131,6 +137,24 @@ inline GaussianActorLoss squashed_gaussian_actor_loss(const SquashedGaussianHead
     const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
     loss.log_std_gradient += head.entropy_gradient(weights);
   }
+  return loss;
+}
+
+// The same loss for GaussianHead (tanh-squashed mean, log_std a 1 x dimensions row).
+inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const Matrix& output, const Matrix& log_std,
+                                                 const Matrix& actions, const Matrix& old_log_probabilities,
+                                                 const Vector& advantages, const ActorLossOptions& options = {}) {
+  const Matrix log_probabilities = head.log_probabilities(output, log_std, actions);
+  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
+  const Matrix entropies = head.entropy(log_std);  // per dimension; the same for every sample
+  double entropy = 0.0;
+  for (double h : entropies) entropy += h / static_cast<double>(entropies.size());
+  MeanSquashedActorLoss loss;
+  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
+  GaussianHeadGradient gradient = head.log_probability_gradient(output, log_std, actions, policy.gradient);
+  loss.output_gradient = std::move(gradient.output);
+  loss.log_std_gradient = std::move(gradient.log_std);
+  loss.log_std_gradient -= options.entropy_coefficient / static_cast<double>(entropies.size());
   return loss;
 }
 

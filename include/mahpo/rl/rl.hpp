@@ -21,6 +21,7 @@
 #include <mahpo/rl/adam.hpp>
 #include <mahpo/rl/advantages.hpp>
 #include <mahpo/rl/categorical_head.hpp>
+#include <mahpo/rl/gaussian_head.hpp>
 #include <mahpo/rl/gradient_clipping.hpp>
 #include <mahpo/rl/initialization.hpp>
 #include <mahpo/rl/layer_norm.hpp>
