@@ -44,4 +44,5 @@
 #include <mahpo/rl/rl.hpp>
 #include <mahpo/study/journal.hpp>
 #include <mahpo/study/study.hpp>
+#include <mahpo/problems/lenet_surrogate.hpp>
 #include <mahpo/problems/synthetic.hpp>
