@@ -68,6 +68,7 @@ const std::map<std::string, PaperRow> paper{
     {"hyperband", {"Hyperband", {0.9942, 2.40, 0.9936}, {0.9191, 2.35, 0.9101}}},
     {"bohb", {"BOHB", {0.9928, 2.13, 0.9920}, {0.9178, 2.08, 0.9087}}},
     {"mappo", {"MAPPO", {0.9942, 0.96, 0.9941}, {0.9222, 1.23, 0.9137}}},
+    {"mappo_paper", {"MAPPO (paper preset)", {0.9942, 0.96, 0.9941}, {0.9222, 1.23, 0.9137}}},
 };
 
 struct Run {
@@ -98,6 +99,9 @@ Report search(const std::string& method, std::uint64_t seed, const mahpo::train:
   if (method == "anneal") return run_one(search::Anneal<Space>(common), objective, settings, journal, false);
   if (method == "tpe") return run_one(search::Tpe<Space>(common), objective, settings, journal, false);
   if (method == "mappo") return run_one(search::Mappo<Topology>(common), objective, settings, journal, false);
+  if (method == "mappo_paper") {
+    return run_one(search::Mappo<Topology>(common, search::MappoOptions::paper()), objective, settings, journal, false);
+  }
   const auto fidelity = [&](auto options) {
     options.min_budget = settings.min_epochs;
     options.max_budget = settings.epochs;
@@ -272,7 +276,7 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   app.add_option("--methods", settings.methods, "searchers, in this order")
-      ->check(CLI::IsMember({"random", "anneal", "tpe", "hyperband", "bohb", "mappo"}))
+      ->check(CLI::IsMember({"random", "anneal", "tpe", "hyperband", "bohb", "mappo", "mappo_paper"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   app.add_option("--seeds", settings.seeds, "seeds per method and data set")->check(CLI::PositiveNumber);

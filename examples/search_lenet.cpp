@@ -39,11 +39,9 @@ auto make_searcher(const Settings& settings, mahpo::search::Goal goal, auto&& ru
   if (name == "tpe") return run(search::Tpe<S>(common));
   if (name == "gp_bo") return run(search::GpBo<S>(common));
   if (name == "ppo_lstm") return run(search::PpoLstm<S>(common));
-  if constexpr (std::is_same_v<S, mahpo::nn::paper_lenet::space>) {  // MAPPO's agents come from the topology
-    if (name == "mappo") return run(search::Mappo<mahpo::nn::paper_lenet>(common));
-  } else {
-    if (name == "mappo") throw std::invalid_argument("mappo searches a LeNet topology: use --problem lenet or lenet_quadratic");
-  }
+  // MAPPO's agents come from the space's groups: a layer each on paper_lenet, a parameter each on Branin.
+  if (name == "mappo") return run(search::Mappo<S>(common));
+  if (name == "mappo_paper") return run(search::Mappo<S>(common, search::MappoOptions::paper()));
   if (name == "regularized_evolution") {
     return run(search::RegularizedEvolution<S>(common, search::EvolutionOptions::for_budget(settings.trials)));
   }
@@ -83,7 +81,7 @@ int main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
   app.add_option("--searcher", settings.searcher, "which searcher")
       ->check(CLI::IsMember({"random", "grid", "anneal", "tpe", "gp_bo", "successive_halving", "hyperband", "bohb",
-                             "regularized_evolution", "mappo", "ppo_lstm"}));
+                             "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"}));
   app.add_option("--problem", settings.problem, "lenet: train paper_lenet; or a synthetic problem")
       ->check(CLI::IsMember({"lenet", "branin", "hartmann6", "lenet_quadratic"}));
   app.add_option("--dataset", settings.dataset, "data set for --problem lenet")

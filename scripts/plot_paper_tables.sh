@@ -19,9 +19,9 @@ command -v gnuplot >/dev/null || { echo "plot_paper_tables: gnuplot is not insta
 read -r -a header < "$dir/search_time.dat"
 datasets=()
 for ((k = 1; k < ${#header[@]}; k += 2)); do datasets+=("${header[k]}"); done
-methods=(random anneal tpe hyperband bohb mappo)
-declare -A label=([random]=RS [anneal]=Anneal [tpe]=TPE [hyperband]=Hyperband [bohb]=BOHB [mappo]=MAPPO)
-declare -A color=([random]='#7f7f7f' [anneal]='#2ca02c' [tpe]='#1f77b4' [hyperband]='#ff7f0e' [bohb]='#9467bd' [mappo]='#d62728')
+methods=(random anneal tpe hyperband bohb mappo mappo_paper)
+declare -A label=([random]=RS [anneal]=Anneal [tpe]=TPE [hyperband]=Hyperband [bohb]=BOHB [mappo]=MAPPO [mappo_paper]="MAPPO (paper)")
+declare -A color=([random]='#7f7f7f' [anneal]='#2ca02c' [tpe]='#1f77b4' [hyperband]='#ff7f0e' [bohb]='#9467bd' [mappo]='#d62728' [mappo_paper]='#8c564b')
 
 # Figure 2: clustered bars, one cluster per method, one bar per data set.
 bars=""

@@ -28,16 +28,21 @@ struct SmallEvolution : RegularizedEvolution<S> {
   explicit SmallEvolution(SearchOptions options = {})
       : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(40)) {}
 };
+// MAPPO as the paper runs it: an action grid, on-policy batches, z-scored rewards.
+template <typename S>
+struct PaperMappo : Mappo<S> {
+  explicit PaperMappo(SearchOptions options = {}) : Mappo<S>(options, MappoOptions::paper()) {}
+};
 }  // namespace
 
 TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
                            (Random, Grid, Anneal, Tpe, GpBo, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
-                            Bohb),
+                            Bohb, Mappo, PaperMappo),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
 }
 
-// The RL searchers take a topology (MAPPO) or a space (PpoLstm) of their own.
+// MAPPO also takes a topology; PpoLstm a space of its own.
 TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws]", Mappo<mahpo::nn::paper_lenet>,
                    PpoLstm<LeNetQuadratic::space>) {
   mahpo::testing::check_searcher_laws<TestType>();
