@@ -1,6 +1,7 @@
-// PPO-LSTM: options, configs inside the space, determinism, the real-update batches, the KL rule
-// that ends the model-based updates, the reward model's fit, learning without the model, and that
-// it beats random search on the LeNet quadratic.
+// PPO-LSTM: options, configs inside the space (either squash), determinism, the real-update
+// batches, the KL rule that ends the model-based updates, the reward model's fit, the whole
+// policy's PPO gradient against finite differences, learning without the model, and that it beats
+// random search and itself without the reward model on the LeNet quadratic.
 #include <catch2/catch.hpp>
 
 #include <mahpo/problems/synthetic.hpp>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <memory>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -60,7 +62,93 @@ std::vector<Trial<LeNetSpace>> run_pending(Searcher& searcher, std::size_t trial
   return asked;
 }
 
+// Adds N(0, scale^2) to every parameter of the policy.
+void jitter(search::detail::PpoLstmPolicy& policy, double scale, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(0.0, scale);
+  for (rl::Parameter* parameter : policy.parameters())
+    for (double& x : parameter->value) x += normal(rng);
+}
+
+// Checks d(loss)/d(parameters) of ppo_lstm_loss_gradient against central differences of
+// ppo_lstm_loss_value on about `entries` evenly spaced entries of every parameter. A clip kink inside the
+// difference interval shows itself by estimates at steps h and h/2 that disagree; such an entry is
+// skipped, every other one must match.
+void check_policy_gradient(const PpoLstmOptions& options, std::size_t entries, std::uint64_t seed) {
+  constexpr std::size_t steps = LeNetSpace::dimension, batch = 5;
+  std::mt19937_64 rng(seed);
+  const rl::SquashedGaussianHead head;
+  search::detail::PpoLstmPolicy policy(steps, options, rng);
+  jitter(policy, 0.3, rng);  // away from the near-zero output head and the shared initial log-std
+  const rl::Matrix episodes = policy.sample(batch, head, rng);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const search::detail::PpoLstmDistributions now = policy.predict(episodes);
+  rl::Matrix old_log_probabilities =
+      head.log_probabilities(now.mean, now.log_std, search::detail::ppo_lstm_stacked_actions(episodes));
+  for (double& x : old_log_probabilities) x += 0.2 * normal(rng);  // ratios inside and outside the clip
+  rl::Vector episode_advantages = rl::Vector::from_shape({batch});
+  for (double& a : episode_advantages) a = normal(rng);
+  const rl::Vector advantages = search::detail::ppo_lstm_step_advantages(episode_advantages, steps);
+  const rl::ActorLossOptions loss_options{.clip = options.clip, .entropy_coefficient = options.entropy_coefficient};
+
+  const rl::GaussianActorLoss loss =
+      search::detail::ppo_lstm_loss_gradient(policy, head, episodes, old_log_probabilities, advantages, loss_options);
+  CHECK(loss.clip_fraction > 0.0);  // both regimes of the clipped surrogate are in the loss
+  CHECK(loss.clip_fraction < 1.0);
+  const auto value = [&] {
+    return search::detail::ppo_lstm_loss_value(policy, head, episodes, old_log_probabilities, advantages, loss_options);
+  };
+  CHECK(value() == Approx(loss.total).epsilon(1e-12));  // forward and predict agree
+
+  const auto relative = [](double a, double b) { return std::abs(a - b) / std::max(1e-6, std::abs(a) + std::abs(b)); };
+  const rl::ParameterList parameters = policy.parameters();
+  REQUIRE(parameters.size() == 2 + 3 * options.lstm_layers + 2 + 1);  // embedding, cells, output head, log-std
+  std::size_t checked = 0, kinks = 0;
+  for (std::size_t p = 0; p < parameters.size(); ++p) {
+    rl::Matrix& values = parameters[p]->value;
+    const rl::Matrix analytic = parameters[p]->gradient;
+    const auto difference = [&](std::size_t k, double step) {
+      const double kept = values.flat(k);
+      values.flat(k) = kept + step;
+      const double up = value();
+      values.flat(k) = kept - step;
+      const double down = value();
+      values.flat(k) = kept;
+      return (up - down) / (2.0 * step);
+    };
+    double largest = 0.0;
+    const std::size_t stride = std::max<std::size_t>(1, values.size() / entries);
+    for (std::size_t k = p % stride; k < values.size(); k += stride) {
+      const double coarse = difference(k, 1e-4), fine = difference(k, 5e-5);
+      if (relative(coarse, fine) > 1e-3) {
+        ++kinks;
+        continue;
+      }
+      INFO("parameter " << p << ", entry " << k << ": numeric " << fine << ", analytic " << analytic.flat(k));
+      CHECK(relative(fine, analytic.flat(k)) < 1e-4);
+      largest = std::max(largest, std::abs(fine));
+      ++checked;
+    }
+    INFO("parameter " << p << ": " << values.size() << " entries, stride " << stride);
+    CHECK(largest > 1e-6);  // a parameter whose gradient is all zeros checks nothing
+  }
+  INFO(checked << " entries checked, " << kinks << " skipped at a clip kink");
+  CHECK(kinks * 10 <= checked);
+}
+
 }  // namespace
+
+TEST_CASE("ppo_lstm's PPO gradient through the whole policy (embedding, LSTM stack, head, log-std) is exact",
+          "[gradient]") {
+  SECTION("a small policy, every entry, tanh of the sample") {
+    check_policy_gradient({.lstm_units = 5, .lstm_layers = 2}, 1000, 1);
+  }
+  SECTION("a small policy, every entry, tanh of the mean") {
+    check_policy_gradient({.lstm_units = 5, .lstm_layers = 2, .squash = PpoLstmSquash::mean}, 1000, 2);
+  }
+  SECTION("the default policy (3 x 35 units), about 20 entries of each parameter") {
+    check_policy_gradient({}, 20, 3);
+  }
+}
 
 TEST_CASE("ppo_lstm refuses bad options with a message naming the option") {
   const auto refuses = [](PpoLstmOptions options, const std::string& word) {
@@ -107,6 +195,25 @@ TEST_CASE("ppo_lstm's configs stay in the space and reach every value of a categ
   CHECK(activations.size() == 3);
   CHECK(batch_sizes.size() >= 8);
   CHECK(searcher.real_updates() == 12);
+}
+
+TEST_CASE("ppo_lstm with the mean squashed (seed 001's form) clips draws onto the bounds, inside the space") {
+  using S = test_spaces::Mixed;
+  const auto at_bounds = [](PpoLstmSquash squash) {
+    PpoLstm<S> searcher(SearchOptions{.seed = 4}, {.squash = squash});
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < 48; ++k) {
+      const auto trial = searcher.ask();
+      REQUIRE_NOTHROW(Config<S>(trial.config.values()));
+      const double dropout = trial.config.template get<"dropout_rate">();
+      CHECK((dropout >= 0.5 && dropout <= 0.9));
+      count += dropout <= 0.5 + 1e-9 || dropout >= 0.9 - 1e-9;
+      searcher.tell(trial.id, Result{.value = dropout});
+    }
+    return count;
+  };
+  CHECK(at_bounds(PpoLstmSquash::mean) >= 8);  // P(|N(0, 1)| > 1) = 0.32 at the start: about 15 of 48
+  CHECK(at_bounds(PpoLstmSquash::sample) == 0);  // tanh(u) is never within 1e-9 of +-1 here
 }
 
 TEST_CASE("ppo_lstm is deterministic for a seed, with trials pending and told out of order") {
@@ -163,25 +270,24 @@ TEST_CASE("ppo_lstm uses the reward model only after min_real_for_model usable t
   CHECK(searcher.model_updates() >= 1);
 }
 
-TEST_CASE("ppo_lstm's model-based updates stop once the policy moved past the KL threshold") {
-  SECTION("a tiny threshold: one model-based update per round") {
+TEST_CASE("ppo_lstm's model-based rounds: one update at a tiny threshold, the cap at a huge one") {
+  SECTION("a tiny threshold: one model-based update per round (the one that crosses it is kept)") {
     PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 8}, {.kl_threshold = 1e-12});
     run_quadratic(searcher, 32);
     CHECK(searcher.model_rounds() == 6);  // after 12, 16, ..., 32 told trials
     CHECK(searcher.model_updates() == searcher.model_rounds());
-    CHECK(searcher.last_kl() > 1e-12);
   }
   SECTION("a huge threshold: the cap") {
     PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 8}, {.kl_threshold = 1e9, .max_model_updates = 4});
     run_quadratic(searcher, 32);
     CHECK(searcher.model_rounds() == 6);
     CHECK(searcher.model_updates() == 4 * searcher.model_rounds());
-    CHECK(searcher.last_kl() <= 1e9);
+    CHECK(searcher.model_updates_in_last_round() == 4);
   }
-  SECTION("the default: a round ends at the cap or just past the threshold") {
+  SECTION("the default: every round ends at the cap or before it, some before") {
     PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 8});
     const Quadratic problem;
-    std::size_t rounds = 0, stopped_by_kl = 0;
+    std::size_t rounds = 0, stopped_early = 0;
     for (std::size_t k = 0; k < 60; ++k) {
       const auto trial = searcher.ask();
       searcher.tell(trial.id, Result{.value = problem(trial.config).value});
@@ -189,14 +295,55 @@ TEST_CASE("ppo_lstm's model-based updates stop once the policy moved past the KL
       rounds = searcher.model_rounds();
       const std::size_t updates = searcher.model_updates_in_last_round();
       CHECK((updates >= 1 && updates <= 10));
-      if (updates < 10) {
-        CHECK(searcher.last_kl() > 0.02);
-        ++stopped_by_kl;
-      }
+      stopped_early += updates < 10;
     }
     CHECK(rounds == 13);  // after 12, 16, ..., 60 told trials
-    CHECK(stopped_by_kl > 0);
+    CHECK(stopped_early > 0);
   }
+}
+
+TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the round's start exceeds the threshold") {
+  // One round, at the 16th tell. Runs that differ only in the KL options are the same until it
+  // starts, and one capped at j updates ends where an uncapped one is after j updates.
+  constexpr std::size_t cap = 6;
+  const auto one_round = [](double threshold, std::size_t most, std::size_t min_real = 16) {
+    auto searcher = std::make_unique<PpoLstm<LeNetSpace>>(
+        SearchOptions{.seed = 8},
+        PpoLstmOptions{.kl_threshold = threshold, .max_model_updates = most, .min_real_for_model = min_real});
+    run_quadratic(*searcher, 16);
+    return searcher;
+  };
+  const auto before = one_round(1e9, cap, 1000);  // the model is never used: the policy as the round starts
+  REQUIRE(before->model_rounds() == 0);
+  const rl::SquashedGaussianHead head;
+  std::mt19937_64 rng(5);
+  const rl::Matrix probe = before->policy().sample(256, head, rng);
+
+  std::vector<double> kl_after;  // [j - 1]: the KL a run capped at j updates (no threshold) measured
+  for (std::size_t j = 1; j <= cap; ++j) {
+    const auto capped = one_round(1e9, j);
+    REQUIRE(capped->model_rounds() == 1);
+    CHECK(capped->model_updates_in_last_round() == j);
+    kl_after.push_back(capped->last_kl());
+    // The KL is from the round's start: near one measured on 256 episodes of that policy (within 1.5% here).
+    const double reference = search::detail::ppo_lstm_mean_kl(before->policy(), capped->policy(), probe, head);
+    INFO("after " << j << " updates: measured " << capped->last_kl() << ", on 256 episodes " << reference);
+    CHECK(capped->last_kl() == Approx(reference).epsilon(0.1));
+  }
+  std::vector<double> thresholds{0.5 * kl_after.front(), 0.02, 1e9};
+  thresholds.insert(thresholds.end(), kl_after.begin(), kl_after.end());  // a KL equal to the threshold goes on
+  std::size_t stopped_inside = 0;
+  for (double threshold : thresholds) {
+    std::size_t expected = cap;
+    for (std::size_t j = cap; j >= 1; --j)
+      if (kl_after[j - 1] > threshold) expected = j;
+    const auto run = one_round(threshold, cap);
+    INFO("threshold " << threshold);
+    CHECK(run->model_updates_in_last_round() == expected);
+    CHECK(run->last_kl() == kl_after[expected - 1]);
+    stopped_inside += expected > 1 && expected < cap;
+  }
+  CHECK(stopped_inside > 0);  // some threshold ends the round neither at the first update nor at the cap
 }
 
 TEST_CASE("ppo_lstm's reward model fits a smooth function") {
@@ -260,16 +407,23 @@ TEST_CASE("ppo_lstm learns from real episodes alone") {
   }
 }
 
-TEST_CASE("ppo_lstm beats random search on the LeNet quadratic (median best of 5 seeds, 200 episodes)") {
-  std::vector<double> ppo, random;
+TEST_CASE("ppo_lstm beats random search and itself without the reward model on the LeNet quadratic "
+          "(median best of 5 seeds, 200 episodes)") {
+  std::vector<double> ppo, without_model, random;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
     PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = seed});
     run_quadratic(searcher, 200);
     ppo.push_back(searcher.history().best()->result.value);
+    PpoLstm<LeNetSpace> real_only(SearchOptions{.seed = seed}, {.use_reward_model = false});
+    run_quadratic(real_only, 200);
+    without_model.push_back(real_only.history().best()->result.value);
     Random<LeNetSpace> baseline(SearchOptions{.seed = seed});
     run_quadratic(baseline, 200);
     random.push_back(baseline.history().best()->result.value);
   }
-  INFO("ppo_lstm " << median(ppo) << ", random " << median(random));
+  INFO("ppo_lstm " << median(ppo) << ", without the reward model " << median(without_model) << ", random "
+                   << median(random));
   CHECK(median(ppo) > median(random));
+  // Seed 001's claim, where it holds (see the header): at 200 trials, not at 50.
+  CHECK(median(ppo) > median(without_model));
 }
