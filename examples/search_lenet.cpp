@@ -82,8 +82,10 @@ int main(int argc, char** argv) {
   app.add_option("--searcher", settings.searcher, "which searcher")
       ->check(CLI::IsMember({"random", "grid", "anneal", "tpe", "gp_bo", "successive_halving", "hyperband", "bohb",
                              "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"}));
-  app.add_option("--problem", settings.problem, "lenet: train paper_lenet; or a synthetic problem")
-      ->check(CLI::IsMember({"lenet", "branin", "hartmann6", "lenet_quadratic"}));
+  app.add_option("--problem", settings.problem,
+                 "lenet: train paper_lenet; or a synthetic problem, or a LeNet surrogate (seeded by --seed)")
+      ->check(CLI::IsMember(
+          {"lenet", "branin", "hartmann6", "lenet_quadratic", "lenet_surrogate_mnist", "lenet_surrogate_fashion"}));
   app.add_option("--dataset", settings.dataset, "data set for --problem lenet")
       ->check(CLI::IsMember({"mnist", "fashion-mnist"}));
   app.add_option("--epochs", settings.epochs, "epochs per trial (multi-fidelity: the largest budget)")
@@ -108,6 +110,12 @@ int main(int argc, char** argv) {
     if (settings.problem == "hartmann6") return search(settings, problems::Hartmann6{}, problems::Hartmann6::goal);
     if (settings.problem == "lenet_quadratic") {
       return search(settings, problems::LeNetQuadratic{}, problems::LeNetQuadratic::goal);
+    }
+    if (settings.problem == "lenet_surrogate_mnist") {
+      return search(settings, problems::MnistSurrogate(settings.seed), problems::MnistSurrogate::goal);
+    }
+    if (settings.problem == "lenet_surrogate_fashion") {
+      return search(settings, problems::FashionMnistSurrogate(settings.seed), problems::FashionMnistSurrogate::goal);
     }
     auto dataset = mahpo::data::load_dataset(settings.dataset);
     if (settings.train_images > 0 || settings.test_images > 0) {
