@@ -87,6 +87,13 @@ inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix
   return joint;
 }
 
+// The mean of a matrix's entries (0 for none): the entropy the bonus uses.
+inline double rl_mean(const Matrix& values) {
+  double sum = 0.0;
+  for (double x : values) sum += x;
+  return values.size() > 0 ? sum / static_cast<double>(values.size()) : 0.0;
+}
+
 inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {
   loss.policy = policy.loss;
   loss.entropy = entropy;
@@ -104,9 +111,7 @@ inline CategoricalActorLoss categorical_actor_loss(const CategoricalHead& head, 
   const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
   const Matrix entropies = head.entropy(logits);
   const double count = static_cast<double>(entropies.size());
-  double entropy = 0.0;
-  for (double h : entropies) entropy += h;
-  entropy = count > 0.0 ? entropy / count : 0.0;
+  const double entropy = detail::rl_mean(entropies);
   CategoricalActorLoss loss;
   detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
   loss.logits_gradient = head.log_probability_gradient(logits, actions, policy.gradient);
@@ -125,9 +130,7 @@ inline GaussianActorLoss squashed_gaussian_actor_loss(const SquashedGaussianHead
   const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
   const Matrix entropies = head.entropy(log_std);
   const double count = static_cast<double>(entropies.size());
-  double entropy = 0.0;
-  for (double h : entropies) entropy += h;
-  entropy = count > 0.0 ? entropy / count : 0.0;
+  const double entropy = detail::rl_mean(entropies);
   GaussianActorLoss loss;
   detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
   GaussianGradient gradient = head.log_probability_gradient(mean, log_std, pre_squash, policy.gradient);
@@ -147,8 +150,7 @@ inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const
   const Matrix log_probabilities = head.log_probabilities(output, log_std, actions);
   const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
   const Matrix entropies = head.entropy(log_std);  // per dimension; the same for every sample
-  double entropy = 0.0;
-  for (double h : entropies) entropy += h / static_cast<double>(entropies.size());
+  const double entropy = detail::rl_mean(entropies);
   MeanSquashedActorLoss loss;
   detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
   GaussianHeadGradient gradient = head.log_probability_gradient(output, log_std, actions, policy.gradient);

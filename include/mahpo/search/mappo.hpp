@@ -73,9 +73,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
-#include <concepts>
 #include <cstddef>
-#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -113,7 +111,6 @@ struct MappoOptions {
   std::size_t bins = 8;                  // grid actions: the most levels of a wide integer or a real
   double initial_std = 0.3;              // Gaussian actions: std of every dimension at the start, on [-1, 1]
   double min_std = 0.02;                 // Gaussian actions: floor of the std
-  std::size_t warmup_episodes = 0;       // the first episodes draw every action uniformly
   std::size_t episodes_per_update = 4;   // K: told episodes between PPO updates
   std::size_t replay = 32;               // the newest told episodes each update trains on; 0: the K new ones only
   std::size_t ppo_epochs = 15;           // passes over each batch
@@ -292,7 +289,7 @@ class Mappo {
     }
     critic_input_size_ = joint + agent_count;
     for (std::size_t a = 0; a < agent_count; ++a) {
-      actors_.emplace_back(network_options(observation_size(a), output_width(a), 0.01), rng_);
+      actors_.emplace_back(network_options(observation_size(a), action_width(a), 0.01), rng_);
       actor_optimizers_.emplace_back(rl::AdamOptions{.learning_rate = mappo_.actor_learning_rate});
     }
     critic_ = rl::Mlp(network_options(critic_input_size_, 1, 1.0), rng_);
@@ -304,13 +301,10 @@ class Mappo {
     Episode episode;
     episode.actions.resize(agents::dimension);
     episode.log_probabilities.resize(agents::dimension);
-    const bool warmup = episodes_.size() < mappo_.warmup_episodes;
     for (std::size_t a = 0; a < agent_count; ++a) {
       const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
       rl::Matrix actions, log_probabilities;
-      if (warmup) {
-        uniform_actions(a, actions, log_probabilities);
-      } else if (gaussian()) {
+      if (gaussian()) {
         actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
         log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
       } else {
@@ -454,31 +448,10 @@ class Mappo {
     return {.sizes = std::move(sizes), .activation = mappo_.activation, .output_gain = output_gain};
   }
 
-  // How many numbers agent a's actions take in an observation or the critic's state.
+  // How many numbers agent a's actions take: its actor's outputs (means or logits), and its block
+  // in an observation or the critic's state (values or one-hots).
   std::size_t action_width(std::size_t agent) const {
     return gaussian() ? agent_dimensions[agent] : grid_heads_[agent].logit_count();
-  }
-  // How many numbers agent a's actor outputs.
-  std::size_t output_width(std::size_t agent) const {
-    return gaussian() ? agent_dimensions[agent] : grid_heads_[agent].logit_count();
-  }
-
-  // Warm-up: every action of agent a uniform (on [-1, 1], or over the grid's levels), with the
-  // log-density it was drawn with, which the importance ratios of later updates read.
-  void uniform_actions(std::size_t agent, rl::Matrix& actions, rl::Matrix& log_probabilities) {
-    const std::size_t dims = agent_dimensions[agent];
-    actions = rl::Matrix::from_shape({std::size_t{1}, dims});
-    log_probabilities = rl::Matrix::from_shape({std::size_t{1}, dims});
-    for (std::size_t d = 0; d < dims; ++d) {
-      if (gaussian()) {
-        actions(0, d) = std::uniform_real_distribution<double>(-1.0, 1.0)(rng_);
-        log_probabilities(0, d) = std::log(0.5);
-      } else {
-        const std::size_t count = grid_heads_[agent].sizes()[d];
-        actions(0, d) = static_cast<double>(std::uniform_int_distribution<std::size_t>(0, count - 1)(rng_));
-        log_probabilities(0, d) = -std::log(static_cast<double>(count));
-      }
-    }
   }
 
   // A Gaussian action's unit-cube coordinate.
