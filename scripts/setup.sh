@@ -13,7 +13,7 @@ packages=(
   build-essential cmake pkg-config ca-certificates
   libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libopenblas-dev
   libboost-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  catch2 libbenchmark-dev python3 gnuplot-nox
+  catch2 libbenchmark-dev python3 gnuplot-nox libxsmm-dev valgrind
   dataset-fashion-mnist
 )
 

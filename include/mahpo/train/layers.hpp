@@ -1,8 +1,10 @@
 #pragma once
 // The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
-// one sgemm convolves a whole batch: im2col lays the batch out as (C*k*k) x (N*Ho*Wo) and the
-// filters (F x C*k*k) multiply it straight into the F x N x Ho x Wo output. Flatten turns CNHW
-// into N x features for the dense layers.
+// one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
+// and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
+// The group is as many images as keep the im2col block within the L2 cache; backward rebuilds the
+// block rather than keep the whole batch's. Flatten turns CNHW into N x features for the dense
+// layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
 //
 // Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
 // its parameters and their gradients for the optimizer.
@@ -16,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include <mahpo/train/blas.hpp>
+#include <mahpo/train/kernels.hpp>
 
 namespace mahpo::train {
 
@@ -51,6 +53,20 @@ class Layer {
   }
   static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
 };
+
+// The sum of `count` floats in 8 interleaved partial sums, an order the compiler may vectorize (a
+// single running sum fixes the order of the additions and keeps the loop scalar).
+inline float sum(const float* values, std::size_t count) {
+  float partial[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    for (std::size_t j = 0; j < 8; ++j) partial[j] += values[i + j];
+  }
+  float total = 0.0f;
+  for (; i < count; ++i) total += values[i];
+  for (const float p : partial) total += p;
+  return total;
+}
 
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
 // uniform otherwise (Glorot & Bengio, 2010).
@@ -87,49 +103,65 @@ class ConvLayer final : public Layer {
   }
 
   const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_ = &input;
     input_shape_ = shape;
     output_shape_ = output_shape(shape);
-    const std::size_t rows = in_channels_ * kernel_ * kernel_;
-    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
-    grow(columns_, rows * columns);
+    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
+    const std::size_t columns = output_shape_.batch * plane;
     grow(output_, filters_ * columns);
-    im2col(input.data());
-    gemm(false, false, filters_, columns, rows, 1.0f, weights_.data(), columns_.data(), 0.0f, output_.data());
-    for (std::size_t f = 0; f < filters_; ++f) {
-      float* row = output_.data() + f * columns;
-      const float b = bias_[f];
-      if (activation_ == Activation::relu) {
-        for (std::size_t p = 0; p < columns; ++p) row[p] = std::max(row[p] + b, 0.0f);
-      } else {
-        for (std::size_t p = 0; p < columns; ++p) row[p] += b;
+    const bool relu = activation_ == Activation::relu;
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
+      im2col(input.data(), first, last);
+      float* out = output_.data() + first * plane;
+      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, columns_.data(), width, out, columns, false);
+      for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
+        float* row = out + f * columns;
+        const float b = bias_[f];
+        if (relu) {
+          for (std::size_t p = 0; p < width; ++p) row[p] = std::max(row[p] + b, 0.0f);
+        } else {
+          for (std::size_t p = 0; p < width; ++p) row[p] += b;
+        }
       }
-    }
+    });
     return output_;
   }
 
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
-    const std::size_t rows = in_channels_ * kernel_ * kernel_;
-    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
+    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
+    const std::size_t columns = output_shape_.batch * plane;
     grow(delta_, filters_ * columns);
     const bool relu = activation_ == Activation::relu;
     for (std::size_t f = 0; f < filters_; ++f) {
       const float* gradient = output_gradient.data() + f * columns;
       const float* output = output_.data() + f * columns;
       float* delta = delta_.data() + f * columns;
-      float sum = 0.0f;
-      for (std::size_t p = 0; p < columns; ++p) {
-        delta[p] = relu && output[p] <= 0.0f ? 0.0f : gradient[p];
-        sum += delta[p];
+      if (relu) {
+        for (std::size_t p = 0; p < columns; ++p) delta[p] = output[p] > 0.0f ? gradient[p] : 0.0f;
+      } else {
+        std::copy_n(gradient, columns, delta);
       }
-      bias_gradients_[f] = sum;
+      bias_gradients_[f] = sum(delta, columns);
     }
-    gemm(false, true, filters_, rows, columns, 1.0f, delta_.data(), columns_.data(), 0.0f, weight_gradients_.data());
+    std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
     if (need_input_gradient) {
-      grow(column_gradients_, rows * columns);
-      gemm(true, false, rows, columns, filters_, 1.0f, weights_.data(), delta_.data(), 0.0f, column_gradients_.data());
       grow(input_gradient_, input_shape_.size());
-      col2im(input_gradient_.data());
+      std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
     }
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
+      const float* delta = delta_.data() + first * plane;
+      im2col(input_->data(), first, last);
+      kernels::multiply_transposed(filters_, rows, width, delta, columns, columns_.data(), width,
+                                   weight_gradients_.data(), rows, true);
+      if (need_input_gradient) {
+        grow(column_gradients_, rows * width);
+        kernels::multiply(rows, width, filters_, weights_.data(), 1, rows, delta, columns, column_gradients_.data(),
+                          width, false);
+        col2im(input_gradient_.data(), first, last);
+      }
+    });
     return input_gradient_;
   }
 
@@ -143,70 +175,37 @@ class ConvLayer final : public Layer {
   }
 
  private:
-  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky - pad][x + kx - pad], 0 outside the map.
-  // The valid part of output row y for kernel offset (ky, kx): x in [first, last), reading input row
-  // y + ky - pad from column first + kx - pad; visit(...) walks every (row, valid span) pair once.
+  // The images [first, last) of the batch, in groups whose im2col block fits `group_bytes`.
+  static constexpr std::size_t group_bytes = 128 * 1024;
   template <typename Visit>
-  void for_each_span(Visit&& visit) const {
-    const auto& in = input_shape_;
-    const auto& out = output_shape_;
-    const std::size_t columns = out.batch * out.height * out.width;
-    for (std::size_t c = 0; c < in_channels_; ++c) {
-      for (std::size_t ky = 0; ky < kernel_; ++ky) {
-        for (std::size_t kx = 0; kx < kernel_; ++kx) {
-          const std::size_t row = ((c * kernel_ + ky) * kernel_ + kx) * columns;
-          // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
-          const std::size_t first = pad_before_ > kx ? pad_before_ - kx : 0;
-          const std::size_t last = std::min(out.width, in.width + pad_before_ - kx);
-          for (std::size_t n = 0; n < in.batch; ++n) {
-            const std::size_t plane = (c * in.batch + n) * in.height * in.width;
-            for (std::size_t y = 0; y < out.height; ++y) {
-              const std::size_t at = row + (n * out.height + y) * out.width;
-              const std::size_t input_row = y + ky;  // the padded row index
-              if (input_row < pad_before_ || input_row >= in.height + pad_before_) {
-                visit(at, std::size_t{0}, std::size_t{0}, std::size_t{0});
-              } else {
-                visit(at, first, last, plane + (input_row - pad_before_) * in.width + first + kx - pad_before_);
-              }
-            }
-          }
-        }
-      }
+  void for_each_group(Visit&& visit) {
+    const std::size_t per_image =
+        in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width * sizeof(float);
+    const std::size_t group = std::max<std::size_t>(1, group_bytes / std::max<std::size_t>(per_image, 1));
+    grow(columns_, std::min(group, output_shape_.batch) * per_image / sizeof(float));
+    for (std::size_t first = 0; first < output_shape_.batch; first += group) {
+      visit(first, std::min(first + group, output_shape_.batch));
     }
   }
 
-  void im2col(const float* input) {
-    float* columns = columns_.data();
-    const std::size_t width = output_shape_.width;
-    if (pad_total_ == 0) {  // the common valid case: whole rows, no zeros
-      for_each_span([&](std::size_t at, std::size_t, std::size_t, std::size_t source) {
-        std::copy_n(input + source, width, columns + at);
-      });
-      return;
-    }
-    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
-      float* row = columns + at;
-      std::fill(row, row + first, 0.0f);
-      std::copy(input + source, input + source + (last - first), row + first);
-      std::fill(row + last, row + width, 0.0f);
-    });
+  kernels::ConvGeometry geometry() const {
+    return {in_channels_,        input_shape_.batch, input_shape_.height,  input_shape_.width,
+            kernel_,             pad_before_,        output_shape_.height, output_shape_.width};
   }
 
-  // The adjoint of im2col: input_gradient[c][n][y + ky - pad][x + kx - pad] += column_gradients_[(c, ky, kx)][(n, y, x)]
-  void col2im(float* input_gradient) {
-    std::fill(input_gradient, input_gradient + input_shape_.size(), 0.0f);
-    const float* columns = column_gradients_.data();
-    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
-      const float* row = columns + at;
-      float* target = input_gradient + source;
-      for (std::size_t x = first; x < last; ++x) target[x - first] += row[x];
-    });
+  void im2col(const float* input, std::size_t first, std::size_t last) {
+    kernels::im2col(geometry(), input, first, last, columns_.data());
+  }
+
+  void col2im(float* input_gradient, std::size_t first, std::size_t last) {
+    kernels::col2im(geometry(), column_gradients_.data(), first, last, input_gradient);
   }
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   Activation activation_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
+  const std::vector<float>* input_ = nullptr;
   Shape input_shape_, output_shape_;
 };
 
@@ -353,7 +352,8 @@ class DenseLayer final : public Layer {
     batch_ = shape.batch;
     grow(output_, batch_ * units_);
     for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
-    gemm(false, false, batch_, units_, inputs_, 1.0f, input.data(), weights_.data(), 1.0f, output_.data());
+    kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(), units_,
+                      true);
     const std::size_t count = batch_ * units_;
     if (activation_ == Activation::relu) {
       for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
@@ -374,20 +374,25 @@ class DenseLayer final : public Layer {
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
     const std::size_t count = batch_ * units_;
     grow(delta_, count);
-    for (std::size_t i = 0; i < count; ++i) {
-      float g = output_gradient[i];
-      if (dropping_) g *= mask_[i];
-      if (activation_ == Activation::relu && output_[i] <= 0.0f) g = 0.0f;
-      delta_[i] = g;
+    // The output is zero where ReLU or dropout zeroed it, and the mask is 0 where dropout did.
+    if (activation_ == Activation::relu) {
+      for (std::size_t i = 0; i < count; ++i) delta_[i] = output_[i] > 0.0f ? output_gradient[i] : 0.0f;
+    } else {
+      std::copy_n(output_gradient.begin(), count, delta_.begin());
+    }
+    if (dropping_) {
+      for (std::size_t i = 0; i < count; ++i) delta_[i] *= mask_[i];
     }
     std::fill(bias_gradients_.begin(), bias_gradients_.end(), 0.0f);
     for (std::size_t n = 0; n < batch_; ++n) {
       for (std::size_t u = 0; u < units_; ++u) bias_gradients_[u] += delta_[n * units_ + u];
     }
-    gemm(true, false, inputs_, units_, batch_, 1.0f, input_->data(), delta_.data(), 0.0f, weight_gradients_.data());
+    kernels::multiply(inputs_, units_, batch_, input_->data(), 1, inputs_, delta_.data(), units_,
+                      weight_gradients_.data(), units_, false);
     if (need_input_gradient) {
       grow(input_gradient_, batch_ * inputs_);
-      gemm(false, true, batch_, inputs_, units_, 1.0f, delta_.data(), weights_.data(), 0.0f, input_gradient_.data());
+      kernels::multiply_transposed(batch_, inputs_, units_, delta_.data(), units_, weights_.data(), units_,
+                                   input_gradient_.data(), inputs_, false);
     }
     return input_gradient_;
   }

@@ -1,0 +1,536 @@
+#pragma once
+// The trainer's matrix kernels: the small, skinny products of a LeNet (6 or 16 filters against a few
+// thousand im2col columns, a few hundred dense units against a batch), chosen at run time for what
+// the CPU reports: AVX-512, AVX2 + FMA, or the SSE2 every x86-64 CPU has.
+//
+// Why not OpenBLAS: its kernels are picked by CPU model, and a model it does not know (Debian's
+// 0.3.21 on recent Xeons) falls back to SSE3; its packing and beta passes also cost more than the
+// product itself at these sizes. Why not xsimd: its SIMD types exist only for the instruction sets
+// the whole translation unit is compiled for, and a header-only library cannot choose its users'
+// flags. Here each kernel is one template over the GCC/Clang vector type of the ISA's width,
+// instantiated inside a function compiled for that ISA (`[[gnu::target]]`); everything below those
+// entry points is inlined into them, so no wide vector crosses a function boundary.
+//
+// The products (row-major, `accumulate` adds to C instead of overwriting it):
+//   multiply(...):            C (M x N) = A (M x K) * B (K x N), where A(i, k) = a[i * a_row + k * a_column],
+//                             so A may be read transposed (a_row = 1, a_column = lda);
+//   multiply_transposed(...): C (M x N) = A (M x K) * B^T, B being N x K: one dot product of two
+//                             contiguous rows per element (weight gradients, over long K).
+// Measured against OpenBLAS and libxsmm on the LeNet shapes in bench/bench_kernels.cpp.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors only live inside the ISA-specific entry points
+#endif
+
+namespace mahpo::train::kernels {
+
+enum class Isa { sse2, avx2, avx512 };
+
+inline std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    case Isa::sse2: return "sse2";
+  }
+  return "sse2";
+}
+
+// The widest ISA this CPU (and its operating system) supports.
+inline Isa best_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::sse2;
+}
+
+namespace detail {
+// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one.
+inline Isa& current_isa() {
+  static Isa isa = [] {
+    Isa chosen = best_isa();
+    if (const char* asked = std::getenv("MAHPO_ISA")) {
+      const std::string_view name(asked);
+      for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
+        if (name == isa_name(candidate) && candidate <= chosen) chosen = candidate;
+      }
+    }
+    return chosen;
+  }();
+  return isa;
+}
+}  // namespace detail
+
+inline Isa active_isa() { return detail::current_isa(); }
+
+// Uses `isa` from now on (capped at what the CPU supports); returns the ISA now in use. For tests and
+// benchmarks that compare the kernels of each ISA; not thread-safe against running products.
+inline Isa use_isa(Isa isa) {
+  detail::current_isa() = std::min(isa, best_isa());
+  return detail::current_isa();
+}
+
+namespace detail {
+
+// The vector of Width floats (an alias template would drop the attribute, hence one type per width).
+template <int Width>
+struct vector_of;
+template <>
+struct vector_of<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct vector_of<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct vector_of<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <int Width>
+using vector = typename vector_of<Width>::type;
+
+// Unaligned loads and stores; by reference, so that no wide vector is passed by value.
+template <typename V>
+[[gnu::always_inline]] inline void load(V& v, const float* p) {
+  std::memcpy(&v, p, sizeof(V));
+}
+
+template <typename V>
+[[gnu::always_inline]] inline void store(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// Rows x (Vectors * width of V) of C from A's rows and B's columns; V may be plain float (one column).
+template <typename V, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply_tile(std::size_t k_size, const float* a, std::size_t a_row,
+                                                 std::size_t a_column, const float* b, std::size_t ldb, float* c,
+                                                 std::size_t ldc, bool accumulate) {
+  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
+  V sum[Rows][Vectors];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) sum[r][v] = V{};
+  }
+  for (std::size_t k = 0; k < k_size; ++k) {
+    V column[Vectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) load(column[v], b + k * ldb + v * width);
+    const float* a_k = a + k * a_column;
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const V value = a_k[r * a_row] - V{};  // a broadcast (x - 0 is x exactly, so it folds)
+#pragma GCC unroll 4
+      for (int v = 0; v < Vectors; ++v) sum[r][v] += value * column[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) {
+      float* target = c + r * ldc + v * width;
+      if (accumulate) {
+        V old;
+        load(old, target);
+        sum[r][v] += old;
+      }
+      store(target, sum[r][v]);
+    }
+  }
+}
+
+// All of C's rows for one block of columns, `Rows` rows at a time.
+template <typename V, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply_columns(std::size_t m, std::size_t k, const float* a, std::size_t a_row,
+                                                    std::size_t a_column, const float* b, std::size_t ldb, float* c,
+                                                    std::size_t ldc, bool accumulate) {
+  std::size_t i = 0;
+  for (; i + Rows <= m; i += Rows) {
+    multiply_tile<V, Rows, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  const std::size_t left = m - i;
+  const float* a_i = a + i * a_row;
+  float* c_i = c + i * ldc;
+  // The remaining rows, one tile of the right height (Rows is at most 8).
+  switch (left) {
+    case 7: if constexpr (Rows > 7) multiply_tile<V, 7, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 6: if constexpr (Rows > 6) multiply_tile<V, 6, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 5: if constexpr (Rows > 5) multiply_tile<V, 5, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 4: if constexpr (Rows > 4) multiply_tile<V, 4, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 3: if constexpr (Rows > 3) multiply_tile<V, 3, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 2: if constexpr (Rows > 2) multiply_tile<V, 2, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 1: multiply_tile<V, 1, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    default: break;
+  }
+}
+
+// Columns in blocks of two vectors, then one vector, then 4 floats, then one at a time. A block of B
+// that more than one tile of rows reads is first copied to `panel` (k x 2 * Width floats): B's rows
+// are often thousands of floats apart, and a few dozen such rows already collide in the L1 cache.
+template <int Width, int Rows>
+[[gnu::always_inline]] inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                            std::size_t a_row, std::size_t a_column, const float* b, std::size_t ldb,
+                                            float* c, std::size_t ldc, bool accumulate, float* panel) {
+  using V = vector<Width>;
+  constexpr std::size_t block = 2 * Width;
+  const bool pack = m > Rows && ldb != block;
+  std::size_t j = 0;
+  for (; j + block <= n; j += block) {
+    const float* source = b + j;
+    std::size_t stride = ldb;
+    if (pack) {
+      for (std::size_t row = 0; row < k; ++row) std::memcpy(panel + row * block, b + row * ldb + j, sizeof(float) * block);
+      source = panel;
+      stride = block;
+    }
+    multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
+  }
+  if (j + Width <= n) {
+    multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+    j += Width;
+  }
+  if constexpr (Width > 4) {
+    if (j + 4 <= n) {
+      multiply_columns<vector<4>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 4;
+    }
+  }
+  for (; j < n; ++j) multiply_columns<float, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+}
+
+template <typename V>
+[[gnu::always_inline]] inline float horizontal_sum(const V& v) {
+  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
+  float total = 0.0f;
+#pragma GCC unroll 16
+  for (int i = 0; i < width; ++i) total += v[i];
+  return total;
+}
+
+// RowsA x RowsB dot products of A's and B's contiguous rows.
+template <typename V, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void dot_tile(std::size_t k_size, const float* a, std::size_t lda, const float* b,
+                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  constexpr std::size_t width = sizeof(V) / sizeof(float);
+  V sum[RowsA][RowsB];
+#pragma GCC unroll 4
+  for (int r = 0; r < RowsA; ++r) {
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) sum[r][s] = V{};
+  }
+  std::size_t k = 0;
+  for (; k + width <= k_size; k += width) {
+    V row_b[RowsB];
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) load(row_b[s], b + s * ldb + k);
+#pragma GCC unroll 4
+    for (int r = 0; r < RowsA; ++r) {
+      V row_a;
+      load(row_a, a + r * lda + k);
+#pragma GCC unroll 4
+      for (int s = 0; s < RowsB; ++s) sum[r][s] += row_a * row_b[s];
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < RowsA; ++r) {
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) {
+      float total = horizontal_sum(sum[r][s]);
+      for (std::size_t t = k; t < k_size; ++t) total += a[r * lda + t] * b[s * ldb + t];
+      float& target = c[r * ldc + s];
+      target = accumulate ? target + total : total;
+    }
+  }
+}
+
+template <typename V, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void dot_rows(std::size_t n, std::size_t k, const float* a,
+                                            std::size_t lda, const float* b, std::size_t ldb, float* c,
+                                            std::size_t ldc, bool accumulate) {
+  std::size_t j = 0;
+  for (; j + RowsB <= n; j += RowsB) {
+    dot_tile<V, RowsA, RowsB>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
+  }
+  for (; j < n; ++j) dot_tile<V, RowsA, 1>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
+}
+
+template <int Width, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                       std::size_t lda, const float* b, std::size_t ldb, float* c,
+                                                       std::size_t ldc, bool accumulate) {
+  using V = vector<Width>;
+  std::size_t i = 0;
+  for (; i + RowsA <= m; i += RowsA) {
+    dot_rows<V, RowsA, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+}
+
+// Copies (or adds) `count` floats in vectors of Width, then 4, then up to 3 one at a time (no loop, so
+// the compiler does not turn the tail into a call to memcpy).
+template <int Width, bool Add>
+[[gnu::always_inline]] inline void move_row(const float* __restrict source, std::size_t count,
+                                            float* __restrict target) {
+  using V = vector<Width>;
+  std::size_t i = 0;
+  if constexpr (!Add) {
+    if (count >= Width) {  // whole vectors, the last one overlapping the one before
+      for (; i + Width < count; i += Width) {
+        V v;
+        load(v, source + i);
+        store(target + i, v);
+      }
+      V v;
+      load(v, source + count - Width);
+      store(target + count - Width, v);
+      return;
+    }
+  }
+  for (; i + Width <= count; i += Width) {
+    V v, old;
+    load(v, source + i);
+    if constexpr (Add) {
+      load(old, target + i);
+      v += old;
+    }
+    store(target + i, v);
+  }
+  if constexpr (Width > 4) {
+    if (i + 4 <= count) {
+      vector<4> v, old;
+      load(v, source + i);
+      if constexpr (Add) {
+        load(old, target + i);
+        v += old;
+      }
+      store(target + i, v);
+      i += 4;
+    }
+  }
+  switch (count - i) {
+    case 3: target[i + 2] = Add ? target[i + 2] + source[i + 2] : source[i + 2]; [[fallthrough]];
+    case 2: target[i + 1] = Add ? target[i + 1] + source[i + 1] : source[i + 1]; [[fallthrough]];
+    case 1: target[i] = Add ? target[i] + source[i] : source[i]; break;
+    default: break;
+  }
+}
+
+}  // namespace detail
+
+// A stride-1 convolution's geometry over a CNHW tensor: `pad` zeros above and left of each map, the
+// output out_height x out_width (any zeros below and right follow from it).
+struct ConvGeometry {
+  std::size_t channels = 1, batch = 1, height = 1, width = 1;
+  std::size_t kernel = 1, pad = 0, out_height = 1, out_width = 1;
+};
+
+namespace detail {
+
+// For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
+// (0 outside the map) when Adjoint is false; when it is true, the adjoint:
+// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)].
+template <int Width, bool Adjoint>
+[[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
+                                          std::size_t first, std::size_t last, const float* columns_in,
+                                          float* columns_out) {
+  const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
+  const std::size_t plane = g.out_height * g.out_width, columns = (last - first) * plane;
+  const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
+  if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
+    for (std::size_t c = 0; c < g.channels; ++c) {
+      for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+        const std::size_t row = (c * g.kernel + ky) * g.kernel * columns;
+        for (std::size_t n = first; n < last; ++n) {
+          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width + ky * g.width;
+          for (std::size_t y = 0; y < g.out_height; ++y) {
+            const std::size_t source = source_plane + y * g.width, target = row + (n - first) * plane + y * g.out_width;
+            for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+              if constexpr (Adjoint) {
+                move_row<Width, true>(columns_in + target + kx * columns, g.out_width, input_out + source + kx);
+              } else {
+                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * columns);
+              }
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * columns;
+        // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
+        const std::size_t x_first = g.pad > kx ? g.pad - kx : 0;
+        const std::size_t x_last = std::min(g.out_width, g.width + g.pad - kx);
+        const std::size_t span = x_last > x_first ? x_last - x_first : 0;
+        for (std::size_t n = first; n < last; ++n) {
+          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width;
+          const std::size_t at = row + (n - first) * plane;
+          for (std::size_t y = 0; y < g.out_height; ++y) {
+            const std::size_t input_row = y + ky;  // the padded row index
+            const bool inside = input_row >= g.pad && input_row < g.height + g.pad && span > 0;
+            const std::size_t source =
+                inside ? source_plane + (input_row - g.pad) * g.width + x_first + kx - g.pad : 0;
+            const std::size_t target = at + y * g.out_width;
+            if constexpr (Adjoint) {
+              if (inside) move_row<Width, true>(columns_in + target + x_first, span, input_out + source);
+            } else if (inside && span == g.out_width) {
+              move_row<Width, false>(input_in + source, span, columns_out + target);
+            } else {
+              float* out = columns_out + target;
+              for (std::size_t x = 0; x < g.out_width; ++x) out[x] = 0.0f;
+              if (inside) move_row<Width, false>(input_in + source, span, out + x_first);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The entry points, one per ISA. Tile sizes: AVX-512 has 32 vector registers (8 x 2 accumulators),
+// AVX2 and SSE2 have 16 (6 x 2 accumulators; 3 x 4 dot products).
+#if defined(__x86_64__) || defined(__i386__)
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_avx512(
+    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row, std::size_t a_column,
+    const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+  multiply<16, 8>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+[[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                     std::size_t a_row, std::size_t a_column, const float* b,
+                                                     std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+  multiply<8, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
+    const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
+    const float* columns_in, float* columns_out, bool adjoint) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out);
+  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+}
+[[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
+                                                   std::size_t first, std::size_t last, const float* columns_in,
+                                                   float* columns_out, bool adjoint) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out);
+  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+}
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
+    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+    float* c, std::size_t ldc, bool accumulate) {
+  multiply_transposed<16, 4, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+[[gnu::target("avx2,fma")]] inline void multiply_transposed_avx2(std::size_t m, std::size_t n, std::size_t k,
+                                                                const float* a, std::size_t lda, const float* b,
+                                                                std::size_t ldb, float* c, std::size_t ldc,
+                                                                bool accumulate) {
+  multiply_transposed<8, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+#endif
+inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                          std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                          bool accumulate, float* panel) {
+  multiply<4, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
+                        std::size_t last, const float* columns_in, float* columns_out, bool adjoint) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out);
+  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+}
+inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                     const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  multiply_transposed<4, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+}  // namespace detail
+
+namespace detail {
+// Per-thread scratch space of at least `size` floats (grown, never shrunk: no allocation per step).
+inline float* scratch(std::vector<float>& buffer, std::size_t size) {
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+inline thread_local std::vector<float> panel_buffer, transpose_buffer;
+}  // namespace detail
+
+// C (M x N) (+)= A * B with A(i, k) = a[i * a_row + k * a_column] and B row-major with row stride ldb.
+inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                     std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                     bool accumulate) {
+  if (m == 0 || n == 0) return;
+  float* panel = detail::scratch(detail::panel_buffer, k * 32);
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+    case Isa::avx2: return detail::multiply_avx2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+#endif
+    default: return detail::multiply_sse2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  }
+}
+
+// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo).
+inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns) {
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, false);
+    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, false);
+#endif
+    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, false);
+  }
+}
+
+// The adjoint of im2col: adds `columns` (the gradient of im2col's output) into `input_gradient`.
+inline void col2im(const ConvGeometry& g, const float* columns, std::size_t first, std::size_t last,
+                   float* input_gradient) {
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+#endif
+    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+  }
+}
+
+// A * B^T as dot products costs a horizontal sum per element of C (about 10 instructions); as A
+// times a transposed copy of B it costs the copy, N x K scalar moves. The dot products win when K
+// exceeds a few times M (measured in bench/bench_kernels.cpp: fc2_input and conv2_weights).
+inline bool prefer_dot_products(std::size_t m, std::size_t k) { return k > 4 * m; }
+
+// C (M x N) (+)= A * B^T with A (M x K, row stride lda) and B (N x K, row stride ldb).
+inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  if (!prefer_dot_products(m, k)) {
+    float* transposed = detail::scratch(detail::transpose_buffer, k * n);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t t = 0; t < k; ++t) transposed[t * n + j] = b[j * ldb + t];
+    }
+    return multiply(m, n, k, a, lda, 1, transposed, n, c, ldc, accumulate);
+  }
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::multiply_transposed_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    case Isa::avx2: return detail::multiply_transposed_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+#endif
+    default: return detail::multiply_transposed_sse2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  }
+}
+
+}  // namespace mahpo::train::kernels
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
