@@ -1,14 +1,16 @@
-// Training throughput of the CPU trainer (images per second through forward, backward and the SGD
-// update), for classic_lenet5 at several batch sizes and for the largest config of the paper's
-// space, with 1 and 2 OpenBLAS threads; and two single-threaded trials at once against one
-// two-threaded trial (the question of issue 3, point 6).
+// Throughput of the CPU trainer on one thread, in images per second: training (forward, backward and
+// the SGD update) and evaluation (forward only, no dropout), for classic_lenet5 and the largest config
+// of the paper's space; and how the rate scales from one trial to two trials at once (a study runs
+// one trial per core). scripts/bench_vs_pytorch.sh runs the same networks in PyTorch beside these.
 #include <mahpo/mahpo.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,10 +35,10 @@ const data::ImageSet& random_images() {
 
 nn::NetworkSpec classic() { return nn::classic_lenet5::network({}); }
 
-// The paper space's most expensive config: 7x7 kernels in both convolutions, 1024 hidden units.
+// The paper space's most expensive config: 7x7 kernels in both convolutions, 1024 hidden units (dropout 0.5).
 nn::NetworkSpec paper_largest() {
   nn::paper_lenet::config_type config;
-  config.set<"conv1.conv_size">(7).set<"conv2.conv_size">(7).set<"fc1.hidden_size">(1024);
+  config.set<"conv1.conv_size">(7).set<"conv2.conv_size">(7).set<"fc1.hidden_size">(1024).set<"fc1.dropout_rate">(0.5);
   return nn::paper_lenet::network(config);
 }
 
@@ -58,63 +60,68 @@ struct Run {
   }
 };
 
-void train_step(benchmark::State& state, nn::NetworkSpec (*network)()) {
+void rate(benchmark::State& state, std::size_t images) {
+  state.counters["images_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * images), benchmark::Counter::kIsRate);
+}
+
+void train(benchmark::State& state, nn::NetworkSpec (*network)()) {
   const auto batch = static_cast<std::size_t>(state.range(0));
-  train::set_blas_threads(static_cast<std::size_t>(state.range(1)));
   Run run(network(), batch);
   run.step();  // buffers grow on the first step
   for (auto _ : state) run.step();
-  state.counters["images_per_second"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * batch), benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(train::kernels::isa_name(train::kernels::active_isa())));
+  rate(state, batch);
 }
 
-void classic_lenet5(benchmark::State& state) { train_step(state, classic); }
-void paper_lenet_largest(benchmark::State& state) { train_step(state, paper_largest); }
-
-BENCHMARK(classic_lenet5)
-    ->ArgNames({"batch", "threads"})
-    ->ArgsProduct({{16, 32, 64, 256}, {1, 2}})
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(paper_lenet_largest)
-    ->ArgNames({"batch", "threads"})
-    ->ArgsProduct({{16, 32}, {1, 2}})
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-
-// Two trials side by side, each with one thread, against the same work done by one trial with two
-// BLAS threads. Each benchmark iteration is 2 x 20 steps of classic_lenet5 at the given batch.
-void two_trials_one_thread_each(benchmark::State& state) {
+// The forward pass on a batch already in floats (as PyTorch's evaluation gets it).
+void evaluate(benchmark::State& state, nn::NetworkSpec (*network)()) {
   const auto batch = static_cast<std::size_t>(state.range(0));
-  train::set_blas_threads(1);
-  Run first(classic(), batch), second(classic(), batch);
-  first.step();
-  second.step();
-  for (auto _ : state) {
-    std::thread other([&] {
-      for (int i = 0; i < 20; ++i) second.step();
-    });
-    for (int i = 0; i < 20; ++i) first.step();
-    other.join();
-  }
-  state.counters["images_per_second"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * 40 * batch), benchmark::Counter::kIsRate);
+  train::Network net(network(), 1);
+  std::vector<float> input(batch * net.input_size());
+  std::mt19937_64 rng(2);
+  std::normal_distribution<float> normal;
+  for (auto& x : input) x = normal(rng);
+  net.forward(input, batch, false);
+  for (auto _ : state) benchmark::DoNotOptimize(net.forward(input, batch, false).data());
+  state.SetLabel(std::string(train::kernels::isa_name(train::kernels::active_isa())));
+  rate(state, batch);
 }
 
-void one_trial_two_threads(benchmark::State& state) {
+BENCHMARK_CAPTURE(train, classic_lenet5, classic)->ArgName("batch")->Arg(16)->Arg(32)->Arg(64)->Arg(256)
+    ->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train, paper_lenet_largest, paper_largest)->ArgName("batch")->Arg(16)->Arg(32)->Arg(256)
+    ->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(evaluate, classic_lenet5, classic)->ArgName("batch")->Arg(32)->Arg(256)
+    ->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(evaluate, paper_lenet_largest, paper_largest)->ArgName("batch")->Arg(32)->Arg(256)
+    ->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// Worker scaling: each benchmark iteration is 40 training steps of classic_lenet5 per trial, with
+// `trials` trials side by side, each on its own thread (as a study's workers run them).
+void trials_side_by_side(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
-  train::set_blas_threads(2);
-  Run run(classic(), batch);
-  run.step();
-  for (auto _ : state) {
-    for (int i = 0; i < 40; ++i) run.step();
+  const auto trials = static_cast<std::size_t>(state.range(1));
+  std::vector<std::unique_ptr<Run>> runs;
+  for (std::size_t t = 0; t < trials; ++t) {
+    runs.push_back(std::make_unique<Run>(classic(), batch));
+    runs.back()->step();
   }
-  state.counters["images_per_second"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * 40 * batch), benchmark::Counter::kIsRate);
+  for (auto _ : state) {
+    std::vector<std::thread> others;
+    for (std::size_t t = 1; t < trials; ++t) {
+      others.emplace_back([&, t] {
+        for (int i = 0; i < 40; ++i) runs[t]->step();
+      });
+    }
+    for (int i = 0; i < 40; ++i) runs[0]->step();
+    for (auto& other : others) other.join();
+  }
+  rate(state, 40 * batch * trials);
 }
 
-BENCHMARK(two_trials_one_thread_each)->ArgName("batch")->Arg(32)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(one_trial_two_threads)->ArgName("batch")->Arg(32)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(trials_side_by_side)->ArgNames({"batch", "trials"})->ArgsProduct({{32, 256}, {1, 2}})->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -21,7 +21,7 @@ nn::NetworkSpec network(const std::string& name) {
   if (name == "classic_lenet5") return nn::classic_lenet5::network({});
   if (name == "paper_lenet_largest") {
     nn::paper_lenet::config_type config;
-    config.set<"conv1.conv_size">(7).set<"conv2.conv_size">(7).set<"fc1.hidden_size">(1024);
+    config.set<"conv1.conv_size">(7).set<"conv2.conv_size">(7).set<"fc1.hidden_size">(1024).set<"fc1.dropout_rate">(0.5);
     return nn::paper_lenet::network(config);
   }
   throw std::invalid_argument("trainer_steps: the network is classic_lenet5 or paper_lenet_largest, got " + name);

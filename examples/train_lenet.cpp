@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mahpo: train LeNet-5 (6/16 filters, 5x5, 120/84, ReLU, max-pool) on MNIST-like data"};
   std::vector<std::string> names{"mnist", "fashion-mnist"};
   double epochs = 10.0, learning_rate = 0.003;
-  std::size_t batch_size = 32, threads = 1;
+  std::size_t batch_size = 32;
   std::uint64_t seed = 0;
   std::string optimizer = "adam", policy = "cosine";
   app.add_option("--dataset", names, "data sets to train on")->check(CLI::IsMember({"mnist", "fashion-mnist"}));
@@ -26,7 +26,6 @@ int main(int argc, char** argv) {
                                      "power 0.75) or fixed")
       ->check(CLI::IsMember({"cosine", "inv", "fixed"}));
   app.add_option("--optimizer", optimizer, "sgd (momentum 0.9) or adam")->check(CLI::IsMember({"sgd", "adam"}));
-  app.add_option("--threads", threads, "OpenBLAS threads")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of the weights, the batch order and dropout");
   CLI11_PARSE(app, argc, argv);
 
@@ -36,7 +35,6 @@ int main(int argc, char** argv) {
       mahpo::train::TrainerOptions options;
       options.batch_size = batch_size;
       options.learning_rate = learning_rate;
-      options.threads = threads;
       options.seed = seed;
       if (optimizer == "adam") options.optimizer = mahpo::train::Adam{};
       if (policy == "cosine") options.policy = mahpo::train::CosineDecay{};

@@ -3,10 +3,11 @@
 # instructions of LONG steps minus those of SHORT steps, over (LONG - SHORT) x BATCH images, so the
 # setup cancels out. Usage: scripts/instructions_per_image.sh [NETWORK] [BATCH] [train|evaluate]
 # (defaults: classic_lenet5 32 train). MAHPO_ISA=sse2|avx2 picks the kernels (callgrind runs no
-# AVX-512). Needs valgrind and a built build/bench/trainer_steps.
+# AVX-512). Needs valgrind and a built build/bench/trainer_steps (MAHPO_TRAINER_STEPS names another
+# build of it, e.g. one of an older commit, for a before/after comparison).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-program="${MAHPO_BUILD_DIR:-$root/build}/bench/trainer_steps"
+program="${MAHPO_TRAINER_STEPS:-${MAHPO_BUILD_DIR:-$root/build}/bench/trainer_steps}"
 network="${1:-classic_lenet5}" batch="${2:-32}" mode="${3:-train}"
 short=5 long=25
 [ -x "$program" ] || { echo "build $program first (cmake --build build --target trainer_steps)" >&2; exit 1; }

@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <mahpo/train/kernels.hpp>
+#include <mahpo/nn/lenet.hpp>
 #include <mahpo/train/layers.hpp>
+#include <mahpo/train/network.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -295,4 +297,17 @@ TEST_CASE("max pooling forward and backward agree with direct loops, odd map siz
     require_close(output, expected, "forward");
     require_close(layer.backward(gradient, true), expected_input, "input gradient");
   }
+}
+
+TEST_CASE("evaluation in chunks of images gives the logits of the whole batch at once", "[kernels]") {
+  const auto spec = mahpo::nn::classic_lenet5::network({});
+  Network chunked(spec, 3), whole(spec, 3);
+  std::mt19937_64 rng(13);
+  const std::size_t batch = Network::inference_chunk * 2 + 7;  // two whole chunks and a part
+  const auto input = random_vector(batch * chunked.input_size(), rng);
+  const auto logits = chunked.forward(input, batch, false);  // a copy: the next forward reuses buffers
+  REQUIRE(logits.size() >= batch * chunked.classes());
+  // Training mode goes through the layers in one pass (no dropout in classic_lenet5).
+  const auto& reference = whole.forward(input, batch, true);
+  for (std::size_t i = 0; i < batch * chunked.classes(); ++i) REQUIRE(logits[i] == Approx(reference[i]).margin(1e-5));
 }

@@ -1662,7 +1662,8 @@ using classic_lenet5 = LeNet<Conv<"conv1", Fixed<"kernel_size", 5>, Fixed<"filte
 // ---- end mahpo/nn/lenet.hpp
 
 // ---- begin mahpo/train/blas.hpp
-// The one place the trainer calls OpenBLAS: row-major sgemm and the thread count.
+// Row-major sgemm and the thread count of OpenBLAS. The trainer does not use them (its products run
+// on mahpo's kernels, kernels.hpp); bench/bench_kernels.cpp compares the two with this sgemm.
 //
 // The CBLAS declarations come from xtensor-blas's bundled copy (the one its xlinalg.hpp uses), not
 // from OpenBLAS's <cblas.h>: the two declare the same enums, so a program that includes both (the
@@ -1693,9 +1694,11 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 // ---- end mahpo/train/blas.hpp
 // ---- begin mahpo/train/layers.hpp
 // The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
-// one sgemm convolves a whole batch: im2col lays the batch out as (C*k*k) x (N*Ho*Wo) and the
-// filters (F x C*k*k) multiply it straight into the F x N x Ho x Wo output. Flatten turns CNHW
-// into N x features for the dense layers.
+// one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
+// and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
+// The group is as many images as keep the im2col block within the L2 cache; backward rebuilds the
+// block rather than keep the whole batch's. Flatten turns CNHW into N x features for the dense
+// layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
 //
 // Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
 // its parameters and their gradients for the optimizer.
@@ -1709,6 +1712,543 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 #include <string>
 #include <vector>
 
+// ---- begin mahpo/train/kernels.hpp
+// The trainer's matrix kernels: the small, skinny products of a LeNet (6 or 16 filters against a few
+// thousand im2col columns, a few hundred dense units against a batch), chosen at run time for what
+// the CPU reports: AVX-512, AVX2 + FMA, or the SSE2 every x86-64 CPU has.
+//
+// Why not OpenBLAS: its kernels are picked by CPU model, and a model it does not know (Debian's
+// 0.3.21 on recent Xeons) falls back to SSE3; its packing and beta passes also cost more than the
+// product itself at these sizes. Why not xsimd: its SIMD types exist only for the instruction sets
+// the whole translation unit is compiled for, and a header-only library cannot choose its users'
+// flags. Here each kernel is one template over the GCC/Clang vector type of the ISA's width,
+// instantiated inside a function compiled for that ISA (`[[gnu::target]]`); everything below those
+// entry points is inlined into them, so no wide vector crosses a function boundary.
+//
+// The products (row-major, `accumulate` adds to C instead of overwriting it):
+//   multiply(...):            C (M x N) = A (M x K) * B (K x N), where A(i, k) = a[i * a_row + k * a_column],
+//                             so A may be read transposed (a_row = 1, a_column = lda);
+//   multiply_transposed(...): C (M x N) = A (M x K) * B^T, B being N x K: one dot product of two
+//                             contiguous rows per element (weight gradients, over long K).
+// Measured against OpenBLAS and libxsmm on the LeNet shapes in bench/bench_kernels.cpp.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors only live inside the ISA-specific entry points
+#endif
+
+namespace mahpo::train::kernels {
+
+enum class Isa { sse2, avx2, avx512 };
+
+inline std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    case Isa::sse2: return "sse2";
+  }
+  return "sse2";
+}
+
+// The widest ISA this CPU (and its operating system) supports.
+inline Isa best_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::sse2;
+}
+
+namespace detail {
+// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one.
+inline Isa& current_isa() {
+  static Isa isa = [] {
+    Isa chosen = best_isa();
+    if (const char* asked = std::getenv("MAHPO_ISA")) {
+      const std::string_view name(asked);
+      for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
+        if (name == isa_name(candidate) && candidate <= chosen) chosen = candidate;
+      }
+    }
+    return chosen;
+  }();
+  return isa;
+}
+}  // namespace detail
+
+inline Isa active_isa() { return detail::current_isa(); }
+
+// Uses `isa` from now on (capped at what the CPU supports); returns the ISA now in use. For tests and
+// benchmarks that compare the kernels of each ISA; not thread-safe against running products.
+inline Isa use_isa(Isa isa) {
+  detail::current_isa() = std::min(isa, best_isa());
+  return detail::current_isa();
+}
+
+namespace detail {
+
+// The vector of Width floats (an alias template would drop the attribute, hence one type per width).
+template <int Width>
+struct vector_of;
+template <>
+struct vector_of<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct vector_of<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct vector_of<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <int Width>
+using vector = typename vector_of<Width>::type;
+
+// Unaligned loads and stores; by reference, so that no wide vector is passed by value.
+template <typename V>
+[[gnu::always_inline]] inline void load(V& v, const float* p) {
+  std::memcpy(&v, p, sizeof(V));
+}
+
+template <typename V>
+[[gnu::always_inline]] inline void store(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// Rows x (Vectors * width of V) of C from A's rows and B's columns; V may be plain float (one column).
+template <typename V, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply_tile(std::size_t k_size, const float* a, std::size_t a_row,
+                                                 std::size_t a_column, const float* b, std::size_t ldb, float* c,
+                                                 std::size_t ldc, bool accumulate) {
+  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
+  V sum[Rows][Vectors];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) sum[r][v] = V{};
+  }
+  for (std::size_t k = 0; k < k_size; ++k) {
+    V column[Vectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) load(column[v], b + k * ldb + v * width);
+    const float* a_k = a + k * a_column;
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const V value = a_k[r * a_row] - V{};  // a broadcast (x - 0 is x exactly, so it folds)
+#pragma GCC unroll 4
+      for (int v = 0; v < Vectors; ++v) sum[r][v] += value * column[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) {
+      float* target = c + r * ldc + v * width;
+      if (accumulate) {
+        V old;
+        load(old, target);
+        sum[r][v] += old;
+      }
+      store(target, sum[r][v]);
+    }
+  }
+}
+
+// All of C's rows for one block of columns, `Rows` rows at a time.
+template <typename V, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply_columns(std::size_t m, std::size_t k, const float* a, std::size_t a_row,
+                                                    std::size_t a_column, const float* b, std::size_t ldb, float* c,
+                                                    std::size_t ldc, bool accumulate) {
+  std::size_t i = 0;
+  for (; i + Rows <= m; i += Rows) {
+    multiply_tile<V, Rows, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  const std::size_t left = m - i;
+  const float* a_i = a + i * a_row;
+  float* c_i = c + i * ldc;
+  // The remaining rows, one tile of the right height (Rows is at most 8).
+  switch (left) {
+    case 7: if constexpr (Rows > 7) multiply_tile<V, 7, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 6: if constexpr (Rows > 6) multiply_tile<V, 6, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 5: if constexpr (Rows > 5) multiply_tile<V, 5, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 4: if constexpr (Rows > 4) multiply_tile<V, 4, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 3: if constexpr (Rows > 3) multiply_tile<V, 3, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 2: if constexpr (Rows > 2) multiply_tile<V, 2, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    case 1: multiply_tile<V, 1, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
+    default: break;
+  }
+}
+
+// Columns in blocks of two vectors, then one vector, then 4 floats, then one at a time. A block of B
+// that more than one tile of rows reads is first copied to `panel` (k x 2 * Width floats): B's rows
+// are often thousands of floats apart, and a few dozen such rows already collide in the L1 cache.
+template <int Width, int Rows>
+[[gnu::always_inline]] inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                            std::size_t a_row, std::size_t a_column, const float* b, std::size_t ldb,
+                                            float* c, std::size_t ldc, bool accumulate, float* panel) {
+  using V = vector<Width>;
+  constexpr std::size_t block = 2 * Width;
+  const bool pack = m > Rows && ldb != block;
+  std::size_t j = 0;
+  for (; j + block <= n; j += block) {
+    const float* source = b + j;
+    std::size_t stride = ldb;
+    if (pack) {
+      for (std::size_t row = 0; row < k; ++row) std::memcpy(panel + row * block, b + row * ldb + j, sizeof(float) * block);
+      source = panel;
+      stride = block;
+    }
+    multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
+  }
+  if (j + Width <= n) {
+    multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+    j += Width;
+  }
+  if constexpr (Width > 4) {
+    if (j + 4 <= n) {
+      multiply_columns<vector<4>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 4;
+    }
+  }
+  for (; j < n; ++j) multiply_columns<float, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+}
+
+template <typename V>
+[[gnu::always_inline]] inline float horizontal_sum(const V& v) {
+  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
+  float total = 0.0f;
+#pragma GCC unroll 16
+  for (int i = 0; i < width; ++i) total += v[i];
+  return total;
+}
+
+// RowsA x RowsB dot products of A's and B's contiguous rows.
+template <typename V, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void dot_tile(std::size_t k_size, const float* a, std::size_t lda, const float* b,
+                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  constexpr std::size_t width = sizeof(V) / sizeof(float);
+  V sum[RowsA][RowsB];
+#pragma GCC unroll 4
+  for (int r = 0; r < RowsA; ++r) {
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) sum[r][s] = V{};
+  }
+  std::size_t k = 0;
+  for (; k + width <= k_size; k += width) {
+    V row_b[RowsB];
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) load(row_b[s], b + s * ldb + k);
+#pragma GCC unroll 4
+    for (int r = 0; r < RowsA; ++r) {
+      V row_a;
+      load(row_a, a + r * lda + k);
+#pragma GCC unroll 4
+      for (int s = 0; s < RowsB; ++s) sum[r][s] += row_a * row_b[s];
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < RowsA; ++r) {
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) {
+      float total = horizontal_sum(sum[r][s]);
+      for (std::size_t t = k; t < k_size; ++t) total += a[r * lda + t] * b[s * ldb + t];
+      float& target = c[r * ldc + s];
+      target = accumulate ? target + total : total;
+    }
+  }
+}
+
+template <typename V, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void dot_rows(std::size_t n, std::size_t k, const float* a,
+                                            std::size_t lda, const float* b, std::size_t ldb, float* c,
+                                            std::size_t ldc, bool accumulate) {
+  std::size_t j = 0;
+  for (; j + RowsB <= n; j += RowsB) {
+    dot_tile<V, RowsA, RowsB>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
+  }
+  for (; j < n; ++j) dot_tile<V, RowsA, 1>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
+}
+
+template <int Width, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                       std::size_t lda, const float* b, std::size_t ldb, float* c,
+                                                       std::size_t ldc, bool accumulate) {
+  using V = vector<Width>;
+  std::size_t i = 0;
+  for (; i + RowsA <= m; i += RowsA) {
+    dot_rows<V, RowsA, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+}
+
+// Copies (or adds) `count` floats in vectors of Width, then 4, then up to 3 one at a time (no loop, so
+// the compiler does not turn the tail into a call to memcpy).
+template <int Width, bool Add>
+[[gnu::always_inline]] inline void move_row(const float* __restrict source, std::size_t count,
+                                            float* __restrict target) {
+  using V = vector<Width>;
+  std::size_t i = 0;
+  if constexpr (!Add) {
+    if (count >= Width) {  // whole vectors, the last one overlapping the one before
+      for (; i + Width < count; i += Width) {
+        V v;
+        load(v, source + i);
+        store(target + i, v);
+      }
+      V v;
+      load(v, source + count - Width);
+      store(target + count - Width, v);
+      return;
+    }
+  }
+  for (; i + Width <= count; i += Width) {
+    V v, old;
+    load(v, source + i);
+    if constexpr (Add) {
+      load(old, target + i);
+      v += old;
+    }
+    store(target + i, v);
+  }
+  if constexpr (Width > 4) {
+    if (i + 4 <= count) {
+      vector<4> v, old;
+      load(v, source + i);
+      if constexpr (Add) {
+        load(old, target + i);
+        v += old;
+      }
+      store(target + i, v);
+      i += 4;
+    }
+  }
+  switch (count - i) {
+    case 3: target[i + 2] = Add ? target[i + 2] + source[i + 2] : source[i + 2]; [[fallthrough]];
+    case 2: target[i + 1] = Add ? target[i + 1] + source[i + 1] : source[i + 1]; [[fallthrough]];
+    case 1: target[i] = Add ? target[i] + source[i] : source[i]; break;
+    default: break;
+  }
+}
+
+}  // namespace detail
+
+// A stride-1 convolution's geometry over a CNHW tensor: `pad` zeros above and left of each map, the
+// output out_height x out_width (any zeros below and right follow from it).
+struct ConvGeometry {
+  std::size_t channels = 1, batch = 1, height = 1, width = 1;
+  std::size_t kernel = 1, pad = 0, out_height = 1, out_width = 1;
+};
+
+namespace detail {
+
+// For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
+// (0 outside the map) when Adjoint is false; when it is true, the adjoint:
+// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)].
+template <int Width, bool Adjoint>
+[[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
+                                          std::size_t first, std::size_t last, const float* columns_in,
+                                          float* columns_out) {
+  const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
+  const std::size_t plane = g.out_height * g.out_width, columns = (last - first) * plane;
+  const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
+  if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
+    for (std::size_t c = 0; c < g.channels; ++c) {
+      for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+        const std::size_t row = (c * g.kernel + ky) * g.kernel * columns;
+        for (std::size_t n = first; n < last; ++n) {
+          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width + ky * g.width;
+          for (std::size_t y = 0; y < g.out_height; ++y) {
+            const std::size_t source = source_plane + y * g.width, target = row + (n - first) * plane + y * g.out_width;
+            for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+              if constexpr (Adjoint) {
+                move_row<Width, true>(columns_in + target + kx * columns, g.out_width, input_out + source + kx);
+              } else {
+                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * columns);
+              }
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * columns;
+        // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
+        const std::size_t x_first = g.pad > kx ? g.pad - kx : 0;
+        const std::size_t x_last = std::min(g.out_width, g.width + g.pad - kx);
+        const std::size_t span = x_last > x_first ? x_last - x_first : 0;
+        for (std::size_t n = first; n < last; ++n) {
+          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width;
+          const std::size_t at = row + (n - first) * plane;
+          for (std::size_t y = 0; y < g.out_height; ++y) {
+            const std::size_t input_row = y + ky;  // the padded row index
+            const bool inside = input_row >= g.pad && input_row < g.height + g.pad && span > 0;
+            const std::size_t source =
+                inside ? source_plane + (input_row - g.pad) * g.width + x_first + kx - g.pad : 0;
+            const std::size_t target = at + y * g.out_width;
+            if constexpr (Adjoint) {
+              if (inside) move_row<Width, true>(columns_in + target + x_first, span, input_out + source);
+            } else if (inside && span == g.out_width) {
+              move_row<Width, false>(input_in + source, span, columns_out + target);
+            } else {
+              float* out = columns_out + target;
+              for (std::size_t x = 0; x < g.out_width; ++x) out[x] = 0.0f;
+              if (inside) move_row<Width, false>(input_in + source, span, out + x_first);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The entry points, one per ISA. Tile sizes: AVX-512 has 32 vector registers (8 x 2 accumulators),
+// AVX2 and SSE2 have 16 (6 x 2 accumulators; 3 x 4 dot products).
+#if defined(__x86_64__) || defined(__i386__)
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_avx512(
+    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row, std::size_t a_column,
+    const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+  multiply<16, 8>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+[[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                     std::size_t a_row, std::size_t a_column, const float* b,
+                                                     std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+  multiply<8, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
+    const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
+    const float* columns_in, float* columns_out, bool adjoint) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out);
+  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+}
+[[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
+                                                   std::size_t first, std::size_t last, const float* columns_in,
+                                                   float* columns_out, bool adjoint) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out);
+  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+}
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
+    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+    float* c, std::size_t ldc, bool accumulate) {
+  multiply_transposed<16, 4, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+[[gnu::target("avx2,fma")]] inline void multiply_transposed_avx2(std::size_t m, std::size_t n, std::size_t k,
+                                                                const float* a, std::size_t lda, const float* b,
+                                                                std::size_t ldb, float* c, std::size_t ldc,
+                                                                bool accumulate) {
+  multiply_transposed<8, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+#endif
+inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                          std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                          bool accumulate, float* panel) {
+  multiply<4, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
+                        std::size_t last, const float* columns_in, float* columns_out, bool adjoint) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out);
+  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+}
+inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                     const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  multiply_transposed<4, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+}  // namespace detail
+
+namespace detail {
+// Per-thread scratch space of at least `size` floats (grown, never shrunk: no allocation per step).
+inline float* scratch(std::vector<float>& buffer, std::size_t size) {
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+inline thread_local std::vector<float> panel_buffer, transpose_buffer;
+}  // namespace detail
+
+// C (M x N) (+)= A * B with A(i, k) = a[i * a_row + k * a_column] and B row-major with row stride ldb.
+inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                     std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                     bool accumulate) {
+  if (m == 0 || n == 0) return;
+  float* panel = detail::scratch(detail::panel_buffer, k * 32);
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+    case Isa::avx2: return detail::multiply_avx2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+#endif
+    default: return detail::multiply_sse2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  }
+}
+
+// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo).
+inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns) {
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, false);
+    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, false);
+#endif
+    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, false);
+  }
+}
+
+// The adjoint of im2col: adds `columns` (the gradient of im2col's output) into `input_gradient`.
+inline void col2im(const ConvGeometry& g, const float* columns, std::size_t first, std::size_t last,
+                   float* input_gradient) {
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+#endif
+    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+  }
+}
+
+// A * B^T as dot products costs a horizontal sum per element of C (about 10 instructions); as A
+// times a transposed copy of B it costs the copy, N x K scalar moves. The dot products win when K
+// exceeds a few times M (measured in bench/bench_kernels.cpp: fc2_input and conv2_weights).
+inline bool prefer_dot_products(std::size_t m, std::size_t k) { return k > 4 * m; }
+
+// C (M x N) (+)= A * B^T with A (M x K, row stride lda) and B (N x K, row stride ldb).
+inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  if (!prefer_dot_products(m, k)) {
+    float* transposed = detail::scratch(detail::transpose_buffer, k * n);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t t = 0; t < k; ++t) transposed[t * n + j] = b[j * ldb + t];
+    }
+    return multiply(m, n, k, a, lda, 1, transposed, n, c, ldc, accumulate);
+  }
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512: return detail::multiply_transposed_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    case Isa::avx2: return detail::multiply_transposed_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+#endif
+    default: return detail::multiply_transposed_sse2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  }
+}
+
+}  // namespace mahpo::train::kernels
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+// ---- end mahpo/train/kernels.hpp
 
 namespace mahpo::train {
 
@@ -1744,6 +2284,29 @@ class Layer {
   static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
 };
 
+// The sum of `count` floats in 8 interleaved partial sums, an order the compiler may vectorize (a
+// single running sum fixes the order of the additions and keeps the loop scalar).
+inline float sum(const float* values, std::size_t count) {
+  float partial[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    for (std::size_t j = 0; j < 8; ++j) partial[j] += values[i + j];
+  }
+  float total = 0.0f;
+  for (; i < count; ++i) total += values[i];
+  for (const float p : partial) total += p;
+  return total;
+}
+
+// delta = gradient where the ReLU's output is positive, 0 elsewhere. Both loads are unconditional, so
+// the loop vectorizes as a select (a conditional load of the gradient would keep it scalar).
+inline void relu_gradient(const float* output, const float* gradient, std::size_t count, float* delta) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const float g = gradient[i];
+    delta[i] = output[i] > 0.0f ? g : 0.0f;
+  }
+}
+
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
 // uniform otherwise (Glorot & Bengio, 2010).
 inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, Activation activation,
@@ -1778,50 +2341,69 @@ class ConvLayer final : public Layer {
     std::fill(bias_.begin(), bias_.end(), 0.0f);
   }
 
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
     input_shape_ = shape;
     output_shape_ = output_shape(shape);
-    const std::size_t rows = in_channels_ * kernel_ * kernel_;
-    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
-    grow(columns_, rows * columns);
+    keep_columns_ = training;
+    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
+    const std::size_t columns = output_shape_.batch * plane;
     grow(output_, filters_ * columns);
-    im2col(input.data());
-    gemm(false, false, filters_, columns, rows, 1.0f, weights_.data(), columns_.data(), 0.0f, output_.data());
-    for (std::size_t f = 0; f < filters_; ++f) {
-      float* row = output_.data() + f * columns;
-      const float b = bias_[f];
-      if (activation_ == Activation::relu) {
-        for (std::size_t p = 0; p < columns; ++p) row[p] = std::max(row[p] + b, 0.0f);
-      } else {
-        for (std::size_t p = 0; p < columns; ++p) row[p] += b;
+    const bool relu = activation_ == Activation::relu;
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
+      float* block = group_columns(first);
+      kernels::im2col(geometry(), input.data(), first, last, block);
+      float* out = output_.data() + first * plane;
+      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, width, out, columns, false);
+      for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
+        float* row = out + f * columns;
+        const float b = bias_[f];
+        if (relu) {
+          for (std::size_t p = 0; p < width; ++p) row[p] = std::max(row[p] + b, 0.0f);
+        } else {
+          for (std::size_t p = 0; p < width; ++p) row[p] += b;
+        }
       }
-    }
+    });
     return output_;
   }
 
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
-    const std::size_t rows = in_channels_ * kernel_ * kernel_;
-    const std::size_t columns = output_shape_.batch * output_shape_.height * output_shape_.width;
+    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
+    const std::size_t columns = output_shape_.batch * plane;
     grow(delta_, filters_ * columns);
     const bool relu = activation_ == Activation::relu;
     for (std::size_t f = 0; f < filters_; ++f) {
       const float* gradient = output_gradient.data() + f * columns;
       const float* output = output_.data() + f * columns;
       float* delta = delta_.data() + f * columns;
-      float sum = 0.0f;
-      for (std::size_t p = 0; p < columns; ++p) {
-        delta[p] = relu && output[p] <= 0.0f ? 0.0f : gradient[p];
-        sum += delta[p];
+      if (relu) {
+        relu_gradient(output, gradient, columns, delta);
+      } else {
+        std::copy_n(gradient, columns, delta);
       }
-      bias_gradients_[f] = sum;
+      bias_gradients_[f] = sum(delta, columns);
     }
-    gemm(false, true, filters_, rows, columns, 1.0f, delta_.data(), columns_.data(), 0.0f, weight_gradients_.data());
+    std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
     if (need_input_gradient) {
-      grow(column_gradients_, rows * columns);
-      gemm(true, false, rows, columns, filters_, 1.0f, weights_.data(), delta_.data(), 0.0f, column_gradients_.data());
       grow(input_gradient_, input_shape_.size());
-      col2im(input_gradient_.data());
+      std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
     }
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
+      const float* delta = delta_.data() + first * plane;
+      float* block = group_columns(first);
+      if (!keep_columns_) kernels::im2col(geometry(), input_->data(), first, last, block);
+      kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width,
+                                   weight_gradients_.data(), rows, true);
+      if (need_input_gradient) {
+        grow(column_gradients_, rows * width);
+        kernels::multiply(rows, width, filters_, weights_.data(), 1, rows, delta, columns, column_gradients_.data(),
+                          width, false);
+        col2im(input_gradient_.data(), first, last);
+      }
+    });
     return input_gradient_;
   }
 
@@ -1835,70 +2417,42 @@ class ConvLayer final : public Layer {
   }
 
  private:
-  // columns_[(c, ky, kx)][(n, y, x)] = input[c][n][y + ky - pad][x + kx - pad], 0 outside the map.
-  // The valid part of output row y for kernel offset (ky, kx): x in [first, last), reading input row
-  // y + ky - pad from column first + kx - pad; visit(...) walks every (row, valid span) pair once.
+  // The images [first, last) of the batch, in groups whose im2col block fits `group_bytes`. In
+  // training, forward keeps every group's block for backward's weight gradient (reading it back
+  // costs less than rebuilding it: 450 k instead of 476 k instructions per image, see
+  // docs/benchmarks.md); in evaluation the groups share one block.
+  static constexpr std::size_t group_bytes = 128 * 1024;
   template <typename Visit>
-  void for_each_span(Visit&& visit) const {
-    const auto& in = input_shape_;
-    const auto& out = output_shape_;
-    const std::size_t columns = out.batch * out.height * out.width;
-    for (std::size_t c = 0; c < in_channels_; ++c) {
-      for (std::size_t ky = 0; ky < kernel_; ++ky) {
-        for (std::size_t kx = 0; kx < kernel_; ++kx) {
-          const std::size_t row = ((c * kernel_ + ky) * kernel_ + kx) * columns;
-          // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
-          const std::size_t first = pad_before_ > kx ? pad_before_ - kx : 0;
-          const std::size_t last = std::min(out.width, in.width + pad_before_ - kx);
-          for (std::size_t n = 0; n < in.batch; ++n) {
-            const std::size_t plane = (c * in.batch + n) * in.height * in.width;
-            for (std::size_t y = 0; y < out.height; ++y) {
-              const std::size_t at = row + (n * out.height + y) * out.width;
-              const std::size_t input_row = y + ky;  // the padded row index
-              if (input_row < pad_before_ || input_row >= in.height + pad_before_) {
-                visit(at, std::size_t{0}, std::size_t{0}, std::size_t{0});
-              } else {
-                visit(at, first, last, plane + (input_row - pad_before_) * in.width + first + kx - pad_before_);
-              }
-            }
-          }
-        }
-      }
+  void for_each_group(Visit&& visit) {
+    const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
+    const std::size_t group = std::max<std::size_t>(1, group_bytes / sizeof(float) / std::max<std::size_t>(per_image, 1));
+    grow(columns_, (keep_columns_ ? output_shape_.batch : std::min(group, output_shape_.batch)) * per_image);
+    for (std::size_t first = 0; first < output_shape_.batch; first += group) {
+      visit(first, std::min(first + group, output_shape_.batch));
     }
   }
 
-  void im2col(const float* input) {
-    float* columns = columns_.data();
-    const std::size_t width = output_shape_.width;
-    if (pad_total_ == 0) {  // the common valid case: whole rows, no zeros
-      for_each_span([&](std::size_t at, std::size_t, std::size_t, std::size_t source) {
-        std::copy_n(input + source, width, columns + at);
-      });
-      return;
-    }
-    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
-      float* row = columns + at;
-      std::fill(row, row + first, 0.0f);
-      std::copy(input + source, input + source + (last - first), row + first);
-      std::fill(row + last, row + width, 0.0f);
-    });
+  // Where the im2col block of the group starting at image `first` lives.
+  float* group_columns(std::size_t first) {
+    const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
+    return columns_.data() + (keep_columns_ ? first * per_image : 0);
   }
 
-  // The adjoint of im2col: input_gradient[c][n][y + ky - pad][x + kx - pad] += column_gradients_[(c, ky, kx)][(n, y, x)]
-  void col2im(float* input_gradient) {
-    std::fill(input_gradient, input_gradient + input_shape_.size(), 0.0f);
-    const float* columns = column_gradients_.data();
-    for_each_span([&](std::size_t at, std::size_t first, std::size_t last, std::size_t source) {
-      const float* row = columns + at;
-      float* target = input_gradient + source;
-      for (std::size_t x = first; x < last; ++x) target[x - first] += row[x];
-    });
+  kernels::ConvGeometry geometry() const {
+    return {in_channels_,        input_shape_.batch, input_shape_.height,  input_shape_.width,
+            kernel_,             pad_before_,        output_shape_.height, output_shape_.width};
+  }
+
+  void col2im(float* input_gradient, std::size_t first, std::size_t last) {
+    kernels::col2im(geometry(), column_gradients_.data(), first, last, input_gradient);
   }
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   Activation activation_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
+  const std::vector<float>* input_ = nullptr;
+  bool keep_columns_ = false;  // the last forward pass kept each group's im2col block (training)
   Shape input_shape_, output_shape_;
 };
 
@@ -2031,7 +2585,7 @@ class DenseLayer final : public Layer {
   DenseLayer(std::size_t inputs, std::size_t units, Activation activation, double dropout_rate, std::uint64_t seed)
       : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
         weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
-        dropout_rng_(seed) {}
+        dropout_state_(seed) {}
 
   Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
 
@@ -2045,7 +2599,8 @@ class DenseLayer final : public Layer {
     batch_ = shape.batch;
     grow(output_, batch_ * units_);
     for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
-    gemm(false, false, batch_, units_, inputs_, 1.0f, input.data(), weights_.data(), 1.0f, output_.data());
+    kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(), units_,
+                      true);
     const std::size_t count = batch_ * units_;
     if (activation_ == Activation::relu) {
       for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
@@ -2053,12 +2608,17 @@ class DenseLayer final : public Layer {
     dropping_ = training && dropout_rate_ > 0.0f;
     if (dropping_) {
       grow(mask_, count);
+      // Each 64-bit draw of SplitMix64 (Steele et al., 2014) decides two units by its two 32-bit
+      // halves: kept when the half is below keep * 2^32. A tenth of the cost of mt19937_64 and a
+      // floating-point uniform per unit, and statistically more than enough for a dropout mask.
       const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
-      std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-      for (std::size_t i = 0; i < count; ++i) {
-        mask_[i] = uniform(dropout_rng_) < keep ? scale : 0.0f;
-        output_[i] *= mask_[i];
+      const auto threshold = static_cast<std::uint64_t>(static_cast<double>(keep) * 4294967296.0);
+      for (std::size_t i = 0; i < count; i += 2) {
+        const std::uint64_t bits = next_dropout_bits();
+        mask_[i] = (bits & 0xffffffffu) < threshold ? scale : 0.0f;
+        if (i + 1 < count) mask_[i + 1] = (bits >> 32) < threshold ? scale : 0.0f;
       }
+      for (std::size_t i = 0; i < count; ++i) output_[i] *= mask_[i];
     }
     return output_;
   }
@@ -2066,20 +2626,25 @@ class DenseLayer final : public Layer {
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
     const std::size_t count = batch_ * units_;
     grow(delta_, count);
-    for (std::size_t i = 0; i < count; ++i) {
-      float g = output_gradient[i];
-      if (dropping_) g *= mask_[i];
-      if (activation_ == Activation::relu && output_[i] <= 0.0f) g = 0.0f;
-      delta_[i] = g;
+    // The output is zero where ReLU or dropout zeroed it, and the mask is 0 where dropout did.
+    if (activation_ == Activation::relu) {
+      relu_gradient(output_.data(), output_gradient.data(), count, delta_.data());
+    } else {
+      std::copy_n(output_gradient.begin(), count, delta_.begin());
+    }
+    if (dropping_) {
+      for (std::size_t i = 0; i < count; ++i) delta_[i] *= mask_[i];
     }
     std::fill(bias_gradients_.begin(), bias_gradients_.end(), 0.0f);
     for (std::size_t n = 0; n < batch_; ++n) {
       for (std::size_t u = 0; u < units_; ++u) bias_gradients_[u] += delta_[n * units_ + u];
     }
-    gemm(true, false, inputs_, units_, batch_, 1.0f, input_->data(), delta_.data(), 0.0f, weight_gradients_.data());
+    kernels::multiply(inputs_, units_, batch_, input_->data(), 1, inputs_, delta_.data(), units_,
+                      weight_gradients_.data(), units_, false);
     if (need_input_gradient) {
       grow(input_gradient_, batch_ * inputs_);
-      gemm(false, true, batch_, inputs_, units_, 1.0f, delta_.data(), weights_.data(), 0.0f, input_gradient_.data());
+      kernels::multiply_transposed(batch_, inputs_, units_, delta_.data(), units_, weights_.data(), units_,
+                                   input_gradient_.data(), inputs_, false);
     }
     return input_gradient_;
   }
@@ -2102,7 +2667,14 @@ class DenseLayer final : public Layer {
   const std::vector<float>* input_ = nullptr;
   std::size_t batch_ = 0;
   bool dropping_ = false;
-  std::mt19937_64 dropout_rng_;
+  std::uint64_t dropout_state_;
+
+  std::uint64_t next_dropout_bits() {
+    std::uint64_t z = (dropout_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
 };
 
 }  // namespace mahpo::train
@@ -2217,6 +2789,7 @@ inline std::size_t peak_resident_bytes() {
 // A runtime network built from an nn::NetworkSpec: conv/pool layers on CNHW tensors, a flatten,
 // then dense layers and the output layer, with softmax cross-entropy on top.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -2264,8 +2837,28 @@ class Network {
   std::size_t classes() const { return classes_; }
   std::size_t input_size() const { return input_.channels * input_.height * input_.width; }
 
+  // Evaluation goes through the layers this many images at a time: a whole 256-image batch's
+  // activations spill out of the L2 cache (measured in bench/bench_trainer.cpp, evaluate/*).
+  static constexpr std::size_t inference_chunk = 32;
+
   // `input` holds `batch` images (batch x channels x height x width, which is CNHW for one channel).
   const std::vector<float>& forward(const std::vector<float>& input, std::size_t batch, bool training) {
+    if (training || batch <= inference_chunk) return forward_layers(input, batch, training);
+    const std::size_t pixels = input_size();
+    all_logits_.resize(batch * classes_);
+    for (std::size_t first = 0; first < batch; first += inference_chunk) {
+      const std::size_t count = std::min(inference_chunk, batch - first);
+      chunk_.assign(input.begin() + static_cast<std::ptrdiff_t>(first * pixels),
+                    input.begin() + static_cast<std::ptrdiff_t>((first + count) * pixels));
+      const auto& logits = forward_layers(chunk_, count, false);
+      std::copy_n(logits.begin(), count * classes_, all_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes_));
+    }
+    logits_ = &all_logits_;
+    return all_logits_;
+  }
+
+ private:
+  const std::vector<float>& forward_layers(const std::vector<float>& input, std::size_t batch, bool training) {
     Shape shape{input_.channels, batch, input_.height, input_.width};
     const std::vector<float>* current = &input;
     if (input_.channels > 1) {  // NCHW -> CNHW
@@ -2287,6 +2880,7 @@ class Network {
     return *current;
   }
 
+ public:
   // The logits of the last forward pass (batch x classes).
   const std::vector<float>& logits() const { return *logits_; }
 
@@ -2318,7 +2912,7 @@ class Network {
   }
 
   std::size_t bytes() const {
-    std::size_t total = reordered_.capacity() * sizeof(float);
+    std::size_t total = (reordered_.capacity() + chunk_.capacity() + all_logits_.capacity()) * sizeof(float);
     for (const auto& layer : layers_) total += layer->bytes();
     return total;
   }
@@ -2326,7 +2920,7 @@ class Network {
  private:
   nn::InputShape input_;
   std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<float> reordered_;
+  std::vector<float> reordered_, chunk_, all_logits_;
   const std::vector<float>* logits_ = nullptr;
   std::size_t classes_ = 0;
 };
@@ -2352,9 +2946,10 @@ class Network {
 // The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
 //
 // Batches are drawn in a seeded random order, reshuffled each epoch; every batch is full (the
-// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed and
-// thread count. A non-finite loss stops training with status `diverged`; nothing is evaluated
-// then, and no accuracy is NaN.
+// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed (and
+// kernel ISA: AVX-512, AVX2 and SSE2 sum in different orders). A trial trains on the calling
+// thread; a study runs one trial per core. A non-finite loss stops training with status
+// `diverged`; nothing is evaluated then, and no accuracy is NaN.
 
 #include <algorithm>
 #include <chrono>
@@ -2525,7 +3120,6 @@ struct TrainerOptions {
   OptimizerKind optimizer = Sgd{};
   LearningRatePolicy policy = InvDecay{};
   std::uint64_t seed = 0;
-  std::size_t threads = 1;
   std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
   std::size_t evaluation_batch = 256;
   bool evaluate_test = true;
@@ -2571,7 +3165,6 @@ class Trainer {
     if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
       throw std::invalid_argument(fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
     }
-    if (options_.threads == 0) throw std::invalid_argument("mahpo: the trainer needs at least 1 thread");
     if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
   }
 
@@ -2581,7 +3174,6 @@ class Trainer {
   TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
     fit_normalization(dataset.train);
-    set_blas_threads(options_.threads);
     const std::size_t train_size = dataset.train.size();
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
@@ -2761,7 +3353,6 @@ namespace mahpo::train {
 
 struct ObjectiveOptions {
   std::uint64_t seed = 0;  // the same for every trial, so trials differ only by their configs
-  std::size_t threads = 1;
   OptimizerKind optimizer = Sgd{};
   LearningRatePolicy policy = InvDecay{};
   std::size_t history_every = 0;  // 0: once per epoch
@@ -2791,7 +3382,6 @@ class LeNetObjective {
       trainer_options.optimizer = options_.optimizer;
       trainer_options.policy = options_.policy;
       trainer_options.seed = options_.seed;
-      trainer_options.threads = options_.threads;
       trainer_options.history_every = options_.history_every;
       trainer_options.evaluate_test = options_.evaluate_test;
       Trainer trainer(spec, trainer_options);

@@ -1,5 +1,6 @@
 #pragma once
-// The one place the trainer calls OpenBLAS: row-major sgemm and the thread count.
+// Row-major sgemm and the thread count of OpenBLAS. The trainer does not use them (its products run
+// on mahpo's kernels, kernels.hpp); bench/bench_kernels.cpp compares the two with this sgemm.
 //
 // The CBLAS declarations come from xtensor-blas's bundled copy (the one its xlinalg.hpp uses), not
 // from OpenBLAS's <cblas.h>: the two declare the same enums, so a program that includes both (the

@@ -21,7 +21,6 @@ namespace mahpo::train {
 
 struct ObjectiveOptions {
   std::uint64_t seed = 0;  // the same for every trial, so trials differ only by their configs
-  std::size_t threads = 1;
   OptimizerKind optimizer = Sgd{};
   LearningRatePolicy policy = InvDecay{};
   std::size_t history_every = 0;  // 0: once per epoch
@@ -51,7 +50,6 @@ class LeNetObjective {
       trainer_options.optimizer = options_.optimizer;
       trainer_options.policy = options_.policy;
       trainer_options.seed = options_.seed;
-      trainer_options.threads = options_.threads;
       trainer_options.history_every = options_.history_every;
       trainer_options.evaluate_test = options_.evaluate_test;
       Trainer trainer(spec, trainer_options);

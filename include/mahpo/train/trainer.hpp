@@ -2,9 +2,10 @@
 // The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
 //
 // Batches are drawn in a seeded random order, reshuffled each epoch; every batch is full (the
-// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed and
-// thread count. A non-finite loss stops training with status `diverged`; nothing is evaluated
-// then, and no accuracy is NaN.
+// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed (and
+// kernel ISA: AVX-512, AVX2 and SSE2 sum in different orders). A trial trains on the calling
+// thread; a study runs one trial per core. A non-finite loss stops training with status
+// `diverged`; nothing is evaluated then, and no accuracy is NaN.
 
 #include <algorithm>
 #include <chrono>
@@ -24,7 +25,6 @@
 #include <mahpo/data/dataset.hpp>
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/objective.hpp>
-#include <mahpo/train/blas.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/metrics.hpp>
 #include <mahpo/train/network.hpp>
@@ -39,7 +39,6 @@ struct TrainerOptions {
   OptimizerKind optimizer = Sgd{};
   LearningRatePolicy policy = InvDecay{};
   std::uint64_t seed = 0;
-  std::size_t threads = 1;
   std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
   std::size_t evaluation_batch = 256;
   bool evaluate_test = true;
@@ -85,7 +84,6 @@ class Trainer {
     if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
       throw std::invalid_argument(fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
     }
-    if (options_.threads == 0) throw std::invalid_argument("mahpo: the trainer needs at least 1 thread");
     if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
   }
 
@@ -95,7 +93,6 @@ class Trainer {
   TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
     fit_normalization(dataset.train);
-    set_blas_threads(options_.threads);
     const std::size_t train_size = dataset.train.size();
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
