@@ -177,15 +177,16 @@ template <typename V, int Rows, int Vectors>
   }
 }
 
-// Columns in blocks of two vectors, then one vector, then 4 floats, then one at a time. A block of B
-// that more than one tile of rows reads is first copied to `panel` (k x 2 * Width floats): B's rows
-// are often thousands of floats apart, and a few dozen such rows already collide in the L1 cache.
-template <int Width, int Rows>
+// Columns in blocks of `Vectors` vectors, then of two, then one vector, then 4 floats, then one at a
+// time. A block of B that more than one tile of rows reads is first copied to `panel` (k x block
+// floats): B's rows are often thousands of floats apart, and a few dozen such rows already collide
+// in the L1 cache.
+template <int Width, int Rows, int Vectors>
 [[gnu::always_inline]] inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                             std::size_t a_row, std::size_t a_column, const float* b, std::size_t ldb,
                                             float* c, std::size_t ldc, bool accumulate, float* panel) {
   using V = vector<Width>;
-  constexpr std::size_t block = 2 * Width;
+  constexpr std::size_t block = Vectors * Width;
   const bool pack = m > Rows && ldb != block;
   std::size_t j = 0;
   for (; j + block <= n; j += block) {
@@ -196,11 +197,25 @@ template <int Width, int Rows>
       source = panel;
       stride = block;
     }
-    multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
+    multiply_columns<V, Rows, Vectors>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
   }
-  if (j + Width <= n) {
-    multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-    j += Width;
+  if constexpr (Vectors > 2) {
+    if (j + 2 * Width <= n) {
+      multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 2 * Width;
+    }
+  }
+  if constexpr (Vectors > 1) {
+    if (j + Width <= n) {
+      multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += Width;
+    }
+  }
+  if constexpr (Width > 8) {
+    if (j + 8 <= n) {
+      multiply_columns<vector<8>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 8;
+    }
   }
   if constexpr (Width > 4) {
     if (j + 4 <= n) {
@@ -403,18 +418,20 @@ template <int Width, bool Adjoint>
   }
 }
 
-// The entry points, one per ISA. Tile sizes: AVX-512 has 32 vector registers (8 x 2 accumulators),
-// AVX2 and SSE2 have 16 (6 x 2 accumulators; 3 x 4 dot products).
+// The entry points, one per ISA. Tiles of C (rows x vectors): AVX-512 has 32 vector registers, 8 x 2
+// accumulators (not measured: no AVX-512 machine yet); AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
+// against 6 x 2, 4 x 3 and 5 x 2 on the trainer: 403 k, 411 k, 409 k, 430 k instructions per image,
+// and the fastest steps), SSE2 6 x 2. Dot products: 4 x 4 (AVX-512) and 3 x 4.
 #if defined(__x86_64__) || defined(__i386__)
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_avx512(
     std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row, std::size_t a_column,
     const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
-  multiply<16, 8>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<16, 8, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 [[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                                      std::size_t a_row, std::size_t a_column, const float* b,
                                                      std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
-  multiply<8, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<8, 3, 4>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
     const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
@@ -443,7 +460,7 @@ template <int Width, bool Adjoint>
 inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
                           std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
                           bool accumulate, float* panel) {
-  multiply<4, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
                         std::size_t last, const float* columns_in, float* columns_out, bool adjoint) {
@@ -471,7 +488,7 @@ inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a
                      std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
                      bool accumulate) {
   if (m == 0 || n == 0) return;
-  float* panel = detail::scratch(detail::panel_buffer, k * 32);
+  float* panel = detail::scratch(detail::panel_buffer, k * 64);  // the widest block: 4 x 16 floats
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512: return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
