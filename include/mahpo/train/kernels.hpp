@@ -356,27 +356,28 @@ namespace detail {
 
 // For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
 // (0 outside the map) when Adjoint is false; when it is true, the adjoint:
-// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)].
+// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)]. The rows of
+// `columns` are `ld` floats apart.
 template <int Width, bool Adjoint>
 [[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
                                           std::size_t first, std::size_t last, const float* columns_in,
-                                          float* columns_out) {
+                                          float* columns_out, std::size_t ld) {
   const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
-  const std::size_t plane = g.out_height * g.out_width, columns = (last - first) * plane;
+  const std::size_t plane = g.out_height * g.out_width;
   const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
   if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
     for (std::size_t c = 0; c < g.channels; ++c) {
       for (std::size_t ky = 0; ky < g.kernel; ++ky) {
-        const std::size_t row = (c * g.kernel + ky) * g.kernel * columns;
+        const std::size_t row = (c * g.kernel + ky) * g.kernel * ld;
         for (std::size_t n = first; n < last; ++n) {
           const std::size_t source_plane = (c * g.batch + n) * g.height * g.width + ky * g.width;
           for (std::size_t y = 0; y < g.out_height; ++y) {
             const std::size_t source = source_plane + y * g.width, target = row + (n - first) * plane + y * g.out_width;
             for (std::size_t kx = 0; kx < g.kernel; ++kx) {
               if constexpr (Adjoint) {
-                move_row<Width, true>(columns_in + target + kx * columns, g.out_width, input_out + source + kx);
+                move_row<Width, true>(columns_in + target + kx * ld, g.out_width, input_out + source + kx);
               } else {
-                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * columns);
+                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * ld);
               }
             }
           }
@@ -388,7 +389,7 @@ template <int Width, bool Adjoint>
   for (std::size_t c = 0; c < g.channels; ++c) {
     for (std::size_t ky = 0; ky < g.kernel; ++ky) {
       for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * columns;
+        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * ld;
         // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
         const std::size_t x_first = g.pad > kx ? g.pad - kx : 0;
         const std::size_t x_last = std::min(g.out_width, g.width + g.pad - kx);
@@ -435,15 +436,15 @@ template <int Width, bool Adjoint>
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
     const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
-    const float* columns_in, float* columns_out, bool adjoint) {
-  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out);
-  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 [[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
                                                    std::size_t first, std::size_t last, const float* columns_in,
-                                                   float* columns_out, bool adjoint) {
-  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out);
-  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+                                                   float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
     std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
@@ -463,9 +464,10 @@ inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const flo
   multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, bool adjoint) {
-  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out);
-  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld,
+                        bool adjoint) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                                      const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
@@ -498,26 +500,28 @@ inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a
   }
 }
 
-// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo).
-inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns) {
+// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo),
+// its rows `ld` floats apart (at least (last - first) Ho Wo).
+inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns,
+                   std::size_t ld) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, false);
-    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, false);
+    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
+    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
 #endif
-    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, false);
+    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
   }
 }
 
 // The adjoint of im2col: adds `columns` (the gradient of im2col's output) into `input_gradient`.
-inline void col2im(const ConvGeometry& g, const float* columns, std::size_t first, std::size_t last,
+inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, std::size_t first, std::size_t last,
                    float* input_gradient) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, true);
-    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
 #endif
-    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
   }
 }
 

@@ -121,11 +121,11 @@ class ConvLayer final : public Layer {
     grow(output_, filters_ * columns);
     const bool relu = activation_ == Activation::relu;
     for_each_group([&](std::size_t first, std::size_t last) {
-      const std::size_t width = (last - first) * plane;
+      const std::size_t width = (last - first) * plane, ld = columns_stride(width);
       float* block = group_columns(first);
-      kernels::im2col(geometry(), input.data(), first, last, block);
+      kernels::im2col(geometry(), input.data(), first, last, block, ld);
       float* out = output_.data() + first * plane;
-      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, width, out, columns, false);
+      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, ld, out, columns, false);
       for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
         float* row = out + f * columns;
         const float b = bias_[f];
@@ -155,23 +155,29 @@ class ConvLayer final : public Layer {
       }
       bias_gradients_[f] = sum(delta, columns);
     }
-    std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    if (!keep_columns_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
     if (need_input_gradient) {
       grow(input_gradient_, input_shape_.size());
       std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
     }
+    if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
+      kernels::multiply_transposed(filters_, rows, columns, delta_.data(), columns, columns_.data(), columns,
+                                   weight_gradients_.data(), rows, false);
+    }
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane;
       const float* delta = delta_.data() + first * plane;
-      float* block = group_columns(first);
-      if (!keep_columns_) kernels::im2col(geometry(), input_->data(), first, last, block);
-      kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width,
-                                   weight_gradients_.data(), rows, true);
+      if (!keep_columns_) {
+        float* block = group_columns(first);
+        kernels::im2col(geometry(), input_->data(), first, last, block, width);
+        kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width, weight_gradients_.data(),
+                                     rows, true);
+      }
       if (need_input_gradient) {
         grow(column_gradients_, rows * width);
         kernels::multiply(rows, width, filters_, weights_.data(), 1, rows, delta, columns, column_gradients_.data(),
                           width, false);
-        col2im(input_gradient_.data(), first, last);
+        kernels::col2im(geometry(), column_gradients_.data(), width, first, last, input_gradient_.data());
       }
     });
     return input_gradient_;
@@ -188,9 +194,10 @@ class ConvLayer final : public Layer {
 
  private:
   // The images [first, last) of the batch, in groups whose im2col block fits `group_bytes`. In
-  // training, forward keeps every group's block for backward's weight gradient (reading it back
-  // costs less than rebuilding it: 450 k instead of 476 k instructions per image, see
-  // docs/benchmarks.md); in evaluation the groups share one block.
+  // training, forward writes every group's block into one (C k k) x (N Ho Wo) matrix that backward
+  // multiplies by the deltas once for the weight gradient (rebuilding the blocks in backward cost
+  // more instructions, and one long product sums each weight's gradient once, not once per group);
+  // in evaluation the groups share one block.
   static constexpr std::size_t group_bytes = 128 * 1024;
   template <typename Visit>
   void for_each_group(Visit&& visit) {
@@ -202,10 +209,12 @@ class ConvLayer final : public Layer {
     }
   }
 
-  // Where the im2col block of the group starting at image `first` lives.
+  // Where the im2col block of the group starting at image `first` lives, and its row stride.
   float* group_columns(std::size_t first) {
-    const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
-    return columns_.data() + (keep_columns_ ? first * per_image : 0);
+    return columns_.data() + (keep_columns_ ? first * output_shape_.height * output_shape_.width : 0);
+  }
+  std::size_t columns_stride(std::size_t width) const {
+    return keep_columns_ ? output_shape_.batch * output_shape_.height * output_shape_.width : width;
   }
 
   kernels::ConvGeometry geometry() const {
@@ -213,9 +222,6 @@ class ConvLayer final : public Layer {
             kernel_,             pad_before_,        output_shape_.height, output_shape_.width};
   }
 
-  void col2im(float* input_gradient, std::size_t first, std::size_t last) {
-    kernels::col2im(geometry(), column_gradients_.data(), first, last, input_gradient);
-  }
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   Activation activation_;
