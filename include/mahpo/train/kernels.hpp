@@ -157,9 +157,19 @@ template <typename V, int Rows, int Vectors>
 [[gnu::always_inline]] inline void multiply_columns(std::size_t m, std::size_t k, const float* a, std::size_t a_row,
                                                     std::size_t a_column, const float* b, std::size_t ldb, float* c,
                                                     std::size_t ldc, bool accumulate) {
+  // A single row left over would run at a third of a tile's rate (as many loads of B per row as
+  // products): the last Rows + 1 rows then go as two tiles of about half that height.
+  const std::size_t split = Rows > 1 && m > Rows && m % Rows == 1 ? Rows + 1 : 0;
   std::size_t i = 0;
-  for (; i + Rows <= m; i += Rows) {
+  for (; i + Rows + split <= m; i += Rows) {
     multiply_tile<V, Rows, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  if (split) {
+    constexpr int upper = (Rows + 1) / 2, lower = Rows + 1 - upper;
+    multiply_tile<V, upper, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+    i += upper;
+    multiply_tile<V, lower, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+    return;
   }
   const std::size_t left = m - i;
   const float* a_i = a + i * a_row;

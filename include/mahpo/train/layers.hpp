@@ -241,9 +241,11 @@ class MaxPoolLayer final : public Layer {
     return {in.channels, in.batch, in.height / size_, in.width / size_};
   }
 
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
     input_shape_ = shape;
     output_shape_ = output_shape(shape);
+    have_winners_ = training || size_ != 2;
     grow(output_, output_shape_.size());
     if (winners_.size() < output_shape_.size()) winners_.resize(output_shape_.size());
     const std::size_t planes = shape.channels * shape.batch;
@@ -252,7 +254,11 @@ class MaxPoolLayer final : public Layer {
       float* out = output_.data() + p * output_shape_.height * output_shape_.width;
       std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
       if (size_ == 2) {  // LeNet's pooling, written out: a quarter of the work of the general loop
-        pool_2x2(in, out, winner, shape.width);
+        if (training) {
+          pool_2x2(in, out, winner, shape.width);
+        } else {  // no backward follows: the maxima alone, in a loop the compiler vectorizes
+          pool_2x2_values(in, out, shape.width);
+        }
         continue;
       }
       for (std::size_t y = 0; y < output_shape_.height; ++y) {
@@ -273,6 +279,7 @@ class MaxPoolLayer final : public Layer {
   }
 
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    if (!have_winners_) forward(*input_, input_shape_, true);  // after an evaluation pass: find them now
     grow(input_gradient_, input_shape_.size());
     std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()), 0.0f);
     const std::size_t planes = input_shape_.channels * input_shape_.batch;
@@ -292,6 +299,17 @@ class MaxPoolLayer final : public Layer {
   }
 
  private:
+  void pool_2x2_values(const float* in, float* out, std::size_t width) const {
+    for (std::size_t y = 0; y < output_shape_.height; ++y) {
+      const float* top = in + 2 * y * width;
+      const float* bottom = top + width;
+      float* row = out + y * output_shape_.width;
+      for (std::size_t x = 0; x < output_shape_.width; ++x) {
+        row[x] = std::max(std::max(top[2 * x], top[2 * x + 1]), std::max(bottom[2 * x], bottom[2 * x + 1]));
+      }
+    }
+  }
+
   void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
     for (std::size_t y = 0; y < output_shape_.height; ++y) {
       const float* top = in + 2 * y * width;
@@ -312,6 +330,8 @@ class MaxPoolLayer final : public Layer {
   std::size_t size_;
   std::vector<float> output_, input_gradient_;
   std::vector<std::uint32_t> winners_;
+  const std::vector<float>* input_ = nullptr;
+  bool have_winners_ = false;  // the last forward pass recorded where each maximum came from
   Shape input_shape_, output_shape_;
 };
 

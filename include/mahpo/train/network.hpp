@@ -100,6 +100,7 @@ class Network {
   const std::vector<float>& logits() const { return *logits_; }
 
   // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
+  // It follows a training forward pass, or an evaluation pass of at most inference_chunk images.
   void backward(const std::vector<float>& logit_gradient) {
     const std::vector<float>* gradient = &logit_gradient;
     for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, i > 0);
