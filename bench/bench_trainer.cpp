@@ -4,6 +4,8 @@
 // one trial per core). scripts/bench_vs_pytorch.sh runs the same networks in PyTorch beside these.
 #include <mahpo/mahpo.hpp>
 
+#include "trainer_fixtures.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -18,29 +20,13 @@ namespace {
 
 using namespace mahpo;
 
-// Random 28x28 images: throughput does not depend on what the pixels show.
 const data::ImageSet& random_images() {
-  static const data::ImageSet images = [] {
-    data::ImageSet set;
-    constexpr std::size_t count = 4096;
-    set.images = xt::xtensor<std::uint8_t, 3>::from_shape({count, 28, 28});
-    std::mt19937_64 rng(1);
-    std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
-    for (auto& p : set.images) p = static_cast<std::uint8_t>(pixel(rng));
-    for (std::size_t i = 0; i < count; ++i) set.labels.push_back(static_cast<std::uint8_t>(label(rng)));
-    return set;
-  }();
+  static const data::ImageSet images = bench::random_images(4096);
   return images;
 }
 
-nn::NetworkSpec classic() { return nn::classic_lenet5::network({}); }
-
-// The paper space's most expensive config: 7x7 kernels in both convolutions, 1024 hidden units (dropout 0.5).
-nn::NetworkSpec paper_largest() {
-  nn::paper_lenet::config_type config;
-  config.set<"conv1.conv_size">(7).set<"conv2.conv_size">(7).set<"fc1.hidden_size">(1024).set<"fc1.dropout_rate">(0.5);
-  return nn::paper_lenet::network(config);
-}
+nn::NetworkSpec classic() { return bench::classic_lenet5(); }
+nn::NetworkSpec paper_largest() { return bench::paper_lenet_largest(); }
 
 // One trainer and its optimizer, stepping through the random images a batch at a time.
 struct Run {

@@ -5,6 +5,8 @@
 // setup excluded. scripts/instructions_per_image.sh does exactly that.
 #include <mahpo/mahpo.hpp>
 
+#include "trainer_fixtures.hpp"
+
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -18,12 +20,8 @@ namespace {
 using namespace mahpo;
 
 nn::NetworkSpec network(const std::string& name) {
-  if (name == "classic_lenet5") return nn::classic_lenet5::network({});
-  if (name == "paper_lenet_largest") {
-    nn::paper_lenet::config_type config;
-    config.set<"conv1.conv_size">(7).set<"conv2.conv_size">(7).set<"fc1.hidden_size">(1024).set<"fc1.dropout_rate">(0.5);
-    return nn::paper_lenet::network(config);
-  }
+  if (name == "classic_lenet5") return bench::classic_lenet5();
+  if (name == "paper_lenet_largest") return bench::paper_lenet_largest();
   throw std::invalid_argument("trainer_steps: the network is classic_lenet5 or paper_lenet_largest, got " + name);
 }
 
@@ -39,13 +37,8 @@ int main(int argc, char** argv) {
   const bool training = std::string(argv[3]) == "train";
   const auto steps = static_cast<std::size_t>(std::stoul(argv[4]));
 
-  data::ImageSet images;
   const std::size_t count = 1024;
-  images.images = xt::xtensor<std::uint8_t, 3>::from_shape({count, 28, 28});
-  std::mt19937_64 rng(1);
-  std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
-  for (auto& p : images.images) p = static_cast<std::uint8_t>(pixel(rng));
-  for (std::size_t i = 0; i < count; ++i) images.labels.push_back(static_cast<std::uint8_t>(label(rng)));
+  const data::ImageSet images = bench::random_images(count);
 
   train::Trainer trainer(spec, train::TrainerOptions{.batch_size = batch, .evaluation_batch = batch});
   train::Optimizer optimizer(train::Sgd{}, trainer.network().parameters());
