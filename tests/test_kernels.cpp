@@ -311,3 +311,26 @@ TEST_CASE("evaluation in chunks of images gives the logits of the whole batch at
   const auto& reference = whole.forward(input, batch, true);
   for (std::size_t i = 0; i < batch * chunked.classes(); ++i) REQUIRE(logits[i] == Approx(reference[i]).margin(1e-5));
 }
+
+TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps included", "[kernels]") {
+  std::mt19937_64 rng(17);
+  for (const auto [channels, batch, height, width] : {std::array<std::size_t, 4>{16, 5, 4, 4}, {3, 1, 1, 1},
+                                                      {1, 2, 3, 7}}) {
+    FlattenLayer layer;
+    const Shape in{channels, batch, height, width};
+    const auto input = random_vector(in.size(), rng);
+    const auto output = layer.forward(input, in, true);
+    std::vector<double> expected(in.size());
+    for (std::size_t c = 0; c < channels; ++c) {
+      for (std::size_t n = 0; n < batch; ++n) {
+        for (std::size_t p = 0; p < height * width; ++p) {
+          expected[n * channels * height * width + c * height * width + p] = input[(c * batch + n) * height * width + p];
+        }
+      }
+    }
+    require_close(output, expected, "forward");
+    // Flatten is a permutation: its backward is the inverse one.
+    std::vector<double> back(input.begin(), input.end());
+    require_close(layer.backward(output, true), back, "backward");
+  }
+}
