@@ -1736,6 +1736,7 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -1771,17 +1772,17 @@ inline Isa best_isa() {
 }
 
 namespace detail {
-// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one.
+// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one (a
+// wider one than the CPU has gives the CPU's best; any other value is an error).
 inline Isa& current_isa() {
   static Isa isa = [] {
-    Isa chosen = best_isa();
-    if (const char* asked = std::getenv("MAHPO_ISA")) {
-      const std::string_view name(asked);
-      for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
-        if (name == isa_name(candidate) && candidate <= chosen) chosen = candidate;
-      }
+    const Isa best = best_isa();
+    const char* asked = std::getenv("MAHPO_ISA");
+    if (asked == nullptr || *asked == '\0') return best;
+    for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
+      if (std::string_view(asked) == isa_name(candidate)) return std::min(candidate, best);
     }
-    return chosen;
+    throw std::invalid_argument("mahpo: MAHPO_ISA must be sse2, avx2 or avx512, got '" + std::string(asked) + "'");
   }();
   return isa;
 }
@@ -1871,9 +1872,19 @@ template <typename V, int Rows, int Vectors>
 [[gnu::always_inline]] inline void multiply_columns(std::size_t m, std::size_t k, const float* a, std::size_t a_row,
                                                     std::size_t a_column, const float* b, std::size_t ldb, float* c,
                                                     std::size_t ldc, bool accumulate) {
+  // A single row left over would run at a third of a tile's rate (as many loads of B per row as
+  // products): the last Rows + 1 rows then go as two tiles of about half that height.
+  const std::size_t split = Rows > 1 && m > Rows && m % Rows == 1 ? Rows + 1 : 0;
   std::size_t i = 0;
-  for (; i + Rows <= m; i += Rows) {
+  for (; i + Rows + split <= m; i += Rows) {
     multiply_tile<V, Rows, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  if (split) {
+    constexpr int upper = (Rows + 1) / 2, lower = Rows + 1 - upper;
+    multiply_tile<V, upper, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+    i += upper;
+    multiply_tile<V, lower, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+    return;
   }
   const std::size_t left = m - i;
   const float* a_i = a + i * a_row;
@@ -1891,15 +1902,16 @@ template <typename V, int Rows, int Vectors>
   }
 }
 
-// Columns in blocks of two vectors, then one vector, then 4 floats, then one at a time. A block of B
-// that more than one tile of rows reads is first copied to `panel` (k x 2 * Width floats): B's rows
-// are often thousands of floats apart, and a few dozen such rows already collide in the L1 cache.
-template <int Width, int Rows>
+// Columns in blocks of `Vectors` vectors, then of two, then one vector, then 4 floats, then one at a
+// time. A block of B that more than one tile of rows reads is first copied to `panel` (k x block
+// floats): B's rows are often thousands of floats apart, and a few dozen such rows already collide
+// in the L1 cache.
+template <int Width, int Rows, int Vectors>
 [[gnu::always_inline]] inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                             std::size_t a_row, std::size_t a_column, const float* b, std::size_t ldb,
                                             float* c, std::size_t ldc, bool accumulate, float* panel) {
   using V = vector<Width>;
-  constexpr std::size_t block = 2 * Width;
+  constexpr std::size_t block = Vectors * Width;
   const bool pack = m > Rows && ldb != block;
   std::size_t j = 0;
   for (; j + block <= n; j += block) {
@@ -1910,11 +1922,25 @@ template <int Width, int Rows>
       source = panel;
       stride = block;
     }
-    multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
+    multiply_columns<V, Rows, Vectors>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
   }
-  if (j + Width <= n) {
-    multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-    j += Width;
+  if constexpr (Vectors > 2) {
+    if (j + 2 * Width <= n) {
+      multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 2 * Width;
+    }
+  }
+  if constexpr (Vectors > 1) {
+    if (j + Width <= n) {
+      multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += Width;
+    }
+  }
+  if constexpr (Width > 8) {
+    if (j + 8 <= n) {
+      multiply_columns<vector<8>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 8;
+    }
   }
   if constexpr (Width > 4) {
     if (j + 4 <= n) {
@@ -2055,27 +2081,28 @@ namespace detail {
 
 // For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
 // (0 outside the map) when Adjoint is false; when it is true, the adjoint:
-// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)].
+// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)]. The rows of
+// `columns` are `ld` floats apart.
 template <int Width, bool Adjoint>
 [[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
                                           std::size_t first, std::size_t last, const float* columns_in,
-                                          float* columns_out) {
+                                          float* columns_out, std::size_t ld) {
   const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
-  const std::size_t plane = g.out_height * g.out_width, columns = (last - first) * plane;
+  const std::size_t plane = g.out_height * g.out_width;
   const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
   if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
     for (std::size_t c = 0; c < g.channels; ++c) {
       for (std::size_t ky = 0; ky < g.kernel; ++ky) {
-        const std::size_t row = (c * g.kernel + ky) * g.kernel * columns;
+        const std::size_t row = (c * g.kernel + ky) * g.kernel * ld;
         for (std::size_t n = first; n < last; ++n) {
           const std::size_t source_plane = (c * g.batch + n) * g.height * g.width + ky * g.width;
           for (std::size_t y = 0; y < g.out_height; ++y) {
             const std::size_t source = source_plane + y * g.width, target = row + (n - first) * plane + y * g.out_width;
             for (std::size_t kx = 0; kx < g.kernel; ++kx) {
               if constexpr (Adjoint) {
-                move_row<Width, true>(columns_in + target + kx * columns, g.out_width, input_out + source + kx);
+                move_row<Width, true>(columns_in + target + kx * ld, g.out_width, input_out + source + kx);
               } else {
-                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * columns);
+                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * ld);
               }
             }
           }
@@ -2087,7 +2114,7 @@ template <int Width, bool Adjoint>
   for (std::size_t c = 0; c < g.channels; ++c) {
     for (std::size_t ky = 0; ky < g.kernel; ++ky) {
       for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * columns;
+        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * ld;
         // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
         const std::size_t x_first = g.pad > kx ? g.pad - kx : 0;
         const std::size_t x_last = std::min(g.out_width, g.width + g.pad - kx);
@@ -2117,30 +2144,32 @@ template <int Width, bool Adjoint>
   }
 }
 
-// The entry points, one per ISA. Tile sizes: AVX-512 has 32 vector registers (8 x 2 accumulators),
-// AVX2 and SSE2 have 16 (6 x 2 accumulators; 3 x 4 dot products).
+// The entry points, one per ISA. Tiles of C (rows x vectors): AVX-512 has 32 vector registers, 8 x 2
+// accumulators (not measured: no AVX-512 machine yet); AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
+// against 6 x 2, 4 x 3 and 5 x 2 on the trainer: 403 k, 411 k, 409 k, 430 k instructions per image,
+// and the fastest steps), SSE2 6 x 2. Dot products: 4 x 4 (AVX-512) and 3 x 4.
 #if defined(__x86_64__) || defined(__i386__)
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_avx512(
     std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row, std::size_t a_column,
     const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
-  multiply<16, 8>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<16, 8, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 [[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                                      std::size_t a_row, std::size_t a_column, const float* b,
                                                      std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
-  multiply<8, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<8, 3, 4>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
     const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
-    const float* columns_in, float* columns_out, bool adjoint) {
-  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out);
-  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 [[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
                                                    std::size_t first, std::size_t last, const float* columns_in,
-                                                   float* columns_out, bool adjoint) {
-  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out);
-  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+                                                   float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
     std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
@@ -2157,12 +2186,13 @@ template <int Width, bool Adjoint>
 inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
                           std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
                           bool accumulate, float* panel) {
-  multiply<4, 6>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, bool adjoint) {
-  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out);
-  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out);
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld,
+                        bool adjoint) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                                      const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
@@ -2185,7 +2215,7 @@ inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a
                      std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
                      bool accumulate) {
   if (m == 0 || n == 0) return;
-  float* panel = detail::scratch(detail::panel_buffer, k * 32);
+  float* panel = detail::scratch(detail::panel_buffer, k * 64);  // the widest block: 4 x 16 floats
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512: return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
@@ -2195,26 +2225,28 @@ inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a
   }
 }
 
-// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo).
-inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns) {
+// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo),
+// its rows `ld` floats apart (at least (last - first) Ho Wo).
+inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns,
+                   std::size_t ld) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, false);
-    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, false);
+    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
+    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
 #endif
-    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, false);
+    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
   }
 }
 
 // The adjoint of im2col: adds `columns` (the gradient of im2col's output) into `input_gradient`.
-inline void col2im(const ConvGeometry& g, const float* columns, std::size_t first, std::size_t last,
+inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, std::size_t first, std::size_t last,
                    float* input_gradient) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, true);
-    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
 #endif
-    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, true);
+    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
   }
 }
 
@@ -2351,11 +2383,11 @@ class ConvLayer final : public Layer {
     grow(output_, filters_ * columns);
     const bool relu = activation_ == Activation::relu;
     for_each_group([&](std::size_t first, std::size_t last) {
-      const std::size_t width = (last - first) * plane;
+      const std::size_t width = (last - first) * plane, ld = columns_stride(width);
       float* block = group_columns(first);
-      kernels::im2col(geometry(), input.data(), first, last, block);
+      kernels::im2col(geometry(), input.data(), first, last, block, ld);
       float* out = output_.data() + first * plane;
-      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, width, out, columns, false);
+      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, ld, out, columns, false);
       for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
         float* row = out + f * columns;
         const float b = bias_[f];
@@ -2385,23 +2417,29 @@ class ConvLayer final : public Layer {
       }
       bias_gradients_[f] = sum(delta, columns);
     }
-    std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    if (!keep_columns_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
     if (need_input_gradient) {
       grow(input_gradient_, input_shape_.size());
       std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
     }
+    if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
+      kernels::multiply_transposed(filters_, rows, columns, delta_.data(), columns, columns_.data(), columns,
+                                   weight_gradients_.data(), rows, false);
+    }
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane;
       const float* delta = delta_.data() + first * plane;
-      float* block = group_columns(first);
-      if (!keep_columns_) kernels::im2col(geometry(), input_->data(), first, last, block);
-      kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width,
-                                   weight_gradients_.data(), rows, true);
+      if (!keep_columns_) {
+        float* block = group_columns(first);
+        kernels::im2col(geometry(), input_->data(), first, last, block, width);
+        kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width, weight_gradients_.data(),
+                                     rows, true);
+      }
       if (need_input_gradient) {
         grow(column_gradients_, rows * width);
         kernels::multiply(rows, width, filters_, weights_.data(), 1, rows, delta, columns, column_gradients_.data(),
                           width, false);
-        col2im(input_gradient_.data(), first, last);
+        kernels::col2im(geometry(), column_gradients_.data(), width, first, last, input_gradient_.data());
       }
     });
     return input_gradient_;
@@ -2418,9 +2456,10 @@ class ConvLayer final : public Layer {
 
  private:
   // The images [first, last) of the batch, in groups whose im2col block fits `group_bytes`. In
-  // training, forward keeps every group's block for backward's weight gradient (reading it back
-  // costs less than rebuilding it: 450 k instead of 476 k instructions per image, see
-  // docs/benchmarks.md); in evaluation the groups share one block.
+  // training, forward writes every group's block into one (C k k) x (N Ho Wo) matrix that backward
+  // multiplies by the deltas once for the weight gradient (rebuilding the blocks in backward cost
+  // more instructions, and one long product sums each weight's gradient once, not once per group);
+  // in evaluation the groups share one block.
   static constexpr std::size_t group_bytes = 128 * 1024;
   template <typename Visit>
   void for_each_group(Visit&& visit) {
@@ -2432,10 +2471,12 @@ class ConvLayer final : public Layer {
     }
   }
 
-  // Where the im2col block of the group starting at image `first` lives.
+  // Where the im2col block of the group starting at image `first` lives, and its row stride.
   float* group_columns(std::size_t first) {
-    const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
-    return columns_.data() + (keep_columns_ ? first * per_image : 0);
+    return columns_.data() + (keep_columns_ ? first * output_shape_.height * output_shape_.width : 0);
+  }
+  std::size_t columns_stride(std::size_t width) const {
+    return keep_columns_ ? output_shape_.batch * output_shape_.height * output_shape_.width : width;
   }
 
   kernels::ConvGeometry geometry() const {
@@ -2443,9 +2484,6 @@ class ConvLayer final : public Layer {
             kernel_,             pad_before_,        output_shape_.height, output_shape_.width};
   }
 
-  void col2im(float* input_gradient, std::size_t first, std::size_t last) {
-    kernels::col2im(geometry(), column_gradients_.data(), first, last, input_gradient);
-  }
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   Activation activation_;
@@ -2465,9 +2503,11 @@ class MaxPoolLayer final : public Layer {
     return {in.channels, in.batch, in.height / size_, in.width / size_};
   }
 
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
     input_shape_ = shape;
     output_shape_ = output_shape(shape);
+    have_winners_ = training || size_ != 2;
     grow(output_, output_shape_.size());
     if (winners_.size() < output_shape_.size()) winners_.resize(output_shape_.size());
     const std::size_t planes = shape.channels * shape.batch;
@@ -2476,7 +2516,11 @@ class MaxPoolLayer final : public Layer {
       float* out = output_.data() + p * output_shape_.height * output_shape_.width;
       std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
       if (size_ == 2) {  // LeNet's pooling, written out: a quarter of the work of the general loop
-        pool_2x2(in, out, winner, shape.width);
+        if (training) {
+          pool_2x2(in, out, winner, shape.width);
+        } else {  // no backward follows: the maxima alone, in a loop the compiler vectorizes
+          pool_2x2_values(in, out, shape.width);
+        }
         continue;
       }
       for (std::size_t y = 0; y < output_shape_.height; ++y) {
@@ -2497,6 +2541,7 @@ class MaxPoolLayer final : public Layer {
   }
 
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    if (!have_winners_) forward(*input_, input_shape_, true);  // after an evaluation pass: find them now
     grow(input_gradient_, input_shape_.size());
     std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()), 0.0f);
     const std::size_t planes = input_shape_.channels * input_shape_.batch;
@@ -2516,6 +2561,17 @@ class MaxPoolLayer final : public Layer {
   }
 
  private:
+  void pool_2x2_values(const float* in, float* out, std::size_t width) const {
+    for (std::size_t y = 0; y < output_shape_.height; ++y) {
+      const float* top = in + 2 * y * width;
+      const float* bottom = top + width;
+      float* row = out + y * output_shape_.width;
+      for (std::size_t x = 0; x < output_shape_.width; ++x) {
+        row[x] = std::max(std::max(top[2 * x], top[2 * x + 1]), std::max(bottom[2 * x], bottom[2 * x + 1]));
+      }
+    }
+  }
+
   void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
     for (std::size_t y = 0; y < output_shape_.height; ++y) {
       const float* top = in + 2 * y * width;
@@ -2536,6 +2592,8 @@ class MaxPoolLayer final : public Layer {
   std::size_t size_;
   std::vector<float> output_, input_gradient_;
   std::vector<std::uint32_t> winners_;
+  const std::vector<float>* input_ = nullptr;
+  bool have_winners_ = false;  // the last forward pass recorded where each maximum came from
   Shape input_shape_, output_shape_;
 };
 
@@ -2885,6 +2943,7 @@ class Network {
   const std::vector<float>& logits() const { return *logits_; }
 
   // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
+  // It follows a training forward pass, or an evaluation pass of at most inference_chunk images.
   void backward(const std::vector<float>& logit_gradient) {
     const std::vector<float>* gradient = &logit_gradient;
     for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, i > 0);

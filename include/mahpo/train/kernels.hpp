@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,17 +58,17 @@ inline Isa best_isa() {
 }
 
 namespace detail {
-// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one.
+// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one (a
+// wider one than the CPU has gives the CPU's best; any other value is an error).
 inline Isa& current_isa() {
   static Isa isa = [] {
-    Isa chosen = best_isa();
-    if (const char* asked = std::getenv("MAHPO_ISA")) {
-      const std::string_view name(asked);
-      for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
-        if (name == isa_name(candidate) && candidate <= chosen) chosen = candidate;
-      }
+    const Isa best = best_isa();
+    const char* asked = std::getenv("MAHPO_ISA");
+    if (asked == nullptr || *asked == '\0') return best;
+    for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
+      if (std::string_view(asked) == isa_name(candidate)) return std::min(candidate, best);
     }
-    return chosen;
+    throw std::invalid_argument("mahpo: MAHPO_ISA must be sse2, avx2 or avx512, got '" + std::string(asked) + "'");
   }();
   return isa;
 }
