@@ -8,6 +8,7 @@
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/train/layers.hpp>
 #include <mahpo/train/network.hpp>
+#include <mahpo/train/trainer.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -332,5 +333,31 @@ TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps inc
     // Flatten is a permutation: its backward is the inverse one.
     std::vector<double> back(input.begin(), input.end());
     require_close(layer.backward(output, true), back, "backward");
+  }
+}
+
+TEST_CASE("a batch trained in micro-batches takes the step of the whole batch at once", "[kernels]") {
+  mahpo::data::ImageSet images;
+  const std::size_t count = 150, batch = 70;  // two whole micro-batches of 32 and a part
+  images.images = xt::xtensor<std::uint8_t, 3>::from_shape({count, 28, 28});
+  std::mt19937_64 rng(19);
+  std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
+  for (auto& p : images.images) p = static_cast<std::uint8_t>(pixel(rng));
+  for (std::size_t i = 0; i < count; ++i) images.labels.push_back(static_cast<std::uint8_t>(label(rng)));
+  const auto spec = mahpo::nn::classic_lenet5::network({});
+  Trainer micro(spec, TrainerOptions{.batch_size = batch, .seed = 5, .micro_batch = 32});
+  Trainer whole(spec, TrainerOptions{.batch_size = batch, .seed = 5, .micro_batch = 0});
+  Optimizer micro_optimizer(Sgd{}, micro.network().parameters()), whole_optimizer(Sgd{}, whole.network().parameters());
+  std::vector<std::size_t> indices(batch);
+  for (int step = 0; step < 3; ++step) {
+    for (std::size_t i = 0; i < batch; ++i) indices[i] = (static_cast<std::size_t>(step) * batch + i) % count;
+    const double a = micro.step(micro_optimizer, images, indices, 0.05);
+    const double b = whole.step(whole_optimizer, images, indices, 0.05);
+    REQUIRE(a == Approx(b).epsilon(1e-5));
+  }
+  const auto p = micro.network().parameters(), q = whole.network().parameters();
+  REQUIRE(p.size() == q.size());
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    for (std::size_t j = 0; j < p[i].values.size(); ++j) REQUIRE(p[i].values[j] == Approx(q[i].values[j]).margin(1e-5));
   }
 }

@@ -41,6 +41,10 @@ struct TrainerOptions {
   std::uint64_t seed = 0;
   std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
   std::size_t evaluation_batch = 256;
+  // A larger training batch goes through the network this many images at a time, with the
+  // gradients summed (the same step to float rounding: no layer mixes images); 0: all at once.
+  // Keeps a 256-image batch's activations and im2col columns in the caches (docs/benchmarks.md).
+  std::size_t micro_batch = 32;
   bool evaluate_test = true;
 };
 
@@ -137,7 +141,7 @@ class Trainer {
       }
 
       loss_sum += loss;
-      correct += count_correct(network_.logits(), batch);
+      correct += count_correct(step_logits(), batch);
       seen += batch;
       ++since;
       report.iterations = iteration + 1;
@@ -179,14 +183,47 @@ class Trainer {
   // batch's mean loss; a non-finite loss leaves the weights untouched.
   double step(Optimizer& optimizer, const data::ImageSet& images, std::span<const std::size_t> indices,
               double learning_rate) {
-    load_batch(images, indices);
-    const auto& logits = network_.forward(input_, indices.size(), true);
-    const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()),
-                                              labels_, network_.classes(), logit_gradient_);
-    if (!std::isfinite(loss)) return loss;
-    network_.backward(logit_gradient_);
+    const std::size_t batch = indices.size(), chunk = options_.micro_batch;
+    if (chunk == 0 || batch <= chunk) {
+      const double loss = forward_backward(images, indices, 1.0f);
+      if (!std::isfinite(loss)) return loss;
+      step_logits_ = &network_.logits();
+      step_labels_ = &labels_;
+      optimizer.step(learning_rate);
+      return loss;
+    }
+    // Micro-batches: each one's loss gradient is scaled by its share of the batch, its parameter
+    // gradients are added up, and the logits and labels are kept for the accuracy count.
+    if (parameters_.empty()) parameters_ = network_.parameters();
+    const auto& parameters = parameters_;
+    gradient_sums_.resize(parameters.size());
+    for (std::size_t p = 0; p < parameters.size(); ++p) gradient_sums_[p].assign(parameters[p].gradients.size(), 0.0f);
+    const std::size_t classes = network_.classes();
+    batch_logits_.resize(batch * classes);
+    batch_labels_.resize(batch);
+    double loss_sum = 0.0;
+    for (std::size_t first = 0; first < batch; first += chunk) {
+      const std::size_t count = std::min(chunk, batch - first);
+      const double loss = forward_backward(images, indices.subspan(first, count),
+                                           static_cast<float>(count) / static_cast<float>(batch));
+      if (!std::isfinite(loss)) return loss;
+      loss_sum += loss * static_cast<double>(count);
+      for (std::size_t p = 0; p < parameters.size(); ++p) {
+        const auto gradient = parameters[p].gradients;
+        auto& sum = gradient_sums_[p];
+        for (std::size_t i = 0; i < gradient.size(); ++i) sum[i] += gradient[i];
+      }
+      std::copy_n(network_.logits().begin(), count * classes,
+                  batch_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes));
+      std::copy_n(labels_.begin(), count, batch_labels_.begin() + static_cast<std::ptrdiff_t>(first));
+    }
+    for (std::size_t p = 0; p < parameters.size(); ++p) {
+      std::copy(gradient_sums_[p].begin(), gradient_sums_[p].end(), parameters[p].gradients.begin());
+    }
+    step_logits_ = &batch_logits_;
+    step_labels_ = &batch_labels_;
     optimizer.step(learning_rate);
-    return loss;
+    return loss_sum / static_cast<double>(batch);
   }
 
   // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).
@@ -248,20 +285,47 @@ class Trainer {
     return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
   }
 
+  // Forward and backward of the images at `indices`, the loss gradient scaled by `share`; returns the
+  // mean loss over these images (non-finite: nothing is back-propagated).
+  double forward_backward(const data::ImageSet& images, std::span<const std::size_t> indices, float share) {
+    load_batch(images, indices);
+    const auto& logits = network_.forward(input_, indices.size(), true);
+    const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()),
+                                              labels_, network_.classes(), logit_gradient_);
+    if (!std::isfinite(loss)) return loss;
+    if (share != 1.0f) {
+      for (auto& g : logit_gradient_) g *= share;
+    }
+    network_.backward(logit_gradient_);
+    return loss;
+  }
+
+  const std::vector<float>& step_logits() const { return *step_logits_; }
+
   std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
     std::size_t correct = 0;
-    for (std::size_t n = 0; n < batch; ++n) correct += predicted_class(logits, n) == labels_[n] ? 1 : 0;
+    for (std::size_t n = 0; n < batch; ++n) correct += predicted_class(logits, n) == (*step_labels_)[n] ? 1 : 0;
     return correct;
   }
 
   std::size_t bytes() const {
-    return (input_.capacity() + logit_gradient_.capacity()) * sizeof(float) + labels_.capacity();
+    std::size_t sums = 0;
+    for (const auto& s : gradient_sums_) sums += s.capacity();
+    return (input_.capacity() + logit_gradient_.capacity() + batch_logits_.capacity() + sums) * sizeof(float) +
+           labels_.capacity() + batch_labels_.capacity();
   }
 
   TrainerOptions options_;
   Network network_;
   std::vector<float> input_, logit_gradient_;
   std::vector<std::uint8_t> labels_;
+  // Micro-batched steps: the summed parameter gradients, and the whole batch's logits and labels.
+  std::vector<ParameterView> parameters_;  // the network's, for summing micro-batch gradients
+  std::vector<std::vector<float>> gradient_sums_;
+  std::vector<float> batch_logits_;
+  std::vector<std::uint8_t> batch_labels_;
+  const std::vector<float>* step_logits_ = nullptr;  // the last step's logits and labels
+  const std::vector<std::uint8_t>* step_labels_ = nullptr;
   float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
 };
 
