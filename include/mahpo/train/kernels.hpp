@@ -443,6 +443,8 @@ template <int Width, bool Adjoint>
 [[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                                      std::size_t a_row, std::size_t a_column, const float* b,
                                                      std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+  // Up to 6 rows (a LeNet's first convolution) fit one 6 x 2 tile: no second tile, no packing.
+  if (m <= 6) return multiply<8, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
   multiply<8, 3, 4>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
