@@ -1696,9 +1696,10 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 // The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
 // one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
 // and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
-// The group is as many images as keep the im2col block within the L2 cache; backward rebuilds the
-// block rather than keep the whole batch's. Flatten turns CNHW into N x features for the dense
-// layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
+// The group is as many images as keep the im2col block within the L2 cache. In training, the groups'
+// blocks together form the whole batch's columns, kept for backward's weight gradient (one product
+// per step); in evaluation the groups share one block. Flatten turns CNHW into N x features for the
+// dense layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
 //
 // Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
 // its parameters and their gradients for the optimizer.
