@@ -6,9 +6,9 @@
 //     problems: branin hartmann6 quadratic surrogate-mnist surrogate-fashion (all by default)
 #include <mahpo/problems/lenet_surrogate.hpp>
 #include <mahpo/problems/synthetic.hpp>
-#include <mahpo/search/mappo.hpp>
+#include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/random.hpp>
-#include <mahpo/search/tpe.hpp>
+#include <mahpo/search/tpe/tpe.hpp>
 
 #include "quality.hpp"
 
@@ -63,7 +63,7 @@ void table(std::string_view title, std::size_t seeds) {
   rows.push_back(run<Problem>("tpe", seeds, [](SearchOptions o) { return Tpe<S>(o); }));
   for (const auto& [name, options] : variants())
     rows.push_back(run<Problem>(name, seeds, [&](SearchOptions o) { return Mappo<S>(o, options); }));
-  mahpo::bench::print_tables(title, seeds, Problem::goal == Goal::maximize, rows, 0, 2);
+  mahpo::bench::print_tables(title, seeds, Problem::goal == mahpo::Goal::maximize, rows, 0, 2);
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ Problem make_problem(std::uint64_t seed) {
 // Runs make(SearchOptions) -> searcher on `Problem` for seeds 0..seeds-1, trials asked and told one at a time.
 template <typename Problem, typename Make>
 Row run(std::string name, std::size_t seeds, Make&& make) {
-  constexpr bool maximize = Problem::goal == Goal::maximize;
+  constexpr bool maximize = Problem::goal == mahpo::Goal::maximize;
   Row row{std::move(name), {}, {}, 0.0};
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t seed = 0; seed < seeds; ++seed) {

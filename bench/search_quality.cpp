@@ -47,7 +47,7 @@ void table(std::string_view title, std::size_t seeds) {
   rows.push_back(run<Problem>("mappo (paper preset)", seeds,
                               [](SearchOptions options) { return Mappo<S>(options, MappoOptions::paper()); }));
   rows.push_back(run<Problem>("mappo", seeds, plain(std::type_identity<Mappo<S>>{})));
-  mahpo::bench::print_tables(title, seeds, Problem::goal == Goal::maximize, rows, 0, 1);
+  mahpo::bench::print_tables(title, seeds, Problem::goal == mahpo::Goal::maximize, rows, 0, 1);
 }
 
 }  // namespace

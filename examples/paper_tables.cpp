@@ -94,7 +94,7 @@ Report run_one(Searcher searcher, const mahpo::train::LeNetObjective<Topology>& 
 Report search(const std::string& method, std::uint64_t seed, const mahpo::train::LeNetObjective<Topology>& objective,
               const Settings& settings, const fs::path& journal) {
   namespace search = mahpo::search;
-  const search::SearchOptions common{.seed = seed, .goal = search::Goal::maximize, .budget = {.epochs = settings.epochs}};
+  const search::SearchOptions common{.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}};
   if (method == "random") return run_one(search::Random<Space>(common), objective, settings, journal, false);
   if (method == "anneal") return run_one(search::Anneal<Space>(common), objective, settings, journal, false);
   if (method == "tpe") return run_one(search::Tpe<Space>(common), objective, settings, journal, false);

@@ -29,7 +29,7 @@ struct Settings {
 };
 
 template <typename S>
-auto make_searcher(const Settings& settings, mahpo::search::Goal goal, auto&& run) {
+auto make_searcher(const Settings& settings, mahpo::Goal goal, auto&& run) {
   namespace search = mahpo::search;
   const search::SearchOptions common{.seed = settings.seed, .goal = goal, .budget = {.epochs = settings.epochs}};
   const auto& name = settings.searcher;
@@ -56,7 +56,7 @@ auto make_searcher(const Settings& settings, mahpo::search::Goal goal, auto&& ru
 }
 
 template <typename Objective>
-int search(const Settings& settings, const Objective& objective, mahpo::search::Goal goal) {
+int search(const Settings& settings, const Objective& objective, mahpo::Goal goal) {
   using S = typename Objective::space;
   return make_searcher<S>(settings, goal, [&](auto searcher) {
     mahpo::study::StudyOptions options{.trials = settings.trials, .seconds = settings.seconds,
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
                dataset.validation.size(), dataset.test.size());
     const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(
         std::make_shared<const mahpo::data::Dataset>(std::move(dataset)));
-    return search(settings, objective, mahpo::search::Goal::maximize);
+    return search(settings, objective, mahpo::Goal::maximize);
   } catch (const std::exception& error) {
     fmt::print(stderr, "error: {}\n", error.what());
     return 1;

@@ -1,17 +1,27 @@
 #pragma once
-// What an objective gets and gives back: a budget in, a result out.
+// What an objective is, gets and gives back: a config and a budget in, a result out, and whether
+// its value is maximized or minimized.
 //
-// An objective is a callable (const Config&, Budget) -> Result. Its value is what a searcher
-// maximizes (for a LeNet, the validation accuracy); its status says whether the value means
-// anything. A diverged or failed trial never carries a NaN: its value is 0.
+// An objective is a callable (const Config&, Budget) -> Result (the Objective concept). Its value is
+// what a searcher maximizes (for a LeNet, the validation accuracy) or minimizes (Goal); its status
+// says whether the value means anything. A diverged or failed trial never carries a NaN: its value is 0.
 
+#include <concepts>
 #include <cstddef>
+#include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <mahpo/space/config.hpp>
+
 namespace mahpo {
+
+enum class Goal { maximize, minimize };
+
+inline const char* to_string(Goal goal) { return goal == Goal::maximize ? "maximize" : "minimize"; }
 
 enum class Status { ok, failed, diverged, pruned };
 
@@ -38,5 +48,10 @@ struct Result {
   nlohmann::json metrics = nlohmann::json::object();
   std::string message;
 };
+
+// What a study evaluates: objective(config, budget) -> Result.
+template <typename O, typename S>
+concept Objective = std::invocable<const O&, const Config<S>&, const Budget&> &&
+                    std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
 
 }  // namespace mahpo

@@ -108,7 +108,7 @@ void check_searcher_laws() {
   }
 
   SECTION("minimizing works too") {
-    T searcher(search::SearchOptions{.seed = 9, .goal = search::Goal::minimize});
+    T searcher(search::SearchOptions{.seed = 9, .goal = mahpo::Goal::minimize});
     law_run(searcher, 40, 2, plain);
     REQUIRE(searcher.history().best() != nullptr);
     CHECK(searcher.history().best()->loss == searcher.history().best()->result.value);

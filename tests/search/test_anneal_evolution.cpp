@@ -74,7 +74,7 @@ TEST_CASE("anneal: ranks follow a geometric distribution of mean average_best_ra
   double total = 0.0;
   std::size_t firsts = 0;
   for (std::size_t i = 0; i < draws; ++i) {
-    const std::size_t rank = search::detail::anneal_draw_rank(rng, 2.0);
+    const std::size_t rank = anneal::detail::draw_rank(rng, 2.0);
     REQUIRE(rank >= 1);
     total += static_cast<double>(rank);
     firsts += rank == 1 ? 1 : 0;
@@ -83,7 +83,7 @@ TEST_CASE("anneal: ranks follow a geometric distribution of mean average_best_ra
   CHECK(mean > 1.8);
   CHECK(mean < 2.2);
   CHECK(static_cast<double>(firsts) / static_cast<double>(draws) == Approx(0.5).margin(0.02));  // P(rank 1) = p
-  CHECK(search::detail::anneal_draw_rank(rng, 1.0) == 1);
+  CHECK(anneal::detail::draw_rank(rng, 1.0) == 1);
 }
 
 TEST_CASE("anneal: the window around the chosen trial shrinks as 1 / (1 + 0.1 T)") {

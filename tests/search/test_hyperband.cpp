@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <mahpo/problems/synthetic.hpp>
-#include <mahpo/search/bohb.hpp>
-#include <mahpo/search/hyperband.hpp>
-#include <mahpo/search/successive_halving.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/hyperband/hyperband.hpp>
+#include <mahpo/search/hyperband/successive_halving.hpp>
 
 #include <algorithm>
 #include <array>
@@ -21,7 +21,7 @@
 
 using namespace mahpo;
 using namespace mahpo::search;
-namespace hb = mahpo::search::detail;
+namespace hb = mahpo::search::hyperband::detail;
 
 namespace {
 
@@ -58,7 +58,7 @@ std::vector<Trial<Line>> prompt(T& searcher, std::size_t count) {
 }  // namespace
 
 TEST_CASE("Hyperband's bracket table for eta 3, budgets 1 to 81 (Li et al. 2018, Table 1)") {
-  const auto shape = hb::hb_shape("hyperband", 1.0, 81.0, 3.0);
+  const auto shape = hb::make_shape("hyperband", 1.0, 81.0, 3.0);
   CHECK(shape.s_max == 4);
   const std::vector<std::pair<std::size_t, double>> table{{81, 1.0}, {34, 3.0}, {15, 9.0}, {8, 27.0}, {5, 81.0}};
   for (std::size_t s = 0; s <= 4; ++s) {
@@ -71,11 +71,11 @@ TEST_CASE("Hyperband's bracket table for eta 3, budgets 1 to 81 (Li et al. 2018,
   CHECK(shape.rung_size(3, 3) == 1);
 
   // s_max = floor(log_eta(R / r)), robust to the rounding of the ratio.
-  CHECK(hb::hb_shape("hyperband", 1.0 / 81.0, 1.0, 3.0).s_max == 4);
-  CHECK(hb::hb_shape("hyperband", 1.0 / 3.0 / 3.0 / 3.0, 1.0, 3.0).s_max == 3);
-  CHECK(hb::hb_shape("hyperband", 0.1, 1.0, 3.0).s_max == 2);
-  CHECK(hb::hb_shape("hyperband", 1.0, 1.0, 3.0).s_max == 0);
-  const auto defaults = hb::hb_shape("hyperband", HyperbandOptions{}.min_budget, 1.0, 3.0);
+  CHECK(hb::make_shape("hyperband", 1.0 / 81.0, 1.0, 3.0).s_max == 4);
+  CHECK(hb::make_shape("hyperband", 1.0 / 3.0 / 3.0 / 3.0, 1.0, 3.0).s_max == 3);
+  CHECK(hb::make_shape("hyperband", 0.1, 1.0, 3.0).s_max == 2);
+  CHECK(hb::make_shape("hyperband", 1.0, 1.0, 3.0).s_max == 0);
+  const auto defaults = hb::make_shape("hyperband", HyperbandOptions{}.min_budget, 1.0, 3.0);
   CHECK(defaults.s_max == 2);
   CHECK(defaults.budget(0) == Approx(1.0 / 9.0));
   CHECK(defaults.budget(2) == 1.0);
@@ -212,21 +212,21 @@ TEST_CASE("the options are checked") {
 
 TEST_CASE("BOHB's model needs more points than dimensions in both the good and the bad set") {
   // 6 dimensions, min_points_in_model 7: good = max(7, 15% of n), bad = the rest up to max(7, 85%).
-  CHECK_FALSE(hb::bohb_enough(13, 7, 15, 6));
-  CHECK(hb::bohb_enough(14, 7, 15, 6));
-  CHECK(hb::bohb_split(14, 7, 15).good == 7);
-  CHECK(hb::bohb_split(14, 7, 15).bad == 7);
-  CHECK(hb::bohb_split(100, 7, 15).good == 15);
-  CHECK(hb::bohb_split(100, 7, 15).bad == 85);
+  CHECK_FALSE(bohb::detail::enough(13, 7, 15, 6));
+  CHECK(bohb::detail::enough(14, 7, 15, 6));
+  CHECK(bohb::detail::good_bad_split(14, 7, 15).good == 7);
+  CHECK(bohb::detail::good_bad_split(14, 7, 15).bad == 7);
+  CHECK(bohb::detail::good_bad_split(100, 7, 15).good == 15);
+  CHECK(bohb::detail::good_bad_split(100, 7, 15).bad == 85);
   // The largest budget level with enough observations.
-  CHECK(hb::bohb_model_level({20, 14, 3}, 7, 15, 6) == std::optional<std::size_t>(1));
-  CHECK(hb::bohb_model_level({20, 13, 14}, 7, 15, 6) == std::optional<std::size_t>(2));
-  CHECK_FALSE(hb::bohb_model_level({13, 2, 1}, 7, 15, 6).has_value());
+  CHECK(bohb::detail::model_level({20, 14, 3}, 7, 15, 6) == std::optional<std::size_t>(1));
+  CHECK(bohb::detail::model_level({20, 13, 14}, 7, 15, 6) == std::optional<std::size_t>(2));
+  CHECK_FALSE(bohb::detail::model_level({13, 2, 1}, 7, 15, 6).has_value());
 }
 
 TEST_CASE("BOHB's KDE: normal-reference bandwidths, floored; Aitchison–Aitken kernels on categoricals") {
   const std::array<Dimension, 1> real{Dimension{.name = "x", .kind = Kind::continuous, .count = 0}};
-  const hb::BohbKde<1> kde({{0.2}, {0.4}, {0.6}}, real, 1e-3);
+  const bohb::detail::Kde<1> kde({{0.2}, {0.4}, {0.6}}, real, 1e-3);
   const double deviation = std::sqrt((0.04 + 0.0 + 0.04) / 3.0);
   CHECK(kde.bandwidth()[0] == Approx(1.06 * deviation * std::pow(3.0, -1.0 / 5.0)));
   CHECK(kde.log_pdf({0.4}) > kde.log_pdf({0.9}));
@@ -234,10 +234,10 @@ TEST_CASE("BOHB's KDE: normal-reference bandwidths, floored; Aitchison–Aitken 
   double integral = 0.0;
   for (int i = 0; i < 2000; ++i) integral += std::exp(kde.log_pdf({-0.5 + (i + 0.5) / 1000.0})) / 1000.0;
   CHECK(integral == Approx(1.0).epsilon(1e-3));
-  CHECK(hb::BohbKde<1>({{0.5}, {0.5}}, real, 1e-3).bandwidth()[0] == 1e-3);
+  CHECK(bohb::detail::Kde<1>({{0.5}, {0.5}}, real, 1e-3).bandwidth()[0] == 1e-3);
 
   const std::array<Dimension, 1> colour{Dimension{.name = "c", .kind = Kind::categorical, .count = 3}};
-  const hb::BohbKde<1> categorical({{0.5 / 3}, {0.5 / 3}, {0.5 / 3}, {1.5 / 3}}, colour, 1e-3);
+  const bohb::detail::Kde<1> categorical({{0.5 / 3}, {0.5 / 3}, {0.5 / 3}, {1.5 / 3}}, colour, 1e-3);
   double mass = 0.0;
   for (int c = 0; c < 3; ++c) mass += std::exp(categorical.log_pdf({(c + 0.5) / 3.0}));
   CHECK(mass == Approx(1.0));

@@ -6,16 +6,16 @@
 
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/anneal.hpp>
-#include <mahpo/search/bohb.hpp>
-#include <mahpo/search/gp_bo.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
-#include <mahpo/search/hyperband.hpp>
-#include <mahpo/search/mappo.hpp>
-#include <mahpo/search/ppo_lstm.hpp>
+#include <mahpo/search/hyperband/hyperband.hpp>
+#include <mahpo/search/ppo/mappo.hpp>
+#include <mahpo/search/ppo/ppo_lstm.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
-#include <mahpo/search/successive_halving.hpp>
-#include <mahpo/search/tpe.hpp>
+#include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/tpe/tpe.hpp>
 
 using mahpo::problems::Branin;
 using mahpo::problems::LeNetQuadratic;

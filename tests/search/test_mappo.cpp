@@ -18,7 +18,7 @@
 
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/problems/synthetic.hpp>
-#include <mahpo/search/mappo.hpp>
+#include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/random.hpp>
 
 namespace {
@@ -368,7 +368,7 @@ TEST_CASE("mappo: updates move the policy towards what is rewarded", "[search][m
 }
 
 TEST_CASE("mappo: ranked rewards are mid-rank quantiles; failed trials take the floor", "[search][mappo]") {
-  search::detail::EpisodeRewards rewards;
+  search::ppo::detail::EpisodeRewards rewards;
   rewards.tell(0, true, 0.9);
   CHECK(rewards.quantile(0, 0.0) == 0.5);  // alone
   rewards.tell(2, true, 0.1);
@@ -384,7 +384,7 @@ TEST_CASE("mappo: ranked rewards are mid-rank quantiles; failed trials take the 
   CHECK(rewards.reward_or_worst(1) == 0.1);
 
   // A chance-level outlier does not squeeze the good values together, as z-scores would.
-  search::detail::EpisodeRewards accuracies;
+  search::ppo::detail::EpisodeRewards accuracies;
   const std::vector<double> values{0.97, 0.975, 0.98, 0.985, 0.1};
   for (std::size_t id = 0; id < values.size(); ++id) accuracies.tell(id, true, values[id]);
   CHECK(accuracies.quantile(3, 0.0) - accuracies.quantile(0, 0.0) == Approx(0.75));
@@ -402,7 +402,7 @@ TEST_CASE("mappo: rewards follow the goal; failed trials get the worst reward", 
     CHECK(mappo.last_update().mean_reward == Approx((0.4 + 0.2 + 0.2 + 0.2) / 4));
   }
   SECTION("minimize: the reward is -value") {
-    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 1, .goal = search::Goal::minimize}, paper_with_batch(4));
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 1, .goal = mahpo::Goal::minimize}, paper_with_batch(4));
     for (int k = 0; k < 4; ++k) mappo.ask();
     mappo.tell(0, result_of(2.0));
     mappo.tell(1, result_of(4.0));

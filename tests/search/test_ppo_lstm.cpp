@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <mahpo/problems/synthetic.hpp>
-#include <mahpo/search/ppo_lstm.hpp>
+#include <mahpo/search/ppo/ppo_lstm.hpp>
 #include <mahpo/search/random.hpp>
 
 #include "../spaces.hpp"
@@ -63,39 +63,39 @@ std::vector<Trial<LeNetSpace>> run_pending(Searcher& searcher, std::size_t trial
 }
 
 // Adds N(0, scale^2) to every parameter of the policy.
-void jitter(search::detail::PpoLstmPolicy& policy, double scale, std::mt19937_64& rng) {
+void jitter(ppo_lstm::detail::Policy& policy, double scale, std::mt19937_64& rng) {
   std::normal_distribution<double> normal(0.0, scale);
   for (rl::Parameter* parameter : policy.parameters())
     for (double& x : parameter->value) x += normal(rng);
 }
 
-// Checks d(loss)/d(parameters) of ppo_lstm_loss_gradient against central differences of
-// ppo_lstm_loss_value on about `entries` evenly spaced entries of every parameter. A clip kink inside the
+// Checks d(loss)/d(parameters) of ppo_lstm::detail::loss_gradient against central differences of
+// ppo_lstm::detail::loss_value on about `entries` evenly spaced entries of every parameter. A clip kink inside the
 // difference interval shows itself by estimates at steps h and h/2 that disagree; such an entry is
 // skipped, every other one must match.
 void check_policy_gradient(const PpoLstmOptions& options, std::size_t entries, std::uint64_t seed) {
   constexpr std::size_t steps = LeNetSpace::dimension, batch = 5;
   std::mt19937_64 rng(seed);
   const rl::SquashedGaussianHead head;
-  search::detail::PpoLstmPolicy policy(steps, options, rng);
+  ppo_lstm::detail::Policy policy(steps, options, rng);
   jitter(policy, 0.3, rng);  // away from the near-zero output head and the shared initial log-std
   const rl::Matrix episodes = policy.sample(batch, head, rng);
   std::normal_distribution<double> normal(0.0, 1.0);
-  const search::detail::PpoLstmDistributions now = policy.predict(episodes);
+  const ppo_lstm::detail::Distributions now = policy.predict(episodes);
   rl::Matrix old_log_probabilities =
-      head.log_probabilities(now.mean, now.log_std, search::detail::ppo_lstm_stacked_actions(episodes));
+      head.log_probabilities(now.mean, now.log_std, ppo_lstm::detail::stacked_actions(episodes));
   for (double& x : old_log_probabilities) x += 0.2 * normal(rng);  // ratios inside and outside the clip
   rl::Vector episode_advantages = rl::Vector::from_shape({batch});
   for (double& a : episode_advantages) a = normal(rng);
-  const rl::Vector advantages = search::detail::ppo_lstm_step_advantages(episode_advantages, steps);
+  const rl::Vector advantages = ppo_lstm::detail::step_advantages(episode_advantages, steps);
   const rl::ActorLossOptions loss_options{.clip = options.clip, .entropy_coefficient = options.entropy_coefficient};
 
   const rl::GaussianActorLoss loss =
-      search::detail::ppo_lstm_loss_gradient(policy, head, episodes, old_log_probabilities, advantages, loss_options);
+      ppo_lstm::detail::loss_gradient(policy, head, episodes, old_log_probabilities, advantages, loss_options);
   CHECK(loss.clip_fraction > 0.0);  // both regimes of the clipped surrogate are in the loss
   CHECK(loss.clip_fraction < 1.0);
   const auto value = [&] {
-    return search::detail::ppo_lstm_loss_value(policy, head, episodes, old_log_probabilities, advantages, loss_options);
+    return ppo_lstm::detail::loss_value(policy, head, episodes, old_log_probabilities, advantages, loss_options);
   };
   CHECK(value() == Approx(loss.total).epsilon(1e-12));  // forward and predict agree
 
@@ -326,7 +326,7 @@ TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the ro
     CHECK(capped->model_updates_in_last_round() == j);
     kl_after.push_back(capped->last_kl());
     // The KL is from the round's start: near one measured on 256 episodes of that policy (within 1.5% here).
-    const double reference = search::detail::ppo_lstm_mean_kl(before->policy(), capped->policy(), probe, head);
+    const double reference = ppo_lstm::detail::mean_kl(before->policy(), capped->policy(), probe, head);
     INFO("after " << j << " updates: measured " << capped->last_kl() << ", on 256 episodes " << reference);
     CHECK(capped->last_kl() == Approx(reference).epsilon(0.1));
   }
@@ -363,7 +363,7 @@ TEST_CASE("ppo_lstm's reward model fits a smooth function") {
   rl::Vector train_targets, test_targets;
   sample(60, train, train_targets);
   sample(200, test, test_targets);
-  const auto test_error = [&](const search::detail::PpoLstmRewardModel& model) {
+  const auto test_error = [&](const ppo_lstm::detail::RewardModel& model) {
     const rl::Vector predicted = model.predict(test);
     double error = 0.0;
     for (std::size_t i = 0; i < test_targets.size(); ++i)
@@ -376,7 +376,7 @@ TEST_CASE("ppo_lstm's reward model fits a smooth function") {
   for (double y : test_targets) spread += (y - mean) * (y - mean);
   spread /= static_cast<double>(test_targets.size());
 
-  search::detail::PpoLstmRewardModel model(2, 3, 16, 0.01, rng);
+  ppo_lstm::detail::RewardModel model(2, 3, 16, 0.01, rng);
   const double first = model.fit(train, train_targets, 1);
   const double first_test = test_error(model);
   double last = first;

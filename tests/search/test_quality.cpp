@@ -5,11 +5,11 @@
 
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/anneal.hpp>
-#include <mahpo/search/bohb.hpp>
-#include <mahpo/search/gp_bo.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
-#include <mahpo/search/tpe.hpp>
+#include <mahpo/search/tpe/tpe.hpp>
 
 #include <algorithm>
 #include <vector>

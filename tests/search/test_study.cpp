@@ -69,7 +69,7 @@ std::string key(const Config<Branin::space>& config) {
 }  // namespace
 
 TEST_CASE("a study runs its trials and reports the best") {
-  search::Random<Branin::space> random({.seed = 1, .goal = search::Goal::minimize});
+  search::Random<Branin::space> random({.seed = 1, .goal = mahpo::Goal::minimize});
   const auto report = study::run_study(random, Branin{}, {.trials = 30, .progress = study::Progress::never});
   REQUIRE(report.trials.size() == 30);
   CHECK(report.count(Status::ok) == 30);
@@ -136,7 +136,7 @@ TEST_CASE("a study killed with SIGKILL resumes from its journal: nothing lost, n
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {  // the study to kill
-    search::Random<Branin::space> random({.seed = 21, .goal = search::Goal::minimize});
+    search::Random<Branin::space> random({.seed = 21, .goal = mahpo::Goal::minimize});
     study::run_study(random, objective, options);
     ::_exit(0);
   }
@@ -154,7 +154,7 @@ TEST_CASE("a study killed with SIGKILL resumes from its journal: nothing lost, n
   REQUIRE(told_before.size() >= 10);
   REQUIRE(told_before.size() < 40);
 
-  search::Random<Branin::space> resumed({.seed = 21, .goal = search::Goal::minimize});
+  search::Random<Branin::space> resumed({.seed = 21, .goal = mahpo::Goal::minimize});
   const auto report = study::run_study(resumed, objective, options);
   REQUIRE(report.trials.size() == 40);
   CHECK(report.rerun == asked_before.size() - told_before.size());
@@ -183,7 +183,7 @@ TEST_CASE("a study killed with SIGKILL resumes from its journal: nothing lost, n
     }
   }
   // The same seed without a crash gives the same configs.
-  search::Random<Branin::space> straight({.seed = 21, .goal = search::Goal::minimize});
+  search::Random<Branin::space> straight({.seed = 21, .goal = mahpo::Goal::minimize});
   const auto clean = study::run_study(straight, Branin{}, {.trials = 40, .progress = study::Progress::never});
   for (std::size_t k = 0; k < 40; ++k) CHECK(clean.trials[k].config == report.trials[k].config);
   fs::remove_all(directory);

@@ -4,7 +4,7 @@
 
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/random.hpp>
-#include <mahpo/search/tpe.hpp>
+#include <mahpo/search/tpe/tpe.hpp>
 
 #include "../spaces.hpp"
 
@@ -45,11 +45,12 @@ double truncated_density(double x, double mu, double sigma) {
 }
 
 // Fits a Parzen estimator to points given as rows.
+template <typename Rules = tpe::Optuna>
 struct Fitted {
   std::vector<std::vector<double>> rows;
   std::vector<const double*> points;
   std::vector<std::uint32_t> sorted;
-  search::detail::TpeParzen parzen;
+  tpe::detail::ParzenEstimator<Rules> parzen;
 
   Fitted(std::span<const Dimension> dims, std::vector<std::vector<double>> given, const TpeOptions& options)
       : rows(std::move(given)) {
@@ -67,33 +68,33 @@ struct Fitted {
 }  // namespace
 
 TEST_CASE("tpe's gamma is Optuna's ceil(n / 10) capped at 25; hyperopt's ceil(sqrt(n) / 4)") {
-  CHECK(tpe_default_gamma(1) == 1);
-  CHECK(tpe_default_gamma(10) == 1);
-  CHECK(tpe_default_gamma(11) == 2);
-  CHECK(tpe_default_gamma(30) == 3);
-  CHECK(tpe_default_gamma(250) == 25);
-  CHECK(tpe_default_gamma(1000) == 25);
-  CHECK(tpe_hyperopt_gamma(1) == 1);
-  CHECK(tpe_hyperopt_gamma(16) == 1);
-  CHECK(tpe_hyperopt_gamma(17) == 2);
-  CHECK(tpe_hyperopt_gamma(64) == 2);
-  CHECK(tpe_hyperopt_gamma(65) == 3);
-  CHECK(tpe_hyperopt_gamma(100000) == 25);
+  CHECK(tpe::Optuna::gamma(1) == 1);
+  CHECK(tpe::Optuna::gamma(10) == 1);
+  CHECK(tpe::Optuna::gamma(11) == 2);
+  CHECK(tpe::Optuna::gamma(30) == 3);
+  CHECK(tpe::Optuna::gamma(250) == 25);
+  CHECK(tpe::Optuna::gamma(1000) == 25);
+  CHECK(tpe::Hyperopt::gamma(1) == 1);
+  CHECK(tpe::Hyperopt::gamma(16) == 1);
+  CHECK(tpe::Hyperopt::gamma(17) == 2);
+  CHECK(tpe::Hyperopt::gamma(64) == 2);
+  CHECK(tpe::Hyperopt::gamma(65) == 3);
+  CHECK(tpe::Hyperopt::gamma(100000) == 25);
 }
 
 TEST_CASE("tpe's weights are flat for the newest 25 and ramp from 1/n for the older ones") {
-  CHECK(tpe_default_weights(0).empty());
+  CHECK(tpe::weights<tpe::Optuna>(0).empty());
   for (std::size_t n : {1, 24, 25}) {
-    const auto weights = tpe_default_weights(n);
+    const auto weights = tpe::weights<tpe::Optuna>(n);
     REQUIRE(weights.size() == n);
     CHECK(std::all_of(weights.begin(), weights.end(), [](double w) { return w == 1.0; }));
   }
-  const auto weights = tpe_default_weights(30);  // linspace(1/30, 1, 5), then 25 ones
+  const auto weights = tpe::weights<tpe::Optuna>(30);  // linspace(1/30, 1, 5), then 25 ones
   REQUIRE(weights.size() == 30);
   for (std::size_t i = 0; i < 5; ++i) CHECK(weights[i] == Approx(1.0 / 30 + (1.0 - 1.0 / 30) * static_cast<double>(i) / 4.0));
   CHECK(weights[0] == Approx(1.0 / 30));
   CHECK(std::all_of(weights.begin() + 5, weights.end(), [](double w) { return w == 1.0; }));
-  CHECK(tpe_default_weights(26)[0] == Approx(1.0 / 26));
+  CHECK(tpe::weights<tpe::Optuna>(26)[0] == Approx(1.0 / 26));
 }
 
 TEST_CASE("tpe refuses bad options") {
@@ -105,9 +106,12 @@ TEST_CASE("tpe refuses bad options") {
   CHECK_THROWS_AS(make({.prior_weight = -1.0}), std::invalid_argument);
   CHECK_THROWS_AS(make({.prior_weight = std::nan("")}), std::invalid_argument);
   CHECK_THROWS_AS(make({.prior_weight = HUGE_VAL}), std::invalid_argument);
-  CHECK_THROWS_AS(make({.multivariate = true, .hyperopt_mode = true}), std::invalid_argument);
-  CHECK_THROWS_AS(make({.consider_endpoints = true, .hyperopt_mode = true}), std::invalid_argument);
-  CHECK_THROWS_AS(make({.consider_magic_clip = false, .hyperopt_mode = true}), std::invalid_argument);
+  const auto make_hyperopt = [](TpeOptions options) { Tpe<S, tpe::Hyperopt> searcher({}, options); };
+  CHECK_NOTHROW(make_hyperopt({}));
+  CHECK_THROWS_AS(make_hyperopt({.multivariate = true}), std::invalid_argument);
+  CHECK_THROWS_AS(make_hyperopt({.consider_endpoints = true}), std::invalid_argument);
+  CHECK_THROWS_AS(make_hyperopt({.consider_magic_clip = false}), std::invalid_argument);
+  CHECK_THROWS_WITH(make_hyperopt({.multivariate = true}), Catch::Contains("mahpo::tpe_hyperopt"));
   CHECK_THROWS_WITH(make({.candidates = 0}), Catch::Contains("mahpo::tpe"));
 }
 
@@ -133,7 +137,7 @@ TEST_CASE("tpe's bandwidths follow Optuna's neighbour rule and magic clip") {
   const std::array<Dimension, 1> dims{Dimension{"x", Kind::continuous, 0}};
   const std::vector<std::vector<double>> rows{{0.15}, {0.1}};  // sorted with the prior: 0.1, 0.15, 0.5
 
-  Fitted plain(dims, rows, {.consider_magic_clip = false});
+  Fitted<> plain(dims, rows, {.consider_magic_clip = false});
   REQUIRE(plain.parzen.components() == 3);
   CHECK(plain.parzen.sigma(0, 1) == Approx(0.05));  // first: its inner gap only
   CHECK(plain.parzen.sigma(0, 0) == Approx(0.35));  // max(0.05, 0.35)
@@ -142,20 +146,20 @@ TEST_CASE("tpe's bandwidths follow Optuna's neighbour rule and magic clip") {
   CHECK(plain.parzen.weight(0) == Approx(1.0 / 3));
   CHECK(plain.parzen.weight(2) == Approx(1.0 / 3));
 
-  Fitted endpoints(dims, rows, {.consider_magic_clip = false, .consider_endpoints = true});
+  Fitted<> endpoints(dims, rows, {.consider_magic_clip = false, .consider_endpoints = true});
   CHECK(endpoints.parzen.sigma(0, 1) == Approx(0.1));  // max(0.1 - 0, 0.05)
 
-  Fitted clipped(dims, rows, {});
+  Fitted<> clipped(dims, rows, {});
   CHECK(clipped.parzen.sigma(0, 1) == Approx(0.25));  // at least 1 / min(100, 2 + 2)
   CHECK(clipped.parzen.sigma(0, 0) == Approx(0.35));
 
-  Fitted lone(dims, {{0.2}}, {.hyperopt_mode = true});
+  Fitted<tpe::Hyperopt> lone(dims, {{0.2}}, {});
   CHECK(lone.parzen.sigma(0, 0) == Approx(0.5));  // hyperopt: half the prior's sigma
 
-  Fitted joint(dims, rows, {.consider_magic_clip = false, .multivariate = true});
+  Fitted<> joint(dims, rows, {.consider_magic_clip = false, .multivariate = true});
   CHECK(joint.parzen.sigma(0, 0) == Approx(0.2 * std::pow(2.0, -1.0 / 5.0)));  // 0.2 n^(-1/(d+4))
 
-  Fitted weighted(dims, std::vector<std::vector<double>>(30, {0.3}), {});
+  Fitted<> weighted(dims, std::vector<std::vector<double>>(30, {0.3}), {});
   const double total = 5 * (1.0 / 30 + 1.0) / 2 + 25 + 1;  // the ramp, 25 ones, the prior
   CHECK(weighted.parzen.weight(0) == Approx(1.0 / 30 / total));
   CHECK(weighted.parzen.weight(29) == Approx(1.0 / total));
@@ -170,7 +174,7 @@ TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
 
   for (const bool multivariate : {false, true}) {
     CAPTURE(multivariate);
-    Fitted fitted(dims, rows, {.multivariate = multivariate});
+    Fitted<> fitted(dims, rows, {.multivariate = multivariate});
     auto& parzen = fitted.parzen;
     const std::size_t count = parzen.components();
     // The categorical kernel of Optuna: (1[c = observed] + a) / (1 + 3a), a = 1 / count.
@@ -209,7 +213,7 @@ TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
 
 TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
   const std::array<Dimension, 1> dims{Dimension{"x", Kind::continuous, 0}};
-  Fitted fitted(dims, {{0.05}, {0.1}, {0.08}}, {});
+  Fitted<> fitted(dims, {{0.05}, {0.1}, {0.08}}, {});
   const auto& parzen = fitted.parzen;
   const auto phi = [](double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); };
   double expected = 0.0;  // P(x < 0.3) under the mixture of truncated Gaussians
@@ -248,13 +252,18 @@ TEST_CASE("tpe beats random search on the LeNet quadratic, in every mode") {
   const problems::LeNetQuadratic problem;
   std::vector<double> random;
   for (std::uint64_t seed = 1; seed <= 5; ++seed) random.push_back(best_after(Random<S>({.seed = seed}), problem, 80));
-  for (const TpeOptions& tpe_options : {TpeOptions{}, TpeOptions{.multivariate = true},
-                                        TpeOptions{.hyperopt_mode = true}, TpeOptions{.constant_liar = false}}) {
+  const auto check_mode = [&]<typename Rules>(Rules, const TpeOptions& tpe_options) {
     std::vector<double> tpe;
-    for (std::uint64_t seed = 1; seed <= 5; ++seed) tpe.push_back(best_after(Tpe<S>({.seed = seed}, tpe_options), problem, 80));
-    CAPTURE(tpe_options.multivariate, tpe_options.hyperopt_mode, tpe_options.constant_liar);
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+      tpe.push_back(best_after(Tpe<S, Rules>({.seed = seed}, tpe_options), problem, 80));
+    }
+    CAPTURE(Rules::searcher_name, tpe_options.multivariate, tpe_options.constant_liar);
     CHECK(median(tpe) > median(random));
+  };
+  for (const TpeOptions& tpe_options : {TpeOptions{}, TpeOptions{.multivariate = true}, TpeOptions{.constant_liar = false}}) {
+    check_mode(tpe::Optuna{}, tpe_options);
   }
+  check_mode(tpe::Hyperopt{}, {});
 }
 
 TEST_CASE("tpe stays inside a mixed space in every mode, with many pending trials, and repeats itself") {
@@ -265,12 +274,10 @@ TEST_CASE("tpe stays inside a mixed space in every mode, with many pending trial
     for (double coordinate : x) total -= (coordinate - 0.3) * (coordinate - 0.3);
     return total;
   };
-  for (const TpeOptions& tpe_options :
-       {TpeOptions{}, TpeOptions{.consider_endpoints = true}, TpeOptions{.multivariate = true},
-        TpeOptions{.hyperopt_mode = true}, TpeOptions{.consider_magic_clip = false, .constant_liar = false}}) {
-    CAPTURE(tpe_options.multivariate, tpe_options.hyperopt_mode, tpe_options.constant_liar);
+  const auto check_mode = [&]<typename Rules>(Rules, const TpeOptions& tpe_options) {
+    CAPTURE(Rules::searcher_name, tpe_options.multivariate, tpe_options.constant_liar);
     const auto run = [&](std::uint64_t seed) {
-      Tpe<S> searcher({.seed = seed}, tpe_options);
+      Tpe<S, Rules> searcher({.seed = seed}, tpe_options);
       std::vector<Trial<S>> trials;
       for (std::size_t round = 0; round < 8; ++round) {
         const std::size_t first = trials.size();
@@ -289,7 +296,13 @@ TEST_CASE("tpe stays inside a mixed space in every mode, with many pending trial
     double best = -1e9;
     for (const auto& trial : first) best = std::max(best, value(trial.config));
     CHECK(best > 0.25);  // found "tanh" and a point near 0.3 in every coordinate
+  };
+  for (const TpeOptions& tpe_options :
+       {TpeOptions{}, TpeOptions{.consider_endpoints = true}, TpeOptions{.multivariate = true},
+        TpeOptions{.consider_magic_clip = false, .constant_liar = false}}) {
+    check_mode(tpe::Optuna{}, tpe_options);
   }
+  check_mode(tpe::Hyperopt{}, {});
 }
 
 TEST_CASE("tpe with the constant liar avoids what is already pending") {

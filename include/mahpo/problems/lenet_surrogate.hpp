@@ -44,7 +44,6 @@
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/objective.hpp>
 #include <mahpo/problems/lenet_surrogate_data.hpp>
-#include <mahpo/search/searcher.hpp>
 #include <mahpo/space/config.hpp>
 
 namespace mahpo::problems {
@@ -131,7 +130,7 @@ class LeNetSurrogate {
   using space = nn::paper_lenet::space;
   static_assert(space::dimension == 6, "the surrogate's bandwidths are for paper_lenet's 6 free coordinates");
   static_assert(!data::budget_ratios.empty() && !data::chance_values.empty(), "regenerate lenet_surrogate_data.hpp");
-  static constexpr search::Goal goal = search::Goal::maximize;
+  static constexpr Goal goal = Goal::maximize;
   // The best noiseless expected() the generator found (over the real configs and 4,000 random
   // ones), reached at best_config(); below the best real value, which includes lucky noise.
   static constexpr double optimum = data::best_expected;

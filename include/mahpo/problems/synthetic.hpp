@@ -20,7 +20,6 @@
 
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/objective.hpp>
-#include <mahpo/search/searcher.hpp>
 #include <mahpo/space/parameters.hpp>
 #include <mahpo/space/space.hpp>
 
@@ -28,7 +27,7 @@ namespace mahpo::problems {
 
 struct Branin {
   using space = Space<Real<"x1", -5.0, 10.0>, Real<"x2", 0.0, 15.0>>;
-  static constexpr search::Goal goal = search::Goal::minimize;
+  static constexpr Goal goal = Goal::minimize;
   static constexpr double optimum = 0.397887357729739;
 
   static double evaluate(double x1, double x2) {
@@ -46,7 +45,7 @@ struct Branin {
 struct Hartmann6 {
   using space = Space<Real<"x1", 0.0, 1.0>, Real<"x2", 0.0, 1.0>, Real<"x3", 0.0, 1.0>, Real<"x4", 0.0, 1.0>,
                       Real<"x5", 0.0, 1.0>, Real<"x6", 0.0, 1.0>>;
-  static constexpr search::Goal goal = search::Goal::minimize;
+  static constexpr Goal goal = Goal::minimize;
   static constexpr double optimum = -3.32236801141551;
   static constexpr std::array<double, 6> minimizer{0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573};
 
@@ -77,7 +76,7 @@ struct Hartmann6 {
 // The paper_lenet space's five hyperparameters, scored without training.
 struct LeNetQuadratic {
   using space = nn::paper_lenet::space;
-  static constexpr search::Goal goal = search::Goal::maximize;
+  static constexpr Goal goal = Goal::maximize;
   static constexpr double optimum = 0.99;  // reached at best_config() with a budget of 1 epoch or more
 
   // conv1 5, conv2 3, hidden 600, dropout 0.6, batch 24, learning rate 0.003.

@@ -35,7 +35,9 @@
 
 #include <fmt/format.h>
 
+#include <mahpo/search/history.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/search/unit_cube.hpp>
 
 namespace mahpo::search {
 
@@ -44,37 +46,37 @@ struct AnnealOptions {
   double shrink_coefficient = 0.1;  // the window is 1 / (1 + T * shrink_coefficient) of the range (>= 0)
 };
 
-namespace detail {
+namespace anneal::detail {
 
-inline double anneal_uniform(std::uniform_random_bit_generator auto& rng) {
+inline double uniform(std::uniform_random_bit_generator auto& rng) {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
 // A rank 1, 2, 3, ... from a geometric distribution of mean `average_best_rank` (success
 // probability 1 / mean; hyperopt: rng.geometric(1 / avg_best_idx)), by inverting
 // P(rank > k) = (1 - p)^k, so the draw is the same under every standard library.
-inline std::size_t anneal_draw_rank(std::uniform_random_bit_generator auto& rng, double average_best_rank) {
+inline std::size_t draw_rank(std::uniform_random_bit_generator auto& rng, double average_best_rank) {
   const double success = 1.0 / average_best_rank;
-  const double u = anneal_uniform(rng);  // consumed even when success == 1, so the stream stays aligned
+  const double u = uniform(rng);  // consumed even when success == 1, so the stream stays aligned
   if (success >= 1.0) return 1;
   const double failures = std::floor(std::log1p(-u) / std::log1p(-success));
   return 1 + static_cast<std::size_t>(std::min(failures, 1e15));
 }
 
 // The fraction of the original range the window keeps after `observations` (hyperopt: shrinking).
-inline double anneal_shrink(std::size_t observations, double shrink_coefficient) {
+inline double shrink(std::size_t observations, double shrink_coefficient) {
   return 1.0 / (1.0 + static_cast<double>(observations) * shrink_coefficient);
 }
 
 // A uniform draw from a window of width `width` centred on `centre`, shifted to fit in [0, 1]
 // (hyperopt's hp_uniform clips the midpoint to [half, 1 - half]).
-inline double anneal_window_draw(std::uniform_random_bit_generator auto& rng, double centre, double width) {
+inline double window_draw(std::uniform_random_bit_generator auto& rng, double centre, double width) {
   const double half = 0.5 * std::min(width, 1.0);
   const double middle = std::clamp(centre, half, 1.0 - half);
-  return std::clamp(middle - half + 2.0 * half * anneal_uniform(rng), 0.0, 1.0);
+  return std::clamp(middle - half + 2.0 * half * uniform(rng), 0.0, 1.0);
 }
 
-}  // namespace detail
+}  // namespace anneal::detail
 
 template <typename S>
 class Anneal {
@@ -90,19 +92,19 @@ class Anneal {
     auto ranked = history_.usable();
     if (ranked.empty()) return history_.add(S::sample(rng_), options_.budget);
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
-    const std::size_t rank = detail::anneal_draw_rank(rng_, anneal_.average_best_rank);
+    const std::size_t rank = anneal::detail::draw_rank(rng_, anneal_.average_best_rank);
     const auto& chosen = ranked[std::min(rank, ranked.size()) - 1]->point;
-    const double fraction = detail::anneal_shrink(ranked.size(), anneal_.shrink_coefficient);
+    const double fraction = anneal::detail::shrink(ranked.size(), anneal_.shrink_coefficient);
 
     std::array<double, S::dimension> point{};
     for (std::size_t k = 0; k < S::dimension; ++k) {
       if (dimensions_[k].kind == Kind::categorical) {
         // hyperopt's hp_categorical: p = (1 - f) * onehot(chosen) + f * prior.
-        const bool from_prior = detail::anneal_uniform(rng_) < fraction;
-        const double prior_draw = detail::anneal_uniform(rng_);
+        const bool from_prior = anneal::detail::uniform(rng_) < fraction;
+        const double prior_draw = anneal::detail::uniform(rng_);
         point[k] = from_prior ? prior_draw : chosen[k];
       } else {
-        point[k] = detail::anneal_window_draw(rng_, chosen[k], fraction);
+        point[k] = anneal::detail::window_draw(rng_, chosen[k], fraction);
       }
     }
     return history_.add(S::from_unit_cube(point), options_.budget);

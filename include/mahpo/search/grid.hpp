@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include <mahpo/search/history.hpp>
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/space/discretization.hpp>
 

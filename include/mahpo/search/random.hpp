@@ -5,6 +5,7 @@
 #include <random>
 #include <string_view>
 
+#include <mahpo/search/history.hpp>
 #include <mahpo/search/searcher.hpp>
 
 namespace mahpo::search {

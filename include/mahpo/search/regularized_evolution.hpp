@@ -40,7 +40,9 @@
 
 #include <fmt/format.h>
 
+#include <mahpo/search/history.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/search/unit_cube.hpp>
 
 namespace mahpo::search {
 
@@ -59,16 +61,16 @@ struct EvolutionOptions {
   }
 };
 
-namespace detail {
+namespace evolution::detail {
 
 // Folds any real onto [0, 1] by reflecting at both ends (period 2).
-inline double evolution_reflect(double x) {
+inline double reflect(double x) {
   double folded = std::fmod(std::abs(x), 2.0);
   if (folded > 1.0) folded = 2.0 - folded;
   return std::clamp(folded, 0.0, 1.0);
 }
 
-}  // namespace detail
+}  // namespace evolution::detail
 
 template <typename S>
 class RegularizedEvolution {
@@ -162,7 +164,7 @@ class RegularizedEvolution {
     const double own = snap<S>(parent)[k];
     double deviation = evolution_.mutation_scale;
     for (int attempt = 0; attempt < 64; ++attempt) {
-      child[k] = deviation > 0.0 ? detail::evolution_reflect(parent[k] + deviation * normal_(rng_)) : unit(rng_);
+      child[k] = deviation > 0.0 ? evolution::detail::reflect(parent[k] + deviation * normal_(rng_)) : unit(rng_);
       if (snap<S>(child)[k] != own) return child;
       deviation *= 2.0;  // a wide integer cell: grow the step until it leaves it
     }

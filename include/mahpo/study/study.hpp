@@ -45,11 +45,6 @@
 
 namespace mahpo::study {
 
-// What a study evaluates: objective(config, budget) -> Result.
-template <typename O, typename S>
-concept Objective = std::invocable<const O&, const Config<S>&, const Budget&> &&
-                    std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
-
 enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
 
 struct StudyOptions {
@@ -78,7 +73,7 @@ struct TrialRecord {
 template <typename S>
 struct StudyReport {
   std::string searcher;
-  search::Goal goal = search::Goal::maximize;
+  Goal goal = Goal::maximize;
   std::vector<TrialRecord<S>> trials;  // by id
   double seconds = 0.0;                // wall-clock search time, earlier runs included
   std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
@@ -89,7 +84,7 @@ struct StudyReport {
     const TrialRecord<S>* found = nullptr;
     for (const auto& trial : trials) {
       if (!trial.finished || trial.result.status != Status::ok) continue;
-      const bool better = found == nullptr || (goal == search::Goal::maximize ? trial.result.value > found->result.value
+      const bool better = found == nullptr || (goal == Goal::maximize ? trial.result.value > found->result.value
                                                                               : trial.result.value < found->result.value);
       if (better) found = &trial;
     }
@@ -190,7 +185,7 @@ nlohmann::json study_header(const T& searcher) {
           {"searcher", std::string(T::name)},
           {"space", S::describe()},
           {"seed", searcher.options().seed},
-          {"goal", search::to_string(searcher.options().goal)}};
+          {"goal", to_string(searcher.options().goal)}};
 }
 
 }  // namespace detail

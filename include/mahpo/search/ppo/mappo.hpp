@@ -97,7 +97,8 @@
 #include <mahpo/rl/running_mean_std.hpp>
 #include <mahpo/rl/tensor.hpp>
 #include <mahpo/rl/value_normalizer.hpp>
-#include <mahpo/search/detail/rl_episodes.hpp>
+#include <mahpo/search/history.hpp>
+#include <mahpo/search/ppo/episodes.hpp>
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/space/discretization.hpp>
 
@@ -160,16 +161,16 @@ struct MappoUpdateStats {
   double seconds = 0.0;         // wall time of the update
 };
 
-namespace detail {
+namespace mappo::detail {
 
 // The space a MAPPO searcher works on: a topology's, or the space itself.
 template <typename T>
-struct mappo_space {
+struct space_of {
   using type = T;
 };
 template <typename T>
   requires requires { typename T::space; }
-struct mappo_space<T> {
+struct space_of<T> {
   using type = typename T::space;
 };
 
@@ -181,14 +182,14 @@ concept MappoSpace = requires {
 };
 
 // The group of a parameter name: what comes before its first dot, or the whole name.
-constexpr std::string_view mappo_group(std::string_view name) {
+constexpr std::string_view group(std::string_view name) {
   const std::size_t dot = name.find('.');
   return dot == std::string_view::npos ? name : name.substr(0, dot);
 }
 
 // The agents of a space, from its parameter names: one per group of free parameters.
 template <typename S>
-struct MappoAgents {
+struct Agents {
   static constexpr std::size_t dimension = S::dimension;
 
   // Free parameter names in unit-cube order.
@@ -207,7 +208,7 @@ struct MappoAgents {
     std::size_t groups = 0;
     for (std::size_t k = 0; k < dimension; ++k) {
       bool seen = false;
-      for (std::size_t j = 0; j < k; ++j) seen = seen || mappo_group(free_names[j]) == mappo_group(free_names[k]);
+      for (std::size_t j = 0; j < k; ++j) seen = seen || group(free_names[j]) == group(free_names[k]);
       groups += seen ? 0 : 1;
     }
     return groups;
@@ -218,8 +219,8 @@ struct MappoAgents {
     std::size_t a = 0;
     for (std::size_t k = 0; k < dimension; ++k) {
       bool seen = false;
-      for (std::size_t j = 0; j < a; ++j) seen = seen || result[j] == mappo_group(free_names[k]);
-      if (!seen) result[a++] = mappo_group(free_names[k]);
+      for (std::size_t j = 0; j < a; ++j) seen = seen || result[j] == group(free_names[k]);
+      if (!seen) result[a++] = group(free_names[k]);
     }
     return result;
   }();
@@ -227,7 +228,7 @@ struct MappoAgents {
   static constexpr std::array<std::size_t, count> dimensions = [] {
     std::array<std::size_t, count> result{};
     for (std::size_t a = 0; a < count; ++a)
-      for (std::size_t k = 0; k < dimension; ++k) result[a] += mappo_group(free_names[k]) == names[a] ? 1 : 0;
+      for (std::size_t k = 0; k < dimension; ++k) result[a] += group(free_names[k]) == names[a] ? 1 : 0;
     return result;
   }();
 
@@ -244,23 +245,23 @@ struct MappoAgents {
     std::size_t k = 0;
     for (std::size_t a = 0; a < count; ++a)
       for (std::size_t position = 0; position < dimension; ++position)
-        if (mappo_group(free_names[position]) == names[a]) result[k++] = position;
+        if (group(free_names[position]) == names[a]) result[k++] = position;
     return result;
   }();
 };
 
-}  // namespace detail
+}  // namespace mappo::detail
 
 template <typename T>
 class Mappo {
  public:
-  using space_type = typename detail::mappo_space<T>::type;
+  using space_type = typename mappo::detail::space_of<T>::type;
 
  private:
-  static_assert(detail::MappoSpace<space_type>,
+  static_assert(mappo::detail::MappoSpace<space_type>,
                 "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
   static_assert(space_type::dimension >= 1, "mahpo::Mappo: the space has no free hyperparameter, so there is no agent");
-  using agents = detail::MappoAgents<space_type>;
+  using agents = mappo::detail::Agents<space_type>;
 
  public:
   static constexpr std::string_view name = "mappo";
@@ -329,7 +330,7 @@ class Mappo {
     waiting_.push_back(id);
     if (waiting_.size() < mappo_.episodes_per_update) return;
     if (mappo_.replay == 0) {  // on-policy: the first K waiting, in id order
-      update(detail::take_batch(waiting_, mappo_.episodes_per_update));
+      update(ppo::detail::take_batch(waiting_, mappo_.episodes_per_update));
     } else {  // the newest `replay` told episodes
       waiting_.clear();
       const auto& told = rewards_.told();
@@ -404,7 +405,7 @@ class Mappo {
   rl::Adam critic_optimizer_;
   rl::ValueNormalizer value_normalizer_;
   rl::RunningMeanStd reward_statistics_;
-  detail::EpisodeRewards rewards_;
+  ppo::detail::EpisodeRewards rewards_;
   std::vector<Episode> episodes_;      // by trial id
   std::vector<std::size_t> waiting_;   // told since the last update
   std::size_t updates_ = 0;
@@ -665,7 +666,7 @@ class Mappo {
     for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages));
 
     const double share = 1.0 / static_cast<double>(agent_count);
-    stats.epochs = detail::run_ppo_epochs(mappo_.ppo_epochs, mappo_.target_kl, [&](std::size_t) {
+    stats.epochs = ppo::detail::run_epochs(mappo_.ppo_epochs, mappo_.target_kl, [&](std::size_t) {
       stats.policy_loss = stats.entropy = stats.approx_kl = stats.clip_fraction = 0.0;
       for (std::size_t a = 0; a < agent_count; ++a) {
         const rl::ActorLoss loss = actor_step(a, agent_batches[a]);

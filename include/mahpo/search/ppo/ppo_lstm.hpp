@@ -98,8 +98,10 @@
 #include <mahpo/rl/running_mean_std.hpp>
 #include <mahpo/rl/squashed_gaussian_head.hpp>
 #include <mahpo/rl/tensor.hpp>
-#include <mahpo/search/detail/rl_episodes.hpp>
+#include <mahpo/search/history.hpp>
+#include <mahpo/search/ppo/episodes.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/search/unit_cube.hpp>
 
 namespace mahpo::search {
 
@@ -132,18 +134,18 @@ struct PpoLstmOptions {
   PpoLstmSquash squash = PpoLstmSquash::sample;
 };
 
-namespace detail {
+namespace ppo_lstm::detail {
 
-inline constexpr double ppo_lstm_min_log_std = -5.0;
-inline constexpr double ppo_lstm_max_log_std = 1.0;
+inline constexpr double min_log_std = -5.0;
+inline constexpr double max_log_std = 1.0;
 
 // The action in [-1, 1] of a stored draw (u or h, see PpoLstmSquash).
-inline double ppo_lstm_action(double draw, PpoLstmSquash squash) {
+inline double squashed_action(double draw, PpoLstmSquash squash) {
   return squash == PpoLstmSquash::sample ? std::tanh(draw) : std::clamp(draw, -1.0, 1.0);
 }
 
 // Rows of a list of equally wide matrices, one under the other.
-inline rl::Matrix ppo_lstm_stack(const std::vector<rl::Matrix>& parts) {
+inline rl::Matrix stack_rows(const std::vector<rl::Matrix>& parts) {
   if (parts.empty()) return rl::Matrix::from_shape({0, 0});
   const std::size_t rows = parts.front().shape()[0], columns = parts.front().shape()[1];
   rl::Matrix stacked = rl::Matrix::from_shape({rows * parts.size(), columns});
@@ -153,8 +155,8 @@ inline rl::Matrix ppo_lstm_stack(const std::vector<rl::Matrix>& parts) {
   return stacked;
 }
 
-// The inverse of ppo_lstm_stack: `parts` blocks of equal height.
-inline std::vector<rl::Matrix> ppo_lstm_split(const rl::Matrix& stacked, std::size_t parts) {
+// The inverse of stack_rows: `parts` blocks of equal height.
+inline std::vector<rl::Matrix> split_rows(const rl::Matrix& stacked, std::size_t parts) {
   const std::size_t rows = stacked.shape()[0] / parts, columns = stacked.shape()[1];
   std::vector<rl::Matrix> result(parts, rl::Matrix::from_shape({rows, columns}));
   for (std::size_t p = 0; p < parts; ++p)
@@ -165,17 +167,17 @@ inline std::vector<rl::Matrix> ppo_lstm_split(const rl::Matrix& stacked, std::si
 
 // The agent's action distributions along B episodes, one row per (step t, episode b) at t * B + b.
 // `mean` is the Gaussian's: mu (squash sample) or tanh(mu) (squash mean).
-struct PpoLstmDistributions {
+struct Distributions {
   rl::Matrix mean;     // (T B) x 1
   rl::Matrix log_std;  // (T B) x 1
 };
 
 // The agent: input embedding -> stacked LSTM -> output embedding (mean), a log-std per step.
 // Episodes are B x T matrices of the Gaussian's draws (u or h, see PpoLstmSquash).
-class PpoLstmPolicy {
+class Policy {
  public:
-  PpoLstmPolicy() = default;
-  PpoLstmPolicy(std::size_t steps, const PpoLstmOptions& options, std::mt19937_64& rng)
+  Policy() = default;
+  Policy(std::size_t steps, const PpoLstmOptions& options, std::mt19937_64& rng)
       : steps_(steps),
         input_embedding_(1 + steps, options.embedding, 1.0, rng),
         lstm_(rl::LstmOptions{options.embedding, options.lstm_units, options.lstm_layers}, rng),
@@ -199,29 +201,29 @@ class PpoLstmPolicy {
       const rl::SquashedSample drawn = head.sample(mean, log_std, rng);
       for (std::size_t b = 0; b < batch; ++b) {
         episodes(b, t) = drawn.pre_squash(b, 0);
-        previous(b, 0) = ppo_lstm_action(drawn.pre_squash(b, 0), squash_);
+        previous(b, 0) = squashed_action(drawn.pre_squash(b, 0), squash_);
       }
     }
     return episodes;
   }
 
   // The distributions along given episodes, without caching.
-  PpoLstmDistributions predict(const rl::Matrix& episodes) const {
+  Distributions predict(const rl::Matrix& episodes) const {
     const std::size_t batch = episodes.shape()[0];
     const rl::Matrix embedded = input_embedding_.predict(inputs(episodes));
-    const std::vector<rl::Matrix> per_step = ppo_lstm_split(embedded, steps_);
+    const std::vector<rl::Matrix> per_step = split_rows(embedded, steps_);
     auto state = lstm_.initial_state(batch);
     std::vector<rl::Matrix> tops;
     for (const auto& input : per_step) tops.push_back(lstm_.predict_step(input, state));
-    return {squashed(output_.predict(ppo_lstm_stack(tops))), log_stds(batch)};
+    return {squashed(output_.predict(stack_rows(tops))), log_stds(batch)};
   }
 
   // The distributions along given episodes, cached for backward.
-  PpoLstmDistributions forward(const rl::Matrix& episodes) {
+  Distributions forward(const rl::Matrix& episodes) {
     const std::size_t batch = episodes.shape()[0];
     const rl::Matrix embedded = input_embedding_.forward(inputs(episodes));
-    const std::vector<rl::Matrix> tops = lstm_.forward(ppo_lstm_split(embedded, steps_));
-    rl::Matrix mean = squashed(output_.forward(ppo_lstm_stack(tops)));
+    const std::vector<rl::Matrix> tops = lstm_.forward(split_rows(embedded, steps_));
+    rl::Matrix mean = squashed(output_.forward(stack_rows(tops)));
     if (squash_ == PpoLstmSquash::mean) last_squashed_mean_ = mean;
     return {std::move(mean), log_stds(batch)};
   }
@@ -234,8 +236,8 @@ class PpoLstmPolicy {
       for (std::size_t k = 0; k < output_gradient.size(); ++k)
         output_gradient.flat(k) *= 1.0 - last_squashed_mean_.flat(k) * last_squashed_mean_.flat(k);
     const rl::Matrix top_gradient = output_.backward(output_gradient);
-    const std::vector<rl::Matrix> input_gradients = lstm_.backward(ppo_lstm_split(top_gradient, steps_));
-    input_embedding_.backward(ppo_lstm_stack(input_gradients));
+    const std::vector<rl::Matrix> input_gradients = lstm_.backward(split_rows(top_gradient, steps_));
+    input_embedding_.backward(stack_rows(input_gradients));
     for (std::size_t t = 0; t < steps_; ++t)  // one log-std per step, shared by the batch
       for (std::size_t b = 0; b < batch; ++b) log_std_.gradient(0, t) += log_std_gradient(t * batch + b, 0);
   }
@@ -249,7 +251,7 @@ class PpoLstmPolicy {
   void zero_gradients() { rl::zero_gradients(parameters()); }
 
   void clamp_log_std() {
-    for (auto& x : log_std_.value) x = std::clamp(x, ppo_lstm_min_log_std, ppo_lstm_max_log_std);
+    for (auto& x : log_std_.value) x = std::clamp(x, min_log_std, max_log_std);
   }
 
   const rl::Matrix& log_std() const { return log_std_.value; }
@@ -286,7 +288,7 @@ class PpoLstmPolicy {
     rl::Matrix all = xt::zeros<double>({steps_ * batch, 1 + steps_});
     for (std::size_t t = 0; t < steps_; ++t)
       for (std::size_t b = 0; b < batch; ++b) {
-        all(t * batch + b, 0) = t == 0 ? 0.0 : ppo_lstm_action(episodes(b, t - 1), squash_);
+        all(t * batch + b, 0) = t == 0 ? 0.0 : squashed_action(episodes(b, t - 1), squash_);
         all(t * batch + b, 1 + t) = 1.0;
       }
     return all;
@@ -301,7 +303,7 @@ class PpoLstmPolicy {
 };
 
 // Episodes' draws stacked as the policy's rows: (T B) x 1, row t * B + b.
-inline rl::Matrix ppo_lstm_stacked_actions(const rl::Matrix& episodes) {
+inline rl::Matrix stacked_actions(const rl::Matrix& episodes) {
   const std::size_t batch = episodes.shape()[0], steps = episodes.shape()[1];
   rl::Matrix stacked = rl::Matrix::from_shape({steps * batch, std::size_t{1}});
   for (std::size_t t = 0; t < steps; ++t)
@@ -312,9 +314,9 @@ inline rl::Matrix ppo_lstm_stacked_actions(const rl::Matrix& episodes) {
 // KL(first || second) of the action distributions, averaged over every step of the episodes.
 // KL of two Gaussians per step: exact for tanh-squashed draws, an upper bound for clipped ones
 // (clipping is a many-to-one map; data-processing inequality, Cover & Thomas, 2006, thm 2.8.1)
-inline double ppo_lstm_mean_kl(const PpoLstmPolicy& first, const PpoLstmPolicy& second, const rl::Matrix& episodes,
+inline double mean_kl(const Policy& first, const Policy& second, const rl::Matrix& episodes,
                                const rl::SquashedGaussianHead& head) {
-  const PpoLstmDistributions a = first.predict(episodes), b = second.predict(episodes);
+  const Distributions a = first.predict(episodes), b = second.predict(episodes);
   const rl::Matrix kl = head.kl_divergence(a.mean, a.log_std, b.mean, b.log_std);
   double total = 0.0;
   for (double x : kl) total += x;
@@ -322,7 +324,7 @@ inline double ppo_lstm_mean_kl(const PpoLstmPolicy& first, const PpoLstmPolicy& 
 }
 
 // Every step's advantage, row t * B + b: with gamma 1 and the reward at the end every step's return is R.
-inline rl::Vector ppo_lstm_step_advantages(const rl::Vector& episode_advantages, std::size_t steps) {
+inline rl::Vector step_advantages(const rl::Vector& episode_advantages, std::size_t steps) {
   const std::size_t batch = episode_advantages.size();
   rl::Vector result = rl::Vector::from_shape({steps * batch});
   for (std::size_t t = 0; t < steps; ++t)
@@ -336,13 +338,13 @@ inline rl::Vector ppo_lstm_step_advantages(const rl::Vector& episode_advantages,
 // set to the policy's own, as at an update's first epoch. With squash mean the head's tanh
 // correction depends on the draw alone, so it cancels in the ratio: the gradients are the Gaussian's.
 // PPO's clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9)
-inline rl::GaussianActorLoss ppo_lstm_loss_gradient(PpoLstmPolicy& policy, const rl::SquashedGaussianHead& head,
+inline rl::GaussianActorLoss loss_gradient(Policy& policy, const rl::SquashedGaussianHead& head,
                                                     const rl::Matrix& episodes, rl::Matrix& old_log_probabilities,
                                                     const rl::Vector& step_advantages,
                                                     const rl::ActorLossOptions& options) {
   policy.zero_gradients();
-  const rl::Matrix actions = ppo_lstm_stacked_actions(episodes);
-  const PpoLstmDistributions now = policy.forward(episodes);
+  const rl::Matrix actions = stacked_actions(episodes);
+  const Distributions now = policy.forward(episodes);
   if (old_log_probabilities.size() == 0)
     old_log_probabilities = head.log_probabilities(now.mean, now.log_std, actions);
   rl::GaussianActorLoss loss = rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, actions,
@@ -352,11 +354,11 @@ inline rl::GaussianActorLoss ppo_lstm_loss_gradient(PpoLstmPolicy& policy, const
 }
 
 // The same loss's value through `predict` (no cache, no gradients): what finite differences read.
-inline double ppo_lstm_loss_value(const PpoLstmPolicy& policy, const rl::SquashedGaussianHead& head,
+inline double loss_value(const Policy& policy, const rl::SquashedGaussianHead& head,
                                   const rl::Matrix& episodes, const rl::Matrix& old_log_probabilities,
                                   const rl::Vector& step_advantages, const rl::ActorLossOptions& options) {
-  const PpoLstmDistributions now = policy.predict(episodes);
-  return rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, ppo_lstm_stacked_actions(episodes),
+  const Distributions now = policy.predict(episodes);
+  return rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, stacked_actions(episodes),
                                           old_log_probabilities, step_advantages, options)
       .total;
 }
@@ -364,10 +366,10 @@ inline double ppo_lstm_loss_value(const PpoLstmPolicy& policy, const rl::Squashe
 // The reward model: an ensemble of MLPs regressing the reward on the unit-cube point; the
 // prediction is the members' mean. Each fit standardizes the targets and runs full-batch Adam on
 // the mean squared error, starting from the previous fit's weights.
-class PpoLstmRewardModel {
+class RewardModel {
  public:
-  PpoLstmRewardModel() = default;
-  PpoLstmRewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
+  RewardModel() = default;
+  RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
                      std::mt19937_64& rng) {
     const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::Activation::relu};
     for (std::size_t m = 0; m < members; ++m) {
@@ -442,7 +444,7 @@ class PpoLstmRewardModel {
   }
 };
 
-inline PpoLstmOptions ppo_lstm_validated(PpoLstmOptions o, std::size_t dimension) {
+inline PpoLstmOptions validated(PpoLstmOptions o, std::size_t dimension) {
   const auto fail = [](std::string message) { throw std::invalid_argument("mahpo::ppo_lstm: " + message); };
   if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
     fail(fmt::format("learning_rate {} must be a positive number", o.learning_rate));
@@ -455,9 +457,9 @@ inline PpoLstmOptions ppo_lstm_validated(PpoLstmOptions o, std::size_t dimension
   if (!(o.entropy_coefficient >= 0.0) || !std::isfinite(o.entropy_coefficient))
     fail(fmt::format("entropy_coefficient {} must be >= 0", o.entropy_coefficient));
   if (!(o.max_gradient_norm > 0.0)) fail(fmt::format("max_gradient_norm {} must be > 0", o.max_gradient_norm));
-  if (!(o.initial_log_std >= ppo_lstm_min_log_std && o.initial_log_std <= ppo_lstm_max_log_std))
-    fail(fmt::format("initial_log_std {} must be in [{}, {}]", o.initial_log_std, ppo_lstm_min_log_std,
-                     ppo_lstm_max_log_std));
+  if (!(o.initial_log_std >= min_log_std && o.initial_log_std <= max_log_std))
+    fail(fmt::format("initial_log_std {} must be in [{}, {}]", o.initial_log_std, min_log_std,
+                     max_log_std));
   if (o.use_reward_model) {
     if (o.reward_model_ensemble == 0 || o.reward_model_hidden == 0 || o.reward_model_steps == 0)
       fail(fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must all "
@@ -475,7 +477,7 @@ inline PpoLstmOptions ppo_lstm_validated(PpoLstmOptions o, std::size_t dimension
   return o;
 }
 
-}  // namespace detail
+}  // namespace ppo_lstm::detail
 
 template <typename S>
 class PpoLstm {
@@ -486,13 +488,13 @@ class PpoLstm {
 
   explicit PpoLstm(SearchOptions options = {}, PpoLstmOptions ppo = {})
       : options_(options),
-        ppo_(detail::ppo_lstm_validated(ppo, S::dimension)),
+        ppo_(ppo_lstm::detail::validated(ppo, S::dimension)),
         history_(options.goal),
         rng_(options.seed),
         policy_(S::dimension, ppo_, rng_),
         optimizer_(rl::AdamOptions{.learning_rate = ppo_.learning_rate}) {
     if (ppo_.use_reward_model)
-      reward_model_ = detail::PpoLstmRewardModel(S::dimension, ppo_.reward_model_ensemble, ppo_.reward_model_hidden,
+      reward_model_ = ppo_lstm::detail::RewardModel(S::dimension, ppo_.reward_model_ensemble, ppo_.reward_model_hidden,
                                                  ppo_.reward_model_learning_rate, rng_);
   }
 
@@ -510,7 +512,7 @@ class PpoLstm {
     rewards_.tell(id, has_reward(entry), -entry.loss);  // -loss: the goal-signed value
     waiting_.push_back(id);
     if (waiting_.size() < ppo_.episodes_per_update) return;
-    real_update(detail::take_batch(waiting_, ppo_.episodes_per_update));
+    real_update(ppo::detail::take_batch(waiting_, ppo_.episodes_per_update));
     if (ppo_.use_reward_model) model_based_updates();
   }
 
@@ -523,7 +525,7 @@ class PpoLstm {
   std::size_t model_rounds() const { return model_rounds_; }    // rounds with at least one model-based update
   std::size_t model_updates_in_last_round() const { return last_round_updates_; }
   double last_kl() const { return last_kl_; }  // KL(before || now) at the end of the last round
-  const detail::PpoLstmPolicy& policy() const { return policy_; }
+  const ppo_lstm::detail::Policy& policy() const { return policy_; }
 
  private:
   SearchOptions options_;
@@ -531,11 +533,11 @@ class PpoLstm {
   History<S> history_;
   std::mt19937_64 rng_;
   rl::SquashedGaussianHead head_;
-  detail::PpoLstmPolicy policy_;
+  ppo_lstm::detail::Policy policy_;
   rl::Adam optimizer_;
-  detail::PpoLstmRewardModel reward_model_;
+  ppo_lstm::detail::RewardModel reward_model_;
   rl::RunningMeanStd reward_moments_;
-  detail::EpisodeRewards rewards_;
+  ppo::detail::EpisodeRewards rewards_;
   std::vector<std::vector<double>> episodes_;  // each trial's draws, by id
   std::vector<std::size_t> waiting_;           // told trials no update has used yet
   std::size_t real_updates_ = 0, model_updates_ = 0, model_rounds_ = 0, last_round_updates_ = 0;
@@ -545,7 +547,7 @@ class PpoLstm {
   std::array<double, S::dimension> unit_point(const rl::Matrix& episodes, std::size_t b) const {
     std::array<double, S::dimension> point{};
     for (std::size_t t = 0; t < S::dimension; ++t)
-      point[t] = 0.5 * (detail::ppo_lstm_action(episodes(b, t), ppo_.squash) + 1.0);
+      point[t] = 0.5 * (ppo_lstm::detail::squashed_action(episodes(b, t), ppo_.squash) + 1.0);
     return point;
   }
 
@@ -596,7 +598,7 @@ class PpoLstm {
     }
     reward_model_.fit(points, targets, ppo_.reward_model_steps);
 
-    const detail::PpoLstmPolicy before = policy_;
+    const ppo_lstm::detail::Policy before = policy_;
     last_round_updates_ = 0;
     for (std::size_t update = 0; update < ppo_.max_model_updates; ++update) {
       const rl::Matrix episodes = policy_.sample(ppo_.imagined_episodes, head_, rng_);
@@ -608,7 +610,7 @@ class PpoLstm {
       ppo_update(episodes, advantages(reward_model_.predict(imagined)));
       ++last_round_updates_;
       ++model_updates_;
-      last_kl_ = detail::ppo_lstm_mean_kl(before, policy_, episodes, head_);
+      last_kl_ = ppo_lstm::detail::mean_kl(before, policy_, episodes, head_);
       if (last_kl_ > ppo_.kl_threshold) break;
     }
     ++model_rounds_;
@@ -616,11 +618,11 @@ class PpoLstm {
 
   // PPO epochs on B episodes (B x T draws) with one advantage per episode.
   void ppo_update(const rl::Matrix& episodes, const rl::Vector& episode_advantages) {
-    const rl::Vector step_advantages = detail::ppo_lstm_step_advantages(episode_advantages, S::dimension);
+    const rl::Vector step_advantages = ppo_lstm::detail::step_advantages(episode_advantages, S::dimension);
     const rl::ActorLossOptions loss_options{.clip = ppo_.clip, .entropy_coefficient = ppo_.entropy_coefficient};
     rl::Matrix old_log_probabilities;  // pi_old: the policy as the update starts (set at the first epoch)
-    detail::run_ppo_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
-      const double kl = detail::ppo_lstm_loss_gradient(policy_, head_, episodes, old_log_probabilities,
+    ppo::detail::run_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
+      const double kl = ppo_lstm::detail::loss_gradient(policy_, head_, episodes, old_log_probabilities,
                                                        step_advantages, loss_options).approx_kl;
       const rl::ParameterList parameters = policy_.parameters();
       rl::clip_gradient_norm(parameters, ppo_.max_gradient_norm);

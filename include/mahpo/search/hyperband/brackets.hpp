@@ -1,9 +1,9 @@
 #pragma once
 // Bracket bookkeeping shared by SuccessiveHalving, Hyperband and Bohb (not a searcher itself).
 //
-// - HbShape: the budget levels and the brackets' sizes of Hyperband (Li et al. 2018, Algorithm 1),
+// - Shape: the budget levels and the brackets' sizes of Hyperband (Li et al. 2018, Algorithm 1),
 //   validated once. Level 0 is the smallest budget, level s_max the largest (max_budget).
-// - HbScheduler: hands out, for each trial asked, its budget and whether it is a new config or a
+// - Scheduler: hands out, for each trial asked, its budget and whether it is a new config or a
 //   promoted one (and whose config it continues); runs several brackets at once when the current
 //   one waits for results (as HpBandSter runs several iterations in parallel); promotes the best
 //   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does depends only
@@ -22,17 +22,17 @@
 
 #include <fmt/format.h>
 
-namespace mahpo::search::detail {
+namespace mahpo::search::hyperband::detail {
 
 // floor and ceil that forgive the rounding error of a quantity like n·eta^-i or log(R/r)/log(eta)
 // computed in floating point (81·3^-4 may come out as 0.99999999999).
-inline double hb_floor(double x) { return std::floor(x + 1e-9 * std::max(1.0, std::abs(x))); }
-inline double hb_ceil(double x) { return std::ceil(x - 1e-9 * std::max(1.0, std::abs(x))); }
+inline double forgiving_floor(double x) { return std::floor(x + 1e-9 * std::max(1.0, std::abs(x))); }
+inline double forgiving_ceil(double x) { return std::ceil(x - 1e-9 * std::max(1.0, std::abs(x))); }
 
 // The most configs one bracket may hold (guards against a huge max_budget / min_budget).
-inline constexpr double hb_max_bracket_size = 1e7;
+inline constexpr double max_bracket_size = 1e7;
 
-struct HbShape {
+struct Shape {
   double min_budget = 1.0 / 9.0;
   double max_budget = 1.0;
   double eta = 3.0;
@@ -45,7 +45,7 @@ struct HbShape {
 
   // n = ceil((s_max + 1) / (s + 1) · eta^s) configs start bracket s (Li et al. 2018, Algorithm 1).
   std::size_t bracket_size(std::size_t s) const {
-    const double n = hb_ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) *
+    const double n = forgiving_ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) *
                              std::pow(eta, static_cast<double>(s)));
     return static_cast<std::size_t>(n);
   }
@@ -53,7 +53,7 @@ struct HbShape {
   // n_i = floor(n · eta^-i) configs in rung i of bracket s, at least one (Li et al. 2018, Algorithm 1).
   std::size_t rung_size(std::size_t s, std::size_t rung) const {
     const double n = static_cast<double>(bracket_size(s)) / std::pow(eta, static_cast<double>(rung));
-    return std::max<std::size_t>(1, static_cast<std::size_t>(hb_floor(n)));
+    return std::max<std::size_t>(1, static_cast<std::size_t>(forgiving_floor(n)));
   }
 
   // The budget of rung i of bracket s: r·eta^i with r = R·eta^-s (Li et al. 2018, Algorithm 1).
@@ -61,7 +61,7 @@ struct HbShape {
 };
 
 // Validates the options and derives s_max = floor(log_eta(R / r)) (Li et al. 2018).
-inline HbShape hb_shape(std::string_view searcher, double min_budget, double max_budget, double eta) {
+inline Shape make_shape(std::string_view searcher, double min_budget, double max_budget, double eta) {
   if (!(eta >= 2.0) || !std::isfinite(eta)) {
     throw std::invalid_argument(fmt::format("mahpo::{}: eta ({}) must be at least 2", searcher, eta));
   }
@@ -72,31 +72,31 @@ inline HbShape hb_shape(std::string_view searcher, double min_budget, double max
     throw std::invalid_argument(fmt::format("mahpo::{}: max_budget ({}) must be finite and at least min_budget ({})",
                                             searcher, max_budget, min_budget));
   }
-  HbShape shape{.min_budget = min_budget, .max_budget = max_budget, .eta = eta, .s_max = 0};
-  const double s_max = hb_floor(std::log(max_budget / min_budget) / std::log(eta));
-  if (std::pow(eta, s_max) > hb_max_bracket_size) {
+  Shape shape{.min_budget = min_budget, .max_budget = max_budget, .eta = eta, .s_max = 0};
+  const double s_max = forgiving_floor(std::log(max_budget / min_budget) / std::log(eta));
+  if (std::pow(eta, s_max) > max_bracket_size) {
     throw std::invalid_argument(
         fmt::format("mahpo::{}: max_budget / min_budget ({}) with eta {} gives brackets of more than {} configs",
-                    searcher, max_budget / min_budget, eta, hb_max_bracket_size));
+                    searcher, max_budget / min_budget, eta, max_bracket_size));
   }
   shape.s_max = static_cast<std::size_t>(std::max(0.0, s_max));
   return shape;
 }
 
 // Which brackets open, in turn: Hyperband's s_max, s_max - 1, ..., 0, or only s_max (successive halving).
-enum class HbCycle { all_brackets, most_aggressive };
+enum class Cycle { all_brackets, most_aggressive };
 
 // What the scheduler says about the next trial.
-struct HbSlot {
+struct Slot {
   double budget = 0.0;
   std::size_t level = 0;
   std::optional<std::size_t> parent;  // the trial whose config this one continues at a bigger budget; none: a new config
 };
 
-class HbScheduler {
+class Scheduler {
  public:
-  HbScheduler(HbShape shape, HbCycle cycle) : shape_(shape) {
-    if (cycle == HbCycle::most_aggressive) {
+  Scheduler(Shape shape, Cycle cycle) : shape_(shape) {
+    if (cycle == Cycle::most_aggressive) {
       cycle_.push_back(shape_.s_max);
     } else {
       for (std::size_t s = shape_.s_max + 1; s-- > 0;) cycle_.push_back(s);
@@ -105,7 +105,7 @@ class HbScheduler {
 
   // The slot of trial `id`, which must be the next id (0, 1, 2, ...). The oldest open bracket whose
   // current rung has a trial left to ask gives it; when none has, the next bracket of the cycle opens.
-  HbSlot ask(std::size_t id) {
+  Slot ask(std::size_t id) {
     if (id != locations_.size()) {
       throw std::logic_error(fmt::format("mahpo: bracket scheduler asked for trial {}, expected {}", id, locations_.size()));
     }
@@ -122,7 +122,7 @@ class HbScheduler {
     rung.ids.push_back(id);
     rung.losses.push_back(std::numeric_limits<double>::infinity());
     locations_.push_back(Location{bracket->serial, bracket->current, index, rung.level});
-    HbSlot slot{.budget = shape_.budget(rung.level), .level = rung.level, .parent = std::nullopt};
+    Slot slot{.budget = shape_.budget(rung.level), .level = rung.level, .parent = std::nullopt};
     if (bracket->current > 0) slot.parent = rung.parents[index];
     return slot;
   }
@@ -156,7 +156,7 @@ class HbScheduler {
   // The bracket (its serial: 0, 1, 2, ... in the order they opened) an asked trial belongs to.
   std::size_t bracket(std::size_t id) const { return locations_.at(id).bracket; }
   std::size_t open_brackets() const { return open_.size(); }
-  const HbShape& shape() const { return shape_; }
+  const Shape& shape() const { return shape_; }
 
  private:
   struct Rung {
@@ -187,11 +187,11 @@ class HbScheduler {
     return open_.back();
   }
 
-  HbShape shape_;
+  Shape shape_;
   std::vector<std::size_t> cycle_;
   std::vector<Bracket> open_;  // in the order they opened
   std::vector<Location> locations_;
   std::size_t next_serial_ = 0;
 };
 
-}  // namespace mahpo::search::detail
+}  // namespace mahpo::search::hyperband::detail

@@ -48,8 +48,10 @@
 #include <fmt/format.h>
 
 #include <mahpo/objective.hpp>
-#include <mahpo/search/detail/brackets.hpp>
+#include <mahpo/search/history.hpp>
+#include <mahpo/search/hyperband/brackets.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/search/unit_cube.hpp>
 
 namespace mahpo::search {
 
@@ -65,32 +67,32 @@ struct BohbOptions {
   std::size_t min_points_in_model = 0;    // 0: dimension + 1; else at least dimension + 1
 };
 
-namespace detail {
+namespace bohb::detail {
 
 // The sizes of the good and bad sets out of n observations (HpBandSter's config generator).
-struct BohbSplit {
+struct Split {
   std::size_t good = 0;
   std::size_t bad = 0;
 };
 
-inline BohbSplit bohb_split(std::size_t n, std::size_t min_points, std::size_t top_n_percent) {
-  BohbSplit split;
+inline Split good_bad_split(std::size_t n, std::size_t min_points, std::size_t top_n_percent) {
+  Split split;
   split.good = std::min(n, std::max(min_points, top_n_percent * n / 100));
   split.bad = std::min(n - split.good, std::max(min_points, (100 - top_n_percent) * n / 100));
   return split;
 }
 
 // Whether n observations make a model: both sets hold more points than dimensions (HpBandSter).
-inline bool bohb_enough(std::size_t n, std::size_t min_points, std::size_t top_n_percent, std::size_t dimension) {
-  const BohbSplit split = bohb_split(n, min_points, top_n_percent);
+inline bool enough(std::size_t n, std::size_t min_points, std::size_t top_n_percent, std::size_t dimension) {
+  const Split split = good_bad_split(n, min_points, top_n_percent);
   return n >= min_points && split.good > dimension && split.bad > dimension;
 }
 
 // The largest level whose count of observations makes a model, if any.
-inline std::optional<std::size_t> bohb_model_level(const std::vector<std::size_t>& counts, std::size_t min_points,
+inline std::optional<std::size_t> model_level(const std::vector<std::size_t>& counts, std::size_t min_points,
                                                    std::size_t top_n_percent, std::size_t dimension) {
   for (std::size_t level = counts.size(); level-- > 0;) {
-    if (bohb_enough(counts[level], min_points, top_n_percent, dimension)) return level;
+    if (enough(counts[level], min_points, top_n_percent, dimension)) return level;
   }
   return std::nullopt;
 }
@@ -98,11 +100,11 @@ inline std::optional<std::size_t> bohb_model_level(const std::vector<std::size_t
 // A product-kernel density estimate on the unit cube (statsmodels' KDEMultivariate with types
 // 'c' and 'u', bandwidths by 'normal_reference').
 template <std::size_t D>
-class BohbKde {
+class Kde {
  public:
   using point_type = std::array<double, D>;
 
-  BohbKde(std::vector<point_type> points, const std::array<Dimension, D>& dimensions, double min_bandwidth)
+  Kde(std::vector<point_type> points, const std::array<Dimension, D>& dimensions, double min_bandwidth)
       : points_(std::move(points)), dimensions_(dimensions) {
     if (points_.empty()) throw std::invalid_argument("mahpo::bohb: a KDE needs at least one point");
     const double n = static_cast<double>(points_.size());
@@ -170,7 +172,7 @@ class BohbKde {
   point_type other_{};  // categorical: log(λ / (c - 1))
 };
 
-}  // namespace detail
+}  // namespace bohb::detail
 
 template <typename S>
 class Bohb {
@@ -183,10 +185,10 @@ class Bohb {
         bohb_(validated(bohb)),
         history_(options.goal),
         rng_(options.seed),
-        scheduler_(detail::hb_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta), detail::HbCycle::all_brackets) {}
+        scheduler_(hyperband::detail::make_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta), hyperband::detail::Cycle::all_brackets) {}
 
   Trial<S> ask() {
-    const detail::HbSlot slot = scheduler_.ask(history_.asked());
+    const hyperband::detail::Slot slot = scheduler_.ask(history_.asked());
     bool from_model = false;
     Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : propose(from_model);
     model_based_.push_back(from_model);
@@ -201,7 +203,7 @@ class Bohb {
   const SearchOptions& options() const { return options_; }
   const BohbOptions& bohb_options() const { return bohb_; }
   const History<S>& history() const { return history_; }
-  const detail::HbShape& shape() const { return scheduler_.shape(); }
+  const hyperband::detail::Shape& shape() const { return scheduler_.shape(); }
   std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
 
   // Whether trial id's config was drawn from the model (HpBandSter's 'model_based_pick'); promoted
@@ -221,8 +223,8 @@ class Bohb {
   using observation_type = typename History<S>::observation_type;
 
   struct Model {
-    detail::BohbKde<dimension> good;
-    detail::BohbKde<dimension> bad;
+    bohb::detail::Kde<dimension> good;
+    bohb::detail::Kde<dimension> bad;
   };
 
   static BohbOptions validated(BohbOptions bohb) {
@@ -261,7 +263,7 @@ class Bohb {
   std::optional<std::size_t> model_level(const std::vector<std::vector<const observation_type*>>& by_level) const {
     std::vector<std::size_t> counts;
     for (const auto& level : by_level) counts.push_back(level.size());
-    return detail::bohb_model_level(counts, bohb_.min_points_in_model, bohb_.top_n_percent, dimension);
+    return bohb::detail::model_level(counts, bohb_.min_points_in_model, bohb_.top_n_percent, dimension);
   }
 
   std::optional<Model> fit() const {
@@ -270,13 +272,13 @@ class Bohb {
     if (!level) return std::nullopt;
     auto& chosen = by_level[*level];
     std::stable_sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
-    const detail::BohbSplit split = detail::bohb_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
+    const bohb::detail::Split split = bohb::detail::good_bad_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
     std::vector<point_type> good, bad;
     for (std::size_t i = 0; i < split.good; ++i) good.push_back(chosen[i]->point);
     for (std::size_t i = split.good; i < split.good + split.bad; ++i) bad.push_back(chosen[i]->point);
     const auto all = dimensions<S>();
-    return Model{detail::BohbKde<dimension>(std::move(good), all, bohb_.min_bandwidth),
-                 detail::BohbKde<dimension>(std::move(bad), all, bohb_.min_bandwidth)};
+    return Model{bohb::detail::Kde<dimension>(std::move(good), all, bohb_.min_bandwidth),
+                 bohb::detail::Kde<dimension>(std::move(bad), all, bohb_.min_bandwidth)};
   }
 
   Config<S> propose(bool& from_model) {
@@ -334,7 +336,7 @@ class Bohb {
   BohbOptions bohb_;
   History<S> history_;
   std::mt19937_64 rng_;
-  detail::HbScheduler scheduler_;
+  hyperband::detail::Scheduler scheduler_;
   std::vector<bool> model_based_;
 };
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 
-namespace mahpo::search::detail {
+namespace mahpo::search::ppo::detail {
 
 class EpisodeRewards {
  public:
@@ -71,7 +71,7 @@ inline std::vector<std::size_t> take_batch(std::vector<std::size_t>& waiting, st
 // stepped from against the update's start; past 1.5 x target_kl (when > 0) the loop stops, as
 // Stable-Baselines3's target_kl does. Returns the epochs run.
 template <typename Step>
-std::size_t run_ppo_epochs(std::size_t epochs, double target_kl, Step&& step) {
+std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step) {
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
     const double kl = step(epoch);
     if (target_kl > 0.0 && kl > 1.5 * target_kl) return epoch + 1;
@@ -79,4 +79,4 @@ std::size_t run_ppo_epochs(std::size_t epochs, double target_kl, Step&& step) {
   return epochs;
 }
 
-}  // namespace mahpo::search::detail
+}  // namespace mahpo::search::ppo::detail

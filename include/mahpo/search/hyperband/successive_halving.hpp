@@ -14,7 +14,7 @@
 // every open bracket waits for results, a new bracket opens; a rung promotes once all its trials
 // are told, failed and diverged trials counting as the worst, ties in the order they were asked.
 
-#include <mahpo/search/hyperband.hpp>
+#include <mahpo/search/hyperband/random_brackets.hpp>
 
 namespace mahpo::search {
 
@@ -22,9 +22,9 @@ namespace mahpo::search {
 using SuccessiveHalvingOptions = HyperbandOptions;
 
 template <typename S>
-class SuccessiveHalving : public detail::RandomBrackets<S, "successive_halving", detail::HbCycle::most_aggressive> {
+class SuccessiveHalving : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
  public:
-  using detail::RandomBrackets<S, "successive_halving", detail::HbCycle::most_aggressive>::RandomBrackets;
+  using hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
 };
 
 }  // namespace mahpo::search

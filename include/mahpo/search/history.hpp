@@ -1,0 +1,111 @@
+#pragma once
+// What every searcher keeps: the trials it asked, in order, with their unit-cube points, budgets and
+// results; checks tells (unknown ids, second tells) with errors that name the searcher.
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <mahpo/objective.hpp>
+#include <mahpo/search/searcher.hpp>
+#include <mahpo/space/config.hpp>
+
+namespace mahpo::search {
+
+template <typename S>
+struct Observation {
+  using point_type = std::array<double, S::dimension>;
+  std::size_t id = 0;
+  Config<S> config;
+  point_type point{};  // the config in the unit cube
+  Budget budget{};
+  bool finished = false;
+  Result result;
+  double loss = std::numeric_limits<double>::quiet_NaN();  // -value or value; NaN until told, or if unusable
+
+  bool usable() const { return finished && (result.status == Status::ok || result.status == Status::pruned); }
+};
+
+// Trials in the order they were asked; ids are 0, 1, 2, ... . Checks tells.
+template <typename S>
+class History {
+ public:
+  using observation_type = Observation<S>;
+
+  explicit History(Goal goal = Goal::maximize) : goal_(goal) {}
+
+  const Trial<S>& add(Config<S> config, Budget budget) {
+    observation_type entry;
+    entry.id = entries_.size();
+    entry.point = S::to_unit_cube(config);
+    entry.config = std::move(config);
+    entry.budget = budget;
+    entries_.push_back(std::move(entry));
+    last_ = Trial<S>{entries_.back().id, entries_.back().config, budget};
+    return last_;
+  }
+
+  // Records a result; throws std::invalid_argument for an unknown id or a second tell.
+  const observation_type& tell(std::size_t id, const Result& result, std::string_view searcher) {
+    if (id >= entries_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): no trial {} was asked ({} asked so far)", searcher,
+                                              id, id, entries_.size()));
+    }
+    auto& entry = entries_[id];
+    if (entry.finished) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): trial {} was already told", searcher, id, id));
+    }
+    entry.finished = true;
+    entry.result = result;
+    ++finished_;
+    if (entry.usable()) entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+    return entry;
+  }
+
+  const std::vector<observation_type>& entries() const { return entries_; }
+  std::size_t asked() const { return entries_.size(); }
+  std::size_t finished() const { return finished_; }
+  std::size_t pending() const { return entries_.size() - finished_; }
+  Goal goal() const { return goal_; }
+
+  // The finished trials a model may fit (ok or pruned), in the order they were asked.
+  std::vector<const observation_type*> usable() const {
+    std::vector<const observation_type*> all;
+    for (const auto& entry : entries_) {
+      if (entry.usable()) all.push_back(&entry);
+    }
+    return all;
+  }
+
+  // The trials asked and not yet told (for constant-liar strategies).
+  std::vector<const observation_type*> running() const {
+    std::vector<const observation_type*> all;
+    for (const auto& entry : entries_) {
+      if (!entry.finished) all.push_back(&entry);
+    }
+    return all;
+  }
+
+  // The usable trial with the lowest loss, if any.
+  const observation_type* best() const {
+    const observation_type* found = nullptr;
+    for (const auto& entry : entries_) {
+      if (entry.usable() && (found == nullptr || entry.loss < found->loss)) found = &entry;
+    }
+    return found;
+  }
+
+ private:
+  Goal goal_;
+  std::vector<observation_type> entries_;
+  std::size_t finished_ = 0;
+  Trial<S> last_;
+};
+
+}  // namespace mahpo::search

@@ -1,0 +1,93 @@
+#pragma once
+// The rules of a TPE, a policy of Tpe<S, Rules>: how many observations form l(x) (gamma), how much
+// each weighs, the exceptions to the neighbour bandwidths, and the categorical kernel. Two are
+// provided: tpe::Optuna (Optuna's TPESampler, the default) and tpe::Hyperopt (hyperopt's TPE).
+// A rules type has:
+//   searcher_name                   the searcher's name (journals, reports)
+//   gamma(n)                        how many of n usable observations form l(x)
+//   weight(i, n)                    the mixture weight of the i-th oldest of n observations
+//   lone_bandwidth                  sigma of a lone observation (0: the neighbour rule)
+//   always_clip                     bandwidths clipped to [1 / min(100, n + 2), 1] whatever the options
+//   categoricals                    Optuna's kernel or hyperopt's weighted counts
+//   check(TpeOptions)               refuses options the rules cannot honour
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <mahpo/search/tpe/options.hpp>
+
+namespace mahpo::search::tpe {
+
+enum class CategoricalRule {
+  kernel,           // Optuna: (1[c = observed] + a) / (1 + C a) per observation, a = prior_weight / (n + 1)
+  weighted_counts,  // hyperopt: weight-summed counts plus prior_weight pseudo-counts per choice
+};
+
+// Optuna's default_weights: hyperopt's linear forgetting with 25 (Bergstra et al. 2013): for n > 25,
+// a ramp linspace(1/n, 1, n - 25) for the oldest, then 25 ones.
+inline double linear_forgetting_weight(std::size_t i, std::size_t n) {
+  constexpr std::size_t flat = 25;
+  if (n <= flat || i >= n - flat) return 1.0;
+  const std::size_t ramp = n - flat;
+  const double first = 1.0 / static_cast<double>(n);
+  if (ramp == 1) return first;
+  return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
+}
+
+// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py).
+struct Optuna {
+  static constexpr std::string_view searcher_name = "tpe";
+  static constexpr double lone_bandwidth = 0.0;
+  static constexpr bool always_clip = false;
+  static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
+
+  // Optuna's default_gamma, min(ceil(n / 10), 25), in exact integers.
+  static std::size_t gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
+  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
+  static void check(const TpeOptions&) {}
+};
+
+// Hyperopt's TPE (v0.1.2 and on; Optuna's hyperopt_parameters reproduce it).
+struct Hyperopt {
+  static constexpr std::string_view searcher_name = "tpe_hyperopt";
+  static constexpr double lone_bandwidth = 0.5;  // a lone observation gets half the prior's sigma
+  static constexpr bool always_clip = true;
+  static constexpr CategoricalRule categoricals = CategoricalRule::weighted_counts;
+
+  // Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (tpe.ap_split_trials; Optuna's hyperopt_default_gamma).
+  static std::size_t gamma(std::size_t n) {
+    // The smallest m with 16 m^2 >= n, i.e. m >= sqrt(n) / 4, in integers.
+    auto m = static_cast<std::size_t>(std::ceil(0.25 * std::sqrt(static_cast<double>(n))));
+    while (m > 0 && 16 * (m - 1) * (m - 1) >= n) --m;
+    while (16 * m * m < n) ++m;
+    return std::min<std::size_t>(m, 25);
+  }
+  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
+
+  static void check(const TpeOptions& options) {
+    if (options.multivariate) {
+      throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt's TPE is univariate; set multivariate = false");
+    }
+    if (options.consider_endpoints) {
+      throw std::invalid_argument(
+          "mahpo::tpe_hyperopt: hyperopt never counts the domain's ends as neighbours; set consider_endpoints = false");
+    }
+    if (!options.consider_magic_clip) {
+      throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt always clips bandwidths; set consider_magic_clip = true");
+    }
+  }
+};
+
+// The weights of n observations under a rules type, oldest first.
+template <typename Rules>
+std::vector<double> weights(std::size_t n) {
+  std::vector<double> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = Rules::weight(i, n);
+  return all;
+}
+
+}  // namespace mahpo::search::tpe

@@ -1,0 +1,286 @@
+#pragma once
+// TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
+// optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
+// algorithm components and their roles for better empirical performance", 2023), with the defaults
+// of Optuna's TPESampler.
+//
+// After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
+// from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
+// form the "below" group, the rest the "above" group. A Parzen estimator is fitted to each in the
+// unit cube, l(x) to below and g(x) to above; `candidates` (24) draws from l are scored by
+// log l(x) - log g(x) and the best is asked.
+//
+// The estimators, as Optuna's _ParzenEstimator:
+// - components: one kernel per observation plus a prior kernel (a Gaussian at 0.5 with sigma 1, the
+//   whole range, on numeric coordinates; uniform on categoricals) of weight `prior_weight` (1);
+// - mixture weights: Optuna's default_weights, oldest first: 1 for all of n <= 25 observations, else
+//   a ramp from 1/n to 1 for the n - 25 oldest and 1 for the newest 25 (hyperopt's linear forgetting);
+// - numeric coordinates: Gaussians truncated to [0, 1]. Univariate bandwidths by Optuna's rule: sorted
+//   with the prior's 0.5, each kernel's sigma is the larger gap to its neighbours, the domain's ends
+//   counting as neighbours; unless `consider_endpoints`, the first and last kernel take their inner
+//   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
+//   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
+// - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
+//   a = prior_weight / (n + 1) and C choices.
+// Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
+// does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
+// joint kernel per observation (a product over coordinates, one component choice per draw) and
+// scores whole points, as Optuna's multivariate TPE.
+//
+// Pending trials: with `constant_liar` (the default here; Optuna's is false, but mahpo studies run
+// trials in parallel) trials asked and not yet told join the above group, as the worst losses, and
+// don't count in n, as in Optuna.
+//
+// The rules are a policy (tpe/rules.hpp): Tpe<S> (= Tpe<S, tpe::Optuna>) as above; Tpe<S, tpe::Hyperopt>
+// follows hyperopt's TPE (v0.1.2 and on) instead: gamma(n) = min(ceil(sqrt(n) / 4), 25), one
+// observation gets sigma 0.5 (otherwise the neighbour rule without the domain's ends), categoricals as
+// weighted counts plus `prior_weight` pseudo-counts; univariate, magic clip always. Hyperopt starts
+// with 20 random trials: set `startup_trials` for that.
+//
+// Choices the references leave open, or where mahpo differs:
+// - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
+//   own equal cells, as Optuna's int ranges widened by half a step).
+// - Integers are drawn as continuous coordinates and snapped to their cell's centre
+//   (P::encode(P::decode(u)), search::snap per coordinate); the continuous density is scored at the
+//   snapped point (Optuna scores a discretized truncated Gaussian, the cell's mass).
+// - gamma uses exact integer ceilings (Optuna's float ceil(0.1 * 30) gives 4, ours 3).
+// - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
+//   older trial.
+// - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
+//   seed.
+// - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
+//   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
+//   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <mahpo/objective.hpp>
+#include <mahpo/search/history.hpp>
+#include <mahpo/search/searcher.hpp>
+#include <mahpo/search/tpe/options.hpp>
+#include <mahpo/search/tpe/parzen_estimator.hpp>
+#include <mahpo/search/tpe/rules.hpp>
+#include <mahpo/search/unit_cube.hpp>
+
+namespace mahpo::search {
+
+template <typename S, typename Rules = tpe::Optuna>
+class Tpe {
+ public:
+  using space_type = S;
+  using rules_type = Rules;
+  static constexpr std::string_view name = Rules::searcher_name;
+
+  explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
+      : options_(options), tpe_(checked(tpe)), history_(options.goal), rng_(options.seed), dims_(dimensions<S>()) {
+    S::for_each_parameter([&](auto index, auto type) {
+      using P = typename decltype(type)::type;
+      if constexpr (!P::is_fixed && !requires { P::count; } && std::same_as<typename P::value_type, std::int64_t>) {
+        const std::size_t k = S::free_position(decltype(index)::value);
+        snap_[k] = [](double u) { return P::encode(P::decode(u)); };
+        cell_[k] = [](double u) { return static_cast<std::size_t>(P::decode(u) - P::lower); };
+      }
+    });
+    memo_offset_[0] = 0;
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      const bool memoized = cell_[k] != nullptr && dims_[k].count <= memo_limit;
+      memo_offset_[k + 1] = memo_offset_[k] + (memoized ? dims_[k].count : 0);
+    }
+  }
+
+  Trial<S> ask() {
+    const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
+    const Trial<S>& trial = history_.add(startup ? S::sample(rng_) : propose(), options_.budget);
+    if (!tpe_.multivariate) index(trial.id);
+    return trial;
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    if (history_.tell(id, result, name).usable()) ++usable_;
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const TpeOptions& tpe_options() const { return tpe_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores
+
+  static TpeOptions checked(TpeOptions tpe) {
+    if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
+    if (!(tpe.prior_weight > 0.0) || !std::isfinite(tpe.prior_weight)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::tpe: prior_weight must be positive and finite, got {}", tpe.prior_weight));
+    }
+    Rules::check(tpe);
+    return tpe;
+  }
+
+  // Orders usable trials best first: ok before pruned (as Optuna), then loss (NaN last), then age.
+  struct Rank {
+    bool pruned;
+    double loss;
+    std::size_t id;
+    bool operator<(const Rank& other) const {
+      if (pruned != other.pruned) return !pruned;
+      if (loss != other.loss) return loss < other.loss;
+      return id < other.id;
+    }
+  };
+
+  // Keeps every asked trial's id sorted by each coordinate (then by id), for the bandwidths.
+  void index(std::size_t id) {
+    const auto& entries = history_.entries();
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      auto& list = by_coordinate_[k];
+      const double value = entries[id].point[k];
+      const auto at = std::upper_bound(list.begin(), list.end(), value, [&](double v, std::uint32_t other) {
+        return v < entries[other].point[k];
+      });
+      list.insert(at, static_cast<std::uint32_t>(id));
+    }
+  }
+
+  Config<S> propose() {
+    fit();
+    std::array<double, S::dimension> point{};
+    if (tpe_.multivariate) {
+      propose_joint(point);
+    } else {
+      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
+    }
+    return S::from_unit_cube(point);
+  }
+
+  // Splits the history into below and above and fits l and g; reuses the last fit when nothing
+  // it depends on changed.
+  void fit() {
+    const std::size_t pending_seen = tpe_.constant_liar ? history_.asked() : 0;
+    if (fitted_ && fitted_finished_ == history_.finished() && fitted_asked_ == pending_seen) return;
+    fitted_ = true;
+    fitted_finished_ = history_.finished();
+    fitted_asked_ = pending_seen;
+
+    const auto& entries = history_.entries();
+    ranks_.clear();
+    for (const auto& entry : entries) {
+      if (!entry.usable()) continue;
+      const double loss = std::isnan(entry.loss) ? std::numeric_limits<double>::infinity() : entry.loss;
+      ranks_.push_back({entry.result.status == Status::pruned, loss, entry.id});
+    }
+    const std::size_t n = ranks_.size();
+    const std::size_t below_count = std::min(n, Rules::gamma(n));
+    if (below_count < n) {
+      std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
+    }
+    group_.assign(entries.size(), none);
+    for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+
+    // Each group in age order (for the weights); position_ is a trial's index in its group.
+    below_points_.clear();
+    above_points_.clear();
+    position_.resize(entries.size());
+    for (const auto& entry : entries) {
+      auto& group = group_[entry.id];
+      if (!entry.usable() && !(tpe_.constant_liar && !entry.finished)) continue;  // pending: the constant liar
+      if (group != below) group = above;
+      auto& points = group == below ? below_points_ : above_points_;
+      position_[entry.id] = static_cast<std::uint32_t>(points.size());
+      points.push_back(entry.point.data());
+    }
+    if (!tpe_.multivariate) {
+      const std::size_t nb = below_points_.size(), na = above_points_.size();
+      below_sorted_.resize(S::dimension * nb);
+      above_sorted_.resize(S::dimension * na);
+      for (std::size_t k = 0; k < S::dimension; ++k) {
+        std::size_t b = k * nb, a = k * na;
+        for (const std::uint32_t id : by_coordinate_[k]) {
+          if (group_[id] == below) below_sorted_[b++] = position_[id];
+          if (group_[id] == above) above_sorted_[a++] = position_[id];
+        }
+      }
+    }
+    below_.fit(dims_, below_points_, below_sorted_, tpe_);
+    above_.fit(dims_, above_points_, above_sorted_, tpe_);
+    memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
+  }
+
+  double snapped(std::size_t k, double u) const { return snap_[k] != nullptr ? snap_[k](u) : u; }
+
+  double score(std::size_t k, double x) {
+    if (memo_offset_[k + 1] == memo_offset_[k]) {
+      return below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
+    }
+    double& cached = memo_[memo_offset_[k] + cell_[k](x)];
+    if (std::isnan(cached)) cached = below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
+    return cached;
+  }
+
+  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g.
+  double propose_coordinate(std::size_t k) {
+    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
+      const double x = snapped(k, below_.sample_coordinate(k, rng_));
+      const double value = score(k, x);
+      if (c == 0 || value > best_score) {
+        best = x;
+        best_score = value;
+      }
+    }
+    return best;
+  }
+
+  // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
+  void propose_joint(std::array<double, S::dimension>& point) {
+    std::array<double, S::dimension> candidate{};
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
+      below_.sample_point(candidate, rng_);
+      for (std::size_t k = 0; k < S::dimension; ++k) candidate[k] = snapped(k, candidate[k]);
+      const double value = below_.log_density(candidate) - above_.log_density(candidate);
+      if (c == 0 || value > best_score) {
+        point = candidate;
+        best_score = value;
+      }
+    }
+  }
+
+  enum Group : unsigned char { none, below, above };
+
+  SearchOptions options_;
+  TpeOptions tpe_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::array<Dimension, S::dimension> dims_;
+  std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
+  std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
+  std::array<std::size_t, S::dimension + 1> memo_offset_{};
+  std::size_t usable_ = 0;
+  std::array<std::vector<std::uint32_t>, S::dimension> by_coordinate_;
+
+  tpe::detail::ParzenEstimator<Rules> below_, above_;
+  bool fitted_ = false;
+  std::size_t fitted_finished_ = 0, fitted_asked_ = 0;
+  std::vector<Rank> ranks_;
+  std::vector<Group> group_;
+  std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
+  std::vector<const double*> below_points_, above_points_;
+  std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
+};
+
+}  // namespace mahpo::search
+
