@@ -324,7 +324,7 @@ int main(int argc, char** argv) {
       const auto data = std::make_shared<const mahpo::data::Dataset>(std::move(dataset));
       for (std::uint64_t seed = settings.first_seed; seed < settings.first_seed + settings.seeds; ++seed) {
         // The weights' seed follows the study's, so seeds differ in initializations as well as in searches.
-        const mahpo::train::LeNetObjective<Topology> objective(data, {.seed = seed});
+        const mahpo::train::LeNetObjective<Topology> objective(data, {.trainer = {.seed = seed}});
         for (const auto& method : settings.methods) {
           const std::string stem = fmt::format("{}-{}-seed{}", name, method, seed);
           const fs::path journal = settings.output / "journals" / (stem + ".jsonl");

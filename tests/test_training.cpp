@@ -1,11 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <mahpo/nn/lenet.hpp>
-#include <mahpo/train/objective.hpp>
+#include <mahpo/train/lenet_objective.hpp>
 #include <mahpo/train/trainer.hpp>
 
 #include <cmath>
 #include <memory>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "synthetic.hpp"
 
@@ -127,7 +131,7 @@ TEST_CASE("bad trainer settings are refused") {
 
 TEST_CASE("LeNetObjective scores a config and reports its metrics") {
   const auto dataset = std::make_shared<const data::Dataset>(test_synthetic::quadrant_dataset());
-  LeNetObjective<Small> objective(dataset, {.seed = 2});
+  LeNetObjective<Small> objective(dataset, {.trainer = {.seed = 2}});
   Small::config_type config;
   config.set<"training.learning_rate">(0.05).set<"fc1.dropout_rate">(0.0);
   const Result result = objective(config, {.epochs = 2.0});
@@ -170,4 +174,52 @@ TEST_CASE("LeNetObjective turns a rejected config into a failed trial") {
   CHECK(result.status == Status::failed);
   CHECK(result.value == 0.0);
   CHECK_THAT(result.message, Catch::Contains("does not fit a 12x12 feature map"));
+}
+
+namespace {
+// A trainer backend that trains nothing: it records what LeNetObjective built it with.
+struct RecordingBackend {
+  static constexpr std::string_view backend_name = "recording";
+  static inline std::vector<std::pair<nn::NetworkSpec, TrainerOptions>> built;
+
+  RecordingBackend(const nn::NetworkSpec& spec, TrainerOptions options) { built.emplace_back(spec, options); }
+
+  TrainingReport train(const data::Dataset&, const Budget& budget) {
+    TrainingReport report;
+    report.iterations = budget.iterations;
+    report.validation.accuracy = 0.25 + 0.5 * built.back().second.learning_rate;
+    return report;
+  }
+};
+static_assert(TrainerBackend<RecordingBackend>);
+static_assert(TrainerBackend<Trainer>);
+static_assert(!TrainerBackend<int>);
+}  // namespace
+
+TEST_CASE("LeNetObjective trains on the backend it is given, with the config's batch and rate and the options' rest") {
+  const auto dataset = std::make_shared<const data::Dataset>(test_synthetic::quadrant_dataset());
+  TrainerOptions shared;
+  shared.seed = 17;
+  shared.history_every = 3;
+  shared.micro_batch = 8;
+  shared.evaluate_test = false;
+  shared.optimizer = Adam{.beta1 = 0.8};
+  LeNetObjective<Small, RecordingBackend> objective(dataset, {.trainer = shared});
+  RecordingBackend::built.clear();
+  Small::config_type config;
+  config.set<"training.learning_rate">(0.5).set<"fc1.dropout_rate">(0.25);
+  const Result result = objective(config, {.iterations = 7});
+  REQUIRE(RecordingBackend::built.size() == 1);
+  const auto& [spec, used] = RecordingBackend::built.front();
+  CHECK(spec.describe() == Small::network(config, nn::InputShape{1, 12, 12}).describe());
+  CHECK(used.batch_size == 16);      // the config's (fixed) batch size, not the options' 32
+  CHECK(used.learning_rate == 0.5);  // the config's
+  CHECK(used.seed == 17);
+  CHECK(used.history_every == 3);
+  CHECK(used.micro_batch == 8);
+  CHECK_FALSE(used.evaluate_test);
+  CHECK(std::get<Adam>(used.optimizer).beta1 == 0.8);
+  CHECK(result.status == Status::ok);
+  CHECK(result.value == 0.5);
+  CHECK(result.metrics["iterations"] == 7);
 }

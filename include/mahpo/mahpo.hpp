@@ -19,13 +19,15 @@
 
 #include <mahpo/nn/layers.hpp>
 #include <mahpo/nn/lenet.hpp>
+#include <mahpo/nn/topology.hpp>
 
+#include <mahpo/train/backend.hpp>
 #include <mahpo/train/blas.hpp>
 #include <mahpo/train/layers.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/metrics.hpp>
 #include <mahpo/train/network.hpp>
-#include <mahpo/train/objective.hpp>
+#include <mahpo/train/lenet_objective.hpp>
 #include <mahpo/train/optimizer.hpp>
 #include <mahpo/train/schedule.hpp>
 #include <mahpo/train/trainer.hpp>

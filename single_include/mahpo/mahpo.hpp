@@ -1508,10 +1508,29 @@ struct Training {
 #include <boost/hana/type.hpp>
 #include <fmt/format.h>
 
+// ---- begin mahpo/nn/topology.hpp
+// What a topology is: a type that carries a search space and turns each config of it into a network
+// to train (NetworkSpec, checked by check_network), a batch size and a learning rate. LeNet<...>
+// (nn/lenet.hpp) is one; MAPPO makes one agent per layer of a topology's space, and LeNetObjective
+// trains the networks it describes.
+//
+//   template <typename T> concept Topology = requires {
+//     typename T::space;  typename T::config_type;                   // Config<space>
+//     T::network(config, InputShape) -> NetworkSpec;                   // throws ConfigError when it cannot fit
+//     T::batch_size(config) -> std::size_t;  T::learning_rate(config) -> double;
+//   };
+
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
 
 namespace mahpo::nn {
-
-namespace hana = boost::hana;
 
 struct InputShape {
   std::size_t channels = 1;
@@ -1588,6 +1607,21 @@ inline void check_network(const NetworkSpec& network) {
     throw ConfigError("mahpo: a network must end with an Output layer");
   }
 }
+
+template <typename T>
+concept Topology = SearchSpace<typename T::space> && std::same_as<typename T::config_type, Config<typename T::space>> &&
+                   requires(const typename T::config_type& config, InputShape input) {
+                     { T::network(config, input) } -> std::same_as<NetworkSpec>;
+                     { T::batch_size(config) } -> std::convertible_to<std::size_t>;
+                     { T::learning_rate(config) } -> std::convertible_to<double>;
+                   };
+
+}  // namespace mahpo::nn
+// ---- end mahpo/nn/topology.hpp
+
+namespace mahpo::nn {
+
+namespace hana = boost::hana;
 
 namespace detail {
 template <typename T>
@@ -1672,9 +1706,240 @@ using classic_lenet5 = LeNet<Conv<"conv1", Fixed<"kernel_size", 5>, Fixed<"filte
                              Dense<"fc2", Fixed<"units", 84>, Fixed<"dropout_rate", 0.0>>, Output<10>,
                              Training<Fixed<"batch_size", 32>, Fixed<"learning_rate", 0.01>>>;
 
+static_assert(Topology<paper_lenet> && Topology<classic_lenet5>);
+
 }  // namespace mahpo::nn
 // ---- end mahpo/nn/lenet.hpp
 
+// ---- begin mahpo/train/backend.hpp
+// The trainer backend contract: what LeNetObjective needs from a trainer, so that the objective does
+// not care where the network trains. train::Trainer (the CPU, trainer.hpp) implements it; the GPU
+// trainer (cuda/mahpo/cuda/) is to implement it as well.
+//
+//   template <typename T> concept TrainerBackend = requires {
+//     T::backend_name                              // "cpu", "cuda": shown in reports
+//     T(const nn::NetworkSpec&, TrainerOptions)    // builds the network; std::invalid_argument on bad options
+//     trainer.train(dataset, budget) -> TrainingReport
+//   };
+//
+// What every backend promises (the tests of the CPU trainer check it; a new backend runs them too):
+// - train() trains on dataset.train for the budget (iterations when non-zero, else epochs of full,
+//   reshuffled batches of options.batch_size), then evaluates on dataset.validation, and on
+//   dataset.test when options.evaluate_test; a budget that gives no iteration is an error.
+// - Deterministic for options.seed on one machine and ISA (weights, dropout masks, batch order).
+// - A non-finite loss stops training with status `diverged` and evaluates nothing; no accuracy,
+//   kappa or time in the report is ever NaN. A network that does not fit its input throws ConfigError.
+// - The report's times: training_seconds covers forward, backward and update only.
+
+#include <cstddef>
+#include <cstdint>
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+// ---- begin mahpo/train/metrics.hpp
+// Classification metrics (confusion matrix, accuracy, Cohen's kappa) and memory accounting.
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace mahpo::train {
+
+// counts[truth][prediction]
+class ConfusionMatrix {
+ public:
+  explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
+
+  void add(std::size_t truth, std::size_t prediction) {
+    if (truth >= classes_ || prediction >= classes_) throw std::out_of_range("mahpo: class index outside the confusion matrix");
+    ++counts_[truth * classes_ + prediction];
+    ++total_;
+  }
+
+  std::size_t classes() const { return classes_; }
+  std::size_t total() const { return total_; }
+  std::size_t at(std::size_t truth, std::size_t prediction) const { return counts_[truth * classes_ + prediction]; }
+
+  double accuracy() const {
+    if (total_ == 0) return 0.0;
+    std::size_t correct = 0;
+    for (std::size_t k = 0; k < classes_; ++k) correct += at(k, k);
+    return static_cast<double>(correct) / static_cast<double>(total_);
+  }
+
+  // Cohen's kappa (Cohen, 1960): (p_o - p_e) / (1 - p_e), p_e from the row and column marginals.
+  // 1 when both agree perfectly on a single class (p_e = 1).
+  double kappa() const {
+    if (total_ == 0) return 0.0;
+    const double n = static_cast<double>(total_);
+    double expected = 0.0;
+    for (std::size_t k = 0; k < classes_; ++k) {
+      double row = 0.0, column = 0.0;
+      for (std::size_t j = 0; j < classes_; ++j) {
+        row += static_cast<double>(at(k, j));
+        column += static_cast<double>(at(j, k));
+      }
+      expected += (row / n) * (column / n);
+    }
+    const double observed = accuracy();
+    return expected >= 1.0 ? 1.0 : (observed - expected) / (1.0 - expected);
+  }
+
+ private:
+  std::size_t classes_;
+  std::vector<std::size_t> counts_;
+  std::size_t total_ = 0;
+};
+
+// The process's peak resident set size in bytes (Linux reports kilobytes).
+inline std::size_t peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/metrics.hpp
+// ---- begin mahpo/train/schedule.hpp
+// Learning-rate policies, as functions of the iteration (counted from 0).
+
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+#include <string>
+#include <variant>
+
+#include <fmt/format.h>
+
+namespace mahpo::train {
+
+struct FixedRate {};
+
+// base_lr * gamma^floor(iter / step_size)
+struct StepDecay {
+  std::size_t step_size = 1000;
+  double gamma = 0.1;
+};
+
+// Caffe's "inv" policy: base_lr * (1 + gamma * iter)^(-power) (Jia et al., Caffe, 2014).
+struct InvDecay {
+  double gamma = 0.001;
+  double power = 0.75;
+};
+
+// base_lr * (1 + cos(pi * iter / total)) / 2 (Loshchilov & Hutter, SGDR, 2017), without restarts.
+struct CosineDecay {
+  std::size_t total_iterations = 0;  // 0: the trainer's iteration budget
+};
+
+using LearningRatePolicy = std::variant<FixedRate, StepDecay, InvDecay, CosineDecay>;
+
+inline double learning_rate_at(const LearningRatePolicy& policy, double base, std::size_t iteration,
+                               std::size_t total_iterations) {
+  const double iter = static_cast<double>(iteration);
+  if (const auto* step = std::get_if<StepDecay>(&policy)) {
+    return base * std::pow(step->gamma, std::floor(iter / static_cast<double>(step->step_size)));
+  }
+  if (const auto* inv = std::get_if<InvDecay>(&policy)) return base * std::pow(1.0 + inv->gamma * iter, -inv->power);
+  if (const auto* cosine = std::get_if<CosineDecay>(&policy)) {
+    const double total = static_cast<double>(cosine->total_iterations ? cosine->total_iterations : total_iterations);
+    return total > 0 ? base * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(iter / total, 1.0))) : base;
+  }
+  return base;
+}
+
+inline std::string describe(const LearningRatePolicy& policy) {
+  if (const auto* step = std::get_if<StepDecay>(&policy)) {
+    return fmt::format("step (every {} iterations x{})", step->step_size, step->gamma);
+  }
+  if (const auto* inv = std::get_if<InvDecay>(&policy)) return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
+  if (std::holds_alternative<CosineDecay>(policy)) return "cosine";
+  return "fixed";
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/schedule.hpp
+
+namespace mahpo::train {
+
+// v = momentum * v - lr * g; w += v (Sutskever et al., 2013, without the Nesterov look-ahead).
+struct Sgd {
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+};
+
+// Kingma & Ba, 2015.
+struct Adam {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+};
+
+using OptimizerKind = std::variant<Sgd, Adam>;
+
+struct TrainerOptions {
+  std::size_t batch_size = 32;
+  double learning_rate = 0.01;
+  OptimizerKind optimizer = Sgd{};
+  LearningRatePolicy policy = InvDecay{};
+  std::uint64_t seed = 0;
+  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
+  std::size_t evaluation_batch = 256;
+  // A larger training batch goes through the network this many images at a time, with the
+  // gradients summed (the same step to float rounding: no layer mixes images); 0: all at once.
+  // Keeps a 256-image batch's activations and im2col columns in the caches (docs/benchmarks.md).
+  std::size_t micro_batch = 32;
+  bool evaluate_test = true;
+};
+
+struct HistoryPoint {
+  std::size_t iteration = 0;
+  double epoch = 0.0;
+  double train_loss = 0.0;      // mean over the iterations since the last point
+  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
+  double validation_accuracy = 0.0;
+  double training_seconds = 0.0;
+};
+
+struct Evaluation {
+  double accuracy = 0.0;
+  double kappa = 0.0;
+  ConfusionMatrix confusion;
+};
+
+struct TrainingReport {
+  Status status = Status::ok;
+  std::string message;
+  std::size_t iterations = 0;
+  double epochs = 0.0;
+  double final_train_loss = 0.0;
+  Evaluation validation;
+  std::optional<Evaluation> test;
+  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
+  double seconds_per_100_iterations = 0.0;
+  double evaluation_seconds = 0.0;
+  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
+  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
+  std::size_t parameter_count = 0;
+  std::vector<HistoryPoint> history;
+};
+
+template <typename T>
+concept TrainerBackend = std::constructible_from<T, const nn::NetworkSpec&, TrainerOptions> &&
+                         requires(T& trainer, const data::Dataset& dataset, const Budget& budget) {
+                           { T::backend_name } -> std::convertible_to<std::string_view>;
+                           { trainer.train(dataset, budget) } -> std::same_as<TrainingReport>;
+                         };
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/backend.hpp
 // ---- begin mahpo/train/blas.hpp
 // Row-major sgemm and the thread count of OpenBLAS. The trainer does not use them (its products run
 // on mahpo's kernels, kernels.hpp); bench/bench_kernels.cpp compares the two with this sgemm.
@@ -2793,73 +3058,6 @@ inline double softmax_cross_entropy(std::span<const float> logits, std::span<con
 
 }  // namespace mahpo::train
 // ---- end mahpo/train/loss.hpp
-// ---- begin mahpo/train/metrics.hpp
-// Classification metrics (confusion matrix, accuracy, Cohen's kappa) and memory accounting.
-
-#include <cstddef>
-#include <cstdint>
-#include <stdexcept>
-#include <vector>
-
-#include <sys/resource.h>
-
-namespace mahpo::train {
-
-// counts[truth][prediction]
-class ConfusionMatrix {
- public:
-  explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
-
-  void add(std::size_t truth, std::size_t prediction) {
-    if (truth >= classes_ || prediction >= classes_) throw std::out_of_range("mahpo: class index outside the confusion matrix");
-    ++counts_[truth * classes_ + prediction];
-    ++total_;
-  }
-
-  std::size_t classes() const { return classes_; }
-  std::size_t total() const { return total_; }
-  std::size_t at(std::size_t truth, std::size_t prediction) const { return counts_[truth * classes_ + prediction]; }
-
-  double accuracy() const {
-    if (total_ == 0) return 0.0;
-    std::size_t correct = 0;
-    for (std::size_t k = 0; k < classes_; ++k) correct += at(k, k);
-    return static_cast<double>(correct) / static_cast<double>(total_);
-  }
-
-  // Cohen's kappa (Cohen, 1960): (p_o - p_e) / (1 - p_e), p_e from the row and column marginals.
-  // 1 when both agree perfectly on a single class (p_e = 1).
-  double kappa() const {
-    if (total_ == 0) return 0.0;
-    const double n = static_cast<double>(total_);
-    double expected = 0.0;
-    for (std::size_t k = 0; k < classes_; ++k) {
-      double row = 0.0, column = 0.0;
-      for (std::size_t j = 0; j < classes_; ++j) {
-        row += static_cast<double>(at(k, j));
-        column += static_cast<double>(at(j, k));
-      }
-      expected += (row / n) * (column / n);
-    }
-    const double observed = accuracy();
-    return expected >= 1.0 ? 1.0 : (observed - expected) / (1.0 - expected);
-  }
-
- private:
-  std::size_t classes_;
-  std::vector<std::size_t> counts_;
-  std::size_t total_ = 0;
-};
-
-// The process's peak resident set size in bytes (Linux reports kilobytes).
-inline std::size_t peak_resident_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
-}
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/metrics.hpp
 // ---- begin mahpo/train/network.hpp
 // A runtime network built from an nn::NetworkSpec: conv/pool layers on CNHW tensors, a flatten,
 // then dense layers and the output layer, with softmax cross-entropy on top.
@@ -3003,8 +3201,9 @@ class Network {
 
 }  // namespace mahpo::train
 // ---- end mahpo/train/network.hpp
-// ---- begin mahpo/train/objective.hpp
-// LeNetObjective<Topology>: trains the network a config describes and scores it.
+// ---- begin mahpo/train/lenet_objective.hpp
+// LeNetObjective<Topology, Backend>: trains the network a config of the topology describes on a
+// trainer backend (train/backend.hpp; the CPU Trainer by default) and scores it.
 //
 // The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
 // confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology rejects (a feature map below 1x1), or
@@ -3038,12 +3237,14 @@ class Network {
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
 // ---- begin mahpo/train/optimizer.hpp
-// Optimizers over the layers' parameters: SGD with momentum and Adam.
+// The optimizers over the layers' parameters: SGD with momentum and Adam (their settings, Sgd and
+// Adam, are in train/backend.hpp: every backend takes them).
 
 #include <cmath>
 #include <cstddef>
@@ -3053,20 +3254,6 @@ class Network {
 
 namespace mahpo::train {
 
-// v = momentum * v - lr * g; w += v (Sutskever et al., 2013, without the Nesterov look-ahead).
-struct Sgd {
-  double momentum = 0.9;
-  double weight_decay = 0.0;
-};
-
-// Kingma & Ba, 2015.
-struct Adam {
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
-};
-
-using OptimizerKind = std::variant<Sgd, Adam>;
 
 class Optimizer {
  public:
@@ -3128,117 +3315,13 @@ class Optimizer {
 
 }  // namespace mahpo::train
 // ---- end mahpo/train/optimizer.hpp
-// ---- begin mahpo/train/schedule.hpp
-// Learning-rate policies, as functions of the iteration (counted from 0).
-
-#include <cmath>
-#include <cstddef>
-#include <numbers>
-#include <string>
-#include <variant>
-
-#include <fmt/format.h>
 
 namespace mahpo::train {
-
-struct FixedRate {};
-
-// base_lr * gamma^floor(iter / step_size)
-struct StepDecay {
-  std::size_t step_size = 1000;
-  double gamma = 0.1;
-};
-
-// Caffe's "inv" policy: base_lr * (1 + gamma * iter)^(-power) (Jia et al., Caffe, 2014).
-struct InvDecay {
-  double gamma = 0.001;
-  double power = 0.75;
-};
-
-// base_lr * (1 + cos(pi * iter / total)) / 2 (Loshchilov & Hutter, SGDR, 2017), without restarts.
-struct CosineDecay {
-  std::size_t total_iterations = 0;  // 0: the trainer's iteration budget
-};
-
-using LearningRatePolicy = std::variant<FixedRate, StepDecay, InvDecay, CosineDecay>;
-
-inline double learning_rate_at(const LearningRatePolicy& policy, double base, std::size_t iteration,
-                               std::size_t total_iterations) {
-  const double iter = static_cast<double>(iteration);
-  if (const auto* step = std::get_if<StepDecay>(&policy)) {
-    return base * std::pow(step->gamma, std::floor(iter / static_cast<double>(step->step_size)));
-  }
-  if (const auto* inv = std::get_if<InvDecay>(&policy)) return base * std::pow(1.0 + inv->gamma * iter, -inv->power);
-  if (const auto* cosine = std::get_if<CosineDecay>(&policy)) {
-    const double total = static_cast<double>(cosine->total_iterations ? cosine->total_iterations : total_iterations);
-    return total > 0 ? base * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(iter / total, 1.0))) : base;
-  }
-  return base;
-}
-
-inline std::string describe(const LearningRatePolicy& policy) {
-  if (const auto* step = std::get_if<StepDecay>(&policy)) {
-    return fmt::format("step (every {} iterations x{})", step->step_size, step->gamma);
-  }
-  if (const auto* inv = std::get_if<InvDecay>(&policy)) return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
-  if (std::holds_alternative<CosineDecay>(policy)) return "cosine";
-  return "fixed";
-}
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/schedule.hpp
-
-namespace mahpo::train {
-
-struct TrainerOptions {
-  std::size_t batch_size = 32;
-  double learning_rate = 0.01;
-  OptimizerKind optimizer = Sgd{};
-  LearningRatePolicy policy = InvDecay{};
-  std::uint64_t seed = 0;
-  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
-  std::size_t evaluation_batch = 256;
-  // A larger training batch goes through the network this many images at a time, with the
-  // gradients summed (the same step to float rounding: no layer mixes images); 0: all at once.
-  // Keeps a 256-image batch's activations and im2col columns in the caches (docs/benchmarks.md).
-  std::size_t micro_batch = 32;
-  bool evaluate_test = true;
-};
-
-struct HistoryPoint {
-  std::size_t iteration = 0;
-  double epoch = 0.0;
-  double train_loss = 0.0;      // mean over the iterations since the last point
-  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
-  double validation_accuracy = 0.0;
-  double training_seconds = 0.0;
-};
-
-struct Evaluation {
-  double accuracy = 0.0;
-  double kappa = 0.0;
-  ConfusionMatrix confusion;
-};
-
-struct TrainingReport {
-  Status status = Status::ok;
-  std::string message;
-  std::size_t iterations = 0;
-  double epochs = 0.0;
-  double final_train_loss = 0.0;
-  Evaluation validation;
-  std::optional<Evaluation> test;
-  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
-  double seconds_per_100_iterations = 0.0;
-  double evaluation_seconds = 0.0;
-  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
-  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
-  std::size_t parameter_count = 0;
-  std::vector<HistoryPoint> history;
-};
 
 class Trainer {
  public:
+  static constexpr std::string_view backend_name = "cpu";
+
   Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
       : options_(std::move(options)), network_(spec, options_.seed) {
     if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
@@ -3486,23 +3569,24 @@ class Trainer {
   float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
 };
 
+static_assert(TrainerBackend<Trainer>);
+
 }  // namespace mahpo::train
 // ---- end mahpo/train/trainer.hpp
 
 namespace mahpo::train {
 
 struct ObjectiveOptions {
-  std::uint64_t seed = 0;  // the same for every trial, so trials differ only by their configs
-  OptimizerKind optimizer = Sgd{};
-  LearningRatePolicy policy = InvDecay{};
-  std::size_t history_every = 0;  // 0: once per epoch
-  bool evaluate_test = true;
+  // What every trial's trainer gets; its batch_size and learning_rate are replaced by each config's.
+  // Its seed is the same for every trial, so trials differ only by their configs.
+  TrainerOptions trainer{};
 };
 
-template <typename Topology>
+template <nn::Topology Topology, TrainerBackend Backend = Trainer>
 class LeNetObjective {
  public:
   using topology_type = Topology;
+  using backend_type = Backend;
   using space = typename Topology::space;  // as the synthetic problems name it
   using config_type = typename Topology::config_type;
 
@@ -3516,15 +3600,10 @@ class LeNetObjective {
     try {
       const auto& images = dataset_->train;
       const auto spec = Topology::network(config, nn::InputShape{1, images.rows(), images.columns()});
-      TrainerOptions trainer_options;
+      TrainerOptions trainer_options = options_.trainer;
       trainer_options.batch_size = Topology::batch_size(config);
       trainer_options.learning_rate = Topology::learning_rate(config);
-      trainer_options.optimizer = options_.optimizer;
-      trainer_options.policy = options_.policy;
-      trainer_options.seed = options_.seed;
-      trainer_options.history_every = options_.history_every;
-      trainer_options.evaluate_test = options_.evaluate_test;
-      Trainer trainer(spec, trainer_options);
+      Backend trainer(spec, trainer_options);
       const TrainingReport report = trainer.train(*dataset_, budget);
 
       result.status = report.status;
@@ -3575,7 +3654,7 @@ class LeNetObjective {
 };
 
 }  // namespace mahpo::train
-// ---- end mahpo/train/objective.hpp
+// ---- end mahpo/train/lenet_objective.hpp
 // ---- begin mahpo/search/searcher.hpp
 // The searcher contract and what every searcher shares.
 //
@@ -8416,22 +8495,14 @@ struct MappoUpdateStats {
 
 namespace mappo::detail {
 
-// The space a MAPPO searcher works on: a topology's, or the space itself.
+// The space a MAPPO searcher works on: a topology's (nn::Topology), or the space itself.
 template <typename T>
 struct space_of {
   using type = T;
 };
-template <typename T>
-  requires requires { typename T::space; }
+template <nn::Topology T>
 struct space_of<T> {
   using type = typename T::space;
-};
-
-template <typename T>
-concept MappoSpace = requires {
-  T::dimension;
-  T::names;
-  T::parameters;
 };
 
 // The group of a parameter name: what comes before its first dot, or the whole name.
@@ -8511,7 +8582,7 @@ class Mappo {
   using space_type = typename mappo::detail::space_of<T>::type;
 
  private:
-  static_assert(mappo::detail::MappoSpace<space_type>,
+  static_assert(SearchSpace<space_type>,
                 "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
   static_assert(space_type::dimension >= 1, "mahpo::Mappo: the space has no free hyperparameter, so there is no agent");
   using agents = mappo::detail::Agents<space_type>;

@@ -20,88 +20,13 @@
 #include <fmt/format.h>
 
 #include <mahpo/nn/layers.hpp>
+#include <mahpo/nn/topology.hpp>
 #include <mahpo/space/error.hpp>
 #include <mahpo/space/space.hpp>
 
 namespace mahpo::nn {
 
 namespace hana = boost::hana;
-
-struct InputShape {
-  std::size_t channels = 1;
-  std::size_t height = 28;
-  std::size_t width = 28;
-};
-
-// A network to build and train: the input's shape and the layers in order.
-struct NetworkSpec {
-  InputShape input;
-  std::vector<LayerSpec> layers;
-
-  std::string describe() const {
-    std::string text = fmt::format("input {}x{}x{}", input.channels, input.height, input.width);
-    for (const auto& layer : layers) {
-      std::visit(
-          [&](const auto& spec) {
-            using T = std::decay_t<decltype(spec)>;
-            if constexpr (std::is_same_v<T, ConvSpec>) {
-              text += fmt::format(" > conv {}x{}x{}{}", spec.filters, spec.kernel_size, spec.kernel_size,
-                                  spec.padding == Padding::same ? " same" : "");
-            } else if constexpr (std::is_same_v<T, PoolSpec>) {
-              text += fmt::format(" > maxpool {}", spec.size);
-            } else if constexpr (std::is_same_v<T, DenseSpec>) {
-              text += fmt::format(" > dense {} (dropout {})", spec.units, spec.dropout_rate);
-            } else {
-              text += fmt::format(" > output {}", spec.classes);
-            }
-          },
-          layer);
-    }
-    return text;
-  }
-};
-
-// Checks that every feature map stays at least 1x1 and that the network ends in one Output layer;
-// throws ConfigError naming the layer otherwise.
-inline void check_network(const NetworkSpec& network) {
-  std::size_t height = network.input.height, width = network.input.width;
-  bool flat = false;
-  for (std::size_t i = 0; i < network.layers.size(); ++i) {
-    const auto& layer = network.layers[i];
-    if (const auto* conv = std::get_if<ConvSpec>(&layer)) {
-      if (flat) throw ConfigError(fmt::format("mahpo: layer {} is a convolution after a dense layer", i + 1));
-      if (conv->kernel_size == 0 || conv->filters == 0) {
-        throw ConfigError(fmt::format("mahpo: layer {}: kernel size and filters must be at least 1", i + 1));
-      }
-      const std::size_t padded_height = height + conv->padding_total(), padded_width = width + conv->padding_total();
-      if (conv->kernel_size > padded_height || conv->kernel_size > padded_width) {
-        throw ConfigError(fmt::format("mahpo: layer {}: a {}x{} convolution does not fit a {}x{} feature map", i + 1,
-                                      conv->kernel_size, conv->kernel_size, height, width));
-      }
-      height = padded_height - (conv->kernel_size - 1);
-      width = padded_width - (conv->kernel_size - 1);
-    } else if (const auto* pool = std::get_if<PoolSpec>(&layer)) {
-      if (flat) throw ConfigError(fmt::format("mahpo: layer {} is a pooling after a dense layer", i + 1));
-      if (pool->size > height || pool->size > width) {
-        throw ConfigError(fmt::format("mahpo: layer {}: a {}x{} pooling shrinks a {}x{} feature map below 1x1", i + 1,
-                                      pool->size, pool->size, height, width));
-      }
-      height /= pool->size;
-      width /= pool->size;
-    } else if (const auto* dense = std::get_if<DenseSpec>(&layer)) {
-      flat = true;
-      if (dense->units == 0) throw ConfigError(fmt::format("mahpo: layer {}: a dense layer needs units", i + 1));
-      if (!(dense->dropout_rate >= 0.0 && dense->dropout_rate < 1.0)) {
-        throw ConfigError(fmt::format("mahpo: layer {}: dropout rate {} is not in [0, 1)", i + 1, dense->dropout_rate));
-      }
-    } else if (i + 1 != network.layers.size()) {
-      throw ConfigError("mahpo: the output layer must come last");
-    }
-  }
-  if (network.layers.empty() || !std::holds_alternative<OutputSpec>(network.layers.back())) {
-    throw ConfigError("mahpo: a network must end with an Output layer");
-  }
-}
 
 namespace detail {
 template <typename T>
@@ -185,5 +110,7 @@ using classic_lenet5 = LeNet<Conv<"conv1", Fixed<"kernel_size", 5>, Fixed<"filte
                              Dense<"fc1", Fixed<"units", 120>, Fixed<"dropout_rate", 0.0>>,
                              Dense<"fc2", Fixed<"units", 84>, Fixed<"dropout_rate", 0.0>>, Output<10>,
                              Training<Fixed<"batch_size", 32>, Fixed<"learning_rate", 0.01>>>;
+
+static_assert(Topology<paper_lenet> && Topology<classic_lenet5>);
 
 }  // namespace mahpo::nn

@@ -1,29 +1,17 @@
 #pragma once
-// Optimizers over the layers' parameters: SGD with momentum and Adam.
+// The optimizers over the layers' parameters: SGD with momentum and Adam (their settings, Sgd and
+// Adam, are in train/backend.hpp: every backend takes them).
 
 #include <cmath>
 #include <cstddef>
 #include <variant>
 #include <vector>
 
+#include <mahpo/train/backend.hpp>
 #include <mahpo/train/layers.hpp>
 
 namespace mahpo::train {
 
-// v = momentum * v - lr * g; w += v (Sutskever et al., 2013, without the Nesterov look-ahead).
-struct Sgd {
-  double momentum = 0.9;
-  double weight_decay = 0.0;
-};
-
-// Kingma & Ba, 2015.
-struct Adam {
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
-};
-
-using OptimizerKind = std::variant<Sgd, Adam>;
 
 class Optimizer {
  public:

@@ -18,6 +18,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -25,6 +26,7 @@
 #include <mahpo/data/dataset.hpp>
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/objective.hpp>
+#include <mahpo/train/backend.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/metrics.hpp>
 #include <mahpo/train/network.hpp>
@@ -33,55 +35,10 @@
 
 namespace mahpo::train {
 
-struct TrainerOptions {
-  std::size_t batch_size = 32;
-  double learning_rate = 0.01;
-  OptimizerKind optimizer = Sgd{};
-  LearningRatePolicy policy = InvDecay{};
-  std::uint64_t seed = 0;
-  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
-  std::size_t evaluation_batch = 256;
-  // A larger training batch goes through the network this many images at a time, with the
-  // gradients summed (the same step to float rounding: no layer mixes images); 0: all at once.
-  // Keeps a 256-image batch's activations and im2col columns in the caches (docs/benchmarks.md).
-  std::size_t micro_batch = 32;
-  bool evaluate_test = true;
-};
-
-struct HistoryPoint {
-  std::size_t iteration = 0;
-  double epoch = 0.0;
-  double train_loss = 0.0;      // mean over the iterations since the last point
-  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
-  double validation_accuracy = 0.0;
-  double training_seconds = 0.0;
-};
-
-struct Evaluation {
-  double accuracy = 0.0;
-  double kappa = 0.0;
-  ConfusionMatrix confusion;
-};
-
-struct TrainingReport {
-  Status status = Status::ok;
-  std::string message;
-  std::size_t iterations = 0;
-  double epochs = 0.0;
-  double final_train_loss = 0.0;
-  Evaluation validation;
-  std::optional<Evaluation> test;
-  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
-  double seconds_per_100_iterations = 0.0;
-  double evaluation_seconds = 0.0;
-  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
-  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
-  std::size_t parameter_count = 0;
-  std::vector<HistoryPoint> history;
-};
-
 class Trainer {
  public:
+  static constexpr std::string_view backend_name = "cpu";
+
   Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
       : options_(std::move(options)), network_(spec, options_.seed) {
     if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
@@ -328,5 +285,7 @@ class Trainer {
   const std::vector<std::uint8_t>* step_labels_ = nullptr;
   float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
 };
+
+static_assert(TrainerBackend<Trainer>);
 
 }  // namespace mahpo::train

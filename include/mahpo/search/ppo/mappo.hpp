@@ -85,6 +85,7 @@
 #include <boost/hana/unpack.hpp>
 #include <fmt/format.h>
 
+#include <mahpo/nn/topology.hpp>
 #include <mahpo/objective.hpp>
 #include <mahpo/rl/actor_loss.hpp>
 #include <mahpo/rl/adam.hpp>
@@ -163,22 +164,14 @@ struct MappoUpdateStats {
 
 namespace mappo::detail {
 
-// The space a MAPPO searcher works on: a topology's, or the space itself.
+// The space a MAPPO searcher works on: a topology's (nn::Topology), or the space itself.
 template <typename T>
 struct space_of {
   using type = T;
 };
-template <typename T>
-  requires requires { typename T::space; }
+template <nn::Topology T>
 struct space_of<T> {
   using type = typename T::space;
-};
-
-template <typename T>
-concept MappoSpace = requires {
-  T::dimension;
-  T::names;
-  T::parameters;
 };
 
 // The group of a parameter name: what comes before its first dot, or the whole name.
@@ -258,7 +251,7 @@ class Mappo {
   using space_type = typename mappo::detail::space_of<T>::type;
 
  private:
-  static_assert(mappo::detail::MappoSpace<space_type>,
+  static_assert(SearchSpace<space_type>,
                 "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
   static_assert(space_type::dimension >= 1, "mahpo::Mappo: the space has no free hyperparameter, so there is no agent");
   using agents = mappo::detail::Agents<space_type>;

@@ -1,5 +1,6 @@
 #pragma once
-// LeNetObjective<Topology>: trains the network a config describes and scores it.
+// LeNetObjective<Topology, Backend>: trains the network a config of the topology describes on a
+// trainer backend (train/backend.hpp; the CPU Trainer by default) and scores it.
 //
 // The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
 // confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology rejects (a feature map below 1x1), or
@@ -15,22 +16,23 @@
 
 #include <mahpo/data/dataset.hpp>
 #include <mahpo/objective.hpp>
+#include <mahpo/nn/topology.hpp>
+#include <mahpo/train/backend.hpp>
 #include <mahpo/train/trainer.hpp>
 
 namespace mahpo::train {
 
 struct ObjectiveOptions {
-  std::uint64_t seed = 0;  // the same for every trial, so trials differ only by their configs
-  OptimizerKind optimizer = Sgd{};
-  LearningRatePolicy policy = InvDecay{};
-  std::size_t history_every = 0;  // 0: once per epoch
-  bool evaluate_test = true;
+  // What every trial's trainer gets; its batch_size and learning_rate are replaced by each config's.
+  // Its seed is the same for every trial, so trials differ only by their configs.
+  TrainerOptions trainer{};
 };
 
-template <typename Topology>
+template <nn::Topology Topology, TrainerBackend Backend = Trainer>
 class LeNetObjective {
  public:
   using topology_type = Topology;
+  using backend_type = Backend;
   using space = typename Topology::space;  // as the synthetic problems name it
   using config_type = typename Topology::config_type;
 
@@ -44,15 +46,10 @@ class LeNetObjective {
     try {
       const auto& images = dataset_->train;
       const auto spec = Topology::network(config, nn::InputShape{1, images.rows(), images.columns()});
-      TrainerOptions trainer_options;
+      TrainerOptions trainer_options = options_.trainer;
       trainer_options.batch_size = Topology::batch_size(config);
       trainer_options.learning_rate = Topology::learning_rate(config);
-      trainer_options.optimizer = options_.optimizer;
-      trainer_options.policy = options_.policy;
-      trainer_options.seed = options_.seed;
-      trainer_options.history_every = options_.history_every;
-      trainer_options.evaluate_test = options_.evaluate_test;
-      Trainer trainer(spec, trainer_options);
+      Backend trainer(spec, trainer_options);
       const TrainingReport report = trainer.train(*dataset_, budget);
 
       result.status = report.status;
