@@ -3251,6 +3251,54 @@ class Network {
 #include <variant>
 #include <vector>
 
+// ---- begin mahpo/optim/adam.hpp
+// The Adam update (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1),
+// shared by the CNN trainer (float) and the RL toolkit (double): one formula, two precisions.
+//
+//   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
+//   w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+//
+// computed as Kingma & Ba's end of section 2 suggests, with the bias corrections folded into the step
+// size and epsilon once per step: w -= a m / (sqrt(v) + e), a = lr sqrt(1 - beta2^t) / (1 - beta1^t),
+// e = epsilon sqrt(1 - beta2^t) (algebraically the same update; PyTorch's torch.optim.Adam form).
+
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <span>
+
+namespace mahpo::optim {
+
+template <std::floating_point T>
+struct AdamStep {
+  T beta1 = T(0.9);
+  T beta2 = T(0.999);
+  T step_size = T(0);  // a = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+  T epsilon = T(0);    // e = epsilon sqrt(1 - beta2^t)
+
+  // The coefficients of step t (1, 2, ...).
+  static AdamStep at(std::size_t t, double learning_rate, double beta1, double beta2, double epsilon) {
+    const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+    const double correction2 = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
+    return {static_cast<T>(beta1), static_cast<T>(beta2), static_cast<T>(learning_rate * correction2 / correction1),
+            static_cast<T>(epsilon * correction2)};
+  }
+
+  // One element: the moments m and v and the weight w, from the gradient g.
+  void operator()(T& w, T g, T& m, T& v) const {
+    m = beta1 * m + (T(1) - beta1) * g;
+    v = beta2 * v + (T(1) - beta2) * g * g;
+    w -= step_size * m / (std::sqrt(v) + epsilon);
+  }
+
+  // Every element of one tensor (all spans of one length).
+  void operator()(std::span<T> weights, std::span<const T> gradients, std::span<T> first, std::span<T> second) const {
+    for (std::size_t i = 0; i < weights.size(); ++i) (*this)(weights[i], gradients[i], first[i], second[i]);
+  }
+};
+
+}  // namespace mahpo::optim
+// ---- end mahpo/optim/adam.hpp
 
 namespace mahpo::train {
 
@@ -3280,21 +3328,9 @@ class Optimizer {
       }
     } else {
       const auto& adam = std::get<Adam>(kind_);
-      const double correction1 = 1.0 - std::pow(adam.beta1, static_cast<double>(steps_));
-      const double correction2 = 1.0 - std::pow(adam.beta2, static_cast<double>(steps_));
-      const auto step_size = static_cast<float>(learning_rate * std::sqrt(correction2) / correction1);
-      const auto b1 = static_cast<float>(adam.beta1), b2 = static_cast<float>(adam.beta2);
-      const auto eps = static_cast<float>(adam.epsilon * std::sqrt(correction2));
+      const auto step = optim::AdamStep<float>::at(steps_, learning_rate, adam.beta1, adam.beta2, adam.epsilon);
       for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        auto w = parameters_[i].values;
-        auto g = parameters_[i].gradients;
-        auto& m = first_[i];
-        auto& v = second_[i];
-        for (std::size_t j = 0; j < w.size(); ++j) {
-          m[j] = b1 * m[j] + (1.0f - b1) * g[j];
-          v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
-          w[j] -= step_size * m[j] / (std::sqrt(v[j]) + eps);
-        }
+        step(parameters_[i].values, parameters_[i].gradients, first_[i], second_[i]);
       }
     }
   }
@@ -5163,6 +5199,8 @@ class Tpe {
 #include <vector>
 
 #include <fmt/format.h>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
 
 // ---- begin mahpo/search/gp/acquisition.hpp
 // GP-BO's acquisition functions on a posterior of standardized losses: log expected improvement
@@ -5893,12 +5931,11 @@ class GpBo {
     const std::size_t n = y.size();
     if (n < 2) return std::nullopt;
     // Standardize: the constant mean is the losses' mean.
-    const double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
-    double spread = 0.0;
-    for (double value : y) spread += (value - mean) * (value - mean);
-    spread = std::sqrt(spread / static_cast<double>(n));
+    auto losses = xt::adapt(y);
+    const double mean = xt::mean(losses)();
+    double spread = xt::stddev(losses)();
     if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
-    for (double& value : y) value = (value - mean) / spread;
+    losses = (losses - mean) / spread;
     const double best = *std::min_element(y.begin(), y.end());
     const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
 
@@ -6779,6 +6816,7 @@ class Bohb {
 
 #include <fmt/format.h>
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
 
 // ---- begin mahpo/rl/categorical_head.hpp
 // Categorical action heads: one categorical distribution per action dimension, all read from one
@@ -7519,9 +7557,7 @@ inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix
 
 // The mean of a matrix's entries (0 for none): the entropy the bonus uses.
 inline double rl_mean(const Matrix& values) {
-  double sum = 0.0;
-  for (double x : values) sum += x;
-  return values.size() > 0 ? sum / static_cast<double>(values.size()) : 0.0;
+  return values.size() > 0 ? xt::mean(values)() : 0.0;
 }
 
 inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {
@@ -7593,9 +7629,8 @@ inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const
 }  // namespace mahpo::rl
 // ---- end mahpo/rl/actor_loss.hpp
 // ---- begin mahpo/rl/adam.hpp
-// Adam (Kingma & Ba, 2015) over a ParameterList, in PyTorch's form:
-//   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
-//   w -= learning_rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon).
+// Adam (Kingma & Ba, 2015) over a ParameterList: the update of mahpo/optim/adam.hpp (the same as
+// the CNN trainer's, in double), PyTorch's form.
 // Defaults are the MAPPO reference code's (Yu et al., 2022): learning rate 5e-4, betas 0.9/0.999,
 // epsilon 1e-5 (the PPO-LSTM searcher sets its own learning rate, 0.007).
 //
@@ -7606,6 +7641,7 @@ inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const
 
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -7712,21 +7748,16 @@ class Adam {
                                               parameters.size(), first_.size()));
     }
     ++steps_;
-    const double t = static_cast<double>(steps_);
-    const double correction1 = 1.0 - std::pow(options_.beta1, t), correction2 = 1.0 - std::pow(options_.beta2, t);
+    const auto step =
+        optim::AdamStep<double>::at(steps_, options_.learning_rate, options_.beta1, options_.beta2, options_.epsilon);
     for (std::size_t i = 0; i < parameters.size(); ++i) {
       Parameter& p = *parameters[i];
       Matrix& m = first_[i];
       Matrix& v = second_[i];
       if (p.value.shape() != m.shape() || p.gradient.shape() != m.shape())
         throw std::invalid_argument(fmt::format("mahpo::rl::Adam: parameter {} changed shape since the first step", i));
-      for (std::size_t k = 0; k < m.size(); ++k) {
-        const double g = p.gradient.flat(k);
-        m.flat(k) = options_.beta1 * m.flat(k) + (1.0 - options_.beta1) * g;
-        v.flat(k) = options_.beta2 * v.flat(k) + (1.0 - options_.beta2) * g * g;
-        p.value.flat(k) -= options_.learning_rate * (m.flat(k) / correction1) /
-                           (std::sqrt(v.flat(k) / correction2) + options_.epsilon);
-      }
+      step(std::span<double>(p.value.data(), p.value.size()), std::span<const double>(p.gradient.data(), p.gradient.size()),
+           std::span<double>(m.data(), m.size()), std::span<double>(v.data(), v.size()));
     }
   }
 
@@ -7766,6 +7797,8 @@ class Adam {
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 
 namespace mahpo::rl {
 
@@ -7799,16 +7832,9 @@ inline AdvantagesAndReturns gae(const Vector& rewards, const Vector& values, con
 inline Vector normalize_advantages(const Vector& advantages, double epsilon = 1e-5) {
   const std::size_t n = advantages.size();
   if (n == 0) return advantages;
-  double mean = 0.0;
-  for (double a : advantages) mean += a;
-  mean /= static_cast<double>(n);
-  double variance = 0.0;
-  for (double a : advantages) variance += (a - mean) * (a - mean);
-  variance /= static_cast<double>(n);
-  const double scale = 1.0 / (std::sqrt(variance) + epsilon);
-  Vector normalized = Vector::from_shape({n});
-  for (std::size_t i = 0; i < n; ++i) normalized(i) = (advantages(i) - mean) * scale;
-  return normalized;
+  const double mean = xt::mean(advantages)();
+  const double deviation = std::sqrt(xt::variance(advantages)());
+  return (advantages - mean) * (1.0 / (deviation + epsilon));
 }
 
 }  // namespace mahpo::rl
@@ -7881,6 +7907,8 @@ inline double clip_gradient_norm(const ParameterList& parameters, double max_nor
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 
 namespace mahpo::rl {
 
@@ -7946,15 +7974,12 @@ class LayerNorm {
     normalized = Matrix::from_shape({batch, n});
     inverse_deviation = Matrix::from_shape({batch, 1});
     Matrix output = Matrix::from_shape({batch, n});
+    const Vector mean = xt::mean(input, {1});
+    const Vector variance = xt::variance(input, {1});
     for (std::size_t i = 0; i < batch; ++i) {
-      double mean = 0.0, variance = 0.0;
-      for (std::size_t j = 0; j < n; ++j) mean += input(i, j);
-      mean /= static_cast<double>(n);
-      for (std::size_t j = 0; j < n; ++j) variance += (input(i, j) - mean) * (input(i, j) - mean);
-      variance /= static_cast<double>(n);
-      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance + epsilon_);
+      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance(i) + epsilon_);
       for (std::size_t j = 0; j < n; ++j) {
-        normalized(i, j) = (input(i, j) - mean) * inverse_deviation(i, 0);
+        normalized(i, j) = (input(i, j) - mean(i)) * inverse_deviation(i, 0);
         output(i, j) = gain.value(0, j) * normalized(i, j) + shift.value(0, j);
       }
     }
@@ -8207,6 +8232,8 @@ class Mlp {
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 
 namespace mahpo::rl {
 
@@ -8224,11 +8251,8 @@ class RunningMeanStd {
   void update(const Vector& batch) {
     const std::size_t n = batch.size();
     if (n == 0) return;
-    double batch_mean = 0.0;
-    for (double x : batch) batch_mean += x;
-    batch_mean /= static_cast<double>(n);
-    double batch_m2 = 0.0;
-    for (double x : batch) batch_m2 += (x - batch_mean) * (x - batch_mean);
+    const double batch_mean = xt::mean(batch)();
+    const double batch_m2 = xt::variance(batch)() * static_cast<double>(n);
     const double added = static_cast<double>(n), total = count_ + added, delta = batch_mean - mean_;
     const double m2 = (count_ > 0.0 ? variance_ * count_ : 0.0) + batch_m2 + delta * delta * count_ * added / total;
     mean_ += delta * added / total;
@@ -8237,17 +8261,11 @@ class RunningMeanStd {
   }
 
   Vector normalize(const Vector& x) const {
-    Vector result = x;
-    const double scale = 1.0 / std::sqrt(variance_ + epsilon_);
-    for (double& v : result) v = (v - mean_) * scale;
-    return result;
+    return (x - mean_) * (1.0 / std::sqrt(variance_ + epsilon_));
   }
 
   Vector denormalize(const Vector& x) const {
-    Vector result = x;
-    const double scale = std::sqrt(variance_ + epsilon_);
-    for (double& v : result) v = v * scale + mean_;
-    return result;
+    return x * std::sqrt(variance_ + epsilon_) + mean_;
   }
 
  private:
@@ -8284,6 +8302,8 @@ class RunningMeanStd {
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 
 namespace mahpo::rl {
 
@@ -8307,13 +8327,8 @@ class ValueNormalizer {
 
   void update(const Vector& batch) {
     if (batch.size() == 0) return;
-    double batch_mean = 0.0, batch_square = 0.0;
-    for (double x : batch) {
-      batch_mean += x;
-      batch_square += x * x;
-    }
-    batch_mean /= static_cast<double>(batch.size());
-    batch_square /= static_cast<double>(batch.size());
+    const double batch_mean = xt::mean(batch)();
+    const double batch_square = xt::mean(xt::square(batch))();
     const double beta = options_.beta;
     mean_ema_ = beta * mean_ema_ + (1.0 - beta) * batch_mean;
     square_ema_ = beta * square_ema_ + (1.0 - beta) * batch_square;
@@ -9099,6 +9114,7 @@ class Mappo {
 
 #include <fmt/format.h>
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
 
 // ---- begin mahpo/rl/lstm.hpp
 // A stacked LSTM over whole sequences, with backpropagation through time (Werbos, 1990).
@@ -9673,12 +9689,8 @@ class RewardModel {
       throw std::invalid_argument(
           fmt::format("mahpo::ppo_lstm: the reward model got {} points and {} targets", points.shape()[0], n));
     if (n == 0) return 0.0;
-    double mean = 0.0, variance = 0.0;
-    for (double y : targets) mean += y;
-    mean /= static_cast<double>(n);
-    for (double y : targets) variance += (y - mean) * (y - mean);
-    variance /= static_cast<double>(n);
-    mean_ = mean;
+    mean_ = xt::mean(targets)();
+    const double variance = xt::variance(targets)();
     scale_ = variance > 1e-24 ? std::sqrt(variance) : 1.0;
     const rl::Matrix x = centred(points);
     double error = 0.0;
@@ -9842,12 +9854,7 @@ class PpoLstm {
   // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
   rl::Vector advantages(const rl::Vector& rewards) const {
     const rl::Vector normalized = reward_moments_.normalize(rewards);
-    double mean = 0.0;
-    for (double z : normalized) mean += z;
-    mean /= static_cast<double>(normalized.size());
-    rl::Vector result = normalized;
-    for (double& z : result) z -= mean;
-    return result;
+    return normalized - xt::mean(normalized)();
   }
 
   void real_update(const std::vector<std::size_t>& ids) {

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
 
 #include <mahpo/rl/categorical_head.hpp>
 #include <mahpo/rl/gaussian_head.hpp>
@@ -89,9 +90,7 @@ inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix
 
 // The mean of a matrix's entries (0 for none): the entropy the bonus uses.
 inline double rl_mean(const Matrix& values) {
-  double sum = 0.0;
-  for (double x : values) sum += x;
-  return values.size() > 0 ? sum / static_cast<double>(values.size()) : 0.0;
+  return values.size() > 0 ? xt::mean(values)() : 0.0;
 }
 
 inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {

@@ -1,7 +1,6 @@
 #pragma once
-// Adam (Kingma & Ba, 2015) over a ParameterList, in PyTorch's form:
-//   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
-//   w -= learning_rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon).
+// Adam (Kingma & Ba, 2015) over a ParameterList: the update of mahpo/optim/adam.hpp (the same as
+// the CNN trainer's, in double), PyTorch's form.
 // Defaults are the MAPPO reference code's (Yu et al., 2022): learning rate 5e-4, betas 0.9/0.999,
 // epsilon 1e-5 (the PPO-LSTM searcher sets its own learning rate, 0.007).
 //
@@ -12,11 +11,13 @@
 
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <mahpo/optim/adam.hpp>
 #include <mahpo/rl/module.hpp>
 #include <mahpo/rl/tensor.hpp>
 
@@ -59,21 +60,16 @@ class Adam {
                                               parameters.size(), first_.size()));
     }
     ++steps_;
-    const double t = static_cast<double>(steps_);
-    const double correction1 = 1.0 - std::pow(options_.beta1, t), correction2 = 1.0 - std::pow(options_.beta2, t);
+    const auto step =
+        optim::AdamStep<double>::at(steps_, options_.learning_rate, options_.beta1, options_.beta2, options_.epsilon);
     for (std::size_t i = 0; i < parameters.size(); ++i) {
       Parameter& p = *parameters[i];
       Matrix& m = first_[i];
       Matrix& v = second_[i];
       if (p.value.shape() != m.shape() || p.gradient.shape() != m.shape())
         throw std::invalid_argument(fmt::format("mahpo::rl::Adam: parameter {} changed shape since the first step", i));
-      for (std::size_t k = 0; k < m.size(); ++k) {
-        const double g = p.gradient.flat(k);
-        m.flat(k) = options_.beta1 * m.flat(k) + (1.0 - options_.beta1) * g;
-        v.flat(k) = options_.beta2 * v.flat(k) + (1.0 - options_.beta2) * g * g;
-        p.value.flat(k) -= options_.learning_rate * (m.flat(k) / correction1) /
-                           (std::sqrt(v.flat(k) / correction2) + options_.epsilon);
-      }
+      step(std::span<double>(p.value.data(), p.value.size()), std::span<const double>(p.gradient.data(), p.gradient.size()),
+           std::span<double>(m.data(), m.size()), std::span<double>(v.data(), v.size()));
     }
   }
 

@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 #include <mahpo/rl/tensor.hpp>
 
 namespace mahpo::rl {
@@ -53,16 +55,9 @@ inline AdvantagesAndReturns gae(const Vector& rewards, const Vector& values, con
 inline Vector normalize_advantages(const Vector& advantages, double epsilon = 1e-5) {
   const std::size_t n = advantages.size();
   if (n == 0) return advantages;
-  double mean = 0.0;
-  for (double a : advantages) mean += a;
-  mean /= static_cast<double>(n);
-  double variance = 0.0;
-  for (double a : advantages) variance += (a - mean) * (a - mean);
-  variance /= static_cast<double>(n);
-  const double scale = 1.0 / (std::sqrt(variance) + epsilon);
-  Vector normalized = Vector::from_shape({n});
-  for (std::size_t i = 0; i < n; ++i) normalized(i) = (advantages(i) - mean) * scale;
-  return normalized;
+  const double mean = xt::mean(advantages)();
+  const double deviation = std::sqrt(xt::variance(advantages)());
+  return (advantages - mean) * (1.0 / (deviation + epsilon));
 }
 
 }  // namespace mahpo::rl

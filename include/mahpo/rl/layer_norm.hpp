@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 #include <mahpo/rl/module.hpp>
 #include <mahpo/rl/tensor.hpp>
 
@@ -77,15 +79,12 @@ class LayerNorm {
     normalized = Matrix::from_shape({batch, n});
     inverse_deviation = Matrix::from_shape({batch, 1});
     Matrix output = Matrix::from_shape({batch, n});
+    const Vector mean = xt::mean(input, {1});
+    const Vector variance = xt::variance(input, {1});
     for (std::size_t i = 0; i < batch; ++i) {
-      double mean = 0.0, variance = 0.0;
-      for (std::size_t j = 0; j < n; ++j) mean += input(i, j);
-      mean /= static_cast<double>(n);
-      for (std::size_t j = 0; j < n; ++j) variance += (input(i, j) - mean) * (input(i, j) - mean);
-      variance /= static_cast<double>(n);
-      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance + epsilon_);
+      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance(i) + epsilon_);
       for (std::size_t j = 0; j < n; ++j) {
-        normalized(i, j) = (input(i, j) - mean) * inverse_deviation(i, 0);
+        normalized(i, j) = (input(i, j) - mean(i)) * inverse_deviation(i, 0);
         output(i, j) = gain.value(0, j) * normalized(i, j) + shift.value(0, j);
       }
     }

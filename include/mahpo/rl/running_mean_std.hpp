@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 #include <mahpo/rl/tensor.hpp>
 
 namespace mahpo::rl {
@@ -31,11 +33,8 @@ class RunningMeanStd {
   void update(const Vector& batch) {
     const std::size_t n = batch.size();
     if (n == 0) return;
-    double batch_mean = 0.0;
-    for (double x : batch) batch_mean += x;
-    batch_mean /= static_cast<double>(n);
-    double batch_m2 = 0.0;
-    for (double x : batch) batch_m2 += (x - batch_mean) * (x - batch_mean);
+    const double batch_mean = xt::mean(batch)();
+    const double batch_m2 = xt::variance(batch)() * static_cast<double>(n);
     const double added = static_cast<double>(n), total = count_ + added, delta = batch_mean - mean_;
     const double m2 = (count_ > 0.0 ? variance_ * count_ : 0.0) + batch_m2 + delta * delta * count_ * added / total;
     mean_ += delta * added / total;
@@ -44,17 +43,11 @@ class RunningMeanStd {
   }
 
   Vector normalize(const Vector& x) const {
-    Vector result = x;
-    const double scale = 1.0 / std::sqrt(variance_ + epsilon_);
-    for (double& v : result) v = (v - mean_) * scale;
-    return result;
+    return (x - mean_) * (1.0 / std::sqrt(variance_ + epsilon_));
   }
 
   Vector denormalize(const Vector& x) const {
-    Vector result = x;
-    const double scale = std::sqrt(variance_ + epsilon_);
-    for (double& v : result) v = v * scale + mean_;
-    return result;
+    return x * std::sqrt(variance_ + epsilon_) + mean_;
   }
 
  private:

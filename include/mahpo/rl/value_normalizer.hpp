@@ -23,6 +23,8 @@
 
 #include <fmt/format.h>
 
+#include <xtensor/xmath.hpp>
+
 #include <mahpo/rl/tensor.hpp>
 
 namespace mahpo::rl {
@@ -47,13 +49,8 @@ class ValueNormalizer {
 
   void update(const Vector& batch) {
     if (batch.size() == 0) return;
-    double batch_mean = 0.0, batch_square = 0.0;
-    for (double x : batch) {
-      batch_mean += x;
-      batch_square += x * x;
-    }
-    batch_mean /= static_cast<double>(batch.size());
-    batch_square /= static_cast<double>(batch.size());
+    const double batch_mean = xt::mean(batch)();
+    const double batch_square = xt::mean(xt::square(batch))();
     const double beta = options_.beta;
     mean_ema_ = beta * mean_ema_ + (1.0 - beta) * batch_mean;
     square_ema_ = beta * square_ema_ + (1.0 - beta) * batch_square;

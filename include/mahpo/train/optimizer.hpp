@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include <mahpo/optim/adam.hpp>
 #include <mahpo/train/backend.hpp>
 #include <mahpo/train/layers.hpp>
 
@@ -38,21 +39,9 @@ class Optimizer {
       }
     } else {
       const auto& adam = std::get<Adam>(kind_);
-      const double correction1 = 1.0 - std::pow(adam.beta1, static_cast<double>(steps_));
-      const double correction2 = 1.0 - std::pow(adam.beta2, static_cast<double>(steps_));
-      const auto step_size = static_cast<float>(learning_rate * std::sqrt(correction2) / correction1);
-      const auto b1 = static_cast<float>(adam.beta1), b2 = static_cast<float>(adam.beta2);
-      const auto eps = static_cast<float>(adam.epsilon * std::sqrt(correction2));
+      const auto step = optim::AdamStep<float>::at(steps_, learning_rate, adam.beta1, adam.beta2, adam.epsilon);
       for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        auto w = parameters_[i].values;
-        auto g = parameters_[i].gradients;
-        auto& m = first_[i];
-        auto& v = second_[i];
-        for (std::size_t j = 0; j < w.size(); ++j) {
-          m[j] = b1 * m[j] + (1.0f - b1) * g[j];
-          v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
-          w[j] -= step_size * m[j] / (std::sqrt(v[j]) + eps);
-        }
+        step(parameters_[i].values, parameters_[i].gradients, first_[i], second_[i]);
       }
     }
   }

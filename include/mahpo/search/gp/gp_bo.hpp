@@ -58,6 +58,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
 
 #include <mahpo/search/gp/acquisition.hpp>
 #include <mahpo/search/gp/halton.hpp>
@@ -150,12 +152,11 @@ class GpBo {
     const std::size_t n = y.size();
     if (n < 2) return std::nullopt;
     // Standardize: the constant mean is the losses' mean.
-    const double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
-    double spread = 0.0;
-    for (double value : y) spread += (value - mean) * (value - mean);
-    spread = std::sqrt(spread / static_cast<double>(n));
+    auto losses = xt::adapt(y);
+    const double mean = xt::mean(losses)();
+    double spread = xt::stddev(losses)();
     if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
-    for (double& value : y) value = (value - mean) / spread;
+    losses = (losses - mean) / spread;
     const double best = *std::min_element(y.begin(), y.end());
     const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
 

@@ -86,6 +86,7 @@
 
 #include <fmt/format.h>
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
 
 #include <mahpo/objective.hpp>
 #include <mahpo/rl/actor_loss.hpp>
@@ -388,12 +389,8 @@ class RewardModel {
       throw std::invalid_argument(
           fmt::format("mahpo::ppo_lstm: the reward model got {} points and {} targets", points.shape()[0], n));
     if (n == 0) return 0.0;
-    double mean = 0.0, variance = 0.0;
-    for (double y : targets) mean += y;
-    mean /= static_cast<double>(n);
-    for (double y : targets) variance += (y - mean) * (y - mean);
-    variance /= static_cast<double>(n);
-    mean_ = mean;
+    mean_ = xt::mean(targets)();
+    const double variance = xt::variance(targets)();
     scale_ = variance > 1e-24 ? std::sqrt(variance) : 1.0;
     const rl::Matrix x = centred(points);
     double error = 0.0;
@@ -557,12 +554,7 @@ class PpoLstm {
   // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
   rl::Vector advantages(const rl::Vector& rewards) const {
     const rl::Vector normalized = reward_moments_.normalize(rewards);
-    double mean = 0.0;
-    for (double z : normalized) mean += z;
-    mean /= static_cast<double>(normalized.size());
-    rl::Vector result = normalized;
-    for (double& z : result) z -= mean;
-    return result;
+    return normalized - xt::mean(normalized)();
   }
 
   void real_update(const std::vector<std::size_t>& ids) {

@@ -1,0 +1,47 @@
+#pragma once
+// The Adam update (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1),
+// shared by the CNN trainer (float) and the RL toolkit (double): one formula, two precisions.
+//
+//   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
+//   w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+//
+// computed as Kingma & Ba's end of section 2 suggests, with the bias corrections folded into the step
+// size and epsilon once per step: w -= a m / (sqrt(v) + e), a = lr sqrt(1 - beta2^t) / (1 - beta1^t),
+// e = epsilon sqrt(1 - beta2^t) (algebraically the same update; PyTorch's torch.optim.Adam form).
+
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <span>
+
+namespace mahpo::optim {
+
+template <std::floating_point T>
+struct AdamStep {
+  T beta1 = T(0.9);
+  T beta2 = T(0.999);
+  T step_size = T(0);  // a = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+  T epsilon = T(0);    // e = epsilon sqrt(1 - beta2^t)
+
+  // The coefficients of step t (1, 2, ...).
+  static AdamStep at(std::size_t t, double learning_rate, double beta1, double beta2, double epsilon) {
+    const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+    const double correction2 = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
+    return {static_cast<T>(beta1), static_cast<T>(beta2), static_cast<T>(learning_rate * correction2 / correction1),
+            static_cast<T>(epsilon * correction2)};
+  }
+
+  // One element: the moments m and v and the weight w, from the gradient g.
+  void operator()(T& w, T g, T& m, T& v) const {
+    m = beta1 * m + (T(1) - beta1) * g;
+    v = beta2 * v + (T(1) - beta2) * g * g;
+    w -= step_size * m / (std::sqrt(v) + epsilon);
+  }
+
+  // Every element of one tensor (all spans of one length).
+  void operator()(std::span<T> weights, std::span<const T> gradients, std::span<T> first, std::span<T> second) const {
+    for (std::size_t i = 0; i < weights.size(); ++i) (*this)(weights[i], gradients[i], first[i], second[i]);
+  }
+};
+
+}  // namespace mahpo::optim
