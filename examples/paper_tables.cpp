@@ -36,6 +36,7 @@
 #include <numeric>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -78,7 +79,7 @@ struct Run {
 };
 
 template <typename Searcher>
-Report run_one(Searcher searcher, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
+Report run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
                const fs::path& journal, bool multi_fidelity) {
   mahpo::study::StudyOptions options{.workers = settings.workers, .journal = journal,
                                      .resume = settings.resume && fs::exists(journal)};
@@ -93,35 +94,17 @@ Report run_one(Searcher searcher, const mahpo::train::LeNetObjective<Topology>& 
 
 Report search(const std::string& method, std::uint64_t seed, const mahpo::train::LeNetObjective<Topology>& objective,
               const Settings& settings, const fs::path& journal) {
-  namespace search = mahpo::search;
-  const search::SearchOptions common{.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}};
-  if (method == "random") return run_one(search::Random<Space>(common), objective, settings, journal, false);
-  if (method == "anneal") return run_one(search::Anneal<Space>(common), objective, settings, journal, false);
-  if (method == "tpe") return run_one(search::Tpe<Space>(common), objective, settings, journal, false);
-  if (method == "mappo") return run_one(search::Mappo<Topology>(common), objective, settings, journal, false);
-  if (method == "mappo_paper") {
-    return run_one(search::Mappo<Topology>(common, search::MappoOptions::paper()), objective, settings, journal, false);
-  }
-  const auto fidelity = [&](auto options) {
-    options.min_budget = settings.min_epochs;
-    options.max_budget = settings.epochs;
-    return options;
-  };
-  if (method == "hyperband") {
-    return run_one(search::Hyperband<Space>(common, fidelity(search::HyperbandOptions{})), objective, settings, journal, true);
-  }
-  return run_one(search::Bohb<Space>(common, fidelity(search::BohbOptions{})), objective, settings, journal, true);
+  auto chosen = mahpo::search::make_searcher<Topology>(
+      method, {.search = {.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}},
+               .min_budget = settings.min_epochs,
+               .max_budget = settings.epochs});
+  const bool multi_fidelity = mahpo::search::is_multi_fidelity(method);
+  return std::visit([&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity); },
+                    chosen);
 }
 
 double metric(const mahpo::study::TrialRecord<Space>& trial, const char* key) {
   return trial.result.metrics.contains(key) ? trial.result.metrics.at(key).get<double>() : std::nan("");
-}
-
-// A CSV cell in double quotes, inner quotes doubled.
-std::string quoted(const std::string& text) {
-  std::string cell = "\"";
-  for (char c : text) cell += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return cell + '"';
 }
 
 struct Stats {
@@ -220,8 +203,8 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
                             run.report.trials.size(), run.report.count(mahpo::Status::ok), run.report.seconds,
                             best ? std::to_string(best->id) : "", best ? best->budget.epochs : 0.0,
                             best ? best->result.value : 0.0, best ? metric(*best, "test_accuracy") : 0.0,
-                            best ? metric(*best, "test_kappa") : 0.0, quoted(confusion),
-                            quoted(best ? best->config.to_string() : std::string()));
+                            best ? metric(*best, "test_kappa") : 0.0, mahpo::study::csv_cell(confusion),
+                            mahpo::study::csv_cell(best ? best->config.to_string() : std::string()));
   }
 
   // Figure 2: mean search hours per method, a mean and an sd column per data set.

@@ -15,8 +15,10 @@
 #include <exception>
 #include <memory>
 #include <stdexcept>
-#include <type_traits>
 #include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 namespace {
 
@@ -28,37 +30,16 @@ struct Settings {
   bool resume = false, progress = false;
 };
 
-template <typename S>
-auto make_searcher(const Settings& settings, mahpo::Goal goal, auto&& run) {
-  namespace search = mahpo::search;
-  const search::SearchOptions common{.seed = settings.seed, .goal = goal, .budget = {.epochs = settings.epochs}};
-  const auto& name = settings.searcher;
-  if (name == "random") return run(search::Random<S>(common));
-  if (name == "grid") return run(search::Grid<S>(common));
-  if (name == "anneal") return run(search::Anneal<S>(common));
-  if (name == "tpe") return run(search::Tpe<S>(common));
-  if (name == "gp_bo") return run(search::GpBo<S>(common));
-  if (name == "ppo_lstm") return run(search::PpoLstm<S>(common));
-  // MAPPO's agents come from the space's groups: a layer each on paper_lenet, a parameter each on Branin.
-  if (name == "mappo") return run(search::Mappo<S>(common));
-  if (name == "mappo_paper") return run(search::Mappo<S>(common, search::MappoOptions::paper()));
-  if (name == "regularized_evolution") {
-    return run(search::RegularizedEvolution<S>(common, search::EvolutionOptions::for_budget(settings.trials)));
-  }
-  const auto fidelity = [&](auto options) {
-    options.min_budget = settings.min_epochs;
-    options.max_budget = settings.epochs;
-    return options;
-  };
-  if (name == "successive_halving") return run(search::SuccessiveHalving<S>(common, fidelity(search::SuccessiveHalvingOptions{})));
-  if (name == "hyperband") return run(search::Hyperband<S>(common, fidelity(search::HyperbandOptions{})));
-  return run(search::Bohb<S>(common, fidelity(search::BohbOptions{})));
-}
-
 template <typename Objective>
 int search(const Settings& settings, const Objective& objective, mahpo::Goal goal) {
   using S = typename Objective::space;
-  return make_searcher<S>(settings, goal, [&](auto searcher) {
+  // MAPPO's agents come from the space's groups: a layer each on paper_lenet, a parameter each on Branin.
+  auto chosen = mahpo::search::make_searcher<S>(
+      settings.searcher, {.search = {.seed = settings.seed, .goal = goal, .budget = {.epochs = settings.epochs}},
+                          .min_budget = settings.min_epochs,
+                          .max_budget = settings.epochs,
+                          .trials = settings.trials});
+  return std::visit([&](auto& searcher) {
     mahpo::study::StudyOptions options{.trials = settings.trials, .seconds = settings.seconds,
                                        .workers = settings.workers, .journal = settings.journal,
                                        .resume = settings.resume};
@@ -70,7 +51,7 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
       fmt::print("  trials written to {}\n", settings.csv);
     }
     return 0;
-  });
+  }, chosen);
 }
 
 }  // namespace
@@ -80,8 +61,8 @@ int main(int argc, char** argv) {
   Settings settings;
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
   app.add_option("--searcher", settings.searcher, "which searcher")
-      ->check(CLI::IsMember({"random", "grid", "anneal", "tpe", "gp_bo", "successive_halving", "hyperband", "bohb",
-                             "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"}));
+      ->check(CLI::IsMember(std::vector<std::string>(mahpo::search::searcher_names.begin(),
+                                                     mahpo::search::searcher_names.end())));
   app.add_option("--problem", settings.problem,
                  "lenet: train paper_lenet; or a synthetic problem, or a LeNet surrogate (seeded by --seed)")
       ->check(CLI::IsMember(

@@ -45,8 +45,13 @@
 #include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/ppo/ppo_lstm.hpp>
+#include <mahpo/search/factory.hpp>
 #include <mahpo/rl/rl.hpp>
+#include <mahpo/study/csv.hpp>
 #include <mahpo/study/journal.hpp>
+#include <mahpo/study/progress.hpp>
+#include <mahpo/study/report.hpp>
+#include <mahpo/study/coordinator.hpp>
 #include <mahpo/study/study.hpp>
 #include <mahpo/problems/lenet_surrogate.hpp>
 #include <mahpo/problems/synthetic.hpp>

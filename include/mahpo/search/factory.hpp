@@ -1,0 +1,94 @@
+#pragma once
+// Searchers by name, for programs that let their user choose one (search_lenet, paper_tables):
+//
+//   auto searcher = mahpo::search::make_searcher<Space>("tpe", {.search = {.seed = 1}});
+//   std::visit([&](auto& chosen) { mahpo::study::run_study(chosen, objective, options); }, searcher);
+//
+// The names are the searchers' own (`Searcher::name`), plus "mappo_paper" (MAPPO with
+// MappoOptions::paper()). T is a space, or a topology (nn::Topology): MAPPO then reads the
+// topology's layers (the same agents as its space's groups), the others search its space.
+
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include <mahpo/search/anneal.hpp>
+#include <mahpo/search/gp/gp_bo.hpp>
+#include <mahpo/search/grid.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/hyperband/hyperband.hpp>
+#include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/ppo/mappo.hpp>
+#include <mahpo/search/ppo/ppo_lstm.hpp>
+#include <mahpo/search/random.hpp>
+#include <mahpo/search/regularized_evolution.hpp>
+#include <mahpo/search/searcher.hpp>
+#include <mahpo/search/tpe/tpe.hpp>
+
+namespace mahpo::search {
+
+struct SearcherSettings {
+  SearchOptions search{};          // seed, goal, and the budget of every trial of a single-fidelity searcher
+  double min_budget = 1.0 / 9.0;   // multi-fidelity searchers: epochs of the first rung
+  double max_budget = 1.0;         // ... and of the last (they ignore search.budget)
+  std::size_t trials = 0;          // the study's trial limit if known: sizes regularized evolution (0: its defaults)
+};
+
+inline constexpr std::array<std::string_view, 13> searcher_names{
+    "random",    "grid",       "anneal", "tpe",   "tpe_hyperopt",          "gp_bo",   "successive_halving",
+    "hyperband", "bohb",       "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"};
+
+// Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
+constexpr bool is_multi_fidelity(std::string_view name) {
+  return name == "successive_halving" || name == "hyperband" || name == "bohb";
+}
+
+template <typename T>
+using space_of_t = typename mappo::detail::space_of<T>::type;
+
+// Any searcher make_searcher<T> can build.
+template <typename T, typename S = space_of_t<T>>
+using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
+                                 SuccessiveHalving<S>, Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>,
+                                 PpoLstm<S>>;
+
+// The searcher `name` stands for; std::invalid_argument, listing the names, for another.
+template <typename T>
+AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& settings = {}) {
+  using S = space_of_t<T>;
+  using Any = AnySearcher<T>;
+  const SearchOptions& common = settings.search;
+  const auto fidelity = [&](auto options) {
+    options.min_budget = settings.min_budget;
+    options.max_budget = settings.max_budget;
+    return options;
+  };
+  if (name == "random") return Any(std::in_place_type<Random<S>>, common);
+  if (name == "grid") return Any(std::in_place_type<Grid<S>>, common);
+  if (name == "anneal") return Any(std::in_place_type<Anneal<S>>, common);
+  if (name == "tpe") return Any(std::in_place_type<Tpe<S>>, common);
+  if (name == "tpe_hyperopt") return Any(std::in_place_type<Tpe<S, tpe::Hyperopt>>, common);
+  if (name == "gp_bo") return Any(std::in_place_type<GpBo<S>>, common);
+  if (name == "successive_halving") {
+    return Any(std::in_place_type<SuccessiveHalving<S>>, common, fidelity(SuccessiveHalvingOptions{}));
+  }
+  if (name == "hyperband") return Any(std::in_place_type<Hyperband<S>>, common, fidelity(HyperbandOptions{}));
+  if (name == "bohb") return Any(std::in_place_type<Bohb<S>>, common, fidelity(BohbOptions{}));
+  if (name == "regularized_evolution") {
+    const auto evolution = settings.trials > 0 ? EvolutionOptions::for_budget(settings.trials) : EvolutionOptions{};
+    return Any(std::in_place_type<RegularizedEvolution<S>>, common, evolution);
+  }
+  if (name == "mappo") return Any(std::in_place_type<Mappo<T>>, common);
+  if (name == "mappo_paper") return Any(std::in_place_type<Mappo<T>>, common, MappoOptions::paper());
+  if (name == "ppo_lstm") return Any(std::in_place_type<PpoLstm<S>>, common);
+  std::string known;
+  for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
+  throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));
+}
+
+}  // namespace mahpo::search

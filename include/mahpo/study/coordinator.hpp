@@ -1,0 +1,266 @@
+#pragma once
+// The study's bookkeeping, apart from who evaluates the trials: the searcher, the journal, the
+// limits, the progress line and the report. An executor (the worker threads of study.hpp; an MPI
+// executor could be another) asks it for the next trial, evaluates the trial, and hands the result
+// back. The coordinator is not thread-safe: an executor with several workers calls it under one lock.
+//
+//   Coordinator coordinator(searcher, options);        // starts the journal, or replays it (resume)
+//   while (auto trial = coordinator.next(worker)) {    // a trial to rerun first, else a new ask
+//     coordinator.finish(trial->id, evaluate_trial(objective, *trial), worker);
+//   }
+//   StudyReport report = coordinator.close();
+//
+// Journal: every ask and tell is appended and fsync'ed before the trial starts or its result is
+// reported, so the journal's order is the order the searcher saw. Resume: a fresh searcher, built
+// with the same options, replays the journal's asks and tells in order (each replayed ask must give
+// the journal's config: searchers are deterministic); trials asked but never told (running at the
+// crash) are evaluated again first; finished ones never are.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <mahpo/objective.hpp>
+#include <mahpo/search/searcher.hpp>
+#include <mahpo/study/journal.hpp>
+#include <mahpo/study/progress.hpp>
+#include <mahpo/study/report.hpp>
+
+namespace mahpo::study {
+
+enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
+
+struct StudyOptions {
+  std::size_t trials = 0;   // stop asking after this many trials (0: no limit)
+  double seconds = 0.0;     // ... or after this much wall-clock time, resumed runs included (0: no limit)
+  double epochs = 0.0;      // ... or once the asked budgets sum to this many epochs (0: no limit)
+  std::size_t workers = 1;  // trials evaluated at once, one thread each
+  std::filesystem::path journal;  // empty: no journal
+  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
+  Progress progress = Progress::automatic;
+};
+
+// Refuses options no study can run under.
+inline void check_options(const StudyOptions& options) {
+  if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
+    throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
+  }
+  if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
+  if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
+}
+
+// The journal's first record: what a resumed study must match.
+template <typename T>
+nlohmann::json study_header(const T& searcher) {
+  using S = typename T::space_type;
+  return {{"event", "study"},
+          {"format", 1},
+          {"searcher", std::string(T::name)},
+          {"space", S::describe()},
+          {"seed", searcher.options().seed},
+          {"goal", to_string(searcher.options().goal)}};
+}
+
+template <search::Searcher T>
+class Coordinator {
+ public:
+  using space_type = typename T::space_type;
+  using trial_type = search::Trial<space_type>;
+
+  Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
+    check_options(options_);
+    report_.searcher = std::string(T::name);
+    report_.goal = searcher_.options().goal;
+    open_journal();
+    show_progress_ = options_.progress == Progress::always ||
+                     (options_.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
+    start_ = clock::now();
+  }
+
+  // Study seconds: this run's plus those of the runs the journal recorded.
+  double elapsed() const { return earlier_seconds_ + std::chrono::duration<double>(clock::now() - start_).count(); }
+
+  // The next trial for `worker`: a trial to evaluate again first, else a new ask (journaled) unless a
+  // limit is reached; nothing when the study is done asking.
+  std::optional<trial_type> next(std::size_t worker) {
+    trial_type trial;
+    if (!rerun_.empty()) {
+      const std::size_t id = rerun_.front();
+      rerun_.pop_front();
+      trial = {id, report_.trials[id].config, report_.trials[id].budget};
+    } else {
+      if (limit_reached()) return std::nullopt;
+      trial = searcher_.ask();
+      if (trial.id != report_.trials.size()) {
+        throw StudyError(fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
+      }
+      journal_.append({{"event", "ask"},
+                       {"id", trial.id},
+                       {"config", trial.config.to_json()},
+                       {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
+                       {"elapsed", elapsed()}});
+      report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
+      epochs_asked_ += trial.budget.epochs;
+    }
+    report_.trials[trial.id].started = elapsed();
+    report_.trials[trial.id].worker = worker;
+    return trial;
+  }
+
+  // Records a trial's result: on disk first, then told to the searcher, then in the report.
+  void finish(std::size_t id, Result result, std::size_t worker) {
+    auto& entry = report_.trials.at(id);
+    entry.ended = elapsed();
+    nlohmann::json record = result_to_json(result);
+    record["event"] = "tell";
+    record["id"] = id;
+    record["seconds"] = entry.ended - entry.started;
+    record["worker"] = worker;
+    record["elapsed"] = entry.ended;
+    journal_.append(record);  // on disk before anyone hears of it
+    searcher_.tell(id, result);
+    entry.result = std::move(result);
+    entry.finished = true;
+    if (show_progress_) print_progress();
+  }
+
+  // Ends the study: the report, with the study's total seconds.
+  StudyReport<space_type> close() {
+    if (show_progress_) fmt::print(stderr, "\n");
+    report_.seconds = elapsed();
+    return std::move(report_);
+  }
+
+  const StudyReport<space_type>& report() const { return report_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  bool limit_reached() const {
+    if (options_.trials > 0 && report_.trials.size() >= options_.trials) return true;
+    if (options_.seconds > 0.0 && elapsed() >= options_.seconds) return true;
+    return options_.epochs > 0.0 && epochs_asked_ >= options_.epochs;
+  }
+
+  void print_progress() const {
+    const auto finished = static_cast<std::size_t>(
+        std::count_if(report_.trials.begin(), report_.trials.end(), [](const auto& trial) { return trial.finished; }));
+    const auto* top = report_.best();
+    const ProgressState state{.searcher = T::name,
+                              .finished = finished,
+                              .trial_limit = options_.trials,
+                              .seconds_limit = options_.seconds,
+                              .elapsed = elapsed(),
+                              .best = top ? &top->result.value : nullptr};
+    fmt::print(stderr, "\r{}", progress_line(state));
+    std::fflush(stderr);
+  }
+
+  // Starts the journal, or replays the one at options.journal when resuming.
+  void open_journal() {
+    const auto header = study_header(searcher_);
+    const auto& path = options_.journal;
+    const bool exists = !path.empty() && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
+    if (exists && !options_.resume) {
+      throw StudyError(
+          fmt::format("mahpo: the journal {} already exists; resume it or choose another path", path.string()));
+    }
+    if (exists) {
+      replay(header);
+    } else if (!path.empty()) {
+      journal_ = JournalWriter(path);
+      journal_.append(header);
+    }
+  }
+
+  void replay(const nlohmann::json& header) {
+    const auto& path = options_.journal;
+    const auto contents = read_journal(path);
+    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
+      throw StudyError(fmt::format("mahpo: {} does not start with a study header", path.string()));
+    }
+    const auto& found = contents.records.front();
+    for (const char* key : {"searcher", "space", "seed", "goal"}) {
+      if (found.value(key, nlohmann::json()) != header[key]) {
+        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
+                                     path.string(), key, found.value(key, nlohmann::json()).dump(), header[key].dump()));
+      }
+    }
+    if (contents.truncated_bytes > 0) {
+      report_.notes.push_back(
+          fmt::format("the journal's last line was cut short ({} bytes) and was dropped", contents.truncated_bytes));
+    }
+    for (std::size_t k = 1; k < contents.records.size(); ++k) {
+      const auto& record = contents.records[k];
+      const auto event = record.value("event", "");
+      if (event == "ask") {
+        replay_ask(record);
+      } else if (event == "tell") {
+        replay_tell(record);
+      } else {
+        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, path.string()));
+      }
+      earlier_seconds_ = std::max(earlier_seconds_, record.value("elapsed", 0.0));
+    }
+    for (const auto& entry : report_.trials) {
+      if (!entry.finished) rerun_.push_back(entry.id);
+    }
+    report_.rerun = rerun_.size();
+    if (!rerun_.empty()) {
+      report_.notes.push_back(fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
+    }
+    journal_ = JournalWriter(path, contents.valid_bytes);
+  }
+
+  void replay_ask(const nlohmann::json& record) {
+    const auto id = record.at("id").get<std::size_t>();
+    const auto trial = searcher_.ask();
+    const auto config = Config<space_type>::from_json(record.at("config"));
+    if (trial.id != id || !(trial.config == config)) {
+      throw StudyError(fmt::format(
+          "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
+          "searcher's options changed?)",
+          options_.journal.string(), id, config.to_string(), trial.config.to_string()));
+    }
+    TrialRecord<space_type> entry{.id = id, .config = trial.config, .budget = trial.budget};
+    entry.started = record.value("elapsed", 0.0);
+    report_.trials.push_back(std::move(entry));
+    epochs_asked_ += trial.budget.epochs;
+  }
+
+  void replay_tell(const nlohmann::json& record) {
+    const auto id = record.at("id").get<std::size_t>();
+    if (id >= report_.trials.size() || report_.trials[id].finished) {
+      throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
+                                   options_.journal.string(), id));
+    }
+    auto& entry = report_.trials[id];
+    entry.result = result_from_json(record);
+    entry.finished = entry.replayed = true;
+    entry.ended = record.value("elapsed", 0.0);
+    entry.worker = record.value("worker", std::size_t{0});
+    searcher_.tell(id, entry.result);
+  }
+
+  T& searcher_;
+  StudyOptions options_;
+  StudyReport<space_type> report_;
+  JournalWriter journal_;
+  std::deque<std::size_t> rerun_;  // ids to evaluate again first
+  double earlier_seconds_ = 0.0, epochs_asked_ = 0.0;
+  bool show_progress_ = false;
+  clock::time_point start_;
+};
+
+}  // namespace mahpo::study
