@@ -2,7 +2,7 @@
 // sum(output * weights) for fixed random weights, so d(loss)/d(output) = weights.
 #include <catch2/catch.hpp>
 
-#include <mahpo/train/layers.hpp>
+#include <mahpo/train/cpu_layers.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/network.hpp>
 
@@ -80,23 +80,23 @@ void check_layer(L& layer, const Shape& input_shape, std::uint64_t seed, bool tr
 }  // namespace
 
 TEST_CASE("convolution gradients match finite differences") {
-  ConvLayer linear(2, 3, 3, Activation::none);
+  ConvLayer linear(2, 3, 3, LayerActivation::none);
   check_layer(linear, Shape{2, 3, 7, 6}, 1);
-  ConvLayer rectified(3, 4, 2, Activation::relu);
+  ConvLayer rectified(3, 4, 2, LayerActivation::relu);
   check_layer(rectified, Shape{3, 2, 5, 5}, 2);
 }
 
 TEST_CASE("zero-padded ('same') convolution gradients match finite differences") {
-  ConvLayer odd(2, 3, 3, Activation::none, 1, 2);  // 3x3, one zero on each side
+  ConvLayer odd(2, 3, 3, LayerActivation::none, 1, 2);  // 3x3, one zero on each side
   CHECK(odd.output_shape(Shape{2, 3, 6, 5}).height == 6);
   check_layer(odd, Shape{2, 3, 6, 5}, 3);
-  ConvLayer even(1, 2, 4, Activation::relu, 1, 3);  // 4x4: one zero before, two after
+  ConvLayer even(1, 2, 4, LayerActivation::relu, 1, 3);  // 4x4: one zero before, two after
   CHECK(even.output_shape(Shape{1, 2, 5, 7}).width == 7);
   check_layer(even, Shape{1, 2, 5, 7}, 4);
 }
 
 TEST_CASE("a zero-padded convolution sees zeros outside the map") {
-  ConvLayer box(1, 1, 3, Activation::none, 1, 2);
+  ConvLayer box(1, 1, 3, LayerActivation::none, 1, 2);
   std::mt19937_64 rng(0);
   box.initialize(rng);
   auto parameters = box.parameters();
@@ -118,14 +118,14 @@ TEST_CASE("flatten gradients match finite differences") {
 }
 
 TEST_CASE("dense gradients match finite differences, with and without ReLU and dropout") {
-  DenseLayer linear(12, 5, Activation::none, 0.0, 1);
+  DenseLayer linear(12, 5, LayerActivation::none, 0.0, 1);
   check_layer(linear, Shape{12, 4, 1, 1}, 5);
-  DenseLayer rectified(12, 7, Activation::relu, 0.0, 1);
+  DenseLayer rectified(12, 7, LayerActivation::relu, 0.0, 1);
   check_layer(rectified, Shape{12, 3, 1, 1}, 6);
 }
 
 TEST_CASE("dropout keeps about 1 - rate of the units and scales them") {
-  DenseLayer layer(1, 2000, Activation::none, 0.75, 9);
+  DenseLayer layer(1, 2000, LayerActivation::none, 0.75, 9);
   std::mt19937_64 rng(1);
   layer.initialize(rng);
   const std::vector<float> input{1.0f};

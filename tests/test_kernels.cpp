@@ -6,7 +6,7 @@
 
 #include <mahpo/train/kernels.hpp>
 #include <mahpo/nn/lenet.hpp>
-#include <mahpo/train/layers.hpp>
+#include <mahpo/train/cpu_layers.hpp>
 #include <mahpo/train/network.hpp>
 #include <mahpo/train/trainer.hpp>
 
@@ -121,7 +121,7 @@ struct ConvCase {
 void check_convolution(const ConvCase& cc, std::mt19937_64& rng) {
   INFO("conv " << cc.channels << "->" << cc.filters << " k" << cc.kernel << " on " << cc.height << "x" << cc.width
                 << " batch " << cc.batch << " pad " << cc.pad_before << "/" << cc.pad_total);
-  ConvLayer layer(cc.channels, cc.filters, cc.kernel, Activation::relu, cc.pad_before, cc.pad_total);
+  ConvLayer layer(cc.channels, cc.filters, cc.kernel, LayerActivation::relu, cc.pad_before, cc.pad_total);
   layer.initialize(rng);
   auto params = layer.parameters();
   const std::vector<float> weights(params[0].values.begin(), params[0].values.end());
@@ -228,7 +228,7 @@ TEST_CASE("dense forward and backward agree with direct loops", "[kernels]") {
     for (const auto [inputs, units, batch] : {std::array<std::size_t, 3>{256, 120, 32}, {1, 1, 1}, {7, 33, 3},
                                               {120, 84, 1}, {64, 1024, 17}}) {
       INFO("dense " << inputs << "->" << units << " batch " << batch);
-      DenseLayer layer(inputs, units, Activation::relu, 0.0, 1);
+      DenseLayer layer(inputs, units, LayerActivation::relu, 0.0, 1);
       layer.initialize(rng);
       auto params = layer.parameters();
       const std::vector<float> weights(params[0].values.begin(), params[0].values.end());

@@ -9,7 +9,7 @@
 
 using mahpo::optim::AdamStep;
 
-TEST_CASE("optim: Adam's folded step equals Kingma & Ba's bias-corrected form, in double and in float") {
+TEST_CASE("optim: the Adam step is Kingma & Ba's bias-corrected update, in double and in float") {
   const double lr = 0.01, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
   double w = 0.5, m = 0.0, v = 0.0;               // Algorithm 1, written out
   double w2 = 0.5, m2 = 0.0, v2 = 0.0;            // the shared step, double
@@ -22,7 +22,7 @@ TEST_CASE("optim: Adam's folded step equals Kingma & Ba's bias-corrected form, i
     w -= lr * (m / (1 - std::pow(beta1, t))) / (std::sqrt(v / (1 - std::pow(beta2, t))) + epsilon);
     AdamStep<double>::at(t, lr, beta1, beta2, epsilon)(w2, g, m2, v2);
     AdamStep<float>::at(t, lr, beta1, beta2, epsilon)(wf, static_cast<float>(g), mf, vf);
-    CHECK(w2 == Approx(w).epsilon(1e-12));
+    CHECK(w2 == w);  // the same expression, the same double
     CHECK(m2 == m);
     CHECK(wf == Approx(w).epsilon(1e-6));
   }

@@ -10,12 +10,12 @@
 using namespace mahpo;
 
 TEST_CASE("parameter types model the concepts") {
-  STATIC_REQUIRE(FreeParameter<Int<"a", 1, 5>>);
-  STATIC_REQUIRE(FreeParameter<LogReal<"b", 1e-3, 1.0>>);
-  STATIC_REQUIRE(FreeParameter<Categorical<"c", "x", "y">>);
-  STATIC_REQUIRE(FixedParameter<Fixed<"d", 3>>);
-  STATIC_REQUIRE(!FreeParameter<Fixed<"d", 3>>);
-  STATIC_REQUIRE(!Parameter<int>);
+  STATIC_REQUIRE(FreeHyperparameter<Int<"a", 1, 5>>);
+  STATIC_REQUIRE(FreeHyperparameter<LogReal<"b", 1e-3, 1.0>>);
+  STATIC_REQUIRE(FreeHyperparameter<Categorical<"c", "x", "y">>);
+  STATIC_REQUIRE(FixedHyperparameter<Fixed<"d", 3>>);
+  STATIC_REQUIRE(!FreeHyperparameter<Fixed<"d", 3>>);
+  STATIC_REQUIRE(!Hyperparameter<int>);
 }
 
 TEST_CASE("value types follow the values") {

@@ -17,13 +17,13 @@
 
 #include <mahpo/objective.hpp>
 
-#include <mahpo/nn/layers.hpp>
+#include <mahpo/nn/layer_types.hpp>
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/nn/topology.hpp>
 
 #include <mahpo/train/backend.hpp>
 #include <mahpo/train/blas.hpp>
-#include <mahpo/train/layers.hpp>
+#include <mahpo/train/cpu_layers.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/metrics.hpp>
 #include <mahpo/train/network.hpp>

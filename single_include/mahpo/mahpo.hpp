@@ -96,12 +96,12 @@ constexpr auto join() {
 // ---- begin mahpo/space/parameters.hpp
 // Typed hyperparameters: Int, Real (linear or log scale), Categorical and Fixed.
 //
-// The `Parameter` concept, which every one of them models, asks of a type P:
+// The `Hyperparameter` concept, which every one of them models, asks of a type P:
 //   P::name        a FixedString, the parameter's name;
 //   P::value_type  what a Config stores for it (std::int64_t, double, bool or std::string);
 //   P::is_fixed    true when the parameter takes one value and so spans no search dimension;
 //   P::contains(v), P::describe(), P::levels(resolution), P::from_json(json).
-// A free parameter (`FreeParameter`) also maps to and from [0, 1]: decode(encode(v)) == v exactly
+// A free parameter (`FreeHyperparameter`) also maps to and from [0, 1]: decode(encode(v)) == v exactly
 // for Int and Categorical, and up to rounding for Real.
 // Bounds are checked at compile time: lo < hi, and a log scale needs lo > 0.
 
@@ -209,11 +209,12 @@ inline double uniform_unit(std::uniform_random_bit_generator auto& rng) {
 
 inline double clamp_unit(double u) { return std::clamp(u, 0.0, 1.0); }
 
-// `count` positions spread over [0, 1], both ends included; one position is the middle.
+// Refuses a discretization with no position.
 inline void check_resolution(std::size_t resolution) {
   if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
 }
 
+// `count` positions spread over [0, 1], both ends included; one position is the middle.
 inline std::vector<double> unit_positions(std::size_t count) {
   check_resolution(count);
   if (count == 1) return {0.5};
@@ -470,7 +471,7 @@ struct Fixed {
 };
 
 template <typename P>
-concept Parameter = requires {
+concept Hyperparameter = requires {
   typename P::value_type;
   requires is_fixed_string<std::remove_cvref_t<decltype(P::name)>>;
   { P::is_fixed } -> std::convertible_to<bool>;
@@ -482,18 +483,18 @@ concept Parameter = requires {
 };
 
 template <typename P>
-concept FreeParameter = Parameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
+concept FreeHyperparameter = Hyperparameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
   { P::encode(value) } -> std::same_as<double>;
   { P::decode(u) } -> std::same_as<typename P::value_type>;
 };
 
 template <typename P>
-concept FixedParameter = Parameter<P> && P::is_fixed && requires {
+concept FixedHyperparameter = Hyperparameter<P> && P::is_fixed && requires {
   { P::value() } -> std::same_as<typename P::value_type>;
 };
 
 // Draws a value: uniform over the unit cube's share of each value (log-uniform on a log scale).
-template <Parameter P>
+template <Hyperparameter P>
 typename P::value_type sample_parameter(std::uniform_random_bit_generator auto& rng) {
   if constexpr (P::is_fixed) {
     return P::value();
@@ -807,9 +808,9 @@ constexpr bool distinct_names(const std::array<std::string_view, N>& names) {
 
 template <typename... Params>
 struct Space {
-  static_assert((Parameter<Params> && ...),
+  static_assert((Hyperparameter<Params> && ...),
                 "mahpo::Space: every argument must be a parameter (Int, Real, Categorical, Fixed, or a type "
-                "that models mahpo::Parameter)");
+                "that models mahpo::Hyperparameter)");
 
   static constexpr std::size_t size = sizeof...(Params);
   static constexpr std::size_t dimension = (std::size_t{!Params::is_fixed} + ... + 0);
@@ -1357,7 +1358,7 @@ concept Objective = std::invocable<const O&, const Config<S>&, const Budget&> &&
 }  // namespace mahpo
 // ---- end mahpo/objective.hpp
 
-// ---- begin mahpo/nn/layers.hpp
+// ---- begin mahpo/nn/layer_types.hpp
 // Typed layers of a LeNet-style topology. Each layer type exposes its own subspace (`space`, names
 // qualified by the layer's name) and turns a config of that subspace into a runtime layer spec.
 //
@@ -1405,9 +1406,9 @@ using LayerSpec = std::variant<ConvSpec, PoolSpec, DenseSpec, OutputSpec>;
 
 namespace detail {
 template <typename P>
-concept IntegralParameter = Parameter<P> && std::same_as<typename P::value_type, std::int64_t>;
+concept IntegralHyperparameter = Hyperparameter<P> && std::same_as<typename P::value_type, std::int64_t>;
 template <typename P>
-concept RealParameter = Parameter<P> && (std::same_as<typename P::value_type, double> ||
+concept RealHyperparameter = Hyperparameter<P> && (std::same_as<typename P::value_type, double> ||
                                          std::same_as<typename P::value_type, std::int64_t>);
 
 // The value of parameter P of layer `Layer`, read under its qualified name "Layer.name".
@@ -1419,8 +1420,8 @@ auto layer_value(const Config& config) {
 
 template <FixedString Name, typename KernelSize, typename Filters, Padding Pad = Padding::valid>
 struct Conv {
-  static_assert(detail::IntegralParameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
-  static_assert(detail::IntegralParameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
   static constexpr auto name = Name;
   using space = Prefixed<Name, Space<KernelSize, Filters>>;
 
@@ -1444,8 +1445,8 @@ struct MaxPool {
 
 template <FixedString Name, typename Units, typename DropoutRate>
 struct Dense {
-  static_assert(detail::IntegralParameter<Units>, "mahpo::nn::Dense: the unit count must be an integer parameter");
-  static_assert(detail::RealParameter<DropoutRate>, "mahpo::nn::Dense: the dropout rate must be a real parameter");
+  static_assert(detail::IntegralHyperparameter<Units>, "mahpo::nn::Dense: the unit count must be an integer parameter");
+  static_assert(detail::RealHyperparameter<DropoutRate>, "mahpo::nn::Dense: the dropout rate must be a real parameter");
   static constexpr auto name = Name;
   using space = Prefixed<Name, Space<Units, DropoutRate>>;
 
@@ -1470,8 +1471,8 @@ struct Output {
 
 template <typename BatchSize, typename LearningRate>
 struct Training {
-  static_assert(detail::IntegralParameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
-  static_assert(detail::RealParameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
+  static_assert(detail::IntegralHyperparameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
+  static_assert(detail::RealHyperparameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
   static constexpr auto name = FixedString("training");
   using space = Prefixed<"training", Space<BatchSize, LearningRate>>;
 
@@ -1486,7 +1487,7 @@ struct Training {
 };
 
 }  // namespace mahpo::nn
-// ---- end mahpo/nn/layers.hpp
+// ---- end mahpo/nn/layer_types.hpp
 // ---- begin mahpo/nn/lenet.hpp
 // LeNet<Layers...>: a CNN topology as a type.
 //
@@ -1971,7 +1972,7 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 
 }  // namespace mahpo::train
 // ---- end mahpo/train/blas.hpp
-// ---- begin mahpo/train/layers.hpp
+// ---- begin mahpo/train/cpu_layers.hpp
 // The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
 // one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
 // and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
@@ -2571,12 +2572,12 @@ struct Shape {
   std::size_t size() const { return channels * batch * height * width; }
 };
 
-struct ParameterView {
+struct WeightsView {
   std::span<float> values;
   std::span<float> gradients;
 };
 
-enum class Activation { none, relu };
+enum class LayerActivation { none, relu };
 
 class Layer {
  public:
@@ -2586,7 +2587,7 @@ class Layer {
   virtual const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) = 0;
   // Takes d(loss)/d(output); fills parameter gradients and, if asked, returns d(loss)/d(input).
   virtual const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) = 0;
-  virtual std::vector<ParameterView> parameters() { return {}; }
+  virtual std::vector<WeightsView> parameters() { return {}; }
   virtual void initialize(std::mt19937_64&) {}
   // Bytes of the buffers and parameters the layer holds.
   virtual std::size_t bytes() const = 0;
@@ -2623,9 +2624,9 @@ inline void relu_gradient(const float* output, const float* gradient, std::size_
 
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
 // uniform otherwise (Glorot & Bengio, 2010).
-inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, Activation activation,
+inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, LayerActivation activation,
                                std::mt19937_64& rng) {
-  if (activation == Activation::relu) {
+  if (activation == LayerActivation::relu) {
     std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
     for (auto& w : weights) w = normal(rng);
   } else {
@@ -2639,7 +2640,7 @@ inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std
 // each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
 class ConvLayer final : public Layer {
  public:
-  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu,
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, LayerActivation activation = LayerActivation::relu,
             std::size_t pad_before = 0, std::size_t pad_total = 0)
       : in_channels_(in_channels), filters_(filters), kernel_(kernel), pad_before_(pad_before), pad_total_(pad_total),
         activation_(activation),
@@ -2663,7 +2664,7 @@ class ConvLayer final : public Layer {
     const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
     const std::size_t columns = output_shape_.batch * plane;
     grow(output_, filters_ * columns);
-    const bool relu = activation_ == Activation::relu;
+    const bool relu = activation_ == LayerActivation::relu;
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane, ld = columns_stride(width);
       float* block = group_columns(first);
@@ -2687,7 +2688,7 @@ class ConvLayer final : public Layer {
     const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
     const std::size_t columns = output_shape_.batch * plane;
     grow(delta_, filters_ * columns);
-    const bool relu = activation_ == Activation::relu;
+    const bool relu = activation_ == LayerActivation::relu;
     for (std::size_t f = 0; f < filters_; ++f) {
       const float* gradient = output_gradient.data() + f * columns;
       const float* output = output_.data() + f * columns;
@@ -2727,7 +2728,7 @@ class ConvLayer final : public Layer {
     return input_gradient_;
   }
 
-  std::vector<ParameterView> parameters() override {
+  std::vector<WeightsView> parameters() override {
     return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
   }
 
@@ -2768,7 +2769,7 @@ class ConvLayer final : public Layer {
 
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
-  Activation activation_;
+  LayerActivation activation_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
   const std::vector<float>* input_ = nullptr;
@@ -2922,7 +2923,7 @@ class FlattenLayer final : public Layer {
 // 1 / (1 - rate), so evaluation needs no scaling.
 class DenseLayer final : public Layer {
  public:
-  DenseLayer(std::size_t inputs, std::size_t units, Activation activation, double dropout_rate, std::uint64_t seed)
+  DenseLayer(std::size_t inputs, std::size_t units, LayerActivation activation, double dropout_rate, std::uint64_t seed)
       : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
         weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
         dropout_state_(seed) {}
@@ -2942,7 +2943,7 @@ class DenseLayer final : public Layer {
     kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(), units_,
                       true);
     const std::size_t count = batch_ * units_;
-    if (activation_ == Activation::relu) {
+    if (activation_ == LayerActivation::relu) {
       for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
     }
     dropping_ = training && dropout_rate_ > 0.0f;
@@ -2967,7 +2968,7 @@ class DenseLayer final : public Layer {
     const std::size_t count = batch_ * units_;
     grow(delta_, count);
     // The output is zero where ReLU or dropout zeroed it, and the mask is 0 where dropout did.
-    if (activation_ == Activation::relu) {
+    if (activation_ == LayerActivation::relu) {
       relu_gradient(output_.data(), output_gradient.data(), count, delta_.data());
     } else {
       std::copy_n(output_gradient.begin(), count, delta_.begin());
@@ -2989,7 +2990,7 @@ class DenseLayer final : public Layer {
     return input_gradient_;
   }
 
-  std::vector<ParameterView> parameters() override {
+  std::vector<WeightsView> parameters() override {
     return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
   }
 
@@ -3000,7 +3001,7 @@ class DenseLayer final : public Layer {
 
  private:
   std::size_t inputs_, units_;
-  Activation activation_;
+  LayerActivation activation_;
   float dropout_rate_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> output_, delta_, mask_, input_gradient_;
@@ -3018,7 +3019,7 @@ class DenseLayer final : public Layer {
 };
 
 }  // namespace mahpo::train
-// ---- end mahpo/train/layers.hpp
+// ---- end mahpo/train/cpu_layers.hpp
 // ---- begin mahpo/train/loss.hpp
 // Softmax cross-entropy over a batch of logits (N x classes), averaged over the batch.
 
@@ -3084,7 +3085,7 @@ class Network {
     for (const auto& layer : spec.layers) {
       std::unique_ptr<Layer> built;
       if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
-        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, Activation::relu,
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, LayerActivation::relu,
                                               conv->padding_before(), conv->padding_total());
       } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
         built = std::make_unique<MaxPoolLayer>(pool->size);
@@ -3095,10 +3096,10 @@ class Network {
           flat = true;
         }
         if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
-          built = std::make_unique<DenseLayer>(shape.channels, dense->units, Activation::relu, dense->dropout_rate, rng());
+          built = std::make_unique<DenseLayer>(shape.channels, dense->units, LayerActivation::relu, dense->dropout_rate, rng());
         } else {
           classes_ = std::get<nn::OutputSpec>(layer).classes;
-          built = std::make_unique<DenseLayer>(shape.channels, classes_, Activation::none, 0.0, rng());
+          built = std::make_unique<DenseLayer>(shape.channels, classes_, LayerActivation::none, 0.0, rng());
         }
       }
       built->initialize(rng);
@@ -3171,8 +3172,8 @@ class Network {
     return *gradient;
   }
 
-  std::vector<ParameterView> parameters() {
-    std::vector<ParameterView> all;
+  std::vector<WeightsView> parameters() {
+    std::vector<WeightsView> all;
     for (auto& layer : layers_) {
       for (auto& p : layer->parameters()) all.push_back(p);
     }
@@ -3258,9 +3259,8 @@ class Network {
 //   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
 //   w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 //
-// computed as Kingma & Ba's end of section 2 suggests, with the bias corrections folded into the step
-// size and epsilon once per step: w -= a m / (sqrt(v) + e), a = lr sqrt(1 - beta2^t) / (1 - beta1^t),
-// e = epsilon sqrt(1 - beta2^t) (algebraically the same update; PyTorch's torch.optim.Adam form).
+// written as PyTorch's torch.optim.Adam computes it (epsilon added to the bias-corrected root), so
+// the RL searchers' updates, and the journals they replay, are the same as before the trainer shared it.
 
 #include <cmath>
 #include <concepts>
@@ -3273,22 +3273,24 @@ template <std::floating_point T>
 struct AdamStep {
   T beta1 = T(0.9);
   T beta2 = T(0.999);
-  T step_size = T(0);  // a = lr sqrt(1 - beta2^t) / (1 - beta1^t)
-  T epsilon = T(0);    // e = epsilon sqrt(1 - beta2^t)
+  T learning_rate = T(0);
+  T correction1 = T(1);  // 1 - beta1^t
+  T correction2 = T(1);  // 1 - beta2^t
+  T epsilon = T(1e-8);
 
   // The coefficients of step t (1, 2, ...).
   static AdamStep at(std::size_t t, double learning_rate, double beta1, double beta2, double epsilon) {
     const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
-    const double correction2 = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
-    return {static_cast<T>(beta1), static_cast<T>(beta2), static_cast<T>(learning_rate * correction2 / correction1),
-            static_cast<T>(epsilon * correction2)};
+    const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(t));
+    return {static_cast<T>(beta1),       static_cast<T>(beta2),       static_cast<T>(learning_rate),
+            static_cast<T>(correction1), static_cast<T>(correction2), static_cast<T>(epsilon)};
   }
 
   // One element: the moments m and v and the weight w, from the gradient g.
   void operator()(T& w, T g, T& m, T& v) const {
     m = beta1 * m + (T(1) - beta1) * g;
     v = beta2 * v + (T(1) - beta2) * g * g;
-    w -= step_size * m / (std::sqrt(v) + epsilon);
+    w -= learning_rate * (m / correction1) / (std::sqrt(v / correction2) + epsilon);
   }
 
   // Every element of one tensor (all spans of one length).
@@ -3305,7 +3307,7 @@ namespace mahpo::train {
 
 class Optimizer {
  public:
-  Optimizer(OptimizerKind kind, std::vector<ParameterView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
+  Optimizer(OptimizerKind kind, std::vector<WeightsView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
     for (const auto& p : parameters_) {
       first_.emplace_back(p.values.size(), 0.0f);
       if (std::holds_alternative<Adam>(kind_)) second_.emplace_back(p.values.size(), 0.0f);
@@ -3344,7 +3346,7 @@ class Optimizer {
 
  private:
   OptimizerKind kind_;
-  std::vector<ParameterView> parameters_;
+  std::vector<WeightsView> parameters_;
   std::vector<std::vector<float>> first_, second_;
   std::size_t steps_ = 0;
 };
@@ -3596,7 +3598,7 @@ class Trainer {
   std::vector<float> input_, logit_gradient_;
   std::vector<std::uint8_t> labels_;
   // Micro-batched steps: the summed parameter gradients, and the whole batch's logits and labels.
-  std::vector<ParameterView> parameters_;  // the network's, for summing micro-batch gradients
+  std::vector<WeightsView> parameters_;  // the network's, for summing micro-batch gradients
   std::vector<std::vector<float>> gradient_sums_;
   std::vector<float> batch_logits_;
   std::vector<std::uint8_t> batch_labels_;
@@ -6127,7 +6129,8 @@ struct Shape {
     return std::max<std::size_t>(1, static_cast<std::size_t>(forgiving_floor(n)));
   }
 
-  // The budget of rung i of bracket s: r·eta^i with r = R·eta^-s (Li et al. 2018, Algorithm 1).
+  // The level of rung i of bracket s, so that budget(level(s, i)) = r·eta^i with r = R·eta^-s (Li et
+  // al. 2018, Algorithm 1): bracket s starts s_max - s levels above the smallest budget.
   std::size_t level(std::size_t s, std::size_t rung) const { return s_max - s + rung; }
 };
 
@@ -8101,11 +8104,11 @@ class Linear {
 
 namespace mahpo::rl {
 
-enum class Activation { relu, tanh };
+enum class MlpActivation { relu, tanh };
 
 struct MlpOptions {
   std::vector<std::size_t> sizes;            // {inputs, hidden..., outputs}: at least two entries, all positive
-  Activation activation = Activation::relu;  // of the hidden blocks
+  MlpActivation activation = MlpActivation::relu;  // of the hidden blocks
   bool layer_norm = false;                   // LayerNorm after each hidden block's activation
   double hidden_gain = std::sqrt(2.0);       // orthogonal-init gain of the hidden linears
   double output_gain = 1.0;                  // of the output linear: 0.01 for logits, 1 for values
@@ -8165,7 +8168,7 @@ class Mlp {
       const Matrix& activated = activations_[layer];
       if (gradient.shape() != activated.shape())
         throw std::invalid_argument("mahpo::rl::Mlp: backward's gradient does not match the last forward");
-      if (options_.activation == Activation::relu) {
+      if (options_.activation == MlpActivation::relu) {
         for (std::size_t k = 0; k < gradient.size(); ++k)
           if (activated.flat(k) <= 0.0) gradient.flat(k) = 0.0;
       } else {
@@ -8207,7 +8210,7 @@ class Mlp {
   }
 
   void activate(Matrix& x) const {
-    if (options_.activation == Activation::relu) {
+    if (options_.activation == MlpActivation::relu) {
       for (auto& v : x) v = v > 0.0 ? v : 0.0;
     } else {
       for (auto& v : x) v = std::tanh(v);
@@ -8476,7 +8479,7 @@ struct MappoOptions {
   double huber_delta = 10.0;             // Huber value loss
   double gae_lambda = 0.95;              // GAE over the agents' steps (gamma is 1)
   std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
-  rl::Activation activation = rl::Activation::relu;
+  rl::MlpActivation activation = rl::MlpActivation::relu;
 
   // The plain algorithm of the MAPPO-HPO paper with the MAPPO reference's PPO settings: an 8-level
   // action grid, a PPO update on every 8 new episodes (10 epochs, no reuse), z-scored rewards.
@@ -9672,7 +9675,7 @@ class RewardModel {
   RewardModel() = default;
   RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
                      std::mt19937_64& rng) {
-    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::Activation::relu};
+    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::MlpActivation::relu};
     for (std::size_t m = 0; m < members; ++m) {
       members_.emplace_back(shape, rng);
       optimizers_.emplace_back(rl::AdamOptions{.learning_rate = learning_rate});
@@ -9927,6 +9930,89 @@ class PpoLstm {
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/ppo/ppo_lstm.hpp
+// ---- begin mahpo/search/factory.hpp
+// Searchers by name, for programs that let their user choose one (search_lenet, paper_tables):
+//
+//   auto searcher = mahpo::search::make_searcher<Space>("tpe", {.search = {.seed = 1}});
+//   std::visit([&](auto& chosen) { mahpo::study::run_study(chosen, objective, options); }, searcher);
+//
+// The names are the searchers' own (`Searcher::name`), plus "mappo_paper" (MAPPO with
+// MappoOptions::paper()). T is a space, or a topology (nn::Topology): MAPPO then reads the
+// topology's layers (the same agents as its space's groups), the others search its space.
+
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+struct SearcherSettings {
+  SearchOptions search{};          // seed, goal, and the budget of every trial of a single-fidelity searcher
+  double min_budget = 1.0 / 9.0;   // multi-fidelity searchers: epochs of the first rung
+  double max_budget = 1.0;         // ... and of the last (they ignore search.budget)
+  std::size_t trials = 0;          // the study's trial limit if known: sizes regularized evolution (0: its defaults)
+};
+
+inline constexpr std::array<std::string_view, 13> searcher_names{
+    "random",    "grid",       "anneal", "tpe",   "tpe_hyperopt",          "gp_bo",   "successive_halving",
+    "hyperband", "bohb",       "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"};
+
+// Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
+constexpr bool is_multi_fidelity(std::string_view name) {
+  return name == "successive_halving" || name == "hyperband" || name == "bohb";
+}
+
+template <typename T>
+using space_of_t = typename mappo::detail::space_of<T>::type;
+
+// Any searcher make_searcher<T> can build.
+template <typename T, typename S = space_of_t<T>>
+using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
+                                 SuccessiveHalving<S>, Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>,
+                                 PpoLstm<S>>;
+
+// The searcher `name` stands for; std::invalid_argument, listing the names, for another.
+template <typename T>
+AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& settings = {}) {
+  using S = space_of_t<T>;
+  using Any = AnySearcher<T>;
+  const SearchOptions& common = settings.search;
+  const auto fidelity = [&](auto options) {
+    options.min_budget = settings.min_budget;
+    options.max_budget = settings.max_budget;
+    return options;
+  };
+  if (name == "random") return Any(std::in_place_type<Random<S>>, common);
+  if (name == "grid") return Any(std::in_place_type<Grid<S>>, common);
+  if (name == "anneal") return Any(std::in_place_type<Anneal<S>>, common);
+  if (name == "tpe") return Any(std::in_place_type<Tpe<S>>, common);
+  if (name == "tpe_hyperopt") return Any(std::in_place_type<Tpe<S, tpe::Hyperopt>>, common);
+  if (name == "gp_bo") return Any(std::in_place_type<GpBo<S>>, common);
+  if (name == "successive_halving") {
+    return Any(std::in_place_type<SuccessiveHalving<S>>, common, fidelity(SuccessiveHalvingOptions{}));
+  }
+  if (name == "hyperband") return Any(std::in_place_type<Hyperband<S>>, common, fidelity(HyperbandOptions{}));
+  if (name == "bohb") return Any(std::in_place_type<Bohb<S>>, common, fidelity(BohbOptions{}));
+  if (name == "regularized_evolution") {
+    const auto evolution = settings.trials > 0 ? EvolutionOptions::for_budget(settings.trials) : EvolutionOptions{};
+    return Any(std::in_place_type<RegularizedEvolution<S>>, common, evolution);
+  }
+  if (name == "mappo") return Any(std::in_place_type<Mappo<T>>, common);
+  if (name == "mappo_paper") return Any(std::in_place_type<Mappo<T>>, common, MappoOptions::paper());
+  if (name == "ppo_lstm") return Any(std::in_place_type<PpoLstm<S>>, common);
+  std::string known;
+  for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
+  throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));
+}
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/factory.hpp
 // ---- begin mahpo/rl/rl.hpp
 // mahpo::rl: the small reinforcement-learning toolkit the MAPPO and PPO-LSTM searchers are built
 // on, in double precision on xtensor. One thing per header:
@@ -9947,6 +10033,44 @@ class PpoLstm {
 //   gradient_clipping.hpp       global gradient-norm clipping
 
 // ---- end mahpo/rl/rl.hpp
+// ---- begin mahpo/study/csv.hpp
+// CSV as the study reports and the paper's tables write it (RFC 4180): a cell holding a comma, a
+// quote or a line break goes in double quotes with its quotes doubled; JSON values as their text.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mahpo::study {
+
+// One cell, quoted only when it must be.
+inline std::string csv_cell(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string cell = "\"";
+  for (char c : text) cell += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return cell + '"';
+}
+
+// A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
+inline std::string json_text(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// Cells joined by commas (no line break), each quoted only when it must be.
+inline std::string csv_row(const std::vector<std::string>& cells) {
+  std::string line;
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    if (k > 0) line += ',';
+    line += csv_cell(cells[k]);
+  }
+  return line;
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/csv.hpp
 // ---- begin mahpo/study/journal.hpp
 // The study journal: one JSON object per line, appended and fsync'ed before the event it records is
 // reported, so a crash loses at most the line being written.
@@ -10103,61 +10227,70 @@ class JournalWriter {
 
 }  // namespace mahpo::study
 // ---- end mahpo/study/journal.hpp
-// ---- begin mahpo/study/study.hpp
-// The study runner: a searcher against an objective, under a trial, wall-clock and/or epoch budget,
-// with N worker threads, a journal, resume, a progress line and a report.
-//
-//   mahpo::search::Tpe<Space> tpe({.seed = 1});
-//   auto report = mahpo::study::run_study(tpe, objective, {.trials = 200, .workers = 2,
-//                                                         .journal = "tpe.jsonl"});
-//   fmt::print("{}", report.summary());
-//   report.write_csv("tpe.csv");
-//
-// Concurrency: workers ask and tell under one lock and evaluate outside it, so a model-based
-// searcher sees the other workers' trials as pending (History::running()) when it is asked.
-// Journal: every ask and tell is appended and fsync'ed inside that lock, before the trial starts or
-// its result is reported, so the journal's order is the order the searcher saw.
-// Resume: a fresh searcher, built with the same options, replays the journal's asks and tells in
-// order (each replayed ask must give the journal's config: searchers are deterministic); trials
-// asked but never told (running at the crash) are evaluated again first; finished ones never are.
+// ---- begin mahpo/study/progress.hpp
+// The progress line a study prints on stderr: trials finished, the best value, time spent, and an
+// ETA (trial limit) or the time left (time limit).
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <concepts>
 #include <cstddef>
 #include <cstdio>
-#include <deque>
-#include <exception>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace mahpo::study {
+
+// 42s, 3m07s, 2h05m.
+inline std::string format_duration(double seconds) {
+  const auto total = static_cast<long long>(seconds + 0.5);
+  if (total < 60) return fmt::format("{}s", total);
+  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+}
+
+struct ProgressState {
+  std::string_view searcher;
+  std::size_t finished = 0;
+  std::size_t trial_limit = 0;   // 0: none
+  double seconds_limit = 0.0;    // 0: none
+  double elapsed = 0.0;
+  const double* best = nullptr;  // the best value so far, if any
+};
+
+// The line, without the leading carriage return.
+inline std::string progress_line(const ProgressState& state) {
+  std::string eta;
+  if (state.trial_limit > 0 && state.finished > 0) {
+    const auto left = static_cast<double>(state.trial_limit - std::min(state.trial_limit, state.finished));
+    eta = fmt::format(" | ETA {}", format_duration(state.elapsed / static_cast<double>(state.finished) * left));
+  } else if (state.seconds_limit > 0.0) {
+    eta = fmt::format(" | {} left", format_duration(std::max(0.0, state.seconds_limit - state.elapsed)));
+  }
+  return fmt::format("mahpo {}: trial {}/{} | best {} | {} elapsed{}   ", state.searcher, state.finished,
+                     state.trial_limit > 0 ? std::to_string(state.trial_limit) : std::string("?"),
+                     state.best ? fmt::format("{:.5g}", *state.best) : std::string("-"), format_duration(state.elapsed),
+                     eta);
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/progress.hpp
+// ---- begin mahpo/study/report.hpp
+// What a study gives back: every trial (config, budget, result, times, worker), the best, a summary
+// and a CSV with one row per trial.
+
+#include <algorithm>
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
-#include <type_traits>
 #include <vector>
-
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 
 namespace mahpo::study {
-
-enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
-
-struct StudyOptions {
-  std::size_t trials = 0;   // stop asking after this many trials (0: no limit)
-  double seconds = 0.0;     // ... or after this much wall-clock time, resumed runs included (0: no limit)
-  double epochs = 0.0;      // ... or once the asked budgets sum to this many epochs (0: no limit)
-  std::size_t workers = 1;  // trials evaluated at once, one thread each
-  std::filesystem::path journal;  // empty: no journal
-  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
-  Progress progress = Progress::automatic;
-};
 
 template <typename S>
 struct TrialRecord {
@@ -10229,7 +10362,7 @@ struct StudyReport {
     std::vector<std::string> header{"id", "status", "value", "budget_epochs", "budget_iterations", "started", "ended", "worker"};
     for (auto name : S::names) header.emplace_back(name);
     for (const auto& key : metric_keys) header.push_back(key);
-    out << csv_row(header);
+    out << csv_row(header) << '\n';
     for (const auto& trial : trials) {
       std::vector<std::string> row{std::to_string(trial.id),
                                    trial.finished ? to_string(trial.result.status) : "running",
@@ -10240,45 +10373,77 @@ struct StudyReport {
                                    fmt::format("{:.3f}", trial.ended),
                                    std::to_string(trial.worker)};
       const auto config = trial.config.to_json();
-      for (auto name : S::names) row.push_back(cell(config.at(std::string(name))));
+      for (auto name : S::names) row.push_back(json_text(config.at(std::string(name))));
       for (const auto& key : metric_keys) {
-        row.push_back(trial.result.metrics.contains(key) ? cell(trial.result.metrics.at(key)) : "");
+        row.push_back(trial.result.metrics.contains(key) ? json_text(trial.result.metrics.at(key)) : "");
       }
-      out << csv_row(row);
+      out << csv_row(row) << '\n';
     }
     if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
   }
 
- private:
-  static std::string cell(const nlohmann::json& value) {
-    return value.is_string() ? value.get<std::string>() : value.dump();
-  }
-  static std::string csv_row(const std::vector<std::string>& cells) {
-    std::string line;
-    for (std::size_t k = 0; k < cells.size(); ++k) {
-      if (k > 0) line += ',';
-      const auto& text = cells[k];
-      if (text.find_first_of(",\"\n") == std::string::npos) {
-        line += text;
-      } else {
-        line += '"';
-        for (char c : text) line += c == '"' ? std::string("\"\"") : std::string(1, c);
-        line += '"';
-      }
-    }
-    return line + '\n';
-  }
 };
 
-namespace detail {
+}  // namespace mahpo::study
+// ---- end mahpo/study/report.hpp
+// ---- begin mahpo/study/coordinator.hpp
+// The study's bookkeeping, apart from who evaluates the trials: the searcher, the journal, the
+// limits, the progress line and the report. An executor (the worker threads of study.hpp; an MPI
+// executor could be another) asks it for the next trial, evaluates the trial, and hands the result
+// back. The coordinator is not thread-safe: an executor with several workers calls it under one lock.
+//
+//   Coordinator coordinator(searcher, options);        // starts the journal, or replays it (resume)
+//   while (auto trial = coordinator.next(worker)) {    // a trial to rerun first, else a new ask
+//     coordinator.finish(trial->id, evaluate_trial(objective, *trial), worker);
+//   }
+//   StudyReport report = coordinator.close();
+//
+// Journal: every ask and tell is appended and fsync'ed before the trial starts or its result is
+// reported, so the journal's order is the order the searcher saw. Resume: a fresh searcher, built
+// with the same options, replays the journal's asks and tells in order (each replayed ask must give
+// the journal's config: searchers are deterministic); trials asked but never told (running at the
+// crash) are evaluated again first; finished ones never are.
 
-inline std::string format_duration(double seconds) {
-  const auto total = static_cast<long long>(seconds + 0.5);
-  if (total < 60) return fmt::format("{}s", total);
-  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
-  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::study {
+
+enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
+
+struct StudyOptions {
+  std::size_t trials = 0;   // stop asking after this many trials (0: no limit)
+  double seconds = 0.0;     // ... or after this much wall-clock time, resumed runs included (0: no limit)
+  double epochs = 0.0;      // ... or once the asked budgets sum to this many epochs (0: no limit)
+  std::size_t workers = 1;  // trials evaluated at once, one thread each
+  std::filesystem::path journal;  // empty: no journal
+  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
+  Progress progress = Progress::automatic;
+};
+
+// Refuses options no study can run under.
+inline void check_options(const StudyOptions& options) {
+  if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
+    throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
+  }
+  if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
+  if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
 }
 
+// The journal's first record: what a resumed study must match.
 template <typename T>
 nlohmann::json study_header(const T& searcher) {
   using S = typename T::space_type;
@@ -10290,7 +10455,285 @@ nlohmann::json study_header(const T& searcher) {
           {"goal", to_string(searcher.options().goal)}};
 }
 
-}  // namespace detail
+template <search::Searcher T>
+class Coordinator {
+ public:
+  using space_type = typename T::space_type;
+  using trial_type = search::Trial<space_type>;
+
+  Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
+    check_options(options_);
+    report_.searcher = std::string(T::name);
+    report_.goal = searcher_.options().goal;
+    open_journal();
+    show_progress_ = options_.progress == Progress::always ||
+                     (options_.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
+    start_ = clock::now();
+  }
+
+  // Study seconds: this run's plus those of the runs the journal recorded.
+  double elapsed() const { return earlier_seconds_ + std::chrono::duration<double>(clock::now() - start_).count(); }
+
+  // The next trial for `worker`: a trial to evaluate again first, else a new ask (journaled) unless a
+  // limit is reached; nothing when the study is done asking.
+  std::optional<trial_type> next(std::size_t worker) {
+    trial_type trial;
+    if (!rerun_.empty()) {
+      const std::size_t id = rerun_.front();
+      rerun_.pop_front();
+      trial = {id, report_.trials[id].config, report_.trials[id].budget};
+    } else {
+      if (limit_reached()) return std::nullopt;
+      trial = searcher_.ask();
+      if (trial.id != report_.trials.size()) {
+        throw StudyError(fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
+      }
+      journal_.append({{"event", "ask"},
+                       {"id", trial.id},
+                       {"config", trial.config.to_json()},
+                       {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
+                       {"elapsed", elapsed()}});
+      report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
+      epochs_asked_ += trial.budget.epochs;
+    }
+    report_.trials[trial.id].started = elapsed();
+    report_.trials[trial.id].worker = worker;
+    return trial;
+  }
+
+  // Records a trial's result: on disk first, then told to the searcher, then in the report.
+  void finish(std::size_t id, Result result, std::size_t worker) {
+    auto& entry = report_.trials.at(id);
+    entry.ended = elapsed();
+    nlohmann::json record = result_to_json(result);
+    record["event"] = "tell";
+    record["id"] = id;
+    record["seconds"] = entry.ended - entry.started;
+    record["worker"] = worker;
+    record["elapsed"] = entry.ended;
+    journal_.append(record);  // on disk before anyone hears of it
+    searcher_.tell(id, result);
+    entry.result = std::move(result);
+    entry.finished = true;
+    if (show_progress_) print_progress();
+  }
+
+  // Ends the study: the report, with the study's total seconds.
+  StudyReport<space_type> close() {
+    if (show_progress_) fmt::print(stderr, "\n");
+    report_.seconds = elapsed();
+    return std::move(report_);
+  }
+
+  const StudyReport<space_type>& report() const { return report_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  bool limit_reached() const {
+    if (options_.trials > 0 && report_.trials.size() >= options_.trials) return true;
+    if (options_.seconds > 0.0 && elapsed() >= options_.seconds) return true;
+    return options_.epochs > 0.0 && epochs_asked_ >= options_.epochs;
+  }
+
+  void print_progress() const {
+    const auto finished = static_cast<std::size_t>(
+        std::count_if(report_.trials.begin(), report_.trials.end(), [](const auto& trial) { return trial.finished; }));
+    const auto* top = report_.best();
+    const ProgressState state{.searcher = T::name,
+                              .finished = finished,
+                              .trial_limit = options_.trials,
+                              .seconds_limit = options_.seconds,
+                              .elapsed = elapsed(),
+                              .best = top ? &top->result.value : nullptr};
+    fmt::print(stderr, "\r{}", progress_line(state));
+    std::fflush(stderr);
+  }
+
+  // Starts the journal, or replays the one at options.journal when resuming.
+  void open_journal() {
+    const auto header = study_header(searcher_);
+    const auto& path = options_.journal;
+    const bool exists = !path.empty() && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
+    if (exists && !options_.resume) {
+      throw StudyError(
+          fmt::format("mahpo: the journal {} already exists; resume it or choose another path", path.string()));
+    }
+    if (exists) {
+      replay(header);
+    } else if (!path.empty()) {
+      journal_ = JournalWriter(path);
+      journal_.append(header);
+    }
+  }
+
+  void replay(const nlohmann::json& header) {
+    const auto& path = options_.journal;
+    const auto contents = read_journal(path);
+    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
+      throw StudyError(fmt::format("mahpo: {} does not start with a study header", path.string()));
+    }
+    const auto& found = contents.records.front();
+    for (const char* key : {"searcher", "space", "seed", "goal"}) {
+      if (found.value(key, nlohmann::json()) != header[key]) {
+        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
+                                     path.string(), key, found.value(key, nlohmann::json()).dump(), header[key].dump()));
+      }
+    }
+    if (contents.truncated_bytes > 0) {
+      report_.notes.push_back(
+          fmt::format("the journal's last line was cut short ({} bytes) and was dropped", contents.truncated_bytes));
+    }
+    for (std::size_t k = 1; k < contents.records.size(); ++k) {
+      const auto& record = contents.records[k];
+      const auto event = record.value("event", "");
+      if (event == "ask") {
+        replay_ask(record);
+      } else if (event == "tell") {
+        replay_tell(record);
+      } else {
+        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, path.string()));
+      }
+      earlier_seconds_ = std::max(earlier_seconds_, record.value("elapsed", 0.0));
+    }
+    for (const auto& entry : report_.trials) {
+      if (!entry.finished) rerun_.push_back(entry.id);
+    }
+    report_.rerun = rerun_.size();
+    if (!rerun_.empty()) {
+      report_.notes.push_back(fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
+    }
+    journal_ = JournalWriter(path, contents.valid_bytes);
+  }
+
+  void replay_ask(const nlohmann::json& record) {
+    const auto id = record.at("id").get<std::size_t>();
+    const auto trial = searcher_.ask();
+    const auto config = Config<space_type>::from_json(record.at("config"));
+    if (trial.id != id || !(trial.config == config)) {
+      throw StudyError(fmt::format(
+          "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
+          "searcher's options changed?)",
+          options_.journal.string(), id, config.to_string(), trial.config.to_string()));
+    }
+    TrialRecord<space_type> entry{.id = id, .config = trial.config, .budget = trial.budget};
+    entry.started = record.value("elapsed", 0.0);
+    report_.trials.push_back(std::move(entry));
+    epochs_asked_ += trial.budget.epochs;
+  }
+
+  void replay_tell(const nlohmann::json& record) {
+    const auto id = record.at("id").get<std::size_t>();
+    if (id >= report_.trials.size() || report_.trials[id].finished) {
+      throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
+                                   options_.journal.string(), id));
+    }
+    auto& entry = report_.trials[id];
+    entry.result = result_from_json(record);
+    entry.finished = entry.replayed = true;
+    entry.ended = record.value("elapsed", 0.0);
+    entry.worker = record.value("worker", std::size_t{0});
+    searcher_.tell(id, entry.result);
+  }
+
+  T& searcher_;
+  StudyOptions options_;
+  StudyReport<space_type> report_;
+  JournalWriter journal_;
+  std::deque<std::size_t> rerun_;  // ids to evaluate again first
+  double earlier_seconds_ = 0.0, epochs_asked_ = 0.0;
+  bool show_progress_ = false;
+  clock::time_point start_;
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/coordinator.hpp
+// ---- begin mahpo/study/study.hpp
+// The study runner: a searcher against an objective, under a trial, wall-clock and/or epoch budget,
+// with N worker threads, a journal, resume, a progress line and a report.
+//
+//   mahpo::search::Tpe<Space> tpe({.seed = 1});
+//   auto report = mahpo::study::run_study(tpe, objective, {.trials = 200, .workers = 2,
+//                                                         .journal = "tpe.jsonl"});
+//   fmt::print("{}", report.summary());
+//   report.write_csv("tpe.csv");
+//
+// The parts: study/coordinator.hpp keeps the searcher, the journal (and its replay on resume), the
+// limits and the progress line; study/report.hpp the report and its CSV; this file evaluates trials
+// and runs the workers. Concurrency: workers ask and tell under one lock and evaluate outside it, so
+// a model-based searcher sees the other workers' trials as pending (History::running()) when it is
+// asked; every ask and tell is journaled inside that lock.
+
+#include <cmath>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::study {
+
+// Evaluates one trial. An exception from the objective, or an ok result with a non-finite value,
+// makes a failed result: one bad trial never ends the study.
+template <typename O, typename S>
+Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
+  Result result;
+  try {
+    result = objective(trial.config, trial.budget);
+    if (result.status == Status::ok && !std::isfinite(result.value)) {
+      result.status = Status::failed;
+      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
+    }
+  } catch (const std::exception& error) {
+    result = Result{};
+    result.status = Status::failed;
+    result.message = error.what();
+  }
+  return result;
+}
+
+// The thread executor: `workers` threads (the calling one included) take trials from the
+// coordinator under one lock and evaluate them outside it. The first error from the coordinator
+// (the journal, the searcher) stops every worker and is rethrown.
+template <typename T, typename O>
+void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t workers) {
+  using S = typename T::space_type;
+  std::mutex lock;
+  std::exception_ptr failure;
+  const auto work = [&](std::size_t worker) {
+    while (true) {
+      std::optional<search::Trial<S>> trial;
+      {
+        std::lock_guard guard(lock);
+        if (failure) return;
+        try {
+          trial = coordinator.next(worker);
+        } catch (...) {
+          failure = std::current_exception();
+          return;
+        }
+        if (!trial) return;
+      }
+      Result result = evaluate_trial(objective, *trial);
+      std::lock_guard guard(lock);
+      try {
+        coordinator.finish(trial->id, std::move(result), worker);
+      } catch (...) {
+        failure = std::current_exception();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& thread : threads) thread.join();
+  if (failure) std::rethrow_exception(failure);
+}
 
 // Runs the study and returns its report. Throws StudyError for bad options or a journal that does
 // not belong to this searcher and space; an exception from the objective fails that trial only.
@@ -10303,201 +10746,15 @@ StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, S
   static_assert(Objective<O, S>,
                 "mahpo::study::run_study: the objective must be callable as objective(const Config<S>&, const "
                 "Budget&) and return a mahpo::Result");
-  using clock = std::chrono::steady_clock;
-
-  if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
-    throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
+  const std::size_t workers = options.workers;
+  Coordinator<T> coordinator(searcher, std::move(options));
+  try {
+    run_threads(coordinator, objective, workers);
+  } catch (...) {
+    coordinator.close();  // ends the progress line
+    throw;
   }
-  if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
-  if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
-
-  StudyReport<S> report;
-  report.searcher = std::string(T::name);
-  report.goal = searcher.options().goal;
-  std::deque<std::size_t> rerun;  // ids to evaluate again first
-  double earlier_seconds = 0.0, epochs_asked = 0.0;
-  JournalWriter journal;
-
-  // ---- the journal: start one, or replay one
-  const auto header = detail::study_header(searcher);
-  const bool exists = !options.journal.empty() && std::filesystem::exists(options.journal) &&
-                      std::filesystem::file_size(options.journal) > 0;
-  if (exists && !options.resume) {
-    throw StudyError(fmt::format("mahpo: the journal {} already exists; resume it or choose another path",
-                                 options.journal.string()));
-  }
-  if (exists) {
-    const auto contents = read_journal(options.journal);
-    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
-      throw StudyError(fmt::format("mahpo: {} does not start with a study header", options.journal.string()));
-    }
-    const auto& found = contents.records.front();
-    for (const char* key : {"searcher", "space", "seed", "goal"}) {
-      if (found.value(key, nlohmann::json()) != header[key]) {
-        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
-                                     options.journal.string(), key, found.value(key, nlohmann::json()).dump(),
-                                     header[key].dump()));
-      }
-    }
-    if (contents.truncated_bytes > 0) {
-      report.notes.push_back(fmt::format("the journal's last line was cut short ({} bytes) and was dropped",
-                                         contents.truncated_bytes));
-    }
-    for (std::size_t k = 1; k < contents.records.size(); ++k) {
-      const auto& record = contents.records[k];
-      const auto event = record.value("event", "");
-      const auto id = record.at("id").get<std::size_t>();
-      if (event == "ask") {
-        const auto trial = searcher.ask();
-        const auto config = Config<S>::from_json(record.at("config"));
-        if (trial.id != id || !(trial.config == config)) {
-          throw StudyError(fmt::format(
-              "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
-              "searcher's options changed?)",
-              options.journal.string(), id, config.to_string(), trial.config.to_string()));
-        }
-        TrialRecord<S> entry{.id = id, .config = trial.config, .budget = trial.budget};
-        entry.started = record.value("elapsed", 0.0);
-        report.trials.push_back(std::move(entry));
-        epochs_asked += trial.budget.epochs;
-      } else if (event == "tell") {
-        if (id >= report.trials.size() || report.trials[id].finished) {
-          throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
-                                       options.journal.string(), id));
-        }
-        auto& entry = report.trials[id];
-        entry.result = result_from_json(record);
-        entry.finished = entry.replayed = true;
-        entry.ended = record.value("elapsed", 0.0);
-        entry.worker = record.value("worker", std::size_t{0});
-        searcher.tell(id, entry.result);
-      } else {
-        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, options.journal.string()));
-      }
-      earlier_seconds = std::max(earlier_seconds, record.value("elapsed", 0.0));
-    }
-    for (const auto& entry : report.trials) {
-      if (!entry.finished) rerun.push_back(entry.id);
-    }
-    report.rerun = rerun.size();
-    if (!rerun.empty()) {
-      report.notes.push_back(fmt::format("{} trial(s) running at the interruption are evaluated again", rerun.size()));
-    }
-    journal = JournalWriter(options.journal, contents.valid_bytes);
-  } else if (!options.journal.empty()) {
-    journal = JournalWriter(options.journal);
-    journal.append(header);
-  }
-
-  // ---- the workers
-  const auto start = clock::now();
-  const auto elapsed = [&] { return earlier_seconds + std::chrono::duration<double>(clock::now() - start).count(); };
-  const bool show_progress = options.progress == Progress::always ||
-                             (options.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
-  std::mutex lock;
-  std::exception_ptr failure;
-
-  const auto limit_reached = [&] {
-    if (options.trials > 0 && report.trials.size() >= options.trials) return true;
-    if (options.seconds > 0.0 && elapsed() >= options.seconds) return true;
-    return options.epochs > 0.0 && epochs_asked >= options.epochs;
-  };
-  const auto progress_line = [&] {
-    std::size_t finished = 0;
-    for (const auto& trial : report.trials) finished += trial.finished ? 1 : 0;
-    const auto* top = report.best();
-    std::string eta;
-    const double spent = elapsed();
-    if (options.trials > 0 && finished > 0) {
-      eta = fmt::format(" | ETA {}", detail::format_duration(spent / static_cast<double>(finished) *
-                                                             static_cast<double>(options.trials - std::min(options.trials, finished))));
-    } else if (options.seconds > 0.0) {
-      eta = fmt::format(" | {} left", detail::format_duration(std::max(0.0, options.seconds - spent)));
-    }
-    fmt::print(stderr, "\rmahpo {}: trial {}/{} | best {} | {} elapsed{}   ", T::name, finished,
-               options.trials > 0 ? std::to_string(options.trials) : std::string("?"),
-               top ? fmt::format("{:.5g}", top->result.value) : std::string("-"), detail::format_duration(spent), eta);
-    std::fflush(stderr);
-  };
-
-  const auto work = [&](std::size_t worker) {
-    while (true) {
-      std::size_t id;
-      search::Trial<S> trial;
-      {
-        std::lock_guard guard(lock);
-        if (failure) return;
-        try {
-          if (!rerun.empty()) {
-            id = rerun.front();
-            rerun.pop_front();
-            trial = {id, report.trials[id].config, report.trials[id].budget};
-          } else {
-            if (limit_reached()) return;
-            trial = searcher.ask();
-            id = trial.id;
-            if (id != report.trials.size()) {
-              throw StudyError(fmt::format("mahpo: {} asked trial {}, expected {}", T::name, id, report.trials.size()));
-            }
-            journal.append({{"event", "ask"},
-                            {"id", id},
-                            {"config", trial.config.to_json()},
-                            {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
-                            {"elapsed", elapsed()}});
-            report.trials.push_back(TrialRecord<S>{.id = id, .config = trial.config, .budget = trial.budget});
-            epochs_asked += trial.budget.epochs;
-          }
-          report.trials[id].started = elapsed();
-          report.trials[id].worker = worker;
-        } catch (...) {
-          failure = std::current_exception();
-          return;
-        }
-      }
-
-      Result result;
-      try {
-        result = objective(trial.config, trial.budget);
-        if (result.status == Status::ok && !std::isfinite(result.value)) {
-          result.status = Status::failed;
-          result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
-        }
-      } catch (const std::exception& error) {
-        result = Result{};
-        result.status = Status::failed;
-        result.message = error.what();
-      }
-
-      std::lock_guard guard(lock);
-      try {
-        auto& entry = report.trials[id];
-        entry.ended = elapsed();
-        nlohmann::json record = result_to_json(result);
-        record["event"] = "tell";
-        record["id"] = id;
-        record["seconds"] = entry.ended - entry.started;
-        record["worker"] = worker;
-        record["elapsed"] = entry.ended;
-        journal.append(record);  // on disk before anyone hears of it
-        searcher.tell(id, result);
-        entry.result = std::move(result);
-        entry.finished = true;
-        if (show_progress) progress_line();
-      } catch (...) {
-        failure = std::current_exception();
-        return;
-      }
-    }
-  };
-
-  std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < options.workers; ++w) threads.emplace_back(work, w);
-  work(0);
-  for (auto& thread : threads) thread.join();
-  if (show_progress) fmt::print(stderr, "\n");
-  if (failure) std::rethrow_exception(failure);
-  report.seconds = elapsed();
-  return report;
+  return coordinator.close();
 }
 
 }  // namespace mahpo::study
@@ -12925,7 +13182,8 @@ using FashionMnistSurrogate = LeNetSurrogate<LeNetDataset::fashion_mnist>;
 //   Branin       2-d, minimize; minimum 0.397887 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475)
 //   Hartmann6    6-d on [0, 1]^6, minimize; minimum -3.32237 at
 //                (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
-//   LeNetQuadratic  the 5-parameter space of paper_lenet (flattened names), maximize; an
+//   LeNetQuadratic  paper_lenet's space (6 free parameters, qualified names: conv1.conv_size, ...),
+//                maximize; an
 //                "accuracy" of 0.99 minus a weighted squared distance, in the unit cube, to a known
 //                best config, minus 0.05 * (1 - epochs) below 1 epoch (so low budgets rank configs
 //                the same way, with lower values, as multi-fidelity searchers assume)
@@ -12989,7 +13247,7 @@ struct Hartmann6 {
   }
 };
 
-// The paper_lenet space's five hyperparameters, scored without training.
+// The paper_lenet space's six free hyperparameters, scored without training.
 struct LeNetQuadratic {
   using space = nn::paper_lenet::space;
   static constexpr Goal goal = Goal::maximize;

@@ -109,9 +109,23 @@ def main():
     for dataset in datasets:
         for method in METHODS:
             path = os.path.join(out, "curves", dataset, method + ".dat")
-            points = [tuple(map(float, line.split())) for line in open(path) if line.strip() and not line.startswith("#")]
-            check(points, f"{path}: empty")
-            check(all(0.0 <= best <= 1.0 for _, best in points), f"{path}: accuracy outside [0, 1]")
+            # One block per seed, blocks separated by blank lines; in each, time and best never fall.
+            blocks, block = [], []
+            for line in open(path):
+                if line.startswith("#"):
+                    continue
+                if line.strip():
+                    block.append(tuple(map(float, line.split())))
+                elif block:
+                    blocks.append(block)
+                    block = []
+            if block:
+                blocks.append(block)
+            check(len(blocks) == args.seeds, f"{path}: {len(blocks)} curves, expected one per seed ({args.seeds})")
+            for k, curve in enumerate(blocks):
+                check(all(0.0 <= best <= 1.0 for _, best in curve), f"{path}: curve {k}: accuracy outside [0, 1]")
+                check(all(a[0] <= b[0] for a, b in zip(curve, curve[1:])), f"{path}: curve {k}: time goes back")
+                check(all(a[1] <= b[1] for a, b in zip(curve, curve[1:])), f"{path}: curve {k}: best-so-far falls")
 
     if args.plot_script:
         if shutil.which("gnuplot") is None:

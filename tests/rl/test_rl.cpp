@@ -157,17 +157,17 @@ TEST_CASE("rl: Linear and LayerNorm gradients", "[rl][gradient]") {
 
 TEST_CASE("rl: Mlp gradients with tanh, ReLU and LayerNorm", "[rl][gradient]") {
   std::mt19937_64 rng(3);
-  Mlp tanh_mlp({.sizes = {4, 7, 6, 3}, .activation = Activation::tanh}, rng);
+  Mlp tanh_mlp({.sizes = {4, 7, 6, 3}, .activation = MlpActivation::tanh}, rng);
   check_module(tanh_mlp, random_matrix(5, 4, rng), rng, "tanh");
 
-  Mlp tanh_norm({.sizes = {4, 7, 6, 3}, .activation = Activation::tanh, .layer_norm = true}, rng);
+  Mlp tanh_norm({.sizes = {4, 7, 6, 3}, .activation = MlpActivation::tanh, .layer_norm = true}, rng);
   for (Parameter* p : tanh_norm.parameters())
     p->value += random_matrix(p->value.shape()[0], p->value.shape()[1], rng, -0.2, 0.2);
   check_module(tanh_norm, random_matrix(5, 4, rng), rng, "tanh + LayerNorm");
 
   // ReLU has a kink at 0: the step (1e-6) would have to cross it, which random inputs do with
   // probability ~1e-5 per unit; this seed's pre-activations all stay clear of it.
-  Mlp relu({.sizes = {4, 8, 8, 2}, .activation = Activation::relu, .layer_norm = true}, rng);
+  Mlp relu({.sizes = {4, 8, 8, 2}, .activation = MlpActivation::relu, .layer_norm = true}, rng);
   for (Parameter* p : relu.parameters())
     p->value += random_matrix(p->value.shape()[0], p->value.shape()[1], rng, -0.2, 0.2);
   check_module(relu, random_matrix(6, 4, rng), rng, "ReLU + LayerNorm");
@@ -607,8 +607,8 @@ TEST_CASE("rl: PPO learns the best arm of a 3-armed bandit", "[rl][integration]"
   // One state, arms paying 0.2, 0.5, 0.8 plus noise. Actor and critic MLPs, GAE (one-step
   // episodes), value normalization, clipped value loss, entropy bonus, gradient clipping, Adam.
   std::mt19937_64 rng(2024);
-  Mlp actor({.sizes = {1, 16, 3}, .activation = Activation::tanh, .output_gain = 0.01}, rng);
-  Mlp critic({.sizes = {1, 16, 1}, .activation = Activation::tanh}, rng);
+  Mlp actor({.sizes = {1, 16, 3}, .activation = MlpActivation::tanh, .output_gain = 0.01}, rng);
+  Mlp critic({.sizes = {1, 16, 1}, .activation = MlpActivation::tanh}, rng);
   const CategoricalHead head({3});
   Adam actor_optimizer({.learning_rate = 5e-3}), critic_optimizer({.learning_rate = 5e-3});
   ValueNormalizer value_normalizer;

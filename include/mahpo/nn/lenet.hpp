@@ -19,7 +19,7 @@
 #include <boost/hana/type.hpp>
 #include <fmt/format.h>
 
-#include <mahpo/nn/layers.hpp>
+#include <mahpo/nn/layer_types.hpp>
 #include <mahpo/nn/topology.hpp>
 #include <mahpo/space/error.hpp>
 #include <mahpo/space/space.hpp>

@@ -19,7 +19,7 @@
 
 #include <fmt/format.h>
 
-#include <mahpo/nn/layers.hpp>
+#include <mahpo/nn/layer_types.hpp>
 #include <mahpo/space/config.hpp>
 #include <mahpo/space/error.hpp>
 #include <mahpo/space/space.hpp>

@@ -5,9 +5,8 @@
 //   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
 //   w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 //
-// computed as Kingma & Ba's end of section 2 suggests, with the bias corrections folded into the step
-// size and epsilon once per step: w -= a m / (sqrt(v) + e), a = lr sqrt(1 - beta2^t) / (1 - beta1^t),
-// e = epsilon sqrt(1 - beta2^t) (algebraically the same update; PyTorch's torch.optim.Adam form).
+// written as PyTorch's torch.optim.Adam computes it (epsilon added to the bias-corrected root), so
+// the RL searchers' updates, and the journals they replay, are the same as before the trainer shared it.
 
 #include <cmath>
 #include <concepts>
@@ -20,22 +19,24 @@ template <std::floating_point T>
 struct AdamStep {
   T beta1 = T(0.9);
   T beta2 = T(0.999);
-  T step_size = T(0);  // a = lr sqrt(1 - beta2^t) / (1 - beta1^t)
-  T epsilon = T(0);    // e = epsilon sqrt(1 - beta2^t)
+  T learning_rate = T(0);
+  T correction1 = T(1);  // 1 - beta1^t
+  T correction2 = T(1);  // 1 - beta2^t
+  T epsilon = T(1e-8);
 
   // The coefficients of step t (1, 2, ...).
   static AdamStep at(std::size_t t, double learning_rate, double beta1, double beta2, double epsilon) {
     const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
-    const double correction2 = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
-    return {static_cast<T>(beta1), static_cast<T>(beta2), static_cast<T>(learning_rate * correction2 / correction1),
-            static_cast<T>(epsilon * correction2)};
+    const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(t));
+    return {static_cast<T>(beta1),       static_cast<T>(beta2),       static_cast<T>(learning_rate),
+            static_cast<T>(correction1), static_cast<T>(correction2), static_cast<T>(epsilon)};
   }
 
   // One element: the moments m and v and the weight w, from the gradient g.
   void operator()(T& w, T g, T& m, T& v) const {
     m = beta1 * m + (T(1) - beta1) * g;
     v = beta2 * v + (T(1) - beta2) * g * g;
-    w -= step_size * m / (std::sqrt(v) + epsilon);
+    w -= learning_rate * (m / correction1) / (std::sqrt(v / correction2) + epsilon);
   }
 
   // Every element of one tensor (all spans of one length).

@@ -5,7 +5,8 @@
 //   Branin       2-d, minimize; minimum 0.397887 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475)
 //   Hartmann6    6-d on [0, 1]^6, minimize; minimum -3.32237 at
 //                (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
-//   LeNetQuadratic  the 5-parameter space of paper_lenet (flattened names), maximize; an
+//   LeNetQuadratic  paper_lenet's space (6 free parameters, qualified names: conv1.conv_size, ...),
+//                maximize; an
 //                "accuracy" of 0.99 minus a weighted squared distance, in the unit cube, to a known
 //                best config, minus 0.05 * (1 - epochs) below 1 epoch (so low budgets rank configs
 //                the same way, with lower values, as multi-fidelity searchers assume)
@@ -73,7 +74,7 @@ struct Hartmann6 {
   }
 };
 
-// The paper_lenet space's five hyperparameters, scored without training.
+// The paper_lenet space's six free hyperparameters, scored without training.
 struct LeNetQuadratic {
   using space = nn::paper_lenet::space;
   static constexpr Goal goal = Goal::maximize;

@@ -27,11 +27,11 @@
 
 namespace mahpo::rl {
 
-enum class Activation { relu, tanh };
+enum class MlpActivation { relu, tanh };
 
 struct MlpOptions {
   std::vector<std::size_t> sizes;            // {inputs, hidden..., outputs}: at least two entries, all positive
-  Activation activation = Activation::relu;  // of the hidden blocks
+  MlpActivation activation = MlpActivation::relu;  // of the hidden blocks
   bool layer_norm = false;                   // LayerNorm after each hidden block's activation
   double hidden_gain = std::sqrt(2.0);       // orthogonal-init gain of the hidden linears
   double output_gain = 1.0;                  // of the output linear: 0.01 for logits, 1 for values
@@ -91,7 +91,7 @@ class Mlp {
       const Matrix& activated = activations_[layer];
       if (gradient.shape() != activated.shape())
         throw std::invalid_argument("mahpo::rl::Mlp: backward's gradient does not match the last forward");
-      if (options_.activation == Activation::relu) {
+      if (options_.activation == MlpActivation::relu) {
         for (std::size_t k = 0; k < gradient.size(); ++k)
           if (activated.flat(k) <= 0.0) gradient.flat(k) = 0.0;
       } else {
@@ -133,7 +133,7 @@ class Mlp {
   }
 
   void activate(Matrix& x) const {
-    if (options_.activation == Activation::relu) {
+    if (options_.activation == MlpActivation::relu) {
       for (auto& v : x) v = v > 0.0 ? v : 0.0;
     } else {
       for (auto& v : x) v = std::tanh(v);

@@ -1,12 +1,12 @@
 #pragma once
 // Typed hyperparameters: Int, Real (linear or log scale), Categorical and Fixed.
 //
-// The `Parameter` concept, which every one of them models, asks of a type P:
+// The `Hyperparameter` concept, which every one of them models, asks of a type P:
 //   P::name        a FixedString, the parameter's name;
 //   P::value_type  what a Config stores for it (std::int64_t, double, bool or std::string);
 //   P::is_fixed    true when the parameter takes one value and so spans no search dimension;
 //   P::contains(v), P::describe(), P::levels(resolution), P::from_json(json).
-// A free parameter (`FreeParameter`) also maps to and from [0, 1]: decode(encode(v)) == v exactly
+// A free parameter (`FreeHyperparameter`) also maps to and from [0, 1]: decode(encode(v)) == v exactly
 // for Int and Categorical, and up to rounding for Real.
 // Bounds are checked at compile time: lo < hi, and a log scale needs lo > 0.
 
@@ -116,11 +116,12 @@ inline double uniform_unit(std::uniform_random_bit_generator auto& rng) {
 
 inline double clamp_unit(double u) { return std::clamp(u, 0.0, 1.0); }
 
-// `count` positions spread over [0, 1], both ends included; one position is the middle.
+// Refuses a discretization with no position.
 inline void check_resolution(std::size_t resolution) {
   if (resolution == 0) throw std::invalid_argument("mahpo: a discretization resolution must be at least 1");
 }
 
+// `count` positions spread over [0, 1], both ends included; one position is the middle.
 inline std::vector<double> unit_positions(std::size_t count) {
   check_resolution(count);
   if (count == 1) return {0.5};
@@ -377,7 +378,7 @@ struct Fixed {
 };
 
 template <typename P>
-concept Parameter = requires {
+concept Hyperparameter = requires {
   typename P::value_type;
   requires is_fixed_string<std::remove_cvref_t<decltype(P::name)>>;
   { P::is_fixed } -> std::convertible_to<bool>;
@@ -389,18 +390,18 @@ concept Parameter = requires {
 };
 
 template <typename P>
-concept FreeParameter = Parameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
+concept FreeHyperparameter = Hyperparameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
   { P::encode(value) } -> std::same_as<double>;
   { P::decode(u) } -> std::same_as<typename P::value_type>;
 };
 
 template <typename P>
-concept FixedParameter = Parameter<P> && P::is_fixed && requires {
+concept FixedHyperparameter = Hyperparameter<P> && P::is_fixed && requires {
   { P::value() } -> std::same_as<typename P::value_type>;
 };
 
 // Draws a value: uniform over the unit cube's share of each value (log-uniform on a log scale).
-template <Parameter P>
+template <Hyperparameter P>
 typename P::value_type sample_parameter(std::uniform_random_bit_generator auto& rng) {
   if constexpr (P::is_fixed) {
     return P::value();

@@ -47,9 +47,9 @@ constexpr bool distinct_names(const std::array<std::string_view, N>& names) {
 
 template <typename... Params>
 struct Space {
-  static_assert((Parameter<Params> && ...),
+  static_assert((Hyperparameter<Params> && ...),
                 "mahpo::Space: every argument must be a parameter (Int, Real, Categorical, Fixed, or a type "
-                "that models mahpo::Parameter)");
+                "that models mahpo::Hyperparameter)");
 
   static constexpr std::size_t size = sizeof...(Params);
   static constexpr std::size_t dimension = (std::size_t{!Params::is_fixed} + ... + 0);

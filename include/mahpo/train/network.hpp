@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <mahpo/nn/lenet.hpp>
-#include <mahpo/train/layers.hpp>
+#include <mahpo/train/cpu_layers.hpp>
 
 namespace mahpo::train {
 
@@ -26,7 +26,7 @@ class Network {
     for (const auto& layer : spec.layers) {
       std::unique_ptr<Layer> built;
       if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
-        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, Activation::relu,
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, LayerActivation::relu,
                                               conv->padding_before(), conv->padding_total());
       } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
         built = std::make_unique<MaxPoolLayer>(pool->size);
@@ -37,10 +37,10 @@ class Network {
           flat = true;
         }
         if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
-          built = std::make_unique<DenseLayer>(shape.channels, dense->units, Activation::relu, dense->dropout_rate, rng());
+          built = std::make_unique<DenseLayer>(shape.channels, dense->units, LayerActivation::relu, dense->dropout_rate, rng());
         } else {
           classes_ = std::get<nn::OutputSpec>(layer).classes;
-          built = std::make_unique<DenseLayer>(shape.channels, classes_, Activation::none, 0.0, rng());
+          built = std::make_unique<DenseLayer>(shape.channels, classes_, LayerActivation::none, 0.0, rng());
         }
       }
       built->initialize(rng);
@@ -113,8 +113,8 @@ class Network {
     return *gradient;
   }
 
-  std::vector<ParameterView> parameters() {
-    std::vector<ParameterView> all;
+  std::vector<WeightsView> parameters() {
+    std::vector<WeightsView> all;
     for (auto& layer : layers_) {
       for (auto& p : layer->parameters()) all.push_back(p);
     }

@@ -9,14 +9,14 @@
 
 #include <mahpo/optim/adam.hpp>
 #include <mahpo/train/backend.hpp>
-#include <mahpo/train/layers.hpp>
+#include <mahpo/train/cpu_layers.hpp>
 
 namespace mahpo::train {
 
 
 class Optimizer {
  public:
-  Optimizer(OptimizerKind kind, std::vector<ParameterView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
+  Optimizer(OptimizerKind kind, std::vector<WeightsView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
     for (const auto& p : parameters_) {
       first_.emplace_back(p.values.size(), 0.0f);
       if (std::holds_alternative<Adam>(kind_)) second_.emplace_back(p.values.size(), 0.0f);
@@ -55,7 +55,7 @@ class Optimizer {
 
  private:
   OptimizerKind kind_;
-  std::vector<ParameterView> parameters_;
+  std::vector<WeightsView> parameters_;
   std::vector<std::vector<float>> first_, second_;
   std::size_t steps_ = 0;
 };

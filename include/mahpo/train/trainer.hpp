@@ -277,7 +277,7 @@ class Trainer {
   std::vector<float> input_, logit_gradient_;
   std::vector<std::uint8_t> labels_;
   // Micro-batched steps: the summed parameter gradients, and the whole batch's logits and labels.
-  std::vector<ParameterView> parameters_;  // the network's, for summing micro-batch gradients
+  std::vector<WeightsView> parameters_;  // the network's, for summing micro-batch gradients
   std::vector<std::vector<float>> gradient_sums_;
   std::vector<float> batch_logits_;
   std::vector<std::uint8_t> batch_labels_;

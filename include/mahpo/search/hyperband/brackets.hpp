@@ -56,7 +56,8 @@ struct Shape {
     return std::max<std::size_t>(1, static_cast<std::size_t>(forgiving_floor(n)));
   }
 
-  // The budget of rung i of bracket s: r·eta^i with r = R·eta^-s (Li et al. 2018, Algorithm 1).
+  // The level of rung i of bracket s, so that budget(level(s, i)) = r·eta^i with r = R·eta^-s (Li et
+  // al. 2018, Algorithm 1): bracket s starts s_max - s levels above the smallest budget.
   std::size_t level(std::size_t s, std::size_t rung) const { return s_max - s + rung; }
 };
 

@@ -130,7 +130,7 @@ struct MappoOptions {
   double huber_delta = 10.0;             // Huber value loss
   double gae_lambda = 0.95;              // GAE over the agents' steps (gamma is 1)
   std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
-  rl::Activation activation = rl::Activation::relu;
+  rl::MlpActivation activation = rl::MlpActivation::relu;
 
   // The plain algorithm of the MAPPO-HPO paper with the MAPPO reference's PPO settings: an 8-level
   // action grid, a PPO update on every 8 new episodes (10 epochs, no reuse), z-scored rewards.

@@ -372,7 +372,7 @@ class RewardModel {
   RewardModel() = default;
   RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
                      std::mt19937_64& rng) {
-    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::Activation::relu};
+    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::MlpActivation::relu};
     for (std::size_t m = 0; m < members; ++m) {
       members_.emplace_back(shape, rng);
       optimizers_.emplace_back(rl::AdamOptions{.learning_rate = learning_rate});

@@ -49,9 +49,9 @@ using LayerSpec = std::variant<ConvSpec, PoolSpec, DenseSpec, OutputSpec>;
 
 namespace detail {
 template <typename P>
-concept IntegralParameter = Parameter<P> && std::same_as<typename P::value_type, std::int64_t>;
+concept IntegralHyperparameter = Hyperparameter<P> && std::same_as<typename P::value_type, std::int64_t>;
 template <typename P>
-concept RealParameter = Parameter<P> && (std::same_as<typename P::value_type, double> ||
+concept RealHyperparameter = Hyperparameter<P> && (std::same_as<typename P::value_type, double> ||
                                          std::same_as<typename P::value_type, std::int64_t>);
 
 // The value of parameter P of layer `Layer`, read under its qualified name "Layer.name".
@@ -63,8 +63,8 @@ auto layer_value(const Config& config) {
 
 template <FixedString Name, typename KernelSize, typename Filters, Padding Pad = Padding::valid>
 struct Conv {
-  static_assert(detail::IntegralParameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
-  static_assert(detail::IntegralParameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
   static constexpr auto name = Name;
   using space = Prefixed<Name, Space<KernelSize, Filters>>;
 
@@ -88,8 +88,8 @@ struct MaxPool {
 
 template <FixedString Name, typename Units, typename DropoutRate>
 struct Dense {
-  static_assert(detail::IntegralParameter<Units>, "mahpo::nn::Dense: the unit count must be an integer parameter");
-  static_assert(detail::RealParameter<DropoutRate>, "mahpo::nn::Dense: the dropout rate must be a real parameter");
+  static_assert(detail::IntegralHyperparameter<Units>, "mahpo::nn::Dense: the unit count must be an integer parameter");
+  static_assert(detail::RealHyperparameter<DropoutRate>, "mahpo::nn::Dense: the dropout rate must be a real parameter");
   static constexpr auto name = Name;
   using space = Prefixed<Name, Space<Units, DropoutRate>>;
 
@@ -114,8 +114,8 @@ struct Output {
 
 template <typename BatchSize, typename LearningRate>
 struct Training {
-  static_assert(detail::IntegralParameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
-  static_assert(detail::RealParameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
+  static_assert(detail::IntegralHyperparameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
+  static_assert(detail::RealHyperparameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
   static constexpr auto name = FixedString("training");
   using space = Prefixed<"training", Space<BatchSize, LearningRate>>;
 

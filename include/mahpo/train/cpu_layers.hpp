@@ -28,12 +28,12 @@ struct Shape {
   std::size_t size() const { return channels * batch * height * width; }
 };
 
-struct ParameterView {
+struct WeightsView {
   std::span<float> values;
   std::span<float> gradients;
 };
 
-enum class Activation { none, relu };
+enum class LayerActivation { none, relu };
 
 class Layer {
  public:
@@ -43,7 +43,7 @@ class Layer {
   virtual const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) = 0;
   // Takes d(loss)/d(output); fills parameter gradients and, if asked, returns d(loss)/d(input).
   virtual const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) = 0;
-  virtual std::vector<ParameterView> parameters() { return {}; }
+  virtual std::vector<WeightsView> parameters() { return {}; }
   virtual void initialize(std::mt19937_64&) {}
   // Bytes of the buffers and parameters the layer holds.
   virtual std::size_t bytes() const = 0;
@@ -80,9 +80,9 @@ inline void relu_gradient(const float* output, const float* gradient, std::size_
 
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
 // uniform otherwise (Glorot & Bengio, 2010).
-inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, Activation activation,
+inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, LayerActivation activation,
                                std::mt19937_64& rng) {
-  if (activation == Activation::relu) {
+  if (activation == LayerActivation::relu) {
     std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
     for (auto& w : weights) w = normal(rng);
   } else {
@@ -96,7 +96,7 @@ inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std
 // each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
 class ConvLayer final : public Layer {
  public:
-  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, Activation activation = Activation::relu,
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, LayerActivation activation = LayerActivation::relu,
             std::size_t pad_before = 0, std::size_t pad_total = 0)
       : in_channels_(in_channels), filters_(filters), kernel_(kernel), pad_before_(pad_before), pad_total_(pad_total),
         activation_(activation),
@@ -120,7 +120,7 @@ class ConvLayer final : public Layer {
     const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
     const std::size_t columns = output_shape_.batch * plane;
     grow(output_, filters_ * columns);
-    const bool relu = activation_ == Activation::relu;
+    const bool relu = activation_ == LayerActivation::relu;
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane, ld = columns_stride(width);
       float* block = group_columns(first);
@@ -144,7 +144,7 @@ class ConvLayer final : public Layer {
     const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
     const std::size_t columns = output_shape_.batch * plane;
     grow(delta_, filters_ * columns);
-    const bool relu = activation_ == Activation::relu;
+    const bool relu = activation_ == LayerActivation::relu;
     for (std::size_t f = 0; f < filters_; ++f) {
       const float* gradient = output_gradient.data() + f * columns;
       const float* output = output_.data() + f * columns;
@@ -184,7 +184,7 @@ class ConvLayer final : public Layer {
     return input_gradient_;
   }
 
-  std::vector<ParameterView> parameters() override {
+  std::vector<WeightsView> parameters() override {
     return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
   }
 
@@ -225,7 +225,7 @@ class ConvLayer final : public Layer {
 
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
-  Activation activation_;
+  LayerActivation activation_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
   const std::vector<float>* input_ = nullptr;
@@ -379,7 +379,7 @@ class FlattenLayer final : public Layer {
 // 1 / (1 - rate), so evaluation needs no scaling.
 class DenseLayer final : public Layer {
  public:
-  DenseLayer(std::size_t inputs, std::size_t units, Activation activation, double dropout_rate, std::uint64_t seed)
+  DenseLayer(std::size_t inputs, std::size_t units, LayerActivation activation, double dropout_rate, std::uint64_t seed)
       : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
         weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
         dropout_state_(seed) {}
@@ -399,7 +399,7 @@ class DenseLayer final : public Layer {
     kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(), units_,
                       true);
     const std::size_t count = batch_ * units_;
-    if (activation_ == Activation::relu) {
+    if (activation_ == LayerActivation::relu) {
       for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
     }
     dropping_ = training && dropout_rate_ > 0.0f;
@@ -424,7 +424,7 @@ class DenseLayer final : public Layer {
     const std::size_t count = batch_ * units_;
     grow(delta_, count);
     // The output is zero where ReLU or dropout zeroed it, and the mask is 0 where dropout did.
-    if (activation_ == Activation::relu) {
+    if (activation_ == LayerActivation::relu) {
       relu_gradient(output_.data(), output_gradient.data(), count, delta_.data());
     } else {
       std::copy_n(output_gradient.begin(), count, delta_.begin());
@@ -446,7 +446,7 @@ class DenseLayer final : public Layer {
     return input_gradient_;
   }
 
-  std::vector<ParameterView> parameters() override {
+  std::vector<WeightsView> parameters() override {
     return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
   }
 
@@ -457,7 +457,7 @@ class DenseLayer final : public Layer {
 
  private:
   std::size_t inputs_, units_;
-  Activation activation_;
+  LayerActivation activation_;
   float dropout_rate_;
   std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
   std::vector<float> output_, delta_, mask_, input_gradient_;
