@@ -31,10 +31,10 @@ struct Shape {
 
 // The step's products at batch 32: the convolutions over whole-batch im2col columns, the dense layers.
 constexpr Shape shapes[] = {
-    {"conv1_forward", Kind::nn, 6, 32 * 576, 25},    {"conv1_weights", Kind::nt, 6, 25, 32 * 576},
-    {"conv2_forward", Kind::nn, 16, 32 * 64, 150},   {"conv2_weights", Kind::nt, 16, 150, 32 * 64},
-    {"conv2_input", Kind::tn, 150, 32 * 64, 16},     {"fc1_forward", Kind::nn, 32, 120, 256},
-    {"fc1_weights", Kind::tn, 256, 120, 32},         {"fc2_input", Kind::nt, 32, 120, 84},
+    {"conv1_forward", Kind::nn, 6, 32 * 576, 25},  {"conv1_weights", Kind::nt, 6, 25, 32 * 576},
+    {"conv2_forward", Kind::nn, 16, 32 * 64, 150}, {"conv2_weights", Kind::nt, 16, 150, 32 * 64},
+    {"conv2_input", Kind::tn, 150, 32 * 64, 16},   {"fc1_forward", Kind::nn, 32, 120, 256},
+    {"fc1_weights", Kind::tn, 256, 120, 32},       {"fc2_input", Kind::nt, 32, 120, 84},
 };
 
 struct Operands {
@@ -48,9 +48,9 @@ struct Operands {
 };
 
 void count(benchmark::State& state, const Shape& s) {
-  state.counters["gflops"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 *
-                                                    static_cast<double>(s.m * s.n * s.k) * 1e-9,
-                                                benchmark::Counter::kIsRate);
+  state.counters["gflops"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(s.m * s.n * s.k) * 1e-9,
+                         benchmark::Counter::kIsRate);
 }
 
 void openblas(benchmark::State& state, Shape s) {
@@ -68,9 +68,15 @@ void mahpo_kernels(benchmark::State& state, Shape s) {
   state.SetLabel(std::string(kernels::isa_name(kernels::active_isa())));
   for (auto _ : state) {
     switch (s.kind) {
-      case Kind::nn: kernels::multiply(s.m, s.n, s.k, x.a.data(), s.k, 1, x.b.data(), s.n, x.c.data(), s.n, false); break;
-      case Kind::tn: kernels::multiply(s.m, s.n, s.k, x.a.data(), 1, s.m, x.b.data(), s.n, x.c.data(), s.n, false); break;
-      case Kind::nt: kernels::multiply_transposed(s.m, s.n, s.k, x.a.data(), s.k, x.b.data(), s.k, x.c.data(), s.n, false); break;
+      case Kind::nn:
+        kernels::multiply(s.m, s.n, s.k, x.a.data(), s.k, 1, x.b.data(), s.n, x.c.data(), s.n, false);
+        break;
+      case Kind::tn:
+        kernels::multiply(s.m, s.n, s.k, x.a.data(), 1, s.m, x.b.data(), s.n, x.c.data(), s.n, false);
+        break;
+      case Kind::nt:
+        kernels::multiply_transposed(s.m, s.n, s.k, x.a.data(), s.k, x.b.data(), s.k, x.c.data(), s.n, false);
+        break;
     }
     benchmark::DoNotOptimize(x.c.data());
   }
@@ -87,8 +93,8 @@ void libxsmm(benchmark::State& state, Shape s) {
   const float alpha = 1.0f, beta = 0.0f;
   const libxsmm_blasint lda = n, ldb = k, ldc = n;
   const auto full = libxsmm_smmdispatch(std::min(block, n), m, k, &lda, &ldb, &ldc, &alpha, &beta, nullptr, nullptr);
-  const auto tail = n % block ? libxsmm_smmdispatch(n % block, m, k, &lda, &ldb, &ldc, &alpha, &beta, nullptr, nullptr)
-                              : full;
+  const auto tail =
+      n % block ? libxsmm_smmdispatch(n % block, m, k, &lda, &ldb, &ldc, &alpha, &beta, nullptr, nullptr) : full;
   if (!full || !tail) {
     state.SkipWithError("libxsmm did not JIT-compile this shape");
     return;

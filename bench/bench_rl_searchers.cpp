@@ -76,7 +76,10 @@ BENCHMARK_TEMPLATE(amortized, Mappo)->Arg(200)->Iterations(3)->Unit(benchmark::k
 BENCHMARK_TEMPLATE(act, PaperMappo)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(update, PaperMappo)->UseManualTime()->Iterations(25)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(amortized, PaperMappo)->Arg(200)->Iterations(3)->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(act, PpoLstm)->UseManualTime()->Iterations(200)->Unit(benchmark::kMicrosecond);  // its tells are slow
+BENCHMARK_TEMPLATE(act, PpoLstm)
+    ->UseManualTime()
+    ->Iterations(200)
+    ->Unit(benchmark::kMicrosecond);  // its tells are slow
 BENCHMARK_TEMPLATE(amortized, PpoLstm)->Arg(200)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -15,8 +15,8 @@
 namespace {
 
 using PaperStandIn = mahpo::Space<mahpo::Int<"conv_size", 2, 7>, mahpo::Int<"hidden_size", 124, 1024>,
-                           mahpo::Real<"dropout_rate", 0.5, 0.9>, mahpo::Int<"batch_size", 16, 32>,
-                           mahpo::LogReal<"learning_rate", 1e-4, 0.1>>;
+                                  mahpo::Real<"dropout_rate", 0.5, 0.9>, mahpo::Int<"batch_size", 16, 32>,
+                                  mahpo::LogReal<"learning_rate", 1e-4, 0.1>>;
 
 // A smooth "accuracy" with its peak inside the space.
 mahpo::Result score(const mahpo::search::Trial<PaperStandIn>& trial) {
@@ -52,8 +52,13 @@ void ask_tell(benchmark::State& state) {
 }
 
 using namespace mahpo::search;
-#define MAHPO_SEARCHER_BENCHMARK(Searcher) \
-  BENCHMARK_TEMPLATE(ask_tell, Searcher<PaperStandIn>)->Arg(10)->Arg(100)->Arg(200)->Arg(1000)->Unit(benchmark::kMicrosecond)
+#define MAHPO_SEARCHER_BENCHMARK(Searcher)             \
+  BENCHMARK_TEMPLATE(ask_tell, Searcher<PaperStandIn>) \
+      ->Arg(10)                                        \
+      ->Arg(100)                                       \
+      ->Arg(200)                                       \
+      ->Arg(1000)                                      \
+      ->Unit(benchmark::kMicrosecond)
 
 MAHPO_SEARCHER_BENCHMARK(Random);
 MAHPO_SEARCHER_BENCHMARK(Grid);

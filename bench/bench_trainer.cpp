@@ -36,7 +36,8 @@ struct Run {
   std::size_t cursor = 0;
 
   Run(const nn::NetworkSpec& spec, std::size_t batch)
-      : trainer(spec, train::TrainerOptions{.batch_size = batch}), optimizer(train::Sgd{}, trainer.network().parameters()),
+      : trainer(spec, train::TrainerOptions{.batch_size = batch}),
+        optimizer(train::Sgd{}, trainer.network().parameters()),
         indices(batch) {}
 
   void step() {
@@ -74,14 +75,33 @@ void evaluate(benchmark::State& state, nn::NetworkSpec (*network)()) {
   rate(state, batch);
 }
 
-BENCHMARK_CAPTURE(train, classic_lenet5, classic)->ArgName("batch")->Arg(16)->Arg(32)->Arg(64)->Arg(256)
-    ->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(train, paper_lenet_largest, paper_largest)->ArgName("batch")->Arg(16)->Arg(32)->Arg(256)
-    ->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(evaluate, classic_lenet5, classic)->ArgName("batch")->Arg(32)->Arg(256)
-    ->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(evaluate, paper_lenet_largest, paper_largest)->ArgName("batch")->Arg(32)->Arg(256)
-    ->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train, classic_lenet5, classic)
+    ->ArgName("batch")
+    ->Arg(16)
+    ->Arg(32)
+    ->Arg(64)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train, paper_lenet_largest, paper_largest)
+    ->ArgName("batch")
+    ->Arg(16)
+    ->Arg(32)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(evaluate, classic_lenet5, classic)
+    ->ArgName("batch")
+    ->Arg(32)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(evaluate, paper_lenet_largest, paper_largest)
+    ->ArgName("batch")
+    ->Arg(32)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // Worker scaling: each benchmark iteration is 40 training steps of classic_lenet5 per trial, with
 // `trials` trials side by side, each on its own thread (as a study's workers run them).
@@ -106,7 +126,10 @@ void trials_side_by_side(benchmark::State& state) {
   rate(state, 40 * batch * trials);
 }
 
-BENCHMARK(trials_side_by_side)->ArgNames({"batch", "trials"})->ArgsProduct({{32, 256}, {1, 2}})->UseRealTime()
+BENCHMARK(trials_side_by_side)
+    ->ArgNames({"batch", "trials"})
+    ->ArgsProduct({{32, 256}, {1, 2}})
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

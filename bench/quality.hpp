@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <concepts>
 #include <cmath>
+#include <concepts>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
-#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -129,8 +129,9 @@ inline void print_tables(std::string_view title, std::size_t seeds, bool maximiz
     fmt::print(" {:.1f} |\n", row.seconds);
   }
   if (!rows[first].chosen[0].empty()) {
-    fmt::print("\nThe noiseless value of the config with the best observed value (what the search hands its user), "
-               "median [quartiles]:\n\n");
+    fmt::print(
+        "\nThe noiseless value of the config with the best observed value (what the search hands its user), "
+        "median [quartiles]:\n\n");
     print_head();
     for (const Row& row : rows) {
       print_medians(row.searcher, row.chosen);

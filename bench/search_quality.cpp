@@ -55,7 +55,9 @@ void table(std::string_view title, std::size_t seeds) {
 int main(int argc, char** argv) {
   const std::size_t seeds = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 30;
   if (seeds == 0) {
-    fmt::print(stderr, "usage: search_quality [seeds >= 1] [branin|hartmann6|quadratic|surrogate-mnist|surrogate-fashion ...]\n");
+    fmt::print(
+        stderr,
+        "usage: search_quality [seeds >= 1] [branin|hartmann6|quadratic|surrogate-mnist|surrogate-fashion ...]\n");
     return 1;
   }
   const std::vector<std::string_view> wanted(argv + std::min(argc, 2), argv + argc);

@@ -75,7 +75,8 @@ void report(const char* name) {
     for (std::size_t i = 0; i < n; ++i) mask[i] = held_out(i);
     for (std::size_t i = 0; i < n; ++i) {
       if (!mask[i]) continue;
-      predicted.push_back(Surrogate::expected_without(Surrogate::config_of(trials[i]), std::span<const bool>(mask.get(), n)));
+      predicted.push_back(
+          Surrogate::expected_without(Surrogate::config_of(trials[i]), std::span<const bool>(mask.get(), n)));
       real.push_back(trials[i].value);
     }
   };
@@ -112,8 +113,8 @@ void report(const char* name) {
   for (const auto& config : configs) probability += Surrogate::divergence_probability(config);
   fmt::print("\n| uniform random sampling | real | surrogate |\n|---|---:|---:|\n");
   fmt::print("| configs | {:.0f} | {} |\n", real_count, samples);
-  fmt::print("| share of values < 0.2 | {:.3f} | {:.3f} (mean divergence probability {:.3f}) |\n", real_low / real_count,
-             low / static_cast<double>(samples), probability / static_cast<double>(samples));
+  fmt::print("| share of values < 0.2 | {:.3f} | {:.3f} (mean divergence probability {:.3f}) |\n",
+             real_low / real_count, low / static_cast<double>(samples), probability / static_cast<double>(samples));
 
   // Best of 200 random trials, the paper's budget: the real seed-0 run vs 101 surrogate seeds.
   std::vector<double> bests;
@@ -127,7 +128,8 @@ void report(const char* name) {
   std::sort(bests.begin(), bests.end());
   fmt::print("| best of 200 trials | {:.4f} (seed 0) | {:.4f} median, {:.4f} to {:.4f} over 101 seeds |\n",
              paper_random_best, bests[50], bests.front(), bests.back());
-  fmt::print("| best value | {:.4f} (all {} trials) | {:.4f} (noiseless optimum) |\n", real_best, n, Surrogate::optimum);
+  fmt::print("| best value | {:.4f} (all {} trials) | {:.4f} (noiseless optimum) |\n", real_best, n,
+             Surrogate::optimum);
   fmt::print("\n{:.1f} microseconds per noisy evaluation (mean over the 10,000).\n\n",
              1e6 * seconds / static_cast<double>(samples));
 }

@@ -15,8 +15,8 @@
 // max-pool 2, dense 500 + ReLU, output 10. mahpo's convolutions carry a ReLU, Caffe's LeNet's do not.
 #include <mahpo/mahpo.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <array>
 #include <exception>
@@ -33,15 +33,8 @@ struct Case {
 };
 
 // CASE 1..9 of the seed study: train batch and base learning rate (the test batch is twice the train batch).
-constexpr std::array<Case, 9> cases{{{64, 0.01},
-                                     {32, 0.01},
-                                     {128, 0.01},
-                                     {64, 0.04},
-                                     {64, 0.001},
-                                     {32, 0.02},
-                                     {64, 0.0025},
-                                     {64, 0.1},
-                                     {32, 0.005}}};
+constexpr std::array<Case, 9> cases{
+    {{64, 0.01}, {32, 0.01}, {128, 0.01}, {64, 0.04}, {64, 0.001}, {32, 0.02}, {64, 0.0025}, {64, 0.1}, {32, 0.005}}};
 
 mahpo::nn::NetworkSpec caffe_lenet() {
   using namespace mahpo::nn;
@@ -71,8 +64,9 @@ int main(int argc, char** argv) {
     std::ofstream summary(std::filesystem::path(output) / "cases.csv");
     curves << "case,iteration,train_accuracy,test_accuracy\n";
     summary << "case,batch,learning_rate,seconds_per_100_iterations,trainer_mib,test_accuracy,status\n";
-    fmt::print("{} training, {} test images; {} iterations per CASE; SGD momentum 0.9, inv (gamma 0.001, power 0.75)\n\n",
-               mnist.train.size(), mnist.test.size(), iterations);
+    fmt::print(
+        "{} training, {} test images; {} iterations per CASE; SGD momentum 0.9, inv (gamma 0.001, power 0.75)\n\n",
+        mnist.train.size(), mnist.test.size(), iterations);
     fmt::print("{:>4} {:>5} {:>7} | {:>9} {:>9} {:>9} | {:>10} {:>10} {:>8}\n", "CASE", "batch", "lr", "iteration",
                "train acc", "test acc", "s/100 it", "trainer MiB", "status");
     for (std::size_t k = 0; k < cases.size(); ++k) {

@@ -26,6 +26,7 @@ int main() {
   fmt::print("conv2 changed: {}\n", config.to_string());
 
   const auto actions = Network::discretize(3);
-  fmt::print("\nat 3 values per dimension: actions per dimension {}, {} grid points\n", actions.counts(), actions.size());
+  fmt::print("\nat 3 values per dimension: actions per dimension {}, {} grid points\n", actions.counts(),
+             actions.size());
   return 0;
 }

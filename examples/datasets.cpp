@@ -2,9 +2,9 @@
 // (The main example for now; it becomes the MAPPO search once the searchers land.)
 #include <mahpo/mahpo.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -22,15 +22,16 @@ int main(int argc, char** argv) {
   app.add_option("--dataset", names, "data sets to load")->check(CLI::IsMember({"mnist", "fashion-mnist"}));
   app.add_option("--validation-size", validation_size, "training images held out for validation");
   app.add_option("--split-seed", seed, "choose the held-out images at random with this seed (default: the last ones)");
-  app.add_option("--data-dir", directory, "folder holding mnist/ and fashion-mnist/ (default: $MAHPO_DATA_DIR or data/)");
+  app.add_option("--data-dir", directory,
+                 "folder holding mnist/ and fashion-mnist/ (default: $MAHPO_DATA_DIR or data/)");
   CLI11_PARSE(app, argc, argv);
 
   try {
     for (const auto& name : names) {
       const auto start = std::chrono::steady_clock::now();
-      const auto dataset = mahpo::data::load_dataset(
-          name, {.validation_size = validation_size, .seed = seed},
-          directory ? std::optional<std::filesystem::path>(*directory) : std::nullopt);
+      const auto dataset =
+          mahpo::data::load_dataset(name, {.validation_size = validation_size, .seed = seed},
+                                    directory ? std::optional<std::filesystem::path>(*directory) : std::nullopt);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       fmt::print("{} ({} classes, loaded in {:.2f} s)\n", dataset.name, dataset.classes, seconds);
       for (const auto& [split, set] : {std::pair{"train", &dataset.train}, std::pair{"validation", &dataset.validation},

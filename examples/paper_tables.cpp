@@ -22,8 +22,8 @@
 //   search_time.dat, curves/D/M.dat  what scripts/plot_paper_tables.sh draws with gnuplot
 #include <mahpo/mahpo.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -81,8 +81,8 @@ struct Run {
 template <typename Searcher>
 Report run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
                const fs::path& journal, bool multi_fidelity) {
-  mahpo::study::StudyOptions options{.workers = settings.workers, .journal = journal,
-                                     .resume = settings.resume && fs::exists(journal)};
+  mahpo::study::StudyOptions options{
+      .workers = settings.workers, .journal = journal, .resume = settings.resume && fs::exists(journal)};
   if (multi_fidelity) {
     options.epochs = static_cast<double>(settings.episodes) * settings.epochs;  // the same training budget
   } else {
@@ -165,25 +165,28 @@ std::string table(const std::vector<Summary>& rows, const Settings& settings) {
       const double* numbers = mnist ? reference.mnist : reference.fashion;
       // One seed has no spread: print the value alone rather than a misleading "± 0".
       const auto cell = [&](const Stats& s, int digits) {
-        return row.seeds > 1 ? fmt::format("{:.{}f} ± {:.{}f}", s.mean, digits, s.sd, digits) : fmt::format("{:.{}f}", s.mean, digits);
+        return row.seeds > 1 ? fmt::format("{:.{}f} ± {:.{}f}", s.mean, digits, s.sd, digits)
+                             : fmt::format("{:.{}f}", s.mean, digits);
       };
       text += fmt::format("| {} | {} | {} | {} | {:.0f} | {:.1f} | {:.4f} | {:.2f} | {:.4f} |\n", reference.label,
-                          cell(row.accuracy, 4), cell(row.hours, 3), cell(row.kappa, 4), row.trials.mean, row.epochs.mean,
-                          numbers[0], numbers[1], numbers[2]);
+                          cell(row.accuracy, 4), cell(row.hours, 3), cell(row.kappa, 4), row.trials.mean,
+                          row.epochs.mean, numbers[0], numbers[1], numbers[2]);
     }
   }
-  text += fmt::format("\n{} over {} seed(s) (first seed {}); {} episodes of {:g} epoch(s) each, Hyperband and "
-                      "BOHB {:g} epochs in all (trials of {:.4g} to {:g} epochs); {} worker(s).\n",
-                      settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, settings.episodes, settings.epochs,
-                      static_cast<double>(settings.episodes) * settings.epochs, settings.min_epochs, settings.epochs,
-                      settings.workers);
+  text += fmt::format(
+      "\n{} over {} seed(s) (first seed {}); {} episodes of {:g} epoch(s) each, Hyperband and "
+      "BOHB {:g} epochs in all (trials of {:.4g} to {:g} epochs); {} worker(s).\n",
+      settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, settings.episodes,
+      settings.epochs, static_cast<double>(settings.episodes) * settings.epochs, settings.min_epochs, settings.epochs,
+      settings.workers);
   return text;
 }
 
 void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& rows, const Settings& settings) {
   const auto& out = settings.output;
   std::ofstream summary(out / "summary.csv");
-  summary << "dataset,method,seeds,accuracy_mean,accuracy_sd,kappa_mean,kappa_sd,hours_mean,hours_sd,trials_mean,epochs_mean\n";
+  summary << "dataset,method,seeds,accuracy_mean,accuracy_sd,kappa_mean,kappa_sd,hours_mean,hours_sd,trials_mean,"
+             "epochs_mean\n";
   for (const auto& row : rows) {
     summary << fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", row.dataset, row.method, row.seeds, row.accuracy.mean,
                            row.accuracy.sd, row.kappa.mean, row.kappa.sd, row.hours.mean, row.hours.sd, row.trials.mean,
@@ -215,7 +218,8 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
   for (const auto& method : settings.methods) {
     figure << paper.at(method).label;
     for (const auto& dataset : settings.datasets) {
-      const auto row = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.dataset == dataset && r.method == method; });
+      const auto row = std::find_if(rows.begin(), rows.end(),
+                                    [&](const auto& r) { return r.dataset == dataset && r.method == method; });
       figure << ' ' << (row == rows.end() ? 0.0 : row->hours.mean) << ' ' << (row == rows.end() ? 0.0 : row->hours.sd);
     }
     figure << '\n';
@@ -245,13 +249,15 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
   }
   std::ofstream markdown(out / "table.md");
   markdown << table(rows, settings);
-  if (!summary || !runs_csv || !figure || !markdown) throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
+  if (!summary || !runs_csv || !figure || !markdown)
+    throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mahpo: the MAPPO paper's Tables 3-4 and Figure 2 (RS, Anneal, TPE, Hyperband, BOHB, MAPPO on paper_lenet)"};
+  CLI::App app{
+      "mahpo: the MAPPO paper's Tables 3-4 and Figure 2 (RS, Anneal, TPE, Hyperband, BOHB, MAPPO on paper_lenet)"};
   Settings settings;
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--datasets", settings.datasets, "data sets, in this order")
@@ -274,8 +280,10 @@ int main(int argc, char** argv) {
   app.add_option("--train-images", settings.train_images, "use only the first N training images (0: all)");
   app.add_option("--test-images", settings.test_images, "use only the first N validation and test images (0: all)");
   app.add_option("--output", settings.output, "folder for the tables, CSVs, journals and plot data");
-  app.add_flag("--resume", settings.resume, "continue the journals in --output (finished trials are not trained again)");
-  app.add_flag("--quick", settings.quick, "a smoke run: 2,000 training and 500 test images, 10 episodes of 0.5 epoch, 2 seeds");
+  app.add_flag("--resume", settings.resume,
+               "continue the journals in --output (finished trials are not trained again)");
+  app.add_flag("--quick", settings.quick,
+               "a smoke run: 2,000 training and 500 test images, 10 episodes of 0.5 epoch, 2 seeds");
   app.add_flag("--progress", settings.progress, "print the progress line even when stderr is not a terminal");
   CLI11_PARSE(app, argc, argv);
 
@@ -312,15 +320,17 @@ int main(int argc, char** argv) {
           const std::string stem = fmt::format("{}-{}-seed{}", name, method, seed);
           const fs::path journal = settings.output / "journals" / (stem + ".jsonl");
           if (fs::exists(journal) && !settings.resume) {
-            throw std::runtime_error(fmt::format("{} exists: give --resume to continue it, or another --output", journal.string()));
+            throw std::runtime_error(
+                fmt::format("{} exists: give --resume to continue it, or another --output", journal.string()));
           }
           Run run{name, method, seed, search(method, seed, objective, settings, journal)};
           run.report.write_csv(settings.output / "trials" / (stem + ".csv"));
           const auto* best = run.report.best();
-          fmt::print("[{}/{}] {} {} seed {}: {} trials in {:.1f} s; best validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
-                     runs.size() + 1, total, name, method, seed, run.report.trials.size(), run.report.seconds,
-                     best ? best->result.value : 0.0, best ? metric(*best, "test_accuracy") : 0.0,
-                     best ? metric(*best, "test_kappa") : 0.0);
+          fmt::print(
+              "[{}/{}] {} {} seed {}: {} trials in {:.1f} s; best validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
+              runs.size() + 1, total, name, method, seed, run.report.trials.size(), run.report.seconds,
+              best ? best->result.value : 0.0, best ? metric(*best, "test_accuracy") : 0.0,
+              best ? metric(*best, "test_kappa") : 0.0);
           std::fflush(stdout);
           runs.push_back(std::move(run));
         }

@@ -9,8 +9,8 @@
 // --min-epochs and --epochs; the others give every trial --epochs.
 #include <mahpo/mahpo.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <exception>
 #include <memory>
@@ -39,19 +39,23 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
                           .min_budget = settings.min_epochs,
                           .max_budget = settings.epochs,
                           .trials = settings.trials});
-  return std::visit([&](auto& searcher) {
-    mahpo::study::StudyOptions options{.trials = settings.trials, .seconds = settings.seconds,
-                                       .workers = settings.workers, .journal = settings.journal,
-                                       .resume = settings.resume};
-    if (settings.progress) options.progress = mahpo::study::Progress::always;
-    const auto report = mahpo::study::run_study(searcher, objective, options);
-    fmt::print("{}", report.summary());
-    if (!settings.csv.empty()) {
-      report.write_csv(settings.csv);
-      fmt::print("  trials written to {}\n", settings.csv);
-    }
-    return 0;
-  }, chosen);
+  return std::visit(
+      [&](auto& searcher) {
+        mahpo::study::StudyOptions options{.trials = settings.trials,
+                                           .seconds = settings.seconds,
+                                           .workers = settings.workers,
+                                           .journal = settings.journal,
+                                           .resume = settings.resume};
+        if (settings.progress) options.progress = mahpo::study::Progress::always;
+        const auto report = mahpo::study::run_study(searcher, objective, options);
+        fmt::print("{}", report.summary());
+        if (!settings.csv.empty()) {
+          report.write_csv(settings.csv);
+          fmt::print("  trials written to {}\n", settings.csv);
+        }
+        return 0;
+      },
+      chosen);
 }
 
 }  // namespace
@@ -61,8 +65,8 @@ int main(int argc, char** argv) {
   Settings settings;
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
   app.add_option("--searcher", settings.searcher, "which searcher")
-      ->check(CLI::IsMember(std::vector<std::string>(mahpo::search::searcher_names.begin(),
-                                                     mahpo::search::searcher_names.end())));
+      ->check(CLI::IsMember(
+          std::vector<std::string>(mahpo::search::searcher_names.begin(), mahpo::search::searcher_names.end())));
   app.add_option("--problem", settings.problem,
                  "lenet: train paper_lenet; or a synthetic problem, or a LeNet surrogate (seeded by --seed)")
       ->check(CLI::IsMember(
@@ -75,7 +79,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--trials", settings.trials, "trials to run (0: no limit, then give --seconds)");
   app.add_option("--seconds", settings.seconds, "wall-clock limit in seconds (0: none)");
-  app.add_option("--workers", settings.workers, "trials evaluated at once (one thread each)")->check(CLI::PositiveNumber);
+  app.add_option("--workers", settings.workers, "trials evaluated at once (one thread each)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--seed", settings.seed, "searcher seed");
   app.add_option("--journal", settings.journal, "append every trial to this JSON-lines file");
   app.add_flag("--resume", settings.resume, "continue the study in --journal");

@@ -4,8 +4,8 @@
 // `--optimizer sgd --policy inv --learning-rate 0.01` is Caffe's LeNet recipe.
 #include <mahpo/mahpo.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <exception>
 #include <string>
@@ -22,8 +22,9 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", epochs, "epochs (fractional allowed)")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "images per iteration")->check(CLI::PositiveNumber);
   app.add_option("--learning-rate", learning_rate, "base learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--policy", policy, "learning-rate policy: cosine (to 0 at the end), inv (Caffe's, gamma 0.001, "
-                                     "power 0.75) or fixed")
+  app.add_option("--policy", policy,
+                 "learning-rate policy: cosine (to 0 at the end), inv (Caffe's, gamma 0.001, "
+                 "power 0.75) or fixed")
       ->check(CLI::IsMember({"cosine", "inv", "fixed"}));
   app.add_option("--optimizer", optimizer, "sgd (momentum 0.9) or adam")->check(CLI::IsMember({"sgd", "adam"}));
   app.add_option("--seed", seed, "seed of the weights, the batch order and dropout");

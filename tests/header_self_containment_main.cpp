@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   const long compiled = std::atol(argv[1]);
   long on_disk = 0;
   std::error_code error;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::filesystem::path(argv[2]) / "mahpo", error)) {
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(std::filesystem::path(argv[2]) / "mahpo", error)) {
     if (entry.is_regular_file() && entry.path().extension() == ".hpp") ++on_disk;
   }
   if (error) {
@@ -24,8 +25,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (on_disk != compiled) {
-    std::fprintf(stderr, "%ld headers were compiled on their own, but include/mahpo holds %ld: re-run CMake\n", compiled,
-                 on_disk);
+    std::fprintf(stderr, "%ld headers were compiled on their own, but include/mahpo holds %ld: re-run CMake\n",
+                 compiled, on_disk);
     return 1;
   }
   std::printf("%ld public headers compiled on their own; include/mahpo holds as many\n", compiled);

@@ -41,8 +41,8 @@ class Folder {
 
   std::filesystem::path write(const std::string& name, const std::vector<std::uint8_t>& bytes) const {
     const auto path = path_ / name;
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     return path;
   }
 

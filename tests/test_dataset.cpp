@@ -59,7 +59,8 @@ TEST_CASE("a seeded split is deterministic, disjoint and complete") {
 }
 
 TEST_CASE("a validation set must leave training images") {
-  CHECK_THROWS_WITH(split_train_validation(numbered(10), {.validation_size = 10}), Contains("leaves no training images"));
+  CHECK_THROWS_WITH(split_train_validation(numbered(10), {.validation_size = 10}),
+                    Contains("leaves no training images"));
 }
 
 TEST_CASE("image and label files must agree") {
@@ -69,7 +70,8 @@ TEST_CASE("image and label files must agree") {
   CHECK_THROWS_WITH(load_image_set(images, labels, 10),
                     Contains(images.string() + " holds 3 images but " + labels.string() + " holds 4 labels"));
   const auto bad_labels = folder.write("bad_labels", idx_bytes({3}, {0, 12, 2}));
-  CHECK_THROWS_WITH(load_image_set(images, bad_labels, 10), Contains("label 12 at position 1 is not below the 10 classes"));
+  CHECK_THROWS_WITH(load_image_set(images, bad_labels, 10),
+                    Contains("label 12 at position 1 is not below the 10 classes"));
   CHECK_THROWS_WITH(load_image_set(labels, labels, 10), Contains("expected images of rank 3"));
   CHECK_THROWS_WITH(load_image_set(images, images, 10), Contains("expected labels of rank 1"));
   const auto good_labels = folder.write("good_labels", idx_bytes({3}, {0, 1, 1}));
@@ -93,7 +95,8 @@ TEST_CASE("a data set loads from files the test writes, raw or gzipped") {
   folder.write("mnist/train-images-idx3-ubyte", idx_bytes({30, 4, 4}, test_idx::counting(30 * 16)));
   folder.write_gz("mnist/train-labels-idx1-ubyte.gz", idx_bytes({30}, labels));
   folder.write_gz("mnist/t10k-images-idx3-ubyte.gz", idx_bytes({10, 4, 4}, test_idx::counting(160)));
-  folder.write("mnist/t10k-labels-idx1-ubyte", idx_bytes({10}, std::vector<std::uint8_t>(labels.begin(), labels.begin() + 10)));
+  folder.write("mnist/t10k-labels-idx1-ubyte",
+               idx_bytes({10}, std::vector<std::uint8_t>(labels.begin(), labels.begin() + 10)));
   const auto dataset = load_dataset("mnist", {.validation_size = 5}, folder.path());
   CHECK(dataset.train.size() == 25);
   CHECK(dataset.validation.size() == 5);

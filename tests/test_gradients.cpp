@@ -74,7 +74,8 @@ void check_layer(L& layer, const Shape& input_shape, std::uint64_t seed, bool tr
   for (auto& p : layer.parameters()) parameter_gradients.emplace_back(p.gradients.begin(), p.gradients.end());
   check_gradient(input, input_gradient, loss, "input");
   auto parameters = layer.parameters();
-  for (std::size_t k = 0; k < parameters.size(); ++k) check_gradient(parameters[k].values, parameter_gradients[k], loss, "parameter");
+  for (std::size_t k = 0; k < parameters.size(); ++k)
+    check_gradient(parameters[k].values, parameter_gradients[k], loss, "parameter");
 }
 
 }  // namespace
@@ -150,7 +151,8 @@ TEST_CASE("softmax cross-entropy gradient matches finite differences") {
   std::vector<float> gradient, scratch;
   const double loss = softmax_cross_entropy(logits, labels, 4, gradient);
   CHECK(loss > 0.0);
-  check_gradient(logits, gradient, [&] { return softmax_cross_entropy(logits, labels, 4, scratch); }, "logits");
+  check_gradient(
+      logits, gradient, [&] { return softmax_cross_entropy(logits, labels, 4, scratch); }, "logits");
   // Each row of the gradient sums to zero: softmax sums to one, the one-hot too.
   for (std::size_t n = 0; n < 5; ++n) {
     double row = 0.0;
@@ -170,9 +172,9 @@ TEST_CASE("softmax cross-entropy of a confident right answer is near 0, of unifo
 }
 
 TEST_CASE("a whole network's parameter gradients match finite differences") {
-  mahpo::nn::NetworkSpec spec{{2, 9, 9},
-                              {mahpo::nn::ConvSpec{3, 3}, mahpo::nn::PoolSpec{2}, mahpo::nn::DenseSpec{6, 0.0},
-                               mahpo::nn::OutputSpec{3}}};
+  mahpo::nn::NetworkSpec spec{
+      {2, 9, 9},
+      {mahpo::nn::ConvSpec{3, 3}, mahpo::nn::PoolSpec{2}, mahpo::nn::DenseSpec{6, 0.0}, mahpo::nn::OutputSpec{3}}};
   Network network(spec, 11);
   std::mt19937_64 rng(12);
   const auto input = random_vector(4 * 2 * 81, rng);
@@ -189,5 +191,6 @@ TEST_CASE("a whole network's parameter gradients match finite differences") {
   REQUIRE(parameters.size() == 6);
   std::vector<std::vector<float>> analytic;
   for (auto& p : parameters) analytic.emplace_back(p.gradients.begin(), p.gradients.end());
-  for (std::size_t k = 0; k < parameters.size(); ++k) check_gradient(parameters[k].values, analytic[k], loss, "network");
+  for (std::size_t k = 0; k < parameters.size(); ++k)
+    check_gradient(parameters[k].values, analytic[k], loss, "network");
 }

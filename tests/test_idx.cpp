@@ -7,9 +7,9 @@
 
 #include "idx_files.hpp"
 
+using Catch::Contains;
 using mahpo::data::DataError;
 using mahpo::data::read_idx;
-using Catch::Contains;
 using test_idx::counting;
 using test_idx::idx_bytes;
 

@@ -4,9 +4,9 @@
 // kind of tail, and depths on both sides of the dot-product switch.
 #include <catch2/catch.hpp>
 
-#include <mahpo/train/kernels.hpp>
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/train/cpu_layers.hpp>
+#include <mahpo/train/kernels.hpp>
 #include <mahpo/train/network.hpp>
 #include <mahpo/train/trainer.hpp>
 
@@ -61,7 +61,8 @@ TEST_CASE("the matrix kernels agree with a plain product, for every ISA and shap
     REQUIRE(kernels::use_isa(isa) == isa);
     for (int trial = 0; trial < 120; ++trial) {
       // Small shapes, and now and then a deep one (the dot-product path of A * B^T).
-      const std::size_t m = 1 + rng() % 37, n = 1 + rng() % 75, k = trial % 10 == 0 ? 300 + rng() % 900 : 1 + rng() % 40;
+      const std::size_t m = 1 + rng() % 37, n = 1 + rng() % 75,
+                        k = trial % 10 == 0 ? 300 + rng() % 900 : 1 + rng() % 40;
       const bool transposed_a = rng() % 2, accumulate = rng() % 2;
       const auto a = random_vector(m * k, rng), b = random_vector(k * n, rng), c0 = random_vector(m * n, rng);
       std::vector<float> b_transposed(n * k);
@@ -120,7 +121,7 @@ struct ConvCase {
 // The convolution layer's forward and backward against direct loops, for one case.
 void check_convolution(const ConvCase& cc, std::mt19937_64& rng) {
   INFO("conv " << cc.channels << "->" << cc.filters << " k" << cc.kernel << " on " << cc.height << "x" << cc.width
-                << " batch " << cc.batch << " pad " << cc.pad_before << "/" << cc.pad_total);
+               << " batch " << cc.batch << " pad " << cc.pad_before << "/" << cc.pad_total);
   ConvLayer layer(cc.channels, cc.filters, cc.kernel, LayerActivation::relu, cc.pad_before, cc.pad_total);
   layer.initialize(rng);
   auto params = layer.parameters();
@@ -149,9 +150,12 @@ void check_convolution(const ConvCase& cc, std::mt19937_64& rng) {
           for (std::size_t c = 0; c < cc.channels; ++c) {
             for (std::size_t ky = 0; ky < cc.kernel; ++ky) {
               for (std::size_t kx = 0; kx < cc.kernel; ++kx) {
-                const auto i = at_input(c, n, static_cast<std::ptrdiff_t>(y + ky) - static_cast<std::ptrdiff_t>(cc.pad_before),
-                                        static_cast<std::ptrdiff_t>(x + kx) - static_cast<std::ptrdiff_t>(cc.pad_before));
-                if (i >= 0) sum += double{weights[((f * cc.channels + c) * cc.kernel + ky) * cc.kernel + kx]} * input[static_cast<std::size_t>(i)];
+                const auto i =
+                    at_input(c, n, static_cast<std::ptrdiff_t>(y + ky) - static_cast<std::ptrdiff_t>(cc.pad_before),
+                             static_cast<std::ptrdiff_t>(x + kx) - static_cast<std::ptrdiff_t>(cc.pad_before));
+                if (i >= 0)
+                  sum += double{weights[((f * cc.channels + c) * cc.kernel + ky) * cc.kernel + kx]} *
+                         input[static_cast<std::size_t>(i)];
               }
             }
           }
@@ -178,8 +182,9 @@ void check_convolution(const ConvCase& cc, std::mt19937_64& rng) {
           for (std::size_t c = 0; c < cc.channels; ++c) {
             for (std::size_t ky = 0; ky < cc.kernel; ++ky) {
               for (std::size_t kx = 0; kx < cc.kernel; ++kx) {
-                const auto i = at_input(c, n, static_cast<std::ptrdiff_t>(y + ky) - static_cast<std::ptrdiff_t>(cc.pad_before),
-                                        static_cast<std::ptrdiff_t>(x + kx) - static_cast<std::ptrdiff_t>(cc.pad_before));
+                const auto i =
+                    at_input(c, n, static_cast<std::ptrdiff_t>(y + ky) - static_cast<std::ptrdiff_t>(cc.pad_before),
+                             static_cast<std::ptrdiff_t>(x + kx) - static_cast<std::ptrdiff_t>(cc.pad_before));
                 if (i < 0) continue;
                 const std::size_t w = ((f * cc.channels + c) * cc.kernel + ky) * cc.kernel + kx;
                 weight_gradient[w] += delta * input[static_cast<std::size_t>(i)];
@@ -192,8 +197,10 @@ void check_convolution(const ConvCase& cc, std::mt19937_64& rng) {
     }
   }
   params = layer.parameters();
-  require_close(std::vector<float>(params[0].gradients.begin(), params[0].gradients.end()), weight_gradient, "weight gradient");
-  require_close(std::vector<float>(params[1].gradients.begin(), params[1].gradients.end()), bias_gradient, "bias gradient");
+  require_close(std::vector<float>(params[0].gradients.begin(), params[0].gradients.end()), weight_gradient,
+                "weight gradient");
+  require_close(std::vector<float>(params[1].gradients.begin(), params[1].gradients.end()), bias_gradient,
+                "bias gradient");
   require_close(input_gradient, expected_input, "input gradient");
 }
 
@@ -203,14 +210,14 @@ TEST_CASE("convolution forward and backward agree with direct loops, odd shapes 
   RestoreIsa restore;
   std::mt19937_64 rng(11);
   const ConvCase cases[] = {
-      {1, 6, 5, 28, 28, 3, 0, 0},    // LeNet's first layer
-      {6, 16, 5, 12, 12, 5, 0, 0},   // LeNet's second layer
-      {1, 6, 5, 28, 28, 1, 2, 4},    // batch 1, 'same' padding
-      {2, 3, 7, 7, 7, 2, 0, 0},      // a 7x7 kernel on a 7x7 map: 1x1 output maps
-      {3, 4, 7, 9, 11, 1, 3, 6},     // 7x7 'same' on a non-square map
-      {4, 5, 1, 1, 1, 6, 0, 0},      // 1x1 kernel, 1x1 maps
-      {2, 2, 3, 13, 5, 40, 1, 2},    // many images: several im2col groups
-      {3, 7, 2, 6, 6, 2, 0, 1},      // an even kernel with padding after only
+      {1, 6, 5, 28, 28, 3, 0, 0},   // LeNet's first layer
+      {6, 16, 5, 12, 12, 5, 0, 0},  // LeNet's second layer
+      {1, 6, 5, 28, 28, 1, 2, 4},   // batch 1, 'same' padding
+      {2, 3, 7, 7, 7, 2, 0, 0},     // a 7x7 kernel on a 7x7 map: 1x1 output maps
+      {3, 4, 7, 9, 11, 1, 3, 6},    // 7x7 'same' on a non-square map
+      {4, 5, 1, 1, 1, 6, 0, 0},     // 1x1 kernel, 1x1 maps
+      {2, 2, 3, 13, 5, 40, 1, 2},   // many images: several im2col groups
+      {3, 7, 2, 6, 6, 2, 0, 1},     // an even kernel with padding after only
   };
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));
@@ -225,8 +232,8 @@ TEST_CASE("dense forward and backward agree with direct loops", "[kernels]") {
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));
     kernels::use_isa(isa);
-    for (const auto [inputs, units, batch] : {std::array<std::size_t, 3>{256, 120, 32}, {1, 1, 1}, {7, 33, 3},
-                                              {120, 84, 1}, {64, 1024, 17}}) {
+    for (const auto [inputs, units, batch] :
+         {std::array<std::size_t, 3>{256, 120, 32}, {1, 1, 1}, {7, 33, 3}, {120, 84, 1}, {64, 1024, 17}}) {
       INFO("dense " << inputs << "->" << units << " batch " << batch);
       DenseLayer layer(inputs, units, LayerActivation::relu, 0.0, 1);
       layer.initialize(rng);
@@ -260,8 +267,10 @@ TEST_CASE("dense forward and backward agree with direct loops", "[kernels]") {
         }
       }
       params = layer.parameters();
-      require_close(std::vector<float>(params[0].gradients.begin(), params[0].gradients.end()), weight_gradient, "weight gradient");
-      require_close(std::vector<float>(params[1].gradients.begin(), params[1].gradients.end()), bias_gradient, "bias gradient");
+      require_close(std::vector<float>(params[0].gradients.begin(), params[0].gradients.end()), weight_gradient,
+                    "weight gradient");
+      require_close(std::vector<float>(params[1].gradients.begin(), params[1].gradients.end()), bias_gradient,
+                    "bias gradient");
       require_close(input_gradient, expected_input, "input gradient");
     }
   }
@@ -269,8 +278,8 @@ TEST_CASE("dense forward and backward agree with direct loops", "[kernels]") {
 
 TEST_CASE("max pooling forward and backward agree with direct loops, odd map sizes included", "[kernels]") {
   std::mt19937_64 rng(9);
-  for (const auto [size, height, width, planes] : {std::array<std::size_t, 4>{2, 24, 24, 3}, {2, 5, 7, 2}, {3, 7, 7, 1},
-                                                   {2, 2, 2, 4}}) {
+  for (const auto [size, height, width, planes] :
+       {std::array<std::size_t, 4>{2, 24, 24, 3}, {2, 5, 7, 2}, {3, 7, 7, 1}, {2, 2, 2, 4}}) {
     INFO("pool " << size << " on " << height << "x" << width);
     MaxPoolLayer layer(size);
     const Shape in{planes, 1, height, width};
@@ -315,8 +324,8 @@ TEST_CASE("evaluation in chunks of images gives the logits of the whole batch at
 
 TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps included", "[kernels]") {
   std::mt19937_64 rng(17);
-  for (const auto [channels, batch, height, width] : {std::array<std::size_t, 4>{16, 5, 4, 4}, {3, 1, 1, 1},
-                                                      {1, 2, 3, 7}}) {
+  for (const auto [channels, batch, height, width] :
+       {std::array<std::size_t, 4>{16, 5, 4, 4}, {3, 1, 1, 1}, {1, 2, 3, 7}}) {
     FlattenLayer layer;
     const Shape in{channels, batch, height, width};
     const auto input = random_vector(in.size(), rng);
@@ -325,7 +334,8 @@ TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps inc
     for (std::size_t c = 0; c < channels; ++c) {
       for (std::size_t n = 0; n < batch; ++n) {
         for (std::size_t p = 0; p < height * width; ++p) {
-          expected[n * channels * height * width + c * height * width + p] = input[(c * batch + n) * height * width + p];
+          expected[n * channels * height * width + c * height * width + p] =
+              input[(c * batch + n) * height * width + p];
         }
       }
     }

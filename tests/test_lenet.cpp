@@ -16,8 +16,7 @@ TEST_CASE("paper_lenet's space is Table 2 of the MAPPO paper, qualified by layer
   STATIC_REQUIRE(std::is_same_v<S::parameter<"fc1.hidden_size">, Int<"fc1.hidden_size", 124, 1024>>);
   STATIC_REQUIRE(std::is_same_v<S::parameter<"fc1.dropout_rate">, Real<"fc1.dropout_rate", 0.5, 0.9>>);
   STATIC_REQUIRE(std::is_same_v<S::parameter<"training.batch_size">, Int<"training.batch_size", 16, 32>>);
-  STATIC_REQUIRE(
-      std::is_same_v<S::parameter<"training.learning_rate">, LogReal<"training.learning_rate", 1e-4, 0.1>>);
+  STATIC_REQUIRE(std::is_same_v<S::parameter<"training.learning_rate">, LogReal<"training.learning_rate", 1e-4, 0.1>>);
 }
 
 TEST_CASE("the layers that carry hyperparameters are listed at compile time") {

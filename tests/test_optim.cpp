@@ -11,9 +11,9 @@ using mahpo::optim::AdamStep;
 
 TEST_CASE("optim: the Adam step is Kingma & Ba's bias-corrected update, in double and in float") {
   const double lr = 0.01, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
-  double w = 0.5, m = 0.0, v = 0.0;               // Algorithm 1, written out
-  double w2 = 0.5, m2 = 0.0, v2 = 0.0;            // the shared step, double
-  float wf = 0.5f, mf = 0.0f, vf = 0.0f;          // the shared step, float
+  double w = 0.5, m = 0.0, v = 0.0;       // Algorithm 1, written out
+  double w2 = 0.5, m2 = 0.0, v2 = 0.0;    // the shared step, double
+  float wf = 0.5f, mf = 0.0f, vf = 0.0f;  // the shared step, float
   const double gradients[] = {0.3, -1.2, 0.05, 2.0, -0.7, 0.0, 1e-3};
   for (std::size_t t = 1; t <= std::size(gradients); ++t) {
     const double g = gradients[t - 1];

@@ -124,7 +124,8 @@ TEST_CASE("bad trainer settings are refused") {
   CHECK_THROWS_WITH(Trainer(small_network(), zero_batch), Catch::Contains("batch size"));
   const auto dataset = test_synthetic::quadrant_dataset();
   Trainer wrong_input(nn::classic_lenet5::network({}), options(0.1));
-  CHECK_THROWS_WITH(wrong_input.train(dataset, {.epochs = 1.0}), Catch::Contains("784 values per image, the data has 12x12"));
+  CHECK_THROWS_WITH(wrong_input.train(dataset, {.epochs = 1.0}),
+                    Catch::Contains("784 values per image, the data has 12x12"));
   Trainer trainer(small_network(), options(0.1));
   CHECK_THROWS_AS(trainer.train(dataset, {.epochs = 0.0}), std::invalid_argument);
 }

@@ -27,10 +27,14 @@ enum class Status { ok, failed, diverged, pruned };
 
 inline const char* to_string(Status status) {
   switch (status) {
-    case Status::ok: return "ok";
-    case Status::failed: return "failed";
-    case Status::diverged: return "diverged";
-    case Status::pruned: return "pruned";
+    case Status::ok:
+      return "ok";
+    case Status::failed:
+      return "failed";
+    case Status::diverged:
+      return "diverged";
+    case Status::pruned:
+      return "pruned";
   }
   return "unknown";
 }
@@ -51,7 +55,8 @@ struct Result {
 
 // What a study evaluates: objective(config, budget) -> Result.
 template <typename O, typename S>
-concept Objective = std::invocable<const O&, const Config<S>&, const Budget&> &&
-                    std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
+concept Objective = std::invocable < const O&,
+        const Config<S>
+&, const Budget& > &&std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
 
 }  // namespace mahpo

@@ -29,11 +29,11 @@ inline constexpr const char* version = "0.1.0";
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/hana/at.hpp>
 #include <boost/hana/equal.hpp>
 #include <boost/hana/tuple.hpp>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 // ---- begin mahpo/space/error.hpp
@@ -139,8 +139,8 @@ struct Choice {
   char text[64]{};
 
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  constexpr Choice(T value) : kind(Kind::integer), integer(static_cast<std::int64_t>(value)) {}  // NOLINT
+  requires(!std::same_as<T, bool>) constexpr Choice(T value)
+      : kind(Kind::integer), integer(static_cast<std::int64_t>(value)) {}  // NOLINT
   template <std::floating_point T>
   constexpr Choice(T value) : kind(Kind::real), real(static_cast<double>(value)) {}  // NOLINT
   template <std::same_as<bool> T>
@@ -180,10 +180,10 @@ consteval Choice::Kind common_kind() {
 }
 
 template <Choice::Kind K>
-using choice_type_t = std::conditional_t<
-    K == Choice::Kind::integer, std::int64_t,
-    std::conditional_t<K == Choice::Kind::real, double,
-                       std::conditional_t<K == Choice::Kind::boolean, bool, std::string>>>;
+using choice_type_t =
+    std::conditional_t<K == Choice::Kind::integer, std::int64_t,
+                       std::conditional_t<K == Choice::Kind::real, double,
+                                          std::conditional_t<K == Choice::Kind::boolean, bool, std::string>>>;
 
 template <typename T>
 T choice_value(const Choice& choice) {
@@ -359,8 +359,8 @@ struct Real {
     u = detail::clamp_unit(u);
     if (u == 0.0) return Lo;
     if (u == 1.0) return Hi;
-    const double value = S == Scale::linear ? Lo + u * (Hi - Lo)
-                                            : std::exp(std::log(Lo) + u * (std::log(Hi) - std::log(Lo)));
+    const double value =
+        S == Scale::linear ? Lo + u * (Hi - Lo) : std::exp(std::log(Lo) + u * (std::log(Hi) - std::log(Lo)));
     return std::clamp(value, Lo, Hi);
   }
 
@@ -475,7 +475,8 @@ concept Hyperparameter = requires {
   typename P::value_type;
   requires is_fixed_string<std::remove_cvref_t<decltype(P::name)>>;
   { P::is_fixed } -> std::convertible_to<bool>;
-} && requires(const typename P::value_type& value, std::size_t resolution, const nlohmann::json& json) {
+}
+&&requires(const typename P::value_type& value, std::size_t resolution, const nlohmann::json& json) {
   { P::contains(value) } -> std::same_as<bool>;
   { P::describe() } -> std::same_as<std::string>;
   { P::levels(resolution) } -> std::same_as<std::vector<typename P::value_type>>;
@@ -483,7 +484,8 @@ concept Hyperparameter = requires {
 };
 
 template <typename P>
-concept FreeHyperparameter = Hyperparameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
+concept FreeHyperparameter =
+    Hyperparameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
   { P::encode(value) } -> std::same_as<double>;
   { P::decode(u) } -> std::same_as<typename P::value_type>;
 };
@@ -590,8 +592,8 @@ class Config {
     std::vector<std::string> problems;
     for (const auto& item : json.items()) {
       if (!S::has_name(item.key())) {
-        problems.push_back(fmt::format("unknown parameter '{}' (the space has: {})", item.key(),
-                                       fmt::join(S::names, ", ")));
+        problems.push_back(
+            fmt::format("unknown parameter '{}' (the space has: {})", item.key(), fmt::join(S::names, ", ")));
       }
     }
     values_type values = S::centre_values();
@@ -655,9 +657,9 @@ void from_json(const nlohmann::json& json, Config<S>& config) {
 #include <stdexcept>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/hana/at.hpp>
 #include <boost/hana/tuple.hpp>
-#include <fmt/format.h>
 
 
 namespace mahpo {
@@ -675,8 +677,7 @@ class Discretization {
       using P = typename decltype(type)::type;
       const std::size_t wanted = P::is_fixed ? 1 : resolution[S::free_position(decltype(index)::value)];
       if (wanted == 0) {
-        throw std::invalid_argument(
-            fmt::format("mahpo: the resolution of '{}' must be at least 1", P::name.view()));
+        throw std::invalid_argument(fmt::format("mahpo: the resolution of '{}' must be at least 1", P::name.view()));
       }
       hana::at(levels_, index) = P::levels(wanted);
     });
@@ -685,7 +686,8 @@ class Discretization {
   // The values one parameter takes, by name.
   template <FixedString Name>
   const auto& levels() const {
-    static_assert(S::template contains<Name>, "mahpo::Discretization::levels: this space has no parameter of that name");
+    static_assert(S::template contains<Name>,
+                  "mahpo::Discretization::levels: this space has no parameter of that name");
     return hana::at_c<S::template index_of<Name>>(levels_);
   }
 
@@ -724,8 +726,8 @@ class Discretization {
       const auto& levels = hana::at(levels_, index);
       const std::size_t pick = P::is_fixed ? 0 : indices[S::free_position(decltype(index)::value)];
       if (pick >= levels.size()) {
-        throw std::out_of_range(fmt::format("mahpo: index {} for '{}', which has {} values", pick,
-                                            P::name.view(), levels.size()));
+        throw std::out_of_range(
+            fmt::format("mahpo: index {} for '{}', which has {} values", pick, P::name.view(), levels.size()));
       }
       hana::at(values, index) = levels[pick];
     });
@@ -782,12 +784,12 @@ class Discretization {
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/hana/at.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/range.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
-#include <fmt/format.h>
 
 
 namespace mahpo {
@@ -849,14 +851,11 @@ struct Space {
   // Calls f(index, type) for each parameter: index a hana::size_c, type a hana::type_c.
   template <typename F>
   static constexpr void for_each_parameter(F&& f) {
-    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<size>), [&](auto index) {
-      f(index, hana::at(parameters, index));
-    });
+    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<size>),
+                   [&](auto index) { f(index, hana::at(parameters, index)); });
   }
 
-  static values_type centre_values() {
-    return values_type{centre_value<Params>()...};
-  }
+  static values_type centre_values() { return values_type{centre_value<Params>()...}; }
 
   static config_type centre() { return config_type{}; }
 
@@ -1077,13 +1076,20 @@ inline std::uint32_t big_endian_u32(const unsigned char* bytes) {
 
 inline const char* idx_type_name(unsigned code) {
   switch (code) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return "unknown";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return "unknown";
   }
 }
 
@@ -1097,8 +1103,8 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
   unsigned char magic[4];
   if (reader.read(magic, 4) != 4) throw DataError(fmt::format("{}: too short for an IDX header", path.string()));
   if (magic[0] != 0 || magic[1] != 0) {
-    throw DataError(fmt::format("{}: not an IDX file (bad magic number {:02x}{:02x}{:02x}{:02x})", path.string(), magic[0],
-                                magic[1], magic[2], magic[3]));
+    throw DataError(fmt::format("{}: not an IDX file (bad magic number {:02x}{:02x}{:02x}{:02x})", path.string(),
+                                magic[0], magic[1], magic[2], magic[3]));
   }
   if (magic[2] != 0x08) {
     throw DataError(fmt::format("{}: element type 0x{:02x} ({}) is not supported; mahpo reads unsigned-byte IDX files",
@@ -1125,8 +1131,8 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
   array.elements.resize(count);
   const std::size_t got = reader.read(array.elements.data(), count);
   if (got != count) {
-    throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}", path.string(), count,
-                                fmt::join(array.shape, "x"), got));
+    throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",
+                                path.string(), count, fmt::join(array.shape, "x"), got));
   }
   unsigned char extra;
   if (reader.read(&extra, 1) != 0) {
@@ -1272,9 +1278,10 @@ inline std::filesystem::path find_idx_file(const std::filesystem::path& folder, 
   for (const auto& candidate : {folder / stem, folder / (std::string(stem) + ".gz")}) {
     if (std::filesystem::exists(candidate)) return candidate;
   }
-  throw DataError(fmt::format("data set '{}' not found: {} has no {} (nor {}.gz); run scripts/setup.sh to install it, "
-                              "or point MAHPO_DATA_DIR at a folder that holds it",
-                              dataset, folder.string(), stem, stem));
+  throw DataError(
+      fmt::format("data set '{}' not found: {} has no {} (nor {}.gz); run scripts/setup.sh to install it, "
+                  "or point MAHPO_DATA_DIR at a folder that holds it",
+                  dataset, folder.string(), stem, stem));
 }
 }  // namespace detail
 
@@ -1328,10 +1335,14 @@ enum class Status { ok, failed, diverged, pruned };
 
 inline const char* to_string(Status status) {
   switch (status) {
-    case Status::ok: return "ok";
-    case Status::failed: return "failed";
-    case Status::diverged: return "diverged";
-    case Status::pruned: return "pruned";
+    case Status::ok:
+      return "ok";
+    case Status::failed:
+      return "failed";
+    case Status::diverged:
+      return "diverged";
+    case Status::pruned:
+      return "pruned";
   }
   return "unknown";
 }
@@ -1352,8 +1363,9 @@ struct Result {
 
 // What a study evaluates: objective(config, budget) -> Result.
 template <typename O, typename S>
-concept Objective = std::invocable<const O&, const Config<S>&, const Budget&> &&
-                    std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
+concept Objective = std::invocable < const O&,
+        const Config<S>
+&, const Budget& > &&std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
 
 }  // namespace mahpo
 // ---- end mahpo/objective.hpp
@@ -1408,8 +1420,8 @@ namespace detail {
 template <typename P>
 concept IntegralHyperparameter = Hyperparameter<P> && std::same_as<typename P::value_type, std::int64_t>;
 template <typename P>
-concept RealHyperparameter = Hyperparameter<P> && (std::same_as<typename P::value_type, double> ||
-                                         std::same_as<typename P::value_type, std::int64_t>);
+concept RealHyperparameter = Hyperparameter<P> &&
+    (std::same_as<typename P::value_type, double> || std::same_as<typename P::value_type, std::int64_t>);
 
 // The value of parameter P of layer `Layer`, read under its qualified name "Layer.name".
 template <FixedString Layer, typename P, typename Config>
@@ -1420,8 +1432,10 @@ auto layer_value(const Config& config) {
 
 template <FixedString Name, typename KernelSize, typename Filters, Padding Pad = Padding::valid>
 struct Conv {
-  static_assert(detail::IntegralHyperparameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
-  static_assert(detail::IntegralHyperparameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<KernelSize>,
+                "mahpo::nn::Conv: the kernel size must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<Filters>,
+                "mahpo::nn::Conv: the filter count must be an integer parameter");
   static constexpr auto name = Name;
   using space = Prefixed<Name, Space<KernelSize, Filters>>;
 
@@ -1471,8 +1485,10 @@ struct Output {
 
 template <typename BatchSize, typename LearningRate>
 struct Training {
-  static_assert(detail::IntegralHyperparameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
-  static_assert(detail::RealHyperparameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
+  static_assert(detail::IntegralHyperparameter<BatchSize>,
+                "mahpo::nn::Training: the batch size must be an integer parameter");
+  static_assert(detail::RealHyperparameter<LearningRate>,
+                "mahpo::nn::Training: the learning rate must be a real parameter");
   static constexpr auto name = FixedString("training");
   using space = Prefixed<"training", Space<BatchSize, LearningRate>>;
 
@@ -1503,11 +1519,11 @@ struct Training {
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/hana/filter.hpp>
 #include <boost/hana/length.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
-#include <fmt/format.h>
 
 // ---- begin mahpo/nn/topology.hpp
 // What a topology is: a type that carries a search space and turns each config of it into a network
@@ -1611,11 +1627,11 @@ inline void check_network(const NetworkSpec& network) {
 
 template <typename T>
 concept Topology = SearchSpace<typename T::space> && std::same_as<typename T::config_type, Config<typename T::space>> &&
-                   requires(const typename T::config_type& config, InputShape input) {
-                     { T::network(config, input) } -> std::same_as<NetworkSpec>;
-                     { T::batch_size(config) } -> std::convertible_to<std::size_t>;
-                     { T::learning_rate(config) } -> std::convertible_to<double>;
-                   };
+    requires(const typename T::config_type& config, InputShape input) {
+  { T::network(config, input) } -> std::same_as<NetworkSpec>;
+  { T::batch_size(config) } -> std::convertible_to<std::size_t>;
+  { T::learning_rate(config) } -> std::convertible_to<double>;
+};
 
 }  // namespace mahpo::nn
 // ---- end mahpo/nn/topology.hpp
@@ -1712,9053 +1728,6 @@ static_assert(Topology<paper_lenet> && Topology<classic_lenet5>);
 }  // namespace mahpo::nn
 // ---- end mahpo/nn/lenet.hpp
 
-// ---- begin mahpo/train/backend.hpp
-// The trainer backend contract: what LeNetObjective needs from a trainer, so that the objective does
-// not care where the network trains. train::Trainer (the CPU, trainer.hpp) implements it; the GPU
-// trainer (cuda/mahpo/cuda/) is to implement it as well.
-//
-//   template <typename T> concept TrainerBackend = requires {
-//     T::backend_name                              // "cpu", "cuda": shown in reports
-//     T(const nn::NetworkSpec&, TrainerOptions)    // builds the network; std::invalid_argument on bad options
-//     trainer.train(dataset, budget) -> TrainingReport
-//   };
-//
-// What every backend promises (the tests of the CPU trainer check it; a new backend runs them too):
-// - train() trains on dataset.train for the budget (iterations when non-zero, else epochs of full,
-//   reshuffled batches of options.batch_size), then evaluates on dataset.validation, and on
-//   dataset.test when options.evaluate_test; a budget that gives no iteration is an error.
-// - Deterministic for options.seed on one machine and ISA (weights, dropout masks, batch order).
-// - A non-finite loss stops training with status `diverged` and evaluates nothing; no accuracy,
-//   kappa or time in the report is ever NaN. A network that does not fit its input throws ConfigError.
-// - The report's times: training_seconds covers forward, backward and update only.
-
-#include <cstddef>
-#include <cstdint>
-#include <concepts>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <variant>
-#include <vector>
-
-// ---- begin mahpo/train/metrics.hpp
-// Classification metrics (confusion matrix, accuracy, Cohen's kappa) and memory accounting.
-
-#include <cstddef>
-#include <cstdint>
-#include <stdexcept>
-#include <vector>
-
-#include <sys/resource.h>
-
-namespace mahpo::train {
-
-// counts[truth][prediction]
-class ConfusionMatrix {
- public:
-  explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
-
-  void add(std::size_t truth, std::size_t prediction) {
-    if (truth >= classes_ || prediction >= classes_) throw std::out_of_range("mahpo: class index outside the confusion matrix");
-    ++counts_[truth * classes_ + prediction];
-    ++total_;
-  }
-
-  std::size_t classes() const { return classes_; }
-  std::size_t total() const { return total_; }
-  std::size_t at(std::size_t truth, std::size_t prediction) const { return counts_[truth * classes_ + prediction]; }
-
-  double accuracy() const {
-    if (total_ == 0) return 0.0;
-    std::size_t correct = 0;
-    for (std::size_t k = 0; k < classes_; ++k) correct += at(k, k);
-    return static_cast<double>(correct) / static_cast<double>(total_);
-  }
-
-  // Cohen's kappa (Cohen, 1960): (p_o - p_e) / (1 - p_e), p_e from the row and column marginals.
-  // 1 when both agree perfectly on a single class (p_e = 1).
-  double kappa() const {
-    if (total_ == 0) return 0.0;
-    const double n = static_cast<double>(total_);
-    double expected = 0.0;
-    for (std::size_t k = 0; k < classes_; ++k) {
-      double row = 0.0, column = 0.0;
-      for (std::size_t j = 0; j < classes_; ++j) {
-        row += static_cast<double>(at(k, j));
-        column += static_cast<double>(at(j, k));
-      }
-      expected += (row / n) * (column / n);
-    }
-    const double observed = accuracy();
-    return expected >= 1.0 ? 1.0 : (observed - expected) / (1.0 - expected);
-  }
-
- private:
-  std::size_t classes_;
-  std::vector<std::size_t> counts_;
-  std::size_t total_ = 0;
-};
-
-// The process's peak resident set size in bytes (Linux reports kilobytes).
-inline std::size_t peak_resident_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
-}
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/metrics.hpp
-// ---- begin mahpo/train/schedule.hpp
-// Learning-rate policies, as functions of the iteration (counted from 0).
-
-#include <cmath>
-#include <cstddef>
-#include <numbers>
-#include <string>
-#include <variant>
-
-#include <fmt/format.h>
-
-namespace mahpo::train {
-
-struct FixedRate {};
-
-// base_lr * gamma^floor(iter / step_size)
-struct StepDecay {
-  std::size_t step_size = 1000;
-  double gamma = 0.1;
-};
-
-// Caffe's "inv" policy: base_lr * (1 + gamma * iter)^(-power) (Jia et al., Caffe, 2014).
-struct InvDecay {
-  double gamma = 0.001;
-  double power = 0.75;
-};
-
-// base_lr * (1 + cos(pi * iter / total)) / 2 (Loshchilov & Hutter, SGDR, 2017), without restarts.
-struct CosineDecay {
-  std::size_t total_iterations = 0;  // 0: the trainer's iteration budget
-};
-
-using LearningRatePolicy = std::variant<FixedRate, StepDecay, InvDecay, CosineDecay>;
-
-inline double learning_rate_at(const LearningRatePolicy& policy, double base, std::size_t iteration,
-                               std::size_t total_iterations) {
-  const double iter = static_cast<double>(iteration);
-  if (const auto* step = std::get_if<StepDecay>(&policy)) {
-    return base * std::pow(step->gamma, std::floor(iter / static_cast<double>(step->step_size)));
-  }
-  if (const auto* inv = std::get_if<InvDecay>(&policy)) return base * std::pow(1.0 + inv->gamma * iter, -inv->power);
-  if (const auto* cosine = std::get_if<CosineDecay>(&policy)) {
-    const double total = static_cast<double>(cosine->total_iterations ? cosine->total_iterations : total_iterations);
-    return total > 0 ? base * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(iter / total, 1.0))) : base;
-  }
-  return base;
-}
-
-inline std::string describe(const LearningRatePolicy& policy) {
-  if (const auto* step = std::get_if<StepDecay>(&policy)) {
-    return fmt::format("step (every {} iterations x{})", step->step_size, step->gamma);
-  }
-  if (const auto* inv = std::get_if<InvDecay>(&policy)) return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
-  if (std::holds_alternative<CosineDecay>(policy)) return "cosine";
-  return "fixed";
-}
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/schedule.hpp
-
-namespace mahpo::train {
-
-// v = momentum * v - lr * g; w += v (Sutskever et al., 2013, without the Nesterov look-ahead).
-struct Sgd {
-  double momentum = 0.9;
-  double weight_decay = 0.0;
-};
-
-// Kingma & Ba, 2015.
-struct Adam {
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
-};
-
-using OptimizerKind = std::variant<Sgd, Adam>;
-
-struct TrainerOptions {
-  std::size_t batch_size = 32;
-  double learning_rate = 0.01;
-  OptimizerKind optimizer = Sgd{};
-  LearningRatePolicy policy = InvDecay{};
-  std::uint64_t seed = 0;
-  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
-  std::size_t evaluation_batch = 256;
-  // A larger training batch goes through the network this many images at a time, with the
-  // gradients summed (the same step to float rounding: no layer mixes images); 0: all at once.
-  // Keeps a 256-image batch's activations and im2col columns in the caches (docs/benchmarks.md).
-  std::size_t micro_batch = 32;
-  bool evaluate_test = true;
-};
-
-struct HistoryPoint {
-  std::size_t iteration = 0;
-  double epoch = 0.0;
-  double train_loss = 0.0;      // mean over the iterations since the last point
-  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
-  double validation_accuracy = 0.0;
-  double training_seconds = 0.0;
-};
-
-struct Evaluation {
-  double accuracy = 0.0;
-  double kappa = 0.0;
-  ConfusionMatrix confusion;
-};
-
-struct TrainingReport {
-  Status status = Status::ok;
-  std::string message;
-  std::size_t iterations = 0;
-  double epochs = 0.0;
-  double final_train_loss = 0.0;
-  Evaluation validation;
-  std::optional<Evaluation> test;
-  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
-  double seconds_per_100_iterations = 0.0;
-  double evaluation_seconds = 0.0;
-  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
-  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
-  std::size_t parameter_count = 0;
-  std::vector<HistoryPoint> history;
-};
-
-template <typename T>
-concept TrainerBackend = std::constructible_from<T, const nn::NetworkSpec&, TrainerOptions> &&
-                         requires(T& trainer, const data::Dataset& dataset, const Budget& budget) {
-                           { T::backend_name } -> std::convertible_to<std::string_view>;
-                           { trainer.train(dataset, budget) } -> std::same_as<TrainingReport>;
-                         };
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/backend.hpp
-// ---- begin mahpo/train/blas.hpp
-// Row-major sgemm and the thread count of OpenBLAS. The trainer does not use them (its products run
-// on mahpo's kernels, kernels.hpp); bench/bench_kernels.cpp compares the two with this sgemm.
-//
-// The CBLAS declarations come from xtensor-blas's bundled copy (the one its xlinalg.hpp uses), not
-// from OpenBLAS's <cblas.h>: the two declare the same enums, so a program that includes both (the
-// trainer and the GP or RL code) would not compile.
-
-#include <xtensor-blas/xblas.hpp>
-
-#include <cstddef>
-
-extern "C" void openblas_set_num_threads(int threads);  // OpenBLAS's own API (not in CBLAS)
-
-namespace mahpo::train {
-
-// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.
-inline void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
-                 const float* a, const float* b, float beta, float* c) {
-  const auto lda = static_cast<int>(transpose_a ? m : k);
-  const auto ldb = static_cast<int>(transpose_b ? k : n);
-  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb, beta, c,
-              static_cast<int>(n));
-}
-
-// OpenBLAS's thread count is process-wide: the trainer sets it before it trains.
-inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(static_cast<int>(threads)); }
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/blas.hpp
-// ---- begin mahpo/train/cpu_layers.hpp
-// The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
-// one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
-// and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
-// The group is as many images as keep the im2col block within the L2 cache. In training, the groups'
-// blocks together form the whole batch's columns, kept for backward's weight gradient (one product
-// per step); in evaluation the groups share one block. Flatten turns CNHW into N x features for the
-// dense layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
-//
-// Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
-// its parameters and their gradients for the optimizer.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <random>
-#include <span>
-#include <string>
-#include <vector>
-
-// ---- begin mahpo/train/kernels.hpp
-// The trainer's matrix kernels: the small, skinny products of a LeNet (6 or 16 filters against a few
-// thousand im2col columns, a few hundred dense units against a batch), chosen at run time for what
-// the CPU reports: AVX-512, AVX2 + FMA, or the SSE2 every x86-64 CPU has.
-//
-// Why not OpenBLAS: its kernels are picked by CPU model, and a model it does not know (Debian's
-// 0.3.21 on recent Xeons) falls back to SSE3; its packing and beta passes also cost more than the
-// product itself at these sizes. Why not xsimd: its SIMD types exist only for the instruction sets
-// the whole translation unit is compiled for, and a header-only library cannot choose its users'
-// flags. Here each kernel is one template over the GCC/Clang vector type of the ISA's width,
-// instantiated inside a function compiled for that ISA (`[[gnu::target]]`); everything below those
-// entry points is inlined into them, so no wide vector crosses a function boundary.
-//
-// The products (row-major, `accumulate` adds to C instead of overwriting it):
-//   multiply(...):            C (M x N) = A (M x K) * B (K x N), where A(i, k) = a[i * a_row + k * a_column],
-//                             so A may be read transposed (a_row = 1, a_column = lda);
-//   multiply_transposed(...): C (M x N) = A (M x K) * B^T, B being N x K: one dot product of two
-//                             contiguous rows per element (weight gradients, over long K).
-// Measured against OpenBLAS and libxsmm on the LeNet shapes in bench/bench_kernels.cpp.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdlib>
-#include <cstring>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors only live inside the ISA-specific entry points
-#endif
-
-namespace mahpo::train::kernels {
-
-enum class Isa { sse2, avx2, avx512 };
-
-inline std::string_view isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return "avx512";
-    case Isa::avx2: return "avx2";
-    case Isa::sse2: return "sse2";
-  }
-  return "sse2";
-}
-
-// The widest ISA this CPU (and its operating system) supports.
-inline Isa best_isa() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-    return Isa::avx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
-#endif
-  return Isa::sse2;
-}
-
-namespace detail {
-// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one (a
-// wider one than the CPU has gives the CPU's best; any other value is an error).
-inline Isa& current_isa() {
-  static Isa isa = [] {
-    const Isa best = best_isa();
-    const char* asked = std::getenv("MAHPO_ISA");
-    if (asked == nullptr || *asked == '\0') return best;
-    for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
-      if (std::string_view(asked) == isa_name(candidate)) return std::min(candidate, best);
-    }
-    throw std::invalid_argument("mahpo: MAHPO_ISA must be sse2, avx2 or avx512, got '" + std::string(asked) + "'");
-  }();
-  return isa;
-}
-}  // namespace detail
-
-inline Isa active_isa() { return detail::current_isa(); }
-
-// Uses `isa` from now on (capped at what the CPU supports); returns the ISA now in use. For tests and
-// benchmarks that compare the kernels of each ISA; not thread-safe against running products.
-inline Isa use_isa(Isa isa) {
-  detail::current_isa() = std::min(isa, best_isa());
-  return detail::current_isa();
-}
-
-namespace detail {
-
-// The vector of Width floats (an alias template would drop the attribute, hence one type per width).
-template <int Width>
-struct vector_of;
-template <>
-struct vector_of<4> {
-  typedef float type __attribute__((vector_size(16)));
-};
-template <>
-struct vector_of<8> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct vector_of<16> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <int Width>
-using vector = typename vector_of<Width>::type;
-
-// Unaligned loads and stores; by reference, so that no wide vector is passed by value.
-template <typename V>
-[[gnu::always_inline]] inline void load(V& v, const float* p) {
-  std::memcpy(&v, p, sizeof(V));
-}
-
-template <typename V>
-[[gnu::always_inline]] inline void store(float* p, const V& v) {
-  std::memcpy(p, &v, sizeof(V));
-}
-
-// Rows x (Vectors * width of V) of C from A's rows and B's columns; V may be plain float (one column).
-template <typename V, int Rows, int Vectors>
-[[gnu::always_inline]] inline void multiply_tile(std::size_t k_size, const float* a, std::size_t a_row,
-                                                 std::size_t a_column, const float* b, std::size_t ldb, float* c,
-                                                 std::size_t ldc, bool accumulate) {
-  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
-  V sum[Rows][Vectors];
-#pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < Vectors; ++v) sum[r][v] = V{};
-  }
-  for (std::size_t k = 0; k < k_size; ++k) {
-    V column[Vectors];
-#pragma GCC unroll 4
-    for (int v = 0; v < Vectors; ++v) load(column[v], b + k * ldb + v * width);
-    const float* a_k = a + k * a_column;
-#pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r) {
-      const V value = a_k[r * a_row] - V{};  // a broadcast (x - 0 is x exactly, so it folds)
-#pragma GCC unroll 4
-      for (int v = 0; v < Vectors; ++v) sum[r][v] += value * column[v];
-    }
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < Vectors; ++v) {
-      float* target = c + r * ldc + v * width;
-      if (accumulate) {
-        V old;
-        load(old, target);
-        sum[r][v] += old;
-      }
-      store(target, sum[r][v]);
-    }
-  }
-}
-
-// All of C's rows for one block of columns, `Rows` rows at a time.
-template <typename V, int Rows, int Vectors>
-[[gnu::always_inline]] inline void multiply_columns(std::size_t m, std::size_t k, const float* a, std::size_t a_row,
-                                                    std::size_t a_column, const float* b, std::size_t ldb, float* c,
-                                                    std::size_t ldc, bool accumulate) {
-  // A single row left over would run at a third of a tile's rate (as many loads of B per row as
-  // products): the last Rows + 1 rows then go as two tiles of about half that height.
-  const std::size_t split = Rows > 1 && m > Rows && m % Rows == 1 ? Rows + 1 : 0;
-  std::size_t i = 0;
-  for (; i + Rows + split <= m; i += Rows) {
-    multiply_tile<V, Rows, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
-  }
-  if (split) {
-    constexpr int upper = (Rows + 1) / 2, lower = Rows + 1 - upper;
-    multiply_tile<V, upper, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
-    i += upper;
-    multiply_tile<V, lower, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
-    return;
-  }
-  const std::size_t left = m - i;
-  const float* a_i = a + i * a_row;
-  float* c_i = c + i * ldc;
-  // The remaining rows, one tile of the right height (Rows is at most 8).
-  switch (left) {
-    case 7: if constexpr (Rows > 7) multiply_tile<V, 7, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 6: if constexpr (Rows > 6) multiply_tile<V, 6, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 5: if constexpr (Rows > 5) multiply_tile<V, 5, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 4: if constexpr (Rows > 4) multiply_tile<V, 4, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 3: if constexpr (Rows > 3) multiply_tile<V, 3, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 2: if constexpr (Rows > 2) multiply_tile<V, 2, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 1: multiply_tile<V, 1, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    default: break;
-  }
-}
-
-// Columns in blocks of `Vectors` vectors, then of two, then one vector, then 4 floats, then one at a
-// time. A block of B that more than one tile of rows reads is first copied to `panel` (k x block
-// floats): B's rows are often thousands of floats apart, and a few dozen such rows already collide
-// in the L1 cache.
-template <int Width, int Rows, int Vectors>
-[[gnu::always_inline]] inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a,
-                                            std::size_t a_row, std::size_t a_column, const float* b, std::size_t ldb,
-                                            float* c, std::size_t ldc, bool accumulate, float* panel) {
-  using V = vector<Width>;
-  constexpr std::size_t block = Vectors * Width;
-  const bool pack = m > Rows && ldb != block;
-  std::size_t j = 0;
-  for (; j + block <= n; j += block) {
-    const float* source = b + j;
-    std::size_t stride = ldb;
-    if (pack) {
-      for (std::size_t row = 0; row < k; ++row) std::memcpy(panel + row * block, b + row * ldb + j, sizeof(float) * block);
-      source = panel;
-      stride = block;
-    }
-    multiply_columns<V, Rows, Vectors>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
-  }
-  if constexpr (Vectors > 2) {
-    if (j + 2 * Width <= n) {
-      multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-      j += 2 * Width;
-    }
-  }
-  if constexpr (Vectors > 1) {
-    if (j + Width <= n) {
-      multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-      j += Width;
-    }
-  }
-  if constexpr (Width > 8) {
-    if (j + 8 <= n) {
-      multiply_columns<vector<8>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-      j += 8;
-    }
-  }
-  if constexpr (Width > 4) {
-    if (j + 4 <= n) {
-      multiply_columns<vector<4>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-      j += 4;
-    }
-  }
-  for (; j < n; ++j) multiply_columns<float, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
-}
-
-template <typename V>
-[[gnu::always_inline]] inline float horizontal_sum(const V& v) {
-  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
-  float total = 0.0f;
-#pragma GCC unroll 16
-  for (int i = 0; i < width; ++i) total += v[i];
-  return total;
-}
-
-// RowsA x RowsB dot products of A's and B's contiguous rows.
-template <typename V, int RowsA, int RowsB>
-[[gnu::always_inline]] inline void dot_tile(std::size_t k_size, const float* a, std::size_t lda, const float* b,
-                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
-  constexpr std::size_t width = sizeof(V) / sizeof(float);
-  V sum[RowsA][RowsB];
-#pragma GCC unroll 4
-  for (int r = 0; r < RowsA; ++r) {
-#pragma GCC unroll 4
-    for (int s = 0; s < RowsB; ++s) sum[r][s] = V{};
-  }
-  std::size_t k = 0;
-  for (; k + width <= k_size; k += width) {
-    V row_b[RowsB];
-#pragma GCC unroll 4
-    for (int s = 0; s < RowsB; ++s) load(row_b[s], b + s * ldb + k);
-#pragma GCC unroll 4
-    for (int r = 0; r < RowsA; ++r) {
-      V row_a;
-      load(row_a, a + r * lda + k);
-#pragma GCC unroll 4
-      for (int s = 0; s < RowsB; ++s) sum[r][s] += row_a * row_b[s];
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < RowsA; ++r) {
-#pragma GCC unroll 4
-    for (int s = 0; s < RowsB; ++s) {
-      float total = horizontal_sum(sum[r][s]);
-      for (std::size_t t = k; t < k_size; ++t) total += a[r * lda + t] * b[s * ldb + t];
-      float& target = c[r * ldc + s];
-      target = accumulate ? target + total : total;
-    }
-  }
-}
-
-template <typename V, int RowsA, int RowsB>
-[[gnu::always_inline]] inline void dot_rows(std::size_t n, std::size_t k, const float* a,
-                                            std::size_t lda, const float* b, std::size_t ldb, float* c,
-                                            std::size_t ldc, bool accumulate) {
-  std::size_t j = 0;
-  for (; j + RowsB <= n; j += RowsB) {
-    dot_tile<V, RowsA, RowsB>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
-  }
-  for (; j < n; ++j) dot_tile<V, RowsA, 1>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
-}
-
-template <int Width, int RowsA, int RowsB>
-[[gnu::always_inline]] inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a,
-                                                       std::size_t lda, const float* b, std::size_t ldb, float* c,
-                                                       std::size_t ldc, bool accumulate) {
-  using V = vector<Width>;
-  std::size_t i = 0;
-  for (; i + RowsA <= m; i += RowsA) {
-    dot_rows<V, RowsA, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
-  }
-  for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
-}
-
-// Copies (or adds) `count` floats in vectors of Width, then 4, then up to 3 one at a time (no loop, so
-// the compiler does not turn the tail into a call to memcpy).
-template <int Width, bool Add>
-[[gnu::always_inline]] inline void move_row(const float* __restrict source, std::size_t count,
-                                            float* __restrict target) {
-  using V = vector<Width>;
-  std::size_t i = 0;
-  if constexpr (!Add) {
-    if (count >= Width) {  // whole vectors, the last one overlapping the one before
-      for (; i + Width < count; i += Width) {
-        V v;
-        load(v, source + i);
-        store(target + i, v);
-      }
-      V v;
-      load(v, source + count - Width);
-      store(target + count - Width, v);
-      return;
-    }
-  }
-  for (; i + Width <= count; i += Width) {
-    V v, old;
-    load(v, source + i);
-    if constexpr (Add) {
-      load(old, target + i);
-      v += old;
-    }
-    store(target + i, v);
-  }
-  if constexpr (Width > 4) {
-    if (i + 4 <= count) {
-      vector<4> v, old;
-      load(v, source + i);
-      if constexpr (Add) {
-        load(old, target + i);
-        v += old;
-      }
-      store(target + i, v);
-      i += 4;
-    }
-  }
-  switch (count - i) {
-    case 3: target[i + 2] = Add ? target[i + 2] + source[i + 2] : source[i + 2]; [[fallthrough]];
-    case 2: target[i + 1] = Add ? target[i + 1] + source[i + 1] : source[i + 1]; [[fallthrough]];
-    case 1: target[i] = Add ? target[i] + source[i] : source[i]; break;
-    default: break;
-  }
-}
-
-}  // namespace detail
-
-// A stride-1 convolution's geometry over a CNHW tensor: `pad` zeros above and left of each map, the
-// output out_height x out_width (any zeros below and right follow from it).
-struct ConvGeometry {
-  std::size_t channels = 1, batch = 1, height = 1, width = 1;
-  std::size_t kernel = 1, pad = 0, out_height = 1, out_width = 1;
-};
-
-namespace detail {
-
-// For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
-// (0 outside the map) when Adjoint is false; when it is true, the adjoint:
-// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)]. The rows of
-// `columns` are `ld` floats apart.
-template <int Width, bool Adjoint>
-[[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
-                                          std::size_t first, std::size_t last, const float* columns_in,
-                                          float* columns_out, std::size_t ld) {
-  const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
-  const std::size_t plane = g.out_height * g.out_width;
-  const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
-  if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
-    for (std::size_t c = 0; c < g.channels; ++c) {
-      for (std::size_t ky = 0; ky < g.kernel; ++ky) {
-        const std::size_t row = (c * g.kernel + ky) * g.kernel * ld;
-        for (std::size_t n = first; n < last; ++n) {
-          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width + ky * g.width;
-          for (std::size_t y = 0; y < g.out_height; ++y) {
-            const std::size_t source = source_plane + y * g.width, target = row + (n - first) * plane + y * g.out_width;
-            for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-              if constexpr (Adjoint) {
-                move_row<Width, true>(columns_in + target + kx * ld, g.out_width, input_out + source + kx);
-              } else {
-                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * ld);
-              }
-            }
-          }
-        }
-      }
-    }
-    return;
-  }
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    for (std::size_t ky = 0; ky < g.kernel; ++ky) {
-      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * ld;
-        // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
-        const std::size_t x_first = g.pad > kx ? g.pad - kx : 0;
-        const std::size_t x_last = std::min(g.out_width, g.width + g.pad - kx);
-        const std::size_t span = x_last > x_first ? x_last - x_first : 0;
-        for (std::size_t n = first; n < last; ++n) {
-          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width;
-          const std::size_t at = row + (n - first) * plane;
-          for (std::size_t y = 0; y < g.out_height; ++y) {
-            const std::size_t input_row = y + ky;  // the padded row index
-            const bool inside = input_row >= g.pad && input_row < g.height + g.pad && span > 0;
-            const std::size_t source =
-                inside ? source_plane + (input_row - g.pad) * g.width + x_first + kx - g.pad : 0;
-            const std::size_t target = at + y * g.out_width;
-            if constexpr (Adjoint) {
-              if (inside) move_row<Width, true>(columns_in + target + x_first, span, input_out + source);
-            } else if (inside && span == g.out_width) {
-              move_row<Width, false>(input_in + source, span, columns_out + target);
-            } else {
-              float* out = columns_out + target;
-              for (std::size_t x = 0; x < g.out_width; ++x) out[x] = 0.0f;
-              if (inside) move_row<Width, false>(input_in + source, span, out + x_first);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-// The entry points, one per ISA. Tiles of C (rows x vectors): AVX-512 has 32 vector registers, 8 x 2
-// accumulators (not measured: no AVX-512 machine yet); AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
-// against 6 x 2, 4 x 3 and 5 x 2 on the trainer: 403 k, 411 k, 409 k, 430 k instructions per image,
-// and the fastest steps), SSE2 6 x 2. Dot products: 4 x 4 (AVX-512) and 3 x 4.
-#if defined(__x86_64__) || defined(__i386__)
-[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_avx512(
-    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row, std::size_t a_column,
-    const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
-  multiply<16, 8, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-}
-[[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
-                                                     std::size_t a_row, std::size_t a_column, const float* b,
-                                                     std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
-  // Up to 6 rows (a LeNet's first convolution) fit one 6 x 2 tile: no second tile, no packing.
-  if (m <= 6) return multiply<8, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-  multiply<8, 3, 4>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-}
-[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
-    const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
-    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
-  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-}
-[[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
-                                                   std::size_t first, std::size_t last, const float* columns_in,
-                                                   float* columns_out, std::size_t ld, bool adjoint) {
-  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-}
-[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
-    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
-    float* c, std::size_t ldc, bool accumulate) {
-  multiply_transposed<16, 4, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-}
-[[gnu::target("avx2,fma")]] inline void multiply_transposed_avx2(std::size_t m, std::size_t n, std::size_t k,
-                                                                const float* a, std::size_t lda, const float* b,
-                                                                std::size_t ldb, float* c, std::size_t ldc,
-                                                                bool accumulate) {
-  multiply_transposed<8, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-}
-#endif
-inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
-                          std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
-                          bool accumulate, float* panel) {
-  multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-}
-inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld,
-                        bool adjoint) {
-  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-}
-inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
-                                     const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
-  multiply_transposed<4, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-}
-
-}  // namespace detail
-
-namespace detail {
-// Per-thread scratch space of at least `size` floats (grown, never shrunk: no allocation per step).
-inline float* scratch(std::vector<float>& buffer, std::size_t size) {
-  if (buffer.size() < size) buffer.resize(size);
-  return buffer.data();
-}
-inline thread_local std::vector<float> panel_buffer, transpose_buffer;
-}  // namespace detail
-
-// C (M x N) (+)= A * B with A(i, k) = a[i * a_row + k * a_column] and B row-major with row stride ldb.
-inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
-                     std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
-                     bool accumulate) {
-  if (m == 0 || n == 0) return;
-  float* panel = detail::scratch(detail::panel_buffer, k * 64);  // the widest block: 4 x 16 floats
-  switch (active_isa()) {
-#if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-    case Isa::avx2: return detail::multiply_avx2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-#endif
-    default: return detail::multiply_sse2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-  }
-}
-
-// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo),
-// its rows `ld` floats apart (at least (last - first) Ho Wo).
-inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns,
-                   std::size_t ld) {
-  switch (active_isa()) {
-#if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
-    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
-#endif
-    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
-  }
-}
-
-// The adjoint of im2col: adds `columns` (the gradient of im2col's output) into `input_gradient`.
-inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, std::size_t first, std::size_t last,
-                   float* input_gradient) {
-  switch (active_isa()) {
-#if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
-    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
-#endif
-    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
-  }
-}
-
-// A * B^T as dot products costs a horizontal sum per element of C (about 10 instructions); as A
-// times a transposed copy of B it costs the copy, N x K scalar moves. The dot products win when K
-// exceeds a few times M (measured in bench/bench_kernels.cpp: fc2_input and conv2_weights).
-inline bool prefer_dot_products(std::size_t m, std::size_t k) { return k > 4 * m; }
-
-// C (M x N) (+)= A * B^T with A (M x K, row stride lda) and B (N x K, row stride ldb).
-inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
-                                const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
-  if (m == 0 || n == 0) return;
-  if (!prefer_dot_products(m, k)) {
-    float* transposed = detail::scratch(detail::transpose_buffer, k * n);
-    for (std::size_t j = 0; j < n; ++j) {
-      for (std::size_t t = 0; t < k; ++t) transposed[t * n + j] = b[j * ldb + t];
-    }
-    return multiply(m, n, k, a, lda, 1, transposed, n, c, ldc, accumulate);
-  }
-  switch (active_isa()) {
-#if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::multiply_transposed_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-    case Isa::avx2: return detail::multiply_transposed_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-#endif
-    default: return detail::multiply_transposed_sse2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-  }
-}
-
-}  // namespace mahpo::train::kernels
-
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-// ---- end mahpo/train/kernels.hpp
-
-namespace mahpo::train {
-
-struct Shape {
-  std::size_t channels = 1, batch = 1, height = 1, width = 1;  // CNHW; dense tensors are batch x channels
-  std::size_t size() const { return channels * batch * height * width; }
-};
-
-struct WeightsView {
-  std::span<float> values;
-  std::span<float> gradients;
-};
-
-enum class LayerActivation { none, relu };
-
-class Layer {
- public:
-  virtual ~Layer() = default;
-  // The output shape for an input shape; batch may change between calls.
-  virtual Shape output_shape(const Shape& input) const = 0;
-  virtual const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) = 0;
-  // Takes d(loss)/d(output); fills parameter gradients and, if asked, returns d(loss)/d(input).
-  virtual const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) = 0;
-  virtual std::vector<WeightsView> parameters() { return {}; }
-  virtual void initialize(std::mt19937_64&) {}
-  // Bytes of the buffers and parameters the layer holds.
-  virtual std::size_t bytes() const = 0;
-
- protected:
-  static void grow(std::vector<float>& buffer, std::size_t size) {
-    if (buffer.size() < size) buffer.resize(size);
-  }
-  static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
-};
-
-// The sum of `count` floats in 8 interleaved partial sums, an order the compiler may vectorize (a
-// single running sum fixes the order of the additions and keeps the loop scalar).
-inline float sum(const float* values, std::size_t count) {
-  float partial[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    for (std::size_t j = 0; j < 8; ++j) partial[j] += values[i + j];
-  }
-  float total = 0.0f;
-  for (; i < count; ++i) total += values[i];
-  for (const float p : partial) total += p;
-  return total;
-}
-
-// delta = gradient where the ReLU's output is positive, 0 elsewhere. Both loads are unconditional, so
-// the loop vectorizes as a select (a conditional load of the gradient would keep it scalar).
-inline void relu_gradient(const float* output, const float* gradient, std::size_t count, float* delta) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const float g = gradient[i];
-    delta[i] = output[i] > 0.0f ? g : 0.0f;
-  }
-}
-
-// He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
-// uniform otherwise (Glorot & Bengio, 2010).
-inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, LayerActivation activation,
-                               std::mt19937_64& rng) {
-  if (activation == LayerActivation::relu) {
-    std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
-    for (auto& w : weights) w = normal(rng);
-  } else {
-    const float limit = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
-    std::uniform_real_distribution<float> uniform(-limit, limit);
-    for (auto& w : weights) w = uniform(rng);
-  }
-}
-
-// A stride-1 convolution with an optional fused ReLU. `pad_before` zeros are added above and left of
-// each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
-class ConvLayer final : public Layer {
- public:
-  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, LayerActivation activation = LayerActivation::relu,
-            std::size_t pad_before = 0, std::size_t pad_total = 0)
-      : in_channels_(in_channels), filters_(filters), kernel_(kernel), pad_before_(pad_before), pad_total_(pad_total),
-        activation_(activation),
-        weights_(filters * in_channels * kernel * kernel), weight_gradients_(weights_.size()), bias_(filters),
-        bias_gradients_(filters) {}
-
-  Shape output_shape(const Shape& in) const override {
-    return {filters_, in.batch, in.height + pad_total_ - kernel_ + 1, in.width + pad_total_ - kernel_ + 1};
-  }
-
-  void initialize(std::mt19937_64& rng) override {
-    initialize_weights(weights_, in_channels_ * kernel_ * kernel_, filters_ * kernel_ * kernel_, activation_, rng);
-    std::fill(bias_.begin(), bias_.end(), 0.0f);
-  }
-
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
-    input_ = &input;
-    input_shape_ = shape;
-    output_shape_ = output_shape(shape);
-    keep_columns_ = training;
-    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
-    const std::size_t columns = output_shape_.batch * plane;
-    grow(output_, filters_ * columns);
-    const bool relu = activation_ == LayerActivation::relu;
-    for_each_group([&](std::size_t first, std::size_t last) {
-      const std::size_t width = (last - first) * plane, ld = columns_stride(width);
-      float* block = group_columns(first);
-      kernels::im2col(geometry(), input.data(), first, last, block, ld);
-      float* out = output_.data() + first * plane;
-      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, ld, out, columns, false);
-      for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
-        float* row = out + f * columns;
-        const float b = bias_[f];
-        if (relu) {
-          for (std::size_t p = 0; p < width; ++p) row[p] = std::max(row[p] + b, 0.0f);
-        } else {
-          for (std::size_t p = 0; p < width; ++p) row[p] += b;
-        }
-      }
-    });
-    return output_;
-  }
-
-  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
-    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
-    const std::size_t columns = output_shape_.batch * plane;
-    grow(delta_, filters_ * columns);
-    const bool relu = activation_ == LayerActivation::relu;
-    for (std::size_t f = 0; f < filters_; ++f) {
-      const float* gradient = output_gradient.data() + f * columns;
-      const float* output = output_.data() + f * columns;
-      float* delta = delta_.data() + f * columns;
-      if (relu) {
-        relu_gradient(output, gradient, columns, delta);
-      } else {
-        std::copy_n(gradient, columns, delta);
-      }
-      bias_gradients_[f] = sum(delta, columns);
-    }
-    if (!keep_columns_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
-    if (need_input_gradient) {
-      grow(input_gradient_, input_shape_.size());
-      std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
-    }
-    if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
-      kernels::multiply_transposed(filters_, rows, columns, delta_.data(), columns, columns_.data(), columns,
-                                   weight_gradients_.data(), rows, false);
-    }
-    for_each_group([&](std::size_t first, std::size_t last) {
-      const std::size_t width = (last - first) * plane;
-      const float* delta = delta_.data() + first * plane;
-      if (!keep_columns_) {
-        float* block = group_columns(first);
-        kernels::im2col(geometry(), input_->data(), first, last, block, width);
-        kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width, weight_gradients_.data(),
-                                     rows, true);
-      }
-      if (need_input_gradient) {
-        grow(column_gradients_, rows * width);
-        kernels::multiply(rows, width, filters_, weights_.data(), 1, rows, delta, columns, column_gradients_.data(),
-                          width, false);
-        kernels::col2im(geometry(), column_gradients_.data(), width, first, last, input_gradient_.data());
-      }
-    });
-    return input_gradient_;
-  }
-
-  std::vector<WeightsView> parameters() override {
-    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
-  }
-
-  std::size_t bytes() const override {
-    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(columns_) +
-           held(output_) + held(delta_) + held(column_gradients_) + held(input_gradient_);
-  }
-
- private:
-  // The images [first, last) of the batch, in groups whose im2col block fits `group_bytes`. In
-  // training, forward writes every group's block into one (C k k) x (N Ho Wo) matrix that backward
-  // multiplies by the deltas once for the weight gradient (rebuilding the blocks in backward cost
-  // more instructions, and one long product sums each weight's gradient once, not once per group);
-  // in evaluation the groups share one block.
-  static constexpr std::size_t group_bytes = 128 * 1024;
-  template <typename Visit>
-  void for_each_group(Visit&& visit) {
-    const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
-    const std::size_t group = std::max<std::size_t>(1, group_bytes / sizeof(float) / std::max<std::size_t>(per_image, 1));
-    grow(columns_, (keep_columns_ ? output_shape_.batch : std::min(group, output_shape_.batch)) * per_image);
-    for (std::size_t first = 0; first < output_shape_.batch; first += group) {
-      visit(first, std::min(first + group, output_shape_.batch));
-    }
-  }
-
-  // Where the im2col block of the group starting at image `first` lives, and its row stride.
-  float* group_columns(std::size_t first) {
-    return columns_.data() + (keep_columns_ ? first * output_shape_.height * output_shape_.width : 0);
-  }
-  std::size_t columns_stride(std::size_t width) const {
-    return keep_columns_ ? output_shape_.batch * output_shape_.height * output_shape_.width : width;
-  }
-
-  kernels::ConvGeometry geometry() const {
-    return {in_channels_,        input_shape_.batch, input_shape_.height,  input_shape_.width,
-            kernel_,             pad_before_,        output_shape_.height, output_shape_.width};
-  }
-
-
-  std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
-  LayerActivation activation_;
-  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
-  std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
-  const std::vector<float>* input_ = nullptr;
-  bool keep_columns_ = false;  // the last forward pass kept each group's im2col block (training)
-  Shape input_shape_, output_shape_;
-};
-
-// Non-overlapping max pooling; the remainder rows and columns (if any) are dropped.
-class MaxPoolLayer final : public Layer {
- public:
-  explicit MaxPoolLayer(std::size_t size) : size_(size) {}
-
-  Shape output_shape(const Shape& in) const override {
-    return {in.channels, in.batch, in.height / size_, in.width / size_};
-  }
-
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
-    input_ = &input;
-    input_shape_ = shape;
-    output_shape_ = output_shape(shape);
-    have_winners_ = training || size_ != 2;
-    grow(output_, output_shape_.size());
-    if (winners_.size() < output_shape_.size()) winners_.resize(output_shape_.size());
-    const std::size_t planes = shape.channels * shape.batch;
-    for (std::size_t p = 0; p < planes; ++p) {
-      const float* in = input.data() + p * shape.height * shape.width;
-      float* out = output_.data() + p * output_shape_.height * output_shape_.width;
-      std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
-      if (size_ == 2) {  // LeNet's pooling, written out: a quarter of the work of the general loop
-        if (training) {
-          pool_2x2(in, out, winner, shape.width);
-        } else {  // no backward follows: the maxima alone, in a loop the compiler vectorizes
-          pool_2x2_values(in, out, shape.width);
-        }
-        continue;
-      }
-      for (std::size_t y = 0; y < output_shape_.height; ++y) {
-        for (std::size_t x = 0; x < output_shape_.width; ++x) {
-          std::size_t best = (y * size_) * shape.width + x * size_;
-          for (std::size_t dy = 0; dy < size_; ++dy) {
-            for (std::size_t dx = 0; dx < size_; ++dx) {
-              const std::size_t at = (y * size_ + dy) * shape.width + x * size_ + dx;
-              if (in[at] > in[best]) best = at;
-            }
-          }
-          out[y * output_shape_.width + x] = in[best];
-          winner[y * output_shape_.width + x] = static_cast<std::uint32_t>(best);
-        }
-      }
-    }
-    return output_;
-  }
-
-  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
-    if (!have_winners_) forward(*input_, input_shape_, true);  // after an evaluation pass: find them now
-    grow(input_gradient_, input_shape_.size());
-    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()), 0.0f);
-    const std::size_t planes = input_shape_.channels * input_shape_.batch;
-    const std::size_t in_plane = input_shape_.height * input_shape_.width;
-    const std::size_t out_plane = output_shape_.height * output_shape_.width;
-    for (std::size_t p = 0; p < planes; ++p) {
-      float* gradient = input_gradient_.data() + p * in_plane;
-      for (std::size_t i = 0; i < out_plane; ++i) {
-        gradient[winners_[p * out_plane + i]] += output_gradient[p * out_plane + i];
-      }
-    }
-    return input_gradient_;
-  }
-
-  std::size_t bytes() const override {
-    return held(output_) + held(input_gradient_) + winners_.capacity() * sizeof(std::uint32_t);
-  }
-
- private:
-  void pool_2x2_values(const float* in, float* out, std::size_t width) const {
-    for (std::size_t y = 0; y < output_shape_.height; ++y) {
-      const float* top = in + 2 * y * width;
-      const float* bottom = top + width;
-      float* row = out + y * output_shape_.width;
-      for (std::size_t x = 0; x < output_shape_.width; ++x) {
-        row[x] = std::max(std::max(top[2 * x], top[2 * x + 1]), std::max(bottom[2 * x], bottom[2 * x + 1]));
-      }
-    }
-  }
-
-  void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
-    for (std::size_t y = 0; y < output_shape_.height; ++y) {
-      const float* top = in + 2 * y * width;
-      const float* bottom = top + width;
-      for (std::size_t x = 0; x < output_shape_.width; ++x) {
-        const std::size_t left = 2 * x;
-        std::uint32_t best = static_cast<std::uint32_t>(2 * y * width + left);
-        float value = top[left];
-        if (top[left + 1] > value) value = top[left + 1], best += 1;
-        if (bottom[left] > value) value = bottom[left], best = static_cast<std::uint32_t>((2 * y + 1) * width + left);
-        if (bottom[left + 1] > value) value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
-        out[y * output_shape_.width + x] = value;
-        winner[y * output_shape_.width + x] = best;
-      }
-    }
-  }
-
-  std::size_t size_;
-  std::vector<float> output_, input_gradient_;
-  std::vector<std::uint32_t> winners_;
-  const std::vector<float>* input_ = nullptr;
-  bool have_winners_ = false;  // the last forward pass recorded where each maximum came from
-  Shape input_shape_, output_shape_;
-};
-
-// CNHW (C x N x H x W) to N x (C*H*W), and back for the gradient.
-class FlattenLayer final : public Layer {
- public:
-  Shape output_shape(const Shape& in) const override { return {in.channels * in.height * in.width, in.batch, 1, 1}; }
-
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
-    input_shape_ = shape;
-    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
-    grow(output_, shape.size());
-    for (std::size_t c = 0; c < shape.channels; ++c) {
-      for (std::size_t n = 0; n < shape.batch; ++n) {
-        const float* source = input.data() + (c * shape.batch + n) * plane;
-        std::copy(source, source + plane, output_.data() + n * features + c * plane);
-      }
-    }
-    return output_;
-  }
-
-  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
-    const auto& shape = input_shape_;
-    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
-    grow(input_gradient_, shape.size());
-    for (std::size_t c = 0; c < shape.channels; ++c) {
-      for (std::size_t n = 0; n < shape.batch; ++n) {
-        const float* source = output_gradient.data() + n * features + c * plane;
-        std::copy(source, source + plane, input_gradient_.data() + (c * shape.batch + n) * plane);
-      }
-    }
-    return input_gradient_;
-  }
-
-  std::size_t bytes() const override { return held(output_) + held(input_gradient_); }
-
- private:
-  std::vector<float> output_, input_gradient_;
-  Shape input_shape_;
-};
-
-// A fully connected layer (N x in -> N x units) with an optional ReLU and inverted dropout
-// (Srivastava et al., 2014): in training each unit is kept with probability 1 - rate and scaled by
-// 1 / (1 - rate), so evaluation needs no scaling.
-class DenseLayer final : public Layer {
- public:
-  DenseLayer(std::size_t inputs, std::size_t units, LayerActivation activation, double dropout_rate, std::uint64_t seed)
-      : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
-        weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
-        dropout_state_(seed) {}
-
-  Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
-
-  void initialize(std::mt19937_64& rng) override {
-    initialize_weights(weights_, inputs_, units_, activation_, rng);
-    std::fill(bias_.begin(), bias_.end(), 0.0f);
-  }
-
-  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
-    input_ = &input;
-    batch_ = shape.batch;
-    grow(output_, batch_ * units_);
-    for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
-    kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(), units_,
-                      true);
-    const std::size_t count = batch_ * units_;
-    if (activation_ == LayerActivation::relu) {
-      for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
-    }
-    dropping_ = training && dropout_rate_ > 0.0f;
-    if (dropping_) {
-      grow(mask_, count);
-      // Each 64-bit draw of SplitMix64 (Steele et al., 2014) decides two units by its two 32-bit
-      // halves: kept when the half is below keep * 2^32. A tenth of the cost of mt19937_64 and a
-      // floating-point uniform per unit, and statistically more than enough for a dropout mask.
-      const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
-      const auto threshold = static_cast<std::uint64_t>(static_cast<double>(keep) * 4294967296.0);
-      for (std::size_t i = 0; i < count; i += 2) {
-        const std::uint64_t bits = next_dropout_bits();
-        mask_[i] = (bits & 0xffffffffu) < threshold ? scale : 0.0f;
-        if (i + 1 < count) mask_[i + 1] = (bits >> 32) < threshold ? scale : 0.0f;
-      }
-      for (std::size_t i = 0; i < count; ++i) output_[i] *= mask_[i];
-    }
-    return output_;
-  }
-
-  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
-    const std::size_t count = batch_ * units_;
-    grow(delta_, count);
-    // The output is zero where ReLU or dropout zeroed it, and the mask is 0 where dropout did.
-    if (activation_ == LayerActivation::relu) {
-      relu_gradient(output_.data(), output_gradient.data(), count, delta_.data());
-    } else {
-      std::copy_n(output_gradient.begin(), count, delta_.begin());
-    }
-    if (dropping_) {
-      for (std::size_t i = 0; i < count; ++i) delta_[i] *= mask_[i];
-    }
-    std::fill(bias_gradients_.begin(), bias_gradients_.end(), 0.0f);
-    for (std::size_t n = 0; n < batch_; ++n) {
-      for (std::size_t u = 0; u < units_; ++u) bias_gradients_[u] += delta_[n * units_ + u];
-    }
-    kernels::multiply(inputs_, units_, batch_, input_->data(), 1, inputs_, delta_.data(), units_,
-                      weight_gradients_.data(), units_, false);
-    if (need_input_gradient) {
-      grow(input_gradient_, batch_ * inputs_);
-      kernels::multiply_transposed(batch_, inputs_, units_, delta_.data(), units_, weights_.data(), units_,
-                                   input_gradient_.data(), inputs_, false);
-    }
-    return input_gradient_;
-  }
-
-  std::vector<WeightsView> parameters() override {
-    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
-  }
-
-  std::size_t bytes() const override {
-    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(output_) +
-           held(delta_) + held(mask_) + held(input_gradient_);
-  }
-
- private:
-  std::size_t inputs_, units_;
-  LayerActivation activation_;
-  float dropout_rate_;
-  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
-  std::vector<float> output_, delta_, mask_, input_gradient_;
-  const std::vector<float>* input_ = nullptr;
-  std::size_t batch_ = 0;
-  bool dropping_ = false;
-  std::uint64_t dropout_state_;
-
-  std::uint64_t next_dropout_bits() {
-    std::uint64_t z = (dropout_state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/cpu_layers.hpp
-// ---- begin mahpo/train/loss.hpp
-// Softmax cross-entropy over a batch of logits (N x classes), averaged over the batch.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <vector>
-
-namespace mahpo::train {
-
-// Returns the mean loss and writes d(loss)/d(logits) = (softmax - one_hot) / N into `gradient`.
-// A non-finite logit gives a non-finite loss, which the trainer reports as divergence.
-inline double softmax_cross_entropy(std::span<const float> logits, std::span<const std::uint8_t> labels,
-                                    std::size_t classes, std::vector<float>& gradient) {
-  const std::size_t batch = labels.size();
-  if (gradient.size() < batch * classes) gradient.resize(batch * classes);
-  double total = 0.0;
-  const float inverse_batch = 1.0f / static_cast<float>(batch);
-  for (std::size_t n = 0; n < batch; ++n) {
-    const float* z = logits.data() + n * classes;
-    float* g = gradient.data() + n * classes;
-    const float top = *std::max_element(z, z + classes);
-    double sum = 0.0;
-    for (std::size_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
-    const double log_sum = std::log(sum) + top;
-    total += log_sum - z[labels[n]];
-    for (std::size_t k = 0; k < classes; ++k) {
-      const double p = std::exp(static_cast<double>(z[k]) - log_sum);
-      g[k] = static_cast<float>(p) * inverse_batch;
-    }
-    g[labels[n]] -= inverse_batch;
-  }
-  return total / static_cast<double>(batch);
-}
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/loss.hpp
-// ---- begin mahpo/train/network.hpp
-// A runtime network built from an nn::NetworkSpec: conv/pool layers on CNHW tensors, a flatten,
-// then dense layers and the output layer, with softmax cross-entropy on top.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <random>
-#include <variant>
-#include <vector>
-
-
-namespace mahpo::train {
-
-class Network {
- public:
-  // Checks the spec (nn::check_network) and initializes the weights from `seed`.
-  Network(const nn::NetworkSpec& spec, std::uint64_t seed) : input_(spec.input) {
-    nn::check_network(spec);
-    std::mt19937_64 rng(seed);
-    Shape shape{spec.input.channels, 1, spec.input.height, spec.input.width};
-    bool flat = false;
-    for (const auto& layer : spec.layers) {
-      std::unique_ptr<Layer> built;
-      if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
-        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, LayerActivation::relu,
-                                              conv->padding_before(), conv->padding_total());
-      } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
-        built = std::make_unique<MaxPoolLayer>(pool->size);
-      } else {
-        if (!flat) {
-          layers_.push_back(std::make_unique<FlattenLayer>());
-          shape = layers_.back()->output_shape(shape);
-          flat = true;
-        }
-        if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
-          built = std::make_unique<DenseLayer>(shape.channels, dense->units, LayerActivation::relu, dense->dropout_rate, rng());
-        } else {
-          classes_ = std::get<nn::OutputSpec>(layer).classes;
-          built = std::make_unique<DenseLayer>(shape.channels, classes_, LayerActivation::none, 0.0, rng());
-        }
-      }
-      built->initialize(rng);
-      shape = built->output_shape(shape);
-      layers_.push_back(std::move(built));
-    }
-  }
-
-  std::size_t classes() const { return classes_; }
-  std::size_t input_size() const { return input_.channels * input_.height * input_.width; }
-
-  // Evaluation goes through the layers this many images at a time: a whole 256-image batch's
-  // activations spill out of the L2 cache (measured in bench/bench_trainer.cpp, evaluate/*).
-  static constexpr std::size_t inference_chunk = 32;
-
-  // `input` holds `batch` images (batch x channels x height x width, which is CNHW for one channel).
-  const std::vector<float>& forward(const std::vector<float>& input, std::size_t batch, bool training) {
-    if (training || batch <= inference_chunk) return forward_layers(input, batch, training);
-    const std::size_t pixels = input_size();
-    all_logits_.resize(batch * classes_);
-    for (std::size_t first = 0; first < batch; first += inference_chunk) {
-      const std::size_t count = std::min(inference_chunk, batch - first);
-      chunk_.assign(input.begin() + static_cast<std::ptrdiff_t>(first * pixels),
-                    input.begin() + static_cast<std::ptrdiff_t>((first + count) * pixels));
-      const auto& logits = forward_layers(chunk_, count, false);
-      std::copy_n(logits.begin(), count * classes_, all_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes_));
-    }
-    logits_ = &all_logits_;
-    return all_logits_;
-  }
-
- private:
-  const std::vector<float>& forward_layers(const std::vector<float>& input, std::size_t batch, bool training) {
-    Shape shape{input_.channels, batch, input_.height, input_.width};
-    const std::vector<float>* current = &input;
-    if (input_.channels > 1) {  // NCHW -> CNHW
-      const std::size_t plane = input_.height * input_.width;
-      reordered_.resize(input.size());
-      for (std::size_t n = 0; n < batch; ++n) {
-        for (std::size_t c = 0; c < input_.channels; ++c) {
-          std::copy_n(input.data() + (n * input_.channels + c) * plane, plane,
-                      reordered_.data() + (c * batch + n) * plane);
-        }
-      }
-      current = &reordered_;
-    }
-    for (auto& layer : layers_) {
-      current = &layer->forward(*current, shape, training);
-      shape = layer->output_shape(shape);
-    }
-    logits_ = current;
-    return *current;
-  }
-
- public:
-  // The logits of the last forward pass (batch x classes).
-  const std::vector<float>& logits() const { return *logits_; }
-
-  // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
-  // It follows a training forward pass, or an evaluation pass of at most inference_chunk images.
-  void backward(const std::vector<float>& logit_gradient) {
-    const std::vector<float>* gradient = &logit_gradient;
-    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, i > 0);
-  }
-
-  // The gradient with respect to the input, for gradient checks: backward with every input gradient.
-  const std::vector<float>& backward_to_input(const std::vector<float>& logit_gradient) {
-    const std::vector<float>* gradient = &logit_gradient;
-    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, true);
-    return *gradient;
-  }
-
-  std::vector<WeightsView> parameters() {
-    std::vector<WeightsView> all;
-    for (auto& layer : layers_) {
-      for (auto& p : layer->parameters()) all.push_back(p);
-    }
-    return all;
-  }
-
-  std::size_t parameter_count() {
-    std::size_t count = 0;
-    for (const auto& p : parameters()) count += p.values.size();
-    return count;
-  }
-
-  std::size_t bytes() const {
-    std::size_t total = (reordered_.capacity() + chunk_.capacity() + all_logits_.capacity()) * sizeof(float);
-    for (const auto& layer : layers_) total += layer->bytes();
-    return total;
-  }
-
- private:
-  nn::InputShape input_;
-  std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<float> reordered_, chunk_, all_logits_;
-  const std::vector<float>* logits_ = nullptr;
-  std::size_t classes_ = 0;
-};
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/network.hpp
-// ---- begin mahpo/train/lenet_objective.hpp
-// LeNetObjective<Topology, Backend>: trains the network a config of the topology describes on a
-// trainer backend (train/backend.hpp; the CPU Trainer by default) and scores it.
-//
-// The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
-// confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology rejects (a feature map below 1x1), or
-// any exception, makes a `failed` result; a non-finite loss a `diverged` one. Neither carries NaN.
-
-#include <cstdint>
-#include <exception>
-#include <memory>
-#include <stdexcept>
-#include <utility>
-
-#include <nlohmann/json.hpp>
-
-// ---- begin mahpo/train/trainer.hpp
-// The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
-//
-// Batches are drawn in a seeded random order, reshuffled each epoch; every batch is full (the
-// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed (and
-// kernel ISA: AVX-512, AVX2 and SSE2 sum in different orders). A trial trains on the calling
-// thread; a study runs one trial per core. A non-finite loss stops training with status
-// `diverged`; nothing is evaluated then, and no accuracy is NaN.
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <numeric>
-#include <optional>
-#include <random>
-#include <span>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/train/optimizer.hpp
-// The optimizers over the layers' parameters: SGD with momentum and Adam (their settings, Sgd and
-// Adam, are in train/backend.hpp: every backend takes them).
-
-#include <cmath>
-#include <cstddef>
-#include <variant>
-#include <vector>
-
-// ---- begin mahpo/optim/adam.hpp
-// The Adam update (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1),
-// shared by the CNN trainer (float) and the RL toolkit (double): one formula, two precisions.
-//
-//   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
-//   w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
-//
-// written as PyTorch's torch.optim.Adam computes it (epsilon added to the bias-corrected root), so
-// the RL searchers' updates, and the journals they replay, are the same as before the trainer shared it.
-
-#include <cmath>
-#include <concepts>
-#include <cstddef>
-#include <span>
-
-namespace mahpo::optim {
-
-template <std::floating_point T>
-struct AdamStep {
-  T beta1 = T(0.9);
-  T beta2 = T(0.999);
-  T learning_rate = T(0);
-  T correction1 = T(1);  // 1 - beta1^t
-  T correction2 = T(1);  // 1 - beta2^t
-  T epsilon = T(1e-8);
-
-  // The coefficients of step t (1, 2, ...).
-  static AdamStep at(std::size_t t, double learning_rate, double beta1, double beta2, double epsilon) {
-    const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
-    const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(t));
-    return {static_cast<T>(beta1),       static_cast<T>(beta2),       static_cast<T>(learning_rate),
-            static_cast<T>(correction1), static_cast<T>(correction2), static_cast<T>(epsilon)};
-  }
-
-  // One element: the moments m and v and the weight w, from the gradient g.
-  void operator()(T& w, T g, T& m, T& v) const {
-    m = beta1 * m + (T(1) - beta1) * g;
-    v = beta2 * v + (T(1) - beta2) * g * g;
-    w -= learning_rate * (m / correction1) / (std::sqrt(v / correction2) + epsilon);
-  }
-
-  // Every element of one tensor (all spans of one length).
-  void operator()(std::span<T> weights, std::span<const T> gradients, std::span<T> first, std::span<T> second) const {
-    for (std::size_t i = 0; i < weights.size(); ++i) (*this)(weights[i], gradients[i], first[i], second[i]);
-  }
-};
-
-}  // namespace mahpo::optim
-// ---- end mahpo/optim/adam.hpp
-
-namespace mahpo::train {
-
-
-class Optimizer {
- public:
-  Optimizer(OptimizerKind kind, std::vector<WeightsView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
-    for (const auto& p : parameters_) {
-      first_.emplace_back(p.values.size(), 0.0f);
-      if (std::holds_alternative<Adam>(kind_)) second_.emplace_back(p.values.size(), 0.0f);
-    }
-  }
-
-  void step(double learning_rate) {
-    ++steps_;
-    if (const auto* sgd = std::get_if<Sgd>(&kind_)) {
-      const auto lr = static_cast<float>(learning_rate), mu = static_cast<float>(sgd->momentum);
-      const auto decay = static_cast<float>(sgd->weight_decay);
-      for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        auto w = parameters_[i].values;
-        auto g = parameters_[i].gradients;
-        auto& v = first_[i];
-        for (std::size_t j = 0; j < w.size(); ++j) {
-          v[j] = mu * v[j] - lr * (g[j] + decay * w[j]);
-          w[j] += v[j];
-        }
-      }
-    } else {
-      const auto& adam = std::get<Adam>(kind_);
-      const auto step = optim::AdamStep<float>::at(steps_, learning_rate, adam.beta1, adam.beta2, adam.epsilon);
-      for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        step(parameters_[i].values, parameters_[i].gradients, first_[i], second_[i]);
-      }
-    }
-  }
-
-  std::size_t bytes() const {
-    std::size_t total = 0;
-    for (const auto& f : first_) total += f.capacity() * sizeof(float);
-    for (const auto& s : second_) total += s.capacity() * sizeof(float);
-    return total;
-  }
-
- private:
-  OptimizerKind kind_;
-  std::vector<WeightsView> parameters_;
-  std::vector<std::vector<float>> first_, second_;
-  std::size_t steps_ = 0;
-};
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/optimizer.hpp
-
-namespace mahpo::train {
-
-class Trainer {
- public:
-  static constexpr std::string_view backend_name = "cpu";
-
-  Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
-      : options_(std::move(options)), network_(spec, options_.seed) {
-    if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
-    if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
-      throw std::invalid_argument(fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
-    }
-    if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
-  }
-
-  Network& network() { return network_; }
-
-  // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
-  TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
-    check_images(dataset.train);
-    fit_normalization(dataset.train);
-    const std::size_t train_size = dataset.train.size();
-    const std::size_t batch = options_.batch_size;
-    const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
-    const std::size_t total = budget.iterations > 0
-                                  ? budget.iterations
-                                  : static_cast<std::size_t>(std::ceil(budget.epochs * static_cast<double>(train_size) /
-                                                                       static_cast<double>(batch)));
-    if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
-    const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
-
-    Optimizer optimizer(options_.optimizer, network_.parameters());
-    std::mt19937_64 order_rng(options_.seed ^ 0x9e3779b97f4a7c15ULL);
-    std::vector<std::size_t> order(train_size);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::shuffle(order.begin(), order.end(), order_rng);
-    std::size_t cursor = 0;
-
-    TrainingReport report;
-    report.parameter_count = network_.parameter_count();
-    std::vector<std::size_t> indices(batch);
-    double loss_sum = 0.0;
-    std::size_t correct = 0, seen = 0, since = 0;
-    double seconds = 0.0;
-
-    for (std::size_t iteration = 0; iteration < total; ++iteration) {
-      for (auto& index : indices) {
-        if (cursor == train_size) {
-          std::shuffle(order.begin(), order.end(), order_rng);
-          cursor = 0;
-        }
-        index = order[cursor++];
-      }
-      const auto start = std::chrono::steady_clock::now();
-      const double loss = step(optimizer, dataset.train, indices,
-                               learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
-      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (!std::isfinite(loss)) {
-        report.status = Status::diverged;
-        report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
-        report.iterations = iteration;
-        break;
-      }
-
-      loss_sum += loss;
-      correct += count_correct(step_logits(), batch);
-      seen += batch;
-      ++since;
-      report.iterations = iteration + 1;
-      report.final_train_loss = loss;
-      if ((iteration + 1) % history_every == 0 || iteration + 1 == total) {
-        HistoryPoint point;
-        point.iteration = iteration + 1;
-        point.epoch = static_cast<double>((iteration + 1) * batch) / static_cast<double>(train_size);
-        point.train_loss = loss_sum / static_cast<double>(since);
-        point.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-        point.training_seconds = seconds;
-        const auto evaluation_start = std::chrono::steady_clock::now();
-        point.validation_accuracy = evaluate(dataset.validation).accuracy;
-        report.evaluation_seconds +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
-        report.history.push_back(point);
-        loss_sum = 0.0;
-        correct = seen = since = 0;
-      }
-    }
-
-    report.training_seconds = seconds;
-    report.epochs = static_cast<double>(report.iterations * batch) / static_cast<double>(train_size);
-    report.seconds_per_100_iterations =
-        report.iterations ? seconds * 100.0 / static_cast<double>(report.iterations) : 0.0;
-    if (report.status == Status::ok) {
-      const auto evaluation_start = std::chrono::steady_clock::now();
-      report.validation = evaluate(dataset.validation);
-      if (options_.evaluate_test) report.test = evaluate(dataset.test);
-      report.evaluation_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
-    }
-    report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
-    report.peak_resident_bytes = peak_resident_bytes();
-    return report;
-  }
-
-  // One training iteration on the images at `indices`: forward, loss, backward, update. Returns the
-  // batch's mean loss; a non-finite loss leaves the weights untouched.
-  double step(Optimizer& optimizer, const data::ImageSet& images, std::span<const std::size_t> indices,
-              double learning_rate) {
-    const std::size_t batch = indices.size(), chunk = options_.micro_batch;
-    if (chunk == 0 || batch <= chunk) {
-      const double loss = forward_backward(images, indices, 1.0f);
-      if (!std::isfinite(loss)) return loss;
-      step_logits_ = &network_.logits();
-      step_labels_ = &labels_;
-      optimizer.step(learning_rate);
-      return loss;
-    }
-    // Micro-batches: each one's loss gradient is scaled by its share of the batch, its parameter
-    // gradients are added up, and the logits and labels are kept for the accuracy count.
-    if (parameters_.empty()) parameters_ = network_.parameters();
-    const auto& parameters = parameters_;
-    gradient_sums_.resize(parameters.size());
-    for (std::size_t p = 0; p < parameters.size(); ++p) gradient_sums_[p].assign(parameters[p].gradients.size(), 0.0f);
-    const std::size_t classes = network_.classes();
-    batch_logits_.resize(batch * classes);
-    batch_labels_.resize(batch);
-    double loss_sum = 0.0;
-    for (std::size_t first = 0; first < batch; first += chunk) {
-      const std::size_t count = std::min(chunk, batch - first);
-      const double loss = forward_backward(images, indices.subspan(first, count),
-                                           static_cast<float>(count) / static_cast<float>(batch));
-      if (!std::isfinite(loss)) return loss;
-      loss_sum += loss * static_cast<double>(count);
-      for (std::size_t p = 0; p < parameters.size(); ++p) {
-        const auto gradient = parameters[p].gradients;
-        auto& sum = gradient_sums_[p];
-        for (std::size_t i = 0; i < gradient.size(); ++i) sum[i] += gradient[i];
-      }
-      std::copy_n(network_.logits().begin(), count * classes,
-                  batch_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes));
-      std::copy_n(labels_.begin(), count, batch_labels_.begin() + static_cast<std::ptrdiff_t>(first));
-    }
-    for (std::size_t p = 0; p < parameters.size(); ++p) {
-      std::copy(gradient_sums_[p].begin(), gradient_sums_[p].end(), parameters[p].gradients.begin());
-    }
-    step_logits_ = &batch_logits_;
-    step_labels_ = &batch_labels_;
-    optimizer.step(learning_rate);
-    return loss_sum / static_cast<double>(batch);
-  }
-
-  // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).
-  Evaluation evaluate(const data::ImageSet& images) {
-    check_images(images);
-    Evaluation result{0.0, 0.0, ConfusionMatrix(network_.classes())};
-    std::vector<std::size_t> indices;
-    for (std::size_t begin = 0; begin < images.size(); begin += options_.evaluation_batch) {
-      const std::size_t count = std::min(options_.evaluation_batch, images.size() - begin);
-      indices.resize(count);
-      std::iota(indices.begin(), indices.end(), begin);
-      load_batch(images, indices);
-      const auto& logits = network_.forward(input_, count, false);
-      for (std::size_t n = 0; n < count; ++n) {
-        result.confusion.add(labels_[n], predicted_class(logits, n));
-      }
-    }
-    result.accuracy = result.confusion.accuracy();
-    result.kappa = result.confusion.kappa();
-    return result;
-  }
-
- private:
-  void check_images(const data::ImageSet& images) const {
-    const std::size_t pixels = images.size() ? images.rows() * images.columns() : 0;
-    if (images.size() && pixels != network_.input_size()) {
-      throw std::invalid_argument(fmt::format("mahpo: the network takes {} values per image, the data has {}x{}",
-                                              network_.input_size(), images.rows(), images.columns()));
-    }
-  }
-
-  // Standardizes with the training pixels' mean and deviation, so SGD sees centred inputs.
-  void fit_normalization(const data::ImageSet& train) {
-    double sum = 0.0, squares = 0.0;
-    for (const std::uint8_t pixel : train.images) {
-      sum += pixel;
-      squares += static_cast<double>(pixel) * pixel;
-    }
-    const double count = static_cast<double>(train.images.size());
-    const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
-    scale_ = static_cast<float>(1.0 / deviation);
-    shift_ = static_cast<float>(-mean / deviation);
-  }
-
-  void load_batch(const data::ImageSet& images, std::span<const std::size_t> indices) {
-    const std::size_t pixels = images.rows() * images.columns();
-    input_.resize(indices.size() * pixels);
-    labels_.resize(indices.size());
-    for (std::size_t i = 0; i < indices.size(); ++i) {
-      const std::uint8_t* source = images.images.data() + indices[i] * pixels;
-      float* target = input_.data() + i * pixels;
-      for (std::size_t p = 0; p < pixels; ++p) target[p] = static_cast<float>(source[p]) * scale_ + shift_;
-      labels_[i] = images.labels[indices[i]];
-    }
-  }
-
-  std::size_t predicted_class(const std::vector<float>& logits, std::size_t image) const {
-    const float* z = logits.data() + image * network_.classes();
-    return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
-  }
-
-  // Forward and backward of the images at `indices`, the loss gradient scaled by `share`; returns the
-  // mean loss over these images (non-finite: nothing is back-propagated).
-  double forward_backward(const data::ImageSet& images, std::span<const std::size_t> indices, float share) {
-    load_batch(images, indices);
-    const auto& logits = network_.forward(input_, indices.size(), true);
-    const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()),
-                                              labels_, network_.classes(), logit_gradient_);
-    if (!std::isfinite(loss)) return loss;
-    if (share != 1.0f) {
-      for (auto& g : logit_gradient_) g *= share;
-    }
-    network_.backward(logit_gradient_);
-    return loss;
-  }
-
-  const std::vector<float>& step_logits() const { return *step_logits_; }
-
-  std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
-    std::size_t correct = 0;
-    for (std::size_t n = 0; n < batch; ++n) correct += predicted_class(logits, n) == (*step_labels_)[n] ? 1 : 0;
-    return correct;
-  }
-
-  std::size_t bytes() const {
-    std::size_t sums = 0;
-    for (const auto& s : gradient_sums_) sums += s.capacity();
-    return (input_.capacity() + logit_gradient_.capacity() + batch_logits_.capacity() + sums) * sizeof(float) +
-           labels_.capacity() + batch_labels_.capacity();
-  }
-
-  TrainerOptions options_;
-  Network network_;
-  std::vector<float> input_, logit_gradient_;
-  std::vector<std::uint8_t> labels_;
-  // Micro-batched steps: the summed parameter gradients, and the whole batch's logits and labels.
-  std::vector<WeightsView> parameters_;  // the network's, for summing micro-batch gradients
-  std::vector<std::vector<float>> gradient_sums_;
-  std::vector<float> batch_logits_;
-  std::vector<std::uint8_t> batch_labels_;
-  const std::vector<float>* step_logits_ = nullptr;  // the last step's logits and labels
-  const std::vector<std::uint8_t>* step_labels_ = nullptr;
-  float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
-};
-
-static_assert(TrainerBackend<Trainer>);
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/trainer.hpp
-
-namespace mahpo::train {
-
-struct ObjectiveOptions {
-  // What every trial's trainer gets; its batch_size and learning_rate are replaced by each config's.
-  // Its seed is the same for every trial, so trials differ only by their configs.
-  TrainerOptions trainer{};
-};
-
-template <nn::Topology Topology, TrainerBackend Backend = Trainer>
-class LeNetObjective {
- public:
-  using topology_type = Topology;
-  using backend_type = Backend;
-  using space = typename Topology::space;  // as the synthetic problems name it
-  using config_type = typename Topology::config_type;
-
-  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
-      : dataset_(std::move(dataset)), options_(std::move(options)) {
-    if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
-  }
-
-  Result operator()(const config_type& config, const Budget& budget) const {
-    Result result;
-    try {
-      const auto& images = dataset_->train;
-      const auto spec = Topology::network(config, nn::InputShape{1, images.rows(), images.columns()});
-      TrainerOptions trainer_options = options_.trainer;
-      trainer_options.batch_size = Topology::batch_size(config);
-      trainer_options.learning_rate = Topology::learning_rate(config);
-      Backend trainer(spec, trainer_options);
-      const TrainingReport report = trainer.train(*dataset_, budget);
-
-      result.status = report.status;
-      result.message = report.message;
-      result.value = report.status == Status::ok ? report.validation.accuracy : 0.0;
-      for (const auto& point : report.history) result.intermediate.push_back(point.validation_accuracy);
-      auto& metrics = result.metrics;
-      metrics["network"] = spec.describe();
-      metrics["iterations"] = report.iterations;
-      metrics["epochs"] = report.epochs;
-      metrics["training_seconds"] = report.training_seconds;
-      metrics["seconds_per_100_iterations"] = report.seconds_per_100_iterations;
-      metrics["evaluation_seconds"] = report.evaluation_seconds;
-      metrics["peak_resident_bytes"] = report.peak_resident_bytes;
-      metrics["trainer_bytes"] = report.trainer_bytes;
-      metrics["parameters"] = report.parameter_count;
-      if (report.status == Status::ok) {
-        metrics["validation_accuracy"] = report.validation.accuracy;
-        metrics["validation_kappa"] = report.validation.kappa;
-        if (report.test) {
-          metrics["test_accuracy"] = report.test->accuracy;
-          metrics["test_kappa"] = report.test->kappa;
-          metrics["test_confusion"] = confusion_rows(report.test->confusion);
-        }
-      }
-    } catch (const std::exception& error) {
-      result = Result{};
-      result.status = Status::failed;
-      result.message = error.what();
-    }
-    return result;
-  }
-
- private:
-  // Row k: how the test images of class k were classified.
-  static nlohmann::json confusion_rows(const ConfusionMatrix& confusion) {
-    auto rows = nlohmann::json::array();
-    for (std::size_t truth = 0; truth < confusion.classes(); ++truth) {
-      auto row = nlohmann::json::array();
-      for (std::size_t prediction = 0; prediction < confusion.classes(); ++prediction) row.push_back(confusion.at(truth, prediction));
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  }
-
-  std::shared_ptr<const data::Dataset> dataset_;
-  ObjectiveOptions options_;
-};
-
-}  // namespace mahpo::train
-// ---- end mahpo/train/lenet_objective.hpp
-// ---- begin mahpo/search/searcher.hpp
-// The searcher contract and what every searcher shares.
-//
-// A searcher proposes trials and learns from their results:
-//
-//   Trial<S> trial = searcher.ask();        // an id, a config of space S, a budget
-//   searcher.tell(trial.id, result);        // mahpo::Result: value, status, intermediate values
-//
-// Rules every searcher in mahpo follows (and `tests/search/test_laws.cpp` checks):
-// - ask() never blocks and always returns a trial; trials may be pending (asked, not yet told)
-//   in any number, and tells may come in any order. Multi-fidelity searchers open a new bracket
-//   when the current one waits for results.
-// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice.
-// - Seeded and deterministic: the same seed and the same sequence of asks and tells give the same
-//   trials.
-// - `goal` says whether the value is maximized (the default: accuracies) or minimized. Inside,
-//   searchers minimize a loss: -value or value.
-// - Only `ok` and `pruned` results are fitted by models; `failed` and `diverged` trials are kept
-//   in the history (they count as trials) but carry no value a model could trust (as in Optuna).
-
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
-
-
-namespace mahpo::search {
-
-// What every searcher takes besides its own options.
-struct SearchOptions {
-  std::uint64_t seed = 0;
-  Goal goal = Goal::maximize;
-  Budget budget{};  // the budget of every trial of a single-fidelity searcher
-};
-
-// What ask() returns: the trial's id, its config and its budget.
-template <typename S>
-struct Trial {
-  std::size_t id = 0;
-  Config<S> config;
-  Budget budget{};
-};
-
-// The contract, checked at the study's entry points. What searchers share besides it: the history
-// they keep (search/history.hpp) and the unit cube they model (search/unit_cube.hpp).
-template <typename T>
-concept Searcher = requires(T& searcher, std::size_t id, const Result& result) {
-  typename T::space_type;
-  { T::name } -> std::convertible_to<std::string_view>;
-  { searcher.ask() } -> std::same_as<Trial<typename T::space_type>>;
-  searcher.tell(id, result);
-  { searcher.options() } -> std::convertible_to<const SearchOptions&>;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/searcher.hpp
-// ---- begin mahpo/search/history.hpp
-// What every searcher keeps: the trials it asked, in order, with their unit-cube points, budgets and
-// results; checks tells (unknown ids, second tells) with errors that name the searcher.
-
-#include <array>
-#include <cstddef>
-#include <limits>
-#include <stdexcept>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::search {
-
-template <typename S>
-struct Observation {
-  using point_type = std::array<double, S::dimension>;
-  std::size_t id = 0;
-  Config<S> config;
-  point_type point{};  // the config in the unit cube
-  Budget budget{};
-  bool finished = false;
-  Result result;
-  double loss = std::numeric_limits<double>::quiet_NaN();  // -value or value; NaN until told, or if unusable
-
-  bool usable() const { return finished && (result.status == Status::ok || result.status == Status::pruned); }
-};
-
-// Trials in the order they were asked; ids are 0, 1, 2, ... . Checks tells.
-template <typename S>
-class History {
- public:
-  using observation_type = Observation<S>;
-
-  explicit History(Goal goal = Goal::maximize) : goal_(goal) {}
-
-  const Trial<S>& add(Config<S> config, Budget budget) {
-    observation_type entry;
-    entry.id = entries_.size();
-    entry.point = S::to_unit_cube(config);
-    entry.config = std::move(config);
-    entry.budget = budget;
-    entries_.push_back(std::move(entry));
-    last_ = Trial<S>{entries_.back().id, entries_.back().config, budget};
-    return last_;
-  }
-
-  // Records a result; throws std::invalid_argument for an unknown id or a second tell.
-  const observation_type& tell(std::size_t id, const Result& result, std::string_view searcher) {
-    if (id >= entries_.size()) {
-      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): no trial {} was asked ({} asked so far)", searcher,
-                                              id, id, entries_.size()));
-    }
-    auto& entry = entries_[id];
-    if (entry.finished) {
-      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): trial {} was already told", searcher, id, id));
-    }
-    entry.finished = true;
-    entry.result = result;
-    ++finished_;
-    if (entry.usable()) entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
-    return entry;
-  }
-
-  const std::vector<observation_type>& entries() const { return entries_; }
-  std::size_t asked() const { return entries_.size(); }
-  std::size_t finished() const { return finished_; }
-  std::size_t pending() const { return entries_.size() - finished_; }
-  Goal goal() const { return goal_; }
-
-  // The finished trials a model may fit (ok or pruned), in the order they were asked.
-  std::vector<const observation_type*> usable() const {
-    std::vector<const observation_type*> all;
-    for (const auto& entry : entries_) {
-      if (entry.usable()) all.push_back(&entry);
-    }
-    return all;
-  }
-
-  // The trials asked and not yet told (for constant-liar strategies).
-  std::vector<const observation_type*> running() const {
-    std::vector<const observation_type*> all;
-    for (const auto& entry : entries_) {
-      if (!entry.finished) all.push_back(&entry);
-    }
-    return all;
-  }
-
-  // The usable trial with the lowest loss, if any.
-  const observation_type* best() const {
-    const observation_type* found = nullptr;
-    for (const auto& entry : entries_) {
-      if (entry.usable() && (found == nullptr || entry.loss < found->loss)) found = &entry;
-    }
-    return found;
-  }
-
- private:
-  Goal goal_;
-  std::vector<observation_type> entries_;
-  std::size_t finished_ = 0;
-  Trial<S> last_;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/history.hpp
-// ---- begin mahpo/search/unit_cube.hpp
-// How a model sees a space: each free parameter is one coordinate of [0, 1]^d. The dimensions of a
-// space, snapping a point onto the values the space can hold, and the cells of integers and
-// categoricals; for searchers that model the unit cube (TPE, GP-BO, BOHB, evolution, ...).
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <random>
-#include <span>
-#include <string_view>
-
-
-namespace mahpo::search {
-
-enum class Kind { continuous, integer, categorical };
-
-struct Dimension {
-  std::string_view name;
-  Kind kind = Kind::continuous;
-  std::size_t count = 0;  // values of an integer or categorical parameter; 0 for a real one
-};
-
-// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (each value
-// owns an equal cell of [0, 1]); categoricals are unordered cells.
-template <typename S>
-std::array<Dimension, S::dimension> dimensions() {
-  std::array<Dimension, S::dimension> all{};
-  S::for_each_parameter([&](auto index, auto type) {
-    using P = typename decltype(type)::type;
-    if constexpr (!P::is_fixed) {
-      auto& d = all[S::free_position(decltype(index)::value)];
-      d.name = P::name.view();
-      if constexpr (requires { P::count; }) {
-        d.kind = Kind::categorical;
-        d.count = P::count;
-      } else if constexpr (std::same_as<typename P::value_type, std::int64_t>) {
-        d.kind = Kind::integer;
-        d.count = static_cast<std::size_t>(P::upper - P::lower + 1);
-      } else {
-        d.kind = Kind::continuous;
-      }
-    }
-  });
-  return all;
-}
-
-// Snaps a unit-cube point onto the values the space can hold (the centre of an integer's or a
-// categorical's cell), so equal configs have equal points.
-template <typename S>
-std::array<double, S::dimension> snap(std::span<const double> point) {
-  return S::to_unit_cube(S::from_unit_cube(point));
-}
-
-// The index of the equal-width cell of [0, 1] that holds u, of `count` cells (how Int and
-// Categorical decode a coordinate).
-inline std::size_t unit_cell(double u, std::size_t count) {
-  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
-  return std::min(cell, count - 1);
-}
-
-namespace detail {
-// A draw of N(mean, sigma) truncated to [0, 1], by rejection (with mean in [0, 1] and sigma <= 1 a
-// draw lands inside with probability at least 1/3); after 200 misses, the mean clamped to [0, 1].
-inline double truncated_normal_unit(double mean, double sigma, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(mean, sigma);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const double x = normal(rng);
-    if (x >= 0.0 && x <= 1.0) return x;
-  }
-  return std::clamp(mean, 0.0, 1.0);
-}
-}  // namespace detail
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/unit_cube.hpp
-// ---- begin mahpo/search/random.hpp
-// Random search: every trial is an independent draw from the space's prior (uniform, log-uniform
-// on log scale, uniform over a categorical's values). The baseline the others must beat.
-
-#include <random>
-#include <string_view>
-
-
-namespace mahpo::search {
-
-template <typename S>
-class Random {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "random";
-
-  explicit Random(SearchOptions options = {}) : options_(options), history_(options.goal), rng_(options.seed) {}
-
-  Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
-  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
-
-  const SearchOptions& options() const { return options_; }
-  const History<S>& history() const { return history_; }
-
- private:
-  SearchOptions options_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/random.hpp
-// ---- begin mahpo/search/grid.hpp
-// Grid search: the Cartesian product of `resolution` levels per free dimension (every value of an
-// integer or categorical with fewer values; log-spaced on log scale), visited in a seeded random
-// order so that a study stopped early has spread its trials over the whole grid. Past the last
-// point the grid starts again (a second pass repeats configs: give as many trials as points).
-
-#include <algorithm>
-#include <array>
-#include <cstddef>
-#include <numeric>
-#include <random>
-#include <stdexcept>
-#include <string_view>
-#include <vector>
-
-
-namespace mahpo::search {
-
-struct GridOptions {
-  std::size_t resolution = 5;  // levels per free dimension (integers and categoricals: at most their count)
-  bool shuffle = true;         // visit the points in a seeded random order; false: lexicographic
-};
-
-template <typename S>
-class Grid {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "grid";
-
-  explicit Grid(SearchOptions options = {}, GridOptions grid = {})
-      : Grid(options, filled(grid.resolution), grid.shuffle) {}
-
-  // A resolution per free dimension.
-  Grid(SearchOptions options, const std::array<std::size_t, S::dimension>& resolution, bool shuffle = true)
-      : options_(options), history_(options.goal), discretization_(resolution), order_(checked_size(discretization_)) {
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
-    if (shuffle) {
-      std::mt19937_64 rng(options.seed);
-      std::shuffle(order_.begin(), order_.end(), rng);
-    }
-  }
-
-  Trial<S> ask() {
-    const std::size_t point = order_[history_.asked() % order_.size()];
-    return history_.add(discretization_.at(point), options_.budget);
-  }
-  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
-
-  std::size_t size() const { return order_.size(); }
-  const SearchOptions& options() const { return options_; }
-  const History<S>& history() const { return history_; }
-
- private:
-  static std::size_t checked_size(const Discretization<S>& discretization) {
-    constexpr std::size_t limit = 10'000'000;
-    const std::size_t size = discretization.size();
-    if (size > limit) {
-      throw std::length_error(
-          fmt::format("mahpo::grid: the grid has {} points, more than {}; lower the resolution", size, limit));
-    }
-    return size;
-  }
-
-  static std::array<std::size_t, S::dimension> filled(std::size_t resolution) {
-    std::array<std::size_t, S::dimension> all{};
-    all.fill(resolution);
-    return all;
-  }
-
-  SearchOptions options_;
-  History<S> history_;
-  Discretization<S> discretization_;
-  std::vector<std::size_t> order_;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/grid.hpp
-// ---- begin mahpo/search/anneal.hpp
-// Annealing: hyperopt's `anneal.suggest` (Bergstra et al., hyperopt's AnnealingAlgo) in the unit cube.
-// Each ask picks one earlier finished trial, the one at a rank drawn from a geometric distribution
-// over the trials sorted by loss (rank 1 the best, mean rank `average_best_rank`), and samples a
-// new config around it; the neighbourhood shrinks as trials accumulate:
-//   - a real or integer coordinate is drawn uniformly from a window of width
-//     1 / (1 + T * shrink_coefficient) (T: finished usable trials) centred on the chosen trial's
-//     coordinate, shifted (not cut) to lie inside [0, 1], as hyperopt does for its uniform priors;
-//     an integer then falls into the cell its draw lands in, as for hyperopt's quniform (hyperopt's
-//     unordered randint mixes like a categorical; mahpo's Int is ordered, so it gets the window);
-//   - a categorical keeps the chosen trial's value, or with probability equal to the same fraction
-//     is drawn from its (uniform) prior: hyperopt's mixture (1 - f) * onehot + f * prior.
-// Before any finished usable trial every config is a prior draw (a window of width 1 is the prior).
-// Defaults are hyperopt's: average_best_rank 2 (avg_best_idx), shrink_coefficient 0.1 (shrink_coef).
-//
-// Choices where hyperopt differs or leaves it open:
-//   - All of mahpo's priors are uniform in the unit cube (log scales included), so every numeric
-//     coordinate gets hyperopt's uniform window; hyperopt's normal priors (a normal of shrunk sigma)
-//     have no counterpart here.
-//   - Pending trials are ignored: they are neither ranked nor counted in T (hyperopt ranks running
-//     and failed trials last with an infinite loss and counts them in T). Failed and diverged
-//     trials are ignored too. So a burst of asks with no tells draws around the same trials.
-//   - The space is flat, so one trial is chosen per ask and serves every coordinate (hyperopt reuses
-//     its first pick for every label that trial defines).
-//   - Ties in loss rank by id (the older trial first).
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-#include <string_view>
-#include <vector>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::search {
-
-struct AnnealOptions {
-  double average_best_rank = 2.0;   // mean of the geometric distribution over ranks, 1 = the best (>= 1)
-  double shrink_coefficient = 0.1;  // the window is 1 / (1 + T * shrink_coefficient) of the range (>= 0)
-};
-
-namespace anneal::detail {
-
-inline double uniform(std::uniform_random_bit_generator auto& rng) {
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
-
-// A rank 1, 2, 3, ... from a geometric distribution of mean `average_best_rank` (success
-// probability 1 / mean; hyperopt: rng.geometric(1 / avg_best_idx)), by inverting
-// P(rank > k) = (1 - p)^k, so the draw is the same under every standard library.
-inline std::size_t draw_rank(std::uniform_random_bit_generator auto& rng, double average_best_rank) {
-  const double success = 1.0 / average_best_rank;
-  const double u = uniform(rng);  // consumed even when success == 1, so the stream stays aligned
-  if (success >= 1.0) return 1;
-  const double failures = std::floor(std::log1p(-u) / std::log1p(-success));
-  return 1 + static_cast<std::size_t>(std::min(failures, 1e15));
-}
-
-// The fraction of the original range the window keeps after `observations` (hyperopt: shrinking).
-inline double shrink(std::size_t observations, double shrink_coefficient) {
-  return 1.0 / (1.0 + static_cast<double>(observations) * shrink_coefficient);
-}
-
-// A uniform draw from a window of width `width` centred on `centre`, shifted to fit in [0, 1]
-// (hyperopt's hp_uniform clips the midpoint to [half, 1 - half]).
-inline double window_draw(std::uniform_random_bit_generator auto& rng, double centre, double width) {
-  const double half = 0.5 * std::min(width, 1.0);
-  const double middle = std::clamp(centre, half, 1.0 - half);
-  return std::clamp(middle - half + 2.0 * half * uniform(rng), 0.0, 1.0);
-}
-
-}  // namespace anneal::detail
-
-template <typename S>
-class Anneal {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "anneal";
-
-  explicit Anneal(SearchOptions options = {}, AnnealOptions anneal = {})
-      : options_(options), anneal_(checked(anneal)), history_(options.goal), rng_(options.seed),
-        dimensions_(dimensions<S>()) {}
-
-  Trial<S> ask() {
-    auto ranked = history_.usable();
-    if (ranked.empty()) return history_.add(S::sample(rng_), options_.budget);
-    std::stable_sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
-    const std::size_t rank = anneal::detail::draw_rank(rng_, anneal_.average_best_rank);
-    const auto& chosen = ranked[std::min(rank, ranked.size()) - 1]->point;
-    const double fraction = anneal::detail::shrink(ranked.size(), anneal_.shrink_coefficient);
-
-    std::array<double, S::dimension> point{};
-    for (std::size_t k = 0; k < S::dimension; ++k) {
-      if (dimensions_[k].kind == Kind::categorical) {
-        // hyperopt's hp_categorical: p = (1 - f) * onehot(chosen) + f * prior.
-        const bool from_prior = anneal::detail::uniform(rng_) < fraction;
-        const double prior_draw = anneal::detail::uniform(rng_);
-        point[k] = from_prior ? prior_draw : chosen[k];
-      } else {
-        point[k] = anneal::detail::window_draw(rng_, chosen[k], fraction);
-      }
-    }
-    return history_.add(S::from_unit_cube(point), options_.budget);
-  }
-
-  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
-
-  const AnnealOptions& anneal_options() const { return anneal_; }
-  const SearchOptions& options() const { return options_; }
-  const History<S>& history() const { return history_; }
-
- private:
-  static AnnealOptions checked(const AnnealOptions& anneal) {
-    if (!(anneal.average_best_rank >= 1.0) || !std::isfinite(anneal.average_best_rank)) {
-      throw std::invalid_argument(fmt::format(
-          "mahpo::anneal: average_best_rank is {}, must be a finite number >= 1 (1 always picks the best trial)",
-          anneal.average_best_rank));
-    }
-    if (!(anneal.shrink_coefficient >= 0.0) || !std::isfinite(anneal.shrink_coefficient)) {
-      throw std::invalid_argument(fmt::format(
-          "mahpo::anneal: shrink_coefficient is {}, must be a finite number >= 0 (0 never shrinks the window)",
-          anneal.shrink_coefficient));
-    }
-    return anneal;
-  }
-
-  SearchOptions options_;
-  AnnealOptions anneal_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  std::array<Dimension, S::dimension> dimensions_;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/anneal.hpp
-// ---- begin mahpo/search/regularized_evolution.hpp
-// Regularized ("aging") evolution: Real, Aggarwal, Huang & Le, "Regularized Evolution for Image
-// Classifier Architecture Search", AAAI 2019, Algorithm 1, in the unit cube.
-// The first `population` asks are prior draws. After that each ask holds a tournament: `sample`
-// distinct members drawn at random from the population, the one with the lowest loss is the
-// parent, and the child is the parent with exactly one free dimension mutated. The population is
-// the newest `population` finished usable trials in the order they were told; a new one pushes the
-// oldest out (aging), however good it was: that is the "regularization".
-// Defaults are the paper's: population 100, sample 25. For small budgets use
-// `EvolutionOptions::for_budget(trials)`: population = clamp(trials / 4, 10, 100) and
-// sample = clamp(population / 4, 2, 25), so that at least three quarters of the budget evolves and
-// the tournament keeps the paper's sample/population ratio of 1/4.
-//
-// Choices the paper leaves open (it mutates architectures, not hyperparameters):
-//   - Mutation of a real or integer coordinate: a Gaussian step of standard deviation
-//     `mutation_scale` in the unit cube, reflected at 0 and 1; while the step lands on the parent's
-//     own value (an integer's cell) the deviation doubles, so the child always differs and small
-//     changes stay likelier than large ones. mutation_scale = 0 resamples the coordinate from the
-//     prior instead (the paper's "random different op"). The default 0.1 did best of {0, 0.05,
-//     0.1, 0.2} on Branin (100 trials) and Hartmann-6 over 51 seeds; prior resampling was worst.
-//     A categorical takes a different value, uniformly among the others.
-//   - Only dimensions with more than one value mutate (a one-value categorical never does); a space
-//     with none gives prior draws.
-//   - The tournament draws `sample` distinct members (Algorithm 1 leaves repeats open), so
-//     sample = population picks the best of the population.
-//   - Pending trials: asked trials count toward the initial random phase, so ask() never waits;
-//     afterwards children come from whatever the population holds (prior draws while it is empty,
-//     e.g. when every finished trial failed). Failed and diverged trials never join the population.
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <deque>
-#include <numeric>
-#include <random>
-#include <stdexcept>
-#include <string_view>
-#include <vector>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::search {
-
-struct EvolutionOptions {
-  std::size_t population = 100;  // P: the newest P finished usable trials (>= 1)
-  std::size_t sample = 25;       // S: tournament size, 1 <= S <= P
-  double mutation_scale = 0.1;   // std dev of a numeric coordinate's step in [0, 1]; 0: resample from the prior
-
-  // Smaller populations for small budgets: population = clamp(trials / 4, 10, 100),
-  // sample = clamp(population / 4, 2, 25).
-  static EvolutionOptions for_budget(std::size_t trials) {
-    EvolutionOptions options;
-    options.population = std::clamp<std::size_t>(trials / 4, 10, 100);
-    options.sample = std::clamp<std::size_t>(options.population / 4, 2, 25);
-    return options;
-  }
-};
-
-namespace evolution::detail {
-
-// Folds any real onto [0, 1] by reflecting at both ends (period 2).
-inline double reflect(double x) {
-  double folded = std::fmod(std::abs(x), 2.0);
-  if (folded > 1.0) folded = 2.0 - folded;
-  return std::clamp(folded, 0.0, 1.0);
-}
-
-}  // namespace evolution::detail
-
-template <typename S>
-class RegularizedEvolution {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "regularized_evolution";
-
-  explicit RegularizedEvolution(SearchOptions options = {}, EvolutionOptions evolution = {})
-      : options_(options), evolution_(checked(evolution)), history_(options.goal), rng_(options.seed) {
-    const auto all = dimensions<S>();
-    for (std::size_t k = 0; k < S::dimension; ++k) {
-      if (all[k].kind == Kind::continuous || all[k].count > 1) mutable_.push_back(k);
-    }
-    kinds_ = all;
-  }
-
-  Trial<S> ask() {
-    if (history_.asked() < evolution_.population || population_.empty() || mutable_.empty()) {
-      return history_.add(S::sample(rng_), options_.budget);
-    }
-    const auto& entries = history_.entries();
-    const auto& parent = entries[tournament()];
-    return history_.add(S::from_unit_cube(mutate(parent.point)), options_.budget);
-  }
-
-  void tell(std::size_t id, const Result& result) {
-    if (history_.tell(id, result, name).usable()) {
-      population_.push_back(id);  // Algorithm 1: the child joins on the right, the oldest leaves on the left
-      if (population_.size() > evolution_.population) population_.pop_front();
-    }
-  }
-
-  // The ids of the current population, oldest first.
-  const std::deque<std::size_t>& population() const { return population_; }
-  const EvolutionOptions& evolution_options() const { return evolution_; }
-  const SearchOptions& options() const { return options_; }
-  const History<S>& history() const { return history_; }
-
- private:
-  using point_type = std::array<double, S::dimension>;
-
-  static EvolutionOptions checked(const EvolutionOptions& evolution) {
-    if (evolution.population < 1) {
-      throw std::invalid_argument("mahpo::regularized_evolution: population is 0, must be at least 1");
-    }
-    if (evolution.sample < 1 || evolution.sample > evolution.population) {
-      throw std::invalid_argument(
-          fmt::format("mahpo::regularized_evolution: sample is {}, must be in [1, population = {}]", evolution.sample,
-                      evolution.population));
-    }
-    if (!(evolution.mutation_scale >= 0.0) || !std::isfinite(evolution.mutation_scale)) {
-      throw std::invalid_argument(
-          fmt::format("mahpo::regularized_evolution: mutation_scale is {}, must be a finite number >= 0 (0: resample "
-                      "from the prior)",
-                      evolution.mutation_scale));
-    }
-    return evolution;
-  }
-
-  // The id of the lowest-loss member of `sample` distinct random members (ties: the first drawn).
-  std::size_t tournament() {
-    const auto& entries = history_.entries();
-    members_.resize(population_.size());
-    std::iota(members_.begin(), members_.end(), std::size_t{0});
-    const std::size_t size = std::min(evolution_.sample, members_.size());
-    std::size_t best = population_[0];
-    bool found = false;
-    for (std::size_t i = 0; i < size; ++i) {  // a partial Fisher-Yates shuffle
-      std::uniform_int_distribution<std::size_t> pick(i, members_.size() - 1);
-      std::swap(members_[i], members_[pick(rng_)]);
-      const std::size_t id = population_[members_[i]];
-      if (!found || entries[id].loss < entries[best].loss) best = id;
-      found = true;
-    }
-    return best;
-  }
-
-  // The parent's point with one mutable coordinate moved to a different value.
-  point_type mutate(const point_type& parent) {
-    const std::size_t k = mutable_[std::uniform_int_distribution<std::size_t>(0, mutable_.size() - 1)(rng_)];
-    point_type child = parent;
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    if (kinds_[k].kind == Kind::categorical) {
-      const std::size_t count = kinds_[k].count;
-      const auto current = std::min(static_cast<std::size_t>(parent[k] * static_cast<double>(count)), count - 1);
-      std::size_t other = std::uniform_int_distribution<std::size_t>(0, count - 2)(rng_);
-      if (other >= current) ++other;  // uniform over the count - 1 other values
-      child[k] = (static_cast<double>(other) + 0.5) / static_cast<double>(count);
-      return child;
-    }
-    const double own = snap<S>(parent)[k];
-    double deviation = evolution_.mutation_scale;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      child[k] = deviation > 0.0 ? evolution::detail::reflect(parent[k] + deviation * normal_(rng_)) : unit(rng_);
-      if (snap<S>(child)[k] != own) return child;
-      deviation *= 2.0;  // a wide integer cell: grow the step until it leaves it
-    }
-    for (;;) {  // a draw from the prior leaves the parent's cell with probability > 0
-      child[k] = unit(rng_);
-      if (snap<S>(child)[k] != own) return child;
-    }
-  }
-
-  SearchOptions options_;
-  EvolutionOptions evolution_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  std::normal_distribution<double> normal_{0.0, 1.0};
-  std::array<Dimension, S::dimension> kinds_{};
-  std::vector<std::size_t> mutable_;
-  std::deque<std::size_t> population_;
-  std::vector<std::size_t> members_;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/regularized_evolution.hpp
-// ---- begin mahpo/search/tpe/tpe.hpp
-// TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
-// optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
-// algorithm components and their roles for better empirical performance", 2023), with the defaults
-// of Optuna's TPESampler.
-//
-// After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
-// from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
-// form the "below" group, the rest the "above" group. A Parzen estimator is fitted to each in the
-// unit cube, l(x) to below and g(x) to above; `candidates` (24) draws from l are scored by
-// log l(x) - log g(x) and the best is asked.
-//
-// The estimators, as Optuna's _ParzenEstimator:
-// - components: one kernel per observation plus a prior kernel (a Gaussian at 0.5 with sigma 1, the
-//   whole range, on numeric coordinates; uniform on categoricals) of weight `prior_weight` (1);
-// - mixture weights: Optuna's default_weights, oldest first: 1 for all of n <= 25 observations, else
-//   a ramp from 1/n to 1 for the n - 25 oldest and 1 for the newest 25 (hyperopt's linear forgetting);
-// - numeric coordinates: Gaussians truncated to [0, 1]. Univariate bandwidths by Optuna's rule: sorted
-//   with the prior's 0.5, each kernel's sigma is the larger gap to its neighbours, the domain's ends
-//   counting as neighbours; unless `consider_endpoints`, the first and last kernel take their inner
-//   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
-//   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
-// - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
-//   a = prior_weight / (n + 1) and C choices.
-// Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
-// does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
-// joint kernel per observation (a product over coordinates, one component choice per draw) and
-// scores whole points, as Optuna's multivariate TPE.
-//
-// Pending trials: with `constant_liar` (the default here; Optuna's is false, but mahpo studies run
-// trials in parallel) trials asked and not yet told join the above group, as the worst losses, and
-// don't count in n, as in Optuna.
-//
-// The rules are a policy (tpe/rules.hpp): Tpe<S> (= Tpe<S, tpe::Optuna>) as above; Tpe<S, tpe::Hyperopt>
-// follows hyperopt's TPE (v0.1.2 and on) instead: gamma(n) = min(ceil(sqrt(n) / 4), 25), one
-// observation gets sigma 0.5 (otherwise the neighbour rule without the domain's ends), categoricals as
-// weighted counts plus `prior_weight` pseudo-counts; univariate, magic clip always. Hyperopt starts
-// with 20 random trials: set `startup_trials` for that.
-//
-// Choices the references leave open, or where mahpo differs:
-// - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
-//   own equal cells, as Optuna's int ranges widened by half a step).
-// - Integers are drawn as continuous coordinates and snapped to their cell's centre
-//   (P::encode(P::decode(u)), search::snap per coordinate); the continuous density is scored at the
-//   snapped point (Optuna scores a discretized truncated Gaussian, the cell's mass).
-// - gamma uses exact integer ceilings (Optuna's float ceil(0.1 * 30) gives 4, ours 3).
-// - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
-//   older trial.
-// - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
-//   seed.
-// - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
-//   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
-//   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <limits>
-#include <numbers>
-#include <random>
-#include <span>
-#include <stdexcept>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/search/tpe/options.hpp
-// What a TPE searcher can be told besides its rules (tpe/rules.hpp) and the SearchOptions.
-
-#include <cstddef>
-
-namespace mahpo::search {
-
-struct TpeOptions {
-  std::size_t startup_trials = 10;  // prior draws until this many usable trials are told
-  std::size_t candidates = 24;      // draws from l(x) scored per ask (per coordinate when univariate)
-  double prior_weight = 1.0;        // the prior kernel's weight, against 1 per recent observation
-  bool consider_magic_clip = true;  // bandwidths at least 1 / min(100, n + 2)
-  bool consider_endpoints = false;  // the domain's ends count as neighbours of the outer kernels
-  bool multivariate = false;        // joint kernels (Optuna's multivariate TPE)
-  bool constant_liar = true;        // pending trials join the above group
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/tpe/options.hpp
-// ---- begin mahpo/search/tpe/parzen_estimator.hpp
-// The Parzen estimator of TPE (l(x) or g(x)): one kernel per observation plus the prior's, in the
-// unit cube of a space, fitted, sampled and scored as tpe/tpe.hpp describes; the rules (tpe/rules.hpp)
-// give the weights, the bandwidth exceptions and the categorical kernel.
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <limits>
-#include <numbers>
-#include <random>
-#include <span>
-#include <stdexcept>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/search/tpe/rules.hpp
-// The rules of a TPE, a policy of Tpe<S, Rules>: how many observations form l(x) (gamma), how much
-// each weighs, the exceptions to the neighbour bandwidths, and the categorical kernel. Two are
-// provided: tpe::Optuna (Optuna's TPESampler, the default) and tpe::Hyperopt (hyperopt's TPE).
-// A rules type has:
-//   searcher_name                   the searcher's name (journals, reports)
-//   gamma(n)                        how many of n usable observations form l(x)
-//   weight(i, n)                    the mixture weight of the i-th oldest of n observations
-//   lone_bandwidth                  sigma of a lone observation (0: the neighbour rule)
-//   always_clip                     bandwidths clipped to [1 / min(100, n + 2), 1] whatever the options
-//   categoricals                    Optuna's kernel or hyperopt's weighted counts
-//   check(TpeOptions)               refuses options the rules cannot honour
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <stdexcept>
-#include <string_view>
-#include <vector>
-
-
-namespace mahpo::search::tpe {
-
-enum class CategoricalRule {
-  kernel,           // Optuna: (1[c = observed] + a) / (1 + C a) per observation, a = prior_weight / (n + 1)
-  weighted_counts,  // hyperopt: weight-summed counts plus prior_weight pseudo-counts per choice
-};
-
-// Optuna's default_weights: hyperopt's linear forgetting with 25 (Bergstra et al. 2013): for n > 25,
-// a ramp linspace(1/n, 1, n - 25) for the oldest, then 25 ones.
-inline double linear_forgetting_weight(std::size_t i, std::size_t n) {
-  constexpr std::size_t flat = 25;
-  if (n <= flat || i >= n - flat) return 1.0;
-  const std::size_t ramp = n - flat;
-  const double first = 1.0 / static_cast<double>(n);
-  if (ramp == 1) return first;
-  return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
-}
-
-// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py).
-struct Optuna {
-  static constexpr std::string_view searcher_name = "tpe";
-  static constexpr double lone_bandwidth = 0.0;
-  static constexpr bool always_clip = false;
-  static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
-
-  // Optuna's default_gamma, min(ceil(n / 10), 25), in exact integers.
-  static std::size_t gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
-  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
-  static void check(const TpeOptions&) {}
-};
-
-// Hyperopt's TPE (v0.1.2 and on; Optuna's hyperopt_parameters reproduce it).
-struct Hyperopt {
-  static constexpr std::string_view searcher_name = "tpe_hyperopt";
-  static constexpr double lone_bandwidth = 0.5;  // a lone observation gets half the prior's sigma
-  static constexpr bool always_clip = true;
-  static constexpr CategoricalRule categoricals = CategoricalRule::weighted_counts;
-
-  // Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (tpe.ap_split_trials; Optuna's hyperopt_default_gamma).
-  static std::size_t gamma(std::size_t n) {
-    // The smallest m with 16 m^2 >= n, i.e. m >= sqrt(n) / 4, in integers.
-    auto m = static_cast<std::size_t>(std::ceil(0.25 * std::sqrt(static_cast<double>(n))));
-    while (m > 0 && 16 * (m - 1) * (m - 1) >= n) --m;
-    while (16 * m * m < n) ++m;
-    return std::min<std::size_t>(m, 25);
-  }
-  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
-
-  static void check(const TpeOptions& options) {
-    if (options.multivariate) {
-      throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt's TPE is univariate; set multivariate = false");
-    }
-    if (options.consider_endpoints) {
-      throw std::invalid_argument(
-          "mahpo::tpe_hyperopt: hyperopt never counts the domain's ends as neighbours; set consider_endpoints = false");
-    }
-    if (!options.consider_magic_clip) {
-      throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt always clips bandwidths; set consider_magic_clip = true");
-    }
-  }
-};
-
-// The weights of n observations under a rules type, oldest first.
-template <typename Rules>
-std::vector<double> weights(std::size_t n) {
-  std::vector<double> all(n);
-  for (std::size_t i = 0; i < n; ++i) all[i] = Rules::weight(i, n);
-  return all;
-}
-
-}  // namespace mahpo::search::tpe
-// ---- end mahpo/search/tpe/rules.hpp
-
-namespace mahpo::search::tpe::detail {
-
-// P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
-inline double upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
-
-// One Parzen estimator (l or g) over the unit cube: kernels for n observations plus the prior's.
-// Per-kernel arrays are flat, coordinate-major: [k * components + i]; the prior is kernel n.
-template <typename Rules>
-class ParzenEstimator {
- public:
-  // `points` are the observations, oldest first; each holds dims.size() coordinates. Univariate fits
-  // also take `sorted`: for each coordinate k, sorted[k * n, (k + 1) * n) lists the observations'
-  // indices in increasing order of their k-th coordinate (ties by index).
-  void fit(std::span<const Dimension> dims, std::span<const double* const> points,
-           std::span<const std::uint32_t> sorted, const TpeOptions& options) {
-    if (dims_.size() != dims.size() || !std::equal(dims.begin(), dims.end(), dims_.begin(), same_dimension)) {
-      set_dimensions(dims);
-    }
-    const std::size_t n = points.size(), count = n + 1, d = dims.size();
-    if (!options.multivariate && sorted.size() != d * n) {
-      throw std::invalid_argument(fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n,
-                                              sorted.size()));
-    }
-    components_ = count;
-    multivariate_ = options.multivariate;
-
-    // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
-    weight_.resize(count);
-    double total = options.prior_weight;
-    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = Rules::weight(i, n);
-    weight_[n] = options.prior_weight;
-    cumulative_.resize(count);
-    double running = 0.0;
-    for (std::size_t i = 0; i < count; ++i) {
-      weight_[i] /= total;
-      cumulative_[i] = running += weight_[i];
-    }
-
-    mu_.resize(d * count);
-    sigma_.resize(d * count);
-    inv_sigma_.resize(d * count);
-    observed_.resize(d * count);
-    kernel_mu_.clear();
-    kernel_inv_sigma_.clear();
-    kernel_coef_.clear();
-    kernel_cut_.clear();
-    mass_product_.assign(count, 1.0);
-    log_const_.assign(count, 0.0);
-    for (std::size_t k = 0; k < d; ++k) {
-      kernel_offset_[k] = kernel_mu_.size();
-      const std::size_t base = k * count;
-      for (std::size_t i = 0; i < n; ++i) mu_[base + i] = points[i][k];
-      mu_[base + n] = 0.5;
-      if (dims[k].kind == Kind::categorical) {
-        fit_categorical(k, n, options);
-      } else {
-        fit_numeric(k, n, sorted, options);
-      }
-    }
-    kernel_offset_[d] = kernel_mu_.size();
-    if (multivariate_) {
-      for (std::size_t i = 0; i < count; ++i) log_const_[i] += std::log(weight_[i] / mass_product_[i]);
-    }
-  }
-
-  std::size_t components() const { return components_; }
-  double weight(std::size_t i) const { return weight_[i]; }
-  double mu(std::size_t k, std::size_t i) const { return mu_[k * components_ + i]; }
-  double sigma(std::size_t k, std::size_t i) const { return sigma_[k * components_ + i]; }
-
-  // Univariate: one coordinate drawn from its own mixture (continuous; a categorical's cell centre).
-  double sample_coordinate(std::size_t k, std::mt19937_64& rng) const {
-    if (dims_[k].kind == Kind::categorical) {
-      const std::size_t count = dims_[k].count;
-      const double* p = table_.data() + offset_[k];
-      double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-      std::size_t c = 0;
-      for (; c + 1 < count; ++c) {
-        if ((u -= p[c]) < 0.0) break;
-      }
-      return centre(c, count);
-    }
-    return sample_kernel(k, pick(rng), rng);
-  }
-
-  // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
-  double log_density_coordinate(std::size_t k, double x) const {
-    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + unit_cell(x, dims_[k].count)];
-    const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
-    const double* mu = kernel_mu_.data() + first;
-    const double* inv_sigma = kernel_inv_sigma_.data() + first;
-    const double* coef = kernel_coef_.data() + first;
-    const double* cut = kernel_cut_.data() + first;
-    double sum = 0.0;
-    for (std::size_t i = 0; i < size; ++i) {
-      const double z = (x - mu[i]) * inv_sigma[i];
-      const double t = z * z;
-      if (t < cut[i]) sum += coef[i] * std::exp(-0.5 * t);
-    }
-    return std::log(sum);
-  }
-
-  // Multivariate: one point from one component's joint kernel.
-  void sample_point(std::span<double> x, std::mt19937_64& rng) const {
-    const std::size_t i = pick(rng);
-    for (std::size_t k = 0; k < dims_.size(); ++k) x[k] = sample_kernel(k, i, rng);
-  }
-
-  // Multivariate: log of the joint mixture density at x (log-sum-exp over components). Each
-  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_.
-  double log_density(std::span<const double> x) {
-    const std::size_t count = components_, n = count - 1;
-    terms_.assign(log_const_.begin(), log_const_.end());
-    double* term = terms_.data();
-    for (std::size_t k = 0; k < dims_.size(); ++k) {
-      const std::size_t base = k * count;
-      if (dims_[k].kind == Kind::categorical) {
-        const std::size_t c = unit_cell(x[k], dims_[k].count);
-        const std::size_t* observed = observed_.data() + base;
-        for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
-      } else {
-        const double* mu = mu_.data() + base;
-        const double* inv_sigma = inv_sigma_.data() + base;
-        for (std::size_t i = 0; i < count; ++i) {
-          const double z = (x[k] - mu[i]) * inv_sigma[i];
-          term[i] -= 0.5 * z * z;
-        }
-      }
-    }
-    const double top = *std::max_element(terms_.begin(), terms_.end());
-    double sum = 0.0;
-    for (std::size_t i = 0; i < count; ++i) {
-      const double shifted = term[i] - top;
-      if (shifted > -40.0) sum += std::exp(shifted);
-    }
-    return top + std::log(sum);
-  }
-
- private:
-  static bool same_dimension(const Dimension& a, const Dimension& b) { return a.kind == b.kind && a.count == b.count; }
-
-  static double centre(std::size_t c, std::size_t count) {
-    return (static_cast<double>(c) + 0.5) / static_cast<double>(count);
-  }
-
-  // The mass of N(mu, 1 / inv^2) inside [0, 1]: 1 - P(X > (1 - mu) inv) - P(X > mu inv).
-  static double inside(double mu, double inv) {
-    return 1.0 - upper_tail((1.0 - mu) * inv) - upper_tail(mu * inv);
-  }
-
-  void set_dimensions(std::span<const Dimension> dims) {
-    dims_.assign(dims.begin(), dims.end());
-    offset_.assign(dims.size() + 1, 0);
-    for (std::size_t k = 0; k < dims.size(); ++k) {
-      offset_[k + 1] = offset_[k] + (dims[k].kind == Kind::categorical ? dims[k].count : 0);
-    }
-    table_.assign(offset_.back(), 0.0);
-    log_table_.assign(offset_.back(), 0.0);
-    log_peak_.assign(dims.size(), 0.0);
-    log_base_.assign(dims.size(), 0.0);
-    kernel_offset_.assign(dims.size() + 1, 0);
-  }
-
-  std::size_t pick(std::mt19937_64& rng) const {
-    const double u = std::uniform_real_distribution<double>(0.0, cumulative_.back())(rng);
-    const auto found = std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin();
-    return std::min(static_cast<std::size_t>(found), components_ - 1);
-  }
-
-  double sample_kernel(std::size_t k, std::size_t i, std::mt19937_64& rng) const {
-    const std::size_t at = k * components_ + i;
-    if (dims_[k].kind != Kind::categorical) return search::detail::truncated_normal_unit(mu_[at], sigma_[at], rng);
-    const std::size_t choices = dims_[k].count;
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    // Optuna's kernel: the observed choice with mass 1 / (1 + C a), else uniform (the prior: uniform).
-    if (i + 1 < components_ && unit(rng) * (1.0 + static_cast<double>(choices) * prior_kernel_mass_) < 1.0) {
-      return centre(observed_[at], choices);
-    }
-    return centre(std::min(static_cast<std::size_t>(unit(rng) * static_cast<double>(choices)), choices - 1), choices);
-  }
-
-  void fit_categorical(std::size_t k, std::size_t n, const TpeOptions& options) {
-    const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
-    const auto c_count = static_cast<double>(choices);
-    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = unit_cell(mu_[base + i], choices);
-    // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
-    const double a = options.prior_weight / static_cast<double>(count);
-    prior_kernel_mass_ = a;
-    if (multivariate_) {
-      log_peak_[k] = std::log((1.0 + a) / (1.0 + c_count * a));
-      log_base_[k] = std::log(a / (1.0 + c_count * a));
-      log_const_[n] -= std::log(c_count);
-      return;
-    }
-    double* p = table_.data() + offset_[k];
-    std::fill(p, p + choices, 0.0);
-    if constexpr (Rules::categoricals == CategoricalRule::weighted_counts) {
-      // Hyperopt's categorical posterior: linear-forgetting counts plus prior_weight per choice.
-      double total = c_count * options.prior_weight;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double w = Rules::weight(i, n);
-        p[observed_[base + i]] += w;
-        total += w;
-      }
-      for (std::size_t c = 0; c < choices; ++c) p[c] = (p[c] + options.prior_weight) / total;
-    } else {
-      // The mixture of Optuna's kernels collapses to one table per coordinate.
-      double observed_weight = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-        p[observed_[base + i]] += weight_[i];
-        observed_weight += weight_[i];
-      }
-      for (std::size_t c = 0; c < choices; ++c) {
-        p[c] = (p[c] + a * observed_weight) / (1.0 + c_count * a) + weight_[n] / c_count;
-      }
-    }
-    double* log_p = log_table_.data() + offset_[k];
-    for (std::size_t c = 0; c < choices; ++c) log_p[c] = std::log(p[c]);
-  }
-
-  void fit_numeric(std::size_t k, std::size_t n, std::span<const std::uint32_t> sorted, const TpeOptions& options) {
-    const std::size_t count = n + 1, base = k * count;
-    double* sigma = sigma_.data() + base;
-    if (multivariate_) {
-      // Optuna's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
-      const double dims = static_cast<double>(dims_.size());
-      const double width = 0.2 * std::pow(static_cast<double>(std::max<std::size_t>(n, 1)), -1.0 / (dims + 4.0));
-      std::fill(sigma, sigma + n, width);
-    } else {
-      neighbour_bandwidths(base, n, sorted.subspan(k * n, n), options);
-    }
-    // The magic clip: sigma in [range / min(100, 1 + n + 1), range] (Bergstra et al. 2011; Optuna).
-    const double lowest = options.consider_magic_clip || Rules::always_clip
-                              ? 1.0 / std::min(100.0, static_cast<double>(n + 2))
-                              : 1e-12;
-    for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
-    sigma[n] = 1.0;  // the prior: the whole range
-    for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
-    if (multivariate_) {
-      fold_normalizers(base, n);
-    } else {
-      merge_kernels(base, count);
-    }
-  }
-
-  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate.
-  // The observations share one sigma, so Z depends on mu only: repeated values reuse it.
-  void fold_normalizers(std::size_t base, std::size_t n) {
-    const double* mu = mu_.data() + base;
-    const double* inv_sigma = inv_sigma_.data() + base;
-    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
-    const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
-    recent_.fill({-1.0, 1.0});
-    for (std::size_t i = 0; i < n; ++i) {
-      auto& slot = recent_[unit_cell(mu[i], recent_.size())];
-      if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
-      multiply_mass(i, slot.second);
-      log_const_[i] += observed_log;
-    }
-    multiply_mass(n, inside(0.5, 1.0));
-    log_const_[n] -= log_sqrt_2pi;
-  }
-
-  // Keeps the product of a component's masses in range by moving it into log_const_ when small.
-  void multiply_mass(std::size_t i, double mass) {
-    mass_product_[i] *= mass;
-    if (mass_product_[i] < 1e-200) {
-      log_const_[i] -= std::log(mass_product_[i]);
-      mass_product_[i] = 1.0;
-    }
-  }
-
-  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu; kernels with
-  // equal mu and sigma (an integer's repeated values) are one term with the summed weight.
-  // A term below 1e-10 of the prior's least value (coef e^(-1/8)) is skipped: it can't move a log
-  // density by more than 1e-10 per kernel. coef e^(-t/2) < floor <=> t > 2 ln(coef / floor), which
-  // is bounded above through the binary exponent (no log).
-  void merge_kernels(std::size_t base, std::size_t count) {
-    const double* mu = mu_.data() + base;
-    const double* inv_sigma = inv_sigma_.data() + base;
-    const std::size_t first = kernel_mu_.size();
-    for (std::size_t j = 0; j < count; ++j) {
-      const std::size_t i = order_[j];
-      if (kernel_mu_.size() > first && kernel_mu_.back() == mu[i] && kernel_inv_sigma_.back() == inv_sigma[i]) {
-        kernel_coef_.back() += weight_[i];
-        continue;
-      }
-      kernel_mu_.push_back(mu[i]);
-      kernel_inv_sigma_.push_back(inv_sigma[i]);
-      kernel_coef_.push_back(weight_[i]);
-    }
-    const double scale = 1.0 / std::sqrt(2.0 * std::numbers::pi);
-    for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
-      kernel_coef_[j] *= scale * kernel_inv_sigma_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
-    }
-    const std::size_t n = count - 1;
-    const double floor = weight_[n] * scale / inside(0.5, 1.0) * std::exp(-0.125) * 1e-10;
-    for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
-      const double ratio = kernel_coef_[j] / floor;
-      kernel_cut_.push_back(ratio <= 1.0 ? 0.0 : 2.0 * std::numbers::ln2 * (std::ilogb(ratio) + 1));
-    }
-  }
-
-  // Univariate bandwidths: the larger gap to a sorted neighbour, the prior's 0.5 included (Optuna's
-  // _ParzenEstimator; hyperopt's adaptive_parzen_normal). Leaves the kernels' order in order_.
-  void neighbour_bandwidths(std::size_t base, std::size_t n, std::span<const std::uint32_t> sorted,
-                            const TpeOptions& options) {
-    double* sigma = sigma_.data() + base;
-    const double* mu = mu_.data() + base;
-    // The observations in order, the prior (0.5, the last index) merged in after its equals.
-    const std::size_t count = n + 1;
-    order_.resize(count);
-    std::size_t j = 0;
-    for (std::size_t r = 0; r < n; ++r) {
-      if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
-      order_[j++] = sorted[r];
-    }
-    if (j == n) order_[j] = n;
-    if (n == 0) return;
-    if (Rules::lone_bandwidth > 0.0 && n == 1) {
-      sigma[0] = Rules::lone_bandwidth;
-      return;
-    }
-    const bool endpoints = options.consider_endpoints;
-    for (j = 0; j < count; ++j) {
-      const double at = mu[order_[j]];
-      const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
-      const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
-      double width = std::max(at - below, above - at);
-      if (!endpoints && j == 0) width = above - at;
-      if (!endpoints && j + 1 == count) width = at - below;
-      if (order_[j] < n) sigma[order_[j]] = width;
-    }
-  }
-
-  std::vector<Dimension> dims_;
-  std::vector<std::size_t> offset_;  // of each categorical coordinate's table
-  std::size_t components_ = 0;
-  bool multivariate_ = false;
-  double prior_kernel_mass_ = 0.0;  // a = prior_weight / (n + 1) of the categorical kernel
-  std::vector<double> weight_, cumulative_;
-  std::vector<double> mu_, sigma_, inv_sigma_;  // per kernel
-  std::vector<std::size_t> observed_;          // per kernel of a categorical coordinate: the choice
-  // Univariate: the density terms of coordinate k, [kernel_offset_[k], kernel_offset_[k + 1]).
-  std::vector<std::size_t> kernel_offset_;
-  std::vector<double> kernel_mu_, kernel_inv_sigma_, kernel_coef_, kernel_cut_;
-  std::vector<double> table_, log_table_;  // univariate categorical probabilities
-  // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
-  // the log kernel at the observed choice and elsewhere.
-  std::vector<double> log_const_, mass_product_, log_peak_, log_base_;
-  std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
-  std::vector<std::size_t> order_;
-  std::vector<double> terms_;
-};
-
-}  // namespace mahpo::search::tpe::detail
-// ---- end mahpo/search/tpe/parzen_estimator.hpp
-
-namespace mahpo::search {
-
-template <typename S, typename Rules = tpe::Optuna>
-class Tpe {
- public:
-  using space_type = S;
-  using rules_type = Rules;
-  static constexpr std::string_view name = Rules::searcher_name;
-
-  explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
-      : options_(options), tpe_(checked(tpe)), history_(options.goal), rng_(options.seed), dims_(dimensions<S>()) {
-    S::for_each_parameter([&](auto index, auto type) {
-      using P = typename decltype(type)::type;
-      if constexpr (!P::is_fixed && !requires { P::count; } && std::same_as<typename P::value_type, std::int64_t>) {
-        const std::size_t k = S::free_position(decltype(index)::value);
-        snap_[k] = [](double u) { return P::encode(P::decode(u)); };
-        cell_[k] = [](double u) { return static_cast<std::size_t>(P::decode(u) - P::lower); };
-      }
-    });
-    memo_offset_[0] = 0;
-    for (std::size_t k = 0; k < S::dimension; ++k) {
-      const bool memoized = cell_[k] != nullptr && dims_[k].count <= memo_limit;
-      memo_offset_[k + 1] = memo_offset_[k] + (memoized ? dims_[k].count : 0);
-    }
-  }
-
-  Trial<S> ask() {
-    const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
-    const Trial<S>& trial = history_.add(startup ? S::sample(rng_) : propose(), options_.budget);
-    if (!tpe_.multivariate) index(trial.id);
-    return trial;
-  }
-
-  void tell(std::size_t id, const Result& result) {
-    if (history_.tell(id, result, name).usable()) ++usable_;
-  }
-
-  const SearchOptions& options() const { return options_; }
-  const TpeOptions& tpe_options() const { return tpe_; }
-  const History<S>& history() const { return history_; }
-
- private:
-  static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores
-
-  static TpeOptions checked(TpeOptions tpe) {
-    if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
-    if (!(tpe.prior_weight > 0.0) || !std::isfinite(tpe.prior_weight)) {
-      throw std::invalid_argument(
-          fmt::format("mahpo::tpe: prior_weight must be positive and finite, got {}", tpe.prior_weight));
-    }
-    Rules::check(tpe);
-    return tpe;
-  }
-
-  // Orders usable trials best first: ok before pruned (as Optuna), then loss (NaN last), then age.
-  struct Rank {
-    bool pruned;
-    double loss;
-    std::size_t id;
-    bool operator<(const Rank& other) const {
-      if (pruned != other.pruned) return !pruned;
-      if (loss != other.loss) return loss < other.loss;
-      return id < other.id;
-    }
-  };
-
-  // Keeps every asked trial's id sorted by each coordinate (then by id), for the bandwidths.
-  void index(std::size_t id) {
-    const auto& entries = history_.entries();
-    for (std::size_t k = 0; k < S::dimension; ++k) {
-      auto& list = by_coordinate_[k];
-      const double value = entries[id].point[k];
-      const auto at = std::upper_bound(list.begin(), list.end(), value, [&](double v, std::uint32_t other) {
-        return v < entries[other].point[k];
-      });
-      list.insert(at, static_cast<std::uint32_t>(id));
-    }
-  }
-
-  Config<S> propose() {
-    fit();
-    std::array<double, S::dimension> point{};
-    if (tpe_.multivariate) {
-      propose_joint(point);
-    } else {
-      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
-    }
-    return S::from_unit_cube(point);
-  }
-
-  // Splits the history into below and above and fits l and g; reuses the last fit when nothing
-  // it depends on changed.
-  void fit() {
-    const std::size_t pending_seen = tpe_.constant_liar ? history_.asked() : 0;
-    if (fitted_ && fitted_finished_ == history_.finished() && fitted_asked_ == pending_seen) return;
-    fitted_ = true;
-    fitted_finished_ = history_.finished();
-    fitted_asked_ = pending_seen;
-
-    const auto& entries = history_.entries();
-    ranks_.clear();
-    for (const auto& entry : entries) {
-      if (!entry.usable()) continue;
-      const double loss = std::isnan(entry.loss) ? std::numeric_limits<double>::infinity() : entry.loss;
-      ranks_.push_back({entry.result.status == Status::pruned, loss, entry.id});
-    }
-    const std::size_t n = ranks_.size();
-    const std::size_t below_count = std::min(n, Rules::gamma(n));
-    if (below_count < n) {
-      std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
-    }
-    group_.assign(entries.size(), none);
-    for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
-
-    // Each group in age order (for the weights); position_ is a trial's index in its group.
-    below_points_.clear();
-    above_points_.clear();
-    position_.resize(entries.size());
-    for (const auto& entry : entries) {
-      auto& group = group_[entry.id];
-      if (!entry.usable() && !(tpe_.constant_liar && !entry.finished)) continue;  // pending: the constant liar
-      if (group != below) group = above;
-      auto& points = group == below ? below_points_ : above_points_;
-      position_[entry.id] = static_cast<std::uint32_t>(points.size());
-      points.push_back(entry.point.data());
-    }
-    if (!tpe_.multivariate) {
-      const std::size_t nb = below_points_.size(), na = above_points_.size();
-      below_sorted_.resize(S::dimension * nb);
-      above_sorted_.resize(S::dimension * na);
-      for (std::size_t k = 0; k < S::dimension; ++k) {
-        std::size_t b = k * nb, a = k * na;
-        for (const std::uint32_t id : by_coordinate_[k]) {
-          if (group_[id] == below) below_sorted_[b++] = position_[id];
-          if (group_[id] == above) above_sorted_[a++] = position_[id];
-        }
-      }
-    }
-    below_.fit(dims_, below_points_, below_sorted_, tpe_);
-    above_.fit(dims_, above_points_, above_sorted_, tpe_);
-    memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
-  }
-
-  double snapped(std::size_t k, double u) const { return snap_[k] != nullptr ? snap_[k](u) : u; }
-
-  double score(std::size_t k, double x) {
-    if (memo_offset_[k + 1] == memo_offset_[k]) {
-      return below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
-    }
-    double& cached = memo_[memo_offset_[k] + cell_[k](x)];
-    if (std::isnan(cached)) cached = below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
-    return cached;
-  }
-
-  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g.
-  double propose_coordinate(std::size_t k) {
-    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
-      const double x = snapped(k, below_.sample_coordinate(k, rng_));
-      const double value = score(k, x);
-      if (c == 0 || value > best_score) {
-        best = x;
-        best_score = value;
-      }
-    }
-    return best;
-  }
-
-  // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
-  void propose_joint(std::array<double, S::dimension>& point) {
-    std::array<double, S::dimension> candidate{};
-    double best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
-      below_.sample_point(candidate, rng_);
-      for (std::size_t k = 0; k < S::dimension; ++k) candidate[k] = snapped(k, candidate[k]);
-      const double value = below_.log_density(candidate) - above_.log_density(candidate);
-      if (c == 0 || value > best_score) {
-        point = candidate;
-        best_score = value;
-      }
-    }
-  }
-
-  enum Group : unsigned char { none, below, above };
-
-  SearchOptions options_;
-  TpeOptions tpe_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  std::array<Dimension, S::dimension> dims_;
-  std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
-  std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
-  std::array<std::size_t, S::dimension + 1> memo_offset_{};
-  std::size_t usable_ = 0;
-  std::array<std::vector<std::uint32_t>, S::dimension> by_coordinate_;
-
-  tpe::detail::ParzenEstimator<Rules> below_, above_;
-  bool fitted_ = false;
-  std::size_t fitted_finished_ = 0, fitted_asked_ = 0;
-  std::vector<Rank> ranks_;
-  std::vector<Group> group_;
-  std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
-  std::vector<const double*> below_points_, above_points_;
-  std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
-};
-
-}  // namespace mahpo::search
-
-// ---- end mahpo/search/tpe/tpe.hpp
-// ---- begin mahpo/search/gp/gp_bo.hpp
-// Gaussian-process Bayesian optimization (GP-BO) in the unit cube [0, 1]^d of a space.
-//
-// The model: a zero-mean GP on the standardized losses (zero mean, unit sd: the constant mean is
-// the losses' mean), Matérn-5/2 kernel with one lengthscale per dimension (ARD) and a signal
-// variance, plus Gaussian noise whose variance has a floor (`noise_floor`, 1e-6 in standardized
-// units). The hyperparameters (log lengthscales in [0.01, 10], log signal variance in [0.01, 100],
-// log noise in [noise_floor, 1]) maximize the log marginal likelihood plus a weak Gaussian prior on
-// the logs (our choice: lengthscale ~ logN(log 0.5, 1.5), signal ~ logN(0, 1.5), noise ~
-// logN(log 1e-4, 4)), with analytic gradients and a small box-projected L-BFGS. The fit runs when
-// new results came in, warm-started from the previous fit. While at most 64 results are modelled
-// (a fit costs little there) it has `fit_evaluations` (30) likelihood evaluations per start and
-// `fit_restarts` (2) more starts from random hyperparameters, the best fit winning; past 64 an
-// evaluation costs O(n^3), so the warm start alone runs, with fit_evaluations * (64 / n)^3
-// evaluations (at least 2): the hyperparameters then track the data a few steps per ask, which
-// keeps ask + tell near 10 ms at n = 200.
-//
-// The acquisition: log expected improvement (default; computed stably as in Ament et al. 2023,
-// "Unexpected improvements to expected improvement", NeurIPS) over the best observed loss, or the
-// lower confidence bound mu - ucb_beta * sigma (ucb, "GP-UCB" of Srinivas et al. 2010, on a loss).
-// It is maximized over `candidates` points of a Halton sequence under a seeded random shift
-// (Cranley-Patterson rotation; a fresh shift each ask) plus, our choice, candidates / 10 Gaussian
-// perturbations (sd 0.05) of the best trial's point; the best `refine_starts` of them are refined
-// by L-BFGS on the acquisition (analytic gradients, clamped to the cube, at most 12 evaluations
-// each).
-//
-// Choices the references leave open:
-// - The first `startup_trials` (10) trials, and any ask with fewer than 2 usable results, are draws
-//   from the space's prior (as Random does).
-// - Integers and categoricals are modelled by their unit-cube coordinate (a categorical's cell
-//   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
-//   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
-//   are scored, so the acquisition is that of a config the space can hold.
-// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
-//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
-//   (the hyperparameters are fitted on real results only).
-// - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
-//   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
-// - Failed and diverged trials, and results with a non-finite value, are not modelled.
-//
-// Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
-// matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
-// asks); scoring the candidates is one triangular solve with many right-hand sides (trtrs).
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <numbers>
-#include <numeric>
-#include <optional>
-#include <random>
-#include <span>
-#include <stdexcept>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xmath.hpp>
-
-// ---- begin mahpo/search/gp/acquisition.hpp
-// GP-BO's acquisition functions on a posterior of standardized losses: log expected improvement
-// (Ament et al. 2023) and the lower confidence bound (GP-UCB, Srinivas et al. 2010), with gradients.
-
-#include <cmath>
-#include <cstddef>
-#include <span>
-
-// ---- begin mahpo/search/gp/special_functions.hpp
-// The special functions GP-BO's acquisition needs, computed stably far into the tails: erfcx,
-// log(1 - exp(a)), log h(z) of expected improvement and log EI itself.
-
-#include <cmath>
-#include <limits>
-#include <numbers>
-
-namespace mahpo::search::gp::detail {
-
-// erfcx(x) = exp(x^2) erfc(x). From 12 on (erfc underflows past 26, and exp(x^2) loses digits) the
-// asymptotic series (Abramowitz & Stegun 7.1.23), whose 11th term is below 1e-17 there.
-inline double erfcx(double x) {
-  if (x < 0.0) return 2.0 * std::exp(x * x) - erfcx(-x);  // erfc(-x) = 2 - erfc(x)
-  if (x < 12.0) return std::exp(x * x) * std::erfc(x);
-  const double inverse = 1.0 / (2.0 * x * x);
-  double term = 1.0, sum = 1.0;
-  for (int k = 1; k <= 10; ++k) {
-    term *= -(2.0 * k - 1.0) * inverse;
-    sum += term;
-  }
-  return sum / (x * std::sqrt(std::numbers::pi));
-}
-
-// log(1 - exp(a)) for a < 0, accurate at both ends (Mächler 2012, "Accurately computing log(1 - exp(-|a|))").
-inline double log1mexp(double a) {
-  return a > -std::numbers::ln2 ? std::log(-std::expm1(a)) : std::log1p(-std::exp(a));
-}
-
-// log h(z) with h(z) = phi(z) + z Phi(z), so that EI = sigma h(z) (Jones et al. 1998), and its
-// derivative Phi(z) / h(z). Below z = -1 the erfcx form of Ament et al. 2023 (their log_h) avoids the
-// cancellation; below -1/sqrt(eps) its asymptote -z^2/2 - log(2 pi)/2 - 2 log|z|.
-struct LogH {
-  double value;
-  double derivative;
-};
-
-inline LogH log_h(double z) {
-  constexpr double half_log_2pi = 0.91893853320467274178;  // log(2 pi) / 2
-  const double half_log_pi_2 = 0.5 * std::log(std::numbers::pi / 2.0);
-  const double inv_sqrt2 = 1.0 / std::numbers::sqrt2;
-  if (z > -1.0) {
-    const double pdf = std::exp(-0.5 * z * z - half_log_2pi);
-    const double cdf = 0.5 * std::erfc(-z * inv_sqrt2);
-    const double h = pdf + z * cdf;
-    return {std::log(h), cdf / h};
-  }
-  const double scaled = erfcx(-z * inv_sqrt2);  // Phi(z) = scaled exp(-z^2/2) / 2
-  double value;
-  if (z > -1.0 / std::sqrt(std::numeric_limits<double>::epsilon())) {
-    value = -0.5 * z * z - half_log_2pi + log1mexp(std::log(scaled * -z) + half_log_pi_2);
-  } else {
-    value = -0.5 * z * z - half_log_2pi - 2.0 * std::log(-z);
-  }
-  const double log_cdf = std::log(0.5 * scaled) - 0.5 * z * z;
-  return {value, std::exp(log_cdf - value)};
-}
-
-// log EI of a loss to minimize, below `best`: log h(z) + log sigma, z = (best - mean) / sigma.
-inline double log_ei(double mean, double sigma, double best) {
-  return log_h((best - mean) / sigma).value + std::log(sigma);
-}
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/special_functions.hpp
-
-namespace mahpo::search::gp {
-
-enum class AcquisitionKind { log_ei, ucb };
-
-}  // namespace mahpo::search::gp
-
-namespace mahpo::search::gp::detail {
-
-// The acquisition to maximize at a posterior (mean, variance) of standardized losses, and its
-// gradient from the mean's and the variance's gradients.
-struct Acquisition {
-  AcquisitionKind kind = AcquisitionKind::log_ei;
-  double beta = 2.0;
-  double best = 0.0;  // the lowest standardized loss
-
-  double operator()(double mean, double variance) const {
-    const double sigma = std::sqrt(variance);
-    if (kind == AcquisitionKind::ucb) return -(mean - beta * sigma);
-    return log_ei(mean, sigma, best);
-  }
-
-  double operator()(double mean, double variance, std::span<const double> mean_gradient,
-                    std::span<const double> variance_gradient, std::span<double> gradient) const {
-    const double sigma = std::sqrt(variance);
-    if (kind == AcquisitionKind::ucb) {
-      for (std::size_t d = 0; d < gradient.size(); ++d) {
-        gradient[d] = -mean_gradient[d] + beta * variance_gradient[d] / (2.0 * sigma);
-      }
-      return -(mean - beta * sigma);
-    }
-    // d log EI = (log h)'(z) dz + dsigma / sigma, dz = -(dmean + z dsigma) / sigma.
-    const double z = (best - mean) / sigma;
-    const LogH h = log_h(z);
-    for (std::size_t d = 0; d < gradient.size(); ++d) {
-      const double sigma_gradient = variance_gradient[d] / (2.0 * sigma);
-      gradient[d] = h.derivative * (-mean_gradient[d] - z * sigma_gradient) / sigma + sigma_gradient / sigma;
-    }
-    return h.value + std::log(sigma);
-  }
-};
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/acquisition.hpp
-// ---- begin mahpo/search/gp/halton.hpp
-// Halton points (Halton 1960) under a Cranley-Patterson random shift: the quasi-random candidates
-// GP-BO scores its acquisition on.
-
-#include <cmath>
-#include <cstddef>
-#include <span>
-#include <vector>
-
-namespace mahpo::search::gp::detail {
-
-// The radical inverse of `index` in `base`: coordinate of the Halton sequence (Halton 1960).
-inline double radical_inverse(std::size_t index, std::size_t base) {
-  double result = 0.0, digit_weight = 1.0 / static_cast<double>(base);
-  while (index > 0) {
-    result += digit_weight * static_cast<double>(index % base);
-    index /= base;
-    digit_weight /= static_cast<double>(base);
-  }
-  return result;
-}
-
-inline std::vector<std::size_t> first_primes(std::size_t count) {
-  std::vector<std::size_t> primes;
-  for (std::size_t candidate = 2; primes.size() < count; ++candidate) {
-    bool prime = true;
-    for (std::size_t p : primes) {
-      if (p * p > candidate) break;
-      if (candidate % p == 0) {
-        prime = false;
-        break;
-      }
-    }
-    if (prime) primes.push_back(candidate);
-  }
-  return primes;
-}
-
-// `count` Halton points in [0, 1]^dimension, shifted by `shift` modulo 1 (Cranley & Patterson 1976),
-// row-major.
-inline std::vector<double> shifted_halton(std::size_t count, std::span<const double> shift) {
-  const std::size_t dimension = shift.size();
-  const auto primes = first_primes(dimension);
-  std::vector<double> points(count * dimension);
-  for (std::size_t i = 0; i < count; ++i) {
-    for (std::size_t d = 0; d < dimension; ++d) {
-      const double u = radical_inverse(i + 1, primes[d]) + shift[d];
-      points[i * dimension + d] = u - std::floor(u);
-    }
-  }
-  return points;
-}
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/halton.hpp
-// ---- begin mahpo/search/gp/lbfgs.hpp
-// A small box-constrained L-BFGS (projected gradient, backtracking Armijo search along the clamped
-// path): what GP-BO fits its hyperparameters and refines its acquisition with.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <numeric>
-#include <span>
-#include <vector>
-
-namespace mahpo::search::gp::detail {
-
-inline double dot(std::span<const double> a, std::span<const double> b) {
-  return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
-}
-
-struct Minimum {
-  std::vector<double> x;
-  double value = std::numeric_limits<double>::infinity();
-  std::size_t evaluations = 0;
-};
-
-// Minimizes f(x, gradient) -> value over the box [lower, upper] by L-BFGS (Nocedal & Wright 2006,
-// alg. 7.4) on the projected gradient, with a backtracking Armijo search along the clamped path.
-// A non-finite value makes the search step back. The first step moves at most `first_step` in any
-// coordinate.
-template <typename F>
-Minimum minimize_in_box(F&& f, std::vector<double> x, std::span<const double> lower,
-                             std::span<const double> upper, std::size_t max_evaluations, double first_step,
-                             std::size_t memory = 8) {
-  const std::size_t n = x.size();
-  for (std::size_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], lower[i], upper[i]);
-  std::vector<double> gradient(n), trial(n), trial_gradient(n), direction(n), projected(n);
-  Minimum best{x, f(std::span<const double>(x), std::span<double>(gradient)), 1};
-  if (!std::isfinite(best.value)) return best;
-  double value = best.value;
-  std::vector<std::vector<double>> steps, changes;
-  std::vector<double> rho, alpha;
-  while (best.evaluations < max_evaluations) {
-    double largest = 0.0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const bool blocked = (x[i] <= lower[i] && gradient[i] > 0.0) || (x[i] >= upper[i] && gradient[i] < 0.0);
-      projected[i] = blocked ? 0.0 : gradient[i];
-      largest = std::max(largest, std::abs(projected[i]));
-    }
-    if (largest <= 1e-9) break;
-    // Two-loop recursion: direction = -H projected.
-    direction = projected;
-    alpha.assign(steps.size(), 0.0);
-    for (std::size_t k = steps.size(); k-- > 0;) {
-      alpha[k] = rho[k] * dot(steps[k], direction);
-      for (std::size_t i = 0; i < n; ++i) direction[i] -= alpha[k] * changes[k][i];
-    }
-    if (!steps.empty()) {
-      const double gamma = dot(steps.back(), changes.back()) / dot(changes.back(), changes.back());
-      for (double& component : direction) component *= gamma;
-    }
-    for (std::size_t k = 0; k < steps.size(); ++k) {
-      const double beta = rho[k] * dot(changes[k], direction);
-      for (std::size_t i = 0; i < n; ++i) direction[i] += steps[k][i] * (alpha[k] - beta);
-    }
-    for (std::size_t i = 0; i < n; ++i) direction[i] = projected[i] == 0.0 ? 0.0 : -direction[i];
-    if (!(dot(direction, projected) < 0.0)) {  // not a descent direction: start the memory again
-      steps.clear();
-      changes.clear();
-      rho.clear();
-      for (std::size_t i = 0; i < n; ++i) direction[i] = -projected[i];
-    }
-    double step = 1.0;
-    if (steps.empty()) {
-      double longest = 0.0;
-      for (double component : direction) longest = std::max(longest, std::abs(component));
-      step = first_step / longest;
-    }
-    bool accepted = false;
-    double trial_value = value;
-    while (best.evaluations < max_evaluations) {
-      bool moved = false;
-      for (std::size_t i = 0; i < n; ++i) {
-        trial[i] = std::clamp(x[i] + step * direction[i], lower[i], upper[i]);
-        moved = moved || trial[i] != x[i];
-      }
-      if (!moved) break;
-      trial_value = f(std::span<const double>(trial), std::span<double>(trial_gradient));
-      ++best.evaluations;
-      double decrease = 0.0;
-      for (std::size_t i = 0; i < n; ++i) decrease += gradient[i] * (trial[i] - x[i]);
-      if (std::isfinite(trial_value) && trial_value <= value + 1e-4 * std::min(decrease, 0.0)) {
-        accepted = true;
-        break;
-      }
-      step *= std::isfinite(trial_value) ? 0.5 : 0.1;
-    }
-    if (!accepted) break;
-    std::vector<double> s(n), y(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      s[i] = trial[i] - x[i];
-      y[i] = trial_gradient[i] - gradient[i];
-    }
-    const double curvature = dot(s, y);
-    if (curvature > 1e-12 * dot(y, y)) {
-      steps.push_back(std::move(s));
-      changes.push_back(std::move(y));
-      rho.push_back(1.0 / curvature);
-      if (steps.size() > memory) {
-        steps.erase(steps.begin());
-        changes.erase(changes.begin());
-        rho.erase(rho.begin());
-      }
-    }
-    const bool stalled = value - trial_value <= 1e-10 * (1.0 + std::abs(value));
-    x = trial;
-    gradient = trial_gradient;
-    value = trial_value;
-    best.x = x;
-    best.value = value;
-    if (stalled) break;
-  }
-  return best;
-}
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/lbfgs.hpp
-// ---- begin mahpo/search/gp/regressor.hpp
-// The Gaussian-process regressor of GP-BO: Matern-5/2 ARD kernel, Gaussian noise with a floor,
-// hyperparameters fitted by the log marginal likelihood plus a weak prior on their logs (box L-BFGS),
-// posterior mean and variance with their gradients. LAPACK through xtensor-blas does the algebra.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <numbers>
-#include <random>
-#include <span>
-#include <utility>
-#include <vector>
-
-#include <xtensor-blas/xlinalg.hpp>  // brings xlapack.hpp and the cxxblas macros it needs
-#include <xtensor/xbuilder.hpp>
-#include <xtensor/xtensor.hpp>
-
-
-namespace mahpo::search::gp::detail {
-
-inline constexpr double sqrt5 = 2.2360679774997896964;
-
-// Matérn-5/2 (Rasmussen & Williams 2006, eq. 4.17): k(r) = s2 (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r).
-// Past sqrt5 r = 40 (k < 1e-14 s2) it is flushed to 0, keeping subnormal numbers (slow) out of the algebra.
-inline double matern52(double r, double signal_variance) {
-  if (sqrt5 * r > 40.0) return 0.0;
-  return signal_variance * (1.0 + sqrt5 * r + 5.0 / 3.0 * r * r) * std::exp(-sqrt5 * r);
-}
-
-// -dk/d(r^2) * 2 = s2 (5/3) (1 + sqrt5 r) exp(-sqrt5 r): so dk/dx_d = -slope (x_d - x'_d) / l_d^2 and
-// dk/dlog l_d = slope (x_d - x'_d)^2 / l_d^2 (differentiating eq. 4.17).
-inline double matern52_slope(double r, double signal_variance) {
-  if (sqrt5 * r > 40.0) return 0.0;
-  return signal_variance * 5.0 / 3.0 * (1.0 + sqrt5 * r) * std::exp(-sqrt5 * r);
-}
-
-// Feature-major copy (dimension x n) of n row-major points, so kernel loops run over points.
-inline std::vector<double> feature_major(std::span<const double> x, std::size_t dimension) {
-  const std::size_t n = x.size() / dimension;
-  std::vector<double> columns(x.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t d = 0; d < dimension; ++d) columns[d * n + i] = x[i * dimension + d];
-  }
-  return columns;
-}
-
-// Scaled distances r_i from `point` to points [begin, end) of `columns` (feature-major, n points),
-// written to radius[0 .. end - begin).
-inline void scaled_distances(const double* point, std::span<const double> columns, std::size_t n, std::size_t begin,
-                         std::size_t end, std::span<const double> inverse_squared, double* radius) {
-  const std::size_t count = end - begin;
-  std::fill(radius, radius + count, 0.0);
-  for (std::size_t d = 0; d < inverse_squared.size(); ++d) {
-    const double coordinate = point[d], weight = inverse_squared[d];
-    const double* column = columns.data() + d * n + begin;
-    for (std::size_t i = 0; i < count; ++i) {
-      const double delta = coordinate - column[i];
-      radius[i] += delta * delta * weight;
-    }
-  }
-  for (std::size_t i = 0; i < count; ++i) radius[i] = std::sqrt(radius[i]);
-}
-
-// Resizes a kept buffer, growing its capacity geometrically: in some sandboxes a fresh large
-// allocation each ask costs more in page faults than the algebra on it.
-inline void resize_kept(std::vector<double>& buffer, std::size_t size) {
-  if (buffer.capacity() < size) buffer.reserve(2 * size);
-  buffer.resize(size);
-}
-
-// The Cholesky factor L (K = L L^T), in place in the lower half of a column-major n x n matrix
-// (LAPACK potrf, through xtensor-blas's cxxlapack); false when K is not positive definite.
-inline bool cholesky(std::vector<double>& matrix, std::size_t n) {
-  const auto size = static_cast<xt::blas_index_t>(n);
-  return cxxlapack::potrf<xt::blas_index_t>('L', size, matrix.data(), size) == 0;
-}
-
-// A GP regressor with a Matérn-5/2 ARD kernel and Gaussian noise, on points of [0, 1]^dimension
-// (row-major), zero prior mean. Hyperparameters theta = (log l_1..l_d, log s2, log noise).
-class Regressor {
- public:
-  Regressor(std::size_t dimension, double noise_floor)
-      : dimension_(dimension), theta_(dimension + 2), lower_(dimension + 2), upper_(dimension + 2) {
-    for (std::size_t d = 0; d < dimension; ++d) {
-      lower_[d] = std::log(0.01);
-      upper_[d] = std::log(10.0);
-      theta_[d] = std::log(0.5);
-    }
-    lower_[dimension] = std::log(0.01);
-    upper_[dimension] = std::log(100.0);
-    theta_[dimension] = 0.0;
-    lower_[dimension + 1] = std::log(noise_floor);
-    upper_[dimension + 1] = std::max(0.0, lower_[dimension + 1]);
-    theta_[dimension + 1] = std::clamp(std::log(1e-3), lower_[dimension + 1], upper_[dimension + 1]);
-  }
-
-  std::size_t dimension() const { return dimension_; }
-  std::size_t size() const { return y_.size(); }
-  const std::vector<double>& theta() const { return theta_; }
-  double lengthscale(std::size_t d) const { return std::exp(theta_[d]); }
-  double signal_variance() const { return std::exp(theta_[dimension_]); }
-  double noise_variance() const { return std::exp(theta_[dimension_ + 1]); }
-
-  // Sets the hyperparameters (clamped to their bounds).
-  void set_hyperparameters(std::span<const double> lengthscales, double signal_variance, double noise_variance) {
-    for (std::size_t d = 0; d < dimension_; ++d) theta_[d] = std::log(lengthscales[d]);
-    theta_[dimension_] = std::log(signal_variance);
-    theta_[dimension_ + 1] = std::log(noise_variance);
-    for (std::size_t k = 0; k < theta_.size(); ++k) theta_[k] = std::clamp(theta_[k], lower_[k], upper_[k]);
-  }
-
-  // K + noise I at the current hyperparameters, for the n points x (row-major).
-  xt::xtensor<double, 2> kernel_matrix(std::span<const double> x) {
-    const std::size_t n = x.size() / dimension_;
-    fill_kernel(feature_major(x, dimension_), n, theta_, 0.0, work_);
-    xt::xtensor<double, 2> full = xt::zeros<double>({n, n});
-    for (std::size_t j = 0; j < n; ++j) {
-      for (std::size_t i = j; i < n; ++i) full(i, j) = full(j, i) = work_[j * n + i];
-    }
-    return full;
-  }
-
-  // The log marginal likelihood of (x, y) (R&W eq. 5.8) plus the log prior at theta; its gradient
-  // (R&W eq. 5.9: 1/2 tr((alpha alpha^T - K^-1) dK/dtheta)) in `gradient` when not empty.
-  // -infinity where K is not positive definite.
-  double log_posterior(std::span<const double> x, std::span<const double> y, std::span<const double> theta,
-                       std::span<double> gradient) {
-    const std::vector<double> columns = feature_major(x, dimension_);
-    return log_posterior_of_columns(columns, y, theta, gradient);
-  }
-
-  // Fits theta to (x, y): L-BFGS warm-started at the current theta (its first step moves at most
-  // `first_step` in a log), and `restarts` more starts at random theta; keeps the best. At most
-  // `evaluations` likelihood evaluations per start.
-  template <typename Rng>
-  void fit(std::span<const double> x, std::span<const double> y, Rng& rng, std::size_t restarts,
-           std::size_t evaluations, double first_step = 1.0) {
-    const std::vector<double> columns = feature_major(x, dimension_);
-    const auto negative = [&](std::span<const double> theta, std::span<double> gradient) {
-      const double value = log_posterior_of_columns(columns, y, theta, gradient);
-      for (double& component : gradient) component = -component;
-      return std::isfinite(value) ? -value : std::numeric_limits<double>::infinity();
-    };
-    Minimum best = minimize_in_box(negative, theta_, lower_, upper_, evaluations, first_step);
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    for (std::size_t restart = 0; restart < restarts; ++restart) {
-      std::vector<double> start(theta_.size());
-      for (std::size_t d = 0; d < dimension_; ++d) start[d] = std::log(0.05) + unit(rng) * std::log(2.0 / 0.05);
-      start[dimension_] = -1.0 + 2.0 * unit(rng);
-      start[dimension_ + 1] = std::log(1e-5) + unit(rng) * std::log(1e-1 / 1e-5);
-      Minimum found = minimize_in_box(negative, std::move(start), lower_, upper_, evaluations, 1.0);
-      if (found.value < best.value) best = std::move(found);
-    }
-    if (std::isfinite(best.value)) theta_ = best.x;
-  }
-
-  // Conditions on (x, y) at the current theta. Adds jitter when K is numerically singular; false
-  // if even that fails.
-  bool condition(std::span<const double> x, std::span<const double> y) {
-    columns_ = feature_major(x, dimension_);
-    y_.assign(y.begin(), y.end());
-    const std::size_t n = y_.size();
-    bool factored = false;
-    for (double jitter : {0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2}) {
-      fill_kernel(columns_, n, theta_, jitter * signal_variance(), cholesky_);
-      if (cholesky(cholesky_, n)) {
-        factored = true;
-        break;
-      }
-    }
-    if (!factored) {
-      y_.clear();
-      return false;
-    }
-    alpha_ = y_;
-    const auto size = static_cast<xt::blas_index_t>(n);
-    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, cholesky_.data(), size, alpha_.data(), size);
-    return true;
-  }
-
-  // Posterior mean and latent variance at m points (row-major), after condition().
-  void predict(std::span<const double> points, std::span<double> mean, std::span<double> variance) const {
-    const std::size_t n = y_.size(), m = mean.size();
-    if (m == 0) return;
-    const auto inverse_squared = inverse_squared_lengthscales(theta_);
-    const double signal = signal_variance();
-    // Column c: k(point c, x_i), i = 0..n-1. A kept buffer: a fresh megabyte each ask costs page faults.
-    std::vector<double>& cross = cross_;
-    resize_kept(cross, n * m);
-    for (std::size_t c = 0; c < m; ++c) {
-      double* row = &cross[c * n];
-      scaled_distances(&points[c * dimension_], columns_, n, 0, n, inverse_squared, row);
-      double total = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-        row[i] = matern52(row[i], signal);
-        total += row[i] * alpha_[i];
-      }
-      mean[c] = total;
-    }
-    const auto size = static_cast<xt::blas_index_t>(n);
-    cxxlapack::trtrs<xt::blas_index_t>('L', 'N', 'N', size, static_cast<xt::blas_index_t>(m), cholesky_.data(), size,
-                                       cross.data(), size);  // L^-1 k: variance = s2 - |L^-1 k|^2
-    for (std::size_t c = 0; c < m; ++c) {
-      const double* row = &cross[c * n];
-      double explained = 0.0;
-      for (std::size_t i = 0; i < n; ++i) explained += row[i] * row[i];
-      variance[c] = std::max(signal - explained, variance_floor());
-    }
-  }
-
-  // Posterior mean and latent variance at one point, with their gradients in the point.
-  void predict(std::span<const double> point, double& mean, double& variance, std::span<double> mean_gradient,
-               std::span<double> variance_gradient) const {
-    const std::size_t n = y_.size();
-    const auto inverse_squared = inverse_squared_lengthscales(theta_);
-    const double signal = signal_variance();
-    std::vector<double> k(n), slope(n);
-    scaled_distances(point.data(), columns_, n, 0, n, inverse_squared, slope.data());
-    for (std::size_t i = 0; i < n; ++i) {
-      const double r = slope[i];
-      k[i] = matern52(r, signal);
-      slope[i] = matern52_slope(r, signal);
-    }
-    std::vector<double> solved = k;  // K^-1 k
-    const auto size = static_cast<xt::blas_index_t>(n);
-    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, cholesky_.data(), size, solved.data(), size);
-    mean = dot(k, alpha_);
-    variance = signal - dot(k, solved);
-    const bool floored = variance < variance_floor();
-    variance = std::max(variance, variance_floor());
-    // dk_i/dx_d = -slope_i (x_d - x_id) / l_d^2
-    for (std::size_t d = 0; d < dimension_; ++d) {
-      const double* column = &columns_[d * n];
-      double mean_total = 0.0, variance_total = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double dk = -slope[i] * (point[d] - column[i]);
-        mean_total += alpha_[i] * dk;
-        variance_total += solved[i] * dk;
-      }
-      mean_gradient[d] = mean_total * inverse_squared[d];
-      variance_gradient[d] = floored ? 0.0 : -2.0 * variance_total * inverse_squared[d];
-    }
-  }
-
- private:
-  double variance_floor() const { return 1e-12 * signal_variance(); }
-
-  std::vector<double> inverse_squared_lengthscales(std::span<const double> theta) const {
-    std::vector<double> all(dimension_);
-    for (std::size_t d = 0; d < dimension_; ++d) all[d] = std::exp(-2.0 * theta[d]);
-    return all;
-  }
-
-  // The lower half of K + (noise + jitter) I; the distances stay in radius_ (lower half).
-  void fill_kernel(std::span<const double> columns, std::size_t n, std::span<const double> theta, double jitter,
-                   std::vector<double>& into) {
-    resize_kept(into, n * n);
-    resize_kept(radius_, n * n);
-    const auto inverse_squared = inverse_squared_lengthscales(theta);
-    const double signal = std::exp(theta[dimension_]), noise = std::exp(theta[dimension_ + 1]);
-    std::vector<double> point(dimension_);
-    for (std::size_t j = 0; j < n; ++j) {
-      for (std::size_t d = 0; d < dimension_; ++d) point[d] = columns[d * n + j];
-      double* radius = &radius_[j * n + j];
-      scaled_distances(point.data(), columns, n, j, n, inverse_squared, radius);
-      double* column = &into[j * n + j];  // column-major: rows j..n-1 of column j are contiguous
-      for (std::size_t i = 0; i < n - j; ++i) column[i] = matern52(radius[i], signal);
-      column[0] += noise + jitter;
-    }
-  }
-
-  double log_posterior_of_columns(std::span<const double> columns, std::span<const double> y,
-                                  std::span<const double> theta, std::span<double> gradient) {
-    const std::size_t n = y.size(), dims = dimension_;
-    std::fill(gradient.begin(), gradient.end(), 0.0);
-    fill_kernel(columns, n, theta, 0.0, work_);
-    if (!cholesky(work_, n)) return -std::numeric_limits<double>::infinity();
-    std::vector<double> alpha(y.begin(), y.end());
-    const auto size = static_cast<xt::blas_index_t>(n);
-    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, work_.data(), size, alpha.data(), size);
-    double log_determinant = 0.0;
-    for (std::size_t i = 0; i < n; ++i) log_determinant += 2.0 * std::log(work_[i * n + i]);
-    double value = -0.5 * dot(y, alpha) - 0.5 * log_determinant -
-                   0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
-    value += log_prior(theta, gradient);
-    if (gradient.empty()) return value;
-
-    cxxlapack::potri<xt::blas_index_t>('L', size, work_.data(), size);  // lower half of K^-1
-    const auto inverse_squared = inverse_squared_lengthscales(theta);
-    const double signal = std::exp(theta[dims]), noise = std::exp(theta[dims + 1]);
-    std::vector<double> lengthscale_gradient(dims, 0.0), slope(n);
-    double signal_gradient = 0.0, noise_gradient = 0.0;
-    for (std::size_t j = 0; j < n; ++j) {
-      const double diagonal_weight = alpha[j] * alpha[j] - work_[j * n + j];  // W = alpha alpha^T - K^-1
-      signal_gradient += 0.5 * diagonal_weight * signal;
-      noise_gradient += 0.5 * diagonal_weight * noise;
-      // Off the diagonal, W_ij counts twice (W is symmetric): 1/2 tr(W dK) = sum_{i > j} W_ij dK_ij + ...
-      const double* radius = &radius_[j * n];
-      const double* inverse = &work_[j * n];
-      for (std::size_t i = j + 1; i < n; ++i) {
-        const double r = radius[i];
-        if (sqrt5 * r > 40.0) {  // flushed to 0 in K (see matern52)
-          slope[i] = 0.0;
-          continue;
-        }
-        const double weight = (alpha[i] * alpha[j] - inverse[i]) * signal * std::exp(-sqrt5 * r);
-        signal_gradient += weight * (1.0 + sqrt5 * r + 5.0 / 3.0 * r * r);
-        slope[i] = weight * 5.0 / 3.0 * (1.0 + sqrt5 * r);  // W_ij dk/dlog l_d = slope_i (x_id - x_jd)^2 / l_d^2
-      }
-      for (std::size_t d = 0; d < dims; ++d) {
-        const double* column = &columns[d * n];
-        const double at = column[j];
-        double total = 0.0;
-        for (std::size_t i = j + 1; i < n; ++i) total += slope[i] * (column[i] - at) * (column[i] - at);
-        lengthscale_gradient[d] += total * inverse_squared[d];
-      }
-    }
-    for (std::size_t d = 0; d < dims; ++d) gradient[d] += lengthscale_gradient[d];
-    gradient[dims] += signal_gradient;
-    gradient[dims + 1] += noise_gradient;
-    return value;
-  }
-
-  // Weak Gaussian priors on the log hyperparameters (our choice; see the header comment).
-  double log_prior(std::span<const double> theta, std::span<double> gradient) const {
-    double value = 0.0;
-    const auto add = [&](std::size_t k, double centre, double spread) {
-      const double standardized = (theta[k] - centre) / spread;
-      value -= 0.5 * standardized * standardized;
-      if (!gradient.empty()) gradient[k] -= standardized / spread;
-    };
-    for (std::size_t d = 0; d < dimension_; ++d) add(d, std::log(0.5), 1.5);
-    add(dimension_, 0.0, 1.5);
-    add(dimension_ + 1, std::log(1e-4), 4.0);
-    return value;
-  }
-
-  std::size_t dimension_;
-  std::vector<double> theta_, lower_, upper_;
-  std::vector<double> columns_, y_, alpha_, radius_;
-  std::vector<double> cholesky_, work_;  // column-major n x n, lower halves used
-  mutable std::vector<double> cross_;
-};
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/regressor.hpp
-
-namespace mahpo::search {
-
-struct GpBoOptions {
-  using Acquisition = gp::AcquisitionKind;
-
-  std::size_t startup_trials = 10;               // prior draws before the model is used
-  Acquisition acquisition = Acquisition::log_ei;  // log expected improvement, or the lower confidence bound
-  double ucb_beta = 2.0;                         // ucb: minimize mu - ucb_beta * sigma
-  std::size_t candidates = 1000;                 // shifted-Halton points scored per ask
-  std::size_t refine_starts = 5;                 // best candidates refined by L-BFGS
-  std::size_t fit_restarts = 2;                  // random restarts of the fit (while n <= 64)
-  std::size_t fit_evaluations = 30;              // likelihood evaluations per start of the fit
-  double noise_floor = 1e-6;                     // least noise variance (standardized losses)
-};
-
-template <typename S>
-class GpBo {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "gp_bo";
-
-  explicit GpBo(SearchOptions options = {}, GpBoOptions gp = {})
-      : options_(options), gp_(checked(gp)), history_(options.goal), rng_(options.seed),
-        model_(S::dimension, gp.noise_floor) {}
-
-  Trial<S> ask() {
-    if constexpr (S::dimension > 0) {
-      if (history_.asked() >= gp_.startup_trials) {
-        if (auto point = propose()) return history_.add(S::from_unit_cube(*point), options_.budget);
-      }
-    }
-    return history_.add(S::sample(rng_), options_.budget);
-  }
-
-  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
-
-  const SearchOptions& options() const { return options_; }
-  const GpBoOptions& gp_options() const { return gp_; }
-  const History<S>& history() const { return history_; }
-
- private:
-  using point_type = std::array<double, S::dimension>;
-  static constexpr std::size_t dims = S::dimension;
-  static constexpr std::size_t refine_evaluations = 12;
-  static constexpr std::size_t cheap_fit_limit = 64;  // full fits (with restarts) up to this many results
-
-  static GpBoOptions checked(GpBoOptions gp) {
-    if (!(std::isfinite(gp.ucb_beta) && gp.ucb_beta >= 0.0)) {
-      throw std::invalid_argument(fmt::format("mahpo::gp_bo: ucb_beta ({}) must be finite and at least 0", gp.ucb_beta));
-    }
-    if (gp.candidates == 0) throw std::invalid_argument("mahpo::gp_bo: candidates must be at least 1");
-    if (gp.fit_evaluations == 0) throw std::invalid_argument("mahpo::gp_bo: fit_evaluations must be at least 1");
-    if (!(gp.noise_floor > 0.0 && gp.noise_floor < 1.0)) {
-      throw std::invalid_argument(
-          fmt::format("mahpo::gp_bo: noise_floor ({}) must be in (0, 1) (a variance of standardized losses)",
-                      gp.noise_floor));
-    }
-    if (gp.acquisition != GpBoOptions::Acquisition::log_ei && gp.acquisition != GpBoOptions::Acquisition::ucb) {
-      throw std::invalid_argument("mahpo::gp_bo: acquisition must be log_ei or ucb");
-    }
-    return gp;
-  }
-
-  bool asked_before(const point_type& point) const {
-    for (const auto& entry : history_.entries()) {
-      bool same = true;
-      for (std::size_t d = 0; d < dims && same; ++d) same = std::abs(entry.point[d] - point[d]) <= 1e-6;
-      if (same) return true;
-    }
-    return false;
-  }
-
-  // The next point, or nothing when the model can't be used (too few results, or a failed fit).
-  std::optional<point_type> propose() {
-    std::vector<double> x, y;
-    for (const auto* entry : history_.usable()) {
-      if (!std::isfinite(entry->loss)) continue;
-      x.insert(x.end(), entry->point.begin(), entry->point.end());
-      y.push_back(entry->loss);
-    }
-    const std::size_t n = y.size();
-    if (n < 2) return std::nullopt;
-    // Standardize: the constant mean is the losses' mean.
-    auto losses = xt::adapt(y);
-    const double mean = xt::mean(losses)();
-    double spread = xt::stddev(losses)();
-    if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
-    losses = (losses - mean) / spread;
-    const double best = *std::min_element(y.begin(), y.end());
-    const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
-
-    if (n != fitted_size_) {
-      if (n <= cheap_fit_limit) {
-        model_.fit(x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
-      } else {
-        // Past the limit a likelihood evaluation costs O(n^3): the warm start alone, with a budget
-        // shrinking as (limit / n)^3 (at least 2 evaluations: a gradient and a step), small steps.
-        const double scale = std::pow(static_cast<double>(cheap_fit_limit) / static_cast<double>(n), 3.0);
-        const auto evaluations = std::max<std::size_t>(
-            2, static_cast<std::size_t>(std::lround(static_cast<double>(gp_.fit_evaluations) * scale)));
-        model_.fit(x, y, rng_, 0, evaluations, 0.2);
-      }
-      fitted_size_ = n;
-    }
-    // CL-min: running trials join at the best loss.
-    for (const auto* entry : history_.running()) {
-      x.insert(x.end(), entry->point.begin(), entry->point.end());
-      y.push_back(best);
-    }
-    if (!model_.condition(x, y)) return std::nullopt;
-    const gp::detail::Acquisition acquisition{gp_.acquisition, gp_.ucb_beta, best};
-
-    // Candidates: a shifted Halton set and perturbations of the best point, snapped.
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    std::normal_distribution<double> perturbation(0.0, 0.05);
-    std::vector<double> shift(dims);
-    for (double& component : shift) component = unit(rng_);
-    std::vector<double> candidates = gp::detail::shifted_halton(gp_.candidates, shift);
-    const std::size_t local = gp_.candidates / 10;
-    for (std::size_t c = 0; c < local; ++c) {
-      for (std::size_t d = 0; d < dims; ++d) {
-        candidates.push_back(std::clamp(x[best_index * dims + d] + perturbation(rng_), 0.0, 1.0));
-      }
-    }
-    const std::size_t count = candidates.size() / dims;
-    for (std::size_t c = 0; c < count; ++c) {
-      const auto snapped = snap<S>(std::span<const double>(&candidates[c * dims], dims));
-      std::copy(snapped.begin(), snapped.end(), candidates.begin() + static_cast<std::ptrdiff_t>(c * dims));
-    }
-    std::vector<double> means(count), variances(count), scores(count);
-    model_.predict(candidates, means, variances);
-    for (std::size_t c = 0; c < count; ++c) scores[c] = acquisition(means[c], variances[c]);
-    std::vector<std::size_t> order(count);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    const auto by_score = [&](std::size_t a, std::size_t b) {
-      // NaN scores (never expected) sort last.
-      if (std::isnan(scores[a]) || std::isnan(scores[b])) return !std::isnan(scores[a]) && std::isnan(scores[b]);
-      return scores[a] > scores[b];
-    };
-    const std::size_t starts = std::min(gp_.refine_starts, count);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(starts), order.end(), by_score);
-
-    // Refine the best candidates by L-BFGS on the acquisition; the refined points join, snapped.
-    const std::vector<double> lower(dims, 0.0), upper(dims, 1.0);
-    const auto negative = [&](std::span<const double> point, std::span<double> gradient) {
-      double point_mean = 0.0, point_variance = 0.0;
-      std::array<double, dims> mean_gradient{}, variance_gradient{};
-      model_.predict(point, point_mean, point_variance, mean_gradient, variance_gradient);
-      const double value = acquisition(point_mean, point_variance, mean_gradient, variance_gradient, gradient);
-      for (double& component : gradient) component = -component;
-      return std::isfinite(value) ? -value : std::numeric_limits<double>::infinity();
-    };
-    std::vector<double> refined;
-    for (std::size_t k = 0; k < starts; ++k) {
-      const std::size_t c = order[k];
-      std::vector<double> start(candidates.begin() + static_cast<std::ptrdiff_t>(c * dims),
-                                candidates.begin() + static_cast<std::ptrdiff_t>((c + 1) * dims));
-      const auto found = gp::detail::minimize_in_box(negative, std::move(start), lower, upper, refine_evaluations, 0.1);
-      const auto snapped = snap<S>(found.x);
-      refined.insert(refined.end(), snapped.begin(), snapped.end());
-    }
-    if (starts > 0) {
-      std::vector<double> refined_means(starts), refined_variances(starts);
-      model_.predict(refined, refined_means, refined_variances);
-      candidates.insert(candidates.end(), refined.begin(), refined.end());
-      for (std::size_t k = 0; k < starts; ++k) {
-        scores.push_back(acquisition(refined_means[k], refined_variances[k]));
-        order.push_back(count + k);
-      }
-    }
-    std::sort(order.begin(), order.end(), by_score);
-    for (std::size_t c : order) {
-      point_type point;
-      std::copy_n(candidates.begin() + static_cast<std::ptrdiff_t>(c * dims), dims, point.begin());
-      if (!asked_before(point)) return point;
-    }
-    // Every candidate repeats an asked point: prior draws (the last one even if it repeats too).
-    point_type point{};
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      point = S::to_unit_cube(S::sample(rng_));
-      if (!asked_before(point)) break;
-    }
-    return point;
-  }
-
-  SearchOptions options_;
-  GpBoOptions gp_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  gp::detail::Regressor model_;
-  std::size_t fitted_size_ = 0;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/gp/gp_bo.hpp
-// ---- begin mahpo/search/hyperband/successive_halving.hpp
-// Successive halving (Jamieson & Talwalkar, "Non-stochastic Best Arm Identification and
-// Hyperparameter Optimization", AISTATS 2016; in the bracket form of Li et al., JMLR 2018): n new
-// configs at the smallest budget, the best 1/eta of them go on with eta times the budget, and so
-// on up to max_budget; then a new bracket of the same shape starts, forever.
-//
-// Budgets are epochs (Budget{.epochs = b}); SearchOptions::budget is ignored. The one bracket is
-// Hyperband's most aggressive one: s_max = floor(log_eta(max_budget / min_budget)),
-// n = ceil(eta^s_max) configs at max_budget·eta^-s_max, rung i holding floor(n·eta^-i) configs.
-// Defaults: min_budget 1/9, max_budget 1, eta 3 (rungs of 9, 3 and 1 configs at 1/9, 1/3, 1 epoch).
-//
-// Choices left open by the papers (the same as mahpo's Hyperband): a promoted config is asked again
-// as a new trial (new id, same config, bigger budget), as in HpBandSter; ask() never blocks: while
-// every open bracket waits for results, a new bracket opens; a rung promotes once all its trials
-// are told, failed and diverged trials counting as the worst, ties in the order they were asked.
-
-// ---- begin mahpo/search/hyperband/random_brackets.hpp
-// Random configs run through Hyperband's brackets (hyperband/brackets.hpp): what SuccessiveHalving
-// and Hyperband share. They differ only in their cycle of brackets.
-
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <string_view>
-#include <utility>
-
-// ---- begin mahpo/search/hyperband/brackets.hpp
-// Bracket bookkeeping shared by SuccessiveHalving, Hyperband and Bohb (not a searcher itself).
-//
-// - Shape: the budget levels and the brackets' sizes of Hyperband (Li et al. 2018, Algorithm 1),
-//   validated once. Level 0 is the smallest budget, level s_max the largest (max_budget).
-// - Scheduler: hands out, for each trial asked, its budget and whether it is a new config or a
-//   promoted one (and whose config it continues); runs several brackets at once when the current
-//   one waits for results (as HpBandSter runs several iterations in parallel); promotes the best
-//   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does depends only
-//   on the order of asks and tells, so it is deterministic.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <numeric>
-#include <optional>
-#include <stdexcept>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-namespace mahpo::search::hyperband::detail {
-
-// floor and ceil that forgive the rounding error of a quantity like n·eta^-i or log(R/r)/log(eta)
-// computed in floating point (81·3^-4 may come out as 0.99999999999).
-inline double forgiving_floor(double x) { return std::floor(x + 1e-9 * std::max(1.0, std::abs(x))); }
-inline double forgiving_ceil(double x) { return std::ceil(x - 1e-9 * std::max(1.0, std::abs(x))); }
-
-// The most configs one bracket may hold (guards against a huge max_budget / min_budget).
-inline constexpr double max_bracket_size = 1e7;
-
-struct Shape {
-  double min_budget = 1.0 / 9.0;
-  double max_budget = 1.0;
-  double eta = 3.0;
-  std::size_t s_max = 0;
-
-  // The budget of a level: R·eta^(level - s_max), so level s_max is max_budget (Li et al. 2018: r_i = r·eta^i).
-  double budget(std::size_t level) const {
-    return max_budget * std::pow(eta, static_cast<double>(level) - static_cast<double>(s_max));
-  }
-
-  // n = ceil((s_max + 1) / (s + 1) · eta^s) configs start bracket s (Li et al. 2018, Algorithm 1).
-  std::size_t bracket_size(std::size_t s) const {
-    const double n = forgiving_ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) *
-                             std::pow(eta, static_cast<double>(s)));
-    return static_cast<std::size_t>(n);
-  }
-
-  // n_i = floor(n · eta^-i) configs in rung i of bracket s, at least one (Li et al. 2018, Algorithm 1).
-  std::size_t rung_size(std::size_t s, std::size_t rung) const {
-    const double n = static_cast<double>(bracket_size(s)) / std::pow(eta, static_cast<double>(rung));
-    return std::max<std::size_t>(1, static_cast<std::size_t>(forgiving_floor(n)));
-  }
-
-  // The level of rung i of bracket s, so that budget(level(s, i)) = r·eta^i with r = R·eta^-s (Li et
-  // al. 2018, Algorithm 1): bracket s starts s_max - s levels above the smallest budget.
-  std::size_t level(std::size_t s, std::size_t rung) const { return s_max - s + rung; }
-};
-
-// Validates the options and derives s_max = floor(log_eta(R / r)) (Li et al. 2018).
-inline Shape make_shape(std::string_view searcher, double min_budget, double max_budget, double eta) {
-  if (!(eta >= 2.0) || !std::isfinite(eta)) {
-    throw std::invalid_argument(fmt::format("mahpo::{}: eta ({}) must be at least 2", searcher, eta));
-  }
-  if (!(min_budget > 0.0) || !std::isfinite(min_budget)) {
-    throw std::invalid_argument(fmt::format("mahpo::{}: min_budget ({}) must be above 0", searcher, min_budget));
-  }
-  if (!(max_budget >= min_budget) || !std::isfinite(max_budget)) {
-    throw std::invalid_argument(fmt::format("mahpo::{}: max_budget ({}) must be finite and at least min_budget ({})",
-                                            searcher, max_budget, min_budget));
-  }
-  Shape shape{.min_budget = min_budget, .max_budget = max_budget, .eta = eta, .s_max = 0};
-  const double s_max = forgiving_floor(std::log(max_budget / min_budget) / std::log(eta));
-  if (std::pow(eta, s_max) > max_bracket_size) {
-    throw std::invalid_argument(
-        fmt::format("mahpo::{}: max_budget / min_budget ({}) with eta {} gives brackets of more than {} configs",
-                    searcher, max_budget / min_budget, eta, max_bracket_size));
-  }
-  shape.s_max = static_cast<std::size_t>(std::max(0.0, s_max));
-  return shape;
-}
-
-// Which brackets open, in turn: Hyperband's s_max, s_max - 1, ..., 0, or only s_max (successive halving).
-enum class Cycle { all_brackets, most_aggressive };
-
-// What the scheduler says about the next trial.
-struct Slot {
-  double budget = 0.0;
-  std::size_t level = 0;
-  std::optional<std::size_t> parent;  // the trial whose config this one continues at a bigger budget; none: a new config
-};
-
-class Scheduler {
- public:
-  Scheduler(Shape shape, Cycle cycle) : shape_(shape) {
-    if (cycle == Cycle::most_aggressive) {
-      cycle_.push_back(shape_.s_max);
-    } else {
-      for (std::size_t s = shape_.s_max + 1; s-- > 0;) cycle_.push_back(s);
-    }
-  }
-
-  // The slot of trial `id`, which must be the next id (0, 1, 2, ...). The oldest open bracket whose
-  // current rung has a trial left to ask gives it; when none has, the next bracket of the cycle opens.
-  Slot ask(std::size_t id) {
-    if (id != locations_.size()) {
-      throw std::logic_error(fmt::format("mahpo: bracket scheduler asked for trial {}, expected {}", id, locations_.size()));
-    }
-    Bracket* bracket = nullptr;
-    for (auto& open : open_) {
-      if (open.rungs[open.current].ids.size() < open.rungs[open.current].size) {
-        bracket = &open;
-        break;
-      }
-    }
-    if (bracket == nullptr) bracket = &open_bracket();
-    Rung& rung = bracket->rungs[bracket->current];
-    const std::size_t index = rung.ids.size();
-    rung.ids.push_back(id);
-    rung.losses.push_back(std::numeric_limits<double>::infinity());
-    locations_.push_back(Location{bracket->serial, bracket->current, index, rung.level});
-    Slot slot{.budget = shape_.budget(rung.level), .level = rung.level, .parent = std::nullopt};
-    if (bracket->current > 0) slot.parent = rung.parents[index];
-    return slot;
-  }
-
-  // Records trial id's loss (lower is better; NaN or infinite: the worst, as failed trials).
-  // When it completes a rung, the rung's best go up to the next rung.
-  void tell(std::size_t id, double loss) {
-    if (id >= locations_.size()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: no trial {}", id));
-    const Location& location = locations_[id];
-    const auto found = std::find_if(open_.begin(), open_.end(),
-                                    [&](const Bracket& bracket) { return bracket.serial == location.bracket; });
-    if (found == open_.end()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: trial {} told twice", id));
-    Rung& rung = found->rungs[location.rung];
-    rung.losses[location.index] = std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
-    if (++rung.told < rung.size) return;
-    if (found->current + 1 == found->rungs.size()) {
-      open_.erase(found);
-      return;
-    }
-    // Promote the best n_{i+1}, best first; ties keep the order they were asked in.
-    std::vector<std::size_t> order(rung.size);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return rung.losses[a] < rung.losses[b]; });
-    Rung& next = found->rungs[++found->current];
-    for (std::size_t k = 0; k < next.size; ++k) next.parents.push_back(rung.ids[order[k]]);
-  }
-
-  // The budget level of an asked trial.
-  std::size_t level(std::size_t id) const { return locations_.at(id).level; }
-  // The bracket (its serial: 0, 1, 2, ... in the order they opened) an asked trial belongs to.
-  std::size_t bracket(std::size_t id) const { return locations_.at(id).bracket; }
-  std::size_t open_brackets() const { return open_.size(); }
-  const Shape& shape() const { return shape_; }
-
- private:
-  struct Rung {
-    std::size_t level = 0;
-    std::size_t size = 0;
-    std::vector<std::size_t> parents;  // rung > 0: the promoted trials, best first
-    std::vector<std::size_t> ids;      // the trials asked in this rung
-    std::vector<double> losses;
-    std::size_t told = 0;
-  };
-  struct Bracket {
-    std::size_t serial = 0;
-    std::size_t current = 0;  // the rung being asked or waited for
-    std::vector<Rung> rungs;
-  };
-  struct Location {
-    std::size_t bracket = 0, rung = 0, index = 0, level = 0;
-  };
-
-  Bracket& open_bracket() {
-    const std::size_t s = cycle_[next_serial_ % cycle_.size()];
-    Bracket bracket{.serial = next_serial_++, .current = 0, .rungs = {}};
-    for (std::size_t i = 0; i <= s; ++i) {
-      bracket.rungs.push_back(Rung{.level = shape_.level(s, i), .size = shape_.rung_size(s, i), .parents = {},
-                                   .ids = {}, .losses = {}, .told = 0});
-    }
-    open_.push_back(std::move(bracket));
-    return open_.back();
-  }
-
-  Shape shape_;
-  std::vector<std::size_t> cycle_;
-  std::vector<Bracket> open_;  // in the order they opened
-  std::vector<Location> locations_;
-  std::size_t next_serial_ = 0;
-};
-
-}  // namespace mahpo::search::hyperband::detail
-// ---- end mahpo/search/hyperband/brackets.hpp
-
-namespace mahpo::search {
-
-struct HyperbandOptions {
-  double min_budget = 1.0 / 9.0;  // epochs of the first rung of the most aggressive bracket
-  double max_budget = 1.0;        // epochs of every bracket's last rung
-  double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
-};
-
-}  // namespace mahpo::search
-
-namespace mahpo::search::hyperband::detail {
-
-// Random configs through brackets: Hyperband cycles every bracket, successive halving repeats the
-// most aggressive one.
-template <typename S, FixedString Name, Cycle Order>
-class RandomBrackets {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = Name.view();
-
-  explicit RandomBrackets(SearchOptions options = {}, HyperbandOptions brackets = {})
-      : options_(options),
-        history_(options.goal),
-        rng_(options.seed),
-        scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order) {}
-
-  Trial<S> ask() {
-    const Slot slot = scheduler_.ask(history_.asked());
-    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
-    return history_.add(std::move(config), Budget{.epochs = slot.budget});
-  }
-
-  void tell(std::size_t id, const Result& result) {
-    const auto& entry = history_.tell(id, result, name);
-    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
-  }
-
-  const SearchOptions& options() const { return options_; }
-  const History<S>& history() const { return history_; }
-  // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
-  const Shape& shape() const { return scheduler_.shape(); }
-  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
-
- private:
-  SearchOptions options_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  Scheduler scheduler_;
-};
-
-}  // namespace mahpo::search::hyperband::detail
-// ---- end mahpo/search/hyperband/random_brackets.hpp
-
-namespace mahpo::search {
-
-// min_budget: epochs of the first rung; max_budget: of the last; eta: keep 1/eta, give eta x the budget.
-using SuccessiveHalvingOptions = HyperbandOptions;
-
-template <typename S>
-class SuccessiveHalving : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
- public:
-  using hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/hyperband/successive_halving.hpp
-// ---- begin mahpo/search/hyperband/hyperband.hpp
-// Hyperband (Li et al., "Hyperband: A Novel Bandit-Based Approach to Hyperparameter
-// Optimization", JMLR 2018, Algorithm 1): successive halving over brackets that trade the number of
-// configs against their starting budget, cycled forever.
-//
-// Budgets are epochs (Budget{.epochs = b}); SearchOptions::budget is ignored. With R = max_budget,
-// s_max = floor(log_eta(R / min_budget)), bracket s = s_max, ..., 0 starts n = ceil((s_max + 1) /
-// (s + 1) · eta^s) new configs at r = R·eta^-s; rung i holds floor(n·eta^-i) configs at r·eta^i.
-// Defaults: min_budget 1/9, max_budget 1, eta 3 (brackets of 9, 5 and 3 configs).
-//
-// Choices the paper leaves open:
-// - A promoted config is asked again as a new trial (new id, same config, bigger budget), as in
-//   HpBandSter; the objective trains it from scratch (or resumes, if it can).
-// - ask() never blocks: when every open bracket waits for results, the next bracket of the cycle
-//   opens (HpBandSter's parallel iterations). Trials come from the oldest bracket that has one.
-// - A rung promotes once all its trials are told: the best floor(n_i / eta) by loss; failed and
-//   diverged trials (and non-finite values) count as the worst, pruned ones by their value; ties
-//   keep the order the trials were asked in.
-// - The smallest budget is R·eta^-s_max, which is min_budget when R / min_budget is a power of eta
-//   and up to eta times more otherwise (as in HpBandSter).
-
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <string_view>
-
-
-namespace mahpo::search {
-
-template <typename S>
-class Hyperband : public hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets> {
- public:
-  using hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets>::RandomBrackets;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/hyperband/hyperband.hpp
-// ---- begin mahpo/search/hyperband/bohb.hpp
-// BOHB (Falkner, Klein & Hutter, "BOHB: Robust and Efficient Hyperparameter Optimization at
-// Scale", ICML 2018): Hyperband's brackets, with the new configs of each bracket drawn from a
-// TPE-like model instead of at random.
-//
-// Brackets, budgets and promotions are mahpo's Hyperband's (see hyperband.hpp): budgets are epochs
-// (Budget{.epochs = b}), SearchOptions::budget is ignored, a promoted config is a new trial.
-// The model, with HpBandSter's defaults:
-// - The observations of one budget: the largest budget whose ok/pruned trials split into a good
-//   set (the best max(min_points_in_model, floor(top_n_percent% · N)), best first) and a bad set
-//   (the next max(min_points_in_model, floor((100 - top_n_percent)% · N)), as many as there are)
-//   that both hold more than `dimension` points (HpBandSter's rule; the paper writes it as
-//   N_b >= N_min + 2). min_points_in_model defaults to dimension + 1.
-// - A KDE on each set: a product of Gaussian kernels on real and integer coordinates of the unit
-//   cube (integers as ordinals, snapped afterwards) and Aitchison–Aitken kernels on categoricals;
-//   bandwidths by the normal-reference rule 1.06·std·N^(-1/(4+d)) (statsmodels' KDEMultivariate
-//   'normal_reference', which HpBandSter uses), floored at min_bandwidth.
-// - A new config: with probability random_fraction (1/3), or while no budget has enough points, a
-//   draw from the prior; otherwise num_samples (64) candidates, each a random good point with every
-//   real coordinate perturbed by a normal of bandwidth·bandwidth_factor (3) truncated to [0, 1]
-//   and every categorical kept with probability 1 - bandwidth (else uniform); the candidate with
-//   the lowest bad/good density ratio (each density floored at 1e-32) wins.
-//
-// Where we differ from HpBandSter or chose what it leaves open:
-// - Failed and diverged trials are not modelled (mahpo's searcher contract); HpBandSter puts them
-//   in the bad set with an infinite loss. They still count as the worst in promotions.
-// - The Aitchison–Aitken kernel uses the parameter's true number of values (statsmodels counts
-//   the values present in the data), and its bandwidth is capped at (c - 1) / c, where the kernel
-//   becomes uniform (the normal-reference rule on category codes can exceed it).
-// - Candidates are snapped to the space before they are scored, so the score is the chosen config's.
-// - The model is refitted at each model-based ask from the whole history (HpBandSter updates it
-//   on each result); the result is the same.
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <numbers>
-#include <optional>
-#include <random>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::search {
-
-struct BohbOptions {
-  double min_budget = 1.0 / 9.0;          // epochs of the first rung of the most aggressive bracket
-  double max_budget = 1.0;                // epochs of every bracket's last rung
-  double eta = 3.0;                       // keep 1/eta of a rung, give it eta times the budget; at least 2
-  std::size_t top_n_percent = 15;         // the share of a budget's observations that is "good"; 1 to 99
-  std::size_t num_samples = 64;           // candidates scored per model-based config
-  double random_fraction = 1.0 / 3.0;     // share of new configs drawn from the prior anyway
-  double bandwidth_factor = 3.0;          // widens the good KDE's bandwidths when drawing candidates
-  double min_bandwidth = 1e-3;            // floor of every bandwidth
-  std::size_t min_points_in_model = 0;    // 0: dimension + 1; else at least dimension + 1
-};
-
-namespace bohb::detail {
-
-// The sizes of the good and bad sets out of n observations (HpBandSter's config generator).
-struct Split {
-  std::size_t good = 0;
-  std::size_t bad = 0;
-};
-
-inline Split good_bad_split(std::size_t n, std::size_t min_points, std::size_t top_n_percent) {
-  Split split;
-  split.good = std::min(n, std::max(min_points, top_n_percent * n / 100));
-  split.bad = std::min(n - split.good, std::max(min_points, (100 - top_n_percent) * n / 100));
-  return split;
-}
-
-// Whether n observations make a model: both sets hold more points than dimensions (HpBandSter).
-inline bool enough(std::size_t n, std::size_t min_points, std::size_t top_n_percent, std::size_t dimension) {
-  const Split split = good_bad_split(n, min_points, top_n_percent);
-  return n >= min_points && split.good > dimension && split.bad > dimension;
-}
-
-// The largest level whose count of observations makes a model, if any.
-inline std::optional<std::size_t> model_level(const std::vector<std::size_t>& counts, std::size_t min_points,
-                                                   std::size_t top_n_percent, std::size_t dimension) {
-  for (std::size_t level = counts.size(); level-- > 0;) {
-    if (enough(counts[level], min_points, top_n_percent, dimension)) return level;
-  }
-  return std::nullopt;
-}
-
-// A product-kernel density estimate on the unit cube (statsmodels' KDEMultivariate with types
-// 'c' and 'u', bandwidths by 'normal_reference').
-template <std::size_t D>
-class Kde {
- public:
-  using point_type = std::array<double, D>;
-
-  Kde(std::vector<point_type> points, const std::array<Dimension, D>& dimensions, double min_bandwidth)
-      : points_(std::move(points)), dimensions_(dimensions) {
-    if (points_.empty()) throw std::invalid_argument("mahpo::bohb: a KDE needs at least one point");
-    const double n = static_cast<double>(points_.size());
-    // h = 1.06 · std · n^(-1/(4 + d)), Scott's normal reference rule (statsmodels' _normal_reference).
-    const double scale = 1.06 * std::pow(n, -1.0 / (4.0 + static_cast<double>(D)));
-    for (std::size_t k = 0; k < D; ++k) {
-      const bool categorical = dimensions_[k].kind == Kind::categorical;
-      double sum = 0.0, squares = 0.0;
-      for (const auto& point : points_) {
-        const double x = categorical ? static_cast<double>(unit_cell(point[k], dimensions_[k].count)) : point[k];
-        sum += x;
-        squares += x * x;
-      }
-      const double mean = sum / n;
-      const double deviation = std::sqrt(std::max(0.0, squares / n - mean * mean));
-      double bandwidth = std::max(min_bandwidth, scale * deviation);
-      if (categorical) {
-        const double count = static_cast<double>(dimensions_[k].count);
-        const double uniform = (count - 1.0) / count;  // the Aitchison–Aitken kernel is flat there
-        bandwidth = std::min(bandwidth, std::max(uniform, 0.0));
-        same_[k] = std::log(1.0 - bandwidth);
-        other_[k] = count > 1.0 ? std::log(bandwidth / (count - 1.0)) : 0.0;
-      } else {
-        // log of the Gaussian kernel's normalization 1 / (h·sqrt(2·pi))
-        same_[k] = -std::log(bandwidth) - 0.5 * std::log(2.0 * std::numbers::pi);
-      }
-      bandwidth_[k] = bandwidth;
-    }
-  }
-
-  // log of (1/n) Σ_i Π_k K_k(x_k, point_ik): Gaussian kernels, and Aitchison–Aitken kernels
-  // (1 - λ on the same value, λ / (c - 1) on another; Aitchison & Aitken 1976) on categoricals.
-  double log_pdf(const point_type& x) const {
-    std::vector<double> terms(points_.size());
-    double largest = -std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < points_.size(); ++i) {
-      double term = 0.0;
-      for (std::size_t k = 0; k < D; ++k) {
-        if (dimensions_[k].kind == Kind::categorical) {
-          const std::size_t count = dimensions_[k].count;
-          if (count < 2) continue;
-          term += unit_cell(x[k], count) == unit_cell(points_[i][k], count) ? same_[k] : other_[k];
-        } else {
-          const double z = (x[k] - points_[i][k]) / bandwidth_[k];
-          term += same_[k] - 0.5 * z * z;
-        }
-      }
-      terms[i] = term;
-      largest = std::max(largest, term);
-    }
-    if (!std::isfinite(largest)) return largest;
-    double sum = 0.0;
-    for (double term : terms) sum += std::exp(term - largest);
-    return largest + std::log(sum / static_cast<double>(points_.size()));
-  }
-
-  const std::vector<point_type>& points() const { return points_; }
-  const point_type& bandwidth() const { return bandwidth_; }
-
- private:
-  std::vector<point_type> points_;
-  std::array<Dimension, D> dimensions_;
-  point_type bandwidth_{};
-  point_type same_{};   // continuous: log normalization; categorical: log(1 - λ)
-  point_type other_{};  // categorical: log(λ / (c - 1))
-};
-
-}  // namespace bohb::detail
-
-template <typename S>
-class Bohb {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "bohb";
-
-  explicit Bohb(SearchOptions options = {}, BohbOptions bohb = {})
-      : options_(options),
-        bohb_(validated(bohb)),
-        history_(options.goal),
-        rng_(options.seed),
-        scheduler_(hyperband::detail::make_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta), hyperband::detail::Cycle::all_brackets) {}
-
-  Trial<S> ask() {
-    const hyperband::detail::Slot slot = scheduler_.ask(history_.asked());
-    bool from_model = false;
-    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : propose(from_model);
-    model_based_.push_back(from_model);
-    return history_.add(std::move(config), Budget{.epochs = slot.budget});
-  }
-
-  void tell(std::size_t id, const Result& result) {
-    const auto& entry = history_.tell(id, result, name);
-    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
-  }
-
-  const SearchOptions& options() const { return options_; }
-  const BohbOptions& bohb_options() const { return bohb_; }
-  const History<S>& history() const { return history_; }
-  const hyperband::detail::Shape& shape() const { return scheduler_.shape(); }
-  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
-
-  // Whether trial id's config was drawn from the model (HpBandSter's 'model_based_pick'); promoted
-  // configs and draws from the prior are not.
-  bool model_based(std::size_t id) const { return model_based_.at(id); }
-
-  // The budget whose observations the model would be fitted on now; none while no budget has enough.
-  std::optional<double> model_budget() const {
-    const auto level = model_level(observations());
-    if (!level) return std::nullopt;
-    return scheduler_.shape().budget(*level);
-  }
-
- private:
-  static constexpr std::size_t dimension = S::dimension;
-  using point_type = std::array<double, dimension>;
-  using observation_type = typename History<S>::observation_type;
-
-  struct Model {
-    bohb::detail::Kde<dimension> good;
-    bohb::detail::Kde<dimension> bad;
-  };
-
-  static BohbOptions validated(BohbOptions bohb) {
-    const auto fail = [](const std::string& message) { throw std::invalid_argument("mahpo::bohb: " + message); };
-    if (bohb.top_n_percent < 1 || bohb.top_n_percent > 99) {
-      fail(fmt::format("top_n_percent ({}) must be between 1 and 99", bohb.top_n_percent));
-    }
-    if (bohb.num_samples < 1) fail("num_samples must be at least 1");
-    if (!(bohb.random_fraction >= 0.0 && bohb.random_fraction <= 1.0)) {
-      fail(fmt::format("random_fraction ({}) must be in [0, 1]", bohb.random_fraction));
-    }
-    if (!(bohb.bandwidth_factor > 0.0) || !std::isfinite(bohb.bandwidth_factor)) {
-      fail(fmt::format("bandwidth_factor ({}) must be above 0", bohb.bandwidth_factor));
-    }
-    if (!(bohb.min_bandwidth > 0.0) || !std::isfinite(bohb.min_bandwidth)) {
-      fail(fmt::format("min_bandwidth ({}) must be above 0", bohb.min_bandwidth));
-    }
-    if (bohb.min_points_in_model == 0) {
-      bohb.min_points_in_model = dimension + 1;
-    } else if (bohb.min_points_in_model < dimension + 1) {
-      fail(fmt::format("min_points_in_model ({}) must be 0 (dimension + 1) or at least dimension + 1 ({})",
-                       bohb.min_points_in_model, dimension + 1));
-    }
-    return bohb;
-  }
-
-  // The usable trials with a finite loss, by budget level, in the order they were asked.
-  std::vector<std::vector<const observation_type*>> observations() const {
-    std::vector<std::vector<const observation_type*>> by_level(scheduler_.shape().s_max + 1);
-    for (const auto* entry : history_.usable()) {
-      if (std::isfinite(entry->loss)) by_level[scheduler_.level(entry->id)].push_back(entry);
-    }
-    return by_level;
-  }
-
-  std::optional<std::size_t> model_level(const std::vector<std::vector<const observation_type*>>& by_level) const {
-    std::vector<std::size_t> counts;
-    for (const auto& level : by_level) counts.push_back(level.size());
-    return bohb::detail::model_level(counts, bohb_.min_points_in_model, bohb_.top_n_percent, dimension);
-  }
-
-  std::optional<Model> fit() const {
-    auto by_level = observations();
-    const auto level = model_level(by_level);
-    if (!level) return std::nullopt;
-    auto& chosen = by_level[*level];
-    std::stable_sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
-    const bohb::detail::Split split = bohb::detail::good_bad_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
-    std::vector<point_type> good, bad;
-    for (std::size_t i = 0; i < split.good; ++i) good.push_back(chosen[i]->point);
-    for (std::size_t i = split.good; i < split.good + split.bad; ++i) bad.push_back(chosen[i]->point);
-    const auto all = dimensions<S>();
-    return Model{bohb::detail::Kde<dimension>(std::move(good), all, bohb_.min_bandwidth),
-                 bohb::detail::Kde<dimension>(std::move(bad), all, bohb_.min_bandwidth)};
-  }
-
-  Config<S> propose(bool& from_model) {
-    if constexpr (dimension == 0) {
-      return S::sample(rng_);
-    } else {
-      const auto model = fit();
-      if (!model || std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < bohb_.random_fraction) {
-        return S::sample(rng_);
-      }
-      from_model = true;
-      return S::from_unit_cube(draw(*model));
-    }
-  }
-
-  // The best of num_samples candidates drawn around good points (Falkner et al. 2018, Algorithm 2).
-  point_type draw(const Model& model) {
-    const auto all = dimensions<S>();
-    const auto& good = model.good.points();
-    std::uniform_int_distribution<std::size_t> pick(0, good.size() - 1);
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    constexpr double floor = -73.68272297580946;  // log(1e-32), HpBandSter's density floor
-    point_type best{};
-    double best_score = std::numeric_limits<double>::infinity();
-    for (std::size_t sample = 0; sample < bohb_.num_samples; ++sample) {
-      const point_type& centre = good[pick(rng_)];
-      point_type candidate{};
-      for (std::size_t k = 0; k < dimension; ++k) {
-        const double bandwidth = std::max(model.good.bandwidth()[k], bohb_.min_bandwidth);
-        if (all[k].kind == Kind::categorical) {
-          const std::size_t count = all[k].count;
-          if (count < 2 || unit(rng_) < 1.0 - bandwidth) {
-            candidate[k] = centre[k];
-          } else {
-            const auto value = std::uniform_int_distribution<std::size_t>(0, count - 1)(rng_);
-            candidate[k] = (static_cast<double>(value) + 0.5) / static_cast<double>(count);
-          }
-        } else {
-          candidate[k] = detail::truncated_normal_unit(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
-        }
-      }
-      candidate = snap<S>(candidate);
-      // minimize g(x) / l(x), each floored at 1e-32 (HpBandSter)
-      const double score =
-          std::max(model.bad.log_pdf(candidate), floor) - std::max(model.good.log_pdf(candidate), floor);
-      if (score < best_score) {
-        best_score = score;
-        best = candidate;
-      }
-    }
-    return best;
-  }
-
-  SearchOptions options_;
-  BohbOptions bohb_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  hyperband::detail::Scheduler scheduler_;
-  std::vector<bool> model_based_;
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/hyperband/bohb.hpp
-// ---- begin mahpo/search/ppo/mappo.hpp
-// MAPPO: multi-agent PPO hyperparameter search, one agent per group of hyperparameters (a layer of
-// a CNN topology), all sharing one reward (the MAPPO-HPO paper, Ma & Joe: centralized training,
-// decentralized execution; PPO with the defaults of Yu et al., 2022, "The Surprising Effectiveness
-// of PPO in Cooperative Multi-Agent Games", and their onpolicy reference code).
-//
-// Agents. `Mappo<T>` takes a LeNet<...> topology (mahpo/nn/lenet.hpp) or any Space. The agents
-// come from the space's parameter names at compile time: every free parameter named
-// "<group>.<name>" belongs to the agent of <group> (a space built as
-// `Concat<Prefixed<"a", ...>, Prefixed<"b", ...>>`, a topology's layers), a name without a dot is
-// an agent of its own (a flat space: one agent per parameter). Agents are ordered by their first
-// parameter; `agent_count`, `agent_dimensions` and `agent_names` say what they are. Adding a layer
-// with a free hyperparameter to a topology adds an agent, with no other change.
-//
-// Actions (MappoOptions::actions):
-// - `gaussian` (the default): each free dimension is a Gaussian action with a tanh-squashed mean,
-//   as seed 001's agent (rl::GaussianHead); the sample, clipped to [-1, 1], is the dimension's
-//   unit-cube coordinate (u = (a + 1) / 2), so neighbouring levels are neighbouring actions, a
-//   wide integer keeps every value and a real its full range. log_std is a free row per agent
-//   (initial `initial_std`, floored at `min_std`). Categoricals too are read from their unit
-//   cells in their declared order.
-// - `grid` (the paper's): each dimension cut into a finite action set by Discretization<space>
-//   with resolution `bins`, one categorical distribution per dimension (rl::CategoricalHead).
-// An episode is one ask(): the agents act in order, each from its own actor (Mlp, ReLU, orthogonal
-// init, output gain 0.01). Agent i observes the actions of agent i - 1 (one-hots for grid actions,
-// the clipped values for Gaussian ones; agent 0 sees a start token) and a one-hot agent id.
-//
-// Centralized critic. The paper's critic sees the joint action. Used as agent i's baseline,
-// V(joint action) would include agent i's own action: the advantage R - V(a_1..a_N) is then no
-// longer an unbiased policy gradient weight. So the critic sees the joint action as it stands when
-// agent i acts: the episode is N steps, the state at step i is agents 0..i-1's actions (one Mlp
-// over the whole joint-action layout, later agents' blocks zero) plus agent i's id, the reward
-// comes at the last step, and GAE runs over the N steps with gamma 1 and lambda 0.95.
-//
-// Training: every `episodes_per_update` told episodes a PPO update runs (clipped surrogate with
-// per-dimension ratios, clipped Huber value loss on normalized targets, Adam, gradient norms
-// clipped at 10, advantages normalized over the batch).
-//
-// What the default changes against the paper's algorithm (`MappoOptions::paper()`), and why
-// (measured over 30 seeds: docs/benchmarks.md, "Search quality with statistics", and the ablation,
-// one change undone at a time, in docs/mappo_ablation.md):
-// - Rewards by rank (`MappoRewards::ranked`): an episode's reward is the quantile of its value
-//   among every usable value told so far, recomputed at each update; a failed or diverged trial
-//   gets `failed_quantile`. Real CNN searches end ~18 % of trials at chance: scaled by value
-//   (z-scored), those outliers make the differences between good configs invisible; ranks keep
-//   them apart and make the scale of the objective irrelevant (Branin's and an accuracy's alike).
-// - Sample reuse (`replay`): each update trains on the newest `replay` told episodes, not only
-//   the K new ones, so 200 episodes teach more than 25 disjoint batches of 8. The PPO ratio is
-//   taken against the policy at the start of the update (one update moves the policy by at most
-//   the clip), and each old episode's advantage is weighted by the truncated importance ratio
-//   min(1, pi_now(a) / pi_behaviour(a)) per agent, so episodes the policy has moved away from fade
-//   out (the sample-reuse form of PPO in Queeney et al., 2021, "Generalized Proximal Policy
-//   Optimization with Sample Reuse", with Retrace-style truncation, Munos et al., 2016).
-// - A schedule for ~200 episodes: an update every 4 episodes, 15 epochs (the reference's MPE
-//   setting), stopped early once the mean approximate KL exceeds 1.5 x `target_kl`; Adam 3e-3, no
-//   entropy bonus (the learned std does the exploring), 32x32 networks (as good as 64x64 here, at
-//   half the cost or less).
-// - Ordinal Gaussian actions instead of an 8-level grid (whose best config on the LeNet quadratic
-//   is 0.9858, below what TPE finds).
-//
-// Choices the references leave open:
-// - Concurrency: ask() never waits; episodes may be pending in any number. An episode asked under
-//   an older policy keeps the log-probabilities it was sampled with.
-// - The critic's values are computed at the start of each update with the current critic; those
-//   are the "old" values of the clipped value loss.
-// - Normalized rewards (the paper preset): failed and diverged trials get the worst reward of any
-//   usable trial told so far (0 when there is none yet); each batch's rewards update an exact
-//   running mean and variance and are replaced by (r - mean) / std before GAE.
-// - Everything runs on one std::mt19937_64 seeded with SearchOptions::seed (weights first, then
-//   the episodes' samples), so a seed and a sequence of asks and tells give the same trials.
-
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cmath>
-#include <cstddef>
-#include <random>
-#include <span>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <boost/hana/unpack.hpp>
-#include <fmt/format.h>
-
-// ---- begin mahpo/rl/actor_loss.hpp
-// The actor's PPO loss assembled from a head, with the entropy bonus:
-//   total = policy_loss - entropy_coefficient * entropy                      (Schulman et al., 2017, eq. 9)
-// where policy_loss is the clipped surrogate of mahpo/rl/ppo.hpp and entropy the mean over the
-// batch and the action dimensions (the MAPPO reference code's multi-discrete mean). Each function
-// returns the losses and d(total)/d(head inputs), ready for the network's backward.
-//
-// Ratios: `Ratio::per_dimension` (default) gives every action dimension its own clipped ratio and
-// sums the surrogates, as the MAPPO reference code does for multi-discrete actions;
-// `Ratio::joint` clips the ratio of the joint probability (the product over dimensions), the
-// textbook PPO. Old log-probabilities are stored per dimension (batch x dimensions) either way.
-// Defaults: clip 0.2, entropy coefficient 0.01 (MAPPO).
-
-#include <cstddef>
-#include <stdexcept>
-#include <utility>
-
-#include <fmt/format.h>
-#include <xtensor/xbuilder.hpp>
-#include <xtensor/xmath.hpp>
-
-// ---- begin mahpo/rl/categorical_head.hpp
-// Categorical action heads: one categorical distribution per action dimension, all read from one
-// row of logits, the dimensions' logits side by side (sizes {3, 5} take 8 logits: 3 then 5).
-// One agent of the MAPPO searcher has one dimension per hyperparameter it sets.
-//
-// The head has no parameters; it maps a batch x logit_count() logits matrix to samples,
-// per-dimension log-probabilities and entropies (batch x dimensions()), and gives the gradients
-// with respect to the logits of weighted sums of those:
-//   d/dlogits sum_{b,d} w(b,d) log p_d(a(b,d))  =  w(b,d) (onehot(a(b,d)) - p_d)          (log-softmax)
-//   d/dlogits sum_{b,d} w(b,d) H_d              = -w(b,d) p_d (log p_d + H_d)
-// so a loss built on log-probabilities and entropies (mahpo/rl/actor_loss.hpp) backpropagates
-// through the network that made the logits. Sampling draws one uniform number per dimension
-// and inverts the cumulative distribution, so it is reproducible for a seeded generator.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <stdexcept>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/rl/tensor.hpp
-// The tensor types of mahpo::rl and the few matrix products its modules need.
-//
-// Everything is double precision. A batch is a `Matrix` of batch x features (row i = sample i);
-// per-sample scalars (values, rewards, advantages) are a `Vector` of length batch; discrete actions
-// are an `Actions` matrix of batch x action dimensions. Products go to BLAS through xtensor-blas
-// (`xt::blas::gemm`), with the transposes done by BLAS, not by copies.
-
-#include <cstddef>
-#include <stdexcept>
-
-#include <fmt/format.h>
-#include <xtensor-blas/xlinalg.hpp>  // brings xblas.hpp, xlapack.hpp and the cxxblas macros they need
-#include <xtensor/xtensor.hpp>
-
-namespace mahpo::rl {
-
-using Matrix = xt::xtensor<double, 2>;        // batch x features
-using Vector = xt::xtensor<double, 1>;        // one number per sample
-using Actions = xt::xtensor<std::size_t, 2>;  // batch x action dimensions (categorical indices)
-
-enum class Transpose { no, yes };
-
-// result = beta * result + op(a) * op(b); result must already have the product's shape when beta != 0.
-inline void multiply_into(const Matrix& a, Transpose transpose_a, const Matrix& b, Transpose transpose_b,
-                          Matrix& result, double beta = 0.0) {
-  const bool ta = transpose_a == Transpose::yes, tb = transpose_b == Transpose::yes;
-  const std::size_t rows = ta ? a.shape()[1] : a.shape()[0];
-  const std::size_t inner = ta ? a.shape()[0] : a.shape()[1];
-  const std::size_t inner_b = tb ? b.shape()[1] : b.shape()[0];
-  const std::size_t columns = tb ? b.shape()[0] : b.shape()[1];
-  if (inner != inner_b)
-    throw std::invalid_argument(
-        fmt::format("mahpo::rl: cannot multiply {}x{} by {}x{}", rows, inner, inner_b, columns));
-  if (result.shape()[0] != rows || result.shape()[1] != columns) {
-    if (beta != 0.0)
-      throw std::invalid_argument(fmt::format("mahpo::rl: accumulating a {}x{} product into a {}x{} matrix", rows,
-                                              columns, result.shape()[0], result.shape()[1]));
-    result = Matrix::from_shape({rows, columns});
-  }
-  if (rows == 0 || columns == 0) return;
-  if (inner == 0) {  // the empty sum is zero; BLAS might not touch the result
-    if (beta == 0.0)
-      result.fill(0.0);
-    else
-      result *= beta;
-    return;
-  }
-  xt::blas::gemm(a, b, result, ta, tb, 1.0, beta);
-}
-
-// op(a) * op(b) as a new matrix.
-inline Matrix multiply(const Matrix& a, Transpose transpose_a, const Matrix& b, Transpose transpose_b) {
-  Matrix result;
-  multiply_into(a, transpose_a, b, transpose_b, result);
-  return result;
-}
-
-// a * b.
-inline Matrix multiply(const Matrix& a, const Matrix& b) { return multiply(a, Transpose::no, b, Transpose::no); }
-
-// A vector as a batch x 1 matrix (a critic's output gradient, say).
-inline Matrix as_column(const Vector& values) {
-  Matrix column = Matrix::from_shape({values.size(), 1});
-  for (std::size_t i = 0; i < values.size(); ++i) column(i, 0) = values(i);
-  return column;
-}
-
-// Column j of a matrix as a vector (a critic's batch x 1 output, say).
-inline Vector column(const Matrix& matrix, std::size_t j = 0) {
-  if (j >= matrix.shape()[1])
-    throw std::invalid_argument(fmt::format("mahpo::rl: column {} of a matrix with {} columns", j, matrix.shape()[1]));
-  Vector values = Vector::from_shape({matrix.shape()[0]});
-  for (std::size_t i = 0; i < values.size(); ++i) values(i) = matrix(i, j);
-  return values;
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/tensor.hpp
-
-namespace mahpo::rl {
-
-class CategoricalHead {
- public:
-  CategoricalHead() = default;
-  explicit CategoricalHead(std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
-    if (sizes_.empty()) throw std::invalid_argument("mahpo::rl::CategoricalHead: needs at least one dimension");
-    for (std::size_t size : sizes_) {
-      if (size == 0) throw std::invalid_argument("mahpo::rl::CategoricalHead: every dimension needs a choice");
-      offsets_.push_back(logit_count_);
-      logit_count_ += size;
-    }
-  }
-
-  const std::vector<std::size_t>& sizes() const { return sizes_; }
-  std::size_t dimensions() const { return sizes_.size(); }
-  std::size_t logit_count() const { return logit_count_; }
-  // Where dimension d's logits start in a row.
-  std::size_t offset(std::size_t d) const { return offsets_.at(d); }
-
-  // Softmax within each dimension's block: batch x logit_count().
-  Matrix probabilities(const Matrix& logits) const {
-    Matrix log_p = log_softmax(logits);
-    for (auto& x : log_p) x = std::exp(x);
-    return log_p;
-  }
-
-  Actions sample(const Matrix& logits, std::mt19937_64& rng) const {
-    const Matrix p = probabilities(logits);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    Actions actions = Actions::from_shape({p.shape()[0], dimensions()});
-    for (std::size_t b = 0; b < p.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d) {
-        const double u = uniform(rng);
-        double cumulative = 0.0;
-        std::size_t choice = sizes_[d] - 1;  // rounding leftovers go to the last choice
-        for (std::size_t k = 0; k < sizes_[d]; ++k) {
-          cumulative += p(b, offsets_[d] + k);
-          if (u < cumulative) {
-            choice = k;
-            break;
-          }
-        }
-        actions(b, d) = choice;
-      }
-    return actions;
-  }
-
-  // The most likely choice of each dimension (greedy acting); ties go to the first.
-  Actions mode(const Matrix& logits) const {
-    check_logits(logits);
-    Actions actions = Actions::from_shape({logits.shape()[0], dimensions()});
-    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d) {
-        std::size_t best = 0;
-        for (std::size_t k = 1; k < sizes_[d]; ++k)
-          if (logits(b, offsets_[d] + k) > logits(b, offsets_[d] + best)) best = k;
-        actions(b, d) = best;
-      }
-    return actions;
-  }
-
-  // log p_d(actions(b, d)): batch x dimensions().
-  Matrix log_probabilities(const Matrix& logits, const Actions& actions) const {
-    check_actions(logits, actions);
-    const Matrix log_p = log_softmax(logits);
-    Matrix result = Matrix::from_shape({logits.shape()[0], dimensions()});
-    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d) result(b, d) = log_p(b, offsets_[d] + actions(b, d));
-    return result;
-  }
-
-  // H_d = -sum_k p_k log p_k: batch x dimensions().
-  Matrix entropy(const Matrix& logits) const {
-    const Matrix log_p = log_softmax(logits);
-    Matrix result = xt::zeros<double>({logits.shape()[0], dimensions()});
-    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d)
-        for (std::size_t k = 0; k < sizes_[d]; ++k) {
-          const double lp = log_p(b, offsets_[d] + k);
-          result(b, d) -= std::exp(lp) * lp;
-        }
-    return result;
-  }
-
-  // KL(old || new) per sample and dimension, for early stopping or trust-region checks.
-  Matrix kl_divergence(const Matrix& old_logits, const Matrix& new_logits) const {
-    if (old_logits.shape() != new_logits.shape())
-      throw std::invalid_argument("mahpo::rl::CategoricalHead: KL of logits of different shapes");
-    const Matrix log_p = log_softmax(old_logits), log_q = log_softmax(new_logits);
-    Matrix result = xt::zeros<double>({old_logits.shape()[0], dimensions()});
-    for (std::size_t b = 0; b < old_logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d)
-        for (std::size_t k = 0; k < sizes_[d]; ++k) {
-          const std::size_t j = offsets_[d] + k;
-          result(b, d) += std::exp(log_p(b, j)) * (log_p(b, j) - log_q(b, j));
-        }
-    return result;
-  }
-
-  // d/dlogits of sum_{b,d} weights(b,d) * log p_d(actions(b,d)); weights is batch x dimensions().
-  Matrix log_probability_gradient(const Matrix& logits, const Actions& actions, const Matrix& weights) const {
-    check_actions(logits, actions);
-    check_weights(logits, weights);
-    Matrix gradient = probabilities(logits);
-    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d) {
-        const double w = weights(b, d);
-        for (std::size_t k = 0; k < sizes_[d]; ++k) {
-          double& g = gradient(b, offsets_[d] + k);
-          g = w * ((k == actions(b, d) ? 1.0 : 0.0) - g);
-        }
-      }
-    return gradient;
-  }
-
-  // d/dlogits of sum_{b,d} weights(b,d) * H_d; weights is batch x dimensions().
-  Matrix entropy_gradient(const Matrix& logits, const Matrix& weights) const {
-    check_weights(logits, weights);
-    const Matrix log_p = log_softmax(logits);
-    const Matrix h = entropy(logits);
-    Matrix gradient = Matrix::from_shape(logits.shape());
-    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d)
-        for (std::size_t k = 0; k < sizes_[d]; ++k) {
-          const std::size_t j = offsets_[d] + k;
-          gradient(b, j) = -weights(b, d) * std::exp(log_p(b, j)) * (log_p(b, j) + h(b, d));
-        }
-    return gradient;
-  }
-
- private:
-  std::vector<std::size_t> sizes_;
-  std::vector<std::size_t> offsets_;
-  std::size_t logit_count_ = 0;
-
-  void check_logits(const Matrix& logits) const {
-    if (logits.shape()[1] != logit_count_)
-      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: logits have {} columns, the head takes {}",
-                                              logits.shape()[1], logit_count_));
-  }
-
-  void check_actions(const Matrix& logits, const Actions& actions) const {
-    check_logits(logits);
-    if (actions.shape()[0] != logits.shape()[0] || actions.shape()[1] != dimensions())
-      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: actions must be {}x{}, got {}x{}",
-                                              logits.shape()[0], dimensions(), actions.shape()[0], actions.shape()[1]));
-    for (std::size_t b = 0; b < actions.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d)
-        if (actions(b, d) >= sizes_[d])
-          throw std::invalid_argument(
-              fmt::format("mahpo::rl::CategoricalHead: action {} of dimension {} has only {} choices", actions(b, d), d,
-                          sizes_[d]));
-  }
-
-  void check_weights(const Matrix& logits, const Matrix& weights) const {
-    check_logits(logits);
-    if (weights.shape()[0] != logits.shape()[0] || weights.shape()[1] != dimensions())
-      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: weights must be {}x{}, got {}x{}",
-                                              logits.shape()[0], dimensions(), weights.shape()[0], weights.shape()[1]));
-  }
-
-  // log softmax within each dimension's block, shifted by the block's maximum for stability.
-  Matrix log_softmax(const Matrix& logits) const {
-    check_logits(logits);
-    Matrix result = Matrix::from_shape(logits.shape());
-    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions(); ++d) {
-        const std::size_t begin = offsets_[d], end = begin + sizes_[d];
-        double maximum = -std::numeric_limits<double>::infinity();
-        for (std::size_t j = begin; j < end; ++j) maximum = std::max(maximum, logits(b, j));
-        double sum = 0.0;
-        for (std::size_t j = begin; j < end; ++j) sum += std::exp(logits(b, j) - maximum);
-        const double log_sum = maximum + std::log(sum);
-        for (std::size_t j = begin; j < end; ++j) result(b, j) = logits(b, j) - log_sum;
-      }
-    return result;
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/categorical_head.hpp
-// ---- begin mahpo/rl/gaussian_head.hpp
-// A diagonal Gaussian action head with a tanh-squashed mean, the policy of seed 001's PPO agent:
-// the network's output o gives the mean m = tanh(o) in (-1, 1), the action is a ~ N(m, std^2)
-// (unsquashed: the caller clips it into [-1, 1] before using it, as PPO implementations do with
-// bounded continuous actions), and log_std is one row of free parameters (1 x dimensions) shared
-// by the batch, as in the MAPPO reference's continuous policies.
-//
-//   log p(a)                        = -((a - m) / std)^2 / 2 - log_std - log(2 pi) / 2
-//   d/do       sum w log p          = w (a - m) / std^2 * (1 - m^2)
-//   d/dlog_std sum w log p          = sum over the batch of w (((a - m) / std)^2 - 1)
-//   entropy (per dimension)         = 1/2 + log(2 pi)/2 + log_std
-//
-// Unlike SquashedGaussianHead (tanh of the sample), an action here keeps its density when it
-// lands near the bounds, and a mean inside (-1, 1) can be reached exactly, so an integer level
-// or a bound is as easy to learn as an interior value.
-
-#include <cmath>
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-
-#include <fmt/format.h>
-#include <xtensor/xbuilder.hpp>
-
-
-namespace mahpo::rl {
-
-struct GaussianHeadGradient {
-  Matrix output;   // d/d(network output), batch x dimensions
-  Matrix log_std;  // d/dlog_std, 1 x dimensions (summed over the batch)
-};
-
-class GaussianHead {
- public:
-  explicit GaussianHead(std::size_t dimensions) : dimensions_(dimensions) {
-    if (dimensions == 0) throw std::invalid_argument("mahpo::rl::GaussianHead: needs at least one dimension");
-  }
-
-  std::size_t dimensions() const { return dimensions_; }
-
-  // The means, tanh(output): the greedy action.
-  Matrix mode(const Matrix& output) const {
-    check(output);
-    Matrix mean = output;
-    for (double& x : mean) x = std::tanh(x);
-    return mean;
-  }
-
-  Matrix sample(const Matrix& output, const Matrix& log_std, std::mt19937_64& rng) const {
-    check(output, log_std);
-    std::normal_distribution<double> normal(0.0, 1.0);
-    Matrix action = mode(output);
-    for (std::size_t b = 0; b < action.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions_; ++d) action(b, d) += std::exp(log_std(0, d)) * normal(rng);
-    return action;
-  }
-
-  // log p(action) per sample and dimension.
-  Matrix log_probabilities(const Matrix& output, const Matrix& log_std, const Matrix& action) const {
-    check(output, log_std);
-    check_same(output, action);
-    Matrix result = Matrix::from_shape(output.shape());
-    for (std::size_t b = 0; b < output.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions_; ++d) {
-        const double z = (action(b, d) - std::tanh(output(b, d))) * std::exp(-log_std(0, d));
-        result(b, d) = -0.5 * z * z - log_std(0, d) - half_log_two_pi;
-      }
-    return result;
-  }
-
-  // d/doutput and d/dlog_std of sum_{b,d} weights(b,d) * log p(action(b,d)).
-  GaussianHeadGradient log_probability_gradient(const Matrix& output, const Matrix& log_std, const Matrix& action,
-                                                const Matrix& weights) const {
-    check(output, log_std);
-    check_same(output, action);
-    check_same(output, weights);
-    GaussianHeadGradient gradient{Matrix::from_shape(output.shape()), xt::zeros<double>({std::size_t{1}, dimensions_})};
-    for (std::size_t b = 0; b < output.shape()[0]; ++b)
-      for (std::size_t d = 0; d < dimensions_; ++d) {
-        const double mean = std::tanh(output(b, d)), inverse_std = std::exp(-log_std(0, d));
-        const double z = (action(b, d) - mean) * inverse_std;
-        gradient.output(b, d) = weights(b, d) * z * inverse_std * (1.0 - mean * mean);
-        gradient.log_std(0, d) += weights(b, d) * (z * z - 1.0);
-      }
-    return gradient;
-  }
-
-  // The entropy of each dimension, 1 x dimensions.
-  Matrix entropy(const Matrix& log_std) const {
-    check_row(log_std);
-    Matrix result = log_std;
-    result += 0.5 + half_log_two_pi;
-    return result;
-  }
-
- private:
-  static constexpr double half_log_two_pi = 0.91893853320467274178;  // log(2 pi) / 2
-  std::size_t dimensions_;
-
-  void check(const Matrix& output) const {
-    if (output.shape()[1] != dimensions_)
-      throw std::invalid_argument(fmt::format("mahpo::rl::GaussianHead: output has {} columns, the head {} dimensions",
-                                              output.shape()[1], dimensions_));
-  }
-  void check_row(const Matrix& log_std) const {
-    if (log_std.shape()[0] != 1 || log_std.shape()[1] != dimensions_)
-      throw std::invalid_argument(fmt::format("mahpo::rl::GaussianHead: log_std must be 1x{}, got {}x{}", dimensions_,
-                                              log_std.shape()[0], log_std.shape()[1]));
-  }
-  void check(const Matrix& output, const Matrix& log_std) const {
-    check(output);
-    check_row(log_std);
-  }
-  static void check_same(const Matrix& a, const Matrix& b) {
-    if (a.shape() != b.shape())
-      throw std::invalid_argument(fmt::format("mahpo::rl::GaussianHead: shapes {}x{} and {}x{} differ", a.shape()[0],
-                                              a.shape()[1], b.shape()[0], b.shape()[1]));
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/gaussian_head.hpp
-// ---- begin mahpo/rl/ppo.hpp
-// The PPO losses and their gradients (Schulman et al., 2017), with the MAPPO refinements of
-// Yu et al., 2022 (value clipping, Huber value loss with delta 10).
-//
-// Policy: for a batch of B samples with K log-probability columns each (K = 1 for one joint
-// log-probability; K = the action dimensions for MAPPO's per-dimension ratios, mahpo/rl/actor_loss.hpp)
-//   r(b,k) = exp(new(b,k) - old(b,k))
-//   loss   = -(1/B) sum_b sum_k min(r A_b, clip(r, 1 - eps, 1 + eps) A_b)        (PPO eq. 7)
-//   d loss / d new(b,k) = -(1/B) r A_b where the unclipped term is the minimum, else 0.
-// The sum over k and mean over b follow the MAPPO reference code.
-//
-// Value: for predictions v, the predictions at collection time v_old and targets R (all in the
-// normalized scale when value normalization is on)
-//   v_clip = v_old + clip(v - v_old, -eps, eps)
-//   loss   = (1/B) sum_b max(h(R - v), h(R - v_clip))    (unclipped: (1/B) sum_b h(R - v))
-// with h the Huber loss of delta 10 (or e^2 / 2 without it, as the MAPPO code's mse_loss).
-// The MAPPO defaults: clip 0.2 for both, Huber on, value clipping on.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::rl {
-
-struct PolicyLoss {
-  double loss = 0.0;
-  Matrix gradient;             // d(loss)/d(new log-probabilities), batch x K
-  double clip_fraction = 0.0;  // share of ratios outside [1 - eps, 1 + eps]
-  double approx_kl = 0.0;      // mean over b of sum_k (r - 1) - log r, an estimate of KL(old || new) >= 0
-};
-
-inline PolicyLoss ppo_policy_loss(const Matrix& new_log_probabilities, const Matrix& old_log_probabilities,
-                                  const Vector& advantages, double clip = 0.2) {
-  const std::size_t batch = new_log_probabilities.shape()[0], columns = new_log_probabilities.shape()[1];
-  if (old_log_probabilities.shape() != new_log_probabilities.shape() || advantages.size() != batch)
-    throw std::invalid_argument(fmt::format(
-        "mahpo::rl::ppo_policy_loss: new ({}x{}) and old ({}x{}) log-probabilities and advantages ({}) "
-        "must agree",
-        batch, columns, old_log_probabilities.shape()[0], old_log_probabilities.shape()[1], advantages.size()));
-  if (!(clip > 0.0)) throw std::invalid_argument(fmt::format("mahpo::rl::ppo_policy_loss: clip {} must be > 0", clip));
-  PolicyLoss result;
-  result.gradient = xt::zeros<double>({batch, columns});
-  if (batch == 0) return result;
-  const double scale = 1.0 / static_cast<double>(batch);
-  std::size_t clipped = 0;
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t k = 0; k < columns; ++k) {
-      const double log_ratio = new_log_probabilities(b, k) - old_log_probabilities(b, k);
-      const double ratio = std::exp(log_ratio), a = advantages(b);
-      const double unclipped = ratio * a, clipped_term = std::clamp(ratio, 1.0 - clip, 1.0 + clip) * a;
-      result.loss -= scale * std::min(unclipped, clipped_term);
-      if (unclipped <= clipped_term) result.gradient(b, k) = -scale * ratio * a;  // else the clip holds it: 0
-      if (std::abs(ratio - 1.0) > clip) ++clipped;
-      result.approx_kl += scale * (ratio - 1.0 - log_ratio);  // Schulman's k3 estimator
-    }
-  result.clip_fraction = static_cast<double>(clipped) / static_cast<double>(batch * columns);
-  return result;
-}
-
-// Huber (1964): e^2 / 2 for |e| <= delta, delta (|e| - delta / 2) beyond.
-inline double huber_loss(double error, double delta) {
-  const double magnitude = std::abs(error);
-  return magnitude <= delta ? 0.5 * error * error : delta * (magnitude - 0.5 * delta);
-}
-
-// d huber_loss / d error.
-inline double huber_derivative(double error, double delta) {
-  return std::abs(error) <= delta ? error : (error > 0.0 ? delta : -delta);
-}
-
-struct ValueLossOptions {
-  double clip = 0.2;        // how far a prediction may move from its collection-time value
-  bool clip_values = true;  // the max of clipped and unclipped losses (MAPPO's use_clipped_value_loss)
-  bool huber = true;        // Huber loss; else e^2 / 2
-  double huber_delta = 10.0;
-};
-
-struct ValueLoss {
-  double loss = 0.0;
-  Vector gradient;  // d(loss)/d(values)
-};
-
-inline ValueLoss ppo_value_loss(const Vector& values, const Vector& old_values, const Vector& returns,
-                                const ValueLossOptions& options = {}) {
-  const std::size_t batch = values.size();
-  if (old_values.size() != batch || returns.size() != batch)
-    throw std::invalid_argument(fmt::format(
-        "mahpo::rl::ppo_value_loss: values ({}), old values ({}) and returns ({}) must have the same length", batch,
-        old_values.size(), returns.size()));
-  if (options.clip_values && !(options.clip > 0.0))
-    throw std::invalid_argument(fmt::format("mahpo::rl::ppo_value_loss: clip {} must be > 0", options.clip));
-  if (options.huber && !(options.huber_delta > 0.0))
-    throw std::invalid_argument(
-        fmt::format("mahpo::rl::ppo_value_loss: huber_delta {} must be > 0", options.huber_delta));
-  const auto loss = [&](double e) { return options.huber ? huber_loss(e, options.huber_delta) : 0.5 * e * e; };
-  const auto derivative = [&](double e) { return options.huber ? huber_derivative(e, options.huber_delta) : e; };
-  ValueLoss result{0.0, xt::zeros<double>({batch})};
-  if (batch == 0) return result;
-  const double scale = 1.0 / static_cast<double>(batch);
-  for (std::size_t b = 0; b < batch; ++b) {
-    const double error = returns(b) - values(b);
-    double term = loss(error), gradient = -derivative(error);
-    if (options.clip_values) {
-      const double step = values(b) - old_values(b);
-      const double clipped_value = old_values(b) + std::clamp(step, -options.clip, options.clip);
-      const double clipped_error = returns(b) - clipped_value;
-      const double clipped_term = loss(clipped_error);
-      if (clipped_term > term) {  // then the clamp is active and holds the prediction: no gradient
-        term = clipped_term;
-        gradient = std::abs(step) < options.clip ? -derivative(clipped_error) : 0.0;
-      }
-    }
-    result.loss += scale * term;
-    result.gradient(b) = scale * gradient;
-  }
-  return result;
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/ppo.hpp
-// ---- begin mahpo/rl/squashed_gaussian_head.hpp
-// A tanh-squashed diagonal Gaussian action head (as in Haarnoja et al., 2018, appendix C):
-// u ~ N(mean, exp(log_std)^2), action = tanh(u) in (-1, 1); the caller rescales the action to a
-// hyperparameter's range. Everything is per sample and dimension (batch x dimensions matrices).
-//
-//   log p(action) = log N(u; mean, std) - log(1 - tanh(u)^2 + epsilon)     (change of variables)
-//   d/dmean    sum w log p = w (u - mean) / std^2
-//   d/dlog_std sum w log p = w (((u - mean) / std)^2 - 1)
-// The tanh correction does not depend on mean or std for a given u, so keep u (`pre_squash`)
-// with each action: recovering it with atanh from a rounded or clamped action is lossy
-// (`pre_squash(action)` is there when it is all you have).
-//
-// Choices: epsilon 1e-6 (as in SAC implementations) keeps the log finite when |u| is large. The
-// squashed distribution's entropy has no closed form; `entropy` is the Gaussian's, which is what
-// an entropy bonus usually uses. KL divergence is invariant under the bijection tanh, so
-// `kl_divergence` is the Gaussian KL and is exact for the squashed distributions too.
-// If log_std is one parameter shared by the batch, sum its gradient over the batch rows.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::rl {
-
-struct SquashedSample {
-  Matrix pre_squash;  // u, batch x dimensions
-  Matrix action;      // tanh(u)
-};
-
-struct GaussianGradient {
-  Matrix mean;     // d/dmean, batch x dimensions
-  Matrix log_std;  // d/dlog_std, batch x dimensions
-};
-
-class SquashedGaussianHead {
- public:
-  explicit SquashedGaussianHead(double epsilon = 1e-6) : epsilon_(epsilon) {
-    if (!(epsilon >= 0.0)) throw std::invalid_argument("mahpo::rl::SquashedGaussianHead: epsilon must be >= 0");
-  }
-
-  double epsilon() const { return epsilon_; }
-
-  SquashedSample sample(const Matrix& mean, const Matrix& log_std, std::mt19937_64& rng) const {
-    check(mean, log_std);
-    std::normal_distribution<double> normal(0.0, 1.0);
-    SquashedSample s{Matrix::from_shape(mean.shape()), Matrix::from_shape(mean.shape())};
-    for (std::size_t k = 0; k < mean.size(); ++k) {
-      s.pre_squash.flat(k) = mean.flat(k) + std::exp(log_std.flat(k)) * normal(rng);
-      s.action.flat(k) = std::tanh(s.pre_squash.flat(k));
-    }
-    return s;
-  }
-
-  // The squashed mean, tanh(mean), for greedy acting.
-  Matrix mode(const Matrix& mean) const {
-    Matrix action = mean;
-    for (auto& x : action) x = std::tanh(x);
-    return action;
-  }
-
-  // u = atanh(action), the action clamped into (-1, 1) first.
-  static Matrix pre_squash(const Matrix& action) {
-    constexpr double limit = 1.0 - 1e-12;
-    Matrix u = action;
-    for (auto& x : u) x = std::atanh(std::clamp(x, -limit, limit));
-    return u;
-  }
-
-  // log p(tanh(u)) per sample and dimension.
-  Matrix log_probabilities(const Matrix& mean, const Matrix& log_std, const Matrix& pre_squash) const {
-    check(mean, log_std, pre_squash);
-    Matrix result = Matrix::from_shape(mean.shape());
-    for (std::size_t k = 0; k < mean.size(); ++k) {
-      const double u = pre_squash.flat(k), z = (u - mean.flat(k)) * std::exp(-log_std.flat(k)), t = std::tanh(u);
-      result.flat(k) = -0.5 * z * z - log_std.flat(k) - half_log_two_pi - std::log(1.0 - t * t + epsilon_);
-    }
-    return result;
-  }
-
-  // d/dmean and d/dlog_std of sum_{b,d} weights(b,d) * log p(tanh(u(b,d))).
-  GaussianGradient log_probability_gradient(const Matrix& mean, const Matrix& log_std, const Matrix& pre_squash,
-                                            const Matrix& weights) const {
-    check(mean, log_std, pre_squash);
-    check(mean, weights);
-    GaussianGradient gradient{Matrix::from_shape(mean.shape()), Matrix::from_shape(mean.shape())};
-    for (std::size_t k = 0; k < mean.size(); ++k) {
-      const double inverse_std = std::exp(-log_std.flat(k)), z = (pre_squash.flat(k) - mean.flat(k)) * inverse_std;
-      gradient.mean.flat(k) = weights.flat(k) * z * inverse_std;
-      gradient.log_std.flat(k) = weights.flat(k) * (z * z - 1.0);
-    }
-    return gradient;
-  }
-
-  // The Gaussian's entropy, 1/2 + log(2 pi)/2 + log_std, per sample and dimension.
-  Matrix entropy(const Matrix& log_std) const {
-    Matrix result = log_std;
-    result += 0.5 + half_log_two_pi;
-    return result;
-  }
-
-  // d/dlog_std of sum_{b,d} weights(b,d) * entropy(b,d): the weights themselves (d/dmean is zero).
-  Matrix entropy_gradient(const Matrix& weights) const { return weights; }
-
-  // KL(old || new) per sample and dimension.
-  Matrix kl_divergence(const Matrix& old_mean, const Matrix& old_log_std, const Matrix& new_mean,
-                       const Matrix& new_log_std) const {
-    check(old_mean, old_log_std);
-    check(old_mean, new_mean);
-    check(old_mean, new_log_std);
-    Matrix result = Matrix::from_shape(old_mean.shape());
-    for (std::size_t k = 0; k < old_mean.size(); ++k) {
-      const double variance_ratio = std::exp(2.0 * (old_log_std.flat(k) - new_log_std.flat(k)));
-      const double shift = (old_mean.flat(k) - new_mean.flat(k)) * std::exp(-new_log_std.flat(k));
-      result.flat(k) = new_log_std.flat(k) - old_log_std.flat(k) + 0.5 * (variance_ratio + shift * shift) - 0.5;
-    }
-    return result;
-  }
-
- private:
-  static constexpr double half_log_two_pi = 0.91893853320467274178;  // log(2 pi) / 2
-  double epsilon_ = 1e-6;
-
-  static void check(const Matrix& a, const Matrix& b) {
-    if (a.shape() != b.shape())
-      throw std::invalid_argument(fmt::format("mahpo::rl::SquashedGaussianHead: shapes {}x{} and {}x{} differ",
-                                              a.shape()[0], a.shape()[1], b.shape()[0], b.shape()[1]));
-  }
-  static void check(const Matrix& a, const Matrix& b, const Matrix& c) {
-    check(a, b);
-    check(a, c);
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/squashed_gaussian_head.hpp
-
-namespace mahpo::rl {
-
-enum class Ratio { per_dimension, joint };
-
-struct ActorLossOptions {
-  double clip = 0.2;
-  double entropy_coefficient = 0.01;
-  Ratio ratio = Ratio::per_dimension;
-};
-
-// policy_loss - entropy_coefficient * entropy.
-inline double actor_objective(double policy_loss, double entropy, double entropy_coefficient) {
-  return policy_loss - entropy_coefficient * entropy;
-}
-
-struct ActorLoss {
-  double total = 0.0;          // actor_objective(policy, entropy, coefficient): what the gradients are of
-  double policy = 0.0;         // the clipped surrogate loss
-  double entropy = 0.0;        // mean entropy per sample and dimension
-  double clip_fraction = 0.0;  // from ppo_policy_loss
-  double approx_kl = 0.0;      // from ppo_policy_loss
-};
-
-struct CategoricalActorLoss : ActorLoss {
-  Matrix logits_gradient;  // d(total)/d(logits), batch x head.logit_count()
-};
-
-struct MeanSquashedActorLoss : ActorLoss {
-  Matrix output_gradient;   // d(total)/d(network output), batch x dimensions
-  Matrix log_std_gradient;  // d(total)/d(log_std), 1 x dimensions
-};
-
-struct GaussianActorLoss : ActorLoss {
-  Matrix mean_gradient;     // d(total)/d(mean), batch x dimensions
-  Matrix log_std_gradient;  // d(total)/d(log_std), batch x dimensions
-};
-
-namespace detail {
-
-// The surrogate on per-dimension or joint log-probabilities; the gradient comes back per dimension.
-inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix& old_log_probabilities,
-                               const Vector& advantages, const ActorLossOptions& options) {
-  if (new_log_probabilities.shape() != old_log_probabilities.shape())
-    throw std::invalid_argument(fmt::format("mahpo::rl::actor_loss: old log-probabilities must be {}x{}, got {}x{}",
-                                            new_log_probabilities.shape()[0], new_log_probabilities.shape()[1],
-                                            old_log_probabilities.shape()[0], old_log_probabilities.shape()[1]));
-  if (options.ratio == Ratio::per_dimension)
-    return ppo_policy_loss(new_log_probabilities, old_log_probabilities, advantages, options.clip);
-  const std::size_t batch = new_log_probabilities.shape()[0], dimensions = new_log_probabilities.shape()[1];
-  Matrix new_joint = xt::zeros<double>({batch, std::size_t{1}}), old_joint = new_joint;
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t d = 0; d < dimensions; ++d) {
-      new_joint(b, 0) += new_log_probabilities(b, d);
-      old_joint(b, 0) += old_log_probabilities(b, d);
-    }
-  PolicyLoss joint = ppo_policy_loss(new_joint, old_joint, advantages, options.clip);
-  Matrix gradient = Matrix::from_shape({batch, dimensions});
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t d = 0; d < dimensions; ++d) gradient(b, d) = joint.gradient(b, 0);  // d joint / d part = 1
-  joint.gradient = std::move(gradient);
-  return joint;
-}
-
-// The mean of a matrix's entries (0 for none): the entropy the bonus uses.
-inline double rl_mean(const Matrix& values) {
-  return values.size() > 0 ? xt::mean(values)() : 0.0;
-}
-
-inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {
-  loss.policy = policy.loss;
-  loss.entropy = entropy;
-  loss.total = actor_objective(policy.loss, entropy, entropy_coefficient);
-  loss.clip_fraction = policy.clip_fraction;
-  loss.approx_kl = policy.approx_kl;
-}
-
-}  // namespace detail
-
-inline CategoricalActorLoss categorical_actor_loss(const CategoricalHead& head, const Matrix& logits,
-                                                   const Actions& actions, const Matrix& old_log_probabilities,
-                                                   const Vector& advantages, const ActorLossOptions& options = {}) {
-  const Matrix log_probabilities = head.log_probabilities(logits, actions);
-  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
-  const Matrix entropies = head.entropy(logits);
-  const double count = static_cast<double>(entropies.size());
-  const double entropy = detail::rl_mean(entropies);
-  CategoricalActorLoss loss;
-  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
-  loss.logits_gradient = head.log_probability_gradient(logits, actions, policy.gradient);
-  if (count > 0.0) {
-    const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
-    loss.logits_gradient += head.entropy_gradient(logits, weights);
-  }
-  return loss;
-}
-
-inline GaussianActorLoss squashed_gaussian_actor_loss(const SquashedGaussianHead& head, const Matrix& mean,
-                                                      const Matrix& log_std, const Matrix& pre_squash,
-                                                      const Matrix& old_log_probabilities, const Vector& advantages,
-                                                      const ActorLossOptions& options = {}) {
-  const Matrix log_probabilities = head.log_probabilities(mean, log_std, pre_squash);
-  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
-  const Matrix entropies = head.entropy(log_std);
-  const double count = static_cast<double>(entropies.size());
-  const double entropy = detail::rl_mean(entropies);
-  GaussianActorLoss loss;
-  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
-  GaussianGradient gradient = head.log_probability_gradient(mean, log_std, pre_squash, policy.gradient);
-  loss.mean_gradient = std::move(gradient.mean);
-  loss.log_std_gradient = std::move(gradient.log_std);
-  if (count > 0.0) {
-    const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
-    loss.log_std_gradient += head.entropy_gradient(weights);
-  }
-  return loss;
-}
-
-// The same loss for GaussianHead (tanh-squashed mean, log_std a 1 x dimensions row).
-inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const Matrix& output, const Matrix& log_std,
-                                                 const Matrix& actions, const Matrix& old_log_probabilities,
-                                                 const Vector& advantages, const ActorLossOptions& options = {}) {
-  const Matrix log_probabilities = head.log_probabilities(output, log_std, actions);
-  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
-  const Matrix entropies = head.entropy(log_std);  // per dimension; the same for every sample
-  const double entropy = detail::rl_mean(entropies);
-  MeanSquashedActorLoss loss;
-  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
-  GaussianHeadGradient gradient = head.log_probability_gradient(output, log_std, actions, policy.gradient);
-  loss.output_gradient = std::move(gradient.output);
-  loss.log_std_gradient = std::move(gradient.log_std);
-  loss.log_std_gradient -= options.entropy_coefficient / static_cast<double>(entropies.size());
-  return loss;
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/actor_loss.hpp
-// ---- begin mahpo/rl/adam.hpp
-// Adam (Kingma & Ba, 2015) over a ParameterList: the update of mahpo/optim/adam.hpp (the same as
-// the CNN trainer's, in double), PyTorch's form.
-// Defaults are the MAPPO reference code's (Yu et al., 2022): learning rate 5e-4, betas 0.9/0.999,
-// epsilon 1e-5 (the PPO-LSTM searcher sets its own learning rate, 0.007).
-//
-// The optimizer holds the moments only; `step` takes the parameter list each time, so modules may
-// move between steps. The first step sizes the moments; later lists must have the same shapes
-// in the same order (an actor and a critic get one Adam each, or one over join(actor, critic)).
-// `step` does not zero the gradients.
-
-#include <cmath>
-#include <cstddef>
-#include <span>
-#include <stdexcept>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/rl/module.hpp
-// Parameters and the Module concept of mahpo::rl.
-//
-// A `Parameter` is a value and the gradient of the loss with respect to it, both of the same shape
-// (biases are 1 x n matrices). A module (Linear, LayerNorm, Mlp, LstmCell, Lstm) follows one
-// protocol:
-//   - `forward(input)` computes the output and caches what `backward` needs (the last call only);
-//   - `backward(d_output)` takes d(loss)/d(output) of that last forward, *adds* d(loss)/d(parameter)
-//     into each parameter's gradient and returns d(loss)/d(input);
-//   - `parameters()` lists pointers to its parameters, in a fixed order;
-//   - `zero_gradients()` sets every gradient to zero.
-// Gradients accumulate, so several forward/backward pairs (an actor per agent over minibatches,
-// or a sum of losses) add up until `zero_gradients()`; the optimizer (`Adam::step`) and
-// `clip_gradient_norm` take the `ParameterList`. Modules are plain values: copying one copies
-// its weights (handy to keep the policy from before an update); pointers from `parameters()` point
-// into the module, so take them again after moving or copying it.
-
-#include <concepts>
-#include <cstddef>
-#include <utility>
-#include <vector>
-
-
-namespace mahpo::rl {
-
-struct Parameter {
-  Matrix value;
-  Matrix gradient;  // same shape as value
-
-  Parameter() = default;
-  explicit Parameter(Matrix initial) : value(std::move(initial)), gradient(xt::zeros<double>(value.shape())) {}
-};
-
-using ParameterList = std::vector<Parameter*>;
-
-// What every mahpo::rl module provides (see the comment at the top of this header).
-template <typename M>
-concept Module = requires(M& module) {
-  { module.parameters() } -> std::same_as<ParameterList>;
-  {module.zero_gradients()};
-};
-
-inline void zero_gradients(const ParameterList& parameters) {
-  for (Parameter* parameter : parameters) parameter->gradient.fill(0.0);
-}
-
-// The number of scalars the parameters hold.
-inline std::size_t parameter_count(const ParameterList& parameters) {
-  std::size_t count = 0;
-  for (const Parameter* parameter : parameters) count += parameter->value.size();
-  return count;
-}
-
-// Concatenates parameter lists (an actor's and a critic's, say) for one optimizer or one norm.
-inline ParameterList join(ParameterList first, const ParameterList& second) {
-  first.insert(first.end(), second.begin(), second.end());
-  return first;
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/module.hpp
-
-namespace mahpo::rl {
-
-struct AdamOptions {
-  double learning_rate = 5e-4;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-5;
-};
-
-class Adam {
- public:
-  explicit Adam(AdamOptions options = {}) : options_(options) {
-    if (!(options.learning_rate >= 0.0))
-      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: learning rate {} must be >= 0", options.learning_rate));
-    if (!(options.beta1 >= 0.0 && options.beta1 < 1.0) || !(options.beta2 >= 0.0 && options.beta2 < 1.0))
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::Adam: betas {} and {} must be in [0, 1)", options.beta1, options.beta2));
-    if (!(options.epsilon > 0.0))
-      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: epsilon {} must be > 0", options.epsilon));
-  }
-
-  const AdamOptions& options() const { return options_; }
-  double learning_rate() const { return options_.learning_rate; }
-  void set_learning_rate(double learning_rate) { options_.learning_rate = learning_rate; }
-  std::size_t steps() const { return steps_; }
-
-  void step(const ParameterList& parameters) {
-    if (steps_ == 0) {
-      first_.clear();
-      second_.clear();
-      for (const Parameter* p : parameters) {
-        first_.push_back(xt::zeros<double>(p->value.shape()));
-        second_.push_back(xt::zeros<double>(p->value.shape()));
-      }
-    } else if (parameters.size() != first_.size()) {
-      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: step got {} parameters, the first step had {}",
-                                              parameters.size(), first_.size()));
-    }
-    ++steps_;
-    const auto step =
-        optim::AdamStep<double>::at(steps_, options_.learning_rate, options_.beta1, options_.beta2, options_.epsilon);
-    for (std::size_t i = 0; i < parameters.size(); ++i) {
-      Parameter& p = *parameters[i];
-      Matrix& m = first_[i];
-      Matrix& v = second_[i];
-      if (p.value.shape() != m.shape() || p.gradient.shape() != m.shape())
-        throw std::invalid_argument(fmt::format("mahpo::rl::Adam: parameter {} changed shape since the first step", i));
-      step(std::span<double>(p.value.data(), p.value.size()), std::span<const double>(p.gradient.data(), p.gradient.size()),
-           std::span<double>(m.data(), m.size()), std::span<double>(v.data(), v.size()));
-    }
-  }
-
-  // Forgets the moments and the step count.
-  void reset() {
-    steps_ = 0;
-    first_.clear();
-    second_.clear();
-  }
-
- private:
-  AdamOptions options_;
-  std::size_t steps_ = 0;
-  std::vector<Matrix> first_, second_;  // m and v, one per parameter
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/adam.hpp
-// ---- begin mahpo/rl/advantages.hpp
-// Generalized advantage estimation (Schulman et al., 2016) and advantage normalization.
-//
-// `gae` reads a buffer of T transitions in time order, possibly several episodes one after the
-// other: rewards(t), values(t) = V(s_t), next_values(t) = V(s_{t+1}) and dones(t) = 1 when the
-// episode ended at step t (then next_values(t) is ignored and the recursion restarts), else 0:
-//   delta_t = r_t + gamma (1 - done_t) V(s_{t+1}) - V(s_t)
-//   A_t     = delta_t + gamma lambda (1 - done_t) A_{t+1},      return_t = A_t + V(s_t).
-// A buffer whose last step is not done bootstraps from next_values (a truncated episode).
-// Pass values in the return's scale: with value normalization, denormalize the critic's
-// outputs first (as the MAPPO reference code does).
-//
-// `normalize_advantages` centres and scales a batch: (A - mean) / (std + epsilon), population std,
-// epsilon 1e-5 (MAPPO reference code).
-
-#include <cmath>
-#include <cstddef>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-#include <xtensor/xmath.hpp>
-
-
-namespace mahpo::rl {
-
-struct AdvantagesAndReturns {
-  Vector advantages;
-  Vector returns;  // advantages + values: the critic's targets
-};
-
-inline AdvantagesAndReturns gae(const Vector& rewards, const Vector& values, const Vector& next_values,
-                                const Vector& dones, double gamma, double lambda) {
-  const std::size_t steps = rewards.size();
-  if (values.size() != steps || next_values.size() != steps || dones.size() != steps)
-    throw std::invalid_argument(
-        fmt::format("mahpo::rl::gae: rewards ({}), values ({}), next_values ({}) and dones ({}) "
-                    "must have the same length",
-                    steps, values.size(), next_values.size(), dones.size()));
-  if (!(gamma >= 0.0 && gamma <= 1.0) || !(lambda >= 0.0 && lambda <= 1.0))
-    throw std::invalid_argument(fmt::format("mahpo::rl::gae: gamma {} and lambda {} must be in [0, 1]", gamma, lambda));
-  AdvantagesAndReturns result{Vector::from_shape({steps}), Vector::from_shape({steps})};
-  double next_advantage = 0.0;
-  for (std::size_t t = steps; t-- > 0;) {
-    const double continues = 1.0 - dones(t);
-    const double delta = rewards(t) + gamma * continues * next_values(t) - values(t);  // TD error
-    next_advantage = delta + gamma * lambda * continues * next_advantage;
-    result.advantages(t) = next_advantage;
-    result.returns(t) = next_advantage + values(t);
-  }
-  return result;
-}
-
-inline Vector normalize_advantages(const Vector& advantages, double epsilon = 1e-5) {
-  const std::size_t n = advantages.size();
-  if (n == 0) return advantages;
-  const double mean = xt::mean(advantages)();
-  const double deviation = std::sqrt(xt::variance(advantages)());
-  return (advantages - mean) * (1.0 / (deviation + epsilon));
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/advantages.hpp
-// ---- begin mahpo/rl/gradient_clipping.hpp
-// Gradient-norm clipping (Pascanu et al., 2013), as torch.nn.utils.clip_grad_norm_ does it: the
-// global L2 norm over all gradients; if it exceeds max_norm, every gradient is scaled by
-// max_norm / (norm + 1e-6). Returns the norm before clipping (worth logging). The MAPPO reference
-// default max_norm is 10.
-
-#include <cmath>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::rl {
-
-// The global L2 norm of the gradients.
-inline double gradient_norm(const ParameterList& parameters) {
-  double sum = 0.0;
-  for (const Parameter* p : parameters)
-    for (double g : p->gradient) sum += g * g;
-  return std::sqrt(sum);
-}
-
-inline double clip_gradient_norm(const ParameterList& parameters, double max_norm) {
-  if (!(max_norm > 0.0))
-    throw std::invalid_argument(fmt::format("mahpo::rl::clip_gradient_norm: max_norm {} must be > 0", max_norm));
-  const double norm = gradient_norm(parameters);
-  const double scale = max_norm / (norm + 1e-6);
-  if (scale < 1.0)
-    for (Parameter* p : parameters) p->gradient *= scale;
-  return norm;
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/gradient_clipping.hpp
-// ---- begin mahpo/rl/mlp.hpp
-// A multilayer perceptron: sizes {inputs, hidden..., outputs}; every hidden block is
-// Linear -> activation (ReLU or tanh) -> optional LayerNorm, the last layer is Linear alone.
-//
-// Defaults and choices:
-//   - The block order Linear -> activation -> LayerNorm is the MAPPO reference code's MLP layer
-//     (Yu et al., 2022, onpolicy MLPLayer), which always has the LayerNorm; here it is optional
-//     and off by default.
-//   - Orthogonal weights (Saxe et al., 2014), zero biases: hidden gain sqrt(2) (as in the OpenAI
-//     baselines PPO; the MAPPO code uses torch's calculate_gain, which is sqrt(2) for ReLU and 5/3
-//     for tanh); the output gain is the caller's: 0.01 for policy logits, 1 for values.
-//   - ReLU by default (MAPPO's use_ReLU = True).
-// Follows the Module protocol of mahpo/rl/module.hpp.
-
-#include <cmath>
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/rl/layer_norm.hpp
-// Layer normalization over the features of each sample (Ba et al., 2016):
-// output = gain * (input - mean) / sqrt(variance + epsilon) + shift, with the row's mean and
-// (biased) variance; gain starts at 1, shift at 0, epsilon 1e-5 (PyTorch's default, used by the
-// MAPPO reference code). Follows the Module protocol of mahpo/rl/module.hpp.
-
-#include <cmath>
-#include <cstddef>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-#include <xtensor/xmath.hpp>
-
-
-namespace mahpo::rl {
-
-class LayerNorm {
- public:
-  Parameter gain;   // 1 x features
-  Parameter shift;  // 1 x features
-
-  LayerNorm() = default;
-  explicit LayerNorm(std::size_t features, double epsilon = 1e-5)
-      : gain(xt::ones<double>({std::size_t{1}, features})),
-        shift(xt::zeros<double>({std::size_t{1}, features})),
-        epsilon_(epsilon) {}
-
-  std::size_t features() const { return gain.value.shape()[1]; }
-
-  Matrix predict(const Matrix& input) const {
-    Matrix normalized, inverse_deviation;
-    return normalize(input, normalized, inverse_deviation);
-  }
-
-  Matrix forward(const Matrix& input) { return normalize(input, normalized_, inverse_deviation_); }
-
-  Matrix backward(const Matrix& output_gradient) {
-    const std::size_t batch = normalized_.shape()[0], n = features();
-    if (output_gradient.shape()[0] != batch || output_gradient.shape()[1] != n)
-      throw std::invalid_argument("mahpo::rl::LayerNorm: backward's gradient does not match the last forward");
-    Matrix input_gradient = Matrix::from_shape({batch, n});
-    for (std::size_t i = 0; i < batch; ++i) {
-      // d(input) = (d(xhat) - mean(d(xhat)) - xhat * mean(d(xhat) * xhat)) / sigma, d(xhat) = d(output) * gain
-      double mean_gradient = 0.0, mean_projection = 0.0;
-      for (std::size_t j = 0; j < n; ++j) {
-        const double dy = output_gradient(i, j);
-        gain.gradient(0, j) += dy * normalized_(i, j);
-        shift.gradient(0, j) += dy;
-        const double dxhat = dy * gain.value(0, j);
-        mean_gradient += dxhat;
-        mean_projection += dxhat * normalized_(i, j);
-      }
-      mean_gradient /= static_cast<double>(n);
-      mean_projection /= static_cast<double>(n);
-      for (std::size_t j = 0; j < n; ++j) {
-        const double dxhat = output_gradient(i, j) * gain.value(0, j);
-        input_gradient(i, j) = (dxhat - mean_gradient - normalized_(i, j) * mean_projection) * inverse_deviation_(i, 0);
-      }
-    }
-    return input_gradient;
-  }
-
-  ParameterList parameters() { return {&gain, &shift}; }
-  void zero_gradients() { rl::zero_gradients(parameters()); }
-
- private:
-  double epsilon_ = 1e-5;
-  Matrix normalized_;         // batch x features, (input - mean) / sigma
-  Matrix inverse_deviation_;  // batch x 1, 1 / sigma
-
-  Matrix normalize(const Matrix& input, Matrix& normalized, Matrix& inverse_deviation) const {
-    const std::size_t batch = input.shape()[0], n = features();
-    if (input.shape()[1] != n)
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::LayerNorm: input has {} features, the layer takes {}", input.shape()[1], n));
-    normalized = Matrix::from_shape({batch, n});
-    inverse_deviation = Matrix::from_shape({batch, 1});
-    Matrix output = Matrix::from_shape({batch, n});
-    const Vector mean = xt::mean(input, {1});
-    const Vector variance = xt::variance(input, {1});
-    for (std::size_t i = 0; i < batch; ++i) {
-      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance(i) + epsilon_);
-      for (std::size_t j = 0; j < n; ++j) {
-        normalized(i, j) = (input(i, j) - mean(i)) * inverse_deviation(i, 0);
-        output(i, j) = gain.value(0, j) * normalized(i, j) + shift.value(0, j);
-      }
-    }
-    return output;
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/layer_norm.hpp
-// ---- begin mahpo/rl/linear.hpp
-// A fully connected layer: output = input * weight + bias, for a batch x inputs input.
-//
-// Weight is inputs x outputs, orthogonally initialized with a gain (mahpo/rl/initialization.hpp);
-// bias starts at zero (MAPPO reference code). Follows the Module protocol of mahpo/rl/module.hpp;
-// `predict` is the forward pass without the cache, for acting.
-
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/rl/initialization.hpp
-// Orthogonal initialization (Saxe et al., 2014), the default of the MAPPO reference code for every
-// weight matrix (gain sqrt(2) for hidden layers, 0.01 for policy logits, 1 for values).
-//
-// A rows x cols Gaussian matrix (the taller orientation) is QR-factorized (LAPACK through
-// xtensor-blas); Q with its columns' signs fixed by diag(R) is uniformly distributed over the
-// matrices with orthonormal columns (Mezzadri, 2007). The result has orthonormal rows when
-// rows <= cols (W W^T = gain^2 I) and orthonormal columns otherwise (W^T W = gain^2 I).
-
-#include <algorithm>
-#include <cstddef>
-#include <random>
-#include <tuple>
-
-#include <xtensor-blas/xlinalg.hpp>
-#include <xtensor/xtensor.hpp>
-
-
-namespace mahpo::rl {
-
-inline Matrix orthogonal(std::size_t rows, std::size_t columns, double gain, std::mt19937_64& rng) {
-  if (rows == 0 || columns == 0) return Matrix::from_shape({rows, columns});
-  const std::size_t tall = std::max(rows, columns), wide = std::min(rows, columns);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Matrix gaussian = Matrix::from_shape({tall, wide});
-  for (auto& x : gaussian) x = normal(rng);
-  auto [q, r] = xt::linalg::qr(gaussian);  // q: tall x wide with orthonormal columns
-  Matrix result = Matrix::from_shape({rows, columns});
-  for (std::size_t j = 0; j < wide; ++j) {
-    const double sign = r(j, j) < 0.0 ? -1.0 : 1.0;
-    for (std::size_t i = 0; i < tall; ++i) {
-      const double x = gain * sign * q(i, j);
-      if (rows >= columns)
-        result(i, j) = x;
-      else
-        result(j, i) = x;
-    }
-  }
-  return result;
-}
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/initialization.hpp
-
-namespace mahpo::rl {
-
-class Linear {
- public:
-  Parameter weight;  // inputs x outputs
-  Parameter bias;    // 1 x outputs
-
-  Linear() = default;
-  Linear(std::size_t inputs, std::size_t outputs, double gain, std::mt19937_64& rng)
-      : weight(orthogonal(inputs, outputs, gain, rng)), bias(xt::zeros<double>({std::size_t{1}, outputs})) {}
-
-  std::size_t inputs() const { return weight.value.shape()[0]; }
-  std::size_t outputs() const { return weight.value.shape()[1]; }
-
-  Matrix predict(const Matrix& input) const {
-    check_input(input);
-    Matrix output = multiply(input, weight.value);
-    output += bias.value;  // broadcast over the batch
-    return output;
-  }
-
-  Matrix forward(const Matrix& input) {
-    input_ = input;
-    return predict(input);
-  }
-
-  Matrix backward(const Matrix& output_gradient) {
-    if (output_gradient.shape()[0] != input_.shape()[0] || output_gradient.shape()[1] != outputs())
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::Linear: backward got a {}x{} gradient after a forward of {}x{}",
-                      output_gradient.shape()[0], output_gradient.shape()[1], input_.shape()[0], outputs()));
-    multiply_into(input_, Transpose::yes, output_gradient, Transpose::no, weight.gradient, 1.0);
-    for (std::size_t i = 0; i < output_gradient.shape()[0]; ++i)
-      for (std::size_t j = 0; j < outputs(); ++j) bias.gradient(0, j) += output_gradient(i, j);
-    return multiply(output_gradient, Transpose::no, weight.value, Transpose::yes);
-  }
-
-  ParameterList parameters() { return {&weight, &bias}; }
-  void zero_gradients() { rl::zero_gradients(parameters()); }
-
- private:
-  Matrix input_;
-
-  void check_input(const Matrix& input) const {
-    if (input.shape()[1] != inputs())
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::Linear: input has {} features, the layer takes {}", input.shape()[1], inputs()));
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/linear.hpp
-
-namespace mahpo::rl {
-
-enum class MlpActivation { relu, tanh };
-
-struct MlpOptions {
-  std::vector<std::size_t> sizes;            // {inputs, hidden..., outputs}: at least two entries, all positive
-  MlpActivation activation = MlpActivation::relu;  // of the hidden blocks
-  bool layer_norm = false;                   // LayerNorm after each hidden block's activation
-  double hidden_gain = std::sqrt(2.0);       // orthogonal-init gain of the hidden linears
-  double output_gain = 1.0;                  // of the output linear: 0.01 for logits, 1 for values
-};
-
-class Mlp {
- public:
-  Mlp() = default;
-  Mlp(const MlpOptions& options, std::mt19937_64& rng) : options_(options) {
-    const auto& sizes = options.sizes;
-    if (sizes.size() < 2)
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::Mlp: sizes needs inputs and outputs at least, got {} entries", sizes.size()));
-    for (std::size_t size : sizes)
-      if (size == 0) throw std::invalid_argument("mahpo::rl::Mlp: every size must be positive");
-    for (std::size_t layer = 0; layer + 1 < sizes.size(); ++layer) {
-      const bool output_layer = layer + 2 == sizes.size();
-      linears_.emplace_back(sizes[layer], sizes[layer + 1], output_layer ? options.output_gain : options.hidden_gain,
-                            rng);
-      if (!output_layer && options.layer_norm) norms_.emplace_back(sizes[layer + 1]);
-    }
-    activations_.resize(hidden_count());
-  }
-
-  std::size_t inputs() const { return options_.sizes.front(); }
-  std::size_t outputs() const { return options_.sizes.back(); }
-  const MlpOptions& options() const { return options_; }
-
-  Matrix predict(const Matrix& input) const {
-    require_layers();
-    Matrix x = input;
-    for (std::size_t layer = 0; layer < hidden_count(); ++layer) {
-      x = linears_[layer].predict(x);
-      activate(x);
-      if (options_.layer_norm) x = norms_[layer].predict(x);
-    }
-    return linears_.back().predict(x);
-  }
-
-  Matrix forward(const Matrix& input) {
-    require_layers();
-    Matrix x = input;
-    for (std::size_t layer = 0; layer < hidden_count(); ++layer) {
-      x = linears_[layer].forward(x);
-      activate(x);
-      activations_[layer] = x;
-      if (options_.layer_norm) x = norms_[layer].forward(x);
-    }
-    return linears_.back().forward(x);
-  }
-
-  Matrix backward(const Matrix& output_gradient) {
-    require_layers();
-    Matrix gradient = linears_.back().backward(output_gradient);
-    for (std::size_t layer = hidden_count(); layer-- > 0;) {
-      if (options_.layer_norm) gradient = norms_[layer].backward(gradient);
-      const Matrix& activated = activations_[layer];
-      if (gradient.shape() != activated.shape())
-        throw std::invalid_argument("mahpo::rl::Mlp: backward's gradient does not match the last forward");
-      if (options_.activation == MlpActivation::relu) {
-        for (std::size_t k = 0; k < gradient.size(); ++k)
-          if (activated.flat(k) <= 0.0) gradient.flat(k) = 0.0;
-      } else {
-        for (std::size_t k = 0; k < gradient.size(); ++k)
-          gradient.flat(k) *= 1.0 - activated.flat(k) * activated.flat(k);  // tanh' = 1 - tanh^2
-      }
-      gradient = linears_[layer].backward(gradient);
-    }
-    return gradient;
-  }
-
-  ParameterList parameters() {
-    ParameterList list;
-    for (std::size_t layer = 0; layer < linears_.size(); ++layer) {
-      list.push_back(&linears_[layer].weight);
-      list.push_back(&linears_[layer].bias);
-      if (layer < norms_.size()) {
-        list.push_back(&norms_[layer].gain);
-        list.push_back(&norms_[layer].shift);
-      }
-    }
-    return list;
-  }
-  void zero_gradients() { rl::zero_gradients(parameters()); }
-
-  // The layers, for inspection (tests, initialization checks).
-  const std::vector<Linear>& linears() const { return linears_; }
-
- private:
-  MlpOptions options_;
-  std::vector<Linear> linears_;
-  std::vector<LayerNorm> norms_;
-  std::vector<Matrix> activations_;  // each hidden block's activation output, for backward
-
-  std::size_t hidden_count() const { return linears_.empty() ? 0 : linears_.size() - 1; }
-
-  void require_layers() const {
-    if (linears_.empty()) throw std::logic_error("mahpo::rl::Mlp: used before construction with MlpOptions");
-  }
-
-  void activate(Matrix& x) const {
-    if (options_.activation == MlpActivation::relu) {
-      for (auto& v : x) v = v > 0.0 ? v : 0.0;
-    } else {
-      for (auto& v : x) v = std::tanh(v);
-    }
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/mlp.hpp
-// ---- begin mahpo/rl/running_mean_std.hpp
-// Exact running mean and variance of a stream of scalars, merged batch by batch with the parallel
-// formulas of Chan, Golub & LeVeque (1979):
-//   total = n_a + n_b,  mean = mean_a + delta n_b / total,
-//   M2 = M2_a + M2_b + delta^2 n_a n_b / total,   variance = M2 / total (population), delta = mean_b - mean_a.
-// Before any update the mean is 0 and the variance 1, so normalize() is the identity.
-// normalize(x) = (x - mean) / sqrt(variance + epsilon), denormalize is its inverse; epsilon 1e-8.
-// (mahpo/rl/value_normalizer.hpp is the MAPPO reference code's exponentially weighted variant.)
-
-#include <cmath>
-#include <cstddef>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-#include <xtensor/xmath.hpp>
-
-
-namespace mahpo::rl {
-
-class RunningMeanStd {
- public:
-  explicit RunningMeanStd(double epsilon = 1e-8) : epsilon_(epsilon) {
-    if (!(epsilon >= 0.0))
-      throw std::invalid_argument(fmt::format("mahpo::rl::RunningMeanStd: epsilon {} must be >= 0", epsilon));
-  }
-
-  double mean() const { return mean_; }
-  double variance() const { return variance_; }
-  double count() const { return count_; }
-
-  void update(const Vector& batch) {
-    const std::size_t n = batch.size();
-    if (n == 0) return;
-    const double batch_mean = xt::mean(batch)();
-    const double batch_m2 = xt::variance(batch)() * static_cast<double>(n);
-    const double added = static_cast<double>(n), total = count_ + added, delta = batch_mean - mean_;
-    const double m2 = (count_ > 0.0 ? variance_ * count_ : 0.0) + batch_m2 + delta * delta * count_ * added / total;
-    mean_ += delta * added / total;
-    variance_ = m2 / total;
-    count_ = total;
-  }
-
-  Vector normalize(const Vector& x) const {
-    return (x - mean_) * (1.0 / std::sqrt(variance_ + epsilon_));
-  }
-
-  Vector denormalize(const Vector& x) const {
-    return x * std::sqrt(variance_ + epsilon_) + mean_;
-  }
-
- private:
-  double epsilon_ = 1e-8;
-  double mean_ = 0.0;
-  double variance_ = 1.0;
-  double count_ = 0.0;
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/running_mean_std.hpp
-// ---- begin mahpo/rl/value_normalizer.hpp
-// Value normalization as the MAPPO reference code does it (Yu et al., 2022, onpolicy ValueNorm, the
-// PopArt-free variant): debiased exponential moving averages of the batch mean and of the batch
-// mean of squares of the value targets.
-//   per update with a batch:  mean_ema = beta mean_ema + (1 - beta) mean(batch)
-//                             square_ema = beta square_ema + (1 - beta) mean(batch^2)
-//                             debias = beta debias + (1 - beta)
-//   mean = mean_ema / max(debias, epsilon),  variance = max(square_ema / max(debias, epsilon) - mean^2, min_variance)
-//   normalize(x) = (x - mean) / sqrt(variance),  denormalize(y) = y sqrt(variance) + mean
-// Defaults are the reference's: beta 0.99999, epsilon 1e-5, min_variance 1e-2, one EMA step per
-// batch (per_element_update off). With beta that close to 1 the debiased averages are, for all
-// practical purposes, the plain average of the batch means and mean squares: for equally sized
-// batches that is the pooled mean and variance (mahpo/rl/running_mean_std.hpp gives them exactly).
-// min_variance floors the standard deviation at 0.1, so targets with a small spread (accuracies
-// within a few points) are scaled by at most 10. As in the reference, before the first update
-// the mean is 0 and the variance min_variance.
-// The workflow (reference code): denormalize the critic's outputs before GAE; before each value
-// loss, update with the returns batch and compare normalize(returns) to the critic's raw outputs.
-
-#include <algorithm>
-#include <cmath>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-#include <xtensor/xmath.hpp>
-
-
-namespace mahpo::rl {
-
-struct ValueNormalizerOptions {
-  double beta = 0.99999;
-  double epsilon = 1e-5;       // floor of the debiasing term
-  double min_variance = 1e-2;  // floor of the variance
-};
-
-class ValueNormalizer {
- public:
-  explicit ValueNormalizer(ValueNormalizerOptions options = {}) : options_(options) {
-    if (!(options.beta > 0.0 && options.beta < 1.0))
-      throw std::invalid_argument(fmt::format("mahpo::rl::ValueNormalizer: beta {} must be in (0, 1)", options.beta));
-    if (!(options.epsilon > 0.0) || !(options.min_variance > 0.0))
-      throw std::invalid_argument(fmt::format("mahpo::rl::ValueNormalizer: epsilon {} and min_variance {} must be > 0",
-                                              options.epsilon, options.min_variance));
-  }
-
-  const ValueNormalizerOptions& options() const { return options_; }
-
-  void update(const Vector& batch) {
-    if (batch.size() == 0) return;
-    const double batch_mean = xt::mean(batch)();
-    const double batch_square = xt::mean(xt::square(batch))();
-    const double beta = options_.beta;
-    mean_ema_ = beta * mean_ema_ + (1.0 - beta) * batch_mean;
-    square_ema_ = beta * square_ema_ + (1.0 - beta) * batch_square;
-    debias_ = beta * debias_ + (1.0 - beta);
-  }
-
-  double mean() const { return mean_ema_ / std::max(debias_, options_.epsilon); }
-
-  double variance() const {
-    const double m = mean();
-    return std::max(square_ema_ / std::max(debias_, options_.epsilon) - m * m, options_.min_variance);
-  }
-
-  Vector normalize(const Vector& x) const {
-    Vector result = x;
-    const double m = mean(), scale = 1.0 / std::sqrt(variance());
-    for (double& v : result) v = (v - m) * scale;
-    return result;
-  }
-
-  Vector denormalize(const Vector& x) const {
-    Vector result = x;
-    const double m = mean(), scale = std::sqrt(variance());
-    for (double& v : result) v = v * scale + m;
-    return result;
-  }
-
- private:
-  ValueNormalizerOptions options_;
-  double mean_ema_ = 0.0;
-  double square_ema_ = 0.0;
-  double debias_ = 0.0;
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/value_normalizer.hpp
-// ---- begin mahpo/search/ppo/episodes.hpp
-// What the RL searchers (Mappo, PpoLstm) share about episodes: their rewards, how a batch of told
-// episodes is taken, and the PPO epoch loop.
-//
-// EpisodeRewards: the rewards an RL searcher's episodes earned, kept by trial id: the raw reward (the value when
-// maximizing, -value when minimizing), whether it is usable (a failed, diverged or non-finite
-// trial is not), the order of the tells, and the two ways a reward is read back:
-// - `reward_or_worst`: the raw reward, a failed trial's being the worst usable reward told so far
-//   (0 before any): a configuration that breaks training is as bad as the worst one seen;
-// - `quantile`: the reward's mid-rank among every usable reward told so far, in [0, 1] (ties
-//   share their mean rank; 0.5 while there is one), a failed trial's being `failed_quantile`.
-
-#include <algorithm>
-#include <cstddef>
-#include <iterator>
-#include <optional>
-#include <vector>
-
-
-namespace mahpo::search::ppo::detail {
-
-class EpisodeRewards {
- public:
-  void tell(std::size_t id, bool usable, double reward) {
-    if (id >= rewards_.size()) {
-      rewards_.resize(id + 1, 0.0);
-      usable_.resize(id + 1, false);
-    }
-    rewards_[id] = reward;
-    usable_[id] = usable;
-    told_.push_back(id);
-    if (!usable) return;
-    worst_ = worst_ ? std::min(*worst_, reward) : reward;
-    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), reward), reward);
-  }
-
-  // Ids in the order they were told.
-  const std::vector<std::size_t>& told() const { return told_; }
-  bool usable(std::size_t id) const { return usable_.at(id); }
-
-  double reward_or_worst(std::size_t id) const { return usable_.at(id) ? rewards_[id] : worst_.value_or(0.0); }
-
-  double quantile(std::size_t id, double failed_quantile) const {
-    if (!usable_.at(id)) return failed_quantile;
-    const std::size_t count = sorted_.size();
-    if (count < 2) return 0.5;
-    const auto [low, high] = std::equal_range(sorted_.begin(), sorted_.end(), rewards_[id]);
-    const double below = static_cast<double>(low - sorted_.begin());
-    const double ties = static_cast<double>(high - low);
-    return (below + 0.5 * (ties - 1.0)) / static_cast<double>(count - 1);
-  }
-
- private:
-  std::vector<double> rewards_;   // by id
-  std::vector<bool> usable_;      // by id
-  std::vector<std::size_t> told_;
-  std::vector<double> sorted_;    // the usable rewards, ascending
-  std::optional<double> worst_;
-};
-
-// Takes the first `count` waiting ids in id order out of `waiting` (an on-policy batch: the
-// same batch whatever order the tells came in).
-inline std::vector<std::size_t> take_batch(std::vector<std::size_t>& waiting, std::size_t count) {
-  std::sort(waiting.begin(), waiting.end());
-  std::vector<std::size_t> batch(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(count));
-  waiting.erase(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(count));
-  return batch;
-}
-
-// PPO's epoch loop: step(epoch) runs one epoch and returns the mean approximate KL of the policy it
-// stepped from against the update's start; past 1.5 x target_kl (when > 0) the loop stops, as
-// Stable-Baselines3's target_kl does. Returns the epochs run.
-template <typename Step>
-std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step) {
-  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-    const double kl = step(epoch);
-    if (target_kl > 0.0 && kl > 1.5 * target_kl) return epoch + 1;
-  }
-  return epochs;
-}
-
-}  // namespace mahpo::search::ppo::detail
-// ---- end mahpo/search/ppo/episodes.hpp
-
-namespace mahpo::search {
-
-enum class MappoActions { gaussian, grid };
-enum class MappoRewards { ranked, normalized, raw };
-
-struct MappoOptions {
-  MappoActions actions = MappoActions::gaussian;
-  std::size_t bins = 8;                  // grid actions: the most levels of a wide integer or a real
-  double initial_std = 0.3;              // Gaussian actions: std of every dimension at the start, on [-1, 1]
-  double min_std = 0.02;                 // Gaussian actions: floor of the std
-  std::size_t episodes_per_update = 4;   // K: told episodes between PPO updates
-  std::size_t replay = 32;               // the newest told episodes each update trains on; 0: the K new ones only
-  std::size_t ppo_epochs = 15;           // passes over each batch
-  double target_kl = 0.05;               // stop an update's epochs past 1.5 x this mean KL; 0: never
-  double clip = 0.2;                     // PPO's epsilon, for the surrogate and the value clipping
-  double actor_learning_rate = 3e-3;     // Adam, each actor (and its log_std)
-  double critic_learning_rate = 3e-3;    // Adam, the critic
-  double entropy_coefficient = 0.0;      // the entropy bonus
-  double max_gradient_norm = 10.0;       // global norm clipping, each actor and the critic
-  bool value_normalization = true;       // ValueNormalizer on the critic's targets
-  MappoRewards rewards = MappoRewards::ranked;
-  double failed_quantile = 0.0;          // ranked rewards: the reward of a failed or diverged trial
-  bool advantage_normalization = true;   // advantages centred and scaled over the batch
-  bool value_clipping = true;            // the clipped value loss
-  double huber_delta = 10.0;             // Huber value loss
-  double gae_lambda = 0.95;              // GAE over the agents' steps (gamma is 1)
-  std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
-  rl::MlpActivation activation = rl::MlpActivation::relu;
-
-  // The plain algorithm of the MAPPO-HPO paper with the MAPPO reference's PPO settings: an 8-level
-  // action grid, a PPO update on every 8 new episodes (10 epochs, no reuse), z-scored rewards.
-  static MappoOptions paper() {
-    return MappoOptions{.actions = MappoActions::grid,
-                        .bins = 8,
-                        .episodes_per_update = 8,
-                        .replay = 0,
-                        .ppo_epochs = 10,
-                        .target_kl = 0.0,
-                        .actor_learning_rate = 5e-4,
-                        .critic_learning_rate = 5e-4,
-                        .entropy_coefficient = 0.01,
-                        .rewards = MappoRewards::normalized,
-                        .hidden_sizes = {64, 64}};
-  }
-};
-
-// What the last PPO update did (for logs and benchmarks).
-struct MappoUpdateStats {
-  std::size_t episodes = 0;     // in the batch
-  std::size_t epochs = 0;       // run (fewer than ppo_epochs when the KL stop ends it)
-  double mean_reward = 0.0;     // of the batch, before ranking or normalization
-  double policy_loss = 0.0;     // clipped surrogate, mean over agents, last epoch
-  double value_loss = 0.0;      // last epoch
-  double entropy = 0.0;         // mean over agents and dimensions, last epoch
-  double approx_kl = 0.0;       // mean over agents, last epoch, against the policy the update started from
-  double clip_fraction = 0.0;   // mean over agents, last epoch
-  double seconds = 0.0;         // wall time of the update
-};
-
-namespace mappo::detail {
-
-// The space a MAPPO searcher works on: a topology's (nn::Topology), or the space itself.
-template <typename T>
-struct space_of {
-  using type = T;
-};
-template <nn::Topology T>
-struct space_of<T> {
-  using type = typename T::space;
-};
-
-// The group of a parameter name: what comes before its first dot, or the whole name.
-constexpr std::string_view group(std::string_view name) {
-  const std::size_t dot = name.find('.');
-  return dot == std::string_view::npos ? name : name.substr(0, dot);
-}
-
-// The agents of a space, from its parameter names: one per group of free parameters.
-template <typename S>
-struct Agents {
-  static constexpr std::size_t dimension = S::dimension;
-
-  // Free parameter names in unit-cube order.
-  static constexpr std::array<std::string_view, dimension> free_names = [] {
-    constexpr std::array<bool, S::size> fixed = hana::unpack(S::parameters, [](auto... parameter) {
-      return std::array<bool, S::size>{decltype(parameter)::type::is_fixed...};
-    });
-    std::array<std::string_view, dimension> names{};
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < S::size; ++i)
-      if (!fixed[i]) names[k++] = S::names[i];
-    return names;
-  }();
-
-  static constexpr std::size_t count = [] {
-    std::size_t groups = 0;
-    for (std::size_t k = 0; k < dimension; ++k) {
-      bool seen = false;
-      for (std::size_t j = 0; j < k; ++j) seen = seen || group(free_names[j]) == group(free_names[k]);
-      groups += seen ? 0 : 1;
-    }
-    return groups;
-  }();
-
-  static constexpr std::array<std::string_view, count> names = [] {
-    std::array<std::string_view, count> result{};
-    std::size_t a = 0;
-    for (std::size_t k = 0; k < dimension; ++k) {
-      bool seen = false;
-      for (std::size_t j = 0; j < a; ++j) seen = seen || result[j] == group(free_names[k]);
-      if (!seen) result[a++] = group(free_names[k]);
-    }
-    return result;
-  }();
-
-  static constexpr std::array<std::size_t, count> dimensions = [] {
-    std::array<std::size_t, count> result{};
-    for (std::size_t a = 0; a < count; ++a)
-      for (std::size_t k = 0; k < dimension; ++k) result[a] += group(free_names[k]) == names[a] ? 1 : 0;
-    return result;
-  }();
-
-  // Where agent a's dimensions start in the flat, agent-ordered list of all dimensions.
-  static constexpr std::array<std::size_t, count + 1> offsets = [] {
-    std::array<std::size_t, count + 1> result{};
-    for (std::size_t a = 0; a < count; ++a) result[a + 1] = result[a] + dimensions[a];
-    return result;
-  }();
-
-  // For the k-th dimension in agent order, its unit-cube coordinate in the space.
-  static constexpr std::array<std::size_t, dimension> positions = [] {
-    std::array<std::size_t, dimension> result{};
-    std::size_t k = 0;
-    for (std::size_t a = 0; a < count; ++a)
-      for (std::size_t position = 0; position < dimension; ++position)
-        if (group(free_names[position]) == names[a]) result[k++] = position;
-    return result;
-  }();
-};
-
-}  // namespace mappo::detail
-
-template <typename T>
-class Mappo {
- public:
-  using space_type = typename mappo::detail::space_of<T>::type;
-
- private:
-  static_assert(SearchSpace<space_type>,
-                "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
-  static_assert(space_type::dimension >= 1, "mahpo::Mappo: the space has no free hyperparameter, so there is no agent");
-  using agents = mappo::detail::Agents<space_type>;
-
- public:
-  static constexpr std::string_view name = "mappo";
-
-  static constexpr std::size_t agent_count = agents::count;
-  static constexpr std::array<std::size_t, agent_count> agent_dimensions = agents::dimensions;
-  static constexpr std::array<std::string_view, agent_count> agent_names = agents::names;
-
-  explicit Mappo(SearchOptions options = {}, MappoOptions mappo = {})
-      : options_(options),
-        mappo_(validated(std::move(mappo))),
-        history_(options.goal),
-        rng_(options.seed),
-        discretization_(space_type::discretize(mappo_.bins)) {
-    const auto counts = discretization_.counts();
-    std::size_t joint = 0;
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      std::vector<std::size_t> sizes;
-      for (std::size_t k = agents::offsets[a]; k < agents::offsets[a + 1]; ++k) sizes.push_back(counts[agents::positions[k]]);
-      grid_heads_.emplace_back(sizes);
-      gaussian_heads_.emplace_back(agent_dimensions[a]);
-      log_stds_.emplace_back(xt::full_like(xt::zeros<double>({std::size_t{1}, agent_dimensions[a]}),
-                                           std::log(mappo_.initial_std)));
-      joint_offsets_.push_back(joint);
-      joint += action_width(a);
-    }
-    critic_input_size_ = joint + agent_count;
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      actors_.emplace_back(network_options(observation_size(a), action_width(a), 0.01), rng_);
-      actor_optimizers_.emplace_back(rl::AdamOptions{.learning_rate = mappo_.actor_learning_rate});
-    }
-    critic_ = rl::Mlp(network_options(critic_input_size_, 1, 1.0), rng_);
-    critic_optimizer_ = rl::Adam(rl::AdamOptions{.learning_rate = mappo_.critic_learning_rate});
-  }
-
-  // Runs one episode: every agent acts in order, sampling from its policy.
-  Trial<space_type> ask() {
-    Episode episode;
-    episode.actions.resize(agents::dimension);
-    episode.log_probabilities.resize(agents::dimension);
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
-      rl::Matrix actions, log_probabilities;
-      if (gaussian()) {
-        actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
-        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
-      } else {
-        const rl::Actions indices = grid_heads_[a].sample(output, rng_);
-        actions = xt::cast<double>(indices);
-        log_probabilities = grid_heads_[a].log_probabilities(output, indices);
-      }
-      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
-        episode.actions[agents::offsets[a] + d] = actions(0, d);
-        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
-      }
-    }
-    episodes_.push_back(std::move(episode));
-    return history_.add(config_of(episodes_.back().actions), options_.budget);
-  }
-
-  // Stores the shared reward; runs a PPO update when K new told episodes wait.
-  void tell(std::size_t id, const Result& result) {
-    const auto& entry = history_.tell(id, result, name);
-    const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
-    rewards_.tell(id, entry.usable() && std::isfinite(reward), reward);
-    waiting_.push_back(id);
-    if (waiting_.size() < mappo_.episodes_per_update) return;
-    if (mappo_.replay == 0) {  // on-policy: the first K waiting, in id order
-      update(ppo::detail::take_batch(waiting_, mappo_.episodes_per_update));
-    } else {  // the newest `replay` told episodes
-      waiting_.clear();
-      const auto& told = rewards_.told();
-      const std::size_t size = std::max(mappo_.replay, mappo_.episodes_per_update);
-      update(std::vector<std::size_t>(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end()));
-    }
-  }
-
-  const SearchOptions& options() const { return options_; }
-  const MappoOptions& mappo_options() const { return mappo_; }
-  const History<space_type>& history() const { return history_; }
-  const Discretization<space_type>& discretization() const { return discretization_; }
-
-  // Grid actions: the actions of each dimension of agent a, in its group's order.
-  const std::vector<std::size_t>& action_counts(std::size_t agent) const { return grid_heads_.at(agent).sizes(); }
-  // Agent a's actor input: the previous agent's actions (a start token for agent 0) and its id.
-  std::size_t observation_size(std::size_t agent) const {
-    return (agent == 0 ? 1 : action_width(agent - 1)) + agent_count;
-  }
-  // The critic's input: every agent's actions side by side, then the acting agent's id.
-  std::size_t critic_input_size() const { return critic_input_size_; }
-  // Gaussian actions: agent a's current std per dimension, on [-1, 1].
-  std::vector<double> action_std(std::size_t agent) const {
-    std::vector<double> stds;
-    for (double log_std : log_stds_.at(agent).value) stds.push_back(std::exp(log_std));
-    return stds;
-  }
-
-  std::size_t updates() const { return updates_; }
-  const MappoUpdateStats& last_update() const { return last_update_; }
-  double update_seconds() const { return update_seconds_; }  // all updates so far
-
-  // The config of the agents' most likely actions, each seeing its predecessor's.
-  Config<space_type> greedy_config() const {
-    std::vector<double> actions(agents::dimension);
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      const rl::Matrix output = actors_[a].predict(observation(a, actions));
-      const rl::Matrix mode =
-          gaussian() ? gaussian_heads_[a].mode(output) : rl::Matrix(xt::cast<double>(grid_heads_[a].mode(output)));
-      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions[agents::offsets[a] + d] = mode(0, d);
-    }
-    return config_of(actions);
-  }
-
- private:
-  struct Episode {
-    std::vector<double> actions;              // one per free dimension, agents in order (an index for grid actions)
-    std::vector<double> log_probabilities;    // of each action when it was sampled
-  };
-
-  // One agent's rows of a batch.
-  struct AgentBatch {
-    rl::Matrix observations;
-    rl::Matrix actions;
-    rl::Matrix old_log_probabilities;
-    rl::Vector advantages;
-  };
-
-  SearchOptions options_;
-  MappoOptions mappo_;
-  History<space_type> history_;
-  std::mt19937_64 rng_;
-  Discretization<space_type> discretization_;
-  std::vector<rl::CategoricalHead> grid_heads_;
-  std::vector<rl::GaussianHead> gaussian_heads_;
-  std::vector<rl::Parameter> log_stds_;     // Gaussian actions: each agent's 1 x dimensions row
-  std::vector<std::size_t> joint_offsets_;  // agent a's actions in the critic's input
-  std::size_t critic_input_size_ = 0;
-  std::vector<rl::Mlp> actors_;
-  std::vector<rl::Adam> actor_optimizers_;
-  rl::Mlp critic_;
-  rl::Adam critic_optimizer_;
-  rl::ValueNormalizer value_normalizer_;
-  rl::RunningMeanStd reward_statistics_;
-  ppo::detail::EpisodeRewards rewards_;
-  std::vector<Episode> episodes_;      // by trial id
-  std::vector<std::size_t> waiting_;   // told since the last update
-  std::size_t updates_ = 0;
-  MappoUpdateStats last_update_;
-  double update_seconds_ = 0.0;
-
-  bool gaussian() const { return mappo_.actions == MappoActions::gaussian; }
-
-  static MappoOptions validated(MappoOptions m) {
-    const auto require = [](bool ok, std::string message) {
-      if (!ok) throw std::invalid_argument("mahpo::mappo: " + message);
-    };
-    const auto positive = [](double x) { return x > 0.0 && std::isfinite(x); };
-    require(m.bins >= 2, fmt::format("bins {} must be at least 2", m.bins));
-    require(positive(m.initial_std), fmt::format("initial_std {} must be > 0", m.initial_std));
-    require(positive(m.min_std) && m.min_std <= m.initial_std,
-            fmt::format("min_std {} must be > 0 and at most initial_std {}", m.min_std, m.initial_std));
-    require(m.episodes_per_update >= 1, "episodes_per_update must be at least 1");
-    require(m.ppo_epochs >= 1, "ppo_epochs must be at least 1");
-    require(m.target_kl >= 0.0 && std::isfinite(m.target_kl), fmt::format("target_kl {} must be >= 0", m.target_kl));
-    require(positive(m.clip), fmt::format("clip {} must be > 0", m.clip));
-    require(positive(m.actor_learning_rate), fmt::format("actor_learning_rate {} must be > 0", m.actor_learning_rate));
-    require(positive(m.critic_learning_rate),
-            fmt::format("critic_learning_rate {} must be > 0", m.critic_learning_rate));
-    require(m.entropy_coefficient >= 0.0 && std::isfinite(m.entropy_coefficient),
-            fmt::format("entropy_coefficient {} must be >= 0", m.entropy_coefficient));
-    require(m.max_gradient_norm > 0.0, fmt::format("max_gradient_norm {} must be > 0", m.max_gradient_norm));
-    require(m.failed_quantile >= 0.0 && m.failed_quantile <= 1.0,
-            fmt::format("failed_quantile {} must be in [0, 1]", m.failed_quantile));
-    require(m.huber_delta > 0.0, fmt::format("huber_delta {} must be > 0", m.huber_delta));
-    require(m.gae_lambda >= 0.0 && m.gae_lambda <= 1.0, fmt::format("gae_lambda {} must be in [0, 1]", m.gae_lambda));
-    require(!m.hidden_sizes.empty(), "hidden_sizes needs at least one hidden layer");
-    for (std::size_t size : m.hidden_sizes) require(size >= 1, "every hidden size must be at least 1");
-    return m;
-  }
-
-  rl::MlpOptions network_options(std::size_t inputs, std::size_t outputs, double output_gain) const {
-    std::vector<std::size_t> sizes{inputs};
-    sizes.insert(sizes.end(), mappo_.hidden_sizes.begin(), mappo_.hidden_sizes.end());
-    sizes.push_back(outputs);
-    return {.sizes = std::move(sizes), .activation = mappo_.activation, .output_gain = output_gain};
-  }
-
-  // How many numbers agent a's actions take: its actor's outputs (means or logits), and its block
-  // in an observation or the critic's state (values or one-hots).
-  std::size_t action_width(std::size_t agent) const {
-    return gaussian() ? agent_dimensions[agent] : grid_heads_[agent].logit_count();
-  }
-
-  // A Gaussian action's unit-cube coordinate.
-  static double unit_coordinate(double action) { return 0.5 * (std::clamp(action, -1.0, 1.0) + 1.0); }
-
-  Config<space_type> config_of(const std::vector<double>& actions) const {
-    if (gaussian()) {
-      std::array<double, agents::dimension> point{};
-      for (std::size_t k = 0; k < agents::dimension; ++k) point[agents::positions[k]] = unit_coordinate(actions[k]);
-      return space_type::from_unit_cube(std::span<const double>(point));
-    }
-    std::array<std::size_t, agents::dimension> indices{};
-    for (std::size_t k = 0; k < agents::dimension; ++k)
-      indices[agents::positions[k]] = static_cast<std::size_t>(actions[k]);
-    return discretization_.at(std::span<const std::size_t>(indices));
-  }
-
-  // Writes agent a's actions (from the agent-ordered `actions`) at cell(at), cell(at + 1), ...:
-  // one-hots for grid actions, the clipped values for Gaussian ones.
-  template <typename Cell>
-  void write_actions(std::size_t agent, const std::vector<double>& actions, Cell&& cell, std::size_t at) const {
-    for (std::size_t d = 0; d < agent_dimensions[agent]; ++d) {
-      const double action = actions[agents::offsets[agent] + d];
-      if (gaussian())
-        cell(at + d) = std::clamp(action, -1.0, 1.0);
-      else
-        cell(at + grid_heads_[agent].offset(d) + static_cast<std::size_t>(action)) = 1.0;
-    }
-  }
-
-  // Agent a's observation, a 1 x observation_size(a) row.
-  rl::Matrix observation(std::size_t agent, const std::vector<double>& actions) const {
-    rl::Matrix row = xt::zeros<double>({std::size_t{1}, observation_size(agent)});
-    fill_observation(agent, actions, row, 0);
-    return row;
-  }
-
-  void fill_observation(std::size_t agent, const std::vector<double>& actions, rl::Matrix& matrix,
-                        std::size_t r) const {
-    const auto cell = [&](std::size_t j) -> double& { return matrix(r, j); };
-    std::size_t previous = 1;
-    if (agent == 0) {
-      cell(0) = 1.0;  // the start token
-    } else {
-      write_actions(agent - 1, actions, cell, 0);
-      previous = action_width(agent - 1);
-    }
-    cell(previous + agent) = 1.0;
-  }
-
-  // The critic's state at agent a's step: agents 0..a-1's actions and a's id.
-  void fill_state(std::size_t agent, const std::vector<double>& actions, rl::Matrix& matrix, std::size_t r) const {
-    const auto cell = [&](std::size_t j) -> double& { return matrix(r, j); };
-    for (std::size_t earlier = 0; earlier < agent; ++earlier)
-      write_actions(earlier, actions, cell, joint_offsets_[earlier]);
-    cell(critic_input_size_ - agent_count + agent) = 1.0;
-  }
-
-  rl::ParameterList actor_parameters(std::size_t agent) {
-    rl::ParameterList parameters = actors_[agent].parameters();
-    if (gaussian()) parameters.push_back(&log_stds_[agent]);
-    return parameters;
-  }
-
-  // Each agent's log-probabilities of its actions in the batch under its current policy.
-  rl::Matrix current_log_probabilities(std::size_t agent, const AgentBatch& data) const {
-    const rl::Matrix output = actors_[agent].predict(data.observations);
-    if (gaussian()) return gaussian_heads_[agent].log_probabilities(output, log_stds_[agent].value, data.actions);
-    return grid_heads_[agent].log_probabilities(output, xt::cast<std::size_t>(data.actions));
-  }
-
-  // The batch's rewards as PPO sees them: ranked or normalized (see the header comment).
-  rl::Vector shaped_rewards(const std::vector<std::size_t>& batch, MappoUpdateStats& stats) {
-    const std::size_t episodes = batch.size();
-    rl::Vector raw = rl::Vector::from_shape({episodes});
-    for (std::size_t b = 0; b < episodes; ++b) raw(b) = rewards_.reward_or_worst(batch[b]);
-    for (double r : raw) stats.mean_reward += r / static_cast<double>(episodes);
-    switch (mappo_.rewards) {
-      case MappoRewards::ranked: {
-        rl::Vector ranked = rl::Vector::from_shape({episodes});
-        for (std::size_t b = 0; b < episodes; ++b) ranked(b) = rewards_.quantile(batch[b], mappo_.failed_quantile);
-        return ranked;
-      }
-      case MappoRewards::normalized:
-        reward_statistics_.update(raw);
-        return reward_statistics_.normalize(raw);
-      case MappoRewards::raw:
-        break;
-    }
-    return raw;
-  }
-
-  // GAE over each episode's agent steps; returns the advantages (row b * n + i: episode b,
-  // agent i) and leaves the critic's states, old values and targets in the arguments.
-  rl::Vector critic_targets(const std::vector<std::size_t>& batch, const rl::Vector& rewards, rl::Matrix& states,
-                            rl::Vector& old_values, rl::Vector& targets) {
-    const std::size_t episodes = batch.size(), n = agent_count, steps = episodes * n;
-    states = xt::zeros<double>({steps, critic_input_size_});
-    for (std::size_t b = 0; b < episodes; ++b)
-      for (std::size_t i = 0; i < n; ++i) fill_state(i, episodes_[batch[b]].actions, states, b * n + i);
-    old_values = rl::column(critic_.predict(states));
-    const rl::Vector values = mappo_.value_normalization ? value_normalizer_.denormalize(old_values) : old_values;
-    rl::Vector step_rewards = xt::zeros<double>({steps}), next_values = xt::zeros<double>({steps}),
-               dones = xt::zeros<double>({steps});
-    for (std::size_t b = 0; b < episodes; ++b)
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t t = b * n + i;
-        if (i + 1 == n) {
-          step_rewards(t) = rewards(b);  // the shared reward comes at the last agent's step
-          dones(t) = 1.0;
-        } else {
-          next_values(t) = values(t + 1);
-        }
-      }
-    // GAE over the agents' steps, gamma 1 (Schulman et al., 2016).
-    const rl::AdvantagesAndReturns estimates =
-        rl::gae(step_rewards, values, next_values, dones, 1.0, mappo_.gae_lambda);
-    targets = estimates.returns;
-    if (mappo_.value_normalization) {
-      value_normalizer_.update(estimates.returns);
-      targets = value_normalizer_.normalize(estimates.returns);
-    }
-    return mappo_.advantage_normalization ? rl::normalize_advantages(estimates.advantages) : estimates.advantages;
-  }
-
-  // Agent a's rows: observations, actions, the log-probabilities PPO's ratio is taken against
-  // and the advantages (weighted by truncated importance ratios when episodes are reused).
-  AgentBatch agent_batch(std::size_t agent, const std::vector<std::size_t>& batch, const rl::Vector& advantages) const {
-    const std::size_t episodes = batch.size(), dims = agent_dimensions[agent];
-    AgentBatch data;
-    data.observations = xt::zeros<double>({episodes, observation_size(agent)});
-    data.actions = rl::Matrix::from_shape({episodes, dims});
-    rl::Matrix behaviour = rl::Matrix::from_shape({episodes, dims});
-    data.advantages = rl::Vector::from_shape({episodes});
-    for (std::size_t b = 0; b < episodes; ++b) {
-      const Episode& episode = episodes_[batch[b]];
-      fill_observation(agent, episode.actions, data.observations, b);
-      for (std::size_t d = 0; d < dims; ++d) {
-        data.actions(b, d) = episode.actions[agents::offsets[agent] + d];
-        behaviour(b, d) = episode.log_probabilities[agents::offsets[agent] + d];
-      }
-      data.advantages(b) = advantages(b * agent_count + agent);
-    }
-    if (mappo_.replay == 0) {
-      data.old_log_probabilities = std::move(behaviour);
-      return data;
-    }
-    data.old_log_probabilities = current_log_probabilities(agent, data);
-    for (std::size_t b = 0; b < episodes; ++b) {
-      double log_ratio = 0.0;
-      for (std::size_t d = 0; d < dims; ++d) log_ratio += data.old_log_probabilities(b, d) - behaviour(b, d);
-      data.advantages(b) *= std::exp(std::min(log_ratio, 0.0));  // min(1, pi_now / pi_behaviour)
-    }
-    return data;
-  }
-
-  // One PPO step of agent a's actor on its batch; returns the loss it stepped on.
-  rl::ActorLoss actor_step(std::size_t agent, const AgentBatch& data) {
-    const rl::ActorLossOptions options{.clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient};
-    rl::Mlp& actor = actors_[agent];
-    actor.zero_gradients();
-    const rl::Matrix output = actor.forward(data.observations);
-    rl::ActorLoss summary;
-    // PPO clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9).
-    if (gaussian()) {
-      log_stds_[agent].gradient.fill(0.0);
-      const rl::MeanSquashedActorLoss loss =
-          rl::gaussian_actor_loss(gaussian_heads_[agent], output, log_stds_[agent].value, data.actions,
-                                  data.old_log_probabilities, data.advantages, options);
-      actor.backward(loss.output_gradient);
-      log_stds_[agent].gradient += loss.log_std_gradient;
-      summary = loss;
-    } else {
-      const rl::CategoricalActorLoss loss =
-          rl::categorical_actor_loss(grid_heads_[agent], output, xt::cast<std::size_t>(data.actions),
-                                     data.old_log_probabilities, data.advantages, options);
-      actor.backward(loss.logits_gradient);
-      summary = loss;
-    }
-    const rl::ParameterList parameters = actor_parameters(agent);
-    rl::clip_gradient_norm(parameters, mappo_.max_gradient_norm);
-    actor_optimizers_[agent].step(parameters);
-    if (gaussian()) {
-      const double floor = std::log(mappo_.min_std);
-      for (double& log_std : log_stds_[agent].value) log_std = std::max(log_std, floor);
-    }
-    return summary;
-  }
-
-  // One step of the critic's clipped Huber value loss on normalized targets (Yu et al., 2022).
-  double critic_step(const rl::Matrix& states, const rl::Vector& old_values, const rl::Vector& targets) {
-    const rl::ValueLossOptions options{
-        .clip = mappo_.clip, .clip_values = mappo_.value_clipping, .huber = true, .huber_delta = mappo_.huber_delta};
-    critic_.zero_gradients();
-    const rl::ValueLoss loss = rl::ppo_value_loss(rl::column(critic_.forward(states)), old_values, targets, options);
-    critic_.backward(rl::as_column(loss.gradient));
-    rl::clip_gradient_norm(critic_.parameters(), mappo_.max_gradient_norm);
-    critic_optimizer_.step(critic_.parameters());
-    return loss.loss;
-  }
-
-  void update(const std::vector<std::size_t>& batch) {
-    const auto start = std::chrono::steady_clock::now();
-    MappoUpdateStats stats;
-    stats.episodes = batch.size();
-    const rl::Vector rewards = shaped_rewards(batch, stats);
-    rl::Matrix states;
-    rl::Vector old_values, targets;
-    const rl::Vector advantages = critic_targets(batch, rewards, states, old_values, targets);
-    std::vector<AgentBatch> agent_batches;
-    for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages));
-
-    const double share = 1.0 / static_cast<double>(agent_count);
-    stats.epochs = ppo::detail::run_epochs(mappo_.ppo_epochs, mappo_.target_kl, [&](std::size_t) {
-      stats.policy_loss = stats.entropy = stats.approx_kl = stats.clip_fraction = 0.0;
-      for (std::size_t a = 0; a < agent_count; ++a) {
-        const rl::ActorLoss loss = actor_step(a, agent_batches[a]);
-        stats.policy_loss += share * loss.policy;
-        stats.entropy += share * loss.entropy;
-        stats.approx_kl += share * loss.approx_kl;
-        stats.clip_fraction += share * loss.clip_fraction;
-      }
-      stats.value_loss = critic_step(states, old_values, targets);
-      return stats.approx_kl;
-    });
-    ++updates_;
-    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    update_seconds_ += stats.seconds;
-    last_update_ = stats;
-  }
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/ppo/mappo.hpp
-// ---- begin mahpo/search/ppo/ppo_lstm.hpp
-// PPO-LSTM: model-based reinforcement learning for hyperparameter optimization (Wu, Chen & Liu,
-// "Efficient hyperparameter optimization through model-based reinforcement learning",
-// Neurocomputing, 2020).
-//
-// One agent writes a config one hyperparameter at a time, in the space's order of free
-// parameters (T = S::dimension steps). At step t it reads an input embedding of the previous
-// action, runs a stacked LSTM and, through an output embedding, draws u_t ~ N(mu_t, sigma_t);
-// the action a_t = tanh(u_t) in (-1, 1) (or, with PpoLstmSquash::mean, seed 001's clip(h_t, -1, 1),
-// h_t ~ N(tanh(mu_t), sigma_t)) becomes the parameter's unit-cube coordinate (a_t + 1) / 2,
-// and S::from_unit_cube decodes the assembled point (integers rounded, log reals on log scale,
-// categoricals binned by their decode). The reward is the validation accuracy (the goal-signed
-// value, -loss) at the last step and 0 before, with gamma 1, so every step's return is the
-// episode's reward. The agent learns with PPO's clipped objective (Schulman et al., 2017).
-//
-// A reward model, an ensemble of small MLPs whose mean is the prediction, is fitted to every real
-// (unit-cube config, reward) pair told so far. After each update on real episodes the agent makes
-// "imagined" PPO updates on episodes the model scores; these go on until the KL divergence between
-// the policy from before them and the current one exceeds `kl_threshold`, or `max_model_updates`
-// were made; then the agent returns to real evaluations. Measured (median best of seeds 0-19, trials
-// one at a time, defaults otherwise), the model helps at 200 trials: LeNet quadratic 0.9789 vs
-// 0.9701 without it (better on 16 of 20 seeds), Hartmann-6 -3.015 vs -2.552 (17 of 20); not at 50
-// (0.9464 vs 0.9498, -1.718 vs -1.697), and on Branin it hurts (0.630 vs 0.570 at 200).
-//
-// Defaults (PpoLstmOptions): Adam with learning rate 0.007, a 2-wide input embedding, 3 LSTM
-// layers of 35 units (the paper's); PPO clip 0.2, 4 epochs per update on 4 real episodes,
-// entropy coefficient 0.01, gradient-norm clip 1; an ensemble of 3 MLPs (2 ReLU layers of 16,
-// 50 warm-started Adam steps per fit, learning rate 0.01), KL threshold 0.02, at most 10
-// model-based updates of 16 imagined episodes per round, the model used once 2 x T usable real
-// trials were told.
-//
-// Where the paper is not explicit, what we chose:
-// - Input: at step t the features [a_{t-1} (0 at t = 0), one-hot(t)] go through a Linear layer
-//   to the embedding (no activation), so the embedding carries the previous action and which
-//   hyperparameter is asked for (a per-step bias of the embedding).
-// - Output embedding: a Linear layer from the top LSTM state to the mean mu_t (gain 0.01, so the
-//   first policy is centred); the log-std is a state-independent parameter per hyperparameter
-//   (as PPO's continuous-control policies), starting at 0: tanh(N(0, 1)) is close to uniform on
-//   (-1, 1). It is kept in [-5, 1] after each step, so sampling never stops entirely.
-// - No critic: with one reward per episode and gamma 1 the baseline is the batch's mean.
-//   Returns are normalized by the running mean and std of all usable real rewards (Chan et al.'s
-//   exact running moments, mahpo/rl/running_mean_std.hpp), because accuracies differ by tiny
-//   amounts; the advantage of an episode is its normalized return minus the batch's mean one
-//   (real and imagined episodes alike, so both share one scale).
-// - PPO's pi_old is the policy at the start of each update: old log-probabilities are recomputed
-//   then (episodes asked while other updates ran are treated as on-policy). Each epoch is one
-//   full batch (no minibatches); every step of every episode is one sample with its own ratio.
-//   One Adam serves real and imagined updates alike.
-// - Pending trials: ask() samples from the current policy whatever is pending. A real update runs
-//   as soon as `episodes_per_update` told episodes wait, on those episodes in id order.
-// - Failed and diverged trials (and a usable one whose value is not finite) get the worst usable
-//   real reward told so far (0 if there is none) in the agent's update; they are not fitted by the
-//   reward model and don't move the running reward moments.
-// - The reward model: `reward_model_ensemble` MLPs from different initializations, inputs
-//   2x - 1 of the snapped unit-cube point, targets standardized by their mean and std at each fit,
-//   `reward_model_steps` full-batch Adam steps on the mean squared error per fit, warm-started
-//   from the previous fit. Imagined episodes are scored at their snapped points.
-// - The KL rule: KL(before || now) of the action distributions (Gaussian KL, exact for the
-//   tanh-squashed ones too; see below for PpoLstmSquash::mean), averaged over every step of the
-//   latest imagined batch's episodes; checked after each model-based update, which is kept even
-//   when it crosses the threshold.
-// - Everything draws from one std::mt19937_64 seeded from SearchOptions::seed.
-//
-// A deviation from seed 001, measured: the paper squashes the mean (mu' = tanh(mu), h ~ N(mu',
-// sigma), h rescaled to the range); we squash the draw by default (PpoLstmSquash::sample): it did
-// as well or better (within 0.001 where the mean's median was higher). Median best of seeds 0-19
-// with the reward model, sample vs mean:
-//   initial log-std 0:  LeNet quadratic 0.9644 vs 0.9595 at 100 trials, 0.9789 vs 0.9797 at 200;
-//                       Hartmann-6 -2.453 vs -1.959 at 100, -3.015 vs -2.724 at 200.
-//   initial log-std -1: LeNet quadratic 0.9866 vs 0.9841 at 100, 0.9890 vs 0.9893 at 200;
-//                       Hartmann-6 -2.951 vs -2.901 at 100, -3.208 vs -3.193 at 200.
-// (With the mean squashed, sigma 1 puts a third of the draws on the bounds.) For PpoLstmSquash::mean
-// the head's log-density keeps its tanh correction of the draw, a constant that cancels in PPO's
-// ratio, and the KL rule's Gaussian KL bounds the clipped actions' KL from above.
-
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <stdexcept>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-#include <xtensor/xbuilder.hpp>
-#include <xtensor/xmath.hpp>
-
-// ---- begin mahpo/rl/lstm.hpp
-// A stacked LSTM over whole sequences, with backpropagation through time (Werbos, 1990).
-//
-// Layer 0 reads the inputs, layer l reads layer l-1's hidden state; the outputs are the top
-// layer's hidden states, one batch x hidden matrix per time step. `forward(inputs)` runs the whole
-// sequence from a given (default: zero) state and caches every step; `backward(output_gradients)`
-// takes d(loss)/d(output_t) for every step (zeros where the loss does not look), adds the
-// parameter gradients and returns d(loss)/d(input_t) per step. `predict_step` advances a state by
-// one step without caching, for acting one action at a time (feed the sampled action back in), and
-// `forward` later replays the same sequence for the update.
-// Cells are initialized as in mahpo/rl/lstm_cell.hpp, in layer order from one generator.
-
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- begin mahpo/rl/lstm_cell.hpp
-// One step of a long short-term memory cell (Hochreiter & Schmidhuber, 1997, with the forget gate
-// of Gers et al., 2000), for a batch:
-//   z = input * input_weight + hidden * recurrent_weight + bias      (batch x 4H, gates i|f|g|o)
-//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
-//   cell' = f * cell + i * g,  hidden' = o * tanh(cell')
-//
-// Initialization: orthogonal weights with gain 1 (as the MAPPO reference code does for its
-// recurrent layer), zero bias except the forget gate's, which starts at 1 (Jozefowicz et al., 2015).
-//
-// Two ways to use it: `forward`/`backward` keep the last step's cache (the Module protocol of
-// mahpo/rl/module.hpp, for a single step), while `step`/`backward(cache, ...)` take the cache
-// explicitly, which is what backpropagation through time needs (mahpo/rl/lstm.hpp).
-// Backward adds the parameter gradients and returns the gradients with respect to the step's
-// input and previous state.
-
-#include <cmath>
-#include <cstddef>
-#include <random>
-#include <stdexcept>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::rl {
-
-struct LstmState {
-  Matrix hidden;  // batch x hidden units
-  Matrix cell;    // batch x hidden units
-};
-
-// What one step keeps for its backward pass.
-struct LstmStepCache {
-  Matrix input;      // batch x inputs
-  LstmState before;  // the state the step started from
-  Matrix gates;      // batch x 4H: i, f, g, o after their nonlinearities
-  Matrix cell_tanh;  // batch x H: tanh(cell')
-};
-
-// d(loss)/d(input) and d(loss)/d(previous state) of one step.
-struct LstmStepGradient {
-  Matrix input;
-  LstmState before;
-};
-
-class LstmCell {
- public:
-  Parameter input_weight;      // inputs x 4H
-  Parameter recurrent_weight;  // H x 4H
-  Parameter bias;              // 1 x 4H
-
-  LstmCell() = default;
-  LstmCell(std::size_t inputs, std::size_t hidden_units, std::mt19937_64& rng)
-      : input_weight(orthogonal(inputs, 4 * hidden_units, 1.0, rng)),
-        recurrent_weight(orthogonal(hidden_units, 4 * hidden_units, 1.0, rng)),
-        bias(xt::zeros<double>({std::size_t{1}, 4 * hidden_units})) {
-    if (inputs == 0 || hidden_units == 0)
-      throw std::invalid_argument("mahpo::rl::LstmCell: inputs and hidden units must be positive");
-    for (std::size_t j = hidden_units; j < 2 * hidden_units; ++j) bias.value(0, j) = 1.0;  // forget gate
-  }
-
-  std::size_t inputs() const { return input_weight.value.shape()[0]; }
-  std::size_t hidden_units() const { return recurrent_weight.value.shape()[0]; }
-
-  LstmState initial_state(std::size_t batch) const {
-    return {xt::zeros<double>({batch, hidden_units()}), xt::zeros<double>({batch, hidden_units()})};
-  }
-
-  // One step with its cache filled for backward(cache, ...).
-  LstmState step(const Matrix& input, const LstmState& state, LstmStepCache& cache) const {
-    const std::size_t batch = input.shape()[0], h = hidden_units();
-    if (input.shape()[1] != inputs())
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::LstmCell: input has {} features, the cell takes {}", input.shape()[1], inputs()));
-    if (state.hidden.shape()[0] != batch || state.hidden.shape()[1] != h || state.cell.shape() != state.hidden.shape())
-      throw std::invalid_argument(fmt::format("mahpo::rl::LstmCell: the state must be two {}x{} matrices", batch, h));
-    cache.input = input;
-    cache.before = state;
-    Matrix& z = cache.gates;
-    multiply_into(input, Transpose::no, input_weight.value, Transpose::no, z);
-    multiply_into(state.hidden, Transpose::no, recurrent_weight.value, Transpose::no, z, 1.0);
-    LstmState after{Matrix::from_shape({batch, h}), Matrix::from_shape({batch, h})};
-    cache.cell_tanh.resize({batch, h});  // keeps the storage of a reused cache
-    for (std::size_t b = 0; b < batch; ++b) {
-      for (std::size_t j = 0; j < 4 * h; ++j) {
-        const double x = z(b, j) + bias.value(0, j);
-        z(b, j) = (j >= 2 * h && j < 3 * h) ? std::tanh(x) : sigmoid(x);
-      }
-      for (std::size_t j = 0; j < h; ++j) {
-        const double i = z(b, j), f = z(b, h + j), g = z(b, 2 * h + j), o = z(b, 3 * h + j);
-        after.cell(b, j) = f * state.cell(b, j) + i * g;
-        cache.cell_tanh(b, j) = std::tanh(after.cell(b, j));
-        after.hidden(b, j) = o * cache.cell_tanh(b, j);
-      }
-    }
-    return after;
-  }
-
-  // Adds the parameter gradients of the step `cache` recorded, given d(loss)/d(hidden') and
-  // d(loss)/d(cell') (the latter from later steps; zero for the last one).
-  LstmStepGradient backward(const LstmStepCache& cache, const Matrix& hidden_gradient, const Matrix& cell_gradient) {
-    const std::size_t batch = cache.input.shape()[0], h = hidden_units();
-    if (hidden_gradient.shape() != cache.before.hidden.shape() || cell_gradient.shape() != cache.before.cell.shape())
-      throw std::invalid_argument(fmt::format("mahpo::rl::LstmCell: backward needs two {}x{} gradients", batch, h));
-    Matrix gate_gradient = Matrix::from_shape({batch, 4 * h});  // d(loss)/dz
-    LstmStepGradient result;
-    result.before.cell = Matrix::from_shape({batch, h});
-    for (std::size_t b = 0; b < batch; ++b) {
-      for (std::size_t j = 0; j < h; ++j) {
-        const double i = cache.gates(b, j), f = cache.gates(b, h + j), g = cache.gates(b, 2 * h + j),
-                     o = cache.gates(b, 3 * h + j), tanh_cell = cache.cell_tanh(b, j);
-        const double dh = hidden_gradient(b, j);
-        const double dc = cell_gradient(b, j) + dh * o * (1.0 - tanh_cell * tanh_cell);
-        gate_gradient(b, j) = dc * g * i * (1.0 - i);
-        gate_gradient(b, h + j) = dc * cache.before.cell(b, j) * f * (1.0 - f);
-        gate_gradient(b, 2 * h + j) = dc * i * (1.0 - g * g);
-        gate_gradient(b, 3 * h + j) = dh * tanh_cell * o * (1.0 - o);
-        result.before.cell(b, j) = dc * f;
-      }
-    }
-    multiply_into(cache.input, Transpose::yes, gate_gradient, Transpose::no, input_weight.gradient, 1.0);
-    multiply_into(cache.before.hidden, Transpose::yes, gate_gradient, Transpose::no, recurrent_weight.gradient, 1.0);
-    for (std::size_t b = 0; b < batch; ++b)
-      for (std::size_t j = 0; j < 4 * h; ++j) bias.gradient(0, j) += gate_gradient(b, j);
-    result.input = multiply(gate_gradient, Transpose::no, input_weight.value, Transpose::yes);
-    result.before.hidden = multiply(gate_gradient, Transpose::no, recurrent_weight.value, Transpose::yes);
-    return result;
-  }
-
-  // One step without a cache, for acting.
-  LstmState predict(const Matrix& input, const LstmState& state) const {
-    LstmStepCache scratch;
-    return step(input, state, scratch);
-  }
-
-  // One step, cached for the next backward(hidden_gradient, cell_gradient).
-  LstmState forward(const Matrix& input, const LstmState& state) { return step(input, state, cache_); }
-
-  LstmStepGradient backward(const Matrix& hidden_gradient, const Matrix& cell_gradient) {
-    return backward(cache_, hidden_gradient, cell_gradient);
-  }
-
-  ParameterList parameters() { return {&input_weight, &recurrent_weight, &bias}; }
-  void zero_gradients() { rl::zero_gradients(parameters()); }
-
- private:
-  LstmStepCache cache_;
-
-  static double sigmoid(double x) {
-    return x >= 0.0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));  // no overflow either way
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/lstm_cell.hpp
-
-namespace mahpo::rl {
-
-struct LstmOptions {
-  std::size_t inputs = 0;        // features per step
-  std::size_t hidden_units = 0;  // per layer
-  std::size_t layers = 1;
-};
-
-class Lstm {
- public:
-  Lstm() = default;
-  Lstm(const LstmOptions& options, std::mt19937_64& rng) : options_(options) {
-    if (options.inputs == 0 || options.hidden_units == 0 || options.layers == 0)
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::Lstm: inputs ({}), hidden units ({}) and layers ({}) must be positive",
-                      options.inputs, options.hidden_units, options.layers));
-    for (std::size_t layer = 0; layer < options.layers; ++layer)
-      cells_.emplace_back(layer == 0 ? options.inputs : options.hidden_units, options.hidden_units, rng);
-  }
-
-  const LstmOptions& options() const { return options_; }
-  std::size_t inputs() const { return options_.inputs; }
-  std::size_t outputs() const { return options_.hidden_units; }
-
-  // Zero hidden and cell states, one per layer.
-  std::vector<LstmState> initial_state(std::size_t batch) const {
-    std::vector<LstmState> state;
-    for (const auto& cell : cells_) state.push_back(cell.initial_state(batch));
-    return state;
-  }
-
-  // One time step for acting: advances `state` (one per layer) and returns the top hidden state.
-  Matrix predict_step(const Matrix& input, std::vector<LstmState>& state) const {
-    check_state(state);
-    Matrix x = input;
-    for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
-      state[layer] = cells_[layer].predict(x, state[layer]);
-      x = state[layer].hidden;
-    }
-    return x;
-  }
-
-  // The whole sequence from zero state; caches every step for backward.
-  std::vector<Matrix> forward(const std::vector<Matrix>& inputs) {
-    return forward(inputs, initial_state(inputs.empty() ? 0 : inputs.front().shape()[0]));
-  }
-
-  // The whole sequence from `state` (one per layer); caches every step for backward.
-  std::vector<Matrix> forward(const std::vector<Matrix>& inputs, std::vector<LstmState> state) {
-    check_state(state);
-    caches_.resize(inputs.size());  // reused between calls: their matrices keep their storage
-    for (auto& step_caches : caches_) step_caches.resize(cells_.size());
-    std::vector<Matrix> outputs;
-    for (std::size_t t = 0; t < inputs.size(); ++t) {
-      Matrix x = inputs[t];
-      for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
-        state[layer] = cells_[layer].step(x, state[layer], caches_[t][layer]);
-        x = state[layer].hidden;
-      }
-      outputs.push_back(std::move(x));
-    }
-    return outputs;
-  }
-
-  // Backpropagation through time over the last forward's sequence.
-  std::vector<Matrix> backward(const std::vector<Matrix>& output_gradients) {
-    if (output_gradients.size() != caches_.size())
-      throw std::invalid_argument(fmt::format("mahpo::rl::Lstm: backward got {} gradients for a sequence of {} steps",
-                                              output_gradients.size(), caches_.size()));
-    std::vector<Matrix> input_gradients(caches_.size());
-    if (caches_.empty()) return input_gradients;
-    const std::size_t batch = caches_.front().front().input.shape()[0];
-    std::vector<LstmState> carried = initial_state(batch);  // d(loss)/d(state) flowing back from step t+1
-    for (std::size_t t = caches_.size(); t-- > 0;) {
-      Matrix from_above = output_gradients[t];
-      for (std::size_t layer = cells_.size(); layer-- > 0;) {
-        Matrix hidden_gradient = from_above + carried[layer].hidden;
-        LstmStepGradient gradient = cells_[layer].backward(caches_[t][layer], hidden_gradient, carried[layer].cell);
-        carried[layer] = std::move(gradient.before);
-        from_above = std::move(gradient.input);
-      }
-      input_gradients[t] = std::move(from_above);
-    }
-    return input_gradients;
-  }
-
-  ParameterList parameters() {
-    ParameterList list;
-    for (auto& cell : cells_)
-      for (Parameter* parameter : cell.parameters()) list.push_back(parameter);
-    return list;
-  }
-  void zero_gradients() { rl::zero_gradients(parameters()); }
-
-  const std::vector<LstmCell>& cells() const { return cells_; }
-
- private:
-  LstmOptions options_;
-  std::vector<LstmCell> cells_;
-  std::vector<std::vector<LstmStepCache>> caches_;  // [time][layer]
-
-  void check_state(const std::vector<LstmState>& state) const {
-    if (cells_.empty()) throw std::logic_error("mahpo::rl::Lstm: used before construction with LstmOptions");
-    if (state.size() != cells_.size())
-      throw std::invalid_argument(
-          fmt::format("mahpo::rl::Lstm: a state has one entry per layer ({}), got {}", cells_.size(), state.size()));
-  }
-};
-
-}  // namespace mahpo::rl
-// ---- end mahpo/rl/lstm.hpp
-
-namespace mahpo::search {
-
-// Where the tanh goes: on the draw (every action inside (-1, 1)) or on the mean (seed 001's form).
-enum class PpoLstmSquash {
-  sample,  // a = tanh(u), u ~ N(mu, sigma)
-  mean,    // a = clip(h, -1, 1), h ~ N(tanh(mu), sigma)
-};
-
-struct PpoLstmOptions {
-  double learning_rate = 0.007;           // Adam's, for the agent (Wu et al.)
-  std::size_t lstm_units = 35;            // per layer (Wu et al.)
-  std::size_t lstm_layers = 3;            // (Wu et al.)
-  std::size_t embedding = 2;              // width of the input embedding (Wu et al.)
-  std::size_t episodes_per_update = 4;    // real episodes per PPO update
-  std::size_t ppo_epochs = 4;             // passes over each batch
-  double clip = 0.2;                      // PPO's epsilon
-  double entropy_coefficient = 0.01;      // of the Gaussian's entropy bonus
-  double max_gradient_norm = 1.0;         // global gradient-norm clip
-  double initial_log_std = 0.0;           // of every hyperparameter's Gaussian
-  bool use_reward_model = true;           // imagined updates between real ones
-  std::size_t reward_model_ensemble = 3;  // MLPs averaged
-  std::size_t reward_model_hidden = 16;   // units of each of their 2 hidden ReLU layers
-  std::size_t reward_model_steps = 50;    // Adam steps per fit, from the last fit's weights
-  double reward_model_learning_rate = 0.01;
-  double kl_threshold = 0.02;          // model-based updates stop once KL(before || now) exceeds it
-  std::size_t max_model_updates = 10;  // ... or after this many in a row
-  std::size_t imagined_episodes = 16;  // per model-based update
-  std::size_t min_real_for_model = 0;  // usable real trials before the model is used; 0: 2 x dimension
-  PpoLstmSquash squash = PpoLstmSquash::sample;
-};
-
-namespace ppo_lstm::detail {
-
-inline constexpr double min_log_std = -5.0;
-inline constexpr double max_log_std = 1.0;
-
-// The action in [-1, 1] of a stored draw (u or h, see PpoLstmSquash).
-inline double squashed_action(double draw, PpoLstmSquash squash) {
-  return squash == PpoLstmSquash::sample ? std::tanh(draw) : std::clamp(draw, -1.0, 1.0);
-}
-
-// Rows of a list of equally wide matrices, one under the other.
-inline rl::Matrix stack_rows(const std::vector<rl::Matrix>& parts) {
-  if (parts.empty()) return rl::Matrix::from_shape({0, 0});
-  const std::size_t rows = parts.front().shape()[0], columns = parts.front().shape()[1];
-  rl::Matrix stacked = rl::Matrix::from_shape({rows * parts.size(), columns});
-  for (std::size_t p = 0; p < parts.size(); ++p)
-    for (std::size_t i = 0; i < rows; ++i)
-      for (std::size_t j = 0; j < columns; ++j) stacked(p * rows + i, j) = parts[p](i, j);
-  return stacked;
-}
-
-// The inverse of stack_rows: `parts` blocks of equal height.
-inline std::vector<rl::Matrix> split_rows(const rl::Matrix& stacked, std::size_t parts) {
-  const std::size_t rows = stacked.shape()[0] / parts, columns = stacked.shape()[1];
-  std::vector<rl::Matrix> result(parts, rl::Matrix::from_shape({rows, columns}));
-  for (std::size_t p = 0; p < parts; ++p)
-    for (std::size_t i = 0; i < rows; ++i)
-      for (std::size_t j = 0; j < columns; ++j) result[p](i, j) = stacked(p * rows + i, j);
-  return result;
-}
-
-// The agent's action distributions along B episodes, one row per (step t, episode b) at t * B + b.
-// `mean` is the Gaussian's: mu (squash sample) or tanh(mu) (squash mean).
-struct Distributions {
-  rl::Matrix mean;     // (T B) x 1
-  rl::Matrix log_std;  // (T B) x 1
-};
-
-// The agent: input embedding -> stacked LSTM -> output embedding (mean), a log-std per step.
-// Episodes are B x T matrices of the Gaussian's draws (u or h, see PpoLstmSquash).
-class Policy {
- public:
-  Policy() = default;
-  Policy(std::size_t steps, const PpoLstmOptions& options, std::mt19937_64& rng)
-      : steps_(steps),
-        input_embedding_(1 + steps, options.embedding, 1.0, rng),
-        lstm_(rl::LstmOptions{options.embedding, options.lstm_units, options.lstm_layers}, rng),
-        output_(options.lstm_units, 1, 0.01, rng),
-        log_std_(xt::zeros<double>({std::size_t{1}, steps})),
-        squash_(options.squash) {
-    log_std_.value.fill(options.initial_log_std);
-  }
-
-  std::size_t steps() const { return steps_; }
-
-  // Draws `batch` episodes (B x T draws), feeding each action back in.
-  rl::Matrix sample(std::size_t batch, const rl::SquashedGaussianHead& head, std::mt19937_64& rng) const {
-    auto state = lstm_.initial_state(batch);
-    rl::Matrix episodes = rl::Matrix::from_shape({batch, steps_});
-    rl::Matrix previous = xt::zeros<double>({batch, std::size_t{1}});
-    for (std::size_t t = 0; t < steps_; ++t) {
-      const rl::Matrix top = lstm_.predict_step(input_embedding_.predict(step_input(previous, t)), state);
-      const rl::Matrix mean = squashed(output_.predict(top));
-      const rl::Matrix log_std = xt::full_like(mean, log_std_.value(0, t));
-      const rl::SquashedSample drawn = head.sample(mean, log_std, rng);
-      for (std::size_t b = 0; b < batch; ++b) {
-        episodes(b, t) = drawn.pre_squash(b, 0);
-        previous(b, 0) = squashed_action(drawn.pre_squash(b, 0), squash_);
-      }
-    }
-    return episodes;
-  }
-
-  // The distributions along given episodes, without caching.
-  Distributions predict(const rl::Matrix& episodes) const {
-    const std::size_t batch = episodes.shape()[0];
-    const rl::Matrix embedded = input_embedding_.predict(inputs(episodes));
-    const std::vector<rl::Matrix> per_step = split_rows(embedded, steps_);
-    auto state = lstm_.initial_state(batch);
-    std::vector<rl::Matrix> tops;
-    for (const auto& input : per_step) tops.push_back(lstm_.predict_step(input, state));
-    return {squashed(output_.predict(stack_rows(tops))), log_stds(batch)};
-  }
-
-  // The distributions along given episodes, cached for backward.
-  Distributions forward(const rl::Matrix& episodes) {
-    const std::size_t batch = episodes.shape()[0];
-    const rl::Matrix embedded = input_embedding_.forward(inputs(episodes));
-    const std::vector<rl::Matrix> tops = lstm_.forward(split_rows(embedded, steps_));
-    rl::Matrix mean = squashed(output_.forward(stack_rows(tops)));
-    if (squash_ == PpoLstmSquash::mean) last_squashed_mean_ = mean;
-    return {std::move(mean), log_stds(batch)};
-  }
-
-  // Adds the parameter gradients given d(loss)/d(mean) and d(loss)/d(log_std) of the last forward.
-  void backward(const rl::Matrix& mean_gradient, const rl::Matrix& log_std_gradient) {
-    const std::size_t batch = mean_gradient.shape()[0] / steps_;
-    rl::Matrix output_gradient = mean_gradient;
-    if (squash_ == PpoLstmSquash::mean)  // d tanh(mu) / d mu = 1 - tanh(mu)^2
-      for (std::size_t k = 0; k < output_gradient.size(); ++k)
-        output_gradient.flat(k) *= 1.0 - last_squashed_mean_.flat(k) * last_squashed_mean_.flat(k);
-    const rl::Matrix top_gradient = output_.backward(output_gradient);
-    const std::vector<rl::Matrix> input_gradients = lstm_.backward(split_rows(top_gradient, steps_));
-    input_embedding_.backward(stack_rows(input_gradients));
-    for (std::size_t t = 0; t < steps_; ++t)  // one log-std per step, shared by the batch
-      for (std::size_t b = 0; b < batch; ++b) log_std_.gradient(0, t) += log_std_gradient(t * batch + b, 0);
-  }
-
-  rl::ParameterList parameters() {
-    rl::ParameterList list = rl::join(input_embedding_.parameters(), lstm_.parameters());
-    list = rl::join(std::move(list), output_.parameters());
-    list.push_back(&log_std_);
-    return list;
-  }
-  void zero_gradients() { rl::zero_gradients(parameters()); }
-
-  void clamp_log_std() {
-    for (auto& x : log_std_.value) x = std::clamp(x, min_log_std, max_log_std);
-  }
-
-  const rl::Matrix& log_std() const { return log_std_.value; }
-
- private:
-  std::size_t steps_ = 0;
-  rl::Linear input_embedding_;
-  rl::Lstm lstm_;
-  rl::Linear output_;
-  rl::Parameter log_std_;  // 1 x T
-  PpoLstmSquash squash_ = PpoLstmSquash::sample;
-  rl::Matrix last_squashed_mean_;  // tanh(mu) of the last forward, for backward (squash mean)
-
-  rl::Matrix squashed(rl::Matrix output) const {
-    if (squash_ == PpoLstmSquash::mean)
-      for (auto& x : output) x = std::tanh(x);
-    return output;
-  }
-
-  // Step t's features for a batch: [previous action, one-hot(t)].
-  rl::Matrix step_input(const rl::Matrix& previous_action, std::size_t t) const {
-    const std::size_t batch = previous_action.shape()[0];
-    rl::Matrix input = xt::zeros<double>({batch, 1 + steps_});
-    for (std::size_t b = 0; b < batch; ++b) {
-      input(b, 0) = t == 0 ? 0.0 : previous_action(b, 0);
-      input(b, 1 + t) = 1.0;
-    }
-    return input;
-  }
-
-  // Every step's features, stacked: row t * B + b.
-  rl::Matrix inputs(const rl::Matrix& episodes) const {
-    const std::size_t batch = episodes.shape()[0];
-    rl::Matrix all = xt::zeros<double>({steps_ * batch, 1 + steps_});
-    for (std::size_t t = 0; t < steps_; ++t)
-      for (std::size_t b = 0; b < batch; ++b) {
-        all(t * batch + b, 0) = t == 0 ? 0.0 : squashed_action(episodes(b, t - 1), squash_);
-        all(t * batch + b, 1 + t) = 1.0;
-      }
-    return all;
-  }
-
-  rl::Matrix log_stds(std::size_t batch) const {
-    rl::Matrix all = rl::Matrix::from_shape({steps_ * batch, std::size_t{1}});
-    for (std::size_t t = 0; t < steps_; ++t)
-      for (std::size_t b = 0; b < batch; ++b) all(t * batch + b, 0) = log_std_.value(0, t);
-    return all;
-  }
-};
-
-// Episodes' draws stacked as the policy's rows: (T B) x 1, row t * B + b.
-inline rl::Matrix stacked_actions(const rl::Matrix& episodes) {
-  const std::size_t batch = episodes.shape()[0], steps = episodes.shape()[1];
-  rl::Matrix stacked = rl::Matrix::from_shape({steps * batch, std::size_t{1}});
-  for (std::size_t t = 0; t < steps; ++t)
-    for (std::size_t b = 0; b < batch; ++b) stacked(t * batch + b, 0) = episodes(b, t);
-  return stacked;
-}
-
-// KL(first || second) of the action distributions, averaged over every step of the episodes.
-// KL of two Gaussians per step: exact for tanh-squashed draws, an upper bound for clipped ones
-// (clipping is a many-to-one map; data-processing inequality, Cover & Thomas, 2006, thm 2.8.1)
-inline double mean_kl(const Policy& first, const Policy& second, const rl::Matrix& episodes,
-                               const rl::SquashedGaussianHead& head) {
-  const Distributions a = first.predict(episodes), b = second.predict(episodes);
-  const rl::Matrix kl = head.kl_divergence(a.mean, a.log_std, b.mean, b.log_std);
-  double total = 0.0;
-  for (double x : kl) total += x;
-  return kl.size() == 0 ? 0.0 : total / static_cast<double>(kl.size());
-}
-
-// Every step's advantage, row t * B + b: with gamma 1 and the reward at the end every step's return is R.
-inline rl::Vector step_advantages(const rl::Vector& episode_advantages, std::size_t steps) {
-  const std::size_t batch = episode_advantages.size();
-  rl::Vector result = rl::Vector::from_shape({steps * batch});
-  for (std::size_t t = 0; t < steps; ++t)
-    for (std::size_t b = 0; b < batch; ++b) result(t * batch + b) = episode_advantages(b);
-  return result;
-}
-
-// PPO's loss on B episodes: zeroes the policy's gradients, then adds d(loss)/d(parameters) of
-// the last forward (every step of every episode is one sample with its own ratio). pi_old's
-// log-probabilities are `old_log_probabilities` (rows as the policy's); when it is empty they are
-// set to the policy's own, as at an update's first epoch. With squash mean the head's tanh
-// correction depends on the draw alone, so it cancels in the ratio: the gradients are the Gaussian's.
-// PPO's clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9)
-inline rl::GaussianActorLoss loss_gradient(Policy& policy, const rl::SquashedGaussianHead& head,
-                                                    const rl::Matrix& episodes, rl::Matrix& old_log_probabilities,
-                                                    const rl::Vector& step_advantages,
-                                                    const rl::ActorLossOptions& options) {
-  policy.zero_gradients();
-  const rl::Matrix actions = stacked_actions(episodes);
-  const Distributions now = policy.forward(episodes);
-  if (old_log_probabilities.size() == 0)
-    old_log_probabilities = head.log_probabilities(now.mean, now.log_std, actions);
-  rl::GaussianActorLoss loss = rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, actions,
-                                                                old_log_probabilities, step_advantages, options);
-  policy.backward(loss.mean_gradient, loss.log_std_gradient);
-  return loss;
-}
-
-// The same loss's value through `predict` (no cache, no gradients): what finite differences read.
-inline double loss_value(const Policy& policy, const rl::SquashedGaussianHead& head,
-                                  const rl::Matrix& episodes, const rl::Matrix& old_log_probabilities,
-                                  const rl::Vector& step_advantages, const rl::ActorLossOptions& options) {
-  const Distributions now = policy.predict(episodes);
-  return rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, stacked_actions(episodes),
-                                          old_log_probabilities, step_advantages, options)
-      .total;
-}
-
-// The reward model: an ensemble of MLPs regressing the reward on the unit-cube point; the
-// prediction is the members' mean. Each fit standardizes the targets and runs full-batch Adam on
-// the mean squared error, starting from the previous fit's weights.
-class RewardModel {
- public:
-  RewardModel() = default;
-  RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
-                     std::mt19937_64& rng) {
-    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::MlpActivation::relu};
-    for (std::size_t m = 0; m < members; ++m) {
-      members_.emplace_back(shape, rng);
-      optimizers_.emplace_back(rl::AdamOptions{.learning_rate = learning_rate});
-    }
-  }
-
-  std::size_t members() const { return members_.size(); }
-
-  // `steps` Adam steps per member on (points, targets); returns the members' mean squared error
-  // after them, in standardized units. Points are rows of the unit cube.
-  double fit(const rl::Matrix& points, const rl::Vector& targets, std::size_t steps) {
-    const std::size_t n = targets.size();
-    if (points.shape()[0] != n)
-      throw std::invalid_argument(
-          fmt::format("mahpo::ppo_lstm: the reward model got {} points and {} targets", points.shape()[0], n));
-    if (n == 0) return 0.0;
-    mean_ = xt::mean(targets)();
-    const double variance = xt::variance(targets)();
-    scale_ = variance > 1e-24 ? std::sqrt(variance) : 1.0;
-    const rl::Matrix x = centred(points);
-    double error = 0.0;
-    for (std::size_t m = 0; m < members_.size(); ++m) {
-      for (std::size_t step = 0; step <= steps; ++step) {
-        members_[m].zero_gradients();
-        const rl::Matrix prediction = members_[m].forward(x);
-        rl::Matrix gradient = rl::Matrix::from_shape({n, std::size_t{1}});
-        double squared = 0.0;
-        for (std::size_t i = 0; i < n; ++i) {
-          const double residual = prediction(i, 0) - (targets(i) - mean_) / scale_;
-          squared += residual * residual;
-          gradient(i, 0) = residual / static_cast<double>(n);  // d/dprediction of the mean of residual^2 / 2
-        }
-        if (step == steps) {  // the error after the last step; no update
-          error += squared / static_cast<double>(n);
-          break;
-        }
-        members_[m].backward(gradient);
-        optimizers_[m].step(members_[m].parameters());
-      }
-    }
-    return error / static_cast<double>(members_.size());
-  }
-
-  // The ensemble's mean prediction at each row of `points`, in the targets' units.
-  rl::Vector predict(const rl::Matrix& points) const {
-    const std::size_t n = points.shape()[0];
-    rl::Vector result = xt::zeros<double>({n});
-    const rl::Matrix x = centred(points);
-    for (const auto& member : members_) {
-      const rl::Matrix prediction = member.predict(x);
-      for (std::size_t i = 0; i < n; ++i) result(i) += prediction(i, 0);
-    }
-    for (std::size_t i = 0; i < n; ++i) result(i) = mean_ + scale_ * result(i) / static_cast<double>(members_.size());
-    return result;
-  }
-
- private:
-  std::vector<rl::Mlp> members_;
-  std::vector<rl::Adam> optimizers_;
-  double mean_ = 0.0, scale_ = 1.0;
-
-  static rl::Matrix centred(const rl::Matrix& points) {
-    rl::Matrix x = points;
-    for (auto& v : x) v = 2.0 * v - 1.0;
-    return x;
-  }
-};
-
-inline PpoLstmOptions validated(PpoLstmOptions o, std::size_t dimension) {
-  const auto fail = [](std::string message) { throw std::invalid_argument("mahpo::ppo_lstm: " + message); };
-  if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
-    fail(fmt::format("learning_rate {} must be a positive number", o.learning_rate));
-  if (o.lstm_units == 0 || o.lstm_layers == 0 || o.embedding == 0)
-    fail(fmt::format("lstm_units ({}), lstm_layers ({}) and embedding ({}) must be positive", o.lstm_units,
-                     o.lstm_layers, o.embedding));
-  if (o.episodes_per_update == 0) fail("episodes_per_update must be at least 1");
-  if (o.ppo_epochs == 0) fail("ppo_epochs must be at least 1");
-  if (!(o.clip > 0.0 && o.clip < 1.0)) fail(fmt::format("clip {} must be in (0, 1)", o.clip));
-  if (!(o.entropy_coefficient >= 0.0) || !std::isfinite(o.entropy_coefficient))
-    fail(fmt::format("entropy_coefficient {} must be >= 0", o.entropy_coefficient));
-  if (!(o.max_gradient_norm > 0.0)) fail(fmt::format("max_gradient_norm {} must be > 0", o.max_gradient_norm));
-  if (!(o.initial_log_std >= min_log_std && o.initial_log_std <= max_log_std))
-    fail(fmt::format("initial_log_std {} must be in [{}, {}]", o.initial_log_std, min_log_std,
-                     max_log_std));
-  if (o.use_reward_model) {
-    if (o.reward_model_ensemble == 0 || o.reward_model_hidden == 0 || o.reward_model_steps == 0)
-      fail(fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must all "
-                       "be positive",
-                       o.reward_model_ensemble, o.reward_model_hidden, o.reward_model_steps));
-    if (!(o.reward_model_learning_rate > 0.0) || !std::isfinite(o.reward_model_learning_rate))
-      fail(fmt::format("reward_model_learning_rate {} must be a positive number", o.reward_model_learning_rate));
-    if (!(o.kl_threshold > 0.0)) fail(fmt::format("kl_threshold {} must be > 0", o.kl_threshold));
-    if (o.max_model_updates == 0) fail("max_model_updates must be at least 1 (or set use_reward_model = false)");
-    if (o.imagined_episodes < 2)
-      fail(fmt::format("imagined_episodes {} must be at least 2 (advantages are relative to the batch)",
-                       o.imagined_episodes));
-  }
-  if (o.min_real_for_model == 0) o.min_real_for_model = std::max<std::size_t>(2 * dimension, 1);
-  return o;
-}
-
-}  // namespace ppo_lstm::detail
-
-template <typename S>
-class PpoLstm {
- public:
-  using space_type = S;
-  static constexpr std::string_view name = "ppo_lstm";
-  static_assert(S::dimension > 0, "mahpo::ppo_lstm: the space needs at least one free parameter");
-
-  explicit PpoLstm(SearchOptions options = {}, PpoLstmOptions ppo = {})
-      : options_(options),
-        ppo_(ppo_lstm::detail::validated(ppo, S::dimension)),
-        history_(options.goal),
-        rng_(options.seed),
-        policy_(S::dimension, ppo_, rng_),
-        optimizer_(rl::AdamOptions{.learning_rate = ppo_.learning_rate}) {
-    if (ppo_.use_reward_model)
-      reward_model_ = ppo_lstm::detail::RewardModel(S::dimension, ppo_.reward_model_ensemble, ppo_.reward_model_hidden,
-                                                 ppo_.reward_model_learning_rate, rng_);
-  }
-
-  // One episode of the current policy.
-  Trial<S> ask() {
-    const rl::Matrix episode = policy_.sample(1, head_, rng_);
-    std::vector<double> actions(S::dimension);
-    for (std::size_t t = 0; t < S::dimension; ++t) actions[t] = episode(0, t);
-    episodes_.push_back(std::move(actions));
-    return history_.add(S::from_unit_cube(unit_point(episode, 0)), options_.budget);
-  }
-
-  void tell(std::size_t id, const Result& result) {
-    const auto& entry = history_.tell(id, result, name);
-    rewards_.tell(id, has_reward(entry), -entry.loss);  // -loss: the goal-signed value
-    waiting_.push_back(id);
-    if (waiting_.size() < ppo_.episodes_per_update) return;
-    real_update(ppo::detail::take_batch(waiting_, ppo_.episodes_per_update));
-    if (ppo_.use_reward_model) model_based_updates();
-  }
-
-  const SearchOptions& options() const { return options_; }
-  const PpoLstmOptions& ppo_options() const { return ppo_; }
-  const History<S>& history() const { return history_; }
-
-  std::size_t real_updates() const { return real_updates_; }
-  std::size_t model_updates() const { return model_updates_; }  // all rounds together
-  std::size_t model_rounds() const { return model_rounds_; }    // rounds with at least one model-based update
-  std::size_t model_updates_in_last_round() const { return last_round_updates_; }
-  double last_kl() const { return last_kl_; }  // KL(before || now) at the end of the last round
-  const ppo_lstm::detail::Policy& policy() const { return policy_; }
-
- private:
-  SearchOptions options_;
-  PpoLstmOptions ppo_;
-  History<S> history_;
-  std::mt19937_64 rng_;
-  rl::SquashedGaussianHead head_;
-  ppo_lstm::detail::Policy policy_;
-  rl::Adam optimizer_;
-  ppo_lstm::detail::RewardModel reward_model_;
-  rl::RunningMeanStd reward_moments_;
-  ppo::detail::EpisodeRewards rewards_;
-  std::vector<std::vector<double>> episodes_;  // each trial's draws, by id
-  std::vector<std::size_t> waiting_;           // told trials no update has used yet
-  std::size_t real_updates_ = 0, model_updates_ = 0, model_rounds_ = 0, last_round_updates_ = 0;
-  double last_kl_ = 0.0;
-
-  // Row b of B x T draws as a unit-cube point: (a + 1) / 2.
-  std::array<double, S::dimension> unit_point(const rl::Matrix& episodes, std::size_t b) const {
-    std::array<double, S::dimension> point{};
-    for (std::size_t t = 0; t < S::dimension; ++t)
-      point[t] = 0.5 * (ppo_lstm::detail::squashed_action(episodes(b, t), ppo_.squash) + 1.0);
-    return point;
-  }
-
-  static bool has_reward(const Observation<S>& entry) { return entry.usable() && std::isfinite(entry.loss); }
-
-  // Episode advantages: returns normalized by the real rewards' running moments, minus the batch's mean.
-  // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
-  rl::Vector advantages(const rl::Vector& rewards) const {
-    const rl::Vector normalized = reward_moments_.normalize(rewards);
-    return normalized - xt::mean(normalized)();
-  }
-
-  void real_update(const std::vector<std::size_t>& ids) {
-    rl::Vector rewards = rl::Vector::from_shape({ids.size()});
-    std::vector<double> usable;
-    rl::Matrix episodes = rl::Matrix::from_shape({ids.size(), S::dimension});
-    for (std::size_t b = 0; b < ids.size(); ++b) {
-      rewards(b) = rewards_.reward_or_worst(ids[b]);
-      if (rewards_.usable(ids[b])) usable.push_back(rewards(b));
-      for (std::size_t t = 0; t < S::dimension; ++t) episodes(b, t) = episodes_[ids[b]][t];
-    }
-    if (!usable.empty()) {
-      rl::Vector batch = rl::Vector::from_shape({usable.size()});
-      std::copy(usable.begin(), usable.end(), batch.begin());
-      reward_moments_.update(batch);
-    }
-    ppo_update(episodes, advantages(rewards));
-    ++real_updates_;
-  }
-
-  // Imagined updates on episodes the reward model scores, until the policy has moved past the KL
-  // threshold from where it started or the cap is reached.
-  void model_based_updates() {
-    std::vector<const Observation<S>*> real;
-    for (const auto& entry : history_.entries())
-      if (has_reward(entry)) real.push_back(&entry);
-    if (real.size() < ppo_.min_real_for_model) return;
-    rl::Matrix points = rl::Matrix::from_shape({real.size(), S::dimension});
-    rl::Vector targets = rl::Vector::from_shape({real.size()});
-    for (std::size_t i = 0; i < real.size(); ++i) {
-      for (std::size_t k = 0; k < S::dimension; ++k) points(i, k) = real[i]->point[k];
-      targets(i) = -real[i]->loss;
-    }
-    reward_model_.fit(points, targets, ppo_.reward_model_steps);
-
-    const ppo_lstm::detail::Policy before = policy_;
-    last_round_updates_ = 0;
-    for (std::size_t update = 0; update < ppo_.max_model_updates; ++update) {
-      const rl::Matrix episodes = policy_.sample(ppo_.imagined_episodes, head_, rng_);
-      rl::Matrix imagined = rl::Matrix::from_shape({ppo_.imagined_episodes, S::dimension});
-      for (std::size_t b = 0; b < ppo_.imagined_episodes; ++b) {
-        const auto snapped = snap<S>(unit_point(episodes, b));  // scored where the config really is
-        for (std::size_t k = 0; k < S::dimension; ++k) imagined(b, k) = snapped[k];
-      }
-      ppo_update(episodes, advantages(reward_model_.predict(imagined)));
-      ++last_round_updates_;
-      ++model_updates_;
-      last_kl_ = ppo_lstm::detail::mean_kl(before, policy_, episodes, head_);
-      if (last_kl_ > ppo_.kl_threshold) break;
-    }
-    ++model_rounds_;
-  }
-
-  // PPO epochs on B episodes (B x T draws) with one advantage per episode.
-  void ppo_update(const rl::Matrix& episodes, const rl::Vector& episode_advantages) {
-    const rl::Vector step_advantages = ppo_lstm::detail::step_advantages(episode_advantages, S::dimension);
-    const rl::ActorLossOptions loss_options{.clip = ppo_.clip, .entropy_coefficient = ppo_.entropy_coefficient};
-    rl::Matrix old_log_probabilities;  // pi_old: the policy as the update starts (set at the first epoch)
-    ppo::detail::run_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
-      const double kl = ppo_lstm::detail::loss_gradient(policy_, head_, episodes, old_log_probabilities,
-                                                       step_advantages, loss_options).approx_kl;
-      const rl::ParameterList parameters = policy_.parameters();
-      rl::clip_gradient_norm(parameters, ppo_.max_gradient_norm);
-      optimizer_.step(parameters);
-      policy_.clamp_log_std();
-      return kl;
-    });
-  }
-};
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/ppo/ppo_lstm.hpp
-// ---- begin mahpo/search/factory.hpp
-// Searchers by name, for programs that let their user choose one (search_lenet, paper_tables):
-//
-//   auto searcher = mahpo::search::make_searcher<Space>("tpe", {.search = {.seed = 1}});
-//   std::visit([&](auto& chosen) { mahpo::study::run_study(chosen, objective, options); }, searcher);
-//
-// The names are the searchers' own (`Searcher::name`), plus "mappo_paper" (MAPPO with
-// MappoOptions::paper()). T is a space, or a topology (nn::Topology): MAPPO then reads the
-// topology's layers (the same agents as its space's groups), the others search its space.
-
-#include <array>
-#include <cstddef>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <variant>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::search {
-
-struct SearcherSettings {
-  SearchOptions search{};          // seed, goal, and the budget of every trial of a single-fidelity searcher
-  double min_budget = 1.0 / 9.0;   // multi-fidelity searchers: epochs of the first rung
-  double max_budget = 1.0;         // ... and of the last (they ignore search.budget)
-  std::size_t trials = 0;          // the study's trial limit if known: sizes regularized evolution (0: its defaults)
-};
-
-inline constexpr std::array<std::string_view, 13> searcher_names{
-    "random",    "grid",       "anneal", "tpe",   "tpe_hyperopt",          "gp_bo",   "successive_halving",
-    "hyperband", "bohb",       "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"};
-
-// Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
-constexpr bool is_multi_fidelity(std::string_view name) {
-  return name == "successive_halving" || name == "hyperband" || name == "bohb";
-}
-
-template <typename T>
-using space_of_t = typename mappo::detail::space_of<T>::type;
-
-// Any searcher make_searcher<T> can build.
-template <typename T, typename S = space_of_t<T>>
-using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
-                                 SuccessiveHalving<S>, Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>,
-                                 PpoLstm<S>>;
-
-// The searcher `name` stands for; std::invalid_argument, listing the names, for another.
-template <typename T>
-AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& settings = {}) {
-  using S = space_of_t<T>;
-  using Any = AnySearcher<T>;
-  const SearchOptions& common = settings.search;
-  const auto fidelity = [&](auto options) {
-    options.min_budget = settings.min_budget;
-    options.max_budget = settings.max_budget;
-    return options;
-  };
-  if (name == "random") return Any(std::in_place_type<Random<S>>, common);
-  if (name == "grid") return Any(std::in_place_type<Grid<S>>, common);
-  if (name == "anneal") return Any(std::in_place_type<Anneal<S>>, common);
-  if (name == "tpe") return Any(std::in_place_type<Tpe<S>>, common);
-  if (name == "tpe_hyperopt") return Any(std::in_place_type<Tpe<S, tpe::Hyperopt>>, common);
-  if (name == "gp_bo") return Any(std::in_place_type<GpBo<S>>, common);
-  if (name == "successive_halving") {
-    return Any(std::in_place_type<SuccessiveHalving<S>>, common, fidelity(SuccessiveHalvingOptions{}));
-  }
-  if (name == "hyperband") return Any(std::in_place_type<Hyperband<S>>, common, fidelity(HyperbandOptions{}));
-  if (name == "bohb") return Any(std::in_place_type<Bohb<S>>, common, fidelity(BohbOptions{}));
-  if (name == "regularized_evolution") {
-    const auto evolution = settings.trials > 0 ? EvolutionOptions::for_budget(settings.trials) : EvolutionOptions{};
-    return Any(std::in_place_type<RegularizedEvolution<S>>, common, evolution);
-  }
-  if (name == "mappo") return Any(std::in_place_type<Mappo<T>>, common);
-  if (name == "mappo_paper") return Any(std::in_place_type<Mappo<T>>, common, MappoOptions::paper());
-  if (name == "ppo_lstm") return Any(std::in_place_type<PpoLstm<S>>, common);
-  std::string known;
-  for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
-  throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));
-}
-
-}  // namespace mahpo::search
-// ---- end mahpo/search/factory.hpp
-// ---- begin mahpo/rl/rl.hpp
-// mahpo::rl: the small reinforcement-learning toolkit the MAPPO and PPO-LSTM searchers are built
-// on, in double precision on xtensor. One thing per header:
-//   tensor.hpp                  Matrix (batch x features), Vector, Actions; BLAS products
-//   module.hpp                  Parameter (value + gradient), ParameterList, the Module concept
-//   initialization.hpp          orthogonal(rows, cols, gain, rng)
-//   linear.hpp, layer_norm.hpp  the layers
-//   mlp.hpp                     Mlp: ReLU/tanh, optional LayerNorm, orthogonal init
-//   lstm_cell.hpp, lstm.hpp     one LSTM step; a stacked LSTM over sequences with BPTT
-//   categorical_head.hpp        multi-dimensional categorical head (one dimension per hyperparameter)
-//   squashed_gaussian_head.hpp  tanh-squashed Gaussian head
-//   ppo.hpp                     clipped surrogate, clipped Huber value loss, their gradients
-//   actor_loss.hpp              surrogate - entropy bonus, through a head to its inputs
-//   advantages.hpp              GAE and advantage normalization
-//   running_mean_std.hpp        exact running mean/variance
-//   value_normalizer.hpp        MAPPO's debiased-EMA value normalization
-//   adam.hpp                    Adam over a ParameterList
-//   gradient_clipping.hpp       global gradient-norm clipping
-
-// ---- end mahpo/rl/rl.hpp
-// ---- begin mahpo/study/csv.hpp
-// CSV as the study reports and the paper's tables write it (RFC 4180): a cell holding a comma, a
-// quote or a line break goes in double quotes with its quotes doubled; JSON values as their text.
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-namespace mahpo::study {
-
-// One cell, quoted only when it must be.
-inline std::string csv_cell(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string cell = "\"";
-  for (char c : text) cell += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return cell + '"';
-}
-
-// A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
-inline std::string json_text(const nlohmann::json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
-}
-
-// Cells joined by commas (no line break), each quoted only when it must be.
-inline std::string csv_row(const std::vector<std::string>& cells) {
-  std::string line;
-  for (std::size_t k = 0; k < cells.size(); ++k) {
-    if (k > 0) line += ',';
-    line += csv_cell(cells[k]);
-  }
-  return line;
-}
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/csv.hpp
-// ---- begin mahpo/study/journal.hpp
-// The study journal: one JSON object per line, appended and fsync'ed before the event it records is
-// reported, so a crash loses at most the line being written.
-//
-//   {"event":"study","format":1,"searcher":"tpe","space":"...","seed":0,"goal":"maximize"}
-//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01}
-//   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
-//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6}
-//
-// Reading tolerates a truncated last line (the crash happened while writing it): it is reported
-// and cut off before anything new is appended. Any other malformed line is an error.
-
-#include <cerrno>
-#include <cmath>
-#include <cstddef>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-#include <optional>
-#include <stdexcept>
-#include <string>
-#include <vector>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-
-namespace mahpo::study {
-
-class StudyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-inline Status status_from_string(const std::string& text) {
-  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
-    if (text == to_string(status)) return status;
-  }
-  throw StudyError(fmt::format("mahpo: unknown trial status '{}' in the journal", text));
-}
-
-// A value as JSON: NaN and infinities (which JSON lacks) become null.
-inline nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
-inline double number_from(const nlohmann::json& json) {
-  return json.is_number() ? json.get<double>() : std::numeric_limits<double>::quiet_NaN();
-}
-
-inline nlohmann::json result_to_json(const Result& result) {
-  nlohmann::json intermediate = nlohmann::json::array();
-  for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
-  return {{"value", number_or_null(result.value)},
-          {"status", to_string(result.status)},
-          {"intermediate", std::move(intermediate)},
-          {"metrics", result.metrics},
-          {"message", result.message}};
-}
-
-inline Result result_from_json(const nlohmann::json& json) {
-  Result result;
-  result.value = number_from(json.at("value"));
-  result.status = status_from_string(json.at("status").get<std::string>());
-  for (const auto& value : json.at("intermediate")) result.intermediate.push_back(number_from(value));
-  result.metrics = json.at("metrics");
-  result.message = json.at("message").get<std::string>();
-  return result;
-}
-
-struct JournalContents {
-  std::vector<nlohmann::json> records;
-  std::size_t valid_bytes = 0;       // the length of the complete lines
-  std::size_t truncated_bytes = 0;   // the length of a cut-off last line (0: none)
-};
-
-// Reads a journal; throws StudyError on a malformed line that is not a truncated last line.
-inline JournalContents read_journal(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StudyError(fmt::format("mahpo: cannot read the journal {}", path.string()));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  JournalContents contents;
-  std::size_t start = 0, line_number = 1;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) {  // no newline: the crash cut this line short
-      contents.truncated_bytes = text.size() - start;
-      break;
-    }
-    try {
-      contents.records.push_back(nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(start),
-                                                       text.begin() + static_cast<std::ptrdiff_t>(end)));
-    } catch (const nlohmann::json::exception& error) {
-      throw StudyError(fmt::format("mahpo: the journal {} has a malformed line {}: {}", path.string(), line_number,
-                                   error.what()));
-    }
-    start = end + 1;
-    contents.valid_bytes = start;
-    ++line_number;
-  }
-  return contents;
-}
-
-// Appends lines to a journal file; every line is written whole and fsync'ed.
-class JournalWriter {
- public:
-  JournalWriter() = default;
-  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line).
-  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt)
-      : path_(path) {
-    descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (descriptor_ < 0) fail("open");
-    if (keep_bytes && ::ftruncate(descriptor_, static_cast<off_t>(*keep_bytes)) != 0) fail("truncate");
-  }
-  JournalWriter(const JournalWriter&) = delete;
-  JournalWriter& operator=(const JournalWriter&) = delete;
-  JournalWriter(JournalWriter&& other) noexcept : path_(std::move(other.path_)), descriptor_(other.descriptor_) {
-    other.descriptor_ = -1;
-  }
-  JournalWriter& operator=(JournalWriter&& other) noexcept {
-    std::swap(path_, other.path_);
-    std::swap(descriptor_, other.descriptor_);
-    return *this;
-  }
-  ~JournalWriter() {
-    if (descriptor_ >= 0) ::close(descriptor_);
-  }
-
-  bool is_open() const { return descriptor_ >= 0; }
-
-  void append(const nlohmann::json& record) {
-    if (descriptor_ < 0) return;
-    const std::string line = record.dump() + "\n";
-    std::size_t written = 0;
-    while (written < line.size()) {
-      const ssize_t n = ::write(descriptor_, line.data() + written, line.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("write");
-      written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(descriptor_) != 0) fail("fsync");
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) const {
-    throw StudyError(fmt::format("mahpo: cannot {} the journal {}: {}", what, path_.string(), std::strerror(errno)));
-  }
-
-  std::filesystem::path path_;
-  int descriptor_ = -1;
-};
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/journal.hpp
-// ---- begin mahpo/study/progress.hpp
-// The progress line a study prints on stderr: trials finished, the best value, time spent, and an
-// ETA (trial limit) or the time left (time limit).
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdio>
-#include <string>
-#include <string_view>
-
-#include <fmt/format.h>
-
-namespace mahpo::study {
-
-// 42s, 3m07s, 2h05m.
-inline std::string format_duration(double seconds) {
-  const auto total = static_cast<long long>(seconds + 0.5);
-  if (total < 60) return fmt::format("{}s", total);
-  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
-  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
-}
-
-struct ProgressState {
-  std::string_view searcher;
-  std::size_t finished = 0;
-  std::size_t trial_limit = 0;   // 0: none
-  double seconds_limit = 0.0;    // 0: none
-  double elapsed = 0.0;
-  const double* best = nullptr;  // the best value so far, if any
-};
-
-// The line, without the leading carriage return.
-inline std::string progress_line(const ProgressState& state) {
-  std::string eta;
-  if (state.trial_limit > 0 && state.finished > 0) {
-    const auto left = static_cast<double>(state.trial_limit - std::min(state.trial_limit, state.finished));
-    eta = fmt::format(" | ETA {}", format_duration(state.elapsed / static_cast<double>(state.finished) * left));
-  } else if (state.seconds_limit > 0.0) {
-    eta = fmt::format(" | {} left", format_duration(std::max(0.0, state.seconds_limit - state.elapsed)));
-  }
-  return fmt::format("mahpo {}: trial {}/{} | best {} | {} elapsed{}   ", state.searcher, state.finished,
-                     state.trial_limit > 0 ? std::to_string(state.trial_limit) : std::string("?"),
-                     state.best ? fmt::format("{:.5g}", *state.best) : std::string("-"), format_duration(state.elapsed),
-                     eta);
-}
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/progress.hpp
-// ---- begin mahpo/study/report.hpp
-// What a study gives back: every trial (config, budget, result, times, worker), the best, a summary
-// and a CSV with one row per trial.
-
-#include <algorithm>
-#include <cstddef>
-#include <filesystem>
-#include <fstream>
-#include <string>
-#include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-
-namespace mahpo::study {
-
-template <typename S>
-struct TrialRecord {
-  std::size_t id = 0;
-  Config<S> config;
-  Budget budget{};
-  bool finished = false;
-  Result result;
-  double started = 0.0;  // study seconds when it started and ended
-  double ended = 0.0;
-  std::size_t worker = 0;
-  bool replayed = false;  // finished in an earlier run, read from the journal
-};
-
-template <typename S>
-struct StudyReport {
-  std::string searcher;
-  Goal goal = Goal::maximize;
-  std::vector<TrialRecord<S>> trials;  // by id
-  double seconds = 0.0;                // wall-clock search time, earlier runs included
-  std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
-  std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
-
-  // The finished ok trial with the best value, or nullptr.
-  const TrialRecord<S>* best() const {
-    const TrialRecord<S>* found = nullptr;
-    for (const auto& trial : trials) {
-      if (!trial.finished || trial.result.status != Status::ok) continue;
-      const bool better = found == nullptr || (goal == Goal::maximize ? trial.result.value > found->result.value
-                                                                              : trial.result.value < found->result.value);
-      if (better) found = &trial;
-    }
-    return found;
-  }
-
-  std::size_t count(Status status) const {
-    return static_cast<std::size_t>(std::count_if(trials.begin(), trials.end(), [&](const auto& trial) {
-      return trial.finished && trial.result.status == status;
-    }));
-  }
-
-  std::string summary() const {
-    std::string text = fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher,
-                                   trials.size(), count(Status::ok), count(Status::failed), count(Status::diverged),
-                                   count(Status::pruned), seconds);
-    for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
-    const auto* top = best();
-    if (top == nullptr) return text + "  no trial finished ok\n";
-    text += fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
-    for (const char* key : {"validation_accuracy", "test_accuracy", "test_kappa"}) {
-      if (top->result.metrics.contains(key)) text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
-    }
-    text += fmt::format("  config: {}\n", top->config.to_string());
-    return text;
-  }
-
-  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
-  // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
-  // text metric (the union over trials, in first-seen order).
-  void write_csv(const std::filesystem::path& path) const {
-    std::vector<std::string> metric_keys;
-    for (const auto& trial : trials) {
-      for (const auto& [key, value] : trial.result.metrics.items()) {
-        if (std::find(metric_keys.begin(), metric_keys.end(), key) == metric_keys.end()) metric_keys.push_back(key);
-      }
-    }
-    std::ofstream out(path);
-    if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id", "status", "value", "budget_epochs", "budget_iterations", "started", "ended", "worker"};
-    for (auto name : S::names) header.emplace_back(name);
-    for (const auto& key : metric_keys) header.push_back(key);
-    out << csv_row(header) << '\n';
-    for (const auto& trial : trials) {
-      std::vector<std::string> row{std::to_string(trial.id),
-                                   trial.finished ? to_string(trial.result.status) : "running",
-                                   fmt::format("{}", trial.result.value),
-                                   fmt::format("{}", trial.budget.epochs),
-                                   std::to_string(trial.budget.iterations),
-                                   fmt::format("{:.3f}", trial.started),
-                                   fmt::format("{:.3f}", trial.ended),
-                                   std::to_string(trial.worker)};
-      const auto config = trial.config.to_json();
-      for (auto name : S::names) row.push_back(json_text(config.at(std::string(name))));
-      for (const auto& key : metric_keys) {
-        row.push_back(trial.result.metrics.contains(key) ? json_text(trial.result.metrics.at(key)) : "");
-      }
-      out << csv_row(row) << '\n';
-    }
-    if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
-  }
-
-};
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/report.hpp
-// ---- begin mahpo/study/coordinator.hpp
-// The study's bookkeeping, apart from who evaluates the trials: the searcher, the journal, the
-// limits, the progress line and the report. An executor (the worker threads of study.hpp; an MPI
-// executor could be another) asks it for the next trial, evaluates the trial, and hands the result
-// back. The coordinator is not thread-safe: an executor with several workers calls it under one lock.
-//
-//   Coordinator coordinator(searcher, options);        // starts the journal, or replays it (resume)
-//   while (auto trial = coordinator.next(worker)) {    // a trial to rerun first, else a new ask
-//     coordinator.finish(trial->id, evaluate_trial(objective, *trial), worker);
-//   }
-//   StudyReport report = coordinator.close();
-//
-// Journal: every ask and tell is appended and fsync'ed before the trial starts or its result is
-// reported, so the journal's order is the order the searcher saw. Resume: a fresh searcher, built
-// with the same options, replays the journal's asks and tells in order (each replayed ask must give
-// the journal's config: searchers are deterministic); trials asked but never told (running at the
-// crash) are evaluated again first; finished ones never are.
-
-#include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <cstdio>
-#include <deque>
-#include <filesystem>
-#include <optional>
-#include <string>
-#include <utility>
-
-#include <unistd.h>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-
-namespace mahpo::study {
-
-enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
-
-struct StudyOptions {
-  std::size_t trials = 0;   // stop asking after this many trials (0: no limit)
-  double seconds = 0.0;     // ... or after this much wall-clock time, resumed runs included (0: no limit)
-  double epochs = 0.0;      // ... or once the asked budgets sum to this many epochs (0: no limit)
-  std::size_t workers = 1;  // trials evaluated at once, one thread each
-  std::filesystem::path journal;  // empty: no journal
-  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
-  Progress progress = Progress::automatic;
-};
-
-// Refuses options no study can run under.
-inline void check_options(const StudyOptions& options) {
-  if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
-    throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
-  }
-  if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
-  if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
-}
-
-// The journal's first record: what a resumed study must match.
-template <typename T>
-nlohmann::json study_header(const T& searcher) {
-  using S = typename T::space_type;
-  return {{"event", "study"},
-          {"format", 1},
-          {"searcher", std::string(T::name)},
-          {"space", S::describe()},
-          {"seed", searcher.options().seed},
-          {"goal", to_string(searcher.options().goal)}};
-}
-
-template <search::Searcher T>
-class Coordinator {
- public:
-  using space_type = typename T::space_type;
-  using trial_type = search::Trial<space_type>;
-
-  Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
-    check_options(options_);
-    report_.searcher = std::string(T::name);
-    report_.goal = searcher_.options().goal;
-    open_journal();
-    show_progress_ = options_.progress == Progress::always ||
-                     (options_.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
-    start_ = clock::now();
-  }
-
-  // Study seconds: this run's plus those of the runs the journal recorded.
-  double elapsed() const { return earlier_seconds_ + std::chrono::duration<double>(clock::now() - start_).count(); }
-
-  // The next trial for `worker`: a trial to evaluate again first, else a new ask (journaled) unless a
-  // limit is reached; nothing when the study is done asking.
-  std::optional<trial_type> next(std::size_t worker) {
-    trial_type trial;
-    if (!rerun_.empty()) {
-      const std::size_t id = rerun_.front();
-      rerun_.pop_front();
-      trial = {id, report_.trials[id].config, report_.trials[id].budget};
-    } else {
-      if (limit_reached()) return std::nullopt;
-      trial = searcher_.ask();
-      if (trial.id != report_.trials.size()) {
-        throw StudyError(fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
-      }
-      journal_.append({{"event", "ask"},
-                       {"id", trial.id},
-                       {"config", trial.config.to_json()},
-                       {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
-                       {"elapsed", elapsed()}});
-      report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
-      epochs_asked_ += trial.budget.epochs;
-    }
-    report_.trials[trial.id].started = elapsed();
-    report_.trials[trial.id].worker = worker;
-    return trial;
-  }
-
-  // Records a trial's result: on disk first, then told to the searcher, then in the report.
-  void finish(std::size_t id, Result result, std::size_t worker) {
-    auto& entry = report_.trials.at(id);
-    entry.ended = elapsed();
-    nlohmann::json record = result_to_json(result);
-    record["event"] = "tell";
-    record["id"] = id;
-    record["seconds"] = entry.ended - entry.started;
-    record["worker"] = worker;
-    record["elapsed"] = entry.ended;
-    journal_.append(record);  // on disk before anyone hears of it
-    searcher_.tell(id, result);
-    entry.result = std::move(result);
-    entry.finished = true;
-    if (show_progress_) print_progress();
-  }
-
-  // Ends the study: the report, with the study's total seconds.
-  StudyReport<space_type> close() {
-    if (show_progress_) fmt::print(stderr, "\n");
-    report_.seconds = elapsed();
-    return std::move(report_);
-  }
-
-  const StudyReport<space_type>& report() const { return report_; }
-
- private:
-  using clock = std::chrono::steady_clock;
-
-  bool limit_reached() const {
-    if (options_.trials > 0 && report_.trials.size() >= options_.trials) return true;
-    if (options_.seconds > 0.0 && elapsed() >= options_.seconds) return true;
-    return options_.epochs > 0.0 && epochs_asked_ >= options_.epochs;
-  }
-
-  void print_progress() const {
-    const auto finished = static_cast<std::size_t>(
-        std::count_if(report_.trials.begin(), report_.trials.end(), [](const auto& trial) { return trial.finished; }));
-    const auto* top = report_.best();
-    const ProgressState state{.searcher = T::name,
-                              .finished = finished,
-                              .trial_limit = options_.trials,
-                              .seconds_limit = options_.seconds,
-                              .elapsed = elapsed(),
-                              .best = top ? &top->result.value : nullptr};
-    fmt::print(stderr, "\r{}", progress_line(state));
-    std::fflush(stderr);
-  }
-
-  // Starts the journal, or replays the one at options.journal when resuming.
-  void open_journal() {
-    const auto header = study_header(searcher_);
-    const auto& path = options_.journal;
-    const bool exists = !path.empty() && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-    if (exists && !options_.resume) {
-      throw StudyError(
-          fmt::format("mahpo: the journal {} already exists; resume it or choose another path", path.string()));
-    }
-    if (exists) {
-      replay(header);
-    } else if (!path.empty()) {
-      journal_ = JournalWriter(path);
-      journal_.append(header);
-    }
-  }
-
-  void replay(const nlohmann::json& header) {
-    const auto& path = options_.journal;
-    const auto contents = read_journal(path);
-    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
-      throw StudyError(fmt::format("mahpo: {} does not start with a study header", path.string()));
-    }
-    const auto& found = contents.records.front();
-    for (const char* key : {"searcher", "space", "seed", "goal"}) {
-      if (found.value(key, nlohmann::json()) != header[key]) {
-        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
-                                     path.string(), key, found.value(key, nlohmann::json()).dump(), header[key].dump()));
-      }
-    }
-    if (contents.truncated_bytes > 0) {
-      report_.notes.push_back(
-          fmt::format("the journal's last line was cut short ({} bytes) and was dropped", contents.truncated_bytes));
-    }
-    for (std::size_t k = 1; k < contents.records.size(); ++k) {
-      const auto& record = contents.records[k];
-      const auto event = record.value("event", "");
-      if (event == "ask") {
-        replay_ask(record);
-      } else if (event == "tell") {
-        replay_tell(record);
-      } else {
-        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, path.string()));
-      }
-      earlier_seconds_ = std::max(earlier_seconds_, record.value("elapsed", 0.0));
-    }
-    for (const auto& entry : report_.trials) {
-      if (!entry.finished) rerun_.push_back(entry.id);
-    }
-    report_.rerun = rerun_.size();
-    if (!rerun_.empty()) {
-      report_.notes.push_back(fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
-    }
-    journal_ = JournalWriter(path, contents.valid_bytes);
-  }
-
-  void replay_ask(const nlohmann::json& record) {
-    const auto id = record.at("id").get<std::size_t>();
-    const auto trial = searcher_.ask();
-    const auto config = Config<space_type>::from_json(record.at("config"));
-    if (trial.id != id || !(trial.config == config)) {
-      throw StudyError(fmt::format(
-          "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
-          "searcher's options changed?)",
-          options_.journal.string(), id, config.to_string(), trial.config.to_string()));
-    }
-    TrialRecord<space_type> entry{.id = id, .config = trial.config, .budget = trial.budget};
-    entry.started = record.value("elapsed", 0.0);
-    report_.trials.push_back(std::move(entry));
-    epochs_asked_ += trial.budget.epochs;
-  }
-
-  void replay_tell(const nlohmann::json& record) {
-    const auto id = record.at("id").get<std::size_t>();
-    if (id >= report_.trials.size() || report_.trials[id].finished) {
-      throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
-                                   options_.journal.string(), id));
-    }
-    auto& entry = report_.trials[id];
-    entry.result = result_from_json(record);
-    entry.finished = entry.replayed = true;
-    entry.ended = record.value("elapsed", 0.0);
-    entry.worker = record.value("worker", std::size_t{0});
-    searcher_.tell(id, entry.result);
-  }
-
-  T& searcher_;
-  StudyOptions options_;
-  StudyReport<space_type> report_;
-  JournalWriter journal_;
-  std::deque<std::size_t> rerun_;  // ids to evaluate again first
-  double earlier_seconds_ = 0.0, epochs_asked_ = 0.0;
-  bool show_progress_ = false;
-  clock::time_point start_;
-};
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/coordinator.hpp
-// ---- begin mahpo/study/study.hpp
-// The study runner: a searcher against an objective, under a trial, wall-clock and/or epoch budget,
-// with N worker threads, a journal, resume, a progress line and a report.
-//
-//   mahpo::search::Tpe<Space> tpe({.seed = 1});
-//   auto report = mahpo::study::run_study(tpe, objective, {.trials = 200, .workers = 2,
-//                                                         .journal = "tpe.jsonl"});
-//   fmt::print("{}", report.summary());
-//   report.write_csv("tpe.csv");
-//
-// The parts: study/coordinator.hpp keeps the searcher, the journal (and its replay on resume), the
-// limits and the progress line; study/report.hpp the report and its CSV; this file evaluates trials
-// and runs the workers. Concurrency: workers ask and tell under one lock and evaluate outside it, so
-// a model-based searcher sees the other workers' trials as pending (History::running()) when it is
-// asked; every ask and tell is journaled inside that lock.
-
-#include <cmath>
-#include <cstddef>
-#include <exception>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <vector>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::study {
-
-// Evaluates one trial. An exception from the objective, or an ok result with a non-finite value,
-// makes a failed result: one bad trial never ends the study.
-template <typename O, typename S>
-Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
-  Result result;
-  try {
-    result = objective(trial.config, trial.budget);
-    if (result.status == Status::ok && !std::isfinite(result.value)) {
-      result.status = Status::failed;
-      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
-    }
-  } catch (const std::exception& error) {
-    result = Result{};
-    result.status = Status::failed;
-    result.message = error.what();
-  }
-  return result;
-}
-
-// The thread executor: `workers` threads (the calling one included) take trials from the
-// coordinator under one lock and evaluate them outside it. The first error from the coordinator
-// (the journal, the searcher) stops every worker and is rethrown.
-template <typename T, typename O>
-void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t workers) {
-  using S = typename T::space_type;
-  std::mutex lock;
-  std::exception_ptr failure;
-  const auto work = [&](std::size_t worker) {
-    while (true) {
-      std::optional<search::Trial<S>> trial;
-      {
-        std::lock_guard guard(lock);
-        if (failure) return;
-        try {
-          trial = coordinator.next(worker);
-        } catch (...) {
-          failure = std::current_exception();
-          return;
-        }
-        if (!trial) return;
-      }
-      Result result = evaluate_trial(objective, *trial);
-      std::lock_guard guard(lock);
-      try {
-        coordinator.finish(trial->id, std::move(result), worker);
-      } catch (...) {
-        failure = std::current_exception();
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
-  work(0);
-  for (auto& thread : threads) thread.join();
-  if (failure) std::rethrow_exception(failure);
-}
-
-// Runs the study and returns its report. Throws StudyError for bad options or a journal that does
-// not belong to this searcher and space; an exception from the objective fails that trial only.
-template <typename T, typename O>
-StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, StudyOptions options) {
-  static_assert(search::Searcher<T>,
-                "mahpo::study::run_study: the searcher must model mahpo::search::Searcher (space_type, name, "
-                "ask() -> Trial<space_type>, tell(id, Result), options())");
-  using S = typename T::space_type;
-  static_assert(Objective<O, S>,
-                "mahpo::study::run_study: the objective must be callable as objective(const Config<S>&, const "
-                "Budget&) and return a mahpo::Result");
-  const std::size_t workers = options.workers;
-  Coordinator<T> coordinator(searcher, std::move(options));
-  try {
-    run_threads(coordinator, objective, workers);
-  } catch (...) {
-    coordinator.close();  // ends the progress line
-    throw;
-  }
-  return coordinator.close();
-}
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/study.hpp
 // ---- begin mahpo/problems/lenet_surrogate.hpp
 // LeNet surrogate benchmarks: paper_lenet's objective (validation accuracy after 1 epoch on MNIST or
 // Fashion-MNIST, 5,000 validation images) predicted by a model fitted on ~1,000 real trials per data
@@ -12991,8 +3960,8 @@ const std::vector<Sample>& samples() {
 // Nadaraya-Watson estimate at x of `target` over the samples `use` admits; a small prior weight on
 // `fallback` keeps a point far from every trial finite.
 template <typename Use, typename Target>
-double kernel_average(const std::vector<Sample>& all, const Point& x, const std::array<double, 6>& bandwidths,
-                      Use use, Target target, double fallback) {
+double kernel_average(const std::vector<Sample>& all, const Point& x, const std::array<double, 6>& bandwidths, Use use,
+                      Target target, double fallback) {
   constexpr double prior_weight = 1e-3;  // the generator's KernelModel.prior_weight
   std::array<double, 6> scale{};
   for (std::size_t k = 0; k < 6; ++k) scale[k] = 0.5 / (bandwidths[k] * bandwidths[k]);
@@ -13077,8 +4046,8 @@ class LeNetSurrogate {
   static Config<space> best_config() {
     const auto& b = data::best_config;
     return surrogate_detail::config_of({static_cast<std::int32_t>(b[0]), static_cast<std::int32_t>(b[1]),
-                                        static_cast<std::int32_t>(b[2]), b[3], static_cast<std::int32_t>(b[4]),
-                                        b[5], 0.0, 0});
+                                        static_cast<std::int32_t>(b[2]), b[3], static_cast<std::int32_t>(b[4]), b[5],
+                                        0.0, 0});
   }
 
   // The real trials the model is fitted on (full budget, one per distinct config).
@@ -13088,8 +4057,9 @@ class LeNetSurrogate {
   // expected() at 1 epoch fitted without the trials whose held_out[i] is true: for cross-validation.
   static double expected_without(const Config<space>& config, std::span<const bool> held_out) {
     if (held_out.size() != data::trials.size()) {
-      throw std::invalid_argument(fmt::format("mahpo: LeNetSurrogate::expected_without needs one flag per trial ({}), got {}",
-                                              data::trials.size(), held_out.size()));
+      throw std::invalid_argument(
+          fmt::format("mahpo: LeNetSurrogate::expected_without needs one flag per trial ({}), got {}",
+                      data::trials.size(), held_out.size()));
     }
     const auto x = space::to_unit_cube(config);
     const auto& all = surrogate_detail::samples<data>();
@@ -13225,10 +4195,8 @@ struct Hartmann6 {
 
   static double evaluate(const std::array<double, 6>& x) {
     static constexpr std::array<double, 4> alpha{1.0, 1.2, 3.0, 3.2};
-    static constexpr double a[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
-                                       {0.05, 10, 17, 0.1, 8, 14},
-                                       {3, 3.5, 1.7, 10, 17, 8},
-                                       {17, 8, 0.05, 10, 0.1, 14}};
+    static constexpr double a[4][6] = {
+        {10, 3, 17, 3.5, 1.7, 8}, {0.05, 10, 17, 0.1, 8, 14}, {3, 3.5, 1.7, 10, 17, 8}, {17, 8, 0.05, 10, 0.1, 14}};
     static constexpr double p[4][6] = {{0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
                                        {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
                                        {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
@@ -13280,4 +4248,9128 @@ struct LeNetQuadratic {
 
 }  // namespace mahpo::problems
 // ---- end mahpo/problems/synthetic.hpp
+// ---- begin mahpo/rl/rl.hpp
+// mahpo::rl: the small reinforcement-learning toolkit the MAPPO and PPO-LSTM searchers are built
+// on, in double precision on xtensor. One thing per header:
+//   tensor.hpp                  Matrix (batch x features), Vector, Actions; BLAS products
+//   module.hpp                  Parameter (value + gradient), ParameterList, the Module concept
+//   initialization.hpp          orthogonal(rows, cols, gain, rng)
+//   linear.hpp, layer_norm.hpp  the layers
+//   mlp.hpp                     Mlp: ReLU/tanh, optional LayerNorm, orthogonal init
+//   lstm_cell.hpp, lstm.hpp     one LSTM step; a stacked LSTM over sequences with BPTT
+//   categorical_head.hpp        multi-dimensional categorical head (one dimension per hyperparameter)
+//   squashed_gaussian_head.hpp  tanh-squashed Gaussian head
+//   ppo.hpp                     clipped surrogate, clipped Huber value loss, their gradients
+//   actor_loss.hpp              surrogate - entropy bonus, through a head to its inputs
+//   advantages.hpp              GAE and advantage normalization
+//   running_mean_std.hpp        exact running mean/variance
+//   value_normalizer.hpp        MAPPO's debiased-EMA value normalization
+//   adam.hpp                    Adam over a ParameterList
+//   gradient_clipping.hpp       global gradient-norm clipping
+
+// ---- begin mahpo/rl/actor_loss.hpp
+// The actor's PPO loss assembled from a head, with the entropy bonus:
+//   total = policy_loss - entropy_coefficient * entropy                      (Schulman et al., 2017, eq. 9)
+// where policy_loss is the clipped surrogate of mahpo/rl/ppo.hpp and entropy the mean over the
+// batch and the action dimensions (the MAPPO reference code's multi-discrete mean). Each function
+// returns the losses and d(total)/d(head inputs), ready for the network's backward.
+//
+// Ratios: `Ratio::per_dimension` (default) gives every action dimension its own clipped ratio and
+// sums the surrogates, as the MAPPO reference code does for multi-discrete actions;
+// `Ratio::joint` clips the ratio of the joint probability (the product over dimensions), the
+// textbook PPO. Old log-probabilities are stored per dimension (batch x dimensions) either way.
+// Defaults: clip 0.2, entropy coefficient 0.01 (MAPPO).
+
+#include <cstddef>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+
+// ---- begin mahpo/rl/categorical_head.hpp
+// Categorical action heads: one categorical distribution per action dimension, all read from one
+// row of logits, the dimensions' logits side by side (sizes {3, 5} take 8 logits: 3 then 5).
+// One agent of the MAPPO searcher has one dimension per hyperparameter it sets.
+//
+// The head has no parameters; it maps a batch x logit_count() logits matrix to samples,
+// per-dimension log-probabilities and entropies (batch x dimensions()), and gives the gradients
+// with respect to the logits of weighted sums of those:
+//   d/dlogits sum_{b,d} w(b,d) log p_d(a(b,d))  =  w(b,d) (onehot(a(b,d)) - p_d)          (log-softmax)
+//   d/dlogits sum_{b,d} w(b,d) H_d              = -w(b,d) p_d (log p_d + H_d)
+// so a loss built on log-probabilities and entropies (mahpo/rl/actor_loss.hpp) backpropagates
+// through the network that made the logits. Sampling draws one uniform number per dimension
+// and inverts the cumulative distribution, so it is reproducible for a seeded generator.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/tensor.hpp
+// The tensor types of mahpo::rl and the few matrix products its modules need.
+//
+// Everything is double precision. A batch is a `Matrix` of batch x features (row i = sample i);
+// per-sample scalars (values, rewards, advantages) are a `Vector` of length batch; discrete actions
+// are an `Actions` matrix of batch x action dimensions. Products go to BLAS through xtensor-blas
+// (`xt::blas::gemm`), with the transposes done by BLAS, not by copies.
+
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <xtensor-blas/xlinalg.hpp>  // brings xblas.hpp, xlapack.hpp and the cxxblas macros they need
+#include <xtensor/xtensor.hpp>
+
+namespace mahpo::rl {
+
+using Matrix = xt::xtensor<double, 2>;        // batch x features
+using Vector = xt::xtensor<double, 1>;        // one number per sample
+using Actions = xt::xtensor<std::size_t, 2>;  // batch x action dimensions (categorical indices)
+
+enum class Transpose { no, yes };
+
+// result = beta * result + op(a) * op(b); result must already have the product's shape when beta != 0.
+inline void multiply_into(const Matrix& a, Transpose transpose_a, const Matrix& b, Transpose transpose_b,
+                          Matrix& result, double beta = 0.0) {
+  const bool ta = transpose_a == Transpose::yes, tb = transpose_b == Transpose::yes;
+  const std::size_t rows = ta ? a.shape()[1] : a.shape()[0];
+  const std::size_t inner = ta ? a.shape()[0] : a.shape()[1];
+  const std::size_t inner_b = tb ? b.shape()[1] : b.shape()[0];
+  const std::size_t columns = tb ? b.shape()[0] : b.shape()[1];
+  if (inner != inner_b)
+    throw std::invalid_argument(
+        fmt::format("mahpo::rl: cannot multiply {}x{} by {}x{}", rows, inner, inner_b, columns));
+  if (result.shape()[0] != rows || result.shape()[1] != columns) {
+    if (beta != 0.0)
+      throw std::invalid_argument(fmt::format("mahpo::rl: accumulating a {}x{} product into a {}x{} matrix", rows,
+                                              columns, result.shape()[0], result.shape()[1]));
+    result = Matrix::from_shape({rows, columns});
+  }
+  if (rows == 0 || columns == 0) return;
+  if (inner == 0) {  // the empty sum is zero; BLAS might not touch the result
+    if (beta == 0.0)
+      result.fill(0.0);
+    else
+      result *= beta;
+    return;
+  }
+  xt::blas::gemm(a, b, result, ta, tb, 1.0, beta);
+}
+
+// op(a) * op(b) as a new matrix.
+inline Matrix multiply(const Matrix& a, Transpose transpose_a, const Matrix& b, Transpose transpose_b) {
+  Matrix result;
+  multiply_into(a, transpose_a, b, transpose_b, result);
+  return result;
+}
+
+// a * b.
+inline Matrix multiply(const Matrix& a, const Matrix& b) { return multiply(a, Transpose::no, b, Transpose::no); }
+
+// A vector as a batch x 1 matrix (a critic's output gradient, say).
+inline Matrix as_column(const Vector& values) {
+  Matrix column = Matrix::from_shape({values.size(), 1});
+  for (std::size_t i = 0; i < values.size(); ++i) column(i, 0) = values(i);
+  return column;
+}
+
+// Column j of a matrix as a vector (a critic's batch x 1 output, say).
+inline Vector column(const Matrix& matrix, std::size_t j = 0) {
+  if (j >= matrix.shape()[1])
+    throw std::invalid_argument(fmt::format("mahpo::rl: column {} of a matrix with {} columns", j, matrix.shape()[1]));
+  Vector values = Vector::from_shape({matrix.shape()[0]});
+  for (std::size_t i = 0; i < values.size(); ++i) values(i) = matrix(i, j);
+  return values;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/tensor.hpp
+
+namespace mahpo::rl {
+
+class CategoricalHead {
+ public:
+  CategoricalHead() = default;
+  explicit CategoricalHead(std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
+    if (sizes_.empty()) throw std::invalid_argument("mahpo::rl::CategoricalHead: needs at least one dimension");
+    for (std::size_t size : sizes_) {
+      if (size == 0) throw std::invalid_argument("mahpo::rl::CategoricalHead: every dimension needs a choice");
+      offsets_.push_back(logit_count_);
+      logit_count_ += size;
+    }
+  }
+
+  const std::vector<std::size_t>& sizes() const { return sizes_; }
+  std::size_t dimensions() const { return sizes_.size(); }
+  std::size_t logit_count() const { return logit_count_; }
+  // Where dimension d's logits start in a row.
+  std::size_t offset(std::size_t d) const { return offsets_.at(d); }
+
+  // Softmax within each dimension's block: batch x logit_count().
+  Matrix probabilities(const Matrix& logits) const {
+    Matrix log_p = log_softmax(logits);
+    for (auto& x : log_p) x = std::exp(x);
+    return log_p;
+  }
+
+  Actions sample(const Matrix& logits, std::mt19937_64& rng) const {
+    const Matrix p = probabilities(logits);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    Actions actions = Actions::from_shape({p.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < p.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        const double u = uniform(rng);
+        double cumulative = 0.0;
+        std::size_t choice = sizes_[d] - 1;  // rounding leftovers go to the last choice
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          cumulative += p(b, offsets_[d] + k);
+          if (u < cumulative) {
+            choice = k;
+            break;
+          }
+        }
+        actions(b, d) = choice;
+      }
+    return actions;
+  }
+
+  // The most likely choice of each dimension (greedy acting); ties go to the first.
+  Actions mode(const Matrix& logits) const {
+    check_logits(logits);
+    Actions actions = Actions::from_shape({logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < sizes_[d]; ++k)
+          if (logits(b, offsets_[d] + k) > logits(b, offsets_[d] + best)) best = k;
+        actions(b, d) = best;
+      }
+    return actions;
+  }
+
+  // log p_d(actions(b, d)): batch x dimensions().
+  Matrix log_probabilities(const Matrix& logits, const Actions& actions) const {
+    check_actions(logits, actions);
+    const Matrix log_p = log_softmax(logits);
+    Matrix result = Matrix::from_shape({logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) result(b, d) = log_p(b, offsets_[d] + actions(b, d));
+    return result;
+  }
+
+  // H_d = -sum_k p_k log p_k: batch x dimensions().
+  Matrix entropy(const Matrix& logits) const {
+    const Matrix log_p = log_softmax(logits);
+    Matrix result = xt::zeros<double>({logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          const double lp = log_p(b, offsets_[d] + k);
+          result(b, d) -= std::exp(lp) * lp;
+        }
+    return result;
+  }
+
+  // KL(old || new) per sample and dimension, for early stopping or trust-region checks.
+  Matrix kl_divergence(const Matrix& old_logits, const Matrix& new_logits) const {
+    if (old_logits.shape() != new_logits.shape())
+      throw std::invalid_argument("mahpo::rl::CategoricalHead: KL of logits of different shapes");
+    const Matrix log_p = log_softmax(old_logits), log_q = log_softmax(new_logits);
+    Matrix result = xt::zeros<double>({old_logits.shape()[0], dimensions()});
+    for (std::size_t b = 0; b < old_logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          const std::size_t j = offsets_[d] + k;
+          result(b, d) += std::exp(log_p(b, j)) * (log_p(b, j) - log_q(b, j));
+        }
+    return result;
+  }
+
+  // d/dlogits of sum_{b,d} weights(b,d) * log p_d(actions(b,d)); weights is batch x dimensions().
+  Matrix log_probability_gradient(const Matrix& logits, const Actions& actions, const Matrix& weights) const {
+    check_actions(logits, actions);
+    check_weights(logits, weights);
+    Matrix gradient = probabilities(logits);
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        const double w = weights(b, d);
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          double& g = gradient(b, offsets_[d] + k);
+          g = w * ((k == actions(b, d) ? 1.0 : 0.0) - g);
+        }
+      }
+    return gradient;
+  }
+
+  // d/dlogits of sum_{b,d} weights(b,d) * H_d; weights is batch x dimensions().
+  Matrix entropy_gradient(const Matrix& logits, const Matrix& weights) const {
+    check_weights(logits, weights);
+    const Matrix log_p = log_softmax(logits);
+    const Matrix h = entropy(logits);
+    Matrix gradient = Matrix::from_shape(logits.shape());
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        for (std::size_t k = 0; k < sizes_[d]; ++k) {
+          const std::size_t j = offsets_[d] + k;
+          gradient(b, j) = -weights(b, d) * std::exp(log_p(b, j)) * (log_p(b, j) + h(b, d));
+        }
+    return gradient;
+  }
+
+ private:
+  std::vector<std::size_t> sizes_;
+  std::vector<std::size_t> offsets_;
+  std::size_t logit_count_ = 0;
+
+  void check_logits(const Matrix& logits) const {
+    if (logits.shape()[1] != logit_count_)
+      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: logits have {} columns, the head takes {}",
+                                              logits.shape()[1], logit_count_));
+  }
+
+  void check_actions(const Matrix& logits, const Actions& actions) const {
+    check_logits(logits);
+    if (actions.shape()[0] != logits.shape()[0] || actions.shape()[1] != dimensions())
+      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: actions must be {}x{}, got {}x{}",
+                                              logits.shape()[0], dimensions(), actions.shape()[0], actions.shape()[1]));
+    for (std::size_t b = 0; b < actions.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d)
+        if (actions(b, d) >= sizes_[d])
+          throw std::invalid_argument(
+              fmt::format("mahpo::rl::CategoricalHead: action {} of dimension {} has only {} choices", actions(b, d), d,
+                          sizes_[d]));
+  }
+
+  void check_weights(const Matrix& logits, const Matrix& weights) const {
+    check_logits(logits);
+    if (weights.shape()[0] != logits.shape()[0] || weights.shape()[1] != dimensions())
+      throw std::invalid_argument(fmt::format("mahpo::rl::CategoricalHead: weights must be {}x{}, got {}x{}",
+                                              logits.shape()[0], dimensions(), weights.shape()[0], weights.shape()[1]));
+  }
+
+  // log softmax within each dimension's block, shifted by the block's maximum for stability.
+  Matrix log_softmax(const Matrix& logits) const {
+    check_logits(logits);
+    Matrix result = Matrix::from_shape(logits.shape());
+    for (std::size_t b = 0; b < logits.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions(); ++d) {
+        const std::size_t begin = offsets_[d], end = begin + sizes_[d];
+        double maximum = -std::numeric_limits<double>::infinity();
+        for (std::size_t j = begin; j < end; ++j) maximum = std::max(maximum, logits(b, j));
+        double sum = 0.0;
+        for (std::size_t j = begin; j < end; ++j) sum += std::exp(logits(b, j) - maximum);
+        const double log_sum = maximum + std::log(sum);
+        for (std::size_t j = begin; j < end; ++j) result(b, j) = logits(b, j) - log_sum;
+      }
+    return result;
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/categorical_head.hpp
+// ---- begin mahpo/rl/gaussian_head.hpp
+// A diagonal Gaussian action head with a tanh-squashed mean, the policy of seed 001's PPO agent:
+// the network's output o gives the mean m = tanh(o) in (-1, 1), the action is a ~ N(m, std^2)
+// (unsquashed: the caller clips it into [-1, 1] before using it, as PPO implementations do with
+// bounded continuous actions), and log_std is one row of free parameters (1 x dimensions) shared
+// by the batch, as in the MAPPO reference's continuous policies.
+//
+//   log p(a)                        = -((a - m) / std)^2 / 2 - log_std - log(2 pi) / 2
+//   d/do       sum w log p          = w (a - m) / std^2 * (1 - m^2)
+//   d/dlog_std sum w log p          = sum over the batch of w (((a - m) / std)^2 - 1)
+//   entropy (per dimension)         = 1/2 + log(2 pi)/2 + log_std
+//
+// Unlike SquashedGaussianHead (tanh of the sample), an action here keeps its density when it
+// lands near the bounds, and a mean inside (-1, 1) can be reached exactly, so an integer level
+// or a bound is as easy to learn as an interior value.
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+
+
+namespace mahpo::rl {
+
+struct GaussianHeadGradient {
+  Matrix output;   // d/d(network output), batch x dimensions
+  Matrix log_std;  // d/dlog_std, 1 x dimensions (summed over the batch)
+};
+
+class GaussianHead {
+ public:
+  explicit GaussianHead(std::size_t dimensions) : dimensions_(dimensions) {
+    if (dimensions == 0) throw std::invalid_argument("mahpo::rl::GaussianHead: needs at least one dimension");
+  }
+
+  std::size_t dimensions() const { return dimensions_; }
+
+  // The means, tanh(output): the greedy action.
+  Matrix mode(const Matrix& output) const {
+    check(output);
+    Matrix mean = output;
+    for (double& x : mean) x = std::tanh(x);
+    return mean;
+  }
+
+  Matrix sample(const Matrix& output, const Matrix& log_std, std::mt19937_64& rng) const {
+    check(output, log_std);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    Matrix action = mode(output);
+    for (std::size_t b = 0; b < action.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions_; ++d) action(b, d) += std::exp(log_std(0, d)) * normal(rng);
+    return action;
+  }
+
+  // log p(action) per sample and dimension.
+  Matrix log_probabilities(const Matrix& output, const Matrix& log_std, const Matrix& action) const {
+    check(output, log_std);
+    check_same(output, action);
+    Matrix result = Matrix::from_shape(output.shape());
+    for (std::size_t b = 0; b < output.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions_; ++d) {
+        const double z = (action(b, d) - std::tanh(output(b, d))) * std::exp(-log_std(0, d));
+        result(b, d) = -0.5 * z * z - log_std(0, d) - half_log_two_pi;
+      }
+    return result;
+  }
+
+  // d/doutput and d/dlog_std of sum_{b,d} weights(b,d) * log p(action(b,d)).
+  GaussianHeadGradient log_probability_gradient(const Matrix& output, const Matrix& log_std, const Matrix& action,
+                                                const Matrix& weights) const {
+    check(output, log_std);
+    check_same(output, action);
+    check_same(output, weights);
+    GaussianHeadGradient gradient{Matrix::from_shape(output.shape()), xt::zeros<double>({std::size_t{1}, dimensions_})};
+    for (std::size_t b = 0; b < output.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions_; ++d) {
+        const double mean = std::tanh(output(b, d)), inverse_std = std::exp(-log_std(0, d));
+        const double z = (action(b, d) - mean) * inverse_std;
+        gradient.output(b, d) = weights(b, d) * z * inverse_std * (1.0 - mean * mean);
+        gradient.log_std(0, d) += weights(b, d) * (z * z - 1.0);
+      }
+    return gradient;
+  }
+
+  // The entropy of each dimension, 1 x dimensions.
+  Matrix entropy(const Matrix& log_std) const {
+    check_row(log_std);
+    Matrix result = log_std;
+    result += 0.5 + half_log_two_pi;
+    return result;
+  }
+
+ private:
+  static constexpr double half_log_two_pi = 0.91893853320467274178;  // log(2 pi) / 2
+  std::size_t dimensions_;
+
+  void check(const Matrix& output) const {
+    if (output.shape()[1] != dimensions_)
+      throw std::invalid_argument(fmt::format("mahpo::rl::GaussianHead: output has {} columns, the head {} dimensions",
+                                              output.shape()[1], dimensions_));
+  }
+  void check_row(const Matrix& log_std) const {
+    if (log_std.shape()[0] != 1 || log_std.shape()[1] != dimensions_)
+      throw std::invalid_argument(fmt::format("mahpo::rl::GaussianHead: log_std must be 1x{}, got {}x{}", dimensions_,
+                                              log_std.shape()[0], log_std.shape()[1]));
+  }
+  void check(const Matrix& output, const Matrix& log_std) const {
+    check(output);
+    check_row(log_std);
+  }
+  static void check_same(const Matrix& a, const Matrix& b) {
+    if (a.shape() != b.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::GaussianHead: shapes {}x{} and {}x{} differ", a.shape()[0],
+                                              a.shape()[1], b.shape()[0], b.shape()[1]));
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/gaussian_head.hpp
+// ---- begin mahpo/rl/ppo.hpp
+// The PPO losses and their gradients (Schulman et al., 2017), with the MAPPO refinements of
+// Yu et al., 2022 (value clipping, Huber value loss with delta 10).
+//
+// Policy: for a batch of B samples with K log-probability columns each (K = 1 for one joint
+// log-probability; K = the action dimensions for MAPPO's per-dimension ratios, mahpo/rl/actor_loss.hpp)
+//   r(b,k) = exp(new(b,k) - old(b,k))
+//   loss   = -(1/B) sum_b sum_k min(r A_b, clip(r, 1 - eps, 1 + eps) A_b)        (PPO eq. 7)
+//   d loss / d new(b,k) = -(1/B) r A_b where the unclipped term is the minimum, else 0.
+// The sum over k and mean over b follow the MAPPO reference code.
+//
+// Value: for predictions v, the predictions at collection time v_old and targets R (all in the
+// normalized scale when value normalization is on)
+//   v_clip = v_old + clip(v - v_old, -eps, eps)
+//   loss   = (1/B) sum_b max(h(R - v), h(R - v_clip))    (unclipped: (1/B) sum_b h(R - v))
+// with h the Huber loss of delta 10 (or e^2 / 2 without it, as the MAPPO code's mse_loss).
+// The MAPPO defaults: clip 0.2 for both, Huber on, value clipping on.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct PolicyLoss {
+  double loss = 0.0;
+  Matrix gradient;             // d(loss)/d(new log-probabilities), batch x K
+  double clip_fraction = 0.0;  // share of ratios outside [1 - eps, 1 + eps]
+  double approx_kl = 0.0;      // mean over b of sum_k (r - 1) - log r, an estimate of KL(old || new) >= 0
+};
+
+inline PolicyLoss ppo_policy_loss(const Matrix& new_log_probabilities, const Matrix& old_log_probabilities,
+                                  const Vector& advantages, double clip = 0.2) {
+  const std::size_t batch = new_log_probabilities.shape()[0], columns = new_log_probabilities.shape()[1];
+  if (old_log_probabilities.shape() != new_log_probabilities.shape() || advantages.size() != batch)
+    throw std::invalid_argument(fmt::format(
+        "mahpo::rl::ppo_policy_loss: new ({}x{}) and old ({}x{}) log-probabilities and advantages ({}) "
+        "must agree",
+        batch, columns, old_log_probabilities.shape()[0], old_log_probabilities.shape()[1], advantages.size()));
+  if (!(clip > 0.0)) throw std::invalid_argument(fmt::format("mahpo::rl::ppo_policy_loss: clip {} must be > 0", clip));
+  PolicyLoss result;
+  result.gradient = xt::zeros<double>({batch, columns});
+  if (batch == 0) return result;
+  const double scale = 1.0 / static_cast<double>(batch);
+  std::size_t clipped = 0;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t k = 0; k < columns; ++k) {
+      const double log_ratio = new_log_probabilities(b, k) - old_log_probabilities(b, k);
+      const double ratio = std::exp(log_ratio), a = advantages(b);
+      const double unclipped = ratio * a, clipped_term = std::clamp(ratio, 1.0 - clip, 1.0 + clip) * a;
+      result.loss -= scale * std::min(unclipped, clipped_term);
+      if (unclipped <= clipped_term) result.gradient(b, k) = -scale * ratio * a;  // else the clip holds it: 0
+      if (std::abs(ratio - 1.0) > clip) ++clipped;
+      result.approx_kl += scale * (ratio - 1.0 - log_ratio);  // Schulman's k3 estimator
+    }
+  result.clip_fraction = static_cast<double>(clipped) / static_cast<double>(batch * columns);
+  return result;
+}
+
+// Huber (1964): e^2 / 2 for |e| <= delta, delta (|e| - delta / 2) beyond.
+inline double huber_loss(double error, double delta) {
+  const double magnitude = std::abs(error);
+  return magnitude <= delta ? 0.5 * error * error : delta * (magnitude - 0.5 * delta);
+}
+
+// d huber_loss / d error.
+inline double huber_derivative(double error, double delta) {
+  return std::abs(error) <= delta ? error : (error > 0.0 ? delta : -delta);
+}
+
+struct ValueLossOptions {
+  double clip = 0.2;        // how far a prediction may move from its collection-time value
+  bool clip_values = true;  // the max of clipped and unclipped losses (MAPPO's use_clipped_value_loss)
+  bool huber = true;        // Huber loss; else e^2 / 2
+  double huber_delta = 10.0;
+};
+
+struct ValueLoss {
+  double loss = 0.0;
+  Vector gradient;  // d(loss)/d(values)
+};
+
+inline ValueLoss ppo_value_loss(const Vector& values, const Vector& old_values, const Vector& returns,
+                                const ValueLossOptions& options = {}) {
+  const std::size_t batch = values.size();
+  if (old_values.size() != batch || returns.size() != batch)
+    throw std::invalid_argument(fmt::format(
+        "mahpo::rl::ppo_value_loss: values ({}), old values ({}) and returns ({}) must have the same length", batch,
+        old_values.size(), returns.size()));
+  if (options.clip_values && !(options.clip > 0.0))
+    throw std::invalid_argument(fmt::format("mahpo::rl::ppo_value_loss: clip {} must be > 0", options.clip));
+  if (options.huber && !(options.huber_delta > 0.0))
+    throw std::invalid_argument(
+        fmt::format("mahpo::rl::ppo_value_loss: huber_delta {} must be > 0", options.huber_delta));
+  const auto loss = [&](double e) { return options.huber ? huber_loss(e, options.huber_delta) : 0.5 * e * e; };
+  const auto derivative = [&](double e) { return options.huber ? huber_derivative(e, options.huber_delta) : e; };
+  ValueLoss result{0.0, xt::zeros<double>({batch})};
+  if (batch == 0) return result;
+  const double scale = 1.0 / static_cast<double>(batch);
+  for (std::size_t b = 0; b < batch; ++b) {
+    const double error = returns(b) - values(b);
+    double term = loss(error), gradient = -derivative(error);
+    if (options.clip_values) {
+      const double step = values(b) - old_values(b);
+      const double clipped_value = old_values(b) + std::clamp(step, -options.clip, options.clip);
+      const double clipped_error = returns(b) - clipped_value;
+      const double clipped_term = loss(clipped_error);
+      if (clipped_term > term) {  // then the clamp is active and holds the prediction: no gradient
+        term = clipped_term;
+        gradient = std::abs(step) < options.clip ? -derivative(clipped_error) : 0.0;
+      }
+    }
+    result.loss += scale * term;
+    result.gradient(b) = scale * gradient;
+  }
+  return result;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/ppo.hpp
+// ---- begin mahpo/rl/squashed_gaussian_head.hpp
+// A tanh-squashed diagonal Gaussian action head (as in Haarnoja et al., 2018, appendix C):
+// u ~ N(mean, exp(log_std)^2), action = tanh(u) in (-1, 1); the caller rescales the action to a
+// hyperparameter's range. Everything is per sample and dimension (batch x dimensions matrices).
+//
+//   log p(action) = log N(u; mean, std) - log(1 - tanh(u)^2 + epsilon)     (change of variables)
+//   d/dmean    sum w log p = w (u - mean) / std^2
+//   d/dlog_std sum w log p = w (((u - mean) / std)^2 - 1)
+// The tanh correction does not depend on mean or std for a given u, so keep u (`pre_squash`)
+// with each action: recovering it with atanh from a rounded or clamped action is lossy
+// (`pre_squash(action)` is there when it is all you have).
+//
+// Choices: epsilon 1e-6 (as in SAC implementations) keeps the log finite when |u| is large. The
+// squashed distribution's entropy has no closed form; `entropy` is the Gaussian's, which is what
+// an entropy bonus usually uses. KL divergence is invariant under the bijection tanh, so
+// `kl_divergence` is the Gaussian KL and is exact for the squashed distributions too.
+// If log_std is one parameter shared by the batch, sum its gradient over the batch rows.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct SquashedSample {
+  Matrix pre_squash;  // u, batch x dimensions
+  Matrix action;      // tanh(u)
+};
+
+struct GaussianGradient {
+  Matrix mean;     // d/dmean, batch x dimensions
+  Matrix log_std;  // d/dlog_std, batch x dimensions
+};
+
+class SquashedGaussianHead {
+ public:
+  explicit SquashedGaussianHead(double epsilon = 1e-6) : epsilon_(epsilon) {
+    if (!(epsilon >= 0.0)) throw std::invalid_argument("mahpo::rl::SquashedGaussianHead: epsilon must be >= 0");
+  }
+
+  double epsilon() const { return epsilon_; }
+
+  SquashedSample sample(const Matrix& mean, const Matrix& log_std, std::mt19937_64& rng) const {
+    check(mean, log_std);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    SquashedSample s{Matrix::from_shape(mean.shape()), Matrix::from_shape(mean.shape())};
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      s.pre_squash.flat(k) = mean.flat(k) + std::exp(log_std.flat(k)) * normal(rng);
+      s.action.flat(k) = std::tanh(s.pre_squash.flat(k));
+    }
+    return s;
+  }
+
+  // The squashed mean, tanh(mean), for greedy acting.
+  Matrix mode(const Matrix& mean) const {
+    Matrix action = mean;
+    for (auto& x : action) x = std::tanh(x);
+    return action;
+  }
+
+  // u = atanh(action), the action clamped into (-1, 1) first.
+  static Matrix pre_squash(const Matrix& action) {
+    constexpr double limit = 1.0 - 1e-12;
+    Matrix u = action;
+    for (auto& x : u) x = std::atanh(std::clamp(x, -limit, limit));
+    return u;
+  }
+
+  // log p(tanh(u)) per sample and dimension.
+  Matrix log_probabilities(const Matrix& mean, const Matrix& log_std, const Matrix& pre_squash) const {
+    check(mean, log_std, pre_squash);
+    Matrix result = Matrix::from_shape(mean.shape());
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      const double u = pre_squash.flat(k), z = (u - mean.flat(k)) * std::exp(-log_std.flat(k)), t = std::tanh(u);
+      result.flat(k) = -0.5 * z * z - log_std.flat(k) - half_log_two_pi - std::log(1.0 - t * t + epsilon_);
+    }
+    return result;
+  }
+
+  // d/dmean and d/dlog_std of sum_{b,d} weights(b,d) * log p(tanh(u(b,d))).
+  GaussianGradient log_probability_gradient(const Matrix& mean, const Matrix& log_std, const Matrix& pre_squash,
+                                            const Matrix& weights) const {
+    check(mean, log_std, pre_squash);
+    check(mean, weights);
+    GaussianGradient gradient{Matrix::from_shape(mean.shape()), Matrix::from_shape(mean.shape())};
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      const double inverse_std = std::exp(-log_std.flat(k)), z = (pre_squash.flat(k) - mean.flat(k)) * inverse_std;
+      gradient.mean.flat(k) = weights.flat(k) * z * inverse_std;
+      gradient.log_std.flat(k) = weights.flat(k) * (z * z - 1.0);
+    }
+    return gradient;
+  }
+
+  // The Gaussian's entropy, 1/2 + log(2 pi)/2 + log_std, per sample and dimension.
+  Matrix entropy(const Matrix& log_std) const {
+    Matrix result = log_std;
+    result += 0.5 + half_log_two_pi;
+    return result;
+  }
+
+  // d/dlog_std of sum_{b,d} weights(b,d) * entropy(b,d): the weights themselves (d/dmean is zero).
+  Matrix entropy_gradient(const Matrix& weights) const { return weights; }
+
+  // KL(old || new) per sample and dimension.
+  Matrix kl_divergence(const Matrix& old_mean, const Matrix& old_log_std, const Matrix& new_mean,
+                       const Matrix& new_log_std) const {
+    check(old_mean, old_log_std);
+    check(old_mean, new_mean);
+    check(old_mean, new_log_std);
+    Matrix result = Matrix::from_shape(old_mean.shape());
+    for (std::size_t k = 0; k < old_mean.size(); ++k) {
+      const double variance_ratio = std::exp(2.0 * (old_log_std.flat(k) - new_log_std.flat(k)));
+      const double shift = (old_mean.flat(k) - new_mean.flat(k)) * std::exp(-new_log_std.flat(k));
+      result.flat(k) = new_log_std.flat(k) - old_log_std.flat(k) + 0.5 * (variance_ratio + shift * shift) - 0.5;
+    }
+    return result;
+  }
+
+ private:
+  static constexpr double half_log_two_pi = 0.91893853320467274178;  // log(2 pi) / 2
+  double epsilon_ = 1e-6;
+
+  static void check(const Matrix& a, const Matrix& b) {
+    if (a.shape() != b.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::SquashedGaussianHead: shapes {}x{} and {}x{} differ",
+                                              a.shape()[0], a.shape()[1], b.shape()[0], b.shape()[1]));
+  }
+  static void check(const Matrix& a, const Matrix& b, const Matrix& c) {
+    check(a, b);
+    check(a, c);
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/squashed_gaussian_head.hpp
+
+namespace mahpo::rl {
+
+enum class Ratio { per_dimension, joint };
+
+struct ActorLossOptions {
+  double clip = 0.2;
+  double entropy_coefficient = 0.01;
+  Ratio ratio = Ratio::per_dimension;
+};
+
+// policy_loss - entropy_coefficient * entropy.
+inline double actor_objective(double policy_loss, double entropy, double entropy_coefficient) {
+  return policy_loss - entropy_coefficient * entropy;
+}
+
+struct ActorLoss {
+  double total = 0.0;          // actor_objective(policy, entropy, coefficient): what the gradients are of
+  double policy = 0.0;         // the clipped surrogate loss
+  double entropy = 0.0;        // mean entropy per sample and dimension
+  double clip_fraction = 0.0;  // from ppo_policy_loss
+  double approx_kl = 0.0;      // from ppo_policy_loss
+};
+
+struct CategoricalActorLoss : ActorLoss {
+  Matrix logits_gradient;  // d(total)/d(logits), batch x head.logit_count()
+};
+
+struct MeanSquashedActorLoss : ActorLoss {
+  Matrix output_gradient;   // d(total)/d(network output), batch x dimensions
+  Matrix log_std_gradient;  // d(total)/d(log_std), 1 x dimensions
+};
+
+struct GaussianActorLoss : ActorLoss {
+  Matrix mean_gradient;     // d(total)/d(mean), batch x dimensions
+  Matrix log_std_gradient;  // d(total)/d(log_std), batch x dimensions
+};
+
+namespace detail {
+
+// The surrogate on per-dimension or joint log-probabilities; the gradient comes back per dimension.
+inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix& old_log_probabilities,
+                               const Vector& advantages, const ActorLossOptions& options) {
+  if (new_log_probabilities.shape() != old_log_probabilities.shape())
+    throw std::invalid_argument(fmt::format("mahpo::rl::actor_loss: old log-probabilities must be {}x{}, got {}x{}",
+                                            new_log_probabilities.shape()[0], new_log_probabilities.shape()[1],
+                                            old_log_probabilities.shape()[0], old_log_probabilities.shape()[1]));
+  if (options.ratio == Ratio::per_dimension)
+    return ppo_policy_loss(new_log_probabilities, old_log_probabilities, advantages, options.clip);
+  const std::size_t batch = new_log_probabilities.shape()[0], dimensions = new_log_probabilities.shape()[1];
+  Matrix new_joint = xt::zeros<double>({batch, std::size_t{1}}), old_joint = new_joint;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t d = 0; d < dimensions; ++d) {
+      new_joint(b, 0) += new_log_probabilities(b, d);
+      old_joint(b, 0) += old_log_probabilities(b, d);
+    }
+  PolicyLoss joint = ppo_policy_loss(new_joint, old_joint, advantages, options.clip);
+  Matrix gradient = Matrix::from_shape({batch, dimensions});
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t d = 0; d < dimensions; ++d) gradient(b, d) = joint.gradient(b, 0);  // d joint / d part = 1
+  joint.gradient = std::move(gradient);
+  return joint;
+}
+
+// The mean of a matrix's entries (0 for none): the entropy the bonus uses.
+inline double rl_mean(const Matrix& values) { return values.size() > 0 ? xt::mean(values)() : 0.0; }
+
+inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {
+  loss.policy = policy.loss;
+  loss.entropy = entropy;
+  loss.total = actor_objective(policy.loss, entropy, entropy_coefficient);
+  loss.clip_fraction = policy.clip_fraction;
+  loss.approx_kl = policy.approx_kl;
+}
+
+}  // namespace detail
+
+inline CategoricalActorLoss categorical_actor_loss(const CategoricalHead& head, const Matrix& logits,
+                                                   const Actions& actions, const Matrix& old_log_probabilities,
+                                                   const Vector& advantages, const ActorLossOptions& options = {}) {
+  const Matrix log_probabilities = head.log_probabilities(logits, actions);
+  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
+  const Matrix entropies = head.entropy(logits);
+  const double count = static_cast<double>(entropies.size());
+  const double entropy = detail::rl_mean(entropies);
+  CategoricalActorLoss loss;
+  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
+  loss.logits_gradient = head.log_probability_gradient(logits, actions, policy.gradient);
+  if (count > 0.0) {
+    const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
+    loss.logits_gradient += head.entropy_gradient(logits, weights);
+  }
+  return loss;
+}
+
+inline GaussianActorLoss squashed_gaussian_actor_loss(const SquashedGaussianHead& head, const Matrix& mean,
+                                                      const Matrix& log_std, const Matrix& pre_squash,
+                                                      const Matrix& old_log_probabilities, const Vector& advantages,
+                                                      const ActorLossOptions& options = {}) {
+  const Matrix log_probabilities = head.log_probabilities(mean, log_std, pre_squash);
+  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
+  const Matrix entropies = head.entropy(log_std);
+  const double count = static_cast<double>(entropies.size());
+  const double entropy = detail::rl_mean(entropies);
+  GaussianActorLoss loss;
+  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
+  GaussianGradient gradient = head.log_probability_gradient(mean, log_std, pre_squash, policy.gradient);
+  loss.mean_gradient = std::move(gradient.mean);
+  loss.log_std_gradient = std::move(gradient.log_std);
+  if (count > 0.0) {
+    const Matrix weights = xt::full_like(entropies, -options.entropy_coefficient / count);
+    loss.log_std_gradient += head.entropy_gradient(weights);
+  }
+  return loss;
+}
+
+// The same loss for GaussianHead (tanh-squashed mean, log_std a 1 x dimensions row).
+inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const Matrix& output, const Matrix& log_std,
+                                                 const Matrix& actions, const Matrix& old_log_probabilities,
+                                                 const Vector& advantages, const ActorLossOptions& options = {}) {
+  const Matrix log_probabilities = head.log_probabilities(output, log_std, actions);
+  const PolicyLoss policy = detail::rl_surrogate(log_probabilities, old_log_probabilities, advantages, options);
+  const Matrix entropies = head.entropy(log_std);  // per dimension; the same for every sample
+  const double entropy = detail::rl_mean(entropies);
+  MeanSquashedActorLoss loss;
+  detail::rl_fill(loss, policy, entropy, options.entropy_coefficient);
+  GaussianHeadGradient gradient = head.log_probability_gradient(output, log_std, actions, policy.gradient);
+  loss.output_gradient = std::move(gradient.output);
+  loss.log_std_gradient = std::move(gradient.log_std);
+  loss.log_std_gradient -= options.entropy_coefficient / static_cast<double>(entropies.size());
+  return loss;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/actor_loss.hpp
+// ---- begin mahpo/rl/adam.hpp
+// Adam (Kingma & Ba, 2015) over a ParameterList: the update of mahpo/optim/adam.hpp (the same as
+// the CNN trainer's, in double), PyTorch's form.
+// Defaults are the MAPPO reference code's (Yu et al., 2022): learning rate 5e-4, betas 0.9/0.999,
+// epsilon 1e-5 (the PPO-LSTM searcher sets its own learning rate, 0.007).
+//
+// The optimizer holds the moments only; `step` takes the parameter list each time, so modules may
+// move between steps. The first step sizes the moments; later lists must have the same shapes
+// in the same order (an actor and a critic get one Adam each, or one over join(actor, critic)).
+// `step` does not zero the gradients.
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/optim/adam.hpp
+// The Adam update (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1),
+// shared by the CNN trainer (float) and the RL toolkit (double): one formula, two precisions.
+//
+//   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2,
+//   w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+//
+// written as PyTorch's torch.optim.Adam computes it (epsilon added to the bias-corrected root), so
+// the RL searchers' updates, and the journals they replay, are the same as before the trainer shared it.
+
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <span>
+
+namespace mahpo::optim {
+
+template <std::floating_point T>
+struct AdamStep {
+  T beta1 = T(0.9);
+  T beta2 = T(0.999);
+  T learning_rate = T(0);
+  T correction1 = T(1);  // 1 - beta1^t
+  T correction2 = T(1);  // 1 - beta2^t
+  T epsilon = T(1e-8);
+
+  // The coefficients of step t (1, 2, ...).
+  static AdamStep at(std::size_t t, double learning_rate, double beta1, double beta2, double epsilon) {
+    const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+    const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(t));
+    return {static_cast<T>(beta1),       static_cast<T>(beta2),       static_cast<T>(learning_rate),
+            static_cast<T>(correction1), static_cast<T>(correction2), static_cast<T>(epsilon)};
+  }
+
+  // One element: the moments m and v and the weight w, from the gradient g.
+  void operator()(T& w, T g, T& m, T& v) const {
+    m = beta1 * m + (T(1) - beta1) * g;
+    v = beta2 * v + (T(1) - beta2) * g * g;
+    w -= learning_rate * (m / correction1) / (std::sqrt(v / correction2) + epsilon);
+  }
+
+  // Every element of one tensor (all spans of one length).
+  void operator()(std::span<T> weights, std::span<const T> gradients, std::span<T> first, std::span<T> second) const {
+    for (std::size_t i = 0; i < weights.size(); ++i) (*this)(weights[i], gradients[i], first[i], second[i]);
+  }
+};
+
+}  // namespace mahpo::optim
+// ---- end mahpo/optim/adam.hpp
+// ---- begin mahpo/rl/module.hpp
+// Parameters and the Module concept of mahpo::rl.
+//
+// A `Parameter` is a value and the gradient of the loss with respect to it, both of the same shape
+// (biases are 1 x n matrices). A module (Linear, LayerNorm, Mlp, LstmCell, Lstm) follows one
+// protocol:
+//   - `forward(input)` computes the output and caches what `backward` needs (the last call only);
+//   - `backward(d_output)` takes d(loss)/d(output) of that last forward, *adds* d(loss)/d(parameter)
+//     into each parameter's gradient and returns d(loss)/d(input);
+//   - `parameters()` lists pointers to its parameters, in a fixed order;
+//   - `zero_gradients()` sets every gradient to zero.
+// Gradients accumulate, so several forward/backward pairs (an actor per agent over minibatches,
+// or a sum of losses) add up until `zero_gradients()`; the optimizer (`Adam::step`) and
+// `clip_gradient_norm` take the `ParameterList`. Modules are plain values: copying one copies
+// its weights (handy to keep the policy from before an update); pointers from `parameters()` point
+// into the module, so take them again after moving or copying it.
+
+#include <concepts>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+
+namespace mahpo::rl {
+
+struct Parameter {
+  Matrix value;
+  Matrix gradient;  // same shape as value
+
+  Parameter() = default;
+  explicit Parameter(Matrix initial) : value(std::move(initial)), gradient(xt::zeros<double>(value.shape())) {}
+};
+
+using ParameterList = std::vector<Parameter*>;
+
+// What every mahpo::rl module provides (see the comment at the top of this header).
+template <typename M>
+concept Module = requires(M& module) {
+  { module.parameters() } -> std::same_as<ParameterList>;
+  {module.zero_gradients()};
+};
+
+inline void zero_gradients(const ParameterList& parameters) {
+  for (Parameter* parameter : parameters) parameter->gradient.fill(0.0);
+}
+
+// The number of scalars the parameters hold.
+inline std::size_t parameter_count(const ParameterList& parameters) {
+  std::size_t count = 0;
+  for (const Parameter* parameter : parameters) count += parameter->value.size();
+  return count;
+}
+
+// Concatenates parameter lists (an actor's and a critic's, say) for one optimizer or one norm.
+inline ParameterList join(ParameterList first, const ParameterList& second) {
+  first.insert(first.end(), second.begin(), second.end());
+  return first;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/module.hpp
+
+namespace mahpo::rl {
+
+struct AdamOptions {
+  double learning_rate = 5e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-5;
+};
+
+class Adam {
+ public:
+  explicit Adam(AdamOptions options = {}) : options_(options) {
+    if (!(options.learning_rate >= 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: learning rate {} must be >= 0", options.learning_rate));
+    if (!(options.beta1 >= 0.0 && options.beta1 < 1.0) || !(options.beta2 >= 0.0 && options.beta2 < 1.0))
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Adam: betas {} and {} must be in [0, 1)", options.beta1, options.beta2));
+    if (!(options.epsilon > 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: epsilon {} must be > 0", options.epsilon));
+  }
+
+  const AdamOptions& options() const { return options_; }
+  double learning_rate() const { return options_.learning_rate; }
+  void set_learning_rate(double learning_rate) { options_.learning_rate = learning_rate; }
+  std::size_t steps() const { return steps_; }
+
+  void step(const ParameterList& parameters) {
+    if (steps_ == 0) {
+      first_.clear();
+      second_.clear();
+      for (const Parameter* p : parameters) {
+        first_.push_back(xt::zeros<double>(p->value.shape()));
+        second_.push_back(xt::zeros<double>(p->value.shape()));
+      }
+    } else if (parameters.size() != first_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::rl::Adam: step got {} parameters, the first step had {}",
+                                              parameters.size(), first_.size()));
+    }
+    ++steps_;
+    const auto step =
+        optim::AdamStep<double>::at(steps_, options_.learning_rate, options_.beta1, options_.beta2, options_.epsilon);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      Parameter& p = *parameters[i];
+      Matrix& m = first_[i];
+      Matrix& v = second_[i];
+      if (p.value.shape() != m.shape() || p.gradient.shape() != m.shape())
+        throw std::invalid_argument(fmt::format("mahpo::rl::Adam: parameter {} changed shape since the first step", i));
+      step(std::span<double>(p.value.data(), p.value.size()),
+           std::span<const double>(p.gradient.data(), p.gradient.size()), std::span<double>(m.data(), m.size()),
+           std::span<double>(v.data(), v.size()));
+    }
+  }
+
+  // Forgets the moments and the step count.
+  void reset() {
+    steps_ = 0;
+    first_.clear();
+    second_.clear();
+  }
+
+ private:
+  AdamOptions options_;
+  std::size_t steps_ = 0;
+  std::vector<Matrix> first_, second_;  // m and v, one per parameter
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/adam.hpp
+// ---- begin mahpo/rl/advantages.hpp
+// Generalized advantage estimation (Schulman et al., 2016) and advantage normalization.
+//
+// `gae` reads a buffer of T transitions in time order, possibly several episodes one after the
+// other: rewards(t), values(t) = V(s_t), next_values(t) = V(s_{t+1}) and dones(t) = 1 when the
+// episode ended at step t (then next_values(t) is ignored and the recursion restarts), else 0:
+//   delta_t = r_t + gamma (1 - done_t) V(s_{t+1}) - V(s_t)
+//   A_t     = delta_t + gamma lambda (1 - done_t) A_{t+1},      return_t = A_t + V(s_t).
+// A buffer whose last step is not done bootstraps from next_values (a truncated episode).
+// Pass values in the return's scale: with value normalization, denormalize the critic's
+// outputs first (as the MAPPO reference code does).
+//
+// `normalize_advantages` centres and scales a batch: (A - mean) / (std + epsilon), population std,
+// epsilon 1e-5 (MAPPO reference code).
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <xtensor/xmath.hpp>
+
+
+namespace mahpo::rl {
+
+struct AdvantagesAndReturns {
+  Vector advantages;
+  Vector returns;  // advantages + values: the critic's targets
+};
+
+inline AdvantagesAndReturns gae(const Vector& rewards, const Vector& values, const Vector& next_values,
+                                const Vector& dones, double gamma, double lambda) {
+  const std::size_t steps = rewards.size();
+  if (values.size() != steps || next_values.size() != steps || dones.size() != steps)
+    throw std::invalid_argument(
+        fmt::format("mahpo::rl::gae: rewards ({}), values ({}), next_values ({}) and dones ({}) "
+                    "must have the same length",
+                    steps, values.size(), next_values.size(), dones.size()));
+  if (!(gamma >= 0.0 && gamma <= 1.0) || !(lambda >= 0.0 && lambda <= 1.0))
+    throw std::invalid_argument(fmt::format("mahpo::rl::gae: gamma {} and lambda {} must be in [0, 1]", gamma, lambda));
+  AdvantagesAndReturns result{Vector::from_shape({steps}), Vector::from_shape({steps})};
+  double next_advantage = 0.0;
+  for (std::size_t t = steps; t-- > 0;) {
+    const double continues = 1.0 - dones(t);
+    const double delta = rewards(t) + gamma * continues * next_values(t) - values(t);  // TD error
+    next_advantage = delta + gamma * lambda * continues * next_advantage;
+    result.advantages(t) = next_advantage;
+    result.returns(t) = next_advantage + values(t);
+  }
+  return result;
+}
+
+inline Vector normalize_advantages(const Vector& advantages, double epsilon = 1e-5) {
+  const std::size_t n = advantages.size();
+  if (n == 0) return advantages;
+  const double mean = xt::mean(advantages)();
+  const double deviation = std::sqrt(xt::variance(advantages)());
+  return (advantages - mean) * (1.0 / (deviation + epsilon));
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/advantages.hpp
+// ---- begin mahpo/rl/gradient_clipping.hpp
+// Gradient-norm clipping (Pascanu et al., 2013), as torch.nn.utils.clip_grad_norm_ does it: the
+// global L2 norm over all gradients; if it exceeds max_norm, every gradient is scaled by
+// max_norm / (norm + 1e-6). Returns the norm before clipping (worth logging). The MAPPO reference
+// default max_norm is 10.
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+// The global L2 norm of the gradients.
+inline double gradient_norm(const ParameterList& parameters) {
+  double sum = 0.0;
+  for (const Parameter* p : parameters)
+    for (double g : p->gradient) sum += g * g;
+  return std::sqrt(sum);
+}
+
+inline double clip_gradient_norm(const ParameterList& parameters, double max_norm) {
+  if (!(max_norm > 0.0))
+    throw std::invalid_argument(fmt::format("mahpo::rl::clip_gradient_norm: max_norm {} must be > 0", max_norm));
+  const double norm = gradient_norm(parameters);
+  const double scale = max_norm / (norm + 1e-6);
+  if (scale < 1.0)
+    for (Parameter* p : parameters) p->gradient *= scale;
+  return norm;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/gradient_clipping.hpp
+// ---- begin mahpo/rl/initialization.hpp
+// Orthogonal initialization (Saxe et al., 2014), the default of the MAPPO reference code for every
+// weight matrix (gain sqrt(2) for hidden layers, 0.01 for policy logits, 1 for values).
+//
+// A rows x cols Gaussian matrix (the taller orientation) is QR-factorized (LAPACK through
+// xtensor-blas); Q with its columns' signs fixed by diag(R) is uniformly distributed over the
+// matrices with orthonormal columns (Mezzadri, 2007). The result has orthonormal rows when
+// rows <= cols (W W^T = gain^2 I) and orthonormal columns otherwise (W^T W = gain^2 I).
+
+#include <algorithm>
+#include <cstddef>
+#include <random>
+#include <tuple>
+
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xtensor.hpp>
+
+
+namespace mahpo::rl {
+
+inline Matrix orthogonal(std::size_t rows, std::size_t columns, double gain, std::mt19937_64& rng) {
+  if (rows == 0 || columns == 0) return Matrix::from_shape({rows, columns});
+  const std::size_t tall = std::max(rows, columns), wide = std::min(rows, columns);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix gaussian = Matrix::from_shape({tall, wide});
+  for (auto& x : gaussian) x = normal(rng);
+  auto [q, r] = xt::linalg::qr(gaussian);  // q: tall x wide with orthonormal columns
+  Matrix result = Matrix::from_shape({rows, columns});
+  for (std::size_t j = 0; j < wide; ++j) {
+    const double sign = r(j, j) < 0.0 ? -1.0 : 1.0;
+    for (std::size_t i = 0; i < tall; ++i) {
+      const double x = gain * sign * q(i, j);
+      if (rows >= columns)
+        result(i, j) = x;
+      else
+        result(j, i) = x;
+    }
+  }
+  return result;
+}
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/initialization.hpp
+// ---- begin mahpo/rl/layer_norm.hpp
+// Layer normalization over the features of each sample (Ba et al., 2016):
+// output = gain * (input - mean) / sqrt(variance + epsilon) + shift, with the row's mean and
+// (biased) variance; gain starts at 1, shift at 0, epsilon 1e-5 (PyTorch's default, used by the
+// MAPPO reference code). Follows the Module protocol of mahpo/rl/module.hpp.
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <xtensor/xmath.hpp>
+
+
+namespace mahpo::rl {
+
+class LayerNorm {
+ public:
+  Parameter gain;   // 1 x features
+  Parameter shift;  // 1 x features
+
+  LayerNorm() = default;
+  explicit LayerNorm(std::size_t features, double epsilon = 1e-5)
+      : gain(xt::ones<double>({std::size_t{1}, features})),
+        shift(xt::zeros<double>({std::size_t{1}, features})),
+        epsilon_(epsilon) {}
+
+  std::size_t features() const { return gain.value.shape()[1]; }
+
+  Matrix predict(const Matrix& input) const {
+    Matrix normalized, inverse_deviation;
+    return normalize(input, normalized, inverse_deviation);
+  }
+
+  Matrix forward(const Matrix& input) { return normalize(input, normalized_, inverse_deviation_); }
+
+  Matrix backward(const Matrix& output_gradient) {
+    const std::size_t batch = normalized_.shape()[0], n = features();
+    if (output_gradient.shape()[0] != batch || output_gradient.shape()[1] != n)
+      throw std::invalid_argument("mahpo::rl::LayerNorm: backward's gradient does not match the last forward");
+    Matrix input_gradient = Matrix::from_shape({batch, n});
+    for (std::size_t i = 0; i < batch; ++i) {
+      // d(input) = (d(xhat) - mean(d(xhat)) - xhat * mean(d(xhat) * xhat)) / sigma, d(xhat) = d(output) * gain
+      double mean_gradient = 0.0, mean_projection = 0.0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double dy = output_gradient(i, j);
+        gain.gradient(0, j) += dy * normalized_(i, j);
+        shift.gradient(0, j) += dy;
+        const double dxhat = dy * gain.value(0, j);
+        mean_gradient += dxhat;
+        mean_projection += dxhat * normalized_(i, j);
+      }
+      mean_gradient /= static_cast<double>(n);
+      mean_projection /= static_cast<double>(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        const double dxhat = output_gradient(i, j) * gain.value(0, j);
+        input_gradient(i, j) = (dxhat - mean_gradient - normalized_(i, j) * mean_projection) * inverse_deviation_(i, 0);
+      }
+    }
+    return input_gradient;
+  }
+
+  ParameterList parameters() { return {&gain, &shift}; }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+ private:
+  double epsilon_ = 1e-5;
+  Matrix normalized_;         // batch x features, (input - mean) / sigma
+  Matrix inverse_deviation_;  // batch x 1, 1 / sigma
+
+  Matrix normalize(const Matrix& input, Matrix& normalized, Matrix& inverse_deviation) const {
+    const std::size_t batch = input.shape()[0], n = features();
+    if (input.shape()[1] != n)
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::LayerNorm: input has {} features, the layer takes {}", input.shape()[1], n));
+    normalized = Matrix::from_shape({batch, n});
+    inverse_deviation = Matrix::from_shape({batch, 1});
+    Matrix output = Matrix::from_shape({batch, n});
+    const Vector mean = xt::mean(input, {1});
+    const Vector variance = xt::variance(input, {1});
+    for (std::size_t i = 0; i < batch; ++i) {
+      inverse_deviation(i, 0) = 1.0 / std::sqrt(variance(i) + epsilon_);
+      for (std::size_t j = 0; j < n; ++j) {
+        normalized(i, j) = (input(i, j) - mean(i)) * inverse_deviation(i, 0);
+        output(i, j) = gain.value(0, j) * normalized(i, j) + shift.value(0, j);
+      }
+    }
+    return output;
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/layer_norm.hpp
+// ---- begin mahpo/rl/linear.hpp
+// A fully connected layer: output = input * weight + bias, for a batch x inputs input.
+//
+// Weight is inputs x outputs, orthogonally initialized with a gain (mahpo/rl/initialization.hpp);
+// bias starts at zero (MAPPO reference code). Follows the Module protocol of mahpo/rl/module.hpp;
+// `predict` is the forward pass without the cache, for acting.
+
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+class Linear {
+ public:
+  Parameter weight;  // inputs x outputs
+  Parameter bias;    // 1 x outputs
+
+  Linear() = default;
+  Linear(std::size_t inputs, std::size_t outputs, double gain, std::mt19937_64& rng)
+      : weight(orthogonal(inputs, outputs, gain, rng)), bias(xt::zeros<double>({std::size_t{1}, outputs})) {}
+
+  std::size_t inputs() const { return weight.value.shape()[0]; }
+  std::size_t outputs() const { return weight.value.shape()[1]; }
+
+  Matrix predict(const Matrix& input) const {
+    check_input(input);
+    Matrix output = multiply(input, weight.value);
+    output += bias.value;  // broadcast over the batch
+    return output;
+  }
+
+  Matrix forward(const Matrix& input) {
+    input_ = input;
+    return predict(input);
+  }
+
+  Matrix backward(const Matrix& output_gradient) {
+    if (output_gradient.shape()[0] != input_.shape()[0] || output_gradient.shape()[1] != outputs())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Linear: backward got a {}x{} gradient after a forward of {}x{}",
+                      output_gradient.shape()[0], output_gradient.shape()[1], input_.shape()[0], outputs()));
+    multiply_into(input_, Transpose::yes, output_gradient, Transpose::no, weight.gradient, 1.0);
+    for (std::size_t i = 0; i < output_gradient.shape()[0]; ++i)
+      for (std::size_t j = 0; j < outputs(); ++j) bias.gradient(0, j) += output_gradient(i, j);
+    return multiply(output_gradient, Transpose::no, weight.value, Transpose::yes);
+  }
+
+  ParameterList parameters() { return {&weight, &bias}; }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+ private:
+  Matrix input_;
+
+  void check_input(const Matrix& input) const {
+    if (input.shape()[1] != inputs())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Linear: input has {} features, the layer takes {}", input.shape()[1], inputs()));
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/linear.hpp
+// ---- begin mahpo/rl/lstm.hpp
+// A stacked LSTM over whole sequences, with backpropagation through time (Werbos, 1990).
+//
+// Layer 0 reads the inputs, layer l reads layer l-1's hidden state; the outputs are the top
+// layer's hidden states, one batch x hidden matrix per time step. `forward(inputs)` runs the whole
+// sequence from a given (default: zero) state and caches every step; `backward(output_gradients)`
+// takes d(loss)/d(output_t) for every step (zeros where the loss does not look), adds the
+// parameter gradients and returns d(loss)/d(input_t) per step. `predict_step` advances a state by
+// one step without caching, for acting one action at a time (feed the sampled action back in), and
+// `forward` later replays the same sequence for the update.
+// Cells are initialized as in mahpo/rl/lstm_cell.hpp, in layer order from one generator.
+
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/rl/lstm_cell.hpp
+// One step of a long short-term memory cell (Hochreiter & Schmidhuber, 1997, with the forget gate
+// of Gers et al., 2000), for a batch:
+//   z = input * input_weight + hidden * recurrent_weight + bias      (batch x 4H, gates i|f|g|o)
+//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+//   cell' = f * cell + i * g,  hidden' = o * tanh(cell')
+//
+// Initialization: orthogonal weights with gain 1 (as the MAPPO reference code does for its
+// recurrent layer), zero bias except the forget gate's, which starts at 1 (Jozefowicz et al., 2015).
+//
+// Two ways to use it: `forward`/`backward` keep the last step's cache (the Module protocol of
+// mahpo/rl/module.hpp, for a single step), while `step`/`backward(cache, ...)` take the cache
+// explicitly, which is what backpropagation through time needs (mahpo/rl/lstm.hpp).
+// Backward adds the parameter gradients and returns the gradients with respect to the step's
+// input and previous state.
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+struct LstmState {
+  Matrix hidden;  // batch x hidden units
+  Matrix cell;    // batch x hidden units
+};
+
+// What one step keeps for its backward pass.
+struct LstmStepCache {
+  Matrix input;      // batch x inputs
+  LstmState before;  // the state the step started from
+  Matrix gates;      // batch x 4H: i, f, g, o after their nonlinearities
+  Matrix cell_tanh;  // batch x H: tanh(cell')
+};
+
+// d(loss)/d(input) and d(loss)/d(previous state) of one step.
+struct LstmStepGradient {
+  Matrix input;
+  LstmState before;
+};
+
+class LstmCell {
+ public:
+  Parameter input_weight;      // inputs x 4H
+  Parameter recurrent_weight;  // H x 4H
+  Parameter bias;              // 1 x 4H
+
+  LstmCell() = default;
+  LstmCell(std::size_t inputs, std::size_t hidden_units, std::mt19937_64& rng)
+      : input_weight(orthogonal(inputs, 4 * hidden_units, 1.0, rng)),
+        recurrent_weight(orthogonal(hidden_units, 4 * hidden_units, 1.0, rng)),
+        bias(xt::zeros<double>({std::size_t{1}, 4 * hidden_units})) {
+    if (inputs == 0 || hidden_units == 0)
+      throw std::invalid_argument("mahpo::rl::LstmCell: inputs and hidden units must be positive");
+    for (std::size_t j = hidden_units; j < 2 * hidden_units; ++j) bias.value(0, j) = 1.0;  // forget gate
+  }
+
+  std::size_t inputs() const { return input_weight.value.shape()[0]; }
+  std::size_t hidden_units() const { return recurrent_weight.value.shape()[0]; }
+
+  LstmState initial_state(std::size_t batch) const {
+    return {xt::zeros<double>({batch, hidden_units()}), xt::zeros<double>({batch, hidden_units()})};
+  }
+
+  // One step with its cache filled for backward(cache, ...).
+  LstmState step(const Matrix& input, const LstmState& state, LstmStepCache& cache) const {
+    const std::size_t batch = input.shape()[0], h = hidden_units();
+    if (input.shape()[1] != inputs())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::LstmCell: input has {} features, the cell takes {}", input.shape()[1], inputs()));
+    if (state.hidden.shape()[0] != batch || state.hidden.shape()[1] != h || state.cell.shape() != state.hidden.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::LstmCell: the state must be two {}x{} matrices", batch, h));
+    cache.input = input;
+    cache.before = state;
+    Matrix& z = cache.gates;
+    multiply_into(input, Transpose::no, input_weight.value, Transpose::no, z);
+    multiply_into(state.hidden, Transpose::no, recurrent_weight.value, Transpose::no, z, 1.0);
+    LstmState after{Matrix::from_shape({batch, h}), Matrix::from_shape({batch, h})};
+    cache.cell_tanh.resize({batch, h});  // keeps the storage of a reused cache
+    for (std::size_t b = 0; b < batch; ++b) {
+      for (std::size_t j = 0; j < 4 * h; ++j) {
+        const double x = z(b, j) + bias.value(0, j);
+        z(b, j) = (j >= 2 * h && j < 3 * h) ? std::tanh(x) : sigmoid(x);
+      }
+      for (std::size_t j = 0; j < h; ++j) {
+        const double i = z(b, j), f = z(b, h + j), g = z(b, 2 * h + j), o = z(b, 3 * h + j);
+        after.cell(b, j) = f * state.cell(b, j) + i * g;
+        cache.cell_tanh(b, j) = std::tanh(after.cell(b, j));
+        after.hidden(b, j) = o * cache.cell_tanh(b, j);
+      }
+    }
+    return after;
+  }
+
+  // Adds the parameter gradients of the step `cache` recorded, given d(loss)/d(hidden') and
+  // d(loss)/d(cell') (the latter from later steps; zero for the last one).
+  LstmStepGradient backward(const LstmStepCache& cache, const Matrix& hidden_gradient, const Matrix& cell_gradient) {
+    const std::size_t batch = cache.input.shape()[0], h = hidden_units();
+    if (hidden_gradient.shape() != cache.before.hidden.shape() || cell_gradient.shape() != cache.before.cell.shape())
+      throw std::invalid_argument(fmt::format("mahpo::rl::LstmCell: backward needs two {}x{} gradients", batch, h));
+    Matrix gate_gradient = Matrix::from_shape({batch, 4 * h});  // d(loss)/dz
+    LstmStepGradient result;
+    result.before.cell = Matrix::from_shape({batch, h});
+    for (std::size_t b = 0; b < batch; ++b) {
+      for (std::size_t j = 0; j < h; ++j) {
+        const double i = cache.gates(b, j), f = cache.gates(b, h + j), g = cache.gates(b, 2 * h + j),
+                     o = cache.gates(b, 3 * h + j), tanh_cell = cache.cell_tanh(b, j);
+        const double dh = hidden_gradient(b, j);
+        const double dc = cell_gradient(b, j) + dh * o * (1.0 - tanh_cell * tanh_cell);
+        gate_gradient(b, j) = dc * g * i * (1.0 - i);
+        gate_gradient(b, h + j) = dc * cache.before.cell(b, j) * f * (1.0 - f);
+        gate_gradient(b, 2 * h + j) = dc * i * (1.0 - g * g);
+        gate_gradient(b, 3 * h + j) = dh * tanh_cell * o * (1.0 - o);
+        result.before.cell(b, j) = dc * f;
+      }
+    }
+    multiply_into(cache.input, Transpose::yes, gate_gradient, Transpose::no, input_weight.gradient, 1.0);
+    multiply_into(cache.before.hidden, Transpose::yes, gate_gradient, Transpose::no, recurrent_weight.gradient, 1.0);
+    for (std::size_t b = 0; b < batch; ++b)
+      for (std::size_t j = 0; j < 4 * h; ++j) bias.gradient(0, j) += gate_gradient(b, j);
+    result.input = multiply(gate_gradient, Transpose::no, input_weight.value, Transpose::yes);
+    result.before.hidden = multiply(gate_gradient, Transpose::no, recurrent_weight.value, Transpose::yes);
+    return result;
+  }
+
+  // One step without a cache, for acting.
+  LstmState predict(const Matrix& input, const LstmState& state) const {
+    LstmStepCache scratch;
+    return step(input, state, scratch);
+  }
+
+  // One step, cached for the next backward(hidden_gradient, cell_gradient).
+  LstmState forward(const Matrix& input, const LstmState& state) { return step(input, state, cache_); }
+
+  LstmStepGradient backward(const Matrix& hidden_gradient, const Matrix& cell_gradient) {
+    return backward(cache_, hidden_gradient, cell_gradient);
+  }
+
+  ParameterList parameters() { return {&input_weight, &recurrent_weight, &bias}; }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+ private:
+  LstmStepCache cache_;
+
+  static double sigmoid(double x) {
+    return x >= 0.0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));  // no overflow either way
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/lstm_cell.hpp
+
+namespace mahpo::rl {
+
+struct LstmOptions {
+  std::size_t inputs = 0;        // features per step
+  std::size_t hidden_units = 0;  // per layer
+  std::size_t layers = 1;
+};
+
+class Lstm {
+ public:
+  Lstm() = default;
+  Lstm(const LstmOptions& options, std::mt19937_64& rng) : options_(options) {
+    if (options.inputs == 0 || options.hidden_units == 0 || options.layers == 0)
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Lstm: inputs ({}), hidden units ({}) and layers ({}) must be positive",
+                      options.inputs, options.hidden_units, options.layers));
+    for (std::size_t layer = 0; layer < options.layers; ++layer)
+      cells_.emplace_back(layer == 0 ? options.inputs : options.hidden_units, options.hidden_units, rng);
+  }
+
+  const LstmOptions& options() const { return options_; }
+  std::size_t inputs() const { return options_.inputs; }
+  std::size_t outputs() const { return options_.hidden_units; }
+
+  // Zero hidden and cell states, one per layer.
+  std::vector<LstmState> initial_state(std::size_t batch) const {
+    std::vector<LstmState> state;
+    for (const auto& cell : cells_) state.push_back(cell.initial_state(batch));
+    return state;
+  }
+
+  // One time step for acting: advances `state` (one per layer) and returns the top hidden state.
+  Matrix predict_step(const Matrix& input, std::vector<LstmState>& state) const {
+    check_state(state);
+    Matrix x = input;
+    for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
+      state[layer] = cells_[layer].predict(x, state[layer]);
+      x = state[layer].hidden;
+    }
+    return x;
+  }
+
+  // The whole sequence from zero state; caches every step for backward.
+  std::vector<Matrix> forward(const std::vector<Matrix>& inputs) {
+    return forward(inputs, initial_state(inputs.empty() ? 0 : inputs.front().shape()[0]));
+  }
+
+  // The whole sequence from `state` (one per layer); caches every step for backward.
+  std::vector<Matrix> forward(const std::vector<Matrix>& inputs, std::vector<LstmState> state) {
+    check_state(state);
+    caches_.resize(inputs.size());  // reused between calls: their matrices keep their storage
+    for (auto& step_caches : caches_) step_caches.resize(cells_.size());
+    std::vector<Matrix> outputs;
+    for (std::size_t t = 0; t < inputs.size(); ++t) {
+      Matrix x = inputs[t];
+      for (std::size_t layer = 0; layer < cells_.size(); ++layer) {
+        state[layer] = cells_[layer].step(x, state[layer], caches_[t][layer]);
+        x = state[layer].hidden;
+      }
+      outputs.push_back(std::move(x));
+    }
+    return outputs;
+  }
+
+  // Backpropagation through time over the last forward's sequence.
+  std::vector<Matrix> backward(const std::vector<Matrix>& output_gradients) {
+    if (output_gradients.size() != caches_.size())
+      throw std::invalid_argument(fmt::format("mahpo::rl::Lstm: backward got {} gradients for a sequence of {} steps",
+                                              output_gradients.size(), caches_.size()));
+    std::vector<Matrix> input_gradients(caches_.size());
+    if (caches_.empty()) return input_gradients;
+    const std::size_t batch = caches_.front().front().input.shape()[0];
+    std::vector<LstmState> carried = initial_state(batch);  // d(loss)/d(state) flowing back from step t+1
+    for (std::size_t t = caches_.size(); t-- > 0;) {
+      Matrix from_above = output_gradients[t];
+      for (std::size_t layer = cells_.size(); layer-- > 0;) {
+        Matrix hidden_gradient = from_above + carried[layer].hidden;
+        LstmStepGradient gradient = cells_[layer].backward(caches_[t][layer], hidden_gradient, carried[layer].cell);
+        carried[layer] = std::move(gradient.before);
+        from_above = std::move(gradient.input);
+      }
+      input_gradients[t] = std::move(from_above);
+    }
+    return input_gradients;
+  }
+
+  ParameterList parameters() {
+    ParameterList list;
+    for (auto& cell : cells_)
+      for (Parameter* parameter : cell.parameters()) list.push_back(parameter);
+    return list;
+  }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+  const std::vector<LstmCell>& cells() const { return cells_; }
+
+ private:
+  LstmOptions options_;
+  std::vector<LstmCell> cells_;
+  std::vector<std::vector<LstmStepCache>> caches_;  // [time][layer]
+
+  void check_state(const std::vector<LstmState>& state) const {
+    if (cells_.empty()) throw std::logic_error("mahpo::rl::Lstm: used before construction with LstmOptions");
+    if (state.size() != cells_.size())
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Lstm: a state has one entry per layer ({}), got {}", cells_.size(), state.size()));
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/lstm.hpp
+// ---- begin mahpo/rl/mlp.hpp
+// A multilayer perceptron: sizes {inputs, hidden..., outputs}; every hidden block is
+// Linear -> activation (ReLU or tanh) -> optional LayerNorm, the last layer is Linear alone.
+//
+// Defaults and choices:
+//   - The block order Linear -> activation -> LayerNorm is the MAPPO reference code's MLP layer
+//     (Yu et al., 2022, onpolicy MLPLayer), which always has the LayerNorm; here it is optional
+//     and off by default.
+//   - Orthogonal weights (Saxe et al., 2014), zero biases: hidden gain sqrt(2) (as in the OpenAI
+//     baselines PPO; the MAPPO code uses torch's calculate_gain, which is sqrt(2) for ReLU and 5/3
+//     for tanh); the output gain is the caller's: 0.01 for policy logits, 1 for values.
+//   - ReLU by default (MAPPO's use_ReLU = True).
+// Follows the Module protocol of mahpo/rl/module.hpp.
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::rl {
+
+enum class MlpActivation { relu, tanh };
+
+struct MlpOptions {
+  std::vector<std::size_t> sizes;                  // {inputs, hidden..., outputs}: at least two entries, all positive
+  MlpActivation activation = MlpActivation::relu;  // of the hidden blocks
+  bool layer_norm = false;                         // LayerNorm after each hidden block's activation
+  double hidden_gain = std::sqrt(2.0);             // orthogonal-init gain of the hidden linears
+  double output_gain = 1.0;                        // of the output linear: 0.01 for logits, 1 for values
+};
+
+class Mlp {
+ public:
+  Mlp() = default;
+  Mlp(const MlpOptions& options, std::mt19937_64& rng) : options_(options) {
+    const auto& sizes = options.sizes;
+    if (sizes.size() < 2)
+      throw std::invalid_argument(
+          fmt::format("mahpo::rl::Mlp: sizes needs inputs and outputs at least, got {} entries", sizes.size()));
+    for (std::size_t size : sizes)
+      if (size == 0) throw std::invalid_argument("mahpo::rl::Mlp: every size must be positive");
+    for (std::size_t layer = 0; layer + 1 < sizes.size(); ++layer) {
+      const bool output_layer = layer + 2 == sizes.size();
+      linears_.emplace_back(sizes[layer], sizes[layer + 1], output_layer ? options.output_gain : options.hidden_gain,
+                            rng);
+      if (!output_layer && options.layer_norm) norms_.emplace_back(sizes[layer + 1]);
+    }
+    activations_.resize(hidden_count());
+  }
+
+  std::size_t inputs() const { return options_.sizes.front(); }
+  std::size_t outputs() const { return options_.sizes.back(); }
+  const MlpOptions& options() const { return options_; }
+
+  Matrix predict(const Matrix& input) const {
+    require_layers();
+    Matrix x = input;
+    for (std::size_t layer = 0; layer < hidden_count(); ++layer) {
+      x = linears_[layer].predict(x);
+      activate(x);
+      if (options_.layer_norm) x = norms_[layer].predict(x);
+    }
+    return linears_.back().predict(x);
+  }
+
+  Matrix forward(const Matrix& input) {
+    require_layers();
+    Matrix x = input;
+    for (std::size_t layer = 0; layer < hidden_count(); ++layer) {
+      x = linears_[layer].forward(x);
+      activate(x);
+      activations_[layer] = x;
+      if (options_.layer_norm) x = norms_[layer].forward(x);
+    }
+    return linears_.back().forward(x);
+  }
+
+  Matrix backward(const Matrix& output_gradient) {
+    require_layers();
+    Matrix gradient = linears_.back().backward(output_gradient);
+    for (std::size_t layer = hidden_count(); layer-- > 0;) {
+      if (options_.layer_norm) gradient = norms_[layer].backward(gradient);
+      const Matrix& activated = activations_[layer];
+      if (gradient.shape() != activated.shape())
+        throw std::invalid_argument("mahpo::rl::Mlp: backward's gradient does not match the last forward");
+      if (options_.activation == MlpActivation::relu) {
+        for (std::size_t k = 0; k < gradient.size(); ++k)
+          if (activated.flat(k) <= 0.0) gradient.flat(k) = 0.0;
+      } else {
+        for (std::size_t k = 0; k < gradient.size(); ++k)
+          gradient.flat(k) *= 1.0 - activated.flat(k) * activated.flat(k);  // tanh' = 1 - tanh^2
+      }
+      gradient = linears_[layer].backward(gradient);
+    }
+    return gradient;
+  }
+
+  ParameterList parameters() {
+    ParameterList list;
+    for (std::size_t layer = 0; layer < linears_.size(); ++layer) {
+      list.push_back(&linears_[layer].weight);
+      list.push_back(&linears_[layer].bias);
+      if (layer < norms_.size()) {
+        list.push_back(&norms_[layer].gain);
+        list.push_back(&norms_[layer].shift);
+      }
+    }
+    return list;
+  }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+  // The layers, for inspection (tests, initialization checks).
+  const std::vector<Linear>& linears() const { return linears_; }
+
+ private:
+  MlpOptions options_;
+  std::vector<Linear> linears_;
+  std::vector<LayerNorm> norms_;
+  std::vector<Matrix> activations_;  // each hidden block's activation output, for backward
+
+  std::size_t hidden_count() const { return linears_.empty() ? 0 : linears_.size() - 1; }
+
+  void require_layers() const {
+    if (linears_.empty()) throw std::logic_error("mahpo::rl::Mlp: used before construction with MlpOptions");
+  }
+
+  void activate(Matrix& x) const {
+    if (options_.activation == MlpActivation::relu) {
+      for (auto& v : x) v = v > 0.0 ? v : 0.0;
+    } else {
+      for (auto& v : x) v = std::tanh(v);
+    }
+  }
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/mlp.hpp
+// ---- begin mahpo/rl/running_mean_std.hpp
+// Exact running mean and variance of a stream of scalars, merged batch by batch with the parallel
+// formulas of Chan, Golub & LeVeque (1979):
+//   total = n_a + n_b,  mean = mean_a + delta n_b / total,
+//   M2 = M2_a + M2_b + delta^2 n_a n_b / total,   variance = M2 / total (population), delta = mean_b - mean_a.
+// Before any update the mean is 0 and the variance 1, so normalize() is the identity.
+// normalize(x) = (x - mean) / sqrt(variance + epsilon), denormalize is its inverse; epsilon 1e-8.
+// (mahpo/rl/value_normalizer.hpp is the MAPPO reference code's exponentially weighted variant.)
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <xtensor/xmath.hpp>
+
+
+namespace mahpo::rl {
+
+class RunningMeanStd {
+ public:
+  explicit RunningMeanStd(double epsilon = 1e-8) : epsilon_(epsilon) {
+    if (!(epsilon >= 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::RunningMeanStd: epsilon {} must be >= 0", epsilon));
+  }
+
+  double mean() const { return mean_; }
+  double variance() const { return variance_; }
+  double count() const { return count_; }
+
+  void update(const Vector& batch) {
+    const std::size_t n = batch.size();
+    if (n == 0) return;
+    const double batch_mean = xt::mean(batch)();
+    const double batch_m2 = xt::variance(batch)() * static_cast<double>(n);
+    const double added = static_cast<double>(n), total = count_ + added, delta = batch_mean - mean_;
+    const double m2 = (count_ > 0.0 ? variance_ * count_ : 0.0) + batch_m2 + delta * delta * count_ * added / total;
+    mean_ += delta * added / total;
+    variance_ = m2 / total;
+    count_ = total;
+  }
+
+  Vector normalize(const Vector& x) const { return (x - mean_) * (1.0 / std::sqrt(variance_ + epsilon_)); }
+
+  Vector denormalize(const Vector& x) const { return x * std::sqrt(variance_ + epsilon_) + mean_; }
+
+ private:
+  double epsilon_ = 1e-8;
+  double mean_ = 0.0;
+  double variance_ = 1.0;
+  double count_ = 0.0;
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/running_mean_std.hpp
+// ---- begin mahpo/rl/value_normalizer.hpp
+// Value normalization as the MAPPO reference code does it (Yu et al., 2022, onpolicy ValueNorm, the
+// PopArt-free variant): debiased exponential moving averages of the batch mean and of the batch
+// mean of squares of the value targets.
+//   per update with a batch:  mean_ema = beta mean_ema + (1 - beta) mean(batch)
+//                             square_ema = beta square_ema + (1 - beta) mean(batch^2)
+//                             debias = beta debias + (1 - beta)
+//   mean = mean_ema / max(debias, epsilon),  variance = max(square_ema / max(debias, epsilon) - mean^2, min_variance)
+//   normalize(x) = (x - mean) / sqrt(variance),  denormalize(y) = y sqrt(variance) + mean
+// Defaults are the reference's: beta 0.99999, epsilon 1e-5, min_variance 1e-2, one EMA step per
+// batch (per_element_update off). With beta that close to 1 the debiased averages are, for all
+// practical purposes, the plain average of the batch means and mean squares: for equally sized
+// batches that is the pooled mean and variance (mahpo/rl/running_mean_std.hpp gives them exactly).
+// min_variance floors the standard deviation at 0.1, so targets with a small spread (accuracies
+// within a few points) are scaled by at most 10. As in the reference, before the first update
+// the mean is 0 and the variance min_variance.
+// The workflow (reference code): denormalize the critic's outputs before GAE; before each value
+// loss, update with the returns batch and compare normalize(returns) to the critic's raw outputs.
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <xtensor/xmath.hpp>
+
+
+namespace mahpo::rl {
+
+struct ValueNormalizerOptions {
+  double beta = 0.99999;
+  double epsilon = 1e-5;       // floor of the debiasing term
+  double min_variance = 1e-2;  // floor of the variance
+};
+
+class ValueNormalizer {
+ public:
+  explicit ValueNormalizer(ValueNormalizerOptions options = {}) : options_(options) {
+    if (!(options.beta > 0.0 && options.beta < 1.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::ValueNormalizer: beta {} must be in (0, 1)", options.beta));
+    if (!(options.epsilon > 0.0) || !(options.min_variance > 0.0))
+      throw std::invalid_argument(fmt::format("mahpo::rl::ValueNormalizer: epsilon {} and min_variance {} must be > 0",
+                                              options.epsilon, options.min_variance));
+  }
+
+  const ValueNormalizerOptions& options() const { return options_; }
+
+  void update(const Vector& batch) {
+    if (batch.size() == 0) return;
+    const double batch_mean = xt::mean(batch)();
+    const double batch_square = xt::mean(xt::square(batch))();
+    const double beta = options_.beta;
+    mean_ema_ = beta * mean_ema_ + (1.0 - beta) * batch_mean;
+    square_ema_ = beta * square_ema_ + (1.0 - beta) * batch_square;
+    debias_ = beta * debias_ + (1.0 - beta);
+  }
+
+  double mean() const { return mean_ema_ / std::max(debias_, options_.epsilon); }
+
+  double variance() const {
+    const double m = mean();
+    return std::max(square_ema_ / std::max(debias_, options_.epsilon) - m * m, options_.min_variance);
+  }
+
+  Vector normalize(const Vector& x) const {
+    Vector result = x;
+    const double m = mean(), scale = 1.0 / std::sqrt(variance());
+    for (double& v : result) v = (v - m) * scale;
+    return result;
+  }
+
+  Vector denormalize(const Vector& x) const {
+    Vector result = x;
+    const double m = mean(), scale = std::sqrt(variance());
+    for (double& v : result) v = v * scale + m;
+    return result;
+  }
+
+ private:
+  ValueNormalizerOptions options_;
+  double mean_ema_ = 0.0;
+  double square_ema_ = 0.0;
+  double debias_ = 0.0;
+};
+
+}  // namespace mahpo::rl
+// ---- end mahpo/rl/value_normalizer.hpp
+// ---- end mahpo/rl/rl.hpp
+// ---- begin mahpo/search/anneal.hpp
+// Annealing: hyperopt's `anneal.suggest` (Bergstra et al., hyperopt's AnnealingAlgo) in the unit cube.
+// Each ask picks one earlier finished trial, the one at a rank drawn from a geometric distribution
+// over the trials sorted by loss (rank 1 the best, mean rank `average_best_rank`), and samples a
+// new config around it; the neighbourhood shrinks as trials accumulate:
+//   - a real or integer coordinate is drawn uniformly from a window of width
+//     1 / (1 + T * shrink_coefficient) (T: finished usable trials) centred on the chosen trial's
+//     coordinate, shifted (not cut) to lie inside [0, 1], as hyperopt does for its uniform priors;
+//     an integer then falls into the cell its draw lands in, as for hyperopt's quniform (hyperopt's
+//     unordered randint mixes like a categorical; mahpo's Int is ordered, so it gets the window);
+//   - a categorical keeps the chosen trial's value, or with probability equal to the same fraction
+//     is drawn from its (uniform) prior: hyperopt's mixture (1 - f) * onehot + f * prior.
+// Before any finished usable trial every config is a prior draw (a window of width 1 is the prior).
+// Defaults are hyperopt's: average_best_rank 2 (avg_best_idx), shrink_coefficient 0.1 (shrink_coef).
+//
+// Choices where hyperopt differs or leaves it open:
+//   - All of mahpo's priors are uniform in the unit cube (log scales included), so every numeric
+//     coordinate gets hyperopt's uniform window; hyperopt's normal priors (a normal of shrunk sigma)
+//     have no counterpart here.
+//   - Pending trials are ignored: they are neither ranked nor counted in T (hyperopt ranks running
+//     and failed trials last with an infinite loss and counts them in T). Failed and diverged
+//     trials are ignored too. So a burst of asks with no tells draws around the same trials.
+//   - The space is flat, so one trial is chosen per ask and serves every coordinate (hyperopt reuses
+//     its first pick for every label that trial defines).
+//   - Ties in loss rank by id (the older trial first).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/history.hpp
+// What every searcher keeps: the trials it asked, in order, with their unit-cube points, budgets and
+// results; checks tells (unknown ids, second tells) with errors that name the searcher.
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/searcher.hpp
+// The searcher contract and what every searcher shares.
+//
+// A searcher proposes trials and learns from their results:
+//
+//   Trial<S> trial = searcher.ask();        // an id, a config of space S, a budget
+//   searcher.tell(trial.id, result);        // mahpo::Result: value, status, intermediate values
+//
+// Rules every searcher in mahpo follows (and `tests/search/test_laws.cpp` checks):
+// - ask() never blocks and always returns a trial; trials may be pending (asked, not yet told)
+//   in any number, and tells may come in any order. Multi-fidelity searchers open a new bracket
+//   when the current one waits for results.
+// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice.
+// - Seeded and deterministic: the same seed and the same sequence of asks and tells give the same
+//   trials.
+// - `goal` says whether the value is maximized (the default: accuracies) or minimized. Inside,
+//   searchers minimize a loss: -value or value.
+// - Only `ok` and `pruned` results are fitted by models; `failed` and `diverged` trials are kept
+//   in the history (they count as trials) but carry no value a model could trust (as in Optuna).
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+namespace mahpo::search {
+
+// What every searcher takes besides its own options.
+struct SearchOptions {
+  std::uint64_t seed = 0;
+  Goal goal = Goal::maximize;
+  Budget budget{};  // the budget of every trial of a single-fidelity searcher
+};
+
+// What ask() returns: the trial's id, its config and its budget.
+template <typename S>
+struct Trial {
+  std::size_t id = 0;
+  Config<S> config;
+  Budget budget{};
+};
+
+// The contract, checked at the study's entry points. What searchers share besides it: the history
+// they keep (search/history.hpp) and the unit cube they model (search/unit_cube.hpp).
+template <typename T>
+concept Searcher = requires(T& searcher, std::size_t id, const Result& result) {
+  typename T::space_type;
+  { T::name } -> std::convertible_to<std::string_view>;
+  { searcher.ask() } -> std::same_as<Trial<typename T::space_type>>;
+  searcher.tell(id, result);
+  { searcher.options() } -> std::convertible_to<const SearchOptions&>;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/searcher.hpp
+
+namespace mahpo::search {
+
+template <typename S>
+struct Observation {
+  using point_type = std::array<double, S::dimension>;
+  std::size_t id = 0;
+  Config<S> config;
+  point_type point{};  // the config in the unit cube
+  Budget budget{};
+  bool finished = false;
+  Result result;
+  double loss = std::numeric_limits<double>::quiet_NaN();  // -value or value; NaN until told, or if unusable
+
+  bool usable() const { return finished && (result.status == Status::ok || result.status == Status::pruned); }
+};
+
+// Trials in the order they were asked; ids are 0, 1, 2, ... . Checks tells.
+template <typename S>
+class History {
+ public:
+  using observation_type = Observation<S>;
+
+  explicit History(Goal goal = Goal::maximize) : goal_(goal) {}
+
+  const Trial<S>& add(Config<S> config, Budget budget) {
+    observation_type entry;
+    entry.id = entries_.size();
+    entry.point = S::to_unit_cube(config);
+    entry.config = std::move(config);
+    entry.budget = budget;
+    entries_.push_back(std::move(entry));
+    last_ = Trial<S>{entries_.back().id, entries_.back().config, budget};
+    return last_;
+  }
+
+  // Records a result; throws std::invalid_argument for an unknown id or a second tell.
+  const observation_type& tell(std::size_t id, const Result& result, std::string_view searcher) {
+    if (id >= entries_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): no trial {} was asked ({} asked so far)", searcher,
+                                              id, id, entries_.size()));
+    }
+    auto& entry = entries_[id];
+    if (entry.finished) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): trial {} was already told", searcher, id, id));
+    }
+    entry.finished = true;
+    entry.result = result;
+    ++finished_;
+    if (entry.usable()) entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+    return entry;
+  }
+
+  const std::vector<observation_type>& entries() const { return entries_; }
+  std::size_t asked() const { return entries_.size(); }
+  std::size_t finished() const { return finished_; }
+  std::size_t pending() const { return entries_.size() - finished_; }
+  Goal goal() const { return goal_; }
+
+  // The finished trials a model may fit (ok or pruned), in the order they were asked.
+  std::vector<const observation_type*> usable() const {
+    std::vector<const observation_type*> all;
+    for (const auto& entry : entries_) {
+      if (entry.usable()) all.push_back(&entry);
+    }
+    return all;
+  }
+
+  // The trials asked and not yet told (for constant-liar strategies).
+  std::vector<const observation_type*> running() const {
+    std::vector<const observation_type*> all;
+    for (const auto& entry : entries_) {
+      if (!entry.finished) all.push_back(&entry);
+    }
+    return all;
+  }
+
+  // The usable trial with the lowest loss, if any.
+  const observation_type* best() const {
+    const observation_type* found = nullptr;
+    for (const auto& entry : entries_) {
+      if (entry.usable() && (found == nullptr || entry.loss < found->loss)) found = &entry;
+    }
+    return found;
+  }
+
+ private:
+  Goal goal_;
+  std::vector<observation_type> entries_;
+  std::size_t finished_ = 0;
+  Trial<S> last_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/history.hpp
+// ---- begin mahpo/search/unit_cube.hpp
+// How a model sees a space: each free parameter is one coordinate of [0, 1]^d. The dimensions of a
+// space, snapping a point onto the values the space can hold, and the cells of integers and
+// categoricals; for searchers that model the unit cube (TPE, GP-BO, BOHB, evolution, ...).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string_view>
+
+
+namespace mahpo::search {
+
+enum class Kind { continuous, integer, categorical };
+
+struct Dimension {
+  std::string_view name;
+  Kind kind = Kind::continuous;
+  std::size_t count = 0;  // values of an integer or categorical parameter; 0 for a real one
+};
+
+// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (each value
+// owns an equal cell of [0, 1]); categoricals are unordered cells.
+template <typename S>
+std::array<Dimension, S::dimension> dimensions() {
+  std::array<Dimension, S::dimension> all{};
+  S::for_each_parameter([&](auto index, auto type) {
+    using P = typename decltype(type)::type;
+    if constexpr (!P::is_fixed) {
+      auto& d = all[S::free_position(decltype(index)::value)];
+      d.name = P::name.view();
+      if constexpr (requires { P::count; }) {
+        d.kind = Kind::categorical;
+        d.count = P::count;
+      } else if constexpr (std::same_as<typename P::value_type, std::int64_t>) {
+        d.kind = Kind::integer;
+        d.count = static_cast<std::size_t>(P::upper - P::lower + 1);
+      } else {
+        d.kind = Kind::continuous;
+      }
+    }
+  });
+  return all;
+}
+
+// Snaps a unit-cube point onto the values the space can hold (the centre of an integer's or a
+// categorical's cell), so equal configs have equal points.
+template <typename S>
+std::array<double, S::dimension> snap(std::span<const double> point) {
+  return S::to_unit_cube(S::from_unit_cube(point));
+}
+
+// The index of the equal-width cell of [0, 1] that holds u, of `count` cells (how Int and
+// Categorical decode a coordinate).
+inline std::size_t unit_cell(double u, std::size_t count) {
+  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
+  return std::min(cell, count - 1);
+}
+
+namespace detail {
+// A draw of N(mean, sigma) truncated to [0, 1], by rejection (with mean in [0, 1] and sigma <= 1 a
+// draw lands inside with probability at least 1/3); after 200 misses, the mean clamped to [0, 1].
+inline double truncated_normal_unit(double mean, double sigma, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(mean, sigma);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const double x = normal(rng);
+    if (x >= 0.0 && x <= 1.0) return x;
+  }
+  return std::clamp(mean, 0.0, 1.0);
+}
+}  // namespace detail
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/unit_cube.hpp
+
+namespace mahpo::search {
+
+struct AnnealOptions {
+  double average_best_rank = 2.0;   // mean of the geometric distribution over ranks, 1 = the best (>= 1)
+  double shrink_coefficient = 0.1;  // the window is 1 / (1 + T * shrink_coefficient) of the range (>= 0)
+};
+
+namespace anneal::detail {
+
+inline double uniform(std::uniform_random_bit_generator auto& rng) {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// A rank 1, 2, 3, ... from a geometric distribution of mean `average_best_rank` (success
+// probability 1 / mean; hyperopt: rng.geometric(1 / avg_best_idx)), by inverting
+// P(rank > k) = (1 - p)^k, so the draw is the same under every standard library.
+inline std::size_t draw_rank(std::uniform_random_bit_generator auto& rng, double average_best_rank) {
+  const double success = 1.0 / average_best_rank;
+  const double u = uniform(rng);  // consumed even when success == 1, so the stream stays aligned
+  if (success >= 1.0) return 1;
+  const double failures = std::floor(std::log1p(-u) / std::log1p(-success));
+  return 1 + static_cast<std::size_t>(std::min(failures, 1e15));
+}
+
+// The fraction of the original range the window keeps after `observations` (hyperopt: shrinking).
+inline double shrink(std::size_t observations, double shrink_coefficient) {
+  return 1.0 / (1.0 + static_cast<double>(observations) * shrink_coefficient);
+}
+
+// A uniform draw from a window of width `width` centred on `centre`, shifted to fit in [0, 1]
+// (hyperopt's hp_uniform clips the midpoint to [half, 1 - half]).
+inline double window_draw(std::uniform_random_bit_generator auto& rng, double centre, double width) {
+  const double half = 0.5 * std::min(width, 1.0);
+  const double middle = std::clamp(centre, half, 1.0 - half);
+  return std::clamp(middle - half + 2.0 * half * uniform(rng), 0.0, 1.0);
+}
+
+}  // namespace anneal::detail
+
+template <typename S>
+class Anneal {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "anneal";
+
+  explicit Anneal(SearchOptions options = {}, AnnealOptions anneal = {})
+      : options_(options),
+        anneal_(checked(anneal)),
+        history_(options.goal),
+        rng_(options.seed),
+        dimensions_(dimensions<S>()) {}
+
+  Trial<S> ask() {
+    auto ranked = history_.usable();
+    if (ranked.empty()) return history_.add(S::sample(rng_), options_.budget);
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
+    const std::size_t rank = anneal::detail::draw_rank(rng_, anneal_.average_best_rank);
+    const auto& chosen = ranked[std::min(rank, ranked.size()) - 1]->point;
+    const double fraction = anneal::detail::shrink(ranked.size(), anneal_.shrink_coefficient);
+
+    std::array<double, S::dimension> point{};
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (dimensions_[k].kind == Kind::categorical) {
+        // hyperopt's hp_categorical: p = (1 - f) * onehot(chosen) + f * prior.
+        const bool from_prior = anneal::detail::uniform(rng_) < fraction;
+        const double prior_draw = anneal::detail::uniform(rng_);
+        point[k] = from_prior ? prior_draw : chosen[k];
+      } else {
+        point[k] = anneal::detail::window_draw(rng_, chosen[k], fraction);
+      }
+    }
+    return history_.add(S::from_unit_cube(point), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const AnnealOptions& anneal_options() const { return anneal_; }
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static AnnealOptions checked(const AnnealOptions& anneal) {
+    if (!(anneal.average_best_rank >= 1.0) || !std::isfinite(anneal.average_best_rank)) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::anneal: average_best_rank is {}, must be a finite number >= 1 (1 always picks the best trial)",
+          anneal.average_best_rank));
+    }
+    if (!(anneal.shrink_coefficient >= 0.0) || !std::isfinite(anneal.shrink_coefficient)) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::anneal: shrink_coefficient is {}, must be a finite number >= 0 (0 never shrinks the window)",
+          anneal.shrink_coefficient));
+    }
+    return anneal;
+  }
+
+  SearchOptions options_;
+  AnnealOptions anneal_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::array<Dimension, S::dimension> dimensions_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/anneal.hpp
+// ---- begin mahpo/search/factory.hpp
+// Searchers by name, for programs that let their user choose one (search_lenet, paper_tables):
+//
+//   auto searcher = mahpo::search::make_searcher<Space>("tpe", {.search = {.seed = 1}});
+//   std::visit([&](auto& chosen) { mahpo::study::run_study(chosen, objective, options); }, searcher);
+//
+// The names are the searchers' own (`Searcher::name`), plus "mappo_paper" (MAPPO with
+// MappoOptions::paper()). T is a space, or a topology (nn::Topology): MAPPO then reads the
+// topology's layers (the same agents as its space's groups), the others search its space.
+
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/gp/gp_bo.hpp
+// Gaussian-process Bayesian optimization (GP-BO) in the unit cube [0, 1]^d of a space.
+//
+// The model: a zero-mean GP on the standardized losses (zero mean, unit sd: the constant mean is
+// the losses' mean), Matérn-5/2 kernel with one lengthscale per dimension (ARD) and a signal
+// variance, plus Gaussian noise whose variance has a floor (`noise_floor`, 1e-6 in standardized
+// units). The hyperparameters (log lengthscales in [0.01, 10], log signal variance in [0.01, 100],
+// log noise in [noise_floor, 1]) maximize the log marginal likelihood plus a weak Gaussian prior on
+// the logs (our choice: lengthscale ~ logN(log 0.5, 1.5), signal ~ logN(0, 1.5), noise ~
+// logN(log 1e-4, 4)), with analytic gradients and a small box-projected L-BFGS. The fit runs when
+// new results came in, warm-started from the previous fit. While at most 64 results are modelled
+// (a fit costs little there) it has `fit_evaluations` (30) likelihood evaluations per start and
+// `fit_restarts` (2) more starts from random hyperparameters, the best fit winning; past 64 an
+// evaluation costs O(n^3), so the warm start alone runs, with fit_evaluations * (64 / n)^3
+// evaluations (at least 2): the hyperparameters then track the data a few steps per ask, which
+// keeps ask + tell near 10 ms at n = 200.
+//
+// The acquisition: log expected improvement (default; computed stably as in Ament et al. 2023,
+// "Unexpected improvements to expected improvement", NeurIPS) over the best observed loss, or the
+// lower confidence bound mu - ucb_beta * sigma (ucb, "GP-UCB" of Srinivas et al. 2010, on a loss).
+// It is maximized over `candidates` points of a Halton sequence under a seeded random shift
+// (Cranley-Patterson rotation; a fresh shift each ask) plus, our choice, candidates / 10 Gaussian
+// perturbations (sd 0.05) of the best trial's point; the best `refine_starts` of them are refined
+// by L-BFGS on the acquisition (analytic gradients, clamped to the cube, at most 12 evaluations
+// each).
+//
+// Choices the references leave open:
+// - The first `startup_trials` (10) trials, and any ask with fewer than 2 usable results, are draws
+//   from the space's prior (as Random does).
+// - Integers and categoricals are modelled by their unit-cube coordinate (a categorical's cell
+//   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
+//   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
+//   are scored, so the acquisition is that of a config the space can hold.
+// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
+//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
+//   (the hyperparameters are fitted on real results only).
+// - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
+//   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
+// - Failed and diverged trials, and results with a non-finite value, are not modelled.
+//
+// Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
+// matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
+// asks); scoring the candidates is one triangular solve with many right-hand sides (trtrs).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numbers>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+
+// ---- begin mahpo/search/gp/acquisition.hpp
+// GP-BO's acquisition functions on a posterior of standardized losses: log expected improvement
+// (Ament et al. 2023) and the lower confidence bound (GP-UCB, Srinivas et al. 2010), with gradients.
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+
+// ---- begin mahpo/search/gp/special_functions.hpp
+// The special functions GP-BO's acquisition needs, computed stably far into the tails: erfcx,
+// log(1 - exp(a)), log h(z) of expected improvement and log EI itself.
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+namespace mahpo::search::gp::detail {
+
+// erfcx(x) = exp(x^2) erfc(x). From 12 on (erfc underflows past 26, and exp(x^2) loses digits) the
+// asymptotic series (Abramowitz & Stegun 7.1.23), whose 11th term is below 1e-17 there.
+inline double erfcx(double x) {
+  if (x < 0.0) return 2.0 * std::exp(x * x) - erfcx(-x);  // erfc(-x) = 2 - erfc(x)
+  if (x < 12.0) return std::exp(x * x) * std::erfc(x);
+  const double inverse = 1.0 / (2.0 * x * x);
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k <= 10; ++k) {
+    term *= -(2.0 * k - 1.0) * inverse;
+    sum += term;
+  }
+  return sum / (x * std::sqrt(std::numbers::pi));
+}
+
+// log(1 - exp(a)) for a < 0, accurate at both ends (Mächler 2012, "Accurately computing log(1 - exp(-|a|))").
+inline double log1mexp(double a) {
+  return a > -std::numbers::ln2 ? std::log(-std::expm1(a)) : std::log1p(-std::exp(a));
+}
+
+// log h(z) with h(z) = phi(z) + z Phi(z), so that EI = sigma h(z) (Jones et al. 1998), and its
+// derivative Phi(z) / h(z). Below z = -1 the erfcx form of Ament et al. 2023 (their log_h) avoids the
+// cancellation; below -1/sqrt(eps) its asymptote -z^2/2 - log(2 pi)/2 - 2 log|z|.
+struct LogH {
+  double value;
+  double derivative;
+};
+
+inline LogH log_h(double z) {
+  constexpr double half_log_2pi = 0.91893853320467274178;  // log(2 pi) / 2
+  const double half_log_pi_2 = 0.5 * std::log(std::numbers::pi / 2.0);
+  const double inv_sqrt2 = 1.0 / std::numbers::sqrt2;
+  if (z > -1.0) {
+    const double pdf = std::exp(-0.5 * z * z - half_log_2pi);
+    const double cdf = 0.5 * std::erfc(-z * inv_sqrt2);
+    const double h = pdf + z * cdf;
+    return {std::log(h), cdf / h};
+  }
+  const double scaled = erfcx(-z * inv_sqrt2);  // Phi(z) = scaled exp(-z^2/2) / 2
+  double value;
+  if (z > -1.0 / std::sqrt(std::numeric_limits<double>::epsilon())) {
+    value = -0.5 * z * z - half_log_2pi + log1mexp(std::log(scaled * -z) + half_log_pi_2);
+  } else {
+    value = -0.5 * z * z - half_log_2pi - 2.0 * std::log(-z);
+  }
+  const double log_cdf = std::log(0.5 * scaled) - 0.5 * z * z;
+  return {value, std::exp(log_cdf - value)};
+}
+
+// log EI of a loss to minimize, below `best`: log h(z) + log sigma, z = (best - mean) / sigma.
+inline double log_ei(double mean, double sigma, double best) {
+  return log_h((best - mean) / sigma).value + std::log(sigma);
+}
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/special_functions.hpp
+
+namespace mahpo::search::gp {
+
+enum class AcquisitionKind { log_ei, ucb };
+
+}  // namespace mahpo::search::gp
+
+namespace mahpo::search::gp::detail {
+
+// The acquisition to maximize at a posterior (mean, variance) of standardized losses, and its
+// gradient from the mean's and the variance's gradients.
+struct Acquisition {
+  AcquisitionKind kind = AcquisitionKind::log_ei;
+  double beta = 2.0;
+  double best = 0.0;  // the lowest standardized loss
+
+  double operator()(double mean, double variance) const {
+    const double sigma = std::sqrt(variance);
+    if (kind == AcquisitionKind::ucb) return -(mean - beta * sigma);
+    return log_ei(mean, sigma, best);
+  }
+
+  double operator()(double mean, double variance, std::span<const double> mean_gradient,
+                    std::span<const double> variance_gradient, std::span<double> gradient) const {
+    const double sigma = std::sqrt(variance);
+    if (kind == AcquisitionKind::ucb) {
+      for (std::size_t d = 0; d < gradient.size(); ++d) {
+        gradient[d] = -mean_gradient[d] + beta * variance_gradient[d] / (2.0 * sigma);
+      }
+      return -(mean - beta * sigma);
+    }
+    // d log EI = (log h)'(z) dz + dsigma / sigma, dz = -(dmean + z dsigma) / sigma.
+    const double z = (best - mean) / sigma;
+    const LogH h = log_h(z);
+    for (std::size_t d = 0; d < gradient.size(); ++d) {
+      const double sigma_gradient = variance_gradient[d] / (2.0 * sigma);
+      gradient[d] = h.derivative * (-mean_gradient[d] - z * sigma_gradient) / sigma + sigma_gradient / sigma;
+    }
+    return h.value + std::log(sigma);
+  }
+};
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/acquisition.hpp
+// ---- begin mahpo/search/gp/halton.hpp
+// Halton points (Halton 1960) under a Cranley-Patterson random shift: the quasi-random candidates
+// GP-BO scores its acquisition on.
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace mahpo::search::gp::detail {
+
+// The radical inverse of `index` in `base`: coordinate of the Halton sequence (Halton 1960).
+inline double radical_inverse(std::size_t index, std::size_t base) {
+  double result = 0.0, digit_weight = 1.0 / static_cast<double>(base);
+  while (index > 0) {
+    result += digit_weight * static_cast<double>(index % base);
+    index /= base;
+    digit_weight /= static_cast<double>(base);
+  }
+  return result;
+}
+
+inline std::vector<std::size_t> first_primes(std::size_t count) {
+  std::vector<std::size_t> primes;
+  for (std::size_t candidate = 2; primes.size() < count; ++candidate) {
+    bool prime = true;
+    for (std::size_t p : primes) {
+      if (p * p > candidate) break;
+      if (candidate % p == 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) primes.push_back(candidate);
+  }
+  return primes;
+}
+
+// `count` Halton points in [0, 1]^dimension, shifted by `shift` modulo 1 (Cranley & Patterson 1976),
+// row-major.
+inline std::vector<double> shifted_halton(std::size_t count, std::span<const double> shift) {
+  const std::size_t dimension = shift.size();
+  const auto primes = first_primes(dimension);
+  std::vector<double> points(count * dimension);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t d = 0; d < dimension; ++d) {
+      const double u = radical_inverse(i + 1, primes[d]) + shift[d];
+      points[i * dimension + d] = u - std::floor(u);
+    }
+  }
+  return points;
+}
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/halton.hpp
+// ---- begin mahpo/search/gp/lbfgs.hpp
+// A small box-constrained L-BFGS (projected gradient, backtracking Armijo search along the clamped
+// path): what GP-BO fits its hyperparameters and refines its acquisition with.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <vector>
+
+namespace mahpo::search::gp::detail {
+
+inline double dot(std::span<const double> a, std::span<const double> b) {
+  return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
+}
+
+struct Minimum {
+  std::vector<double> x;
+  double value = std::numeric_limits<double>::infinity();
+  std::size_t evaluations = 0;
+};
+
+// Minimizes f(x, gradient) -> value over the box [lower, upper] by L-BFGS (Nocedal & Wright 2006,
+// alg. 7.4) on the projected gradient, with a backtracking Armijo search along the clamped path.
+// A non-finite value makes the search step back. The first step moves at most `first_step` in any
+// coordinate.
+template <typename F>
+Minimum minimize_in_box(F&& f, std::vector<double> x, std::span<const double> lower, std::span<const double> upper,
+                        std::size_t max_evaluations, double first_step, std::size_t memory = 8) {
+  const std::size_t n = x.size();
+  for (std::size_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], lower[i], upper[i]);
+  std::vector<double> gradient(n), trial(n), trial_gradient(n), direction(n), projected(n);
+  Minimum best{x, f(std::span<const double>(x), std::span<double>(gradient)), 1};
+  if (!std::isfinite(best.value)) return best;
+  double value = best.value;
+  std::vector<std::vector<double>> steps, changes;
+  std::vector<double> rho, alpha;
+  while (best.evaluations < max_evaluations) {
+    double largest = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool blocked = (x[i] <= lower[i] && gradient[i] > 0.0) || (x[i] >= upper[i] && gradient[i] < 0.0);
+      projected[i] = blocked ? 0.0 : gradient[i];
+      largest = std::max(largest, std::abs(projected[i]));
+    }
+    if (largest <= 1e-9) break;
+    // Two-loop recursion: direction = -H projected.
+    direction = projected;
+    alpha.assign(steps.size(), 0.0);
+    for (std::size_t k = steps.size(); k-- > 0;) {
+      alpha[k] = rho[k] * dot(steps[k], direction);
+      for (std::size_t i = 0; i < n; ++i) direction[i] -= alpha[k] * changes[k][i];
+    }
+    if (!steps.empty()) {
+      const double gamma = dot(steps.back(), changes.back()) / dot(changes.back(), changes.back());
+      for (double& component : direction) component *= gamma;
+    }
+    for (std::size_t k = 0; k < steps.size(); ++k) {
+      const double beta = rho[k] * dot(changes[k], direction);
+      for (std::size_t i = 0; i < n; ++i) direction[i] += steps[k][i] * (alpha[k] - beta);
+    }
+    for (std::size_t i = 0; i < n; ++i) direction[i] = projected[i] == 0.0 ? 0.0 : -direction[i];
+    if (!(dot(direction, projected) < 0.0)) {  // not a descent direction: start the memory again
+      steps.clear();
+      changes.clear();
+      rho.clear();
+      for (std::size_t i = 0; i < n; ++i) direction[i] = -projected[i];
+    }
+    double step = 1.0;
+    if (steps.empty()) {
+      double longest = 0.0;
+      for (double component : direction) longest = std::max(longest, std::abs(component));
+      step = first_step / longest;
+    }
+    bool accepted = false;
+    double trial_value = value;
+    while (best.evaluations < max_evaluations) {
+      bool moved = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        trial[i] = std::clamp(x[i] + step * direction[i], lower[i], upper[i]);
+        moved = moved || trial[i] != x[i];
+      }
+      if (!moved) break;
+      trial_value = f(std::span<const double>(trial), std::span<double>(trial_gradient));
+      ++best.evaluations;
+      double decrease = 0.0;
+      for (std::size_t i = 0; i < n; ++i) decrease += gradient[i] * (trial[i] - x[i]);
+      if (std::isfinite(trial_value) && trial_value <= value + 1e-4 * std::min(decrease, 0.0)) {
+        accepted = true;
+        break;
+      }
+      step *= std::isfinite(trial_value) ? 0.5 : 0.1;
+    }
+    if (!accepted) break;
+    std::vector<double> s(n), y(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      s[i] = trial[i] - x[i];
+      y[i] = trial_gradient[i] - gradient[i];
+    }
+    const double curvature = dot(s, y);
+    if (curvature > 1e-12 * dot(y, y)) {
+      steps.push_back(std::move(s));
+      changes.push_back(std::move(y));
+      rho.push_back(1.0 / curvature);
+      if (steps.size() > memory) {
+        steps.erase(steps.begin());
+        changes.erase(changes.begin());
+        rho.erase(rho.begin());
+      }
+    }
+    const bool stalled = value - trial_value <= 1e-10 * (1.0 + std::abs(value));
+    x = trial;
+    gradient = trial_gradient;
+    value = trial_value;
+    best.x = x;
+    best.value = value;
+    if (stalled) break;
+  }
+  return best;
+}
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/lbfgs.hpp
+// ---- begin mahpo/search/gp/regressor.hpp
+// The Gaussian-process regressor of GP-BO: Matern-5/2 ARD kernel, Gaussian noise with a floor,
+// hyperparameters fitted by the log marginal likelihood plus a weak prior on their logs (box L-BFGS),
+// posterior mean and variance with their gradients. LAPACK through xtensor-blas does the algebra.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include <xtensor-blas/xlinalg.hpp>  // brings xlapack.hpp and the cxxblas macros it needs
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xtensor.hpp>
+
+
+namespace mahpo::search::gp::detail {
+
+inline constexpr double sqrt5 = 2.2360679774997896964;
+
+// Matérn-5/2 (Rasmussen & Williams 2006, eq. 4.17): k(r) = s2 (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r).
+// Past sqrt5 r = 40 (k < 1e-14 s2) it is flushed to 0, keeping subnormal numbers (slow) out of the algebra.
+inline double matern52(double r, double signal_variance) {
+  if (sqrt5 * r > 40.0) return 0.0;
+  return signal_variance * (1.0 + sqrt5 * r + 5.0 / 3.0 * r * r) * std::exp(-sqrt5 * r);
+}
+
+// -dk/d(r^2) * 2 = s2 (5/3) (1 + sqrt5 r) exp(-sqrt5 r): so dk/dx_d = -slope (x_d - x'_d) / l_d^2 and
+// dk/dlog l_d = slope (x_d - x'_d)^2 / l_d^2 (differentiating eq. 4.17).
+inline double matern52_slope(double r, double signal_variance) {
+  if (sqrt5 * r > 40.0) return 0.0;
+  return signal_variance * 5.0 / 3.0 * (1.0 + sqrt5 * r) * std::exp(-sqrt5 * r);
+}
+
+// Feature-major copy (dimension x n) of n row-major points, so kernel loops run over points.
+inline std::vector<double> feature_major(std::span<const double> x, std::size_t dimension) {
+  const std::size_t n = x.size() / dimension;
+  std::vector<double> columns(x.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t d = 0; d < dimension; ++d) columns[d * n + i] = x[i * dimension + d];
+  }
+  return columns;
+}
+
+// Scaled distances r_i from `point` to points [begin, end) of `columns` (feature-major, n points),
+// written to radius[0 .. end - begin).
+inline void scaled_distances(const double* point, std::span<const double> columns, std::size_t n, std::size_t begin,
+                             std::size_t end, std::span<const double> inverse_squared, double* radius) {
+  const std::size_t count = end - begin;
+  std::fill(radius, radius + count, 0.0);
+  for (std::size_t d = 0; d < inverse_squared.size(); ++d) {
+    const double coordinate = point[d], weight = inverse_squared[d];
+    const double* column = columns.data() + d * n + begin;
+    for (std::size_t i = 0; i < count; ++i) {
+      const double delta = coordinate - column[i];
+      radius[i] += delta * delta * weight;
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) radius[i] = std::sqrt(radius[i]);
+}
+
+// Resizes a kept buffer, growing its capacity geometrically: in some sandboxes a fresh large
+// allocation each ask costs more in page faults than the algebra on it.
+inline void resize_kept(std::vector<double>& buffer, std::size_t size) {
+  if (buffer.capacity() < size) buffer.reserve(2 * size);
+  buffer.resize(size);
+}
+
+// The Cholesky factor L (K = L L^T), in place in the lower half of a column-major n x n matrix
+// (LAPACK potrf, through xtensor-blas's cxxlapack); false when K is not positive definite.
+inline bool cholesky(std::vector<double>& matrix, std::size_t n) {
+  const auto size = static_cast<xt::blas_index_t>(n);
+  return cxxlapack::potrf<xt::blas_index_t>('L', size, matrix.data(), size) == 0;
+}
+
+// A GP regressor with a Matérn-5/2 ARD kernel and Gaussian noise, on points of [0, 1]^dimension
+// (row-major), zero prior mean. Hyperparameters theta = (log l_1..l_d, log s2, log noise).
+class Regressor {
+ public:
+  Regressor(std::size_t dimension, double noise_floor)
+      : dimension_(dimension), theta_(dimension + 2), lower_(dimension + 2), upper_(dimension + 2) {
+    for (std::size_t d = 0; d < dimension; ++d) {
+      lower_[d] = std::log(0.01);
+      upper_[d] = std::log(10.0);
+      theta_[d] = std::log(0.5);
+    }
+    lower_[dimension] = std::log(0.01);
+    upper_[dimension] = std::log(100.0);
+    theta_[dimension] = 0.0;
+    lower_[dimension + 1] = std::log(noise_floor);
+    upper_[dimension + 1] = std::max(0.0, lower_[dimension + 1]);
+    theta_[dimension + 1] = std::clamp(std::log(1e-3), lower_[dimension + 1], upper_[dimension + 1]);
+  }
+
+  std::size_t dimension() const { return dimension_; }
+  std::size_t size() const { return y_.size(); }
+  const std::vector<double>& theta() const { return theta_; }
+  double lengthscale(std::size_t d) const { return std::exp(theta_[d]); }
+  double signal_variance() const { return std::exp(theta_[dimension_]); }
+  double noise_variance() const { return std::exp(theta_[dimension_ + 1]); }
+
+  // Sets the hyperparameters (clamped to their bounds).
+  void set_hyperparameters(std::span<const double> lengthscales, double signal_variance, double noise_variance) {
+    for (std::size_t d = 0; d < dimension_; ++d) theta_[d] = std::log(lengthscales[d]);
+    theta_[dimension_] = std::log(signal_variance);
+    theta_[dimension_ + 1] = std::log(noise_variance);
+    for (std::size_t k = 0; k < theta_.size(); ++k) theta_[k] = std::clamp(theta_[k], lower_[k], upper_[k]);
+  }
+
+  // K + noise I at the current hyperparameters, for the n points x (row-major).
+  xt::xtensor<double, 2> kernel_matrix(std::span<const double> x) {
+    const std::size_t n = x.size() / dimension_;
+    fill_kernel(feature_major(x, dimension_), n, theta_, 0.0, work_);
+    xt::xtensor<double, 2> full = xt::zeros<double>({n, n});
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t i = j; i < n; ++i) full(i, j) = full(j, i) = work_[j * n + i];
+    }
+    return full;
+  }
+
+  // The log marginal likelihood of (x, y) (R&W eq. 5.8) plus the log prior at theta; its gradient
+  // (R&W eq. 5.9: 1/2 tr((alpha alpha^T - K^-1) dK/dtheta)) in `gradient` when not empty.
+  // -infinity where K is not positive definite.
+  double log_posterior(std::span<const double> x, std::span<const double> y, std::span<const double> theta,
+                       std::span<double> gradient) {
+    const std::vector<double> columns = feature_major(x, dimension_);
+    return log_posterior_of_columns(columns, y, theta, gradient);
+  }
+
+  // Fits theta to (x, y): L-BFGS warm-started at the current theta (its first step moves at most
+  // `first_step` in a log), and `restarts` more starts at random theta; keeps the best. At most
+  // `evaluations` likelihood evaluations per start.
+  template <typename Rng>
+  void fit(std::span<const double> x, std::span<const double> y, Rng& rng, std::size_t restarts,
+           std::size_t evaluations, double first_step = 1.0) {
+    const std::vector<double> columns = feature_major(x, dimension_);
+    const auto negative = [&](std::span<const double> theta, std::span<double> gradient) {
+      const double value = log_posterior_of_columns(columns, y, theta, gradient);
+      for (double& component : gradient) component = -component;
+      return std::isfinite(value) ? -value : std::numeric_limits<double>::infinity();
+    };
+    Minimum best = minimize_in_box(negative, theta_, lower_, upper_, evaluations, first_step);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (std::size_t restart = 0; restart < restarts; ++restart) {
+      std::vector<double> start(theta_.size());
+      for (std::size_t d = 0; d < dimension_; ++d) start[d] = std::log(0.05) + unit(rng) * std::log(2.0 / 0.05);
+      start[dimension_] = -1.0 + 2.0 * unit(rng);
+      start[dimension_ + 1] = std::log(1e-5) + unit(rng) * std::log(1e-1 / 1e-5);
+      Minimum found = minimize_in_box(negative, std::move(start), lower_, upper_, evaluations, 1.0);
+      if (found.value < best.value) best = std::move(found);
+    }
+    if (std::isfinite(best.value)) theta_ = best.x;
+  }
+
+  // Conditions on (x, y) at the current theta. Adds jitter when K is numerically singular; false
+  // if even that fails.
+  bool condition(std::span<const double> x, std::span<const double> y) {
+    columns_ = feature_major(x, dimension_);
+    y_.assign(y.begin(), y.end());
+    const std::size_t n = y_.size();
+    bool factored = false;
+    for (double jitter : {0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2}) {
+      fill_kernel(columns_, n, theta_, jitter * signal_variance(), cholesky_);
+      if (cholesky(cholesky_, n)) {
+        factored = true;
+        break;
+      }
+    }
+    if (!factored) {
+      y_.clear();
+      return false;
+    }
+    alpha_ = y_;
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, cholesky_.data(), size, alpha_.data(), size);
+    return true;
+  }
+
+  // Posterior mean and latent variance at m points (row-major), after condition().
+  void predict(std::span<const double> points, std::span<double> mean, std::span<double> variance) const {
+    const std::size_t n = y_.size(), m = mean.size();
+    if (m == 0) return;
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    const double signal = signal_variance();
+    // Column c: k(point c, x_i), i = 0..n-1. A kept buffer: a fresh megabyte each ask costs page faults.
+    std::vector<double>& cross = cross_;
+    resize_kept(cross, n * m);
+    for (std::size_t c = 0; c < m; ++c) {
+      double* row = &cross[c * n];
+      scaled_distances(&points[c * dimension_], columns_, n, 0, n, inverse_squared, row);
+      double total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        row[i] = matern52(row[i], signal);
+        total += row[i] * alpha_[i];
+      }
+      mean[c] = total;
+    }
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::trtrs<xt::blas_index_t>('L', 'N', 'N', size, static_cast<xt::blas_index_t>(m), cholesky_.data(), size,
+                                       cross.data(), size);  // L^-1 k: variance = s2 - |L^-1 k|^2
+    for (std::size_t c = 0; c < m; ++c) {
+      const double* row = &cross[c * n];
+      double explained = 0.0;
+      for (std::size_t i = 0; i < n; ++i) explained += row[i] * row[i];
+      variance[c] = std::max(signal - explained, variance_floor());
+    }
+  }
+
+  // Posterior mean and latent variance at one point, with their gradients in the point.
+  void predict(std::span<const double> point, double& mean, double& variance, std::span<double> mean_gradient,
+               std::span<double> variance_gradient) const {
+    const std::size_t n = y_.size();
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    const double signal = signal_variance();
+    std::vector<double> k(n), slope(n);
+    scaled_distances(point.data(), columns_, n, 0, n, inverse_squared, slope.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const double r = slope[i];
+      k[i] = matern52(r, signal);
+      slope[i] = matern52_slope(r, signal);
+    }
+    std::vector<double> solved = k;  // K^-1 k
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, cholesky_.data(), size, solved.data(), size);
+    mean = dot(k, alpha_);
+    variance = signal - dot(k, solved);
+    const bool floored = variance < variance_floor();
+    variance = std::max(variance, variance_floor());
+    // dk_i/dx_d = -slope_i (x_d - x_id) / l_d^2
+    for (std::size_t d = 0; d < dimension_; ++d) {
+      const double* column = &columns_[d * n];
+      double mean_total = 0.0, variance_total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double dk = -slope[i] * (point[d] - column[i]);
+        mean_total += alpha_[i] * dk;
+        variance_total += solved[i] * dk;
+      }
+      mean_gradient[d] = mean_total * inverse_squared[d];
+      variance_gradient[d] = floored ? 0.0 : -2.0 * variance_total * inverse_squared[d];
+    }
+  }
+
+ private:
+  double variance_floor() const { return 1e-12 * signal_variance(); }
+
+  std::vector<double> inverse_squared_lengthscales(std::span<const double> theta) const {
+    std::vector<double> all(dimension_);
+    for (std::size_t d = 0; d < dimension_; ++d) all[d] = std::exp(-2.0 * theta[d]);
+    return all;
+  }
+
+  // The lower half of K + (noise + jitter) I; the distances stay in radius_ (lower half).
+  void fill_kernel(std::span<const double> columns, std::size_t n, std::span<const double> theta, double jitter,
+                   std::vector<double>& into) {
+    resize_kept(into, n * n);
+    resize_kept(radius_, n * n);
+    const auto inverse_squared = inverse_squared_lengthscales(theta);
+    const double signal = std::exp(theta[dimension_]), noise = std::exp(theta[dimension_ + 1]);
+    std::vector<double> point(dimension_);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t d = 0; d < dimension_; ++d) point[d] = columns[d * n + j];
+      double* radius = &radius_[j * n + j];
+      scaled_distances(point.data(), columns, n, j, n, inverse_squared, radius);
+      double* column = &into[j * n + j];  // column-major: rows j..n-1 of column j are contiguous
+      for (std::size_t i = 0; i < n - j; ++i) column[i] = matern52(radius[i], signal);
+      column[0] += noise + jitter;
+    }
+  }
+
+  double log_posterior_of_columns(std::span<const double> columns, std::span<const double> y,
+                                  std::span<const double> theta, std::span<double> gradient) {
+    const std::size_t n = y.size(), dims = dimension_;
+    std::fill(gradient.begin(), gradient.end(), 0.0);
+    fill_kernel(columns, n, theta, 0.0, work_);
+    if (!cholesky(work_, n)) return -std::numeric_limits<double>::infinity();
+    std::vector<double> alpha(y.begin(), y.end());
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::potrs<xt::blas_index_t>('L', size, 1, work_.data(), size, alpha.data(), size);
+    double log_determinant = 0.0;
+    for (std::size_t i = 0; i < n; ++i) log_determinant += 2.0 * std::log(work_[i * n + i]);
+    double value =
+        -0.5 * dot(y, alpha) - 0.5 * log_determinant - 0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
+    value += log_prior(theta, gradient);
+    if (gradient.empty()) return value;
+
+    cxxlapack::potri<xt::blas_index_t>('L', size, work_.data(), size);  // lower half of K^-1
+    const auto inverse_squared = inverse_squared_lengthscales(theta);
+    const double signal = std::exp(theta[dims]), noise = std::exp(theta[dims + 1]);
+    std::vector<double> lengthscale_gradient(dims, 0.0), slope(n);
+    double signal_gradient = 0.0, noise_gradient = 0.0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const double diagonal_weight = alpha[j] * alpha[j] - work_[j * n + j];  // W = alpha alpha^T - K^-1
+      signal_gradient += 0.5 * diagonal_weight * signal;
+      noise_gradient += 0.5 * diagonal_weight * noise;
+      // Off the diagonal, W_ij counts twice (W is symmetric): 1/2 tr(W dK) = sum_{i > j} W_ij dK_ij + ...
+      const double* radius = &radius_[j * n];
+      const double* inverse = &work_[j * n];
+      for (std::size_t i = j + 1; i < n; ++i) {
+        const double r = radius[i];
+        if (sqrt5 * r > 40.0) {  // flushed to 0 in K (see matern52)
+          slope[i] = 0.0;
+          continue;
+        }
+        const double weight = (alpha[i] * alpha[j] - inverse[i]) * signal * std::exp(-sqrt5 * r);
+        signal_gradient += weight * (1.0 + sqrt5 * r + 5.0 / 3.0 * r * r);
+        slope[i] = weight * 5.0 / 3.0 * (1.0 + sqrt5 * r);  // W_ij dk/dlog l_d = slope_i (x_id - x_jd)^2 / l_d^2
+      }
+      for (std::size_t d = 0; d < dims; ++d) {
+        const double* column = &columns[d * n];
+        const double at = column[j];
+        double total = 0.0;
+        for (std::size_t i = j + 1; i < n; ++i) total += slope[i] * (column[i] - at) * (column[i] - at);
+        lengthscale_gradient[d] += total * inverse_squared[d];
+      }
+    }
+    for (std::size_t d = 0; d < dims; ++d) gradient[d] += lengthscale_gradient[d];
+    gradient[dims] += signal_gradient;
+    gradient[dims + 1] += noise_gradient;
+    return value;
+  }
+
+  // Weak Gaussian priors on the log hyperparameters (our choice; see the header comment).
+  double log_prior(std::span<const double> theta, std::span<double> gradient) const {
+    double value = 0.0;
+    const auto add = [&](std::size_t k, double centre, double spread) {
+      const double standardized = (theta[k] - centre) / spread;
+      value -= 0.5 * standardized * standardized;
+      if (!gradient.empty()) gradient[k] -= standardized / spread;
+    };
+    for (std::size_t d = 0; d < dimension_; ++d) add(d, std::log(0.5), 1.5);
+    add(dimension_, 0.0, 1.5);
+    add(dimension_ + 1, std::log(1e-4), 4.0);
+    return value;
+  }
+
+  std::size_t dimension_;
+  std::vector<double> theta_, lower_, upper_;
+  std::vector<double> columns_, y_, alpha_, radius_;
+  std::vector<double> cholesky_, work_;  // column-major n x n, lower halves used
+  mutable std::vector<double> cross_;
+};
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/regressor.hpp
+
+namespace mahpo::search {
+
+struct GpBoOptions {
+  using Acquisition = gp::AcquisitionKind;
+
+  std::size_t startup_trials = 10;                // prior draws before the model is used
+  Acquisition acquisition = Acquisition::log_ei;  // log expected improvement, or the lower confidence bound
+  double ucb_beta = 2.0;                          // ucb: minimize mu - ucb_beta * sigma
+  std::size_t candidates = 1000;                  // shifted-Halton points scored per ask
+  std::size_t refine_starts = 5;                  // best candidates refined by L-BFGS
+  std::size_t fit_restarts = 2;                   // random restarts of the fit (while n <= 64)
+  std::size_t fit_evaluations = 30;               // likelihood evaluations per start of the fit
+  double noise_floor = 1e-6;                      // least noise variance (standardized losses)
+};
+
+template <typename S>
+class GpBo {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "gp_bo";
+
+  explicit GpBo(SearchOptions options = {}, GpBoOptions gp = {})
+      : options_(options),
+        gp_(checked(gp)),
+        history_(options.goal),
+        rng_(options.seed),
+        model_(S::dimension, gp.noise_floor) {}
+
+  Trial<S> ask() {
+    if constexpr (S::dimension > 0) {
+      if (history_.asked() >= gp_.startup_trials) {
+        if (auto point = propose()) return history_.add(S::from_unit_cube(*point), options_.budget);
+      }
+    }
+    return history_.add(S::sample(rng_), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const GpBoOptions& gp_options() const { return gp_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  using point_type = std::array<double, S::dimension>;
+  static constexpr std::size_t dims = S::dimension;
+  static constexpr std::size_t refine_evaluations = 12;
+  static constexpr std::size_t cheap_fit_limit = 64;  // full fits (with restarts) up to this many results
+
+  static GpBoOptions checked(GpBoOptions gp) {
+    if (!(std::isfinite(gp.ucb_beta) && gp.ucb_beta >= 0.0)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::gp_bo: ucb_beta ({}) must be finite and at least 0", gp.ucb_beta));
+    }
+    if (gp.candidates == 0) throw std::invalid_argument("mahpo::gp_bo: candidates must be at least 1");
+    if (gp.fit_evaluations == 0) throw std::invalid_argument("mahpo::gp_bo: fit_evaluations must be at least 1");
+    if (!(gp.noise_floor > 0.0 && gp.noise_floor < 1.0)) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::gp_bo: noise_floor ({}) must be in (0, 1) (a variance of standardized losses)", gp.noise_floor));
+    }
+    if (gp.acquisition != GpBoOptions::Acquisition::log_ei && gp.acquisition != GpBoOptions::Acquisition::ucb) {
+      throw std::invalid_argument("mahpo::gp_bo: acquisition must be log_ei or ucb");
+    }
+    return gp;
+  }
+
+  bool asked_before(const point_type& point) const {
+    for (const auto& entry : history_.entries()) {
+      bool same = true;
+      for (std::size_t d = 0; d < dims && same; ++d) same = std::abs(entry.point[d] - point[d]) <= 1e-6;
+      if (same) return true;
+    }
+    return false;
+  }
+
+  // The next point, or nothing when the model can't be used (too few results, or a failed fit).
+  std::optional<point_type> propose() {
+    std::vector<double> x, y;
+    for (const auto* entry : history_.usable()) {
+      if (!std::isfinite(entry->loss)) continue;
+      x.insert(x.end(), entry->point.begin(), entry->point.end());
+      y.push_back(entry->loss);
+    }
+    const std::size_t n = y.size();
+    if (n < 2) return std::nullopt;
+    // Standardize: the constant mean is the losses' mean.
+    auto losses = xt::adapt(y);
+    const double mean = xt::mean(losses)();
+    double spread = xt::stddev(losses)();
+    if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
+    losses = (losses - mean) / spread;
+    const double best = *std::min_element(y.begin(), y.end());
+    const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
+
+    if (n != fitted_size_) {
+      if (n <= cheap_fit_limit) {
+        model_.fit(x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
+      } else {
+        // Past the limit a likelihood evaluation costs O(n^3): the warm start alone, with a budget
+        // shrinking as (limit / n)^3 (at least 2 evaluations: a gradient and a step), small steps.
+        const double scale = std::pow(static_cast<double>(cheap_fit_limit) / static_cast<double>(n), 3.0);
+        const auto evaluations = std::max<std::size_t>(
+            2, static_cast<std::size_t>(std::lround(static_cast<double>(gp_.fit_evaluations) * scale)));
+        model_.fit(x, y, rng_, 0, evaluations, 0.2);
+      }
+      fitted_size_ = n;
+    }
+    // CL-min: running trials join at the best loss.
+    for (const auto* entry : history_.running()) {
+      x.insert(x.end(), entry->point.begin(), entry->point.end());
+      y.push_back(best);
+    }
+    if (!model_.condition(x, y)) return std::nullopt;
+    const gp::detail::Acquisition acquisition{gp_.acquisition, gp_.ucb_beta, best};
+
+    // Candidates: a shifted Halton set and perturbations of the best point, snapped.
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::normal_distribution<double> perturbation(0.0, 0.05);
+    std::vector<double> shift(dims);
+    for (double& component : shift) component = unit(rng_);
+    std::vector<double> candidates = gp::detail::shifted_halton(gp_.candidates, shift);
+    const std::size_t local = gp_.candidates / 10;
+    for (std::size_t c = 0; c < local; ++c) {
+      for (std::size_t d = 0; d < dims; ++d) {
+        candidates.push_back(std::clamp(x[best_index * dims + d] + perturbation(rng_), 0.0, 1.0));
+      }
+    }
+    const std::size_t count = candidates.size() / dims;
+    for (std::size_t c = 0; c < count; ++c) {
+      const auto snapped = snap<S>(std::span<const double>(&candidates[c * dims], dims));
+      std::copy(snapped.begin(), snapped.end(), candidates.begin() + static_cast<std::ptrdiff_t>(c * dims));
+    }
+    std::vector<double> means(count), variances(count), scores(count);
+    model_.predict(candidates, means, variances);
+    for (std::size_t c = 0; c < count; ++c) scores[c] = acquisition(means[c], variances[c]);
+    std::vector<std::size_t> order(count);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    const auto by_score = [&](std::size_t a, std::size_t b) {
+      // NaN scores (never expected) sort last.
+      if (std::isnan(scores[a]) || std::isnan(scores[b])) return !std::isnan(scores[a]) && std::isnan(scores[b]);
+      return scores[a] > scores[b];
+    };
+    const std::size_t starts = std::min(gp_.refine_starts, count);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(starts), order.end(), by_score);
+
+    // Refine the best candidates by L-BFGS on the acquisition; the refined points join, snapped.
+    const std::vector<double> lower(dims, 0.0), upper(dims, 1.0);
+    const auto negative = [&](std::span<const double> point, std::span<double> gradient) {
+      double point_mean = 0.0, point_variance = 0.0;
+      std::array<double, dims> mean_gradient{}, variance_gradient{};
+      model_.predict(point, point_mean, point_variance, mean_gradient, variance_gradient);
+      const double value = acquisition(point_mean, point_variance, mean_gradient, variance_gradient, gradient);
+      for (double& component : gradient) component = -component;
+      return std::isfinite(value) ? -value : std::numeric_limits<double>::infinity();
+    };
+    std::vector<double> refined;
+    for (std::size_t k = 0; k < starts; ++k) {
+      const std::size_t c = order[k];
+      std::vector<double> start(candidates.begin() + static_cast<std::ptrdiff_t>(c * dims),
+                                candidates.begin() + static_cast<std::ptrdiff_t>((c + 1) * dims));
+      const auto found = gp::detail::minimize_in_box(negative, std::move(start), lower, upper, refine_evaluations, 0.1);
+      const auto snapped = snap<S>(found.x);
+      refined.insert(refined.end(), snapped.begin(), snapped.end());
+    }
+    if (starts > 0) {
+      std::vector<double> refined_means(starts), refined_variances(starts);
+      model_.predict(refined, refined_means, refined_variances);
+      candidates.insert(candidates.end(), refined.begin(), refined.end());
+      for (std::size_t k = 0; k < starts; ++k) {
+        scores.push_back(acquisition(refined_means[k], refined_variances[k]));
+        order.push_back(count + k);
+      }
+    }
+    std::sort(order.begin(), order.end(), by_score);
+    for (std::size_t c : order) {
+      point_type point;
+      std::copy_n(candidates.begin() + static_cast<std::ptrdiff_t>(c * dims), dims, point.begin());
+      if (!asked_before(point)) return point;
+    }
+    // Every candidate repeats an asked point: prior draws (the last one even if it repeats too).
+    point_type point{};
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      point = S::to_unit_cube(S::sample(rng_));
+      if (!asked_before(point)) break;
+    }
+    return point;
+  }
+
+  SearchOptions options_;
+  GpBoOptions gp_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  gp::detail::Regressor model_;
+  std::size_t fitted_size_ = 0;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/gp/gp_bo.hpp
+// ---- begin mahpo/search/grid.hpp
+// Grid search: the Cartesian product of `resolution` levels per free dimension (every value of an
+// integer or categorical with fewer values; log-spaced on log scale), visited in a seeded random
+// order so that a study stopped early has spread its trials over the whole grid. Past the last
+// point the grid starts again (a second pass repeats configs: give as many trials as points).
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+
+namespace mahpo::search {
+
+struct GridOptions {
+  std::size_t resolution = 5;  // levels per free dimension (integers and categoricals: at most their count)
+  bool shuffle = true;         // visit the points in a seeded random order; false: lexicographic
+};
+
+template <typename S>
+class Grid {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "grid";
+
+  explicit Grid(SearchOptions options = {}, GridOptions grid = {})
+      : Grid(options, filled(grid.resolution), grid.shuffle) {}
+
+  // A resolution per free dimension.
+  Grid(SearchOptions options, const std::array<std::size_t, S::dimension>& resolution, bool shuffle = true)
+      : options_(options), history_(options.goal), discretization_(resolution), order_(checked_size(discretization_)) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (shuffle) {
+      std::mt19937_64 rng(options.seed);
+      std::shuffle(order_.begin(), order_.end(), rng);
+    }
+  }
+
+  Trial<S> ask() {
+    const std::size_t point = order_[history_.asked() % order_.size()];
+    return history_.add(discretization_.at(point), options_.budget);
+  }
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  std::size_t size() const { return order_.size(); }
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static std::size_t checked_size(const Discretization<S>& discretization) {
+    constexpr std::size_t limit = 10'000'000;
+    const std::size_t size = discretization.size();
+    if (size > limit) {
+      throw std::length_error(
+          fmt::format("mahpo::grid: the grid has {} points, more than {}; lower the resolution", size, limit));
+    }
+    return size;
+  }
+
+  static std::array<std::size_t, S::dimension> filled(std::size_t resolution) {
+    std::array<std::size_t, S::dimension> all{};
+    all.fill(resolution);
+    return all;
+  }
+
+  SearchOptions options_;
+  History<S> history_;
+  Discretization<S> discretization_;
+  std::vector<std::size_t> order_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/grid.hpp
+// ---- begin mahpo/search/hyperband/bohb.hpp
+// BOHB (Falkner, Klein & Hutter, "BOHB: Robust and Efficient Hyperparameter Optimization at
+// Scale", ICML 2018): Hyperband's brackets, with the new configs of each bracket drawn from a
+// TPE-like model instead of at random.
+//
+// Brackets, budgets and promotions are mahpo's Hyperband's (see hyperband.hpp): budgets are epochs
+// (Budget{.epochs = b}), SearchOptions::budget is ignored, a promoted config is a new trial.
+// The model, with HpBandSter's defaults:
+// - The observations of one budget: the largest budget whose ok/pruned trials split into a good
+//   set (the best max(min_points_in_model, floor(top_n_percent% · N)), best first) and a bad set
+//   (the next max(min_points_in_model, floor((100 - top_n_percent)% · N)), as many as there are)
+//   that both hold more than `dimension` points (HpBandSter's rule; the paper writes it as
+//   N_b >= N_min + 2). min_points_in_model defaults to dimension + 1.
+// - A KDE on each set: a product of Gaussian kernels on real and integer coordinates of the unit
+//   cube (integers as ordinals, snapped afterwards) and Aitchison–Aitken kernels on categoricals;
+//   bandwidths by the normal-reference rule 1.06·std·N^(-1/(4+d)) (statsmodels' KDEMultivariate
+//   'normal_reference', which HpBandSter uses), floored at min_bandwidth.
+// - A new config: with probability random_fraction (1/3), or while no budget has enough points, a
+//   draw from the prior; otherwise num_samples (64) candidates, each a random good point with every
+//   real coordinate perturbed by a normal of bandwidth·bandwidth_factor (3) truncated to [0, 1]
+//   and every categorical kept with probability 1 - bandwidth (else uniform); the candidate with
+//   the lowest bad/good density ratio (each density floored at 1e-32) wins.
+//
+// Where we differ from HpBandSter or chose what it leaves open:
+// - Failed and diverged trials are not modelled (mahpo's searcher contract); HpBandSter puts them
+//   in the bad set with an infinite loss. They still count as the worst in promotions.
+// - The Aitchison–Aitken kernel uses the parameter's true number of values (statsmodels counts
+//   the values present in the data), and its bandwidth is capped at (c - 1) / c, where the kernel
+//   becomes uniform (the normal-reference rule on category codes can exceed it).
+// - Candidates are snapped to the space before they are scored, so the score is the chosen config's.
+// - The model is refitted at each model-based ask from the whole history (HpBandSter updates it
+//   on each result); the result is the same.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/hyperband/brackets.hpp
+// Bracket bookkeeping shared by SuccessiveHalving, Hyperband and Bohb (not a searcher itself).
+//
+// - Shape: the budget levels and the brackets' sizes of Hyperband (Li et al. 2018, Algorithm 1),
+//   validated once. Level 0 is the smallest budget, level s_max the largest (max_budget).
+// - Scheduler: hands out, for each trial asked, its budget and whether it is a new config or a
+//   promoted one (and whose config it continues); runs several brackets at once when the current
+//   one waits for results (as HpBandSter runs several iterations in parallel); promotes the best
+//   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does
+//   depends only on the order of asks and tells, so it is deterministic.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mahpo::search::hyperband::detail {
+
+// floor and ceil that forgive the rounding error of a quantity like n·eta^-i or log(R/r)/log(eta)
+// computed in floating point (81·3^-4 may come out as 0.99999999999).
+inline double forgiving_floor(double x) { return std::floor(x + 1e-9 * std::max(1.0, std::abs(x))); }
+inline double forgiving_ceil(double x) { return std::ceil(x - 1e-9 * std::max(1.0, std::abs(x))); }
+
+// The most configs one bracket may hold (guards against a huge max_budget / min_budget).
+inline constexpr double max_bracket_size = 1e7;
+
+struct Shape {
+  double min_budget = 1.0 / 9.0;
+  double max_budget = 1.0;
+  double eta = 3.0;
+  std::size_t s_max = 0;
+
+  // The budget of a level: R·eta^(level - s_max), so level s_max is max_budget (Li et al. 2018: r_i = r·eta^i).
+  double budget(std::size_t level) const {
+    return max_budget * std::pow(eta, static_cast<double>(level) - static_cast<double>(s_max));
+  }
+
+  // n = ceil((s_max + 1) / (s + 1) · eta^s) configs start bracket s (Li et al. 2018, Algorithm 1).
+  std::size_t bracket_size(std::size_t s) const {
+    const double n = forgiving_ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) *
+                                    std::pow(eta, static_cast<double>(s)));
+    return static_cast<std::size_t>(n);
+  }
+
+  // n_i = floor(n · eta^-i) configs in rung i of bracket s, at least one (Li et al. 2018, Algorithm 1).
+  std::size_t rung_size(std::size_t s, std::size_t rung) const {
+    const double n = static_cast<double>(bracket_size(s)) / std::pow(eta, static_cast<double>(rung));
+    return std::max<std::size_t>(1, static_cast<std::size_t>(forgiving_floor(n)));
+  }
+
+  // The level of rung i of bracket s, so that budget(level(s, i)) = r·eta^i with r = R·eta^-s (Li et
+  // al. 2018, Algorithm 1): bracket s starts s_max - s levels above the smallest budget.
+  std::size_t level(std::size_t s, std::size_t rung) const { return s_max - s + rung; }
+};
+
+// Validates the options and derives s_max = floor(log_eta(R / r)) (Li et al. 2018).
+inline Shape make_shape(std::string_view searcher, double min_budget, double max_budget, double eta) {
+  if (!(eta >= 2.0) || !std::isfinite(eta)) {
+    throw std::invalid_argument(fmt::format("mahpo::{}: eta ({}) must be at least 2", searcher, eta));
+  }
+  if (!(min_budget > 0.0) || !std::isfinite(min_budget)) {
+    throw std::invalid_argument(fmt::format("mahpo::{}: min_budget ({}) must be above 0", searcher, min_budget));
+  }
+  if (!(max_budget >= min_budget) || !std::isfinite(max_budget)) {
+    throw std::invalid_argument(fmt::format("mahpo::{}: max_budget ({}) must be finite and at least min_budget ({})",
+                                            searcher, max_budget, min_budget));
+  }
+  Shape shape{.min_budget = min_budget, .max_budget = max_budget, .eta = eta, .s_max = 0};
+  const double s_max = forgiving_floor(std::log(max_budget / min_budget) / std::log(eta));
+  if (std::pow(eta, s_max) > max_bracket_size) {
+    throw std::invalid_argument(
+        fmt::format("mahpo::{}: max_budget / min_budget ({}) with eta {} gives brackets of more than {} configs",
+                    searcher, max_budget / min_budget, eta, max_bracket_size));
+  }
+  shape.s_max = static_cast<std::size_t>(std::max(0.0, s_max));
+  return shape;
+}
+
+// Which brackets open, in turn: Hyperband's s_max, s_max - 1, ..., 0, or only s_max (successive halving).
+enum class Cycle { all_brackets, most_aggressive };
+
+// What the scheduler says about the next trial.
+struct Slot {
+  double budget = 0.0;
+  std::size_t level = 0;
+  std::optional<std::size_t>
+      parent;  // the trial whose config this one continues at a bigger budget; none: a new config
+};
+
+class Scheduler {
+ public:
+  Scheduler(Shape shape, Cycle cycle) : shape_(shape) {
+    if (cycle == Cycle::most_aggressive) {
+      cycle_.push_back(shape_.s_max);
+    } else {
+      for (std::size_t s = shape_.s_max + 1; s-- > 0;) cycle_.push_back(s);
+    }
+  }
+
+  // The slot of trial `id`, which must be the next id (0, 1, 2, ...). The oldest open bracket whose
+  // current rung has a trial left to ask gives it; when none has, the next bracket of the cycle opens.
+  Slot ask(std::size_t id) {
+    if (id != locations_.size()) {
+      throw std::logic_error(
+          fmt::format("mahpo: bracket scheduler asked for trial {}, expected {}", id, locations_.size()));
+    }
+    Bracket* bracket = nullptr;
+    for (auto& open : open_) {
+      if (open.rungs[open.current].ids.size() < open.rungs[open.current].size) {
+        bracket = &open;
+        break;
+      }
+    }
+    if (bracket == nullptr) bracket = &open_bracket();
+    Rung& rung = bracket->rungs[bracket->current];
+    const std::size_t index = rung.ids.size();
+    rung.ids.push_back(id);
+    rung.losses.push_back(std::numeric_limits<double>::infinity());
+    locations_.push_back(Location{bracket->serial, bracket->current, index, rung.level});
+    Slot slot{.budget = shape_.budget(rung.level), .level = rung.level, .parent = std::nullopt};
+    if (bracket->current > 0) slot.parent = rung.parents[index];
+    return slot;
+  }
+
+  // Records trial id's loss (lower is better; NaN or infinite: the worst, as failed trials).
+  // When it completes a rung, the rung's best go up to the next rung.
+  void tell(std::size_t id, double loss) {
+    if (id >= locations_.size()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: no trial {}", id));
+    const Location& location = locations_[id];
+    const auto found = std::find_if(open_.begin(), open_.end(),
+                                    [&](const Bracket& bracket) { return bracket.serial == location.bracket; });
+    if (found == open_.end()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: trial {} told twice", id));
+    Rung& rung = found->rungs[location.rung];
+    rung.losses[location.index] = std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
+    if (++rung.told < rung.size) return;
+    if (found->current + 1 == found->rungs.size()) {
+      open_.erase(found);
+      return;
+    }
+    // Promote the best n_{i+1}, best first; ties keep the order they were asked in.
+    std::vector<std::size_t> order(rung.size);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return rung.losses[a] < rung.losses[b]; });
+    Rung& next = found->rungs[++found->current];
+    for (std::size_t k = 0; k < next.size; ++k) next.parents.push_back(rung.ids[order[k]]);
+  }
+
+  // The budget level of an asked trial.
+  std::size_t level(std::size_t id) const { return locations_.at(id).level; }
+  // The bracket (its serial: 0, 1, 2, ... in the order they opened) an asked trial belongs to.
+  std::size_t bracket(std::size_t id) const { return locations_.at(id).bracket; }
+  std::size_t open_brackets() const { return open_.size(); }
+  const Shape& shape() const { return shape_; }
+
+ private:
+  struct Rung {
+    std::size_t level = 0;
+    std::size_t size = 0;
+    std::vector<std::size_t> parents;  // rung > 0: the promoted trials, best first
+    std::vector<std::size_t> ids;      // the trials asked in this rung
+    std::vector<double> losses;
+    std::size_t told = 0;
+  };
+  struct Bracket {
+    std::size_t serial = 0;
+    std::size_t current = 0;  // the rung being asked or waited for
+    std::vector<Rung> rungs;
+  };
+  struct Location {
+    std::size_t bracket = 0, rung = 0, index = 0, level = 0;
+  };
+
+  Bracket& open_bracket() {
+    const std::size_t s = cycle_[next_serial_ % cycle_.size()];
+    Bracket bracket{.serial = next_serial_++, .current = 0, .rungs = {}};
+    for (std::size_t i = 0; i <= s; ++i) {
+      bracket.rungs.push_back(Rung{.level = shape_.level(s, i),
+                                   .size = shape_.rung_size(s, i),
+                                   .parents = {},
+                                   .ids = {},
+                                   .losses = {},
+                                   .told = 0});
+    }
+    open_.push_back(std::move(bracket));
+    return open_.back();
+  }
+
+  Shape shape_;
+  std::vector<std::size_t> cycle_;
+  std::vector<Bracket> open_;  // in the order they opened
+  std::vector<Location> locations_;
+  std::size_t next_serial_ = 0;
+};
+
+}  // namespace mahpo::search::hyperband::detail
+// ---- end mahpo/search/hyperband/brackets.hpp
+
+namespace mahpo::search {
+
+struct BohbOptions {
+  double min_budget = 1.0 / 9.0;        // epochs of the first rung of the most aggressive bracket
+  double max_budget = 1.0;              // epochs of every bracket's last rung
+  double eta = 3.0;                     // keep 1/eta of a rung, give it eta times the budget; at least 2
+  std::size_t top_n_percent = 15;       // the share of a budget's observations that is "good"; 1 to 99
+  std::size_t num_samples = 64;         // candidates scored per model-based config
+  double random_fraction = 1.0 / 3.0;   // share of new configs drawn from the prior anyway
+  double bandwidth_factor = 3.0;        // widens the good KDE's bandwidths when drawing candidates
+  double min_bandwidth = 1e-3;          // floor of every bandwidth
+  std::size_t min_points_in_model = 0;  // 0: dimension + 1; else at least dimension + 1
+};
+
+namespace bohb::detail {
+
+// The sizes of the good and bad sets out of n observations (HpBandSter's config generator).
+struct Split {
+  std::size_t good = 0;
+  std::size_t bad = 0;
+};
+
+inline Split good_bad_split(std::size_t n, std::size_t min_points, std::size_t top_n_percent) {
+  Split split;
+  split.good = std::min(n, std::max(min_points, top_n_percent * n / 100));
+  split.bad = std::min(n - split.good, std::max(min_points, (100 - top_n_percent) * n / 100));
+  return split;
+}
+
+// Whether n observations make a model: both sets hold more points than dimensions (HpBandSter).
+inline bool enough(std::size_t n, std::size_t min_points, std::size_t top_n_percent, std::size_t dimension) {
+  const Split split = good_bad_split(n, min_points, top_n_percent);
+  return n >= min_points && split.good > dimension && split.bad > dimension;
+}
+
+// The largest level whose count of observations makes a model, if any.
+inline std::optional<std::size_t> model_level(const std::vector<std::size_t>& counts, std::size_t min_points,
+                                              std::size_t top_n_percent, std::size_t dimension) {
+  for (std::size_t level = counts.size(); level-- > 0;) {
+    if (enough(counts[level], min_points, top_n_percent, dimension)) return level;
+  }
+  return std::nullopt;
+}
+
+// A product-kernel density estimate on the unit cube (statsmodels' KDEMultivariate with types
+// 'c' and 'u', bandwidths by 'normal_reference').
+template <std::size_t D>
+class Kde {
+ public:
+  using point_type = std::array<double, D>;
+
+  Kde(std::vector<point_type> points, const std::array<Dimension, D>& dimensions, double min_bandwidth)
+      : points_(std::move(points)), dimensions_(dimensions) {
+    if (points_.empty()) throw std::invalid_argument("mahpo::bohb: a KDE needs at least one point");
+    const double n = static_cast<double>(points_.size());
+    // h = 1.06 · std · n^(-1/(4 + d)), Scott's normal reference rule (statsmodels' _normal_reference).
+    const double scale = 1.06 * std::pow(n, -1.0 / (4.0 + static_cast<double>(D)));
+    for (std::size_t k = 0; k < D; ++k) {
+      const bool categorical = dimensions_[k].kind == Kind::categorical;
+      double sum = 0.0, squares = 0.0;
+      for (const auto& point : points_) {
+        const double x = categorical ? static_cast<double>(unit_cell(point[k], dimensions_[k].count)) : point[k];
+        sum += x;
+        squares += x * x;
+      }
+      const double mean = sum / n;
+      const double deviation = std::sqrt(std::max(0.0, squares / n - mean * mean));
+      double bandwidth = std::max(min_bandwidth, scale * deviation);
+      if (categorical) {
+        const double count = static_cast<double>(dimensions_[k].count);
+        const double uniform = (count - 1.0) / count;  // the Aitchison–Aitken kernel is flat there
+        bandwidth = std::min(bandwidth, std::max(uniform, 0.0));
+        same_[k] = std::log(1.0 - bandwidth);
+        other_[k] = count > 1.0 ? std::log(bandwidth / (count - 1.0)) : 0.0;
+      } else {
+        // log of the Gaussian kernel's normalization 1 / (h·sqrt(2·pi))
+        same_[k] = -std::log(bandwidth) - 0.5 * std::log(2.0 * std::numbers::pi);
+      }
+      bandwidth_[k] = bandwidth;
+    }
+  }
+
+  // log of (1/n) Σ_i Π_k K_k(x_k, point_ik): Gaussian kernels, and Aitchison–Aitken kernels
+  // (1 - λ on the same value, λ / (c - 1) on another; Aitchison & Aitken 1976) on categoricals.
+  double log_pdf(const point_type& x) const {
+    std::vector<double> terms(points_.size());
+    double largest = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+      double term = 0.0;
+      for (std::size_t k = 0; k < D; ++k) {
+        if (dimensions_[k].kind == Kind::categorical) {
+          const std::size_t count = dimensions_[k].count;
+          if (count < 2) continue;
+          term += unit_cell(x[k], count) == unit_cell(points_[i][k], count) ? same_[k] : other_[k];
+        } else {
+          const double z = (x[k] - points_[i][k]) / bandwidth_[k];
+          term += same_[k] - 0.5 * z * z;
+        }
+      }
+      terms[i] = term;
+      largest = std::max(largest, term);
+    }
+    if (!std::isfinite(largest)) return largest;
+    double sum = 0.0;
+    for (double term : terms) sum += std::exp(term - largest);
+    return largest + std::log(sum / static_cast<double>(points_.size()));
+  }
+
+  const std::vector<point_type>& points() const { return points_; }
+  const point_type& bandwidth() const { return bandwidth_; }
+
+ private:
+  std::vector<point_type> points_;
+  std::array<Dimension, D> dimensions_;
+  point_type bandwidth_{};
+  point_type same_{};   // continuous: log normalization; categorical: log(1 - λ)
+  point_type other_{};  // categorical: log(λ / (c - 1))
+};
+
+}  // namespace bohb::detail
+
+template <typename S>
+class Bohb {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "bohb";
+
+  explicit Bohb(SearchOptions options = {}, BohbOptions bohb = {})
+      : options_(options),
+        bohb_(validated(bohb)),
+        history_(options.goal),
+        rng_(options.seed),
+        scheduler_(hyperband::detail::make_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta),
+                   hyperband::detail::Cycle::all_brackets) {}
+
+  Trial<S> ask() {
+    const hyperband::detail::Slot slot = scheduler_.ask(history_.asked());
+    bool from_model = false;
+    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : propose(from_model);
+    model_based_.push_back(from_model);
+    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const BohbOptions& bohb_options() const { return bohb_; }
+  const History<S>& history() const { return history_; }
+  const hyperband::detail::Shape& shape() const { return scheduler_.shape(); }
+  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
+
+  // Whether trial id's config was drawn from the model (HpBandSter's 'model_based_pick'); promoted
+  // configs and draws from the prior are not.
+  bool model_based(std::size_t id) const { return model_based_.at(id); }
+
+  // The budget whose observations the model would be fitted on now; none while no budget has enough.
+  std::optional<double> model_budget() const {
+    const auto level = model_level(observations());
+    if (!level) return std::nullopt;
+    return scheduler_.shape().budget(*level);
+  }
+
+ private:
+  static constexpr std::size_t dimension = S::dimension;
+  using point_type = std::array<double, dimension>;
+  using observation_type = typename History<S>::observation_type;
+
+  struct Model {
+    bohb::detail::Kde<dimension> good;
+    bohb::detail::Kde<dimension> bad;
+  };
+
+  static BohbOptions validated(BohbOptions bohb) {
+    const auto fail = [](const std::string& message) { throw std::invalid_argument("mahpo::bohb: " + message); };
+    if (bohb.top_n_percent < 1 || bohb.top_n_percent > 99) {
+      fail(fmt::format("top_n_percent ({}) must be between 1 and 99", bohb.top_n_percent));
+    }
+    if (bohb.num_samples < 1) fail("num_samples must be at least 1");
+    if (!(bohb.random_fraction >= 0.0 && bohb.random_fraction <= 1.0)) {
+      fail(fmt::format("random_fraction ({}) must be in [0, 1]", bohb.random_fraction));
+    }
+    if (!(bohb.bandwidth_factor > 0.0) || !std::isfinite(bohb.bandwidth_factor)) {
+      fail(fmt::format("bandwidth_factor ({}) must be above 0", bohb.bandwidth_factor));
+    }
+    if (!(bohb.min_bandwidth > 0.0) || !std::isfinite(bohb.min_bandwidth)) {
+      fail(fmt::format("min_bandwidth ({}) must be above 0", bohb.min_bandwidth));
+    }
+    if (bohb.min_points_in_model == 0) {
+      bohb.min_points_in_model = dimension + 1;
+    } else if (bohb.min_points_in_model < dimension + 1) {
+      fail(fmt::format("min_points_in_model ({}) must be 0 (dimension + 1) or at least dimension + 1 ({})",
+                       bohb.min_points_in_model, dimension + 1));
+    }
+    return bohb;
+  }
+
+  // The usable trials with a finite loss, by budget level, in the order they were asked.
+  std::vector<std::vector<const observation_type*>> observations() const {
+    std::vector<std::vector<const observation_type*>> by_level(scheduler_.shape().s_max + 1);
+    for (const auto* entry : history_.usable()) {
+      if (std::isfinite(entry->loss)) by_level[scheduler_.level(entry->id)].push_back(entry);
+    }
+    return by_level;
+  }
+
+  std::optional<std::size_t> model_level(const std::vector<std::vector<const observation_type*>>& by_level) const {
+    std::vector<std::size_t> counts;
+    for (const auto& level : by_level) counts.push_back(level.size());
+    return bohb::detail::model_level(counts, bohb_.min_points_in_model, bohb_.top_n_percent, dimension);
+  }
+
+  std::optional<Model> fit() const {
+    auto by_level = observations();
+    const auto level = model_level(by_level);
+    if (!level) return std::nullopt;
+    auto& chosen = by_level[*level];
+    std::stable_sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
+    const bohb::detail::Split split =
+        bohb::detail::good_bad_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
+    std::vector<point_type> good, bad;
+    for (std::size_t i = 0; i < split.good; ++i) good.push_back(chosen[i]->point);
+    for (std::size_t i = split.good; i < split.good + split.bad; ++i) bad.push_back(chosen[i]->point);
+    const auto all = dimensions<S>();
+    return Model{bohb::detail::Kde<dimension>(std::move(good), all, bohb_.min_bandwidth),
+                 bohb::detail::Kde<dimension>(std::move(bad), all, bohb_.min_bandwidth)};
+  }
+
+  Config<S> propose(bool& from_model) {
+    if constexpr (dimension == 0) {
+      return S::sample(rng_);
+    } else {
+      const auto model = fit();
+      if (!model || std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < bohb_.random_fraction) {
+        return S::sample(rng_);
+      }
+      from_model = true;
+      return S::from_unit_cube(draw(*model));
+    }
+  }
+
+  // The best of num_samples candidates drawn around good points (Falkner et al. 2018, Algorithm 2).
+  point_type draw(const Model& model) {
+    const auto all = dimensions<S>();
+    const auto& good = model.good.points();
+    std::uniform_int_distribution<std::size_t> pick(0, good.size() - 1);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    constexpr double floor = -73.68272297580946;  // log(1e-32), HpBandSter's density floor
+    point_type best{};
+    double best_score = std::numeric_limits<double>::infinity();
+    for (std::size_t sample = 0; sample < bohb_.num_samples; ++sample) {
+      const point_type& centre = good[pick(rng_)];
+      point_type candidate{};
+      for (std::size_t k = 0; k < dimension; ++k) {
+        const double bandwidth = std::max(model.good.bandwidth()[k], bohb_.min_bandwidth);
+        if (all[k].kind == Kind::categorical) {
+          const std::size_t count = all[k].count;
+          if (count < 2 || unit(rng_) < 1.0 - bandwidth) {
+            candidate[k] = centre[k];
+          } else {
+            const auto value = std::uniform_int_distribution<std::size_t>(0, count - 1)(rng_);
+            candidate[k] = (static_cast<double>(value) + 0.5) / static_cast<double>(count);
+          }
+        } else {
+          candidate[k] = detail::truncated_normal_unit(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
+        }
+      }
+      candidate = snap<S>(candidate);
+      // minimize g(x) / l(x), each floored at 1e-32 (HpBandSter)
+      const double score =
+          std::max(model.bad.log_pdf(candidate), floor) - std::max(model.good.log_pdf(candidate), floor);
+      if (score < best_score) {
+        best_score = score;
+        best = candidate;
+      }
+    }
+    return best;
+  }
+
+  SearchOptions options_;
+  BohbOptions bohb_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  hyperband::detail::Scheduler scheduler_;
+  std::vector<bool> model_based_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/hyperband/bohb.hpp
+// ---- begin mahpo/search/hyperband/hyperband.hpp
+// Hyperband (Li et al., "Hyperband: A Novel Bandit-Based Approach to Hyperparameter
+// Optimization", JMLR 2018, Algorithm 1): successive halving over brackets that trade the number of
+// configs against their starting budget, cycled forever.
+//
+// Budgets are epochs (Budget{.epochs = b}); SearchOptions::budget is ignored. With R = max_budget,
+// s_max = floor(log_eta(R / min_budget)), bracket s = s_max, ..., 0 starts n = ceil((s_max + 1) /
+// (s + 1) · eta^s) new configs at r = R·eta^-s; rung i holds floor(n·eta^-i) configs at r·eta^i.
+// Defaults: min_budget 1/9, max_budget 1, eta 3 (brackets of 9, 5 and 3 configs).
+//
+// Choices the paper leaves open:
+// - A promoted config is asked again as a new trial (new id, same config, bigger budget), as in
+//   HpBandSter; the objective trains it from scratch (or resumes, if it can).
+// - ask() never blocks: when every open bracket waits for results, the next bracket of the cycle
+//   opens (HpBandSter's parallel iterations). Trials come from the oldest bracket that has one.
+// - A rung promotes once all its trials are told: the best floor(n_i / eta) by loss; failed and
+//   diverged trials (and non-finite values) count as the worst, pruned ones by their value; ties
+//   keep the order the trials were asked in.
+// - The smallest budget is R·eta^-s_max, which is min_budget when R / min_budget is a power of eta
+//   and up to eta times more otherwise (as in HpBandSter).
+
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <string_view>
+
+// ---- begin mahpo/search/hyperband/random_brackets.hpp
+// Random configs run through Hyperband's brackets (hyperband/brackets.hpp): what SuccessiveHalving
+// and Hyperband share. They differ only in their cycle of brackets.
+
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <string_view>
+#include <utility>
+
+
+namespace mahpo::search {
+
+struct HyperbandOptions {
+  double min_budget = 1.0 / 9.0;  // epochs of the first rung of the most aggressive bracket
+  double max_budget = 1.0;        // epochs of every bracket's last rung
+  double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
+};
+
+}  // namespace mahpo::search
+
+namespace mahpo::search::hyperband::detail {
+
+// Random configs through brackets: Hyperband cycles every bracket, successive halving repeats the
+// most aggressive one.
+template <typename S, FixedString Name, Cycle Order>
+class RandomBrackets {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = Name.view();
+
+  explicit RandomBrackets(SearchOptions options = {}, HyperbandOptions brackets = {})
+      : options_(options),
+        history_(options.goal),
+        rng_(options.seed),
+        scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order) {}
+
+  Trial<S> ask() {
+    const Slot slot = scheduler_.ask(history_.asked());
+    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
+    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    scheduler_.tell(id, entry.usable() ? entry.loss : std::numeric_limits<double>::infinity());
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+  // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
+  const Shape& shape() const { return scheduler_.shape(); }
+  std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
+
+ private:
+  SearchOptions options_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  Scheduler scheduler_;
+};
+
+}  // namespace mahpo::search::hyperband::detail
+// ---- end mahpo/search/hyperband/random_brackets.hpp
+
+namespace mahpo::search {
+
+template <typename S>
+class Hyperband : public hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets> {
+ public:
+  using hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets>::RandomBrackets;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/hyperband/hyperband.hpp
+// ---- begin mahpo/search/hyperband/successive_halving.hpp
+// Successive halving (Jamieson & Talwalkar, "Non-stochastic Best Arm Identification and
+// Hyperparameter Optimization", AISTATS 2016; in the bracket form of Li et al., JMLR 2018): n new
+// configs at the smallest budget, the best 1/eta of them go on with eta times the budget, and so
+// on up to max_budget; then a new bracket of the same shape starts, forever.
+//
+// Budgets are epochs (Budget{.epochs = b}); SearchOptions::budget is ignored. The one bracket is
+// Hyperband's most aggressive one: s_max = floor(log_eta(max_budget / min_budget)),
+// n = ceil(eta^s_max) configs at max_budget·eta^-s_max, rung i holding floor(n·eta^-i) configs.
+// Defaults: min_budget 1/9, max_budget 1, eta 3 (rungs of 9, 3 and 1 configs at 1/9, 1/3, 1 epoch).
+//
+// Choices left open by the papers (the same as mahpo's Hyperband): a promoted config is asked again
+// as a new trial (new id, same config, bigger budget), as in HpBandSter; ask() never blocks: while
+// every open bracket waits for results, a new bracket opens; a rung promotes once all its trials
+// are told, failed and diverged trials counting as the worst, ties in the order they were asked.
+
+
+namespace mahpo::search {
+
+// min_budget: epochs of the first rung; max_budget: of the last; eta: keep 1/eta, give eta x the budget.
+using SuccessiveHalvingOptions = HyperbandOptions;
+
+template <typename S>
+class SuccessiveHalving
+    : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
+ public:
+  using hyperband::detail::RandomBrackets<S, "successive_halving",
+                                          hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/hyperband/successive_halving.hpp
+// ---- begin mahpo/search/ppo/mappo.hpp
+// MAPPO: multi-agent PPO hyperparameter search, one agent per group of hyperparameters (a layer of
+// a CNN topology), all sharing one reward (the MAPPO-HPO paper, Ma & Joe: centralized training,
+// decentralized execution; PPO with the defaults of Yu et al., 2022, "The Surprising Effectiveness
+// of PPO in Cooperative Multi-Agent Games", and their onpolicy reference code).
+//
+// Agents. `Mappo<T>` takes a LeNet<...> topology (mahpo/nn/lenet.hpp) or any Space. The agents
+// come from the space's parameter names at compile time: every free parameter named
+// "<group>.<name>" belongs to the agent of <group> (a space built as
+// `Concat<Prefixed<"a", ...>, Prefixed<"b", ...>>`, a topology's layers), a name without a dot is
+// an agent of its own (a flat space: one agent per parameter). Agents are ordered by their first
+// parameter; `agent_count`, `agent_dimensions` and `agent_names` say what they are. Adding a layer
+// with a free hyperparameter to a topology adds an agent, with no other change.
+//
+// Actions (MappoOptions::actions):
+// - `gaussian` (the default): each free dimension is a Gaussian action with a tanh-squashed mean,
+//   as seed 001's agent (rl::GaussianHead); the sample, clipped to [-1, 1], is the dimension's
+//   unit-cube coordinate (u = (a + 1) / 2), so neighbouring levels are neighbouring actions, a
+//   wide integer keeps every value and a real its full range. log_std is a free row per agent
+//   (initial `initial_std`, floored at `min_std`). Categoricals too are read from their unit
+//   cells in their declared order.
+// - `grid` (the paper's): each dimension cut into a finite action set by Discretization<space>
+//   with resolution `bins`, one categorical distribution per dimension (rl::CategoricalHead).
+// An episode is one ask(): the agents act in order, each from its own actor (Mlp, ReLU, orthogonal
+// init, output gain 0.01). Agent i observes the actions of agent i - 1 (one-hots for grid actions,
+// the clipped values for Gaussian ones; agent 0 sees a start token) and a one-hot agent id.
+//
+// Centralized critic. The paper's critic sees the joint action. Used as agent i's baseline,
+// V(joint action) would include agent i's own action: the advantage R - V(a_1..a_N) is then no
+// longer an unbiased policy gradient weight. So the critic sees the joint action as it stands when
+// agent i acts: the episode is N steps, the state at step i is agents 0..i-1's actions (one Mlp
+// over the whole joint-action layout, later agents' blocks zero) plus agent i's id, the reward
+// comes at the last step, and GAE runs over the N steps with gamma 1 and lambda 0.95.
+//
+// Training: every `episodes_per_update` told episodes a PPO update runs (clipped surrogate with
+// per-dimension ratios, clipped Huber value loss on normalized targets, Adam, gradient norms
+// clipped at 10, advantages normalized over the batch).
+//
+// What the default changes against the paper's algorithm (`MappoOptions::paper()`), and why
+// (measured over 30 seeds: docs/benchmarks.md, "Search quality with statistics", and the ablation,
+// one change undone at a time, in docs/mappo_ablation.md):
+// - Rewards by rank (`MappoRewards::ranked`): an episode's reward is the quantile of its value
+//   among every usable value told so far, recomputed at each update; a failed or diverged trial
+//   gets `failed_quantile`. Real CNN searches end ~18 % of trials at chance: scaled by value
+//   (z-scored), those outliers make the differences between good configs invisible; ranks keep
+//   them apart and make the scale of the objective irrelevant (Branin's and an accuracy's alike).
+// - Sample reuse (`replay`): each update trains on the newest `replay` told episodes, not only
+//   the K new ones, so 200 episodes teach more than 25 disjoint batches of 8. The PPO ratio is
+//   taken against the policy at the start of the update (one update moves the policy by at most
+//   the clip), and each old episode's advantage is weighted by the truncated importance ratio
+//   min(1, pi_now(a) / pi_behaviour(a)) per agent, so episodes the policy has moved away from fade
+//   out (the sample-reuse form of PPO in Queeney et al., 2021, "Generalized Proximal Policy
+//   Optimization with Sample Reuse", with Retrace-style truncation, Munos et al., 2016).
+// - A schedule for ~200 episodes: an update every 4 episodes, 15 epochs (the reference's MPE
+//   setting), stopped early once the mean approximate KL exceeds 1.5 x `target_kl`; Adam 3e-3, no
+//   entropy bonus (the learned std does the exploring), 32x32 networks (as good as 64x64 here, at
+//   half the cost or less).
+// - Ordinal Gaussian actions instead of an 8-level grid (whose best config on the LeNet quadratic
+//   is 0.9858, below what TPE finds).
+//
+// Choices the references leave open:
+// - Concurrency: ask() never waits; episodes may be pending in any number. An episode asked under
+//   an older policy keeps the log-probabilities it was sampled with.
+// - The critic's values are computed at the start of each update with the current critic; those
+//   are the "old" values of the clipped value loss.
+// - Normalized rewards (the paper preset): failed and diverged trials get the worst reward of any
+//   usable trial told so far (0 when there is none yet); each batch's rewards update an exact
+//   running mean and variance and are replaced by (r - mean) / std before GAE.
+// - Everything runs on one std::mt19937_64 seeded with SearchOptions::seed (weights first, then
+//   the episodes' samples), so a seed and a sequence of asks and tells give the same trials.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/hana/unpack.hpp>
+
+// ---- begin mahpo/search/ppo/episodes.hpp
+// What the RL searchers (Mappo, PpoLstm) share about episodes: their rewards, how a batch of told
+// episodes is taken, and the PPO epoch loop.
+//
+// EpisodeRewards: the rewards an RL searcher's episodes earned, kept by trial id: the raw reward (the value when
+// maximizing, -value when minimizing), whether it is usable (a failed, diverged or non-finite
+// trial is not), the order of the tells, and the two ways a reward is read back:
+// - `reward_or_worst`: the raw reward, a failed trial's being the worst usable reward told so far
+//   (0 before any): a configuration that breaks training is as bad as the worst one seen;
+// - `quantile`: the reward's mid-rank among every usable reward told so far, in [0, 1] (ties
+//   share their mean rank; 0.5 while there is one), a failed trial's being `failed_quantile`.
+
+#include <algorithm>
+#include <cstddef>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+namespace mahpo::search::ppo::detail {
+
+class EpisodeRewards {
+ public:
+  void tell(std::size_t id, bool usable, double reward) {
+    if (id >= rewards_.size()) {
+      rewards_.resize(id + 1, 0.0);
+      usable_.resize(id + 1, false);
+    }
+    rewards_[id] = reward;
+    usable_[id] = usable;
+    told_.push_back(id);
+    if (!usable) return;
+    worst_ = worst_ ? std::min(*worst_, reward) : reward;
+    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), reward), reward);
+  }
+
+  // Ids in the order they were told.
+  const std::vector<std::size_t>& told() const { return told_; }
+  bool usable(std::size_t id) const { return usable_.at(id); }
+
+  double reward_or_worst(std::size_t id) const { return usable_.at(id) ? rewards_[id] : worst_.value_or(0.0); }
+
+  double quantile(std::size_t id, double failed_quantile) const {
+    if (!usable_.at(id)) return failed_quantile;
+    const std::size_t count = sorted_.size();
+    if (count < 2) return 0.5;
+    const auto [low, high] = std::equal_range(sorted_.begin(), sorted_.end(), rewards_[id]);
+    const double below = static_cast<double>(low - sorted_.begin());
+    const double ties = static_cast<double>(high - low);
+    return (below + 0.5 * (ties - 1.0)) / static_cast<double>(count - 1);
+  }
+
+ private:
+  std::vector<double> rewards_;  // by id
+  std::vector<bool> usable_;     // by id
+  std::vector<std::size_t> told_;
+  std::vector<double> sorted_;  // the usable rewards, ascending
+  std::optional<double> worst_;
+};
+
+// Takes the first `count` waiting ids in id order out of `waiting` (an on-policy batch: the
+// same batch whatever order the tells came in).
+inline std::vector<std::size_t> take_batch(std::vector<std::size_t>& waiting, std::size_t count) {
+  std::sort(waiting.begin(), waiting.end());
+  std::vector<std::size_t> batch(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(count));
+  waiting.erase(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(count));
+  return batch;
+}
+
+// PPO's epoch loop: step(epoch) runs one epoch and returns the mean approximate KL of the policy it
+// stepped from against the update's start; past 1.5 x target_kl (when > 0) the loop stops, as
+// Stable-Baselines3's target_kl does. Returns the epochs run.
+template <typename Step>
+std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step) {
+  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    const double kl = step(epoch);
+    if (target_kl > 0.0 && kl > 1.5 * target_kl) return epoch + 1;
+  }
+  return epochs;
+}
+
+}  // namespace mahpo::search::ppo::detail
+// ---- end mahpo/search/ppo/episodes.hpp
+
+namespace mahpo::search {
+
+enum class MappoActions { gaussian, grid };
+enum class MappoRewards { ranked, normalized, raw };
+
+struct MappoOptions {
+  MappoActions actions = MappoActions::gaussian;
+  std::size_t bins = 8;                 // grid actions: the most levels of a wide integer or a real
+  double initial_std = 0.3;             // Gaussian actions: std of every dimension at the start, on [-1, 1]
+  double min_std = 0.02;                // Gaussian actions: floor of the std
+  std::size_t episodes_per_update = 4;  // K: told episodes between PPO updates
+  std::size_t replay = 32;              // the newest told episodes each update trains on; 0: the K new ones only
+  std::size_t ppo_epochs = 15;          // passes over each batch
+  double target_kl = 0.05;              // stop an update's epochs past 1.5 x this mean KL; 0: never
+  double clip = 0.2;                    // PPO's epsilon, for the surrogate and the value clipping
+  double actor_learning_rate = 3e-3;    // Adam, each actor (and its log_std)
+  double critic_learning_rate = 3e-3;   // Adam, the critic
+  double entropy_coefficient = 0.0;     // the entropy bonus
+  double max_gradient_norm = 10.0;      // global norm clipping, each actor and the critic
+  bool value_normalization = true;      // ValueNormalizer on the critic's targets
+  MappoRewards rewards = MappoRewards::ranked;
+  double failed_quantile = 0.0;                   // ranked rewards: the reward of a failed or diverged trial
+  bool advantage_normalization = true;            // advantages centred and scaled over the batch
+  bool value_clipping = true;                     // the clipped value loss
+  double huber_delta = 10.0;                      // Huber value loss
+  double gae_lambda = 0.95;                       // GAE over the agents' steps (gamma is 1)
+  std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
+  rl::MlpActivation activation = rl::MlpActivation::relu;
+
+  // The plain algorithm of the MAPPO-HPO paper with the MAPPO reference's PPO settings: an 8-level
+  // action grid, a PPO update on every 8 new episodes (10 epochs, no reuse), z-scored rewards.
+  static MappoOptions paper() {
+    return MappoOptions{.actions = MappoActions::grid,
+                        .bins = 8,
+                        .episodes_per_update = 8,
+                        .replay = 0,
+                        .ppo_epochs = 10,
+                        .target_kl = 0.0,
+                        .actor_learning_rate = 5e-4,
+                        .critic_learning_rate = 5e-4,
+                        .entropy_coefficient = 0.01,
+                        .rewards = MappoRewards::normalized,
+                        .hidden_sizes = {64, 64}};
+  }
+};
+
+// What the last PPO update did (for logs and benchmarks).
+struct MappoUpdateStats {
+  std::size_t episodes = 0;    // in the batch
+  std::size_t epochs = 0;      // run (fewer than ppo_epochs when the KL stop ends it)
+  double mean_reward = 0.0;    // of the batch, before ranking or normalization
+  double policy_loss = 0.0;    // clipped surrogate, mean over agents, last epoch
+  double value_loss = 0.0;     // last epoch
+  double entropy = 0.0;        // mean over agents and dimensions, last epoch
+  double approx_kl = 0.0;      // mean over agents, last epoch, against the policy the update started from
+  double clip_fraction = 0.0;  // mean over agents, last epoch
+  double seconds = 0.0;        // wall time of the update
+};
+
+namespace mappo::detail {
+
+// The space a MAPPO searcher works on: a topology's (nn::Topology), or the space itself.
+template <typename T>
+struct space_of {
+  using type = T;
+};
+template <nn::Topology T>
+struct space_of<T> {
+  using type = typename T::space;
+};
+
+// The group of a parameter name: what comes before its first dot, or the whole name.
+constexpr std::string_view group(std::string_view name) {
+  const std::size_t dot = name.find('.');
+  return dot == std::string_view::npos ? name : name.substr(0, dot);
+}
+
+// The agents of a space, from its parameter names: one per group of free parameters.
+template <typename S>
+struct Agents {
+  static constexpr std::size_t dimension = S::dimension;
+
+  // Free parameter names in unit-cube order.
+  static constexpr std::array<std::string_view, dimension> free_names = [] {
+    constexpr std::array<bool, S::size> fixed = hana::unpack(S::parameters, [](auto... parameter) {
+      return std::array<bool, S::size>{decltype(parameter)::type::is_fixed...};
+    });
+    std::array<std::string_view, dimension> names{};
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < S::size; ++i)
+      if (!fixed[i]) names[k++] = S::names[i];
+    return names;
+  }();
+
+  static constexpr std::size_t count = [] {
+    std::size_t groups = 0;
+    for (std::size_t k = 0; k < dimension; ++k) {
+      bool seen = false;
+      for (std::size_t j = 0; j < k; ++j) seen = seen || group(free_names[j]) == group(free_names[k]);
+      groups += seen ? 0 : 1;
+    }
+    return groups;
+  }();
+
+  static constexpr std::array<std::string_view, count> names = [] {
+    std::array<std::string_view, count> result{};
+    std::size_t a = 0;
+    for (std::size_t k = 0; k < dimension; ++k) {
+      bool seen = false;
+      for (std::size_t j = 0; j < a; ++j) seen = seen || result[j] == group(free_names[k]);
+      if (!seen) result[a++] = group(free_names[k]);
+    }
+    return result;
+  }();
+
+  static constexpr std::array<std::size_t, count> dimensions = [] {
+    std::array<std::size_t, count> result{};
+    for (std::size_t a = 0; a < count; ++a)
+      for (std::size_t k = 0; k < dimension; ++k) result[a] += group(free_names[k]) == names[a] ? 1 : 0;
+    return result;
+  }();
+
+  // Where agent a's dimensions start in the flat, agent-ordered list of all dimensions.
+  static constexpr std::array<std::size_t, count + 1> offsets = [] {
+    std::array<std::size_t, count + 1> result{};
+    for (std::size_t a = 0; a < count; ++a) result[a + 1] = result[a] + dimensions[a];
+    return result;
+  }();
+
+  // For the k-th dimension in agent order, its unit-cube coordinate in the space.
+  static constexpr std::array<std::size_t, dimension> positions = [] {
+    std::array<std::size_t, dimension> result{};
+    std::size_t k = 0;
+    for (std::size_t a = 0; a < count; ++a)
+      for (std::size_t position = 0; position < dimension; ++position)
+        if (group(free_names[position]) == names[a]) result[k++] = position;
+    return result;
+  }();
+};
+
+}  // namespace mappo::detail
+
+template <typename T>
+class Mappo {
+ public:
+  using space_type = typename mappo::detail::space_of<T>::type;
+
+ private:
+  static_assert(
+      SearchSpace<space_type>,
+      "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
+  static_assert(space_type::dimension >= 1, "mahpo::Mappo: the space has no free hyperparameter, so there is no agent");
+  using agents = mappo::detail::Agents<space_type>;
+
+ public:
+  static constexpr std::string_view name = "mappo";
+
+  static constexpr std::size_t agent_count = agents::count;
+  static constexpr std::array<std::size_t, agent_count> agent_dimensions = agents::dimensions;
+  static constexpr std::array<std::string_view, agent_count> agent_names = agents::names;
+
+  explicit Mappo(SearchOptions options = {}, MappoOptions mappo = {})
+      : options_(options),
+        mappo_(validated(std::move(mappo))),
+        history_(options.goal),
+        rng_(options.seed),
+        discretization_(space_type::discretize(mappo_.bins)) {
+    const auto counts = discretization_.counts();
+    std::size_t joint = 0;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      std::vector<std::size_t> sizes;
+      for (std::size_t k = agents::offsets[a]; k < agents::offsets[a + 1]; ++k)
+        sizes.push_back(counts[agents::positions[k]]);
+      grid_heads_.emplace_back(sizes);
+      gaussian_heads_.emplace_back(agent_dimensions[a]);
+      log_stds_.emplace_back(
+          xt::full_like(xt::zeros<double>({std::size_t{1}, agent_dimensions[a]}), std::log(mappo_.initial_std)));
+      joint_offsets_.push_back(joint);
+      joint += action_width(a);
+    }
+    critic_input_size_ = joint + agent_count;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      actors_.emplace_back(network_options(observation_size(a), action_width(a), 0.01), rng_);
+      actor_optimizers_.emplace_back(rl::AdamOptions{.learning_rate = mappo_.actor_learning_rate});
+    }
+    critic_ = rl::Mlp(network_options(critic_input_size_, 1, 1.0), rng_);
+    critic_optimizer_ = rl::Adam(rl::AdamOptions{.learning_rate = mappo_.critic_learning_rate});
+  }
+
+  // Runs one episode: every agent acts in order, sampling from its policy.
+  Trial<space_type> ask() {
+    Episode episode;
+    episode.actions.resize(agents::dimension);
+    episode.log_probabilities.resize(agents::dimension);
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix actions, log_probabilities;
+      if (gaussian()) {
+        actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        const rl::Actions indices = grid_heads_[a].sample(output, rng_);
+        actions = xt::cast<double>(indices);
+        log_probabilities = grid_heads_[a].log_probabilities(output, indices);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
+        episode.actions[agents::offsets[a] + d] = actions(0, d);
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+      }
+    }
+    episodes_.push_back(std::move(episode));
+    return history_.add(config_of(episodes_.back().actions), options_.budget);
+  }
+
+  // Stores the shared reward; runs a PPO update when K new told episodes wait.
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
+    rewards_.tell(id, entry.usable() && std::isfinite(reward), reward);
+    waiting_.push_back(id);
+    if (waiting_.size() < mappo_.episodes_per_update) return;
+    if (mappo_.replay == 0) {  // on-policy: the first K waiting, in id order
+      update(ppo::detail::take_batch(waiting_, mappo_.episodes_per_update));
+    } else {  // the newest `replay` told episodes
+      waiting_.clear();
+      const auto& told = rewards_.told();
+      const std::size_t size = std::max(mappo_.replay, mappo_.episodes_per_update);
+      update(
+          std::vector<std::size_t>(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end()));
+    }
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const MappoOptions& mappo_options() const { return mappo_; }
+  const History<space_type>& history() const { return history_; }
+  const Discretization<space_type>& discretization() const { return discretization_; }
+
+  // Grid actions: the actions of each dimension of agent a, in its group's order.
+  const std::vector<std::size_t>& action_counts(std::size_t agent) const { return grid_heads_.at(agent).sizes(); }
+  // Agent a's actor input: the previous agent's actions (a start token for agent 0) and its id.
+  std::size_t observation_size(std::size_t agent) const {
+    return (agent == 0 ? 1 : action_width(agent - 1)) + agent_count;
+  }
+  // The critic's input: every agent's actions side by side, then the acting agent's id.
+  std::size_t critic_input_size() const { return critic_input_size_; }
+  // Gaussian actions: agent a's current std per dimension, on [-1, 1].
+  std::vector<double> action_std(std::size_t agent) const {
+    std::vector<double> stds;
+    for (double log_std : log_stds_.at(agent).value) stds.push_back(std::exp(log_std));
+    return stds;
+  }
+
+  std::size_t updates() const { return updates_; }
+  const MappoUpdateStats& last_update() const { return last_update_; }
+  double update_seconds() const { return update_seconds_; }  // all updates so far
+
+  // The config of the agents' most likely actions, each seeing its predecessor's.
+  Config<space_type> greedy_config() const {
+    std::vector<double> actions(agents::dimension);
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, actions));
+      const rl::Matrix mode =
+          gaussian() ? gaussian_heads_[a].mode(output) : rl::Matrix(xt::cast<double>(grid_heads_[a].mode(output)));
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions[agents::offsets[a] + d] = mode(0, d);
+    }
+    return config_of(actions);
+  }
+
+ private:
+  struct Episode {
+    std::vector<double> actions;            // one per free dimension, agents in order (an index for grid actions)
+    std::vector<double> log_probabilities;  // of each action when it was sampled
+  };
+
+  // One agent's rows of a batch.
+  struct AgentBatch {
+    rl::Matrix observations;
+    rl::Matrix actions;
+    rl::Matrix old_log_probabilities;
+    rl::Vector advantages;
+  };
+
+  SearchOptions options_;
+  MappoOptions mappo_;
+  History<space_type> history_;
+  std::mt19937_64 rng_;
+  Discretization<space_type> discretization_;
+  std::vector<rl::CategoricalHead> grid_heads_;
+  std::vector<rl::GaussianHead> gaussian_heads_;
+  std::vector<rl::Parameter> log_stds_;     // Gaussian actions: each agent's 1 x dimensions row
+  std::vector<std::size_t> joint_offsets_;  // agent a's actions in the critic's input
+  std::size_t critic_input_size_ = 0;
+  std::vector<rl::Mlp> actors_;
+  std::vector<rl::Adam> actor_optimizers_;
+  rl::Mlp critic_;
+  rl::Adam critic_optimizer_;
+  rl::ValueNormalizer value_normalizer_;
+  rl::RunningMeanStd reward_statistics_;
+  ppo::detail::EpisodeRewards rewards_;
+  std::vector<Episode> episodes_;     // by trial id
+  std::vector<std::size_t> waiting_;  // told since the last update
+  std::size_t updates_ = 0;
+  MappoUpdateStats last_update_;
+  double update_seconds_ = 0.0;
+
+  bool gaussian() const { return mappo_.actions == MappoActions::gaussian; }
+
+  static MappoOptions validated(MappoOptions m) {
+    const auto require = [](bool ok, std::string message) {
+      if (!ok) throw std::invalid_argument("mahpo::mappo: " + message);
+    };
+    const auto positive = [](double x) { return x > 0.0 && std::isfinite(x); };
+    require(m.bins >= 2, fmt::format("bins {} must be at least 2", m.bins));
+    require(positive(m.initial_std), fmt::format("initial_std {} must be > 0", m.initial_std));
+    require(positive(m.min_std) && m.min_std <= m.initial_std,
+            fmt::format("min_std {} must be > 0 and at most initial_std {}", m.min_std, m.initial_std));
+    require(m.episodes_per_update >= 1, "episodes_per_update must be at least 1");
+    require(m.ppo_epochs >= 1, "ppo_epochs must be at least 1");
+    require(m.target_kl >= 0.0 && std::isfinite(m.target_kl), fmt::format("target_kl {} must be >= 0", m.target_kl));
+    require(positive(m.clip), fmt::format("clip {} must be > 0", m.clip));
+    require(positive(m.actor_learning_rate), fmt::format("actor_learning_rate {} must be > 0", m.actor_learning_rate));
+    require(positive(m.critic_learning_rate),
+            fmt::format("critic_learning_rate {} must be > 0", m.critic_learning_rate));
+    require(m.entropy_coefficient >= 0.0 && std::isfinite(m.entropy_coefficient),
+            fmt::format("entropy_coefficient {} must be >= 0", m.entropy_coefficient));
+    require(m.max_gradient_norm > 0.0, fmt::format("max_gradient_norm {} must be > 0", m.max_gradient_norm));
+    require(m.failed_quantile >= 0.0 && m.failed_quantile <= 1.0,
+            fmt::format("failed_quantile {} must be in [0, 1]", m.failed_quantile));
+    require(m.huber_delta > 0.0, fmt::format("huber_delta {} must be > 0", m.huber_delta));
+    require(m.gae_lambda >= 0.0 && m.gae_lambda <= 1.0, fmt::format("gae_lambda {} must be in [0, 1]", m.gae_lambda));
+    require(!m.hidden_sizes.empty(), "hidden_sizes needs at least one hidden layer");
+    for (std::size_t size : m.hidden_sizes) require(size >= 1, "every hidden size must be at least 1");
+    return m;
+  }
+
+  rl::MlpOptions network_options(std::size_t inputs, std::size_t outputs, double output_gain) const {
+    std::vector<std::size_t> sizes{inputs};
+    sizes.insert(sizes.end(), mappo_.hidden_sizes.begin(), mappo_.hidden_sizes.end());
+    sizes.push_back(outputs);
+    return {.sizes = std::move(sizes), .activation = mappo_.activation, .output_gain = output_gain};
+  }
+
+  // How many numbers agent a's actions take: its actor's outputs (means or logits), and its block
+  // in an observation or the critic's state (values or one-hots).
+  std::size_t action_width(std::size_t agent) const {
+    return gaussian() ? agent_dimensions[agent] : grid_heads_[agent].logit_count();
+  }
+
+  // A Gaussian action's unit-cube coordinate.
+  static double unit_coordinate(double action) { return 0.5 * (std::clamp(action, -1.0, 1.0) + 1.0); }
+
+  Config<space_type> config_of(const std::vector<double>& actions) const {
+    if (gaussian()) {
+      std::array<double, agents::dimension> point{};
+      for (std::size_t k = 0; k < agents::dimension; ++k) point[agents::positions[k]] = unit_coordinate(actions[k]);
+      return space_type::from_unit_cube(std::span<const double>(point));
+    }
+    std::array<std::size_t, agents::dimension> indices{};
+    for (std::size_t k = 0; k < agents::dimension; ++k)
+      indices[agents::positions[k]] = static_cast<std::size_t>(actions[k]);
+    return discretization_.at(std::span<const std::size_t>(indices));
+  }
+
+  // Writes agent a's actions (from the agent-ordered `actions`) at cell(at), cell(at + 1), ...:
+  // one-hots for grid actions, the clipped values for Gaussian ones.
+  template <typename Cell>
+  void write_actions(std::size_t agent, const std::vector<double>& actions, Cell&& cell, std::size_t at) const {
+    for (std::size_t d = 0; d < agent_dimensions[agent]; ++d) {
+      const double action = actions[agents::offsets[agent] + d];
+      if (gaussian())
+        cell(at + d) = std::clamp(action, -1.0, 1.0);
+      else
+        cell(at + grid_heads_[agent].offset(d) + static_cast<std::size_t>(action)) = 1.0;
+    }
+  }
+
+  // Agent a's observation, a 1 x observation_size(a) row.
+  rl::Matrix observation(std::size_t agent, const std::vector<double>& actions) const {
+    rl::Matrix row = xt::zeros<double>({std::size_t{1}, observation_size(agent)});
+    fill_observation(agent, actions, row, 0);
+    return row;
+  }
+
+  void fill_observation(std::size_t agent, const std::vector<double>& actions, rl::Matrix& matrix,
+                        std::size_t r) const {
+    const auto cell = [&](std::size_t j) -> double& { return matrix(r, j); };
+    std::size_t previous = 1;
+    if (agent == 0) {
+      cell(0) = 1.0;  // the start token
+    } else {
+      write_actions(agent - 1, actions, cell, 0);
+      previous = action_width(agent - 1);
+    }
+    cell(previous + agent) = 1.0;
+  }
+
+  // The critic's state at agent a's step: agents 0..a-1's actions and a's id.
+  void fill_state(std::size_t agent, const std::vector<double>& actions, rl::Matrix& matrix, std::size_t r) const {
+    const auto cell = [&](std::size_t j) -> double& { return matrix(r, j); };
+    for (std::size_t earlier = 0; earlier < agent; ++earlier)
+      write_actions(earlier, actions, cell, joint_offsets_[earlier]);
+    cell(critic_input_size_ - agent_count + agent) = 1.0;
+  }
+
+  rl::ParameterList actor_parameters(std::size_t agent) {
+    rl::ParameterList parameters = actors_[agent].parameters();
+    if (gaussian()) parameters.push_back(&log_stds_[agent]);
+    return parameters;
+  }
+
+  // Each agent's log-probabilities of its actions in the batch under its current policy.
+  rl::Matrix current_log_probabilities(std::size_t agent, const AgentBatch& data) const {
+    const rl::Matrix output = actors_[agent].predict(data.observations);
+    if (gaussian()) return gaussian_heads_[agent].log_probabilities(output, log_stds_[agent].value, data.actions);
+    return grid_heads_[agent].log_probabilities(output, xt::cast<std::size_t>(data.actions));
+  }
+
+  // The batch's rewards as PPO sees them: ranked or normalized (see the header comment).
+  rl::Vector shaped_rewards(const std::vector<std::size_t>& batch, MappoUpdateStats& stats) {
+    const std::size_t episodes = batch.size();
+    rl::Vector raw = rl::Vector::from_shape({episodes});
+    for (std::size_t b = 0; b < episodes; ++b) raw(b) = rewards_.reward_or_worst(batch[b]);
+    for (double r : raw) stats.mean_reward += r / static_cast<double>(episodes);
+    switch (mappo_.rewards) {
+      case MappoRewards::ranked: {
+        rl::Vector ranked = rl::Vector::from_shape({episodes});
+        for (std::size_t b = 0; b < episodes; ++b) ranked(b) = rewards_.quantile(batch[b], mappo_.failed_quantile);
+        return ranked;
+      }
+      case MappoRewards::normalized:
+        reward_statistics_.update(raw);
+        return reward_statistics_.normalize(raw);
+      case MappoRewards::raw:
+        break;
+    }
+    return raw;
+  }
+
+  // GAE over each episode's agent steps; returns the advantages (row b * n + i: episode b,
+  // agent i) and leaves the critic's states, old values and targets in the arguments.
+  rl::Vector critic_targets(const std::vector<std::size_t>& batch, const rl::Vector& rewards, rl::Matrix& states,
+                            rl::Vector& old_values, rl::Vector& targets) {
+    const std::size_t episodes = batch.size(), n = agent_count, steps = episodes * n;
+    states = xt::zeros<double>({steps, critic_input_size_});
+    for (std::size_t b = 0; b < episodes; ++b)
+      for (std::size_t i = 0; i < n; ++i) fill_state(i, episodes_[batch[b]].actions, states, b * n + i);
+    old_values = rl::column(critic_.predict(states));
+    const rl::Vector values = mappo_.value_normalization ? value_normalizer_.denormalize(old_values) : old_values;
+    rl::Vector step_rewards = xt::zeros<double>({steps}), next_values = xt::zeros<double>({steps}),
+               dones = xt::zeros<double>({steps});
+    for (std::size_t b = 0; b < episodes; ++b)
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t t = b * n + i;
+        if (i + 1 == n) {
+          step_rewards(t) = rewards(b);  // the shared reward comes at the last agent's step
+          dones(t) = 1.0;
+        } else {
+          next_values(t) = values(t + 1);
+        }
+      }
+    // GAE over the agents' steps, gamma 1 (Schulman et al., 2016).
+    const rl::AdvantagesAndReturns estimates =
+        rl::gae(step_rewards, values, next_values, dones, 1.0, mappo_.gae_lambda);
+    targets = estimates.returns;
+    if (mappo_.value_normalization) {
+      value_normalizer_.update(estimates.returns);
+      targets = value_normalizer_.normalize(estimates.returns);
+    }
+    return mappo_.advantage_normalization ? rl::normalize_advantages(estimates.advantages) : estimates.advantages;
+  }
+
+  // Agent a's rows: observations, actions, the log-probabilities PPO's ratio is taken against
+  // and the advantages (weighted by truncated importance ratios when episodes are reused).
+  AgentBatch agent_batch(std::size_t agent, const std::vector<std::size_t>& batch, const rl::Vector& advantages) const {
+    const std::size_t episodes = batch.size(), dims = agent_dimensions[agent];
+    AgentBatch data;
+    data.observations = xt::zeros<double>({episodes, observation_size(agent)});
+    data.actions = rl::Matrix::from_shape({episodes, dims});
+    rl::Matrix behaviour = rl::Matrix::from_shape({episodes, dims});
+    data.advantages = rl::Vector::from_shape({episodes});
+    for (std::size_t b = 0; b < episodes; ++b) {
+      const Episode& episode = episodes_[batch[b]];
+      fill_observation(agent, episode.actions, data.observations, b);
+      for (std::size_t d = 0; d < dims; ++d) {
+        data.actions(b, d) = episode.actions[agents::offsets[agent] + d];
+        behaviour(b, d) = episode.log_probabilities[agents::offsets[agent] + d];
+      }
+      data.advantages(b) = advantages(b * agent_count + agent);
+    }
+    if (mappo_.replay == 0) {
+      data.old_log_probabilities = std::move(behaviour);
+      return data;
+    }
+    data.old_log_probabilities = current_log_probabilities(agent, data);
+    for (std::size_t b = 0; b < episodes; ++b) {
+      double log_ratio = 0.0;
+      for (std::size_t d = 0; d < dims; ++d) log_ratio += data.old_log_probabilities(b, d) - behaviour(b, d);
+      data.advantages(b) *= std::exp(std::min(log_ratio, 0.0));  // min(1, pi_now / pi_behaviour)
+    }
+    return data;
+  }
+
+  // One PPO step of agent a's actor on its batch; returns the loss it stepped on.
+  rl::ActorLoss actor_step(std::size_t agent, const AgentBatch& data) {
+    const rl::ActorLossOptions options{.clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient};
+    rl::Mlp& actor = actors_[agent];
+    actor.zero_gradients();
+    const rl::Matrix output = actor.forward(data.observations);
+    rl::ActorLoss summary;
+    // PPO clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9).
+    if (gaussian()) {
+      log_stds_[agent].gradient.fill(0.0);
+      const rl::MeanSquashedActorLoss loss =
+          rl::gaussian_actor_loss(gaussian_heads_[agent], output, log_stds_[agent].value, data.actions,
+                                  data.old_log_probabilities, data.advantages, options);
+      actor.backward(loss.output_gradient);
+      log_stds_[agent].gradient += loss.log_std_gradient;
+      summary = loss;
+    } else {
+      const rl::CategoricalActorLoss loss =
+          rl::categorical_actor_loss(grid_heads_[agent], output, xt::cast<std::size_t>(data.actions),
+                                     data.old_log_probabilities, data.advantages, options);
+      actor.backward(loss.logits_gradient);
+      summary = loss;
+    }
+    const rl::ParameterList parameters = actor_parameters(agent);
+    rl::clip_gradient_norm(parameters, mappo_.max_gradient_norm);
+    actor_optimizers_[agent].step(parameters);
+    if (gaussian()) {
+      const double floor = std::log(mappo_.min_std);
+      for (double& log_std : log_stds_[agent].value) log_std = std::max(log_std, floor);
+    }
+    return summary;
+  }
+
+  // One step of the critic's clipped Huber value loss on normalized targets (Yu et al., 2022).
+  double critic_step(const rl::Matrix& states, const rl::Vector& old_values, const rl::Vector& targets) {
+    const rl::ValueLossOptions options{
+        .clip = mappo_.clip, .clip_values = mappo_.value_clipping, .huber = true, .huber_delta = mappo_.huber_delta};
+    critic_.zero_gradients();
+    const rl::ValueLoss loss = rl::ppo_value_loss(rl::column(critic_.forward(states)), old_values, targets, options);
+    critic_.backward(rl::as_column(loss.gradient));
+    rl::clip_gradient_norm(critic_.parameters(), mappo_.max_gradient_norm);
+    critic_optimizer_.step(critic_.parameters());
+    return loss.loss;
+  }
+
+  void update(const std::vector<std::size_t>& batch) {
+    const auto start = std::chrono::steady_clock::now();
+    MappoUpdateStats stats;
+    stats.episodes = batch.size();
+    const rl::Vector rewards = shaped_rewards(batch, stats);
+    rl::Matrix states;
+    rl::Vector old_values, targets;
+    const rl::Vector advantages = critic_targets(batch, rewards, states, old_values, targets);
+    std::vector<AgentBatch> agent_batches;
+    for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages));
+
+    const double share = 1.0 / static_cast<double>(agent_count);
+    stats.epochs = ppo::detail::run_epochs(mappo_.ppo_epochs, mappo_.target_kl, [&](std::size_t) {
+      stats.policy_loss = stats.entropy = stats.approx_kl = stats.clip_fraction = 0.0;
+      for (std::size_t a = 0; a < agent_count; ++a) {
+        const rl::ActorLoss loss = actor_step(a, agent_batches[a]);
+        stats.policy_loss += share * loss.policy;
+        stats.entropy += share * loss.entropy;
+        stats.approx_kl += share * loss.approx_kl;
+        stats.clip_fraction += share * loss.clip_fraction;
+      }
+      stats.value_loss = critic_step(states, old_values, targets);
+      return stats.approx_kl;
+    });
+    ++updates_;
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    update_seconds_ += stats.seconds;
+    last_update_ = stats;
+  }
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/ppo/mappo.hpp
+// ---- begin mahpo/search/ppo/ppo_lstm.hpp
+// PPO-LSTM: model-based reinforcement learning for hyperparameter optimization (Wu, Chen & Liu,
+// "Efficient hyperparameter optimization through model-based reinforcement learning",
+// Neurocomputing, 2020).
+//
+// One agent writes a config one hyperparameter at a time, in the space's order of free
+// parameters (T = S::dimension steps). At step t it reads an input embedding of the previous
+// action, runs a stacked LSTM and, through an output embedding, draws u_t ~ N(mu_t, sigma_t);
+// the action a_t = tanh(u_t) in (-1, 1) (or, with PpoLstmSquash::mean, seed 001's clip(h_t, -1, 1),
+// h_t ~ N(tanh(mu_t), sigma_t)) becomes the parameter's unit-cube coordinate (a_t + 1) / 2,
+// and S::from_unit_cube decodes the assembled point (integers rounded, log reals on log scale,
+// categoricals binned by their decode). The reward is the validation accuracy (the goal-signed
+// value, -loss) at the last step and 0 before, with gamma 1, so every step's return is the
+// episode's reward. The agent learns with PPO's clipped objective (Schulman et al., 2017).
+//
+// A reward model, an ensemble of small MLPs whose mean is the prediction, is fitted to every real
+// (unit-cube config, reward) pair told so far. After each update on real episodes the agent makes
+// "imagined" PPO updates on episodes the model scores; these go on until the KL divergence between
+// the policy from before them and the current one exceeds `kl_threshold`, or `max_model_updates`
+// were made; then the agent returns to real evaluations. Measured (median best of seeds 0-19, trials
+// one at a time, defaults otherwise), the model helps at 200 trials: LeNet quadratic 0.9789 vs
+// 0.9701 without it (better on 16 of 20 seeds), Hartmann-6 -3.015 vs -2.552 (17 of 20); not at 50
+// (0.9464 vs 0.9498, -1.718 vs -1.697), and on Branin it hurts (0.630 vs 0.570 at 200).
+//
+// Defaults (PpoLstmOptions): Adam with learning rate 0.007, a 2-wide input embedding, 3 LSTM
+// layers of 35 units (the paper's); PPO clip 0.2, 4 epochs per update on 4 real episodes,
+// entropy coefficient 0.01, gradient-norm clip 1; an ensemble of 3 MLPs (2 ReLU layers of 16,
+// 50 warm-started Adam steps per fit, learning rate 0.01), KL threshold 0.02, at most 10
+// model-based updates of 16 imagined episodes per round, the model used once 2 x T usable real
+// trials were told.
+//
+// Where the paper is not explicit, what we chose:
+// - Input: at step t the features [a_{t-1} (0 at t = 0), one-hot(t)] go through a Linear layer
+//   to the embedding (no activation), so the embedding carries the previous action and which
+//   hyperparameter is asked for (a per-step bias of the embedding).
+// - Output embedding: a Linear layer from the top LSTM state to the mean mu_t (gain 0.01, so the
+//   first policy is centred); the log-std is a state-independent parameter per hyperparameter
+//   (as PPO's continuous-control policies), starting at 0: tanh(N(0, 1)) is close to uniform on
+//   (-1, 1). It is kept in [-5, 1] after each step, so sampling never stops entirely.
+// - No critic: with one reward per episode and gamma 1 the baseline is the batch's mean.
+//   Returns are normalized by the running mean and std of all usable real rewards (Chan et al.'s
+//   exact running moments, mahpo/rl/running_mean_std.hpp), because accuracies differ by tiny
+//   amounts; the advantage of an episode is its normalized return minus the batch's mean one
+//   (real and imagined episodes alike, so both share one scale).
+// - PPO's pi_old is the policy at the start of each update: old log-probabilities are recomputed
+//   then (episodes asked while other updates ran are treated as on-policy). Each epoch is one
+//   full batch (no minibatches); every step of every episode is one sample with its own ratio.
+//   One Adam serves real and imagined updates alike.
+// - Pending trials: ask() samples from the current policy whatever is pending. A real update runs
+//   as soon as `episodes_per_update` told episodes wait, on those episodes in id order.
+// - Failed and diverged trials (and a usable one whose value is not finite) get the worst usable
+//   real reward told so far (0 if there is none) in the agent's update; they are not fitted by the
+//   reward model and don't move the running reward moments.
+// - The reward model: `reward_model_ensemble` MLPs from different initializations, inputs
+//   2x - 1 of the snapped unit-cube point, targets standardized by their mean and std at each fit,
+//   `reward_model_steps` full-batch Adam steps on the mean squared error per fit, warm-started
+//   from the previous fit. Imagined episodes are scored at their snapped points.
+// - The KL rule: KL(before || now) of the action distributions (Gaussian KL, exact for the
+//   tanh-squashed ones too; see below for PpoLstmSquash::mean), averaged over every step of the
+//   latest imagined batch's episodes; checked after each model-based update, which is kept even
+//   when it crosses the threshold.
+// - Everything draws from one std::mt19937_64 seeded from SearchOptions::seed.
+//
+// A deviation from seed 001, measured: the paper squashes the mean (mu' = tanh(mu), h ~ N(mu',
+// sigma), h rescaled to the range); we squash the draw by default (PpoLstmSquash::sample): it did
+// as well or better (within 0.001 where the mean's median was higher). Median best of seeds 0-19
+// with the reward model, sample vs mean:
+//   initial log-std 0:  LeNet quadratic 0.9644 vs 0.9595 at 100 trials, 0.9789 vs 0.9797 at 200;
+//                       Hartmann-6 -2.453 vs -1.959 at 100, -3.015 vs -2.724 at 200.
+//   initial log-std -1: LeNet quadratic 0.9866 vs 0.9841 at 100, 0.9890 vs 0.9893 at 200;
+//                       Hartmann-6 -2.951 vs -2.901 at 100, -3.208 vs -3.193 at 200.
+// (With the mean squashed, sigma 1 puts a third of the draws on the bounds.) For PpoLstmSquash::mean
+// the head's log-density keeps its tanh correction of the draw, a constant that cancels in PPO's
+// ratio, and the KL rule's Gaussian KL bounds the clipped actions' KL from above.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+
+
+namespace mahpo::search {
+
+// Where the tanh goes: on the draw (every action inside (-1, 1)) or on the mean (seed 001's form).
+enum class PpoLstmSquash {
+  sample,  // a = tanh(u), u ~ N(mu, sigma)
+  mean,    // a = clip(h, -1, 1), h ~ N(tanh(mu), sigma)
+};
+
+struct PpoLstmOptions {
+  double learning_rate = 0.007;           // Adam's, for the agent (Wu et al.)
+  std::size_t lstm_units = 35;            // per layer (Wu et al.)
+  std::size_t lstm_layers = 3;            // (Wu et al.)
+  std::size_t embedding = 2;              // width of the input embedding (Wu et al.)
+  std::size_t episodes_per_update = 4;    // real episodes per PPO update
+  std::size_t ppo_epochs = 4;             // passes over each batch
+  double clip = 0.2;                      // PPO's epsilon
+  double entropy_coefficient = 0.01;      // of the Gaussian's entropy bonus
+  double max_gradient_norm = 1.0;         // global gradient-norm clip
+  double initial_log_std = 0.0;           // of every hyperparameter's Gaussian
+  bool use_reward_model = true;           // imagined updates between real ones
+  std::size_t reward_model_ensemble = 3;  // MLPs averaged
+  std::size_t reward_model_hidden = 16;   // units of each of their 2 hidden ReLU layers
+  std::size_t reward_model_steps = 50;    // Adam steps per fit, from the last fit's weights
+  double reward_model_learning_rate = 0.01;
+  double kl_threshold = 0.02;          // model-based updates stop once KL(before || now) exceeds it
+  std::size_t max_model_updates = 10;  // ... or after this many in a row
+  std::size_t imagined_episodes = 16;  // per model-based update
+  std::size_t min_real_for_model = 0;  // usable real trials before the model is used; 0: 2 x dimension
+  PpoLstmSquash squash = PpoLstmSquash::sample;
+};
+
+namespace ppo_lstm::detail {
+
+inline constexpr double min_log_std = -5.0;
+inline constexpr double max_log_std = 1.0;
+
+// The action in [-1, 1] of a stored draw (u or h, see PpoLstmSquash).
+inline double squashed_action(double draw, PpoLstmSquash squash) {
+  return squash == PpoLstmSquash::sample ? std::tanh(draw) : std::clamp(draw, -1.0, 1.0);
+}
+
+// Rows of a list of equally wide matrices, one under the other.
+inline rl::Matrix stack_rows(const std::vector<rl::Matrix>& parts) {
+  if (parts.empty()) return rl::Matrix::from_shape({0, 0});
+  const std::size_t rows = parts.front().shape()[0], columns = parts.front().shape()[1];
+  rl::Matrix stacked = rl::Matrix::from_shape({rows * parts.size(), columns});
+  for (std::size_t p = 0; p < parts.size(); ++p)
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < columns; ++j) stacked(p * rows + i, j) = parts[p](i, j);
+  return stacked;
+}
+
+// The inverse of stack_rows: `parts` blocks of equal height.
+inline std::vector<rl::Matrix> split_rows(const rl::Matrix& stacked, std::size_t parts) {
+  const std::size_t rows = stacked.shape()[0] / parts, columns = stacked.shape()[1];
+  std::vector<rl::Matrix> result(parts, rl::Matrix::from_shape({rows, columns}));
+  for (std::size_t p = 0; p < parts; ++p)
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < columns; ++j) result[p](i, j) = stacked(p * rows + i, j);
+  return result;
+}
+
+// The agent's action distributions along B episodes, one row per (step t, episode b) at t * B + b.
+// `mean` is the Gaussian's: mu (squash sample) or tanh(mu) (squash mean).
+struct Distributions {
+  rl::Matrix mean;     // (T B) x 1
+  rl::Matrix log_std;  // (T B) x 1
+};
+
+// The agent: input embedding -> stacked LSTM -> output embedding (mean), a log-std per step.
+// Episodes are B x T matrices of the Gaussian's draws (u or h, see PpoLstmSquash).
+class Policy {
+ public:
+  Policy() = default;
+  Policy(std::size_t steps, const PpoLstmOptions& options, std::mt19937_64& rng)
+      : steps_(steps),
+        input_embedding_(1 + steps, options.embedding, 1.0, rng),
+        lstm_(rl::LstmOptions{options.embedding, options.lstm_units, options.lstm_layers}, rng),
+        output_(options.lstm_units, 1, 0.01, rng),
+        log_std_(xt::zeros<double>({std::size_t{1}, steps})),
+        squash_(options.squash) {
+    log_std_.value.fill(options.initial_log_std);
+  }
+
+  std::size_t steps() const { return steps_; }
+
+  // Draws `batch` episodes (B x T draws), feeding each action back in.
+  rl::Matrix sample(std::size_t batch, const rl::SquashedGaussianHead& head, std::mt19937_64& rng) const {
+    auto state = lstm_.initial_state(batch);
+    rl::Matrix episodes = rl::Matrix::from_shape({batch, steps_});
+    rl::Matrix previous = xt::zeros<double>({batch, std::size_t{1}});
+    for (std::size_t t = 0; t < steps_; ++t) {
+      const rl::Matrix top = lstm_.predict_step(input_embedding_.predict(step_input(previous, t)), state);
+      const rl::Matrix mean = squashed(output_.predict(top));
+      const rl::Matrix log_std = xt::full_like(mean, log_std_.value(0, t));
+      const rl::SquashedSample drawn = head.sample(mean, log_std, rng);
+      for (std::size_t b = 0; b < batch; ++b) {
+        episodes(b, t) = drawn.pre_squash(b, 0);
+        previous(b, 0) = squashed_action(drawn.pre_squash(b, 0), squash_);
+      }
+    }
+    return episodes;
+  }
+
+  // The distributions along given episodes, without caching.
+  Distributions predict(const rl::Matrix& episodes) const {
+    const std::size_t batch = episodes.shape()[0];
+    const rl::Matrix embedded = input_embedding_.predict(inputs(episodes));
+    const std::vector<rl::Matrix> per_step = split_rows(embedded, steps_);
+    auto state = lstm_.initial_state(batch);
+    std::vector<rl::Matrix> tops;
+    for (const auto& input : per_step) tops.push_back(lstm_.predict_step(input, state));
+    return {squashed(output_.predict(stack_rows(tops))), log_stds(batch)};
+  }
+
+  // The distributions along given episodes, cached for backward.
+  Distributions forward(const rl::Matrix& episodes) {
+    const std::size_t batch = episodes.shape()[0];
+    const rl::Matrix embedded = input_embedding_.forward(inputs(episodes));
+    const std::vector<rl::Matrix> tops = lstm_.forward(split_rows(embedded, steps_));
+    rl::Matrix mean = squashed(output_.forward(stack_rows(tops)));
+    if (squash_ == PpoLstmSquash::mean) last_squashed_mean_ = mean;
+    return {std::move(mean), log_stds(batch)};
+  }
+
+  // Adds the parameter gradients given d(loss)/d(mean) and d(loss)/d(log_std) of the last forward.
+  void backward(const rl::Matrix& mean_gradient, const rl::Matrix& log_std_gradient) {
+    const std::size_t batch = mean_gradient.shape()[0] / steps_;
+    rl::Matrix output_gradient = mean_gradient;
+    if (squash_ == PpoLstmSquash::mean)  // d tanh(mu) / d mu = 1 - tanh(mu)^2
+      for (std::size_t k = 0; k < output_gradient.size(); ++k)
+        output_gradient.flat(k) *= 1.0 - last_squashed_mean_.flat(k) * last_squashed_mean_.flat(k);
+    const rl::Matrix top_gradient = output_.backward(output_gradient);
+    const std::vector<rl::Matrix> input_gradients = lstm_.backward(split_rows(top_gradient, steps_));
+    input_embedding_.backward(stack_rows(input_gradients));
+    for (std::size_t t = 0; t < steps_; ++t)  // one log-std per step, shared by the batch
+      for (std::size_t b = 0; b < batch; ++b) log_std_.gradient(0, t) += log_std_gradient(t * batch + b, 0);
+  }
+
+  rl::ParameterList parameters() {
+    rl::ParameterList list = rl::join(input_embedding_.parameters(), lstm_.parameters());
+    list = rl::join(std::move(list), output_.parameters());
+    list.push_back(&log_std_);
+    return list;
+  }
+  void zero_gradients() { rl::zero_gradients(parameters()); }
+
+  void clamp_log_std() {
+    for (auto& x : log_std_.value) x = std::clamp(x, min_log_std, max_log_std);
+  }
+
+  const rl::Matrix& log_std() const { return log_std_.value; }
+
+ private:
+  std::size_t steps_ = 0;
+  rl::Linear input_embedding_;
+  rl::Lstm lstm_;
+  rl::Linear output_;
+  rl::Parameter log_std_;  // 1 x T
+  PpoLstmSquash squash_ = PpoLstmSquash::sample;
+  rl::Matrix last_squashed_mean_;  // tanh(mu) of the last forward, for backward (squash mean)
+
+  rl::Matrix squashed(rl::Matrix output) const {
+    if (squash_ == PpoLstmSquash::mean)
+      for (auto& x : output) x = std::tanh(x);
+    return output;
+  }
+
+  // Step t's features for a batch: [previous action, one-hot(t)].
+  rl::Matrix step_input(const rl::Matrix& previous_action, std::size_t t) const {
+    const std::size_t batch = previous_action.shape()[0];
+    rl::Matrix input = xt::zeros<double>({batch, 1 + steps_});
+    for (std::size_t b = 0; b < batch; ++b) {
+      input(b, 0) = t == 0 ? 0.0 : previous_action(b, 0);
+      input(b, 1 + t) = 1.0;
+    }
+    return input;
+  }
+
+  // Every step's features, stacked: row t * B + b.
+  rl::Matrix inputs(const rl::Matrix& episodes) const {
+    const std::size_t batch = episodes.shape()[0];
+    rl::Matrix all = xt::zeros<double>({steps_ * batch, 1 + steps_});
+    for (std::size_t t = 0; t < steps_; ++t)
+      for (std::size_t b = 0; b < batch; ++b) {
+        all(t * batch + b, 0) = t == 0 ? 0.0 : squashed_action(episodes(b, t - 1), squash_);
+        all(t * batch + b, 1 + t) = 1.0;
+      }
+    return all;
+  }
+
+  rl::Matrix log_stds(std::size_t batch) const {
+    rl::Matrix all = rl::Matrix::from_shape({steps_ * batch, std::size_t{1}});
+    for (std::size_t t = 0; t < steps_; ++t)
+      for (std::size_t b = 0; b < batch; ++b) all(t * batch + b, 0) = log_std_.value(0, t);
+    return all;
+  }
+};
+
+// Episodes' draws stacked as the policy's rows: (T B) x 1, row t * B + b.
+inline rl::Matrix stacked_actions(const rl::Matrix& episodes) {
+  const std::size_t batch = episodes.shape()[0], steps = episodes.shape()[1];
+  rl::Matrix stacked = rl::Matrix::from_shape({steps * batch, std::size_t{1}});
+  for (std::size_t t = 0; t < steps; ++t)
+    for (std::size_t b = 0; b < batch; ++b) stacked(t * batch + b, 0) = episodes(b, t);
+  return stacked;
+}
+
+// KL(first || second) of the action distributions, averaged over every step of the episodes.
+// KL of two Gaussians per step: exact for tanh-squashed draws, an upper bound for clipped ones
+// (clipping is a many-to-one map; data-processing inequality, Cover & Thomas, 2006, thm 2.8.1)
+inline double mean_kl(const Policy& first, const Policy& second, const rl::Matrix& episodes,
+                      const rl::SquashedGaussianHead& head) {
+  const Distributions a = first.predict(episodes), b = second.predict(episodes);
+  const rl::Matrix kl = head.kl_divergence(a.mean, a.log_std, b.mean, b.log_std);
+  double total = 0.0;
+  for (double x : kl) total += x;
+  return kl.size() == 0 ? 0.0 : total / static_cast<double>(kl.size());
+}
+
+// Every step's advantage, row t * B + b: with gamma 1 and the reward at the end every step's return is R.
+inline rl::Vector step_advantages(const rl::Vector& episode_advantages, std::size_t steps) {
+  const std::size_t batch = episode_advantages.size();
+  rl::Vector result = rl::Vector::from_shape({steps * batch});
+  for (std::size_t t = 0; t < steps; ++t)
+    for (std::size_t b = 0; b < batch; ++b) result(t * batch + b) = episode_advantages(b);
+  return result;
+}
+
+// PPO's loss on B episodes: zeroes the policy's gradients, then adds d(loss)/d(parameters) of
+// the last forward (every step of every episode is one sample with its own ratio). pi_old's
+// log-probabilities are `old_log_probabilities` (rows as the policy's); when it is empty they are
+// set to the policy's own, as at an update's first epoch. With squash mean the head's tanh
+// correction depends on the draw alone, so it cancels in the ratio: the gradients are the Gaussian's.
+// PPO's clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9)
+inline rl::GaussianActorLoss loss_gradient(Policy& policy, const rl::SquashedGaussianHead& head,
+                                           const rl::Matrix& episodes, rl::Matrix& old_log_probabilities,
+                                           const rl::Vector& step_advantages, const rl::ActorLossOptions& options) {
+  policy.zero_gradients();
+  const rl::Matrix actions = stacked_actions(episodes);
+  const Distributions now = policy.forward(episodes);
+  if (old_log_probabilities.size() == 0) old_log_probabilities = head.log_probabilities(now.mean, now.log_std, actions);
+  rl::GaussianActorLoss loss = rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, actions,
+                                                                old_log_probabilities, step_advantages, options);
+  policy.backward(loss.mean_gradient, loss.log_std_gradient);
+  return loss;
+}
+
+// The same loss's value through `predict` (no cache, no gradients): what finite differences read.
+inline double loss_value(const Policy& policy, const rl::SquashedGaussianHead& head, const rl::Matrix& episodes,
+                         const rl::Matrix& old_log_probabilities, const rl::Vector& step_advantages,
+                         const rl::ActorLossOptions& options) {
+  const Distributions now = policy.predict(episodes);
+  return rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, stacked_actions(episodes), old_log_probabilities,
+                                          step_advantages, options)
+      .total;
+}
+
+// The reward model: an ensemble of MLPs regressing the reward on the unit-cube point; the
+// prediction is the members' mean. Each fit standardizes the targets and runs full-batch Adam on
+// the mean squared error, starting from the previous fit's weights.
+class RewardModel {
+ public:
+  RewardModel() = default;
+  RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate, std::mt19937_64& rng) {
+    const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::MlpActivation::relu};
+    for (std::size_t m = 0; m < members; ++m) {
+      members_.emplace_back(shape, rng);
+      optimizers_.emplace_back(rl::AdamOptions{.learning_rate = learning_rate});
+    }
+  }
+
+  std::size_t members() const { return members_.size(); }
+
+  // `steps` Adam steps per member on (points, targets); returns the members' mean squared error
+  // after them, in standardized units. Points are rows of the unit cube.
+  double fit(const rl::Matrix& points, const rl::Vector& targets, std::size_t steps) {
+    const std::size_t n = targets.size();
+    if (points.shape()[0] != n)
+      throw std::invalid_argument(
+          fmt::format("mahpo::ppo_lstm: the reward model got {} points and {} targets", points.shape()[0], n));
+    if (n == 0) return 0.0;
+    mean_ = xt::mean(targets)();
+    const double variance = xt::variance(targets)();
+    scale_ = variance > 1e-24 ? std::sqrt(variance) : 1.0;
+    const rl::Matrix x = centred(points);
+    double error = 0.0;
+    for (std::size_t m = 0; m < members_.size(); ++m) {
+      for (std::size_t step = 0; step <= steps; ++step) {
+        members_[m].zero_gradients();
+        const rl::Matrix prediction = members_[m].forward(x);
+        rl::Matrix gradient = rl::Matrix::from_shape({n, std::size_t{1}});
+        double squared = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double residual = prediction(i, 0) - (targets(i) - mean_) / scale_;
+          squared += residual * residual;
+          gradient(i, 0) = residual / static_cast<double>(n);  // d/dprediction of the mean of residual^2 / 2
+        }
+        if (step == steps) {  // the error after the last step; no update
+          error += squared / static_cast<double>(n);
+          break;
+        }
+        members_[m].backward(gradient);
+        optimizers_[m].step(members_[m].parameters());
+      }
+    }
+    return error / static_cast<double>(members_.size());
+  }
+
+  // The ensemble's mean prediction at each row of `points`, in the targets' units.
+  rl::Vector predict(const rl::Matrix& points) const {
+    const std::size_t n = points.shape()[0];
+    rl::Vector result = xt::zeros<double>({n});
+    const rl::Matrix x = centred(points);
+    for (const auto& member : members_) {
+      const rl::Matrix prediction = member.predict(x);
+      for (std::size_t i = 0; i < n; ++i) result(i) += prediction(i, 0);
+    }
+    for (std::size_t i = 0; i < n; ++i) result(i) = mean_ + scale_ * result(i) / static_cast<double>(members_.size());
+    return result;
+  }
+
+ private:
+  std::vector<rl::Mlp> members_;
+  std::vector<rl::Adam> optimizers_;
+  double mean_ = 0.0, scale_ = 1.0;
+
+  static rl::Matrix centred(const rl::Matrix& points) {
+    rl::Matrix x = points;
+    for (auto& v : x) v = 2.0 * v - 1.0;
+    return x;
+  }
+};
+
+inline PpoLstmOptions validated(PpoLstmOptions o, std::size_t dimension) {
+  const auto fail = [](std::string message) { throw std::invalid_argument("mahpo::ppo_lstm: " + message); };
+  if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
+    fail(fmt::format("learning_rate {} must be a positive number", o.learning_rate));
+  if (o.lstm_units == 0 || o.lstm_layers == 0 || o.embedding == 0)
+    fail(fmt::format("lstm_units ({}), lstm_layers ({}) and embedding ({}) must be positive", o.lstm_units,
+                     o.lstm_layers, o.embedding));
+  if (o.episodes_per_update == 0) fail("episodes_per_update must be at least 1");
+  if (o.ppo_epochs == 0) fail("ppo_epochs must be at least 1");
+  if (!(o.clip > 0.0 && o.clip < 1.0)) fail(fmt::format("clip {} must be in (0, 1)", o.clip));
+  if (!(o.entropy_coefficient >= 0.0) || !std::isfinite(o.entropy_coefficient))
+    fail(fmt::format("entropy_coefficient {} must be >= 0", o.entropy_coefficient));
+  if (!(o.max_gradient_norm > 0.0)) fail(fmt::format("max_gradient_norm {} must be > 0", o.max_gradient_norm));
+  if (!(o.initial_log_std >= min_log_std && o.initial_log_std <= max_log_std))
+    fail(fmt::format("initial_log_std {} must be in [{}, {}]", o.initial_log_std, min_log_std, max_log_std));
+  if (o.use_reward_model) {
+    if (o.reward_model_ensemble == 0 || o.reward_model_hidden == 0 || o.reward_model_steps == 0)
+      fail(
+          fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must all "
+                      "be positive",
+                      o.reward_model_ensemble, o.reward_model_hidden, o.reward_model_steps));
+    if (!(o.reward_model_learning_rate > 0.0) || !std::isfinite(o.reward_model_learning_rate))
+      fail(fmt::format("reward_model_learning_rate {} must be a positive number", o.reward_model_learning_rate));
+    if (!(o.kl_threshold > 0.0)) fail(fmt::format("kl_threshold {} must be > 0", o.kl_threshold));
+    if (o.max_model_updates == 0) fail("max_model_updates must be at least 1 (or set use_reward_model = false)");
+    if (o.imagined_episodes < 2)
+      fail(fmt::format("imagined_episodes {} must be at least 2 (advantages are relative to the batch)",
+                       o.imagined_episodes));
+  }
+  if (o.min_real_for_model == 0) o.min_real_for_model = std::max<std::size_t>(2 * dimension, 1);
+  return o;
+}
+
+}  // namespace ppo_lstm::detail
+
+template <typename S>
+class PpoLstm {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "ppo_lstm";
+  static_assert(S::dimension > 0, "mahpo::ppo_lstm: the space needs at least one free parameter");
+
+  explicit PpoLstm(SearchOptions options = {}, PpoLstmOptions ppo = {})
+      : options_(options),
+        ppo_(ppo_lstm::detail::validated(ppo, S::dimension)),
+        history_(options.goal),
+        rng_(options.seed),
+        policy_(S::dimension, ppo_, rng_),
+        optimizer_(rl::AdamOptions{.learning_rate = ppo_.learning_rate}) {
+    if (ppo_.use_reward_model)
+      reward_model_ = ppo_lstm::detail::RewardModel(S::dimension, ppo_.reward_model_ensemble, ppo_.reward_model_hidden,
+                                                    ppo_.reward_model_learning_rate, rng_);
+  }
+
+  // One episode of the current policy.
+  Trial<S> ask() {
+    const rl::Matrix episode = policy_.sample(1, head_, rng_);
+    std::vector<double> actions(S::dimension);
+    for (std::size_t t = 0; t < S::dimension; ++t) actions[t] = episode(0, t);
+    episodes_.push_back(std::move(actions));
+    return history_.add(S::from_unit_cube(unit_point(episode, 0)), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    rewards_.tell(id, has_reward(entry), -entry.loss);  // -loss: the goal-signed value
+    waiting_.push_back(id);
+    if (waiting_.size() < ppo_.episodes_per_update) return;
+    real_update(ppo::detail::take_batch(waiting_, ppo_.episodes_per_update));
+    if (ppo_.use_reward_model) model_based_updates();
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const PpoLstmOptions& ppo_options() const { return ppo_; }
+  const History<S>& history() const { return history_; }
+
+  std::size_t real_updates() const { return real_updates_; }
+  std::size_t model_updates() const { return model_updates_; }  // all rounds together
+  std::size_t model_rounds() const { return model_rounds_; }    // rounds with at least one model-based update
+  std::size_t model_updates_in_last_round() const { return last_round_updates_; }
+  double last_kl() const { return last_kl_; }  // KL(before || now) at the end of the last round
+  const ppo_lstm::detail::Policy& policy() const { return policy_; }
+
+ private:
+  SearchOptions options_;
+  PpoLstmOptions ppo_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  rl::SquashedGaussianHead head_;
+  ppo_lstm::detail::Policy policy_;
+  rl::Adam optimizer_;
+  ppo_lstm::detail::RewardModel reward_model_;
+  rl::RunningMeanStd reward_moments_;
+  ppo::detail::EpisodeRewards rewards_;
+  std::vector<std::vector<double>> episodes_;  // each trial's draws, by id
+  std::vector<std::size_t> waiting_;           // told trials no update has used yet
+  std::size_t real_updates_ = 0, model_updates_ = 0, model_rounds_ = 0, last_round_updates_ = 0;
+  double last_kl_ = 0.0;
+
+  // Row b of B x T draws as a unit-cube point: (a + 1) / 2.
+  std::array<double, S::dimension> unit_point(const rl::Matrix& episodes, std::size_t b) const {
+    std::array<double, S::dimension> point{};
+    for (std::size_t t = 0; t < S::dimension; ++t)
+      point[t] = 0.5 * (ppo_lstm::detail::squashed_action(episodes(b, t), ppo_.squash) + 1.0);
+    return point;
+  }
+
+  static bool has_reward(const Observation<S>& entry) { return entry.usable() && std::isfinite(entry.loss); }
+
+  // Episode advantages: returns normalized by the real rewards' running moments, minus the batch's mean.
+  // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
+  rl::Vector advantages(const rl::Vector& rewards) const {
+    const rl::Vector normalized = reward_moments_.normalize(rewards);
+    return normalized - xt::mean(normalized)();
+  }
+
+  void real_update(const std::vector<std::size_t>& ids) {
+    rl::Vector rewards = rl::Vector::from_shape({ids.size()});
+    std::vector<double> usable;
+    rl::Matrix episodes = rl::Matrix::from_shape({ids.size(), S::dimension});
+    for (std::size_t b = 0; b < ids.size(); ++b) {
+      rewards(b) = rewards_.reward_or_worst(ids[b]);
+      if (rewards_.usable(ids[b])) usable.push_back(rewards(b));
+      for (std::size_t t = 0; t < S::dimension; ++t) episodes(b, t) = episodes_[ids[b]][t];
+    }
+    if (!usable.empty()) {
+      rl::Vector batch = rl::Vector::from_shape({usable.size()});
+      std::copy(usable.begin(), usable.end(), batch.begin());
+      reward_moments_.update(batch);
+    }
+    ppo_update(episodes, advantages(rewards));
+    ++real_updates_;
+  }
+
+  // Imagined updates on episodes the reward model scores, until the policy has moved past the KL
+  // threshold from where it started or the cap is reached.
+  void model_based_updates() {
+    std::vector<const Observation<S>*> real;
+    for (const auto& entry : history_.entries())
+      if (has_reward(entry)) real.push_back(&entry);
+    if (real.size() < ppo_.min_real_for_model) return;
+    rl::Matrix points = rl::Matrix::from_shape({real.size(), S::dimension});
+    rl::Vector targets = rl::Vector::from_shape({real.size()});
+    for (std::size_t i = 0; i < real.size(); ++i) {
+      for (std::size_t k = 0; k < S::dimension; ++k) points(i, k) = real[i]->point[k];
+      targets(i) = -real[i]->loss;
+    }
+    reward_model_.fit(points, targets, ppo_.reward_model_steps);
+
+    const ppo_lstm::detail::Policy before = policy_;
+    last_round_updates_ = 0;
+    for (std::size_t update = 0; update < ppo_.max_model_updates; ++update) {
+      const rl::Matrix episodes = policy_.sample(ppo_.imagined_episodes, head_, rng_);
+      rl::Matrix imagined = rl::Matrix::from_shape({ppo_.imagined_episodes, S::dimension});
+      for (std::size_t b = 0; b < ppo_.imagined_episodes; ++b) {
+        const auto snapped = snap<S>(unit_point(episodes, b));  // scored where the config really is
+        for (std::size_t k = 0; k < S::dimension; ++k) imagined(b, k) = snapped[k];
+      }
+      ppo_update(episodes, advantages(reward_model_.predict(imagined)));
+      ++last_round_updates_;
+      ++model_updates_;
+      last_kl_ = ppo_lstm::detail::mean_kl(before, policy_, episodes, head_);
+      if (last_kl_ > ppo_.kl_threshold) break;
+    }
+    ++model_rounds_;
+  }
+
+  // PPO epochs on B episodes (B x T draws) with one advantage per episode.
+  void ppo_update(const rl::Matrix& episodes, const rl::Vector& episode_advantages) {
+    const rl::Vector step_advantages = ppo_lstm::detail::step_advantages(episode_advantages, S::dimension);
+    const rl::ActorLossOptions loss_options{.clip = ppo_.clip, .entropy_coefficient = ppo_.entropy_coefficient};
+    rl::Matrix old_log_probabilities;  // pi_old: the policy as the update starts (set at the first epoch)
+    ppo::detail::run_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
+      const double kl = ppo_lstm::detail::loss_gradient(policy_, head_, episodes, old_log_probabilities,
+                                                        step_advantages, loss_options)
+                            .approx_kl;
+      const rl::ParameterList parameters = policy_.parameters();
+      rl::clip_gradient_norm(parameters, ppo_.max_gradient_norm);
+      optimizer_.step(parameters);
+      policy_.clamp_log_std();
+      return kl;
+    });
+  }
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/ppo/ppo_lstm.hpp
+// ---- begin mahpo/search/random.hpp
+// Random search: every trial is an independent draw from the space's prior (uniform, log-uniform
+// on log scale, uniform over a categorical's values). The baseline the others must beat.
+
+#include <random>
+#include <string_view>
+
+
+namespace mahpo::search {
+
+template <typename S>
+class Random {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "random";
+
+  explicit Random(SearchOptions options = {}) : options_(options), history_(options.goal), rng_(options.seed) {}
+
+  Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  SearchOptions options_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/random.hpp
+// ---- begin mahpo/search/regularized_evolution.hpp
+// Regularized ("aging") evolution: Real, Aggarwal, Huang & Le, "Regularized Evolution for Image
+// Classifier Architecture Search", AAAI 2019, Algorithm 1, in the unit cube.
+// The first `population` asks are prior draws. After that each ask holds a tournament: `sample`
+// distinct members drawn at random from the population, the one with the lowest loss is the
+// parent, and the child is the parent with exactly one free dimension mutated. The population is
+// the newest `population` finished usable trials in the order they were told; a new one pushes the
+// oldest out (aging), however good it was: that is the "regularization".
+// Defaults are the paper's: population 100, sample 25. For small budgets use
+// `EvolutionOptions::for_budget(trials)`: population = clamp(trials / 4, 10, 100) and
+// sample = clamp(population / 4, 2, 25), so that at least three quarters of the budget evolves and
+// the tournament keeps the paper's sample/population ratio of 1/4.
+//
+// Choices the paper leaves open (it mutates architectures, not hyperparameters):
+//   - Mutation of a real or integer coordinate: a Gaussian step of standard deviation
+//     `mutation_scale` in the unit cube, reflected at 0 and 1; while the step lands on the parent's
+//     own value (an integer's cell) the deviation doubles, so the child always differs and small
+//     changes stay likelier than large ones. mutation_scale = 0 resamples the coordinate from the
+//     prior instead (the paper's "random different op"). The default 0.1 did best of {0, 0.05,
+//     0.1, 0.2} on Branin (100 trials) and Hartmann-6 over 51 seeds; prior resampling was worst.
+//     A categorical takes a different value, uniformly among the others.
+//   - Only dimensions with more than one value mutate (a one-value categorical never does); a space
+//     with none gives prior draws.
+//   - The tournament draws `sample` distinct members (Algorithm 1 leaves repeats open), so
+//     sample = population picks the best of the population.
+//   - Pending trials: asked trials count toward the initial random phase, so ask() never waits;
+//     afterwards children come from whatever the population holds (prior draws while it is empty,
+//     e.g. when every finished trial failed). Failed and diverged trials never join the population.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <deque>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search {
+
+struct EvolutionOptions {
+  std::size_t population = 100;  // P: the newest P finished usable trials (>= 1)
+  std::size_t sample = 25;       // S: tournament size, 1 <= S <= P
+  double mutation_scale = 0.1;   // std dev of a numeric coordinate's step in [0, 1]; 0: resample from the prior
+
+  // Smaller populations for small budgets: population = clamp(trials / 4, 10, 100),
+  // sample = clamp(population / 4, 2, 25).
+  static EvolutionOptions for_budget(std::size_t trials) {
+    EvolutionOptions options;
+    options.population = std::clamp<std::size_t>(trials / 4, 10, 100);
+    options.sample = std::clamp<std::size_t>(options.population / 4, 2, 25);
+    return options;
+  }
+};
+
+namespace evolution::detail {
+
+// Folds any real onto [0, 1] by reflecting at both ends (period 2).
+inline double reflect(double x) {
+  double folded = std::fmod(std::abs(x), 2.0);
+  if (folded > 1.0) folded = 2.0 - folded;
+  return std::clamp(folded, 0.0, 1.0);
+}
+
+}  // namespace evolution::detail
+
+template <typename S>
+class RegularizedEvolution {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "regularized_evolution";
+
+  explicit RegularizedEvolution(SearchOptions options = {}, EvolutionOptions evolution = {})
+      : options_(options), evolution_(checked(evolution)), history_(options.goal), rng_(options.seed) {
+    const auto all = dimensions<S>();
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (all[k].kind == Kind::continuous || all[k].count > 1) mutable_.push_back(k);
+    }
+    kinds_ = all;
+  }
+
+  Trial<S> ask() {
+    if (history_.asked() < evolution_.population || population_.empty() || mutable_.empty()) {
+      return history_.add(S::sample(rng_), options_.budget);
+    }
+    const auto& entries = history_.entries();
+    const auto& parent = entries[tournament()];
+    return history_.add(S::from_unit_cube(mutate(parent.point)), options_.budget);
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    if (history_.tell(id, result, name).usable()) {
+      population_.push_back(id);  // Algorithm 1: the child joins on the right, the oldest leaves on the left
+      if (population_.size() > evolution_.population) population_.pop_front();
+    }
+  }
+
+  // The ids of the current population, oldest first.
+  const std::deque<std::size_t>& population() const { return population_; }
+  const EvolutionOptions& evolution_options() const { return evolution_; }
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  using point_type = std::array<double, S::dimension>;
+
+  static EvolutionOptions checked(const EvolutionOptions& evolution) {
+    if (evolution.population < 1) {
+      throw std::invalid_argument("mahpo::regularized_evolution: population is 0, must be at least 1");
+    }
+    if (evolution.sample < 1 || evolution.sample > evolution.population) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::regularized_evolution: sample is {}, must be in [1, population = {}]", evolution.sample,
+                      evolution.population));
+    }
+    if (!(evolution.mutation_scale >= 0.0) || !std::isfinite(evolution.mutation_scale)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::regularized_evolution: mutation_scale is {}, must be a finite number >= 0 (0: resample "
+                      "from the prior)",
+                      evolution.mutation_scale));
+    }
+    return evolution;
+  }
+
+  // The id of the lowest-loss member of `sample` distinct random members (ties: the first drawn).
+  std::size_t tournament() {
+    const auto& entries = history_.entries();
+    members_.resize(population_.size());
+    std::iota(members_.begin(), members_.end(), std::size_t{0});
+    const std::size_t size = std::min(evolution_.sample, members_.size());
+    std::size_t best = population_[0];
+    bool found = false;
+    for (std::size_t i = 0; i < size; ++i) {  // a partial Fisher-Yates shuffle
+      std::uniform_int_distribution<std::size_t> pick(i, members_.size() - 1);
+      std::swap(members_[i], members_[pick(rng_)]);
+      const std::size_t id = population_[members_[i]];
+      if (!found || entries[id].loss < entries[best].loss) best = id;
+      found = true;
+    }
+    return best;
+  }
+
+  // The parent's point with one mutable coordinate moved to a different value.
+  point_type mutate(const point_type& parent) {
+    const std::size_t k = mutable_[std::uniform_int_distribution<std::size_t>(0, mutable_.size() - 1)(rng_)];
+    point_type child = parent;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    if (kinds_[k].kind == Kind::categorical) {
+      const std::size_t count = kinds_[k].count;
+      const auto current = std::min(static_cast<std::size_t>(parent[k] * static_cast<double>(count)), count - 1);
+      std::size_t other = std::uniform_int_distribution<std::size_t>(0, count - 2)(rng_);
+      if (other >= current) ++other;  // uniform over the count - 1 other values
+      child[k] = (static_cast<double>(other) + 0.5) / static_cast<double>(count);
+      return child;
+    }
+    const double own = snap<S>(parent)[k];
+    double deviation = evolution_.mutation_scale;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      child[k] = deviation > 0.0 ? evolution::detail::reflect(parent[k] + deviation * normal_(rng_)) : unit(rng_);
+      if (snap<S>(child)[k] != own) return child;
+      deviation *= 2.0;  // a wide integer cell: grow the step until it leaves it
+    }
+    for (;;) {  // a draw from the prior leaves the parent's cell with probability > 0
+      child[k] = unit(rng_);
+      if (snap<S>(child)[k] != own) return child;
+    }
+  }
+
+  SearchOptions options_;
+  EvolutionOptions evolution_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> normal_{0.0, 1.0};
+  std::array<Dimension, S::dimension> kinds_{};
+  std::vector<std::size_t> mutable_;
+  std::deque<std::size_t> population_;
+  std::vector<std::size_t> members_;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/regularized_evolution.hpp
+// ---- begin mahpo/search/tpe/tpe.hpp
+// TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
+// optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
+// algorithm components and their roles for better empirical performance", 2023), with the defaults
+// of Optuna's TPESampler.
+//
+// After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
+// from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
+// form the "below" group, the rest the "above" group. A Parzen estimator is fitted to each in the
+// unit cube, l(x) to below and g(x) to above; `candidates` (24) draws from l are scored by
+// log l(x) - log g(x) and the best is asked.
+//
+// The estimators, as Optuna's _ParzenEstimator:
+// - components: one kernel per observation plus a prior kernel (a Gaussian at 0.5 with sigma 1, the
+//   whole range, on numeric coordinates; uniform on categoricals) of weight `prior_weight` (1);
+// - mixture weights: Optuna's default_weights, oldest first: 1 for all of n <= 25 observations, else
+//   a ramp from 1/n to 1 for the n - 25 oldest and 1 for the newest 25 (hyperopt's linear forgetting);
+// - numeric coordinates: Gaussians truncated to [0, 1]. Univariate bandwidths by Optuna's rule: sorted
+//   with the prior's 0.5, each kernel's sigma is the larger gap to its neighbours, the domain's ends
+//   counting as neighbours; unless `consider_endpoints`, the first and last kernel take their inner
+//   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
+//   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
+// - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
+//   a = prior_weight / (n + 1) and C choices.
+// Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
+// does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
+// joint kernel per observation (a product over coordinates, one component choice per draw) and
+// scores whole points, as Optuna's multivariate TPE.
+//
+// Pending trials: with `constant_liar` (the default here; Optuna's is false, but mahpo studies run
+// trials in parallel) trials asked and not yet told join the above group, as the worst losses, and
+// don't count in n, as in Optuna.
+//
+// The rules are a policy (tpe/rules.hpp): Tpe<S> (= Tpe<S, tpe::Optuna>) as above; Tpe<S, tpe::Hyperopt>
+// follows hyperopt's TPE (v0.1.2 and on) instead: gamma(n) = min(ceil(sqrt(n) / 4), 25), one
+// observation gets sigma 0.5 (otherwise the neighbour rule without the domain's ends), categoricals as
+// weighted counts plus `prior_weight` pseudo-counts; univariate, magic clip always. Hyperopt starts
+// with 20 random trials: set `startup_trials` for that.
+//
+// Choices the references leave open, or where mahpo differs:
+// - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
+//   own equal cells, as Optuna's int ranges widened by half a step).
+// - Integers are drawn as continuous coordinates and snapped to their cell's centre
+//   (P::encode(P::decode(u)), search::snap per coordinate); the continuous density is scored at the
+//   snapped point (Optuna scores a discretized truncated Gaussian, the cell's mass).
+// - gamma uses exact integer ceilings (Optuna's float ceil(0.1 * 30) gives 4, ours 3).
+// - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
+//   older trial.
+// - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
+//   seed.
+// - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
+//   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
+//   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/tpe/options.hpp
+// What a TPE searcher can be told besides its rules (tpe/rules.hpp) and the SearchOptions.
+
+#include <cstddef>
+
+namespace mahpo::search {
+
+struct TpeOptions {
+  std::size_t startup_trials = 10;  // prior draws until this many usable trials are told
+  std::size_t candidates = 24;      // draws from l(x) scored per ask (per coordinate when univariate)
+  double prior_weight = 1.0;        // the prior kernel's weight, against 1 per recent observation
+  bool consider_magic_clip = true;  // bandwidths at least 1 / min(100, n + 2)
+  bool consider_endpoints = false;  // the domain's ends count as neighbours of the outer kernels
+  bool multivariate = false;        // joint kernels (Optuna's multivariate TPE)
+  bool constant_liar = true;        // pending trials join the above group
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/tpe/options.hpp
+// ---- begin mahpo/search/tpe/parzen_estimator.hpp
+// The Parzen estimator of TPE (l(x) or g(x)): one kernel per observation plus the prior's, in the
+// unit cube of a space, fitted, sampled and scored as tpe/tpe.hpp describes; the rules (tpe/rules.hpp)
+// give the weights, the bandwidth exceptions and the categorical kernel.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/tpe/rules.hpp
+// The rules of a TPE, a policy of Tpe<S, Rules>: how many observations form l(x) (gamma), how much
+// each weighs, the exceptions to the neighbour bandwidths, and the categorical kernel. Two are
+// provided: tpe::Optuna (Optuna's TPESampler, the default) and tpe::Hyperopt (hyperopt's TPE).
+// A rules type has:
+//   searcher_name                   the searcher's name (journals, reports)
+//   gamma(n)                        how many of n usable observations form l(x)
+//   weight(i, n)                    the mixture weight of the i-th oldest of n observations
+//   lone_bandwidth                  sigma of a lone observation (0: the neighbour rule)
+//   always_clip                     bandwidths clipped to [1 / min(100, n + 2), 1] whatever the options
+//   categoricals                    Optuna's kernel or hyperopt's weighted counts
+//   check(TpeOptions)               refuses options the rules cannot honour
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+
+namespace mahpo::search::tpe {
+
+enum class CategoricalRule {
+  kernel,           // Optuna: (1[c = observed] + a) / (1 + C a) per observation, a = prior_weight / (n + 1)
+  weighted_counts,  // hyperopt: weight-summed counts plus prior_weight pseudo-counts per choice
+};
+
+// Optuna's default_weights: hyperopt's linear forgetting with 25 (Bergstra et al. 2013): for n > 25,
+// a ramp linspace(1/n, 1, n - 25) for the oldest, then 25 ones.
+inline double linear_forgetting_weight(std::size_t i, std::size_t n) {
+  constexpr std::size_t flat = 25;
+  if (n <= flat || i >= n - flat) return 1.0;
+  const std::size_t ramp = n - flat;
+  const double first = 1.0 / static_cast<double>(n);
+  if (ramp == 1) return first;
+  return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
+}
+
+// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py).
+struct Optuna {
+  static constexpr std::string_view searcher_name = "tpe";
+  static constexpr double lone_bandwidth = 0.0;
+  static constexpr bool always_clip = false;
+  static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
+
+  // Optuna's default_gamma, min(ceil(n / 10), 25), in exact integers.
+  static std::size_t gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
+  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
+  static void check(const TpeOptions&) {}
+};
+
+// Hyperopt's TPE (v0.1.2 and on; Optuna's hyperopt_parameters reproduce it).
+struct Hyperopt {
+  static constexpr std::string_view searcher_name = "tpe_hyperopt";
+  static constexpr double lone_bandwidth = 0.5;  // a lone observation gets half the prior's sigma
+  static constexpr bool always_clip = true;
+  static constexpr CategoricalRule categoricals = CategoricalRule::weighted_counts;
+
+  // Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (tpe.ap_split_trials; Optuna's hyperopt_default_gamma).
+  static std::size_t gamma(std::size_t n) {
+    // The smallest m with 16 m^2 >= n, i.e. m >= sqrt(n) / 4, in integers.
+    auto m = static_cast<std::size_t>(std::ceil(0.25 * std::sqrt(static_cast<double>(n))));
+    while (m > 0 && 16 * (m - 1) * (m - 1) >= n) --m;
+    while (16 * m * m < n) ++m;
+    return std::min<std::size_t>(m, 25);
+  }
+  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
+
+  static void check(const TpeOptions& options) {
+    if (options.multivariate) {
+      throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt's TPE is univariate; set multivariate = false");
+    }
+    if (options.consider_endpoints) {
+      throw std::invalid_argument(
+          "mahpo::tpe_hyperopt: hyperopt never counts the domain's ends as neighbours; set consider_endpoints = false");
+    }
+    if (!options.consider_magic_clip) {
+      throw std::invalid_argument(
+          "mahpo::tpe_hyperopt: hyperopt always clips bandwidths; set consider_magic_clip = true");
+    }
+  }
+};
+
+// The weights of n observations under a rules type, oldest first.
+template <typename Rules>
+std::vector<double> weights(std::size_t n) {
+  std::vector<double> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = Rules::weight(i, n);
+  return all;
+}
+
+}  // namespace mahpo::search::tpe
+// ---- end mahpo/search/tpe/rules.hpp
+
+namespace mahpo::search::tpe::detail {
+
+// P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
+inline double upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
+
+// One Parzen estimator (l or g) over the unit cube: kernels for n observations plus the prior's.
+// Per-kernel arrays are flat, coordinate-major: [k * components + i]; the prior is kernel n.
+template <typename Rules>
+class ParzenEstimator {
+ public:
+  // `points` are the observations, oldest first; each holds dims.size() coordinates. Univariate fits
+  // also take `sorted`: for each coordinate k, sorted[k * n, (k + 1) * n) lists the observations'
+  // indices in increasing order of their k-th coordinate (ties by index).
+  void fit(std::span<const Dimension> dims, std::span<const double* const> points,
+           std::span<const std::uint32_t> sorted, const TpeOptions& options) {
+    if (dims_.size() != dims.size() || !std::equal(dims.begin(), dims.end(), dims_.begin(), same_dimension)) {
+      set_dimensions(dims);
+    }
+    const std::size_t n = points.size(), count = n + 1, d = dims.size();
+    if (!options.multivariate && sorted.size() != d * n) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n, sorted.size()));
+    }
+    components_ = count;
+    multivariate_ = options.multivariate;
+
+    // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
+    weight_.resize(count);
+    double total = options.prior_weight;
+    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = Rules::weight(i, n);
+    weight_[n] = options.prior_weight;
+    cumulative_.resize(count);
+    double running = 0.0;
+    for (std::size_t i = 0; i < count; ++i) {
+      weight_[i] /= total;
+      cumulative_[i] = running += weight_[i];
+    }
+
+    mu_.resize(d * count);
+    sigma_.resize(d * count);
+    inv_sigma_.resize(d * count);
+    observed_.resize(d * count);
+    kernel_mu_.clear();
+    kernel_inv_sigma_.clear();
+    kernel_coef_.clear();
+    kernel_cut_.clear();
+    mass_product_.assign(count, 1.0);
+    log_const_.assign(count, 0.0);
+    for (std::size_t k = 0; k < d; ++k) {
+      kernel_offset_[k] = kernel_mu_.size();
+      const std::size_t base = k * count;
+      for (std::size_t i = 0; i < n; ++i) mu_[base + i] = points[i][k];
+      mu_[base + n] = 0.5;
+      if (dims[k].kind == Kind::categorical) {
+        fit_categorical(k, n, options);
+      } else {
+        fit_numeric(k, n, sorted, options);
+      }
+    }
+    kernel_offset_[d] = kernel_mu_.size();
+    if (multivariate_) {
+      for (std::size_t i = 0; i < count; ++i) log_const_[i] += std::log(weight_[i] / mass_product_[i]);
+    }
+  }
+
+  std::size_t components() const { return components_; }
+  double weight(std::size_t i) const { return weight_[i]; }
+  double mu(std::size_t k, std::size_t i) const { return mu_[k * components_ + i]; }
+  double sigma(std::size_t k, std::size_t i) const { return sigma_[k * components_ + i]; }
+
+  // Univariate: one coordinate drawn from its own mixture (continuous; a categorical's cell centre).
+  double sample_coordinate(std::size_t k, std::mt19937_64& rng) const {
+    if (dims_[k].kind == Kind::categorical) {
+      const std::size_t count = dims_[k].count;
+      const double* p = table_.data() + offset_[k];
+      double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      std::size_t c = 0;
+      for (; c + 1 < count; ++c) {
+        if ((u -= p[c]) < 0.0) break;
+      }
+      return centre(c, count);
+    }
+    return sample_kernel(k, pick(rng), rng);
+  }
+
+  // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
+  double log_density_coordinate(std::size_t k, double x) const {
+    if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + unit_cell(x, dims_[k].count)];
+    const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
+    const double* mu = kernel_mu_.data() + first;
+    const double* inv_sigma = kernel_inv_sigma_.data() + first;
+    const double* coef = kernel_coef_.data() + first;
+    const double* cut = kernel_cut_.data() + first;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < size; ++i) {
+      const double z = (x - mu[i]) * inv_sigma[i];
+      const double t = z * z;
+      if (t < cut[i]) sum += coef[i] * std::exp(-0.5 * t);
+    }
+    return std::log(sum);
+  }
+
+  // Multivariate: one point from one component's joint kernel.
+  void sample_point(std::span<double> x, std::mt19937_64& rng) const {
+    const std::size_t i = pick(rng);
+    for (std::size_t k = 0; k < dims_.size(); ++k) x[k] = sample_kernel(k, i, rng);
+  }
+
+  // Multivariate: log of the joint mixture density at x (log-sum-exp over components). Each
+  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_.
+  double log_density(std::span<const double> x) {
+    const std::size_t count = components_, n = count - 1;
+    terms_.assign(log_const_.begin(), log_const_.end());
+    double* term = terms_.data();
+    for (std::size_t k = 0; k < dims_.size(); ++k) {
+      const std::size_t base = k * count;
+      if (dims_[k].kind == Kind::categorical) {
+        const std::size_t c = unit_cell(x[k], dims_[k].count);
+        const std::size_t* observed = observed_.data() + base;
+        for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
+      } else {
+        const double* mu = mu_.data() + base;
+        const double* inv_sigma = inv_sigma_.data() + base;
+        for (std::size_t i = 0; i < count; ++i) {
+          const double z = (x[k] - mu[i]) * inv_sigma[i];
+          term[i] -= 0.5 * z * z;
+        }
+      }
+    }
+    const double top = *std::max_element(terms_.begin(), terms_.end());
+    double sum = 0.0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const double shifted = term[i] - top;
+      if (shifted > -40.0) sum += std::exp(shifted);
+    }
+    return top + std::log(sum);
+  }
+
+ private:
+  static bool same_dimension(const Dimension& a, const Dimension& b) { return a.kind == b.kind && a.count == b.count; }
+
+  static double centre(std::size_t c, std::size_t count) {
+    return (static_cast<double>(c) + 0.5) / static_cast<double>(count);
+  }
+
+  // The mass of N(mu, 1 / inv^2) inside [0, 1]: 1 - P(X > (1 - mu) inv) - P(X > mu inv).
+  static double inside(double mu, double inv) { return 1.0 - upper_tail((1.0 - mu) * inv) - upper_tail(mu * inv); }
+
+  void set_dimensions(std::span<const Dimension> dims) {
+    dims_.assign(dims.begin(), dims.end());
+    offset_.assign(dims.size() + 1, 0);
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      offset_[k + 1] = offset_[k] + (dims[k].kind == Kind::categorical ? dims[k].count : 0);
+    }
+    table_.assign(offset_.back(), 0.0);
+    log_table_.assign(offset_.back(), 0.0);
+    log_peak_.assign(dims.size(), 0.0);
+    log_base_.assign(dims.size(), 0.0);
+    kernel_offset_.assign(dims.size() + 1, 0);
+  }
+
+  std::size_t pick(std::mt19937_64& rng) const {
+    const double u = std::uniform_real_distribution<double>(0.0, cumulative_.back())(rng);
+    const auto found = std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin();
+    return std::min(static_cast<std::size_t>(found), components_ - 1);
+  }
+
+  double sample_kernel(std::size_t k, std::size_t i, std::mt19937_64& rng) const {
+    const std::size_t at = k * components_ + i;
+    if (dims_[k].kind != Kind::categorical) return search::detail::truncated_normal_unit(mu_[at], sigma_[at], rng);
+    const std::size_t choices = dims_[k].count;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    // Optuna's kernel: the observed choice with mass 1 / (1 + C a), else uniform (the prior: uniform).
+    if (i + 1 < components_ && unit(rng) * (1.0 + static_cast<double>(choices) * prior_kernel_mass_) < 1.0) {
+      return centre(observed_[at], choices);
+    }
+    return centre(std::min(static_cast<std::size_t>(unit(rng) * static_cast<double>(choices)), choices - 1), choices);
+  }
+
+  void fit_categorical(std::size_t k, std::size_t n, const TpeOptions& options) {
+    const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
+    const auto c_count = static_cast<double>(choices);
+    for (std::size_t i = 0; i < n; ++i) observed_[base + i] = unit_cell(mu_[base + i], choices);
+    // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
+    const double a = options.prior_weight / static_cast<double>(count);
+    prior_kernel_mass_ = a;
+    if (multivariate_) {
+      log_peak_[k] = std::log((1.0 + a) / (1.0 + c_count * a));
+      log_base_[k] = std::log(a / (1.0 + c_count * a));
+      log_const_[n] -= std::log(c_count);
+      return;
+    }
+    double* p = table_.data() + offset_[k];
+    std::fill(p, p + choices, 0.0);
+    if constexpr (Rules::categoricals == CategoricalRule::weighted_counts) {
+      // Hyperopt's categorical posterior: linear-forgetting counts plus prior_weight per choice.
+      double total = c_count * options.prior_weight;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double w = Rules::weight(i, n);
+        p[observed_[base + i]] += w;
+        total += w;
+      }
+      for (std::size_t c = 0; c < choices; ++c) p[c] = (p[c] + options.prior_weight) / total;
+    } else {
+      // The mixture of Optuna's kernels collapses to one table per coordinate.
+      double observed_weight = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        p[observed_[base + i]] += weight_[i];
+        observed_weight += weight_[i];
+      }
+      for (std::size_t c = 0; c < choices; ++c) {
+        p[c] = (p[c] + a * observed_weight) / (1.0 + c_count * a) + weight_[n] / c_count;
+      }
+    }
+    double* log_p = log_table_.data() + offset_[k];
+    for (std::size_t c = 0; c < choices; ++c) log_p[c] = std::log(p[c]);
+  }
+
+  void fit_numeric(std::size_t k, std::size_t n, std::span<const std::uint32_t> sorted, const TpeOptions& options) {
+    const std::size_t count = n + 1, base = k * count;
+    double* sigma = sigma_.data() + base;
+    if (multivariate_) {
+      // Optuna's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
+      const double dims = static_cast<double>(dims_.size());
+      const double width = 0.2 * std::pow(static_cast<double>(std::max<std::size_t>(n, 1)), -1.0 / (dims + 4.0));
+      std::fill(sigma, sigma + n, width);
+    } else {
+      neighbour_bandwidths(base, n, sorted.subspan(k * n, n), options);
+    }
+    // The magic clip: sigma in [range / min(100, 1 + n + 1), range] (Bergstra et al. 2011; Optuna).
+    const double lowest =
+        options.consider_magic_clip || Rules::always_clip ? 1.0 / std::min(100.0, static_cast<double>(n + 2)) : 1e-12;
+    for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
+    sigma[n] = 1.0;  // the prior: the whole range
+    for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
+    if (multivariate_) {
+      fold_normalizers(base, n);
+    } else {
+      merge_kernels(base, count);
+    }
+  }
+
+  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate.
+  // The observations share one sigma, so Z depends on mu only: repeated values reuse it.
+  void fold_normalizers(std::size_t base, std::size_t n) {
+    const double* mu = mu_.data() + base;
+    const double* inv_sigma = inv_sigma_.data() + base;
+    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
+    const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
+    recent_.fill({-1.0, 1.0});
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& slot = recent_[unit_cell(mu[i], recent_.size())];
+      if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
+      multiply_mass(i, slot.second);
+      log_const_[i] += observed_log;
+    }
+    multiply_mass(n, inside(0.5, 1.0));
+    log_const_[n] -= log_sqrt_2pi;
+  }
+
+  // Keeps the product of a component's masses in range by moving it into log_const_ when small.
+  void multiply_mass(std::size_t i, double mass) {
+    mass_product_[i] *= mass;
+    if (mass_product_[i] < 1e-200) {
+      log_const_[i] -= std::log(mass_product_[i]);
+      mass_product_[i] = 1.0;
+    }
+  }
+
+  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu; kernels with
+  // equal mu and sigma (an integer's repeated values) are one term with the summed weight.
+  // A term below 1e-10 of the prior's least value (coef e^(-1/8)) is skipped: it can't move a log
+  // density by more than 1e-10 per kernel. coef e^(-t/2) < floor <=> t > 2 ln(coef / floor), which
+  // is bounded above through the binary exponent (no log).
+  void merge_kernels(std::size_t base, std::size_t count) {
+    const double* mu = mu_.data() + base;
+    const double* inv_sigma = inv_sigma_.data() + base;
+    const std::size_t first = kernel_mu_.size();
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::size_t i = order_[j];
+      if (kernel_mu_.size() > first && kernel_mu_.back() == mu[i] && kernel_inv_sigma_.back() == inv_sigma[i]) {
+        kernel_coef_.back() += weight_[i];
+        continue;
+      }
+      kernel_mu_.push_back(mu[i]);
+      kernel_inv_sigma_.push_back(inv_sigma[i]);
+      kernel_coef_.push_back(weight_[i]);
+    }
+    const double scale = 1.0 / std::sqrt(2.0 * std::numbers::pi);
+    for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
+      kernel_coef_[j] *= scale * kernel_inv_sigma_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
+    }
+    const std::size_t n = count - 1;
+    const double floor = weight_[n] * scale / inside(0.5, 1.0) * std::exp(-0.125) * 1e-10;
+    for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
+      const double ratio = kernel_coef_[j] / floor;
+      kernel_cut_.push_back(ratio <= 1.0 ? 0.0 : 2.0 * std::numbers::ln2 * (std::ilogb(ratio) + 1));
+    }
+  }
+
+  // Univariate bandwidths: the larger gap to a sorted neighbour, the prior's 0.5 included (Optuna's
+  // _ParzenEstimator; hyperopt's adaptive_parzen_normal). Leaves the kernels' order in order_.
+  void neighbour_bandwidths(std::size_t base, std::size_t n, std::span<const std::uint32_t> sorted,
+                            const TpeOptions& options) {
+    double* sigma = sigma_.data() + base;
+    const double* mu = mu_.data() + base;
+    // The observations in order, the prior (0.5, the last index) merged in after its equals.
+    const std::size_t count = n + 1;
+    order_.resize(count);
+    std::size_t j = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
+      order_[j++] = sorted[r];
+    }
+    if (j == n) order_[j] = n;
+    if (n == 0) return;
+    if (Rules::lone_bandwidth > 0.0 && n == 1) {
+      sigma[0] = Rules::lone_bandwidth;
+      return;
+    }
+    const bool endpoints = options.consider_endpoints;
+    for (j = 0; j < count; ++j) {
+      const double at = mu[order_[j]];
+      const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
+      const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
+      double width = std::max(at - below, above - at);
+      if (!endpoints && j == 0) width = above - at;
+      if (!endpoints && j + 1 == count) width = at - below;
+      if (order_[j] < n) sigma[order_[j]] = width;
+    }
+  }
+
+  std::vector<Dimension> dims_;
+  std::vector<std::size_t> offset_;  // of each categorical coordinate's table
+  std::size_t components_ = 0;
+  bool multivariate_ = false;
+  double prior_kernel_mass_ = 0.0;  // a = prior_weight / (n + 1) of the categorical kernel
+  std::vector<double> weight_, cumulative_;
+  std::vector<double> mu_, sigma_, inv_sigma_;  // per kernel
+  std::vector<std::size_t> observed_;           // per kernel of a categorical coordinate: the choice
+  // Univariate: the density terms of coordinate k, [kernel_offset_[k], kernel_offset_[k + 1]).
+  std::vector<std::size_t> kernel_offset_;
+  std::vector<double> kernel_mu_, kernel_inv_sigma_, kernel_coef_, kernel_cut_;
+  std::vector<double> table_, log_table_;  // univariate categorical probabilities
+  // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
+  // the log kernel at the observed choice and elsewhere.
+  std::vector<double> log_const_, mass_product_, log_peak_, log_base_;
+  std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
+  std::vector<std::size_t> order_;
+  std::vector<double> terms_;
+};
+
+}  // namespace mahpo::search::tpe::detail
+// ---- end mahpo/search/tpe/parzen_estimator.hpp
+
+namespace mahpo::search {
+
+template <typename S, typename Rules = tpe::Optuna>
+class Tpe {
+ public:
+  using space_type = S;
+  using rules_type = Rules;
+  static constexpr std::string_view name = Rules::searcher_name;
+
+  explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
+      : options_(options), tpe_(checked(tpe)), history_(options.goal), rng_(options.seed), dims_(dimensions<S>()) {
+    S::for_each_parameter([&](auto index, auto type) {
+      using P = typename decltype(type)::type;
+      if constexpr (!P::is_fixed && !requires { P::count; } && std::same_as<typename P::value_type, std::int64_t>) {
+        const std::size_t k = S::free_position(decltype(index)::value);
+        snap_[k] = [](double u) { return P::encode(P::decode(u)); };
+        cell_[k] = [](double u) { return static_cast<std::size_t>(P::decode(u) - P::lower); };
+      }
+    });
+    memo_offset_[0] = 0;
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      const bool memoized = cell_[k] != nullptr && dims_[k].count <= memo_limit;
+      memo_offset_[k + 1] = memo_offset_[k] + (memoized ? dims_[k].count : 0);
+    }
+  }
+
+  Trial<S> ask() {
+    const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
+    const Trial<S>& trial = history_.add(startup ? S::sample(rng_) : propose(), options_.budget);
+    if (!tpe_.multivariate) index(trial.id);
+    return trial;
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    if (history_.tell(id, result, name).usable()) ++usable_;
+  }
+
+  const SearchOptions& options() const { return options_; }
+  const TpeOptions& tpe_options() const { return tpe_; }
+  const History<S>& history() const { return history_; }
+
+ private:
+  static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores
+
+  static TpeOptions checked(TpeOptions tpe) {
+    if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
+    if (!(tpe.prior_weight > 0.0) || !std::isfinite(tpe.prior_weight)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::tpe: prior_weight must be positive and finite, got {}", tpe.prior_weight));
+    }
+    Rules::check(tpe);
+    return tpe;
+  }
+
+  // Orders usable trials best first: ok before pruned (as Optuna), then loss (NaN last), then age.
+  struct Rank {
+    bool pruned;
+    double loss;
+    std::size_t id;
+    bool operator<(const Rank& other) const {
+      if (pruned != other.pruned) return !pruned;
+      if (loss != other.loss) return loss < other.loss;
+      return id < other.id;
+    }
+  };
+
+  // Keeps every asked trial's id sorted by each coordinate (then by id), for the bandwidths.
+  void index(std::size_t id) {
+    const auto& entries = history_.entries();
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      auto& list = by_coordinate_[k];
+      const double value = entries[id].point[k];
+      const auto at = std::upper_bound(list.begin(), list.end(), value,
+                                       [&](double v, std::uint32_t other) { return v < entries[other].point[k]; });
+      list.insert(at, static_cast<std::uint32_t>(id));
+    }
+  }
+
+  Config<S> propose() {
+    fit();
+    std::array<double, S::dimension> point{};
+    if (tpe_.multivariate) {
+      propose_joint(point);
+    } else {
+      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
+    }
+    return S::from_unit_cube(point);
+  }
+
+  // Splits the history into below and above and fits l and g; reuses the last fit when nothing
+  // it depends on changed.
+  void fit() {
+    const std::size_t pending_seen = tpe_.constant_liar ? history_.asked() : 0;
+    if (fitted_ && fitted_finished_ == history_.finished() && fitted_asked_ == pending_seen) return;
+    fitted_ = true;
+    fitted_finished_ = history_.finished();
+    fitted_asked_ = pending_seen;
+
+    const auto& entries = history_.entries();
+    ranks_.clear();
+    for (const auto& entry : entries) {
+      if (!entry.usable()) continue;
+      const double loss = std::isnan(entry.loss) ? std::numeric_limits<double>::infinity() : entry.loss;
+      ranks_.push_back({entry.result.status == Status::pruned, loss, entry.id});
+    }
+    const std::size_t n = ranks_.size();
+    const std::size_t below_count = std::min(n, Rules::gamma(n));
+    if (below_count < n) {
+      std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
+    }
+    group_.assign(entries.size(), none);
+    for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+
+    // Each group in age order (for the weights); position_ is a trial's index in its group.
+    below_points_.clear();
+    above_points_.clear();
+    position_.resize(entries.size());
+    for (const auto& entry : entries) {
+      auto& group = group_[entry.id];
+      if (!entry.usable() && !(tpe_.constant_liar && !entry.finished)) continue;  // pending: the constant liar
+      if (group != below) group = above;
+      auto& points = group == below ? below_points_ : above_points_;
+      position_[entry.id] = static_cast<std::uint32_t>(points.size());
+      points.push_back(entry.point.data());
+    }
+    if (!tpe_.multivariate) {
+      const std::size_t nb = below_points_.size(), na = above_points_.size();
+      below_sorted_.resize(S::dimension * nb);
+      above_sorted_.resize(S::dimension * na);
+      for (std::size_t k = 0; k < S::dimension; ++k) {
+        std::size_t b = k * nb, a = k * na;
+        for (const std::uint32_t id : by_coordinate_[k]) {
+          if (group_[id] == below) below_sorted_[b++] = position_[id];
+          if (group_[id] == above) above_sorted_[a++] = position_[id];
+        }
+      }
+    }
+    below_.fit(dims_, below_points_, below_sorted_, tpe_);
+    above_.fit(dims_, above_points_, above_sorted_, tpe_);
+    memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
+  }
+
+  double snapped(std::size_t k, double u) const { return snap_[k] != nullptr ? snap_[k](u) : u; }
+
+  double score(std::size_t k, double x) {
+    if (memo_offset_[k + 1] == memo_offset_[k]) {
+      return below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
+    }
+    double& cached = memo_[memo_offset_[k] + cell_[k](x)];
+    if (std::isnan(cached)) cached = below_.log_density_coordinate(k, x) - above_.log_density_coordinate(k, x);
+    return cached;
+  }
+
+  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g.
+  double propose_coordinate(std::size_t k) {
+    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
+      const double x = snapped(k, below_.sample_coordinate(k, rng_));
+      const double value = score(k, x);
+      if (c == 0 || value > best_score) {
+        best = x;
+        best_score = value;
+      }
+    }
+    return best;
+  }
+
+  // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
+  void propose_joint(std::array<double, S::dimension>& point) {
+    std::array<double, S::dimension> candidate{};
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
+      below_.sample_point(candidate, rng_);
+      for (std::size_t k = 0; k < S::dimension; ++k) candidate[k] = snapped(k, candidate[k]);
+      const double value = below_.log_density(candidate) - above_.log_density(candidate);
+      if (c == 0 || value > best_score) {
+        point = candidate;
+        best_score = value;
+      }
+    }
+  }
+
+  enum Group : unsigned char { none, below, above };
+
+  SearchOptions options_;
+  TpeOptions tpe_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::array<Dimension, S::dimension> dims_;
+  std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
+  std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
+  std::array<std::size_t, S::dimension + 1> memo_offset_{};
+  std::size_t usable_ = 0;
+  std::array<std::vector<std::uint32_t>, S::dimension> by_coordinate_;
+
+  tpe::detail::ParzenEstimator<Rules> below_, above_;
+  bool fitted_ = false;
+  std::size_t fitted_finished_ = 0, fitted_asked_ = 0;
+  std::vector<Rank> ranks_;
+  std::vector<Group> group_;
+  std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
+  std::vector<const double*> below_points_, above_points_;
+  std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/tpe/tpe.hpp
+
+namespace mahpo::search {
+
+struct SearcherSettings {
+  SearchOptions search{};         // seed, goal, and the budget of every trial of a single-fidelity searcher
+  double min_budget = 1.0 / 9.0;  // multi-fidelity searchers: epochs of the first rung
+  double max_budget = 1.0;        // ... and of the last (they ignore search.budget)
+  std::size_t trials = 0;         // the study's trial limit if known: sizes regularized evolution (0: its defaults)
+};
+
+inline constexpr std::array<std::string_view, 13> searcher_names{"random",
+                                                                 "grid",
+                                                                 "anneal",
+                                                                 "tpe",
+                                                                 "tpe_hyperopt",
+                                                                 "gp_bo",
+                                                                 "successive_halving",
+                                                                 "hyperband",
+                                                                 "bohb",
+                                                                 "regularized_evolution",
+                                                                 "mappo",
+                                                                 "mappo_paper",
+                                                                 "ppo_lstm"};
+
+// Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
+constexpr bool is_multi_fidelity(std::string_view name) {
+  return name == "successive_halving" || name == "hyperband" || name == "bohb";
+}
+
+template <typename T>
+using space_of_t = typename mappo::detail::space_of<T>::type;
+
+// Any searcher make_searcher<T> can build.
+template <typename T, typename S = space_of_t<T>>
+using AnySearcher =
+    std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>, SuccessiveHalving<S>,
+                 Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
+
+// The searcher `name` stands for; std::invalid_argument, listing the names, for another.
+template <typename T>
+AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& settings = {}) {
+  using S = space_of_t<T>;
+  using Any = AnySearcher<T>;
+  const SearchOptions& common = settings.search;
+  const auto fidelity = [&](auto options) {
+    options.min_budget = settings.min_budget;
+    options.max_budget = settings.max_budget;
+    return options;
+  };
+  if (name == "random") return Any(std::in_place_type<Random<S>>, common);
+  if (name == "grid") return Any(std::in_place_type<Grid<S>>, common);
+  if (name == "anneal") return Any(std::in_place_type<Anneal<S>>, common);
+  if (name == "tpe") return Any(std::in_place_type<Tpe<S>>, common);
+  if (name == "tpe_hyperopt") return Any(std::in_place_type<Tpe<S, tpe::Hyperopt>>, common);
+  if (name == "gp_bo") return Any(std::in_place_type<GpBo<S>>, common);
+  if (name == "successive_halving") {
+    return Any(std::in_place_type<SuccessiveHalving<S>>, common, fidelity(SuccessiveHalvingOptions{}));
+  }
+  if (name == "hyperband") return Any(std::in_place_type<Hyperband<S>>, common, fidelity(HyperbandOptions{}));
+  if (name == "bohb") return Any(std::in_place_type<Bohb<S>>, common, fidelity(BohbOptions{}));
+  if (name == "regularized_evolution") {
+    const auto evolution = settings.trials > 0 ? EvolutionOptions::for_budget(settings.trials) : EvolutionOptions{};
+    return Any(std::in_place_type<RegularizedEvolution<S>>, common, evolution);
+  }
+  if (name == "mappo") return Any(std::in_place_type<Mappo<T>>, common);
+  if (name == "mappo_paper") return Any(std::in_place_type<Mappo<T>>, common, MappoOptions::paper());
+  if (name == "ppo_lstm") return Any(std::in_place_type<PpoLstm<S>>, common);
+  std::string known;
+  for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
+  throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));
+}
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/factory.hpp
+// ---- begin mahpo/study/coordinator.hpp
+// The study's bookkeeping, apart from who evaluates the trials: the searcher, the journal, the
+// limits, the progress line and the report. An executor (the worker threads of study.hpp; an MPI
+// executor could be another) asks it for the next trial, evaluates the trial, and hands the result
+// back. The coordinator is not thread-safe: an executor with several workers calls it under one lock.
+//
+//   Coordinator coordinator(searcher, options);        // starts the journal, or replays it (resume)
+//   while (auto trial = coordinator.next(worker)) {    // a trial to rerun first, else a new ask
+//     coordinator.finish(trial->id, evaluate_trial(objective, *trial), worker);
+//   }
+//   StudyReport report = coordinator.close();
+//
+// Journal: every ask and tell is appended and fsync'ed before the trial starts or its result is
+// reported, so the journal's order is the order the searcher saw. Resume: a fresh searcher, built
+// with the same options, replays the journal's asks and tells in order (each replayed ask must give
+// the journal's config: searchers are deterministic); trials asked but never told (running at the
+// crash) are evaluated again first; finished ones never are.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+// ---- begin mahpo/study/journal.hpp
+// The study journal: one JSON object per line, appended and fsync'ed before the event it records is
+// reported, so a crash loses at most the line being written.
+//
+//   {"event":"study","format":1,"searcher":"tpe","space":"...","seed":0,"goal":"maximize"}
+//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01}
+//   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
+//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6}
+//
+// Reading tolerates a truncated last line (the crash happened while writing it): it is reported
+// and cut off before anything new is appended. Any other malformed line is an error.
+
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::study {
+
+class StudyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline Status status_from_string(const std::string& text) {
+  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
+    if (text == to_string(status)) return status;
+  }
+  throw StudyError(fmt::format("mahpo: unknown trial status '{}' in the journal", text));
+}
+
+// A value as JSON: NaN and infinities (which JSON lacks) become null.
+inline nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+inline double number_from(const nlohmann::json& json) {
+  return json.is_number() ? json.get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline nlohmann::json result_to_json(const Result& result) {
+  nlohmann::json intermediate = nlohmann::json::array();
+  for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
+  return {{"value", number_or_null(result.value)},
+          {"status", to_string(result.status)},
+          {"intermediate", std::move(intermediate)},
+          {"metrics", result.metrics},
+          {"message", result.message}};
+}
+
+inline Result result_from_json(const nlohmann::json& json) {
+  Result result;
+  result.value = number_from(json.at("value"));
+  result.status = status_from_string(json.at("status").get<std::string>());
+  for (const auto& value : json.at("intermediate")) result.intermediate.push_back(number_from(value));
+  result.metrics = json.at("metrics");
+  result.message = json.at("message").get<std::string>();
+  return result;
+}
+
+struct JournalContents {
+  std::vector<nlohmann::json> records;
+  std::size_t valid_bytes = 0;      // the length of the complete lines
+  std::size_t truncated_bytes = 0;  // the length of a cut-off last line (0: none)
+};
+
+// Reads a journal; throws StudyError on a malformed line that is not a truncated last line.
+inline JournalContents read_journal(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StudyError(fmt::format("mahpo: cannot read the journal {}", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  JournalContents contents;
+  std::size_t start = 0, line_number = 1;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {  // no newline: the crash cut this line short
+      contents.truncated_bytes = text.size() - start;
+      break;
+    }
+    try {
+      contents.records.push_back(nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(start),
+                                                       text.begin() + static_cast<std::ptrdiff_t>(end)));
+    } catch (const nlohmann::json::exception& error) {
+      throw StudyError(
+          fmt::format("mahpo: the journal {} has a malformed line {}: {}", path.string(), line_number, error.what()));
+    }
+    start = end + 1;
+    contents.valid_bytes = start;
+    ++line_number;
+  }
+  return contents;
+}
+
+// Appends lines to a journal file; every line is written whole and fsync'ed.
+class JournalWriter {
+ public:
+  JournalWriter() = default;
+  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line).
+  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt)
+      : path_(path) {
+    descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (descriptor_ < 0) fail("open");
+    if (keep_bytes && ::ftruncate(descriptor_, static_cast<off_t>(*keep_bytes)) != 0) fail("truncate");
+  }
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  JournalWriter(JournalWriter&& other) noexcept : path_(std::move(other.path_)), descriptor_(other.descriptor_) {
+    other.descriptor_ = -1;
+  }
+  JournalWriter& operator=(JournalWriter&& other) noexcept {
+    std::swap(path_, other.path_);
+    std::swap(descriptor_, other.descriptor_);
+    return *this;
+  }
+  ~JournalWriter() {
+    if (descriptor_ >= 0) ::close(descriptor_);
+  }
+
+  bool is_open() const { return descriptor_ >= 0; }
+
+  void append(const nlohmann::json& record) {
+    if (descriptor_ < 0) return;
+    const std::string line = record.dump() + "\n";
+    std::size_t written = 0;
+    while (written < line.size()) {
+      const ssize_t n = ::write(descriptor_, line.data() + written, line.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("write");
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(descriptor_) != 0) fail("fsync");
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw StudyError(fmt::format("mahpo: cannot {} the journal {}: {}", what, path_.string(), std::strerror(errno)));
+  }
+
+  std::filesystem::path path_;
+  int descriptor_ = -1;
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/journal.hpp
+// ---- begin mahpo/study/progress.hpp
+// The progress line a study prints on stderr: trials finished, the best value, time spent, and an
+// ETA (trial limit) or the time left (time limit).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace mahpo::study {
+
+// 42s, 3m07s, 2h05m.
+inline std::string format_duration(double seconds) {
+  const auto total = static_cast<long long>(seconds + 0.5);
+  if (total < 60) return fmt::format("{}s", total);
+  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+}
+
+struct ProgressState {
+  std::string_view searcher;
+  std::size_t finished = 0;
+  std::size_t trial_limit = 0;  // 0: none
+  double seconds_limit = 0.0;   // 0: none
+  double elapsed = 0.0;
+  const double* best = nullptr;  // the best value so far, if any
+};
+
+// The line, without the leading carriage return.
+inline std::string progress_line(const ProgressState& state) {
+  std::string eta;
+  if (state.trial_limit > 0 && state.finished > 0) {
+    const auto left = static_cast<double>(state.trial_limit - std::min(state.trial_limit, state.finished));
+    eta = fmt::format(" | ETA {}", format_duration(state.elapsed / static_cast<double>(state.finished) * left));
+  } else if (state.seconds_limit > 0.0) {
+    eta = fmt::format(" | {} left", format_duration(std::max(0.0, state.seconds_limit - state.elapsed)));
+  }
+  return fmt::format("mahpo {}: trial {}/{} | best {} | {} elapsed{}   ", state.searcher, state.finished,
+                     state.trial_limit > 0 ? std::to_string(state.trial_limit) : std::string("?"),
+                     state.best ? fmt::format("{:.5g}", *state.best) : std::string("-"), format_duration(state.elapsed),
+                     eta);
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/progress.hpp
+// ---- begin mahpo/study/report.hpp
+// What a study gives back: every trial (config, budget, result, times, worker), the best, a summary
+// and a CSV with one row per trial.
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+// ---- begin mahpo/study/csv.hpp
+// CSV as the study reports and the paper's tables write it (RFC 4180): a cell holding a comma, a
+// quote or a line break goes in double quotes with its quotes doubled; JSON values as their text.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mahpo::study {
+
+// One cell, quoted only when it must be.
+inline std::string csv_cell(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string cell = "\"";
+  for (char c : text) cell += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return cell + '"';
+}
+
+// A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
+inline std::string json_text(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// Cells joined by commas (no line break), each quoted only when it must be.
+inline std::string csv_row(const std::vector<std::string>& cells) {
+  std::string line;
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    if (k > 0) line += ',';
+    line += csv_cell(cells[k]);
+  }
+  return line;
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/csv.hpp
+
+namespace mahpo::study {
+
+template <typename S>
+struct TrialRecord {
+  std::size_t id = 0;
+  Config<S> config;
+  Budget budget{};
+  bool finished = false;
+  Result result;
+  double started = 0.0;  // study seconds when it started and ended
+  double ended = 0.0;
+  std::size_t worker = 0;
+  bool replayed = false;  // finished in an earlier run, read from the journal
+};
+
+template <typename S>
+struct StudyReport {
+  std::string searcher;
+  Goal goal = Goal::maximize;
+  std::vector<TrialRecord<S>> trials;  // by id
+  double seconds = 0.0;                // wall-clock search time, earlier runs included
+  std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
+  std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
+
+  // The finished ok trial with the best value, or nullptr.
+  const TrialRecord<S>* best() const {
+    const TrialRecord<S>* found = nullptr;
+    for (const auto& trial : trials) {
+      if (!trial.finished || trial.result.status != Status::ok) continue;
+      const bool better = found == nullptr || (goal == Goal::maximize ? trial.result.value > found->result.value
+                                                                      : trial.result.value < found->result.value);
+      if (better) found = &trial;
+    }
+    return found;
+  }
+
+  std::size_t count(Status status) const {
+    return static_cast<std::size_t>(std::count_if(trials.begin(), trials.end(), [&](const auto& trial) {
+      return trial.finished && trial.result.status == status;
+    }));
+  }
+
+  std::string summary() const {
+    std::string text =
+        fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher, trials.size(),
+                    count(Status::ok), count(Status::failed), count(Status::diverged), count(Status::pruned), seconds);
+    for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
+    const auto* top = best();
+    if (top == nullptr) return text + "  no trial finished ok\n";
+    text +=
+        fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
+    for (const char* key : {"validation_accuracy", "test_accuracy", "test_kappa"}) {
+      if (top->result.metrics.contains(key))
+        text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
+    }
+    text += fmt::format("  config: {}\n", top->config.to_string());
+    return text;
+  }
+
+  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
+  // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
+  // text metric (the union over trials, in first-seen order).
+  void write_csv(const std::filesystem::path& path) const {
+    std::vector<std::string> metric_keys;
+    for (const auto& trial : trials) {
+      for (const auto& [key, value] : trial.result.metrics.items()) {
+        if (std::find(metric_keys.begin(), metric_keys.end(), key) == metric_keys.end()) metric_keys.push_back(key);
+      }
+    }
+    std::ofstream out(path);
+    if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
+    std::vector<std::string> header{"id",      "status", "value", "budget_epochs", "budget_iterations",
+                                    "started", "ended",  "worker"};
+    for (auto name : S::names) header.emplace_back(name);
+    for (const auto& key : metric_keys) header.push_back(key);
+    out << csv_row(header) << '\n';
+    for (const auto& trial : trials) {
+      std::vector<std::string> row{std::to_string(trial.id),
+                                   trial.finished ? to_string(trial.result.status) : "running",
+                                   fmt::format("{}", trial.result.value),
+                                   fmt::format("{}", trial.budget.epochs),
+                                   std::to_string(trial.budget.iterations),
+                                   fmt::format("{:.3f}", trial.started),
+                                   fmt::format("{:.3f}", trial.ended),
+                                   std::to_string(trial.worker)};
+      const auto config = trial.config.to_json();
+      for (auto name : S::names) row.push_back(json_text(config.at(std::string(name))));
+      for (const auto& key : metric_keys) {
+        row.push_back(trial.result.metrics.contains(key) ? json_text(trial.result.metrics.at(key)) : "");
+      }
+      out << csv_row(row) << '\n';
+    }
+    if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
+  }
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/report.hpp
+
+namespace mahpo::study {
+
+enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
+
+struct StudyOptions {
+  std::size_t trials = 0;         // stop asking after this many trials (0: no limit)
+  double seconds = 0.0;           // ... or after this much wall-clock time, resumed runs included (0: no limit)
+  double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit)
+  std::size_t workers = 1;        // trials evaluated at once, one thread each
+  std::filesystem::path journal;  // empty: no journal
+  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
+  Progress progress = Progress::automatic;
+};
+
+// Refuses options no study can run under.
+inline void check_options(const StudyOptions& options) {
+  if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
+    throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
+  }
+  if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
+  if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
+}
+
+// The journal's first record: what a resumed study must match.
+template <typename T>
+nlohmann::json study_header(const T& searcher) {
+  using S = typename T::space_type;
+  return {{"event", "study"},
+          {"format", 1},
+          {"searcher", std::string(T::name)},
+          {"space", S::describe()},
+          {"seed", searcher.options().seed},
+          {"goal", to_string(searcher.options().goal)}};
+}
+
+template <search::Searcher T>
+class Coordinator {
+ public:
+  using space_type = typename T::space_type;
+  using trial_type = search::Trial<space_type>;
+
+  Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
+    check_options(options_);
+    report_.searcher = std::string(T::name);
+    report_.goal = searcher_.options().goal;
+    open_journal();
+    show_progress_ = options_.progress == Progress::always ||
+                     (options_.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
+    start_ = clock::now();
+  }
+
+  // Study seconds: this run's plus those of the runs the journal recorded.
+  double elapsed() const { return earlier_seconds_ + std::chrono::duration<double>(clock::now() - start_).count(); }
+
+  // The next trial for `worker`: a trial to evaluate again first, else a new ask (journaled) unless a
+  // limit is reached; nothing when the study is done asking.
+  std::optional<trial_type> next(std::size_t worker) {
+    trial_type trial;
+    if (!rerun_.empty()) {
+      const std::size_t id = rerun_.front();
+      rerun_.pop_front();
+      trial = {id, report_.trials[id].config, report_.trials[id].budget};
+    } else {
+      if (limit_reached()) return std::nullopt;
+      trial = searcher_.ask();
+      if (trial.id != report_.trials.size()) {
+        throw StudyError(
+            fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
+      }
+      journal_.append({{"event", "ask"},
+                       {"id", trial.id},
+                       {"config", trial.config.to_json()},
+                       {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
+                       {"elapsed", elapsed()}});
+      report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
+      epochs_asked_ += trial.budget.epochs;
+    }
+    report_.trials[trial.id].started = elapsed();
+    report_.trials[trial.id].worker = worker;
+    return trial;
+  }
+
+  // Records a trial's result: on disk first, then told to the searcher, then in the report.
+  void finish(std::size_t id, Result result, std::size_t worker) {
+    auto& entry = report_.trials.at(id);
+    entry.ended = elapsed();
+    nlohmann::json record = result_to_json(result);
+    record["event"] = "tell";
+    record["id"] = id;
+    record["seconds"] = entry.ended - entry.started;
+    record["worker"] = worker;
+    record["elapsed"] = entry.ended;
+    journal_.append(record);  // on disk before anyone hears of it
+    searcher_.tell(id, result);
+    entry.result = std::move(result);
+    entry.finished = true;
+    if (show_progress_) print_progress();
+  }
+
+  // Ends the study: the report, with the study's total seconds.
+  StudyReport<space_type> close() {
+    if (show_progress_) fmt::print(stderr, "\n");
+    report_.seconds = elapsed();
+    return std::move(report_);
+  }
+
+  const StudyReport<space_type>& report() const { return report_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  bool limit_reached() const {
+    if (options_.trials > 0 && report_.trials.size() >= options_.trials) return true;
+    if (options_.seconds > 0.0 && elapsed() >= options_.seconds) return true;
+    return options_.epochs > 0.0 && epochs_asked_ >= options_.epochs;
+  }
+
+  void print_progress() const {
+    const auto finished = static_cast<std::size_t>(
+        std::count_if(report_.trials.begin(), report_.trials.end(), [](const auto& trial) { return trial.finished; }));
+    const auto* top = report_.best();
+    const ProgressState state{.searcher = T::name,
+                              .finished = finished,
+                              .trial_limit = options_.trials,
+                              .seconds_limit = options_.seconds,
+                              .elapsed = elapsed(),
+                              .best = top ? &top->result.value : nullptr};
+    fmt::print(stderr, "\r{}", progress_line(state));
+    std::fflush(stderr);
+  }
+
+  // Starts the journal, or replays the one at options.journal when resuming.
+  void open_journal() {
+    const auto header = study_header(searcher_);
+    const auto& path = options_.journal;
+    const bool exists = !path.empty() && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
+    if (exists && !options_.resume) {
+      throw StudyError(
+          fmt::format("mahpo: the journal {} already exists; resume it or choose another path", path.string()));
+    }
+    if (exists) {
+      replay(header);
+    } else if (!path.empty()) {
+      journal_ = JournalWriter(path);
+      journal_.append(header);
+    }
+  }
+
+  void replay(const nlohmann::json& header) {
+    const auto& path = options_.journal;
+    const auto contents = read_journal(path);
+    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
+      throw StudyError(fmt::format("mahpo: {} does not start with a study header", path.string()));
+    }
+    const auto& found = contents.records.front();
+    for (const char* key : {"searcher", "space", "seed", "goal"}) {
+      if (found.value(key, nlohmann::json()) != header[key]) {
+        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
+                                     path.string(), key, found.value(key, nlohmann::json()).dump(),
+                                     header[key].dump()));
+      }
+    }
+    if (contents.truncated_bytes > 0) {
+      report_.notes.push_back(
+          fmt::format("the journal's last line was cut short ({} bytes) and was dropped", contents.truncated_bytes));
+    }
+    for (std::size_t k = 1; k < contents.records.size(); ++k) {
+      const auto& record = contents.records[k];
+      const auto event = record.value("event", "");
+      if (event == "ask") {
+        replay_ask(record);
+      } else if (event == "tell") {
+        replay_tell(record);
+      } else {
+        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, path.string()));
+      }
+      earlier_seconds_ = std::max(earlier_seconds_, record.value("elapsed", 0.0));
+    }
+    for (const auto& entry : report_.trials) {
+      if (!entry.finished) rerun_.push_back(entry.id);
+    }
+    report_.rerun = rerun_.size();
+    if (!rerun_.empty()) {
+      report_.notes.push_back(
+          fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
+    }
+    journal_ = JournalWriter(path, contents.valid_bytes);
+  }
+
+  void replay_ask(const nlohmann::json& record) {
+    const auto id = record.at("id").get<std::size_t>();
+    const auto trial = searcher_.ask();
+    const auto config = Config<space_type>::from_json(record.at("config"));
+    if (trial.id != id || !(trial.config == config)) {
+      throw StudyError(fmt::format(
+          "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
+          "searcher's options changed?)",
+          options_.journal.string(), id, config.to_string(), trial.config.to_string()));
+    }
+    TrialRecord<space_type> entry{.id = id, .config = trial.config, .budget = trial.budget};
+    entry.started = record.value("elapsed", 0.0);
+    report_.trials.push_back(std::move(entry));
+    epochs_asked_ += trial.budget.epochs;
+  }
+
+  void replay_tell(const nlohmann::json& record) {
+    const auto id = record.at("id").get<std::size_t>();
+    if (id >= report_.trials.size() || report_.trials[id].finished) {
+      throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
+                                   options_.journal.string(), id));
+    }
+    auto& entry = report_.trials[id];
+    entry.result = result_from_json(record);
+    entry.finished = entry.replayed = true;
+    entry.ended = record.value("elapsed", 0.0);
+    entry.worker = record.value("worker", std::size_t{0});
+    searcher_.tell(id, entry.result);
+  }
+
+  T& searcher_;
+  StudyOptions options_;
+  StudyReport<space_type> report_;
+  JournalWriter journal_;
+  std::deque<std::size_t> rerun_;  // ids to evaluate again first
+  double earlier_seconds_ = 0.0, epochs_asked_ = 0.0;
+  bool show_progress_ = false;
+  clock::time_point start_;
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/coordinator.hpp
+// ---- begin mahpo/study/study.hpp
+// The study runner: a searcher against an objective, under a trial, wall-clock and/or epoch budget,
+// with N worker threads, a journal, resume, a progress line and a report.
+//
+//   mahpo::search::Tpe<Space> tpe({.seed = 1});
+//   auto report = mahpo::study::run_study(tpe, objective, {.trials = 200, .workers = 2,
+//                                                         .journal = "tpe.jsonl"});
+//   fmt::print("{}", report.summary());
+//   report.write_csv("tpe.csv");
+//
+// The parts: study/coordinator.hpp keeps the searcher, the journal (and its replay on resume), the
+// limits and the progress line; study/report.hpp the report and its CSV; this file evaluates trials
+// and runs the workers. Concurrency: workers ask and tell under one lock and evaluate outside it, so
+// a model-based searcher sees the other workers' trials as pending (History::running()) when it is
+// asked; every ask and tell is journaled inside that lock.
+
+#include <cmath>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::study {
+
+// Evaluates one trial. An exception from the objective, or an ok result with a non-finite value,
+// makes a failed result: one bad trial never ends the study.
+template <typename O, typename S>
+Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
+  Result result;
+  try {
+    result = objective(trial.config, trial.budget);
+    if (result.status == Status::ok && !std::isfinite(result.value)) {
+      result.status = Status::failed;
+      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
+    }
+  } catch (const std::exception& error) {
+    result = Result{};
+    result.status = Status::failed;
+    result.message = error.what();
+  }
+  return result;
+}
+
+// The thread executor: `workers` threads (the calling one included) take trials from the
+// coordinator under one lock and evaluate them outside it. The first error from the coordinator
+// (the journal, the searcher) stops every worker and is rethrown.
+template <typename T, typename O>
+void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t workers) {
+  using S = typename T::space_type;
+  std::mutex lock;
+  std::exception_ptr failure;
+  const auto work = [&](std::size_t worker) {
+    while (true) {
+      std::optional<search::Trial<S>> trial;
+      {
+        std::lock_guard guard(lock);
+        if (failure) return;
+        try {
+          trial = coordinator.next(worker);
+        } catch (...) {
+          failure = std::current_exception();
+          return;
+        }
+        if (!trial) return;
+      }
+      Result result = evaluate_trial(objective, *trial);
+      std::lock_guard guard(lock);
+      try {
+        coordinator.finish(trial->id, std::move(result), worker);
+      } catch (...) {
+        failure = std::current_exception();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& thread : threads) thread.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// Runs the study and returns its report. Throws StudyError for bad options or a journal that does
+// not belong to this searcher and space; an exception from the objective fails that trial only.
+template <typename T, typename O>
+StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, StudyOptions options) {
+  static_assert(search::Searcher<T>,
+                "mahpo::study::run_study: the searcher must model mahpo::search::Searcher (space_type, name, "
+                "ask() -> Trial<space_type>, tell(id, Result), options())");
+  using S = typename T::space_type;
+  static_assert(Objective<O, S>,
+                "mahpo::study::run_study: the objective must be callable as objective(const Config<S>&, const "
+                "Budget&) and return a mahpo::Result");
+  const std::size_t workers = options.workers;
+  Coordinator<T> coordinator(searcher, std::move(options));
+  try {
+    run_threads(coordinator, objective, workers);
+  } catch (...) {
+    coordinator.close();  // ends the progress line
+    throw;
+  }
+  return coordinator.close();
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/study.hpp
+// ---- begin mahpo/train/backend.hpp
+// The trainer backend contract: what LeNetObjective needs from a trainer, so that the objective does
+// not care where the network trains. train::Trainer (the CPU, trainer.hpp) implements it; the GPU
+// trainer (cuda/mahpo/cuda/) is to implement it as well.
+//
+//   template <typename T> concept TrainerBackend = requires {
+//     T::backend_name                              // "cpu", "cuda": shown in reports
+//     T(const nn::NetworkSpec&, TrainerOptions)    // builds the network; std::invalid_argument on bad options
+//     trainer.train(dataset, budget) -> TrainingReport
+//   };
+//
+// What every backend promises (the tests of the CPU trainer check it; a new backend runs them too):
+// - train() trains on dataset.train for the budget (iterations when non-zero, else epochs of full,
+//   reshuffled batches of options.batch_size), then evaluates on dataset.validation, and on
+//   dataset.test when options.evaluate_test; a budget that gives no iteration is an error.
+// - Deterministic for options.seed on one machine and ISA (weights, dropout masks, batch order).
+// - A non-finite loss stops training with status `diverged` and evaluates nothing; no accuracy,
+//   kappa or time in the report is ever NaN. A network that does not fit its input throws ConfigError.
+// - The report's times: training_seconds covers forward, backward and update only.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+// ---- begin mahpo/train/metrics.hpp
+// Classification metrics (confusion matrix, accuracy, Cohen's kappa) and memory accounting.
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace mahpo::train {
+
+// counts[truth][prediction]
+class ConfusionMatrix {
+ public:
+  explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
+
+  void add(std::size_t truth, std::size_t prediction) {
+    if (truth >= classes_ || prediction >= classes_)
+      throw std::out_of_range("mahpo: class index outside the confusion matrix");
+    ++counts_[truth * classes_ + prediction];
+    ++total_;
+  }
+
+  std::size_t classes() const { return classes_; }
+  std::size_t total() const { return total_; }
+  std::size_t at(std::size_t truth, std::size_t prediction) const { return counts_[truth * classes_ + prediction]; }
+
+  double accuracy() const {
+    if (total_ == 0) return 0.0;
+    std::size_t correct = 0;
+    for (std::size_t k = 0; k < classes_; ++k) correct += at(k, k);
+    return static_cast<double>(correct) / static_cast<double>(total_);
+  }
+
+  // Cohen's kappa (Cohen, 1960): (p_o - p_e) / (1 - p_e), p_e from the row and column marginals.
+  // 1 when both agree perfectly on a single class (p_e = 1).
+  double kappa() const {
+    if (total_ == 0) return 0.0;
+    const double n = static_cast<double>(total_);
+    double expected = 0.0;
+    for (std::size_t k = 0; k < classes_; ++k) {
+      double row = 0.0, column = 0.0;
+      for (std::size_t j = 0; j < classes_; ++j) {
+        row += static_cast<double>(at(k, j));
+        column += static_cast<double>(at(j, k));
+      }
+      expected += (row / n) * (column / n);
+    }
+    const double observed = accuracy();
+    return expected >= 1.0 ? 1.0 : (observed - expected) / (1.0 - expected);
+  }
+
+ private:
+  std::size_t classes_;
+  std::vector<std::size_t> counts_;
+  std::size_t total_ = 0;
+};
+
+// The process's peak resident set size in bytes (Linux reports kilobytes).
+inline std::size_t peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/metrics.hpp
+// ---- begin mahpo/train/schedule.hpp
+// Learning-rate policies, as functions of the iteration (counted from 0).
+
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+#include <string>
+#include <variant>
+
+#include <fmt/format.h>
+
+namespace mahpo::train {
+
+struct FixedRate {};
+
+// base_lr * gamma^floor(iter / step_size)
+struct StepDecay {
+  std::size_t step_size = 1000;
+  double gamma = 0.1;
+};
+
+// Caffe's "inv" policy: base_lr * (1 + gamma * iter)^(-power) (Jia et al., Caffe, 2014).
+struct InvDecay {
+  double gamma = 0.001;
+  double power = 0.75;
+};
+
+// base_lr * (1 + cos(pi * iter / total)) / 2 (Loshchilov & Hutter, SGDR, 2017), without restarts.
+struct CosineDecay {
+  std::size_t total_iterations = 0;  // 0: the trainer's iteration budget
+};
+
+using LearningRatePolicy = std::variant<FixedRate, StepDecay, InvDecay, CosineDecay>;
+
+inline double learning_rate_at(const LearningRatePolicy& policy, double base, std::size_t iteration,
+                               std::size_t total_iterations) {
+  const double iter = static_cast<double>(iteration);
+  if (const auto* step = std::get_if<StepDecay>(&policy)) {
+    return base * std::pow(step->gamma, std::floor(iter / static_cast<double>(step->step_size)));
+  }
+  if (const auto* inv = std::get_if<InvDecay>(&policy)) return base * std::pow(1.0 + inv->gamma * iter, -inv->power);
+  if (const auto* cosine = std::get_if<CosineDecay>(&policy)) {
+    const double total = static_cast<double>(cosine->total_iterations ? cosine->total_iterations : total_iterations);
+    return total > 0 ? base * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(iter / total, 1.0))) : base;
+  }
+  return base;
+}
+
+inline std::string describe(const LearningRatePolicy& policy) {
+  if (const auto* step = std::get_if<StepDecay>(&policy)) {
+    return fmt::format("step (every {} iterations x{})", step->step_size, step->gamma);
+  }
+  if (const auto* inv = std::get_if<InvDecay>(&policy))
+    return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
+  if (std::holds_alternative<CosineDecay>(policy)) return "cosine";
+  return "fixed";
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/schedule.hpp
+
+namespace mahpo::train {
+
+// v = momentum * v - lr * g; w += v (Sutskever et al., 2013, without the Nesterov look-ahead).
+struct Sgd {
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+};
+
+// Kingma & Ba, 2015.
+struct Adam {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+};
+
+using OptimizerKind = std::variant<Sgd, Adam>;
+
+struct TrainerOptions {
+  std::size_t batch_size = 32;
+  double learning_rate = 0.01;
+  OptimizerKind optimizer = Sgd{};
+  LearningRatePolicy policy = InvDecay{};
+  std::uint64_t seed = 0;
+  std::size_t history_every = 0;  // iterations between history points; 0: once per epoch
+  std::size_t evaluation_batch = 256;
+  // A larger training batch goes through the network this many images at a time, with the
+  // gradients summed (the same step to float rounding: no layer mixes images); 0: all at once.
+  // Keeps a 256-image batch's activations and im2col columns in the caches (docs/benchmarks.md).
+  std::size_t micro_batch = 32;
+  bool evaluate_test = true;
+};
+
+struct HistoryPoint {
+  std::size_t iteration = 0;
+  double epoch = 0.0;
+  double train_loss = 0.0;      // mean over the iterations since the last point
+  double train_accuracy = 0.0;  // over the same iterations (with dropout on)
+  double validation_accuracy = 0.0;
+  double training_seconds = 0.0;
+};
+
+struct Evaluation {
+  double accuracy = 0.0;
+  double kappa = 0.0;
+  ConfusionMatrix confusion;
+};
+
+struct TrainingReport {
+  Status status = Status::ok;
+  std::string message;
+  std::size_t iterations = 0;
+  double epochs = 0.0;
+  double final_train_loss = 0.0;
+  Evaluation validation;
+  std::optional<Evaluation> test;
+  double training_seconds = 0.0;  // forward, backward and update only: no evaluation
+  double seconds_per_100_iterations = 0.0;
+  double evaluation_seconds = 0.0;
+  std::size_t peak_resident_bytes = 0;  // of the whole process, after training
+  std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
+  std::size_t parameter_count = 0;
+  std::vector<HistoryPoint> history;
+};
+
+template <typename T>
+concept TrainerBackend = std::constructible_from<T, const nn::NetworkSpec&, TrainerOptions> &&
+    requires(T& trainer, const data::Dataset& dataset, const Budget& budget) {
+  { T::backend_name } -> std::convertible_to<std::string_view>;
+  { trainer.train(dataset, budget) } -> std::same_as<TrainingReport>;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/backend.hpp
+// ---- begin mahpo/train/blas.hpp
+// Row-major sgemm and the thread count of OpenBLAS. The trainer does not use them (its products run
+// on mahpo's kernels, kernels.hpp); bench/bench_kernels.cpp compares the two with this sgemm.
+//
+// The CBLAS declarations come from xtensor-blas's bundled copy (the one its xlinalg.hpp uses), not
+// from OpenBLAS's <cblas.h>: the two declare the same enums, so a program that includes both (the
+// trainer and the GP or RL code) would not compile.
+
+#include <xtensor-blas/xblas.hpp>
+
+#include <cstddef>
+
+extern "C" void openblas_set_num_threads(int threads);  // OpenBLAS's own API (not in CBLAS)
+
+namespace mahpo::train {
+
+// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.
+inline void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+                 const float* a, const float* b, float beta, float* c) {
+  const auto lda = static_cast<int>(transpose_a ? m : k);
+  const auto ldb = static_cast<int>(transpose_b ? k : n);
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, lda, b, ldb, beta, c,
+              static_cast<int>(n));
+}
+
+// OpenBLAS's thread count is process-wide: the trainer sets it before it trains.
+inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(static_cast<int>(threads)); }
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/blas.hpp
+// ---- begin mahpo/train/cpu_layers.hpp
+// The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
+// one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
+// and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
+// The group is as many images as keep the im2col block within the L2 cache. In training, the groups'
+// blocks together form the whole batch's columns, kept for backward's weight gradient (one product
+// per step); in evaluation the groups share one block. Flatten turns CNHW into N x features for the
+// dense layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
+//
+// Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
+// its parameters and their gradients for the optimizer.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+// ---- begin mahpo/train/kernels.hpp
+// The trainer's matrix kernels: the small, skinny products of a LeNet (6 or 16 filters against a few
+// thousand im2col columns, a few hundred dense units against a batch), chosen at run time for what
+// the CPU reports: AVX-512, AVX2 + FMA, or the SSE2 every x86-64 CPU has.
+//
+// Why not OpenBLAS: its kernels are picked by CPU model, and a model it does not know (Debian's
+// 0.3.21 on recent Xeons) falls back to SSE3; its packing and beta passes also cost more than the
+// product itself at these sizes. Why not xsimd: its SIMD types exist only for the instruction sets
+// the whole translation unit is compiled for, and a header-only library cannot choose its users'
+// flags. Here each kernel is one template over the GCC/Clang vector type of the ISA's width,
+// instantiated inside a function compiled for that ISA (`[[gnu::target]]`); everything below those
+// entry points is inlined into them, so no wide vector crosses a function boundary.
+//
+// The products (row-major, `accumulate` adds to C instead of overwriting it):
+//   multiply(...):            C (M x N) = A (M x K) * B (K x N), where A(i, k) = a[i * a_row + k * a_column],
+//                             so A may be read transposed (a_row = 1, a_column = lda);
+//   multiply_transposed(...): C (M x N) = A (M x K) * B^T, B being N x K: one dot product of two
+//                             contiguous rows per element (weight gradients, over long K).
+// Measured against OpenBLAS and libxsmm on the LeNet shapes in bench/bench_kernels.cpp.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors only live inside the ISA-specific entry points
+#endif
+
+namespace mahpo::train::kernels {
+
+enum class Isa { sse2, avx2, avx512 };
+
+inline std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::sse2:
+      return "sse2";
+  }
+  return "sse2";
+}
+
+// The widest ISA this CPU (and its operating system) supports.
+inline Isa best_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::sse2;
+}
+
+namespace detail {
+// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one (a
+// wider one than the CPU has gives the CPU's best; any other value is an error).
+inline Isa& current_isa() {
+  static Isa isa = [] {
+    const Isa best = best_isa();
+    const char* asked = std::getenv("MAHPO_ISA");
+    if (asked == nullptr || *asked == '\0') return best;
+    for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
+      if (std::string_view(asked) == isa_name(candidate)) return std::min(candidate, best);
+    }
+    throw std::invalid_argument("mahpo: MAHPO_ISA must be sse2, avx2 or avx512, got '" + std::string(asked) + "'");
+  }();
+  return isa;
+}
+}  // namespace detail
+
+inline Isa active_isa() { return detail::current_isa(); }
+
+// Uses `isa` from now on (capped at what the CPU supports); returns the ISA now in use. For tests and
+// benchmarks that compare the kernels of each ISA; not thread-safe against running products.
+inline Isa use_isa(Isa isa) {
+  detail::current_isa() = std::min(isa, best_isa());
+  return detail::current_isa();
+}
+
+namespace detail {
+
+// The vector of Width floats (an alias template would drop the attribute, hence one type per width).
+template <int Width>
+struct vector_of;
+template <>
+struct vector_of<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct vector_of<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct vector_of<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <int Width>
+using vector = typename vector_of<Width>::type;
+
+// Unaligned loads and stores; by reference, so that no wide vector is passed by value.
+template <typename V>
+[[gnu::always_inline]] inline void load(V& v, const float* p) {
+  std::memcpy(&v, p, sizeof(V));
+}
+
+template <typename V>
+[[gnu::always_inline]] inline void store(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// Rows x (Vectors * width of V) of C from A's rows and B's columns; V may be plain float (one column).
+template <typename V, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply_tile(std::size_t k_size, const float* a, std::size_t a_row,
+                                                 std::size_t a_column, const float* b, std::size_t ldb, float* c,
+                                                 std::size_t ldc, bool accumulate) {
+  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
+  V sum[Rows][Vectors];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) sum[r][v] = V{};
+  }
+  for (std::size_t k = 0; k < k_size; ++k) {
+    V column[Vectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) load(column[v], b + k * ldb + v * width);
+    const float* a_k = a + k * a_column;
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const V value = a_k[r * a_row] - V{};  // a broadcast (x - 0 is x exactly, so it folds)
+#pragma GCC unroll 4
+      for (int v = 0; v < Vectors; ++v) sum[r][v] += value * column[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) {
+      float* target = c + r * ldc + v * width;
+      if (accumulate) {
+        V old;
+        load(old, target);
+        sum[r][v] += old;
+      }
+      store(target, sum[r][v]);
+    }
+  }
+}
+
+// All of C's rows for one block of columns, `Rows` rows at a time.
+template <typename V, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply_columns(std::size_t m, std::size_t k, const float* a, std::size_t a_row,
+                                                    std::size_t a_column, const float* b, std::size_t ldb, float* c,
+                                                    std::size_t ldc, bool accumulate) {
+  // A single row left over would run at a third of a tile's rate (as many loads of B per row as
+  // products): the last Rows + 1 rows then go as two tiles of about half that height.
+  const std::size_t split = Rows > 1 && m > Rows && m % Rows == 1 ? Rows + 1 : 0;
+  std::size_t i = 0;
+  for (; i + Rows + split <= m; i += Rows) {
+    multiply_tile<V, Rows, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  if (split) {
+    constexpr int upper = (Rows + 1) / 2, lower = Rows + 1 - upper;
+    multiply_tile<V, upper, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+    i += upper;
+    multiply_tile<V, lower, Vectors>(k, a + i * a_row, a_row, a_column, b, ldb, c + i * ldc, ldc, accumulate);
+    return;
+  }
+  const std::size_t left = m - i;
+  const float* a_i = a + i * a_row;
+  float* c_i = c + i * ldc;
+  // The remaining rows, one tile of the right height (Rows is at most 8).
+  switch (left) {
+    case 7:
+      if constexpr (Rows > 7) multiply_tile<V, 7, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 6:
+      if constexpr (Rows > 6) multiply_tile<V, 6, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 5:
+      if constexpr (Rows > 5) multiply_tile<V, 5, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 4:
+      if constexpr (Rows > 4) multiply_tile<V, 4, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 3:
+      if constexpr (Rows > 3) multiply_tile<V, 3, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 2:
+      if constexpr (Rows > 2) multiply_tile<V, 2, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 1:
+      multiply_tile<V, 1, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    default:
+      break;
+  }
+}
+
+// Columns in blocks of `Vectors` vectors, then of two, then one vector, then 4 floats, then one at a
+// time. A block of B that more than one tile of rows reads is first copied to `panel` (k x block
+// floats): B's rows are often thousands of floats apart, and a few dozen such rows already collide
+// in the L1 cache.
+template <int Width, int Rows, int Vectors>
+[[gnu::always_inline]] inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                            std::size_t a_row, std::size_t a_column, const float* b, std::size_t ldb,
+                                            float* c, std::size_t ldc, bool accumulate, float* panel) {
+  using V = vector<Width>;
+  constexpr std::size_t block = Vectors * Width;
+  const bool pack = m > Rows && ldb != block;
+  std::size_t j = 0;
+  for (; j + block <= n; j += block) {
+    const float* source = b + j;
+    std::size_t stride = ldb;
+    if (pack) {
+      for (std::size_t row = 0; row < k; ++row)
+        std::memcpy(panel + row * block, b + row * ldb + j, sizeof(float) * block);
+      source = panel;
+      stride = block;
+    }
+    multiply_columns<V, Rows, Vectors>(m, k, a, a_row, a_column, source, stride, c + j, ldc, accumulate);
+  }
+  if constexpr (Vectors > 2) {
+    if (j + 2 * Width <= n) {
+      multiply_columns<V, Rows, 2>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 2 * Width;
+    }
+  }
+  if constexpr (Vectors > 1) {
+    if (j + Width <= n) {
+      multiply_columns<V, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += Width;
+    }
+  }
+  if constexpr (Width > 8) {
+    if (j + 8 <= n) {
+      multiply_columns<vector<8>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 8;
+    }
+  }
+  if constexpr (Width > 4) {
+    if (j + 4 <= n) {
+      multiply_columns<vector<4>, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+      j += 4;
+    }
+  }
+  for (; j < n; ++j) multiply_columns<float, Rows, 1>(m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate);
+}
+
+template <typename V>
+[[gnu::always_inline]] inline float horizontal_sum(const V& v) {
+  constexpr int width = static_cast<int>(sizeof(V) / sizeof(float));
+  float total = 0.0f;
+#pragma GCC unroll 16
+  for (int i = 0; i < width; ++i) total += v[i];
+  return total;
+}
+
+// RowsA x RowsB dot products of A's and B's contiguous rows.
+template <typename V, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void dot_tile(std::size_t k_size, const float* a, std::size_t lda, const float* b,
+                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  constexpr std::size_t width = sizeof(V) / sizeof(float);
+  V sum[RowsA][RowsB];
+#pragma GCC unroll 4
+  for (int r = 0; r < RowsA; ++r) {
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) sum[r][s] = V{};
+  }
+  std::size_t k = 0;
+  for (; k + width <= k_size; k += width) {
+    V row_b[RowsB];
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) load(row_b[s], b + s * ldb + k);
+#pragma GCC unroll 4
+    for (int r = 0; r < RowsA; ++r) {
+      V row_a;
+      load(row_a, a + r * lda + k);
+#pragma GCC unroll 4
+      for (int s = 0; s < RowsB; ++s) sum[r][s] += row_a * row_b[s];
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < RowsA; ++r) {
+#pragma GCC unroll 4
+    for (int s = 0; s < RowsB; ++s) {
+      float total = horizontal_sum(sum[r][s]);
+      for (std::size_t t = k; t < k_size; ++t) total += a[r * lda + t] * b[s * ldb + t];
+      float& target = c[r * ldc + s];
+      target = accumulate ? target + total : total;
+    }
+  }
+}
+
+template <typename V, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void dot_rows(std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                            const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                                            bool accumulate) {
+  std::size_t j = 0;
+  for (; j + RowsB <= n; j += RowsB) {
+    dot_tile<V, RowsA, RowsB>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
+  }
+  for (; j < n; ++j) dot_tile<V, RowsA, 1>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
+}
+
+template <int Width, int RowsA, int RowsB>
+[[gnu::always_inline]] inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                       std::size_t lda, const float* b, std::size_t ldb, float* c,
+                                                       std::size_t ldc, bool accumulate) {
+  using V = vector<Width>;
+  std::size_t i = 0;
+  for (; i + RowsA <= m; i += RowsA) {
+    dot_rows<V, RowsA, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+  }
+  for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+}
+
+// Copies (or adds) `count` floats in vectors of Width, then 4, then up to 3 one at a time (no loop, so
+// the compiler does not turn the tail into a call to memcpy).
+template <int Width, bool Add>
+[[gnu::always_inline]] inline void move_row(const float* __restrict source, std::size_t count,
+                                            float* __restrict target) {
+  using V = vector<Width>;
+  std::size_t i = 0;
+  if constexpr (!Add) {
+    if (count >= Width) {  // whole vectors, the last one overlapping the one before
+      for (; i + Width < count; i += Width) {
+        V v;
+        load(v, source + i);
+        store(target + i, v);
+      }
+      V v;
+      load(v, source + count - Width);
+      store(target + count - Width, v);
+      return;
+    }
+  }
+  for (; i + Width <= count; i += Width) {
+    V v, old;
+    load(v, source + i);
+    if constexpr (Add) {
+      load(old, target + i);
+      v += old;
+    }
+    store(target + i, v);
+  }
+  if constexpr (Width > 4) {
+    if (i + 4 <= count) {
+      vector<4> v, old;
+      load(v, source + i);
+      if constexpr (Add) {
+        load(old, target + i);
+        v += old;
+      }
+      store(target + i, v);
+      i += 4;
+    }
+  }
+  switch (count - i) {
+    case 3:
+      target[i + 2] = Add ? target[i + 2] + source[i + 2] : source[i + 2];
+      [[fallthrough]];
+    case 2:
+      target[i + 1] = Add ? target[i + 1] + source[i + 1] : source[i + 1];
+      [[fallthrough]];
+    case 1:
+      target[i] = Add ? target[i] + source[i] : source[i];
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace detail
+
+// A stride-1 convolution's geometry over a CNHW tensor: `pad` zeros above and left of each map, the
+// output out_height x out_width (any zeros below and right follow from it).
+struct ConvGeometry {
+  std::size_t channels = 1, batch = 1, height = 1, width = 1;
+  std::size_t kernel = 1, pad = 0, out_height = 1, out_width = 1;
+};
+
+namespace detail {
+
+// For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
+// (0 outside the map) when Adjoint is false; when it is true, the adjoint:
+// input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)]. The rows of
+// `columns` are `ld` floats apart.
+template <int Width, bool Adjoint>
+[[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
+                                          std::size_t first, std::size_t last, const float* columns_in,
+                                          float* columns_out, std::size_t ld) {
+  const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
+  const std::size_t plane = g.out_height * g.out_width;
+  const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
+  if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
+    for (std::size_t c = 0; c < g.channels; ++c) {
+      for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+        const std::size_t row = (c * g.kernel + ky) * g.kernel * ld;
+        for (std::size_t n = first; n < last; ++n) {
+          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width + ky * g.width;
+          for (std::size_t y = 0; y < g.out_height; ++y) {
+            const std::size_t source = source_plane + y * g.width, target = row + (n - first) * plane + y * g.out_width;
+            for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+              if constexpr (Adjoint) {
+                move_row<Width, true>(columns_in + target + kx * ld, g.out_width, input_out + source + kx);
+              } else {
+                move_row<Width, false>(input_in + source + kx, g.out_width, columns_out + target + kx * ld);
+              }
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+        const std::size_t row = ((c * g.kernel + ky) * g.kernel + kx) * ld;
+        // x + kx - pad in [0, width)  <=>  x in [pad - kx, width + pad - kx)
+        const std::size_t x_first = g.pad > kx ? g.pad - kx : 0;
+        const std::size_t x_last = std::min(g.out_width, g.width + g.pad - kx);
+        const std::size_t span = x_last > x_first ? x_last - x_first : 0;
+        for (std::size_t n = first; n < last; ++n) {
+          const std::size_t source_plane = (c * g.batch + n) * g.height * g.width;
+          const std::size_t at = row + (n - first) * plane;
+          for (std::size_t y = 0; y < g.out_height; ++y) {
+            const std::size_t input_row = y + ky;  // the padded row index
+            const bool inside = input_row >= g.pad && input_row < g.height + g.pad && span > 0;
+            const std::size_t source = inside ? source_plane + (input_row - g.pad) * g.width + x_first + kx - g.pad : 0;
+            const std::size_t target = at + y * g.out_width;
+            if constexpr (Adjoint) {
+              if (inside) move_row<Width, true>(columns_in + target + x_first, span, input_out + source);
+            } else if (inside && span == g.out_width) {
+              move_row<Width, false>(input_in + source, span, columns_out + target);
+            } else {
+              float* out = columns_out + target;
+              for (std::size_t x = 0; x < g.out_width; ++x) out[x] = 0.0f;
+              if (inside) move_row<Width, false>(input_in + source, span, out + x_first);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The entry points, one per ISA. Tiles of C (rows x vectors): AVX-512 has 32 vector registers, 8 x 2
+// accumulators (not measured: no AVX-512 machine yet); AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
+// against 6 x 2, 4 x 3 and 5 x 2 on the trainer: 403 k, 411 k, 409 k, 430 k instructions per image,
+// and the fastest steps), SSE2 6 x 2. Dot products: 4 x 4 (AVX-512) and 3 x 4.
+#if defined(__x86_64__) || defined(__i386__)
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_avx512(
+    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row, std::size_t a_column,
+    const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+  multiply<16, 8, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+[[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                      std::size_t a_row, std::size_t a_column, const float* b,
+                                                      std::size_t ldb, float* c, std::size_t ldc, bool accumulate,
+                                                      float* panel) {
+  // Up to 6 rows (a LeNet's first convolution) fit one 6 x 2 tile: no second tile, no packing.
+  if (m <= 6) return multiply<8, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  multiply<8, 3, 4>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
+    const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
+    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+}
+[[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
+                                                    std::size_t first, std::size_t last, const float* columns_in,
+                                                    float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+}
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
+    std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+    float* c, std::size_t ldc, bool accumulate) {
+  multiply_transposed<16, 4, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+[[gnu::target("avx2,fma")]] inline void multiply_transposed_avx2(std::size_t m, std::size_t n, std::size_t k,
+                                                                 const float* a, std::size_t lda, const float* b,
+                                                                 std::size_t ldb, float* c, std::size_t ldc,
+                                                                 bool accumulate) {
+  multiply_transposed<8, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+#endif
+inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                          std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                          bool accumulate, float* panel) {
+  multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+}
+inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+}
+inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                     const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  multiply_transposed<4, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+}  // namespace detail
+
+namespace detail {
+// Per-thread scratch space of at least `size` floats (grown, never shrunk: no allocation per step).
+inline float* scratch(std::vector<float>& buffer, std::size_t size) {
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+inline thread_local std::vector<float> panel_buffer, transpose_buffer;
+}  // namespace detail
+
+// C (M x N) (+)= A * B with A(i, k) = a[i * a_row + k * a_column] and B row-major with row stride ldb.
+inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                     std::size_t a_column, const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                     bool accumulate) {
+  if (m == 0 || n == 0) return;
+  float* panel = detail::scratch(detail::panel_buffer, k * 64);  // the widest block: 4 x 16 floats
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512:
+      return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+    case Isa::avx2:
+      return detail::multiply_avx2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+#endif
+    default:
+      return detail::multiply_sse2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+  }
+}
+
+// im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo),
+// its rows `ld` floats apart (at least (last - first) Ho Wo).
+inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns,
+                   std::size_t ld) {
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512:
+      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
+    case Isa::avx2:
+      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
+#endif
+    default:
+      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
+  }
+}
+
+// The adjoint of im2col: adds `columns` (the gradient of im2col's output) into `input_gradient`.
+inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, std::size_t first, std::size_t last,
+                   float* input_gradient) {
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512:
+      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+    case Isa::avx2:
+      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+#endif
+    default:
+      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+  }
+}
+
+// A * B^T as dot products costs a horizontal sum per element of C (about 10 instructions); as A
+// times a transposed copy of B it costs the copy, N x K scalar moves. The dot products win when K
+// exceeds a few times M (measured in bench/bench_kernels.cpp: fc2_input and conv2_weights).
+inline bool prefer_dot_products(std::size_t m, std::size_t k) { return k > 4 * m; }
+
+// C (M x N) (+)= A * B^T with A (M x K, row stride lda) and B (N x K, row stride ldb).
+inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  if (!prefer_dot_products(m, k)) {
+    float* transposed = detail::scratch(detail::transpose_buffer, k * n);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t t = 0; t < k; ++t) transposed[t * n + j] = b[j * ldb + t];
+    }
+    return multiply(m, n, k, a, lda, 1, transposed, n, c, ldc, accumulate);
+  }
+  switch (active_isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::avx512:
+      return detail::multiply_transposed_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    case Isa::avx2:
+      return detail::multiply_transposed_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+#endif
+    default:
+      return detail::multiply_transposed_sse2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  }
+}
+
+}  // namespace mahpo::train::kernels
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+// ---- end mahpo/train/kernels.hpp
+
+namespace mahpo::train {
+
+struct Shape {
+  std::size_t channels = 1, batch = 1, height = 1, width = 1;  // CNHW; dense tensors are batch x channels
+  std::size_t size() const { return channels * batch * height * width; }
+};
+
+struct WeightsView {
+  std::span<float> values;
+  std::span<float> gradients;
+};
+
+enum class LayerActivation { none, relu };
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // The output shape for an input shape; batch may change between calls.
+  virtual Shape output_shape(const Shape& input) const = 0;
+  virtual const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) = 0;
+  // Takes d(loss)/d(output); fills parameter gradients and, if asked, returns d(loss)/d(input).
+  virtual const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) = 0;
+  virtual std::vector<WeightsView> parameters() { return {}; }
+  virtual void initialize(std::mt19937_64&) {}
+  // Bytes of the buffers and parameters the layer holds.
+  virtual std::size_t bytes() const = 0;
+
+ protected:
+  static void grow(std::vector<float>& buffer, std::size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+  }
+  static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
+};
+
+// The sum of `count` floats in 8 interleaved partial sums, an order the compiler may vectorize (a
+// single running sum fixes the order of the additions and keeps the loop scalar).
+inline float sum(const float* values, std::size_t count) {
+  float partial[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    for (std::size_t j = 0; j < 8; ++j) partial[j] += values[i + j];
+  }
+  float total = 0.0f;
+  for (; i < count; ++i) total += values[i];
+  for (const float p : partial) total += p;
+  return total;
+}
+
+// delta = gradient where the ReLU's output is positive, 0 elsewhere. Both loads are unconditional, so
+// the loop vectorizes as a select (a conditional load of the gradient would keep it scalar).
+inline void relu_gradient(const float* output, const float* gradient, std::size_t count, float* delta) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const float g = gradient[i];
+    delta[i] = output[i] > 0.0f ? g : 0.0f;
+  }
+}
+
+// He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
+// uniform otherwise (Glorot & Bengio, 2010).
+inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out,
+                               LayerActivation activation, std::mt19937_64& rng) {
+  if (activation == LayerActivation::relu) {
+    std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
+    for (auto& w : weights) w = normal(rng);
+  } else {
+    const float limit = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
+    std::uniform_real_distribution<float> uniform(-limit, limit);
+    for (auto& w : weights) w = uniform(rng);
+  }
+}
+
+// A stride-1 convolution with an optional fused ReLU. `pad_before` zeros are added above and left of
+// each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
+class ConvLayer final : public Layer {
+ public:
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel,
+            LayerActivation activation = LayerActivation::relu, std::size_t pad_before = 0, std::size_t pad_total = 0)
+      : in_channels_(in_channels),
+        filters_(filters),
+        kernel_(kernel),
+        pad_before_(pad_before),
+        pad_total_(pad_total),
+        activation_(activation),
+        weights_(filters * in_channels * kernel * kernel),
+        weight_gradients_(weights_.size()),
+        bias_(filters),
+        bias_gradients_(filters) {}
+
+  Shape output_shape(const Shape& in) const override {
+    return {filters_, in.batch, in.height + pad_total_ - kernel_ + 1, in.width + pad_total_ - kernel_ + 1};
+  }
+
+  void initialize(std::mt19937_64& rng) override {
+    initialize_weights(weights_, in_channels_ * kernel_ * kernel_, filters_ * kernel_ * kernel_, activation_, rng);
+    std::fill(bias_.begin(), bias_.end(), 0.0f);
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
+    input_shape_ = shape;
+    output_shape_ = output_shape(shape);
+    keep_columns_ = training;
+    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
+    const std::size_t columns = output_shape_.batch * plane;
+    grow(output_, filters_ * columns);
+    const bool relu = activation_ == LayerActivation::relu;
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane, ld = columns_stride(width);
+      float* block = group_columns(first);
+      kernels::im2col(geometry(), input.data(), first, last, block, ld);
+      float* out = output_.data() + first * plane;
+      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, ld, out, columns, false);
+      for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
+        float* row = out + f * columns;
+        const float b = bias_[f];
+        if (relu) {
+          for (std::size_t p = 0; p < width; ++p) row[p] = std::max(row[p] + b, 0.0f);
+        } else {
+          for (std::size_t p = 0; p < width; ++p) row[p] += b;
+        }
+      }
+    });
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
+    const std::size_t rows = in_channels_ * kernel_ * kernel_, plane = output_shape_.height * output_shape_.width;
+    const std::size_t columns = output_shape_.batch * plane;
+    grow(delta_, filters_ * columns);
+    const bool relu = activation_ == LayerActivation::relu;
+    for (std::size_t f = 0; f < filters_; ++f) {
+      const float* gradient = output_gradient.data() + f * columns;
+      const float* output = output_.data() + f * columns;
+      float* delta = delta_.data() + f * columns;
+      if (relu) {
+        relu_gradient(output, gradient, columns, delta);
+      } else {
+        std::copy_n(gradient, columns, delta);
+      }
+      bias_gradients_[f] = sum(delta, columns);
+    }
+    if (!keep_columns_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    if (need_input_gradient) {
+      grow(input_gradient_, input_shape_.size());
+      std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
+    }
+    if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
+      kernels::multiply_transposed(filters_, rows, columns, delta_.data(), columns, columns_.data(), columns,
+                                   weight_gradients_.data(), rows, false);
+    }
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
+      const float* delta = delta_.data() + first * plane;
+      if (!keep_columns_) {
+        float* block = group_columns(first);
+        kernels::im2col(geometry(), input_->data(), first, last, block, width);
+        kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width, weight_gradients_.data(),
+                                     rows, true);
+      }
+      if (need_input_gradient) {
+        grow(column_gradients_, rows * width);
+        kernels::multiply(rows, width, filters_, weights_.data(), 1, rows, delta, columns, column_gradients_.data(),
+                          width, false);
+        kernels::col2im(geometry(), column_gradients_.data(), width, first, last, input_gradient_.data());
+      }
+    });
+    return input_gradient_;
+  }
+
+  std::vector<WeightsView> parameters() override { return {{weights_, weight_gradients_}, {bias_, bias_gradients_}}; }
+
+  std::size_t bytes() const override {
+    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(columns_) +
+           held(output_) + held(delta_) + held(column_gradients_) + held(input_gradient_);
+  }
+
+ private:
+  // The images [first, last) of the batch, in groups whose im2col block fits `group_bytes`. In
+  // training, forward writes every group's block into one (C k k) x (N Ho Wo) matrix that backward
+  // multiplies by the deltas once for the weight gradient (rebuilding the blocks in backward cost
+  // more instructions, and one long product sums each weight's gradient once, not once per group);
+  // in evaluation the groups share one block.
+  static constexpr std::size_t group_bytes = 128 * 1024;
+  template <typename Visit>
+  void for_each_group(Visit&& visit) {
+    const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
+    const std::size_t group =
+        std::max<std::size_t>(1, group_bytes / sizeof(float) / std::max<std::size_t>(per_image, 1));
+    grow(columns_, (keep_columns_ ? output_shape_.batch : std::min(group, output_shape_.batch)) * per_image);
+    for (std::size_t first = 0; first < output_shape_.batch; first += group) {
+      visit(first, std::min(first + group, output_shape_.batch));
+    }
+  }
+
+  // Where the im2col block of the group starting at image `first` lives, and its row stride.
+  float* group_columns(std::size_t first) {
+    return columns_.data() + (keep_columns_ ? first * output_shape_.height * output_shape_.width : 0);
+  }
+  std::size_t columns_stride(std::size_t width) const {
+    return keep_columns_ ? output_shape_.batch * output_shape_.height * output_shape_.width : width;
+  }
+
+  kernels::ConvGeometry geometry() const {
+    return {in_channels_, input_shape_.batch, input_shape_.height,  input_shape_.width,
+            kernel_,      pad_before_,        output_shape_.height, output_shape_.width};
+  }
+
+  std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
+  LayerActivation activation_;
+  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
+  std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
+  const std::vector<float>* input_ = nullptr;
+  bool keep_columns_ = false;  // the last forward pass kept each group's im2col block (training)
+  Shape input_shape_, output_shape_;
+};
+
+// Non-overlapping max pooling; the remainder rows and columns (if any) are dropped.
+class MaxPoolLayer final : public Layer {
+ public:
+  explicit MaxPoolLayer(std::size_t size) : size_(size) {}
+
+  Shape output_shape(const Shape& in) const override {
+    return {in.channels, in.batch, in.height / size_, in.width / size_};
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
+    input_shape_ = shape;
+    output_shape_ = output_shape(shape);
+    have_winners_ = training || size_ != 2;
+    grow(output_, output_shape_.size());
+    if (winners_.size() < output_shape_.size()) winners_.resize(output_shape_.size());
+    const std::size_t planes = shape.channels * shape.batch;
+    for (std::size_t p = 0; p < planes; ++p) {
+      const float* in = input.data() + p * shape.height * shape.width;
+      float* out = output_.data() + p * output_shape_.height * output_shape_.width;
+      std::uint32_t* winner = winners_.data() + p * output_shape_.height * output_shape_.width;
+      if (size_ == 2) {  // LeNet's pooling, written out: a quarter of the work of the general loop
+        if (training) {
+          pool_2x2(in, out, winner, shape.width);
+        } else {  // no backward follows: the maxima alone, in a loop the compiler vectorizes
+          pool_2x2_values(in, out, shape.width);
+        }
+        continue;
+      }
+      for (std::size_t y = 0; y < output_shape_.height; ++y) {
+        for (std::size_t x = 0; x < output_shape_.width; ++x) {
+          std::size_t best = (y * size_) * shape.width + x * size_;
+          for (std::size_t dy = 0; dy < size_; ++dy) {
+            for (std::size_t dx = 0; dx < size_; ++dx) {
+              const std::size_t at = (y * size_ + dy) * shape.width + x * size_ + dx;
+              if (in[at] > in[best]) best = at;
+            }
+          }
+          out[y * output_shape_.width + x] = in[best];
+          winner[y * output_shape_.width + x] = static_cast<std::uint32_t>(best);
+        }
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    if (!have_winners_) forward(*input_, input_shape_, true);  // after an evaluation pass: find them now
+    grow(input_gradient_, input_shape_.size());
+    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()),
+              0.0f);
+    const std::size_t planes = input_shape_.channels * input_shape_.batch;
+    const std::size_t in_plane = input_shape_.height * input_shape_.width;
+    const std::size_t out_plane = output_shape_.height * output_shape_.width;
+    for (std::size_t p = 0; p < planes; ++p) {
+      float* gradient = input_gradient_.data() + p * in_plane;
+      for (std::size_t i = 0; i < out_plane; ++i) {
+        gradient[winners_[p * out_plane + i]] += output_gradient[p * out_plane + i];
+      }
+    }
+    return input_gradient_;
+  }
+
+  std::size_t bytes() const override {
+    return held(output_) + held(input_gradient_) + winners_.capacity() * sizeof(std::uint32_t);
+  }
+
+ private:
+  void pool_2x2_values(const float* in, float* out, std::size_t width) const {
+    for (std::size_t y = 0; y < output_shape_.height; ++y) {
+      const float* top = in + 2 * y * width;
+      const float* bottom = top + width;
+      float* row = out + y * output_shape_.width;
+      for (std::size_t x = 0; x < output_shape_.width; ++x) {
+        row[x] = std::max(std::max(top[2 * x], top[2 * x + 1]), std::max(bottom[2 * x], bottom[2 * x + 1]));
+      }
+    }
+  }
+
+  void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
+    for (std::size_t y = 0; y < output_shape_.height; ++y) {
+      const float* top = in + 2 * y * width;
+      const float* bottom = top + width;
+      for (std::size_t x = 0; x < output_shape_.width; ++x) {
+        const std::size_t left = 2 * x;
+        std::uint32_t best = static_cast<std::uint32_t>(2 * y * width + left);
+        float value = top[left];
+        if (top[left + 1] > value) value = top[left + 1], best += 1;
+        if (bottom[left] > value) value = bottom[left], best = static_cast<std::uint32_t>((2 * y + 1) * width + left);
+        if (bottom[left + 1] > value)
+          value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
+        out[y * output_shape_.width + x] = value;
+        winner[y * output_shape_.width + x] = best;
+      }
+    }
+  }
+
+  std::size_t size_;
+  std::vector<float> output_, input_gradient_;
+  std::vector<std::uint32_t> winners_;
+  const std::vector<float>* input_ = nullptr;
+  bool have_winners_ = false;  // the last forward pass recorded where each maximum came from
+  Shape input_shape_, output_shape_;
+};
+
+// CNHW (C x N x H x W) to N x (C*H*W), and back for the gradient.
+class FlattenLayer final : public Layer {
+ public:
+  Shape output_shape(const Shape& in) const override { return {in.channels * in.height * in.width, in.batch, 1, 1}; }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool) override {
+    input_shape_ = shape;
+    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
+    grow(output_, shape.size());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      for (std::size_t n = 0; n < shape.batch; ++n) {
+        const float* source = input.data() + (c * shape.batch + n) * plane;
+        std::copy(source, source + plane, output_.data() + n * features + c * plane);
+      }
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
+    const auto& shape = input_shape_;
+    const std::size_t plane = shape.height * shape.width, features = shape.channels * plane;
+    grow(input_gradient_, shape.size());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      for (std::size_t n = 0; n < shape.batch; ++n) {
+        const float* source = output_gradient.data() + n * features + c * plane;
+        std::copy(source, source + plane, input_gradient_.data() + (c * shape.batch + n) * plane);
+      }
+    }
+    return input_gradient_;
+  }
+
+  std::size_t bytes() const override { return held(output_) + held(input_gradient_); }
+
+ private:
+  std::vector<float> output_, input_gradient_;
+  Shape input_shape_;
+};
+
+// A fully connected layer (N x in -> N x units) with an optional ReLU and inverted dropout
+// (Srivastava et al., 2014): in training each unit is kept with probability 1 - rate and scaled by
+// 1 / (1 - rate), so evaluation needs no scaling.
+class DenseLayer final : public Layer {
+ public:
+  DenseLayer(std::size_t inputs, std::size_t units, LayerActivation activation, double dropout_rate, std::uint64_t seed)
+      : inputs_(inputs),
+        units_(units),
+        activation_(activation),
+        dropout_rate_(static_cast<float>(dropout_rate)),
+        weights_(inputs * units),
+        weight_gradients_(weights_.size()),
+        bias_(units),
+        bias_gradients_(units),
+        dropout_state_(seed) {}
+
+  Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
+
+  void initialize(std::mt19937_64& rng) override {
+    initialize_weights(weights_, inputs_, units_, activation_, rng);
+    std::fill(bias_.begin(), bias_.end(), 0.0f);
+  }
+
+  const std::vector<float>& forward(const std::vector<float>& input, const Shape& shape, bool training) override {
+    input_ = &input;
+    batch_ = shape.batch;
+    grow(output_, batch_ * units_);
+    for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
+    kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(),
+                      units_, true);
+    const std::size_t count = batch_ * units_;
+    if (activation_ == LayerActivation::relu) {
+      for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
+    }
+    dropping_ = training && dropout_rate_ > 0.0f;
+    if (dropping_) {
+      grow(mask_, count);
+      // Each 64-bit draw of SplitMix64 (Steele et al., 2014) decides two units by its two 32-bit
+      // halves: kept when the half is below keep * 2^32. A tenth of the cost of mt19937_64 and a
+      // floating-point uniform per unit, and statistically more than enough for a dropout mask.
+      const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
+      const auto threshold = static_cast<std::uint64_t>(static_cast<double>(keep) * 4294967296.0);
+      for (std::size_t i = 0; i < count; i += 2) {
+        const std::uint64_t bits = next_dropout_bits();
+        mask_[i] = (bits & 0xffffffffu) < threshold ? scale : 0.0f;
+        if (i + 1 < count) mask_[i + 1] = (bits >> 32) < threshold ? scale : 0.0f;
+      }
+      for (std::size_t i = 0; i < count; ++i) output_[i] *= mask_[i];
+    }
+    return output_;
+  }
+
+  const std::vector<float>& backward(const std::vector<float>& output_gradient, bool need_input_gradient) override {
+    const std::size_t count = batch_ * units_;
+    grow(delta_, count);
+    // The output is zero where ReLU or dropout zeroed it, and the mask is 0 where dropout did.
+    if (activation_ == LayerActivation::relu) {
+      relu_gradient(output_.data(), output_gradient.data(), count, delta_.data());
+    } else {
+      std::copy_n(output_gradient.begin(), count, delta_.begin());
+    }
+    if (dropping_) {
+      for (std::size_t i = 0; i < count; ++i) delta_[i] *= mask_[i];
+    }
+    std::fill(bias_gradients_.begin(), bias_gradients_.end(), 0.0f);
+    for (std::size_t n = 0; n < batch_; ++n) {
+      for (std::size_t u = 0; u < units_; ++u) bias_gradients_[u] += delta_[n * units_ + u];
+    }
+    kernels::multiply(inputs_, units_, batch_, input_->data(), 1, inputs_, delta_.data(), units_,
+                      weight_gradients_.data(), units_, false);
+    if (need_input_gradient) {
+      grow(input_gradient_, batch_ * inputs_);
+      kernels::multiply_transposed(batch_, inputs_, units_, delta_.data(), units_, weights_.data(), units_,
+                                   input_gradient_.data(), inputs_, false);
+    }
+    return input_gradient_;
+  }
+
+  std::vector<WeightsView> parameters() override { return {{weights_, weight_gradients_}, {bias_, bias_gradients_}}; }
+
+  std::size_t bytes() const override {
+    return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(output_) +
+           held(delta_) + held(mask_) + held(input_gradient_);
+  }
+
+ private:
+  std::size_t inputs_, units_;
+  LayerActivation activation_;
+  float dropout_rate_;
+  std::vector<float> weights_, weight_gradients_, bias_, bias_gradients_;
+  std::vector<float> output_, delta_, mask_, input_gradient_;
+  const std::vector<float>* input_ = nullptr;
+  std::size_t batch_ = 0;
+  bool dropping_ = false;
+  std::uint64_t dropout_state_;
+
+  std::uint64_t next_dropout_bits() {
+    std::uint64_t z = (dropout_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/cpu_layers.hpp
+// ---- begin mahpo/train/lenet_objective.hpp
+// LeNetObjective<Topology, Backend>: trains the network a config of the topology describes on a
+// trainer backend (train/backend.hpp; the CPU Trainer by default) and scores it.
+//
+// The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
+// confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology
+// rejects (a feature map below 1x1), or any exception, makes a `failed` result; a non-finite loss a `diverged` one.
+// Neither carries NaN.
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+// ---- begin mahpo/train/trainer.hpp
+// The CPU trainer: mini-batch training of a Network on a Dataset, with evaluation and accounting.
+//
+// Batches are drawn in a seeded random order, reshuffled each epoch; every batch is full (the
+// order wraps into the next epoch), as in Caffe. Training is deterministic for a given seed (and
+// kernel ISA: AVX-512, AVX2 and SSE2 sum in different orders). A trial trains on the calling
+// thread; a study runs one trial per core. A non-finite loss stops training with status
+// `diverged`; nothing is evaluated then, and no accuracy is NaN.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/train/loss.hpp
+// Softmax cross-entropy over a batch of logits (N x classes), averaged over the batch.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mahpo::train {
+
+// Returns the mean loss and writes d(loss)/d(logits) = (softmax - one_hot) / N into `gradient`.
+// A non-finite logit gives a non-finite loss, which the trainer reports as divergence.
+inline double softmax_cross_entropy(std::span<const float> logits, std::span<const std::uint8_t> labels,
+                                    std::size_t classes, std::vector<float>& gradient) {
+  const std::size_t batch = labels.size();
+  if (gradient.size() < batch * classes) gradient.resize(batch * classes);
+  double total = 0.0;
+  const float inverse_batch = 1.0f / static_cast<float>(batch);
+  for (std::size_t n = 0; n < batch; ++n) {
+    const float* z = logits.data() + n * classes;
+    float* g = gradient.data() + n * classes;
+    const float top = *std::max_element(z, z + classes);
+    double sum = 0.0;
+    for (std::size_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
+    const double log_sum = std::log(sum) + top;
+    total += log_sum - z[labels[n]];
+    for (std::size_t k = 0; k < classes; ++k) {
+      const double p = std::exp(static_cast<double>(z[k]) - log_sum);
+      g[k] = static_cast<float>(p) * inverse_batch;
+    }
+    g[labels[n]] -= inverse_batch;
+  }
+  return total / static_cast<double>(batch);
+}
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/loss.hpp
+// ---- begin mahpo/train/network.hpp
+// A runtime network built from an nn::NetworkSpec: conv/pool layers on CNHW tensors, a flatten,
+// then dense layers and the output layer, with softmax cross-entropy on top.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <variant>
+#include <vector>
+
+
+namespace mahpo::train {
+
+class Network {
+ public:
+  // Checks the spec (nn::check_network) and initializes the weights from `seed`.
+  Network(const nn::NetworkSpec& spec, std::uint64_t seed) : input_(spec.input) {
+    nn::check_network(spec);
+    std::mt19937_64 rng(seed);
+    Shape shape{spec.input.channels, 1, spec.input.height, spec.input.width};
+    bool flat = false;
+    for (const auto& layer : spec.layers) {
+      std::unique_ptr<Layer> built;
+      if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
+        built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, LayerActivation::relu,
+                                            conv->padding_before(), conv->padding_total());
+      } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
+        built = std::make_unique<MaxPoolLayer>(pool->size);
+      } else {
+        if (!flat) {
+          layers_.push_back(std::make_unique<FlattenLayer>());
+          shape = layers_.back()->output_shape(shape);
+          flat = true;
+        }
+        if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
+          built = std::make_unique<DenseLayer>(shape.channels, dense->units, LayerActivation::relu, dense->dropout_rate,
+                                               rng());
+        } else {
+          classes_ = std::get<nn::OutputSpec>(layer).classes;
+          built = std::make_unique<DenseLayer>(shape.channels, classes_, LayerActivation::none, 0.0, rng());
+        }
+      }
+      built->initialize(rng);
+      shape = built->output_shape(shape);
+      layers_.push_back(std::move(built));
+    }
+  }
+
+  std::size_t classes() const { return classes_; }
+  std::size_t input_size() const { return input_.channels * input_.height * input_.width; }
+
+  // Evaluation goes through the layers this many images at a time: a whole 256-image batch's
+  // activations spill out of the L2 cache (measured in bench/bench_trainer.cpp, evaluate/*).
+  static constexpr std::size_t inference_chunk = 32;
+
+  // `input` holds `batch` images (batch x channels x height x width, which is CNHW for one channel).
+  const std::vector<float>& forward(const std::vector<float>& input, std::size_t batch, bool training) {
+    if (training || batch <= inference_chunk) return forward_layers(input, batch, training);
+    const std::size_t pixels = input_size();
+    all_logits_.resize(batch * classes_);
+    for (std::size_t first = 0; first < batch; first += inference_chunk) {
+      const std::size_t count = std::min(inference_chunk, batch - first);
+      chunk_.assign(input.begin() + static_cast<std::ptrdiff_t>(first * pixels),
+                    input.begin() + static_cast<std::ptrdiff_t>((first + count) * pixels));
+      const auto& logits = forward_layers(chunk_, count, false);
+      std::copy_n(logits.begin(), count * classes_,
+                  all_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes_));
+    }
+    logits_ = &all_logits_;
+    return all_logits_;
+  }
+
+ private:
+  const std::vector<float>& forward_layers(const std::vector<float>& input, std::size_t batch, bool training) {
+    Shape shape{input_.channels, batch, input_.height, input_.width};
+    const std::vector<float>* current = &input;
+    if (input_.channels > 1) {  // NCHW -> CNHW
+      const std::size_t plane = input_.height * input_.width;
+      reordered_.resize(input.size());
+      for (std::size_t n = 0; n < batch; ++n) {
+        for (std::size_t c = 0; c < input_.channels; ++c) {
+          std::copy_n(input.data() + (n * input_.channels + c) * plane, plane,
+                      reordered_.data() + (c * batch + n) * plane);
+        }
+      }
+      current = &reordered_;
+    }
+    for (auto& layer : layers_) {
+      current = &layer->forward(*current, shape, training);
+      shape = layer->output_shape(shape);
+    }
+    logits_ = current;
+    return *current;
+  }
+
+ public:
+  // The logits of the last forward pass (batch x classes).
+  const std::vector<float>& logits() const { return *logits_; }
+
+  // Back-propagates d(loss)/d(logits) through every layer (the first layer's input gradient is skipped).
+  // It follows a training forward pass, or an evaluation pass of at most inference_chunk images.
+  void backward(const std::vector<float>& logit_gradient) {
+    const std::vector<float>* gradient = &logit_gradient;
+    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, i > 0);
+  }
+
+  // The gradient with respect to the input, for gradient checks: backward with every input gradient.
+  const std::vector<float>& backward_to_input(const std::vector<float>& logit_gradient) {
+    const std::vector<float>* gradient = &logit_gradient;
+    for (std::size_t i = layers_.size(); i-- > 0;) gradient = &layers_[i]->backward(*gradient, true);
+    return *gradient;
+  }
+
+  std::vector<WeightsView> parameters() {
+    std::vector<WeightsView> all;
+    for (auto& layer : layers_) {
+      for (auto& p : layer->parameters()) all.push_back(p);
+    }
+    return all;
+  }
+
+  std::size_t parameter_count() {
+    std::size_t count = 0;
+    for (const auto& p : parameters()) count += p.values.size();
+    return count;
+  }
+
+  std::size_t bytes() const {
+    std::size_t total = (reordered_.capacity() + chunk_.capacity() + all_logits_.capacity()) * sizeof(float);
+    for (const auto& layer : layers_) total += layer->bytes();
+    return total;
+  }
+
+ private:
+  nn::InputShape input_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<float> reordered_, chunk_, all_logits_;
+  const std::vector<float>* logits_ = nullptr;
+  std::size_t classes_ = 0;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/network.hpp
+// ---- begin mahpo/train/optimizer.hpp
+// The optimizers over the layers' parameters: SGD with momentum and Adam (their settings, Sgd and
+// Adam, are in train/backend.hpp: every backend takes them).
+
+#include <cmath>
+#include <cstddef>
+#include <variant>
+#include <vector>
+
+
+namespace mahpo::train {
+
+class Optimizer {
+ public:
+  Optimizer(OptimizerKind kind, std::vector<WeightsView> parameters) : kind_(kind), parameters_(std::move(parameters)) {
+    for (const auto& p : parameters_) {
+      first_.emplace_back(p.values.size(), 0.0f);
+      if (std::holds_alternative<Adam>(kind_)) second_.emplace_back(p.values.size(), 0.0f);
+    }
+  }
+
+  void step(double learning_rate) {
+    ++steps_;
+    if (const auto* sgd = std::get_if<Sgd>(&kind_)) {
+      const auto lr = static_cast<float>(learning_rate), mu = static_cast<float>(sgd->momentum);
+      const auto decay = static_cast<float>(sgd->weight_decay);
+      for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        auto w = parameters_[i].values;
+        auto g = parameters_[i].gradients;
+        auto& v = first_[i];
+        for (std::size_t j = 0; j < w.size(); ++j) {
+          v[j] = mu * v[j] - lr * (g[j] + decay * w[j]);
+          w[j] += v[j];
+        }
+      }
+    } else {
+      const auto& adam = std::get<Adam>(kind_);
+      const auto step = optim::AdamStep<float>::at(steps_, learning_rate, adam.beta1, adam.beta2, adam.epsilon);
+      for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        step(parameters_[i].values, parameters_[i].gradients, first_[i], second_[i]);
+      }
+    }
+  }
+
+  std::size_t bytes() const {
+    std::size_t total = 0;
+    for (const auto& f : first_) total += f.capacity() * sizeof(float);
+    for (const auto& s : second_) total += s.capacity() * sizeof(float);
+    return total;
+  }
+
+ private:
+  OptimizerKind kind_;
+  std::vector<WeightsView> parameters_;
+  std::vector<std::vector<float>> first_, second_;
+  std::size_t steps_ = 0;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/optimizer.hpp
+
+namespace mahpo::train {
+
+class Trainer {
+ public:
+  static constexpr std::string_view backend_name = "cpu";
+
+  Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
+      : options_(std::move(options)), network_(spec, options_.seed) {
+    if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
+    if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
+    }
+    if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
+  }
+
+  Network& network() { return network_; }
+
+  // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
+  TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
+    check_images(dataset.train);
+    fit_normalization(dataset.train);
+    const std::size_t train_size = dataset.train.size();
+    const std::size_t batch = options_.batch_size;
+    const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
+    const std::size_t total = budget.iterations > 0
+                                  ? budget.iterations
+                                  : static_cast<std::size_t>(std::ceil(budget.epochs * static_cast<double>(train_size) /
+                                                                       static_cast<double>(batch)));
+    if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+    const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
+
+    Optimizer optimizer(options_.optimizer, network_.parameters());
+    std::mt19937_64 order_rng(options_.seed ^ 0x9e3779b97f4a7c15ULL);
+    std::vector<std::size_t> order(train_size);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::shuffle(order.begin(), order.end(), order_rng);
+    std::size_t cursor = 0;
+
+    TrainingReport report;
+    report.parameter_count = network_.parameter_count();
+    std::vector<std::size_t> indices(batch);
+    double loss_sum = 0.0;
+    std::size_t correct = 0, seen = 0, since = 0;
+    double seconds = 0.0;
+
+    for (std::size_t iteration = 0; iteration < total; ++iteration) {
+      for (auto& index : indices) {
+        if (cursor == train_size) {
+          std::shuffle(order.begin(), order.end(), order_rng);
+          cursor = 0;
+        }
+        index = order[cursor++];
+      }
+      const auto start = std::chrono::steady_clock::now();
+      const double loss = step(optimizer, dataset.train, indices,
+                               learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!std::isfinite(loss)) {
+        report.status = Status::diverged;
+        report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
+        report.iterations = iteration;
+        break;
+      }
+
+      loss_sum += loss;
+      correct += count_correct(step_logits(), batch);
+      seen += batch;
+      ++since;
+      report.iterations = iteration + 1;
+      report.final_train_loss = loss;
+      if ((iteration + 1) % history_every == 0 || iteration + 1 == total) {
+        HistoryPoint point;
+        point.iteration = iteration + 1;
+        point.epoch = static_cast<double>((iteration + 1) * batch) / static_cast<double>(train_size);
+        point.train_loss = loss_sum / static_cast<double>(since);
+        point.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+        point.training_seconds = seconds;
+        const auto evaluation_start = std::chrono::steady_clock::now();
+        point.validation_accuracy = evaluate(dataset.validation).accuracy;
+        report.evaluation_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+        report.history.push_back(point);
+        loss_sum = 0.0;
+        correct = seen = since = 0;
+      }
+    }
+
+    report.training_seconds = seconds;
+    report.epochs = static_cast<double>(report.iterations * batch) / static_cast<double>(train_size);
+    report.seconds_per_100_iterations =
+        report.iterations ? seconds * 100.0 / static_cast<double>(report.iterations) : 0.0;
+    if (report.status == Status::ok) {
+      const auto evaluation_start = std::chrono::steady_clock::now();
+      report.validation = evaluate(dataset.validation);
+      if (options_.evaluate_test) report.test = evaluate(dataset.test);
+      report.evaluation_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+    }
+    report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
+    report.peak_resident_bytes = peak_resident_bytes();
+    return report;
+  }
+
+  // One training iteration on the images at `indices`: forward, loss, backward, update. Returns the
+  // batch's mean loss; a non-finite loss leaves the weights untouched.
+  double step(Optimizer& optimizer, const data::ImageSet& images, std::span<const std::size_t> indices,
+              double learning_rate) {
+    const std::size_t batch = indices.size(), chunk = options_.micro_batch;
+    if (chunk == 0 || batch <= chunk) {
+      const double loss = forward_backward(images, indices, 1.0f);
+      if (!std::isfinite(loss)) return loss;
+      step_logits_ = &network_.logits();
+      step_labels_ = &labels_;
+      optimizer.step(learning_rate);
+      return loss;
+    }
+    // Micro-batches: each one's loss gradient is scaled by its share of the batch, its parameter
+    // gradients are added up, and the logits and labels are kept for the accuracy count.
+    if (parameters_.empty()) parameters_ = network_.parameters();
+    const auto& parameters = parameters_;
+    gradient_sums_.resize(parameters.size());
+    for (std::size_t p = 0; p < parameters.size(); ++p) gradient_sums_[p].assign(parameters[p].gradients.size(), 0.0f);
+    const std::size_t classes = network_.classes();
+    batch_logits_.resize(batch * classes);
+    batch_labels_.resize(batch);
+    double loss_sum = 0.0;
+    for (std::size_t first = 0; first < batch; first += chunk) {
+      const std::size_t count = std::min(chunk, batch - first);
+      const double loss = forward_backward(images, indices.subspan(first, count),
+                                           static_cast<float>(count) / static_cast<float>(batch));
+      if (!std::isfinite(loss)) return loss;
+      loss_sum += loss * static_cast<double>(count);
+      for (std::size_t p = 0; p < parameters.size(); ++p) {
+        const auto gradient = parameters[p].gradients;
+        auto& sum = gradient_sums_[p];
+        for (std::size_t i = 0; i < gradient.size(); ++i) sum[i] += gradient[i];
+      }
+      std::copy_n(network_.logits().begin(), count * classes,
+                  batch_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes));
+      std::copy_n(labels_.begin(), count, batch_labels_.begin() + static_cast<std::ptrdiff_t>(first));
+    }
+    for (std::size_t p = 0; p < parameters.size(); ++p) {
+      std::copy(gradient_sums_[p].begin(), gradient_sums_[p].end(), parameters[p].gradients.begin());
+    }
+    step_logits_ = &batch_logits_;
+    step_labels_ = &batch_labels_;
+    optimizer.step(learning_rate);
+    return loss_sum / static_cast<double>(batch);
+  }
+
+  // Accuracy, kappa and confusion matrix of the network on `images` (no dropout).
+  Evaluation evaluate(const data::ImageSet& images) {
+    check_images(images);
+    Evaluation result{0.0, 0.0, ConfusionMatrix(network_.classes())};
+    std::vector<std::size_t> indices;
+    for (std::size_t begin = 0; begin < images.size(); begin += options_.evaluation_batch) {
+      const std::size_t count = std::min(options_.evaluation_batch, images.size() - begin);
+      indices.resize(count);
+      std::iota(indices.begin(), indices.end(), begin);
+      load_batch(images, indices);
+      const auto& logits = network_.forward(input_, count, false);
+      for (std::size_t n = 0; n < count; ++n) {
+        result.confusion.add(labels_[n], predicted_class(logits, n));
+      }
+    }
+    result.accuracy = result.confusion.accuracy();
+    result.kappa = result.confusion.kappa();
+    return result;
+  }
+
+ private:
+  void check_images(const data::ImageSet& images) const {
+    const std::size_t pixels = images.size() ? images.rows() * images.columns() : 0;
+    if (images.size() && pixels != network_.input_size()) {
+      throw std::invalid_argument(fmt::format("mahpo: the network takes {} values per image, the data has {}x{}",
+                                              network_.input_size(), images.rows(), images.columns()));
+    }
+  }
+
+  // Standardizes with the training pixels' mean and deviation, so SGD sees centred inputs.
+  void fit_normalization(const data::ImageSet& train) {
+    double sum = 0.0, squares = 0.0;
+    for (const std::uint8_t pixel : train.images) {
+      sum += pixel;
+      squares += static_cast<double>(pixel) * pixel;
+    }
+    const double count = static_cast<double>(train.images.size());
+    const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
+    scale_ = static_cast<float>(1.0 / deviation);
+    shift_ = static_cast<float>(-mean / deviation);
+  }
+
+  void load_batch(const data::ImageSet& images, std::span<const std::size_t> indices) {
+    const std::size_t pixels = images.rows() * images.columns();
+    input_.resize(indices.size() * pixels);
+    labels_.resize(indices.size());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      const std::uint8_t* source = images.images.data() + indices[i] * pixels;
+      float* target = input_.data() + i * pixels;
+      for (std::size_t p = 0; p < pixels; ++p) target[p] = static_cast<float>(source[p]) * scale_ + shift_;
+      labels_[i] = images.labels[indices[i]];
+    }
+  }
+
+  std::size_t predicted_class(const std::vector<float>& logits, std::size_t image) const {
+    const float* z = logits.data() + image * network_.classes();
+    return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
+  }
+
+  // Forward and backward of the images at `indices`, the loss gradient scaled by `share`; returns the
+  // mean loss over these images (non-finite: nothing is back-propagated).
+  double forward_backward(const data::ImageSet& images, std::span<const std::size_t> indices, float share) {
+    load_batch(images, indices);
+    const auto& logits = network_.forward(input_, indices.size(), true);
+    const double loss =
+        softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()), labels_,
+                              network_.classes(), logit_gradient_);
+    if (!std::isfinite(loss)) return loss;
+    if (share != 1.0f) {
+      for (auto& g : logit_gradient_) g *= share;
+    }
+    network_.backward(logit_gradient_);
+    return loss;
+  }
+
+  const std::vector<float>& step_logits() const { return *step_logits_; }
+
+  std::size_t count_correct(const std::vector<float>& logits, std::size_t batch) const {
+    std::size_t correct = 0;
+    for (std::size_t n = 0; n < batch; ++n) correct += predicted_class(logits, n) == (*step_labels_)[n] ? 1 : 0;
+    return correct;
+  }
+
+  std::size_t bytes() const {
+    std::size_t sums = 0;
+    for (const auto& s : gradient_sums_) sums += s.capacity();
+    return (input_.capacity() + logit_gradient_.capacity() + batch_logits_.capacity() + sums) * sizeof(float) +
+           labels_.capacity() + batch_labels_.capacity();
+  }
+
+  TrainerOptions options_;
+  Network network_;
+  std::vector<float> input_, logit_gradient_;
+  std::vector<std::uint8_t> labels_;
+  // Micro-batched steps: the summed parameter gradients, and the whole batch's logits and labels.
+  std::vector<WeightsView> parameters_;  // the network's, for summing micro-batch gradients
+  std::vector<std::vector<float>> gradient_sums_;
+  std::vector<float> batch_logits_;
+  std::vector<std::uint8_t> batch_labels_;
+  const std::vector<float>* step_logits_ = nullptr;  // the last step's logits and labels
+  const std::vector<std::uint8_t>* step_labels_ = nullptr;
+  float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
+};
+
+static_assert(TrainerBackend<Trainer>);
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/trainer.hpp
+
+namespace mahpo::train {
+
+struct ObjectiveOptions {
+  // What every trial's trainer gets; its batch_size and learning_rate are replaced by each config's.
+  // Its seed is the same for every trial, so trials differ only by their configs.
+  TrainerOptions trainer{};
+};
+
+template <nn::Topology Topology, TrainerBackend Backend = Trainer>
+class LeNetObjective {
+ public:
+  using topology_type = Topology;
+  using backend_type = Backend;
+  using space = typename Topology::space;  // as the synthetic problems name it
+  using config_type = typename Topology::config_type;
+
+  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
+      : dataset_(std::move(dataset)), options_(std::move(options)) {
+    if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
+  }
+
+  Result operator()(const config_type& config, const Budget& budget) const {
+    Result result;
+    try {
+      const auto& images = dataset_->train;
+      const auto spec = Topology::network(config, nn::InputShape{1, images.rows(), images.columns()});
+      TrainerOptions trainer_options = options_.trainer;
+      trainer_options.batch_size = Topology::batch_size(config);
+      trainer_options.learning_rate = Topology::learning_rate(config);
+      Backend trainer(spec, trainer_options);
+      const TrainingReport report = trainer.train(*dataset_, budget);
+
+      result.status = report.status;
+      result.message = report.message;
+      result.value = report.status == Status::ok ? report.validation.accuracy : 0.0;
+      for (const auto& point : report.history) result.intermediate.push_back(point.validation_accuracy);
+      auto& metrics = result.metrics;
+      metrics["network"] = spec.describe();
+      metrics["iterations"] = report.iterations;
+      metrics["epochs"] = report.epochs;
+      metrics["training_seconds"] = report.training_seconds;
+      metrics["seconds_per_100_iterations"] = report.seconds_per_100_iterations;
+      metrics["evaluation_seconds"] = report.evaluation_seconds;
+      metrics["peak_resident_bytes"] = report.peak_resident_bytes;
+      metrics["trainer_bytes"] = report.trainer_bytes;
+      metrics["parameters"] = report.parameter_count;
+      if (report.status == Status::ok) {
+        metrics["validation_accuracy"] = report.validation.accuracy;
+        metrics["validation_kappa"] = report.validation.kappa;
+        if (report.test) {
+          metrics["test_accuracy"] = report.test->accuracy;
+          metrics["test_kappa"] = report.test->kappa;
+          metrics["test_confusion"] = confusion_rows(report.test->confusion);
+        }
+      }
+    } catch (const std::exception& error) {
+      result = Result{};
+      result.status = Status::failed;
+      result.message = error.what();
+    }
+    return result;
+  }
+
+ private:
+  // Row k: how the test images of class k were classified.
+  static nlohmann::json confusion_rows(const ConfusionMatrix& confusion) {
+    auto rows = nlohmann::json::array();
+    for (std::size_t truth = 0; truth < confusion.classes(); ++truth) {
+      auto row = nlohmann::json::array();
+      for (std::size_t prediction = 0; prediction < confusion.classes(); ++prediction)
+        row.push_back(confusion.at(truth, prediction));
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+  std::shared_ptr<const data::Dataset> dataset_;
+  ObjectiveOptions options_;
+};
+
+}  // namespace mahpo::train
+// ---- end mahpo/train/lenet_objective.hpp
 // ---- end mahpo/mahpo.hpp

@@ -5,7 +5,7 @@
 #ifdef MAHPO_COMPILE_FAIL
 using Broken = mahpo::Space<mahpo::Int<"batch_size", 16, 32>, int>;
 #else
-using Broken = mahpo::Space<mahpo::Int<"batch_size", 16, 32>>;
+using Broken = mahpo::Space<mahpo::Int<"batch_size", 16, 32> >;
 #endif
 
 int main() { return Broken::size == 1 ? 0 : 1; }

@@ -11,12 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace mahpo::testing {
@@ -47,7 +47,7 @@ void require_in_space(const search::Trial<S>& trial) {
 // order; `result_of(trial, k)` gives the k-th told result. Returns the trials in asked order.
 template <typename T, typename ResultOf>
 std::vector<search::Trial<typename T::space_type>> law_run(T& searcher, std::size_t count, std::size_t pending,
-                                                          ResultOf&& result_of, std::uint64_t order_seed = 1) {
+                                                           ResultOf&& result_of, std::uint64_t order_seed = 1) {
   using S = typename T::space_type;
   std::vector<search::Trial<S>> asked, outstanding;
   std::mt19937_64 order(order_seed);
@@ -132,7 +132,8 @@ void check_searcher_laws() {
       --inside;
       return Result{.value = law_value(config, budget)};
     };
-    const auto report = study::run_study(searcher, objective, {.trials = 48, .workers = 4, .progress = study::Progress::never});
+    const auto report =
+        study::run_study(searcher, objective, {.trials = 48, .workers = 4, .progress = study::Progress::never});
     REQUIRE(report.trials.size() == 48);
     for (std::size_t k = 0; k < report.trials.size(); ++k) {
       CHECK(report.trials[k].id == k);

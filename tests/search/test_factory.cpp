@@ -55,5 +55,6 @@ TEST_CASE("make_searcher reads a topology's space; MAPPO keeps the topology") {
 TEST_CASE("make_searcher refuses an unknown name and lists the known ones") {
   using S = problems::Branin::space;
   CHECK_THROWS_AS(make_searcher<S>("tpe2"), std::invalid_argument);
-  CHECK_THROWS_WITH(make_searcher<S>("tpe2"), Catch::Contains("'tpe2'") && Catch::Contains("gp_bo, successive_halving"));
+  CHECK_THROWS_WITH(make_searcher<S>("tpe2"),
+                    Catch::Contains("'tpe2'") && Catch::Contains("gp_bo, successive_halving"));
 }

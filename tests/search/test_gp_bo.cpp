@@ -104,8 +104,8 @@ TEST_CASE("gp_bo: beats random search on Branin with 40 trials (median of 5 seed
 }
 
 TEST_CASE("gp_bo: UCB beats random search on Branin with 40 trials (median of 5 seeds)", "[quality]") {
-  const auto [gp, random] = median_best_gp_and_random<problems::Branin>(
-      40, 5, GpBoOptions{.acquisition = GpBoOptions::Acquisition::ucb});
+  const auto [gp, random] =
+      median_best_gp_and_random<problems::Branin>(40, 5, GpBoOptions{.acquisition = GpBoOptions::Acquisition::ucb});
   INFO("median best: gp_bo " << gp << ", random " << random);
   CHECK(gp < random);
 }

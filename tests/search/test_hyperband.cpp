@@ -84,12 +84,11 @@ TEST_CASE("Hyperband's bracket table for eta 3, budgets 1 to 81 (Li et al. 2018,
 TEST_CASE("Hyperband asks the budgets of its table when results come promptly") {
   Hyperband<Line> hyperband(SearchOptions{.seed = 1}, HyperbandOptions{.min_budget = 1.0, .max_budget = 81.0});
   const auto trials = prompt(hyperband, 207);
-  const std::vector<std::pair<double, std::size_t>> expected{
-      {1, 81}, {3, 27}, {9, 9}, {27, 3}, {81, 1},  // s = 4
-      {3, 34}, {9, 11}, {27, 3}, {81, 1},          // s = 3
-      {9, 15}, {27, 5}, {81, 1},                   // s = 2
-      {27, 8}, {81, 2 + 5},                        // s = 1, then s = 0's 5 at 81
-      {1, 1}};                                     // and s = 4 again
+  const std::vector<std::pair<double, std::size_t>> expected{{1, 81}, {3, 27},     {9, 9},  {27, 3}, {81, 1},  // s = 4
+                                                             {3, 34}, {9, 11},     {27, 3}, {81, 1},           // s = 3
+                                                             {9, 15}, {27, 5},     {81, 1},                    // s = 2
+                                                             {27, 8}, {81, 2 + 5},  // s = 1, then s = 0's 5 at 81
+                                                             {1, 1}};               // and s = 4 again
   CHECK(runs_of(trials) == expected);
   CHECK(hyperband.bracket_of(0) == 0);
   CHECK(hyperband.bracket_of(120) == 0);

@@ -6,15 +6,15 @@
 
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/anneal.hpp>
-#include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
+#include <mahpo/search/hyperband/successive_halving.hpp>
 #include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/ppo/ppo_lstm.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
-#include <mahpo/search/hyperband/successive_halving.hpp>
 #include <mahpo/search/tpe/tpe.hpp>
 
 using mahpo::problems::Branin;
@@ -36,8 +36,8 @@ struct PaperMappo : Mappo<S> {
 }  // namespace
 
 TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
-                           (Random, Grid, Anneal, Tpe, GpBo, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
-                            Bohb, Mappo, PaperMappo),
+                           (Random, Grid, Anneal, Tpe, GpBo, RegularizedEvolution, SmallEvolution, SuccessiveHalving,
+                            Hyperband, Bohb, Mappo, PaperMappo),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
 }

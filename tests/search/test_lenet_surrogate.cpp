@@ -75,8 +75,8 @@ TEMPLATE_TEST_CASE("LeNet surrogate: the noise of one run matches 5,000 validati
   for (double v : values) squares += (v - average) * (v - average);
   const double sd = std::sqrt(squares / static_cast<double>(values.size() - 1));
   CHECK(average == Approx(mean).margin(3.0 * sd / std::sqrt(static_cast<double>(values.size())) + 2e-4));
-  CHECK(sd >= 0.8 * binomial);   // at least the validation set's binomial noise
-  CHECK(sd <= 0.015);            // but not a different problem each seed
+  CHECK(sd >= 0.8 * binomial);  // at least the validation set's binomial noise
+  CHECK(sd <= 0.015);           // but not a different problem each seed
   for (double v : values) CHECK(std::abs(v * 5000.0 - std::round(v * 5000.0)) < 1e-6);  // k / 5000
 }
 

@@ -113,7 +113,7 @@ TEST_CASE("mappo: paper_lenet has four agents with the shapes of its types", "[s
   STATIC_REQUIRE(M::name == "mappo");
 
   const M mappo({}, MappoOptions::paper());
-  CHECK(mappo.action_counts(0) == std::vector<std::size_t>{6});     // conv_size 2..7, every value
+  CHECK(mappo.action_counts(0) == std::vector<std::size_t>{6});  // conv_size 2..7, every value
   CHECK(mappo.action_counts(1) == std::vector<std::size_t>{6});
   CHECK(mappo.action_counts(2) == std::vector<std::size_t>{8, 8});  // hidden 124..1024 and dropout: 8 bins
   CHECK(mappo.action_counts(3) == std::vector<std::size_t>{8, 8});  // batch 16..32 (17 values) and lr: 8 bins
@@ -318,8 +318,7 @@ TEST_CASE("mappo: paper preset: a PPO update runs on every K told episodes, the 
   CHECK(mappo.history().pending() == 4);
 }
 
-TEST_CASE("mappo: by default every update trains on the newest told episodes, until the KL stop",
-          "[search][mappo]") {
+TEST_CASE("mappo: by default every update trains on the newest told episodes, until the KL stop", "[search][mappo]") {
   MappoOptions options;
   options.episodes_per_update = 4;
   options.replay = 10;
@@ -425,7 +424,8 @@ TEST_CASE("mappo: rewards follow the goal; failed trials get the worst reward", 
 TEST_CASE("mappo: options are checked", "[search][mappo]") {
   const auto rejects = [](MappoOptions options, std::string_view what) {
     INFO(what);
-    CHECK_THROWS_WITH(Mappo<nn::paper_lenet>({}, options), Catch::Contains("mahpo::mappo") && Catch::Contains(std::string(what)));
+    CHECK_THROWS_WITH(Mappo<nn::paper_lenet>({}, options),
+                      Catch::Contains("mahpo::mappo") && Catch::Contains(std::string(what)));
   };
   rejects({.bins = 1}, "bins");
   rejects({.initial_std = 0.0}, "initial_std");
@@ -498,7 +498,9 @@ TEST_CASE("mappo: beats random search on Branin and Hartmann-6 (flat spaces, one
     std::vector<double> best;
     for (std::uint64_t seed = 0; seed < 5; ++seed) {
       auto searcher = make(SearchOptions{.seed = seed});  // maximizes -value
-      best.push_back(-run(searcher, [&](const auto& config) { return -problem(config).value; }, trials).best);
+      best.push_back(-run(
+                          searcher, [&](const auto& config) { return -problem(config).value; }, trials)
+                          .best);
     }
     return median(best);
   };

@@ -145,9 +145,7 @@ TEST_CASE("ppo_lstm's PPO gradient through the whole policy (embedding, LSTM sta
   SECTION("a small policy, every entry, tanh of the mean") {
     check_policy_gradient({.lstm_units = 5, .lstm_layers = 2, .squash = PpoLstmSquash::mean}, 1000, 2);
   }
-  SECTION("the default policy (3 x 35 units), about 20 entries of each parameter") {
-    check_policy_gradient({}, 20, 3);
-  }
+  SECTION("the default policy (3 x 35 units), about 20 entries of each parameter") { check_policy_gradient({}, 20, 3); }
 }
 
 TEST_CASE("ppo_lstm refuses bad options with a message naming the option") {
@@ -212,7 +210,7 @@ TEST_CASE("ppo_lstm with the mean squashed (seed 001's form) clips draws onto th
     }
     return count;
   };
-  CHECK(at_bounds(PpoLstmSquash::mean) >= 8);  // P(|N(0, 1)| > 1) = 0.32 at the start: about 15 of 48
+  CHECK(at_bounds(PpoLstmSquash::mean) >= 8);    // P(|N(0, 1)| > 1) = 0.32 at the start: about 15 of 48
   CHECK(at_bounds(PpoLstmSquash::sample) == 0);  // tanh(u) is never within 1e-9 of +-1 here
 }
 
@@ -407,8 +405,9 @@ TEST_CASE("ppo_lstm learns from real episodes alone") {
   }
 }
 
-TEST_CASE("ppo_lstm beats random search and itself without the reward model on the LeNet quadratic "
-          "(median best of 5 seeds, 200 episodes)") {
+TEST_CASE(
+    "ppo_lstm beats random search and itself without the reward model on the LeNet quadratic "
+    "(median best of 5 seeds, 200 episodes)") {
   std::vector<double> ppo, without_model, random;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
     PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = seed});

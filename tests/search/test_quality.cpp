@@ -5,8 +5,8 @@
 
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/anneal.hpp>
-#include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/gp/gp_bo.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 #include <mahpo/search/tpe/tpe.hpp>
@@ -21,7 +21,8 @@ namespace {
 
 template <typename S>
 struct SizedEvolution : RegularizedEvolution<S> {  // population 25, sample 6: sized for 100 trials
-  explicit SizedEvolution(SearchOptions options) : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(100)) {}
+  explicit SizedEvolution(SearchOptions options)
+      : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(100)) {}
 };
 
 // The median over seeds 0..4 of the lowest value found in `trials` trials (both problems minimize).

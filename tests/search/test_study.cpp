@@ -109,9 +109,9 @@ TEST_CASE("concurrent workers lose no trial and tell none twice") {
   const auto directory = scratch("workers");
   search::Random<Branin::space> random({.seed = 4});
   const LoggedBranin objective{directory / "log", 2};
-  const auto report = study::run_study(random, objective,
-                                       {.trials = 60, .workers = 4, .journal = directory / "journal.jsonl",
-                                        .progress = study::Progress::never});
+  const auto report = study::run_study(
+      random, objective,
+      {.trials = 60, .workers = 4, .journal = directory / "journal.jsonl", .progress = study::Progress::never});
   REQUIRE(report.trials.size() == 60);
   std::set<std::size_t> workers;
   for (const auto& trial : report.trials) {
@@ -121,7 +121,8 @@ TEST_CASE("concurrent workers lose no trial and tell none twice") {
   CHECK(workers.size() > 1);
   CHECK(random.history().finished() == 60);
   std::set<std::size_t> told;
-  for (const auto& record : events(directory / "journal.jsonl", "tell")) told.insert(record.at("id").get<std::size_t>());
+  for (const auto& record : events(directory / "journal.jsonl", "tell"))
+    told.insert(record.at("id").get<std::size_t>());
   CHECK(told.size() == 60);
   CHECK(events(directory / "journal.jsonl", "tell").size() == 60);
   fs::remove_all(directory);
@@ -131,8 +132,8 @@ TEST_CASE("a study killed with SIGKILL resumes from its journal: nothing lost, n
   const auto directory = scratch("kill");
   const auto journal = directory / "journal.jsonl";
   const LoggedBranin objective{directory / "evaluations.log", 30};
-  const study::StudyOptions options{.trials = 40, .workers = 2, .journal = journal, .resume = true,
-                                    .progress = study::Progress::never};
+  const study::StudyOptions options{
+      .trials = 40, .workers = 2, .journal = journal, .resume = true, .progress = study::Progress::never};
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {  // the study to kill
@@ -198,8 +199,8 @@ TEST_CASE("a truncated last journal line is tolerated and reported; a foreign jo
   fs::resize_file(journal, size - 20);  // cut the last tell short
 
   search::Random<Branin::space> resumed({.seed = 2});
-  const auto report = study::run_study(resumed, Branin{}, {.trials = 12, .journal = journal, .resume = true,
-                                                           .progress = study::Progress::never});
+  const auto report = study::run_study(
+      resumed, Branin{}, {.trials = 12, .journal = journal, .resume = true, .progress = study::Progress::never});
   REQUIRE(report.notes.size() == 2);
   CHECK_THAT(report.notes[0], Catch::Contains("cut short (") && Catch::Contains("dropped"));
   CHECK(report.rerun == 1);
@@ -214,8 +215,9 @@ TEST_CASE("a truncated last journal line is tolerated and reported; a foreign jo
   }
   SECTION("another space") {
     search::Random<problems::Hartmann6::space> other({.seed = 2});
-    CHECK_THROWS_WITH(study::run_study(other, problems::Hartmann6{}, {.trials = 12, .journal = journal, .resume = true}),
-                      Catch::Contains("belongs to another study: its space is"));
+    CHECK_THROWS_WITH(
+        study::run_study(other, problems::Hartmann6{}, {.trials = 12, .journal = journal, .resume = true}),
+        Catch::Contains("belongs to another study: its space is"));
   }
   SECTION("a malformed line in the middle") {
     std::ofstream(journal, std::ios::app) << "{not json\n{}\n";

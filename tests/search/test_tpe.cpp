@@ -91,7 +91,8 @@ TEST_CASE("tpe's weights are flat for the newest 25 and ramp from 1/n for the ol
   }
   const auto weights = tpe::weights<tpe::Optuna>(30);  // linspace(1/30, 1, 5), then 25 ones
   REQUIRE(weights.size() == 30);
-  for (std::size_t i = 0; i < 5; ++i) CHECK(weights[i] == Approx(1.0 / 30 + (1.0 - 1.0 / 30) * static_cast<double>(i) / 4.0));
+  for (std::size_t i = 0; i < 5; ++i)
+    CHECK(weights[i] == Approx(1.0 / 30 + (1.0 - 1.0 / 30) * static_cast<double>(i) / 4.0));
   CHECK(weights[0] == Approx(1.0 / 30));
   CHECK(std::all_of(weights.begin() + 5, weights.end(), [](double w) { return w == 1.0; }));
   CHECK(tpe::weights<tpe::Optuna>(26)[0] == Approx(1.0 / 26));
@@ -203,7 +204,8 @@ TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
         } else {
           REQUIRE(parzen.log_density_coordinate(0, x) == Approx(std::log(numeric)).margin(1e-9));
           REQUIRE(parzen.log_density_coordinate(1, point[1]) == Approx(std::log(categorical)).margin(1e-12));
-          integral += std::exp(parzen.log_density_coordinate(0, x) + parzen.log_density_coordinate(1, point[1])) / steps;
+          integral +=
+              std::exp(parzen.log_density_coordinate(0, x) + parzen.log_density_coordinate(1, point[1])) / steps;
         }
       }
     }
@@ -219,8 +221,8 @@ TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
   double expected = 0.0;  // P(x < 0.3) under the mixture of truncated Gaussians
   for (std::size_t i = 0; i < parzen.components(); ++i) {
     const double mu = parzen.mu(0, i), sigma = parzen.sigma(0, i);
-    expected += parzen.weight(i) * (phi((0.3 - mu) / sigma) - phi(-mu / sigma)) /
-                (phi((1.0 - mu) / sigma) - phi(-mu / sigma));
+    expected +=
+        parzen.weight(i) * (phi((0.3 - mu) / sigma) - phi(-mu / sigma)) / (phi((1.0 - mu) / sigma) - phi(-mu / sigma));
   }
   std::mt19937_64 rng(3);
   std::size_t below = 0;
@@ -260,7 +262,8 @@ TEST_CASE("tpe beats random search on the LeNet quadratic, in every mode") {
     CAPTURE(Rules::searcher_name, tpe_options.multivariate, tpe_options.constant_liar);
     CHECK(median(tpe) > median(random));
   };
-  for (const TpeOptions& tpe_options : {TpeOptions{}, TpeOptions{.multivariate = true}, TpeOptions{.constant_liar = false}}) {
+  for (const TpeOptions& tpe_options :
+       {TpeOptions{}, TpeOptions{.multivariate = true}, TpeOptions{.constant_liar = false}}) {
     check_mode(tpe::Optuna{}, tpe_options);
   }
   check_mode(tpe::Hyperopt{}, {});

@@ -160,9 +160,10 @@ inline std::filesystem::path find_idx_file(const std::filesystem::path& folder, 
   for (const auto& candidate : {folder / stem, folder / (std::string(stem) + ".gz")}) {
     if (std::filesystem::exists(candidate)) return candidate;
   }
-  throw DataError(fmt::format("data set '{}' not found: {} has no {} (nor {}.gz); run scripts/setup.sh to install it, "
-                              "or point MAHPO_DATA_DIR at a folder that holds it",
-                              dataset, folder.string(), stem, stem));
+  throw DataError(
+      fmt::format("data set '{}' not found: {} has no {} (nor {}.gz); run scripts/setup.sh to install it, "
+                  "or point MAHPO_DATA_DIR at a folder that holds it",
+                  dataset, folder.string(), stem, stem));
 }
 }  // namespace detail
 

@@ -70,13 +70,20 @@ inline std::uint32_t big_endian_u32(const unsigned char* bytes) {
 
 inline const char* idx_type_name(unsigned code) {
   switch (code) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return "unknown";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return "unknown";
   }
 }
 
@@ -90,8 +97,8 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
   unsigned char magic[4];
   if (reader.read(magic, 4) != 4) throw DataError(fmt::format("{}: too short for an IDX header", path.string()));
   if (magic[0] != 0 || magic[1] != 0) {
-    throw DataError(fmt::format("{}: not an IDX file (bad magic number {:02x}{:02x}{:02x}{:02x})", path.string(), magic[0],
-                                magic[1], magic[2], magic[3]));
+    throw DataError(fmt::format("{}: not an IDX file (bad magic number {:02x}{:02x}{:02x}{:02x})", path.string(),
+                                magic[0], magic[1], magic[2], magic[3]));
   }
   if (magic[2] != 0x08) {
     throw DataError(fmt::format("{}: element type 0x{:02x} ({}) is not supported; mahpo reads unsigned-byte IDX files",
@@ -118,8 +125,8 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
   array.elements.resize(count);
   const std::size_t got = reader.read(array.elements.data(), count);
   if (got != count) {
-    throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}", path.string(), count,
-                                fmt::join(array.shape, "x"), got));
+    throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",
+                                path.string(), count, fmt::join(array.shape, "x"), got));
   }
   unsigned char extra;
   if (reader.read(&extra, 1) != 0) {

@@ -51,8 +51,8 @@ namespace detail {
 template <typename P>
 concept IntegralHyperparameter = Hyperparameter<P> && std::same_as<typename P::value_type, std::int64_t>;
 template <typename P>
-concept RealHyperparameter = Hyperparameter<P> && (std::same_as<typename P::value_type, double> ||
-                                         std::same_as<typename P::value_type, std::int64_t>);
+concept RealHyperparameter = Hyperparameter<P> &&
+    (std::same_as<typename P::value_type, double> || std::same_as<typename P::value_type, std::int64_t>);
 
 // The value of parameter P of layer `Layer`, read under its qualified name "Layer.name".
 template <FixedString Layer, typename P, typename Config>
@@ -63,8 +63,10 @@ auto layer_value(const Config& config) {
 
 template <FixedString Name, typename KernelSize, typename Filters, Padding Pad = Padding::valid>
 struct Conv {
-  static_assert(detail::IntegralHyperparameter<KernelSize>, "mahpo::nn::Conv: the kernel size must be an integer parameter");
-  static_assert(detail::IntegralHyperparameter<Filters>, "mahpo::nn::Conv: the filter count must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<KernelSize>,
+                "mahpo::nn::Conv: the kernel size must be an integer parameter");
+  static_assert(detail::IntegralHyperparameter<Filters>,
+                "mahpo::nn::Conv: the filter count must be an integer parameter");
   static constexpr auto name = Name;
   using space = Prefixed<Name, Space<KernelSize, Filters>>;
 
@@ -114,8 +116,10 @@ struct Output {
 
 template <typename BatchSize, typename LearningRate>
 struct Training {
-  static_assert(detail::IntegralHyperparameter<BatchSize>, "mahpo::nn::Training: the batch size must be an integer parameter");
-  static_assert(detail::RealHyperparameter<LearningRate>, "mahpo::nn::Training: the learning rate must be a real parameter");
+  static_assert(detail::IntegralHyperparameter<BatchSize>,
+                "mahpo::nn::Training: the batch size must be an integer parameter");
+  static_assert(detail::RealHyperparameter<LearningRate>,
+                "mahpo::nn::Training: the learning rate must be a real parameter");
   static constexpr auto name = FixedString("training");
   using space = Prefixed<"training", Space<BatchSize, LearningRate>>;
 

@@ -13,11 +13,11 @@
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/hana/filter.hpp>
 #include <boost/hana/length.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
-#include <fmt/format.h>
 
 #include <mahpo/nn/layer_types.hpp>
 #include <mahpo/nn/topology.hpp>

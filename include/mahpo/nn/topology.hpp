@@ -104,10 +104,10 @@ inline void check_network(const NetworkSpec& network) {
 
 template <typename T>
 concept Topology = SearchSpace<typename T::space> && std::same_as<typename T::config_type, Config<typename T::space>> &&
-                   requires(const typename T::config_type& config, InputShape input) {
-                     { T::network(config, input) } -> std::same_as<NetworkSpec>;
-                     { T::batch_size(config) } -> std::convertible_to<std::size_t>;
-                     { T::learning_rate(config) } -> std::convertible_to<double>;
-                   };
+    requires(const typename T::config_type& config, InputShape input) {
+  { T::network(config, input) } -> std::same_as<NetworkSpec>;
+  { T::batch_size(config) } -> std::convertible_to<std::size_t>;
+  { T::learning_rate(config) } -> std::convertible_to<double>;
+};
 
 }  // namespace mahpo::nn

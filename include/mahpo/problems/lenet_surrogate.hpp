@@ -100,8 +100,8 @@ const std::vector<Sample>& samples() {
 // Nadaraya-Watson estimate at x of `target` over the samples `use` admits; a small prior weight on
 // `fallback` keeps a point far from every trial finite.
 template <typename Use, typename Target>
-double kernel_average(const std::vector<Sample>& all, const Point& x, const std::array<double, 6>& bandwidths,
-                      Use use, Target target, double fallback) {
+double kernel_average(const std::vector<Sample>& all, const Point& x, const std::array<double, 6>& bandwidths, Use use,
+                      Target target, double fallback) {
   constexpr double prior_weight = 1e-3;  // the generator's KernelModel.prior_weight
   std::array<double, 6> scale{};
   for (std::size_t k = 0; k < 6; ++k) scale[k] = 0.5 / (bandwidths[k] * bandwidths[k]);
@@ -186,8 +186,8 @@ class LeNetSurrogate {
   static Config<space> best_config() {
     const auto& b = data::best_config;
     return surrogate_detail::config_of({static_cast<std::int32_t>(b[0]), static_cast<std::int32_t>(b[1]),
-                                        static_cast<std::int32_t>(b[2]), b[3], static_cast<std::int32_t>(b[4]),
-                                        b[5], 0.0, 0});
+                                        static_cast<std::int32_t>(b[2]), b[3], static_cast<std::int32_t>(b[4]), b[5],
+                                        0.0, 0});
   }
 
   // The real trials the model is fitted on (full budget, one per distinct config).
@@ -197,8 +197,9 @@ class LeNetSurrogate {
   // expected() at 1 epoch fitted without the trials whose held_out[i] is true: for cross-validation.
   static double expected_without(const Config<space>& config, std::span<const bool> held_out) {
     if (held_out.size() != data::trials.size()) {
-      throw std::invalid_argument(fmt::format("mahpo: LeNetSurrogate::expected_without needs one flag per trial ({}), got {}",
-                                              data::trials.size(), held_out.size()));
+      throw std::invalid_argument(
+          fmt::format("mahpo: LeNetSurrogate::expected_without needs one flag per trial ({}), got {}",
+                      data::trials.size(), held_out.size()));
     }
     const auto x = space::to_unit_cube(config);
     const auto& all = surrogate_detail::samples<data>();

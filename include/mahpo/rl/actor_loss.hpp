@@ -89,9 +89,7 @@ inline PolicyLoss rl_surrogate(const Matrix& new_log_probabilities, const Matrix
 }
 
 // The mean of a matrix's entries (0 for none): the entropy the bonus uses.
-inline double rl_mean(const Matrix& values) {
-  return values.size() > 0 ? xt::mean(values)() : 0.0;
-}
+inline double rl_mean(const Matrix& values) { return values.size() > 0 ? xt::mean(values)() : 0.0; }
 
 inline void rl_fill(ActorLoss& loss, const PolicyLoss& policy, double entropy, double entropy_coefficient) {
   loss.policy = policy.loss;

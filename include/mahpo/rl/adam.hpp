@@ -68,8 +68,9 @@ class Adam {
       Matrix& v = second_[i];
       if (p.value.shape() != m.shape() || p.gradient.shape() != m.shape())
         throw std::invalid_argument(fmt::format("mahpo::rl::Adam: parameter {} changed shape since the first step", i));
-      step(std::span<double>(p.value.data(), p.value.size()), std::span<const double>(p.gradient.data(), p.gradient.size()),
-           std::span<double>(m.data(), m.size()), std::span<double>(v.data(), v.size()));
+      step(std::span<double>(p.value.data(), p.value.size()),
+           std::span<const double>(p.gradient.data(), p.gradient.size()), std::span<double>(m.data(), m.size()),
+           std::span<double>(v.data(), v.size()));
     }
   }
 

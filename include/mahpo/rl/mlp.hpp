@@ -30,11 +30,11 @@ namespace mahpo::rl {
 enum class MlpActivation { relu, tanh };
 
 struct MlpOptions {
-  std::vector<std::size_t> sizes;            // {inputs, hidden..., outputs}: at least two entries, all positive
+  std::vector<std::size_t> sizes;                  // {inputs, hidden..., outputs}: at least two entries, all positive
   MlpActivation activation = MlpActivation::relu;  // of the hidden blocks
-  bool layer_norm = false;                   // LayerNorm after each hidden block's activation
-  double hidden_gain = std::sqrt(2.0);       // orthogonal-init gain of the hidden linears
-  double output_gain = 1.0;                  // of the output linear: 0.01 for logits, 1 for values
+  bool layer_norm = false;                         // LayerNorm after each hidden block's activation
+  double hidden_gain = std::sqrt(2.0);             // orthogonal-init gain of the hidden linears
+  double output_gain = 1.0;                        // of the output linear: 0.01 for logits, 1 for values
 };
 
 class Mlp {

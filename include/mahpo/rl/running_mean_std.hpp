@@ -42,13 +42,9 @@ class RunningMeanStd {
     count_ = total;
   }
 
-  Vector normalize(const Vector& x) const {
-    return (x - mean_) * (1.0 / std::sqrt(variance_ + epsilon_));
-  }
+  Vector normalize(const Vector& x) const { return (x - mean_) * (1.0 / std::sqrt(variance_ + epsilon_)); }
 
-  Vector denormalize(const Vector& x) const {
-    return x * std::sqrt(variance_ + epsilon_) + mean_;
-  }
+  Vector denormalize(const Vector& x) const { return x * std::sqrt(variance_ + epsilon_) + mean_; }
 
  private:
   double epsilon_ = 1e-8;

@@ -85,7 +85,10 @@ class Anneal {
   static constexpr std::string_view name = "anneal";
 
   explicit Anneal(SearchOptions options = {}, AnnealOptions anneal = {})
-      : options_(options), anneal_(checked(anneal)), history_(options.goal), rng_(options.seed),
+      : options_(options),
+        anneal_(checked(anneal)),
+        history_(options.goal),
+        rng_(options.seed),
         dimensions_(dimensions<S>()) {}
 
   Trial<S> ask() {

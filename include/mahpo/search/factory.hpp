@@ -33,15 +33,25 @@
 namespace mahpo::search {
 
 struct SearcherSettings {
-  SearchOptions search{};          // seed, goal, and the budget of every trial of a single-fidelity searcher
-  double min_budget = 1.0 / 9.0;   // multi-fidelity searchers: epochs of the first rung
-  double max_budget = 1.0;         // ... and of the last (they ignore search.budget)
-  std::size_t trials = 0;          // the study's trial limit if known: sizes regularized evolution (0: its defaults)
+  SearchOptions search{};         // seed, goal, and the budget of every trial of a single-fidelity searcher
+  double min_budget = 1.0 / 9.0;  // multi-fidelity searchers: epochs of the first rung
+  double max_budget = 1.0;        // ... and of the last (they ignore search.budget)
+  std::size_t trials = 0;         // the study's trial limit if known: sizes regularized evolution (0: its defaults)
 };
 
-inline constexpr std::array<std::string_view, 13> searcher_names{
-    "random",    "grid",       "anneal", "tpe",   "tpe_hyperopt",          "gp_bo",   "successive_halving",
-    "hyperband", "bohb",       "regularized_evolution", "mappo", "mappo_paper", "ppo_lstm"};
+inline constexpr std::array<std::string_view, 13> searcher_names{"random",
+                                                                 "grid",
+                                                                 "anneal",
+                                                                 "tpe",
+                                                                 "tpe_hyperopt",
+                                                                 "gp_bo",
+                                                                 "successive_halving",
+                                                                 "hyperband",
+                                                                 "bohb",
+                                                                 "regularized_evolution",
+                                                                 "mappo",
+                                                                 "mappo_paper",
+                                                                 "ppo_lstm"};
 
 // Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
 constexpr bool is_multi_fidelity(std::string_view name) {
@@ -53,9 +63,9 @@ using space_of_t = typename mappo::detail::space_of<T>::type;
 
 // Any searcher make_searcher<T> can build.
 template <typename T, typename S = space_of_t<T>>
-using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
-                                 SuccessiveHalving<S>, Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>,
-                                 PpoLstm<S>>;
+using AnySearcher =
+    std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>, SuccessiveHalving<S>,
+                 Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
 
 // The searcher `name` stands for; std::invalid_argument, listing the names, for another.
 template <typename T>

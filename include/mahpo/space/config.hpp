@@ -11,11 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/hana/at.hpp>
 #include <boost/hana/equal.hpp>
 #include <boost/hana/tuple.hpp>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <mahpo/space/error.hpp>
@@ -106,8 +106,8 @@ class Config {
     std::vector<std::string> problems;
     for (const auto& item : json.items()) {
       if (!S::has_name(item.key())) {
-        problems.push_back(fmt::format("unknown parameter '{}' (the space has: {})", item.key(),
-                                       fmt::join(S::names, ", ")));
+        problems.push_back(
+            fmt::format("unknown parameter '{}' (the space has: {})", item.key(), fmt::join(S::names, ", ")));
       }
     }
     values_type values = S::centre_values();

@@ -14,9 +14,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/hana/at.hpp>
 #include <boost/hana/tuple.hpp>
-#include <fmt/format.h>
 
 #include <mahpo/space/config.hpp>
 
@@ -35,8 +35,7 @@ class Discretization {
       using P = typename decltype(type)::type;
       const std::size_t wanted = P::is_fixed ? 1 : resolution[S::free_position(decltype(index)::value)];
       if (wanted == 0) {
-        throw std::invalid_argument(
-            fmt::format("mahpo: the resolution of '{}' must be at least 1", P::name.view()));
+        throw std::invalid_argument(fmt::format("mahpo: the resolution of '{}' must be at least 1", P::name.view()));
       }
       hana::at(levels_, index) = P::levels(wanted);
     });
@@ -45,7 +44,8 @@ class Discretization {
   // The values one parameter takes, by name.
   template <FixedString Name>
   const auto& levels() const {
-    static_assert(S::template contains<Name>, "mahpo::Discretization::levels: this space has no parameter of that name");
+    static_assert(S::template contains<Name>,
+                  "mahpo::Discretization::levels: this space has no parameter of that name");
     return hana::at_c<S::template index_of<Name>>(levels_);
   }
 
@@ -84,8 +84,8 @@ class Discretization {
       const auto& levels = hana::at(levels_, index);
       const std::size_t pick = P::is_fixed ? 0 : indices[S::free_position(decltype(index)::value)];
       if (pick >= levels.size()) {
-        throw std::out_of_range(fmt::format("mahpo: index {} for '{}', which has {} values", pick,
-                                            P::name.view(), levels.size()));
+        throw std::out_of_range(
+            fmt::format("mahpo: index {} for '{}', which has {} values", pick, P::name.view(), levels.size()));
       }
       hana::at(values, index) = levels[pick];
     });

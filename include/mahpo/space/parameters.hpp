@@ -46,8 +46,8 @@ struct Choice {
   char text[64]{};
 
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  constexpr Choice(T value) : kind(Kind::integer), integer(static_cast<std::int64_t>(value)) {}  // NOLINT
+  requires(!std::same_as<T, bool>) constexpr Choice(T value)
+      : kind(Kind::integer), integer(static_cast<std::int64_t>(value)) {}  // NOLINT
   template <std::floating_point T>
   constexpr Choice(T value) : kind(Kind::real), real(static_cast<double>(value)) {}  // NOLINT
   template <std::same_as<bool> T>
@@ -87,10 +87,10 @@ consteval Choice::Kind common_kind() {
 }
 
 template <Choice::Kind K>
-using choice_type_t = std::conditional_t<
-    K == Choice::Kind::integer, std::int64_t,
-    std::conditional_t<K == Choice::Kind::real, double,
-                       std::conditional_t<K == Choice::Kind::boolean, bool, std::string>>>;
+using choice_type_t =
+    std::conditional_t<K == Choice::Kind::integer, std::int64_t,
+                       std::conditional_t<K == Choice::Kind::real, double,
+                                          std::conditional_t<K == Choice::Kind::boolean, bool, std::string>>>;
 
 template <typename T>
 T choice_value(const Choice& choice) {
@@ -266,8 +266,8 @@ struct Real {
     u = detail::clamp_unit(u);
     if (u == 0.0) return Lo;
     if (u == 1.0) return Hi;
-    const double value = S == Scale::linear ? Lo + u * (Hi - Lo)
-                                            : std::exp(std::log(Lo) + u * (std::log(Hi) - std::log(Lo)));
+    const double value =
+        S == Scale::linear ? Lo + u * (Hi - Lo) : std::exp(std::log(Lo) + u * (std::log(Hi) - std::log(Lo)));
     return std::clamp(value, Lo, Hi);
   }
 
@@ -382,7 +382,8 @@ concept Hyperparameter = requires {
   typename P::value_type;
   requires is_fixed_string<std::remove_cvref_t<decltype(P::name)>>;
   { P::is_fixed } -> std::convertible_to<bool>;
-} && requires(const typename P::value_type& value, std::size_t resolution, const nlohmann::json& json) {
+}
+&&requires(const typename P::value_type& value, std::size_t resolution, const nlohmann::json& json) {
   { P::contains(value) } -> std::same_as<bool>;
   { P::describe() } -> std::same_as<std::string>;
   { P::levels(resolution) } -> std::same_as<std::vector<typename P::value_type>>;
@@ -390,7 +391,8 @@ concept Hyperparameter = requires {
 };
 
 template <typename P>
-concept FreeHyperparameter = Hyperparameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
+concept FreeHyperparameter =
+    Hyperparameter<P> && !P::is_fixed && requires(const typename P::value_type& value, double u) {
   { P::encode(value) } -> std::same_as<double>;
   { P::decode(u) } -> std::same_as<typename P::value_type>;
 };

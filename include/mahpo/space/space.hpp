@@ -17,12 +17,12 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/hana/at.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/range.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
-#include <fmt/format.h>
 
 #include <mahpo/space/config.hpp>
 #include <mahpo/space/discretization.hpp>
@@ -88,14 +88,11 @@ struct Space {
   // Calls f(index, type) for each parameter: index a hana::size_c, type a hana::type_c.
   template <typename F>
   static constexpr void for_each_parameter(F&& f) {
-    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<size>), [&](auto index) {
-      f(index, hana::at(parameters, index));
-    });
+    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<size>),
+                   [&](auto index) { f(index, hana::at(parameters, index)); });
   }
 
-  static values_type centre_values() {
-    return values_type{centre_value<Params>()...};
-  }
+  static values_type centre_values() { return values_type{centre_value<Params>()...}; }
 
   static config_type centre() { return config_type{}; }
 

@@ -42,10 +42,10 @@ namespace mahpo::study {
 enum class Progress { automatic, always, never };  // automatic: when stderr is a terminal
 
 struct StudyOptions {
-  std::size_t trials = 0;   // stop asking after this many trials (0: no limit)
-  double seconds = 0.0;     // ... or after this much wall-clock time, resumed runs included (0: no limit)
-  double epochs = 0.0;      // ... or once the asked budgets sum to this many epochs (0: no limit)
-  std::size_t workers = 1;  // trials evaluated at once, one thread each
+  std::size_t trials = 0;         // stop asking after this many trials (0: no limit)
+  double seconds = 0.0;           // ... or after this much wall-clock time, resumed runs included (0: no limit)
+  double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit)
+  std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
   bool resume = false;            // continue the journal at `journal` (refused when it does not match)
   Progress progress = Progress::automatic;
@@ -103,7 +103,8 @@ class Coordinator {
       if (limit_reached()) return std::nullopt;
       trial = searcher_.ask();
       if (trial.id != report_.trials.size()) {
-        throw StudyError(fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
+        throw StudyError(
+            fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
       }
       journal_.append({{"event", "ask"},
                        {"id", trial.id},
@@ -194,7 +195,8 @@ class Coordinator {
     for (const char* key : {"searcher", "space", "seed", "goal"}) {
       if (found.value(key, nlohmann::json()) != header[key]) {
         throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
-                                     path.string(), key, found.value(key, nlohmann::json()).dump(), header[key].dump()));
+                                     path.string(), key, found.value(key, nlohmann::json()).dump(),
+                                     header[key].dump()));
       }
     }
     if (contents.truncated_bytes > 0) {
@@ -218,7 +220,8 @@ class Coordinator {
     }
     report_.rerun = rerun_.size();
     if (!rerun_.empty()) {
-      report_.notes.push_back(fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
+      report_.notes.push_back(
+          fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
     }
     journal_ = JournalWriter(path, contents.valid_bytes);
   }

@@ -46,7 +46,9 @@ inline Status status_from_string(const std::string& text) {
 }
 
 // A value as JSON: NaN and infinities (which JSON lacks) become null.
-inline nlohmann::json number_or_null(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
+inline nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
 inline double number_from(const nlohmann::json& json) {
   return json.is_number() ? json.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
@@ -73,8 +75,8 @@ inline Result result_from_json(const nlohmann::json& json) {
 
 struct JournalContents {
   std::vector<nlohmann::json> records;
-  std::size_t valid_bytes = 0;       // the length of the complete lines
-  std::size_t truncated_bytes = 0;   // the length of a cut-off last line (0: none)
+  std::size_t valid_bytes = 0;      // the length of the complete lines
+  std::size_t truncated_bytes = 0;  // the length of a cut-off last line (0: none)
 };
 
 // Reads a journal; throws StudyError on a malformed line that is not a truncated last line.
@@ -94,8 +96,8 @@ inline JournalContents read_journal(const std::filesystem::path& path) {
       contents.records.push_back(nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(start),
                                                        text.begin() + static_cast<std::ptrdiff_t>(end)));
     } catch (const nlohmann::json::exception& error) {
-      throw StudyError(fmt::format("mahpo: the journal {} has a malformed line {}: {}", path.string(), line_number,
-                                   error.what()));
+      throw StudyError(
+          fmt::format("mahpo: the journal {} has a malformed line {}: {}", path.string(), line_number, error.what()));
     }
     start = end + 1;
     contents.valid_bytes = start;

@@ -23,8 +23,8 @@ inline std::string format_duration(double seconds) {
 struct ProgressState {
   std::string_view searcher;
   std::size_t finished = 0;
-  std::size_t trial_limit = 0;   // 0: none
-  double seconds_limit = 0.0;    // 0: none
+  std::size_t trial_limit = 0;  // 0: none
+  double seconds_limit = 0.0;   // 0: none
   double elapsed = 0.0;
   const double* best = nullptr;  // the best value so far, if any
 };

@@ -47,7 +47,7 @@ struct StudyReport {
     for (const auto& trial : trials) {
       if (!trial.finished || trial.result.status != Status::ok) continue;
       const bool better = found == nullptr || (goal == Goal::maximize ? trial.result.value > found->result.value
-                                                                              : trial.result.value < found->result.value);
+                                                                      : trial.result.value < found->result.value);
       if (better) found = &trial;
     }
     return found;
@@ -60,15 +60,17 @@ struct StudyReport {
   }
 
   std::string summary() const {
-    std::string text = fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher,
-                                   trials.size(), count(Status::ok), count(Status::failed), count(Status::diverged),
-                                   count(Status::pruned), seconds);
+    std::string text =
+        fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher, trials.size(),
+                    count(Status::ok), count(Status::failed), count(Status::diverged), count(Status::pruned), seconds);
     for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
     const auto* top = best();
     if (top == nullptr) return text + "  no trial finished ok\n";
-    text += fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
+    text +=
+        fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
     for (const char* key : {"validation_accuracy", "test_accuracy", "test_kappa"}) {
-      if (top->result.metrics.contains(key)) text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
+      if (top->result.metrics.contains(key))
+        text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
     }
     text += fmt::format("  config: {}\n", top->config.to_string());
     return text;
@@ -86,7 +88,8 @@ struct StudyReport {
     }
     std::ofstream out(path);
     if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id", "status", "value", "budget_epochs", "budget_iterations", "started", "ended", "worker"};
+    std::vector<std::string> header{"id",      "status", "value", "budget_epochs", "budget_iterations",
+                                    "started", "ended",  "worker"};
     for (auto name : S::names) header.emplace_back(name);
     for (const auto& key : metric_keys) header.push_back(key);
     out << csv_row(header) << '\n';
@@ -108,7 +111,6 @@ struct StudyReport {
     }
     if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
   }
-
 };
 
 }  // namespace mahpo::study

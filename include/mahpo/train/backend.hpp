@@ -18,9 +18,9 @@
 //   kappa or time in the report is ever NaN. A network that does not fit its input throws ConfigError.
 // - The report's times: training_seconds covers forward, backward and update only.
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <concepts>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,9 +99,9 @@ struct TrainingReport {
 
 template <typename T>
 concept TrainerBackend = std::constructible_from<T, const nn::NetworkSpec&, TrainerOptions> &&
-                         requires(T& trainer, const data::Dataset& dataset, const Budget& budget) {
-                           { T::backend_name } -> std::convertible_to<std::string_view>;
-                           { trainer.train(dataset, budget) } -> std::same_as<TrainingReport>;
-                         };
+    requires(T& trainer, const data::Dataset& dataset, const Budget& budget) {
+  { T::backend_name } -> std::convertible_to<std::string_view>;
+  { trainer.train(dataset, budget) } -> std::same_as<TrainingReport>;
+};
 
 }  // namespace mahpo::train

@@ -80,8 +80,8 @@ inline void relu_gradient(const float* output, const float* gradient, std::size_
 
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
 // uniform otherwise (Glorot & Bengio, 2010).
-inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out, LayerActivation activation,
-                               std::mt19937_64& rng) {
+inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std::size_t fan_out,
+                               LayerActivation activation, std::mt19937_64& rng) {
   if (activation == LayerActivation::relu) {
     std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / static_cast<float>(fan_in)));
     for (auto& w : weights) w = normal(rng);
@@ -96,11 +96,17 @@ inline void initialize_weights(std::span<float> weights, std::size_t fan_in, std
 // each map and `pad_total - pad_before` below and right of it (0 and 0: a valid convolution).
 class ConvLayer final : public Layer {
  public:
-  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel, LayerActivation activation = LayerActivation::relu,
-            std::size_t pad_before = 0, std::size_t pad_total = 0)
-      : in_channels_(in_channels), filters_(filters), kernel_(kernel), pad_before_(pad_before), pad_total_(pad_total),
+  ConvLayer(std::size_t in_channels, std::size_t filters, std::size_t kernel,
+            LayerActivation activation = LayerActivation::relu, std::size_t pad_before = 0, std::size_t pad_total = 0)
+      : in_channels_(in_channels),
+        filters_(filters),
+        kernel_(kernel),
+        pad_before_(pad_before),
+        pad_total_(pad_total),
         activation_(activation),
-        weights_(filters * in_channels * kernel * kernel), weight_gradients_(weights_.size()), bias_(filters),
+        weights_(filters * in_channels * kernel * kernel),
+        weight_gradients_(weights_.size()),
+        bias_(filters),
         bias_gradients_(filters) {}
 
   Shape output_shape(const Shape& in) const override {
@@ -184,9 +190,7 @@ class ConvLayer final : public Layer {
     return input_gradient_;
   }
 
-  std::vector<WeightsView> parameters() override {
-    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
-  }
+  std::vector<WeightsView> parameters() override { return {{weights_, weight_gradients_}, {bias_, bias_gradients_}}; }
 
   std::size_t bytes() const override {
     return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(columns_) +
@@ -203,7 +207,8 @@ class ConvLayer final : public Layer {
   template <typename Visit>
   void for_each_group(Visit&& visit) {
     const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
-    const std::size_t group = std::max<std::size_t>(1, group_bytes / sizeof(float) / std::max<std::size_t>(per_image, 1));
+    const std::size_t group =
+        std::max<std::size_t>(1, group_bytes / sizeof(float) / std::max<std::size_t>(per_image, 1));
     grow(columns_, (keep_columns_ ? output_shape_.batch : std::min(group, output_shape_.batch)) * per_image);
     for (std::size_t first = 0; first < output_shape_.batch; first += group) {
       visit(first, std::min(first + group, output_shape_.batch));
@@ -219,10 +224,9 @@ class ConvLayer final : public Layer {
   }
 
   kernels::ConvGeometry geometry() const {
-    return {in_channels_,        input_shape_.batch, input_shape_.height,  input_shape_.width,
-            kernel_,             pad_before_,        output_shape_.height, output_shape_.width};
+    return {in_channels_, input_shape_.batch, input_shape_.height,  input_shape_.width,
+            kernel_,      pad_before_,        output_shape_.height, output_shape_.width};
   }
-
 
   std::size_t in_channels_, filters_, kernel_, pad_before_, pad_total_;
   LayerActivation activation_;
@@ -282,7 +286,8 @@ class MaxPoolLayer final : public Layer {
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
     if (!have_winners_) forward(*input_, input_shape_, true);  // after an evaluation pass: find them now
     grow(input_gradient_, input_shape_.size());
-    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()), 0.0f);
+    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()),
+              0.0f);
     const std::size_t planes = input_shape_.channels * input_shape_.batch;
     const std::size_t in_plane = input_shape_.height * input_shape_.width;
     const std::size_t out_plane = output_shape_.height * output_shape_.width;
@@ -321,7 +326,8 @@ class MaxPoolLayer final : public Layer {
         float value = top[left];
         if (top[left + 1] > value) value = top[left + 1], best += 1;
         if (bottom[left] > value) value = bottom[left], best = static_cast<std::uint32_t>((2 * y + 1) * width + left);
-        if (bottom[left + 1] > value) value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
+        if (bottom[left + 1] > value)
+          value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
         out[y * output_shape_.width + x] = value;
         winner[y * output_shape_.width + x] = best;
       }
@@ -380,8 +386,14 @@ class FlattenLayer final : public Layer {
 class DenseLayer final : public Layer {
  public:
   DenseLayer(std::size_t inputs, std::size_t units, LayerActivation activation, double dropout_rate, std::uint64_t seed)
-      : inputs_(inputs), units_(units), activation_(activation), dropout_rate_(static_cast<float>(dropout_rate)),
-        weights_(inputs * units), weight_gradients_(weights_.size()), bias_(units), bias_gradients_(units),
+      : inputs_(inputs),
+        units_(units),
+        activation_(activation),
+        dropout_rate_(static_cast<float>(dropout_rate)),
+        weights_(inputs * units),
+        weight_gradients_(weights_.size()),
+        bias_(units),
+        bias_gradients_(units),
         dropout_state_(seed) {}
 
   Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
@@ -396,8 +408,8 @@ class DenseLayer final : public Layer {
     batch_ = shape.batch;
     grow(output_, batch_ * units_);
     for (std::size_t n = 0; n < batch_; ++n) std::copy(bias_.begin(), bias_.end(), output_.begin() + n * units_);
-    kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(), units_,
-                      true);
+    kernels::multiply(batch_, units_, inputs_, input.data(), inputs_, 1, weights_.data(), units_, output_.data(),
+                      units_, true);
     const std::size_t count = batch_ * units_;
     if (activation_ == LayerActivation::relu) {
       for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
@@ -446,9 +458,7 @@ class DenseLayer final : public Layer {
     return input_gradient_;
   }
 
-  std::vector<WeightsView> parameters() override {
-    return {{weights_, weight_gradients_}, {bias_, bias_gradients_}};
-  }
+  std::vector<WeightsView> parameters() override { return {{weights_, weight_gradients_}, {bias_, bias_gradients_}}; }
 
   std::size_t bytes() const override {
     return held(weights_) + held(weight_gradients_) + held(bias_) + held(bias_gradients_) + held(output_) +

@@ -38,9 +38,12 @@ enum class Isa { sse2, avx2, avx512 };
 
 inline std::string_view isa_name(Isa isa) {
   switch (isa) {
-    case Isa::avx512: return "avx512";
-    case Isa::avx2: return "avx2";
-    case Isa::sse2: return "sse2";
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::sse2:
+      return "sse2";
   }
   return "sse2";
 }
@@ -177,14 +180,29 @@ template <typename V, int Rows, int Vectors>
   float* c_i = c + i * ldc;
   // The remaining rows, one tile of the right height (Rows is at most 8).
   switch (left) {
-    case 7: if constexpr (Rows > 7) multiply_tile<V, 7, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 6: if constexpr (Rows > 6) multiply_tile<V, 6, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 5: if constexpr (Rows > 5) multiply_tile<V, 5, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 4: if constexpr (Rows > 4) multiply_tile<V, 4, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 3: if constexpr (Rows > 3) multiply_tile<V, 3, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 2: if constexpr (Rows > 2) multiply_tile<V, 2, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    case 1: multiply_tile<V, 1, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate); break;
-    default: break;
+    case 7:
+      if constexpr (Rows > 7) multiply_tile<V, 7, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 6:
+      if constexpr (Rows > 6) multiply_tile<V, 6, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 5:
+      if constexpr (Rows > 5) multiply_tile<V, 5, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 4:
+      if constexpr (Rows > 4) multiply_tile<V, 4, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 3:
+      if constexpr (Rows > 3) multiply_tile<V, 3, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 2:
+      if constexpr (Rows > 2) multiply_tile<V, 2, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    case 1:
+      multiply_tile<V, 1, Vectors>(k, a_i, a_row, a_column, b, ldb, c_i, ldc, accumulate);
+      break;
+    default:
+      break;
   }
 }
 
@@ -204,7 +222,8 @@ template <int Width, int Rows, int Vectors>
     const float* source = b + j;
     std::size_t stride = ldb;
     if (pack) {
-      for (std::size_t row = 0; row < k; ++row) std::memcpy(panel + row * block, b + row * ldb + j, sizeof(float) * block);
+      for (std::size_t row = 0; row < k; ++row)
+        std::memcpy(panel + row * block, b + row * ldb + j, sizeof(float) * block);
       source = panel;
       stride = block;
     }
@@ -283,9 +302,9 @@ template <typename V, int RowsA, int RowsB>
 }
 
 template <typename V, int RowsA, int RowsB>
-[[gnu::always_inline]] inline void dot_rows(std::size_t n, std::size_t k, const float* a,
-                                            std::size_t lda, const float* b, std::size_t ldb, float* c,
-                                            std::size_t ldc, bool accumulate) {
+[[gnu::always_inline]] inline void dot_rows(std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                                            const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                                            bool accumulate) {
   std::size_t j = 0;
   for (; j + RowsB <= n; j += RowsB) {
     dot_tile<V, RowsA, RowsB>(k, a, lda, b + j * ldb, ldb, c + j, ldc, accumulate);
@@ -347,10 +366,17 @@ template <int Width, bool Add>
     }
   }
   switch (count - i) {
-    case 3: target[i + 2] = Add ? target[i + 2] + source[i + 2] : source[i + 2]; [[fallthrough]];
-    case 2: target[i + 1] = Add ? target[i + 1] + source[i + 1] : source[i + 1]; [[fallthrough]];
-    case 1: target[i] = Add ? target[i] + source[i] : source[i]; break;
-    default: break;
+    case 3:
+      target[i + 2] = Add ? target[i + 2] + source[i + 2] : source[i + 2];
+      [[fallthrough]];
+    case 2:
+      target[i + 1] = Add ? target[i + 1] + source[i + 1] : source[i + 1];
+      [[fallthrough]];
+    case 1:
+      target[i] = Add ? target[i] + source[i] : source[i];
+      break;
+    default:
+      break;
   }
 }
 
@@ -411,8 +437,7 @@ template <int Width, bool Adjoint>
           for (std::size_t y = 0; y < g.out_height; ++y) {
             const std::size_t input_row = y + ky;  // the padded row index
             const bool inside = input_row >= g.pad && input_row < g.height + g.pad && span > 0;
-            const std::size_t source =
-                inside ? source_plane + (input_row - g.pad) * g.width + x_first + kx - g.pad : 0;
+            const std::size_t source = inside ? source_plane + (input_row - g.pad) * g.width + x_first + kx - g.pad : 0;
             const std::size_t target = at + y * g.out_width;
             if constexpr (Adjoint) {
               if (inside) move_row<Width, true>(columns_in + target + x_first, span, input_out + source);
@@ -441,8 +466,9 @@ template <int Width, bool Adjoint>
   multiply<16, 8, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 [[gnu::target("avx2,fma")]] inline void multiply_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
-                                                     std::size_t a_row, std::size_t a_column, const float* b,
-                                                     std::size_t ldb, float* c, std::size_t ldc, bool accumulate, float* panel) {
+                                                      std::size_t a_row, std::size_t a_column, const float* b,
+                                                      std::size_t ldb, float* c, std::size_t ldc, bool accumulate,
+                                                      float* panel) {
   // Up to 6 rows (a LeNet's first convolution) fit one 6 x 2 tile: no second tile, no packing.
   if (m <= 6) return multiply<8, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
   multiply<8, 3, 4>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
@@ -454,8 +480,8 @@ template <int Width, bool Adjoint>
   im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
 [[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
-                                                   std::size_t first, std::size_t last, const float* columns_in,
-                                                   float* columns_out, std::size_t ld, bool adjoint) {
+                                                    std::size_t first, std::size_t last, const float* columns_in,
+                                                    float* columns_out, std::size_t ld, bool adjoint) {
   if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
@@ -465,9 +491,9 @@ template <int Width, bool Adjoint>
   multiply_transposed<16, 4, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 [[gnu::target("avx2,fma")]] inline void multiply_transposed_avx2(std::size_t m, std::size_t n, std::size_t k,
-                                                                const float* a, std::size_t lda, const float* b,
-                                                                std::size_t ldb, float* c, std::size_t ldc,
-                                                                bool accumulate) {
+                                                                 const float* a, std::size_t lda, const float* b,
+                                                                 std::size_t ldb, float* c, std::size_t ldc,
+                                                                 bool accumulate) {
   multiply_transposed<8, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 #endif
@@ -477,8 +503,7 @@ inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const flo
   multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld,
-                        bool adjoint) {
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
   if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
 }
@@ -506,10 +531,13 @@ inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a
   float* panel = detail::scratch(detail::panel_buffer, k * 64);  // the widest block: 4 x 16 floats
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
-    case Isa::avx2: return detail::multiply_avx2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+    case Isa::avx512:
+      return detail::multiply_avx512(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+    case Isa::avx2:
+      return detail::multiply_avx2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 #endif
-    default: return detail::multiply_sse2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
+    default:
+      return detail::multiply_sse2(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
   }
 }
 
@@ -519,10 +547,13 @@ inline void im2col(const ConvGeometry& g, const float* input, std::size_t first,
                    std::size_t ld) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
-    case Isa::avx2: return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
+    case Isa::avx512:
+      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
+    case Isa::avx2:
+      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
 #endif
-    default: return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
+    default:
+      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
   }
 }
 
@@ -531,10 +562,13 @@ inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, 
                    float* input_gradient) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
-    case Isa::avx2: return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+    case Isa::avx512:
+      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+    case Isa::avx2:
+      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
 #endif
-    default: return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+    default:
+      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
   }
 }
 
@@ -556,10 +590,13 @@ inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, con
   }
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case Isa::avx512: return detail::multiply_transposed_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-    case Isa::avx2: return detail::multiply_transposed_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    case Isa::avx512:
+      return detail::multiply_transposed_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    case Isa::avx2:
+      return detail::multiply_transposed_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 #endif
-    default: return detail::multiply_transposed_sse2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    default:
+      return detail::multiply_transposed_sse2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   }
 }
 

@@ -3,8 +3,9 @@
 // trainer backend (train/backend.hpp; the CPU Trainer by default) and scores it.
 //
 // The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
-// confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology rejects (a feature map below 1x1), or
-// any exception, makes a `failed` result; a non-finite loss a `diverged` one. Neither carries NaN.
+// confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology
+// rejects (a feature map below 1x1), or any exception, makes a `failed` result; a non-finite loss a `diverged` one.
+// Neither carries NaN.
 
 #include <cstdint>
 #include <exception>
@@ -15,8 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include <mahpo/data/dataset.hpp>
-#include <mahpo/objective.hpp>
 #include <mahpo/nn/topology.hpp>
+#include <mahpo/objective.hpp>
 #include <mahpo/train/backend.hpp>
 #include <mahpo/train/trainer.hpp>
 
@@ -89,7 +90,8 @@ class LeNetObjective {
     auto rows = nlohmann::json::array();
     for (std::size_t truth = 0; truth < confusion.classes(); ++truth) {
       auto row = nlohmann::json::array();
-      for (std::size_t prediction = 0; prediction < confusion.classes(); ++prediction) row.push_back(confusion.at(truth, prediction));
+      for (std::size_t prediction = 0; prediction < confusion.classes(); ++prediction)
+        row.push_back(confusion.at(truth, prediction));
       rows.push_back(std::move(row));
     }
     return rows;

@@ -16,7 +16,8 @@ class ConfusionMatrix {
   explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
 
   void add(std::size_t truth, std::size_t prediction) {
-    if (truth >= classes_ || prediction >= classes_) throw std::out_of_range("mahpo: class index outside the confusion matrix");
+    if (truth >= classes_ || prediction >= classes_)
+      throw std::out_of_range("mahpo: class index outside the confusion matrix");
     ++counts_[truth * classes_ + prediction];
     ++total_;
   }

@@ -27,7 +27,7 @@ class Network {
       std::unique_ptr<Layer> built;
       if (const auto* conv = std::get_if<nn::ConvSpec>(&layer)) {
         built = std::make_unique<ConvLayer>(shape.channels, conv->filters, conv->kernel_size, LayerActivation::relu,
-                                              conv->padding_before(), conv->padding_total());
+                                            conv->padding_before(), conv->padding_total());
       } else if (const auto* pool = std::get_if<nn::PoolSpec>(&layer)) {
         built = std::make_unique<MaxPoolLayer>(pool->size);
       } else {
@@ -37,7 +37,8 @@ class Network {
           flat = true;
         }
         if (const auto* dense = std::get_if<nn::DenseSpec>(&layer)) {
-          built = std::make_unique<DenseLayer>(shape.channels, dense->units, LayerActivation::relu, dense->dropout_rate, rng());
+          built = std::make_unique<DenseLayer>(shape.channels, dense->units, LayerActivation::relu, dense->dropout_rate,
+                                               rng());
         } else {
           classes_ = std::get<nn::OutputSpec>(layer).classes;
           built = std::make_unique<DenseLayer>(shape.channels, classes_, LayerActivation::none, 0.0, rng());
@@ -66,7 +67,8 @@ class Network {
       chunk_.assign(input.begin() + static_cast<std::ptrdiff_t>(first * pixels),
                     input.begin() + static_cast<std::ptrdiff_t>((first + count) * pixels));
       const auto& logits = forward_layers(chunk_, count, false);
-      std::copy_n(logits.begin(), count * classes_, all_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes_));
+      std::copy_n(logits.begin(), count * classes_,
+                  all_logits_.begin() + static_cast<std::ptrdiff_t>(first * classes_));
     }
     logits_ = &all_logits_;
     return all_logits_;

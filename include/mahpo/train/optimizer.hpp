@@ -13,7 +13,6 @@
 
 namespace mahpo::train {
 
-
 class Optimizer {
  public:
   Optimizer(OptimizerKind kind, std::vector<WeightsView> parameters) : kind_(kind), parameters_(std::move(parameters)) {

@@ -50,7 +50,8 @@ inline std::string describe(const LearningRatePolicy& policy) {
   if (const auto* step = std::get_if<StepDecay>(&policy)) {
     return fmt::format("step (every {} iterations x{})", step->step_size, step->gamma);
   }
-  if (const auto* inv = std::get_if<InvDecay>(&policy)) return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
+  if (const auto* inv = std::get_if<InvDecay>(&policy))
+    return fmt::format("inv (gamma {}, power {})", inv->gamma, inv->power);
   if (std::holds_alternative<CosineDecay>(policy)) return "cosine";
   return "fixed";
 }

@@ -43,7 +43,8 @@ class Trainer {
       : options_(std::move(options)), network_(spec, options_.seed) {
     if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
     if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
-      throw std::invalid_argument(fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
+      throw std::invalid_argument(
+          fmt::format("mahpo: the learning rate must be positive, got {}", options_.learning_rate));
     }
     if (options_.evaluation_batch == 0) throw std::invalid_argument("mahpo: the evaluation batch must be at least 1");
   }
@@ -247,8 +248,9 @@ class Trainer {
   double forward_backward(const data::ImageSet& images, std::span<const std::size_t> indices, float share) {
     load_batch(images, indices);
     const auto& logits = network_.forward(input_, indices.size(), true);
-    const double loss = softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()),
-                                              labels_, network_.classes(), logit_gradient_);
+    const double loss =
+        softmax_cross_entropy(std::span<const float>(logits.data(), indices.size() * network_.classes()), labels_,
+                              network_.classes(), logit_gradient_);
     if (!std::isfinite(loss)) return loss;
     if (share != 1.0f) {
       for (auto& g : logit_gradient_) g *= share;

@@ -18,7 +18,7 @@ TEST_CASE("gp: the radical inverse mirrors the digits of the index about the rad
   CHECK(radical_inverse(3, 2) == 0.75);
   CHECK(radical_inverse(6, 2) == 0.375);  // 110 -> 0.011
   CHECK(radical_inverse(1, 3) == Approx(1.0 / 3.0).epsilon(1e-15));
-  CHECK(radical_inverse(5, 3) == Approx(2.0 / 3.0 + 1.0 / 9.0).epsilon(1e-15));  // 12 -> 0.21
+  CHECK(radical_inverse(5, 3) == Approx(2.0 / 3.0 + 1.0 / 9.0).epsilon(1e-15));   // 12 -> 0.21
   CHECK(radical_inverse(7, 5) == Approx(2.0 / 5.0 + 1.0 / 25.0).epsilon(1e-15));  // 12 -> 0.21
 }
 

@@ -74,14 +74,14 @@ namespace mahpo::search {
 struct GpBoOptions {
   using Acquisition = gp::AcquisitionKind;
 
-  std::size_t startup_trials = 10;               // prior draws before the model is used
+  std::size_t startup_trials = 10;                // prior draws before the model is used
   Acquisition acquisition = Acquisition::log_ei;  // log expected improvement, or the lower confidence bound
-  double ucb_beta = 2.0;                         // ucb: minimize mu - ucb_beta * sigma
-  std::size_t candidates = 1000;                 // shifted-Halton points scored per ask
-  std::size_t refine_starts = 5;                 // best candidates refined by L-BFGS
-  std::size_t fit_restarts = 2;                  // random restarts of the fit (while n <= 64)
-  std::size_t fit_evaluations = 30;              // likelihood evaluations per start of the fit
-  double noise_floor = 1e-6;                     // least noise variance (standardized losses)
+  double ucb_beta = 2.0;                          // ucb: minimize mu - ucb_beta * sigma
+  std::size_t candidates = 1000;                  // shifted-Halton points scored per ask
+  std::size_t refine_starts = 5;                  // best candidates refined by L-BFGS
+  std::size_t fit_restarts = 2;                   // random restarts of the fit (while n <= 64)
+  std::size_t fit_evaluations = 30;               // likelihood evaluations per start of the fit
+  double noise_floor = 1e-6;                      // least noise variance (standardized losses)
 };
 
 template <typename S>
@@ -91,7 +91,10 @@ class GpBo {
   static constexpr std::string_view name = "gp_bo";
 
   explicit GpBo(SearchOptions options = {}, GpBoOptions gp = {})
-      : options_(options), gp_(checked(gp)), history_(options.goal), rng_(options.seed),
+      : options_(options),
+        gp_(checked(gp)),
+        history_(options.goal),
+        rng_(options.seed),
         model_(S::dimension, gp.noise_floor) {}
 
   Trial<S> ask() {
@@ -117,14 +120,14 @@ class GpBo {
 
   static GpBoOptions checked(GpBoOptions gp) {
     if (!(std::isfinite(gp.ucb_beta) && gp.ucb_beta >= 0.0)) {
-      throw std::invalid_argument(fmt::format("mahpo::gp_bo: ucb_beta ({}) must be finite and at least 0", gp.ucb_beta));
+      throw std::invalid_argument(
+          fmt::format("mahpo::gp_bo: ucb_beta ({}) must be finite and at least 0", gp.ucb_beta));
     }
     if (gp.candidates == 0) throw std::invalid_argument("mahpo::gp_bo: candidates must be at least 1");
     if (gp.fit_evaluations == 0) throw std::invalid_argument("mahpo::gp_bo: fit_evaluations must be at least 1");
     if (!(gp.noise_floor > 0.0 && gp.noise_floor < 1.0)) {
-      throw std::invalid_argument(
-          fmt::format("mahpo::gp_bo: noise_floor ({}) must be in (0, 1) (a variance of standardized losses)",
-                      gp.noise_floor));
+      throw std::invalid_argument(fmt::format(
+          "mahpo::gp_bo: noise_floor ({}) must be in (0, 1) (a variance of standardized losses)", gp.noise_floor));
     }
     if (gp.acquisition != GpBoOptions::Acquisition::log_ei && gp.acquisition != GpBoOptions::Acquisition::ucb) {
       throw std::invalid_argument("mahpo::gp_bo: acquisition must be log_ei or ucb");

@@ -27,9 +27,8 @@ struct Minimum {
 // A non-finite value makes the search step back. The first step moves at most `first_step` in any
 // coordinate.
 template <typename F>
-Minimum minimize_in_box(F&& f, std::vector<double> x, std::span<const double> lower,
-                             std::span<const double> upper, std::size_t max_evaluations, double first_step,
-                             std::size_t memory = 8) {
+Minimum minimize_in_box(F&& f, std::vector<double> x, std::span<const double> lower, std::span<const double> upper,
+                        std::size_t max_evaluations, double first_step, std::size_t memory = 8) {
   const std::size_t n = x.size();
   for (std::size_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], lower[i], upper[i]);
   std::vector<double> gradient(n), trial(n), trial_gradient(n), direction(n), projected(n);

@@ -50,7 +50,7 @@ inline std::vector<double> feature_major(std::span<const double> x, std::size_t 
 // Scaled distances r_i from `point` to points [begin, end) of `columns` (feature-major, n points),
 // written to radius[0 .. end - begin).
 inline void scaled_distances(const double* point, std::span<const double> columns, std::size_t n, std::size_t begin,
-                         std::size_t end, std::span<const double> inverse_squared, double* radius) {
+                             std::size_t end, std::span<const double> inverse_squared, double* radius) {
   const std::size_t count = end - begin;
   std::fill(radius, radius + count, 0.0);
   for (std::size_t d = 0; d < inverse_squared.size(); ++d) {
@@ -283,8 +283,8 @@ class Regressor {
     cxxlapack::potrs<xt::blas_index_t>('L', size, 1, work_.data(), size, alpha.data(), size);
     double log_determinant = 0.0;
     for (std::size_t i = 0; i < n; ++i) log_determinant += 2.0 * std::log(work_[i * n + i]);
-    double value = -0.5 * dot(y, alpha) - 0.5 * log_determinant -
-                   0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
+    double value =
+        -0.5 * dot(y, alpha) - 0.5 * log_determinant - 0.5 * static_cast<double>(n) * std::log(2.0 * std::numbers::pi);
     value += log_prior(theta, gradient);
     if (gradient.empty()) return value;
 

@@ -56,15 +56,15 @@
 namespace mahpo::search {
 
 struct BohbOptions {
-  double min_budget = 1.0 / 9.0;          // epochs of the first rung of the most aggressive bracket
-  double max_budget = 1.0;                // epochs of every bracket's last rung
-  double eta = 3.0;                       // keep 1/eta of a rung, give it eta times the budget; at least 2
-  std::size_t top_n_percent = 15;         // the share of a budget's observations that is "good"; 1 to 99
-  std::size_t num_samples = 64;           // candidates scored per model-based config
-  double random_fraction = 1.0 / 3.0;     // share of new configs drawn from the prior anyway
-  double bandwidth_factor = 3.0;          // widens the good KDE's bandwidths when drawing candidates
-  double min_bandwidth = 1e-3;            // floor of every bandwidth
-  std::size_t min_points_in_model = 0;    // 0: dimension + 1; else at least dimension + 1
+  double min_budget = 1.0 / 9.0;        // epochs of the first rung of the most aggressive bracket
+  double max_budget = 1.0;              // epochs of every bracket's last rung
+  double eta = 3.0;                     // keep 1/eta of a rung, give it eta times the budget; at least 2
+  std::size_t top_n_percent = 15;       // the share of a budget's observations that is "good"; 1 to 99
+  std::size_t num_samples = 64;         // candidates scored per model-based config
+  double random_fraction = 1.0 / 3.0;   // share of new configs drawn from the prior anyway
+  double bandwidth_factor = 3.0;        // widens the good KDE's bandwidths when drawing candidates
+  double min_bandwidth = 1e-3;          // floor of every bandwidth
+  std::size_t min_points_in_model = 0;  // 0: dimension + 1; else at least dimension + 1
 };
 
 namespace bohb::detail {
@@ -90,7 +90,7 @@ inline bool enough(std::size_t n, std::size_t min_points, std::size_t top_n_perc
 
 // The largest level whose count of observations makes a model, if any.
 inline std::optional<std::size_t> model_level(const std::vector<std::size_t>& counts, std::size_t min_points,
-                                                   std::size_t top_n_percent, std::size_t dimension) {
+                                              std::size_t top_n_percent, std::size_t dimension) {
   for (std::size_t level = counts.size(); level-- > 0;) {
     if (enough(counts[level], min_points, top_n_percent, dimension)) return level;
   }
@@ -185,7 +185,8 @@ class Bohb {
         bohb_(validated(bohb)),
         history_(options.goal),
         rng_(options.seed),
-        scheduler_(hyperband::detail::make_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta), hyperband::detail::Cycle::all_brackets) {}
+        scheduler_(hyperband::detail::make_shape(name, bohb.min_budget, bohb.max_budget, bohb.eta),
+                   hyperband::detail::Cycle::all_brackets) {}
 
   Trial<S> ask() {
     const hyperband::detail::Slot slot = scheduler_.ask(history_.asked());
@@ -272,7 +273,8 @@ class Bohb {
     if (!level) return std::nullopt;
     auto& chosen = by_level[*level];
     std::stable_sort(chosen.begin(), chosen.end(), [](const auto* a, const auto* b) { return a->loss < b->loss; });
-    const bohb::detail::Split split = bohb::detail::good_bad_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
+    const bohb::detail::Split split =
+        bohb::detail::good_bad_split(chosen.size(), bohb_.min_points_in_model, bohb_.top_n_percent);
     std::vector<point_type> good, bad;
     for (std::size_t i = 0; i < split.good; ++i) good.push_back(chosen[i]->point);
     for (std::size_t i = split.good; i < split.good + split.bad; ++i) bad.push_back(chosen[i]->point);

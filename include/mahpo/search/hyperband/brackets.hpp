@@ -6,8 +6,8 @@
 // - Scheduler: hands out, for each trial asked, its budget and whether it is a new config or a
 //   promoted one (and whose config it continues); runs several brackets at once when the current
 //   one waits for results (as HpBandSter runs several iterations in parallel); promotes the best
-//   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does depends only
-//   on the order of asks and tells, so it is deterministic.
+//   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does
+//   depends only on the order of asks and tells, so it is deterministic.
 
 #include <algorithm>
 #include <cmath>
@@ -46,7 +46,7 @@ struct Shape {
   // n = ceil((s_max + 1) / (s + 1) · eta^s) configs start bracket s (Li et al. 2018, Algorithm 1).
   std::size_t bracket_size(std::size_t s) const {
     const double n = forgiving_ceil(static_cast<double>(s_max + 1) / static_cast<double>(s + 1) *
-                             std::pow(eta, static_cast<double>(s)));
+                                    std::pow(eta, static_cast<double>(s)));
     return static_cast<std::size_t>(n);
   }
 
@@ -91,7 +91,8 @@ enum class Cycle { all_brackets, most_aggressive };
 struct Slot {
   double budget = 0.0;
   std::size_t level = 0;
-  std::optional<std::size_t> parent;  // the trial whose config this one continues at a bigger budget; none: a new config
+  std::optional<std::size_t>
+      parent;  // the trial whose config this one continues at a bigger budget; none: a new config
 };
 
 class Scheduler {
@@ -108,7 +109,8 @@ class Scheduler {
   // current rung has a trial left to ask gives it; when none has, the next bracket of the cycle opens.
   Slot ask(std::size_t id) {
     if (id != locations_.size()) {
-      throw std::logic_error(fmt::format("mahpo: bracket scheduler asked for trial {}, expected {}", id, locations_.size()));
+      throw std::logic_error(
+          fmt::format("mahpo: bracket scheduler asked for trial {}, expected {}", id, locations_.size()));
     }
     Bracket* bracket = nullptr;
     for (auto& open : open_) {
@@ -181,8 +183,12 @@ class Scheduler {
     const std::size_t s = cycle_[next_serial_ % cycle_.size()];
     Bracket bracket{.serial = next_serial_++, .current = 0, .rungs = {}};
     for (std::size_t i = 0; i <= s; ++i) {
-      bracket.rungs.push_back(Rung{.level = shape_.level(s, i), .size = shape_.rung_size(s, i), .parents = {},
-                                   .ids = {}, .losses = {}, .told = 0});
+      bracket.rungs.push_back(Rung{.level = shape_.level(s, i),
+                                   .size = shape_.rung_size(s, i),
+                                   .parents = {},
+                                   .ids = {},
+                                   .losses = {},
+                                   .told = 0});
     }
     open_.push_back(std::move(bracket));
     return open_.back();

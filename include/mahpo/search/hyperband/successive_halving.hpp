@@ -22,9 +22,11 @@ namespace mahpo::search {
 using SuccessiveHalvingOptions = HyperbandOptions;
 
 template <typename S>
-class SuccessiveHalving : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
+class SuccessiveHalving
+    : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
  public:
-  using hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
+  using hyperband::detail::RandomBrackets<S, "successive_halving",
+                                          hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
 };
 
 }  // namespace mahpo::search

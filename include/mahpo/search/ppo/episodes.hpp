@@ -16,7 +16,6 @@
 #include <optional>
 #include <vector>
 
-
 namespace mahpo::search::ppo::detail {
 
 class EpisodeRewards {
@@ -51,10 +50,10 @@ class EpisodeRewards {
   }
 
  private:
-  std::vector<double> rewards_;   // by id
-  std::vector<bool> usable_;      // by id
+  std::vector<double> rewards_;  // by id
+  std::vector<bool> usable_;     // by id
   std::vector<std::size_t> told_;
-  std::vector<double> sorted_;    // the usable rewards, ascending
+  std::vector<double> sorted_;  // the usable rewards, ascending
   std::optional<double> worst_;
 };
 

@@ -82,8 +82,8 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/unpack.hpp>
 #include <fmt/format.h>
+#include <boost/hana/unpack.hpp>
 
 #include <mahpo/nn/topology.hpp>
 #include <mahpo/objective.hpp>
@@ -110,25 +110,25 @@ enum class MappoRewards { ranked, normalized, raw };
 
 struct MappoOptions {
   MappoActions actions = MappoActions::gaussian;
-  std::size_t bins = 8;                  // grid actions: the most levels of a wide integer or a real
-  double initial_std = 0.3;              // Gaussian actions: std of every dimension at the start, on [-1, 1]
-  double min_std = 0.02;                 // Gaussian actions: floor of the std
-  std::size_t episodes_per_update = 4;   // K: told episodes between PPO updates
-  std::size_t replay = 32;               // the newest told episodes each update trains on; 0: the K new ones only
-  std::size_t ppo_epochs = 15;           // passes over each batch
-  double target_kl = 0.05;               // stop an update's epochs past 1.5 x this mean KL; 0: never
-  double clip = 0.2;                     // PPO's epsilon, for the surrogate and the value clipping
-  double actor_learning_rate = 3e-3;     // Adam, each actor (and its log_std)
-  double critic_learning_rate = 3e-3;    // Adam, the critic
-  double entropy_coefficient = 0.0;      // the entropy bonus
-  double max_gradient_norm = 10.0;       // global norm clipping, each actor and the critic
-  bool value_normalization = true;       // ValueNormalizer on the critic's targets
+  std::size_t bins = 8;                 // grid actions: the most levels of a wide integer or a real
+  double initial_std = 0.3;             // Gaussian actions: std of every dimension at the start, on [-1, 1]
+  double min_std = 0.02;                // Gaussian actions: floor of the std
+  std::size_t episodes_per_update = 4;  // K: told episodes between PPO updates
+  std::size_t replay = 32;              // the newest told episodes each update trains on; 0: the K new ones only
+  std::size_t ppo_epochs = 15;          // passes over each batch
+  double target_kl = 0.05;              // stop an update's epochs past 1.5 x this mean KL; 0: never
+  double clip = 0.2;                    // PPO's epsilon, for the surrogate and the value clipping
+  double actor_learning_rate = 3e-3;    // Adam, each actor (and its log_std)
+  double critic_learning_rate = 3e-3;   // Adam, the critic
+  double entropy_coefficient = 0.0;     // the entropy bonus
+  double max_gradient_norm = 10.0;      // global norm clipping, each actor and the critic
+  bool value_normalization = true;      // ValueNormalizer on the critic's targets
   MappoRewards rewards = MappoRewards::ranked;
-  double failed_quantile = 0.0;          // ranked rewards: the reward of a failed or diverged trial
-  bool advantage_normalization = true;   // advantages centred and scaled over the batch
-  bool value_clipping = true;            // the clipped value loss
-  double huber_delta = 10.0;             // Huber value loss
-  double gae_lambda = 0.95;              // GAE over the agents' steps (gamma is 1)
+  double failed_quantile = 0.0;                   // ranked rewards: the reward of a failed or diverged trial
+  bool advantage_normalization = true;            // advantages centred and scaled over the batch
+  bool value_clipping = true;                     // the clipped value loss
+  double huber_delta = 10.0;                      // Huber value loss
+  double gae_lambda = 0.95;                       // GAE over the agents' steps (gamma is 1)
   std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
   rl::MlpActivation activation = rl::MlpActivation::relu;
 
@@ -151,15 +151,15 @@ struct MappoOptions {
 
 // What the last PPO update did (for logs and benchmarks).
 struct MappoUpdateStats {
-  std::size_t episodes = 0;     // in the batch
-  std::size_t epochs = 0;       // run (fewer than ppo_epochs when the KL stop ends it)
-  double mean_reward = 0.0;     // of the batch, before ranking or normalization
-  double policy_loss = 0.0;     // clipped surrogate, mean over agents, last epoch
-  double value_loss = 0.0;      // last epoch
-  double entropy = 0.0;         // mean over agents and dimensions, last epoch
-  double approx_kl = 0.0;       // mean over agents, last epoch, against the policy the update started from
-  double clip_fraction = 0.0;   // mean over agents, last epoch
-  double seconds = 0.0;         // wall time of the update
+  std::size_t episodes = 0;    // in the batch
+  std::size_t epochs = 0;      // run (fewer than ppo_epochs when the KL stop ends it)
+  double mean_reward = 0.0;    // of the batch, before ranking or normalization
+  double policy_loss = 0.0;    // clipped surrogate, mean over agents, last epoch
+  double value_loss = 0.0;     // last epoch
+  double entropy = 0.0;        // mean over agents and dimensions, last epoch
+  double approx_kl = 0.0;      // mean over agents, last epoch, against the policy the update started from
+  double clip_fraction = 0.0;  // mean over agents, last epoch
+  double seconds = 0.0;        // wall time of the update
 };
 
 namespace mappo::detail {
@@ -251,8 +251,9 @@ class Mappo {
   using space_type = typename mappo::detail::space_of<T>::type;
 
  private:
-  static_assert(SearchSpace<space_type>,
-                "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
+  static_assert(
+      SearchSpace<space_type>,
+      "mahpo::Mappo: the argument must be a mahpo::Space<...> or a topology with a `space` (mahpo::nn::LeNet<...>)");
   static_assert(space_type::dimension >= 1, "mahpo::Mappo: the space has no free hyperparameter, so there is no agent");
   using agents = mappo::detail::Agents<space_type>;
 
@@ -273,11 +274,12 @@ class Mappo {
     std::size_t joint = 0;
     for (std::size_t a = 0; a < agent_count; ++a) {
       std::vector<std::size_t> sizes;
-      for (std::size_t k = agents::offsets[a]; k < agents::offsets[a + 1]; ++k) sizes.push_back(counts[agents::positions[k]]);
+      for (std::size_t k = agents::offsets[a]; k < agents::offsets[a + 1]; ++k)
+        sizes.push_back(counts[agents::positions[k]]);
       grid_heads_.emplace_back(sizes);
       gaussian_heads_.emplace_back(agent_dimensions[a]);
-      log_stds_.emplace_back(xt::full_like(xt::zeros<double>({std::size_t{1}, agent_dimensions[a]}),
-                                           std::log(mappo_.initial_std)));
+      log_stds_.emplace_back(
+          xt::full_like(xt::zeros<double>({std::size_t{1}, agent_dimensions[a]}), std::log(mappo_.initial_std)));
       joint_offsets_.push_back(joint);
       joint += action_width(a);
     }
@@ -328,7 +330,8 @@ class Mappo {
       waiting_.clear();
       const auto& told = rewards_.told();
       const std::size_t size = std::max(mappo_.replay, mappo_.episodes_per_update);
-      update(std::vector<std::size_t>(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end()));
+      update(
+          std::vector<std::size_t>(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end()));
     }
   }
 
@@ -370,8 +373,8 @@ class Mappo {
 
  private:
   struct Episode {
-    std::vector<double> actions;              // one per free dimension, agents in order (an index for grid actions)
-    std::vector<double> log_probabilities;    // of each action when it was sampled
+    std::vector<double> actions;            // one per free dimension, agents in order (an index for grid actions)
+    std::vector<double> log_probabilities;  // of each action when it was sampled
   };
 
   // One agent's rows of a batch.
@@ -399,8 +402,8 @@ class Mappo {
   rl::ValueNormalizer value_normalizer_;
   rl::RunningMeanStd reward_statistics_;
   ppo::detail::EpisodeRewards rewards_;
-  std::vector<Episode> episodes_;      // by trial id
-  std::vector<std::size_t> waiting_;   // told since the last update
+  std::vector<Episode> episodes_;     // by trial id
+  std::vector<std::size_t> waiting_;  // told since the last update
   std::size_t updates_ = 0;
   MappoUpdateStats last_update_;
   double update_seconds_ = 0.0;

@@ -316,7 +316,7 @@ inline rl::Matrix stacked_actions(const rl::Matrix& episodes) {
 // KL of two Gaussians per step: exact for tanh-squashed draws, an upper bound for clipped ones
 // (clipping is a many-to-one map; data-processing inequality, Cover & Thomas, 2006, thm 2.8.1)
 inline double mean_kl(const Policy& first, const Policy& second, const rl::Matrix& episodes,
-                               const rl::SquashedGaussianHead& head) {
+                      const rl::SquashedGaussianHead& head) {
   const Distributions a = first.predict(episodes), b = second.predict(episodes);
   const rl::Matrix kl = head.kl_divergence(a.mean, a.log_std, b.mean, b.log_std);
   double total = 0.0;
@@ -340,14 +340,12 @@ inline rl::Vector step_advantages(const rl::Vector& episode_advantages, std::siz
 // correction depends on the draw alone, so it cancels in the ratio: the gradients are the Gaussian's.
 // PPO's clipped surrogate minus the entropy bonus (Schulman et al., 2017, eq. 9)
 inline rl::GaussianActorLoss loss_gradient(Policy& policy, const rl::SquashedGaussianHead& head,
-                                                    const rl::Matrix& episodes, rl::Matrix& old_log_probabilities,
-                                                    const rl::Vector& step_advantages,
-                                                    const rl::ActorLossOptions& options) {
+                                           const rl::Matrix& episodes, rl::Matrix& old_log_probabilities,
+                                           const rl::Vector& step_advantages, const rl::ActorLossOptions& options) {
   policy.zero_gradients();
   const rl::Matrix actions = stacked_actions(episodes);
   const Distributions now = policy.forward(episodes);
-  if (old_log_probabilities.size() == 0)
-    old_log_probabilities = head.log_probabilities(now.mean, now.log_std, actions);
+  if (old_log_probabilities.size() == 0) old_log_probabilities = head.log_probabilities(now.mean, now.log_std, actions);
   rl::GaussianActorLoss loss = rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, actions,
                                                                 old_log_probabilities, step_advantages, options);
   policy.backward(loss.mean_gradient, loss.log_std_gradient);
@@ -355,12 +353,12 @@ inline rl::GaussianActorLoss loss_gradient(Policy& policy, const rl::SquashedGau
 }
 
 // The same loss's value through `predict` (no cache, no gradients): what finite differences read.
-inline double loss_value(const Policy& policy, const rl::SquashedGaussianHead& head,
-                                  const rl::Matrix& episodes, const rl::Matrix& old_log_probabilities,
-                                  const rl::Vector& step_advantages, const rl::ActorLossOptions& options) {
+inline double loss_value(const Policy& policy, const rl::SquashedGaussianHead& head, const rl::Matrix& episodes,
+                         const rl::Matrix& old_log_probabilities, const rl::Vector& step_advantages,
+                         const rl::ActorLossOptions& options) {
   const Distributions now = policy.predict(episodes);
-  return rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, stacked_actions(episodes),
-                                          old_log_probabilities, step_advantages, options)
+  return rl::squashed_gaussian_actor_loss(head, now.mean, now.log_std, stacked_actions(episodes), old_log_probabilities,
+                                          step_advantages, options)
       .total;
 }
 
@@ -370,8 +368,7 @@ inline double loss_value(const Policy& policy, const rl::SquashedGaussianHead& h
 class RewardModel {
  public:
   RewardModel() = default;
-  RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate,
-                     std::mt19937_64& rng) {
+  RewardModel(std::size_t inputs, std::size_t members, std::size_t hidden, double learning_rate, std::mt19937_64& rng) {
     const rl::MlpOptions shape{.sizes = {inputs, hidden, hidden, 1}, .activation = rl::MlpActivation::relu};
     for (std::size_t m = 0; m < members; ++m) {
       members_.emplace_back(shape, rng);
@@ -455,13 +452,13 @@ inline PpoLstmOptions validated(PpoLstmOptions o, std::size_t dimension) {
     fail(fmt::format("entropy_coefficient {} must be >= 0", o.entropy_coefficient));
   if (!(o.max_gradient_norm > 0.0)) fail(fmt::format("max_gradient_norm {} must be > 0", o.max_gradient_norm));
   if (!(o.initial_log_std >= min_log_std && o.initial_log_std <= max_log_std))
-    fail(fmt::format("initial_log_std {} must be in [{}, {}]", o.initial_log_std, min_log_std,
-                     max_log_std));
+    fail(fmt::format("initial_log_std {} must be in [{}, {}]", o.initial_log_std, min_log_std, max_log_std));
   if (o.use_reward_model) {
     if (o.reward_model_ensemble == 0 || o.reward_model_hidden == 0 || o.reward_model_steps == 0)
-      fail(fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must all "
-                       "be positive",
-                       o.reward_model_ensemble, o.reward_model_hidden, o.reward_model_steps));
+      fail(
+          fmt::format("reward_model_ensemble ({}), reward_model_hidden ({}) and reward_model_steps ({}) must all "
+                      "be positive",
+                      o.reward_model_ensemble, o.reward_model_hidden, o.reward_model_steps));
     if (!(o.reward_model_learning_rate > 0.0) || !std::isfinite(o.reward_model_learning_rate))
       fail(fmt::format("reward_model_learning_rate {} must be a positive number", o.reward_model_learning_rate));
     if (!(o.kl_threshold > 0.0)) fail(fmt::format("kl_threshold {} must be > 0", o.kl_threshold));
@@ -492,7 +489,7 @@ class PpoLstm {
         optimizer_(rl::AdamOptions{.learning_rate = ppo_.learning_rate}) {
     if (ppo_.use_reward_model)
       reward_model_ = ppo_lstm::detail::RewardModel(S::dimension, ppo_.reward_model_ensemble, ppo_.reward_model_hidden,
-                                                 ppo_.reward_model_learning_rate, rng_);
+                                                    ppo_.reward_model_learning_rate, rng_);
   }
 
   // One episode of the current policy.
@@ -615,7 +612,8 @@ class PpoLstm {
     rl::Matrix old_log_probabilities;  // pi_old: the policy as the update starts (set at the first epoch)
     ppo::detail::run_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
       const double kl = ppo_lstm::detail::loss_gradient(policy_, head_, episodes, old_log_probabilities,
-                                                       step_advantages, loss_options).approx_kl;
+                                                        step_advantages, loss_options)
+                            .approx_kl;
       const rl::ParameterList parameters = policy_.parameters();
       rl::clip_gradient_norm(parameters, ppo_.max_gradient_norm);
       optimizer_.step(parameters);

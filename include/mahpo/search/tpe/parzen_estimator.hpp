@@ -42,8 +42,8 @@ class ParzenEstimator {
     }
     const std::size_t n = points.size(), count = n + 1, d = dims.size();
     if (!options.multivariate && sorted.size() != d * n) {
-      throw std::invalid_argument(fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n,
-                                              sorted.size()));
+      throw std::invalid_argument(
+          fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n, sorted.size()));
     }
     components_ = count;
     multivariate_ = options.multivariate;
@@ -168,9 +168,7 @@ class ParzenEstimator {
   }
 
   // The mass of N(mu, 1 / inv^2) inside [0, 1]: 1 - P(X > (1 - mu) inv) - P(X > mu inv).
-  static double inside(double mu, double inv) {
-    return 1.0 - upper_tail((1.0 - mu) * inv) - upper_tail(mu * inv);
-  }
+  static double inside(double mu, double inv) { return 1.0 - upper_tail((1.0 - mu) * inv) - upper_tail(mu * inv); }
 
   void set_dimensions(std::span<const Dimension> dims) {
     dims_.assign(dims.begin(), dims.end());
@@ -254,9 +252,8 @@ class ParzenEstimator {
       neighbour_bandwidths(base, n, sorted.subspan(k * n, n), options);
     }
     // The magic clip: sigma in [range / min(100, 1 + n + 1), range] (Bergstra et al. 2011; Optuna).
-    const double lowest = options.consider_magic_clip || Rules::always_clip
-                              ? 1.0 / std::min(100.0, static_cast<double>(n + 2))
-                              : 1e-12;
+    const double lowest =
+        options.consider_magic_clip || Rules::always_clip ? 1.0 / std::min(100.0, static_cast<double>(n + 2)) : 1e-12;
     for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
     sigma[n] = 1.0;  // the prior: the whole range
     for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
@@ -364,7 +361,7 @@ class ParzenEstimator {
   double prior_kernel_mass_ = 0.0;  // a = prior_weight / (n + 1) of the categorical kernel
   std::vector<double> weight_, cumulative_;
   std::vector<double> mu_, sigma_, inv_sigma_;  // per kernel
-  std::vector<std::size_t> observed_;          // per kernel of a categorical coordinate: the choice
+  std::vector<std::size_t> observed_;           // per kernel of a categorical coordinate: the choice
   // Univariate: the density terms of coordinate k, [kernel_offset_[k], kernel_offset_[k + 1]).
   std::vector<std::size_t> kernel_offset_;
   std::vector<double> kernel_mu_, kernel_inv_sigma_, kernel_coef_, kernel_cut_;

@@ -77,7 +77,8 @@ struct Hyperopt {
           "mahpo::tpe_hyperopt: hyperopt never counts the domain's ends as neighbours; set consider_endpoints = false");
     }
     if (!options.consider_magic_clip) {
-      throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt always clips bandwidths; set consider_magic_clip = true");
+      throw std::invalid_argument(
+          "mahpo::tpe_hyperopt: hyperopt always clips bandwidths; set consider_magic_clip = true");
     }
   }
 };

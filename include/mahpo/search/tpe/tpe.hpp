@@ -148,9 +148,8 @@ class Tpe {
     for (std::size_t k = 0; k < S::dimension; ++k) {
       auto& list = by_coordinate_[k];
       const double value = entries[id].point[k];
-      const auto at = std::upper_bound(list.begin(), list.end(), value, [&](double v, std::uint32_t other) {
-        return v < entries[other].point[k];
-      });
+      const auto at = std::upper_bound(list.begin(), list.end(), value,
+                                       [&](double v, std::uint32_t other) { return v < entries[other].point[k]; });
       list.insert(at, static_cast<std::uint32_t>(id));
     }
   }
@@ -283,4 +282,3 @@ class Tpe {
 };
 
 }  // namespace mahpo::search
-
