@@ -1633,6 +1633,18 @@ concept Topology = SearchSpace<typename T::space> && std::same_as<typename T::co
   { T::learning_rate(config) } -> std::convertible_to<double>;
 };
 
+// The space a searcher of T works on: a topology's space, or T itself (a space).
+template <typename T>
+struct space_of {
+  using type = T;
+};
+template <Topology T>
+struct space_of<T> {
+  using type = typename T::space;
+};
+template <typename T>
+using space_of_t = typename space_of<T>::type;
+
 }  // namespace mahpo::nn
 // ---- end mahpo/nn/topology.hpp
 
@@ -8464,16 +8476,6 @@ struct MappoUpdateStats {
 
 namespace mappo::detail {
 
-// The space a MAPPO searcher works on: a topology's (nn::Topology), or the space itself.
-template <typename T>
-struct space_of {
-  using type = T;
-};
-template <nn::Topology T>
-struct space_of<T> {
-  using type = typename T::space;
-};
-
 // The group of a parameter name: what comes before its first dot, or the whole name.
 constexpr std::string_view group(std::string_view name) {
   const std::size_t dot = name.find('.');
@@ -8548,7 +8550,7 @@ struct Agents {
 template <typename T>
 class Mappo {
  public:
-  using space_type = typename mappo::detail::space_of<T>::type;
+  using space_type = nn::space_of_t<T>;  // a topology's space, or T itself
 
  private:
   static_assert(
@@ -10608,11 +10610,8 @@ constexpr bool is_multi_fidelity(std::string_view name) {
   return name == "successive_halving" || name == "hyperband" || name == "bohb";
 }
 
-template <typename T>
-using space_of_t = typename mappo::detail::space_of<T>::type;
-
 // Any searcher make_searcher<T> can build.
-template <typename T, typename S = space_of_t<T>>
+template <typename T, typename S = nn::space_of_t<T>>
 using AnySearcher =
     std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>, SuccessiveHalving<S>,
                  Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
@@ -10620,7 +10619,7 @@ using AnySearcher =
 // The searcher `name` stands for; std::invalid_argument, listing the names, for another.
 template <typename T>
 AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& settings = {}) {
-  using S = space_of_t<T>;
+  using S = nn::space_of_t<T>;
   using Any = AnySearcher<T>;
   const SearchOptions& common = settings.search;
   const auto fidelity = [&](auto options) {

@@ -110,4 +110,16 @@ concept Topology = SearchSpace<typename T::space> && std::same_as<typename T::co
   { T::learning_rate(config) } -> std::convertible_to<double>;
 };
 
+// The space a searcher of T works on: a topology's space, or T itself (a space).
+template <typename T>
+struct space_of {
+  using type = T;
+};
+template <Topology T>
+struct space_of<T> {
+  using type = typename T::space;
+};
+template <typename T>
+using space_of_t = typename space_of<T>::type;
+
 }  // namespace mahpo::nn

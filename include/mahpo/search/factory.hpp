@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <mahpo/nn/topology.hpp>
 #include <mahpo/search/anneal.hpp>
 #include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
@@ -58,11 +59,8 @@ constexpr bool is_multi_fidelity(std::string_view name) {
   return name == "successive_halving" || name == "hyperband" || name == "bohb";
 }
 
-template <typename T>
-using space_of_t = typename mappo::detail::space_of<T>::type;
-
 // Any searcher make_searcher<T> can build.
-template <typename T, typename S = space_of_t<T>>
+template <typename T, typename S = nn::space_of_t<T>>
 using AnySearcher =
     std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>, SuccessiveHalving<S>,
                  Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
@@ -70,7 +68,7 @@ using AnySearcher =
 // The searcher `name` stands for; std::invalid_argument, listing the names, for another.
 template <typename T>
 AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& settings = {}) {
-  using S = space_of_t<T>;
+  using S = nn::space_of_t<T>;
   using Any = AnySearcher<T>;
   const SearchOptions& common = settings.search;
   const auto fidelity = [&](auto options) {

@@ -164,16 +164,6 @@ struct MappoUpdateStats {
 
 namespace mappo::detail {
 
-// The space a MAPPO searcher works on: a topology's (nn::Topology), or the space itself.
-template <typename T>
-struct space_of {
-  using type = T;
-};
-template <nn::Topology T>
-struct space_of<T> {
-  using type = typename T::space;
-};
-
 // The group of a parameter name: what comes before its first dot, or the whole name.
 constexpr std::string_view group(std::string_view name) {
   const std::size_t dot = name.find('.');
@@ -248,7 +238,7 @@ struct Agents {
 template <typename T>
 class Mappo {
  public:
-  using space_type = typename mappo::detail::space_of<T>::type;
+  using space_type = nn::space_of_t<T>;  // a topology's space, or T itself
 
  private:
   static_assert(
