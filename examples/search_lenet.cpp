@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -21,6 +22,28 @@
 #include <vector>
 
 namespace {
+
+// A finite number above 0 (CLI::PositiveNumber lets NaN through: NaN <= 0 is false).
+const CLI::Validator finite_positive(
+    [](const std::string& text) {
+      double value = 0.0;
+      if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value) || !(value > 0.0)) {
+        return "must be a finite number above 0, got " + text;
+      }
+      return std::string();
+    },
+    "FINITE > 0");
+
+// A finite number at least 0.
+const CLI::Validator finite_non_negative(
+    [](const std::string& text) {
+      double value = 0.0;
+      if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value) || !(value >= 0.0)) {
+        return "must be a finite number >= 0, got " + text;
+      }
+      return std::string();
+    },
+    "FINITE >= 0");
 
 struct Settings {
   std::string searcher = "random", dataset = "mnist", problem = "lenet", journal, csv;
@@ -74,13 +97,14 @@ int main(int argc, char** argv) {
   app.add_option("--dataset", settings.dataset, "data set for --problem lenet")
       ->check(CLI::IsMember({"mnist", "fashion-mnist"}));
   app.add_option("--epochs", settings.epochs, "epochs per trial (multi-fidelity: the largest budget)")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_positive);
   app.add_option("--min-epochs", settings.min_epochs, "smallest budget of the multi-fidelity searchers")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--trials", settings.trials, "trials to run (0: no limit, then give --seconds)");
-  app.add_option("--seconds", settings.seconds, "wall-clock limit in seconds (0: none)");
+      ->check(finite_positive);
+  app.add_option("--trials", settings.trials, "trials to run (0: no limit, then give --seconds)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1000000000}));
+  app.add_option("--seconds", settings.seconds, "wall-clock limit in seconds (0: none)")->check(finite_non_negative);
   app.add_option("--workers", settings.workers, "trials evaluated at once (one thread each)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(std::size_t{1}, mahpo::study::max_workers));
   app.add_option("--seed", settings.seed, "searcher seed");
   app.add_option("--journal", settings.journal, "append every trial to this JSON-lines file");
   app.add_flag("--resume", settings.resume, "continue the study in --journal");

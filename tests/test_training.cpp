@@ -224,3 +224,15 @@ TEST_CASE("LeNetObjective trains on the backend it is given, with the config's b
   CHECK(result.value == 0.5);
   CHECK(result.metrics["iterations"] == 7);
 }
+
+TEST_CASE("the trainer refuses budgets that are not numbers or that no trial could finish") {
+  const auto dataset = test_synthetic::quadrant_dataset();
+  Trainer trainer(small_network(), options(0.1));
+  // A NaN or huge epoch count used to be cast to an integer: undefined behaviour, then a hang.
+  CHECK_THROWS_WITH(trainer.train(dataset, {.epochs = std::nan("")}), Catch::Contains("finite number"));
+  CHECK_THROWS_WITH(trainer.train(dataset, {.epochs = HUGE_VAL}), Catch::Contains("finite number"));
+  CHECK_THROWS_WITH(trainer.train(dataset, {.epochs = -1.0}), Catch::Contains("finite number"));
+  CHECK_THROWS_WITH(trainer.train(dataset, {.epochs = 1e300}), Catch::Contains("more than the"));
+  CHECK_THROWS_WITH(trainer.train(dataset, {.iterations = std::size_t{1} << 62}), Catch::Contains("more than the"));
+  CHECK(trainer.train(dataset, {.iterations = 3}).iterations == 3);
+}

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <set>
@@ -78,6 +79,22 @@ TEST_CASE("a study runs its trials and reports the best") {
   for (const auto& trial : report.trials) CHECK(trial.result.value >= best->result.value);
   CHECK(best->result.value == random.history().best()->result.value);
   CHECK_THAT(report.summary(), Catch::Contains("random: 30 trials (30 ok"));
+}
+
+TEST_CASE("a study refuses limits that are not numbers and more workers than it may start") {
+  search::Random<Branin::space> random;
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  // NaN <= 0 is false: a NaN limit used to pass as "a limit" and never stop the study.
+  CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.seconds = nan}), Catch::Contains("time limit"));
+  CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.seconds = inf}), Catch::Contains("time limit"));
+  CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.trials = 3, .seconds = -1.0}), Catch::Contains("time limit"));
+  CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.epochs = nan}), Catch::Contains("epoch limit"));
+  CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.trials = 1, .workers = 1'000'000'000}),
+                    Catch::Contains("at most 1024"));
+  CHECK(random.history().asked() == 0);  // refused before the first ask
+  const auto report = study::run_study(random, Branin{}, {.trials = 8, .workers = study::max_workers,
+                                                          .progress = study::Progress::never});
+  CHECK(report.trials.size() == 8);
 }
 
 TEST_CASE("a study needs a limit and a worker; a journal is not overwritten") {

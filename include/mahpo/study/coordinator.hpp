@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <deque>
@@ -51,12 +52,26 @@ struct StudyOptions {
   Progress progress = Progress::automatic;
 };
 
-// Refuses options no study can run under.
+// The most workers a study starts: threads beyond this only wait on the one lock (and a request for
+// millions used to exhaust the process before the first trial).
+inline constexpr std::size_t max_workers = 1024;
+
+// Refuses options no study can run under: no finite limit, a limit that is not a number, no worker
+// or more than max_workers, resume without a journal.
 inline void check_options(const StudyOptions& options) {
+  if (std::isnan(options.seconds) || options.seconds < 0.0 || std::isinf(options.seconds)) {
+    throw StudyError(fmt::format("mahpo: the time limit must be a finite number of seconds >= 0, got {}", options.seconds));
+  }
+  if (std::isnan(options.epochs) || options.epochs < 0.0 || std::isinf(options.epochs)) {
+    throw StudyError(fmt::format("mahpo: the epoch limit must be a finite number >= 0, got {}", options.epochs));
+  }
   if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
     throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
   }
   if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
+  if (options.workers > max_workers) {
+    throw StudyError(fmt::format("mahpo: {} workers asked, at most {} are allowed", options.workers, max_workers));
+  }
   if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
 }
 

@@ -19,6 +19,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -84,7 +85,19 @@ void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t wo
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  try {
+    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  } catch (const std::system_error& error) {  // the system refused a thread: stop the ones started
+    {
+      std::lock_guard guard(lock);
+      if (!failure) {
+        failure = std::make_exception_ptr(StudyError(
+            fmt::format("mahpo: could not start worker {} of {}: {}", threads.size() + 1, workers, error.what())));
+      }
+    }
+    for (auto& thread : threads) thread.join();
+    std::rethrow_exception(failure);
+  }
   work(0);
   for (auto& thread : threads) thread.join();
   if (failure) std::rethrow_exception(failure);

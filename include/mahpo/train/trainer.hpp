@@ -38,6 +38,9 @@ namespace mahpo::train {
 class Trainer {
  public:
   static constexpr std::string_view backend_name = "cpu";
+  // The most iterations one trial may run (about 30 years of the fastest LeNet step): a budget past
+  // it is a mistake, not a plan, and a double that large no longer converts to an integer exactly.
+  static constexpr double max_iterations = 1e12;
 
   Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
       : options_(std::move(options)), network_(spec, options_.seed) {
@@ -58,10 +61,17 @@ class Trainer {
     const std::size_t train_size = dataset.train.size();
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
-    const std::size_t total = budget.iterations > 0
-                                  ? budget.iterations
-                                  : static_cast<std::size_t>(std::ceil(budget.epochs * static_cast<double>(train_size) /
-                                                                       static_cast<double>(batch)));
+    if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
+      throw std::invalid_argument(fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
+    }
+    const double wanted = budget.iterations > 0 ? static_cast<double>(budget.iterations)
+                                                : std::ceil(budget.epochs * static_cast<double>(train_size) /
+                                                            static_cast<double>(batch));
+    if (wanted > max_iterations) {
+      throw std::invalid_argument(fmt::format("mahpo: the budget asks for {} iterations, more than the {} a trial may run",
+                                              wanted, max_iterations));
+    }
+    const auto total = static_cast<std::size_t>(wanted);
     if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
 
