@@ -3,6 +3,7 @@
 // ISA the CPU reports) and, for the forward products it JIT-compiles, libxsmm 1.17 (its column-major
 // kernel over 64-column blocks of C; version 1.17 JIT-compiles no transposed operand). The counter
 // `gflops` is the rate of useful arithmetic (2 M N K per product).
+#include <mahpo/blas_check.hpp>
 #include <mahpo/train/blas.hpp>
 #include <mahpo/train/kernels.hpp>
 
@@ -122,5 +123,8 @@ const int registered = [] {
 }();
 
 }  // namespace
+
+// Before the first benchmark: a note on stderr when OpenBLAS runs kernels older than the CPU's.
+[[maybe_unused]] const bool blas_checked = (mahpo::warn_if_blas_is_slow(), true);
 
 BENCHMARK_MAIN();

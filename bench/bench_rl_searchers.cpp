@@ -84,4 +84,7 @@ BENCHMARK_TEMPLATE(amortized, PpoLstm)->Arg(200)->Iterations(1)->Unit(benchmark:
 
 }  // namespace
 
+// Before the first benchmark: a note on stderr when OpenBLAS runs kernels older than the CPU's.
+[[maybe_unused]] const bool blas_checked = (mahpo::warn_if_blas_is_slow(), true);
+
 BENCHMARK_MAIN();

@@ -74,4 +74,7 @@ MAHPO_SEARCHER_BENCHMARK(PpoLstm);
 
 }  // namespace
 
+// Before the first benchmark: a note on stderr when OpenBLAS runs kernels older than the CPU's.
+[[maybe_unused]] const bool blas_checked = (mahpo::warn_if_blas_is_slow(), true);
+
 BENCHMARK_MAIN();

@@ -134,4 +134,7 @@ BENCHMARK(trials_side_by_side)
 
 }  // namespace
 
+// Before the first benchmark: a note on stderr when OpenBLAS runs kernels older than the CPU's.
+[[maybe_unused]] const bool blas_checked = (mahpo::warn_if_blas_is_slow(), true);
+
 BENCHMARK_MAIN();

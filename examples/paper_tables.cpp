@@ -80,9 +80,11 @@ struct Run {
 
 template <typename Searcher>
 Report run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
-               const fs::path& journal, bool multi_fidelity) {
-  mahpo::study::StudyOptions options{
-      .workers = settings.workers, .journal = journal, .resume = settings.resume && fs::exists(journal)};
+               const fs::path& journal, bool multi_fidelity, const nlohmann::json& context) {
+  mahpo::study::StudyOptions options{.workers = settings.workers,
+                                     .journal = journal,
+                                     .resume = settings.resume && fs::exists(journal),
+                                     .context = context};
   if (multi_fidelity) {
     options.epochs = static_cast<double>(settings.episodes) * settings.epochs;  // the same training budget
   } else {
@@ -92,14 +94,15 @@ Report run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>&
   return mahpo::study::run_study(searcher, objective, options);
 }
 
+// `context`: the data the journal must match on --resume (the searcher and its budget are in its header anyway).
 Report search(const std::string& method, std::uint64_t seed, const mahpo::train::LeNetObjective<Topology>& objective,
-              const Settings& settings, const fs::path& journal) {
+              const Settings& settings, const fs::path& journal, const nlohmann::json& context) {
   auto chosen = mahpo::search::make_searcher<Topology>(
       method, {.search = {.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}},
                .min_budget = settings.min_epochs,
                .max_budget = settings.epochs});
   const bool multi_fidelity = mahpo::search::is_multi_fidelity(method);
-  return std::visit([&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity); },
+  return std::visit([&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity, context); },
                     chosen);
 }
 
@@ -323,7 +326,11 @@ int main(int argc, char** argv) {
             throw std::runtime_error(
                 fmt::format("{} exists: give --resume to continue it, or another --output", journal.string()));
           }
-          Run run{name, method, seed, search(method, seed, objective, settings, journal)};
+          const nlohmann::json context{{"dataset", name},
+                                       {"train_images", settings.train_images},
+                                       {"test_images", settings.test_images},
+                                       {"weights_seed", seed}};
+          Run run{name, method, seed, search(method, seed, objective, settings, journal, context)};
           run.report.write_csv(settings.output / "trials" / (stem + ".csv"));
           const auto* best = run.report.best();
           fmt::print(

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <memory>
@@ -70,11 +71,25 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
                                            .journal = settings.journal,
                                            .resume = settings.resume};
         if (settings.progress) options.progress = mahpo::study::Progress::always;
+        // What the journal must match on --resume besides the searcher, its options and the budget.
+        options.context = {{"problem", settings.problem}};
+        if (settings.problem == "lenet") {
+          options.context.update({{"dataset", settings.dataset},
+                                  {"train_images", settings.train_images},
+                                  {"test_images", settings.test_images}});
+        }
         const auto report = mahpo::study::run_study(searcher, objective, options);
         fmt::print("{}", report.summary());
         if (!settings.csv.empty()) {
           report.write_csv(settings.csv);
           fmt::print("  trials written to {}\n", settings.csv);
+        }
+        const auto failed = [](const auto& trial) {
+          return trial.result.status == mahpo::Status::failed || trial.result.status == mahpo::Status::diverged;
+        };
+        if (!report.trials.empty() && std::all_of(report.trials.begin(), report.trials.end(), failed)) {
+          fmt::print(stderr, "error: every trial failed; the first said: {}\n", report.trials.front().result.message);
+          return 2;
         }
         return 0;
       },

@@ -4,6 +4,8 @@
 
 #include <mahpo/version.hpp>
 
+#include <mahpo/blas_check.hpp>
+
 #include <mahpo/space/config.hpp>
 #include <mahpo/space/discretization.hpp>
 #include <mahpo/space/error.hpp>

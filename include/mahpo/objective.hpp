@@ -6,6 +6,7 @@
 // what a searcher maximizes (for a LeNet, the validation accuracy) or minimizes (Goal); its status
 // says whether the value means anything. A diverged or failed trial never carries a NaN: its value is 0.
 
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <mahpo/space/config.hpp>
@@ -45,6 +47,10 @@ struct Budget {
   std::size_t iterations = 0;
 };
 
+inline void to_json(nlohmann::json& json, const Budget& budget) {
+  json = {{"epochs", budget.epochs}, {"iterations", budget.iterations}};
+}
+
 struct Result {
   double value = 0.0;
   Status status = Status::ok;
@@ -52,6 +58,16 @@ struct Result {
   nlohmann::json metrics = nlohmann::json::object();
   std::string message;
 };
+
+// The rule a study applies to every result, evaluated or replayed from a journal: an ok result
+// whose value is not a finite number is a failed one (it could otherwise become the best trial).
+inline void settle(Result& result) {
+  if (result.status == Status::ok && !std::isfinite(result.value)) {
+    result.status = Status::failed;
+    if (result.message.empty()) result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
+    result.value = 0.0;
+  }
+}
 
 // What a study evaluates: objective(config, budget) -> Result.
 template <typename O, typename S>

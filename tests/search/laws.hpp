@@ -107,6 +107,32 @@ void check_searcher_laws() {
     law_run(all_failed, 30, 1, [](const search::Trial<S>&, std::size_t) { return Result{.status = Status::failed}; });
   }
 
+  SECTION("a replaced config is taken as asked: the history holds it, and the searcher goes on") {
+    const auto run = [](std::vector<Config<S>>* seen) {
+      T searcher(search::SearchOptions{.seed = 21});
+      std::mt19937_64 rng(4);
+      for (std::size_t k = 0; k < 40; ++k) {
+        auto trial = searcher.ask();
+        require_in_space(trial);
+        REQUIRE(trial.id == k);
+        if (k % 3 == 0) {  // every third trial was run with a config of the user's
+          const Config<S> given = S::sample(rng);
+          searcher.replace(trial.id, given);
+          trial.config = given;
+          CHECK(searcher.history().entries()[trial.id].config == given);
+        }
+        seen->push_back(trial.config);
+        searcher.tell(trial.id, law_result(trial));
+      }
+      CHECK_THROWS_AS(searcher.replace(0, S::sample(rng)), std::invalid_argument);    // already told
+      CHECK_THROWS_AS(searcher.replace(1000, S::sample(rng)), std::invalid_argument);  // never asked
+    };
+    std::vector<Config<S>> first, second;
+    run(&first);
+    run(&second);
+    CHECK(first == second);  // deterministic with replacements too
+  }
+
   SECTION("minimizing works too") {
     T searcher(search::SearchOptions{.seed = 9, .goal = mahpo::Goal::minimize});
     law_run(searcher, 40, 2, plain);

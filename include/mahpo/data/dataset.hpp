@@ -183,6 +183,11 @@ inline Dataset load_dataset(std::string_view name, const SplitOptions& options =
   const ImageSet full = load_image_set(file("train-images-idx3-ubyte"), file("train-labels-idx1-ubyte"), classes);
   std::tie(dataset.train, dataset.validation) = split_train_validation(full, options);
   dataset.test = load_image_set(file("t10k-images-idx3-ubyte"), file("t10k-labels-idx1-ubyte"), classes);
+  if (dataset.test.rows() != full.rows() || dataset.test.columns() != full.columns()) {
+    throw DataError(fmt::format("{}: the test images are {}x{}, the training images {}x{}; a network takes one size",
+                                folder.string(), dataset.test.rows(), dataset.test.columns(), full.rows(),
+                                full.columns()));
+  }
   return dataset;
 }
 

@@ -4,12 +4,18 @@
 // Format (LeCun et al., "The MNIST database"): two zero bytes, an element-type byte, a rank byte,
 // then one big-endian uint32 per dimension, then the elements in row-major order. mahpo reads
 // unsigned-byte elements (type 0x08), the type of every MNIST-like file. The header, the sizes and
-// the file's length are all checked: a truncated or over-long file is an error, never a crash.
+// the file's length are all checked: a truncated or over-long file is an error, never a crash. The
+// header is not trusted with memory: a raw file's announced size is checked against its length
+// before anything is allocated, and gzip data is inflated in growing chunks, so a short file that
+// announces 4 billion elements costs no more memory than its data.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <new>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -35,6 +41,9 @@ class ZlibReader {
   explicit ZlibReader(const std::filesystem::path& path) : path_(path), file_(gzopen(path.c_str(), "rb"), &gzclose) {
     if (!file_) throw DataError(fmt::format("{}: cannot open file", path.string()));
   }
+
+  // True when the file is not gzip data (zlib passes it through as it is).
+  bool raw() { return gzdirect(file_.get()) == 1; }
 
   // Reads up to `count` bytes; fewer only at the end of the data. A damaged stream throws.
   std::size_t read(void* into, std::size_t count) {
@@ -122,8 +131,28 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
     count *= extent;
   }
 
-  array.elements.resize(count);
-  const std::size_t got = reader.read(array.elements.data(), count);
+  const std::size_t header_bytes = 4 + 4 * std::size_t{rank};
+  std::error_code error;
+  const std::uintmax_t file_bytes = std::filesystem::file_size(path, error);
+  if (reader.raw() && !error && file_bytes - header_bytes < count) {
+    throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",
+                                path.string(), count, fmt::join(array.shape, "x"), file_bytes - header_bytes));
+  }
+  // Grows with the data actually read (gzip's own length field is 32 bits and may lie).
+  constexpr std::size_t chunk = std::size_t{1} << 24;
+  std::size_t got = 0;
+  try {
+    while (got < count) {
+      const std::size_t want = std::min(count - got, std::max(chunk, got));
+      array.elements.resize(got + want);
+      const std::size_t read = reader.read(array.elements.data() + got, want);
+      got += read;
+      if (read < want) break;
+    }
+  } catch (const std::bad_alloc&) {
+    throw DataError(fmt::format("{}: out of memory for {} elements ({})", path.string(), count,
+                                fmt::join(array.shape, "x")));
+  }
   if (got != count) {
     throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",
                                 path.string(), count, fmt::join(array.shape, "x"), got));

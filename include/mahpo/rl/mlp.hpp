@@ -20,6 +20,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <mahpo/rl/layer_norm.hpp>
 #include <mahpo/rl/linear.hpp>
 #include <mahpo/rl/module.hpp>
@@ -28,6 +30,7 @@
 namespace mahpo::rl {
 
 enum class MlpActivation { relu, tanh };
+NLOHMANN_JSON_SERIALIZE_ENUM(MlpActivation, {{MlpActivation::relu, "relu"}, {MlpActivation::tanh, "tanh"}})
 
 struct MlpOptions {
   std::vector<std::size_t> sizes;                  // {inputs, hidden..., outputs}: at least two entries, all positive

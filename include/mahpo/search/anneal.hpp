@@ -45,6 +45,7 @@ struct AnnealOptions {
   double average_best_rank = 2.0;   // mean of the geometric distribution over ranks, 1 = the best (>= 1)
   double shrink_coefficient = 0.1;  // the window is 1 / (1 + T * shrink_coefficient) of the range (>= 0)
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AnnealOptions, average_best_rank, shrink_coefficient)
 
 namespace anneal::detail {
 
@@ -114,8 +115,11 @@ class Anneal {
   }
 
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   const AnnealOptions& anneal_options() const { return anneal_; }
+  nlohmann::json options_json() const { return anneal_; }
   const SearchOptions& options() const { return options_; }
   const History<S>& history() const { return history_; }
 

@@ -35,7 +35,11 @@ class Grid {
 
   // A resolution per free dimension.
   Grid(SearchOptions options, const std::array<std::size_t, S::dimension>& resolution, bool shuffle = true)
-      : options_(options), history_(options.goal), discretization_(resolution), order_(checked_size(discretization_)) {
+      : options_(options),
+        history_(options.goal),
+        discretization_(resolution),
+        order_(checked_size(discretization_)),
+        settings_{{"resolution", resolution}, {"shuffle", shuffle}} {
     std::iota(order_.begin(), order_.end(), std::size_t{0});
     if (shuffle) {
       std::mt19937_64 rng(options.seed);
@@ -48,9 +52,12 @@ class Grid {
     return history_.add(discretization_.at(point), options_.budget);
   }
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   std::size_t size() const { return order_.size(); }
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return settings_; }
   const History<S>& history() const { return history_; }
 
  private:
@@ -74,6 +81,7 @@ class Grid {
   History<S> history_;
   Discretization<S> discretization_;
   std::vector<std::size_t> order_;
+  nlohmann::json settings_;  // the resolution and the order, for the journal
 };
 
 }  // namespace mahpo::search

@@ -51,6 +51,20 @@ class History {
     return last_;
   }
 
+  // Makes `config` the config of pending trial `id` (Searcher::replace); throws
+  // std::invalid_argument for an unknown id or a trial already told.
+  const observation_type& replace(std::size_t id, Config<S> config, std::string_view searcher) {
+    if (id >= entries_.size() || entries_[id].finished) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: replace({}): trial {} is {}", searcher, id, id,
+                                              id >= entries_.size() ? "unknown" : "already told"));
+    }
+    auto& entry = entries_[id];
+    entry.point = S::to_unit_cube(config);
+    entry.config = std::move(config);
+    if (last_.id == id) last_.config = entry.config;
+    return entry;
+  }
+
   // Records a result; throws std::invalid_argument for an unknown id or a second tell.
   const observation_type& tell(std::size_t id, const Result& result, std::string_view searcher) {
     if (id >= entries_.size()) {

@@ -20,6 +20,8 @@ class Random {
 
   Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   const SearchOptions& options() const { return options_; }
   const History<S>& history() const { return history_; }

@@ -60,6 +60,7 @@ struct EvolutionOptions {
     return options;
   }
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EvolutionOptions, population, sample, mutation_scale)
 
 namespace evolution::detail {
 
@@ -106,6 +107,9 @@ class RegularizedEvolution {
   // The ids of the current population, oldest first.
   const std::deque<std::size_t>& population() const { return population_; }
   const EvolutionOptions& evolution_options() const { return evolution_; }
+  nlohmann::json options_json() const { return evolution_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const SearchOptions& options() const { return options_; }
   const History<S>& history() const { return history_; }
 

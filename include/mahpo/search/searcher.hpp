@@ -5,12 +5,20 @@
 //
 //   Trial<S> trial = searcher.ask();        // an id, a config of space S, a budget
 //   searcher.tell(trial.id, result);        // mahpo::Result: value, status, intermediate values
+//   searcher.replace(trial.id, config);     // a pending trial was (or will be) run with this config
+//
+// replace() is Optuna's enqueue_trial / add_trial idea: the searcher takes `config` as what it asked
+// for that trial (its models, its RL agents' actions and log-probabilities follow), so a study can
+// evaluate a config of the user's, or resume a journal written on another machine whose rounding
+// made slightly different configs. Its budget stays the searcher's. A searcher may also describe
+// its own options as JSON (`options_json()`), which the study journal records.
 //
 // Rules every searcher in mahpo follows (and `tests/search/test_laws.cpp` checks):
 // - ask() never blocks and always returns a trial; trials may be pending (asked, not yet told)
 //   in any number, and tells may come in any order. Multi-fidelity searchers open a new bracket
 //   when the current one waits for results.
-// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice.
+// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice;
+//   replace() refuses an id that was never asked or was already told.
 // - Seeded and deterministic: the same seed and the same sequence of asks and tells give the same
 //   trials.
 // - `goal` says whether the value is maximized (the default: accuracies) or minimized. Inside,
@@ -22,6 +30,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include <mahpo/objective.hpp>
 #include <mahpo/space/config.hpp>
@@ -46,12 +56,24 @@ struct Trial {
 // The contract, checked at the study's entry points. What searchers share besides it: the history
 // they keep (search/history.hpp) and the unit cube they model (search/unit_cube.hpp).
 template <typename T>
-concept Searcher = requires(T& searcher, std::size_t id, const Result& result) {
+concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
+                            const Config<typename T::space_type>& config) {
   typename T::space_type;
   { T::name } -> std::convertible_to<std::string_view>;
   { searcher.ask() } -> std::same_as<Trial<typename T::space_type>>;
   searcher.tell(id, result);
+  searcher.replace(id, config);
   { searcher.options() } -> std::convertible_to<const SearchOptions&>;
 };
+
+// A searcher's own options as JSON (null for a searcher that does not say them).
+template <typename T>
+nlohmann::json options_json(const T& searcher) {
+  if constexpr (requires { { searcher.options_json() } -> std::convertible_to<nlohmann::json>; }) {
+    return searcher.options_json();
+  } else {
+    return nullptr;
+  }
+}
 
 }  // namespace mahpo::search

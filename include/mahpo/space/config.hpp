@@ -5,6 +5,7 @@
 // build with "mahpo::Config::get: this space has no parameter of that name". Every constructor
 // checks its values against the space, so a Config in hand is always inside its space.
 
+#include <algorithm>
 #include <cstddef>
 #include <ostream>
 #include <string>
@@ -101,13 +102,17 @@ class Config {
   // left out; if given, it must hold its value.
   static Config from_json(const nlohmann::json& json) {
     if (!json.is_object()) {
-      throw ConfigError(fmt::format("mahpo: a config must be a JSON object, got {}", json.dump()));
+      throw ConfigError(fmt::format("mahpo: a config must be a JSON object, got {}", detail::json_excerpt(json)));
     }
     std::vector<std::string> problems;
+    std::size_t unlisted = 0;  // unknown names past the first few: counted, not formatted
     for (const auto& item : json.items()) {
-      if (!S::has_name(item.key())) {
+      if (!S::has_name(item.key()) && problems.size() >= shown_problems) {
+        ++unlisted;
+      } else if (!S::has_name(item.key())) {
         problems.push_back(
-            fmt::format("unknown parameter '{}' (the space has: {})", item.key(), fmt::join(S::names, ", ")));
+            fmt::format("unknown parameter '{}' (the space has: {})", detail::text_excerpt(item.key()),
+                        fmt::join(S::names, ", ")));
       }
     }
     values_type values = S::centre_values();
@@ -130,11 +135,22 @@ class Config {
         problems.push_back(fmt::format("parameter '{}': {}", name, error.what()));
       }
     });
-    if (!problems.empty()) throw ConfigError(fmt::format("mahpo: bad config: {}", fmt::join(problems, "; ")));
+    if (!problems.empty()) throw ConfigError(fmt::format("mahpo: bad config: {}", summary(problems, unlisted)));
     return Config(std::move(values));
   }
 
  private:
+  // The first few problems, and how many more: a JSON object with a million unknown names makes a
+  // message of a few lines.
+  static constexpr std::size_t shown_problems = 5;
+  static std::string summary(const std::vector<std::string>& problems, std::size_t unlisted) {
+    const std::size_t shown = std::min(problems.size(), shown_problems);
+    const std::size_t more = problems.size() - shown + unlisted;
+    const std::string listed =
+        fmt::format("{}", fmt::join(problems.begin(), problems.begin() + static_cast<std::ptrdiff_t>(shown), "; "));
+    return more == 0 ? listed : fmt::format("{}; and {} more", listed, more);
+  }
+
   template <typename P>
   static std::string out_of_range_message(const typename P::value_type& value) {
     return fmt::format("parameter '{}': {} is not {}", P::name.view(), detail::format_value(value), P::describe());

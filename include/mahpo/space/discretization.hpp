@@ -8,6 +8,7 @@
 // middle); a Categorical keeps all its values; a Fixed parameter keeps its one value.
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <span>
@@ -90,6 +91,25 @@ class Discretization {
       hana::at(values, index) = levels[pick];
     });
     return Config<S>(std::move(values));
+  }
+
+  // The indices of the values nearest to `config`'s, one per free dimension (nearest in the unit
+  // cube, so in the parameter's own scale): at(nearest(c)) == c for a config on the grid.
+  std::array<std::size_t, dimension> nearest(const Config<S>& config) const {
+    std::array<std::size_t, dimension> indices{};
+    S::for_each_parameter([&](auto index, auto type) {
+      using P = typename decltype(type)::type;
+      if constexpr (!P::is_fixed) {
+        const auto& levels = hana::at(levels_, index);
+        const double target = P::encode(hana::at(config.values(), index));
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < levels.size(); ++k) {
+          if (std::abs(P::encode(levels[k]) - target) < std::abs(P::encode(levels[best]) - target)) best = k;
+        }
+        indices[S::free_position(decltype(index)::value)] = best;
+      }
+    });
+    return indices;
   }
 
   // The point-th grid point, the last free dimension varying fastest.

@@ -136,7 +136,7 @@ inline std::vector<double> unit_positions(std::size_t count) {
 template <typename T>
 T value_from_json(const nlohmann::json& json) {
   const auto wrong = [&](const char* expected) {
-    return ConfigError(fmt::format("expected {}, got {}", expected, json.dump()));
+    return ConfigError(fmt::format("expected {}, got {}", expected, json_excerpt(json)));
   };
   if constexpr (std::same_as<T, bool>) {
     if (!json.is_boolean()) throw wrong("a boolean");

@@ -11,10 +11,17 @@
 //   StudyReport report = coordinator.close();
 //
 // Journal: every ask and tell is appended and fsync'ed before the trial starts or its result is
-// reported, so the journal's order is the order the searcher saw. Resume: a fresh searcher, built
-// with the same options, replays the journal's asks and tells in order (each replayed ask must give
-// the journal's config: searchers are deterministic); trials asked but never told (running at the
-// crash) are evaluated again first; finished ones never are.
+// reported, so the journal's order is the order the searcher saw. Its header says what ran (the
+// searcher and its options, the seed, the goal, the budget, the space, the caller's context: data
+// and trainer, and mahpo's version); a resume whose study differs in any of these is refused.
+//
+// Resume: a fresh searcher, built with the same options, replays the journal's asks and tells in
+// order. Each replayed ask is given the journal's config as what was asked (search::Searcher's
+// replace(), Optuna's enqueue_trial idea): another machine's rounding (another CPU, another BLAS
+// kernel) may make the searcher propose a config that differs in its last digits, and the study
+// continues from what was really evaluated; such differences are counted in the report's notes, not
+// fatal. Trials asked but never told (running at the crash) are evaluated again first; finished ones
+// never are.
 
 #include <algorithm>
 #include <chrono>
@@ -32,11 +39,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <mahpo/blas_check.hpp>
 #include <mahpo/objective.hpp>
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/study/journal.hpp>
 #include <mahpo/study/progress.hpp>
 #include <mahpo/study/report.hpp>
+#include <mahpo/version.hpp>
 
 namespace mahpo::study {
 
@@ -48,8 +57,11 @@ struct StudyOptions {
   double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit)
   std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
-  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
+  bool resume = false;            // continue the journal at `journal` (refused when it is missing or does not match)
   Progress progress = Progress::automatic;
+  // What the objective is, as the caller describes it (data set, trainer options, ...): written in
+  // the journal's header, and a resume with a different one is refused.
+  nlohmann::json context = nlohmann::json::object();
 };
 
 // The most workers a study starts: threads beyond this only wait on the one lock (and a request for
@@ -75,16 +87,21 @@ inline void check_options(const StudyOptions& options) {
   if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
 }
 
-// The journal's first record: what a resumed study must match.
-template <typename T>
-nlohmann::json study_header(const T& searcher) {
+// The journal's first record: what a resumed study must match (all but "mahpo", the version).
+template <search::Searcher T>
+nlohmann::json study_header(const T& searcher, const nlohmann::json& context = nlohmann::json::object()) {
   using S = typename T::space_type;
+  const search::SearchOptions& options = searcher.options();
   return {{"event", "study"},
-          {"format", 1},
+          {"format", journal_format},
+          {"mahpo", version},
           {"searcher", std::string(T::name)},
+          {"options", search::options_json(searcher)},
+          {"seed", options.seed},
+          {"goal", to_string(options.goal)},
+          {"budget", options.budget},
           {"space", S::describe()},
-          {"seed", searcher.options().seed},
-          {"goal", to_string(searcher.options().goal)}};
+          {"context", context}};
 }
 
 template <search::Searcher T>
@@ -95,6 +112,7 @@ class Coordinator {
 
   Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
     check_options(options_);
+    warn_if_blas_is_slow();
     report_.searcher = std::string(T::name);
     report_.goal = searcher_.options().goal;
     open_journal();
@@ -124,7 +142,7 @@ class Coordinator {
       journal_.append({{"event", "ask"},
                        {"id", trial.id},
                        {"config", trial.config.to_json()},
-                       {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
+                       {"budget", trial.budget},
                        {"elapsed", elapsed()}});
       report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
       epochs_asked_ += trial.budget.epochs;
@@ -185,16 +203,20 @@ class Coordinator {
 
   // Starts the journal, or replays the one at options.journal when resuming.
   void open_journal() {
-    const auto header = study_header(searcher_);
+    const auto header = study_header(searcher_, options_.context);
     const auto& path = options_.journal;
-    const bool exists = !path.empty() && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-    if (exists && !options_.resume) {
+    const bool exists = !path.empty() && std::filesystem::exists(path);
+    const bool empty = exists && std::filesystem::is_regular_file(path) && std::filesystem::file_size(path) == 0;
+    if (options_.resume && !exists) {
+      throw StudyError(fmt::format("mahpo: nothing to resume: the journal {} does not exist", path.string()));
+    }
+    if (exists && !empty && !options_.resume) {
       throw StudyError(
           fmt::format("mahpo: the journal {} already exists; resume it or choose another path", path.string()));
     }
-    if (exists) {
+    if (exists && !empty) {
       replay(header);
-    } else if (!path.empty()) {
+    } else if (!path.empty()) {  // new, or created by a run that died before writing its header
       journal_ = JournalWriter(path);
       journal_.append(header);
     }
@@ -202,17 +224,24 @@ class Coordinator {
 
   void replay(const nlohmann::json& header) {
     const auto& path = options_.journal;
-    const auto contents = read_journal(path);
-    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
-      throw StudyError(fmt::format("mahpo: {} does not start with a study header", path.string()));
+    auto contents = read_journal(path);
+    if (contents.records.empty()) {
+      throw StudyError(fmt::format("mahpo: {} holds no complete line, not even a study header", path.string()));
     }
-    const auto& found = contents.records.front();
-    for (const char* key : {"searcher", "space", "seed", "goal"}) {
-      if (found.value(key, nlohmann::json()) != header[key]) {
-        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
-                                     path.string(), key, found.value(key, nlohmann::json()).dump(),
-                                     header[key].dump()));
+    const auto& first = contents.records.front();
+    if (!first.json.contains("event") || first.json["event"] != "study") first.fail("not a study header");
+    for (const char* key : {"format", "searcher", "options", "seed", "goal", "budget", "space", "context"}) {
+      const auto found = first.json.find(key);
+      if (found == first.json.end()) first.fail(fmt::format("the study header has no \"{}\"", key));
+      if (*found != header[key]) {
+        first.fail(fmt::format("the journal belongs to another study: {} {} in the journal, {} in this study", key,
+                               excerpt(*found), excerpt(header[key])));
       }
+    }
+    if (first.json.value("mahpo", nlohmann::json()) != header["mahpo"]) {
+      report_.notes.push_back(fmt::format("the journal was written by mahpo {}; this is mahpo {}",
+                                          mahpo::detail::json_excerpt(first.json.value("mahpo", nlohmann::json())),
+                                          version));
     }
     if (contents.truncated_bytes > 0) {
       report_.notes.push_back(
@@ -220,15 +249,23 @@ class Coordinator {
     }
     for (std::size_t k = 1; k < contents.records.size(); ++k) {
       const auto& record = contents.records[k];
-      const auto event = record.value("event", "");
+      const auto event = record.text("event");
       if (event == "ask") {
         replay_ask(record);
       } else if (event == "tell") {
         replay_tell(record);
       } else {
-        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, path.string()));
+        record.fail(fmt::format("unknown event '{}'", mahpo::detail::text_excerpt(event)));
       }
-      earlier_seconds_ = std::max(earlier_seconds_, record.value("elapsed", 0.0));
+      const double elapsed = record.number("elapsed", 0.0);
+      if (!(elapsed >= 0.0) || std::isinf(elapsed)) record.fail("\"elapsed\" must be a finite number >= 0");
+      earlier_seconds_ = std::max(earlier_seconds_, elapsed);
+    }
+    if (replaced_ > 0) {
+      report_.notes.push_back(fmt::format(
+          "{} replayed trial(s) differ from what the searcher now proposes (another machine's rounding, or "
+          "changed code); the journal's configs were kept, e.g. {}",
+          replaced_, first_replaced_));
     }
     for (const auto& entry : report_.trials) {
       if (!entry.finished) rerun_.push_back(entry.id);
@@ -238,36 +275,75 @@ class Coordinator {
       report_.notes.push_back(
           fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
     }
-    journal_ = JournalWriter(path, contents.valid_bytes);
+    journal_ = JournalWriter(path, contents.valid_bytes, contents.chain);
   }
 
-  void replay_ask(const nlohmann::json& record) {
-    const auto id = record.at("id").get<std::size_t>();
-    const auto trial = searcher_.ask();
-    const auto config = Config<space_type>::from_json(record.at("config"));
-    if (trial.id != id || !(trial.config == config)) {
-      throw StudyError(fmt::format(
-          "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
-          "searcher's options changed?)",
-          options_.journal.string(), id, config.to_string(), trial.config.to_string()));
+  static std::string excerpt(const nlohmann::json& value) {
+    return value.is_structured() ? mahpo::detail::text_excerpt(record_text(value)) : mahpo::detail::json_excerpt(value);
+  }
+
+  void replay_ask(const JournalRecord& record) {
+    const std::size_t id = record.count("id");
+    if (id != report_.trials.size()) {
+      record.fail(fmt::format("asks trial {}, but {} trials were asked before it", id, report_.trials.size()));
     }
-    TrialRecord<space_type> entry{.id = id, .config = trial.config, .budget = trial.budget};
-    entry.started = record.value("elapsed", 0.0);
+    Config<space_type> recorded;
+    try {
+      recorded = Config<space_type>::from_json(record.at("config"));
+    } catch (const ConfigError& error) {
+      std::string_view what = error.what();
+      if (what.starts_with("mahpo: ")) what.remove_prefix(7);
+      record.fail(what);
+    }
+    const Budget budget = budget_of(record);
+    auto trial = searcher_.ask();
+    if (trial.id != id) {
+      record.fail(fmt::format("{} now asks trial {} for trial {}", T::name, trial.id, id));
+    }
+    if (!same_budget(trial.budget, budget)) {
+      record.fail(fmt::format("the journal gives trial {} a budget of {} epochs / {} iterations, {} now gives {} / {}",
+                              id, budget.epochs, budget.iterations, T::name, trial.budget.epochs,
+                              trial.budget.iterations));
+    }
+    if (!(trial.config == recorded)) {
+      if (replaced_++ == 0) {
+        first_replaced_ = fmt::format("trial {}: the journal's {} for {}", id, recorded.to_string(),
+                                      trial.config.to_string());
+      }
+      searcher_.replace(id, recorded);
+    }
+    TrialRecord<space_type> entry{.id = id, .config = std::move(recorded), .budget = trial.budget};
+    entry.started = record.number("elapsed", 0.0);
     report_.trials.push_back(std::move(entry));
     epochs_asked_ += trial.budget.epochs;
   }
 
-  void replay_tell(const nlohmann::json& record) {
-    const auto id = record.at("id").get<std::size_t>();
+  static Budget budget_of(const JournalRecord& record) {
+    const auto& json = record.at("budget");
+    if (!json.is_object() || !json.contains("epochs") || !json.contains("iterations") ||
+        !json["epochs"].is_number() || !json["iterations"].is_number_unsigned()) {
+      record.fail(fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}}, got {}",
+                              excerpt(json)));
+    }
+    return Budget{.epochs = json["epochs"].get<double>(), .iterations = json["iterations"].get<std::size_t>()};
+  }
+
+  // Budgets are computed, not sampled: equal up to the last digits a journal's decimal form keeps.
+  static bool same_budget(const Budget& a, const Budget& b) {
+    return a.iterations == b.iterations && std::abs(a.epochs - b.epochs) <= 1e-12 * std::max(1.0, std::abs(a.epochs));
+  }
+
+  void replay_tell(const JournalRecord& record) {
+    const std::size_t id = record.count("id");
     if (id >= report_.trials.size() || report_.trials[id].finished) {
-      throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
-                                   options_.journal.string(), id));
+      record.fail(fmt::format("tells trial {} without asking it, or twice", id));
     }
     auto& entry = report_.trials[id];
     entry.result = result_from_json(record);
+    settle(entry.result);  // the live rule: an ok result without a finite value is a failed one
     entry.finished = entry.replayed = true;
-    entry.ended = record.value("elapsed", 0.0);
-    entry.worker = record.value("worker", std::size_t{0});
+    entry.ended = record.number("elapsed", 0.0);
+    entry.worker = record.json.contains("worker") ? record.count("worker") : 0;
     searcher_.tell(id, entry.result);
   }
 
@@ -277,6 +353,8 @@ class Coordinator {
   JournalWriter journal_;
   std::deque<std::size_t> rerun_;  // ids to evaluate again first
   double earlier_seconds_ = 0.0, epochs_asked_ = 0.0;
+  std::size_t replaced_ = 0;    // replayed asks whose journal config the searcher did not propose
+  std::string first_replaced_;  // the first of them, for the note
   bool show_progress_ = false;
   clock::time_point start_;
 };

@@ -40,10 +40,7 @@ Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
   Result result;
   try {
     result = objective(trial.config, trial.budget);
-    if (result.status == Status::ok && !std::isfinite(result.value)) {
-      result.status = Status::failed;
-      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
-    }
+    settle(result);
   } catch (const std::exception& error) {
     result = Result{};
     result.status = Status::failed;

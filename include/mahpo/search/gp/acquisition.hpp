@@ -6,11 +6,14 @@
 #include <cstddef>
 #include <span>
 
+#include <nlohmann/json.hpp>
+
 #include <mahpo/search/gp/special_functions.hpp>
 
 namespace mahpo::search::gp {
 
 enum class AcquisitionKind { log_ei, ucb };
+NLOHMANN_JSON_SERIALIZE_ENUM(AcquisitionKind, {{AcquisitionKind::log_ei, "log_ei"}, {AcquisitionKind::ucb, "ucb"}})
 
 }  // namespace mahpo::search::gp
 

@@ -83,6 +83,8 @@ struct GpBoOptions {
   std::size_t fit_evaluations = 30;               // likelihood evaluations per start of the fit
   double noise_floor = 1e-6;                      // least noise variance (standardized losses)
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpBoOptions, startup_trials, acquisition, ucb_beta, candidates, refine_starts,
+                                   fit_restarts, fit_evaluations, noise_floor)
 
 template <typename S>
 class GpBo {
@@ -107,9 +109,12 @@ class GpBo {
   }
 
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   const SearchOptions& options() const { return options_; }
   const GpBoOptions& gp_options() const { return gp_; }
+  nlohmann::json options_json() const { return gp_; }
   const History<S>& history() const { return history_; }
 
  private:

@@ -66,6 +66,8 @@ struct BohbOptions {
   double min_bandwidth = 1e-3;          // floor of every bandwidth
   std::size_t min_points_in_model = 0;  // 0: dimension + 1; else at least dimension + 1
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BohbOptions, min_budget, max_budget, eta, top_n_percent, num_samples, random_fraction,
+                                   bandwidth_factor, min_bandwidth, min_points_in_model)
 
 namespace bohb::detail {
 
@@ -203,6 +205,9 @@ class Bohb {
 
   const SearchOptions& options() const { return options_; }
   const BohbOptions& bohb_options() const { return bohb_; }
+  nlohmann::json options_json() const { return bohb_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
   const hyperband::detail::Shape& shape() const { return scheduler_.shape(); }
   std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }

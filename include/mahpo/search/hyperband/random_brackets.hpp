@@ -21,6 +21,7 @@ struct HyperbandOptions {
   double max_budget = 1.0;        // epochs of every bracket's last rung
   double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HyperbandOptions, min_budget, max_budget, eta)
 
 }  // namespace mahpo::search
 
@@ -38,7 +39,8 @@ class RandomBrackets {
       : options_(options),
         history_(options.goal),
         rng_(options.seed),
-        scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order) {}
+        scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order),
+        brackets_(brackets) {}
 
   Trial<S> ask() {
     const Slot slot = scheduler_.ask(history_.asked());
@@ -52,6 +54,9 @@ class RandomBrackets {
   }
 
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return brackets_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
   // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
   const Shape& shape() const { return scheduler_.shape(); }
@@ -62,6 +67,7 @@ class RandomBrackets {
   History<S> history_;
   std::mt19937_64 rng_;
   Scheduler scheduler_;
+  HyperbandOptions brackets_;
 };
 
 }  // namespace mahpo::search::hyperband::detail

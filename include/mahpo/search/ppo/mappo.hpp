@@ -107,6 +107,10 @@ namespace mahpo::search {
 
 enum class MappoActions { gaussian, grid };
 enum class MappoRewards { ranked, normalized, raw };
+NLOHMANN_JSON_SERIALIZE_ENUM(MappoActions, {{MappoActions::gaussian, "gaussian"}, {MappoActions::grid, "grid"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(MappoRewards, {{MappoRewards::ranked, "ranked"},
+                                            {MappoRewards::normalized, "normalized"},
+                                            {MappoRewards::raw, "raw"}})
 
 struct MappoOptions {
   MappoActions actions = MappoActions::gaussian;
@@ -148,6 +152,11 @@ struct MappoOptions {
                         .hidden_sizes = {64, 64}};
   }
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MappoOptions, actions, bins, initial_std, min_std, episodes_per_update, replay,
+                                   ppo_epochs, target_kl, clip, actor_learning_rate, critic_learning_rate,
+                                   entropy_coefficient, max_gradient_norm, value_normalization, rewards,
+                                   failed_quantile, advantage_normalization, value_clipping, huber_delta, gae_lambda,
+                                   hidden_sizes, activation)
 
 // What the last PPO update did (for logs and benchmarks).
 struct MappoUpdateStats {
@@ -325,7 +334,40 @@ class Mappo {
     }
   }
 
+  // The pending trial `id` was run with `config` (see Searcher::replace): its episode becomes the
+  // actions that give `config` (the nearest grid levels; Gaussian actions inside [-1, 1]), with their
+  // log-probabilities under the current actors, each seeing its predecessor's new actions.
+  void replace(std::size_t id, const Config<space_type>& config) {
+    history_.replace(id, config, name);
+    Episode& episode = episodes_[id];
+    if (gaussian()) {
+      const auto point = space_type::to_unit_cube(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k) episode.actions[k] = 2.0 * point[agents::positions[k]] - 1.0;
+    } else {
+      const auto indices = discretization_.nearest(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k)
+        episode.actions[k] = static_cast<double>(indices[agents::positions[k]]);
+    }
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix log_probabilities;
+      if (gaussian()) {
+        rl::Matrix actions = rl::Matrix::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions(0, d) = episode.actions[agents::offsets[a] + d];
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        rl::Actions actions = rl::Actions::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+          actions(0, d) = static_cast<std::size_t>(episode.actions[agents::offsets[a] + d]);
+        log_probabilities = grid_heads_[a].log_probabilities(output, actions);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+    }
+  }
+
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return mappo_; }
   const MappoOptions& mappo_options() const { return mappo_; }
   const History<space_type>& history() const { return history_; }
   const Discretization<space_type>& discretization() const { return discretization_; }

@@ -111,6 +111,7 @@ enum class PpoLstmSquash {
   sample,  // a = tanh(u), u ~ N(mu, sigma)
   mean,    // a = clip(h, -1, 1), h ~ N(tanh(mu), sigma)
 };
+NLOHMANN_JSON_SERIALIZE_ENUM(PpoLstmSquash, {{PpoLstmSquash::sample, "sample"}, {PpoLstmSquash::mean, "mean"}})
 
 struct PpoLstmOptions {
   double learning_rate = 0.007;           // Adam's, for the agent (Wu et al.)
@@ -134,6 +135,11 @@ struct PpoLstmOptions {
   std::size_t min_real_for_model = 0;  // usable real trials before the model is used; 0: 2 x dimension
   PpoLstmSquash squash = PpoLstmSquash::sample;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PpoLstmOptions, learning_rate, lstm_units, lstm_layers, embedding, episodes_per_update,
+                                   ppo_epochs, clip, entropy_coefficient, max_gradient_norm, initial_log_std,
+                                   use_reward_model, reward_model_ensemble, reward_model_hidden, reward_model_steps,
+                                   reward_model_learning_rate, kl_threshold, max_model_updates, imagined_episodes,
+                                   min_real_for_model, squash)
 
 namespace ppo_lstm::detail {
 
@@ -510,7 +516,20 @@ class PpoLstm {
     if (ppo_.use_reward_model) model_based_updates();
   }
 
+  // The pending trial `id` was run with `config` (see Searcher::replace): its episode becomes the
+  // draws that give `config` (the squash inverted: atanh, kept finite, or the clipped value itself);
+  // the update computes their log-probabilities then, as for sampled episodes.
+  void replace(std::size_t id, const Config<S>& config) {
+    history_.replace(id, config, name);
+    const auto point = S::to_unit_cube(config);
+    for (std::size_t t = 0; t < S::dimension; ++t) {
+      const double action = std::clamp(2.0 * point[t] - 1.0, -1.0 + 1e-6, 1.0 - 1e-6);
+      episodes_[id][t] = ppo_.squash == PpoLstmSquash::sample ? std::atanh(action) : action;
+    }
+  }
+
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return ppo_; }
   const PpoLstmOptions& ppo_options() const { return ppo_; }
   const History<S>& history() const { return history_; }
 

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include <nlohmann/json.hpp>
+
 namespace mahpo::search {
 
 struct TpeOptions {
@@ -14,5 +16,7 @@ struct TpeOptions {
   bool multivariate = false;        // joint kernels (Optuna's multivariate TPE)
   bool constant_liar = true;        // pending trials join the above group
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TpeOptions, startup_trials, candidates, prior_weight, consider_magic_clip,
+                                   consider_endpoints, multivariate, constant_liar)
 
 }  // namespace mahpo::search

@@ -115,6 +115,9 @@ class Tpe {
 
   const SearchOptions& options() const { return options_; }
   const TpeOptions& tpe_options() const { return tpe_; }
+  nlohmann::json options_json() const { return tpe_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
 
  private:
