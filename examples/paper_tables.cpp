@@ -102,8 +102,8 @@ Report search(const std::string& method, std::uint64_t seed, const mahpo::train:
                .min_budget = settings.min_epochs,
                .max_budget = settings.epochs});
   const bool multi_fidelity = mahpo::search::is_multi_fidelity(method);
-  return std::visit([&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity, context); },
-                    chosen);
+  return std::visit(
+      [&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity, context); }, chosen);
 }
 
 double metric(const mahpo::study::TrialRecord<Space>& trial, const char* key) {

@@ -93,3 +93,36 @@ TEST_CASE("a real parameter accepts a JSON integer") {
   using Space1 = Space<Real<"x", 0.0, 10.0>>;
   CHECK(Space1::config_type::from_json(Json::parse(R"({"x": 3})")).get<"x">() == 3.0);
 }
+
+TEST_CASE("a hostile JSON config gives a short error: deep nesting, huge strings, a million names") {
+  using Layer = test_spaces::Layer;
+  // 200,000 levels deep: the message says what the value is without walking into it.
+  std::string deep(200'000, '[');
+  deep += std::string(200'000, ']');
+  const Json nested = Json::parse(R"({"kernel_size":3,"dropout_rate":)" + deep + "}");
+  CHECK_THROWS_WITH(Config<Layer>::from_json(nested),
+                    Catch::Contains("parameter 'dropout_rate': expected a number, got an array of 1 element(s)"));
+  CHECK_THROWS_WITH(Config<Layer>::from_json(nested["dropout_rate"]),
+                    Catch::Contains("a config must be a JSON object, got an array of 1 element(s)"));
+
+  const std::string huge(10'000'000, 'x');
+  for (const Json& bad :
+       {Json{{"kernel_size", 3}, {"dropout_rate", huge}}, Json{{"kernel_size", 3}, {"dropout_rate", 0.6}, {huge, 1}}}) {
+    try {
+      Config<Layer>::from_json(bad);
+      FAIL("accepted");
+    } catch (const ConfigError& error) {
+      CHECK_THAT(error.what(), Catch::Contains("xxx") && Catch::Contains("... (10000000 characters)"));
+      CHECK(std::string(error.what()).size() < 400);
+    }
+  }
+  Json many{{"kernel_size", 3}, {"dropout_rate", 0.6}};
+  for (int k = 0; k < 1'000'000; ++k) many[std::to_string(k)] = k;
+  try {
+    Config<Layer>::from_json(many);
+    FAIL("accepted");
+  } catch (const ConfigError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("unknown parameter '0'") && Catch::Contains("; and 999995 more"));
+    CHECK(std::string(error.what()).size() < 1000);
+  }
+}

@@ -135,3 +135,17 @@ TEST_CASE("Fashion-MNIST has 60,000 + 10,000 images of 28x28 in 10 balanced clas
   CHECK(train_counts == std::vector<std::size_t>(10, 6000));
   CHECK(fashion.test.class_counts(10) == std::vector<std::size_t>(10, 1000));
 }
+
+TEST_CASE("training and test images of different sizes are refused when loaded, not at every trial") {
+  test_idx::Folder folder;
+  std::filesystem::create_directories(folder.path() / "mnist");
+  std::vector<std::uint8_t> labels(30);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 10);
+  folder.write("mnist/train-images-idx3-ubyte", idx_bytes({30, 4, 4}, test_idx::counting(30 * 16)));
+  folder.write("mnist/train-labels-idx1-ubyte", idx_bytes({30}, labels));
+  folder.write("mnist/t10k-images-idx3-ubyte", idx_bytes({10, 5, 4}, test_idx::counting(200)));
+  folder.write("mnist/t10k-labels-idx1-ubyte",
+               idx_bytes({10}, std::vector<std::uint8_t>(labels.begin(), labels.begin() + 10)));
+  CHECK_THROWS_WITH(load_dataset("mnist", {.validation_size = 5}, folder.path()),
+                    Contains("the test images are 5x4, the training images 4x4"));
+}

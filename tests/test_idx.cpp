@@ -3,7 +3,13 @@
 #include <mahpo/data/idx.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <vector>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "idx_files.hpp"
 
@@ -78,4 +84,51 @@ TEST_CASE("damaged gzip files are errors, not crashes") {
   auto no_trailer = packed;
   no_trailer.resize(no_trailer.size() - 4);  // the length field of the gzip trailer is gone
   CHECK_THROWS_AS(read_idx(folder.write("no_trailer.gz", no_trailer)), DataError);
+}
+
+namespace {
+
+// The largest resident set this process has had, in MiB.
+long peak_mib() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024;
+}
+
+// Runs read_idx(path) in a child process; true when it threw DataError naming the file and "truncated"
+// and the child's memory stayed under `limit_mib` (the header's size is not trusted with memory).
+bool refused_cheaply(const std::filesystem::path& path, long limit_mib) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    bool named = false;
+    try {
+      read_idx(path);
+    } catch (const DataError& error) {
+      const std::string message = error.what();
+      named = message.find(path.string()) != std::string::npos && message.find("truncated") != std::string::npos;
+    } catch (...) {
+    }
+    ::_exit(named && peak_mib() < limit_mib ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("a short file announcing billions of elements is refused before the memory is taken") {
+  test_idx::Folder folder;
+  const long before = peak_mib();
+  // 8 bytes: a label file announcing 0xFFFFFFFF labels (4 GiB), raw and gzipped.
+  const auto labels = idx_bytes({0xFFFFFFFFu}, {});
+  CHECK(refused_cheaply(folder.write("labels", labels), before + 200));
+  CHECK(refused_cheaply(folder.write_gz("labels.gz", labels), before + 200));
+  // 16 bytes: 0xFFFFFFFF images of 16x16 (1 TiB), once std::bad_alloc without a file name.
+  const auto images = idx_bytes({0xFFFFFFFFu, 16, 16}, {});
+  CHECK(refused_cheaply(folder.write("images", images), before + 200));
+  CHECK(refused_cheaply(folder.write_gz("images.gz", images), before + 200));
+  // A gzipped file with some of its data: read in chunks, refused when the data ends.
+  const auto partial = idx_bytes({0xFFFFFFFFu}, counting(1000));
+  CHECK(refused_cheaply(folder.write_gz("partial.gz", partial), before + 200));
 }

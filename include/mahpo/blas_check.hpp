@@ -28,8 +28,8 @@ inline std::optional<std::string> slow_blas_message(bool avx2, bool avx512, std:
   std::string name(core);
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   constexpr std::array<std::string_view, 3> avx512_cores{"skylakex", "cooperlake", "sapphirerapids"};
-  constexpr std::array<std::string_view, 6> avx2_cores{"haswell", "zen", "excavator", "skylakex", "cooperlake",
-                                                       "sapphirerapids"};
+  constexpr std::array<std::string_view, 6> avx2_cores{"haswell",  "zen",        "excavator",
+                                                       "skylakex", "cooperlake", "sapphirerapids"};
   const auto among = [&](const auto& cores) { return std::find(cores.begin(), cores.end(), name) != cores.end(); };
   const char* level = avx512 && !among(avx512_cores) ? "AVX-512" : avx2 && !among(avx2_cores) ? "AVX2" : nullptr;
   if (level == nullptr) return std::nullopt;
@@ -48,8 +48,7 @@ inline void warn_if_blas_is_slow() {
     const char* core = openblas_get_corename();
     if (core == nullptr) return;
     __builtin_cpu_init();
-    const auto message =
-        slow_blas_message(__builtin_cpu_supports("avx2"), __builtin_cpu_supports("avx512f"), core);
+    const auto message = slow_blas_message(__builtin_cpu_supports("avx2"), __builtin_cpu_supports("avx512f"), core);
     if (message) fmt::print(stderr, "{}\n", *message);
   });
 }

@@ -64,7 +64,8 @@ struct Result {
 inline void settle(Result& result) {
   if (result.status == Status::ok && !std::isfinite(result.value)) {
     result.status = Status::failed;
-    if (result.message.empty()) result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
+    if (result.message.empty())
+      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
     result.value = 0.0;
   }
 }

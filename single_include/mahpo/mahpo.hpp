@@ -16,6 +16,64 @@ inline constexpr const char* version = "0.1.0";
 }  // namespace mahpo
 // ---- end mahpo/version.hpp
 
+// ---- begin mahpo/blas_check.hpp
+// Tells the user, once per process, when OpenBLAS runs older kernels than the CPU allows: Debian's
+// OpenBLAS picks its kernels by CPU model, and on a model it does not know (seen on AVX-512 Xeons)
+// it falls back to SSE3 ("Prescott") kernels, several times slower. The RL agents and GP-BO use BLAS.
+//
+// Silent when OPENBLAS_CORETYPE is set (the user chose the kernels) or when the BLAS is not
+// OpenBLAS (openblas_get_corename is then absent: it is declared weak).
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+extern "C" __attribute__((weak)) char* openblas_get_corename(void);
+
+namespace mahpo {
+
+// What to tell the user about OpenBLAS's `core` on a CPU with (or without) AVX2 and AVX-512;
+// nothing when the kernels fit the CPU.
+inline std::optional<std::string> slow_blas_message(bool avx2, bool avx512, std::string_view core) {
+  std::string name(core);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  constexpr std::array<std::string_view, 3> avx512_cores{"skylakex", "cooperlake", "sapphirerapids"};
+  constexpr std::array<std::string_view, 6> avx2_cores{"haswell",  "zen",        "excavator",
+                                                       "skylakex", "cooperlake", "sapphirerapids"};
+  const auto among = [&](const auto& cores) { return std::find(cores.begin(), cores.end(), name) != cores.end(); };
+  const char* level = avx512 && !among(avx512_cores) ? "AVX-512" : avx2 && !among(avx2_cores) ? "AVX2" : nullptr;
+  if (level == nullptr) return std::nullopt;
+  return fmt::format(
+      "mahpo: this CPU has {} but OpenBLAS runs its '{}' kernels, which are older and slower (OpenBLAS does not "
+      "know this CPU model). The RL searchers and GP-BO will be slower than they should. To fix it, start with "
+      "OPENBLAS_CORETYPE={} set in the environment, or install a newer OpenBLAS.",
+      level, core, avx512 ? "SkylakeX" : "Haswell");
+}
+
+// Prints slow_blas_message for this CPU and this OpenBLAS on stderr, once per process.
+inline void warn_if_blas_is_slow() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (openblas_get_corename == nullptr || std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+    const char* core = openblas_get_corename();
+    if (core == nullptr) return;
+    __builtin_cpu_init();
+    const auto message = slow_blas_message(__builtin_cpu_supports("avx2"), __builtin_cpu_supports("avx512f"), core);
+    if (message) fmt::print(stderr, "{}\n", *message);
+  });
+}
+
+}  // namespace mahpo
+// ---- end mahpo/blas_check.hpp
+
 // ---- begin mahpo/space/config.hpp
 // Config<Space>: one value per parameter of a space, read by name at compile time.
 //
@@ -23,6 +81,7 @@ inline constexpr const char* version = "0.1.0";
 // build with "mahpo::Config::get: this space has no parameter of that name". Every constructor
 // checks its values against the space, so a Config in hand is always inside its space.
 
+#include <algorithm>
 #include <cstddef>
 #include <ostream>
 #include <string>
@@ -37,9 +96,17 @@ inline constexpr const char* version = "0.1.0";
 #include <nlohmann/json.hpp>
 
 // ---- begin mahpo/space/error.hpp
-// The error a bad configuration raises: an unknown name, a wrong type, a value out of range.
+// The error a bad configuration raises (an unknown name, a wrong type, a value out of range), and
+// the short excerpt of an untrusted JSON value or string that its messages quote: a message never
+// grows with the input (a 10 MB string, a value nested 200,000 deep).
 
+#include <cstddef>
 #include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace mahpo {
 
@@ -48,6 +115,36 @@ class ConfigError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+namespace detail {
+
+inline constexpr std::size_t excerpt_characters = 60;
+
+// A string as the user wrote it, cut after excerpt_characters with its length said.
+inline std::string text_excerpt(std::string_view text) {
+  if (text.size() <= excerpt_characters) return std::string(text);
+  return fmt::format("{}... ({} characters)", text.substr(0, excerpt_characters), text.size());
+}
+
+// A JSON value in a few words: scalars as JSON (strings cut), containers by size only, so nothing
+// recurses into a value of unbounded depth.
+inline std::string json_excerpt(const nlohmann::json& value) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::object:
+      return value.empty() ? "{}" : fmt::format("an object of {} member(s)", value.size());
+    case nlohmann::json::value_t::array:
+      return value.empty() ? "[]" : fmt::format("an array of {} element(s)", value.size());
+    case nlohmann::json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      const std::string quoted = nlohmann::json(text.substr(0, excerpt_characters))
+                                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return text.size() <= excerpt_characters ? quoted : fmt::format("{}... ({} characters)", quoted, text.size());
+    }
+    default:
+      return value.dump();
+  }
+}
+
+}  // namespace detail
 }  // namespace mahpo
 // ---- end mahpo/space/error.hpp
 // ---- begin mahpo/space/fixed_string.hpp
@@ -229,7 +326,7 @@ inline std::vector<double> unit_positions(std::size_t count) {
 template <typename T>
 T value_from_json(const nlohmann::json& json) {
   const auto wrong = [&](const char* expected) {
-    return ConfigError(fmt::format("expected {}, got {}", expected, json.dump()));
+    return ConfigError(fmt::format("expected {}, got {}", expected, json_excerpt(json)));
   };
   if constexpr (std::same_as<T, bool>) {
     if (!json.is_boolean()) throw wrong("a boolean");
@@ -587,13 +684,16 @@ class Config {
   // left out; if given, it must hold its value.
   static Config from_json(const nlohmann::json& json) {
     if (!json.is_object()) {
-      throw ConfigError(fmt::format("mahpo: a config must be a JSON object, got {}", json.dump()));
+      throw ConfigError(fmt::format("mahpo: a config must be a JSON object, got {}", detail::json_excerpt(json)));
     }
     std::vector<std::string> problems;
+    std::size_t unlisted = 0;  // unknown names past the first few: counted, not formatted
     for (const auto& item : json.items()) {
-      if (!S::has_name(item.key())) {
-        problems.push_back(
-            fmt::format("unknown parameter '{}' (the space has: {})", item.key(), fmt::join(S::names, ", ")));
+      if (!S::has_name(item.key()) && problems.size() >= shown_problems) {
+        ++unlisted;
+      } else if (!S::has_name(item.key())) {
+        problems.push_back(fmt::format("unknown parameter '{}' (the space has: {})", detail::text_excerpt(item.key()),
+                                       fmt::join(S::names, ", ")));
       }
     }
     values_type values = S::centre_values();
@@ -616,11 +716,22 @@ class Config {
         problems.push_back(fmt::format("parameter '{}': {}", name, error.what()));
       }
     });
-    if (!problems.empty()) throw ConfigError(fmt::format("mahpo: bad config: {}", fmt::join(problems, "; ")));
+    if (!problems.empty()) throw ConfigError(fmt::format("mahpo: bad config: {}", summary(problems, unlisted)));
     return Config(std::move(values));
   }
 
  private:
+  // The first few problems, and how many more: a JSON object with a million unknown names makes a
+  // message of a few lines.
+  static constexpr std::size_t shown_problems = 5;
+  static std::string summary(const std::vector<std::string>& problems, std::size_t unlisted) {
+    const std::size_t shown = std::min(problems.size(), shown_problems);
+    const std::size_t more = problems.size() - shown + unlisted;
+    const std::string listed =
+        fmt::format("{}", fmt::join(problems.begin(), problems.begin() + static_cast<std::ptrdiff_t>(shown), "; "));
+    return more == 0 ? listed : fmt::format("{}; and {} more", listed, more);
+  }
+
   template <typename P>
   static std::string out_of_range_message(const typename P::value_type& value) {
     return fmt::format("parameter '{}': {} is not {}", P::name.view(), detail::format_value(value), P::describe());
@@ -651,6 +762,7 @@ void from_json(const nlohmann::json& json, Config<S>& config) {
 // middle); a Categorical keeps all its values; a Fixed parameter keeps its one value.
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <span>
@@ -732,6 +844,25 @@ class Discretization {
       hana::at(values, index) = levels[pick];
     });
     return Config<S>(std::move(values));
+  }
+
+  // The indices of the values nearest to `config`'s, one per free dimension (nearest in the unit
+  // cube, so in the parameter's own scale): at(nearest(c)) == c for a config on the grid.
+  std::array<std::size_t, dimension> nearest(const Config<S>& config) const {
+    std::array<std::size_t, dimension> indices{};
+    S::for_each_parameter([&](auto index, auto type) {
+      using P = typename decltype(type)::type;
+      if constexpr (!P::is_fixed) {
+        const auto& levels = hana::at(levels_, index);
+        const double target = P::encode(hana::at(config.values(), index));
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < levels.size(); ++k) {
+          if (std::abs(P::encode(levels[k]) - target) < std::abs(P::encode(levels[best]) - target)) best = k;
+        }
+        indices[S::free_position(decltype(index)::value)] = best;
+      }
+    });
+    return indices;
   }
 
   // The point-th grid point, the last free dimension varying fastest.
@@ -1011,13 +1142,19 @@ class DataError : public std::runtime_error {
 // Format (LeCun et al., "The MNIST database"): two zero bytes, an element-type byte, a rank byte,
 // then one big-endian uint32 per dimension, then the elements in row-major order. mahpo reads
 // unsigned-byte elements (type 0x08), the type of every MNIST-like file. The header, the sizes and
-// the file's length are all checked: a truncated or over-long file is an error, never a crash.
+// the file's length are all checked: a truncated or over-long file is an error, never a crash. The
+// header is not trusted with memory: a raw file's announced size is checked against its length
+// before anything is allocated, and gzip data is inflated in growing chunks, so a short file that
+// announces 4 billion elements costs no more memory than its data.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -1041,6 +1178,9 @@ class ZlibReader {
   explicit ZlibReader(const std::filesystem::path& path) : path_(path), file_(gzopen(path.c_str(), "rb"), &gzclose) {
     if (!file_) throw DataError(fmt::format("{}: cannot open file", path.string()));
   }
+
+  // True when the file is not gzip data (zlib passes it through as it is).
+  bool raw() { return gzdirect(file_.get()) == 1; }
 
   // Reads up to `count` bytes; fewer only at the end of the data. A damaged stream throws.
   std::size_t read(void* into, std::size_t count) {
@@ -1128,8 +1268,28 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
     count *= extent;
   }
 
-  array.elements.resize(count);
-  const std::size_t got = reader.read(array.elements.data(), count);
+  const std::size_t header_bytes = 4 + 4 * std::size_t{rank};
+  std::error_code error;
+  const std::uintmax_t file_bytes = std::filesystem::file_size(path, error);
+  if (reader.raw() && !error && file_bytes - header_bytes < count) {
+    throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",
+                                path.string(), count, fmt::join(array.shape, "x"), file_bytes - header_bytes));
+  }
+  // Grows with the data actually read (gzip's own length field is 32 bits and may lie).
+  constexpr std::size_t chunk = std::size_t{1} << 24;
+  std::size_t got = 0;
+  try {
+    while (got < count) {
+      const std::size_t want = std::min(count - got, std::max(chunk, got));
+      array.elements.resize(got + want);
+      const std::size_t read = reader.read(array.elements.data() + got, want);
+      got += read;
+      if (read < want) break;
+    }
+  } catch (const std::bad_alloc&) {
+    throw DataError(
+        fmt::format("{}: out of memory for {} elements ({})", path.string(), count, fmt::join(array.shape, "x")));
+  }
   if (got != count) {
     throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",
                                 path.string(), count, fmt::join(array.shape, "x"), got));
@@ -1301,6 +1461,11 @@ inline Dataset load_dataset(std::string_view name, const SplitOptions& options =
   const ImageSet full = load_image_set(file("train-images-idx3-ubyte"), file("train-labels-idx1-ubyte"), classes);
   std::tie(dataset.train, dataset.validation) = split_train_validation(full, options);
   dataset.test = load_image_set(file("t10k-images-idx3-ubyte"), file("t10k-labels-idx1-ubyte"), classes);
+  if (dataset.test.rows() != full.rows() || dataset.test.columns() != full.columns()) {
+    throw DataError(fmt::format("{}: the test images are {}x{}, the training images {}x{}; a network takes one size",
+                                folder.string(), dataset.test.rows(), dataset.test.columns(), full.rows(),
+                                full.columns()));
+  }
   return dataset;
 }
 
@@ -1315,6 +1480,7 @@ inline Dataset load_dataset(std::string_view name, const SplitOptions& options =
 // what a searcher maximizes (for a LeNet, the validation accuracy) or minimizes (Goal); its status
 // says whether the value means anything. A diverged or failed trial never carries a NaN: its value is 0.
 
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -1322,6 +1488,7 @@ inline Dataset load_dataset(std::string_view name, const SplitOptions& options =
 #include <type_traits>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 
@@ -1353,6 +1520,10 @@ struct Budget {
   std::size_t iterations = 0;
 };
 
+inline void to_json(nlohmann::json& json, const Budget& budget) {
+  json = {{"epochs", budget.epochs}, {"iterations", budget.iterations}};
+}
+
 struct Result {
   double value = 0.0;
   Status status = Status::ok;
@@ -1360,6 +1531,17 @@ struct Result {
   nlohmann::json metrics = nlohmann::json::object();
   std::string message;
 };
+
+// The rule a study applies to every result, evaluated or replayed from a journal: an ok result
+// whose value is not a finite number is a failed one (it could otherwise become the best trial).
+inline void settle(Result& result) {
+  if (result.status == Status::ok && !std::isfinite(result.value)) {
+    result.status = Status::failed;
+    if (result.message.empty())
+      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
+    result.value = 0.0;
+  }
+}
 
 // What a study evaluates: objective(config, budget) -> Result.
 template <typename O, typename S>
@@ -5915,10 +6097,13 @@ class Lstm {
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 
 namespace mahpo::rl {
 
 enum class MlpActivation { relu, tanh };
+NLOHMANN_JSON_SERIALIZE_ENUM(MlpActivation, {{MlpActivation::relu, "relu"}, {MlpActivation::tanh, "tanh"}})
 
 struct MlpOptions {
   std::vector<std::size_t> sizes;                  // {inputs, hidden..., outputs}: at least two entries, all positive
@@ -6237,12 +6422,20 @@ class ValueNormalizer {
 //
 //   Trial<S> trial = searcher.ask();        // an id, a config of space S, a budget
 //   searcher.tell(trial.id, result);        // mahpo::Result: value, status, intermediate values
+//   searcher.replace(trial.id, config);     // a pending trial was (or will be) run with this config
+//
+// replace() is Optuna's enqueue_trial / add_trial idea: the searcher takes `config` as what it asked
+// for that trial (its models, its RL agents' actions and log-probabilities follow), so a study can
+// evaluate a config of the user's, or resume a journal written on another machine whose rounding
+// made slightly different configs. Its budget stays the searcher's. A searcher may also describe
+// its own options as JSON (`options_json()`), which the study journal records.
 //
 // Rules every searcher in mahpo follows (and `tests/search/test_laws.cpp` checks):
 // - ask() never blocks and always returns a trial; trials may be pending (asked, not yet told)
 //   in any number, and tells may come in any order. Multi-fidelity searchers open a new bracket
 //   when the current one waits for results.
-// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice.
+// - tell() refuses, with std::invalid_argument, an id that was never asked or is told twice;
+//   replace() refuses an id that was never asked or was already told.
 // - Seeded and deterministic: the same seed and the same sequence of asks and tells give the same
 //   trials.
 // - `goal` says whether the value is maximized (the default: accuracies) or minimized. Inside,
@@ -6254,6 +6447,8 @@ class ValueNormalizer {
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 
 namespace mahpo::search {
@@ -6276,13 +6471,27 @@ struct Trial {
 // The contract, checked at the study's entry points. What searchers share besides it: the history
 // they keep (search/history.hpp) and the unit cube they model (search/unit_cube.hpp).
 template <typename T>
-concept Searcher = requires(T& searcher, std::size_t id, const Result& result) {
+concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
+                            const Config<typename T::space_type>& config) {
   typename T::space_type;
   { T::name } -> std::convertible_to<std::string_view>;
   { searcher.ask() } -> std::same_as<Trial<typename T::space_type>>;
   searcher.tell(id, result);
+  searcher.replace(id, config);
   { searcher.options() } -> std::convertible_to<const SearchOptions&>;
 };
+
+// A searcher's own options as JSON (null for a searcher that does not say them).
+template <typename T>
+nlohmann::json options_json(const T& searcher) {
+  if constexpr (requires {
+                  { searcher.options_json() } -> std::convertible_to<nlohmann::json>;
+                }) {
+    return searcher.options_json();
+  } else {
+    return nullptr;
+  }
+}
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/searcher.hpp
@@ -6320,6 +6529,20 @@ class History {
     entries_.push_back(std::move(entry));
     last_ = Trial<S>{entries_.back().id, entries_.back().config, budget};
     return last_;
+  }
+
+  // Makes `config` the config of pending trial `id` (Searcher::replace); throws
+  // std::invalid_argument for an unknown id or a trial already told.
+  const observation_type& replace(std::size_t id, Config<S> config, std::string_view searcher) {
+    if (id >= entries_.size() || entries_[id].finished) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: replace({}): trial {} is {}", searcher, id, id,
+                                              id >= entries_.size() ? "unknown" : "already told"));
+    }
+    auto& entry = entries_[id];
+    entry.point = S::to_unit_cube(config);
+    entry.config = std::move(config);
+    if (last_.id == id) last_.config = entry.config;
+    return entry;
   }
 
   // Records a result; throws std::invalid_argument for an unknown id or a second tell.
@@ -6467,6 +6690,7 @@ struct AnnealOptions {
   double average_best_rank = 2.0;   // mean of the geometric distribution over ranks, 1 = the best (>= 1)
   double shrink_coefficient = 0.1;  // the window is 1 / (1 + T * shrink_coefficient) of the range (>= 0)
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AnnealOptions, average_best_rank, shrink_coefficient)
 
 namespace anneal::detail {
 
@@ -6536,8 +6760,11 @@ class Anneal {
   }
 
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   const AnnealOptions& anneal_options() const { return anneal_; }
+  nlohmann::json options_json() const { return anneal_; }
   const SearchOptions& options() const { return options_; }
   const History<S>& history() const { return history_; }
 
@@ -6655,6 +6882,8 @@ class Anneal {
 #include <cstddef>
 #include <span>
 
+#include <nlohmann/json.hpp>
+
 // ---- begin mahpo/search/gp/special_functions.hpp
 // The special functions GP-BO's acquisition needs, computed stably far into the tails: erfcx,
 // log(1 - exp(a)), log h(z) of expected improvement and log EI itself.
@@ -6724,6 +6953,7 @@ inline double log_ei(double mean, double sigma, double best) {
 namespace mahpo::search::gp {
 
 enum class AcquisitionKind { log_ei, ucb };
+NLOHMANN_JSON_SERIALIZE_ENUM(AcquisitionKind, {{AcquisitionKind::log_ei, "log_ei"}, {AcquisitionKind::ucb, "ucb"}})
 
 }  // namespace mahpo::search::gp
 
@@ -7306,6 +7536,8 @@ struct GpBoOptions {
   std::size_t fit_evaluations = 30;               // likelihood evaluations per start of the fit
   double noise_floor = 1e-6;                      // least noise variance (standardized losses)
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpBoOptions, startup_trials, acquisition, ucb_beta, candidates, refine_starts,
+                                   fit_restarts, fit_evaluations, noise_floor)
 
 template <typename S>
 class GpBo {
@@ -7330,9 +7562,12 @@ class GpBo {
   }
 
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   const SearchOptions& options() const { return options_; }
   const GpBoOptions& gp_options() const { return gp_; }
+  nlohmann::json options_json() const { return gp_; }
   const History<S>& history() const { return history_; }
 
  private:
@@ -7524,7 +7759,11 @@ class Grid {
 
   // A resolution per free dimension.
   Grid(SearchOptions options, const std::array<std::size_t, S::dimension>& resolution, bool shuffle = true)
-      : options_(options), history_(options.goal), discretization_(resolution), order_(checked_size(discretization_)) {
+      : options_(options),
+        history_(options.goal),
+        discretization_(resolution),
+        order_(checked_size(discretization_)),
+        settings_{{"resolution", resolution}, {"shuffle", shuffle}} {
     std::iota(order_.begin(), order_.end(), std::size_t{0});
     if (shuffle) {
       std::mt19937_64 rng(options.seed);
@@ -7537,9 +7776,12 @@ class Grid {
     return history_.add(discretization_.at(point), options_.budget);
   }
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   std::size_t size() const { return order_.size(); }
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return settings_; }
   const History<S>& history() const { return history_; }
 
  private:
@@ -7563,6 +7805,7 @@ class Grid {
   History<S> history_;
   Discretization<S> discretization_;
   std::vector<std::size_t> order_;
+  nlohmann::json settings_;  // the resolution and the order, for the journal
 };
 
 }  // namespace mahpo::search
@@ -7835,6 +8078,8 @@ struct BohbOptions {
   double min_bandwidth = 1e-3;          // floor of every bandwidth
   std::size_t min_points_in_model = 0;  // 0: dimension + 1; else at least dimension + 1
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BohbOptions, min_budget, max_budget, eta, top_n_percent, num_samples,
+                                   random_fraction, bandwidth_factor, min_bandwidth, min_points_in_model)
 
 namespace bohb::detail {
 
@@ -7972,6 +8217,9 @@ class Bohb {
 
   const SearchOptions& options() const { return options_; }
   const BohbOptions& bohb_options() const { return bohb_; }
+  nlohmann::json options_json() const { return bohb_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
   const hyperband::detail::Shape& shape() const { return scheduler_.shape(); }
   std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
@@ -8157,6 +8405,7 @@ struct HyperbandOptions {
   double max_budget = 1.0;        // epochs of every bracket's last rung
   double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HyperbandOptions, min_budget, max_budget, eta)
 
 }  // namespace mahpo::search
 
@@ -8174,7 +8423,8 @@ class RandomBrackets {
       : options_(options),
         history_(options.goal),
         rng_(options.seed),
-        scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order) {}
+        scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order),
+        brackets_(brackets) {}
 
   Trial<S> ask() {
     const Slot slot = scheduler_.ask(history_.asked());
@@ -8188,6 +8438,9 @@ class RandomBrackets {
   }
 
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return brackets_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
   // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
   const Shape& shape() const { return scheduler_.shape(); }
@@ -8198,6 +8451,7 @@ class RandomBrackets {
   History<S> history_;
   std::mt19937_64 rng_;
   Scheduler scheduler_;
+  HyperbandOptions brackets_;
 };
 
 }  // namespace mahpo::search::hyperband::detail
@@ -8419,6 +8673,10 @@ namespace mahpo::search {
 
 enum class MappoActions { gaussian, grid };
 enum class MappoRewards { ranked, normalized, raw };
+NLOHMANN_JSON_SERIALIZE_ENUM(MappoActions, {{MappoActions::gaussian, "gaussian"}, {MappoActions::grid, "grid"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(MappoRewards, {{MappoRewards::ranked, "ranked"},
+                                            {MappoRewards::normalized, "normalized"},
+                                            {MappoRewards::raw, "raw"}})
 
 struct MappoOptions {
   MappoActions actions = MappoActions::gaussian;
@@ -8460,6 +8718,11 @@ struct MappoOptions {
                         .hidden_sizes = {64, 64}};
   }
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MappoOptions, actions, bins, initial_std, min_std, episodes_per_update, replay,
+                                   ppo_epochs, target_kl, clip, actor_learning_rate, critic_learning_rate,
+                                   entropy_coefficient, max_gradient_norm, value_normalization, rewards,
+                                   failed_quantile, advantage_normalization, value_clipping, huber_delta, gae_lambda,
+                                   hidden_sizes, activation)
 
 // What the last PPO update did (for logs and benchmarks).
 struct MappoUpdateStats {
@@ -8637,7 +8900,40 @@ class Mappo {
     }
   }
 
+  // The pending trial `id` was run with `config` (see Searcher::replace): its episode becomes the
+  // actions that give `config` (the nearest grid levels; Gaussian actions inside [-1, 1]), with their
+  // log-probabilities under the current actors, each seeing its predecessor's new actions.
+  void replace(std::size_t id, const Config<space_type>& config) {
+    history_.replace(id, config, name);
+    Episode& episode = episodes_[id];
+    if (gaussian()) {
+      const auto point = space_type::to_unit_cube(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k) episode.actions[k] = 2.0 * point[agents::positions[k]] - 1.0;
+    } else {
+      const auto indices = discretization_.nearest(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k)
+        episode.actions[k] = static_cast<double>(indices[agents::positions[k]]);
+    }
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix log_probabilities;
+      if (gaussian()) {
+        rl::Matrix actions = rl::Matrix::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions(0, d) = episode.actions[agents::offsets[a] + d];
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        rl::Actions actions = rl::Actions::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+          actions(0, d) = static_cast<std::size_t>(episode.actions[agents::offsets[a] + d]);
+        log_probabilities = grid_heads_[a].log_probabilities(output, actions);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+    }
+  }
+
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return mappo_; }
   const MappoOptions& mappo_options() const { return mappo_; }
   const History<space_type>& history() const { return history_; }
   const Discretization<space_type>& discretization() const { return discretization_; }
@@ -9083,6 +9379,7 @@ enum class PpoLstmSquash {
   sample,  // a = tanh(u), u ~ N(mu, sigma)
   mean,    // a = clip(h, -1, 1), h ~ N(tanh(mu), sigma)
 };
+NLOHMANN_JSON_SERIALIZE_ENUM(PpoLstmSquash, {{PpoLstmSquash::sample, "sample"}, {PpoLstmSquash::mean, "mean"}})
 
 struct PpoLstmOptions {
   double learning_rate = 0.007;           // Adam's, for the agent (Wu et al.)
@@ -9106,6 +9403,11 @@ struct PpoLstmOptions {
   std::size_t min_real_for_model = 0;  // usable real trials before the model is used; 0: 2 x dimension
   PpoLstmSquash squash = PpoLstmSquash::sample;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PpoLstmOptions, learning_rate, lstm_units, lstm_layers, embedding,
+                                   episodes_per_update, ppo_epochs, clip, entropy_coefficient, max_gradient_norm,
+                                   initial_log_std, use_reward_model, reward_model_ensemble, reward_model_hidden,
+                                   reward_model_steps, reward_model_learning_rate, kl_threshold, max_model_updates,
+                                   imagined_episodes, min_real_for_model, squash)
 
 namespace ppo_lstm::detail {
 
@@ -9482,7 +9784,20 @@ class PpoLstm {
     if (ppo_.use_reward_model) model_based_updates();
   }
 
+  // The pending trial `id` was run with `config` (see Searcher::replace): its episode becomes the
+  // draws that give `config` (the squash inverted: atanh, kept finite, or the clipped value itself);
+  // the update computes their log-probabilities then, as for sampled episodes.
+  void replace(std::size_t id, const Config<S>& config) {
+    history_.replace(id, config, name);
+    const auto point = S::to_unit_cube(config);
+    for (std::size_t t = 0; t < S::dimension; ++t) {
+      const double action = std::clamp(2.0 * point[t] - 1.0, -1.0 + 1e-6, 1.0 - 1e-6);
+      episodes_[id][t] = ppo_.squash == PpoLstmSquash::sample ? std::atanh(action) : action;
+    }
+  }
+
   const SearchOptions& options() const { return options_; }
+  nlohmann::json options_json() const { return ppo_; }
   const PpoLstmOptions& ppo_options() const { return ppo_; }
   const History<S>& history() const { return history_; }
 
@@ -9617,6 +9932,8 @@ class Random {
 
   Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
   const SearchOptions& options() const { return options_; }
   const History<S>& history() const { return history_; }
@@ -9688,6 +10005,7 @@ struct EvolutionOptions {
     return options;
   }
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EvolutionOptions, population, sample, mutation_scale)
 
 namespace evolution::detail {
 
@@ -9734,6 +10052,9 @@ class RegularizedEvolution {
   // The ids of the current population, oldest first.
   const std::deque<std::size_t>& population() const { return population_; }
   const EvolutionOptions& evolution_options() const { return evolution_; }
+  nlohmann::json options_json() const { return evolution_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const SearchOptions& options() const { return options_; }
   const History<S>& history() const { return history_; }
 
@@ -9890,6 +10211,8 @@ class RegularizedEvolution {
 
 #include <cstddef>
 
+#include <nlohmann/json.hpp>
+
 namespace mahpo::search {
 
 struct TpeOptions {
@@ -9901,6 +10224,8 @@ struct TpeOptions {
   bool multivariate = false;        // joint kernels (Optuna's multivariate TPE)
   bool constant_liar = true;        // pending trials join the above group
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TpeOptions, startup_trials, candidates, prior_weight, consider_magic_clip,
+                                   consider_endpoints, multivariate, constant_liar)
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/tpe/options.hpp
@@ -10413,6 +10738,9 @@ class Tpe {
 
   const SearchOptions& options() const { return options_; }
   const TpeOptions& tpe_options() const { return tpe_; }
+  nlohmann::json options_json() const { return tpe_; }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
 
  private:
@@ -10665,13 +10993,21 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
 //   StudyReport report = coordinator.close();
 //
 // Journal: every ask and tell is appended and fsync'ed before the trial starts or its result is
-// reported, so the journal's order is the order the searcher saw. Resume: a fresh searcher, built
-// with the same options, replays the journal's asks and tells in order (each replayed ask must give
-// the journal's config: searchers are deterministic); trials asked but never told (running at the
-// crash) are evaluated again first; finished ones never are.
+// reported, so the journal's order is the order the searcher saw. Its header says what ran (the
+// searcher and its options, the seed, the goal, the budget, the space, the caller's context: data
+// and trainer, and mahpo's version); a resume whose study differs in any of these is refused.
+//
+// Resume: a fresh searcher, built with the same options, replays the journal's asks and tells in
+// order. Each replayed ask is given the journal's config as what was asked (search::Searcher's
+// replace(), Optuna's enqueue_trial idea): another machine's rounding (another CPU, another BLAS
+// kernel) may make the searcher propose a config that differs in its last digits, and the study
+// continues from what was really evaluated; such differences are counted in the report's notes, not
+// fatal. Trials asked but never told (running at the crash) are evaluated again first; finished ones
+// never are.
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <deque>
@@ -10689,17 +11025,24 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
 // The study journal: one JSON object per line, appended and fsync'ed before the event it records is
 // reported, so a crash loses at most the line being written.
 //
-//   {"event":"study","format":1,"searcher":"tpe","space":"...","seed":0,"goal":"maximize"}
-//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01}
+//   {"event":"study","format":2,"mahpo":"0.1.0","searcher":"tpe","options":{...},"seed":0,
+//    "goal":"maximize","budget":{...},"space":"...","context":{...},"crc":"89abcdef"}
+//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01,"crc":"..."}
 //   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
-//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6}
+//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6,"crc":"..."}
+//
+// Every line ends with a chained checksum: the CRC-32 (zlib's) of the line up to its "crc" member,
+// continued from the previous line's. A line edited by hand, or taken from another journal, or out of
+// its place, breaks the chain there and the journal is refused with that file and line.
 //
 // Reading tolerates a truncated last line (the crash happened while writing it): it is reported
-// and cut off before anything new is appended. Any other malformed line is an error.
+// and cut off before anything new is appended. Any other malformed line is an error that names the
+// file and the line; so is a record nested deeper than max_record_depth.
 
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10708,12 +11051,15 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <zlib.h>
 #include <nlohmann/json.hpp>
 
 
@@ -10724,19 +11070,91 @@ class StudyError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline Status status_from_string(const std::string& text) {
-  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
-    if (text == to_string(status)) return status;
-  }
-  throw StudyError(fmt::format("mahpo: unknown trial status '{}' in the journal", text));
-}
+inline constexpr int journal_format = 2;
+inline constexpr int max_record_depth = 32;  // deeper records are refused (nothing mahpo writes comes near)
 
 // A value as JSON: NaN and infinities (which JSON lacks) become null.
 inline nlohmann::json number_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
 }
-inline double number_from(const nlohmann::json& json) {
-  return json.is_number() ? json.get<double>() : std::numeric_limits<double>::quiet_NaN();
+
+// JSON text of a record; invalid UTF-8 (from an exception's message, say) is replaced, not fatal.
+inline std::string record_text(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace detail {
+
+inline std::uint32_t continue_crc(std::uint32_t chain, std::string_view bytes) {
+  uLong crc = chain;
+  while (!bytes.empty()) {  // zlib takes at most 4 GiB at once
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size(), 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), chunk);
+    bytes.remove_prefix(chunk);
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+inline constexpr std::string_view crc_key = "\"crc\":\"";
+inline constexpr std::size_t crc_suffix = crc_key.size() + 8 + 2;  // "crc":"89abcdef"}
+
+}  // namespace detail
+
+// One journal line (without its newline) for `record`, a JSON object without "crc": the record
+// with its chained checksum as the last member. Updates `chain` to this line's checksum.
+inline std::string journal_line(const nlohmann::json& record, std::uint32_t& chain) {
+  std::string text = record_text(record);
+  chain = detail::continue_crc(chain, text);
+  text.pop_back();  // the closing brace
+  if (!record.empty()) text += ',';
+  return fmt::format("{}{}{:08x}\"}}", text, detail::crc_key, chain);
+}
+
+// A record read back, with where it was: "file:line" for messages. Its accessors refuse a missing
+// or mistyped member with that place in the message.
+struct JournalRecord {
+  nlohmann::json json;
+  std::string where;
+
+  [[noreturn]] void fail(std::string_view problem) const {
+    throw StudyError(fmt::format("mahpo: {}: {}", where, problem));
+  }
+  const nlohmann::json& at(const char* key) const {
+    const auto found = json.find(key);
+    if (found == json.end()) fail(fmt::format("the record has no \"{}\"", key));
+    return *found;
+  }
+  std::string text(const char* key) const {
+    const auto& value = at(key);
+    if (!value.is_string())
+      fail(fmt::format("\"{}\" must be a string, got {}", key, mahpo::detail::json_excerpt(value)));
+    return value.get<std::string>();
+  }
+  std::size_t count(const char* key) const {
+    const auto& value = at(key);
+    if (!value.is_number_unsigned()) {
+      fail(fmt::format("\"{}\" must be an integer >= 0, got {}", key, mahpo::detail::json_excerpt(value)));
+    }
+    return value.get<std::size_t>();
+  }
+  // A number; null stands for NaN (JSON has no NaN); a missing member is `otherwise`.
+  double number(const char* key, std::optional<double> otherwise = std::nullopt) const {
+    if (otherwise && !json.contains(key)) return *otherwise;
+    return number_in(at(key), key);
+  }
+  double number_in(const nlohmann::json& value, std::string_view key) const {
+    if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (!value.is_number())
+      fail(fmt::format("\"{}\" must be a number, got {}", key, mahpo::detail::json_excerpt(value)));
+    return value.get<double>();
+  }
+};
+
+inline std::optional<Status> status_from_string(std::string_view text) {
+  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
+    if (text == to_string(status)) return status;
+  }
+  return std::nullopt;
 }
 
 inline nlohmann::json result_to_json(const Result& result) {
@@ -10749,23 +11167,89 @@ inline nlohmann::json result_to_json(const Result& result) {
           {"message", result.message}};
 }
 
-inline Result result_from_json(const nlohmann::json& json) {
+inline Result result_from_json(const JournalRecord& record) {
   Result result;
-  result.value = number_from(json.at("value"));
-  result.status = status_from_string(json.at("status").get<std::string>());
-  for (const auto& value : json.at("intermediate")) result.intermediate.push_back(number_from(value));
-  result.metrics = json.at("metrics");
-  result.message = json.at("message").get<std::string>();
+  result.value = record.number("value");
+  const std::string status = record.text("status");
+  const auto parsed = status_from_string(status);
+  if (!parsed) record.fail(fmt::format("unknown trial status '{}'", mahpo::detail::text_excerpt(status)));
+  result.status = *parsed;
+  const auto& intermediate = record.at("intermediate");
+  if (!intermediate.is_array()) record.fail("\"intermediate\" must be an array of numbers");
+  for (const auto& value : intermediate) result.intermediate.push_back(record.number_in(value, "intermediate"));
+  result.metrics = record.at("metrics");
+  if (!result.metrics.is_object()) record.fail("\"metrics\" must be an object");
+  result.message = record.text("message");
   return result;
 }
 
 struct JournalContents {
-  std::vector<nlohmann::json> records;
+  std::vector<JournalRecord> records;
   std::size_t valid_bytes = 0;      // the length of the complete lines
   std::size_t truncated_bytes = 0;  // the length of a cut-off last line (0: none)
+  std::uint32_t chain = 0;          // the last complete line's checksum: the next line continues it
 };
 
-// Reads a journal; throws StudyError on a malformed line that is not a truncated last line.
+namespace detail {
+
+// Parses one line, refusing depth beyond max_record_depth while parsing (nothing deep is built).
+inline nlohmann::json parse_record(std::string_view text, const std::string& where) {
+  const auto depth_guard = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > max_record_depth) {
+      throw StudyError(fmt::format("mahpo: {}: a record nested more than {} deep", where, max_record_depth));
+    }
+    return true;
+  };
+  try {
+    nlohmann::json record = nlohmann::json::parse(text.begin(), text.end(), depth_guard);
+    if (!record.is_object()) throw StudyError(fmt::format("mahpo: {}: a record must be a JSON object", where));
+    return record;
+  } catch (const nlohmann::json::exception& error) {
+    throw StudyError(fmt::format("mahpo: {}: malformed line: {}", where, mahpo::detail::text_excerpt(error.what())));
+  }
+}
+
+// The record of a signed line, after checking its checksum against the chain.
+inline nlohmann::json verified_record(std::string_view line, std::uint32_t& chain, const std::string& where) {
+  const bool has_crc = line.size() > crc_suffix && line.back() == '}' &&
+                       line.substr(line.size() - crc_suffix, crc_key.size()) == crc_key;
+  if (!has_crc) {
+    nlohmann::json record = parse_record(line, where);  // malformed JSON is said as such first
+    const auto format = record.find("format");
+    if (format != record.end() && *format != journal_format) {
+      throw StudyError(fmt::format(
+          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes format {} "
+          "only: start a new journal",
+          where, mahpo::detail::json_excerpt(*format), journal_format));
+    }
+    throw StudyError(fmt::format("mahpo: {}: the line has no checksum (\"crc\" last)", where));
+  }
+  const std::string_view digits = line.substr(line.size() - 10, 8);
+  std::uint32_t recorded = 0;
+  for (char digit : digits) {
+    const auto at = std::string_view("0123456789abcdef").find(digit);
+    if (at == std::string_view::npos) throw StudyError(fmt::format("mahpo: {}: a malformed checksum", where));
+    recorded = recorded * 16 + static_cast<std::uint32_t>(at);
+  }
+  std::string body(line.substr(0, line.size() - crc_suffix));
+  if (!body.empty() && body.back() == ',') body.pop_back();
+  body += '}';
+  const std::uint32_t expected = continue_crc(chain, body);
+  nlohmann::json record = parse_record(body, where);
+  if (recorded != expected) {
+    throw StudyError(fmt::format(
+        "mahpo: {}: checksum mismatch: the line was edited, or comes from another journal or another place in "
+        "this one; a journal resumes only as it was written",
+        where));
+  }
+  chain = expected;
+  return record;
+}
+
+}  // namespace detail
+
+// Reads a journal and checks its chain of checksums; throws StudyError naming the file and line of
+// the first bad line that is not a truncated last line.
 inline JournalContents read_journal(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw StudyError(fmt::format("mahpo: cannot read the journal {}", path.string()));
@@ -10778,13 +11262,10 @@ inline JournalContents read_journal(const std::filesystem::path& path) {
       contents.truncated_bytes = text.size() - start;
       break;
     }
-    try {
-      contents.records.push_back(nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(start),
-                                                       text.begin() + static_cast<std::ptrdiff_t>(end)));
-    } catch (const nlohmann::json::exception& error) {
-      throw StudyError(
-          fmt::format("mahpo: the journal {} has a malformed line {}: {}", path.string(), line_number, error.what()));
-    }
+    std::string where = fmt::format("{}:{}", path.string(), line_number);
+    nlohmann::json record =
+        detail::verified_record(std::string_view(text).substr(start, end - start), contents.chain, where);
+    contents.records.push_back({std::move(record), std::move(where)});
     start = end + 1;
     contents.valid_bytes = start;
     ++line_number;
@@ -10796,21 +11277,25 @@ inline JournalContents read_journal(const std::filesystem::path& path) {
 class JournalWriter {
  public:
   JournalWriter() = default;
-  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line).
-  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt)
-      : path_(path) {
+  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line);
+  // `chain` is the last line's checksum when continuing a journal.
+  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt,
+                         std::uint32_t chain = 0)
+      : path_(path), chain_(chain) {
     descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (descriptor_ < 0) fail("open");
     if (keep_bytes && ::ftruncate(descriptor_, static_cast<off_t>(*keep_bytes)) != 0) fail("truncate");
   }
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
-  JournalWriter(JournalWriter&& other) noexcept : path_(std::move(other.path_)), descriptor_(other.descriptor_) {
+  JournalWriter(JournalWriter&& other) noexcept
+      : path_(std::move(other.path_)), descriptor_(other.descriptor_), chain_(other.chain_) {
     other.descriptor_ = -1;
   }
   JournalWriter& operator=(JournalWriter&& other) noexcept {
     std::swap(path_, other.path_);
     std::swap(descriptor_, other.descriptor_);
+    std::swap(chain_, other.chain_);
     return *this;
   }
   ~JournalWriter() {
@@ -10819,9 +11304,11 @@ class JournalWriter {
 
   bool is_open() const { return descriptor_ >= 0; }
 
+  // Appends one record (a JSON object without "crc") as a signed line.
   void append(const nlohmann::json& record) {
     if (descriptor_ < 0) return;
-    const std::string line = record.dump() + "\n";
+    std::uint32_t chain = chain_;
+    const std::string line = journal_line(record, chain) + "\n";
     std::size_t written = 0;
     while (written < line.size()) {
       const ssize_t n = ::write(descriptor_, line.data() + written, line.size() - written);
@@ -10830,6 +11317,7 @@ class JournalWriter {
       written += static_cast<std::size_t>(n);
     }
     if (::fsync(descriptor_) != 0) fail("fsync");
+    chain_ = chain;
   }
 
  private:
@@ -10839,6 +11327,7 @@ class JournalWriter {
 
   std::filesystem::path path_;
   int descriptor_ = -1;
+  std::uint32_t chain_ = 0;
 };
 
 }  // namespace mahpo::study
@@ -10928,7 +11417,8 @@ inline std::string csv_cell(std::string_view text) {
 
 // A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
 inline std::string json_text(const nlohmann::json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
+  return value.is_string() ? value.get<std::string>()
+                           : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // Cells joined by commas (no line break), each quoted only when it must be.
@@ -11053,29 +11543,52 @@ struct StudyOptions {
   double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit)
   std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
-  bool resume = false;            // continue the journal at `journal` (refused when it does not match)
+  bool resume = false;            // continue the journal at `journal` (refused when it is missing or does not match)
   Progress progress = Progress::automatic;
+  // What the objective is, as the caller describes it (data set, trainer options, ...): written in
+  // the journal's header, and a resume with a different one is refused.
+  nlohmann::json context = nlohmann::json::object();
 };
 
-// Refuses options no study can run under.
+// The most workers a study starts: threads beyond this only wait on the one lock (and a request for
+// millions used to exhaust the process before the first trial).
+inline constexpr std::size_t max_workers = 1024;
+
+// Refuses options no study can run under: no finite limit, a limit that is not a number, no worker
+// or more than max_workers, resume without a journal.
 inline void check_options(const StudyOptions& options) {
+  if (std::isnan(options.seconds) || options.seconds < 0.0 || std::isinf(options.seconds)) {
+    throw StudyError(
+        fmt::format("mahpo: the time limit must be a finite number of seconds >= 0, got {}", options.seconds));
+  }
+  if (std::isnan(options.epochs) || options.epochs < 0.0 || std::isinf(options.epochs)) {
+    throw StudyError(fmt::format("mahpo: the epoch limit must be a finite number >= 0, got {}", options.epochs));
+  }
   if (options.trials == 0 && options.seconds <= 0.0 && options.epochs <= 0.0) {
     throw StudyError("mahpo: a study needs a limit: trials, seconds or epochs");
   }
   if (options.workers == 0) throw StudyError("mahpo: a study needs at least one worker");
+  if (options.workers > max_workers) {
+    throw StudyError(fmt::format("mahpo: {} workers asked, at most {} are allowed", options.workers, max_workers));
+  }
   if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
 }
 
-// The journal's first record: what a resumed study must match.
-template <typename T>
-nlohmann::json study_header(const T& searcher) {
+// The journal's first record: what a resumed study must match (all but "mahpo", the version).
+template <search::Searcher T>
+nlohmann::json study_header(const T& searcher, const nlohmann::json& context = nlohmann::json::object()) {
   using S = typename T::space_type;
+  const search::SearchOptions& options = searcher.options();
   return {{"event", "study"},
-          {"format", 1},
+          {"format", journal_format},
+          {"mahpo", version},
           {"searcher", std::string(T::name)},
+          {"options", search::options_json(searcher)},
+          {"seed", options.seed},
+          {"goal", to_string(options.goal)},
+          {"budget", options.budget},
           {"space", S::describe()},
-          {"seed", searcher.options().seed},
-          {"goal", to_string(searcher.options().goal)}};
+          {"context", context}};
 }
 
 template <search::Searcher T>
@@ -11086,6 +11599,7 @@ class Coordinator {
 
   Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
     check_options(options_);
+    warn_if_blas_is_slow();
     report_.searcher = std::string(T::name);
     report_.goal = searcher_.options().goal;
     open_journal();
@@ -11115,7 +11629,7 @@ class Coordinator {
       journal_.append({{"event", "ask"},
                        {"id", trial.id},
                        {"config", trial.config.to_json()},
-                       {"budget", {{"epochs", trial.budget.epochs}, {"iterations", trial.budget.iterations}}},
+                       {"budget", trial.budget},
                        {"elapsed", elapsed()}});
       report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
       epochs_asked_ += trial.budget.epochs;
@@ -11176,16 +11690,20 @@ class Coordinator {
 
   // Starts the journal, or replays the one at options.journal when resuming.
   void open_journal() {
-    const auto header = study_header(searcher_);
+    const auto header = study_header(searcher_, options_.context);
     const auto& path = options_.journal;
-    const bool exists = !path.empty() && std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-    if (exists && !options_.resume) {
+    const bool exists = !path.empty() && std::filesystem::exists(path);
+    const bool empty = exists && std::filesystem::is_regular_file(path) && std::filesystem::file_size(path) == 0;
+    if (options_.resume && !exists) {
+      throw StudyError(fmt::format("mahpo: nothing to resume: the journal {} does not exist", path.string()));
+    }
+    if (exists && !empty && !options_.resume) {
       throw StudyError(
           fmt::format("mahpo: the journal {} already exists; resume it or choose another path", path.string()));
     }
-    if (exists) {
+    if (exists && !empty) {
       replay(header);
-    } else if (!path.empty()) {
+    } else if (!path.empty()) {  // new, or created by a run that died before writing its header
       journal_ = JournalWriter(path);
       journal_.append(header);
     }
@@ -11193,17 +11711,24 @@ class Coordinator {
 
   void replay(const nlohmann::json& header) {
     const auto& path = options_.journal;
-    const auto contents = read_journal(path);
-    if (contents.records.empty() || contents.records.front().value("event", "") != "study") {
-      throw StudyError(fmt::format("mahpo: {} does not start with a study header", path.string()));
+    auto contents = read_journal(path);
+    if (contents.records.empty()) {
+      throw StudyError(fmt::format("mahpo: {} holds no complete line, not even a study header", path.string()));
     }
-    const auto& found = contents.records.front();
-    for (const char* key : {"searcher", "space", "seed", "goal"}) {
-      if (found.value(key, nlohmann::json()) != header[key]) {
-        throw StudyError(fmt::format("mahpo: the journal {} belongs to another study: its {} is {}, this study's is {}",
-                                     path.string(), key, found.value(key, nlohmann::json()).dump(),
-                                     header[key].dump()));
+    const auto& first = contents.records.front();
+    if (!first.json.contains("event") || first.json["event"] != "study") first.fail("not a study header");
+    for (const char* key : {"format", "searcher", "options", "seed", "goal", "budget", "space", "context"}) {
+      const auto found = first.json.find(key);
+      if (found == first.json.end()) first.fail(fmt::format("the study header has no \"{}\"", key));
+      if (*found != header[key]) {
+        first.fail(fmt::format("the journal belongs to another study: {} {} in the journal, {} in this study", key,
+                               excerpt(*found), excerpt(header[key])));
       }
+    }
+    if (first.json.value("mahpo", nlohmann::json()) != header["mahpo"]) {
+      report_.notes.push_back(fmt::format("the journal was written by mahpo {}; this is mahpo {}",
+                                          mahpo::detail::json_excerpt(first.json.value("mahpo", nlohmann::json())),
+                                          version));
     }
     if (contents.truncated_bytes > 0) {
       report_.notes.push_back(
@@ -11211,15 +11736,23 @@ class Coordinator {
     }
     for (std::size_t k = 1; k < contents.records.size(); ++k) {
       const auto& record = contents.records[k];
-      const auto event = record.value("event", "");
+      const auto event = record.text("event");
       if (event == "ask") {
         replay_ask(record);
       } else if (event == "tell") {
         replay_tell(record);
       } else {
-        throw StudyError(fmt::format("mahpo: unknown event '{}' in the journal {}", event, path.string()));
+        record.fail(fmt::format("unknown event '{}'", mahpo::detail::text_excerpt(event)));
       }
-      earlier_seconds_ = std::max(earlier_seconds_, record.value("elapsed", 0.0));
+      const double elapsed = record.number("elapsed", 0.0);
+      if (!(elapsed >= 0.0) || std::isinf(elapsed)) record.fail("\"elapsed\" must be a finite number >= 0");
+      earlier_seconds_ = std::max(earlier_seconds_, elapsed);
+    }
+    if (replaced_ > 0) {
+      report_.notes.push_back(
+          fmt::format("{} replayed trial(s) differ from what the searcher now proposes (another machine's rounding, or "
+                      "changed code); the journal's configs were kept, e.g. {}",
+                      replaced_, first_replaced_));
     }
     for (const auto& entry : report_.trials) {
       if (!entry.finished) rerun_.push_back(entry.id);
@@ -11229,36 +11762,75 @@ class Coordinator {
       report_.notes.push_back(
           fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
     }
-    journal_ = JournalWriter(path, contents.valid_bytes);
+    journal_ = JournalWriter(path, contents.valid_bytes, contents.chain);
   }
 
-  void replay_ask(const nlohmann::json& record) {
-    const auto id = record.at("id").get<std::size_t>();
-    const auto trial = searcher_.ask();
-    const auto config = Config<space_type>::from_json(record.at("config"));
-    if (trial.id != id || !(trial.config == config)) {
-      throw StudyError(fmt::format(
-          "mahpo: replaying {} diverged at trial {}: the journal has {}, the searcher now asks {} (were the "
-          "searcher's options changed?)",
-          options_.journal.string(), id, config.to_string(), trial.config.to_string()));
+  static std::string excerpt(const nlohmann::json& value) {
+    return value.is_structured() ? mahpo::detail::text_excerpt(record_text(value)) : mahpo::detail::json_excerpt(value);
+  }
+
+  void replay_ask(const JournalRecord& record) {
+    const std::size_t id = record.count("id");
+    if (id != report_.trials.size()) {
+      record.fail(fmt::format("asks trial {}, but {} trials were asked before it", id, report_.trials.size()));
     }
-    TrialRecord<space_type> entry{.id = id, .config = trial.config, .budget = trial.budget};
-    entry.started = record.value("elapsed", 0.0);
+    Config<space_type> recorded;
+    try {
+      recorded = Config<space_type>::from_json(record.at("config"));
+    } catch (const ConfigError& error) {
+      std::string_view what = error.what();
+      if (what.starts_with("mahpo: ")) what.remove_prefix(7);
+      record.fail(what);
+    }
+    const Budget budget = budget_of(record);
+    auto trial = searcher_.ask();
+    if (trial.id != id) {
+      record.fail(fmt::format("{} now asks trial {} for trial {}", T::name, trial.id, id));
+    }
+    if (!same_budget(trial.budget, budget)) {
+      record.fail(fmt::format("the journal gives trial {} a budget of {} epochs / {} iterations, {} now gives {} / {}",
+                              id, budget.epochs, budget.iterations, T::name, trial.budget.epochs,
+                              trial.budget.iterations));
+    }
+    if (!(trial.config == recorded)) {
+      if (replaced_++ == 0) {
+        first_replaced_ =
+            fmt::format("trial {}: the journal's {} for {}", id, recorded.to_string(), trial.config.to_string());
+      }
+      searcher_.replace(id, recorded);
+    }
+    TrialRecord<space_type> entry{.id = id, .config = std::move(recorded), .budget = trial.budget};
+    entry.started = record.number("elapsed", 0.0);
     report_.trials.push_back(std::move(entry));
     epochs_asked_ += trial.budget.epochs;
   }
 
-  void replay_tell(const nlohmann::json& record) {
-    const auto id = record.at("id").get<std::size_t>();
+  static Budget budget_of(const JournalRecord& record) {
+    const auto& json = record.at("budget");
+    if (!json.is_object() || !json.contains("epochs") || !json.contains("iterations") || !json["epochs"].is_number() ||
+        !json["iterations"].is_number_unsigned()) {
+      record.fail(fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}}, got {}",
+                              excerpt(json)));
+    }
+    return Budget{.epochs = json["epochs"].get<double>(), .iterations = json["iterations"].get<std::size_t>()};
+  }
+
+  // Budgets are computed, not sampled: equal up to the last digits a journal's decimal form keeps.
+  static bool same_budget(const Budget& a, const Budget& b) {
+    return a.iterations == b.iterations && std::abs(a.epochs - b.epochs) <= 1e-12 * std::max(1.0, std::abs(a.epochs));
+  }
+
+  void replay_tell(const JournalRecord& record) {
+    const std::size_t id = record.count("id");
     if (id >= report_.trials.size() || report_.trials[id].finished) {
-      throw StudyError(fmt::format("mahpo: the journal {} tells trial {} without asking it, or twice",
-                                   options_.journal.string(), id));
+      record.fail(fmt::format("tells trial {} without asking it, or twice", id));
     }
     auto& entry = report_.trials[id];
     entry.result = result_from_json(record);
+    settle(entry.result);  // the live rule: an ok result without a finite value is a failed one
     entry.finished = entry.replayed = true;
-    entry.ended = record.value("elapsed", 0.0);
-    entry.worker = record.value("worker", std::size_t{0});
+    entry.ended = record.number("elapsed", 0.0);
+    entry.worker = record.json.contains("worker") ? record.count("worker") : 0;
     searcher_.tell(id, entry.result);
   }
 
@@ -11268,6 +11840,8 @@ class Coordinator {
   JournalWriter journal_;
   std::deque<std::size_t> rerun_;  // ids to evaluate again first
   double earlier_seconds_ = 0.0, epochs_asked_ = 0.0;
+  std::size_t replaced_ = 0;    // replayed asks whose journal config the searcher did not propose
+  std::string first_replaced_;  // the first of them, for the note
   bool show_progress_ = false;
   clock::time_point start_;
 };
@@ -11295,6 +11869,7 @@ class Coordinator {
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -11310,10 +11885,7 @@ Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
   Result result;
   try {
     result = objective(trial.config, trial.budget);
-    if (result.status == Status::ok && !std::isfinite(result.value)) {
-      result.status = Status::failed;
-      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
-    }
+    settle(result);
   } catch (const std::exception& error) {
     result = Result{};
     result.status = Status::failed;
@@ -11355,7 +11927,19 @@ void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t wo
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  try {
+    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  } catch (const std::system_error& error) {  // the system refused a thread: stop the ones started
+    {
+      std::lock_guard guard(lock);
+      if (!failure) {
+        failure = std::make_exception_ptr(StudyError(
+            fmt::format("mahpo: could not start worker {} of {}: {}", threads.size() + 1, workers, error.what())));
+      }
+    }
+    for (auto& thread : threads) thread.join();
+    std::rethrow_exception(failure);
+  }
   work(0);
   for (auto& thread : threads) thread.join();
   if (failure) std::rethrow_exception(failure);
@@ -13034,6 +13618,9 @@ namespace mahpo::train {
 class Trainer {
  public:
   static constexpr std::string_view backend_name = "cpu";
+  // The most iterations one trial may run (about 30 years of the fastest LeNet step): a budget past
+  // it is a mistake, not a plan, and a double that large no longer converts to an integer exactly.
+  static constexpr double max_iterations = 1e12;
 
   Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
       : options_(std::move(options)), network_(spec, options_.seed) {
@@ -13054,10 +13641,18 @@ class Trainer {
     const std::size_t train_size = dataset.train.size();
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
-    const std::size_t total = budget.iterations > 0
-                                  ? budget.iterations
-                                  : static_cast<std::size_t>(std::ceil(budget.epochs * static_cast<double>(train_size) /
-                                                                       static_cast<double>(batch)));
+    if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
+    }
+    const double wanted = budget.iterations > 0
+                              ? static_cast<double>(budget.iterations)
+                              : std::ceil(budget.epochs * static_cast<double>(train_size) / static_cast<double>(batch));
+    if (wanted > max_iterations) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
+    }
+    const auto total = static_cast<std::size_t>(wanted);
     if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
 

@@ -124,7 +124,7 @@ void check_searcher_laws() {
         seen->push_back(trial.config);
         searcher.tell(trial.id, law_result(trial));
       }
-      CHECK_THROWS_AS(searcher.replace(0, S::sample(rng)), std::invalid_argument);    // already told
+      CHECK_THROWS_AS(searcher.replace(0, S::sample(rng)), std::invalid_argument);     // already told
       CHECK_THROWS_AS(searcher.replace(1000, S::sample(rng)), std::invalid_argument);  // never asked
     };
     std::vector<Config<S>> first, second;

@@ -11,10 +11,10 @@
 #include <mahpo/study/study.hpp>
 
 #include <cmath>
-#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -129,9 +129,7 @@ TEST_CASE("every line carries a chained checksum: an edited, moved or foreign li
     edited.push_back(R"({"event":"tell","id":3})");
     CHECK_THROWS_WITH(resumed(edited), Catch::Contains("journal.jsonl:10: the line has no checksum"));
   }
-  SECTION("the untouched journal resumes") {
-    CHECK_NOTHROW(resumed(lines));
-  }
+  SECTION("the untouched journal resumes") { CHECK_NOTHROW(resumed(lines)); }
   fs::remove_all(directory);
 }
 
@@ -151,8 +149,10 @@ TEST_CASE("malformed records are refused with the file, the line and what is wro
              Catch::Contains("journal.jsonl:3: \"status\" must be a string, got 5"));
   CHECK_THAT(with(3, [](auto& r) { r["status"] = "fine"; }),
              Catch::Contains("journal.jsonl:3: unknown trial status 'fine'"));
-  CHECK_THAT(with(3, [](auto& r) { r["value"] = "0.5"; }), Catch::Contains("journal.jsonl:3: \"value\" must be a number"));
-  CHECK_THAT(with(3, [](auto& r) { r.erase("metrics"); }), Catch::Contains("journal.jsonl:3: the record has no \"metrics\""));
+  CHECK_THAT(with(3, [](auto& r) { r["value"] = "0.5"; }),
+             Catch::Contains("journal.jsonl:3: \"value\" must be a number"));
+  CHECK_THAT(with(3, [](auto& r) { r.erase("metrics"); }),
+             Catch::Contains("journal.jsonl:3: the record has no \"metrics\""));
   CHECK_THAT(with(2, [](auto& r) { r["config"]["x1"] = 100.0; }),
              Catch::Contains("journal.jsonl:2: bad config: parameter 'x1': 100 is not"));
   CHECK_THAT(with(2, [](auto& r) { r["budget"] = "lots"; }), Catch::Contains("journal.jsonl:2: \"budget\" must be"));
@@ -172,8 +172,8 @@ TEST_CASE("malformed records are refused with the file, the line and what is wro
     std::uint32_t chain = 0;
     std::vector<std::string> edited{lines[0]};
     study::journal_line(records[0], chain);
-    chain = static_cast<std::uint32_t>(crc32(chain, reinterpret_cast<const Bytef*>(body.data()),
-                                             static_cast<uInt>(body.size())));
+    chain = static_cast<std::uint32_t>(
+        crc32(chain, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
     body.pop_back();
     edited.push_back(fmt::format("{},\"crc\":\"{:08x}\"}}", body, chain));
     write_lines(journal, edited);
@@ -250,15 +250,17 @@ TEST_CASE("resume refuses another budget, other options, another context, and a 
                     Catch::Contains("belongs to another study: options"));
 
   search::Random<BraninSpace> lost({.seed = 1});
-  CHECK_THROWS_WITH(study::run_study(lost, Branin{}, resume_options(directory / "nowhere.jsonl", 5)),
-                    Catch::Contains("nothing to resume: the journal") && Catch::Contains("nowhere.jsonl does not exist"));
+  CHECK_THROWS_WITH(
+      study::run_study(lost, Branin{}, resume_options(directory / "nowhere.jsonl", 5)),
+      Catch::Contains("nothing to resume: the journal") && Catch::Contains("nowhere.jsonl does not exist"));
   CHECK_FALSE(fs::exists(directory / "nowhere.jsonl"));
 
   SECTION("a journal of the format before checksums is refused with what to do") {
     write_lines(journal, {R"({"event":"study","format":1,"searcher":"random","seed":1})"});
     search::Random<BraninSpace> old({.seed = 1});
-    CHECK_THROWS_WITH(study::run_study(old, Branin{}, resume_options(journal, 5)),
-                      Catch::Contains("journal.jsonl:1: a journal of format 1") && Catch::Contains("start a new journal"));
+    CHECK_THROWS_WITH(
+        study::run_study(old, Branin{}, resume_options(journal, 5)),
+        Catch::Contains("journal.jsonl:1: a journal of format 1") && Catch::Contains("start a new journal"));
   }
   fs::remove_all(directory);
 }
@@ -335,13 +337,16 @@ TEST_CASE("a TPE journal from another machine resumes and continues from the rec
 
 TEST_CASE("a GP-BO journal from another machine resumes and continues from the recorded configs") {
   check_resume_from_another_machine(
-      [] { return search::GpBo<BraninSpace>({.seed = 4, .goal = Goal::minimize}, {.startup_trials = 4, .candidates = 200}); },
+      [] {
+        return search::GpBo<BraninSpace>({.seed = 4, .goal = Goal::minimize}, {.startup_trials = 4, .candidates = 200});
+      },
       10, 13);
 }
 
 TEST_CASE("a MAPPO journal from another machine resumes and continues from the recorded configs") {
   // Gaussian actions (the default) and the paper's grid: 14 episodes are three PPO updates of 4.
-  check_resume_from_another_machine([] { return search::Mappo<BraninSpace>({.seed = 4, .goal = Goal::minimize}); }, 14, 20);
+  check_resume_from_another_machine([] { return search::Mappo<BraninSpace>({.seed = 4, .goal = Goal::minimize}); }, 14,
+                                    20);
   check_resume_from_another_machine(
       [] {
         auto options = search::MappoOptions::paper();

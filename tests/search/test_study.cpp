@@ -9,8 +9,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -92,8 +92,8 @@ TEST_CASE("a study refuses limits that are not numbers and more workers than it 
   CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.trials = 1, .workers = 1'000'000'000}),
                     Catch::Contains("at most 1024"));
   CHECK(random.history().asked() == 0);  // refused before the first ask
-  const auto report = study::run_study(random, Branin{}, {.trials = 8, .workers = study::max_workers,
-                                                          .progress = study::Progress::never});
+  const auto report = study::run_study(
+      random, Branin{}, {.trials = 8, .workers = study::max_workers, .progress = study::Progress::never});
   CHECK(report.trials.size() == 8);
 }
 

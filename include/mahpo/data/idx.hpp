@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <memory>
 #include <new>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -150,8 +150,8 @@ inline IdxArray read_idx(const std::filesystem::path& path) {
       if (read < want) break;
     }
   } catch (const std::bad_alloc&) {
-    throw DataError(fmt::format("{}: out of memory for {} elements ({})", path.string(), count,
-                                fmt::join(array.shape, "x")));
+    throw DataError(
+        fmt::format("{}: out of memory for {} elements ({})", path.string(), count, fmt::join(array.shape, "x")));
   }
   if (got != count) {
     throw DataError(fmt::format("{}: truncated: the header announces {} elements ({}), the file holds {}",

@@ -69,7 +69,9 @@ concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
 // A searcher's own options as JSON (null for a searcher that does not say them).
 template <typename T>
 nlohmann::json options_json(const T& searcher) {
-  if constexpr (requires { { searcher.options_json() } -> std::convertible_to<nlohmann::json>; }) {
+  if constexpr (requires {
+                  { searcher.options_json() } -> std::convertible_to<nlohmann::json>;
+                }) {
     return searcher.options_json();
   } else {
     return nullptr;

@@ -110,9 +110,8 @@ class Config {
       if (!S::has_name(item.key()) && problems.size() >= shown_problems) {
         ++unlisted;
       } else if (!S::has_name(item.key())) {
-        problems.push_back(
-            fmt::format("unknown parameter '{}' (the space has: {})", detail::text_excerpt(item.key()),
-                        fmt::join(S::names, ", ")));
+        problems.push_back(fmt::format("unknown parameter '{}' (the space has: {})", detail::text_excerpt(item.key()),
+                                       fmt::join(S::names, ", ")));
       }
     }
     values_type values = S::centre_values();

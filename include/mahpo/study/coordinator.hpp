@@ -72,7 +72,8 @@ inline constexpr std::size_t max_workers = 1024;
 // or more than max_workers, resume without a journal.
 inline void check_options(const StudyOptions& options) {
   if (std::isnan(options.seconds) || options.seconds < 0.0 || std::isinf(options.seconds)) {
-    throw StudyError(fmt::format("mahpo: the time limit must be a finite number of seconds >= 0, got {}", options.seconds));
+    throw StudyError(
+        fmt::format("mahpo: the time limit must be a finite number of seconds >= 0, got {}", options.seconds));
   }
   if (std::isnan(options.epochs) || options.epochs < 0.0 || std::isinf(options.epochs)) {
     throw StudyError(fmt::format("mahpo: the epoch limit must be a finite number >= 0, got {}", options.epochs));
@@ -262,10 +263,10 @@ class Coordinator {
       earlier_seconds_ = std::max(earlier_seconds_, elapsed);
     }
     if (replaced_ > 0) {
-      report_.notes.push_back(fmt::format(
-          "{} replayed trial(s) differ from what the searcher now proposes (another machine's rounding, or "
-          "changed code); the journal's configs were kept, e.g. {}",
-          replaced_, first_replaced_));
+      report_.notes.push_back(
+          fmt::format("{} replayed trial(s) differ from what the searcher now proposes (another machine's rounding, or "
+                      "changed code); the journal's configs were kept, e.g. {}",
+                      replaced_, first_replaced_));
     }
     for (const auto& entry : report_.trials) {
       if (!entry.finished) rerun_.push_back(entry.id);
@@ -307,8 +308,8 @@ class Coordinator {
     }
     if (!(trial.config == recorded)) {
       if (replaced_++ == 0) {
-        first_replaced_ = fmt::format("trial {}: the journal's {} for {}", id, recorded.to_string(),
-                                      trial.config.to_string());
+        first_replaced_ =
+            fmt::format("trial {}: the journal's {} for {}", id, recorded.to_string(), trial.config.to_string());
       }
       searcher_.replace(id, recorded);
     }
@@ -320,8 +321,8 @@ class Coordinator {
 
   static Budget budget_of(const JournalRecord& record) {
     const auto& json = record.at("budget");
-    if (!json.is_object() || !json.contains("epochs") || !json.contains("iterations") ||
-        !json["epochs"].is_number() || !json["iterations"].is_number_unsigned()) {
+    if (!json.is_object() || !json.contains("epochs") || !json.contains("iterations") || !json["epochs"].is_number() ||
+        !json["iterations"].is_number_unsigned()) {
       record.fail(fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}}, got {}",
                               excerpt(json)));
     }

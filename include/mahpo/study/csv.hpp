@@ -21,7 +21,8 @@ inline std::string csv_cell(std::string_view text) {
 
 // A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
 inline std::string json_text(const nlohmann::json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return value.is_string() ? value.get<std::string>()
+                           : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // Cells joined by commas (no line break), each quoted only when it must be.

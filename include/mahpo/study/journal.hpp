@@ -19,8 +19,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <zlib.h>
+#include <nlohmann/json.hpp>
 
 #include <mahpo/objective.hpp>
 #include <mahpo/space/error.hpp>
@@ -105,7 +105,8 @@ struct JournalRecord {
   }
   std::string text(const char* key) const {
     const auto& value = at(key);
-    if (!value.is_string()) fail(fmt::format("\"{}\" must be a string, got {}", key, mahpo::detail::json_excerpt(value)));
+    if (!value.is_string())
+      fail(fmt::format("\"{}\" must be a string, got {}", key, mahpo::detail::json_excerpt(value)));
     return value.get<std::string>();
   }
   std::size_t count(const char* key) const {
@@ -122,7 +123,8 @@ struct JournalRecord {
   }
   double number_in(const nlohmann::json& value, std::string_view key) const {
     if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
-    if (!value.is_number()) fail(fmt::format("\"{}\" must be a number, got {}", key, mahpo::detail::json_excerpt(value)));
+    if (!value.is_number())
+      fail(fmt::format("\"{}\" must be a number, got {}", key, mahpo::detail::json_excerpt(value)));
     return value.get<double>();
   }
 };

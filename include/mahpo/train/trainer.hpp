@@ -62,14 +62,15 @@ class Trainer {
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
     if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
-      throw std::invalid_argument(fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
+      throw std::invalid_argument(
+          fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
     }
-    const double wanted = budget.iterations > 0 ? static_cast<double>(budget.iterations)
-                                                : std::ceil(budget.epochs * static_cast<double>(train_size) /
-                                                            static_cast<double>(batch));
+    const double wanted = budget.iterations > 0
+                              ? static_cast<double>(budget.iterations)
+                              : std::ceil(budget.epochs * static_cast<double>(train_size) / static_cast<double>(batch));
     if (wanted > max_iterations) {
-      throw std::invalid_argument(fmt::format("mahpo: the budget asks for {} iterations, more than the {} a trial may run",
-                                              wanted, max_iterations));
+      throw std::invalid_argument(fmt::format(
+          "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
     }
     const auto total = static_cast<std::size_t>(wanted);
     if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");

@@ -66,8 +66,8 @@ struct BohbOptions {
   double min_bandwidth = 1e-3;          // floor of every bandwidth
   std::size_t min_points_in_model = 0;  // 0: dimension + 1; else at least dimension + 1
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BohbOptions, min_budget, max_budget, eta, top_n_percent, num_samples, random_fraction,
-                                   bandwidth_factor, min_bandwidth, min_points_in_model)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BohbOptions, min_budget, max_budget, eta, top_n_percent, num_samples,
+                                   random_fraction, bandwidth_factor, min_bandwidth, min_points_in_model)
 
 namespace bohb::detail {
 

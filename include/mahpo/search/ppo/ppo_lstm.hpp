@@ -135,11 +135,11 @@ struct PpoLstmOptions {
   std::size_t min_real_for_model = 0;  // usable real trials before the model is used; 0: 2 x dimension
   PpoLstmSquash squash = PpoLstmSquash::sample;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PpoLstmOptions, learning_rate, lstm_units, lstm_layers, embedding, episodes_per_update,
-                                   ppo_epochs, clip, entropy_coefficient, max_gradient_norm, initial_log_std,
-                                   use_reward_model, reward_model_ensemble, reward_model_hidden, reward_model_steps,
-                                   reward_model_learning_rate, kl_threshold, max_model_updates, imagined_episodes,
-                                   min_real_for_model, squash)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PpoLstmOptions, learning_rate, lstm_units, lstm_layers, embedding,
+                                   episodes_per_update, ppo_epochs, clip, entropy_coefficient, max_gradient_norm,
+                                   initial_log_std, use_reward_model, reward_model_ensemble, reward_model_hidden,
+                                   reward_model_steps, reward_model_learning_rate, kl_threshold, max_model_updates,
+                                   imagined_episodes, min_real_for_model, squash)
 
 namespace ppo_lstm::detail {
 
