@@ -33,7 +33,7 @@ expect_refusal "--resume on a missing journal" "nothing to resume" "${branin[@]}
 
 # A study run at 0.2 epochs per trial is not resumed at 0.9.
 "$search_lenet" "${branin[@]}" --trials 3 --epochs 0.2 --journal "$scratch/study.jsonl" >/dev/null || failures=$((failures + 1))
-expect_refusal "resume with another budget" "belongs to another study: budget" "${branin[@]}" --trials 5 \
+expect_refusal "resume with another budget" "belongs to another study: budget.epochs 0.2 in the journal, 0.9 in this study" "${branin[@]}" --trials 5 \
   --epochs 0.9 --journal "$scratch/study.jsonl" --resume
 expect_refusal "resume with another searcher" "belongs to another study: searcher" --problem branin \
   --searcher tpe --trials 5 --epochs 0.2 --journal "$scratch/study.jsonl" --resume

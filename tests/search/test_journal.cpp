@@ -234,10 +234,13 @@ TEST_CASE("resume refuses another budget, other options, another context, and a 
 
   search::Random<BraninSpace> more({.seed = 1, .budget = {.epochs = 0.9}});
   CHECK_THROWS_WITH(study::run_study(more, Branin{}, quiet(5, {{"dataset", "mnist"}})),
-                    Catch::Contains("journal.jsonl:1: the journal belongs to another study: budget"));
+                    Catch::Contains("journal.jsonl:1: the journal belongs to another study: budget.epochs 0.2 in the "
+                                    "journal, 0.9 in this study"));
   search::Random<BraninSpace> fashion({.seed = 1, .budget = {.epochs = 0.2}});
-  CHECK_THROWS_WITH(study::run_study(fashion, Branin{}, quiet(5, {{"dataset", "fashion-mnist"}})),
-                    Catch::Contains("belongs to another study: context {\"dataset\":\"mnist\"} in the journal"));
+  CHECK_THROWS_WITH(
+      study::run_study(fashion, Branin{}, quiet(5, {{"dataset", "fashion-mnist"}})),
+      Catch::Contains(
+          "belongs to another study: context.dataset \"mnist\" in the journal, \"fashion-mnist\" in this study"));
   search::Random<BraninSpace> same({.seed = 1, .budget = {.epochs = 0.2}});
   CHECK(study::run_study(same, Branin{}, quiet(5, {{"dataset", "mnist"}})).trials.size() == 5);
 
@@ -246,8 +249,9 @@ TEST_CASE("resume refuses another budget, other options, another context, and a 
   study::run_study(tpe, Branin{}, {.trials = 3, .journal = tpe_journal, .progress = study::Progress::never});
   CHECK(records_of(tpe_journal).front()["options"]["startup_trials"] == 4);
   search::Tpe<BraninSpace> other({.seed = 1}, {.startup_trials = 5});
-  CHECK_THROWS_WITH(study::run_study(other, Branin{}, resume_options(tpe_journal, 5)),
-                    Catch::Contains("belongs to another study: options"));
+  CHECK_THROWS_WITH(
+      study::run_study(other, Branin{}, resume_options(tpe_journal, 5)),
+      Catch::Contains("belongs to another study: options.startup_trials 4 in the journal, 5 in this study"));
 
   search::Random<BraninSpace> lost({.seed = 1});
   CHECK_THROWS_WITH(

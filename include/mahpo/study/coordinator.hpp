@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <unistd.h>
@@ -235,8 +236,9 @@ class Coordinator {
       const auto found = first.json.find(key);
       if (found == first.json.end()) first.fail(fmt::format("the study header has no \"{}\"", key));
       if (*found != header[key]) {
-        first.fail(fmt::format("the journal belongs to another study: {} {} in the journal, {} in this study", key,
-                               excerpt(*found), excerpt(header[key])));
+        const auto [name, journal_value, study_value] = difference(key, *found, header[key]);
+        first.fail(fmt::format("the journal belongs to another study: {} {} in the journal, {} in this study", name,
+                               excerpt(journal_value), excerpt(study_value)));
       }
     }
     if (first.json.value("mahpo", nlohmann::json()) != header["mahpo"]) {
@@ -277,6 +279,26 @@ class Coordinator {
           fmt::format("{} trial(s) running at the interruption are evaluated again", rerun_.size()));
     }
     journal_ = JournalWriter(path, contents.valid_bytes, contents.chain);
+  }
+
+  // Where two header values differ: the first differing member when both are objects (options,
+  // budget, context), else the values themselves.
+  static std::tuple<std::string, nlohmann::json, nlohmann::json> difference(const std::string& key,
+                                                                            const nlohmann::json& journal,
+                                                                            const nlohmann::json& study) {
+    if (journal.is_object() && study.is_object()) {
+      for (const auto& side : {journal, study}) {
+        for (const auto& item : side.items()) {
+          const auto a = journal.find(item.key()), b = study.find(item.key());
+          const nlohmann::json absent = "(absent)";
+          if (a == journal.end() || b == study.end() || *a != *b) {
+            return {fmt::format("{}.{}", key, mahpo::detail::text_excerpt(item.key())),
+                    a == journal.end() ? absent : *a, b == study.end() ? absent : *b};
+          }
+        }
+      }
+    }
+    return {key, journal, study};
   }
 
   static std::string excerpt(const nlohmann::json& value) {
