@@ -4,6 +4,9 @@ run this again after changing it). Deterministic: the same files every time.
 
 idx:    small MNIST-shaped IDX files, raw and gzipped, whole and damaged.
 config: configs of fuzz_config.cpp's space, good and bad.
+journal: journals as fuzz_journal.cpp takes them: a control byte (the searcher: 0 random, 1 Hyperband,
+         2 TPE; bits 2-5 the trial limit; bit 7: the input brings its own header), then records, one
+         a line, that the harness signs (a line starting with '!' is written as it is).
 """
 import gzip
 import json
@@ -103,11 +106,69 @@ def make_config_corpus():
     write("config", "empty_object.json", "{}")
 
 
+def make_journal_corpus():
+    random, hyperband, tpe = 0, 1, 2
+
+    def control(searcher, trials, own_header=False):
+        return bytes([searcher | ((trials - 1) << 2) | (0x80 if own_header else 0)])
+
+    def line(record):
+        return json.dumps(record, separators=(",", ":")) + "\n"
+
+    def ask(i, units, x, rate, activation, epochs=1.0, elapsed=None):
+        config = {"units": units, "x": x, "rate": rate, "activation": activation, "filters": 6}
+        return line({"event": "ask", "id": i, "config": config, "budget": {"epochs": epochs, "iterations": 0},
+                     "elapsed": 0.01 + i if elapsed is None else elapsed})
+
+    def tell(i, value, status="ok", message=""):
+        return line({"event": "tell", "id": i, "value": value, "status": status,
+                     "intermediate": [None if value is None else value + 1.0, value], "metrics": {"activation": "relu"},
+                     "message": message, "seconds": 0.5, "worker": 0, "elapsed": 0.6 + i})
+
+    trials = [(3, 1.5, 0.01, "relu"), (40, -2.25, 0.3, "tanh"), (13, 9.5, 1e-4, "relu"), (64, 0.0, 1.0, "tanh")]
+
+    def study(searcher, limit, epochs=1.0):
+        text = b""
+        for i, (units, x, rate, activation) in enumerate(trials):
+            text += (ask(i, units, x, rate, activation, epochs) + tell(i, x * x + rate)).encode()
+        return control(searcher, limit) + text
+
+    write("journal", "random_4_told", study(random, 6))
+    write("journal", "tpe_4_told", study(tpe, 8))
+    write("journal", "hyperband_4_told", study(hyperband, 6, epochs=1.0 / 9.0))
+    write("journal", "header_only", control(random, 2))
+    pending = ask(0, *trials[0]) + tell(0, 3.0) + ask(1, *trials[1]) + ask(2, *trials[2])
+    write("journal", "random_pending", control(random, 4) + pending.encode())
+    write("journal", "tpe_pending", control(tpe, 4) + pending.encode())
+    cut = ask(0, *trials[0]) + tell(0, 2.0)
+    write("journal", "random_cut_last_line", control(random, 3) + cut.encode() + ask(1, *trials[1])[:-15].encode())
+    write("journal", "failed_and_null", control(random, 4) + (
+        ask(0, *trials[0]) + tell(0, None, "failed", "unlucky units") + ask(1, *trials[1]) + tell(1, None)).encode())
+    write("journal", "tell_before_ask", control(random, 3) + (tell(0, 1.0) + ask(0, *trials[0])).encode())
+    write("journal", "told_twice", control(tpe, 3) + (ask(0, *trials[0]) + tell(0, 1.0) + tell(0, 2.0)).encode())
+    write("journal", "bad_fields", control(random, 3) + (
+        ask(0, *trials[0]) + line({"event": "tell", "id": "0", "value": "1", "status": 3, "intermediate": {},
+                                   "metrics": [], "message": None, "elapsed": -1})).encode())
+    write("journal", "out_of_range_config", control(random, 3) + ask(0, 65, 11.0, 0.0, "sigmoid").encode())
+    write("journal", "wrong_budget", control(hyperband, 3) + ask(0, *trials[0], epochs=1.0).encode())
+    write("journal", "unknown_event", control(random, 2) + line({"event": "pause", "id": 0}).encode())
+    write("journal", "not_json", control(random, 2) + b"{not json\n[1,2]\n\"text\"\n")
+    write("journal", "raw_bad_crc", control(random, 2) + b"!" + ask(0, *trials[0])[:-2].encode() +
+          b',"crc":"00000000"}\n')
+    write("journal", "own_header", control(random, 3, own_header=True) + (
+        line({"event": "study", "format": 2, "mahpo": "0.1.0", "searcher": "random", "options": None, "seed": 7,
+              "goal": "minimize", "budget": {"epochs": 1.0, "iterations": 0}, "space": "?", "context": {}}) +
+        ask(0, *trials[0])).encode())
+    write("journal", "old_format_header", control(random, 2, own_header=True) + (
+        "!" + line({"event": "study", "format": 1, "searcher": "random", "seed": 7, "goal": "minimize"})).encode())
+
+
 def main():
-    for target in ("idx", "config"):
+    for target in ("idx", "config", "journal"):
         shutil.rmtree(root / target, ignore_errors=True)
     make_idx_corpus()
     make_config_corpus()
+    make_journal_corpus()
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ asan() {
   timed "asan: configure" configure "$build" "-fsanitize=address,undefined -fno-sanitize-recover=all" \
     -DMAHPO_FUZZ=ON -DMAHPO_FUZZ_SECONDS="$fuzz_seconds"
   timed "asan: build" cmake --build "$build" --parallel "$jobs" --target \
-    mahpo_tests mahpo_search_tests mahpo_rl_tests fuzz_idx fuzz_config
+    mahpo_tests mahpo_search_tests mahpo_rl_tests fuzz_idx fuzz_config fuzz_journal
   timed "asan: unit, search and RL tests" ctest --test-dir "$build" --output-on-failure --parallel "$jobs" \
     -L '^(unit|search|rl)$' -E "$asan_excluded"
   timed "asan: fuzz smoke runs (${fuzz_seconds} s each)" ctest --test-dir "$build" --output-on-failure \
