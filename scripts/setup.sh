@@ -15,6 +15,7 @@ packages=(
   libboost-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   catch2 libbenchmark-dev python3 gnuplot-nox libxsmm-dev valgrind
   dataset-fashion-mnist
+  clang-19 libclang-rt-19-dev  # scripts/sanitize.sh and fuzz/: sanitizers, libFuzzer
 )
 
 scratch="$(mktemp -d)"

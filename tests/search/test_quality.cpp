@@ -25,6 +25,11 @@ struct SizedEvolution : RegularizedEvolution<S> {  // population 25, sample 6: s
       : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(100)) {}
 };
 
+// Tpe with its default rules, as a one-parameter template: clang with strict template template
+// matching (scripts/sanitize.sh) does not bind Tpe<S, Rules = ...> to `template <typename> class`.
+template <typename S>
+using DefaultTpe = Tpe<S>;
+
 // The median over seeds 0..4 of the lowest value found in `trials` trials (both problems minimize).
 template <template <typename> class Searcher, typename Problem>
 double median_best(std::size_t trials) {
@@ -59,7 +64,7 @@ void beats_random(std::size_t trials) {
 }  // namespace
 
 TEST_CASE("anneal beats random search on Branin and Hartmann-6") { beats_random<Anneal>(100); }
-TEST_CASE("TPE beats random search on Branin and Hartmann-6") { beats_random<Tpe>(100); }
+TEST_CASE("TPE beats random search on Branin and Hartmann-6") { beats_random<DefaultTpe>(100); }
 TEST_CASE("GP-BO beats random search on Branin and Hartmann-6") { beats_random<GpBo>(40); }
 TEST_CASE("BOHB beats random search on Branin and Hartmann-6") { beats_random<Bohb>(150); }
 TEST_CASE("regularized evolution beats random search on Branin and Hartmann-6") { beats_random<SizedEvolution>(100); }
