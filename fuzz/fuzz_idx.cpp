@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "memory_file.hpp"
+
 #include <mahpo/data/idx.hpp>
 
 namespace {
@@ -27,34 +29,6 @@ namespace {
   std::fprintf(stderr, "fuzz_idx: %s\n", what);
   std::abort();
 }
-
-// An in-memory file (memfd) that read_idx opens by its /proc path; refilled for every input.
-class MemoryFile {
- public:
-  explicit MemoryFile(const char* name) : descriptor_(::memfd_create(name, MFD_CLOEXEC)) {
-    if (descriptor_ < 0) finding("memfd_create failed");
-    path_ = "/proc/self/fd/" + std::to_string(descriptor_);
-  }
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
-  ~MemoryFile() { ::close(descriptor_); }
-
-  const std::filesystem::path& fill(std::span<const std::uint8_t> bytes) {
-    if (::ftruncate(descriptor_, 0) != 0) finding("ftruncate failed");
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-      const ssize_t n = ::pwrite(descriptor_, bytes.data() + written, bytes.size() - written,
-                                 static_cast<off_t>(written));
-      if (n <= 0) finding("pwrite failed");
-      written += static_cast<std::size_t>(n);
-    }
-    return path_;
-  }
-
- private:
-  int descriptor_;
-  std::filesystem::path path_;
-};
 
 // The bytes as a gzip member (windowBits 31: zlib's gzip wrapper), the format of the .gz data sets.
 std::vector<std::uint8_t> gzip(std::span<const std::uint8_t> bytes) {
@@ -87,7 +61,7 @@ std::optional<mahpo::data::IdxArray> read(const std::filesystem::path& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static MemoryFile plain_file("fuzz_idx_plain"), gzip_file("fuzz_idx_gzip");
+  static fuzz::MemoryFile plain_file("fuzz_idx_plain"), gzip_file("fuzz_idx_gzip");
   const std::span<const std::uint8_t> bytes(data, size);
 
   const auto plain = read(plain_file.fill(bytes));

@@ -27,6 +27,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "memory_file.hpp"
+
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/tpe/tpe.hpp>
@@ -35,9 +37,9 @@
 
 namespace {
 
-using FuzzSpace = mahpo::Space<mahpo::Int<"units", 1, 64>, mahpo::Real<"x", -5.0, 10.0>,
-                               mahpo::LogReal<"rate", 1e-4, 1.0>, mahpo::Categorical<"activation", "relu", "tanh">,
-                               mahpo::Fixed<"filters", 6>>;
+using FuzzSpace =
+    mahpo::Space<mahpo::Int<"units", 1, 64>, mahpo::Real<"x", -5.0, 10.0>, mahpo::LogReal<"rate", 1e-4, 1.0>,
+                 mahpo::Categorical<"activation", "relu", "tanh">, mahpo::Fixed<"filters", 6>>;
 
 bool verbose() {
   static const bool on = std::getenv("MAHPO_FUZZ_VERBOSE") != nullptr;
@@ -62,33 +64,6 @@ struct Objective {
     result.metrics = {{"activation", config.get<"activation">()}};
     return result;
   }
-};
-
-// The journal file: a memfd, opened again by path (/proc/self/fd/N) as a user's file would be.
-class JournalFile {
- public:
-  JournalFile() : descriptor_(::memfd_create("fuzz_journal", MFD_CLOEXEC)) {
-    if (descriptor_ < 0) finding("memfd_create failed");
-    path_ = "/proc/self/fd/" + std::to_string(descriptor_);
-  }
-  JournalFile(const JournalFile&) = delete;
-  JournalFile& operator=(const JournalFile&) = delete;
-  ~JournalFile() { ::close(descriptor_); }
-
-  const std::filesystem::path& fill(const std::string& text) {
-    if (::ftruncate(descriptor_, 0) != 0) finding("ftruncate failed");
-    std::size_t written = 0;
-    while (written < text.size()) {
-      const ssize_t n = ::pwrite(descriptor_, text.data() + written, text.size() - written, static_cast<off_t>(written));
-      if (n <= 0) finding("pwrite failed");
-      written += static_cast<std::size_t>(n);
-    }
-    return path_;
-  }
-
- private:
-  int descriptor_;
-  std::filesystem::path path_;
 };
 
 // The journal's text: the header (unless the input brings its own), then the input's lines.
@@ -123,10 +98,11 @@ bool same_value(double a, double b) { return a == b || (std::isnan(a) && std::is
 
 template <typename Searcher, typename... Options>
 void resume(std::uint8_t control, std::string_view lines, const Options&... options) {
-  static JournalFile file;
+  static fuzz::MemoryFile file("fuzz_journal");
   Searcher searcher(options...);
   const bool own_header = (control & 0x80) != 0;
-  const auto& path = file.fill(journal_text(own_header ? nlohmann::json() : mahpo::study::study_header(searcher), lines));
+  const auto& path =
+      file.fill(journal_text(own_header ? nlohmann::json() : mahpo::study::study_header(searcher), lines));
   const mahpo::study::StudyOptions study{.trials = 1 + ((control >> 2) & 0x0Fu),
                                          .journal = path,
                                          .resume = true,
