@@ -5,6 +5,7 @@
 //   paper_tables --datasets mnist --seeds 1    # what fits in an afternoon on 2 cores
 //   paper_tables --resume                      # after a crash or Ctrl-C: every finished trial is kept
 //   paper_tables --quick                       # 2,000 training images, 10 episodes, 2 seeds: a minute
+//   mpirun -np 9 paper_tables --mpi --resume   # rank 0 coordinates, 8 ranks train (docs/guide.md)
 //
 // Per method and data set it reports, as the paper does, the test accuracy and Cohen's kappa of the
 // config with the best validation accuracy (mean ± sample sd over the seeds) and the search time in
@@ -21,6 +22,9 @@
 //   journals/D-M-seedS.jsonl the study journals that --resume continues
 //   search_time.dat, curves/D/M.dat  what scripts/plot_paper_tables.sh draws with gnuplot
 #include <mahpo/mahpo.hpp>
+#ifdef MAHPO_WITH_MPI
+#include <mahpo/study/mpi.hpp>
+#endif
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -34,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -53,8 +58,20 @@ struct Settings {
   std::uint64_t first_seed = 0;
   double epochs = 1.0, min_epochs = 0.0;  // 0: epochs / 9
   fs::path output = "paper_tables";
-  bool quick = false, resume = false, progress = false;
+  bool quick = false, resume = false, progress = false, mpi = false;
 };
+
+#ifdef MAHPO_WITH_MPI
+std::optional<mahpo::study::MpiSession> mpi_session;  // started by --mpi
+#endif
+
+// This process's rank in an MPI job (0 without --mpi): only rank 0 prints and writes the outputs.
+int rank() {
+#ifdef MAHPO_WITH_MPI
+  if (mpi_session) return mpi_session->rank();
+#endif
+  return 0;
+}
 
 // The paper's names and numbers (Tables 3 and 4: test accuracy, search hours, kappa).
 struct PaperRow {
@@ -78,9 +95,20 @@ struct Run {
   Report report;
 };
 
+// How the trials were trained: "2 worker(s)", or "2 worker(s) on each of 8 MPI ranks".
+std::string workers_text(const Settings& settings) {
+  std::string text = fmt::format("{} worker(s)", settings.workers);
+#ifdef MAHPO_WITH_MPI
+  if (mpi_session) text += fmt::format(" on each of {} evaluating MPI ranks", mpi_session->size() - 1);
+#endif
+  return text;
+}
+
+// One study, on threads or (--mpi) across the job's ranks; the report on rank 0, nothing elsewhere.
 template <typename Searcher>
-Report run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
-               const fs::path& journal, bool multi_fidelity, const nlohmann::json& context) {
+std::optional<Report> run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>& objective,
+                              const Settings& settings, const fs::path& journal, bool multi_fidelity,
+                              const nlohmann::json& context) {
   mahpo::study::StudyOptions options{.workers = settings.workers,
                                      .journal = journal,
                                      .resume = settings.resume && fs::exists(journal),
@@ -91,12 +119,16 @@ Report run_one(Searcher& searcher, const mahpo::train::LeNetObjective<Topology>&
     options.trials = settings.episodes;
   }
   if (settings.progress) options.progress = mahpo::study::Progress::always;
+#ifdef MAHPO_WITH_MPI
+  if (settings.mpi) return mahpo::study::run_study(searcher, objective, options, mahpo::study::Mpi{});
+#endif
   return mahpo::study::run_study(searcher, objective, options);
 }
 
 // `context`: the data the journal must match on --resume (the searcher and its budget are in its header anyway).
-Report search(const std::string& method, std::uint64_t seed, const mahpo::train::LeNetObjective<Topology>& objective,
-              const Settings& settings, const fs::path& journal, const nlohmann::json& context) {
+std::optional<Report> search(const std::string& method, std::uint64_t seed,
+                             const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
+                             const fs::path& journal, const nlohmann::json& context) {
   auto chosen = mahpo::search::make_searcher<Topology>(
       method, {.search = {.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}},
                .min_budget = settings.min_epochs,
@@ -178,10 +210,10 @@ std::string table(const std::vector<Summary>& rows, const Settings& settings) {
   }
   text += fmt::format(
       "\n{} over {} seed(s) (first seed {}); {} episodes of {:g} epoch(s) each, Hyperband and "
-      "BOHB {:g} epochs in all (trials of {:.4g} to {:g} epochs); {} worker(s).\n",
+      "BOHB {:g} epochs in all (trials of {:.4g} to {:g} epochs); {}.\n",
       settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, settings.episodes,
       settings.epochs, static_cast<double>(settings.episodes) * settings.epochs, settings.min_epochs, settings.epochs,
-      settings.workers);
+      workers_text(settings));
   return text;
 }
 
@@ -288,7 +320,20 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", settings.quick,
                "a smoke run: 2,000 training and 500 test images, 10 episodes of 0.5 epoch, 2 seeds");
   app.add_flag("--progress", settings.progress, "print the progress line even when stderr is not a terminal");
+  app.add_flag("--mpi", settings.mpi,
+               "run every study across the ranks of an MPI job: rank 0 coordinates and writes the outputs, the "
+               "others train with --workers threads each");
   CLI11_PARSE(app, argc, argv);
+  if (settings.mpi) {
+#ifdef MAHPO_WITH_MPI
+    mpi_session.emplace(argc, argv);
+#else
+    fmt::print(stderr,
+               "error: --mpi: this paper_tables was built without MPI (install libopenmpi-dev and "
+               "openmpi-bin, then build again)\n");
+    return 1;
+#endif
+  }
 
   if (settings.quick) {  // flags given explicitly win
     if (app.count("--train-images") == 0) settings.train_images = 2000;
@@ -313,8 +358,10 @@ int main(int argc, char** argv) {
       if (settings.train_images > 0 || settings.test_images > 0) {
         dataset = mahpo::data::take_first(dataset, settings.train_images, settings.test_images, settings.test_images);
       }
-      fmt::print("{}: {} training, {} validation, {} test images\n", dataset.name, dataset.train.size(),
-                 dataset.validation.size(), dataset.test.size());
+      if (rank() == 0) {
+        fmt::print("{}: {} training, {} validation, {} test images\n", dataset.name, dataset.train.size(),
+                   dataset.validation.size(), dataset.test.size());
+      }
       const auto data = std::make_shared<const mahpo::data::Dataset>(std::move(dataset));
       for (std::uint64_t seed = settings.first_seed; seed < settings.first_seed + settings.seeds; ++seed) {
         // The weights' seed follows the study's, so seeds differ in initializations as well as in searches.
@@ -322,7 +369,7 @@ int main(int argc, char** argv) {
         for (const auto& method : settings.methods) {
           const std::string stem = fmt::format("{}-{}-seed{}", name, method, seed);
           const fs::path journal = settings.output / "journals" / (stem + ".jsonl");
-          if (fs::exists(journal) && !settings.resume) {
+          if (rank() == 0 && fs::exists(journal) && !settings.resume) {
             throw std::runtime_error(
                 fmt::format("{} exists: give --resume to continue it, or another --output", journal.string()));
           }
@@ -330,7 +377,9 @@ int main(int argc, char** argv) {
                                        {"train_images", settings.train_images},
                                        {"test_images", settings.test_images},
                                        {"weights_seed", seed}};
-          Run run{name, method, seed, search(method, seed, objective, settings, journal, context)};
+          auto report = search(method, seed, objective, settings, journal, context);
+          if (!report) continue;  // an evaluating rank of an MPI job
+          Run run{name, method, seed, std::move(*report)};
           run.report.write_csv(settings.output / "trials" / (stem + ".csv"));
           const auto* best = run.report.best();
           fmt::print(
@@ -343,10 +392,17 @@ int main(int argc, char** argv) {
         }
       }
     }
+    if (rank() != 0) return 0;
     const auto rows = summarize(runs, settings);
     write_outputs(runs, rows, settings);
     fmt::print("{}\nwrote {}\n", table(rows, settings), (settings.output / "table.md").string());
   } catch (const std::exception& error) {
+#ifdef MAHPO_WITH_MPI
+    if (mpi_session) {  // the other ranks may wait for this one: end the job
+      fmt::print(stderr, "error (rank {}): {}\n", rank(), error.what());
+      mpi_session->abort(1);
+    }
+#endif
     fmt::print(stderr, "error: {}\n", error.what());
     return 1;
   }

@@ -4,10 +4,15 @@
 //   search_lenet --searcher tpe --dataset mnist --epochs 1 --trials 50 --workers 2 --journal tpe.jsonl
 //   search_lenet --searcher tpe --dataset mnist --epochs 1 --trials 50 --workers 2 --journal tpe.jsonl
 //                --resume                                              # after a crash or Ctrl-C
+//   mpirun -np 9 search_lenet --mpi --searcher tpe --dataset mnist --trials 200 --journal tpe.jsonl
+//                # rank 0 coordinates, ranks 1-8 train (docs/guide.md, "Studies across machines")
 //
 // Multi-fidelity searchers (successive_halving, hyperband, bohb) give each trial between
 // --min-epochs and --epochs; the others give every trial --epochs.
 #include <mahpo/mahpo.hpp>
+#ifdef MAHPO_WITH_MPI
+#include <mahpo/study/mpi.hpp>
+#endif
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -16,6 +21,7 @@
 #include <cmath>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -51,8 +57,31 @@ struct Settings {
   double epochs = 1.0, min_epochs = 1.0 / 9.0, seconds = 0.0;
   std::size_t trials = 20, workers = 1, train_images = 0, test_images = 0;
   std::uint64_t seed = 0;
-  bool resume = false, progress = false;
+  bool resume = false, progress = false, mpi = false;
 };
+
+#ifdef MAHPO_WITH_MPI
+std::optional<mahpo::study::MpiSession> mpi_session;  // started by --mpi
+#endif
+
+// This process's rank in an MPI study (0 without --mpi): only rank 0 prints.
+int rank() {
+#ifdef MAHPO_WITH_MPI
+  if (mpi_session) return mpi_session->rank();
+#endif
+  return 0;
+}
+
+// Runs the study on threads, or across MPI ranks with --mpi: the report on rank 0, nothing elsewhere.
+template <typename T, typename O>
+auto run(const Settings& settings, T& searcher, const O& objective, const mahpo::study::StudyOptions& options)
+    -> std::optional<decltype(mahpo::study::run_study(searcher, objective, options))> {
+#ifdef MAHPO_WITH_MPI
+  if (settings.mpi) return mahpo::study::run_study(searcher, objective, options, mahpo::study::Mpi{});
+#endif
+  (void)settings;
+  return mahpo::study::run_study(searcher, objective, options);
+}
 
 template <typename Objective>
 int search(const Settings& settings, const Objective& objective, mahpo::Goal goal) {
@@ -78,7 +107,9 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
                                   {"train_images", settings.train_images},
                                   {"test_images", settings.test_images}});
         }
-        const auto report = mahpo::study::run_study(searcher, objective, options);
+        const auto ran = run(settings, searcher, objective, options);
+        if (!ran) return 0;  // an evaluating rank of an MPI study
+        const auto& report = *ran;
         fmt::print("{}", report.summary());
         if (!settings.csv.empty()) {
           report.write_csv(settings.csv);
@@ -118,7 +149,8 @@ int main(int argc, char** argv) {
   app.add_option("--trials", settings.trials, "trials to run (0: no limit, then give --seconds)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1000000000}));
   app.add_option("--seconds", settings.seconds, "wall-clock limit in seconds (0: none)")->check(finite_non_negative);
-  app.add_option("--workers", settings.workers, "trials evaluated at once (one thread each)")
+  app.add_option("--workers", settings.workers,
+                 "trials evaluated at once, one thread each (with --mpi: on each evaluating rank)")
       ->check(CLI::Range(std::size_t{1}, mahpo::study::max_workers));
   app.add_option("--seed", settings.seed, "searcher seed");
   app.add_option("--journal", settings.journal, "append every trial to this JSON-lines file");
@@ -127,7 +159,20 @@ int main(int argc, char** argv) {
   app.add_option("--train-images", settings.train_images, "use only the first N training images (0: all)");
   app.add_option("--test-images", settings.test_images, "use only the first N validation and test images (0: all)");
   app.add_flag("--progress", settings.progress, "print the progress line even when stderr is not a terminal");
+  app.add_flag("--mpi", settings.mpi,
+               "run across the ranks of an MPI job (under mpirun or srun): rank 0 coordinates and writes the "
+               "journal, the others evaluate trials with --workers threads each");
   CLI11_PARSE(app, argc, argv);
+  if (settings.mpi) {
+#ifdef MAHPO_WITH_MPI
+    mpi_session.emplace(argc, argv);
+#else
+    fmt::print(stderr,
+               "error: --mpi: this search_lenet was built without MPI (install libopenmpi-dev and "
+               "openmpi-bin, then build again)\n");
+    return 1;
+#endif
+  }
 
   try {
     namespace problems = mahpo::problems;
@@ -146,12 +191,20 @@ int main(int argc, char** argv) {
     if (settings.train_images > 0 || settings.test_images > 0) {
       dataset = mahpo::data::take_first(dataset, settings.train_images, settings.test_images, settings.test_images);
     }
-    fmt::print("{}: {} training, {} validation, {} test images\n", dataset.name, dataset.train.size(),
-               dataset.validation.size(), dataset.test.size());
+    if (rank() == 0) {
+      fmt::print("{}: {} training, {} validation, {} test images\n", dataset.name, dataset.train.size(),
+                 dataset.validation.size(), dataset.test.size());
+    }
     const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(
         std::make_shared<const mahpo::data::Dataset>(std::move(dataset)));
     return search(settings, objective, mahpo::Goal::maximize);
   } catch (const std::exception& error) {
+#ifdef MAHPO_WITH_MPI
+    if (mpi_session) {  // the other ranks may wait for this one: end the job
+      fmt::print(stderr, "error (rank {}): {}\n", rank(), error.what());
+      mpi_session->abort(1);
+    }
+#endif
     fmt::print(stderr, "error: {}\n", error.what());
     return 1;
   }
