@@ -1,0 +1,35 @@
+// The laws of tests/search/laws.hpp for the searchers with a model (TPE, GP-BO, BOHB, MAPPO in both
+// presets, PPO-LSTM), on a mixed space and a plain real one; test_laws.cpp has the others.
+#include <catch2/catch.hpp>
+
+#include "laws.hpp"
+
+#include <mahpo/problems/synthetic.hpp>
+#include <mahpo/search/gp/gp_bo.hpp>
+#include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/ppo/mappo.hpp>
+#include <mahpo/search/ppo/ppo_lstm.hpp>
+#include <mahpo/search/tpe/tpe.hpp>
+
+using mahpo::problems::Branin;
+using mahpo::problems::LeNetQuadratic;
+using namespace mahpo::search;
+
+namespace {
+// MAPPO as the paper runs it: an action grid, on-policy batches, z-scored rewards.
+template <typename S>
+struct PaperMappo : Mappo<S> {
+  explicit PaperMappo(SearchOptions options = {}) : Mappo<S>(options, MappoOptions::paper()) {}
+};
+}  // namespace
+
+TEMPLATE_PRODUCT_TEST_CASE("searcher laws with a model", "[laws]", (Tpe, GpBo, Bohb, Mappo, PaperMappo),
+                           (LeNetQuadratic::space, Branin::space)) {
+  mahpo::testing::check_searcher_laws<TestType>();
+}
+
+// MAPPO also takes a topology; PpoLstm a space of its own.
+TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws]", Mappo<mahpo::nn::paper_lenet>,
+                   PpoLstm<LeNetQuadratic::space>) {
+  mahpo::testing::check_searcher_laws<TestType>();
+}
