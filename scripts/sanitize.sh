@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="${MAHPO_JOBS:-$(nproc)}"
 cxx="${MAHPO_SANITIZE_CXX:-clang++-19}"
-fuzz_seconds="${MAHPO_FUZZ_SECONDS:-20}"
+fuzz_seconds="${MAHPO_FUZZ_SECONDS:-10}"
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(asan tsan)
 
