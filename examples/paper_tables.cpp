@@ -1,26 +1,36 @@
 // The MAPPO paper's Tables 3 and 4 and its Figure 2: random search, anneal, TPE, Hyperband, BOHB
-// and MAPPO search paper_lenet on MNIST and Fashion-MNIST, 200 episodes each, over several seeds.
+// and MAPPO (and beyond the paper: MAPPO's paper preset, GP-BO, PPO-LSTM) search paper_lenet on MNIST
+// and Fashion-MNIST, 200 episodes each, over several seeds; then each run's chosen config is trained
+// properly (--final-epochs) and tested.
 //
-//   paper_tables                               # both data sets, 6 methods, 3 seeds, 200 episodes of 1 epoch
-//   paper_tables --datasets mnist --seeds 1    # what fits in an afternoon on 2 cores
+//   paper_tables                               # both data sets, 9 methods, 3 seeds, 200 episodes of 1 epoch
+//   paper_tables --datasets mnist --seeds 1    # one data set, one seed
+//   paper_tables --seconds 600 --output equal  # every search gets the same 600 s of wall clock instead
 //   paper_tables --resume                      # after a crash or Ctrl-C: every finished trial is kept
-//   paper_tables --quick                       # 2,000 training images, 10 episodes, 2 seeds: a minute
+//   paper_tables --quick                       # 2,000 training and 500 test images, 10 episodes, 2 seeds
 //   mpirun -np 9 paper_tables --mpi --resume   # rank 0 coordinates, 8 ranks train (docs/guide.md)
 //
 // Per method and data set it reports, as the paper does, the test accuracy and Cohen's kappa of the
 // config with the best validation accuracy (mean ± sample sd over the seeds) and the search time in
-// hours (wall clock of the whole study, training included). Every episode trains the config for
-// --epochs epochs. Hyperband and BOHB give their trials between --min-epochs and --epochs; they get
-// the same total training budget as the others instead of the same number of trials: they stop
-// asking once the epochs they asked for reach episodes x --epochs (200 epochs by default).
+// hours (wall clock of the whole study, training included); then the same config trained for
+// --final-epochs epochs (the same schedule for every method: the trainer's SGD with Caffe's `inv`
+// decay, the config's batch size and learning rate, the run's weights seed), its test accuracy and
+// kappa and its hours; and each method paired with MAPPO on the same seeds. Every episode trains its
+// config for --epochs epochs. Hyperband and BOHB give their trials between --min-epochs and
+// --epochs; they get the same total training budget as the others instead of the same number of
+// trials: they stop asking once the epochs they asked for reach episodes x --epochs (200 epochs by
+// default). With --seconds, every search (Hyperband and BOHB too) stops asking after that much wall
+// clock instead: the comparison at equal time.
 //
 // Writes to --output (default paper_tables/):
-//   table.md                 the tables in the paper's format, beside the paper's numbers
-//   summary.csv              dataset, method, seeds, then mean and sd of accuracy, kappa, hours
-//   runs.csv                 one row per (dataset, method, seed): the best trial, its test confusion matrix
+//   table.md                 the tables in the paper's format, beside the paper's numbers, and the pairing with MAPPO
+//   summary.csv              dataset, method, seeds, then mean and sd of accuracy, kappa, hours, final accuracy ...
+//   runs.csv                 one row per (dataset, method, seed): the best trial and its final training, with
+//                            their test confusion matrices
 //   trials/D-M-seedS.csv     every trial of every run (config, budget, times, metrics)
 //   journals/D-M-seedS.jsonl the study journals that --resume continues
-//   search_time.dat, curves/D/M.dat  what scripts/plot_paper_tables.sh draws with gnuplot
+//   finals/D-M-seedS.json    each final training (kept: --resume does not train a final config again)
+//   search_time.dat, curves/D/M.dat, curves/D/M.band.dat  what scripts/plot_paper_tables.sh draws
 #include <mahpo/mahpo.hpp>
 #ifdef MAHPO_WITH_MPI
 #include <mahpo/study/mpi.hpp>
@@ -28,6 +38,12 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <limits>
+#include <mutex>
 
 #include <algorithm>
 #include <cmath>
@@ -53,10 +69,13 @@ using Report = mahpo::study::StudyReport<Space>;
 
 struct Settings {
   std::vector<std::string> datasets{"mnist", "fashion-mnist"};
-  std::vector<std::string> methods{"random", "anneal", "tpe", "hyperband", "bohb", "mappo"};
+  std::vector<std::string> methods{"random", "anneal",      "tpe",   "hyperband", "bohb",
+                                   "mappo",  "mappo_paper", "gp_bo", "ppo_lstm"};
   std::size_t seeds = 3, episodes = 200, workers = 2, train_images = 0, test_images = 0;
   std::uint64_t first_seed = 0;
   double epochs = 1.0, min_epochs = 0.0;  // 0: epochs / 9
+  double final_epochs = 20.0;             // the chosen config's final training (0: none)
+  double seconds = 0.0;                   // > 0: every search gets this much wall clock instead of episodes
   fs::path output = "paper_tables";
   bool quick = false, resume = false, progress = false, mpi = false;
 };
@@ -73,6 +92,8 @@ int rank() {
   return 0;
 }
 
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
 // The paper's names and numbers (Tables 3 and 4: test accuracy, search hours, kappa).
 struct PaperRow {
   const char* label;
@@ -87,12 +108,22 @@ const std::map<std::string, PaperRow> paper{
     {"bohb", {"BOHB", {0.9928, 2.13, 0.9920}, {0.9178, 2.08, 0.9087}}},
     {"mappo", {"MAPPO", {0.9942, 0.96, 0.9941}, {0.9222, 1.23, 0.9137}}},
     {"mappo_paper", {"MAPPO (paper preset)", {0.9942, 0.96, 0.9941}, {0.9222, 1.23, 0.9137}}},
+    // Beyond the paper: no numbers to compare with.
+    {"gp_bo", {"GP-BO", {nan, nan, nan}, {nan, nan, nan}}},
+    {"ppo_lstm", {"PPO-LSTM", {nan, nan, nan}, {nan, nan, nan}}},
+};
+
+// The chosen config trained for --final-epochs epochs, and what it scored on the test set.
+struct Final {
+  double epochs = 0.0, seconds = 0.0, validation_accuracy = nan, test_accuracy = nan, test_kappa = nan;
+  nlohmann::json confusion = nlohmann::json::array();
 };
 
 struct Run {
   std::string dataset, method;
   std::uint64_t seed = 0;
   Report report;
+  std::optional<Final> final;
 };
 
 // How the trials were trained: "2 worker(s)", or "2 worker(s) on each of 8 MPI ranks".
@@ -113,7 +144,9 @@ std::optional<Report> run_one(Searcher& searcher, const mahpo::train::LeNetObjec
                                      .journal = journal,
                                      .resume = settings.resume && fs::exists(journal),
                                      .context = context};
-  if (multi_fidelity) {
+  if (settings.seconds > 0.0) {
+    options.seconds = settings.seconds;  // equal time: every method, however it spends it
+  } else if (multi_fidelity) {
     options.epochs = static_cast<double>(settings.episodes) * settings.epochs;  // the same training budget
   } else {
     options.trials = settings.episodes;
@@ -138,8 +171,97 @@ std::optional<Report> search(const std::string& method, std::uint64_t seed,
       [&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity, context); }, chosen);
 }
 
-double metric(const mahpo::study::TrialRecord<Space>& trial, const char* key) {
-  return trial.result.metrics.contains(key) ? trial.result.metrics.at(key).get<double>() : std::nan("");
+double metric(const mahpo::Result& result, const char* key) {
+  const auto found = result.metrics.find(key);
+  return found != result.metrics.end() && found->is_number() ? found->get<double>() : nan;
+}
+double metric(const mahpo::study::TrialRecord<Space>& trial, const char* key) { return metric(trial.result, key); }
+
+nlohmann::json to_json(const Final& final) {
+  return {{"epochs", final.epochs},
+          {"seconds", final.seconds},
+          {"validation_accuracy", mahpo::study::number_or_null(final.validation_accuracy)},
+          {"test_accuracy", mahpo::study::number_or_null(final.test_accuracy)},
+          {"test_kappa", mahpo::study::number_or_null(final.test_kappa)},
+          {"test_confusion", final.confusion}};
+}
+
+// A final training kept from an earlier run: used when it trained the same config for as many epochs.
+std::optional<Final> saved_final(const fs::path& file, const nlohmann::json& config, double epochs) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  const auto saved = nlohmann::json::parse(in, nullptr, false);
+  if (saved.is_discarded() || !saved.is_object() || saved.value("config", nlohmann::json()) != config ||
+      !saved.contains("final") || saved["final"].value("epochs", 0.0) != epochs) {
+    return std::nullopt;
+  }
+  const auto& json = saved["final"];
+  const auto number = [&](const char* key) {
+    return json.contains(key) && json[key].is_number() ? json[key].get<double>() : nan;
+  };
+  return Final{.epochs = epochs,
+               .seconds = number("seconds"),
+               .validation_accuracy = number("validation_accuracy"),
+               .test_accuracy = number("test_accuracy"),
+               .test_kappa = number("test_kappa"),
+               .confusion = json.value("test_confusion", nlohmann::json::array())};
+}
+
+// The run's best config trained for --final-epochs epochs with the run's objective (its data and
+// weights seed), or the training an earlier paper_tables kept in `file`; written there when new.
+Final final_training(const Run& run, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
+                     const fs::path& file) {
+  const auto& best = *run.report.best();
+  const nlohmann::json config = best.config.to_json();
+  if (auto kept = saved_final(file, config, settings.final_epochs)) return *kept;
+  const auto start = std::chrono::steady_clock::now();
+  const mahpo::Result result = objective(best.config, {.epochs = settings.final_epochs});
+  Final final{.epochs = settings.final_epochs,
+              .seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+              .validation_accuracy = metric(result, "validation_accuracy"),
+              .test_accuracy = metric(result, "test_accuracy"),
+              .test_kappa = metric(result, "test_kappa"),
+              .confusion = result.metrics.value("test_confusion", nlohmann::json::array())};
+  if (result.status != mahpo::Status::ok) final.test_accuracy = final.test_kappa = final.validation_accuracy = nan;
+  const fs::path partial = fs::path(file).concat(".partial");
+  {
+    std::ofstream out(partial);
+    out << nlohmann::json{{"dataset", run.dataset},    {"method", run.method},
+                          {"seed", run.seed},          {"best_trial", best.id},
+                          {"config", config},          {"status", mahpo::to_string(result.status)},
+                          {"message", result.message}, {"final", to_json(final)}}
+               .dump()
+        << "\n";
+    if (!out) throw std::runtime_error("paper_tables: cannot write " + partial.string());
+  }
+  fs::rename(partial, file);  // a crash leaves the old file or none, never half a file
+  return final;
+}
+
+// The final trainings of `pending`, `settings.workers` at a time (one thread each, like the trials).
+void train_finals(const std::vector<Run*>& pending, const mahpo::train::LeNetObjective<Topology>& objective,
+                  const Settings& settings) {
+  std::atomic<std::size_t> next{0};
+  std::mutex print;
+  const auto work = [&] {
+    for (std::size_t k; (k = next++) < pending.size();) {
+      Run& run = *pending[k];
+      const fs::path file =
+          settings.output / "finals" / fmt::format("{}-{}-seed{}.json", run.dataset, run.method, run.seed);
+      run.final = final_training(run, objective, settings, file);
+      std::lock_guard guard(print);
+      fmt::print("  final {} {} seed {}: {:g} epochs in {:.1f} s; validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
+                 run.dataset, run.method, run.seed, run.final->epochs, run.final->seconds,
+                 run.final->validation_accuracy, run.final->test_accuracy, run.final->test_kappa);
+      std::fflush(stdout);
+    }
+  };
+  std::vector<std::future<void>> helpers;
+  for (std::size_t w = 1; w < std::min(settings.workers, pending.size()); ++w) {
+    helpers.push_back(std::async(std::launch::async, work));
+  }
+  work();
+  for (auto& helper : helpers) helper.get();
 }
 
 struct Stats {
@@ -159,17 +281,24 @@ Stats stats(const std::vector<double>& values) {
 
 struct Summary {
   std::string dataset, method;
-  std::size_t seeds = 0;
+  std::size_t seeds = 0, finals = 0;
   Stats accuracy, kappa, hours, trials, epochs;
+  Stats final_accuracy, final_kappa, final_hours, total_hours;  // over the runs with a final training
 };
 
 std::vector<Summary> summarize(const std::vector<Run>& runs, const Settings& settings) {
   std::vector<Summary> rows;
   for (const auto& dataset : settings.datasets) {
     for (const auto& method : settings.methods) {
-      std::vector<double> accuracy, kappa, hours, trials, epochs;
+      std::vector<double> accuracy, kappa, hours, trials, epochs, final_accuracy, final_kappa, final_hours, total_hours;
       for (const auto& run : runs) {
         if (run.dataset != dataset || run.method != method) continue;
+        if (run.final) {
+          final_accuracy.push_back(run.final->test_accuracy);
+          final_kappa.push_back(run.final->test_kappa);
+          final_hours.push_back(run.final->seconds / 3600.0);
+          total_hours.push_back((run.report.seconds + run.final->seconds) / 3600.0);
+        }
         const auto* best = run.report.best();
         accuracy.push_back(best ? metric(*best, "test_accuracy") : 0.0);
         kappa.push_back(best ? metric(*best, "test_kappa") : 0.0);
@@ -180,69 +309,161 @@ std::vector<Summary> summarize(const std::vector<Run>& runs, const Settings& set
         epochs.push_back(trained);
       }
       if (accuracy.empty()) continue;
-      rows.push_back({dataset, method, accuracy.size(), stats(accuracy), stats(kappa), stats(hours), stats(trials),
-                      stats(epochs)});
+      rows.push_back({dataset, method, accuracy.size(), final_accuracy.size(), stats(accuracy), stats(kappa),
+                      stats(hours), stats(trials), stats(epochs), stats(final_accuracy), stats(final_kappa),
+                      stats(final_hours), stats(total_hours)});
     }
   }
   return rows;
 }
 
-std::string table(const std::vector<Summary>& rows, const Settings& settings) {
+// Each method against MAPPO on the same seeds: the difference of the final test accuracy (of the
+// search's, without final trainings), its mean and sd over seeds, and in how many seeds MAPPO is ahead.
+std::string paired_with_mappo(const std::vector<Run>& runs, const std::string& dataset, const Settings& settings) {
+  const auto score = [](const Run& run) {
+    if (run.final) return run.final->test_accuracy;
+    const auto* best = run.report.best();
+    return best ? metric(*best, "test_accuracy") : nan;
+  };
+  std::map<std::uint64_t, double> mappo;
+  for (const auto& run : runs) {
+    if (run.dataset == dataset && run.method == "mappo") mappo[run.seed] = score(run);
+  }
+  if (mappo.empty()) return "";
+  std::string text = fmt::format(
+      "\nPaired with MAPPO (same seeds), {} test accuracy: method minus MAPPO, in points (x 100)\n\n"
+      "| Model | seeds | mean difference | sd | MAPPO ahead in |\n|---|---|---|---|---|\n",
+      settings.final_epochs > 0.0 ? "final" : "search's");
+  for (const auto& method : settings.methods) {
+    if (method == "mappo") continue;
+    std::vector<double> differences;
+    std::size_t ahead = 0;
+    for (const auto& run : runs) {
+      if (run.dataset != dataset || run.method != method || !mappo.contains(run.seed)) continue;
+      const double difference = 100.0 * (score(run) - mappo.at(run.seed));
+      if (!std::isfinite(difference)) continue;
+      differences.push_back(difference);
+      ahead += difference < 0.0 ? 1 : 0;
+    }
+    if (differences.empty()) continue;
+    const Stats d = stats(differences);
+    text +=
+        fmt::format("| {} | {} | {:+.2f} | {} | {} of {} |\n", paper.at(method).label, differences.size(), d.mean,
+                    differences.size() > 1 ? fmt::format("{:.2f}", d.sd) : std::string("—"), ahead, differences.size());
+  }
+  return text;
+}
+
+std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs, const Settings& settings) {
   std::string text;
   for (const auto& dataset : settings.datasets) {
     const bool mnist = dataset == "mnist";
     text += fmt::format("\n### {} (Table {} of the paper)\n\n", mnist ? "MNIST" : "Fashion-MNIST", mnist ? 3 : 4);
-    text += "| Model | acc | time(h) | kappa | trials | epochs trained | paper acc | paper time(h) | paper kappa |\n";
-    text += "|---|---|---|---|---|---|---|---|---|\n";
+    text +=
+        "| Model | search acc | search kappa | final acc | final kappa | search h | final h | trials | epochs "
+        "trained | paper acc | paper time(h) | paper kappa |\n";
+    text += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& row : rows) {
       if (row.dataset != dataset) continue;
       const auto& reference = paper.at(row.method);
       const double* numbers = mnist ? reference.mnist : reference.fashion;
       // One seed has no spread: print the value alone rather than a misleading "± 0".
-      const auto cell = [&](const Stats& s, int digits) {
-        return row.seeds > 1 ? fmt::format("{:.{}f} ± {:.{}f}", s.mean, digits, s.sd, digits)
-                             : fmt::format("{:.{}f}", s.mean, digits);
+      const auto cell = [](const Stats& s, std::size_t count, int digits) {
+        if (count == 0 || !std::isfinite(s.mean)) return std::string("—");
+        return count > 1 ? fmt::format("{:.{}f} ± {:.{}f}", s.mean, digits, s.sd, digits)
+                         : fmt::format("{:.{}f}", s.mean, digits);
       };
-      text += fmt::format("| {} | {} | {} | {} | {:.0f} | {:.1f} | {:.4f} | {:.2f} | {:.4f} |\n", reference.label,
-                          cell(row.accuracy, 4), cell(row.hours, 3), cell(row.kappa, 4), row.trials.mean,
-                          row.epochs.mean, numbers[0], numbers[1], numbers[2]);
+      const auto paper_cell = [](double value, int digits) {
+        return std::isfinite(value) ? fmt::format("{:.{}f}", value, digits) : std::string("—");
+      };
+      text +=
+          fmt::format("| {} | {} | {} | {} | {} | {} | {} | {:.0f} | {:.1f} | {} | {} | {} |\n", reference.label,
+                      cell(row.accuracy, row.seeds, 4), cell(row.kappa, row.seeds, 4),
+                      cell(row.final_accuracy, row.finals, 4), cell(row.final_kappa, row.finals, 4),
+                      cell(row.hours, row.seeds, 3), cell(row.final_hours, row.finals, 3), row.trials.mean,
+                      row.epochs.mean, paper_cell(numbers[0], 4), paper_cell(numbers[1], 2), paper_cell(numbers[2], 4));
     }
+    text += paired_with_mappo(runs, dataset, settings);
   }
-  text += fmt::format(
-      "\n{} over {} seed(s) (first seed {}); {} episodes of {:g} epoch(s) each, Hyperband and "
-      "BOHB {:g} epochs in all (trials of {:.4g} to {:g} epochs); {}.\n",
-      settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, settings.episodes,
-      settings.epochs, static_cast<double>(settings.episodes) * settings.epochs, settings.min_epochs, settings.epochs,
-      workers_text(settings));
+  const std::string budget =
+      settings.seconds > 0.0
+          ? fmt::format("every search stopped asking after {:g} s of wall clock (equal time)", settings.seconds)
+          : fmt::format(
+                "{} episodes of {:g} epoch(s) each, Hyperband and BOHB {:g} epochs in all (trials of {:.4g} "
+                "to {:g} epochs)",
+                settings.episodes, settings.epochs, static_cast<double>(settings.episodes) * settings.epochs,
+                settings.min_epochs, settings.epochs);
+  const std::string finals =
+      settings.final_epochs > 0.0
+          ? fmt::format("the chosen config then trained for {:g} epochs (final)", settings.final_epochs)
+          : std::string("no final training");
+  text += fmt::format("\n{} over {} seed(s) (first seed {}); {}; {}; {}.\n",
+                      settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, budget,
+                      finals, workers_text(settings));
   return text;
+}
+
+// The mean and sd over seeds of step curves (time, best so far), on 200 times from the first end to
+// the last: at each time, every seed that has a value by then contributes its last one.
+void write_band(std::ostream& band, const std::vector<std::vector<std::pair<double, double>>>& seeds) {
+  double first = std::numeric_limits<double>::infinity(), last = 0.0;
+  for (const auto& points : seeds) {
+    if (points.empty()) continue;
+    first = std::min(first, points.front().first);
+    last = std::max(last, points.back().first);
+  }
+  if (!(last >= first)) return;
+  constexpr int steps = 200;
+  for (int k = 0; k <= steps; ++k) {
+    const double time = first + (last - first) * k / steps;
+    std::vector<double> values;
+    for (const auto& points : seeds) {
+      const auto after = std::upper_bound(points.begin(), points.end(), time,
+                                          [](double t, const auto& point) { return t < point.first; });
+      if (after != points.begin()) values.push_back(std::prev(after)->second);
+    }
+    if (values.empty()) continue;
+    const Stats s = stats(values);
+    band << time << ' ' << s.mean << ' ' << s.sd << ' ' << values.size() << '\n';
+  }
 }
 
 void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& rows, const Settings& settings) {
   const auto& out = settings.output;
   std::ofstream summary(out / "summary.csv");
   summary << "dataset,method,seeds,accuracy_mean,accuracy_sd,kappa_mean,kappa_sd,hours_mean,hours_sd,trials_mean,"
-             "epochs_mean\n";
+             "epochs_mean,finals,final_accuracy_mean,final_accuracy_sd,final_kappa_mean,final_kappa_sd,"
+             "final_hours_mean,final_hours_sd,total_hours_mean,total_hours_sd\n";
   for (const auto& row : rows) {
-    summary << fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", row.dataset, row.method, row.seeds, row.accuracy.mean,
-                           row.accuracy.sd, row.kappa.mean, row.kappa.sd, row.hours.mean, row.hours.sd, row.trials.mean,
-                           row.epochs.mean);
+    summary << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", row.dataset, row.method,
+                           row.seeds, row.accuracy.mean, row.accuracy.sd, row.kappa.mean, row.kappa.sd, row.hours.mean,
+                           row.hours.sd, row.trials.mean, row.epochs.mean, row.finals, row.final_accuracy.mean,
+                           row.final_accuracy.sd, row.final_kappa.mean, row.final_kappa.sd, row.final_hours.mean,
+                           row.final_hours.sd, row.total_hours.mean, row.total_hours.sd);
   }
 
   // One row per run; the confusion matrix (rows by true class) lets a reader recompute kappa.
   std::ofstream runs_csv(out / "runs.csv");
   runs_csv << "dataset,method,seed,trials,ok,search_seconds,best_trial,best_epochs,validation_accuracy,test_accuracy,"
-              "test_kappa,test_confusion,config\n";
+              "test_kappa,test_confusion,config,final_epochs,final_seconds,final_validation_accuracy,"
+              "final_test_accuracy,final_test_kappa,final_test_confusion\n";
   for (const auto& run : runs) {
     const auto* best = run.report.best();
     const auto confusion = best && best->result.metrics.contains("test_confusion")
                                ? best->result.metrics.at("test_confusion").dump()
                                : std::string("[]");
-    runs_csv << fmt::format("{},{},{},{},{},{:.3f},{},{},{},{},{},{},{}\n", run.dataset, run.method, run.seed,
-                            run.report.trials.size(), run.report.count(mahpo::Status::ok), run.report.seconds,
+    const auto& final = run.final;
+    const auto final_cell = [&](double value) { return final ? fmt::format("{}", value) : std::string(); };
+    runs_csv << fmt::format("{},{},{},{},{},{:.3f},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", run.dataset, run.method,
+                            run.seed, run.report.trials.size(), run.report.count(mahpo::Status::ok), run.report.seconds,
                             best ? std::to_string(best->id) : "", best ? best->budget.epochs : 0.0,
                             best ? best->result.value : 0.0, best ? metric(*best, "test_accuracy") : 0.0,
                             best ? metric(*best, "test_kappa") : 0.0, mahpo::study::csv_cell(confusion),
-                            mahpo::study::csv_cell(best ? best->config.to_string() : std::string()));
+                            mahpo::study::csv_cell(best ? best->config.to_string() : std::string()),
+                            final_cell(final ? final->epochs : 0.0), final_cell(final ? final->seconds : 0.0),
+                            final_cell(final ? final->validation_accuracy : 0.0),
+                            final_cell(final ? final->test_accuracy : 0.0), final_cell(final ? final->test_kappa : 0.0),
+                            mahpo::study::csv_cell(final ? final->confusion.dump() : std::string()));
   }
 
   // Figure 2: mean search hours per method, a mean and an sd column per data set.
@@ -260,12 +481,14 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
     figure << '\n';
   }
 
-  // Best-so-far validation accuracy against wall-clock hours, a block per seed.
+  // Best-so-far validation accuracy against wall-clock hours: a block per seed (M.dat), and its mean
+  // and sd over the seeds on a grid of times (M.band.dat).
   for (const auto& dataset : settings.datasets) {
     fs::create_directories(out / "curves" / dataset);
     for (const auto& method : settings.methods) {
       std::ofstream curve(out / "curves" / dataset / (method + ".dat"));
       curve << "# hours best_validation_accuracy (" << dataset << ", " << method << "; a block per seed)\n";
+      std::vector<std::vector<std::pair<double, double>>> seeds;
       for (const auto& run : runs) {
         if (run.dataset != dataset || run.method != method) continue;
         std::vector<const mahpo::study::TrialRecord<Space>*> done;
@@ -274,16 +497,23 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
         }
         std::sort(done.begin(), done.end(), [](auto* a, auto* b) { return a->ended < b->ended; });
         double best = 0.0;
+        auto& points = seeds.emplace_back();
         for (const auto* trial : done) {
           best = std::max(best, trial->result.value);
           curve << trial->ended / 3600.0 << ' ' << best << '\n';
+          points.emplace_back(trial->ended / 3600.0, best);
         }
         curve << "\n\n";
       }
+      std::ofstream band(out / "curves" / dataset / (method + ".band.dat"));
+      band << "# hours mean_best_validation_accuracy sd seeds (" << dataset << ", " << method
+           << "; the seeds whose first trial has ended by then)\n";
+      write_band(band, seeds);
+      if (!curve || !band) throw std::runtime_error("paper_tables: writing the curves failed");
     }
   }
   std::ofstream markdown(out / "table.md");
-  markdown << table(rows, settings);
+  markdown << table(rows, runs, settings);
   if (!summary || !runs_csv || !figure || !markdown)
     throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
 }
@@ -300,7 +530,8 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   app.add_option("--methods", settings.methods, "searchers, in this order")
-      ->check(CLI::IsMember({"random", "anneal", "tpe", "hyperband", "bohb", "mappo", "mappo_paper"}))
+      ->check(
+          CLI::IsMember({"random", "anneal", "tpe", "hyperband", "bohb", "mappo", "mappo_paper", "gp_bo", "ppo_lstm"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   app.add_option("--seeds", settings.seeds, "seeds per method and data set")->check(CLI::PositiveNumber);
@@ -311,6 +542,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--min-epochs", settings.min_epochs, "Hyperband's and BOHB's smallest budget (default: --epochs / 9)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--final-epochs", settings.final_epochs,
+                 "train each run's chosen config for this many epochs and test it (0: no final training)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--seconds", settings.seconds,
+                 "give every search this much wall clock instead of --episodes (the comparison at equal time)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--workers", settings.workers, "trials trained at once, one thread each")->check(CLI::PositiveNumber);
   app.add_option("--train-images", settings.train_images, "use only the first N training images (0: all)");
   app.add_option("--test-images", settings.test_images, "use only the first N validation and test images (0: all)");
@@ -318,7 +555,8 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", settings.resume,
                "continue the journals in --output (finished trials are not trained again)");
   app.add_flag("--quick", settings.quick,
-               "a smoke run: 2,000 training and 500 test images, 10 episodes of 0.5 epoch, 2 seeds");
+               "a smoke run: 2,000 training and 500 test images, 10 episodes of 0.5 epoch, 2 seeds, final "
+               "trainings of 1 epoch");
   app.add_flag("--progress", settings.progress, "print the progress line even when stderr is not a terminal");
   app.add_flag("--mpi", settings.mpi,
                "run every study across the ranks of an MPI job: rank 0 coordinates and writes the outputs, the "
@@ -341,6 +579,7 @@ int main(int argc, char** argv) {
     if (app.count("--episodes") == 0) settings.episodes = 10;
     if (app.count("--epochs") == 0) settings.epochs = 0.5;
     if (app.count("--seeds") == 0) settings.seeds = 2;
+    if (app.count("--final-epochs") == 0) settings.final_epochs = 1.0;
   }
   if (settings.min_epochs <= 0.0) settings.min_epochs = settings.epochs / 9.0;
   if (settings.min_epochs > settings.epochs) {
@@ -351,6 +590,7 @@ int main(int argc, char** argv) {
   try {
     fs::create_directories(settings.output / "trials");
     fs::create_directories(settings.output / "journals");
+    fs::create_directories(settings.output / "finals");
     std::vector<Run> runs;
     const std::size_t total = settings.datasets.size() * settings.seeds * settings.methods.size();
     for (const auto& name : settings.datasets) {
@@ -390,12 +630,20 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
           runs.push_back(std::move(run));
         }
+        // This seed's chosen configs, trained properly: on the coordinating rank under --mpi.
+        if (settings.final_epochs > 0.0 && rank() == 0) {
+          std::vector<Run*> pending;
+          for (auto& run : runs) {
+            if (run.dataset == name && run.seed == seed && run.report.best() && !run.final) pending.push_back(&run);
+          }
+          train_finals(pending, objective, settings);
+        }
       }
     }
     if (rank() != 0) return 0;
     const auto rows = summarize(runs, settings);
     write_outputs(runs, rows, settings);
-    fmt::print("{}\nwrote {}\n", table(rows, settings), (settings.output / "table.md").string());
+    fmt::print("{}\nwrote {}\n", table(rows, runs, settings), (settings.output / "table.md").string());
   } catch (const std::exception& error) {
 #ifdef MAHPO_WITH_MPI
     if (mpi_session) {  // the other ranks may wait for this one: end the job

@@ -3,8 +3,8 @@
 # scripts/setup.sh) from what examples/paper_tables writes:
 #   search_time.png  mean search hours per method and data set, with the sd over seeds (the paper's Figure 2)
 #   best_so_far.png  best validation accuracy found so far against wall-clock hours, a panel per
-#                    data set, a colour per method, a line per seed (the y axis starts at the worst
-#                    best-so-far after ten trials)
+#                    data set, a colour per method: the mean over seeds with a band of +- 1 sd
+#                    (curves/D/M.band.dat; the y axis starts at the worst best-so-far after ten trials)
 # Usage: scripts/plot_paper_tables.sh DIR   (DIR holds search_time.dat and curves/)
 set -euo pipefail
 dir="${1:?usage: plot_paper_tables.sh DIR (the --output folder of paper_tables)}"
@@ -19,9 +19,11 @@ command -v gnuplot >/dev/null || { echo "plot_paper_tables: gnuplot is not insta
 read -r -a header < "$dir/search_time.dat"
 datasets=()
 for ((k = 1; k < ${#header[@]}; k += 2)); do datasets+=("${header[k]}"); done
-methods=(random anneal tpe hyperband bohb mappo mappo_paper)
-declare -A label=([random]=RS [anneal]=Anneal [tpe]=TPE [hyperband]=Hyperband [bohb]=BOHB [mappo]=MAPPO [mappo_paper]="MAPPO (paper)")
-declare -A color=([random]='#7f7f7f' [anneal]='#2ca02c' [tpe]='#1f77b4' [hyperband]='#ff7f0e' [bohb]='#9467bd' [mappo]='#d62728' [mappo_paper]='#8c564b')
+methods=(random anneal tpe hyperband bohb mappo mappo_paper gp_bo ppo_lstm)
+declare -A label=([random]=RS [anneal]=Anneal [tpe]=TPE [hyperband]=Hyperband [bohb]=BOHB [mappo]=MAPPO
+                  [mappo_paper]="MAPPO (paper)" [gp_bo]=GP-BO [ppo_lstm]=PPO-LSTM)
+declare -A color=([random]='#7f7f7f' [anneal]='#2ca02c' [tpe]='#1f77b4' [hyperband]='#ff7f0e' [bohb]='#9467bd'
+                  [mappo]='#d62728' [mappo_paper]='#8c564b' [gp_bo]='#17becf' [ppo_lstm]='#e377c2')
 
 # Figure 2: clustered bars, one cluster per method, one bar per data set.
 bars=""
@@ -35,19 +37,22 @@ for ((k = 0; k < ${#datasets[@]}; ++k)); do
   fi
 done
 
-# Best-so-far curves: a panel per data set; a method's file holds a block per seed.
+# Best-so-far curves: a panel per data set; per method the mean over seeds and a +- sd band.
 panels=""
 for dataset in "${datasets[@]}"; do
   # The y axis starts just below the worst best-so-far after ten trials, so the methods' differences show.
   low=$(awk '/^[0-9]/ { n++; if (n == 10 && (lo == "" || $2 < lo)) lo = $2 } /^$/ { n = 0 }
-             END { print (lo == "" ? 0 : (lo > 0.01 ? lo - 0.01 : 0)) }' "$dir/curves/$dataset"/*.dat)
+             END { print (lo == "" ? 0 : (lo > 0.01 ? lo - 0.01 : 0)) }' \
+        $(find "$dir/curves/$dataset" -name '*.dat' ! -name '*.band.dat' | sort))
   panels+="set yrange [$low:*]; set title 'Best validation accuracy so far: $dataset'; plot "
   first=1
   for method in "${methods[@]}"; do
-    file="$dir/curves/$dataset/$method.dat"
+    file="$dir/curves/$dataset/$method.band.dat"
     if [[ -s "$file" ]] && grep -q '^[0-9]' "$file"; then
       ((first)) || panels+=", "
-      panels+="'$file' using 1:2 with steps lw 2 lc rgb '${color[$method]}' title '${label[$method]}'"
+      panels+="'$file' using 1:(\$2-\$3):(\$2+\$3) with filledcurves fs transparent solid 0.15 noborder"
+      panels+=" lc rgb '${color[$method]}' notitle, "
+      panels+="'$file' using 1:2 with lines lw 2 lc rgb '${color[$method]}' title '${label[$method]}'"
       first=0
     fi
   done
@@ -72,7 +77,7 @@ set terminal pngcairo size $((600 * ${#datasets[@]})),500 font ",10"
 set output "$dir/best_so_far.png"
 set multiplot layout 1,${#datasets[@]}
 set xlabel "wall-clock time (h)"
-set ylabel "best validation accuracy"
+set ylabel "best validation accuracy (mean, +- sd over seeds)"
 set key bottom right
 set grid
 $panels

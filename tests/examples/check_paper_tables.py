@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Checks what `paper_tables --quick` wrote: every method present for every data set, accuracies in
-[0, 1], kappa and accuracy equal to what the confusion matrix gives, every CSV parseable, Hyperband
-and BOHB held to the same training budget, best-so-far curves that never fall, and (when gnuplot is
+[0, 1], kappa and accuracy equal to what the confusion matrix gives (of the search's best trial and of
+its final training), every CSV parseable, Hyperband and BOHB held to the same training budget,
+best-so-far curves that never fall and their sd bands, the pairing with MAPPO, and (when gnuplot is
 installed) the PNGs that scripts/plot_paper_tables.sh draws.
 
 usage: check_paper_tables.py DIR --datasets mnist,fashion-mnist --seeds 2 --episodes 10 --epochs 0.5
-                             --test-images 500 [--plot-script scripts/plot_paper_tables.sh]
+                             --final-epochs 1 --test-images 500 [--plot-script scripts/plot_paper_tables.sh]
 """
 import argparse
 import csv
@@ -16,8 +17,9 @@ import shutil
 import subprocess
 import sys
 
-METHODS = ["random", "anneal", "tpe", "hyperband", "bohb", "mappo"]
-LABELS = {"random": "RS", "anneal": "Anneal", "tpe": "TPE", "hyperband": "Hyperband", "bohb": "BOHB", "mappo": "MAPPO"}
+METHODS = ["random", "anneal", "tpe", "hyperband", "bohb", "mappo", "mappo_paper", "gp_bo", "ppo_lstm"]
+LABELS = {"random": "RS", "anneal": "Anneal", "tpe": "TPE", "hyperband": "Hyperband", "bohb": "BOHB", "mappo": "MAPPO",
+          "mappo_paper": "MAPPO (paper preset)", "gp_bo": "GP-BO", "ppo_lstm": "PPO-LSTM"}
 failures = []
 
 
@@ -41,6 +43,16 @@ def kappa(confusion):
     return 1.0 if expected == 1.0 else (observed - expected) / (1.0 - expected)
 
 
+def check_confusion(name, confusion, accuracy, run_kappa, images):
+    if check(len(confusion) == 10 and all(len(row) == 10 for row in confusion), f"{name}: confusion is not 10 x 10"):
+        check(all(isinstance(c, int) and c >= 0 for row in confusion for c in row), f"{name}: confusion counts not counts")
+        total = sum(map(sum, confusion))
+        check(total == images, f"{name}: confusion counts {total} images, expected {images}")
+        trace = sum(confusion[k][k] for k in range(10))
+        check(math.isclose(accuracy, trace / total, abs_tol=1e-9), f"{name}: accuracy {accuracy} but confusion gives {trace / total}")
+        check(math.isclose(run_kappa, kappa(confusion), abs_tol=1e-9), f"{name}: kappa {run_kappa} but confusion gives {kappa(confusion)}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("dir")
@@ -48,6 +60,7 @@ def main():
     parser.add_argument("--seeds", type=int, required=True)
     parser.add_argument("--episodes", type=int, required=True)
     parser.add_argument("--epochs", type=float, required=True)
+    parser.add_argument("--final-epochs", type=float, required=True)
     parser.add_argument("--test-images", type=int, required=True)
     parser.add_argument("--plot-script")
     args = parser.parse_args()
@@ -67,16 +80,20 @@ def main():
         accuracy, validation, run_kappa = float(run["test_accuracy"]), float(run["validation_accuracy"]), float(run["test_kappa"])
         check(0.0 <= accuracy <= 1.0 and 0.0 <= validation <= 1.0, f"{name}: accuracy {accuracy} / {validation} outside [0, 1]")
         check(float(run["search_seconds"]) > 0.0, f"{name}: no search time")
-        confusion = json.loads(run["test_confusion"])
-        if check(len(confusion) == 10 and all(len(row) == 10 for row in confusion), f"{name}: confusion is not 10 x 10"):
-            check(all(isinstance(c, int) and c >= 0 for row in confusion for c in row), f"{name}: confusion counts not counts")
-            total = sum(map(sum, confusion))
-            check(total == args.test_images, f"{name}: confusion counts {total} images, expected {args.test_images}")
-            trace = sum(confusion[k][k] for k in range(10))
-            check(math.isclose(accuracy, trace / total, abs_tol=1e-9), f"{name}: accuracy {accuracy} but confusion gives {trace / total}")
-            check(math.isclose(run_kappa, kappa(confusion), abs_tol=1e-9), f"{name}: kappa {run_kappa} but confusion gives {kappa(confusion)}")
+        check_confusion(name, json.loads(run["test_confusion"]), accuracy, run_kappa, args.test_images)
 
+        # The final training of the chosen config: its own test confusion, and the file --resume keeps.
         stem = f"{run['dataset']}-{run['method']}-seed{run['seed']}"
+        check(math.isclose(float(run["final_epochs"]), args.final_epochs), f"{name}: final training of {run['final_epochs']} epochs")
+        check(float(run["final_seconds"]) > 0.0, f"{name}: no final training time")
+        final_accuracy, final_kappa = float(run["final_test_accuracy"]), float(run["final_test_kappa"])
+        check(0.0 <= final_accuracy <= 1.0, f"{name}: final accuracy {final_accuracy} outside [0, 1]")
+        check_confusion(name + " final", json.loads(run["final_test_confusion"]), final_accuracy, final_kappa, args.test_images)
+        with open(os.path.join(out, "finals", stem + ".json")) as f:
+            kept = json.load(f)
+        check(kept["final"]["test_accuracy"] == final_accuracy and kept["best_trial"] == int(run["best_trial"]),
+              f"finals/{stem}.json does not hold the run's final training")
+
         trials = read_csv(os.path.join(out, "trials", stem + ".csv"))
         check(len(trials) == int(run["trials"]), f"{stem}.csv: {len(trials)} rows, runs.csv says {run['trials']}")
         for trial in trials:
@@ -100,11 +117,16 @@ def main():
         mine = [float(r["test_accuracy"]) for r in runs if r["dataset"] == row["dataset"] and r["method"] == row["method"]]
         check(math.isclose(float(row["accuracy_mean"]), sum(mine) / len(mine), abs_tol=1e-9), f"summary.csv: {row['dataset']} {row['method']} mean")
         check(float(row["hours_mean"]) > 0.0, f"summary.csv: {row['dataset']} {row['method']} no search time")
+        finals = [float(r["final_test_accuracy"]) for r in runs if r["dataset"] == row["dataset"] and r["method"] == row["method"]]
+        check(math.isclose(float(row["final_accuracy_mean"]), sum(finals) / len(finals), abs_tol=1e-9),
+              f"summary.csv: {row['dataset']} {row['method']} final mean")
 
     with open(os.path.join(out, "table.md")) as f:
         table = f.read()
-    for method in METHODS:
-        check(table.count(f"| {LABELS[method]} |") == len(datasets), f"table.md: {LABELS[method]} is not in every table")
+    for method in METHODS:  # a row in each data set's table, and one in its pairing with MAPPO (but MAPPO's)
+        rows = 1 if method == "mappo" else 2
+        check(table.count(f"| {LABELS[method]} |") == rows * len(datasets), f"table.md: {LABELS[method]} is not in every table")
+    check(table.count("Paired with MAPPO") == len(datasets), "table.md: a pairing with MAPPO is missing")
 
     for dataset in datasets:
         for method in METHODS:
@@ -126,6 +148,15 @@ def main():
                 check(all(0.0 <= best <= 1.0 for _, best in curve), f"{path}: curve {k}: accuracy outside [0, 1]")
                 check(all(a[0] <= b[0] for a, b in zip(curve, curve[1:])), f"{path}: curve {k}: time goes back")
                 check(all(a[1] <= b[1] for a, b in zip(curve, curve[1:])), f"{path}: curve {k}: best-so-far falls")
+            # The band: mean and sd over the seeds that have a value by then; at the end, every seed's last.
+            band_path = os.path.join(out, "curves", dataset, method + ".band.dat")
+            band = [tuple(map(float, line.split())) for line in open(band_path) if line.strip() and not line.startswith("#")]
+            if check(band, f"{band_path}: empty"):
+                check(all(a[0] <= b[0] for a, b in zip(band, band[1:])), f"{band_path}: time goes back")
+                check(all(0.0 <= mean <= 1.0 and sd >= 0.0 and 1 <= n <= args.seeds for _, mean, sd, n in band), f"{band_path}: a value out of range")
+                lasts = [curve[-1][1] for curve in blocks]
+                check(band[-1][3] == len(lasts) and math.isclose(band[-1][1], sum(lasts) / len(lasts), abs_tol=1e-9),
+                      f"{band_path}: the last point is not the mean of every seed's best")
 
     if args.plot_script:
         if shutil.which("gnuplot") is None:
