@@ -53,7 +53,7 @@ const CLI::Validator finite_non_negative(
     "FINITE >= 0");
 
 struct Settings {
-  std::string searcher = "random", dataset = "mnist", problem = "lenet", journal, csv;
+  std::string searcher = "random", dataset = "mnist", problem = "lenet", journal, csv, report;
   double epochs = 1.0, min_epochs = 1.0 / 9.0, seconds = 0.0;
   std::size_t trials = 20, workers = 1, train_images = 0, test_images = 0;
   std::uint64_t seed = 0;
@@ -115,6 +115,13 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
           report.write_csv(settings.csv);
           fmt::print("  trials written to {}\n", settings.csv);
         }
+        if (!settings.report.empty()) {  // the pictures: plots and a page (mahpo-report does the same from journals)
+          const std::string name = fmt::format("{} on {}", settings.searcher,
+                                               settings.problem == "lenet" ? settings.dataset : settings.problem);
+          const auto files = mahpo::report::write_report({mahpo::report::from_report(report, name)}, settings.report,
+                                                         {.title = fmt::format("mahpo: {}", name)});
+          fmt::print("  report: {}\n", files.index.string());
+        }
         const auto failed = [](const auto& trial) {
           return trial.result.status == mahpo::Status::failed || trial.result.status == mahpo::Status::diverged;
         };
@@ -156,6 +163,7 @@ int main(int argc, char** argv) {
   app.add_option("--journal", settings.journal, "append every trial to this JSON-lines file");
   app.add_flag("--resume", settings.resume, "continue the study in --journal");
   app.add_option("--csv", settings.csv, "write every trial to this CSV file");
+  app.add_option("--report", settings.report, "write a report (plots and index.html) into this folder at the end");
   app.add_option("--train-images", settings.train_images, "use only the first N training images (0: all)");
   app.add_option("--test-images", settings.test_images, "use only the first N validation and test images (0: all)");
   app.add_flag("--progress", settings.progress, "print the progress line even when stderr is not a terminal");

@@ -16,4 +16,6 @@ cmake --build "$build" --parallel "$jobs" --target search_lenet
 mkdir -p "$build/demo"
 stamp="$(date +%Y%m%d-%H%M%S)"
 "$build/examples/search_lenet" --searcher mappo --dataset mnist --epochs 0.5 --trials 64 --workers 2 --progress \
-  --journal "$build/demo/mappo-$stamp.jsonl" --csv "$build/demo/mappo-$stamp.csv" "$@"
+  --journal "$build/demo/mappo-$stamp.jsonl" --csv "$build/demo/mappo-$stamp.csv" \
+  --report "$build/demo/report-$stamp" "$@"
+echo "demo: the study's report: $build/demo/report-$stamp/index.html (open it in a browser)"

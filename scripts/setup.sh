@@ -17,6 +17,7 @@ packages=(
   dataset-fashion-mnist
   clang-19 libclang-rt-19-dev  # scripts/sanitize.sh and fuzz/: sanitizers, libFuzzer
   libopenmpi-dev openmpi-bin   # studies across MPI ranks (include/mahpo/study/mpi.hpp)
+  chromium                     # the report test opens mahpo-report's page headless
 )
 
 scratch="$(mktemp -d)"

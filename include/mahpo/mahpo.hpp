@@ -25,6 +25,9 @@
 
 #include <mahpo/problems/lenet_surrogate.hpp>
 #include <mahpo/problems/synthetic.hpp>
+#include <mahpo/report/html_report.hpp>
+#include <mahpo/report/importance.hpp>
+#include <mahpo/report/study_data.hpp>
 #include <mahpo/rl/rl.hpp>
 #include <mahpo/search/anneal.hpp>
 #include <mahpo/search/factory.hpp>

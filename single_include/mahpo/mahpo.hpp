@@ -4442,6 +4442,1444 @@ struct LeNetQuadratic {
 
 }  // namespace mahpo::problems
 // ---- end mahpo/problems/synthetic.hpp
+// ---- begin mahpo/report/html_report.hpp
+// A study report a person wants to look at: a folder with PNG plots drawn by gnuplot and an
+// index.html that shows them beside the best trials (examples/mahpo_report.cpp is the command;
+// search_lenet --report writes one at the end of a study).
+//
+//   auto studies = {mahpo::report::load_journal("tpe-seed0.jsonl"), ...};
+//   mahpo::report::write_report(studies, "report/");   // report/index.html, report/*.png
+//
+// Studies of the same searcher (seeds) are drawn as one colour: their best-so-far curves as a mean
+// with a band of +- 1 sd. The plots (Optuna's most used ones):
+//   history.png, history_time.png  every trial's value and the best so far, over trials and over
+//                                  wall-clock time
+//   parallel-G.png                 parallel coordinates of searcher G's configs, coloured by value
+//   slice-P.png                    value against parameter P (a log axis for a log parameter)
+//   fidelity.png                   multi-fidelity studies: value against budget, with each trial's
+//                                  intermediate values
+//   importance.png                 PED-ANOVA importances (report/importance.hpp)
+// gnuplot (Debian gnuplot-nox) must be on PATH; the data and the script it ran stay in the folder
+// (data/, plots.gp), so a plot can be redrawn or restyled by hand.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+// ---- begin mahpo/report/importance.hpp
+// Parameter importances by PED-ANOVA (S. Watanabe, A. Bansal, F. Hutter, "PED-ANOVA: Efficiently
+// Quantifying Hyperparameter Importance in Arbitrary Subspaces", IJCAI 2023; Optuna's
+// PedAnovaImportanceEvaluator does the same). A parameter matters as much as the trials that are
+// good (the top `gamma` share by value) sit elsewhere along it than the trials overall: its
+// importance is the Pearson divergence of the two marginal densities,
+//
+//   importance(d) = integral over x of p_all(x) * (p_top(x) / p_all(x) - 1)^2,
+//
+// each density a one-dimensional Parzen estimate over the parameter's unit interval (log scale in log
+// space; a categorical parameter's values by their frequencies, with a pseudo-count). No model is
+// fitted and the cost is linear in the trials; the importances are normalized to sum to 1. With
+// fewer than 2 / gamma finished trials nothing is estimated.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+#include <string>
+#include <vector>
+
+// ---- begin mahpo/report/study_data.hpp
+// A finished (or interrupted) study as the report sees it, whatever it came from: a journal (its
+// header names the searcher, the goal and the space), a study CSV (StudyReport::write_csv; the
+// caller names the parameter columns), or a StudyReport in memory. Values stay as the study wrote
+// them: configs as JSON, times in study seconds.
+//
+//   auto tpe = mahpo::report::load_journal("tpe.jsonl");             // checksums verified
+//   auto rs = mahpo::report::load_csv("random.csv", {"x1", "x2"});    // the parameter columns
+//   auto live = mahpo::report::from_report(report, "tpe seed 1");     // a StudyReport<S>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+// ---- begin mahpo/study/journal.hpp
+// The study journal: one JSON object per line, appended and fsync'ed before the event it records is
+// reported, so a crash loses at most the line being written.
+//
+//   {"event":"study","format":2,"mahpo":"0.1.0","searcher":"tpe","options":{...},"seed":0,
+//    "goal":"maximize","budget":{...},"space":"...","context":{...},"crc":"89abcdef"}
+//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01,"crc":"..."}
+//   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
+//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6,"crc":"..."}
+//
+// Every line ends with a chained checksum: the CRC-32 (zlib's) of the line up to its "crc" member,
+// continued from the previous line's. A line edited by hand, or taken from another journal, or out of
+// its place, breaks the chain there and the journal is refused with that file and line.
+//
+// Reading tolerates a truncated last line (the crash happened while writing it): it is reported
+// and cut off before anything new is appended. Any other malformed line is an error that names the
+// file and the line; so is a record nested deeper than max_record_depth.
+
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <zlib.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::study {
+
+class StudyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int journal_format = 2;
+inline constexpr int max_record_depth = 32;  // deeper records are refused (nothing mahpo writes comes near)
+
+// A value as JSON: NaN and infinities (which JSON lacks) become null.
+inline nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+
+// JSON text of a record; invalid UTF-8 (from an exception's message, say) is replaced, not fatal.
+inline std::string record_text(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace detail {
+
+inline std::uint32_t continue_crc(std::uint32_t chain, std::string_view bytes) {
+  uLong crc = chain;
+  while (!bytes.empty()) {  // zlib takes at most 4 GiB at once
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size(), 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), chunk);
+    bytes.remove_prefix(chunk);
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+inline constexpr std::string_view crc_key = "\"crc\":\"";
+inline constexpr std::size_t crc_suffix = crc_key.size() + 8 + 2;  // "crc":"89abcdef"}
+
+}  // namespace detail
+
+// One journal line (without its newline) for `record`, a JSON object without "crc": the record
+// with its chained checksum as the last member. Updates `chain` to this line's checksum.
+inline std::string journal_line(const nlohmann::json& record, std::uint32_t& chain) {
+  std::string text = record_text(record);
+  chain = detail::continue_crc(chain, text);
+  text.pop_back();  // the closing brace
+  if (!record.empty()) text += ',';
+  return fmt::format("{}{}{:08x}\"}}", text, detail::crc_key, chain);
+}
+
+// A record read back, with where it was: "file:line" for messages. Its accessors refuse a missing
+// or mistyped member with that place in the message.
+struct JournalRecord {
+  nlohmann::json json;
+  std::string where;
+
+  [[noreturn]] void fail(std::string_view problem) const {
+    throw StudyError(fmt::format("mahpo: {}: {}", where, problem));
+  }
+  const nlohmann::json& at(const char* key) const {
+    const auto found = json.find(key);
+    if (found == json.end()) fail(fmt::format("the record has no \"{}\"", key));
+    return *found;
+  }
+  std::string text(const char* key) const {
+    const auto& value = at(key);
+    if (!value.is_string())
+      fail(fmt::format("\"{}\" must be a string, got {}", key, mahpo::detail::json_excerpt(value)));
+    return value.get<std::string>();
+  }
+  std::size_t count(const char* key) const {
+    const auto& value = at(key);
+    if (!value.is_number_unsigned()) {
+      fail(fmt::format("\"{}\" must be an integer >= 0, got {}", key, mahpo::detail::json_excerpt(value)));
+    }
+    return value.get<std::size_t>();
+  }
+  // A number; null stands for NaN (JSON has no NaN); a missing member is `otherwise`.
+  double number(const char* key, std::optional<double> otherwise = std::nullopt) const {
+    if (otherwise && !json.contains(key)) return *otherwise;
+    return number_in(at(key), key);
+  }
+  double number_in(const nlohmann::json& value, std::string_view key) const {
+    if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (!value.is_number())
+      fail(fmt::format("\"{}\" must be a number, got {}", key, mahpo::detail::json_excerpt(value)));
+    return value.get<double>();
+  }
+};
+
+inline std::optional<Status> status_from_string(std::string_view text) {
+  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
+    if (text == to_string(status)) return status;
+  }
+  return std::nullopt;
+}
+
+inline nlohmann::json result_to_json(const Result& result) {
+  nlohmann::json intermediate = nlohmann::json::array();
+  for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
+  return {{"value", number_or_null(result.value)},
+          {"status", to_string(result.status)},
+          {"intermediate", std::move(intermediate)},
+          {"metrics", result.metrics},
+          {"message", result.message}};
+}
+
+inline Result result_from_json(const JournalRecord& record) {
+  Result result;
+  result.value = record.number("value");
+  const std::string status = record.text("status");
+  const auto parsed = status_from_string(status);
+  if (!parsed) record.fail(fmt::format("unknown trial status '{}'", mahpo::detail::text_excerpt(status)));
+  result.status = *parsed;
+  const auto& intermediate = record.at("intermediate");
+  if (!intermediate.is_array()) record.fail("\"intermediate\" must be an array of numbers");
+  for (const auto& value : intermediate) result.intermediate.push_back(record.number_in(value, "intermediate"));
+  result.metrics = record.at("metrics");
+  if (!result.metrics.is_object()) record.fail("\"metrics\" must be an object");
+  result.message = record.text("message");
+  return result;
+}
+
+struct JournalContents {
+  std::vector<JournalRecord> records;
+  std::size_t valid_bytes = 0;      // the length of the complete lines
+  std::size_t truncated_bytes = 0;  // the length of a cut-off last line (0: none)
+  std::uint32_t chain = 0;          // the last complete line's checksum: the next line continues it
+};
+
+namespace detail {
+
+// Parses one line, refusing depth beyond max_record_depth while parsing (nothing deep is built).
+inline nlohmann::json parse_record(std::string_view text, const std::string& where) {
+  const auto depth_guard = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > max_record_depth) {
+      throw StudyError(fmt::format("mahpo: {}: a record nested more than {} deep", where, max_record_depth));
+    }
+    return true;
+  };
+  try {
+    nlohmann::json record = nlohmann::json::parse(text.begin(), text.end(), depth_guard);
+    if (!record.is_object()) throw StudyError(fmt::format("mahpo: {}: a record must be a JSON object", where));
+    return record;
+  } catch (const nlohmann::json::exception& error) {
+    throw StudyError(fmt::format("mahpo: {}: malformed line: {}", where, mahpo::detail::text_excerpt(error.what())));
+  }
+}
+
+// The record of a signed line, after checking its checksum against the chain.
+inline nlohmann::json verified_record(std::string_view line, std::uint32_t& chain, const std::string& where) {
+  const bool has_crc = line.size() > crc_suffix && line.back() == '}' &&
+                       line.substr(line.size() - crc_suffix, crc_key.size()) == crc_key;
+  if (!has_crc) {
+    nlohmann::json record = parse_record(line, where);  // malformed JSON is said as such first
+    const auto format = record.find("format");
+    if (format != record.end() && *format != journal_format) {
+      throw StudyError(fmt::format(
+          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes format {} "
+          "only: start a new journal",
+          where, mahpo::detail::json_excerpt(*format), journal_format));
+    }
+    throw StudyError(fmt::format("mahpo: {}: the line has no checksum (\"crc\" last)", where));
+  }
+  const std::string_view digits = line.substr(line.size() - 10, 8);
+  std::uint32_t recorded = 0;
+  for (char digit : digits) {
+    const auto at = std::string_view("0123456789abcdef").find(digit);
+    if (at == std::string_view::npos) throw StudyError(fmt::format("mahpo: {}: a malformed checksum", where));
+    recorded = recorded * 16 + static_cast<std::uint32_t>(at);
+  }
+  std::string body(line.substr(0, line.size() - crc_suffix));
+  if (!body.empty() && body.back() == ',') body.pop_back();
+  body += '}';
+  const std::uint32_t expected = continue_crc(chain, body);
+  nlohmann::json record = parse_record(body, where);
+  if (recorded != expected) {
+    throw StudyError(fmt::format(
+        "mahpo: {}: checksum mismatch: the line was edited, or comes from another journal or another place in "
+        "this one; a journal resumes only as it was written",
+        where));
+  }
+  chain = expected;
+  return record;
+}
+
+}  // namespace detail
+
+// Reads a journal and checks its chain of checksums; throws StudyError naming the file and line of
+// the first bad line that is not a truncated last line.
+inline JournalContents read_journal(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StudyError(fmt::format("mahpo: cannot read the journal {}", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  JournalContents contents;
+  std::size_t start = 0, line_number = 1;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {  // no newline: the crash cut this line short
+      contents.truncated_bytes = text.size() - start;
+      break;
+    }
+    std::string where = fmt::format("{}:{}", path.string(), line_number);
+    nlohmann::json record =
+        detail::verified_record(std::string_view(text).substr(start, end - start), contents.chain, where);
+    contents.records.push_back({std::move(record), std::move(where)});
+    start = end + 1;
+    contents.valid_bytes = start;
+    ++line_number;
+  }
+  return contents;
+}
+
+// Appends lines to a journal file; every line is written whole and fsync'ed.
+class JournalWriter {
+ public:
+  JournalWriter() = default;
+  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line);
+  // `chain` is the last line's checksum when continuing a journal.
+  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt,
+                         std::uint32_t chain = 0)
+      : path_(path), chain_(chain) {
+    descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (descriptor_ < 0) fail("open");
+    if (keep_bytes && ::ftruncate(descriptor_, static_cast<off_t>(*keep_bytes)) != 0) fail("truncate");
+  }
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  JournalWriter(JournalWriter&& other) noexcept
+      : path_(std::move(other.path_)), descriptor_(other.descriptor_), chain_(other.chain_) {
+    other.descriptor_ = -1;
+  }
+  JournalWriter& operator=(JournalWriter&& other) noexcept {
+    std::swap(path_, other.path_);
+    std::swap(descriptor_, other.descriptor_);
+    std::swap(chain_, other.chain_);
+    return *this;
+  }
+  ~JournalWriter() {
+    if (descriptor_ >= 0) ::close(descriptor_);
+  }
+
+  bool is_open() const { return descriptor_ >= 0; }
+
+  // Appends one record (a JSON object without "crc") as a signed line.
+  void append(const nlohmann::json& record) {
+    if (descriptor_ < 0) return;
+    std::uint32_t chain = chain_;
+    const std::string line = journal_line(record, chain) + "\n";
+    std::size_t written = 0;
+    while (written < line.size()) {
+      const ssize_t n = ::write(descriptor_, line.data() + written, line.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("write");
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(descriptor_) != 0) fail("fsync");
+    chain_ = chain;
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw StudyError(fmt::format("mahpo: cannot {} the journal {}: {}", what, path_.string(), std::strerror(errno)));
+  }
+
+  std::filesystem::path path_;
+  int descriptor_ = -1;
+  std::uint32_t chain_ = 0;
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/journal.hpp
+// ---- begin mahpo/study/report.hpp
+// What a study gives back: every trial (config, budget, result, times, worker), the best, a summary
+// and a CSV with one row per trial.
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+// ---- begin mahpo/study/csv.hpp
+// CSV as the study reports and the paper's tables write it (RFC 4180): a cell holding a comma, a
+// quote or a line break goes in double quotes with its quotes doubled; JSON values as their text.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mahpo::study {
+
+// One cell, quoted only when it must be.
+inline std::string csv_cell(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string cell = "\"";
+  for (char c : text) cell += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return cell + '"';
+}
+
+// A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
+inline std::string json_text(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>()
+                           : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Cells joined by commas (no line break), each quoted only when it must be.
+inline std::string csv_row(const std::vector<std::string>& cells) {
+  std::string line;
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    if (k > 0) line += ',';
+    line += csv_cell(cells[k]);
+  }
+  return line;
+}
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/csv.hpp
+
+namespace mahpo::study {
+
+template <typename S>
+struct TrialRecord {
+  std::size_t id = 0;
+  Config<S> config;
+  Budget budget{};
+  bool finished = false;
+  Result result;
+  double started = 0.0;  // study seconds when it started and ended
+  double ended = 0.0;
+  std::size_t worker = 0;
+  bool replayed = false;  // finished in an earlier run, read from the journal
+};
+
+template <typename S>
+struct StudyReport {
+  std::string searcher;
+  Goal goal = Goal::maximize;
+  std::vector<TrialRecord<S>> trials;  // by id
+  double seconds = 0.0;                // wall-clock search time, earlier runs included
+  std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
+  std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
+
+  // The finished ok trial with the best value, or nullptr.
+  const TrialRecord<S>* best() const {
+    const TrialRecord<S>* found = nullptr;
+    for (const auto& trial : trials) {
+      if (!trial.finished || trial.result.status != Status::ok) continue;
+      const bool better = found == nullptr || (goal == Goal::maximize ? trial.result.value > found->result.value
+                                                                      : trial.result.value < found->result.value);
+      if (better) found = &trial;
+    }
+    return found;
+  }
+
+  std::size_t count(Status status) const {
+    return static_cast<std::size_t>(std::count_if(trials.begin(), trials.end(), [&](const auto& trial) {
+      return trial.finished && trial.result.status == status;
+    }));
+  }
+
+  std::string summary() const {
+    std::string text =
+        fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher, trials.size(),
+                    count(Status::ok), count(Status::failed), count(Status::diverged), count(Status::pruned), seconds);
+    for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
+    const auto* top = best();
+    if (top == nullptr) return text + "  no trial finished ok\n";
+    text +=
+        fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
+    for (const char* key : {"validation_accuracy", "test_accuracy", "test_kappa"}) {
+      if (top->result.metrics.contains(key))
+        text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
+    }
+    text += fmt::format("  config: {}\n", top->config.to_string());
+    return text;
+  }
+
+  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
+  // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
+  // text metric (the union over trials, in first-seen order).
+  void write_csv(const std::filesystem::path& path) const {
+    std::vector<std::string> metric_keys;
+    for (const auto& trial : trials) {
+      for (const auto& [key, value] : trial.result.metrics.items()) {
+        if (std::find(metric_keys.begin(), metric_keys.end(), key) == metric_keys.end()) metric_keys.push_back(key);
+      }
+    }
+    std::ofstream out(path);
+    if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
+    std::vector<std::string> header{"id",      "status", "value", "budget_epochs", "budget_iterations",
+                                    "started", "ended",  "worker"};
+    for (auto name : S::names) header.emplace_back(name);
+    for (const auto& key : metric_keys) header.push_back(key);
+    out << csv_row(header) << '\n';
+    for (const auto& trial : trials) {
+      std::vector<std::string> row{std::to_string(trial.id),
+                                   trial.finished ? to_string(trial.result.status) : "running",
+                                   fmt::format("{}", trial.result.value),
+                                   fmt::format("{}", trial.budget.epochs),
+                                   std::to_string(trial.budget.iterations),
+                                   fmt::format("{:.3f}", trial.started),
+                                   fmt::format("{:.3f}", trial.ended),
+                                   std::to_string(trial.worker)};
+      const auto config = trial.config.to_json();
+      for (auto name : S::names) row.push_back(json_text(config.at(std::string(name))));
+      for (const auto& key : metric_keys) {
+        row.push_back(trial.result.metrics.contains(key) ? json_text(trial.result.metrics.at(key)) : "");
+      }
+      out << csv_row(row) << '\n';
+    }
+    if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
+  }
+};
+
+}  // namespace mahpo::study
+// ---- end mahpo/study/report.hpp
+
+namespace mahpo::report {
+
+class ReportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One searched parameter, as the journal's header describes it ("name: a real in [lo, hi] (log scale)").
+struct ParameterInfo {
+  enum class Kind { integer, real, categorical };
+  std::string name;
+  Kind kind = Kind::real;
+  double low = 0.0, high = 1.0;     // integer and real
+  bool log = false;                 // log scale: slice plots use a log axis, importances log space
+  std::vector<std::string> values;  // categorical: the values as the space prints them
+};
+
+struct TrialData {
+  std::size_t id = 0;
+  nlohmann::json config = nlohmann::json::object();
+  double epochs = 0.0;  // budget
+  Status status = Status::ok;
+  bool finished = false;
+  double value = 0.0;
+  std::vector<double> intermediate;
+  double started = 0.0, ended = 0.0;  // study seconds
+};
+
+struct StudyData {
+  std::string name;      // how the report labels it: the file's stem unless given
+  std::string searcher;  // groups studies of one searcher (seeds) into one curve with a band
+  Goal goal = Goal::maximize;
+  std::vector<ParameterInfo> parameters;  // the searched ones (fixed parameters are left out)
+  std::vector<TrialData> trials;          // by id
+
+  bool better(double a, double b) const { return goal == Goal::maximize ? a > b : a < b; }
+  // The finished ok trials.
+  std::vector<const TrialData*> finished_ok() const {
+    std::vector<const TrialData*> done;
+    for (const auto& trial : trials) {
+      if (trial.finished && trial.status == Status::ok && std::isfinite(trial.value)) done.push_back(&trial);
+    }
+    return done;
+  }
+  const TrialData* best() const {
+    const TrialData* found = nullptr;
+    for (const auto* trial : finished_ok()) {
+      if (!found || better(trial->value, found->value)) found = trial;
+    }
+    return found;
+  }
+  bool multi_fidelity() const {
+    if (trials.empty()) return false;
+    return std::any_of(trials.begin(), trials.end(),
+                       [&](const TrialData& trial) { return trial.epochs != trials.front().epochs; }) ||
+           std::any_of(trials.begin(), trials.end(),
+                       [](const TrialData& trial) { return trial.intermediate.size() > 1; });
+  }
+};
+
+namespace detail {
+
+// One line of Space::describe(): "name: an integer in [2, 7]", "...: a real in [1e-4, 0.1] (log
+// scale)", "...: one of {relu, tanh}", "...: fixed at 6" (nothing: not searched).
+inline std::optional<ParameterInfo> parse_parameter(std::string_view line, const std::string& where) {
+  const auto colon = line.find(": ");
+  if (colon == std::string_view::npos)
+    throw ReportError(fmt::format("{}: cannot read the space line '{}'", where, line));
+  ParameterInfo info;
+  info.name = std::string(line.substr(0, colon));
+  const std::string_view text = line.substr(colon + 2);
+  if (text.starts_with("fixed at")) return std::nullopt;
+  if (text.starts_with("one of {") && text.ends_with("}")) {
+    info.kind = ParameterInfo::Kind::categorical;
+    std::string_view values = text.substr(8, text.size() - 9);
+    while (!values.empty()) {
+      const auto comma = values.find(", ");
+      info.values.emplace_back(values.substr(0, comma));
+      values = comma == std::string_view::npos ? std::string_view() : values.substr(comma + 2);
+    }
+    return info;
+  }
+  const bool integer = text.starts_with("an integer in [");
+  if (!integer && !text.starts_with("a real in [")) {
+    throw ReportError(fmt::format("{}: cannot read the space line '{}'", where, line));
+  }
+  info.kind = integer ? ParameterInfo::Kind::integer : ParameterInfo::Kind::real;
+  const auto open = text.find('['), close = text.find(']');
+  std::istringstream bounds(std::string(text.substr(open + 1, close - open - 1)));
+  char comma = 0;
+  if (!(bounds >> info.low >> comma >> info.high) || comma != ',') {
+    throw ReportError(fmt::format("{}: cannot read the bounds in '{}'", where, line));
+  }
+  info.log = text.find("(log scale)") != std::string_view::npos;
+  return info;
+}
+
+inline std::vector<ParameterInfo> parse_space(std::string_view description, const std::string& where) {
+  std::vector<ParameterInfo> parameters;
+  while (!description.empty()) {
+    const auto end = description.find('\n');
+    const auto line = description.substr(0, end);
+    if (!line.empty()) {
+      if (auto parameter = parse_parameter(line, where)) parameters.push_back(std::move(*parameter));
+    }
+    description = end == std::string_view::npos ? std::string_view() : description.substr(end + 1);
+  }
+  return parameters;
+}
+
+// A study CSV's cells (RFC 4180: quotes around cells with commas, quotes or line breaks).
+inline std::vector<std::vector<std::string>> read_csv_rows(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ReportError(fmt::format("mahpo-report: cannot read {}", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false;
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    const char c = text[k];
+    if (quoted) {
+      if (c == '"' && k + 1 < text.size() && text[k + 1] == '"') {
+        cell += '"';
+        ++k;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+    } else if (c == '\n') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+      rows.emplace_back();
+    } else if (c != '\r') {
+      cell += c;
+    }
+  }
+  if (!cell.empty() || !rows.back().empty()) rows.back().push_back(std::move(cell));
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+
+inline double number_cell(const std::string& cell, const std::string& where) {
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(cell, &used);
+    if (used == cell.size()) return value;
+  } catch (const std::exception&) {
+  }
+  if (cell == "nan" || cell == "-nan") return std::nan("");
+  throw ReportError(fmt::format("{}: '{}' is not a number", where, mahpo::detail::text_excerpt(cell)));
+}
+
+}  // namespace detail
+
+// A study from its journal (study/journal.hpp): the header's searcher, goal and space; every ask and
+// tell. Checksums are verified (a journal that does not verify is refused with its file and line).
+inline StudyData load_journal(const std::filesystem::path& path, std::string name = {}) {
+  const auto contents = study::read_journal(path);
+  if (contents.records.empty()) throw ReportError(fmt::format("mahpo-report: {} is empty", path.string()));
+  const auto& header = contents.records.front();
+  if (!header.json.contains("event") || header.json["event"] != "study") header.fail("not a study header");
+  StudyData study;
+  study.name = name.empty() ? path.stem().string() : std::move(name);
+  study.searcher = header.text("searcher");
+  study.goal = header.text("goal") == "minimize" ? Goal::minimize : Goal::maximize;
+  study.parameters = detail::parse_space(header.text("space"), header.where);
+  for (std::size_t k = 1; k < contents.records.size(); ++k) {
+    const auto& record = contents.records[k];
+    const auto event = record.text("event");
+    const std::size_t id = record.count("id");
+    if (event == "ask") {
+      if (id != study.trials.size()) record.fail(fmt::format("asks trial {} after {} trials", id, study.trials.size()));
+      TrialData trial{.id = id, .config = record.at("config")};
+      trial.epochs = record.at("budget").value("epochs", 0.0);
+      trial.started = record.number("elapsed", 0.0);
+      study.trials.push_back(std::move(trial));
+    } else if (event == "tell") {
+      if (id >= study.trials.size()) record.fail(fmt::format("tells trial {}, which was not asked", id));
+      auto& trial = study.trials[id];
+      const Result result = study::result_from_json(record);
+      trial.finished = true;
+      trial.status = result.status;
+      trial.value = result.value;
+      trial.intermediate = result.intermediate;
+      trial.ended = record.number("elapsed", 0.0);
+      if (record.json.contains("seconds")) trial.started = trial.ended - record.number("seconds");
+    }
+  }
+  return study;
+}
+
+// A study from the CSV StudyReport::write_csv writes; `parameters` names its parameter columns (a
+// CSV does not say which columns are parameters and which are metrics). Numbers in those columns
+// make real parameters, anything else categorical ones; none is on a log scale unless listed in
+// `log_parameters`.
+inline StudyData load_csv(const std::filesystem::path& path, const std::vector<std::string>& parameters,
+                          const std::vector<std::string>& log_parameters = {}, Goal goal = Goal::maximize,
+                          std::string name = {}) {
+  const auto rows = detail::read_csv_rows(path);
+  if (rows.size() < 2) throw ReportError(fmt::format("mahpo-report: {} has no trials", path.string()));
+  const auto& header = rows.front();
+  const auto column = [&](const std::string& key) {
+    const auto found = std::find(header.begin(), header.end(), key);
+    if (found == header.end())
+      throw ReportError(fmt::format("mahpo-report: {} has no column '{}'", path.string(), key));
+    return static_cast<std::size_t>(found - header.begin());
+  };
+  const std::size_t id_column = column("id"), status_column = column("status"), value_column = column("value"),
+                    epochs_column = column("budget_epochs"), started_column = column("started"),
+                    ended_column = column("ended");
+  StudyData study;
+  study.name = name.empty() ? path.stem().string() : std::move(name);
+  study.searcher = study.name;
+  study.goal = goal;
+  std::vector<std::size_t> parameter_columns;
+  for (const auto& parameter : parameters) {
+    parameter_columns.push_back(column(parameter));
+    ParameterInfo info{.name = parameter};
+    info.log = std::find(log_parameters.begin(), log_parameters.end(), parameter) != log_parameters.end();
+    study.parameters.push_back(std::move(info));
+  }
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    const auto& row = rows[r];
+    const std::string where = fmt::format("{}:{}", path.string(), r + 1);
+    if (row.size() != header.size()) {
+      throw ReportError(fmt::format("{}: {} cells, the header has {}", where, row.size(), header.size()));
+    }
+    TrialData trial;
+    trial.id = static_cast<std::size_t>(detail::number_cell(row[id_column], where));
+    const auto status = study::status_from_string(row[status_column]);
+    trial.finished = status.has_value();  // "running": asked, never told
+    trial.status = status.value_or(Status::failed);
+    trial.value = detail::number_cell(row[value_column], where);
+    trial.epochs = detail::number_cell(row[epochs_column], where);
+    trial.started = detail::number_cell(row[started_column], where);
+    trial.ended = detail::number_cell(row[ended_column], where);
+    for (std::size_t p = 0; p < parameters.size(); ++p) {
+      const std::string& cell = row[parameter_columns[p]];
+      try {
+        std::size_t used = 0;
+        const double number = std::stod(cell, &used);
+        if (used != cell.size()) throw std::invalid_argument("text");
+        trial.config[parameters[p]] = number;
+      } catch (const std::exception&) {
+        trial.config[parameters[p]] = cell;
+      }
+    }
+    study.trials.push_back(std::move(trial));
+  }
+  std::sort(study.trials.begin(), study.trials.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  // Kinds and bounds from what the trials hold.
+  for (auto& info : study.parameters) {
+    bool numbers = true;
+    double low = INFINITY, high = -INFINITY;
+    for (const auto& trial : study.trials) {
+      const auto& value = trial.config.at(info.name);
+      if (!value.is_number()) {
+        numbers = false;
+        const auto text = value.get<std::string>();
+        if (std::find(info.values.begin(), info.values.end(), text) == info.values.end()) info.values.push_back(text);
+      } else {
+        low = std::min(low, value.get<double>());
+        high = std::max(high, value.get<double>());
+      }
+    }
+    info.kind = numbers ? ParameterInfo::Kind::real : ParameterInfo::Kind::categorical;
+    if (numbers) {
+      info.low = low;
+      info.high = high > low ? high : low + 1.0;
+    } else {
+      info.log = false;
+    }
+  }
+  return study;
+}
+
+// A StudyReport in memory (search_lenet --report, for one).
+template <typename S>
+StudyData from_report(const study::StudyReport<S>& report, std::string name) {
+  StudyData study;
+  study.name = std::move(name);
+  study.searcher = report.searcher;
+  study.goal = report.goal;
+  study.parameters = detail::parse_space(S::describe(), "the study's space");
+  for (const auto& record : report.trials) {
+    study.trials.push_back(TrialData{.id = record.id,
+                                     .config = record.config.to_json(),
+                                     .epochs = record.budget.epochs,
+                                     .status = record.result.status,
+                                     .finished = record.finished,
+                                     .value = record.result.value,
+                                     .intermediate = record.result.intermediate,
+                                     .started = record.started,
+                                     .ended = record.ended});
+  }
+  return study;
+}
+
+// A parameter's value in [0, 1] as the searchers see it (log scale in log space; a categorical
+// value at the centre of its share), for parallel coordinates and importances; NaN if absent.
+inline double unit_value(const ParameterInfo& info, const nlohmann::json& config) {
+  const auto found = config.find(info.name);
+  if (found == config.end()) return std::nan("");
+  if (info.kind == ParameterInfo::Kind::categorical) {
+    const std::string text = found->is_string() ? found->get<std::string>() : found->dump();
+    const auto at = std::find(info.values.begin(), info.values.end(), text);
+    if (at == info.values.end()) return std::nan("");
+    return (static_cast<double>(at - info.values.begin()) + 0.5) / static_cast<double>(info.values.size());
+  }
+  if (!found->is_number()) return std::nan("");
+  const double value = found->get<double>();
+  if (info.log && info.low > 0.0 && value > 0.0) {
+    return (std::log(value) - std::log(info.low)) / (std::log(info.high) - std::log(info.low));
+  }
+  return (value - info.low) / (info.high - info.low);
+}
+
+}  // namespace mahpo::report
+// ---- end mahpo/report/study_data.hpp
+
+namespace mahpo::report {
+
+struct Importance {
+  std::string parameter;
+  double value = 0.0;  // share of the sum over parameters, in [0, 1]
+};
+
+namespace detail {
+
+// A Gaussian Parzen density on [0, 1] (reflected at both ends, so no mass leaves the interval),
+// Scott's bandwidth with a floor, evaluated at `grid` points.
+inline std::vector<double> parzen_density(const std::vector<double>& points, const std::vector<double>& grid) {
+  const double n = static_cast<double>(points.size());
+  double mean = 0.0, squares = 0.0;
+  for (double x : points) mean += x / n;
+  for (double x : points) squares += (x - mean) * (x - mean);
+  const double sd = n > 1 ? std::sqrt(squares / (n - 1)) : 0.0;
+  const double bandwidth = std::max(0.05, 1.06 * sd * std::pow(n, -0.2));
+  std::vector<double> density(grid.size(), 0.0);
+  const double scale = 1.0 / (n * bandwidth * std::sqrt(2.0 * std::numbers::pi));
+  for (std::size_t g = 0; g < grid.size(); ++g) {
+    for (double x : points) {
+      for (double mirror : {x, -x, 2.0 - x}) {
+        const double z = (grid[g] - mirror) / bandwidth;
+        density[g] += scale * std::exp(-0.5 * z * z);
+      }
+    }
+  }
+  return density;
+}
+
+}  // namespace detail
+
+// PED-ANOVA importances of `study`'s parameters, largest first; empty when too few trials finished.
+inline std::vector<Importance> ped_anova(const StudyData& study, double gamma = 0.1) {
+  auto done = study.finished_ok();
+  const auto minimum = static_cast<std::size_t>(std::ceil(2.0 / gamma));
+  if (done.size() < minimum || study.parameters.empty()) return {};
+  std::sort(done.begin(), done.end(), [&](const auto* a, const auto* b) { return study.better(a->value, b->value); });
+  const auto top =
+      std::max<std::size_t>(2, static_cast<std::size_t>(std::ceil(gamma * static_cast<double>(done.size()))));
+  std::vector<Importance> importances;
+  double total = 0.0;
+  for (const auto& info : study.parameters) {
+    std::vector<double> all, best;
+    for (std::size_t k = 0; k < done.size(); ++k) {
+      const double x = unit_value(info, done[k]->config);
+      if (!std::isfinite(x)) continue;
+      all.push_back(std::clamp(x, 0.0, 1.0));
+      if (k < top) best.push_back(all.back());
+    }
+    double divergence = 0.0;
+    if (info.kind == ParameterInfo::Kind::categorical) {
+      const std::size_t levels = std::max<std::size_t>(1, info.values.size());
+      std::vector<double> p_all(levels, 1.0), p_best(levels, 1.0);  // a pseudo-count each
+      for (double x : all)
+        p_all[std::min(levels - 1, static_cast<std::size_t>(x * static_cast<double>(levels)))] += 1.0;
+      for (double x : best)
+        p_best[std::min(levels - 1, static_cast<std::size_t>(x * static_cast<double>(levels)))] += 1.0;
+      const double n_all = static_cast<double>(all.size() + levels), n_best = static_cast<double>(best.size() + levels);
+      for (std::size_t level = 0; level < levels; ++level) {
+        const double a = p_all[level] / n_all, b = p_best[level] / n_best;
+        divergence += a * (b / a - 1.0) * (b / a - 1.0);
+      }
+    } else if (!best.empty()) {
+      constexpr std::size_t points = 201;
+      std::vector<double> grid(points);
+      for (std::size_t g = 0; g < points; ++g) grid[g] = static_cast<double>(g) / static_cast<double>(points - 1);
+      const auto p_all = detail::parzen_density(all, grid), p_best = detail::parzen_density(best, grid);
+      for (std::size_t g = 0; g < points; ++g) {  // trapezoid rule
+        const double a = std::max(p_all[g], 1e-12), ratio = p_best[g] / a - 1.0;
+        divergence += (g == 0 || g + 1 == points ? 0.5 : 1.0) * a * ratio * ratio / static_cast<double>(points - 1);
+      }
+    }
+    importances.push_back({info.name, divergence});
+    total += divergence;
+  }
+  for (auto& importance : importances) importance.value = total > 0.0 ? importance.value / total : 0.0;
+  std::sort(importances.begin(), importances.end(), [](const auto& a, const auto& b) { return a.value > b.value; });
+  return importances;
+}
+
+}  // namespace mahpo::report
+// ---- end mahpo/report/importance.hpp
+
+extern char** environ;
+
+namespace mahpo::report {
+
+struct ReportOptions {
+  std::string title = "mahpo study report";
+  std::size_t top = 10;             // best trials listed per study
+  double gamma = 0.1;               // PED-ANOVA's top share
+  std::string gnuplot = "gnuplot";  // the program (found on PATH)
+};
+
+// What write_report wrote.
+struct ReportFiles {
+  std::filesystem::path index;
+  std::vector<std::filesystem::path> images;
+};
+
+namespace detail {
+
+inline constexpr std::string_view palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+inline std::string html_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A string as a gnuplot string literal (single quotes; a quote doubled).
+inline std::string gnuplot_text(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs `program` with `arguments`, its stderr into `log`; its exit status (127: not found).
+inline int run_program(const std::string& program, const std::vector<std::string>& arguments,
+                       const std::filesystem::path& log) {
+  std::vector<std::string> words{program};
+  words.insert(words.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t child = 0;
+  const int started = posix_spawnp(&child, program.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (started != 0) return 127;
+  int status = 0;
+  if (waitpid(child, &status, 0) < 0) return 127;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+struct Stats {
+  double mean = 0.0, sd = 0.0;
+};
+inline Stats stats(const std::vector<double>& values) {
+  Stats s;
+  for (double v : values) s.mean += v / static_cast<double>(values.size());
+  if (values.size() > 1) {
+    double squares = 0.0;
+    for (double v : values) squares += (v - s.mean) * (v - s.mean);
+    s.sd = std::sqrt(squares / static_cast<double>(values.size() - 1));
+  }
+  return s;
+}
+
+// A study's best-so-far curve: (x, best) at each finished ok trial, x its id or its end time.
+inline std::vector<std::pair<double, double>> best_so_far(const StudyData& study, bool over_time) {
+  auto done = study.finished_ok();
+  if (over_time) std::sort(done.begin(), done.end(), [](auto* a, auto* b) { return a->ended < b->ended; });
+  std::vector<std::pair<double, double>> curve;
+  for (const auto* trial : done) {
+    const double best =
+        curve.empty() || study.better(trial->value, curve.back().second) ? trial->value : curve.back().second;
+    curve.emplace_back(over_time ? trial->ended : static_cast<double>(trial->id + 1), best);
+  }
+  return curve;
+}
+
+// Mean and sd over curves at `points` x values from the first to the last: each curve that has a
+// value by then contributes its last one. Lines "x mean sd count".
+inline std::string band(const std::vector<std::vector<std::pair<double, double>>>& curves, int points = 200) {
+  double first = INFINITY, last = -INFINITY;
+  for (const auto& curve : curves) {
+    if (curve.empty()) continue;
+    first = std::min(first, curve.front().first);
+    last = std::max(last, curve.back().first);
+  }
+  std::string text;
+  if (!(last >= first)) return text;
+  for (int k = 0; k <= points; ++k) {
+    const double x = first + (last - first) * k / points;
+    std::vector<double> values;
+    for (const auto& curve : curves) {
+      const auto after =
+          std::upper_bound(curve.begin(), curve.end(), x, [](double t, const auto& point) { return t < point.first; });
+      if (after != curve.begin()) values.push_back(std::prev(after)->second);
+    }
+    if (values.empty()) continue;
+    const auto s = stats(values);
+    text += fmt::format("{} {} {} {}\n", x, s.mean, s.sd, values.size());
+  }
+  return text;
+}
+
+inline void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw ReportError(fmt::format("mahpo-report: cannot write {}", path.string()));
+}
+
+// Wall-clock seconds in the unit that suits the longest: seconds, minutes or hours.
+inline std::pair<double, const char*> time_unit(double longest) {
+  if (longest > 7200.0) return {3600.0, "h"};
+  if (longest > 120.0) return {60.0, "min"};
+  return {1.0, "s"};
+}
+
+inline std::string config_text(const nlohmann::json& config) {
+  std::string text;
+  for (const auto& [name, value] : config.items()) {
+    text += fmt::format("{}{}={}", text.empty() ? "" : " ", name,
+                        value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return text;
+}
+
+}  // namespace detail
+
+// Writes the report of `studies` into `folder` (created; files there of the same names are
+// replaced). Throws ReportError when there is nothing to report or gnuplot fails.
+inline ReportFiles write_report(const std::vector<StudyData>& studies, const std::filesystem::path& folder,
+                                const ReportOptions& options = {}) {
+  namespace fs = std::filesystem;
+  using detail::gnuplot_text;
+  if (studies.empty()) throw ReportError("mahpo-report: no study to report");
+  fs::create_directories(folder / "data");
+
+  // Searchers in order of first appearance; a colour each.
+  std::vector<std::string> groups;
+  std::vector<std::size_t> group_of;
+  for (const auto& study : studies) {
+    auto found = std::find(groups.begin(), groups.end(), study.searcher);
+    if (found == groups.end()) found = groups.insert(groups.end(), study.searcher);
+    group_of.push_back(static_cast<std::size_t>(found - groups.begin()));
+  }
+  const auto color = [&](std::size_t group) {
+    return std::string(detail::palette[group % std::size(detail::palette)]);
+  };
+  const auto& parameters = studies.front().parameters;  // the first study's space names the axes
+  const bool maximize = studies.front().goal == Goal::maximize;
+
+  ReportFiles files;
+  // noenhanced: names such as conv_size are printed as they are, not with subscripts.
+  std::string script =
+      "set terminal pngcairo noenhanced size 1000,560 font \",10\"\nset grid\nset key outside right top\n";
+  const auto image = [&](const std::string& name) {
+    files.images.push_back(folder / name);
+    script += fmt::format("set output {}\n", gnuplot_text((folder / name).string()));
+  };
+
+  // 1. History over trials and over time: every trial (points) and the best so far (mean +- sd).
+  double longest = 0.0;
+  for (const auto& study : studies) {
+    for (const auto& trial : study.trials) longest = std::max(longest, trial.ended);
+  }
+  const auto [seconds_per_unit, unit] = detail::time_unit(longest);
+  // The value axis leaves out the worst tenth of the trials, so that a few bad ones do not flatten
+  // the rest (their points are off the plot; the best-so-far curves are not).
+  std::vector<double> values;
+  for (const auto& study : studies) {
+    for (const auto* trial : study.finished_ok()) values.push_back(trial->value);
+  }
+  std::string range = "*:*";  // the value axis and, in parallel coordinates, the colours
+  if (values.size() >= 10) {
+    std::sort(values.begin(), values.end());
+    const double best = maximize ? values.back() : values.front();
+    const double cut = values[maximize ? values.size() / 10 : values.size() - 1 - values.size() / 10];
+    const double margin = 0.05 * std::abs(best - cut) + 1e-12;
+    range = maximize ? fmt::format("{}:{}", cut - margin, best + margin)
+                     : fmt::format("{}:{}", best - margin, cut + margin);
+  }
+  const std::string value_range = fmt::format("set yrange [{}]\n", range);
+  for (const bool over_time : {false, true}) {
+    std::string plots;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      std::string points;
+      std::vector<std::vector<std::pair<double, double>>> curves;
+      for (std::size_t s = 0; s < studies.size(); ++s) {
+        if (group_of[s] != g) continue;
+        for (const auto* trial : studies[s].finished_ok()) {
+          const double x = over_time ? trial->ended / seconds_per_unit : static_cast<double>(trial->id) + 1.0;
+          points += fmt::format("{} {}\n", x, trial->value);
+        }
+        auto curve = detail::best_so_far(studies[s], over_time);
+        if (over_time) {
+          for (auto& point : curve) point.first /= seconds_per_unit;
+        }
+        curves.push_back(std::move(curve));
+      }
+      const auto stem = folder / "data" / fmt::format("history-{}-{}", over_time ? "time" : "trials", g);
+      detail::write_file(fs::path(stem).concat("-points.dat"), points);
+      detail::write_file(fs::path(stem).concat("-band.dat"), detail::band(curves));
+      const auto name = gnuplot_text(groups[g]);
+      plots += fmt::format(
+          "{}{} using 1:2 with points pt 7 ps 0.35 lc rgb '{}' notitle, "
+          "{} using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '{}' notitle, "
+          "{} using 1:2 with lines lw 2 lc rgb '{}' title {}",
+          plots.empty() ? "" : ", ", gnuplot_text(fs::path(stem).concat("-points.dat").string()), color(g),
+          gnuplot_text(fs::path(stem).concat("-band.dat").string()), color(g),
+          gnuplot_text(fs::path(stem).concat("-band.dat").string()), color(g), name);
+    }
+    image(over_time ? "history_time.png" : "history.png");
+    script += value_range;
+    script += fmt::format(
+        "set title {}\nset xlabel {}\nset ylabel 'value ({})'\nplot {}\nunset title\nset yrange [*:*]\n",
+        gnuplot_text(fmt::format("Every trial and the best so far{} (the worst tenth of trials off the axis)",
+                                 groups.size() < studies.size() ? " (mean +- sd over studies)" : "")),
+        gnuplot_text(over_time ? fmt::format("wall-clock time ({})", unit) : std::string("trial")),
+        maximize ? "maximized" : "minimized", plots);
+  }
+
+  // 2. Parallel coordinates, one plot per searcher: the value first, then every parameter in [0, 1].
+  for (std::size_t g = 0; g < groups.size() && !parameters.empty(); ++g) {
+    std::string rows;
+    for (std::size_t s = 0; s < studies.size(); ++s) {
+      if (group_of[s] != g) continue;
+      for (const auto* trial : studies[s].finished_ok()) {
+        rows += fmt::format("{}", trial->value);
+        for (const auto& info : parameters) rows += fmt::format(" {}", unit_value(info, trial->config));
+        rows += '\n';
+      }
+    }
+    const auto data = folder / "data" / fmt::format("parallel-{}.dat", g);
+    detail::write_file(data, rows);
+    std::string tics = "'value' 1";
+    for (std::size_t p = 0; p < parameters.size(); ++p) {
+      tics += fmt::format(", {} {}", gnuplot_text(parameters[p].name), p + 2);
+    }
+    std::string axes = fmt::format("{} using 1:1 lw 1 lc palette", gnuplot_text(data.string()));
+    for (std::size_t p = 0; p < parameters.size(); ++p) axes += fmt::format(", '' using {}", p + 2);
+    image(fmt::format("parallel-{}.png", g));
+    script += fmt::format(
+        "set title {}\nset style data parallelaxes\nset xtics ({}) rotate by -30\nset palette defined (0 '#3060c0', "
+        "1 '#f0e040', 2 '#d02020')\nset cbrange [{}]\nset paxis 1 range [{}]\nunset xlabel\nset ylabel 'value, then "
+        "parameters in [0, 1] (log scale in log space)'\nunset key\nplot {}\nset xtics norotate autofreq\nset style "
+        "data lines\nset key outside right top\nset cbrange [*:*]\nunset title\n",
+        gnuplot_text(fmt::format("Parallel coordinates: {} (colour: value; the worst tenth at the end of the scale)",
+                                 groups[g])),
+        tics, range, range, axes);
+  }
+
+  // 3. One slice per parameter: value against the parameter, a colour per searcher.
+  for (std::size_t p = 0; p < parameters.size(); ++p) {
+    const auto& info = parameters[p];
+    std::string plots;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      std::string points;
+      for (std::size_t s = 0; s < studies.size(); ++s) {
+        if (group_of[s] != g) continue;
+        for (const auto* trial : studies[s].finished_ok()) {
+          const auto found = trial->config.find(info.name);
+          if (found == trial->config.end()) continue;
+          const double x = info.kind == ParameterInfo::Kind::categorical
+                               ? std::floor(unit_value(info, trial->config) * static_cast<double>(info.values.size()))
+                               : found->get<double>();
+          points += fmt::format("{} {}\n", x, trial->value);
+        }
+      }
+      const auto data = folder / "data" / fmt::format("slice-{}-{}.dat", p, g);
+      detail::write_file(data, points);
+      plots += fmt::format("{}{} using 1:2 with points pt 7 ps 0.6 lc rgb '{}' title {}", plots.empty() ? "" : ", ",
+                           gnuplot_text(data.string()), color(g), gnuplot_text(groups[g]));
+    }
+    std::string axis = info.log ? "set logscale x\n" : "unset logscale x\n";
+    if (info.kind == ParameterInfo::Kind::categorical) {
+      std::string tics;
+      for (std::size_t v = 0; v < info.values.size(); ++v) {
+        tics += fmt::format("{}{} {}", tics.empty() ? "" : ", ", gnuplot_text(info.values[v]), v);
+      }
+      axis +=
+          fmt::format("set xtics ({})\nset xrange [-0.5:{}]\n", tics, static_cast<double>(info.values.size()) - 0.5);
+    }
+    image(fmt::format("slice-{}.png", p));
+    script += fmt::format(
+        "{}set title {}\nset xlabel {}\nset ylabel 'value'\nplot {}\nunset logscale x\nset xtics autofreq\n"
+        "set xrange [*:*]\nunset title\n",
+        axis, gnuplot_text(fmt::format("Slice: value against {}", info.name)),
+        gnuplot_text(info.name + (info.log ? " (log scale)" : "")), plots);
+  }
+
+  // 4. Multi-fidelity: value against budget, each trial's intermediate values as a thin line.
+  if (std::any_of(studies.begin(), studies.end(), [](const auto& study) { return study.multi_fidelity(); })) {
+    std::string plots;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      std::string points, lines;
+      for (std::size_t s = 0; s < studies.size(); ++s) {
+        if (group_of[s] != g) continue;
+        for (const auto* trial : studies[s].finished_ok()) {
+          points += fmt::format("{} {}\n", trial->epochs, trial->value);
+          const auto n = trial->intermediate.size();
+          if (n < 2) continue;
+          for (std::size_t k = 0; k < n; ++k) {
+            lines += fmt::format("{} {}\n", trial->epochs * static_cast<double>(k + 1) / static_cast<double>(n),
+                                 trial->intermediate[k]);
+          }
+          lines += '\n';
+        }
+      }
+      const auto points_file = folder / "data" / fmt::format("fidelity-{}-points.dat", g);
+      const auto lines_file = folder / "data" / fmt::format("fidelity-{}-lines.dat", g);
+      detail::write_file(points_file, points);
+      detail::write_file(lines_file, lines);
+      if (!lines.empty()) {
+        plots += fmt::format("{}{} using 1:2 with lines lw 0.5 lc rgb '{}' notitle", plots.empty() ? "" : ", ",
+                             gnuplot_text(lines_file.string()), color(g));
+      }
+      plots += fmt::format("{}{} using 1:2 with points pt 7 ps 0.6 lc rgb '{}' title {}", plots.empty() ? "" : ", ",
+                           gnuplot_text(points_file.string()), color(g), gnuplot_text(groups[g]));
+    }
+    image("fidelity.png");
+    script += fmt::format(
+        "set title 'Value against budget (lines: intermediate values)'\nset xlabel 'budget (epochs)'\nset ylabel "
+        "'value'\nplot {}\nunset title\n",
+        plots);
+  }
+
+  // 5. PED-ANOVA importances, averaged over each searcher's studies.
+  std::vector<std::map<std::string, double>> importances(groups.size());
+  bool any_importance = false;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    std::size_t counted = 0;
+    for (std::size_t s = 0; s < studies.size(); ++s) {
+      if (group_of[s] != g) continue;
+      const auto found = ped_anova(studies[s], options.gamma);
+      if (found.empty()) continue;
+      ++counted;
+      for (const auto& importance : found) importances[g][importance.parameter] += importance.value;
+    }
+    for (auto& [name, value] : importances[g]) value /= static_cast<double>(std::max<std::size_t>(1, counted));
+    any_importance = any_importance || counted > 0;
+  }
+  if (any_importance && !parameters.empty()) {
+    std::string rows;  // no header line: the titles are given in the plot command
+    for (const auto& info : parameters) {
+      rows += '"' + info.name + '"';
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        const auto found = importances[g].find(info.name);
+        rows += fmt::format(" {}", found == importances[g].end() ? 0.0 : found->second);
+      }
+      rows += '\n';
+    }
+    const auto data = folder / "data" / "importance.dat";
+    detail::write_file(data, rows);
+    std::string plots;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      plots += fmt::format("{}{} using {}{} lc rgb '{}' title {}", plots.empty() ? "" : ", ",
+                           g == 0 ? gnuplot_text(data.string()) : std::string("''"), g + 2, g == 0 ? ":xtic(1)" : "",
+                           color(g), gnuplot_text(groups[g]));
+    }
+    image("importance.png");
+    script += fmt::format(
+        "set title {}\nset style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85 "
+        "border -1\nset xtics rotate by -30\nunset xlabel\nset ylabel 'share of the importance'\nset yrange [0:*]\n"
+        "plot {}\nset style data lines\nset xtics norotate\nset yrange [*:*]\nunset title\n",
+        gnuplot_text(fmt::format("Parameter importances (PED-ANOVA, top {:g} % against all)", 100.0 * options.gamma)),
+        plots);
+  }
+
+  // Draw.
+  const auto script_path = folder / "plots.gp", log_path = folder / "gnuplot.log";
+  detail::write_file(script_path, script);
+  const int status = detail::run_program(options.gnuplot, {script_path.string()}, log_path);
+  if (status == 127) {
+    throw ReportError(fmt::format(
+        "mahpo-report: cannot run {} (Debian package gnuplot-nox; scripts/setup.sh installs it)", options.gnuplot));
+  }
+  if (status != 0) {
+    throw ReportError(fmt::format("mahpo-report: gnuplot exited {} drawing {}; its messages are in {}", status,
+                                  script_path.string(), log_path.string()));
+  }
+
+  // The page.
+  using detail::html_escape;
+  std::string html = fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{0}</title>\n<style>\n"
+      "body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n"
+      "table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}\n"
+      "th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}\n"
+      "th {{ background: #f2f2f2; }}\nimg {{ max-width: 100%; display: block; margin: 1em 0; }}\n"
+      "code {{ font-size: 90%; }}\n</style>\n</head>\n<body>\n<h1>{0}</h1>\n"
+      "<p>{1} stud{2} by mahpo {3}; the value is {4}.</p>\n",
+      html_escape(options.title), studies.size(), studies.size() == 1 ? "y" : "ies", version,
+      maximize ? "maximized" : "minimized");
+  html +=
+      "<h2>Studies</h2>\n<table>\n<tr><th>study</th><th>searcher</th><th>trials</th><th>ok</th><th>best value</th>"
+      "<th>best trial</th><th>its config</th></tr>\n";
+  for (const auto& study : studies) {
+    const auto* best = study.best();
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
+        html_escape(study.name), html_escape(study.searcher), study.trials.size(), study.finished_ok().size(),
+        best ? fmt::format("{:.6g}", best->value) : "—", best ? std::to_string(best->id) : "—",
+        best ? html_escape(detail::config_text(best->config)) : "");
+  }
+  html += "</table>\n<h2>Plots</h2>\n";
+  for (const auto& path : files.images) {
+    const auto name = path.filename().string();
+    html += fmt::format("<img src=\"{0}\" alt=\"{0}\">\n", html_escape(name));
+  }
+  if (any_importance) {
+    html +=
+        "<h2>Parameter importances</h2>\n<p>PED-ANOVA (Watanabe, Bansal and Hutter, IJCAI 2023): how far "
+        "the best trials' marginal distribution of a parameter is from all trials', as a share of the sum.</p>\n"
+        "<table>\n<tr><th>parameter</th>";
+    for (const auto& group : groups) html += fmt::format("<th>{}</th>", html_escape(group));
+    html += "</tr>\n";
+    for (const auto& info : parameters) {
+      html += fmt::format("<tr><td>{}</td>", html_escape(info.name));
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        const auto found = importances[g].find(info.name);
+        html += fmt::format("<td>{:.3f}</td>", found == importances[g].end() ? 0.0 : found->second);
+      }
+      html += "</tr>\n";
+    }
+    html += "</table>\n";
+  }
+  html += fmt::format("<h2>Best trials</h2>\n");
+  for (const auto& study : studies) {
+    auto done = study.finished_ok();
+    std::sort(done.begin(), done.end(), [&](auto* a, auto* b) { return study.better(a->value, b->value); });
+    html += fmt::format(
+        "<h3>{}</h3>\n<table>\n<tr><th>trial</th><th>value</th><th>budget (epochs)</th><th>seconds</th>"
+        "<th>config</th></tr>\n",
+        html_escape(study.name));
+    for (std::size_t k = 0; k < std::min(options.top, done.size()); ++k) {
+      const auto* trial = done[k];
+      html += fmt::format("<tr><td>{}</td><td>{:.6g}</td><td>{:g}</td><td>{:.1f}</td><td><code>{}</code></td></tr>\n",
+                          trial->id, trial->value, trial->epochs, trial->ended - trial->started,
+                          html_escape(detail::config_text(trial->config)));
+    }
+    html += "</table>\n";
+  }
+  // Marks the page once every picture has loaded (the tests read it from the rendered page).
+  html +=
+      "<script>\nwindow.addEventListener('load', () => {\n"
+      "  const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0);\n"
+      "  document.body.dataset.images = broken.length ? 'broken: ' + broken.map(i => i.alt).join(' ') : 'ok';\n"
+      "});\n</script>\n</body>\n</html>\n";
+  files.index = folder / "index.html";
+  detail::write_file(files.index, html);
+  return files;
+}
+
+}  // namespace mahpo::report
+// ---- end mahpo/report/html_report.hpp
 // ---- begin mahpo/rl/rl.hpp
 // mahpo::rl: the small reinforcement-learning toolkit the MAPPO and PPO-LSTM searchers are built
 // on, in double precision on xtensor. One thing per header:
@@ -11022,317 +12460,6 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-// ---- begin mahpo/study/journal.hpp
-// The study journal: one JSON object per line, appended and fsync'ed before the event it records is
-// reported, so a crash loses at most the line being written.
-//
-//   {"event":"study","format":2,"mahpo":"0.1.0","searcher":"tpe","options":{...},"seed":0,
-//    "goal":"maximize","budget":{...},"space":"...","context":{...},"crc":"89abcdef"}
-//   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01,"crc":"..."}
-//   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
-//    "message":"","seconds":12.5,"worker":1,"elapsed":12.6,"crc":"..."}
-//
-// Every line ends with a chained checksum: the CRC-32 (zlib's) of the line up to its "crc" member,
-// continued from the previous line's. A line edited by hand, or taken from another journal, or out of
-// its place, breaks the chain there and the journal is refused with that file and line.
-//
-// Reading tolerates a truncated last line (the crash happened while writing it): it is reported
-// and cut off before anything new is appended. Any other malformed line is an error that names the
-// file and the line; so is a record nested deeper than max_record_depth.
-
-#include <cerrno>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-#include <optional>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
-#include <zlib.h>
-#include <nlohmann/json.hpp>
-
-
-namespace mahpo::study {
-
-class StudyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-inline constexpr int journal_format = 2;
-inline constexpr int max_record_depth = 32;  // deeper records are refused (nothing mahpo writes comes near)
-
-// A value as JSON: NaN and infinities (which JSON lacks) become null.
-inline nlohmann::json number_or_null(double value) {
-  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
-}
-
-// JSON text of a record; invalid UTF-8 (from an exception's message, say) is replaced, not fatal.
-inline std::string record_text(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-namespace detail {
-
-inline std::uint32_t continue_crc(std::uint32_t chain, std::string_view bytes) {
-  uLong crc = chain;
-  while (!bytes.empty()) {  // zlib takes at most 4 GiB at once
-    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size(), 1u << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), chunk);
-    bytes.remove_prefix(chunk);
-  }
-  return static_cast<std::uint32_t>(crc);
-}
-
-inline constexpr std::string_view crc_key = "\"crc\":\"";
-inline constexpr std::size_t crc_suffix = crc_key.size() + 8 + 2;  // "crc":"89abcdef"}
-
-}  // namespace detail
-
-// One journal line (without its newline) for `record`, a JSON object without "crc": the record
-// with its chained checksum as the last member. Updates `chain` to this line's checksum.
-inline std::string journal_line(const nlohmann::json& record, std::uint32_t& chain) {
-  std::string text = record_text(record);
-  chain = detail::continue_crc(chain, text);
-  text.pop_back();  // the closing brace
-  if (!record.empty()) text += ',';
-  return fmt::format("{}{}{:08x}\"}}", text, detail::crc_key, chain);
-}
-
-// A record read back, with where it was: "file:line" for messages. Its accessors refuse a missing
-// or mistyped member with that place in the message.
-struct JournalRecord {
-  nlohmann::json json;
-  std::string where;
-
-  [[noreturn]] void fail(std::string_view problem) const {
-    throw StudyError(fmt::format("mahpo: {}: {}", where, problem));
-  }
-  const nlohmann::json& at(const char* key) const {
-    const auto found = json.find(key);
-    if (found == json.end()) fail(fmt::format("the record has no \"{}\"", key));
-    return *found;
-  }
-  std::string text(const char* key) const {
-    const auto& value = at(key);
-    if (!value.is_string())
-      fail(fmt::format("\"{}\" must be a string, got {}", key, mahpo::detail::json_excerpt(value)));
-    return value.get<std::string>();
-  }
-  std::size_t count(const char* key) const {
-    const auto& value = at(key);
-    if (!value.is_number_unsigned()) {
-      fail(fmt::format("\"{}\" must be an integer >= 0, got {}", key, mahpo::detail::json_excerpt(value)));
-    }
-    return value.get<std::size_t>();
-  }
-  // A number; null stands for NaN (JSON has no NaN); a missing member is `otherwise`.
-  double number(const char* key, std::optional<double> otherwise = std::nullopt) const {
-    if (otherwise && !json.contains(key)) return *otherwise;
-    return number_in(at(key), key);
-  }
-  double number_in(const nlohmann::json& value, std::string_view key) const {
-    if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
-    if (!value.is_number())
-      fail(fmt::format("\"{}\" must be a number, got {}", key, mahpo::detail::json_excerpt(value)));
-    return value.get<double>();
-  }
-};
-
-inline std::optional<Status> status_from_string(std::string_view text) {
-  for (Status status : {Status::ok, Status::failed, Status::diverged, Status::pruned}) {
-    if (text == to_string(status)) return status;
-  }
-  return std::nullopt;
-}
-
-inline nlohmann::json result_to_json(const Result& result) {
-  nlohmann::json intermediate = nlohmann::json::array();
-  for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
-  return {{"value", number_or_null(result.value)},
-          {"status", to_string(result.status)},
-          {"intermediate", std::move(intermediate)},
-          {"metrics", result.metrics},
-          {"message", result.message}};
-}
-
-inline Result result_from_json(const JournalRecord& record) {
-  Result result;
-  result.value = record.number("value");
-  const std::string status = record.text("status");
-  const auto parsed = status_from_string(status);
-  if (!parsed) record.fail(fmt::format("unknown trial status '{}'", mahpo::detail::text_excerpt(status)));
-  result.status = *parsed;
-  const auto& intermediate = record.at("intermediate");
-  if (!intermediate.is_array()) record.fail("\"intermediate\" must be an array of numbers");
-  for (const auto& value : intermediate) result.intermediate.push_back(record.number_in(value, "intermediate"));
-  result.metrics = record.at("metrics");
-  if (!result.metrics.is_object()) record.fail("\"metrics\" must be an object");
-  result.message = record.text("message");
-  return result;
-}
-
-struct JournalContents {
-  std::vector<JournalRecord> records;
-  std::size_t valid_bytes = 0;      // the length of the complete lines
-  std::size_t truncated_bytes = 0;  // the length of a cut-off last line (0: none)
-  std::uint32_t chain = 0;          // the last complete line's checksum: the next line continues it
-};
-
-namespace detail {
-
-// Parses one line, refusing depth beyond max_record_depth while parsing (nothing deep is built).
-inline nlohmann::json parse_record(std::string_view text, const std::string& where) {
-  const auto depth_guard = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > max_record_depth) {
-      throw StudyError(fmt::format("mahpo: {}: a record nested more than {} deep", where, max_record_depth));
-    }
-    return true;
-  };
-  try {
-    nlohmann::json record = nlohmann::json::parse(text.begin(), text.end(), depth_guard);
-    if (!record.is_object()) throw StudyError(fmt::format("mahpo: {}: a record must be a JSON object", where));
-    return record;
-  } catch (const nlohmann::json::exception& error) {
-    throw StudyError(fmt::format("mahpo: {}: malformed line: {}", where, mahpo::detail::text_excerpt(error.what())));
-  }
-}
-
-// The record of a signed line, after checking its checksum against the chain.
-inline nlohmann::json verified_record(std::string_view line, std::uint32_t& chain, const std::string& where) {
-  const bool has_crc = line.size() > crc_suffix && line.back() == '}' &&
-                       line.substr(line.size() - crc_suffix, crc_key.size()) == crc_key;
-  if (!has_crc) {
-    nlohmann::json record = parse_record(line, where);  // malformed JSON is said as such first
-    const auto format = record.find("format");
-    if (format != record.end() && *format != journal_format) {
-      throw StudyError(fmt::format(
-          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes format {} "
-          "only: start a new journal",
-          where, mahpo::detail::json_excerpt(*format), journal_format));
-    }
-    throw StudyError(fmt::format("mahpo: {}: the line has no checksum (\"crc\" last)", where));
-  }
-  const std::string_view digits = line.substr(line.size() - 10, 8);
-  std::uint32_t recorded = 0;
-  for (char digit : digits) {
-    const auto at = std::string_view("0123456789abcdef").find(digit);
-    if (at == std::string_view::npos) throw StudyError(fmt::format("mahpo: {}: a malformed checksum", where));
-    recorded = recorded * 16 + static_cast<std::uint32_t>(at);
-  }
-  std::string body(line.substr(0, line.size() - crc_suffix));
-  if (!body.empty() && body.back() == ',') body.pop_back();
-  body += '}';
-  const std::uint32_t expected = continue_crc(chain, body);
-  nlohmann::json record = parse_record(body, where);
-  if (recorded != expected) {
-    throw StudyError(fmt::format(
-        "mahpo: {}: checksum mismatch: the line was edited, or comes from another journal or another place in "
-        "this one; a journal resumes only as it was written",
-        where));
-  }
-  chain = expected;
-  return record;
-}
-
-}  // namespace detail
-
-// Reads a journal and checks its chain of checksums; throws StudyError naming the file and line of
-// the first bad line that is not a truncated last line.
-inline JournalContents read_journal(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StudyError(fmt::format("mahpo: cannot read the journal {}", path.string()));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  JournalContents contents;
-  std::size_t start = 0, line_number = 1;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) {  // no newline: the crash cut this line short
-      contents.truncated_bytes = text.size() - start;
-      break;
-    }
-    std::string where = fmt::format("{}:{}", path.string(), line_number);
-    nlohmann::json record =
-        detail::verified_record(std::string_view(text).substr(start, end - start), contents.chain, where);
-    contents.records.push_back({std::move(record), std::move(where)});
-    start = end + 1;
-    contents.valid_bytes = start;
-    ++line_number;
-  }
-  return contents;
-}
-
-// Appends lines to a journal file; every line is written whole and fsync'ed.
-class JournalWriter {
- public:
-  JournalWriter() = default;
-  // Opens `path` for appending, first cutting it to `keep_bytes` if given (drops a truncated line);
-  // `chain` is the last line's checksum when continuing a journal.
-  explicit JournalWriter(const std::filesystem::path& path, std::optional<std::size_t> keep_bytes = std::nullopt,
-                         std::uint32_t chain = 0)
-      : path_(path), chain_(chain) {
-    descriptor_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (descriptor_ < 0) fail("open");
-    if (keep_bytes && ::ftruncate(descriptor_, static_cast<off_t>(*keep_bytes)) != 0) fail("truncate");
-  }
-  JournalWriter(const JournalWriter&) = delete;
-  JournalWriter& operator=(const JournalWriter&) = delete;
-  JournalWriter(JournalWriter&& other) noexcept
-      : path_(std::move(other.path_)), descriptor_(other.descriptor_), chain_(other.chain_) {
-    other.descriptor_ = -1;
-  }
-  JournalWriter& operator=(JournalWriter&& other) noexcept {
-    std::swap(path_, other.path_);
-    std::swap(descriptor_, other.descriptor_);
-    std::swap(chain_, other.chain_);
-    return *this;
-  }
-  ~JournalWriter() {
-    if (descriptor_ >= 0) ::close(descriptor_);
-  }
-
-  bool is_open() const { return descriptor_ >= 0; }
-
-  // Appends one record (a JSON object without "crc") as a signed line.
-  void append(const nlohmann::json& record) {
-    if (descriptor_ < 0) return;
-    std::uint32_t chain = chain_;
-    const std::string line = journal_line(record, chain) + "\n";
-    std::size_t written = 0;
-    while (written < line.size()) {
-      const ssize_t n = ::write(descriptor_, line.data() + written, line.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("write");
-      written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(descriptor_) != 0) fail("fsync");
-    chain_ = chain;
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) const {
-    throw StudyError(fmt::format("mahpo: cannot {} the journal {}: {}", what, path_.string(), std::strerror(errno)));
-  }
-
-  std::filesystem::path path_;
-  int descriptor_ = -1;
-  std::uint32_t chain_ = 0;
-};
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/journal.hpp
 // ---- begin mahpo/study/progress.hpp
 // The progress line a study prints on stderr: trials finished, the best value, time spent, and an
 // ETA (trial limit) or the time left (time limit).
@@ -11381,158 +12508,6 @@ inline std::string progress_line(const ProgressState& state) {
 
 }  // namespace mahpo::study
 // ---- end mahpo/study/progress.hpp
-// ---- begin mahpo/study/report.hpp
-// What a study gives back: every trial (config, budget, result, times, worker), the best, a summary
-// and a CSV with one row per trial.
-
-#include <algorithm>
-#include <cstddef>
-#include <filesystem>
-#include <fstream>
-#include <string>
-#include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-// ---- begin mahpo/study/csv.hpp
-// CSV as the study reports and the paper's tables write it (RFC 4180): a cell holding a comma, a
-// quote or a line break goes in double quotes with its quotes doubled; JSON values as their text.
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-namespace mahpo::study {
-
-// One cell, quoted only when it must be.
-inline std::string csv_cell(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string cell = "\"";
-  for (char c : text) cell += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return cell + '"';
-}
-
-// A JSON value's text for a cell: a string as itself, anything else as its JSON text (csv_row quotes it).
-inline std::string json_text(const nlohmann::json& value) {
-  return value.is_string() ? value.get<std::string>()
-                           : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Cells joined by commas (no line break), each quoted only when it must be.
-inline std::string csv_row(const std::vector<std::string>& cells) {
-  std::string line;
-  for (std::size_t k = 0; k < cells.size(); ++k) {
-    if (k > 0) line += ',';
-    line += csv_cell(cells[k]);
-  }
-  return line;
-}
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/csv.hpp
-
-namespace mahpo::study {
-
-template <typename S>
-struct TrialRecord {
-  std::size_t id = 0;
-  Config<S> config;
-  Budget budget{};
-  bool finished = false;
-  Result result;
-  double started = 0.0;  // study seconds when it started and ended
-  double ended = 0.0;
-  std::size_t worker = 0;
-  bool replayed = false;  // finished in an earlier run, read from the journal
-};
-
-template <typename S>
-struct StudyReport {
-  std::string searcher;
-  Goal goal = Goal::maximize;
-  std::vector<TrialRecord<S>> trials;  // by id
-  double seconds = 0.0;                // wall-clock search time, earlier runs included
-  std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
-  std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
-
-  // The finished ok trial with the best value, or nullptr.
-  const TrialRecord<S>* best() const {
-    const TrialRecord<S>* found = nullptr;
-    for (const auto& trial : trials) {
-      if (!trial.finished || trial.result.status != Status::ok) continue;
-      const bool better = found == nullptr || (goal == Goal::maximize ? trial.result.value > found->result.value
-                                                                      : trial.result.value < found->result.value);
-      if (better) found = &trial;
-    }
-    return found;
-  }
-
-  std::size_t count(Status status) const {
-    return static_cast<std::size_t>(std::count_if(trials.begin(), trials.end(), [&](const auto& trial) {
-      return trial.finished && trial.result.status == status;
-    }));
-  }
-
-  std::string summary() const {
-    std::string text =
-        fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher, trials.size(),
-                    count(Status::ok), count(Status::failed), count(Status::diverged), count(Status::pruned), seconds);
-    for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
-    const auto* top = best();
-    if (top == nullptr) return text + "  no trial finished ok\n";
-    text +=
-        fmt::format("  best: trial {} ({:.4g} epochs), value {:.6g}\n", top->id, top->budget.epochs, top->result.value);
-    for (const char* key : {"validation_accuracy", "test_accuracy", "test_kappa"}) {
-      if (top->result.metrics.contains(key))
-        text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
-    }
-    text += fmt::format("  config: {}\n", top->config.to_string());
-    return text;
-  }
-
-  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
-  // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
-  // text metric (the union over trials, in first-seen order).
-  void write_csv(const std::filesystem::path& path) const {
-    std::vector<std::string> metric_keys;
-    for (const auto& trial : trials) {
-      for (const auto& [key, value] : trial.result.metrics.items()) {
-        if (std::find(metric_keys.begin(), metric_keys.end(), key) == metric_keys.end()) metric_keys.push_back(key);
-      }
-    }
-    std::ofstream out(path);
-    if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id",      "status", "value", "budget_epochs", "budget_iterations",
-                                    "started", "ended",  "worker"};
-    for (auto name : S::names) header.emplace_back(name);
-    for (const auto& key : metric_keys) header.push_back(key);
-    out << csv_row(header) << '\n';
-    for (const auto& trial : trials) {
-      std::vector<std::string> row{std::to_string(trial.id),
-                                   trial.finished ? to_string(trial.result.status) : "running",
-                                   fmt::format("{}", trial.result.value),
-                                   fmt::format("{}", trial.budget.epochs),
-                                   std::to_string(trial.budget.iterations),
-                                   fmt::format("{:.3f}", trial.started),
-                                   fmt::format("{:.3f}", trial.ended),
-                                   std::to_string(trial.worker)};
-      const auto config = trial.config.to_json();
-      for (auto name : S::names) row.push_back(json_text(config.at(std::string(name))));
-      for (const auto& key : metric_keys) {
-        row.push_back(trial.result.metrics.contains(key) ? json_text(trial.result.metrics.at(key)) : "");
-      }
-      out << csv_row(row) << '\n';
-    }
-    if (!out) throw StudyError(fmt::format("mahpo: writing {} failed", path.string()));
-  }
-};
-
-}  // namespace mahpo::study
-// ---- end mahpo/study/report.hpp
 
 namespace mahpo::study {
 
