@@ -5,6 +5,7 @@
 //
 //   paper_tables                               # both data sets, 9 methods, 3 seeds, 200 episodes of 1 epoch
 //   paper_tables --datasets mnist --seeds 1    # one data set, one seed
+//   paper_tables --equal-seconds 300           # also every study as it stood 300 s in: the table at equal time
 //   paper_tables --seconds 600 --output equal  # every search gets the same 600 s of wall clock instead
 //   paper_tables --resume                      # after a crash or Ctrl-C: every finished trial is kept
 //   paper_tables --quick                       # 2,000 training and 500 test images, 10 episodes, 2 seeds
@@ -13,14 +14,18 @@
 // Per method and data set it reports, as the paper does, the test accuracy and Cohen's kappa of the
 // config with the best validation accuracy (mean ± sample sd over the seeds) and the search time in
 // hours (wall clock of the whole study, training included); then the same config trained for
-// --final-epochs epochs (the same schedule for every method: the trainer's SGD with Caffe's `inv`
-// decay, the config's batch size and learning rate, the run's weights seed), its test accuracy and
-// kappa and its hours; and each method paired with MAPPO on the same seeds. Every episode trains its
+// --final-epochs epochs (the same recipe for every method: SGD with momentum 0.9, weight decay
+// --final-weight-decay, the learning rate falling from the config's to 0 on a cosine, or Caffe's `inv`
+// decay with --final-schedule inv; the config's batch size, the run's weights seed), its test accuracy
+// and kappa and its hours; and each method paired with MAPPO on the same seeds. Every episode trains its
 // config for --epochs epochs. Hyperband and BOHB give their trials between --min-epochs and
 // --epochs; they get the same total training budget as the others instead of the same number of
 // trials: they stop asking once the epochs they asked for reach episodes x --epochs (200 epochs by
 // default). With --seconds, every search (Hyperband and BOHB too) stops asking after that much wall
-// clock instead: the comparison at equal time.
+// clock instead: the comparison at equal time. --equal-seconds T gets that comparison from the same
+// runs: each study as it stood T seconds in, i.e. the trials it had asked by then, and the best of them
+// trained as a final. A searcher never sees the study's limit (trials, epochs or seconds), only what it
+// was told, so a search given --seconds T would have asked the same trials, timing noise aside.
 //
 // Writes to --output (default paper_tables/):
 //   table.md                 the tables in the paper's format, beside the paper's numbers, and the pairing with MAPPO
@@ -30,6 +35,7 @@
 //   trials/D-M-seedS.csv     every trial of every run (config, budget, times, metrics)
 //   journals/D-M-seedS.jsonl the study journals that --resume continues
 //   finals/D-M-seedS.json    each final training (kept: --resume does not train a final config again)
+//   runs-at-Ts.csv, summary-at-Ts.csv, finals/D-M-seedS-at-Ts.json   the same at equal time (--equal-seconds T)
 //   search_time.dat, curves/D/M.dat, curves/D/M.band.dat  what scripts/plot_paper_tables.sh draws
 #include <mahpo/mahpo.hpp>
 #ifdef MAHPO_WITH_MPI
@@ -37,10 +43,12 @@
 #endif
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -75,7 +83,10 @@ struct Settings {
   std::uint64_t first_seed = 0;
   double epochs = 1.0, min_epochs = 0.0;  // 0: epochs / 9
   double final_epochs = 20.0;             // the chosen config's final training (0: none)
-  double seconds = 0.0;                   // > 0: every search gets this much wall clock instead of episodes
+  std::string final_schedule = "cosine";  // the final training's learning-rate policy: cosine or inv
+  double final_weight_decay = 5e-4;
+  double seconds = 0.0;        // > 0: every search gets this much wall clock instead of episodes
+  double equal_seconds = 0.0;  // > 0: also every study as it stood this many seconds in (the table at equal time)
   fs::path output = "paper_tables";
   bool quick = false, resume = false, progress = false, mpi = false;
 };
@@ -124,6 +135,7 @@ struct Run {
   std::uint64_t seed = 0;
   Report report;
   std::optional<Final> final;
+  bool ended_before_cut = false;  // at_time: the search ended before the cut, so the run is whole
 };
 
 // How the trials were trained: "2 worker(s)", or "2 worker(s) on each of 8 MPI ranks".
@@ -186,20 +198,37 @@ nlohmann::json to_json(const Final& final) {
           {"test_confusion", final.confusion}};
 }
 
-// A final training kept from an earlier run: used when it trained the same config for as many epochs.
-std::optional<Final> saved_final(const fs::path& file, const nlohmann::json& config, double epochs) {
+// How every final training trains (beside the config's batch size and learning rate), as the
+// finals/ files record it.
+nlohmann::json final_recipe(const Settings& settings) {
+  return {{"epochs", settings.final_epochs},
+          {"optimizer", "sgd"},
+          {"momentum", mahpo::train::Sgd{}.momentum},
+          {"weight_decay", settings.final_weight_decay},
+          {"schedule", settings.final_schedule}};
+}
+
+mahpo::train::TrainerOptions final_trainer(const Settings& settings, std::uint64_t seed) {
+  mahpo::train::TrainerOptions options{.seed = seed};
+  options.optimizer = mahpo::train::Sgd{.weight_decay = settings.final_weight_decay};
+  if (settings.final_schedule == "cosine") options.policy = mahpo::train::CosineDecay{};  // to 0 at the last iteration
+  return options;
+}
+
+// A final training kept from an earlier run: used when it trained the same config with the same recipe.
+std::optional<Final> saved_final(const fs::path& file, const nlohmann::json& config, const Settings& settings) {
   std::ifstream in(file);
   if (!in) return std::nullopt;
   const auto saved = nlohmann::json::parse(in, nullptr, false);
   if (saved.is_discarded() || !saved.is_object() || saved.value("config", nlohmann::json()) != config ||
-      !saved.contains("final") || saved["final"].value("epochs", 0.0) != epochs) {
+      saved.value("recipe", nlohmann::json()) != final_recipe(settings) || !saved.contains("final")) {
     return std::nullopt;
   }
   const auto& json = saved["final"];
   const auto number = [&](const char* key) {
     return json.contains(key) && json[key].is_number() ? json[key].get<double>() : nan;
   };
-  return Final{.epochs = epochs,
+  return Final{.epochs = settings.final_epochs,
                .seconds = number("seconds"),
                .validation_accuracy = number("validation_accuracy"),
                .test_accuracy = number("test_accuracy"),
@@ -207,13 +236,20 @@ std::optional<Final> saved_final(const fs::path& file, const nlohmann::json& con
                .confusion = json.value("test_confusion", nlohmann::json::array())};
 }
 
-// The run's best config trained for --final-epochs epochs with the run's objective (its data and
-// weights seed), or the training an earlier paper_tables kept in `file`; written there when new.
+// The run's best config trained for --final-epochs epochs with the final objective (the run's data
+// and weights seed, the final recipe), or the training an earlier paper_tables kept in `file` (or in
+// `shared`: the full run's, when the run at equal time chose the same config); written to `file` when new.
 Final final_training(const Run& run, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
-                     const fs::path& file) {
+                     const fs::path& file, const std::optional<fs::path>& shared) {
   const auto& best = *run.report.best();
   const nlohmann::json config = best.config.to_json();
-  if (auto kept = saved_final(file, config, settings.final_epochs)) return *kept;
+  if (auto kept = saved_final(file, config, settings)) return *kept;
+  if (shared) {
+    if (auto kept = saved_final(*shared, config, settings)) {
+      fs::copy_file(*shared, file, fs::copy_options::overwrite_existing);
+      return *kept;
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   const mahpo::Result result = objective(best.config, {.epochs = settings.final_epochs});
   Final final{.epochs = settings.final_epochs,
@@ -226,10 +262,15 @@ Final final_training(const Run& run, const mahpo::train::LeNetObjective<Topology
   const fs::path partial = fs::path(file).concat(".partial");
   {
     std::ofstream out(partial);
-    out << nlohmann::json{{"dataset", run.dataset},    {"method", run.method},
-                          {"seed", run.seed},          {"best_trial", best.id},
-                          {"config", config},          {"status", mahpo::to_string(result.status)},
-                          {"message", result.message}, {"final", to_json(final)}}
+    out << nlohmann::json{{"dataset", run.dataset},
+                          {"method", run.method},
+                          {"seed", run.seed},
+                          {"best_trial", best.id},
+                          {"config", config},
+                          {"recipe", final_recipe(settings)},
+                          {"status", mahpo::to_string(result.status)},
+                          {"message", result.message},
+                          {"final", to_json(final)}}
                .dump()
         << "\n";
     if (!out) throw std::runtime_error("paper_tables: cannot write " + partial.string());
@@ -238,20 +279,23 @@ Final final_training(const Run& run, const mahpo::train::LeNetObjective<Topology
   return final;
 }
 
-// The final trainings of `pending`, `settings.workers` at a time (one thread each, like the trials).
+// The final trainings of `pending`, `settings.workers` at a time (one thread each, like the trials);
+// `suffix` names the runs at equal time ("-at-300s"), whose finals the full runs' may serve.
 void train_finals(const std::vector<Run*>& pending, const mahpo::train::LeNetObjective<Topology>& objective,
-                  const Settings& settings) {
+                  const Settings& settings, const std::string& suffix = "") {
   std::atomic<std::size_t> next{0};
   std::mutex print;
   const auto work = [&] {
     for (std::size_t k; (k = next++) < pending.size();) {
       Run& run = *pending[k];
-      const fs::path file =
-          settings.output / "finals" / fmt::format("{}-{}-seed{}.json", run.dataset, run.method, run.seed);
-      run.final = final_training(run, objective, settings, file);
+      const auto file = [&](const std::string& tail) {
+        return settings.output / "finals" / fmt::format("{}-{}-seed{}{}.json", run.dataset, run.method, run.seed, tail);
+      };
+      run.final = final_training(run, objective, settings, file(suffix),
+                                 suffix.empty() ? std::nullopt : std::optional<fs::path>(file("")));
       std::lock_guard guard(print);
-      fmt::print("  final {} {} seed {}: {:g} epochs in {:.1f} s; validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
-                 run.dataset, run.method, run.seed, run.final->epochs, run.final->seconds,
+      fmt::print("  final {} {} seed {}{}: {:g} epochs in {:.1f} s; validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
+                 run.dataset, run.method, run.seed, suffix, run.final->epochs, run.final->seconds,
                  run.final->validation_accuracy, run.final->test_accuracy, run.final->test_kappa);
       std::fflush(stdout);
     }
@@ -263,6 +307,24 @@ void train_finals(const std::vector<Run*>& pending, const mahpo::train::LeNetObj
   work();
   for (auto& helper : helpers) helper.get();
 }
+
+// The run as it stood `seconds` into its search: the trials it had asked by then (those still
+// training at that time count when they end, as under --seconds) and the time they took to end; a run
+// that ended sooner, whole.
+Run at_time(const Run& run, double seconds) {
+  Run cut{run.dataset, run.method, run.seed, run.report, std::nullopt, run.report.seconds <= seconds};
+  if (cut.ended_before_cut) return cut;
+  cut.report.trials.clear();
+  cut.report.seconds = seconds;
+  for (const auto& trial : run.report.trials) {
+    if (trial.started >= seconds) continue;
+    cut.report.trials.push_back(trial);
+    cut.report.seconds = std::max(cut.report.seconds, trial.ended);
+  }
+  return cut;
+}
+
+std::string seconds_suffix(double seconds) { return fmt::format("-at-{:g}s", seconds); }
 
 struct Stats {
   double mean = 0.0, sd = 0.0;
@@ -354,11 +416,16 @@ std::string paired_with_mappo(const std::vector<Run>& runs, const std::string& d
   return text;
 }
 
-std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs, const Settings& settings) {
+// The tables of `rows`; `at_seconds` > 0: of the runs cut at that time (at_time), headed as such.
+std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs, const Settings& settings,
+                  double at_seconds = 0.0) {
   std::string text;
   for (const auto& dataset : settings.datasets) {
     const bool mnist = dataset == "mnist";
-    text += fmt::format("\n### {} (Table {} of the paper)\n\n", mnist ? "MNIST" : "Fashion-MNIST", mnist ? 3 : 4);
+    text += at_seconds > 0.0
+                ? fmt::format("\n### {} at equal time: every study as it stood {:g} s in\n\n",
+                              mnist ? "MNIST" : "Fashion-MNIST", at_seconds)
+                : fmt::format("\n### {} (Table {} of the paper)\n\n", mnist ? "MNIST" : "Fashion-MNIST", mnist ? 3 : 4);
     text +=
         "| Model | search acc | search kappa | final acc | final kappa | search h | final h | trials | epochs "
         "trained | paper acc | paper time(h) | paper kappa |\n";
@@ -385,7 +452,7 @@ std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs
     }
     text += paired_with_mappo(runs, dataset, settings);
   }
-  const std::string budget =
+  std::string budget =
       settings.seconds > 0.0
           ? fmt::format("every search stopped asking after {:g} s of wall clock (equal time)", settings.seconds)
           : fmt::format(
@@ -393,9 +460,25 @@ std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs
                 "to {:g} epochs)",
                 settings.episodes, settings.epochs, static_cast<double>(settings.episodes) * settings.epochs,
                 settings.min_epochs, settings.epochs);
+  if (at_seconds > 0.0) {
+    std::vector<std::string> whole;
+    for (const auto& run : runs) {
+      if (run.ended_before_cut) {
+        whole.push_back(fmt::format("{} {} seed {}", run.dataset, run.method, run.seed));
+      }
+    }
+    budget += fmt::format(
+        "; then each study cut at {:g} s: the trials it had asked by then, the search time until they ended{}",
+        at_seconds,
+        whole.empty() ? std::string() : fmt::format(" (ended sooner, so whole: {})", fmt::join(whole, ", ")));
+  }
   const std::string finals =
       settings.final_epochs > 0.0
-          ? fmt::format("the chosen config then trained for {:g} epochs (final)", settings.final_epochs)
+          ? fmt::format(
+                "the chosen config then trained for {:g} epochs (final: SGD, momentum 0.9, weight decay {:g}, "
+                "{} learning rate)",
+                settings.final_epochs, settings.final_weight_decay,
+                settings.final_schedule == "cosine" ? "cosine" : "Caffe's inv")
           : std::string("no final training");
   text += fmt::format("\n{} over {} seed(s) (first seed {}); {}; {}; {}.\n",
                       settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, budget,
@@ -428,9 +511,8 @@ void write_band(std::ostream& band, const std::vector<std::vector<std::pair<doub
   }
 }
 
-void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& rows, const Settings& settings) {
-  const auto& out = settings.output;
-  std::ofstream summary(out / "summary.csv");
+void write_summary_csv(const std::vector<Summary>& rows, const fs::path& file) {
+  std::ofstream summary(file);
   summary << "dataset,method,seeds,accuracy_mean,accuracy_sd,kappa_mean,kappa_sd,hours_mean,hours_sd,trials_mean,"
              "epochs_mean,finals,final_accuracy_mean,final_accuracy_sd,final_kappa_mean,final_kappa_sd,"
              "final_hours_mean,final_hours_sd,total_hours_mean,total_hours_sd\n";
@@ -441,9 +523,12 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
                            row.final_accuracy.sd, row.final_kappa.mean, row.final_kappa.sd, row.final_hours.mean,
                            row.final_hours.sd, row.total_hours.mean, row.total_hours.sd);
   }
+  if (!summary) throw std::runtime_error("paper_tables: writing " + file.string() + " failed");
+}
 
-  // One row per run; the confusion matrix (rows by true class) lets a reader recompute kappa.
-  std::ofstream runs_csv(out / "runs.csv");
+// One row per run; the confusion matrix (rows by true class) lets a reader recompute kappa.
+void write_runs_csv(const std::vector<Run>& runs, const fs::path& file) {
+  std::ofstream runs_csv(file);
   runs_csv << "dataset,method,seed,trials,ok,search_seconds,best_trial,best_epochs,validation_accuracy,test_accuracy,"
               "test_kappa,test_confusion,config,final_epochs,final_seconds,final_validation_accuracy,"
               "final_test_accuracy,final_test_kappa,final_test_confusion\n";
@@ -464,6 +549,20 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
                             final_cell(final ? final->validation_accuracy : 0.0),
                             final_cell(final ? final->test_accuracy : 0.0), final_cell(final ? final->test_kappa : 0.0),
                             mahpo::study::csv_cell(final ? final->confusion.dump() : std::string()));
+  }
+  if (!runs_csv) throw std::runtime_error("paper_tables: writing " + file.string() + " failed");
+}
+
+// `equal`: the runs cut at --equal-seconds (empty without it), with their summary rows.
+void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& rows, const std::vector<Run>& equal,
+                   const std::vector<Summary>& equal_rows, const Settings& settings) {
+  const auto& out = settings.output;
+  write_summary_csv(rows, out / "summary.csv");
+  write_runs_csv(runs, out / "runs.csv");
+  if (settings.equal_seconds > 0.0) {
+    const std::string suffix = seconds_suffix(settings.equal_seconds);
+    write_summary_csv(equal_rows, out / ("summary" + suffix + ".csv"));
+    write_runs_csv(equal, out / ("runs" + suffix + ".csv"));
   }
 
   // Figure 2: mean search hours per method, a mean and an sd column per data set.
@@ -514,8 +613,8 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
   }
   std::ofstream markdown(out / "table.md");
   markdown << table(rows, runs, settings);
-  if (!summary || !runs_csv || !figure || !markdown)
-    throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
+  if (settings.equal_seconds > 0.0) markdown << table(equal_rows, equal, settings, settings.equal_seconds);
+  if (!figure || !markdown) throw std::runtime_error("paper_tables: writing to " + out.string() + " failed");
 }
 
 }  // namespace
@@ -544,6 +643,16 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--final-epochs", settings.final_epochs,
                  "train each run's chosen config for this many epochs and test it (0: no final training)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--final-schedule", settings.final_schedule,
+                 "the final trainings' learning rate: cosine (from the config's to 0) or inv (Caffe's, as in the "
+                 "search)")
+      ->check(CLI::IsMember({"cosine", "inv"}));
+  app.add_option("--final-weight-decay", settings.final_weight_decay, "the final trainings' weight decay (L2)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--equal-seconds", settings.equal_seconds,
+                 "also report every study as it stood this many seconds in, with its best config then trained "
+                 "as a final (the table at equal time; 0: none)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seconds", settings.seconds,
                  "give every search this much wall clock instead of --episodes (the comparison at equal time)")
@@ -592,6 +701,7 @@ int main(int argc, char** argv) {
     fs::create_directories(settings.output / "journals");
     fs::create_directories(settings.output / "finals");
     std::vector<Run> runs;
+    std::deque<Run> equal;  // the runs at equal time: a deque, so that the pointers to them stay valid
     const std::size_t total = settings.datasets.size() * settings.seeds * settings.methods.size();
     for (const auto& name : settings.datasets) {
       auto dataset = mahpo::data::load_dataset(name);
@@ -606,6 +716,7 @@ int main(int argc, char** argv) {
       for (std::uint64_t seed = settings.first_seed; seed < settings.first_seed + settings.seeds; ++seed) {
         // The weights' seed follows the study's, so seeds differ in initializations as well as in searches.
         const mahpo::train::LeNetObjective<Topology> objective(data, {.trainer = {.seed = seed}});
+        const mahpo::train::LeNetObjective<Topology> final_objective(data, {.trainer = final_trainer(settings, seed)});
         for (const auto& method : settings.methods) {
           const std::string stem = fmt::format("{}-{}-seed{}", name, method, seed);
           const fs::path journal = settings.output / "journals" / (stem + ".jsonl");
@@ -636,14 +747,28 @@ int main(int argc, char** argv) {
           for (auto& run : runs) {
             if (run.dataset == name && run.seed == seed && run.report.best() && !run.final) pending.push_back(&run);
           }
-          train_finals(pending, objective, settings);
+          train_finals(pending, final_objective, settings);
+        }
+        // The same runs at equal time, and their finals (the full run's when it chose the same config).
+        if (settings.equal_seconds > 0.0 && rank() == 0) {
+          std::vector<Run*> pending;
+          for (const auto& run : runs) {
+            if (run.dataset != name || run.seed != seed) continue;
+            equal.push_back(at_time(run, settings.equal_seconds));
+            if (settings.final_epochs > 0.0 && equal.back().report.best()) pending.push_back(&equal.back());
+          }
+          train_finals(pending, final_objective, settings, seconds_suffix(settings.equal_seconds));
         }
       }
     }
     if (rank() != 0) return 0;
     const auto rows = summarize(runs, settings);
-    write_outputs(runs, rows, settings);
-    fmt::print("{}\nwrote {}\n", table(rows, runs, settings), (settings.output / "table.md").string());
+    const std::vector<Run> equal_runs(equal.begin(), equal.end());
+    const auto equal_rows = summarize(equal_runs, settings);
+    write_outputs(runs, rows, equal_runs, equal_rows, settings);
+    fmt::print("{}{}\nwrote {}\n", table(rows, runs, settings),
+               settings.equal_seconds > 0.0 ? table(equal_rows, equal_runs, settings, settings.equal_seconds) : "",
+               (settings.output / "table.md").string());
   } catch (const std::exception& error) {
 #ifdef MAHPO_WITH_MPI
     if (mpi_session) {  // the other ranks may wait for this one: end the job

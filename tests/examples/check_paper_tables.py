@@ -2,11 +2,14 @@
 """Checks what `paper_tables --quick` wrote: every method present for every data set, accuracies in
 [0, 1], kappa and accuracy equal to what the confusion matrix gives (of the search's best trial and of
 its final training), every CSV parseable, Hyperband and BOHB held to the same training budget,
-best-so-far curves that never fall and their sd bands, the pairing with MAPPO, and (when gnuplot is
-installed) the PNGs that scripts/plot_paper_tables.sh draws.
+best-so-far curves that never fall and their sd bands, the pairing with MAPPO, the final recipe kept
+with each final, the runs at equal time (each study cut at --equal-seconds: the trials it had asked
+by then, its best among them, that config's final) and (when gnuplot is installed) the PNGs that
+scripts/plot_paper_tables.sh draws.
 
 usage: check_paper_tables.py DIR --datasets mnist,fashion-mnist --seeds 2 --episodes 10 --epochs 0.5
-                             --final-epochs 1 --test-images 500 [--plot-script scripts/plot_paper_tables.sh]
+                             --final-epochs 1 --test-images 500 [--equal-seconds T]
+                             [--plot-script scripts/plot_paper_tables.sh]
 """
 import argparse
 import csv
@@ -53,6 +56,48 @@ def check_confusion(name, confusion, accuracy, run_kappa, images):
         check(math.isclose(run_kappa, kappa(confusion), abs_tol=1e-9), f"{name}: kappa {run_kappa} but confusion gives {kappa(confusion)}")
 
 
+def check_equal_time(out, runs, datasets, args):
+    """Each run cut at T: the trials asked before T (started, printed to the millisecond), their best."""
+    t = args.equal_seconds
+    suffix = f"-at-{t:g}s"
+    cut = {(r["dataset"], r["method"], r["seed"]): r for r in read_csv(os.path.join(out, f"runs{suffix}.csv"))}
+    check(len(cut) == len(runs), f"runs{suffix}.csv: {len(cut)} rows, expected {len(runs)}")
+    cut_short = 0
+    for run in runs:
+        key = (run["dataset"], run["method"], run["seed"])
+        name = f"{' '.join(key)} at {t:g} s"
+        if not check(key in cut, f"runs{suffix}.csv: no row for {name}"):
+            continue
+        row = cut[key]
+        stem = f"{run['dataset']}-{run['method']}-seed{run['seed']}"
+        trials = read_csv(os.path.join(out, "trials", stem + ".csv"))
+        whole = float(run["search_seconds"]) <= t
+        surely = [x for x in trials if whole or float(x["started"]) < t - 0.0005]
+        maybe = [x for x in trials if whole or float(x["started"]) < t + 0.0005]
+        check(len(surely) <= int(row["trials"]) <= len(maybe),
+              f"{name}: {row['trials']} trials, but {len(surely)}-{len(maybe)} were asked by then")
+        cut_short += int(row["trials"]) < len(trials)
+        check(float(row["search_seconds"]) <= float(run["search_seconds"]) + 1e-6, f"{name}: longer than the run")
+        ok = [float(x["value"]) for x in surely if x["status"] == "ok"]
+        if len(surely) == len(maybe) and ok:  # no trial started within a millisecond of T
+            check(math.isclose(float(row["validation_accuracy"]), max(ok), abs_tol=1e-12),
+                  f"{name}: best validation {row['validation_accuracy']}, the trials asked by then give {max(ok)}")
+        final_accuracy = float(row["final_test_accuracy"])
+        check_confusion(name + " final", json.loads(row["final_test_confusion"]), final_accuracy, float(row["final_test_kappa"]),
+                        args.test_images)
+        with open(os.path.join(out, "finals", stem + suffix + ".json")) as f:
+            kept = json.load(f)
+        check(kept["final"]["test_accuracy"] == final_accuracy, f"finals/{stem}{suffix}.json does not hold the final")
+        if row["config"] == run["config"]:  # the same choice: the full run's final serves
+            check(final_accuracy == float(run["final_test_accuracy"]), f"{name}: same config, another final")
+    check(cut_short > 0, f"--equal-seconds {t:g} cut no run short: choose a smaller time")
+    summary = read_csv(os.path.join(out, f"summary{suffix}.csv"))
+    check(len(summary) == len(datasets) * len(METHODS), f"summary{suffix}.csv: {len(summary)} rows")
+    with open(os.path.join(out, "table.md")) as f:
+        check(f.read().count(f"at equal time: every study as it stood {t:g} s in") == len(datasets),
+              "table.md: a table at equal time is missing")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("dir")
@@ -62,6 +107,7 @@ def main():
     parser.add_argument("--epochs", type=float, required=True)
     parser.add_argument("--final-epochs", type=float, required=True)
     parser.add_argument("--test-images", type=int, required=True)
+    parser.add_argument("--equal-seconds", type=float, default=0.0)
     parser.add_argument("--plot-script")
     args = parser.parse_args()
     out = args.dir
@@ -93,6 +139,9 @@ def main():
             kept = json.load(f)
         check(kept["final"]["test_accuracy"] == final_accuracy and kept["best_trial"] == int(run["best_trial"]),
               f"finals/{stem}.json does not hold the run's final training")
+        recipe = kept.get("recipe", {})
+        check(recipe.get("epochs") == args.final_epochs and recipe.get("schedule") in ("cosine", "inv")
+              and recipe.get("weight_decay", -1) >= 0, f"finals/{stem}.json: recipe {recipe}")
 
         trials = read_csv(os.path.join(out, "trials", stem + ".csv"))
         check(len(trials) == int(run["trials"]), f"{stem}.csv: {len(trials)} rows, runs.csv says {run['trials']}")
@@ -123,10 +172,11 @@ def main():
 
     with open(os.path.join(out, "table.md")) as f:
         table = f.read()
+    tables = len(datasets) * (2 if args.equal_seconds > 0 else 1)  # and again at equal time
     for method in METHODS:  # a row in each data set's table, and one in its pairing with MAPPO (but MAPPO's)
         rows = 1 if method == "mappo" else 2
-        check(table.count(f"| {LABELS[method]} |") == rows * len(datasets), f"table.md: {LABELS[method]} is not in every table")
-    check(table.count("Paired with MAPPO") == len(datasets), "table.md: a pairing with MAPPO is missing")
+        check(table.count(f"| {LABELS[method]} |") == rows * tables, f"table.md: {LABELS[method]} is not in every table")
+    check(table.count("Paired with MAPPO") == tables, "table.md: a pairing with MAPPO is missing")
 
     for dataset in datasets:
         for method in METHODS:
@@ -158,6 +208,9 @@ def main():
                 check(band[-1][3] == len(lasts) and math.isclose(band[-1][1], sum(lasts) / len(lasts), abs_tol=1e-9),
                       f"{band_path}: the last point is not the mean of every seed's best")
 
+    if args.equal_seconds > 0:
+        check_equal_time(out, runs, datasets, args)
+
     if args.plot_script:
         if shutil.which("gnuplot") is None:
             print("gnuplot is not installed: the plots were not checked")
@@ -171,7 +224,8 @@ def main():
     if failures:
         print("\n".join(f"FAIL {message}" for message in failures))
         return 1
-    print(f"paper_tables outputs check out: {len(runs)} runs, {len(datasets)} data sets x {len(METHODS)} methods x {args.seeds} seeds")
+    print(f"paper_tables outputs check out: {len(runs)} runs, {len(datasets)} data sets x {len(METHODS)} methods x {args.seeds} seeds"
+          + (f", and each cut at {args.equal_seconds:g} s" if args.equal_seconds > 0 else ""))
     return 0
 
 
