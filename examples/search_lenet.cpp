@@ -13,6 +13,9 @@
 #ifdef MAHPO_WITH_MPI
 #include <mahpo/study/mpi.hpp>
 #endif
+#ifdef MAHPO_WITH_CUDA
+#include <mahpo/cuda/trainer.hpp>
+#endif
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -53,7 +56,7 @@ const CLI::Validator finite_non_negative(
     "FINITE >= 0");
 
 struct Settings {
-  std::string searcher = "random", dataset = "mnist", problem = "lenet", journal, csv, report;
+  std::string searcher = "random", dataset = "mnist", problem = "lenet", journal, csv, report, device = "cpu";
   double epochs = 1.0, min_epochs = 1.0 / 9.0, seconds = 0.0;
   std::size_t trials = 20, workers = 1, train_images = 0, test_images = 0;
   std::uint64_t seed = 0;
@@ -147,6 +150,10 @@ int main(int argc, char** argv) {
                  "lenet: train paper_lenet; or a synthetic problem, or a LeNet surrogate (seeded by --seed)")
       ->check(CLI::IsMember(
           {"lenet", "branin", "hartmann6", "lenet_quadratic", "lenet_surrogate_mnist", "lenet_surrogate_fashion"}));
+  app.add_option("--device", settings.device,
+                 "train --problem lenet's trials on the cpu, or on cuda: the GPU trainer (a build with the CUDA "
+                 "backend, and a GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--dataset", settings.dataset, "data set for --problem lenet")
       ->check(CLI::IsMember({"mnist", "fashion-mnist"}));
   app.add_option("--epochs", settings.epochs, "epochs per trial (multi-fidelity: the largest budget)")
@@ -203,8 +210,20 @@ int main(int argc, char** argv) {
       fmt::print("{}: {} training, {} validation, {} test images\n", dataset.name, dataset.train.size(),
                  dataset.validation.size(), dataset.test.size());
     }
-    const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(
-        std::make_shared<const mahpo::data::Dataset>(std::move(dataset)));
+    auto data = std::make_shared<const mahpo::data::Dataset>(std::move(dataset));
+    if (settings.device == "cuda") {
+#ifdef MAHPO_WITH_CUDA
+      if (mahpo::cuda::device_count() == 0) {
+        throw std::runtime_error("--device cuda: mahpo::cuda: no CUDA device is visible to this process");
+      }
+      const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet, mahpo::cuda::Trainer> objective(data);
+      return search(settings, objective, mahpo::Goal::maximize);
+#else
+      throw std::runtime_error(
+          "--device cuda: this search_lenet was built without the CUDA backend (CMake found no nvcc or no cuDNN)");
+#endif
+    }
+    const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(data);
     return search(settings, objective, mahpo::Goal::maximize);
   } catch (const std::exception& error) {
 #ifdef MAHPO_WITH_MPI

@@ -1,8 +1,12 @@
 // Trains classic_lenet5 on MNIST and Fashion-MNIST and prints, for every epoch, the training loss
 // and accuracy, the validation accuracy, the training time and the memory held. The defaults (Adam,
 // learning rate 0.003, cosine decay to 0 over the run) are the recipe measured in docs/benchmarks.md;
-// `--optimizer sgd --policy inv --learning-rate 0.01` is Caffe's LeNet recipe.
+// `--optimizer sgd --policy inv --learning-rate 0.01` is Caffe's LeNet recipe. `--device cuda` trains
+// on the GPU trainer (a build with the CUDA backend, and a GPU).
 #include <mahpo/mahpo.hpp>
+#ifdef MAHPO_WITH_CUDA
+#include <mahpo/cuda/trainer.hpp>
+#endif
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -17,7 +21,7 @@ int main(int argc, char** argv) {
   double epochs = 10.0, learning_rate = 0.003;
   std::size_t batch_size = 32;
   std::uint64_t seed = 0;
-  std::string optimizer = "adam", policy = "cosine";
+  std::string optimizer = "adam", policy = "cosine", device = "cpu";
   app.add_option("--dataset", names, "data sets to train on")->check(CLI::IsMember({"mnist", "fashion-mnist"}));
   app.add_option("--epochs", epochs, "epochs (fractional allowed)")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "images per iteration")->check(CLI::PositiveNumber);
@@ -28,7 +32,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"cosine", "inv", "fixed"}));
   app.add_option("--optimizer", optimizer, "sgd (momentum 0.9) or adam")->check(CLI::IsMember({"sgd", "adam"}));
   app.add_option("--seed", seed, "seed of the weights, the batch order and dropout");
+  app.add_option("--device", device, "cpu, or cuda: the GPU trainer (a build with the CUDA backend, and a GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   CLI11_PARSE(app, argc, argv);
+#ifndef MAHPO_WITH_CUDA
+  if (device == "cuda") {
+    fmt::print(stderr,
+               "error: --device cuda: this train_lenet was built without the CUDA backend (CMake found no nvcc or "
+               "no cuDNN; see docs/guide.md, \"The GPU trainer\")\n");
+    return 1;
+  }
+#endif
 
   try {
     for (const auto& name : names) {
@@ -42,8 +56,15 @@ int main(int argc, char** argv) {
       if (policy == "fixed") options.policy = mahpo::train::FixedRate{};
       const auto network = mahpo::nn::classic_lenet5::network({});
       fmt::print("{}: {}\n", name, network.describe());
-      mahpo::train::Trainer trainer(network, options);
-      const auto report = trainer.train(dataset, {.epochs = epochs});
+      const auto train = [&]<typename Backend>() {
+        return Backend(network, options).train(dataset, {.epochs = epochs});
+      };
+#ifdef MAHPO_WITH_CUDA
+      const auto report =
+          device == "cuda" ? train.operator()<mahpo::cuda::Trainer>() : train.operator()<mahpo::train::Trainer>();
+#else
+      const auto report = train.operator()<mahpo::train::Trainer>();
+#endif
       fmt::print("  {:>5}  {:>10}  {:>9}  {:>14}  {:>10}\n", "epoch", "train loss", "train acc", "validation acc",
                  "train time");
       for (const auto& point : report.history) {

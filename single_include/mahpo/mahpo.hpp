@@ -6762,6 +6762,180 @@ inline MeanSquashedActorLoss gaussian_actor_loss(const GaussianHead& head, const
 #include <cstddef>
 #include <span>
 
+// ---- begin mahpo/train/formulas.hpp
+// The trainers' per-element and per-window formulas, written once for both: the CPU trainer's layers
+// call them in their loops, and the CUDA kernels (cuda/mahpo/cuda/) call the very same functions per
+// thread (they are `__host__ __device__` when nvcc compiles them). So the CPU tests of the trainer
+// cover the code a GPU runs, and the two trainers agree to float rounding on the same weights.
+//
+//   relu, relu_gradient        activation and its gradient (from the output: 0 where it is 0)
+//   dropout_bits, dropout_keep counter-based dropout masks: SplitMix64 of (seed + (draw + 1) * gamma)
+//   pool_window_2x2            max and winner of a 2 x 2 window (the first maximum in reading order)
+//   pool_window                the same for any square window
+//   softmax_cross_entropy_row  one image's loss and d(loss)/d(logits)
+//   sgd_momentum_update        v = mu v - lr (g + decay w); w += v
+//   adam_update                Adam's element update (optim::AdamStep calls it too)
+//   normalize_pixel            a byte to the standardized float the networks see
+//
+// Nothing here allocates, throws or touches the standard library beyond <cmath>'s functions that
+// CUDA also provides on the device.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define MAHPO_HOST_DEVICE __host__ __device__
+#else
+#define MAHPO_HOST_DEVICE
+#endif
+
+namespace mahpo::train::formulas {
+
+// <cmath>'s functions on the host, CUDA's on the device (the same IEEE results for sqrt; exp and log
+// within CUDA's documented ulp bounds).
+MAHPO_HOST_DEVICE inline float square_root(float x) {
+#if defined(__CUDA_ARCH__)
+  return sqrtf(x);
+#else
+  return std::sqrt(x);
+#endif
+}
+MAHPO_HOST_DEVICE inline double square_root(double x) {
+#if defined(__CUDA_ARCH__)
+  return ::sqrt(x);
+#else
+  return std::sqrt(x);
+#endif
+}
+MAHPO_HOST_DEVICE inline double exponential(double x) {
+#if defined(__CUDA_ARCH__)
+  return ::exp(x);
+#else
+  return std::exp(x);
+#endif
+}
+MAHPO_HOST_DEVICE inline double logarithm(double x) {
+#if defined(__CUDA_ARCH__)
+  return ::log(x);
+#else
+  return std::log(x);
+#endif
+}
+
+// max(x, 0) as std::max(x, 0.0f) computes it: a NaN stays NaN, so a diverged network is noticed.
+MAHPO_HOST_DEVICE inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
+
+// The gradient through a ReLU, from its output: the output is positive exactly where the input was.
+MAHPO_HOST_DEVICE inline float relu_gradient(float output, float gradient) { return output > 0.0f ? gradient : 0.0f; }
+
+MAHPO_HOST_DEVICE inline float normalize_pixel(std::uint8_t pixel, float scale, float shift) {
+  return static_cast<float>(pixel) * scale + shift;
+}
+
+// Dropout's random stream is counter-based: draw k of a layer with seed s is SplitMix64's output for
+// the state s + (k + 1) * 0x9e3779b97f4a7c15 (Steele, Lea & Flood, OOPSLA 2014), so any thread can
+// compute any draw without the draws before it. Draw k decides two units, 2k (low 32 bits) and 2k + 1
+// (high 32 bits); a forward pass over `count` units uses (count + 1) / 2 draws and the next pass
+// continues after them.
+constexpr std::uint64_t splitmix_gamma = 0x9e3779b97f4a7c15ULL;
+
+MAHPO_HOST_DEVICE inline std::uint64_t dropout_bits(std::uint64_t seed, std::uint64_t draw) {
+  std::uint64_t z = seed + (draw + 1) * splitmix_gamma;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// keep * 2^32, the bound a 32-bit half must stay below for its unit to be kept.
+MAHPO_HOST_DEVICE inline std::uint64_t dropout_threshold(float keep) {
+  return static_cast<std::uint64_t>(static_cast<double>(keep) * 4294967296.0);
+}
+
+// The mask value of unit `unit` of a pass whose first draw is `first_draw`: 1 / keep or 0.
+MAHPO_HOST_DEVICE inline float dropout_mask(std::uint64_t seed, std::uint64_t first_draw, std::uint64_t unit,
+                                            std::uint64_t threshold, float scale) {
+  const std::uint64_t bits = dropout_bits(seed, first_draw + unit / 2);
+  const std::uint64_t half = unit % 2 == 0 ? (bits & 0xffffffffULL) : (bits >> 32);
+  return half < threshold ? scale : 0.0f;
+}
+
+// The draws a pass over `count` units uses.
+MAHPO_HOST_DEVICE inline std::uint64_t dropout_draws(std::uint64_t count) { return (count + 1) / 2; }
+
+// A 2 x 2 window whose top-left value is at `top[0]`, the row below `width` floats further: its
+// maximum, and where it is (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right; ties go to the
+// first in that order).
+struct PoolWinner {
+  float value;
+  int position;
+};
+
+MAHPO_HOST_DEVICE inline PoolWinner pool_window_2x2(const float* top, std::size_t width) {
+  PoolWinner best{top[0], 0};
+  if (top[1] > best.value) best = {top[1], 1};
+  if (top[width] > best.value) best = {top[width], 2};
+  if (top[width + 1] > best.value) best = {top[width + 1], 3};
+  return best;
+}
+
+// The same for a size x size window: position dy * size + dx, the first maximum in reading order.
+MAHPO_HOST_DEVICE inline PoolWinner pool_window(const float* top, std::size_t width, std::size_t size) {
+  PoolWinner best{top[0], 0};
+  for (std::size_t dy = 0; dy < size; ++dy) {
+    for (std::size_t dx = 0; dx < size; ++dx) {
+      const float value = top[dy * width + dx];
+      if (value > best.value) best = {value, static_cast<int>(dy * size + dx)};
+    }
+  }
+  return best;
+}
+
+// One image's softmax cross-entropy: returns -log softmax(z)[label] and writes
+// (softmax(z) - one_hot(label)) * scale into `gradient` (scale: 1 / batch for a batch mean). Sums in
+// double, as a non-finite logit must give a non-finite loss rather than an overflow of its own.
+MAHPO_HOST_DEVICE inline double softmax_cross_entropy_row(const float* z, int classes, int label, float scale,
+                                                          float* gradient) {
+  float top = z[0];
+  for (int k = 1; k < classes; ++k) top = z[k] > top ? z[k] : top;
+  double sum = 0.0;
+  for (int k = 0; k < classes; ++k) sum += exponential(static_cast<double>(z[k] - top));
+  const double log_sum = logarithm(sum) + static_cast<double>(top);
+  for (int k = 0; k < classes; ++k) {
+    gradient[k] = static_cast<float>(exponential(static_cast<double>(z[k]) - log_sum)) * scale;
+  }
+  gradient[label] -= scale;
+  return log_sum - static_cast<double>(z[label]);
+}
+
+// The index of the largest of `classes` logits (the first, on ties).
+MAHPO_HOST_DEVICE inline int predicted_class(const float* z, int classes) {
+  int best = 0;
+  for (int k = 1; k < classes; ++k) best = z[k] > z[best] ? k : best;
+  return best;
+}
+
+// SGD with momentum and L2 weight decay, one element (Sutskever et al., 2013, without the Nesterov
+// look-ahead): v = mu v - lr (g + decay w); w += v.
+MAHPO_HOST_DEVICE inline void sgd_momentum_update(float& w, float g, float& v, float lr, float mu, float decay) {
+  v = mu * v - lr * (g + decay * w);
+  w += v;
+}
+
+// Adam, one element, with the step's bias corrections c1 = 1 - beta1^t and c2 = 1 - beta2^t computed
+// once per step (optim::AdamStep::at): m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+// w -= lr (m / c1) / (sqrt(v / c2) + epsilon). In float for the trainers, in double for the RL toolkit.
+template <typename T>
+MAHPO_HOST_DEVICE inline void adam_update(T& w, T g, T& m, T& v, T lr, T beta1, T beta2, T correction1, T correction2,
+                                          T epsilon) {
+  m = beta1 * m + (T(1) - beta1) * g;
+  v = beta2 * v + (T(1) - beta2) * g * g;
+  w -= lr * (m / correction1) / (square_root(v / correction2) + epsilon);
+}
+
+}  // namespace mahpo::train::formulas
+// ---- end mahpo/train/formulas.hpp
+
 namespace mahpo::optim {
 
 template <std::floating_point T>
@@ -6783,9 +6957,7 @@ struct AdamStep {
 
   // One element: the moments m and v and the weight w, from the gradient g.
   void operator()(T& w, T g, T& m, T& v) const {
-    m = beta1 * m + (T(1) - beta1) * g;
-    v = beta2 * v + (T(1) - beta2) * g * g;
-    w -= learning_rate * (m / correction1) / (std::sqrt(v / correction2) + epsilon);
+    train::formulas::adam_update(w, g, m, v, learning_rate, beta1, beta2, correction1, correction2, epsilon);
   }
 
   // Every element of one tensor (all spans of one length).
@@ -13012,11 +13184,14 @@ class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
 
-  void add(std::size_t truth, std::size_t prediction) {
+  void add(std::size_t truth, std::size_t prediction) { add_count(truth, prediction, 1); }
+
+  // `count` images of class `truth` predicted as `prediction` (counts a device made, for instance).
+  void add_count(std::size_t truth, std::size_t prediction, std::size_t count) {
     if (truth >= classes_ || prediction >= classes_)
       throw std::out_of_range("mahpo: class index outside the confusion matrix");
-    ++counts_[truth * classes_ + prediction];
-    ++total_;
+    counts_[truth * classes_ + prediction] += count;
+    total_ += count;
   }
 
   std::size_t classes() const { return classes_; }
@@ -13909,10 +14084,7 @@ inline float sum(const float* values, std::size_t count) {
 // delta = gradient where the ReLU's output is positive, 0 elsewhere. Both loads are unconditional, so
 // the loop vectorizes as a select (a conditional load of the gradient would keep it scalar).
 inline void relu_gradient(const float* output, const float* gradient, std::size_t count, float* delta) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const float g = gradient[i];
-    delta[i] = output[i] > 0.0f ? g : 0.0f;
-  }
+  for (std::size_t i = 0; i < count; ++i) delta[i] = formulas::relu_gradient(output[i], gradient[i]);
 }
 
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
@@ -13974,7 +14146,7 @@ class ConvLayer final : public Layer {
         float* row = out + f * columns;
         const float b = bias_[f];
         if (relu) {
-          for (std::size_t p = 0; p < width; ++p) row[p] = std::max(row[p] + b, 0.0f);
+          for (std::size_t p = 0; p < width; ++p) row[p] = formulas::relu(row[p] + b);
         } else {
           for (std::size_t p = 0; p < width; ++p) row[p] += b;
         }
@@ -14105,15 +14277,12 @@ class MaxPoolLayer final : public Layer {
       }
       for (std::size_t y = 0; y < output_shape_.height; ++y) {
         for (std::size_t x = 0; x < output_shape_.width; ++x) {
-          std::size_t best = (y * size_) * shape.width + x * size_;
-          for (std::size_t dy = 0; dy < size_; ++dy) {
-            for (std::size_t dx = 0; dx < size_; ++dx) {
-              const std::size_t at = (y * size_ + dy) * shape.width + x * size_ + dx;
-              if (in[at] > in[best]) best = at;
-            }
-          }
-          out[y * output_shape_.width + x] = in[best];
-          winner[y * output_shape_.width + x] = static_cast<std::uint32_t>(best);
+          const std::size_t corner = (y * size_) * shape.width + x * size_;
+          const auto best = formulas::pool_window(in + corner, shape.width, size_);
+          const auto position = static_cast<std::size_t>(best.position);
+          out[y * output_shape_.width + x] = best.value;
+          winner[y * output_shape_.width + x] =
+              static_cast<std::uint32_t>(corner + (position / size_) * shape.width + position % size_);
         }
       }
     }
@@ -14156,17 +14325,12 @@ class MaxPoolLayer final : public Layer {
   void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
     for (std::size_t y = 0; y < output_shape_.height; ++y) {
       const float* top = in + 2 * y * width;
-      const float* bottom = top + width;
       for (std::size_t x = 0; x < output_shape_.width; ++x) {
-        const std::size_t left = 2 * x;
-        std::uint32_t best = static_cast<std::uint32_t>(2 * y * width + left);
-        float value = top[left];
-        if (top[left + 1] > value) value = top[left + 1], best += 1;
-        if (bottom[left] > value) value = bottom[left], best = static_cast<std::uint32_t>((2 * y + 1) * width + left);
-        if (bottom[left + 1] > value)
-          value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
-        out[y * output_shape_.width + x] = value;
-        winner[y * output_shape_.width + x] = best;
+        const auto best = formulas::pool_window_2x2(top + 2 * x, width);
+        out[y * output_shape_.width + x] = best.value;
+        winner[y * output_shape_.width + x] =
+            static_cast<std::uint32_t>((2 * y + static_cast<std::size_t>(best.position / 2)) * width + 2 * x +
+                                       static_cast<std::size_t>(best.position % 2));
       }
     }
   }
@@ -14231,7 +14395,7 @@ class DenseLayer final : public Layer {
         weight_gradients_(weights_.size()),
         bias_(units),
         bias_gradients_(units),
-        dropout_state_(seed) {}
+        dropout_seed_(seed) {}
 
   Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
 
@@ -14249,21 +14413,23 @@ class DenseLayer final : public Layer {
                       units_, true);
     const std::size_t count = batch_ * units_;
     if (activation_ == LayerActivation::relu) {
-      for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
+      for (std::size_t i = 0; i < count; ++i) output_[i] = formulas::relu(output_[i]);
     }
     dropping_ = training && dropout_rate_ > 0.0f;
     if (dropping_) {
       grow(mask_, count);
       // Each 64-bit draw of SplitMix64 (Steele et al., 2014) decides two units by its two 32-bit
       // halves: kept when the half is below keep * 2^32. A tenth of the cost of mt19937_64 and a
-      // floating-point uniform per unit, and statistically more than enough for a dropout mask.
+      // floating-point uniform per unit, and statistically more than enough for a dropout mask. The
+      // draws are counter-based (formulas.hpp), so the GPU trainer draws the same masks.
       const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
-      const auto threshold = static_cast<std::uint64_t>(static_cast<double>(keep) * 4294967296.0);
+      const std::uint64_t threshold = formulas::dropout_threshold(keep);
       for (std::size_t i = 0; i < count; i += 2) {
-        const std::uint64_t bits = next_dropout_bits();
+        const std::uint64_t bits = formulas::dropout_bits(dropout_seed_, dropout_draws_ + i / 2);
         mask_[i] = (bits & 0xffffffffu) < threshold ? scale : 0.0f;
         if (i + 1 < count) mask_[i + 1] = (bits >> 32) < threshold ? scale : 0.0f;
       }
+      dropout_draws_ += formulas::dropout_draws(count);
       for (std::size_t i = 0; i < count; ++i) output_[i] *= mask_[i];
     }
     return output_;
@@ -14302,6 +14468,9 @@ class DenseLayer final : public Layer {
            held(delta_) + held(mask_) + held(input_gradient_);
   }
 
+  // The seed of the layer's dropout stream (formulas::dropout_bits), for a backend that draws the same masks.
+  std::uint64_t dropout_seed() const { return dropout_seed_; }
+
  private:
   std::size_t inputs_, units_;
   LayerActivation activation_;
@@ -14311,14 +14480,7 @@ class DenseLayer final : public Layer {
   const std::vector<float>* input_ = nullptr;
   std::size_t batch_ = 0;
   bool dropping_ = false;
-  std::uint64_t dropout_state_;
-
-  std::uint64_t next_dropout_bits() {
-    std::uint64_t z = (dropout_state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t dropout_seed_, dropout_draws_ = 0;  // the draws the masks so far used
 };
 
 }  // namespace mahpo::train
@@ -14375,6 +14537,7 @@ class DenseLayer final : public Layer {
 #include <span>
 #include <vector>
 
+
 namespace mahpo::train {
 
 // Returns the mean loss and writes d(loss)/d(logits) = (softmax - one_hot) / N into `gradient`.
@@ -14386,18 +14549,8 @@ inline double softmax_cross_entropy(std::span<const float> logits, std::span<con
   double total = 0.0;
   const float inverse_batch = 1.0f / static_cast<float>(batch);
   for (std::size_t n = 0; n < batch; ++n) {
-    const float* z = logits.data() + n * classes;
-    float* g = gradient.data() + n * classes;
-    const float top = *std::max_element(z, z + classes);
-    double sum = 0.0;
-    for (std::size_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
-    const double log_sum = std::log(sum) + top;
-    total += log_sum - z[labels[n]];
-    for (std::size_t k = 0; k < classes; ++k) {
-      const double p = std::exp(static_cast<double>(z[k]) - log_sum);
-      g[k] = static_cast<float>(p) * inverse_batch;
-    }
-    g[labels[n]] -= inverse_batch;
+    total += formulas::softmax_cross_entropy_row(logits.data() + n * classes, static_cast<int>(classes), labels[n],
+                                                 inverse_batch, gradient.data() + n * classes);
   }
   return total / static_cast<double>(batch);
 }
@@ -14527,6 +14680,16 @@ class Network {
     return all;
   }
 
+  // The dropout seed of each dense layer (the output layer's included), in order: a backend that
+  // trains the same network elsewhere draws the same masks from them.
+  std::vector<std::uint64_t> dropout_seeds() const {
+    std::vector<std::uint64_t> seeds;
+    for (const auto& layer : layers_) {
+      if (const auto* dense = dynamic_cast<const DenseLayer*>(layer.get())) seeds.push_back(dense->dropout_seed());
+    }
+    return seeds;
+  }
+
   std::size_t parameter_count() {
     std::size_t count = 0;
     for (const auto& p : parameters()) count += p.values.size();
@@ -14579,10 +14742,7 @@ class Optimizer {
         auto w = parameters_[i].values;
         auto g = parameters_[i].gradients;
         auto& v = first_[i];
-        for (std::size_t j = 0; j < w.size(); ++j) {
-          v[j] = mu * v[j] - lr * (g[j] + decay * w[j]);
-          w[j] += v[j];
-        }
+        for (std::size_t j = 0; j < w.size(); ++j) formulas::sgd_momentum_update(w[j], g[j], v[j], lr, mu, decay);
       }
     } else {
       const auto& adam = std::get<Adam>(kind_);
@@ -14612,6 +14772,71 @@ class Optimizer {
 
 namespace mahpo::train {
 
+// What every backend shares (the GPU trainer too, so that both train on the same batches):
+
+// The iterations a budget asks for: its iterations, or enough full batches for its epochs.
+inline std::size_t planned_iterations(const Budget& budget, std::size_t train_size, std::size_t batch,
+                                      double max_iterations) {
+  if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
+    throw std::invalid_argument(
+        fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
+  }
+  const double wanted = budget.iterations > 0
+                            ? static_cast<double>(budget.iterations)
+                            : std::ceil(budget.epochs * static_cast<double>(train_size) / static_cast<double>(batch));
+  if (wanted > max_iterations) {
+    throw std::invalid_argument(fmt::format(
+        "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
+  }
+  const auto total = static_cast<std::size_t>(wanted);
+  if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+  return total;
+}
+
+// The order batches draw the training images in: a seeded shuffle, reshuffled whenever it runs out
+// (the order wraps into the next epoch in mid-batch, so every batch is full, as in Caffe).
+class BatchOrder {
+ public:
+  BatchOrder(std::size_t train_size, std::uint64_t seed) : rng_(seed ^ 0x9e3779b97f4a7c15ULL), order_(train_size) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+
+  // Fills `indices` with the next batch.
+  template <typename Index>
+  void next(std::span<Index> indices) {
+    for (auto& index : indices) {
+      if (cursor_ == order_.size()) {
+        std::shuffle(order_.begin(), order_.end(), rng_);
+        cursor_ = 0;
+      }
+      index = static_cast<Index>(order_[cursor_++]);
+    }
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<std::size_t> order_;
+  std::size_t cursor_ = 0;
+};
+
+// The standardization the networks see: pixel * scale + shift, from the training pixels' mean and
+// deviation, so that SGD sees centred inputs.
+struct Normalization {
+  float scale = 1.0f / 255.0f, shift = 0.0f;
+};
+
+inline Normalization fit_normalization(const data::ImageSet& train) {
+  double sum = 0.0, squares = 0.0;
+  for (const std::uint8_t pixel : train.images) {
+    sum += pixel;
+    squares += static_cast<double>(pixel) * pixel;
+  }
+  const double count = static_cast<double>(train.images.size());
+  const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
+  return {static_cast<float>(1.0 / deviation), static_cast<float>(-mean / deviation)};
+}
+
 class Trainer {
  public:
   static constexpr std::string_view backend_name = "cpu";
@@ -14634,31 +14859,15 @@ class Trainer {
   // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
   TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
-    fit_normalization(dataset.train);
+    normalization_ = fit_normalization(dataset.train);
     const std::size_t train_size = dataset.train.size();
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
-    if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
-      throw std::invalid_argument(
-          fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
-    }
-    const double wanted = budget.iterations > 0
-                              ? static_cast<double>(budget.iterations)
-                              : std::ceil(budget.epochs * static_cast<double>(train_size) / static_cast<double>(batch));
-    if (wanted > max_iterations) {
-      throw std::invalid_argument(fmt::format(
-          "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
-    }
-    const auto total = static_cast<std::size_t>(wanted);
-    if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+    const std::size_t total = planned_iterations(budget, train_size, batch, max_iterations);
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
 
     Optimizer optimizer(options_.optimizer, network_.parameters());
-    std::mt19937_64 order_rng(options_.seed ^ 0x9e3779b97f4a7c15ULL);
-    std::vector<std::size_t> order(train_size);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::shuffle(order.begin(), order.end(), order_rng);
-    std::size_t cursor = 0;
+    BatchOrder order(train_size, options_.seed);
 
     TrainingReport report;
     report.parameter_count = network_.parameter_count();
@@ -14668,13 +14877,7 @@ class Trainer {
     double seconds = 0.0;
 
     for (std::size_t iteration = 0; iteration < total; ++iteration) {
-      for (auto& index : indices) {
-        if (cursor == train_size) {
-          std::shuffle(order.begin(), order.end(), order_rng);
-          cursor = 0;
-        }
-        index = order[cursor++];
-      }
+      order.next(std::span<std::size_t>(indices));
       const auto start = std::chrono::steady_clock::now();
       const double loss = step(optimizer, dataset.train, indices,
                                learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
@@ -14801,19 +15004,6 @@ class Trainer {
     }
   }
 
-  // Standardizes with the training pixels' mean and deviation, so SGD sees centred inputs.
-  void fit_normalization(const data::ImageSet& train) {
-    double sum = 0.0, squares = 0.0;
-    for (const std::uint8_t pixel : train.images) {
-      sum += pixel;
-      squares += static_cast<double>(pixel) * pixel;
-    }
-    const double count = static_cast<double>(train.images.size());
-    const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
-    scale_ = static_cast<float>(1.0 / deviation);
-    shift_ = static_cast<float>(-mean / deviation);
-  }
-
   void load_batch(const data::ImageSet& images, std::span<const std::size_t> indices) {
     const std::size_t pixels = images.rows() * images.columns();
     input_.resize(indices.size() * pixels);
@@ -14821,14 +15011,15 @@ class Trainer {
     for (std::size_t i = 0; i < indices.size(); ++i) {
       const std::uint8_t* source = images.images.data() + indices[i] * pixels;
       float* target = input_.data() + i * pixels;
-      for (std::size_t p = 0; p < pixels; ++p) target[p] = static_cast<float>(source[p]) * scale_ + shift_;
+      for (std::size_t p = 0; p < pixels; ++p)
+        target[p] = formulas::normalize_pixel(source[p], normalization_.scale, normalization_.shift);
       labels_[i] = images.labels[indices[i]];
     }
   }
 
   std::size_t predicted_class(const std::vector<float>& logits, std::size_t image) const {
-    const float* z = logits.data() + image * network_.classes();
-    return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
+    return static_cast<std::size_t>(
+        formulas::predicted_class(logits.data() + image * network_.classes(), static_cast<int>(network_.classes())));
   }
 
   // Forward and backward of the images at `indices`, the loss gradient scaled by `share`; returns the
@@ -14873,7 +15064,7 @@ class Trainer {
   std::vector<std::uint8_t> batch_labels_;
   const std::vector<float>* step_logits_ = nullptr;  // the last step's logits and labels
   const std::vector<std::uint8_t>* step_labels_ = nullptr;
-  float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
+  Normalization normalization_;  // the default until train() sees the training set
 };
 
 static_assert(TrainerBackend<Trainer>);

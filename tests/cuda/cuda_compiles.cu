@@ -1,6 +1,6 @@
 // Built by nvcc in CI wherever the toolkit and cuDNN are found, so the GPU backend keeps
 // compiling on machines without a GPU. Run, it reports the devices it sees and exits 0 either way.
-#include <mahpo/cuda/error.cuh>
+#include <mahpo/cuda/error.hpp>
 
 #include <cstdio>
 

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <span>
 
+#include <mahpo/train/formulas.hpp>
+
 namespace mahpo::optim {
 
 template <std::floating_point T>
@@ -34,9 +36,7 @@ struct AdamStep {
 
   // One element: the moments m and v and the weight w, from the gradient g.
   void operator()(T& w, T g, T& m, T& v) const {
-    m = beta1 * m + (T(1) - beta1) * g;
-    v = beta2 * v + (T(1) - beta2) * g * g;
-    w -= learning_rate * (m / correction1) / (std::sqrt(v / correction2) + epsilon);
+    train::formulas::adam_update(w, g, m, v, learning_rate, beta1, beta2, correction1, correction2, epsilon);
   }
 
   // Every element of one tensor (all spans of one length).

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <mahpo/train/formulas.hpp>
 #include <mahpo/train/kernels.hpp>
 
 namespace mahpo::train {
@@ -72,10 +73,7 @@ inline float sum(const float* values, std::size_t count) {
 // delta = gradient where the ReLU's output is positive, 0 elsewhere. Both loads are unconditional, so
 // the loop vectorizes as a select (a conditional load of the gradient would keep it scalar).
 inline void relu_gradient(const float* output, const float* gradient, std::size_t count, float* delta) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const float g = gradient[i];
-    delta[i] = output[i] > 0.0f ? g : 0.0f;
-  }
+  for (std::size_t i = 0; i < count; ++i) delta[i] = formulas::relu_gradient(output[i], gradient[i]);
 }
 
 // He (Kaiming) normal initialization for layers followed by ReLU (He et al., 2015); Xavier/Glorot
@@ -137,7 +135,7 @@ class ConvLayer final : public Layer {
         float* row = out + f * columns;
         const float b = bias_[f];
         if (relu) {
-          for (std::size_t p = 0; p < width; ++p) row[p] = std::max(row[p] + b, 0.0f);
+          for (std::size_t p = 0; p < width; ++p) row[p] = formulas::relu(row[p] + b);
         } else {
           for (std::size_t p = 0; p < width; ++p) row[p] += b;
         }
@@ -268,15 +266,12 @@ class MaxPoolLayer final : public Layer {
       }
       for (std::size_t y = 0; y < output_shape_.height; ++y) {
         for (std::size_t x = 0; x < output_shape_.width; ++x) {
-          std::size_t best = (y * size_) * shape.width + x * size_;
-          for (std::size_t dy = 0; dy < size_; ++dy) {
-            for (std::size_t dx = 0; dx < size_; ++dx) {
-              const std::size_t at = (y * size_ + dy) * shape.width + x * size_ + dx;
-              if (in[at] > in[best]) best = at;
-            }
-          }
-          out[y * output_shape_.width + x] = in[best];
-          winner[y * output_shape_.width + x] = static_cast<std::uint32_t>(best);
+          const std::size_t corner = (y * size_) * shape.width + x * size_;
+          const auto best = formulas::pool_window(in + corner, shape.width, size_);
+          const auto position = static_cast<std::size_t>(best.position);
+          out[y * output_shape_.width + x] = best.value;
+          winner[y * output_shape_.width + x] =
+              static_cast<std::uint32_t>(corner + (position / size_) * shape.width + position % size_);
         }
       }
     }
@@ -319,17 +314,12 @@ class MaxPoolLayer final : public Layer {
   void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
     for (std::size_t y = 0; y < output_shape_.height; ++y) {
       const float* top = in + 2 * y * width;
-      const float* bottom = top + width;
       for (std::size_t x = 0; x < output_shape_.width; ++x) {
-        const std::size_t left = 2 * x;
-        std::uint32_t best = static_cast<std::uint32_t>(2 * y * width + left);
-        float value = top[left];
-        if (top[left + 1] > value) value = top[left + 1], best += 1;
-        if (bottom[left] > value) value = bottom[left], best = static_cast<std::uint32_t>((2 * y + 1) * width + left);
-        if (bottom[left + 1] > value)
-          value = bottom[left + 1], best = static_cast<std::uint32_t>((2 * y + 1) * width + left + 1);
-        out[y * output_shape_.width + x] = value;
-        winner[y * output_shape_.width + x] = best;
+        const auto best = formulas::pool_window_2x2(top + 2 * x, width);
+        out[y * output_shape_.width + x] = best.value;
+        winner[y * output_shape_.width + x] =
+            static_cast<std::uint32_t>((2 * y + static_cast<std::size_t>(best.position / 2)) * width + 2 * x +
+                                       static_cast<std::size_t>(best.position % 2));
       }
     }
   }
@@ -394,7 +384,7 @@ class DenseLayer final : public Layer {
         weight_gradients_(weights_.size()),
         bias_(units),
         bias_gradients_(units),
-        dropout_state_(seed) {}
+        dropout_seed_(seed) {}
 
   Shape output_shape(const Shape& in) const override { return {units_, in.batch, 1, 1}; }
 
@@ -412,21 +402,23 @@ class DenseLayer final : public Layer {
                       units_, true);
     const std::size_t count = batch_ * units_;
     if (activation_ == LayerActivation::relu) {
-      for (std::size_t i = 0; i < count; ++i) output_[i] = std::max(output_[i], 0.0f);
+      for (std::size_t i = 0; i < count; ++i) output_[i] = formulas::relu(output_[i]);
     }
     dropping_ = training && dropout_rate_ > 0.0f;
     if (dropping_) {
       grow(mask_, count);
       // Each 64-bit draw of SplitMix64 (Steele et al., 2014) decides two units by its two 32-bit
       // halves: kept when the half is below keep * 2^32. A tenth of the cost of mt19937_64 and a
-      // floating-point uniform per unit, and statistically more than enough for a dropout mask.
+      // floating-point uniform per unit, and statistically more than enough for a dropout mask. The
+      // draws are counter-based (formulas.hpp), so the GPU trainer draws the same masks.
       const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
-      const auto threshold = static_cast<std::uint64_t>(static_cast<double>(keep) * 4294967296.0);
+      const std::uint64_t threshold = formulas::dropout_threshold(keep);
       for (std::size_t i = 0; i < count; i += 2) {
-        const std::uint64_t bits = next_dropout_bits();
+        const std::uint64_t bits = formulas::dropout_bits(dropout_seed_, dropout_draws_ + i / 2);
         mask_[i] = (bits & 0xffffffffu) < threshold ? scale : 0.0f;
         if (i + 1 < count) mask_[i + 1] = (bits >> 32) < threshold ? scale : 0.0f;
       }
+      dropout_draws_ += formulas::dropout_draws(count);
       for (std::size_t i = 0; i < count; ++i) output_[i] *= mask_[i];
     }
     return output_;
@@ -465,6 +457,9 @@ class DenseLayer final : public Layer {
            held(delta_) + held(mask_) + held(input_gradient_);
   }
 
+  // The seed of the layer's dropout stream (formulas::dropout_bits), for a backend that draws the same masks.
+  std::uint64_t dropout_seed() const { return dropout_seed_; }
+
  private:
   std::size_t inputs_, units_;
   LayerActivation activation_;
@@ -474,14 +469,7 @@ class DenseLayer final : public Layer {
   const std::vector<float>* input_ = nullptr;
   std::size_t batch_ = 0;
   bool dropping_ = false;
-  std::uint64_t dropout_state_;
-
-  std::uint64_t next_dropout_bits() {
-    std::uint64_t z = (dropout_state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t dropout_seed_, dropout_draws_ = 0;  // the draws the masks so far used
 };
 
 }  // namespace mahpo::train

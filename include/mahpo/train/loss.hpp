@@ -8,6 +8,8 @@
 #include <span>
 #include <vector>
 
+#include <mahpo/train/formulas.hpp>
+
 namespace mahpo::train {
 
 // Returns the mean loss and writes d(loss)/d(logits) = (softmax - one_hot) / N into `gradient`.
@@ -19,18 +21,8 @@ inline double softmax_cross_entropy(std::span<const float> logits, std::span<con
   double total = 0.0;
   const float inverse_batch = 1.0f / static_cast<float>(batch);
   for (std::size_t n = 0; n < batch; ++n) {
-    const float* z = logits.data() + n * classes;
-    float* g = gradient.data() + n * classes;
-    const float top = *std::max_element(z, z + classes);
-    double sum = 0.0;
-    for (std::size_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
-    const double log_sum = std::log(sum) + top;
-    total += log_sum - z[labels[n]];
-    for (std::size_t k = 0; k < classes; ++k) {
-      const double p = std::exp(static_cast<double>(z[k]) - log_sum);
-      g[k] = static_cast<float>(p) * inverse_batch;
-    }
-    g[labels[n]] -= inverse_batch;
+    total += formulas::softmax_cross_entropy_row(logits.data() + n * classes, static_cast<int>(classes), labels[n],
+                                                 inverse_batch, gradient.data() + n * classes);
   }
   return total / static_cast<double>(batch);
 }

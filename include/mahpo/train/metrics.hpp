@@ -15,11 +15,14 @@ class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(std::size_t classes = 0) : classes_(classes), counts_(classes * classes, 0) {}
 
-  void add(std::size_t truth, std::size_t prediction) {
+  void add(std::size_t truth, std::size_t prediction) { add_count(truth, prediction, 1); }
+
+  // `count` images of class `truth` predicted as `prediction` (counts a device made, for instance).
+  void add_count(std::size_t truth, std::size_t prediction, std::size_t count) {
     if (truth >= classes_ || prediction >= classes_)
       throw std::out_of_range("mahpo: class index outside the confusion matrix");
-    ++counts_[truth * classes_ + prediction];
-    ++total_;
+    counts_[truth * classes_ + prediction] += count;
+    total_ += count;
   }
 
   std::size_t classes() const { return classes_; }

@@ -123,6 +123,16 @@ class Network {
     return all;
   }
 
+  // The dropout seed of each dense layer (the output layer's included), in order: a backend that
+  // trains the same network elsewhere draws the same masks from them.
+  std::vector<std::uint64_t> dropout_seeds() const {
+    std::vector<std::uint64_t> seeds;
+    for (const auto& layer : layers_) {
+      if (const auto* dense = dynamic_cast<const DenseLayer*>(layer.get())) seeds.push_back(dense->dropout_seed());
+    }
+    return seeds;
+  }
+
   std::size_t parameter_count() {
     std::size_t count = 0;
     for (const auto& p : parameters()) count += p.values.size();

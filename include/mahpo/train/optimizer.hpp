@@ -10,6 +10,7 @@
 #include <mahpo/optim/adam.hpp>
 #include <mahpo/train/backend.hpp>
 #include <mahpo/train/cpu_layers.hpp>
+#include <mahpo/train/formulas.hpp>
 
 namespace mahpo::train {
 
@@ -31,10 +32,7 @@ class Optimizer {
         auto w = parameters_[i].values;
         auto g = parameters_[i].gradients;
         auto& v = first_[i];
-        for (std::size_t j = 0; j < w.size(); ++j) {
-          v[j] = mu * v[j] - lr * (g[j] + decay * w[j]);
-          w[j] += v[j];
-        }
+        for (std::size_t j = 0; j < w.size(); ++j) formulas::sgd_momentum_update(w[j], g[j], v[j], lr, mu, decay);
       }
     } else {
       const auto& adam = std::get<Adam>(kind_);

@@ -27,6 +27,7 @@
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/objective.hpp>
 #include <mahpo/train/backend.hpp>
+#include <mahpo/train/formulas.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/metrics.hpp>
 #include <mahpo/train/network.hpp>
@@ -34,6 +35,71 @@
 #include <mahpo/train/schedule.hpp>
 
 namespace mahpo::train {
+
+// What every backend shares (the GPU trainer too, so that both train on the same batches):
+
+// The iterations a budget asks for: its iterations, or enough full batches for its epochs.
+inline std::size_t planned_iterations(const Budget& budget, std::size_t train_size, std::size_t batch,
+                                      double max_iterations) {
+  if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
+    throw std::invalid_argument(
+        fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
+  }
+  const double wanted = budget.iterations > 0
+                            ? static_cast<double>(budget.iterations)
+                            : std::ceil(budget.epochs * static_cast<double>(train_size) / static_cast<double>(batch));
+  if (wanted > max_iterations) {
+    throw std::invalid_argument(fmt::format(
+        "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
+  }
+  const auto total = static_cast<std::size_t>(wanted);
+  if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+  return total;
+}
+
+// The order batches draw the training images in: a seeded shuffle, reshuffled whenever it runs out
+// (the order wraps into the next epoch in mid-batch, so every batch is full, as in Caffe).
+class BatchOrder {
+ public:
+  BatchOrder(std::size_t train_size, std::uint64_t seed) : rng_(seed ^ 0x9e3779b97f4a7c15ULL), order_(train_size) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+
+  // Fills `indices` with the next batch.
+  template <typename Index>
+  void next(std::span<Index> indices) {
+    for (auto& index : indices) {
+      if (cursor_ == order_.size()) {
+        std::shuffle(order_.begin(), order_.end(), rng_);
+        cursor_ = 0;
+      }
+      index = static_cast<Index>(order_[cursor_++]);
+    }
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<std::size_t> order_;
+  std::size_t cursor_ = 0;
+};
+
+// The standardization the networks see: pixel * scale + shift, from the training pixels' mean and
+// deviation, so that SGD sees centred inputs.
+struct Normalization {
+  float scale = 1.0f / 255.0f, shift = 0.0f;
+};
+
+inline Normalization fit_normalization(const data::ImageSet& train) {
+  double sum = 0.0, squares = 0.0;
+  for (const std::uint8_t pixel : train.images) {
+    sum += pixel;
+    squares += static_cast<double>(pixel) * pixel;
+  }
+  const double count = static_cast<double>(train.images.size());
+  const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
+  return {static_cast<float>(1.0 / deviation), static_cast<float>(-mean / deviation)};
+}
 
 class Trainer {
  public:
@@ -57,31 +123,15 @@ class Trainer {
   // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
   TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
-    fit_normalization(dataset.train);
+    normalization_ = fit_normalization(dataset.train);
     const std::size_t train_size = dataset.train.size();
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
-    if (budget.iterations == 0 && !(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
-      throw std::invalid_argument(
-          fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
-    }
-    const double wanted = budget.iterations > 0
-                              ? static_cast<double>(budget.iterations)
-                              : std::ceil(budget.epochs * static_cast<double>(train_size) / static_cast<double>(batch));
-    if (wanted > max_iterations) {
-      throw std::invalid_argument(fmt::format(
-          "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
-    }
-    const auto total = static_cast<std::size_t>(wanted);
-    if (total == 0) throw std::invalid_argument("mahpo: the budget gives no training iteration");
+    const std::size_t total = planned_iterations(budget, train_size, batch, max_iterations);
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
 
     Optimizer optimizer(options_.optimizer, network_.parameters());
-    std::mt19937_64 order_rng(options_.seed ^ 0x9e3779b97f4a7c15ULL);
-    std::vector<std::size_t> order(train_size);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::shuffle(order.begin(), order.end(), order_rng);
-    std::size_t cursor = 0;
+    BatchOrder order(train_size, options_.seed);
 
     TrainingReport report;
     report.parameter_count = network_.parameter_count();
@@ -91,13 +141,7 @@ class Trainer {
     double seconds = 0.0;
 
     for (std::size_t iteration = 0; iteration < total; ++iteration) {
-      for (auto& index : indices) {
-        if (cursor == train_size) {
-          std::shuffle(order.begin(), order.end(), order_rng);
-          cursor = 0;
-        }
-        index = order[cursor++];
-      }
+      order.next(std::span<std::size_t>(indices));
       const auto start = std::chrono::steady_clock::now();
       const double loss = step(optimizer, dataset.train, indices,
                                learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
@@ -224,19 +268,6 @@ class Trainer {
     }
   }
 
-  // Standardizes with the training pixels' mean and deviation, so SGD sees centred inputs.
-  void fit_normalization(const data::ImageSet& train) {
-    double sum = 0.0, squares = 0.0;
-    for (const std::uint8_t pixel : train.images) {
-      sum += pixel;
-      squares += static_cast<double>(pixel) * pixel;
-    }
-    const double count = static_cast<double>(train.images.size());
-    const double mean = sum / count, deviation = std::sqrt(std::max(squares / count - mean * mean, 1e-12));
-    scale_ = static_cast<float>(1.0 / deviation);
-    shift_ = static_cast<float>(-mean / deviation);
-  }
-
   void load_batch(const data::ImageSet& images, std::span<const std::size_t> indices) {
     const std::size_t pixels = images.rows() * images.columns();
     input_.resize(indices.size() * pixels);
@@ -244,14 +275,15 @@ class Trainer {
     for (std::size_t i = 0; i < indices.size(); ++i) {
       const std::uint8_t* source = images.images.data() + indices[i] * pixels;
       float* target = input_.data() + i * pixels;
-      for (std::size_t p = 0; p < pixels; ++p) target[p] = static_cast<float>(source[p]) * scale_ + shift_;
+      for (std::size_t p = 0; p < pixels; ++p)
+        target[p] = formulas::normalize_pixel(source[p], normalization_.scale, normalization_.shift);
       labels_[i] = images.labels[indices[i]];
     }
   }
 
   std::size_t predicted_class(const std::vector<float>& logits, std::size_t image) const {
-    const float* z = logits.data() + image * network_.classes();
-    return static_cast<std::size_t>(std::max_element(z, z + network_.classes()) - z);
+    return static_cast<std::size_t>(
+        formulas::predicted_class(logits.data() + image * network_.classes(), static_cast<int>(network_.classes())));
   }
 
   // Forward and backward of the images at `indices`, the loss gradient scaled by `share`; returns the
@@ -296,7 +328,7 @@ class Trainer {
   std::vector<std::uint8_t> batch_labels_;
   const std::vector<float>* step_logits_ = nullptr;  // the last step's logits and labels
   const std::vector<std::uint8_t>* step_labels_ = nullptr;
-  float scale_ = 1.0f / 255.0f, shift_ = 0.0f;  // until fit_normalization sees the training set
+  Normalization normalization_;  // the default until train() sees the training set
 };
 
 static_assert(TrainerBackend<Trainer>);
