@@ -27,7 +27,8 @@
 #               CLI11 (libcli11-dev), benchmark (libbenchmark-dev), zlib.h (zlib1g-dev), cblas.h and
 #               openblas_config.h (libopenblas-dev)
 #   libraries   libopenblas.so.0 with libgfortran.so.5 and libquadmath.so.0, libfmt.so.9,
-#               libbenchmark.so.1debian, libz.so.1 (each with its unversioned link)
+#               libbenchmark.so.1debian, libz.so.1 (each with its unversioned link), libbenchmark_main.a,
+#               libCatch2WithMain.a
 #   CMake files the package configurations of xtensor, xtl, xsimd, xtensor-blas, nlohmann_json, fmt,
 #               Boost and boost_headers, Catch2, CLI11, benchmark
 #   data        MNIST (data/mnist), so that the one-epoch test trains on it
@@ -49,9 +50,10 @@ if [[ "${1:-}" == "--bundle" ]]; then
   copy_resolved $inc/x86_64-linux-gnu/cblas.h $inc/x86_64-linux-gnu/openblas_config.h
   copy_resolved $lib/libopenblas.so $lib/libopenblas.so.0 $lib/libgfortran.so.5 $lib/libquadmath.so.0
   copy_resolved $lib/libfmt.so $lib/libfmt.so.9 $lib/libbenchmark.so $lib/libbenchmark.so.1debian $lib/libz.so $lib/libz.so.1
+  copy $lib/libbenchmark_main.a
   copy $lib/cmake/xtensor $lib/cmake/xtensor-blas $lib/cmake/xsimd $lib/cmake/fmt $lib/cmake/benchmark
   copy $lib/cmake/Boost-1.74.0 $lib/cmake/boost_headers-1.74.0 $lib/cmake/BoostDetectToolset-1.74.0.cmake
-  copy /usr/share/cmake/xtl /usr/share/cmake/nlohmann_json /usr/share/cmake/CLI11 /usr/lib/cmake/Catch2
+  copy /usr/share/cmake/xtl /usr/share/cmake/nlohmann_json /usr/share/cmake/CLI11 /usr/lib/cmake/Catch2 /usr/lib/libCatch2WithMain.a
   if [[ -d $root/data/mnist ]]; then mkdir -p "$stage/data" && cp -aL "$root/data/mnist" "$stage/data/"; fi
   tar -C "$stage" -cJf "$bundle" .
   rm -rf "$stage"
