@@ -488,11 +488,15 @@ class Trainer {
 
   void prepare_training(const detail::DeviceImages& images) {
     prepare_buffers(images);
+    // Evaluation's buffers first: they may grow the shared cuDNN workspace, which the captured step
+    // must not see move.
+    instance(evaluation_, options_.evaluation_batch, false);
     host_indices_.resize(chunk_steps * options_.batch_size, "batch indices");
     if (graph_exec_ != nullptr && graph_images_ == images.images.data() && graph_labels_ == images.labels.data())
       return;
     if (graph_exec_ != nullptr) check(cudaGraphExecDestroy(graph_exec_), "cudaGraphExecDestroy");
     graph_exec_ = nullptr;
+    warm_up(images);
     cudaGraph_t graph = nullptr;
     check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture (the step)");
     try {
@@ -508,6 +512,23 @@ class Trainer {
     check(instantiated, "cudaGraphInstantiate (the step)");
     graph_images_ = images.images.data();
     graph_labels_ = images.labels.data();
+  }
+
+  // One step outside any graph before the capture, so that cuBLAS and the kernels have loaded what
+  // they load on first use (nothing may be loaded or allocated inside a capture). It changes nothing:
+  // learning rate 0 (SGD and Adam then move no weight), the dropout draws put back, and
+  // start_training() zeroes the moments and the state afterwards.
+  void warm_up(const detail::DeviceImages& images) {
+    for (std::size_t i = 0; i < options_.batch_size; ++i) host_indices_[i] = 0;
+    fill_rates(0, 1, 0.0);
+    upload_chunk(1);
+    DeviceBuffer<unsigned long long> saved(draws_.size(), "the dropout draws (kept during the warm-up)");
+    check(cudaMemcpyAsync(saved.data(), draws_.data(), draws_.bytes(), cudaMemcpyDeviceToDevice, stream_),
+          "cudaMemcpyAsync (dropout draws, kept)");
+    enqueue_step(images);
+    check(cudaMemcpyAsync(draws_.data(), saved.data(), draws_.bytes(), cudaMemcpyDeviceToDevice, stream_),
+          "cudaMemcpyAsync (dropout draws, put back)");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (the warm-up step)");
   }
 
   // The host's part of a chunk: each step's batch indices and learning rate (and Adam's corrections).
