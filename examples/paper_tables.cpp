@@ -498,7 +498,9 @@ void write_band(std::ostream& band, const std::vector<std::vector<std::pair<doub
   if (!(last >= first)) return;
   constexpr int steps = 200;
   for (int k = 0; k <= steps; ++k) {
-    const double time = first + (last - first) * k / steps;
+    // The last point exactly at `last`: first + (last - first) can miss it by a rounding, and a seed
+    // whose final trial ends there would then count with its previous best.
+    const double time = k == steps ? last : first + (last - first) * k / steps;
     std::vector<double> values;
     for (const auto& points : seeds) {
       const auto after = std::upper_bound(points.begin(), points.end(), time,

@@ -5515,7 +5515,7 @@ inline std::string band(const std::vector<std::vector<std::pair<double, double>>
   std::string text;
   if (!(last >= first)) return text;
   for (int k = 0; k <= points; ++k) {
-    const double x = first + (last - first) * k / points;
+    const double x = k == points ? last : first + (last - first) * k / points;  // exactly the last x
     std::vector<double> values;
     for (const auto& curve : curves) {
       const auto after =
