@@ -96,22 +96,10 @@ cudaError_t for_each(const Body& body, std::size_t count, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-#define MAHPO_CUDA_BODY(Body) template cudaError_t for_each(const train::device::Body&, std::size_t, cudaStream_t);
-MAHPO_CUDA_BODY(GatherBody)
-MAHPO_CUDA_BODY(GatherLabelsBody)
-MAHPO_CUDA_BODY(PadBody)
-MAHPO_CUDA_BODY(CropBody)
-MAHPO_CUDA_BODY(ConvBiasReluBody)
-MAHPO_CUDA_BODY(DenseBiasActivationBody)
-MAHPO_CUDA_BODY(ActivationBackwardBody)
-MAHPO_CUDA_BODY(PoolForwardBody)
-MAHPO_CUDA_BODY(PoolBackwardBody)
-MAHPO_CUDA_BODY(SoftmaxCrossEntropyBody)
-MAHPO_CUDA_BODY(PredictBody)
-MAHPO_CUDA_BODY(DenseBiasGradientBody)
-MAHPO_CUDA_BODY(SgdBody)
-MAHPO_CUDA_BODY(AdamBody)
-#undef MAHPO_CUDA_BODY
+#define MAHPO_CUDA_INSTANTIATE(Body) \
+  template cudaError_t for_each(const train::device::Body&, std::size_t, cudaStream_t);
+MAHPO_CUDA_BODIES(MAHPO_CUDA_INSTANTIATE)
+#undef MAHPO_CUDA_INSTANTIATE
 
 cudaError_t channel_sums(const float* delta, std::size_t batch, std::size_t plane, std::size_t channels,
                          float* gradient, cudaStream_t stream) {

@@ -34,23 +34,16 @@ namespace launch {
 template <typename Body>
 cudaError_t for_each(const Body& body, std::size_t count, cudaStream_t stream);
 
-#define MAHPO_CUDA_BODY(Body) \
+// The bodies with a kernel, X(Body) for each (kernels.cu instantiates for_each for the same list).
+#define MAHPO_CUDA_BODIES(X)                                                                                          \
+  X(GatherBody)                                                                                                       \
+  X(GatherLabelsBody) X(PadBody) X(CropBody) X(ConvBiasReluBody) X(DenseBiasActivationBody) X(ActivationBackwardBody) \
+      X(PoolForwardBody) X(PoolBackwardBody) X(SoftmaxCrossEntropyBody) X(PredictBody) X(DenseBiasGradientBody)       \
+          X(SgdBody) X(AdamBody)
+#define MAHPO_CUDA_DECLARE(Body) \
   extern template cudaError_t for_each(const train::device::Body&, std::size_t, cudaStream_t);
-MAHPO_CUDA_BODY(GatherBody)
-MAHPO_CUDA_BODY(GatherLabelsBody)
-MAHPO_CUDA_BODY(PadBody)
-MAHPO_CUDA_BODY(CropBody)
-MAHPO_CUDA_BODY(ConvBiasReluBody)
-MAHPO_CUDA_BODY(DenseBiasActivationBody)
-MAHPO_CUDA_BODY(ActivationBackwardBody)
-MAHPO_CUDA_BODY(PoolForwardBody)
-MAHPO_CUDA_BODY(PoolBackwardBody)
-MAHPO_CUDA_BODY(SoftmaxCrossEntropyBody)
-MAHPO_CUDA_BODY(PredictBody)
-MAHPO_CUDA_BODY(DenseBiasGradientBody)
-MAHPO_CUDA_BODY(SgdBody)
-MAHPO_CUDA_BODY(AdamBody)
-#undef MAHPO_CUDA_BODY
+MAHPO_CUDA_BODIES(MAHPO_CUDA_DECLARE)
+#undef MAHPO_CUDA_DECLARE
 
 // gradient[c] = the sum of channel c's batch * plane values of the NCHW `delta`, for each channel
 // (a block per channel, a fixed summation order: the same floats every time).
