@@ -8237,11 +8237,13 @@ enum class Kind { continuous, integer, categorical };
 struct Dimension {
   std::string_view name;
   Kind kind = Kind::continuous;
-  std::size_t count = 0;  // values of an integer or categorical parameter; 0 for a real one
+  std::size_t count = 0;   // values of an integer or categorical parameter; 0 for a real one
+  bool log_scale = false;  // an integer on a log scale: its values are points of log space, not equal cells
 };
 
-// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (each value
-// owns an equal cell of [0, 1]); categoricals are unordered cells.
+// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (on a linear
+// scale each value owns an equal cell of [0, 1]; on a log scale a value is the point of its log);
+// categoricals are unordered cells.
 template <typename S>
 std::array<Dimension, S::dimension> dimensions() {
   std::array<Dimension, S::dimension> all{};
@@ -8256,6 +8258,7 @@ std::array<Dimension, S::dimension> dimensions() {
       } else if constexpr (std::same_as<typename P::value_type, std::int64_t>) {
         d.kind = Kind::integer;
         d.count = static_cast<std::size_t>(P::upper - P::lower + 1);
+        d.log_scale = P::scale == Scale::log;
       } else {
         d.kind = Kind::continuous;
       }
@@ -9449,7 +9452,10 @@ class Grid {
 // - The Aitchison–Aitken kernel uses the parameter's true number of values (statsmodels counts
 //   the values present in the data), and its bandwidth is capped at (c - 1) / c, where the kernel
 //   becomes uniform (the normal-reference rule on category codes can exceed it).
-// - Candidates are snapped to the space before they are scored, so the score is the chosen config's.
+// - Candidates are scored where they were drawn and rounded onto the space afterwards, as
+//   HpBandSter. (Until issue 21 mahpo scored the rounded point: worse on the LeNet quadratic, median
+//   best after 200 trials over 200 seeds 0.9814 against 0.9849, 4 standard errors; likely because
+//   rounded integers sit on the good KDE's kernel centres, so the score favoured configs already tried.)
 // - The model is refitted at each model-based ask from the whole history (HpBandSter updates it
 //   on each result); the result is the same.
 
@@ -9949,10 +9955,11 @@ class Bohb {
           candidate[k] = detail::truncated_normal_unit(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
         }
       }
-      candidate = snap<S>(candidate);
-      // minimize g(x) / l(x), each floored at 1e-32 (HpBandSter)
+      // minimize g(x) / l(x), each floored at 1e-32, at the draw itself; the winner is rounded onto
+      // the space afterwards (HpBandSter)
       const double score =
           std::max(model.bad.log_pdf(candidate), floor) - std::max(model.good.log_pdf(candidate), floor);
+      candidate = snap<S>(candidate);
       if (score < best_score) {
         best_score = score;
         best = candidate;
@@ -11750,7 +11757,8 @@ class RegularizedEvolution {
 // TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
 // optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
 // algorithm components and their roles for better empirical performance", 2023), with the defaults
-// of Optuna's TPESampler.
+// of Optuna's TPESampler (3.1, the version Debian ships; bench/tpe_vs_optuna.py compares the two
+// piece by piece and over 30 seeds, docs/benchmarks.md "TPE beside Optuna").
 //
 // After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
 // from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
@@ -11769,7 +11777,14 @@ class RegularizedEvolution {
 //   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
 //   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
 // - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
-//   a = prior_weight / (n + 1) and C choices.
+//   a = prior_weight / (n + 1) and C choices;
+// - the score of a real coordinate (and of a log-scale integer): the mixture of the truncated
+//   kernels, each kernel w N(x; mu, sigma) / Z with Z its mass in [0, 1] (`kernel_height` density,
+//   Optuna from 3.5) or, the default of tpe::Optuna, w sigma N(x; mu, sigma) / Z: without its
+//   1 / sigma, as Optuna 3.1 to 3.4 score (their _truncnorm.logpdf drops log(scale)), so that narrow
+//   kernels are not taller than wide ones. Not a density, but it finds better configs here: over 200
+//   seeds the median best after 50 / 200 trials on Branin 0.557 / 0.4032 against 0.651 / 0.4041, on
+//   Hartmann-6 -2.738 / -3.239 against -2.542 / -3.170. A linear integer: its cell's mass (below).
 // Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
 // does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
 // joint kernel per observation (a product over coordinates, one component choice per draw) and
@@ -11789,9 +11804,12 @@ class RegularizedEvolution {
 // - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
 //   own equal cells, as Optuna's int ranges widened by half a step).
 // - Integers are drawn as continuous coordinates and snapped to their cell's centre
-//   (P::encode(P::decode(u)), search::snap per coordinate); the continuous density is scored at the
-//   snapped point (Optuna scores a discretized truncated Gaussian, the cell's mass).
-// - gamma uses exact integer ceilings (Optuna's float ceil(0.1 * 30) gives 4, ours 3).
+//   (P::encode(P::decode(u)), search::snap per coordinate), as Optuna rounds its draws. A linear
+//   integer is scored by the mass of its cell under each truncated kernel (Optuna's discretized
+//   truncated Gaussian, its IntDistribution with a step); a log-scale integer by the density at its
+//   point of log space (Optuna's log IntDistribution has no step and is scored likewise).
+// - gamma in exact integers: the same as Optuna's ceil(0.1 * n) in doubles for every n up to 10^6
+//   (checked), and beyond any n a study reaches.
 // - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
 //   older trial.
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
@@ -11825,17 +11843,49 @@ class RegularizedEvolution {
 
 namespace mahpo::search {
 
+// How a real coordinate's kernels are scored (see tpe/tpe.hpp): `density`, the mixture's density
+// (Optuna from 3.5, hyperopt); `unscaled`, each kernel without its 1 / sigma (Optuna 3.1 to 3.4,
+// whose _truncnorm.logpdf drops log(scale)); `rules`, the rules' own choice (tpe/rules.hpp).
+enum class KernelHeight { rules, density, unscaled };
+NLOHMANN_JSON_SERIALIZE_ENUM(KernelHeight, {{KernelHeight::rules, "rules"},
+                                            {KernelHeight::density, "density"},
+                                            {KernelHeight::unscaled, "unscaled"}})
+
 struct TpeOptions {
-  std::size_t startup_trials = 10;  // prior draws until this many usable trials are told
-  std::size_t candidates = 24;      // draws from l(x) scored per ask (per coordinate when univariate)
-  double prior_weight = 1.0;        // the prior kernel's weight, against 1 per recent observation
-  bool consider_magic_clip = true;  // bandwidths at least 1 / min(100, n + 2)
-  bool consider_endpoints = false;  // the domain's ends count as neighbours of the outer kernels
-  bool multivariate = false;        // joint kernels (Optuna's multivariate TPE)
-  bool constant_liar = true;        // pending trials join the above group
+  std::size_t startup_trials = 10;                   // prior draws until this many usable trials are told
+  std::size_t candidates = 24;                       // draws from l(x) scored per ask (per coordinate when univariate)
+  double prior_weight = 1.0;                         // the prior kernel's weight, against 1 per recent observation
+  bool consider_magic_clip = true;                   // bandwidths at least 1 / min(100, n + 2)
+  bool consider_endpoints = false;                   // the domain's ends count as neighbours of the outer kernels
+  bool multivariate = false;                         // joint kernels (Optuna's multivariate TPE)
+  bool constant_liar = true;                         // pending trials join the above group
+  KernelHeight kernel_height = KernelHeight::rules;  // real coordinates' kernels: with or without 1 / sigma
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TpeOptions, startup_trials, candidates, prior_weight, consider_magic_clip,
-                                   consider_endpoints, multivariate, constant_liar)
+
+// As JSON (journals record it): kernel_height only when it is not `rules`, so that journals written
+// before it existed still match a resumed study's options; missing keys read as the defaults.
+inline void to_json(nlohmann::json& json, const TpeOptions& options) {
+  json = {{"startup_trials", options.startup_trials},
+          {"candidates", options.candidates},
+          {"prior_weight", options.prior_weight},
+          {"consider_magic_clip", options.consider_magic_clip},
+          {"consider_endpoints", options.consider_endpoints},
+          {"multivariate", options.multivariate},
+          {"constant_liar", options.constant_liar}};
+  if (options.kernel_height != KernelHeight::rules) json["kernel_height"] = options.kernel_height;
+}
+
+inline void from_json(const nlohmann::json& json, TpeOptions& options) {
+  const TpeOptions defaults;
+  options.startup_trials = json.value("startup_trials", defaults.startup_trials);
+  options.candidates = json.value("candidates", defaults.candidates);
+  options.prior_weight = json.value("prior_weight", defaults.prior_weight);
+  options.consider_magic_clip = json.value("consider_magic_clip", defaults.consider_magic_clip);
+  options.consider_endpoints = json.value("consider_endpoints", defaults.consider_endpoints);
+  options.multivariate = json.value("multivariate", defaults.multivariate);
+  options.constant_liar = json.value("constant_liar", defaults.constant_liar);
+  options.kernel_height = json.value("kernel_height", defaults.kernel_height);
+}
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/tpe/options.hpp
@@ -11870,6 +11920,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TpeOptions, startup_trials, candidates, prior
 //   lone_bandwidth                  sigma of a lone observation (0: the neighbour rule)
 //   always_clip                     bandwidths clipped to [1 / min(100, n + 2), 1] whatever the options
 //   categoricals                    Optuna's kernel or hyperopt's weighted counts
+//   kernel_height                   how real coordinates' kernels are scored unless TpeOptions says
 //   check(TpeOptions)               refuses options the rules cannot honour
 
 #include <algorithm>
@@ -11898,12 +11949,17 @@ inline double linear_forgetting_weight(std::size_t i, std::size_t n) {
   return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
 }
 
-// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py).
+// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py), as Optuna 3.1 to 3.4 score
+// real coordinates: each kernel without its 1 / sigma (their _truncnorm.logpdf drops log(scale);
+// Optuna 3.5 restored it). Measured better than the true density on Branin, Hartmann-6 and the
+// LeNet quadratic at every budget over 200 seeds (docs/benchmarks.md, "TPE beside Optuna");
+// TpeOptions::kernel_height = density gives Optuna 3.5's.
 struct Optuna {
   static constexpr std::string_view searcher_name = "tpe";
   static constexpr double lone_bandwidth = 0.0;
   static constexpr bool always_clip = false;
   static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
+  static constexpr KernelHeight kernel_height = KernelHeight::unscaled;
 
   // Optuna's default_gamma, min(ceil(n / 10), 25), in exact integers.
   static std::size_t gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
@@ -11917,6 +11973,7 @@ struct Hyperopt {
   static constexpr double lone_bandwidth = 0.5;  // a lone observation gets half the prior's sigma
   static constexpr bool always_clip = true;
   static constexpr CategoricalRule categoricals = CategoricalRule::weighted_counts;
+  static constexpr KernelHeight kernel_height = KernelHeight::density;
 
   // Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (tpe.ap_split_trials; Optuna's hyperopt_default_gamma).
   static std::size_t gamma(std::size_t n) {
@@ -11943,6 +12000,14 @@ struct Hyperopt {
   }
 };
 
+// Whether real coordinates' kernels drop their 1 / sigma under these rules and options.
+template <typename Rules>
+bool unscaled_kernels(const TpeOptions& options) {
+  const KernelHeight height =
+      options.kernel_height == KernelHeight::rules ? Rules::kernel_height : options.kernel_height;
+  return height == KernelHeight::unscaled;
+}
+
 // The weights of n observations under a rules type, oldest first.
 template <typename Rules>
 std::vector<double> weights(std::size_t n) {
@@ -11958,6 +12023,27 @@ namespace mahpo::search::tpe::detail {
 
 // P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
 inline double upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
+
+// The mass of N(mu, 1 / inv^2) on [lo, hi], from the tails on the side(s) of mu the interval lies on
+// (no cancellation against 1 when the interval is far from mu).
+inline double interval_mass(double lo, double hi, double mu, double inv) {
+  const double below = (lo - mu) * inv, above = (hi - mu) * inv;
+  if (below >= 0.0) return upper_tail(below) - upper_tail(above);
+  if (above <= 0.0) return upper_tail(-above) - upper_tail(-below);
+  return 1.0 - upper_tail(-below) - upper_tail(above);
+}
+
+// A linear integer's values own equal cells of [0, 1] and are scored by their cell's mass (as
+// Optuna scores an int: its discretized truncated Gaussian); a log-scale integer's by the density.
+inline bool scored_by_cell(const Dimension& dimension) {
+  return dimension.kind == Kind::integer && !dimension.log_scale;
+}
+
+// The cell of [0, 1] that holds x, of `count` equal cells.
+inline std::pair<double, double> cell_bounds(double x, std::size_t count) {
+  const auto c = static_cast<double>(unit_cell(x, count)), width = static_cast<double>(count);
+  return {c / width, (c + 1.0) / width};
+}
 
 // One Parzen estimator (l or g) over the unit cube: kernels for n observations plus the prior's.
 // Per-kernel arrays are flat, coordinate-major: [k * components + i]; the prior is kernel n.
@@ -11979,6 +12065,7 @@ class ParzenEstimator {
     }
     components_ = count;
     multivariate_ = options.multivariate;
+    unscaled_ = unscaled_kernels<Rules>(options);
 
     // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
     weight_.resize(count);
@@ -12039,12 +12126,24 @@ class ParzenEstimator {
     return sample_kernel(k, pick(rng), rng);
   }
 
-  // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
+  // Univariate: log of the coordinate's mixture density at x (a categorical's probability; a linear
+  // integer's: the mass of x's cell).
   double log_density_coordinate(std::size_t k, double x) const {
     if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + unit_cell(x, dims_[k].count)];
     const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
     const double* mu = kernel_mu_.data() + first;
     const double* inv_sigma = kernel_inv_sigma_.data() + first;
+    if (scored_by_cell(dims_[k])) {
+      // A kernel whose nearest point of the cell is 8.5 sigma away adds below 1e-17 of its weight.
+      const auto [lo, hi] = cell_bounds(x, dims_[k].count);
+      const double* share = kernel_share_.data() + first;
+      double sum = 0.0;
+      for (std::size_t i = 0; i < size; ++i) {
+        if ((lo - mu[i]) * inv_sigma[i] > 8.5 || (hi - mu[i]) * inv_sigma[i] < -8.5) continue;
+        sum += share[i] * interval_mass(lo, hi, mu[i], inv_sigma[i]);
+      }
+      return std::log(sum);
+    }
     const double* coef = kernel_coef_.data() + first;
     const double* cut = kernel_cut_.data() + first;
     double sum = 0.0;
@@ -12074,6 +12173,11 @@ class ParzenEstimator {
         const std::size_t c = unit_cell(x[k], dims_[k].count);
         const std::size_t* observed = observed_.data() + base;
         for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
+      } else if (scored_by_cell(dims_[k])) {
+        const auto [lo, hi] = cell_bounds(x[k], dims_[k].count);
+        const double* mu = mu_.data() + base;
+        const double* inv_sigma = inv_sigma_.data() + base;
+        for (std::size_t i = 0; i < count; ++i) term[i] += std::log(interval_mass(lo, hi, mu[i], inv_sigma[i]));
       } else {
         const double* mu = mu_.data() + base;
         const double* inv_sigma = inv_sigma_.data() + base;
@@ -12083,7 +12187,7 @@ class ParzenEstimator {
         }
       }
     }
-    const double top = *std::max_element(terms_.begin(), terms_.end());
+    const double top = *std::max_element(terms_.begin(), terms_.end());  // finite: the prior's
     double sum = 0.0;
     for (std::size_t i = 0; i < count; ++i) {
       const double shifted = term[i] - top;
@@ -12190,19 +12294,22 @@ class ParzenEstimator {
     sigma[n] = 1.0;  // the prior: the whole range
     for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
     if (multivariate_) {
-      fold_normalizers(base, n);
+      fold_normalizers(k, base, n);
     } else {
       merge_kernels(base, count);
     }
   }
 
-  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate.
-  // The observations share one sigma, so Z depends on mu only: repeated values reuse it.
-  void fold_normalizers(std::size_t base, std::size_t n) {
+  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate
+  // (-log Z only for a coordinate scored by cell masses). The observations share one sigma, so Z
+  // depends on mu only: repeated values reuse it.
+  void fold_normalizers(std::size_t k, std::size_t base, std::size_t n) {
     const double* mu = mu_.data() + base;
     const double* inv_sigma = inv_sigma_.data() + base;
-    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
-    const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
+    const bool density = !scored_by_cell(dims_[k]);
+    const double log_sqrt_2pi = density ? 0.5 * std::log(2.0 * std::numbers::pi) : 0.0;
+    const double log_sigma = n > 0 && density && !unscaled_ ? std::log(sigma_[base]) : 0.0;
+    const double observed_log = n > 0 && density ? -log_sigma - log_sqrt_2pi : 0.0;
     recent_.fill({-1.0, 1.0});
     for (std::size_t i = 0; i < n; ++i) {
       auto& slot = recent_[unit_cell(mu[i], recent_.size())];
@@ -12223,7 +12330,8 @@ class ParzenEstimator {
     }
   }
 
-  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu; kernels with
+  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu (cell masses: the
+  // kernels' shares w / Z times their mass on the cell); kernels with
   // equal mu and sigma (an integer's repeated values) are one term with the summed weight.
   // A term below 1e-10 of the prior's least value (coef e^(-1/8)) is skipped: it can't move a log
   // density by more than 1e-10 per kernel. coef e^(-t/2) < floor <=> t > 2 ln(coef / floor), which
@@ -12243,8 +12351,10 @@ class ParzenEstimator {
       kernel_coef_.push_back(weight_[i]);
     }
     const double scale = 1.0 / std::sqrt(2.0 * std::numbers::pi);
+    kernel_share_.resize(kernel_mu_.size());
     for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
-      kernel_coef_[j] *= scale * kernel_inv_sigma_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
+      kernel_share_[j] = kernel_coef_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
+      kernel_coef_[j] = kernel_share_[j] * scale * (unscaled_ ? 1.0 : kernel_inv_sigma_[j]);
     }
     const std::size_t n = count - 1;
     const double floor = weight_[n] * scale / inside(0.5, 1.0) * std::exp(-0.125) * 1e-10;
@@ -12290,6 +12400,7 @@ class ParzenEstimator {
   std::vector<std::size_t> offset_;  // of each categorical coordinate's table
   std::size_t components_ = 0;
   bool multivariate_ = false;
+  bool unscaled_ = false;           // real kernels without their 1 / sigma (KernelHeight::unscaled)
   double prior_kernel_mass_ = 0.0;  // a = prior_weight / (n + 1) of the categorical kernel
   std::vector<double> weight_, cumulative_;
   std::vector<double> mu_, sigma_, inv_sigma_;  // per kernel
@@ -12297,6 +12408,7 @@ class ParzenEstimator {
   // Univariate: the density terms of coordinate k, [kernel_offset_[k], kernel_offset_[k + 1]).
   std::vector<std::size_t> kernel_offset_;
   std::vector<double> kernel_mu_, kernel_inv_sigma_, kernel_coef_, kernel_cut_;
+  std::vector<double> kernel_share_;       // w / Z: a kernel's weight over its mass inside [0, 1]
   std::vector<double> table_, log_table_;  // univariate categorical probabilities
   // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
   // the log kernel at the observed choice and elsewhere.
@@ -12349,9 +12461,26 @@ class Tpe {
   const SearchOptions& options() const { return options_; }
   const TpeOptions& tpe_options() const { return tpe_; }
   nlohmann::json options_json() const { return tpe_; }
-  // The pending trial `id` was run with `config` (see Searcher::replace).
-  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace): its point moves in the
+  // coordinate orders, and the next ask refits (with the liar, the point is in g's kernels).
+  void replace(std::size_t id, const Config<S>& config) {
+    history_.replace(id, config, name);
+    if (!tpe_.multivariate) {
+      for (auto& list : by_coordinate_) list.erase(std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)));
+      index(id);
+    }
+    fitted_ = false;
+  }
   const History<S>& history() const { return history_; }
+
+  // For inspection (bench/tpe_vs_optuna compares them with Optuna's): the estimators l(x) (below)
+  // and g(x) (above) as the next model-based ask would use them, fitted now if the history changed.
+  // A kernel's index is its observation's rank by age within its group; the prior's is the last.
+  using estimator_type = tpe::detail::ParzenEstimator<Rules>;
+  std::pair<const estimator_type&, const estimator_type&> estimators() {
+    fit();
+    return {below_, above_};
+  }
 
  private:
   static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores

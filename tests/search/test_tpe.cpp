@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -167,15 +168,18 @@ TEST_CASE("tpe's bandwidths follow Optuna's neighbour rule and magic clip") {
   CHECK(weighted.parzen.weight(30) == Approx(1.0 / total));
 }
 
-TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
+TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1; unscaled kernels drop 1 / sigma") {
   const std::array<Dimension, 2> dims{Dimension{"x", Kind::continuous, 0}, Dimension{"c", Kind::categorical, 3}};
   // Repeated values (as integers give) and points near the ends.
   std::vector<std::vector<double>> rows;
   for (double x : {0.02, 0.3, 0.3, 0.3, 0.31, 0.7, 0.99, 0.5}) rows.push_back({x, x < 0.5 ? 0.5 / 3 : 2.5 / 3});
 
-  for (const bool multivariate : {false, true}) {
-    CAPTURE(multivariate);
-    Fitted<> fitted(dims, rows, {.multivariate = multivariate});
+  for (const auto& [multivariate, height] :
+       {std::pair{false, KernelHeight::density}, std::pair{true, KernelHeight::density},
+        std::pair{false, KernelHeight::unscaled}, std::pair{true, KernelHeight::unscaled}}) {
+    CAPTURE(multivariate, height);
+    const bool unscaled = height == KernelHeight::unscaled;
+    Fitted<> fitted(dims, rows, {.multivariate = multivariate, .kernel_height = height});
     auto& parzen = fitted.parzen;
     const std::size_t count = parzen.components();
     // The categorical kernel of Optuna: (1[c = observed] + a) / (1 + 3a), a = 1 / count.
@@ -193,7 +197,8 @@ TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
         const std::array<double, 2> point{x, (static_cast<double>(c) + 0.5) / 3.0};
         double expected = 0.0, numeric = 0.0, categorical = 0.0;
         for (std::size_t i = 0; i < count; ++i) {
-          const double density = truncated_density(x, parzen.mu(0, i), parzen.sigma(0, i));
+          const double sigma = parzen.sigma(0, i);
+          const double density = truncated_density(x, parzen.mu(0, i), sigma) * (unscaled ? sigma : 1.0);
           expected += parzen.weight(i) * density * kernel(i, c);
           numeric += parzen.weight(i) * density;
           categorical += parzen.weight(i) * kernel(i, c);
@@ -209,8 +214,13 @@ TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1") {
         }
       }
     }
-    CHECK(integral == Approx(1.0).epsilon(1e-3));
+    if (!unscaled) CHECK(integral == Approx(1.0).epsilon(1e-3));
   }
+  // tpe::Optuna's own: unscaled (Optuna 3.1 to 3.4); hyperopt's: the density.
+  CHECK(tpe::unscaled_kernels<tpe::Optuna>({}));
+  CHECK_FALSE(tpe::unscaled_kernels<tpe::Hyperopt>({}));
+  CHECK_FALSE(tpe::unscaled_kernels<tpe::Optuna>({.kernel_height = KernelHeight::density}));
+  CHECK(tpe::unscaled_kernels<tpe::Hyperopt>({.kernel_height = KernelHeight::unscaled}));
 }
 
 TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
@@ -329,4 +339,103 @@ TEST_CASE("tpe with the constant liar avoids what is already pending") {
     return total;
   };
   CHECK(spread(true) > spread(false));
+}
+
+TEST_CASE("tpe scores a linear integer by its cell's mass, a log-scale integer by its density") {
+  // Optuna's IntDistribution (step 1): each kernel a truncated Gaussian, an integer's score the mass
+  // of its cell [c, c + 1) / count; a log-scale int has no step there and is scored by the density.
+  const std::size_t count = 6;
+  const std::array<Dimension, 1> cells{Dimension{"i", Kind::integer, count}};
+  const std::array<Dimension, 1> logged{Dimension{"j", Kind::integer, count, true}};
+  std::vector<std::vector<double>> rows;
+  for (std::size_t c : {0, 1, 1, 1, 4, 5, 2}) rows.push_back({(static_cast<double>(c) + 0.5) / count});
+  const auto phi = [](double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); };
+
+  for (const bool multivariate : {false, true}) {
+    CAPTURE(multivariate);
+    Fitted<> fitted(cells, rows, {.multivariate = multivariate});
+    const auto& parzen = fitted.parzen;
+    double total = 0.0;
+    for (std::size_t c = 0; c < count; ++c) {
+      const double lo = static_cast<double>(c) / count, hi = static_cast<double>(c + 1) / count;
+      double expected = 0.0;
+      for (std::size_t i = 0; i < parzen.components(); ++i) {
+        const double mu = parzen.mu(0, i), sigma = parzen.sigma(0, i);
+        const double inside = phi((1.0 - mu) / sigma) - phi(-mu / sigma);
+        expected += parzen.weight(i) * (phi((hi - mu) / sigma) - phi((lo - mu) / sigma)) / inside;
+      }
+      const double at = (static_cast<double>(c) + 0.5) / count, off = lo + 0.01;  // anywhere in the cell
+      const std::array<double, 1> point{off};
+      const double score = multivariate ? fitted.parzen.log_density(point) : parzen.log_density_coordinate(0, at);
+      CHECK(score == Approx(std::log(expected)).margin(1e-12));
+      if (!multivariate) CHECK(parzen.log_density_coordinate(0, off) == score);
+      total += std::exp(score);
+    }
+    CHECK(total == Approx(1.0).margin(1e-12));  // the cells' masses: a distribution over the values
+
+    Fitted<> log_scale(logged, rows, {.multivariate = multivariate, .kernel_height = KernelHeight::density});
+    const double x = 2.5 / count;
+    double density = 0.0;
+    for (std::size_t i = 0; i < log_scale.parzen.components(); ++i) {
+      density +=
+          log_scale.parzen.weight(i) * truncated_density(x, log_scale.parzen.mu(0, i), log_scale.parzen.sigma(0, i));
+    }
+    const std::array<double, 1> point{x};
+    const double score =
+        multivariate ? log_scale.parzen.log_density(point) : log_scale.parzen.log_density_coordinate(0, x);
+    CHECK(score == Approx(std::log(density)).margin(1e-9));
+  }
+}
+
+TEST_CASE("tpe's bandwidths follow the configs a replace gave, not the ones it asked") {
+  // The neighbour rule needs each coordinate's observations in order; replace moves a point.
+  using S = problems::Branin::space;
+  const problems::Branin problem;
+  Tpe<S> tpe({.seed = 5, .goal = Goal::minimize});
+  std::mt19937_64 rng(17);
+  for (std::size_t k = 0; k < 40; ++k) {
+    const auto trial = tpe.ask();
+    Config<S> config = S::sample(rng);
+    tpe.replace(trial.id, config);
+    tpe.tell(trial.id, problem(config));
+  }
+  const auto [below, above] = tpe.estimators();
+  const auto check_rule = [](const auto& parzen, std::size_t k) {
+    const std::size_t n = parzen.components() - 1;
+    std::vector<double> sorted{0.5};  // the prior's centre sorts with the observations
+    for (std::size_t i = 0; i < n; ++i) sorted.push_back(parzen.mu(k, i));
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < n; ++i) {
+      const double mu = parzen.mu(k, i);
+      const auto at = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), mu) - sorted.begin());
+      double width =
+          std::max(at == 0 ? mu : mu - sorted[at - 1], at + 1 == sorted.size() ? 1.0 - mu : sorted[at + 1] - mu);
+      if (at == 0) width = sorted[1] - mu;
+      if (at + 1 == sorted.size()) width = mu - sorted[at - 1];
+      const double clipped = std::clamp(width, 1.0 / std::min(100.0, static_cast<double>(n + 2)), 1.0);
+      CAPTURE(k, i, mu);
+      CHECK(parzen.sigma(k, i) == Approx(clipped).margin(1e-15));
+    }
+  };
+  REQUIRE(below.components() == 5);  // gamma(40) = 4, and the prior
+  REQUIRE(above.components() == 37);
+  for (std::size_t k = 0; k < 2; ++k) {
+    check_rule(below, k);
+    check_rule(above, k);
+  }
+}
+
+TEST_CASE("tpe's options as JSON: kernel_height only when set, so older journals still match") {
+  const nlohmann::json plain = TpeOptions{};
+  CHECK_FALSE(plain.contains("kernel_height"));
+  CHECK(plain.size() == 7);  // the keys journals written before kernel_height have
+  const nlohmann::json density = TpeOptions{.kernel_height = KernelHeight::density};
+  CHECK(density.at("kernel_height") == "density");
+  const auto back = density.get<TpeOptions>();
+  CHECK(back.kernel_height == KernelHeight::density);
+  const auto empty = nlohmann::json::object().get<TpeOptions>();  // missing keys: the defaults
+  CHECK(empty.candidates == TpeOptions{}.candidates);
+  CHECK(empty.kernel_height == KernelHeight::rules);
+  CHECK(nlohmann::json(Tpe<problems::Branin::space>({}, {.kernel_height = KernelHeight::unscaled}).options_json())
+            .at("kernel_height") == "unscaled");
 }

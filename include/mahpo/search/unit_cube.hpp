@@ -22,11 +22,13 @@ enum class Kind { continuous, integer, categorical };
 struct Dimension {
   std::string_view name;
   Kind kind = Kind::continuous;
-  std::size_t count = 0;  // values of an integer or categorical parameter; 0 for a real one
+  std::size_t count = 0;   // values of an integer or categorical parameter; 0 for a real one
+  bool log_scale = false;  // an integer on a log scale: its values are points of log space, not equal cells
 };
 
-// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (each value
-// owns an equal cell of [0, 1]); categoricals are unordered cells.
+// The free dimensions of S, in unit-cube order. Integers keep their encoding's order (on a linear
+// scale each value owns an equal cell of [0, 1]; on a log scale a value is the point of its log);
+// categoricals are unordered cells.
 template <typename S>
 std::array<Dimension, S::dimension> dimensions() {
   std::array<Dimension, S::dimension> all{};
@@ -41,6 +43,7 @@ std::array<Dimension, S::dimension> dimensions() {
       } else if constexpr (std::same_as<typename P::value_type, std::int64_t>) {
         d.kind = Kind::integer;
         d.count = static_cast<std::size_t>(P::upper - P::lower + 1);
+        d.log_scale = P::scale == Scale::log;
       } else {
         d.kind = Kind::continuous;
       }

@@ -27,7 +27,10 @@
 // - The Aitchison–Aitken kernel uses the parameter's true number of values (statsmodels counts
 //   the values present in the data), and its bandwidth is capped at (c - 1) / c, where the kernel
 //   becomes uniform (the normal-reference rule on category codes can exceed it).
-// - Candidates are snapped to the space before they are scored, so the score is the chosen config's.
+// - Candidates are scored where they were drawn and rounded onto the space afterwards, as
+//   HpBandSter. (Until issue 21 mahpo scored the rounded point: worse on the LeNet quadratic, median
+//   best after 200 trials over 200 seeds 0.9814 against 0.9849, 4 standard errors; likely because
+//   rounded integers sit on the good KDE's kernel centres, so the score favoured configs already tried.)
 // - The model is refitted at each model-based ask from the whole history (HpBandSter updates it
 //   on each result); the result is the same.
 
@@ -327,10 +330,11 @@ class Bohb {
           candidate[k] = detail::truncated_normal_unit(centre[k], bandwidth * bohb_.bandwidth_factor, rng_);
         }
       }
-      candidate = snap<S>(candidate);
-      // minimize g(x) / l(x), each floored at 1e-32 (HpBandSter)
+      // minimize g(x) / l(x), each floored at 1e-32, at the draw itself; the winner is rounded onto
+      // the space afterwards (HpBandSter)
       const double score =
           std::max(model.bad.log_pdf(candidate), floor) - std::max(model.good.log_pdf(candidate), floor);
+      candidate = snap<S>(candidate);
       if (score < best_score) {
         best_score = score;
         best = candidate;

@@ -27,6 +27,27 @@ namespace mahpo::search::tpe::detail {
 // P(X > t) of a standard normal, for t >= 0; 0 past 8.5 (below 1e-17).
 inline double upper_tail(double t) { return t > 8.5 ? 0.0 : 0.5 * std::erfc(t / std::numbers::sqrt2); }
 
+// The mass of N(mu, 1 / inv^2) on [lo, hi], from the tails on the side(s) of mu the interval lies on
+// (no cancellation against 1 when the interval is far from mu).
+inline double interval_mass(double lo, double hi, double mu, double inv) {
+  const double below = (lo - mu) * inv, above = (hi - mu) * inv;
+  if (below >= 0.0) return upper_tail(below) - upper_tail(above);
+  if (above <= 0.0) return upper_tail(-above) - upper_tail(-below);
+  return 1.0 - upper_tail(-below) - upper_tail(above);
+}
+
+// A linear integer's values own equal cells of [0, 1] and are scored by their cell's mass (as
+// Optuna scores an int: its discretized truncated Gaussian); a log-scale integer's by the density.
+inline bool scored_by_cell(const Dimension& dimension) {
+  return dimension.kind == Kind::integer && !dimension.log_scale;
+}
+
+// The cell of [0, 1] that holds x, of `count` equal cells.
+inline std::pair<double, double> cell_bounds(double x, std::size_t count) {
+  const auto c = static_cast<double>(unit_cell(x, count)), width = static_cast<double>(count);
+  return {c / width, (c + 1.0) / width};
+}
+
 // One Parzen estimator (l or g) over the unit cube: kernels for n observations plus the prior's.
 // Per-kernel arrays are flat, coordinate-major: [k * components + i]; the prior is kernel n.
 template <typename Rules>
@@ -47,6 +68,7 @@ class ParzenEstimator {
     }
     components_ = count;
     multivariate_ = options.multivariate;
+    unscaled_ = unscaled_kernels<Rules>(options);
 
     // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
     weight_.resize(count);
@@ -107,12 +129,24 @@ class ParzenEstimator {
     return sample_kernel(k, pick(rng), rng);
   }
 
-  // Univariate: log of the coordinate's mixture density (a categorical's probability) at x.
+  // Univariate: log of the coordinate's mixture density at x (a categorical's probability; a linear
+  // integer's: the mass of x's cell).
   double log_density_coordinate(std::size_t k, double x) const {
     if (dims_[k].kind == Kind::categorical) return log_table_[offset_[k] + unit_cell(x, dims_[k].count)];
     const std::size_t first = kernel_offset_[k], size = kernel_offset_[k + 1] - first;
     const double* mu = kernel_mu_.data() + first;
     const double* inv_sigma = kernel_inv_sigma_.data() + first;
+    if (scored_by_cell(dims_[k])) {
+      // A kernel whose nearest point of the cell is 8.5 sigma away adds below 1e-17 of its weight.
+      const auto [lo, hi] = cell_bounds(x, dims_[k].count);
+      const double* share = kernel_share_.data() + first;
+      double sum = 0.0;
+      for (std::size_t i = 0; i < size; ++i) {
+        if ((lo - mu[i]) * inv_sigma[i] > 8.5 || (hi - mu[i]) * inv_sigma[i] < -8.5) continue;
+        sum += share[i] * interval_mass(lo, hi, mu[i], inv_sigma[i]);
+      }
+      return std::log(sum);
+    }
     const double* coef = kernel_coef_.data() + first;
     const double* cut = kernel_cut_.data() + first;
     double sum = 0.0;
@@ -142,6 +176,11 @@ class ParzenEstimator {
         const std::size_t c = unit_cell(x[k], dims_[k].count);
         const std::size_t* observed = observed_.data() + base;
         for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
+      } else if (scored_by_cell(dims_[k])) {
+        const auto [lo, hi] = cell_bounds(x[k], dims_[k].count);
+        const double* mu = mu_.data() + base;
+        const double* inv_sigma = inv_sigma_.data() + base;
+        for (std::size_t i = 0; i < count; ++i) term[i] += std::log(interval_mass(lo, hi, mu[i], inv_sigma[i]));
       } else {
         const double* mu = mu_.data() + base;
         const double* inv_sigma = inv_sigma_.data() + base;
@@ -151,7 +190,7 @@ class ParzenEstimator {
         }
       }
     }
-    const double top = *std::max_element(terms_.begin(), terms_.end());
+    const double top = *std::max_element(terms_.begin(), terms_.end());  // finite: the prior's
     double sum = 0.0;
     for (std::size_t i = 0; i < count; ++i) {
       const double shifted = term[i] - top;
@@ -258,19 +297,22 @@ class ParzenEstimator {
     sigma[n] = 1.0;  // the prior: the whole range
     for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
     if (multivariate_) {
-      fold_normalizers(base, n);
+      fold_normalizers(k, base, n);
     } else {
       merge_kernels(base, count);
     }
   }
 
-  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate.
-  // The observations share one sigma, so Z depends on mu only: repeated values reuse it.
-  void fold_normalizers(std::size_t base, std::size_t n) {
+  // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate
+  // (-log Z only for a coordinate scored by cell masses). The observations share one sigma, so Z
+  // depends on mu only: repeated values reuse it.
+  void fold_normalizers(std::size_t k, std::size_t base, std::size_t n) {
     const double* mu = mu_.data() + base;
     const double* inv_sigma = inv_sigma_.data() + base;
-    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
-    const double observed_log = n > 0 ? -std::log(sigma_[base]) - log_sqrt_2pi : 0.0;
+    const bool density = !scored_by_cell(dims_[k]);
+    const double log_sqrt_2pi = density ? 0.5 * std::log(2.0 * std::numbers::pi) : 0.0;
+    const double log_sigma = n > 0 && density && !unscaled_ ? std::log(sigma_[base]) : 0.0;
+    const double observed_log = n > 0 && density ? -log_sigma - log_sqrt_2pi : 0.0;
     recent_.fill({-1.0, 1.0});
     for (std::size_t i = 0; i < n; ++i) {
       auto& slot = recent_[unit_cell(mu[i], recent_.size())];
@@ -291,7 +333,8 @@ class ParzenEstimator {
     }
   }
 
-  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu; kernels with
+  // Univariate densities sum w N(x; mu, sigma) / Z over the kernels in order of mu (cell masses: the
+  // kernels' shares w / Z times their mass on the cell); kernels with
   // equal mu and sigma (an integer's repeated values) are one term with the summed weight.
   // A term below 1e-10 of the prior's least value (coef e^(-1/8)) is skipped: it can't move a log
   // density by more than 1e-10 per kernel. coef e^(-t/2) < floor <=> t > 2 ln(coef / floor), which
@@ -311,8 +354,10 @@ class ParzenEstimator {
       kernel_coef_.push_back(weight_[i]);
     }
     const double scale = 1.0 / std::sqrt(2.0 * std::numbers::pi);
+    kernel_share_.resize(kernel_mu_.size());
     for (std::size_t j = first; j < kernel_mu_.size(); ++j) {
-      kernel_coef_[j] *= scale * kernel_inv_sigma_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
+      kernel_share_[j] = kernel_coef_[j] / inside(kernel_mu_[j], kernel_inv_sigma_[j]);
+      kernel_coef_[j] = kernel_share_[j] * scale * (unscaled_ ? 1.0 : kernel_inv_sigma_[j]);
     }
     const std::size_t n = count - 1;
     const double floor = weight_[n] * scale / inside(0.5, 1.0) * std::exp(-0.125) * 1e-10;
@@ -358,6 +403,7 @@ class ParzenEstimator {
   std::vector<std::size_t> offset_;  // of each categorical coordinate's table
   std::size_t components_ = 0;
   bool multivariate_ = false;
+  bool unscaled_ = false;           // real kernels without their 1 / sigma (KernelHeight::unscaled)
   double prior_kernel_mass_ = 0.0;  // a = prior_weight / (n + 1) of the categorical kernel
   std::vector<double> weight_, cumulative_;
   std::vector<double> mu_, sigma_, inv_sigma_;  // per kernel
@@ -365,6 +411,7 @@ class ParzenEstimator {
   // Univariate: the density terms of coordinate k, [kernel_offset_[k], kernel_offset_[k + 1]).
   std::vector<std::size_t> kernel_offset_;
   std::vector<double> kernel_mu_, kernel_inv_sigma_, kernel_coef_, kernel_cut_;
+  std::vector<double> kernel_share_;       // w / Z: a kernel's weight over its mass inside [0, 1]
   std::vector<double> table_, log_table_;  // univariate categorical probabilities
   // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
   // the log kernel at the observed choice and elsewhere.

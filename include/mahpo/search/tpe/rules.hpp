@@ -9,6 +9,7 @@
 //   lone_bandwidth                  sigma of a lone observation (0: the neighbour rule)
 //   always_clip                     bandwidths clipped to [1 / min(100, n + 2), 1] whatever the options
 //   categoricals                    Optuna's kernel or hyperopt's weighted counts
+//   kernel_height                   how real coordinates' kernels are scored unless TpeOptions says
 //   check(TpeOptions)               refuses options the rules cannot honour
 
 #include <algorithm>
@@ -38,12 +39,17 @@ inline double linear_forgetting_weight(std::size_t i, std::size_t n) {
   return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
 }
 
-// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py).
+// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py), as Optuna 3.1 to 3.4 score
+// real coordinates: each kernel without its 1 / sigma (their _truncnorm.logpdf drops log(scale);
+// Optuna 3.5 restored it). Measured better than the true density on Branin, Hartmann-6 and the
+// LeNet quadratic at every budget over 200 seeds (docs/benchmarks.md, "TPE beside Optuna");
+// TpeOptions::kernel_height = density gives Optuna 3.5's.
 struct Optuna {
   static constexpr std::string_view searcher_name = "tpe";
   static constexpr double lone_bandwidth = 0.0;
   static constexpr bool always_clip = false;
   static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
+  static constexpr KernelHeight kernel_height = KernelHeight::unscaled;
 
   // Optuna's default_gamma, min(ceil(n / 10), 25), in exact integers.
   static std::size_t gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
@@ -57,6 +63,7 @@ struct Hyperopt {
   static constexpr double lone_bandwidth = 0.5;  // a lone observation gets half the prior's sigma
   static constexpr bool always_clip = true;
   static constexpr CategoricalRule categoricals = CategoricalRule::weighted_counts;
+  static constexpr KernelHeight kernel_height = KernelHeight::density;
 
   // Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (tpe.ap_split_trials; Optuna's hyperopt_default_gamma).
   static std::size_t gamma(std::size_t n) {
@@ -82,6 +89,14 @@ struct Hyperopt {
     }
   }
 };
+
+// Whether real coordinates' kernels drop their 1 / sigma under these rules and options.
+template <typename Rules>
+bool unscaled_kernels(const TpeOptions& options) {
+  const KernelHeight height =
+      options.kernel_height == KernelHeight::rules ? Rules::kernel_height : options.kernel_height;
+  return height == KernelHeight::unscaled;
+}
 
 // The weights of n observations under a rules type, oldest first.
 template <typename Rules>

@@ -2,7 +2,8 @@
 // TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
 // optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
 // algorithm components and their roles for better empirical performance", 2023), with the defaults
-// of Optuna's TPESampler.
+// of Optuna's TPESampler (3.1, the version Debian ships; bench/tpe_vs_optuna.py compares the two
+// piece by piece and over 30 seeds, docs/benchmarks.md "TPE beside Optuna").
 //
 // After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
 // from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
@@ -21,7 +22,14 @@
 //   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
 //   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
 // - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
-//   a = prior_weight / (n + 1) and C choices.
+//   a = prior_weight / (n + 1) and C choices;
+// - the score of a real coordinate (and of a log-scale integer): the mixture of the truncated
+//   kernels, each kernel w N(x; mu, sigma) / Z with Z its mass in [0, 1] (`kernel_height` density,
+//   Optuna from 3.5) or, the default of tpe::Optuna, w sigma N(x; mu, sigma) / Z: without its
+//   1 / sigma, as Optuna 3.1 to 3.4 score (their _truncnorm.logpdf drops log(scale)), so that narrow
+//   kernels are not taller than wide ones. Not a density, but it finds better configs here: over 200
+//   seeds the median best after 50 / 200 trials on Branin 0.557 / 0.4032 against 0.651 / 0.4041, on
+//   Hartmann-6 -2.738 / -3.239 against -2.542 / -3.170. A linear integer: its cell's mass (below).
 // Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
 // does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
 // joint kernel per observation (a product over coordinates, one component choice per draw) and
@@ -41,9 +49,12 @@
 // - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
 //   own equal cells, as Optuna's int ranges widened by half a step).
 // - Integers are drawn as continuous coordinates and snapped to their cell's centre
-//   (P::encode(P::decode(u)), search::snap per coordinate); the continuous density is scored at the
-//   snapped point (Optuna scores a discretized truncated Gaussian, the cell's mass).
-// - gamma uses exact integer ceilings (Optuna's float ceil(0.1 * 30) gives 4, ours 3).
+//   (P::encode(P::decode(u)), search::snap per coordinate), as Optuna rounds its draws. A linear
+//   integer is scored by the mass of its cell under each truncated kernel (Optuna's discretized
+//   truncated Gaussian, its IntDistribution with a step); a log-scale integer by the density at its
+//   point of log space (Optuna's log IntDistribution has no step and is scored likewise).
+// - gamma in exact integers: the same as Optuna's ceil(0.1 * n) in doubles for every n up to 10^6
+//   (checked), and beyond any n a study reaches.
 // - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
 //   older trial.
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
@@ -116,9 +127,26 @@ class Tpe {
   const SearchOptions& options() const { return options_; }
   const TpeOptions& tpe_options() const { return tpe_; }
   nlohmann::json options_json() const { return tpe_; }
-  // The pending trial `id` was run with `config` (see Searcher::replace).
-  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace): its point moves in the
+  // coordinate orders, and the next ask refits (with the liar, the point is in g's kernels).
+  void replace(std::size_t id, const Config<S>& config) {
+    history_.replace(id, config, name);
+    if (!tpe_.multivariate) {
+      for (auto& list : by_coordinate_) list.erase(std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)));
+      index(id);
+    }
+    fitted_ = false;
+  }
   const History<S>& history() const { return history_; }
+
+  // For inspection (bench/tpe_vs_optuna compares them with Optuna's): the estimators l(x) (below)
+  // and g(x) (above) as the next model-based ask would use them, fitted now if the history changed.
+  // A kernel's index is its observation's rank by age within its group; the prior's is the last.
+  using estimator_type = tpe::detail::ParzenEstimator<Rules>;
+  std::pair<const estimator_type&, const estimator_type&> estimators() {
+    fit();
+    return {below_, above_};
+  }
 
  private:
   static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores

@@ -1,0 +1,170 @@
+// mahpo's TPE beside Optuna's TPESampler, the reference it follows: the C++ half of
+// bench/tpe_vs_optuna.py, which runs Optuna and compares. Not timing.
+//
+//   tpe_vs_optuna runs SEEDS PROBLEM...   the best value after 25, 50, 100 and 200 trials of tpe
+//                                         (its defaults; kernel_height density; unscaled) and of
+//                                         bohb for seeds 0..SEEDS-1, as CSV lines
+//                                         problem,searcher,seed,trials,best
+//   tpe_vs_optuna fit PROBLEM             reads {"points": [[u, ...], ...], "values": [...],
+//                                         "queries": [[u, ...], ...], "kernel_height": "rules"
+//                                         (optional: rules, density or unscaled)} (unit-cube points, oldest
+//                                         first) on stdin; prints l(x) and g(x) as fitted after that
+//                                         history (per coordinate: mu, sigma, weight per kernel),
+//                                         their log densities at the queries and the problem's values
+//                                         there, as JSON
+//   tpe_vs_optuna propose PROBLEM SEEDS   reads {"points", "values"}; prints the first proposal after
+//                                         that history of seeds 0..SEEDS-1 (unit cube), as JSON
+//
+// Problems: branin, hartmann6 (minimized), quadratic (the LeNet quadratic, maximized: its values
+// are told as they are, the searcher negates them). Trials are asked and told one at a time.
+#include <mahpo/mahpo.hpp>
+
+#include "quality.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace mahpo::search;
+using nlohmann::json;
+
+template <typename Problem>
+void runs(std::string_view problem, std::size_t seeds) {
+  using S = typename Problem::space;
+  const auto print = [&](const mahpo::bench::Row& row) {
+    for (std::size_t c = 0; c < mahpo::bench::checkpoints.size(); ++c) {
+      for (std::size_t seed = 0; seed < seeds; ++seed) {
+        fmt::print("{},{},{},{},{:.17g}\n", problem, row.searcher, seed, mahpo::bench::checkpoints[c],
+                   row.best[c][seed]);
+      }
+    }
+  };
+  print(mahpo::bench::run<Problem>("tpe", seeds, [](SearchOptions options) { return Tpe<S>(options); }));
+  for (const KernelHeight height : {KernelHeight::density, KernelHeight::unscaled}) {
+    const std::string name = fmt::format("tpe_{}", nlohmann::json(height).get<std::string>());
+    print(mahpo::bench::run<Problem>(
+        name, seeds, [&](SearchOptions options) { return Tpe<S>(options, TpeOptions{.kernel_height = height}); }));
+  }
+  print(mahpo::bench::run<Problem>("bohb", seeds, [](SearchOptions options) { return Bohb<S>(options); }));
+}
+
+// A Tpe that has asked and been told the given history (each ask's config replaced by the given one).
+template <typename Problem>
+Tpe<typename Problem::space> told(const json& input, std::uint64_t seed) {
+  using S = typename Problem::space;
+  const auto height = input.value("kernel_height", nlohmann::json("rules")).get<KernelHeight>();
+  Tpe<S> tpe(SearchOptions{.seed = seed, .goal = Problem::goal}, TpeOptions{.kernel_height = height});
+  const auto& points = input.at("points");
+  const auto& values = input.at("values");
+  if (points.size() != values.size()) throw std::invalid_argument("points and values differ in length");
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const auto point = points[i].get<std::vector<double>>();
+    if (point.size() != S::dimension) throw std::invalid_argument(fmt::format("point {} is not {}-d", i, S::dimension));
+    const auto trial = tpe.ask();
+    tpe.replace(trial.id, S::from_unit_cube(point));
+    tpe.tell(trial.id, mahpo::Result{.value = values[i].get<double>()});
+  }
+  return tpe;
+}
+
+template <typename Estimator>
+json kernels(const Estimator& estimator, std::size_t k) {
+  json mu = json::array(), sigma = json::array(), weight = json::array();
+  for (std::size_t i = 0; i < estimator.components(); ++i) {
+    mu.push_back(estimator.mu(k, i));
+    sigma.push_back(estimator.sigma(k, i));
+    weight.push_back(estimator.weight(i));
+  }
+  return {{"mu", mu}, {"sigma", sigma}, {"weight", weight}};
+}
+
+template <typename Problem>
+void fit(const json& input) {
+  using S = typename Problem::space;
+  auto tpe = told<Problem>(input, 0);
+  const auto [below, above] = tpe.estimators();
+  json out{{"below", json::array()}, {"above", json::array()}, {"log_l", json::array()}, {"log_g", json::array()}};
+  for (std::size_t k = 0; k < S::dimension; ++k) {
+    out["below"].push_back(kernels(below, k));
+    out["above"].push_back(kernels(above, k));
+  }
+  out["values"] = json::array();  // the problem at the queries, so that the script checks its own copy
+  for (const auto& query : input.at("queries")) {
+    const auto x = query.get<std::vector<double>>();
+    out["values"].push_back(Problem{}(S::from_unit_cube(x)).value);
+    json l = json::array(), g = json::array();
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      l.push_back(below.log_density_coordinate(k, x.at(k)));
+      g.push_back(above.log_density_coordinate(k, x.at(k)));
+    }
+    out["log_l"].push_back(l);
+    out["log_g"].push_back(g);
+  }
+  std::cout << out.dump() << '\n';
+}
+
+template <typename Problem>
+void propose(const json& input, std::size_t seeds) {
+  using S = typename Problem::space;
+  json out = json::array();
+  for (std::size_t seed = 0; seed < seeds; ++seed) {
+    auto tpe = told<Problem>(input, seed);
+    const auto point = S::to_unit_cube(tpe.ask().config);
+    out.push_back(std::vector<double>(point.begin(), point.end()));
+  }
+  std::cout << out.dump() << '\n';
+}
+
+template <typename F>
+void with_problem(std::string_view name, F&& f) {
+  if (name == "branin") return f(std::type_identity<mahpo::problems::Branin>{});
+  if (name == "hartmann6") return f(std::type_identity<mahpo::problems::Hartmann6>{});
+  if (name == "quadratic") return f(std::type_identity<mahpo::problems::LeNetQuadratic>{});
+  throw std::invalid_argument(fmt::format("unknown problem '{}' (branin, hartmann6, quadratic)", name));
+}
+
+int usage() {
+  fmt::print(stderr,
+             "usage: tpe_vs_optuna runs SEEDS PROBLEM... | fit PROBLEM | propose PROBLEM SEEDS\n"
+             "       (problems: branin hartmann6 quadratic; fit and propose read JSON on stdin)\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc < 3) return usage();
+  const std::string_view mode = argv[1];
+  if (mode == "runs") {
+    const std::size_t seeds = std::strtoul(argv[2], nullptr, 10);
+    if (seeds == 0 || argc < 4) return usage();
+    for (int a = 3; a < argc; ++a) {
+      with_problem(argv[a], [&](auto type) { runs<typename decltype(type)::type>(argv[a], seeds); });
+    }
+    return 0;
+  }
+  if (mode == "fit") {
+    const json input = json::parse(std::cin);
+    with_problem(argv[2], [&](auto type) { fit<typename decltype(type)::type>(input); });
+    return 0;
+  }
+  if (mode == "propose" && argc == 4) {
+    const std::size_t seeds = std::strtoul(argv[3], nullptr, 10);
+    if (seeds == 0) return usage();
+    const json input = json::parse(std::cin);
+    with_problem(argv[2], [&](auto type) { propose<typename decltype(type)::type>(input, seeds); });
+    return 0;
+  }
+  return usage();
+} catch (const std::exception& error) {
+  fmt::print(stderr, "tpe_vs_optuna: error: {}\n", error.what());
+  return 1;
+}
