@@ -4,8 +4,12 @@
 #include <mahpo/train/lenet_objective.hpp>
 #include <mahpo/train/trainer.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <limits>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -235,4 +239,59 @@ TEST_CASE("the trainer refuses budgets that are not numbers or that no trial cou
   CHECK_THROWS_WITH(trainer.train(dataset, {.epochs = 1e300}), Catch::Contains("more than the"));
   CHECK_THROWS_WITH(trainer.train(dataset, {.iterations = std::size_t{1} << 62}), Catch::Contains("more than the"));
   CHECK(trainer.train(dataset, {.iterations = 3}).iterations == 3);
+}
+
+TEST_CASE("a budget's fraction trains on a seeded subset of the training set, an epoch being a pass over it") {
+  // BatchOrder: a subset's images, each once per pass; a smaller subset inside a larger one; the
+  // whole set as before.
+  const auto draws = [](std::size_t subset, std::size_t count) {
+    BatchOrder order(100, 7, subset);
+    std::vector<std::size_t> indices(count);
+    order.next(std::span<std::size_t>(indices));
+    return indices;
+  };
+  auto thirty = draws(30, 90);
+  std::vector<std::size_t> counts(100, 0);
+  for (const std::size_t index : thirty) ++counts[index];
+  std::size_t kept = 0;
+  for (const std::size_t count : counts) {
+    CHECK((count == 0 || count == 3));
+    kept += count > 0;
+  }
+  CHECK(kept == 30);
+  auto sixty = draws(60, 60);
+  std::sort(sixty.begin(), sixty.end());
+  for (std::size_t index = 0; index < 100; ++index) {
+    if (counts[index] > 0) CHECK(std::binary_search(sixty.begin(), sixty.end(), index));
+  }
+  CHECK(draws(100, 250) == draws(std::numeric_limits<std::size_t>::max(), 250));
+  BatchOrder whole(100, 7);
+  std::vector<std::size_t> before(250);
+  whole.next(std::span<std::size_t>(before));
+  CHECK(before == draws(100, 250));
+  CHECK(BatchOrder(100, 7, 30).size() == 30);
+
+  CHECK(subset_size({.fraction = 0.25}, 800) == 200);
+  CHECK(subset_size({.fraction = 1e-9}, 800) == 1);
+  CHECK(subset_size({}, 800) == 800);
+  for (const double bad : {0.0, -0.5, 1.5, std::nan("")}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH(subset_size({.fraction = bad}, 800), Catch::Contains("fraction must be in (0, 1]"));
+  }
+
+  const auto dataset = test_synthetic::quadrant_dataset();
+  REQUIRE(dataset.train.size() == 800);
+  Trainer trainer(small_network(), options(0.05));
+  const auto quarter = trainer.train(dataset, {.epochs = 1.0, .fraction = 0.25});
+  REQUIRE(quarter.status == Status::ok);
+  CHECK(quarter.iterations == 13);  // ceil(200 / 16)
+  CHECK(quarter.epochs == Approx(13.0 * 16.0 / 200.0));
+  CHECK(Trainer(small_network(), options(0.05)).train(dataset, {.epochs = 1.0}).iterations == 50);
+
+  // The objective: a bad fraction is a failed trial that says why.
+  const auto shared = std::make_shared<const data::Dataset>(dataset);
+  const LeNetObjective<Small> objective(shared);
+  const Result result = objective(Small::config_type{}, Budget{.epochs = 1.0, .fraction = 2.0});
+  CHECK(result.status == Status::failed);
+  CHECK_THAT(result.message, Catch::Contains("fraction"));
 }

@@ -41,14 +41,25 @@ inline const char* to_string(Status status) {
   return "unknown";
 }
 
-// How much training a trial gets: `iterations` when non-zero, else `epochs` (may be fractional).
+// How much training a trial gets: `iterations` when non-zero, else `epochs` (may be fractional), on
+// `fraction` of the training set (a seeded subset, the same validation set: the data-set-size
+// fidelity of FABOLAS, Klein et al. 2017; 1: all of it). An epoch is one pass over that subset.
 struct Budget {
   double epochs = 1.0;
   std::size_t iterations = 0;
+  double fraction = 1.0;
 };
 
+// The fractions a budget may carry: (0, 1].
+inline bool valid_fraction(double fraction) { return fraction > 0.0 && fraction <= 1.0; }
+
+// The budget in epochs of the whole training set: a pass over a fraction s costs s of one.
+inline double whole_set_epochs(const Budget& budget) { return budget.epochs * budget.fraction; }
+
+// The fraction is written only when below 1, so that whole-set budgets read as they always have.
 inline void to_json(nlohmann::json& json, const Budget& budget) {
   json = {{"epochs", budget.epochs}, {"iterations", budget.iterations}};
+  if (budget.fraction != 1.0) json["fraction"] = budget.fraction;
 }
 
 struct Result {

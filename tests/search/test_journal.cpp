@@ -359,3 +359,54 @@ TEST_CASE("a MAPPO journal from another machine resumes and continues from the r
       },
       14, 20);
 }
+
+TEST_CASE("a budget's fraction is journaled when below 1, resumed, and checked on resume") {
+  const auto directory = scratch("fraction");
+  const auto journal = directory / "journal.jsonl";
+  const search::SearchOptions quarter{.seed = 2, .goal = Goal::minimize, .budget = {.epochs = 1.0, .fraction = 0.25}};
+  std::vector<double> fractions;
+  const auto objective = [&](const Config<BraninSpace>& config, const Budget& budget) {
+    fractions.push_back(budget.fraction);
+    return Branin{}(config, budget);
+  };
+  search::Random<BraninSpace> first(quarter);
+  study::run_study(first, objective, {.trials = 3, .journal = journal, .progress = study::Progress::never});
+  CHECK(fractions == std::vector<double>{0.25, 0.25, 0.25});
+  auto records = records_of(journal);
+  std::size_t asks = 0, first_ask = 0;
+  for (std::size_t k = 0; k < records.size(); ++k) {
+    if (records[k]["event"] != "ask") continue;
+    if (asks++ == 0) first_ask = k;
+    CHECK(records[k]["budget"]["fraction"] == 0.25);
+  }
+  CHECK(asks == 3);
+  // A whole-set budget is written as it always was.
+  for (const auto& record : random_journal(directory / "plain.jsonl")) {
+    if (record["event"] == "ask") CHECK_FALSE(record["budget"].contains("fraction"));
+  }
+
+  search::Random<BraninSpace> again(quarter);
+  CHECK(study::run_study(again, objective, resume_options(journal, 5)).trials.size() == 5);
+  CHECK(fractions.size() == 5);  // the three journaled trials were replayed, not run again
+
+  records = records_of(journal);
+  const auto refused = [&](const nlohmann::json& fraction) {
+    auto edited = records;
+    edited[first_ask]["budget"]["fraction"] = fraction;
+    write_signed(journal, edited);
+    search::Random<BraninSpace> searcher(quarter);
+    try {
+      study::run_study(searcher, objective, resume_options(journal, 6));
+    } catch (const study::StudyError& error) {
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(refused(0.5), Catch::Contains("fraction 0.5") && Catch::Contains("now gives 1 / 0 / 0.25"));
+  CHECK_THAT(refused(0.0), Catch::Contains("\"fraction\" in (0, 1]"));
+  CHECK_THAT(refused("half"), Catch::Contains("\"fraction\" in (0, 1]"));
+
+  // A study's epoch limit counts epochs of the whole training set: 0.25 per trial here.
+  search::Random<BraninSpace> limited(quarter);
+  CHECK(study::run_study(limited, objective, {.epochs = 0.5, .progress = study::Progress::never}).trials.size() == 2);
+}

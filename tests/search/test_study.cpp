@@ -260,7 +260,7 @@ TEST_CASE("the report's CSV has a row per trial and a column per parameter and m
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   REQUIRE(lines.size() == 6);
-  CHECK(lines[0] == "id,status,value,budget_epochs,budget_iterations,started,ended,worker,x1,x2,note");
+  CHECK(lines[0] == "id,status,value,budget_epochs,budget_iterations,budget_fraction,started,ended,worker,x1,x2,note");
   CHECK_THAT(lines[1], Catch::StartsWith("0,ok,") && Catch::EndsWith(",\"a, \"\"quoted\"\" text\""));
   fs::remove_all(directory);
 }

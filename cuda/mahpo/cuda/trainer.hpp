@@ -158,7 +158,8 @@ class Trainer {
   train::TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
     normalization_ = train::fit_normalization(dataset.train);
-    const std::size_t train_size = dataset.train.size(), batch = options_.batch_size;
+    // An epoch: a pass over the budget's subset of the training images (all of them at fraction 1).
+    const std::size_t train_size = train::subset_size(budget, dataset.train.size()), batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
     const std::size_t total = train::planned_iterations(budget, train_size, batch, max_iterations);
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
@@ -166,7 +167,7 @@ class Trainer {
     prepare_training(images);
     start_training();
 
-    train::BatchOrder order(train_size, options_.seed);
+    train::BatchOrder order(dataset.train.size(), options_.seed, train_size);
     train::TrainingReport report;
     report.parameter_count = parameter_count_;
     double seconds = 0.0;

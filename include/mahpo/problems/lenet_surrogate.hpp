@@ -20,6 +20,8 @@
 //     to a multiple of 1/5000 like a real accuracy.
 //   * budgets below 1 epoch keep a share of (value - chance) measured on the configs Hyperband and
 //     BOHB ran at several budgets (interpolated in log budget); budgets above 1 epoch count as 1.
+//     A budget of E epochs on a fraction s of the training set counts as s E epochs (the same
+//     number of iterations; our approximation: no real trial on a subset was measured for it).
 //   * the noise is a fixed function of (seed, config, budget): the same config gives the same value,
 //     as the real objective does with its fixed training seed, whatever the order of the calls and
 //     the number of workers; another seed is another draw of the training and validation noise.
@@ -254,7 +256,11 @@ class LeNetSurrogate {
     const double epochs = budget.iterations > 0
                               ? static_cast<double>(budget.iterations) *
                                     static_cast<double>(config.get<"training.batch_size">()) / training_images
-                              : budget.epochs;
+                              : budget.epochs * budget.fraction;
+    if (!valid_fraction(budget.fraction)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo: LeNetSurrogate needs a budget fraction in (0, 1], got {}", budget.fraction));
+    }
     if (!(epochs > 0.0)) {
       throw std::invalid_argument(fmt::format("mahpo: LeNetSurrogate needs a budget above 0 epochs, got {}", epochs));
     }

@@ -9,7 +9,8 @@
 //                maximize; an
 //                "accuracy" of 0.99 minus a weighted squared distance, in the unit cube, to a known
 //                best config, minus 0.05 * (1 - epochs) below 1 epoch (so low budgets rank configs
-//                the same way, with lower values, as multi-fidelity searchers assume)
+//                the same way, with lower values, as multi-fidelity searchers assume); E epochs on
+//                a fraction s of the training set count as s E
 //
 // Branin and Hartmann-6: the standard definitions (Dixon & Szegő, 1978; Surjanovic & Bingham's
 // Virtual Library of Simulation Experiments).
@@ -98,7 +99,8 @@ struct LeNetQuadratic {
   }
 
   Result operator()(const Config<space>& config, const Budget& budget = {}) const {
-    const double epochs = budget.iterations > 0 ? static_cast<double>(budget.iterations) / 1000.0 : budget.epochs;
+    const double epochs =
+        budget.iterations > 0 ? static_cast<double>(budget.iterations) / 1000.0 : budget.epochs * budget.fraction;
     return Result{.value = evaluate(config, epochs)};
   }
 };

@@ -55,7 +55,8 @@ enum class Progress { automatic, always, never };  // automatic: when stderr is 
 struct StudyOptions {
   std::size_t trials = 0;         // stop asking after this many trials (0: no limit)
   double seconds = 0.0;           // ... or after this much wall-clock time, resumed runs included (0: no limit)
-  double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit)
+  double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit);
+                                  // an epoch on a fraction s of the training set counts as s
   std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
   bool resume = false;            // continue the journal at `journal` (refused when it is missing or does not match)
@@ -147,7 +148,7 @@ class Coordinator {
                        {"budget", trial.budget},
                        {"elapsed", elapsed()}});
       report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
-      epochs_asked_ += trial.budget.epochs;
+      epochs_asked_ += whole_set_epochs(trial.budget);
     }
     report_.trials[trial.id].started = elapsed();
     report_.trials[trial.id].worker = worker;
@@ -324,9 +325,10 @@ class Coordinator {
       record.fail(fmt::format("{} now asks trial {} for trial {}", T::name, trial.id, id));
     }
     if (!same_budget(trial.budget, budget)) {
-      record.fail(fmt::format("the journal gives trial {} a budget of {} epochs / {} iterations, {} now gives {} / {}",
-                              id, budget.epochs, budget.iterations, T::name, trial.budget.epochs,
-                              trial.budget.iterations));
+      record.fail(fmt::format(
+          "the journal gives trial {} a budget of {} epochs / {} iterations / fraction {}, {} now gives {} / {} / {}",
+          id, budget.epochs, budget.iterations, budget.fraction, T::name, trial.budget.epochs, trial.budget.iterations,
+          trial.budget.fraction));
     }
     if (!(trial.config == recorded)) {
       if (replaced_++ == 0) {
@@ -338,22 +340,29 @@ class Coordinator {
     TrialRecord<space_type> entry{.id = id, .config = std::move(recorded), .budget = trial.budget};
     entry.started = record.number("elapsed", 0.0);
     report_.trials.push_back(std::move(entry));
-    epochs_asked_ += trial.budget.epochs;
+    epochs_asked_ += whole_set_epochs(trial.budget);
   }
 
   static Budget budget_of(const JournalRecord& record) {
     const auto& json = record.at("budget");
     if (!json.is_object() || !json.contains("epochs") || !json.contains("iterations") || !json["epochs"].is_number() ||
-        !json["iterations"].is_number_unsigned()) {
-      record.fail(fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}}, got {}",
-                              excerpt(json)));
+        !json["iterations"].is_number_unsigned() ||
+        (json.contains("fraction") &&
+         !(json["fraction"].is_number() && valid_fraction(json["fraction"].get<double>())))) {
+      record.fail(
+          fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}} and an optional "
+                      "\"fraction\" in (0, 1], got {}",
+                      excerpt(json)));
     }
-    return Budget{.epochs = json["epochs"].get<double>(), .iterations = json["iterations"].get<std::size_t>()};
+    return Budget{.epochs = json["epochs"].get<double>(),
+                  .iterations = json["iterations"].get<std::size_t>(),
+                  .fraction = json.value("fraction", 1.0)};
   }
 
   // Budgets are computed, not sampled: equal up to the last digits a journal's decimal form keeps.
   static bool same_budget(const Budget& a, const Budget& b) {
-    return a.iterations == b.iterations && std::abs(a.epochs - b.epochs) <= 1e-12 * std::max(1.0, std::abs(a.epochs));
+    const auto close = [](double x, double y) { return std::abs(x - y) <= 1e-12 * std::max(1.0, std::abs(x)); };
+    return a.iterations == b.iterations && close(a.epochs, b.epochs) && close(a.fraction, b.fraction);
   }
 
   void replay_tell(const JournalRecord& record) {

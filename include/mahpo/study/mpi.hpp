@@ -177,7 +177,9 @@ void evaluate(const O& objective, std::size_t workers, const Mpi& mpi, int rank)
         if (message.json.contains("stop")) return;
         const std::size_t id = message.count("id");
         search::Trial<S> trial{id, Config<S>::from_json(message.at("config")),
-                               Budget{.epochs = message.number("epochs"), .iterations = message.count("iterations")}};
+                               Budget{.epochs = message.number("epochs"),
+                                      .iterations = message.count("iterations"),
+                                      .fraction = message.json.value("fraction", 1.0)}};
         const Result result = evaluate_trial(objective, trial);
         send({{"id", id}, {"thread", thread}, {"result", result_to_json(result)}}, mpi.coordinator, result_tag,
              mpi.comm);
@@ -240,7 +242,8 @@ void coordinate(Coordinator<T>& coordinator, std::size_t workers, const Mpi& mpi
     send({{"id", trial->id},
           {"config", trial->config.to_json()},
           {"epochs", trial->budget.epochs},
-          {"iterations", trial->budget.iterations}},
+          {"iterations", trial->budget.iterations},
+          {"fraction", trial->budget.fraction}},
          rank_of(slot), slot_tag(slot % workers), mpi.comm);
   };
   for (std::size_t slot = 0; slot < slots; ++slot) dispatch(slot);

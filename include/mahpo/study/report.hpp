@@ -76,7 +76,7 @@ struct StudyReport {
     return text;
   }
 
-  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
+  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations, budget_fraction: what the
   // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
   // text metric (the union over trials, in first-seen order).
   void write_csv(const std::filesystem::path& path) const {
@@ -88,8 +88,8 @@ struct StudyReport {
     }
     std::ofstream out(path);
     if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id",      "status", "value", "budget_epochs", "budget_iterations",
-                                    "started", "ended",  "worker"};
+    std::vector<std::string> header{
+        "id", "status", "value", "budget_epochs", "budget_iterations", "budget_fraction", "started", "ended", "worker"};
     for (auto name : S::names) header.emplace_back(name);
     for (const auto& key : metric_keys) header.push_back(key);
     out << csv_row(header) << '\n';
@@ -99,6 +99,7 @@ struct StudyReport {
                                    fmt::format("{}", trial.result.value),
                                    fmt::format("{}", trial.budget.epochs),
                                    std::to_string(trial.budget.iterations),
+                                   fmt::format("{}", trial.budget.fraction),
                                    fmt::format("{:.3f}", trial.started),
                                    fmt::format("{:.3f}", trial.ended),
                                    std::to_string(trial.worker)};

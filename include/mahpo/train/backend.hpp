@@ -11,7 +11,8 @@
 //
 // What every backend promises (the tests of the CPU trainer check it; a new backend runs them too):
 // - train() trains on dataset.train for the budget (iterations when non-zero, else epochs of full,
-//   reshuffled batches of options.batch_size), then evaluates on dataset.validation, and on
+//   reshuffled batches of options.batch_size; with a fraction below 1, on the seeded subset
+//   BatchOrder keeps, an epoch being a pass over it), then evaluates on dataset.validation, and on
 //   dataset.test when options.evaluate_test; a budget that gives no iteration is an error.
 // - Deterministic for options.seed on one machine and ISA (weights, dropout masks, batch order).
 // - A non-finite loss stops training with status `diverged` and evaluates nothing; no accuracy,

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -57,14 +58,37 @@ inline std::size_t planned_iterations(const Budget& budget, std::size_t train_si
   return total;
 }
 
+// The training images a budget's fraction keeps: all of them, or round(fraction * train_size) (at
+// least 1); std::invalid_argument for a fraction outside (0, 1].
+inline std::size_t subset_size(const Budget& budget, std::size_t train_size) {
+  if (!valid_fraction(budget.fraction)) {
+    throw std::invalid_argument(fmt::format("mahpo: the budget's fraction must be in (0, 1], got {}", budget.fraction));
+  }
+  if (budget.fraction == 1.0) return train_size;
+  const auto kept = static_cast<std::size_t>(std::llround(budget.fraction * static_cast<double>(train_size)));
+  return std::clamp<std::size_t>(kept, 1, train_size);
+}
+
 // The order batches draw the training images in: a seeded shuffle, reshuffled whenever it runs out
-// (the order wraps into the next epoch in mid-batch, so every batch is full, as in Caffe).
+// (the order wraps into the next epoch in mid-batch, so every batch is full, as in Caffe). With a
+// subset (a budget's fraction), the images are the first `subset` of another seeded permutation:
+// for one seed, a smaller fraction's images are among a larger one's.
 class BatchOrder {
  public:
-  BatchOrder(std::size_t train_size, std::uint64_t seed) : rng_(seed ^ 0x9e3779b97f4a7c15ULL), order_(train_size) {
+  BatchOrder(std::size_t train_size, std::uint64_t seed, std::size_t subset = std::numeric_limits<std::size_t>::max())
+      : rng_(seed ^ 0x9e3779b97f4a7c15ULL), order_(train_size) {
     std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (subset < train_size) {
+      std::mt19937_64 chooser(seed ^ 0xd1b54a32d192ed03ULL);
+      std::shuffle(order_.begin(), order_.end(), chooser);
+      order_.resize(subset);
+      std::sort(order_.begin(), order_.end());
+    }
     std::shuffle(order_.begin(), order_.end(), rng_);
   }
+
+  // The images the batches draw from (all of the training set, or the subset).
+  std::size_t size() const { return order_.size(); }
 
   // Fills `indices` with the next batch.
   template <typename Index>
@@ -124,14 +148,14 @@ class Trainer {
   TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
     normalization_ = fit_normalization(dataset.train);
-    const std::size_t train_size = dataset.train.size();
+    const std::size_t train_size = subset_size(budget, dataset.train.size());  // an epoch: a pass over these
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
     const std::size_t total = planned_iterations(budget, train_size, batch, max_iterations);
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
 
     Optimizer optimizer(options_.optimizer, network_.parameters());
-    BatchOrder order(train_size, options_.seed);
+    BatchOrder order(dataset.train.size(), options_.seed, train_size);
 
     TrainingReport report;
     report.parameter_count = network_.parameter_count();
