@@ -30,11 +30,13 @@
 #include <mahpo/report/study_data.hpp>
 #include <mahpo/rl/rl.hpp>
 #include <mahpo/search/anneal.hpp>
+#include <mahpo/search/fabolas.hpp>
 #include <mahpo/search/factory.hpp>
 #include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/history.hpp>
 #include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
 #include <mahpo/search/ppo/mappo.hpp>

@@ -1514,14 +1514,25 @@ inline const char* to_string(Status status) {
   return "unknown";
 }
 
-// How much training a trial gets: `iterations` when non-zero, else `epochs` (may be fractional).
+// How much training a trial gets: `iterations` when non-zero, else `epochs` (may be fractional), on
+// `fraction` of the training set (a seeded subset, the same validation set: the data-set-size
+// fidelity of FABOLAS, Klein et al. 2017; 1: all of it). An epoch is one pass over that subset.
 struct Budget {
   double epochs = 1.0;
   std::size_t iterations = 0;
+  double fraction = 1.0;
 };
 
+// The fractions a budget may carry: (0, 1].
+inline bool valid_fraction(double fraction) { return fraction > 0.0 && fraction <= 1.0; }
+
+// The budget in epochs of the whole training set: a pass over a fraction s costs s of one.
+inline double whole_set_epochs(const Budget& budget) { return budget.epochs * budget.fraction; }
+
+// The fraction is written only when below 1, so that whole-set budgets read as they always have.
 inline void to_json(nlohmann::json& json, const Budget& budget) {
   json = {{"epochs", budget.epochs}, {"iterations", budget.iterations}};
+  if (budget.fraction != 1.0) json["fraction"] = budget.fraction;
 }
 
 struct Result {
@@ -1944,6 +1955,8 @@ static_assert(Topology<paper_lenet> && Topology<classic_lenet5>);
 //     to a multiple of 1/5000 like a real accuracy.
 //   * budgets below 1 epoch keep a share of (value - chance) measured on the configs Hyperband and
 //     BOHB ran at several budgets (interpolated in log budget); budgets above 1 epoch count as 1.
+//     A budget of E epochs on a fraction s of the training set counts as s E epochs (the same
+//     number of iterations; our approximation: no real trial on a subset was measured for it).
 //   * the noise is a fixed function of (seed, config, budget): the same config gives the same value,
 //     as the real objective does with its fixed training seed, whatever the order of the calls and
 //     the number of workers; another seed is another draw of the training and validation noise.
@@ -4308,7 +4321,11 @@ class LeNetSurrogate {
     const double epochs = budget.iterations > 0
                               ? static_cast<double>(budget.iterations) *
                                     static_cast<double>(config.get<"training.batch_size">()) / training_images
-                              : budget.epochs;
+                              : budget.epochs * budget.fraction;
+    if (!valid_fraction(budget.fraction)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo: LeNetSurrogate needs a budget fraction in (0, 1], got {}", budget.fraction));
+    }
     if (!(epochs > 0.0)) {
       throw std::invalid_argument(fmt::format("mahpo: LeNetSurrogate needs a budget above 0 epochs, got {}", epochs));
     }
@@ -4350,7 +4367,8 @@ using FashionMnistSurrogate = LeNetSurrogate<LeNetDataset::fashion_mnist>;
 //                maximize; an
 //                "accuracy" of 0.99 minus a weighted squared distance, in the unit cube, to a known
 //                best config, minus 0.05 * (1 - epochs) below 1 epoch (so low budgets rank configs
-//                the same way, with lower values, as multi-fidelity searchers assume)
+//                the same way, with lower values, as multi-fidelity searchers assume); E epochs on
+//                a fraction s of the training set count as s E
 //
 // Branin and Hartmann-6: the standard definitions (Dixon & Szegő, 1978; Surjanovic & Bingham's
 // Virtual Library of Simulation Experiments).
@@ -4435,7 +4453,8 @@ struct LeNetQuadratic {
   }
 
   Result operator()(const Config<space>& config, const Budget& budget = {}) const {
-    const double epochs = budget.iterations > 0 ? static_cast<double>(budget.iterations) / 1000.0 : budget.epochs;
+    const double epochs =
+        budget.iterations > 0 ? static_cast<double>(budget.iterations) / 1000.0 : budget.epochs * budget.fraction;
     return Result{.value = evaluate(config, epochs)};
   }
 };
@@ -4953,7 +4972,7 @@ struct StudyReport {
     return text;
   }
 
-  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations: what the
+  // One row per trial: id, status, value, budget (budget_epochs, budget_iterations, budget_fraction: what the
   // searcher asked for; a metric may say what was trained), times, then every parameter and every numeric or
   // text metric (the union over trials, in first-seen order).
   void write_csv(const std::filesystem::path& path) const {
@@ -4965,8 +4984,8 @@ struct StudyReport {
     }
     std::ofstream out(path);
     if (!out) throw StudyError(fmt::format("mahpo: cannot write {}", path.string()));
-    std::vector<std::string> header{"id",      "status", "value", "budget_epochs", "budget_iterations",
-                                    "started", "ended",  "worker"};
+    std::vector<std::string> header{
+        "id", "status", "value", "budget_epochs", "budget_iterations", "budget_fraction", "started", "ended", "worker"};
     for (auto name : S::names) header.emplace_back(name);
     for (const auto& key : metric_keys) header.push_back(key);
     out << csv_row(header) << '\n';
@@ -4976,6 +4995,7 @@ struct StudyReport {
                                    fmt::format("{}", trial.result.value),
                                    fmt::format("{}", trial.budget.epochs),
                                    std::to_string(trial.budget.iterations),
+                                   fmt::format("{}", trial.budget.fraction),
                                    fmt::format("{:.3f}", trial.started),
                                    fmt::format("{:.3f}", trial.ended),
                                    std::to_string(trial.worker)};
@@ -8405,68 +8425,73 @@ class Anneal {
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/anneal.hpp
-// ---- begin mahpo/search/factory.hpp
-// Searchers by name, for programs that let their user choose one (search_lenet, paper_tables):
+// ---- begin mahpo/search/fabolas.hpp
+// FABOLAS (Klein, Falkner, Bartels, Hennig & Hutter, "Fast Bayesian optimization of machine learning
+// hyperparameters on large datasets", AISTATS 2017): Bayesian optimization over a config x and the
+// fraction s of the training set it trains on, buying per unit of cost the most information about
+// the best config on the whole set (s = 1).
 //
-//   auto searcher = mahpo::search::make_searcher<Space>("tpe", {.search = {.seed = 1}});
-//   std::visit([&](auto& chosen) { mahpo::study::run_study(chosen, objective, options); }, searcher);
+//   mahpo::search::Fabolas<Space> searcher({.seed = 1, .budget = {.epochs = 1.0}});
+//   // each trial: budget.epochs epochs on a fraction s of the training set (Budget::fraction)
+//   std::optional<Config<Space>> best = searcher.incumbent();  // predicted best at s = 1
 //
-// The names are the searchers' own (`Searcher::name`), plus "mappo_paper" (MAPPO with
-// MappoOptions::paper()). T is a space, or a topology (nn::Topology): MAPPO then reads the
-// topology's layers (the same agents as its space's groups), the others search its space.
+// The models (the paper's section 3.1), both GP-BO's Matérn-5/2 GP with a second factor over s
+// (gp/regressor.hpp, DataSetSize):
+// - the loss: k = s2 M(x, x') phi(s)^T Sigma phi(s'), phi(s) = (1, (1 - s)^2), on standardized losses;
+// - the cost: the same with phi(s) = (1, s) (cost grows linearly with the data), on standardized costs.
+//   A trial's cost is its result's metric `cost_metric` ("training_seconds": what LeNetObjective
+//   reports) when the result has it, else its budget in whole-set epochs (epochs x s).
+// The acquisition: information about the best value at s = 1 per unit of predicted cost. The paper
+// uses entropy search over the location of the optimum (representer points and expectation
+// propagation: costly); mahpo uses the cheaper approximation the issue allows, multi-fidelity
+// max-value entropy search (MF-MES: Takeno et al., "Multi-fidelity Bayesian optimization with
+// max-value entropy search and its parallelization", ICML 2020, eq. 6), written for an observation
+// y(x, s) with its noise:
+//   a(x, s) = E_{f*}[ I ] / c(x, s),
+//   I = 1/2 (1 - E_c[(y - mu_y)^2] / sigma_y^2) + E_c[log Phi(gamma(y))] - log Z,
+// where f* is the best value at s = 1 (sampled from a Gumbel fit to its distribution over the
+// candidates: Wang & Jegelka, "Max-value entropy search", ICML 2017, section 3.1), E_c is the
+// expectation under y's density given f(x, 1) <= f*, gamma(y) = (f* - mu_1|y) / sigma_1|y, and Z the
+// probability of that event; the 1-D expectations by Gauss-Hermite quadrature. At s = 1 it is MES's
+// closed form gamma phi / (2 Phi) - log Phi. (Signs: mahpo minimizes a loss; the formulas run on its
+// negative.)
+//
+// Choices the paper leaves open, or where mahpo differs:
+// - Startup: `startup_configs` prior draws, each at every fraction of `startup_fractions` (the
+//   paper's initial design on small subsets), before the model is used.
+// - Candidates: `candidates` prior draws plus candidates / 10 Gaussian perturbations (sd 0.05) of the
+//   incumbent, each at `fraction_levels` fractions on a log grid from min_fraction to 1. The factor
+//   over s is linear in (1 + a g(s), g(s)), so a config's posterior at every fraction comes from two
+//   triangular solves (BasicRegressor::project_fractions), not one per fraction.
+// - Pending trials: kriging believer (their points join the loss GP at its posterior mean), so that
+//   parallel asks differ; the hyperparameters are fitted on real results only.
+// - The incumbent: among the configs asked so far, the one with the lowest posterior mean at s = 1.
+// - The GPs model the newest `max_points` (300) results: an evaluation costs O(n^2) per candidate and
+//   cheap fractions give many trials.
+// - Failed and diverged trials are not modelled (the searcher contract).
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <variant>
+#include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xtensor.hpp>
 
-// ---- begin mahpo/search/gp/gp_bo.hpp
-// Gaussian-process Bayesian optimization (GP-BO) in the unit cube [0, 1]^d of a space.
-//
-// The model: a zero-mean GP on the standardized losses (zero mean, unit sd: the constant mean is
-// the losses' mean), Matérn-5/2 kernel with one lengthscale per dimension (ARD) and a signal
-// variance, plus Gaussian noise whose variance has a floor (`noise_floor`, 1e-6 in standardized
-// units). The hyperparameters (log lengthscales in [0.01, 10], log signal variance in [0.01, 100],
-// log noise in [noise_floor, 1]) maximize the log marginal likelihood plus a weak Gaussian prior on
-// the logs (our choice: lengthscale ~ logN(log 0.5, 1.5), signal ~ logN(0, 1.5), noise ~
-// logN(log 1e-4, 4)), with analytic gradients and a small box-projected L-BFGS. The fit runs when
-// new results came in, warm-started from the previous fit. While at most 64 results are modelled
-// (a fit costs little there) it has `fit_evaluations` (30) likelihood evaluations per start and
-// `fit_restarts` (2) more starts from random hyperparameters, the best fit winning; past 64 an
-// evaluation costs O(n^3), so the warm start alone runs, with fit_evaluations * (64 / n)^3
-// evaluations (at least 2): the hyperparameters then track the data a few steps per ask, which
-// keeps ask + tell near 10 ms at n = 200.
-//
-// The acquisition: log expected improvement (default; computed stably as in Ament et al. 2023,
-// "Unexpected improvements to expected improvement", NeurIPS) over the best observed loss, or the
-// lower confidence bound mu - ucb_beta * sigma (ucb, "GP-UCB" of Srinivas et al. 2010, on a loss).
-// It is maximized over `candidates` points of a Halton sequence under a seeded random shift
-// (Cranley-Patterson rotation; a fresh shift each ask) plus, our choice, candidates / 10 Gaussian
-// perturbations (sd 0.05) of the best trial's point; the best `refine_starts` of them are refined
-// by L-BFGS on the acquisition (analytic gradients, clamped to the cube, at most 12 evaluations
-// each).
-//
-// Choices the references leave open:
-// - The first `startup_trials` (10) trials, and any ask with fewer than 2 usable results, are draws
-//   from the space's prior (as Random does).
-// - Integers and categoricals are modelled by their unit-cube coordinate (a categorical's cell
-//   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
-//   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
-//   are scored, so the acquisition is that of a config the space can hold.
-// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
-//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
-//   (the hyperparameters are fitted on real results only).
-// - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
-//   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
-// - Failed and diverged trials, and results with a non-finite value, are not modelled.
-//
-// Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
-// matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
-// asks); scoring the candidates is one triangular solve with many right-hand sides (trtrs).
+// ---- begin mahpo/search/gp/regressor.hpp
+// The Gaussian-process regressor of GP-BO: Matern-5/2 ARD kernel, Gaussian noise with a floor,
+// hyperparameters fitted by the log marginal likelihood plus a weak prior on their logs (box L-BFGS),
+// posterior mean and variance with their gradients. LAPACK through xtensor-blas does the algebra.
 
 #include <algorithm>
 #include <array>
@@ -8475,193 +8500,17 @@ class Anneal {
 #include <limits>
 #include <numbers>
 #include <numeric>
-#include <optional>
 #include <random>
 #include <span>
-#include <stdexcept>
-#include <string_view>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
+#include <xtensor-blas/xlinalg.hpp>  // brings xlapack.hpp and the cxxblas macros it needs
 #include <xtensor/xadapt.hpp>
+#include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xtensor.hpp>
 
-// ---- begin mahpo/search/gp/acquisition.hpp
-// GP-BO's acquisition functions on a posterior of standardized losses: log expected improvement
-// (Ament et al. 2023) and the lower confidence bound (GP-UCB, Srinivas et al. 2010), with gradients.
-
-#include <cmath>
-#include <cstddef>
-#include <span>
-
-#include <nlohmann/json.hpp>
-
-// ---- begin mahpo/search/gp/special_functions.hpp
-// The special functions GP-BO's acquisition needs, computed stably far into the tails: erfcx,
-// log(1 - exp(a)), log h(z) of expected improvement and log EI itself.
-
-#include <cmath>
-#include <limits>
-#include <numbers>
-
-namespace mahpo::search::gp::detail {
-
-// erfcx(x) = exp(x^2) erfc(x). From 12 on (erfc underflows past 26, and exp(x^2) loses digits) the
-// asymptotic series (Abramowitz & Stegun 7.1.23), whose 11th term is below 1e-17 there.
-inline double erfcx(double x) {
-  if (x < 0.0) return 2.0 * std::exp(x * x) - erfcx(-x);  // erfc(-x) = 2 - erfc(x)
-  if (x < 12.0) return std::exp(x * x) * std::erfc(x);
-  const double inverse = 1.0 / (2.0 * x * x);
-  double term = 1.0, sum = 1.0;
-  for (int k = 1; k <= 10; ++k) {
-    term *= -(2.0 * k - 1.0) * inverse;
-    sum += term;
-  }
-  return sum / (x * std::sqrt(std::numbers::pi));
-}
-
-// log(1 - exp(a)) for a < 0, accurate at both ends (Mächler 2012, "Accurately computing log(1 - exp(-|a|))").
-inline double log1mexp(double a) {
-  return a > -std::numbers::ln2 ? std::log(-std::expm1(a)) : std::log1p(-std::exp(a));
-}
-
-// log h(z) with h(z) = phi(z) + z Phi(z), so that EI = sigma h(z) (Jones et al. 1998), and its
-// derivative Phi(z) / h(z). Below z = -1 the erfcx form of Ament et al. 2023 (their log_h) avoids the
-// cancellation; below -1/sqrt(eps) its asymptote -z^2/2 - log(2 pi)/2 - 2 log|z|.
-struct LogH {
-  double value;
-  double derivative;
-};
-
-inline LogH log_h(double z) {
-  constexpr double half_log_2pi = 0.91893853320467274178;  // log(2 pi) / 2
-  const double half_log_pi_2 = 0.5 * std::log(std::numbers::pi / 2.0);
-  const double inv_sqrt2 = 1.0 / std::numbers::sqrt2;
-  if (z > -1.0) {
-    const double pdf = std::exp(-0.5 * z * z - half_log_2pi);
-    const double cdf = 0.5 * std::erfc(-z * inv_sqrt2);
-    const double h = pdf + z * cdf;
-    return {std::log(h), cdf / h};
-  }
-  const double scaled = erfcx(-z * inv_sqrt2);  // Phi(z) = scaled exp(-z^2/2) / 2
-  double value;
-  if (z > -1.0 / std::sqrt(std::numeric_limits<double>::epsilon())) {
-    value = -0.5 * z * z - half_log_2pi + log1mexp(std::log(scaled * -z) + half_log_pi_2);
-  } else {
-    value = -0.5 * z * z - half_log_2pi - 2.0 * std::log(-z);
-  }
-  const double log_cdf = std::log(0.5 * scaled) - 0.5 * z * z;
-  return {value, std::exp(log_cdf - value)};
-}
-
-// log EI of a loss to minimize, below `best`: log h(z) + log sigma, z = (best - mean) / sigma.
-inline double log_ei(double mean, double sigma, double best) {
-  return log_h((best - mean) / sigma).value + std::log(sigma);
-}
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/special_functions.hpp
-
-namespace mahpo::search::gp {
-
-enum class AcquisitionKind { log_ei, ucb };
-NLOHMANN_JSON_SERIALIZE_ENUM(AcquisitionKind, {{AcquisitionKind::log_ei, "log_ei"}, {AcquisitionKind::ucb, "ucb"}})
-
-}  // namespace mahpo::search::gp
-
-namespace mahpo::search::gp::detail {
-
-// The acquisition to maximize at a posterior (mean, variance) of standardized losses, and its
-// gradient from the mean's and the variance's gradients.
-struct Acquisition {
-  AcquisitionKind kind = AcquisitionKind::log_ei;
-  double beta = 2.0;
-  double best = 0.0;  // the lowest standardized loss
-
-  double operator()(double mean, double variance) const {
-    const double sigma = std::sqrt(variance);
-    if (kind == AcquisitionKind::ucb) return -(mean - beta * sigma);
-    return log_ei(mean, sigma, best);
-  }
-
-  double operator()(double mean, double variance, std::span<const double> mean_gradient,
-                    std::span<const double> variance_gradient, std::span<double> gradient) const {
-    const double sigma = std::sqrt(variance);
-    if (kind == AcquisitionKind::ucb) {
-      for (std::size_t d = 0; d < gradient.size(); ++d) {
-        gradient[d] = -mean_gradient[d] + beta * variance_gradient[d] / (2.0 * sigma);
-      }
-      return -(mean - beta * sigma);
-    }
-    // d log EI = (log h)'(z) dz + dsigma / sigma, dz = -(dmean + z dsigma) / sigma.
-    const double z = (best - mean) / sigma;
-    const LogH h = log_h(z);
-    for (std::size_t d = 0; d < gradient.size(); ++d) {
-      const double sigma_gradient = variance_gradient[d] / (2.0 * sigma);
-      gradient[d] = h.derivative * (-mean_gradient[d] - z * sigma_gradient) / sigma + sigma_gradient / sigma;
-    }
-    return h.value + std::log(sigma);
-  }
-};
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/acquisition.hpp
-// ---- begin mahpo/search/gp/halton.hpp
-// Halton points (Halton 1960) under a Cranley-Patterson random shift: the quasi-random candidates
-// GP-BO scores its acquisition on.
-
-#include <cmath>
-#include <cstddef>
-#include <span>
-#include <vector>
-
-namespace mahpo::search::gp::detail {
-
-// The radical inverse of `index` in `base`: coordinate of the Halton sequence (Halton 1960).
-inline double radical_inverse(std::size_t index, std::size_t base) {
-  double result = 0.0, digit_weight = 1.0 / static_cast<double>(base);
-  while (index > 0) {
-    result += digit_weight * static_cast<double>(index % base);
-    index /= base;
-    digit_weight /= static_cast<double>(base);
-  }
-  return result;
-}
-
-inline std::vector<std::size_t> first_primes(std::size_t count) {
-  std::vector<std::size_t> primes;
-  for (std::size_t candidate = 2; primes.size() < count; ++candidate) {
-    bool prime = true;
-    for (std::size_t p : primes) {
-      if (p * p > candidate) break;
-      if (candidate % p == 0) {
-        prime = false;
-        break;
-      }
-    }
-    if (prime) primes.push_back(candidate);
-  }
-  return primes;
-}
-
-// `count` Halton points in [0, 1]^dimension, shifted by `shift` modulo 1 (Cranley & Patterson 1976),
-// row-major.
-inline std::vector<double> shifted_halton(std::size_t count, std::span<const double> shift) {
-  const std::size_t dimension = shift.size();
-  const auto primes = first_primes(dimension);
-  std::vector<double> points(count * dimension);
-  for (std::size_t i = 0; i < count; ++i) {
-    for (std::size_t d = 0; d < dimension; ++d) {
-      const double u = radical_inverse(i + 1, primes[d]) + shift[d];
-      points[i * dimension + d] = u - std::floor(u);
-    }
-  }
-  return points;
-}
-
-}  // namespace mahpo::search::gp::detail
-// ---- end mahpo/search/gp/halton.hpp
 // ---- begin mahpo/search/gp/lbfgs.hpp
 // A small box-constrained L-BFGS (projected gradient, backtracking Armijo search along the clamped
 // path): what GP-BO fits its hyperparameters and refines its acquisition with.
@@ -8786,25 +8635,91 @@ Minimum minimize_in_box(F&& f, std::vector<double> x, std::span<const double> lo
 
 }  // namespace mahpo::search::gp::detail
 // ---- end mahpo/search/gp/lbfgs.hpp
-// ---- begin mahpo/search/gp/regressor.hpp
-// The Gaussian-process regressor of GP-BO: Matern-5/2 ARD kernel, Gaussian noise with a floor,
-// hyperparameters fitted by the log marginal likelihood plus a weak prior on their logs (box L-BFGS),
-// posterior mean and variance with their gradients. LAPACK through xtensor-blas does the algebra.
+// ---- begin mahpo/search/gp/special_functions.hpp
+// The special functions GP-BO's acquisition needs, computed stably far into the tails: erfcx,
+// log(1 - exp(a)), log h(z) of expected improvement and log EI itself; the normal quantile.
 
-#include <algorithm>
 #include <cmath>
-#include <cstddef>
 #include <limits>
 #include <numbers>
-#include <random>
-#include <span>
-#include <utility>
-#include <vector>
 
-#include <xtensor-blas/xlinalg.hpp>  // brings xlapack.hpp and the cxxblas macros it needs
-#include <xtensor/xbuilder.hpp>
-#include <xtensor/xtensor.hpp>
+namespace mahpo::search::gp::detail {
 
+// erfcx(x) = exp(x^2) erfc(x). From 12 on (erfc underflows past 26, and exp(x^2) loses digits) the
+// asymptotic series (Abramowitz & Stegun 7.1.23), whose 11th term is below 1e-17 there.
+inline double erfcx(double x) {
+  if (x < 0.0) return 2.0 * std::exp(x * x) - erfcx(-x);  // erfc(-x) = 2 - erfc(x)
+  if (x < 12.0) return std::exp(x * x) * std::erfc(x);
+  const double inverse = 1.0 / (2.0 * x * x);
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k <= 10; ++k) {
+    term *= -(2.0 * k - 1.0) * inverse;
+    sum += term;
+  }
+  return sum / (x * std::sqrt(std::numbers::pi));
+}
+
+// log(1 - exp(a)) for a < 0, accurate at both ends (Mächler 2012, "Accurately computing log(1 - exp(-|a|))").
+inline double log1mexp(double a) {
+  return a > -std::numbers::ln2 ? std::log(-std::expm1(a)) : std::log1p(-std::exp(a));
+}
+
+// log h(z) with h(z) = phi(z) + z Phi(z), so that EI = sigma h(z) (Jones et al. 1998), and its
+// derivative Phi(z) / h(z). Below z = -1 the erfcx form of Ament et al. 2023 (their log_h) avoids the
+// cancellation; below -1/sqrt(eps) its asymptote -z^2/2 - log(2 pi)/2 - 2 log|z|.
+struct LogH {
+  double value;
+  double derivative;
+};
+
+inline LogH log_h(double z) {
+  constexpr double half_log_2pi = 0.91893853320467274178;  // log(2 pi) / 2
+  const double half_log_pi_2 = 0.5 * std::log(std::numbers::pi / 2.0);
+  const double inv_sqrt2 = 1.0 / std::numbers::sqrt2;
+  if (z > -1.0) {
+    const double pdf = std::exp(-0.5 * z * z - half_log_2pi);
+    const double cdf = 0.5 * std::erfc(-z * inv_sqrt2);
+    const double h = pdf + z * cdf;
+    return {std::log(h), cdf / h};
+  }
+  const double scaled = erfcx(-z * inv_sqrt2);  // Phi(z) = scaled exp(-z^2/2) / 2
+  double value;
+  if (z > -1.0 / std::sqrt(std::numeric_limits<double>::epsilon())) {
+    value = -0.5 * z * z - half_log_2pi + log1mexp(std::log(scaled * -z) + half_log_pi_2);
+  } else {
+    value = -0.5 * z * z - half_log_2pi - 2.0 * std::log(-z);
+  }
+  const double log_cdf = std::log(0.5 * scaled) - 0.5 * z * z;
+  return {value, std::exp(log_cdf - value)};
+}
+
+// The standard normal quantile Phi^-1(p), p in (0, 1): Newton's method on Phi(z) = p kept inside a
+// shrinking bracket (bisection when a step would leave it); to 1e-12 in z.
+inline double normal_quantile(double p) {
+  double low = -40.0, high = 40.0, z = 0.0;
+  for (int step = 0; step < 100; ++step) {
+    const double cdf = 0.5 * std::erfc(-z / std::numbers::sqrt2);
+    if (cdf < p) {
+      low = z;
+    } else {
+      high = z;
+    }
+    const double density = std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
+    double next = density > 0.0 ? z - (cdf - p) / density : 0.5 * (low + high);
+    if (!(next > low && next < high)) next = 0.5 * (low + high);
+    if (std::abs(next - z) < 1e-12) return next;
+    z = next;
+  }
+  return z;
+}
+
+// log EI of a loss to minimize, below `best`: log h(z) + log sigma, z = (best - mean) / sigma.
+inline double log_ei(double mean, double sigma, double best) {
+  return log_h((best - mean) / sigma).value + std::log(sigma);
+}
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/special_functions.hpp
 
 namespace mahpo::search::gp::detail {
 
@@ -8865,12 +8780,60 @@ inline bool cholesky(std::vector<double>& matrix, std::size_t n) {
   return cxxlapack::potrf<xt::blas_index_t>('L', size, matrix.data(), size) == 0;
 }
 
+// The kernel's factor for inputs beyond the unit cube: none (GP-BO: k = s2 M(x, x')).
+struct NoFidelity {
+  static constexpr std::size_t inputs = 0;      // coordinates after x in each point
+  static constexpr std::size_t parameters = 0;  // hyperparameters after (log l, log s2, log noise)
+};
+
+// FABOLAS's kernel over the training-set fraction s (Klein et al. 2017, "Fast Bayesian optimization
+// of machine learning hyperparameters on large datasets", AISTATS, section 3.1): k(s, s') =
+// phi(s)^T Sigma phi(s') with a basis phi(s) = (1, g(s)) and Sigma = L L^T, L = [[1, 0], [a, b]]
+// (the signal variance s2 scales it, so L's corner is 1): g(s) = (1 - s)^2 for the loss, which falls
+// as the data grow, g(s) = s for the cost, which grows with them. Hyperparameters (a, log b).
+enum class FidelityBasis { loss, cost };
+
+template <FidelityBasis Basis>
+struct DataSetSize {
+  static constexpr std::size_t inputs = 1, parameters = 2;
+
+  static double basis(double s) { return Basis == FidelityBasis::loss ? (1.0 - s) * (1.0 - s) : s; }
+
+  // k(s, t) / s2 at parameters p = (a, log b).
+  static double value(double s, double t, const double* p) {
+    const double a = p[0], b2 = std::exp(2.0 * p[1]), g = basis(s), h = basis(t);
+    return (1.0 + a * g) * (1.0 + a * h) + b2 * g * h;
+  }
+
+  // d value / d(a, log b).
+  static void gradient(double s, double t, const double* p, double* out) {
+    const double a = p[0], b2 = std::exp(2.0 * p[1]), g = basis(s), h = basis(t);
+    out[0] = g * (1.0 + a * h) + h * (1.0 + a * g);
+    out[1] = 2.0 * b2 * g * h;
+  }
+
+  // Bounds and start of (a, log b), and their weak Gaussian priors (centre, spread): our choice.
+  static constexpr double a_bound = 5.0, a_spread = 2.0;
+  static constexpr double log_b_low = -6.907755278982137, log_b_high = 2.302585092994046;  // log 1e-3, log 10
+  static constexpr double log_b_spread = 2.0;
+};
+
 // A GP regressor with a Matérn-5/2 ARD kernel and Gaussian noise, on points of [0, 1]^dimension
-// (row-major), zero prior mean. Hyperparameters theta = (log l_1..l_d, log s2, log noise).
-class Regressor {
+// (row-major) followed by Fidelity::inputs more coordinates (DataSetSize: the fraction s), zero prior
+// mean: k((x, s), (x', s')) = s2 M(x, x') F(s, s'). Hyperparameters theta = (log l_1..l_d, log s2,
+// log noise, the fidelity's). With NoFidelity (`Regressor`) every number is GP-BO's as before.
+template <typename Fidelity = NoFidelity>
+class BasicRegressor {
+  static constexpr std::size_t extra = Fidelity::inputs;
+  static constexpr bool fidelity = Fidelity::inputs > 0;
+
  public:
-  Regressor(std::size_t dimension, double noise_floor)
-      : dimension_(dimension), theta_(dimension + 2), lower_(dimension + 2), upper_(dimension + 2) {
+  BasicRegressor(std::size_t dimension, double noise_floor)
+      : dimension_(dimension),
+        width_(dimension + extra),
+        theta_(dimension + 2 + Fidelity::parameters),
+        lower_(theta_.size()),
+        upper_(theta_.size()) {
     for (std::size_t d = 0; d < dimension; ++d) {
       lower_[d] = std::log(0.01);
       upper_[d] = std::log(10.0);
@@ -8882,27 +8845,42 @@ class Regressor {
     lower_[dimension + 1] = std::log(noise_floor);
     upper_[dimension + 1] = std::max(0.0, lower_[dimension + 1]);
     theta_[dimension + 1] = std::clamp(std::log(1e-3), lower_[dimension + 1], upper_[dimension + 1]);
+    if constexpr (fidelity) {
+      const std::size_t at = dimension + 2;
+      lower_[at] = -Fidelity::a_bound;
+      upper_[at] = Fidelity::a_bound;
+      theta_[at] = 0.0;
+      lower_[at + 1] = Fidelity::log_b_low;
+      upper_[at + 1] = Fidelity::log_b_high;
+      theta_[at + 1] = 0.0;
+    }
   }
 
   std::size_t dimension() const { return dimension_; }
+  // Coordinates per point: the dimension and the fidelity's inputs.
+  std::size_t width() const { return width_; }
   std::size_t size() const { return y_.size(); }
   const std::vector<double>& theta() const { return theta_; }
   double lengthscale(std::size_t d) const { return std::exp(theta_[d]); }
   double signal_variance() const { return std::exp(theta_[dimension_]); }
   double noise_variance() const { return std::exp(theta_[dimension_ + 1]); }
 
-  // Sets the hyperparameters (clamped to their bounds).
-  void set_hyperparameters(std::span<const double> lengthscales, double signal_variance, double noise_variance) {
+  // Sets the hyperparameters (clamped to their bounds); `fidelity_parameters`, when given, the fidelity's.
+  void set_hyperparameters(std::span<const double> lengthscales, double signal_variance, double noise_variance,
+                           std::span<const double> fidelity_parameters = {}) {
     for (std::size_t d = 0; d < dimension_; ++d) theta_[d] = std::log(lengthscales[d]);
     theta_[dimension_] = std::log(signal_variance);
     theta_[dimension_ + 1] = std::log(noise_variance);
+    for (std::size_t k = 0; k < fidelity_parameters.size() && k < Fidelity::parameters; ++k) {
+      theta_[dimension_ + 2 + k] = fidelity_parameters[k];
+    }
     for (std::size_t k = 0; k < theta_.size(); ++k) theta_[k] = std::clamp(theta_[k], lower_[k], upper_[k]);
   }
 
   // K + noise I at the current hyperparameters, for the n points x (row-major).
   xt::xtensor<double, 2> kernel_matrix(std::span<const double> x) {
-    const std::size_t n = x.size() / dimension_;
-    fill_kernel(feature_major(x, dimension_), n, theta_, 0.0, work_);
+    const std::size_t n = x.size() / width_;
+    fill_kernel(feature_major(x, width_), n, theta_, 0.0, work_);
     xt::xtensor<double, 2> full = xt::zeros<double>({n, n});
     for (std::size_t j = 0; j < n; ++j) {
       for (std::size_t i = j; i < n; ++i) full(i, j) = full(j, i) = work_[j * n + i];
@@ -8915,7 +8893,7 @@ class Regressor {
   // -infinity where K is not positive definite.
   double log_posterior(std::span<const double> x, std::span<const double> y, std::span<const double> theta,
                        std::span<double> gradient) {
-    const std::vector<double> columns = feature_major(x, dimension_);
+    const std::vector<double> columns = feature_major(x, width_);
     return log_posterior_of_columns(columns, y, theta, gradient);
   }
 
@@ -8925,7 +8903,7 @@ class Regressor {
   template <typename Rng>
   void fit(std::span<const double> x, std::span<const double> y, Rng& rng, std::size_t restarts,
            std::size_t evaluations, double first_step = 1.0) {
-    const std::vector<double> columns = feature_major(x, dimension_);
+    const std::vector<double> columns = feature_major(x, width_);
     const auto negative = [&](std::span<const double> theta, std::span<double> gradient) {
       const double value = log_posterior_of_columns(columns, y, theta, gradient);
       for (double& component : gradient) component = -component;
@@ -8938,6 +8916,10 @@ class Regressor {
       for (std::size_t d = 0; d < dimension_; ++d) start[d] = std::log(0.05) + unit(rng) * std::log(2.0 / 0.05);
       start[dimension_] = -1.0 + 2.0 * unit(rng);
       start[dimension_ + 1] = std::log(1e-5) + unit(rng) * std::log(1e-1 / 1e-5);
+      if constexpr (fidelity) {
+        start[dimension_ + 2] = -1.0 + 2.0 * unit(rng);
+        start[dimension_ + 3] = std::log(0.1) + unit(rng) * std::log(2.0 / 0.1);
+      }
       Minimum found = minimize_in_box(negative, std::move(start), lower_, upper_, evaluations, 1.0);
       if (found.value < best.value) best = std::move(found);
     }
@@ -8947,7 +8929,7 @@ class Regressor {
   // Conditions on (x, y) at the current theta. Adds jitter when K is numerically singular; false
   // if even that fails.
   bool condition(std::span<const double> x, std::span<const double> y) {
-    columns_ = feature_major(x, dimension_);
+    columns_ = feature_major(x, width_);
     y_.assign(y.begin(), y.end());
     const std::size_t n = y_.size();
     bool factored = false;
@@ -8972,35 +8954,153 @@ class Regressor {
   void predict(std::span<const double> points, std::span<double> mean, std::span<double> variance) const {
     const std::size_t n = y_.size(), m = mean.size();
     if (m == 0) return;
-    const auto inverse_squared = inverse_squared_lengthscales(theta_);
-    const double signal = signal_variance();
-    // Column c: k(point c, x_i), i = 0..n-1. A kept buffer: a fresh megabyte each ask costs page faults.
     std::vector<double>& cross = cross_;
-    resize_kept(cross, n * m);
-    for (std::size_t c = 0; c < m; ++c) {
-      double* row = &cross[c * n];
-      scaled_distances(&points[c * dimension_], columns_, n, 0, n, inverse_squared, row);
-      double total = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-        row[i] = matern52(row[i], signal);
-        total += row[i] * alpha_[i];
-      }
-      mean[c] = total;
-    }
+    cross_covariances(points, m, mean, cross);
     const auto size = static_cast<xt::blas_index_t>(n);
     cxxlapack::trtrs<xt::blas_index_t>('L', 'N', 'N', size, static_cast<xt::blas_index_t>(m), cholesky_.data(), size,
                                        cross.data(), size);  // L^-1 k: variance = s2 - |L^-1 k|^2
+    const double signal = signal_variance();
     for (std::size_t c = 0; c < m; ++c) {
       const double* row = &cross[c * n];
       double explained = 0.0;
       for (std::size_t i = 0; i < n; ++i) explained += row[i] * row[i];
-      variance[c] = std::max(signal - explained, variance_floor());
+      variance[c] = std::max(prior_variance(&points[c * width_], signal) - explained, variance_floor());
     }
   }
 
-  // Posterior mean and latent variance at one point, with their gradients in the point.
+  // What predictions at m points are made of: L^-1 k(point c, X) (column c of `solved`, n x m), the
+  // posterior means k^T alpha and the latent variances.
+  struct Projection {
+    std::vector<double> points, solved, mean, variance;
+  };
+
+  // The projection of m points (row-major), after condition().
+  Projection project(std::span<const double> points) const {
+    const std::size_t n = y_.size(), m = points.size() / width_;
+    Projection projection{std::vector<double>(points.begin(), points.end()), {}, std::vector<double>(m), {}};
+    cross_covariances(points, m, projection.mean, projection.solved);
+    const auto size = static_cast<xt::blas_index_t>(n);
+    cxxlapack::trtrs<xt::blas_index_t>('L', 'N', 'N', size, static_cast<xt::blas_index_t>(m), cholesky_.data(), size,
+                                       projection.solved.data(), size);
+    const double signal = signal_variance();
+    projection.variance.resize(m);
+    for (std::size_t c = 0; c < m; ++c) {
+      const double* row = &projection.solved[c * n];
+      double explained = 0.0;
+      for (std::size_t i = 0; i < n; ++i) explained += row[i] * row[i];
+      projection.variance[c] = std::max(prior_variance(&points[c * width_], signal) - explained, variance_floor());
+    }
+    return projection;
+  }
+
+  // The posterior covariance of point c of `a` with point c of `b` (projections of as many points).
+  void covariances(const Projection& a, const Projection& b, std::span<double> covariance) const {
+    const std::size_t n = y_.size();
+    const double signal = signal_variance();
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    for (std::size_t c = 0; c < covariance.size(); ++c) {
+      const double* row_a = &a.solved[c * n];
+      const double* row_b = &b.solved[c * n];
+      double shared = 0.0;
+      for (std::size_t i = 0; i < n; ++i) shared += row_a[i] * row_b[i];
+      const double* point_a = &a.points[c * width_];
+      const double* point_b = &b.points[c * width_];
+      double r2 = 0.0;
+      for (std::size_t d = 0; d < dimension_; ++d) {
+        r2 += (point_a[d] - point_b[d]) * (point_a[d] - point_b[d]) * inverse_squared[d];
+      }
+      covariance[c] =
+          matern52(std::sqrt(r2), signal) * factor(point_a + dimension_, point_b + dimension_, theta_) - shared;
+    }
+  }
+
+  // The joint posterior of pairs: at points a_c and b_c (row-major, m each), their means, latent
+  // variances and covariance (FABOLAS: a config at a fraction s and at s = 1).
+  void predict_pairs(std::span<const double> a, std::span<const double> b, std::span<double> mean_a,
+                     std::span<double> variance_a, std::span<double> mean_b, std::span<double> variance_b,
+                     std::span<double> covariance) const {
+    const Projection at_a = project(a), at_b = project(b);
+    std::copy(at_a.mean.begin(), at_a.mean.end(), mean_a.begin());
+    std::copy(at_a.variance.begin(), at_a.variance.end(), variance_a.begin());
+    std::copy(at_b.mean.begin(), at_b.mean.end(), mean_b.begin());
+    std::copy(at_b.variance.begin(), at_b.variance.end(), variance_b.begin());
+    covariances(at_a, at_b, covariance);
+  }
+
+  // One config at any fraction, cheaply. With FABOLAS's factor, F(s, t) = u(s) u(t) + b^2 g(s) g(t)
+  // with u(s) = 1 + a g(s): the cross-covariance of (x, s) with a data point i is u(s) P_i + g(s) Q_i,
+  // P_i = s2 M(x, x_i) u(s_i), Q_i = s2 M(x, x_i) b^2 g(s_i). Two triangular solves per config
+  // (p = L^-1 P, q = L^-1 Q) then give the posterior at every fraction from five numbers.
+  struct FractionProjection {
+    std::vector<double> p_mean, q_mean, pp, pq, qq;  // per config: P^T alpha, Q^T alpha, p.p, p.q, q.q
+  };
+
+  // The fraction projection of m configs (row-major, `dimension` coordinates each: no fraction), after condition().
+  FractionProjection project_fractions(std::span<const double> configs) const requires(fidelity) {
+    const std::size_t n = y_.size(), m = configs.size() / dimension_;
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    const double signal = signal_variance(), a = fidelity_a(), b2 = fidelity_b2();
+    const double* s = &columns_[dimension_ * n];
+    std::vector<double> p(n * m), q(n * m);
+    FractionProjection projection{std::vector<double>(m), std::vector<double>(m), std::vector<double>(m),
+                                  std::vector<double>(m), std::vector<double>(m)};
+    for (std::size_t c = 0; c < m; ++c) {
+      double* p_row = &p[c * n];
+      double* q_row = &q[c * n];
+      scaled_distances(&configs[c * dimension_], columns_, n, 0, n, inverse_squared, p_row);
+      double p_total = 0.0, q_total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double base = matern52(p_row[i], signal), g = Fidelity::basis(s[i]);
+        p_row[i] = base * (1.0 + a * g);
+        q_row[i] = base * b2 * g;
+        p_total += p_row[i] * alpha_[i];
+        q_total += q_row[i] * alpha_[i];
+      }
+      projection.p_mean[c] = p_total;
+      projection.q_mean[c] = q_total;
+    }
+    const auto size = static_cast<xt::blas_index_t>(n);
+    for (auto* cross : {&p, &q}) {
+      cxxlapack::trtrs<xt::blas_index_t>('L', 'N', 'N', size, static_cast<xt::blas_index_t>(m), cholesky_.data(), size,
+                                         cross->data(), size);
+    }
+    for (std::size_t c = 0; c < m; ++c) {
+      const double* p_row = &p[c * n];
+      const double* q_row = &q[c * n];
+      double pp = 0.0, pq = 0.0, qq = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        pp += p_row[i] * p_row[i];
+        pq += p_row[i] * q_row[i];
+        qq += q_row[i] * q_row[i];
+      }
+      projection.pp[c] = pp;
+      projection.pq[c] = pq;
+      projection.qq[c] = qq;
+    }
+    return projection;
+  }
+
+  // The posterior mean of config c at fraction s (a fraction projection).
+  double fraction_mean(const FractionProjection& projection, std::size_t c, double s) const requires(fidelity) {
+    const double g = Fidelity::basis(s);
+    return (1.0 + fidelity_a() * g) * projection.p_mean[c] + g * projection.q_mean[c];
+  }
+
+  // The posterior covariance of config c at fractions s and t (its latent variance when s = t).
+  double fraction_covariance(const FractionProjection& projection, std::size_t c, double s, double t) const
+      requires(fidelity) {
+    const double a = fidelity_a(), g_s = Fidelity::basis(s), g_t = Fidelity::basis(t);
+    const double u_s = 1.0 + a * g_s, u_t = 1.0 + a * g_t;
+    const double prior = signal_variance() * (u_s * u_t + fidelity_b2() * g_s * g_t);
+    const double explained =
+        u_s * u_t * projection.pp[c] + (u_s * g_t + g_s * u_t) * projection.pq[c] + g_s * g_t * projection.qq[c];
+    const double covariance = prior - explained;
+    return s == t ? std::max(covariance, variance_floor()) : covariance;
+  }
+
+  // Posterior mean and latent variance at one point, with their gradients in the point (no fidelity).
   void predict(std::span<const double> point, double& mean, double& variance, std::span<double> mean_gradient,
-               std::span<double> variance_gradient) const {
+               std::span<double> variance_gradient) const requires(!fidelity) {
     const std::size_t n = y_.size();
     const auto inverse_squared = inverse_squared_lengthscales(theta_);
     const double signal = signal_variance();
@@ -9035,6 +9135,52 @@ class Regressor {
  private:
   double variance_floor() const { return 1e-12 * signal_variance(); }
 
+  double fidelity_a() const { return theta_[dimension_ + 2]; }
+  double fidelity_b2() const { return std::exp(2.0 * theta_[dimension_ + 3]); }
+
+  // F(s, s') between two points' fidelity inputs (1 without a fidelity).
+  static double factor(const double* s, const double* t, std::span<const double> theta) {
+    if constexpr (fidelity) {
+      return Fidelity::value(*s, *t, theta.data() + theta.size() - Fidelity::parameters);
+    } else {
+      return 1.0;
+    }
+  }
+
+  // The prior variance s2 F(s, s) at a point.
+  double prior_variance(const double* point, double signal) const {
+    if constexpr (fidelity) {
+      return signal * factor(point + dimension_, point + dimension_, theta_);
+    } else {
+      return signal;
+    }
+  }
+
+  // Column c of `cross` (n x m, column-major): k(point c, x_i); mean[c] = k^T alpha.
+  void cross_covariances(std::span<const double> points, std::size_t m, std::span<double> mean,
+                         std::vector<double>& cross) const {
+    const std::size_t n = y_.size();
+    const auto inverse_squared = inverse_squared_lengthscales(theta_);
+    const double signal = signal_variance();
+    // A kept buffer: a fresh megabyte each ask costs page faults.
+    resize_kept(cross, n * m);
+    for (std::size_t c = 0; c < m; ++c) {
+      double* row = &cross[c * n];
+      const double* point = &points[c * width_];
+      scaled_distances(point, columns_, n, 0, n, inverse_squared, row);
+      double total = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        row[i] = matern52(row[i], signal);
+        if constexpr (fidelity) {
+          const double at = columns_[dimension_ * n + i];
+          row[i] *= factor(point + dimension_, &at, theta_);
+        }
+        total += row[i] * alpha_[i];
+      }
+      mean[c] = total;
+    }
+  }
+
   std::vector<double> inverse_squared_lengthscales(std::span<const double> theta) const {
     std::vector<double> all(dimension_);
     for (std::size_t d = 0; d < dimension_; ++d) all[d] = std::exp(-2.0 * theta[d]);
@@ -9055,6 +9201,10 @@ class Regressor {
       scaled_distances(point.data(), columns, n, j, n, inverse_squared, radius);
       double* column = &into[j * n + j];  // column-major: rows j..n-1 of column j are contiguous
       for (std::size_t i = 0; i < n - j; ++i) column[i] = matern52(radius[i], signal);
+      if constexpr (fidelity) {
+        const double* s = &columns[dimension_ * n];
+        for (std::size_t i = 0; i < n - j; ++i) column[i] *= factor(&s[j + i], &s[j], theta);
+      }
       column[0] += noise + jitter;
     }
   }
@@ -9080,9 +9230,20 @@ class Regressor {
     const double signal = std::exp(theta[dims]), noise = std::exp(theta[dims + 1]);
     std::vector<double> lengthscale_gradient(dims, 0.0), slope(n);
     double signal_gradient = 0.0, noise_gradient = 0.0;
+    std::array<double, Fidelity::parameters + 1> fidelity_gradient{}, dfactor{};
+    const double* s = fidelity ? &columns[dims * n] : nullptr;
+    const double* parameters = theta.data() + theta.size() - Fidelity::parameters;
     for (std::size_t j = 0; j < n; ++j) {
       const double diagonal_weight = alpha[j] * alpha[j] - work_[j * n + j];  // W = alpha alpha^T - K^-1
-      signal_gradient += 0.5 * diagonal_weight * signal;
+      if constexpr (fidelity) {
+        signal_gradient += 0.5 * diagonal_weight * signal * Fidelity::value(s[j], s[j], parameters);
+        Fidelity::gradient(s[j], s[j], parameters, dfactor.data());
+        for (std::size_t p = 0; p < Fidelity::parameters; ++p) {
+          fidelity_gradient[p] += 0.5 * diagonal_weight * signal * dfactor[p];
+        }
+      } else {
+        signal_gradient += 0.5 * diagonal_weight * signal;
+      }
       noise_gradient += 0.5 * diagonal_weight * noise;
       // Off the diagonal, W_ij counts twice (W is symmetric): 1/2 tr(W dK) = sum_{i > j} W_ij dK_ij + ...
       const double* radius = &radius_[j * n];
@@ -9093,7 +9254,14 @@ class Regressor {
           slope[i] = 0.0;
           continue;
         }
-        const double weight = (alpha[i] * alpha[j] - inverse[i]) * signal * std::exp(-sqrt5 * r);
+        double weight = (alpha[i] * alpha[j] - inverse[i]) * signal * std::exp(-sqrt5 * r);
+        if constexpr (fidelity) {
+          // W_ij s2 M_ij dF_ij for the fidelity's parameters; the rest as without, times F_ij.
+          const double shape = 1.0 + sqrt5 * r + 5.0 / 3.0 * r * r;
+          Fidelity::gradient(s[i], s[j], parameters, dfactor.data());
+          for (std::size_t p = 0; p < Fidelity::parameters; ++p) fidelity_gradient[p] += weight * shape * dfactor[p];
+          weight *= Fidelity::value(s[i], s[j], parameters);
+        }
         signal_gradient += weight * (1.0 + sqrt5 * r + 5.0 / 3.0 * r * r);
         slope[i] = weight * 5.0 / 3.0 * (1.0 + sqrt5 * r);  // W_ij dk/dlog l_d = slope_i (x_id - x_jd)^2 / l_d^2
       }
@@ -9108,10 +9276,12 @@ class Regressor {
     for (std::size_t d = 0; d < dims; ++d) gradient[d] += lengthscale_gradient[d];
     gradient[dims] += signal_gradient;
     gradient[dims + 1] += noise_gradient;
+    for (std::size_t p = 0; p < Fidelity::parameters; ++p) gradient[dims + 2 + p] += fidelity_gradient[p];
     return value;
   }
 
-  // Weak Gaussian priors on the log hyperparameters (our choice; see the header comment).
+  // Weak Gaussian priors on the log hyperparameters (our choice; see the header comment), and on the
+  // fidelity's (a, log b): N(0, 2^2) each.
   double log_prior(std::span<const double> theta, std::span<double> gradient) const {
     double value = 0.0;
     const auto add = [&](std::size_t k, double centre, double spread) {
@@ -9122,18 +9292,653 @@ class Regressor {
     for (std::size_t d = 0; d < dimension_; ++d) add(d, std::log(0.5), 1.5);
     add(dimension_, 0.0, 1.5);
     add(dimension_ + 1, std::log(1e-4), 4.0);
+    if constexpr (fidelity) {
+      add(dimension_ + 2, 0.0, Fidelity::a_spread);
+      add(dimension_ + 3, 0.0, Fidelity::log_b_spread);
+    }
     return value;
   }
 
-  std::size_t dimension_;
+  std::size_t dimension_, width_;
   std::vector<double> theta_, lower_, upper_;
   std::vector<double> columns_, y_, alpha_, radius_;
   std::vector<double> cholesky_, work_;  // column-major n x n, lower halves used
   mutable std::vector<double> cross_;
 };
 
+// GP-BO's regressor: the unit cube alone.
+using Regressor = BasicRegressor<NoFidelity>;
+
+// Losses standardized in place (zero mean, unit sd): the GP's constant mean is their mean. A set
+// without spread keeps its scale (sd 1).
+inline void standardize(std::vector<double>& y) {
+  auto losses = xt::adapt(y);
+  const double mean = xt::mean(losses)();
+  double spread = xt::stddev(losses)();
+  if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
+  losses = (losses - mean) / spread;
+}
+
+// Losses replaced in place by the normal scores of their ranks, Phi^-1((rank + 1/2) / n), ties
+// sharing their mean rank: a Gaussian copula of the losses (Salinas et al. 2020, "A quantile-based
+// approach for hyperparameter transfer learning", ICML), so that a few far outliers (a diverged
+// training at chance level) cannot flatten the GP's picture of the good region.
+inline void normal_scores(std::vector<double>& y) {
+  const std::size_t n = y.size();
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
+  std::vector<double> scores(n);
+  for (std::size_t first = 0; first < n;) {
+    std::size_t last = first;
+    while (last + 1 < n && y[order[last + 1]] == y[order[first]]) ++last;
+    const double rank = 0.5 * static_cast<double>(first + last);
+    const double score = normal_quantile((rank + 0.5) / static_cast<double>(n));
+    for (std::size_t k = first; k <= last; ++k) scores[order[k]] = score;
+    first = last + 1;
+  }
+  y = std::move(scores);
+}
+
+// GP-BO's fitting schedule. While at most `cheap_fit_limit` (64) results are modelled a fit costs
+// little: `evaluations` likelihood evaluations per start and `restarts` random restarts. Past it an
+// evaluation costs O(n^3): the warm start alone, with evaluations * (64 / n)^3 evaluations (at least
+// 2: a gradient and a step) and small steps, so that the hyperparameters track the data.
+inline constexpr std::size_t cheap_fit_limit = 64;
+
+template <typename Model, typename Rng>
+void fit_on_schedule(Model& model, std::span<const double> x, std::span<const double> y, Rng& rng, std::size_t restarts,
+                     std::size_t evaluations) {
+  const std::size_t n = y.size();
+  if (n <= cheap_fit_limit) {
+    model.fit(x, y, rng, restarts, evaluations);
+    return;
+  }
+  const double scale = std::pow(static_cast<double>(cheap_fit_limit) / static_cast<double>(n), 3.0);
+  const auto shrunk =
+      std::max<std::size_t>(2, static_cast<std::size_t>(std::lround(static_cast<double>(evaluations) * scale)));
+  model.fit(x, y, rng, 0, shrunk, 0.2);
+}
+
 }  // namespace mahpo::search::gp::detail
 // ---- end mahpo/search/gp/regressor.hpp
+
+namespace mahpo::search {
+
+struct FabolasOptions {
+  std::size_t startup_configs = 5;                                               // prior configs of the initial design
+  std::vector<double> startup_fractions{1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8};  // ... each tried at these
+  double min_fraction = 1.0 / 64;                                                // the smallest fraction searched
+  std::size_t fraction_levels = 7;                                               // fractions on a log grid, 1 included
+  std::size_t candidates = 500;                                                  // prior configs scored per ask
+  std::size_t max_value_samples = 10;                                            // f* samples of MES
+  std::size_t quadrature_nodes = 24;                                             // Gauss-Hermite nodes per expectation
+  std::size_t max_points = 300;                                                  // the newest results the GPs model
+  std::string cost_metric = "training_seconds";                                  // a result's cost, when it has it
+  std::size_t fit_restarts = 2;                                                  // GP fits: as GP-BO
+  std::size_t fit_evaluations = 30;
+  double noise_floor = 1e-6;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FabolasOptions, startup_configs, startup_fractions, min_fraction, fraction_levels,
+                                   candidates, max_value_samples, quadrature_nodes, max_points, cost_metric,
+                                   fit_restarts, fit_evaluations, noise_floor)
+
+namespace fabolas::detail {
+
+// Gauss-Hermite nodes z_k and weights w_k for E[h(Z)], Z ~ N(0, 1): sum w_k h(z_k) (Golub & Welsch
+// 1969: the eigenvalues of the Jacobi matrix of the Hermite polynomials, weights from the first
+// components of its eigenvectors).
+struct Quadrature {
+  std::vector<double> nodes, weights;
+};
+
+inline Quadrature gauss_hermite(std::size_t count) {
+  xt::xtensor<double, 2> jacobi = xt::zeros<double>({count, count});
+  for (std::size_t k = 1; k < count; ++k) jacobi(k, k - 1) = jacobi(k - 1, k) = std::sqrt(static_cast<double>(k));
+  const auto [values, vectors] = xt::linalg::eigh(jacobi);  // probabilists' Hermite: nodes of N(0, 1)
+  Quadrature rule;
+  for (std::size_t k = 0; k < count; ++k) {
+    rule.nodes.push_back(values(k));
+    rule.weights.push_back(vectors(0, k) * vectors(0, k));
+  }
+  return rule;
+}
+
+inline double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::numbers::sqrt2); }
+
+// log Phi(z), finite far into the lower tail (Phi(z) ~ phi(z) / -z there).
+inline double log_normal_cdf(double z) {
+  if (z > -30.0) return std::log(normal_cdf(z));
+  return -0.5 * z * z - std::log(-z) - 0.5 * std::log(2.0 * std::numbers::pi);
+}
+
+// MES at the full fraction (Wang & Jegelka 2017, eq. 6): gamma phi(gamma) / (2 Phi(gamma)) - log Phi(gamma).
+inline double max_value_information(double gamma) {
+  const double log_cdf = log_normal_cdf(gamma);
+  const double ratio = std::exp(-0.5 * gamma * gamma - 0.5 * std::log(2.0 * std::numbers::pi) - log_cdf);
+  return gamma * ratio / 2.0 - log_cdf;
+}
+
+// MF-MES for an observation y with mean mu_y and variance var_y, correlated (covariance `shared`)
+// with the full-fraction value of mean mu_1, latent variance var_1, given f(x, 1) <= f* (maximization).
+inline double fidelity_information(double mu_y, double var_y, double mu_1, double var_1, double shared, double best,
+                                   const Quadrature& rule) {
+  const double sigma_y = std::sqrt(var_y);
+  const double conditional_var = std::max(var_1 - shared * shared / var_y, 1e-12 * var_1);
+  const double conditional_sd = std::sqrt(conditional_var);
+  double mass = 0.0, spread = 0.0, log_term = 0.0;
+  for (std::size_t k = 0; k < rule.nodes.size(); ++k) {
+    const double z = rule.nodes[k];
+    const double y = mu_y + sigma_y * z;
+    const double mu_given = mu_1 + shared / var_y * (y - mu_y);
+    const double gamma = (best - mu_given) / conditional_sd;
+    const double log_cdf = log_normal_cdf(gamma);
+    const double cdf = std::exp(log_cdf);
+    mass += rule.weights[k] * cdf;
+    spread += rule.weights[k] * cdf * z * z;
+    log_term += rule.weights[k] * cdf * log_cdf;
+  }
+  if (!(mass > 1e-300)) return 0.0;
+  return std::max(0.0, 0.5 * (1.0 - spread / mass) + log_term / mass - std::log(mass));
+}
+
+// Samples of the best value max_x f(x) from a Gumbel fit to P(f* < z) = prod_x Phi((z - mu_x) / sd_x)
+// at its quartiles (Wang & Jegelka 2017, section 3.1); each at least the largest mean.
+inline std::vector<double> max_value_samples(const std::vector<double>& means, const std::vector<double>& sds,
+                                             std::size_t count, std::mt19937_64& rng) {
+  const double top = *std::max_element(means.begin(), means.end());
+  const double widest = *std::max_element(sds.begin(), sds.end());
+  const auto log_probability = [&](double z) {
+    double total = 0.0;
+    for (std::size_t i = 0; i < means.size(); ++i) total += log_normal_cdf((z - means[i]) / sds[i]);
+    return total;
+  };
+  const auto quantile = [&](double q) {
+    double low = top - 5.0 * widest - 1e-9, high = top + 10.0 * widest + 1e-9;
+    const double target = std::log(q);
+    for (int step = 0; step < 100; ++step) {
+      const double middle = 0.5 * (low + high);
+      (log_probability(middle) < target ? low : high) = middle;
+    }
+    return 0.5 * (low + high);
+  };
+  const double q25 = quantile(0.25), q50 = quantile(0.5), q75 = quantile(0.75);
+  // Gumbel: z_q = a - b log(-log q).
+  const double b = std::max((q75 - q25) / (std::log(std::log(4.0)) - std::log(std::log(4.0 / 3.0))), 1e-12);
+  const double a = q50 + b * std::log(std::log(2.0));
+  std::uniform_real_distribution<double> unit(1e-12, 1.0 - 1e-12);
+  std::vector<double> samples(count);
+  for (double& sample : samples) sample = std::max(a - b * std::log(-std::log(unit(rng))), top + 1e-9);
+  return samples;
+}
+
+}  // namespace fabolas::detail
+
+template <typename S>
+class Fabolas {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "fabolas";
+
+  explicit Fabolas(SearchOptions options = {}, FabolasOptions fabolas = {})
+      : options_(options),
+        fabolas_(validated(std::move(fabolas))),
+        history_(options.goal),
+        rng_(options.seed),
+        loss_(S::dimension, fabolas_.noise_floor),
+        cost_(S::dimension, fabolas_.noise_floor),
+        rule_(fabolas::detail::gauss_hermite(fabolas_.quadrature_nodes)) {}
+
+  Trial<S> ask() {
+    const std::size_t asked = history_.asked();
+    const std::size_t startup = fabolas_.startup_configs * fabolas_.startup_fractions.size();
+    if (asked < startup) {
+      const std::size_t per_config = fabolas_.startup_fractions.size();
+      if (asked % per_config == 0) startup_config_ = S::sample(rng_);
+      return add(startup_config_, fabolas_.startup_fractions[asked % per_config]);
+    }
+    if constexpr (S::dimension > 0) {
+      if (auto chosen = propose()) return add(S::from_unit_cube(chosen->first), chosen->second);
+    }
+    return add(S::sample(rng_), fabolas_.startup_fractions.back());
+  }
+
+  void tell(std::size_t id, const Result& result) {
+    const auto& entry = history_.tell(id, result, name);
+    double cost = whole_set_epochs(entry.budget);
+    if (const auto found = result.metrics.find(fabolas_.cost_metric);
+        found != result.metrics.end() && found->is_number() && found->template get<double>() > 0.0) {
+      cost = found->template get<double>();
+    }
+    costs_.resize(history_.asked(), 0.0);
+    costs_[id] = cost;
+  }
+
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const FabolasOptions& fabolas_options() const { return fabolas_; }
+  nlohmann::json options_json() const { return fabolas_; }
+  const History<S>& history() const { return history_; }
+
+  // The config predicted best on the whole training set, among those asked: none before two results
+  // and a fit. Uses the last fitted hyperparameters (draws nothing from the searcher's stream).
+  std::optional<Config<S>> incumbent() const {
+    if constexpr (S::dimension > 0) {
+      std::vector<double> x, y;
+      gather(x, y);
+      if (y.size() < 2 || fitted_size_ == 0) return std::nullopt;
+      Loss model = loss_;
+      if (!model.condition(x, y)) return std::nullopt;
+      return incumbent_among_results(model);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static constexpr std::size_t dims = S::dimension;
+  using Loss = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::loss>>;
+  using Cost = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::cost>>;
+
+  static FabolasOptions validated(FabolasOptions fabolas) {
+    const auto fail = [](const std::string& message) { throw std::invalid_argument("mahpo::fabolas: " + message); };
+    if (!(fabolas.min_fraction > 0.0 && fabolas.min_fraction < 1.0)) {
+      fail(fmt::format("min_fraction ({}) must be in (0, 1)", fabolas.min_fraction));
+    }
+    if (fabolas.startup_fractions.empty()) fail("startup_fractions must name at least one fraction");
+    for (double fraction : fabolas.startup_fractions) {
+      if (!(fraction >= fabolas.min_fraction && fraction <= 1.0)) {
+        fail(fmt::format("a startup fraction ({}) must be in [min_fraction, 1]", fraction));
+      }
+    }
+    if (fabolas.startup_configs < 2) fail("startup_configs must be at least 2");
+    if (fabolas.fraction_levels < 2) fail("fraction_levels must be at least 2 (min_fraction and 1)");
+    if (fabolas.candidates == 0) fail("candidates must be at least 1");
+    if (fabolas.max_value_samples == 0) fail("max_value_samples must be at least 1");
+    if (fabolas.quadrature_nodes < 2) fail("quadrature_nodes must be at least 2");
+    if (fabolas.max_points < 2 * fabolas.startup_fractions.size()) {
+      fail(fmt::format("max_points ({}) must hold at least two startup configs' results", fabolas.max_points));
+    }
+    if (fabolas.fit_evaluations == 0) fail("fit_evaluations must be at least 1");
+    if (!(fabolas.noise_floor > 0.0 && fabolas.noise_floor < 1.0)) {
+      fail(fmt::format("noise_floor ({}) must be in (0, 1)", fabolas.noise_floor));
+    }
+    return fabolas;
+  }
+
+  const Trial<S>& add(Config<S> config, double fraction) {
+    Budget budget = options_.budget;
+    budget.fraction = fraction;
+    return history_.add(std::move(config), budget);
+  }
+
+  // (x, s) of a trial: its unit-cube point and its fraction.
+  void append_point(std::vector<double>& into, const typename History<S>::observation_type& entry) const {
+    into.insert(into.end(), entry.point.begin(), entry.point.end());
+    into.push_back(entry.budget.fraction);
+  }
+
+  // The newest `max_points` usable results as (x, s) points and standardized losses; returns how
+  // many usable results there are in all.
+  std::size_t gather(std::vector<double>& x, std::vector<double>& y) const {
+    std::vector<const typename History<S>::observation_type*> kept;
+    for (const auto* entry : history_.usable()) {
+      if (std::isfinite(entry->loss)) kept.push_back(entry);
+    }
+    const std::size_t first = kept.size() > fabolas_.max_points ? kept.size() - fabolas_.max_points : 0;
+    for (std::size_t k = first; k < kept.size(); ++k) {
+      append_point(x, *kept[k]);
+      y.push_back(kept[k]->loss);
+    }
+    if (y.size() >= 2) gp::detail::standardize(y);
+    return kept.size();
+  }
+
+  // Fits (when results came in) and conditions the loss GP on the usable results; false when too few.
+  bool condition_on_results() {
+    x_.clear();
+    y_.clear();
+    const std::size_t results = gather(x_, y_);
+    if (y_.size() < 2) return false;
+    if (results != fitted_size_) {
+      gp::detail::fit_on_schedule(loss_, x_, y_, rng_, fabolas_.fit_restarts, fabolas_.fit_evaluations);
+      fitted_size_ = results;
+    }
+    return loss_.condition(x_, y_);
+  }
+
+  // Among the configs with results, the one with the lowest posterior mean at s = 1 under `model`.
+  Config<S> incumbent_among_results(const Loss& model) const {
+    std::vector<double> points;
+    std::vector<const typename History<S>::observation_type*> entries;
+    for (const auto* entry : history_.usable()) {
+      if (!std::isfinite(entry->loss)) continue;
+      points.insert(points.end(), entry->point.begin(), entry->point.end());
+      points.push_back(1.0);
+      entries.push_back(entry);
+    }
+    std::vector<double> means(entries.size()), variances(entries.size());
+    model.predict(points, means, variances);
+    const auto best = static_cast<std::size_t>(std::min_element(means.begin(), means.end()) - means.begin());
+    return entries[best]->config;
+  }
+
+  // The (point, fraction) with the most information about the best full-set value per unit of cost.
+  std::optional<std::pair<std::array<double, dims>, double>> propose() {
+    if (!condition_on_results()) return std::nullopt;
+    const Config<S> incumbent = incumbent_among_results(loss_);
+    const auto incumbent_point = S::to_unit_cube(incumbent);
+
+    // The cost GP on the costs of the told trials.
+    std::vector<double> cost_x, cost_y;
+    const auto& entries = history_.entries();
+    for (std::size_t k = entries.size(); k-- > 0 && cost_y.size() < fabolas_.max_points;) {  // the newest
+      const auto& entry = entries[k];
+      if (!entry.finished || entry.id >= costs_.size() || !(costs_[entry.id] > 0.0)) continue;
+      append_point(cost_x, entry);
+      cost_y.push_back(costs_[entry.id]);
+    }
+    if (cost_y.size() < 2) return std::nullopt;
+    const double cost_mean = mean_of(cost_y), cost_floor = 1e-3 * *std::min_element(cost_y.begin(), cost_y.end());
+    double cost_spread = 0.0;
+    for (double cost : cost_y) cost_spread += (cost - cost_mean) * (cost - cost_mean);
+    cost_spread = std::sqrt(cost_spread / static_cast<double>(cost_y.size()));
+    if (!(cost_spread > 1e-12 * std::max(1.0, cost_mean))) cost_spread = 1.0;
+    for (double& cost : cost_y) cost = (cost - cost_mean) / cost_spread;
+    if (history_.finished() != cost_fitted_size_) {
+      gp::detail::fit_on_schedule(cost_, cost_x, cost_y, rng_, fabolas_.fit_restarts, fabolas_.fit_evaluations);
+      cost_fitted_size_ = history_.finished();
+    }
+    if (!cost_.condition(cost_x, cost_y)) return std::nullopt;
+
+    // Kriging believer: pending trials join the loss GP at its posterior mean.
+    const auto running = history_.running();
+    if (!running.empty()) {
+      std::vector<double> pending;
+      for (const auto* entry : running) append_point(pending, *entry);
+      std::vector<double> believed(running.size()), unused(running.size());
+      loss_.predict(pending, believed, unused);
+      x_.insert(x_.end(), pending.begin(), pending.end());
+      y_.insert(y_.end(), believed.begin(), believed.end());
+      if (!loss_.condition(x_, y_)) return std::nullopt;
+    }
+
+    // Candidate configs: prior draws and perturbations of the incumbent, snapped.
+    std::normal_distribution<double> perturbation(0.0, 0.05);
+    std::vector<std::array<double, dims>> configs;
+    for (std::size_t c = 0; c < fabolas_.candidates; ++c) configs.push_back(S::to_unit_cube(S::sample(rng_)));
+    for (std::size_t c = 0; c < fabolas_.candidates / 10; ++c) {
+      std::array<double, dims> point{};
+      for (std::size_t d = 0; d < dims; ++d) point[d] = std::clamp(incumbent_point[d] + perturbation(rng_), 0.0, 1.0);
+      configs.push_back(snap<S>(point));
+    }
+    const std::size_t count = configs.size(), levels = fabolas_.fraction_levels;
+
+    // The candidates' projections: the posterior at any fraction from a few numbers per config.
+    std::vector<double> xs(count * dims);
+    for (std::size_t c = 0; c < count; ++c) {
+      std::copy(configs[c].begin(), configs[c].end(), xs.begin() + static_cast<std::ptrdiff_t>(c * dims));
+    }
+    const auto loss_at = loss_.project_fractions(xs);
+    const auto cost_at = cost_.project_fractions(xs);
+
+    // The best value at s = 1 (on the negated loss: MES maximizes), sampled over the candidates.
+    std::vector<double> full_mean(count), full_variance(count), full_sd(count);
+    for (std::size_t c = 0; c < count; ++c) {
+      full_mean[c] = -loss_.fraction_mean(loss_at, c, 1.0);
+      full_variance[c] = loss_.fraction_covariance(loss_at, c, 1.0, 1.0);
+      full_sd[c] = std::sqrt(full_variance[c]);
+    }
+    const auto best_values = fabolas::detail::max_value_samples(full_mean, full_sd, fabolas_.max_value_samples, rng_);
+
+    // Every candidate at every fraction level: information per cost.
+    double best_score = -std::numeric_limits<double>::infinity();
+    std::optional<std::pair<std::array<double, dims>, double>> chosen;
+    const double noise = loss_.noise_variance();
+    for (std::size_t level = 0; level < levels; ++level) {
+      const bool whole = level + 1 == levels;
+      const double fraction =
+          whole ? 1.0
+                : std::pow(fabolas_.min_fraction, 1.0 - static_cast<double>(level) / static_cast<double>(levels - 1));
+      for (std::size_t c = 0; c < count; ++c) {
+        double information = 0.0;
+        if (whole) {
+          for (const double best : best_values) {
+            information += fabolas::detail::max_value_information((best - full_mean[c]) / full_sd[c]);
+          }
+        } else {
+          const double mean = -loss_.fraction_mean(loss_at, c, fraction);
+          const double variance = loss_.fraction_covariance(loss_at, c, fraction, fraction) + noise;
+          const double shared = loss_.fraction_covariance(loss_at, c, fraction, 1.0);
+          for (const double best : best_values) {
+            information += fabolas::detail::fidelity_information(mean, variance, full_mean[c], full_variance[c], shared,
+                                                                 best, rule_);
+          }
+        }
+        information /= static_cast<double>(best_values.size());
+        const double cost = std::max(cost_mean + cost_spread * cost_.fraction_mean(cost_at, c, fraction), cost_floor);
+        const double score = information / cost;
+        if (score > best_score) {
+          best_score = score;
+          chosen = std::pair{configs[c], fraction};
+        }
+      }
+    }
+    return chosen;
+  }
+
+  static double mean_of(const std::vector<double>& values) {
+    double total = 0.0;
+    for (double value : values) total += value;
+    return total / static_cast<double>(values.size());
+  }
+
+  SearchOptions options_;
+  FabolasOptions fabolas_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  Loss loss_;
+  Cost cost_;
+  fabolas::detail::Quadrature rule_;
+  Config<S> startup_config_{};
+  std::vector<double> costs_;  // per trial id: its cost (0 until told)
+  std::vector<double> x_, y_;
+  std::size_t fitted_size_ = 0, cost_fitted_size_ = 0;  // the results (told trials) at the last fits
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/fabolas.hpp
+// ---- begin mahpo/search/factory.hpp
+// Searchers by name, for programs that let their user choose one (search_lenet, paper_tables):
+//
+//   auto searcher = mahpo::search::make_searcher<Space>("tpe", {.search = {.seed = 1}});
+//   std::visit([&](auto& chosen) { mahpo::study::run_study(chosen, objective, options); }, searcher);
+//
+// The names are the searchers' own (`Searcher::name`), plus "mappo_paper" (MAPPO with
+// MappoOptions::paper()). T is a space, or a topology (nn::Topology): MAPPO then reads the
+// topology's layers (the same agents as its space's groups), the others search its space.
+
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/gp/gp_bo.hpp
+// Gaussian-process Bayesian optimization (GP-BO) in the unit cube [0, 1]^d of a space.
+//
+// The model: a zero-mean GP on the standardized losses (zero mean, unit sd: the constant mean is
+// the losses' mean), Matérn-5/2 kernel with one lengthscale per dimension (ARD) and a signal
+// variance, plus Gaussian noise whose variance has a floor (`noise_floor`, 1e-6 in standardized
+// units). The hyperparameters (log lengthscales in [0.01, 10], log signal variance in [0.01, 100],
+// log noise in [noise_floor, 1]) maximize the log marginal likelihood plus a weak Gaussian prior on
+// the logs (our choice: lengthscale ~ logN(log 0.5, 1.5), signal ~ logN(0, 1.5), noise ~
+// logN(log 1e-4, 4)), with analytic gradients and a small box-projected L-BFGS. The fit runs when
+// new results came in, warm-started from the previous fit. While at most 64 results are modelled
+// (a fit costs little there) it has `fit_evaluations` (30) likelihood evaluations per start and
+// `fit_restarts` (2) more starts from random hyperparameters, the best fit winning; past 64 an
+// evaluation costs O(n^3), so the warm start alone runs, with fit_evaluations * (64 / n)^3
+// evaluations (at least 2): the hyperparameters then track the data a few steps per ask, which
+// keeps ask + tell near 10 ms at n = 200.
+//
+// The acquisition: log expected improvement (default; computed stably as in Ament et al. 2023,
+// "Unexpected improvements to expected improvement", NeurIPS) over the best observed loss, or the
+// lower confidence bound mu - ucb_beta * sigma (ucb, "GP-UCB" of Srinivas et al. 2010, on a loss).
+// It is maximized over `candidates` points of a Halton sequence under a seeded random shift
+// (Cranley-Patterson rotation; a fresh shift each ask) plus, our choice, candidates / 10 Gaussian
+// perturbations (sd 0.05) of the best trial's point; the best `refine_starts` of them are refined
+// by L-BFGS on the acquisition (analytic gradients, clamped to the cube, at most 12 evaluations
+// each).
+//
+// Choices the references leave open:
+// - The first `startup_trials` (10) trials, and any ask with fewer than 2 usable results, are draws
+//   from the space's prior (as Random does).
+// - Integers and categoricals are modelled by their unit-cube coordinate (a categorical's cell
+//   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
+//   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
+//   are scored, so the acquisition is that of a config the space can hold.
+// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
+//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
+//   (the hyperparameters are fitted on real results only).
+// - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
+//   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
+// - Failed and diverged trials, and results with a non-finite value, are not modelled.
+//
+// Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
+// matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
+// asks); scoring the candidates is one triangular solve with many right-hand sides (trtrs).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numbers>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- begin mahpo/search/gp/acquisition.hpp
+// GP-BO's acquisition functions on a posterior of standardized losses: log expected improvement
+// (Ament et al. 2023) and the lower confidence bound (GP-UCB, Srinivas et al. 2010), with gradients.
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::search::gp {
+
+enum class AcquisitionKind { log_ei, ucb };
+NLOHMANN_JSON_SERIALIZE_ENUM(AcquisitionKind, {{AcquisitionKind::log_ei, "log_ei"}, {AcquisitionKind::ucb, "ucb"}})
+
+}  // namespace mahpo::search::gp
+
+namespace mahpo::search::gp::detail {
+
+// The acquisition to maximize at a posterior (mean, variance) of standardized losses, and its
+// gradient from the mean's and the variance's gradients.
+struct Acquisition {
+  AcquisitionKind kind = AcquisitionKind::log_ei;
+  double beta = 2.0;
+  double best = 0.0;  // the lowest standardized loss
+
+  double operator()(double mean, double variance) const {
+    const double sigma = std::sqrt(variance);
+    if (kind == AcquisitionKind::ucb) return -(mean - beta * sigma);
+    return log_ei(mean, sigma, best);
+  }
+
+  double operator()(double mean, double variance, std::span<const double> mean_gradient,
+                    std::span<const double> variance_gradient, std::span<double> gradient) const {
+    const double sigma = std::sqrt(variance);
+    if (kind == AcquisitionKind::ucb) {
+      for (std::size_t d = 0; d < gradient.size(); ++d) {
+        gradient[d] = -mean_gradient[d] + beta * variance_gradient[d] / (2.0 * sigma);
+      }
+      return -(mean - beta * sigma);
+    }
+    // d log EI = (log h)'(z) dz + dsigma / sigma, dz = -(dmean + z dsigma) / sigma.
+    const double z = (best - mean) / sigma;
+    const LogH h = log_h(z);
+    for (std::size_t d = 0; d < gradient.size(); ++d) {
+      const double sigma_gradient = variance_gradient[d] / (2.0 * sigma);
+      gradient[d] = h.derivative * (-mean_gradient[d] - z * sigma_gradient) / sigma + sigma_gradient / sigma;
+    }
+    return h.value + std::log(sigma);
+  }
+};
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/acquisition.hpp
+// ---- begin mahpo/search/gp/halton.hpp
+// Halton points (Halton 1960) under a Cranley-Patterson random shift: the quasi-random candidates
+// GP-BO scores its acquisition on.
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace mahpo::search::gp::detail {
+
+// The radical inverse of `index` in `base`: coordinate of the Halton sequence (Halton 1960).
+inline double radical_inverse(std::size_t index, std::size_t base) {
+  double result = 0.0, digit_weight = 1.0 / static_cast<double>(base);
+  while (index > 0) {
+    result += digit_weight * static_cast<double>(index % base);
+    index /= base;
+    digit_weight /= static_cast<double>(base);
+  }
+  return result;
+}
+
+inline std::vector<std::size_t> first_primes(std::size_t count) {
+  std::vector<std::size_t> primes;
+  for (std::size_t candidate = 2; primes.size() < count; ++candidate) {
+    bool prime = true;
+    for (std::size_t p : primes) {
+      if (p * p > candidate) break;
+      if (candidate % p == 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) primes.push_back(candidate);
+  }
+  return primes;
+}
+
+// `count` Halton points in [0, 1]^dimension, shifted by `shift` modulo 1 (Cranley & Patterson 1976),
+// row-major.
+inline std::vector<double> shifted_halton(std::size_t count, std::span<const double> shift) {
+  const std::size_t dimension = shift.size();
+  const auto primes = first_primes(dimension);
+  std::vector<double> points(count * dimension);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t d = 0; d < dimension; ++d) {
+      const double u = radical_inverse(i + 1, primes[d]) + shift[d];
+      points[i * dimension + d] = u - std::floor(u);
+    }
+  }
+  return points;
+}
+
+}  // namespace mahpo::search::gp::detail
+// ---- end mahpo/search/gp/halton.hpp
 
 namespace mahpo::search {
 
@@ -9187,7 +9992,6 @@ class GpBo {
   using point_type = std::array<double, S::dimension>;
   static constexpr std::size_t dims = S::dimension;
   static constexpr std::size_t refine_evaluations = 12;
-  static constexpr std::size_t cheap_fit_limit = 64;  // full fits (with restarts) up to this many results
 
   static GpBoOptions checked(GpBoOptions gp) {
     if (!(std::isfinite(gp.ucb_beta) && gp.ucb_beta >= 0.0)) {
@@ -9225,26 +10029,12 @@ class GpBo {
     }
     const std::size_t n = y.size();
     if (n < 2) return std::nullopt;
-    // Standardize: the constant mean is the losses' mean.
-    auto losses = xt::adapt(y);
-    const double mean = xt::mean(losses)();
-    double spread = xt::stddev(losses)();
-    if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
-    losses = (losses - mean) / spread;
+    gp::detail::standardize(y);
     const double best = *std::min_element(y.begin(), y.end());
     const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
 
     if (n != fitted_size_) {
-      if (n <= cheap_fit_limit) {
-        model_.fit(x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
-      } else {
-        // Past the limit a likelihood evaluation costs O(n^3): the warm start alone, with a budget
-        // shrinking as (limit / n)^3 (at least 2 evaluations: a gradient and a step), small steps.
-        const double scale = std::pow(static_cast<double>(cheap_fit_limit) / static_cast<double>(n), 3.0);
-        const auto evaluations = std::max<std::size_t>(
-            2, static_cast<std::size_t>(std::lround(static_cast<double>(gp_.fit_evaluations) * scale)));
-        model_.fit(x, y, rng_, 0, evaluations, 0.2);
-      }
+      gp::detail::fit_on_schedule(model_, x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
       fitted_size_ = n;
     }
     // CL-min: running trials join at the best loss.
@@ -9978,6 +10768,182 @@ class Bohb {
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/hyperband/bohb.hpp
+// ---- begin mahpo/search/hyperband/gp_sampler.hpp
+// Hyperband whose new configs come from a Gaussian process (Bertrand, Ardon & Bloch, "Hyperparameter
+// optimization of deep neural networks: combining Hyperband with Bayesian model selection", CAp
+// 2017): a surrogate fitted on the results so far scores candidate configs by their expected
+// improvement, the scores are normalized into a distribution, and a bracket's next config is drawn
+// from it. A sampler policy of Hyperband (hyperband/sampled_brackets.hpp):
+//
+//   mahpo::search::Hyperband<Space, mahpo::search::hyperband::GpSampler> searcher({.seed = 1});
+//
+// mahpo's reading of it:
+// - The model is GP-BO's (gp/regressor.hpp: Matérn-5/2 ARD on standardized losses, fitted by the
+//   marginal likelihood on GP-BO's schedule), on the results of one budget: the largest budget with
+//   at least `min_points` usable results (0: dimension + 2), as BOHB picks its budget. Until a budget
+//   has that many, new configs are prior draws (Hyperband's own).
+// - The candidates: `candidates` prior draws, plus (our choice, as GP-BO) candidates / 10 Gaussian
+//   perturbations (sd 0.05) of that budget's best point, all snapped onto the space. Each is scored
+//   by its expected improvement over that budget's best loss, and the next config is drawn with
+//   probability EI / sum(EI): a draw, not the argmax, so that a bracket's configs spread over the
+//   promising region and parallel asks differ without a constant liar.
+// - `random_fraction` of the model-based asks stay prior draws (0 by default, as the paper).
+// - `normal_scores` (off by default) models the normal scores of the losses' ranks instead of the
+//   standardized losses (gp/regressor.hpp): robust to far outliers such as diverged trainings, but
+//   it flattens the good region and the draws spread out. Measured by bench/multi_fidelity_quality
+//   (docs/benchmarks.md, issue 20): better on the MNIST surrogate, worse on the LeNet quadratic.
+// - Failed and diverged trials are not modelled (the searcher contract); they still lose promotions.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::search::hyperband {
+
+struct GpSamplerOptions {
+  std::size_t candidates = 1000;     // prior draws scored per new config
+  std::size_t min_points = 0;        // usable results a budget needs to be modelled; 0: dimension + 2
+  double random_fraction = 0.0;      // share of model-based asks that stay prior draws
+  std::size_t fit_restarts = 2;      // random restarts of the GP's fit (while it models at most 64 results)
+  std::size_t fit_evaluations = 30;  // likelihood evaluations per start of the fit
+  double noise_floor = 1e-6;         // least noise variance (standardized losses)
+  bool normal_scores = false;        // model the normal scores of the losses' ranks (default: the standardized losses)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpSamplerOptions, candidates, min_points, random_fraction, fit_restarts,
+                                   fit_evaluations, noise_floor, normal_scores)
+
+class GpSampler {
+ public:
+  static constexpr FixedString suffix = "_gp";
+
+  GpSampler() = default;
+  explicit GpSampler(GpSamplerOptions options) : options_(validated(options)) {}
+
+  template <typename S>
+  Config<S> sample(const History<S>& history, const detail::Scheduler& scheduler, std::mt19937_64& rng) {
+    constexpr std::size_t dims = S::dimension;
+    model_level_.reset();
+    if constexpr (dims == 0) {
+      return S::sample(rng);
+    } else {
+      const std::size_t needed = options_.min_points == 0 ? dims + 2 : options_.min_points;
+      std::vector<std::size_t> counts(scheduler.shape().s_max + 1, 0);
+      for (const auto* entry : history.usable()) {
+        if (std::isfinite(entry->loss)) ++counts[scheduler.level(entry->id)];
+      }
+      std::optional<std::size_t> level;
+      for (std::size_t l = counts.size(); l-- > 0;) {
+        if (counts[l] >= needed) {
+          level = l;
+          break;
+        }
+      }
+      if (!level) return S::sample(rng);
+      if (options_.random_fraction > 0.0 &&
+          std::uniform_real_distribution<double>(0.0, 1.0)(rng) < options_.random_fraction) {
+        return S::sample(rng);
+      }
+
+      std::vector<double> x, y;
+      for (const auto* entry : history.usable()) {
+        if (!std::isfinite(entry->loss) || scheduler.level(entry->id) != *level) continue;
+        x.insert(x.end(), entry->point.begin(), entry->point.end());
+        y.push_back(entry->loss);
+      }
+      const auto best_at = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
+      if (options_.normal_scores) {
+        gp::detail::normal_scores(y);
+      } else {
+        gp::detail::standardize(y);
+      }
+      if (!model_ || model_->dimension() != dims) model_.emplace(dims, options_.noise_floor);
+      if (y.size() != fitted_size_ || *level != fitted_level_) {
+        gp::detail::fit_on_schedule(*model_, x, y, rng, options_.fit_restarts, options_.fit_evaluations);
+        fitted_size_ = y.size();
+        fitted_level_ = *level;
+      }
+      if (!model_->condition(x, y)) return S::sample(rng);
+      model_level_ = level;
+      ++modelled_;
+
+      // Candidates: prior draws and perturbations of the best point, snapped (configs of the space).
+      const std::size_t local = options_.candidates / 10, count = options_.candidates + local;
+      std::vector<Config<S>> configs;
+      configs.reserve(count);
+      std::vector<double> points(count * dims);
+      for (std::size_t c = 0; c < options_.candidates; ++c) configs.push_back(S::sample(rng));
+      std::normal_distribution<double> perturbation(0.0, 0.05);
+      for (std::size_t c = 0; c < local; ++c) {
+        std::array<double, dims> point{};
+        for (std::size_t d = 0; d < dims; ++d) {
+          point[d] = std::clamp(x[best_at * dims + d] + perturbation(rng), 0.0, 1.0);
+        }
+        configs.push_back(S::from_unit_cube(point));
+      }
+      for (std::size_t c = 0; c < count; ++c) {
+        const auto point = S::to_unit_cube(configs[c]);
+        std::copy(point.begin(), point.end(), points.begin() + static_cast<std::ptrdiff_t>(c * dims));
+      }
+      std::vector<double> means(count), variances(count), weights(count);
+      model_->predict(points, means, variances);
+      const double best = *std::min_element(y.begin(), y.end());
+      double top = -std::numeric_limits<double>::infinity();
+      for (std::size_t c = 0; c < count; ++c) {
+        weights[c] = gp::detail::log_ei(means[c], std::sqrt(variances[c]), best);
+        if (weights[c] > top) top = weights[c];  // NaN never wins
+      }
+      if (!std::isfinite(top)) return configs.front();  // no usable score: a prior draw
+      // P(c) = EI_c / sum EI, from log EI shifted by its largest (no underflow of the whole set).
+      for (double& weight : weights) weight = std::isfinite(weight) ? std::exp(weight - top) : 0.0;
+      std::discrete_distribution<std::size_t> pick(weights.begin(), weights.end());
+      return configs[pick(rng)];
+    }
+  }
+
+  nlohmann::json options_json() const { return options_; }
+  const GpSamplerOptions& options() const { return options_; }
+  // The budget level the last new config was modelled on; none when it was a prior draw.
+  std::optional<std::size_t> model_level() const { return model_level_; }
+  // How many new configs came from the model so far.
+  std::size_t modelled() const { return modelled_; }
+
+ private:
+  static GpSamplerOptions validated(GpSamplerOptions options) {
+    const auto fail = [](const std::string& message) {
+      throw std::invalid_argument("mahpo::hyperband_gp: " + message);
+    };
+    if (options.candidates == 0) fail("candidates must be at least 1");
+    if (options.min_points == 1) fail("min_points must be 0 (dimension + 2) or at least 2");
+    if (!(options.random_fraction >= 0.0 && options.random_fraction <= 1.0)) {
+      fail(fmt::format("random_fraction ({}) must be in [0, 1]", options.random_fraction));
+    }
+    if (options.fit_evaluations == 0) fail("fit_evaluations must be at least 1");
+    if (!(options.noise_floor > 0.0 && options.noise_floor < 1.0)) {
+      fail(fmt::format("noise_floor ({}) must be in (0, 1) (a variance of standardized losses)", options.noise_floor));
+    }
+    return options;
+  }
+
+  GpSamplerOptions options_{};
+  std::optional<gp::detail::Regressor> model_;
+  std::size_t fitted_size_ = 0, fitted_level_ = 0;
+  std::optional<std::size_t> model_level_;
+  std::size_t modelled_ = 0;
+};
+
+}  // namespace mahpo::search::hyperband
+// ---- end mahpo/search/hyperband/gp_sampler.hpp
 // ---- begin mahpo/search/hyperband/hyperband.hpp
 // Hyperband (Li et al., "Hyperband: A Novel Bandit-Based Approach to Hyperparameter
 // Optimization", JMLR 2018, Algorithm 1): successive halving over brackets that trade the number of
@@ -9996,23 +10962,32 @@ class Bohb {
 // - A rung promotes once all its trials are told: the best floor(n_i / eta) by loss; failed and
 //   diverged trials (and non-finite values) count as the worst, pruned ones by their value; ties
 //   keep the order the trials were asked in.
+// - New configs come from the Sampler policy (random draws by default); promoted ones never do.
 // - The smallest budget is R·eta^-s_max, which is min_budget when R / min_budget is a power of eta
 //   and up to eta times more otherwise (as in HpBandSter).
 
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <string_view>
+// ---- begin mahpo/search/hyperband/sampled_brackets.hpp
+// Hyperband's brackets (hyperband/brackets.hpp) whose new configs come from a sampler policy: what
+// SuccessiveHalving and Hyperband share. They differ in their cycle of brackets; Hyperband also in
+// its sampler (`Hyperband<S, RandomSampler>`, Li et al.; `Hyperband<S, GpSampler>`, Bertrand et al.).
+//
+// A sampler (the BracketSampler concept) is a small class, default-constructible, with
+// - `suffix`: a FixedString appended to the searcher's name ("" for random draws, "_gp", ...), so
+//   that journals tell the variants apart;
+// - `template <typename S> Config<S> sample(const History<S>&, const Scheduler&, std::mt19937_64&)`:
+//   the config of a bracket's next new trial, from the history so far (each trial's budget level is
+//   `scheduler.level(id)`) and the searcher's random stream;
+// - `nlohmann::json options_json() const`: its options (null when it has none).
+// Promotions never ask the sampler: a promoted config continues its parent's.
 
-// ---- begin mahpo/search/hyperband/random_brackets.hpp
-// Random configs run through Hyperband's brackets (hyperband/brackets.hpp): what SuccessiveHalving
-// and Hyperband share. They differ only in their cycle of brackets.
-
+#include <concepts>
 #include <cstddef>
 #include <limits>
 #include <random>
 #include <string_view>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 
 namespace mahpo::search {
@@ -10024,28 +10999,62 @@ struct HyperbandOptions {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HyperbandOptions, min_budget, max_budget, eta)
 
+namespace hyperband {
+
+// Hyperband's own sampler (Li et al. 2018): every new config is a draw from the space's prior.
+struct RandomSampler {
+  static constexpr FixedString suffix = "";
+
+  template <typename S>
+  Config<S> sample(const History<S>& /*history*/, const detail::Scheduler& /*scheduler*/, std::mt19937_64& rng) {
+    return S::sample(rng);
+  }
+
+  nlohmann::json options_json() const { return nullptr; }
+};
+
+// What a sampler of space S provides (see the header comment).
+template <typename T, typename S>
+concept BracketSampler = std::default_initializable<T> &&
+    requires(T& sampler, const T& constant, const History<S>& history, const detail::Scheduler& scheduler,
+             std::mt19937_64& rng) {
+  { T::suffix.view() } -> std::convertible_to<std::string_view>;
+  { sampler.template sample<S>(history, scheduler, rng) } -> std::same_as<Config<S>>;
+  { constant.options_json() } -> std::convertible_to<nlohmann::json>;
+};
+
+}  // namespace hyperband
+
 }  // namespace mahpo::search
 
 namespace mahpo::search::hyperband::detail {
 
-// Random configs through brackets: Hyperband cycles every bracket, successive halving repeats the
-// most aggressive one.
-template <typename S, FixedString Name, Cycle Order>
-class RandomBrackets {
+// Configs from a sampler through brackets: Hyperband cycles every bracket, successive halving
+// repeats the most aggressive one.
+template <typename S, FixedString Name, Cycle Order, typename Sampler>
+class SampledBrackets {
+  static_assert(BracketSampler<Sampler, S>,
+                "mahpo: a Hyperband sampler needs a FixedString `suffix`, sample<S>(history, scheduler, rng) "
+                "returning a Config<S>, and options_json() (see hyperband/sampled_brackets.hpp)");
+
  public:
   using space_type = S;
-  static constexpr std::string_view name = Name.view();
+  using sampler_type = Sampler;
+  static constexpr auto full_name = join<Name, Sampler::suffix>();
+  static constexpr std::string_view name = full_name.view();
 
-  explicit RandomBrackets(SearchOptions options = {}, HyperbandOptions brackets = {})
+  explicit SampledBrackets(SearchOptions options = {}, HyperbandOptions brackets = {}, Sampler sampler = {})
       : options_(options),
         history_(options.goal),
         rng_(options.seed),
         scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order),
-        brackets_(brackets) {}
+        brackets_(brackets),
+        sampler_(std::move(sampler)) {}
 
   Trial<S> ask() {
     const Slot slot = scheduler_.ask(history_.asked());
-    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
+    Config<S> config =
+        slot.parent ? history_.entries()[*slot.parent].config : sampler_.template sample<S>(history_, scheduler_, rng_);
     return history_.add(std::move(config), Budget{.epochs = slot.budget});
   }
 
@@ -10055,10 +11064,16 @@ class RandomBrackets {
   }
 
   const SearchOptions& options() const { return options_; }
-  nlohmann::json options_json() const { return brackets_; }
+  // The brackets' options; a sampler's own, when it has some, under "sampler".
+  nlohmann::json options_json() const {
+    nlohmann::json json = brackets_;
+    if (auto own = sampler_.options_json(); !own.is_null()) json["sampler"] = std::move(own);
+    return json;
+  }
   // The pending trial `id` was run with `config` (see Searcher::replace).
   void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
+  const Sampler& sampler() const { return sampler_; }
   // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
   const Shape& shape() const { return scheduler_.shape(); }
   std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
@@ -10069,17 +11084,23 @@ class RandomBrackets {
   std::mt19937_64 rng_;
   Scheduler scheduler_;
   HyperbandOptions brackets_;
+  Sampler sampler_;
 };
 
 }  // namespace mahpo::search::hyperband::detail
-// ---- end mahpo/search/hyperband/random_brackets.hpp
+// ---- end mahpo/search/hyperband/sampled_brackets.hpp
 
 namespace mahpo::search {
 
-template <typename S>
-class Hyperband : public hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets> {
+// Sampler: where a bracket's new configs come from (hyperband/sampled_brackets.hpp):
+// hyperband::RandomSampler (Li et al., the default) or hyperband::GpSampler (Bertrand et al. 2017,
+// hyperband/gp_sampler.hpp), or a user's own.
+template <typename S, typename Sampler = hyperband::RandomSampler>
+class Hyperband
+    : public hyperband::detail::SampledBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets, Sampler> {
  public:
-  using hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets>::RandomBrackets;
+  using hyperband::detail::SampledBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets,
+                                           Sampler>::SampledBrackets;
 };
 
 }  // namespace mahpo::search
@@ -10108,10 +11129,11 @@ using SuccessiveHalvingOptions = HyperbandOptions;
 
 template <typename S>
 class SuccessiveHalving
-    : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
+    : public hyperband::detail::SampledBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive,
+                                                hyperband::RandomSampler> {
  public:
-  using hyperband::detail::RandomBrackets<S, "successive_halving",
-                                          hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
+  using hyperband::detail::SampledBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive,
+                                           hyperband::RandomSampler>::SampledBrackets;
 };
 
 }  // namespace mahpo::search
@@ -12658,30 +13680,21 @@ struct SearcherSettings {
   std::size_t trials = 0;         // the study's trial limit if known: sizes regularized evolution (0: its defaults)
 };
 
-inline constexpr std::array<std::string_view, 13> searcher_names{"random",
-                                                                 "grid",
-                                                                 "anneal",
-                                                                 "tpe",
-                                                                 "tpe_hyperopt",
-                                                                 "gp_bo",
-                                                                 "successive_halving",
-                                                                 "hyperband",
-                                                                 "bohb",
-                                                                 "regularized_evolution",
-                                                                 "mappo",
-                                                                 "mappo_paper",
-                                                                 "ppo_lstm"};
+inline constexpr std::array<std::string_view, 15> searcher_names{
+    "random",    "grid",         "anneal", "tpe",     "tpe_hyperopt",          "gp_bo", "successive_halving",
+    "hyperband", "hyperband_gp", "bohb",   "fabolas", "regularized_evolution", "mappo", "mappo_paper",
+    "ppo_lstm"};
 
 // Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
 constexpr bool is_multi_fidelity(std::string_view name) {
-  return name == "successive_halving" || name == "hyperband" || name == "bohb";
+  return name == "successive_halving" || name == "hyperband" || name == "hyperband_gp" || name == "bohb";
 }
 
 // Any searcher make_searcher<T> can build.
 template <typename T, typename S = nn::space_of_t<T>>
-using AnySearcher =
-    std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>, SuccessiveHalving<S>,
-                 Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
+using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
+                                 SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
+                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
 
 // The searcher `name` stands for; std::invalid_argument, listing the names, for another.
 template <typename T>
@@ -12704,7 +13717,11 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
     return Any(std::in_place_type<SuccessiveHalving<S>>, common, fidelity(SuccessiveHalvingOptions{}));
   }
   if (name == "hyperband") return Any(std::in_place_type<Hyperband<S>>, common, fidelity(HyperbandOptions{}));
+  if (name == "hyperband_gp") {
+    return Any(std::in_place_type<Hyperband<S, hyperband::GpSampler>>, common, fidelity(HyperbandOptions{}));
+  }
   if (name == "bohb") return Any(std::in_place_type<Bohb<S>>, common, fidelity(BohbOptions{}));
+  if (name == "fabolas") return Any(std::in_place_type<Fabolas<S>>, common);
   if (name == "regularized_evolution") {
     const auto evolution = settings.trials > 0 ? EvolutionOptions::for_budget(settings.trials) : EvolutionOptions{};
     return Any(std::in_place_type<RegularizedEvolution<S>>, common, evolution);
@@ -12817,7 +13834,8 @@ enum class Progress { automatic, always, never };  // automatic: when stderr is 
 struct StudyOptions {
   std::size_t trials = 0;         // stop asking after this many trials (0: no limit)
   double seconds = 0.0;           // ... or after this much wall-clock time, resumed runs included (0: no limit)
-  double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit)
+  double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit);
+                                  // an epoch on a fraction s of the training set counts as s
   std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
   bool resume = false;            // continue the journal at `journal` (refused when it is missing or does not match)
@@ -12909,7 +13927,7 @@ class Coordinator {
                        {"budget", trial.budget},
                        {"elapsed", elapsed()}});
       report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
-      epochs_asked_ += trial.budget.epochs;
+      epochs_asked_ += whole_set_epochs(trial.budget);
     }
     report_.trials[trial.id].started = elapsed();
     report_.trials[trial.id].worker = worker;
@@ -13086,9 +14104,10 @@ class Coordinator {
       record.fail(fmt::format("{} now asks trial {} for trial {}", T::name, trial.id, id));
     }
     if (!same_budget(trial.budget, budget)) {
-      record.fail(fmt::format("the journal gives trial {} a budget of {} epochs / {} iterations, {} now gives {} / {}",
-                              id, budget.epochs, budget.iterations, T::name, trial.budget.epochs,
-                              trial.budget.iterations));
+      record.fail(fmt::format(
+          "the journal gives trial {} a budget of {} epochs / {} iterations / fraction {}, {} now gives {} / {} / {}",
+          id, budget.epochs, budget.iterations, budget.fraction, T::name, trial.budget.epochs, trial.budget.iterations,
+          trial.budget.fraction));
     }
     if (!(trial.config == recorded)) {
       if (replaced_++ == 0) {
@@ -13100,22 +14119,29 @@ class Coordinator {
     TrialRecord<space_type> entry{.id = id, .config = std::move(recorded), .budget = trial.budget};
     entry.started = record.number("elapsed", 0.0);
     report_.trials.push_back(std::move(entry));
-    epochs_asked_ += trial.budget.epochs;
+    epochs_asked_ += whole_set_epochs(trial.budget);
   }
 
   static Budget budget_of(const JournalRecord& record) {
     const auto& json = record.at("budget");
     if (!json.is_object() || !json.contains("epochs") || !json.contains("iterations") || !json["epochs"].is_number() ||
-        !json["iterations"].is_number_unsigned()) {
-      record.fail(fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}}, got {}",
-                              excerpt(json)));
+        !json["iterations"].is_number_unsigned() ||
+        (json.contains("fraction") &&
+         !(json["fraction"].is_number() && valid_fraction(json["fraction"].get<double>())))) {
+      record.fail(
+          fmt::format("\"budget\" must be {{\"epochs\": number, \"iterations\": integer >= 0}} and an optional "
+                      "\"fraction\" in (0, 1], got {}",
+                      excerpt(json)));
     }
-    return Budget{.epochs = json["epochs"].get<double>(), .iterations = json["iterations"].get<std::size_t>()};
+    return Budget{.epochs = json["epochs"].get<double>(),
+                  .iterations = json["iterations"].get<std::size_t>(),
+                  .fraction = json.value("fraction", 1.0)};
   }
 
   // Budgets are computed, not sampled: equal up to the last digits a journal's decimal form keeps.
   static bool same_budget(const Budget& a, const Budget& b) {
-    return a.iterations == b.iterations && std::abs(a.epochs - b.epochs) <= 1e-12 * std::max(1.0, std::abs(a.epochs));
+    const auto close = [](double x, double y) { return std::abs(x - y) <= 1e-12 * std::max(1.0, std::abs(x)); };
+    return a.iterations == b.iterations && close(a.epochs, b.epochs) && close(a.fraction, b.fraction);
   }
 
   void replay_tell(const JournalRecord& record) {
@@ -13280,7 +14306,8 @@ StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, S
 //
 // What every backend promises (the tests of the CPU trainer check it; a new backend runs them too):
 // - train() trains on dataset.train for the budget (iterations when non-zero, else epochs of full,
-//   reshuffled batches of options.batch_size), then evaluates on dataset.validation, and on
+//   reshuffled batches of options.batch_size; with a fraction below 1, on the seeded subset
+//   BatchOrder keeps, an epoch being a pass over it), then evaluates on dataset.validation, and on
 //   dataset.test when options.evaluate_test; a budget that gives no iteration is an error.
 // - Deterministic for options.seed on one machine and ISA (weights, dropout masks, batch order).
 // - A non-finite loss stops training with status `diverged` and evaluates nothing; no accuracy,
@@ -14645,6 +15672,7 @@ class DenseLayer final : public Layer {
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -14922,14 +15950,37 @@ inline std::size_t planned_iterations(const Budget& budget, std::size_t train_si
   return total;
 }
 
+// The training images a budget's fraction keeps: all of them, or round(fraction * train_size) (at
+// least 1); std::invalid_argument for a fraction outside (0, 1].
+inline std::size_t subset_size(const Budget& budget, std::size_t train_size) {
+  if (!valid_fraction(budget.fraction)) {
+    throw std::invalid_argument(fmt::format("mahpo: the budget's fraction must be in (0, 1], got {}", budget.fraction));
+  }
+  if (budget.fraction == 1.0) return train_size;
+  const auto kept = static_cast<std::size_t>(std::llround(budget.fraction * static_cast<double>(train_size)));
+  return std::clamp<std::size_t>(kept, 1, train_size);
+}
+
 // The order batches draw the training images in: a seeded shuffle, reshuffled whenever it runs out
-// (the order wraps into the next epoch in mid-batch, so every batch is full, as in Caffe).
+// (the order wraps into the next epoch in mid-batch, so every batch is full, as in Caffe). With a
+// subset (a budget's fraction), the images are the first `subset` of another seeded permutation:
+// for one seed, a smaller fraction's images are among a larger one's.
 class BatchOrder {
  public:
-  BatchOrder(std::size_t train_size, std::uint64_t seed) : rng_(seed ^ 0x9e3779b97f4a7c15ULL), order_(train_size) {
+  BatchOrder(std::size_t train_size, std::uint64_t seed, std::size_t subset = std::numeric_limits<std::size_t>::max())
+      : rng_(seed ^ 0x9e3779b97f4a7c15ULL), order_(train_size) {
     std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (subset < train_size) {
+      std::mt19937_64 chooser(seed ^ 0xd1b54a32d192ed03ULL);
+      std::shuffle(order_.begin(), order_.end(), chooser);
+      order_.resize(subset);
+      std::sort(order_.begin(), order_.end());
+    }
     std::shuffle(order_.begin(), order_.end(), rng_);
   }
+
+  // The images the batches draw from (all of the training set, or the subset).
+  std::size_t size() const { return order_.size(); }
 
   // Fills `indices` with the next batch.
   template <typename Index>
@@ -14989,14 +16040,14 @@ class Trainer {
   TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
     check_images(dataset.train);
     normalization_ = fit_normalization(dataset.train);
-    const std::size_t train_size = dataset.train.size();
+    const std::size_t train_size = subset_size(budget, dataset.train.size());  // an epoch: a pass over these
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
     const std::size_t total = planned_iterations(budget, train_size, batch, max_iterations);
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
 
     Optimizer optimizer(options_.optimizer, network_.parameters());
-    BatchOrder order(train_size, options_.seed);
+    BatchOrder order(dataset.train.size(), options_.seed, train_size);
 
     TrainingReport report;
     report.parameter_count = network_.parameter_count();

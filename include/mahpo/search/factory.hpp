@@ -19,9 +19,11 @@
 
 #include <mahpo/nn/topology.hpp>
 #include <mahpo/search/anneal.hpp>
+#include <mahpo/search/fabolas.hpp>
 #include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/hyperband/bohb.hpp>
+#include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
 #include <mahpo/search/ppo/mappo.hpp>
@@ -40,30 +42,21 @@ struct SearcherSettings {
   std::size_t trials = 0;         // the study's trial limit if known: sizes regularized evolution (0: its defaults)
 };
 
-inline constexpr std::array<std::string_view, 13> searcher_names{"random",
-                                                                 "grid",
-                                                                 "anneal",
-                                                                 "tpe",
-                                                                 "tpe_hyperopt",
-                                                                 "gp_bo",
-                                                                 "successive_halving",
-                                                                 "hyperband",
-                                                                 "bohb",
-                                                                 "regularized_evolution",
-                                                                 "mappo",
-                                                                 "mappo_paper",
-                                                                 "ppo_lstm"};
+inline constexpr std::array<std::string_view, 15> searcher_names{
+    "random",    "grid",         "anneal", "tpe",     "tpe_hyperopt",          "gp_bo", "successive_halving",
+    "hyperband", "hyperband_gp", "bohb",   "fabolas", "regularized_evolution", "mappo", "mappo_paper",
+    "ppo_lstm"};
 
 // Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
 constexpr bool is_multi_fidelity(std::string_view name) {
-  return name == "successive_halving" || name == "hyperband" || name == "bohb";
+  return name == "successive_halving" || name == "hyperband" || name == "hyperband_gp" || name == "bohb";
 }
 
 // Any searcher make_searcher<T> can build.
 template <typename T, typename S = nn::space_of_t<T>>
-using AnySearcher =
-    std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>, SuccessiveHalving<S>,
-                 Hyperband<S>, Bohb<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
+using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
+                                 SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
+                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
 
 // The searcher `name` stands for; std::invalid_argument, listing the names, for another.
 template <typename T>
@@ -86,7 +79,11 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
     return Any(std::in_place_type<SuccessiveHalving<S>>, common, fidelity(SuccessiveHalvingOptions{}));
   }
   if (name == "hyperband") return Any(std::in_place_type<Hyperband<S>>, common, fidelity(HyperbandOptions{}));
+  if (name == "hyperband_gp") {
+    return Any(std::in_place_type<Hyperband<S, hyperband::GpSampler>>, common, fidelity(HyperbandOptions{}));
+  }
   if (name == "bohb") return Any(std::in_place_type<Bohb<S>>, common, fidelity(BohbOptions{}));
+  if (name == "fabolas") return Any(std::in_place_type<Fabolas<S>>, common);
   if (name == "regularized_evolution") {
     const auto evolution = settings.trials > 0 ? EvolutionOptions::for_budget(settings.trials) : EvolutionOptions{};
     return Any(std::in_place_type<RegularizedEvolution<S>>, common, evolution);

@@ -78,3 +78,60 @@ TEST_CASE("gp: the posterior mean interpolates noise-free data") {
   CHECK(variance_between[0] > 1e-3);
   CHECK(mean_between[0] == Approx(std::sin(6.0 * 0.325)).margin(0.1));
 }
+
+TEST_CASE("gp: with FABOLAS's factor over the fraction, the likelihood's gradient matches finite differences") {
+  using Loss = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::loss>>;
+  using Cost = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::cost>>;
+  const std::size_t n = 20, dimension = 2;
+  const auto x = random_points(n, dimension + 1, 5);  // the last coordinate: the fraction s
+  std::vector<double> y(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    y[i] = std::sin(4.0 * x[3 * i]) + x[3 * i + 1] + 0.5 * (1.0 - x[3 * i + 2]) * (1.0 - x[3 * i + 2]);
+  }
+  const std::vector<double> theta{std::log(0.4), std::log(0.7), std::log(1.3), std::log(1e-2), 0.4, std::log(0.6)};
+  const auto check = [&](auto model) {
+    REQUIRE(model.width() == dimension + 1);
+    std::vector<double> gradient(theta.size(), 0.0);
+    model.log_posterior(x, y, theta, gradient);
+    for (std::size_t k = 0; k < theta.size(); ++k) {
+      auto up = theta, down = theta;
+      up[k] += 1e-5;
+      down[k] -= 1e-5;
+      const double numeric = (model.log_posterior(x, y, up, {}) - model.log_posterior(x, y, down, {})) / 2e-5;
+      CAPTURE(k);
+      CHECK(gradient[k] == Approx(numeric).epsilon(1e-4).margin(1e-6));
+    }
+  };
+  check(Loss(dimension, 1e-6));
+  check(Cost(dimension, 1e-6));
+
+  // The factor: 1 at s = s' = 1 for the loss (the signal variance alone), and the joint posterior of
+  // a pair agrees with the single-point predictions.
+  Loss model(dimension, 1e-6);
+  const std::vector<double> lengthscales{0.4, 0.7}, factor{0.4, std::log(0.6)};
+  model.set_hyperparameters(lengthscales, 1.3, 1e-4, factor);
+  const auto kernel = model.kernel_matrix(std::vector<double>{0.2, 0.3, 1.0, 0.2, 0.3, 0.25});
+  CHECK(kernel(0, 0) == Approx(1.3 + 1e-4));
+  const double g = 0.75 * 0.75;
+  CHECK(kernel(1, 1) == Approx(1.3 * ((1.0 + 0.4 * g) * (1.0 + 0.4 * g) + 0.36 * g * g) + 1e-4));
+  CHECK(kernel(0, 1) == Approx(1.3 * (1.0 + 0.4 * g)));
+  REQUIRE(model.condition(x, y));
+  const std::vector<double> a{0.5, 0.5, 0.1}, b{0.5, 0.5, 1.0};
+  std::vector<double> mean_a(1), variance_a(1), mean_b(1), variance_b(1), covariance(1), mean(1), variance(1);
+  model.predict_pairs(a, b, mean_a, variance_a, mean_b, variance_b, covariance);
+  model.predict(a, mean, variance);
+  CHECK(mean_a[0] == Approx(mean[0]));
+  CHECK(variance_a[0] == Approx(variance[0]));
+  model.predict(b, mean, variance);
+  CHECK(mean_b[0] == Approx(mean[0]));
+  CHECK(variance_b[0] == Approx(variance[0]));
+  CHECK(covariance[0] * covariance[0] <= variance_a[0] * variance_b[0] * (1.0 + 1e-9));
+
+  // The fraction projection gives the same posterior at any fraction from two solves.
+  const auto projection = model.project_fractions(std::vector<double>{0.5, 0.5});
+  CHECK(model.fraction_mean(projection, 0, 0.1) == Approx(mean_a[0]).epsilon(1e-10));
+  CHECK(model.fraction_mean(projection, 0, 1.0) == Approx(mean_b[0]).epsilon(1e-10));
+  CHECK(model.fraction_covariance(projection, 0, 0.1, 0.1) == Approx(variance_a[0]).epsilon(1e-9));
+  CHECK(model.fraction_covariance(projection, 0, 1.0, 1.0) == Approx(variance_b[0]).epsilon(1e-9));
+  CHECK(model.fraction_covariance(projection, 0, 0.1, 1.0) == Approx(covariance[0]).epsilon(1e-9));
+}

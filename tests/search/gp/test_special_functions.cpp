@@ -1,10 +1,11 @@
-// GP-BO's special functions: the stable log EI, log h and its derivative, erfcx.
+// GP-BO's special functions: the stable log EI, log h and its derivative, erfcx, the normal quantile.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <numbers>
 #include <vector>
 
+#include <mahpo/search/gp/regressor.hpp>
 #include <mahpo/search/gp/special_functions.hpp>
 
 using namespace mahpo::search;
@@ -51,4 +52,23 @@ TEST_CASE("gp: erfcx agrees with exp(x^2) erfc(x) and is continuous where the se
   CHECK(gp::detail::erfcx(12.0 - 1e-12) == Approx(gp::detail::erfcx(12.0)).epsilon(1e-13));
   CHECK(std::isfinite(gp::detail::erfcx(30.0)));  // where exp(x^2) erfc(x) is inf * 0
   CHECK(gp::detail::erfcx(1e6) == Approx(1.0 / (1e6 * std::sqrt(std::numbers::pi))).epsilon(1e-12));
+}
+
+TEST_CASE("gp: the normal quantile inverts the normal CDF, and normal scores keep the losses' order") {
+  for (const double p : {1e-12, 1e-6, 0.01, 0.25, 0.5, 0.8, 0.975, 1.0 - 1e-9}) {
+    const double z = gp::detail::normal_quantile(p);
+    CAPTURE(p, z);
+    CHECK(0.5 * std::erfc(-z / std::sqrt(2.0)) == Approx(p).epsilon(1e-10));
+  }
+  CHECK(gp::detail::normal_quantile(0.5) == Approx(0.0).margin(1e-12));
+  CHECK(gp::detail::normal_quantile(0.975) == Approx(1.959963984540054).epsilon(1e-10));
+
+  // Ranks 0..4 -> Phi^-1((rank + 1/2) / 5); ties share their mean rank; a far outlier is just the last.
+  std::vector<double> losses{5.0, -1.0, 1e6, 2.0, 2.0};
+  gp::detail::normal_scores(losses);
+  CHECK(losses[1] == Approx(gp::detail::normal_quantile(0.1)));
+  CHECK(losses[3] == losses[4]);
+  CHECK(losses[3] == Approx(gp::detail::normal_quantile(0.4)).epsilon(1e-12));  // ranks 1 and 2: 1.5
+  CHECK(losses[0] == Approx(gp::detail::normal_quantile(0.7)));
+  CHECK(losses[2] == Approx(gp::detail::normal_quantile(0.9)));
 }

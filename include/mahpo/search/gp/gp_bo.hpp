@@ -58,8 +58,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xmath.hpp>
 
 #include <mahpo/search/gp/acquisition.hpp>
 #include <mahpo/search/gp/halton.hpp>
@@ -121,7 +119,6 @@ class GpBo {
   using point_type = std::array<double, S::dimension>;
   static constexpr std::size_t dims = S::dimension;
   static constexpr std::size_t refine_evaluations = 12;
-  static constexpr std::size_t cheap_fit_limit = 64;  // full fits (with restarts) up to this many results
 
   static GpBoOptions checked(GpBoOptions gp) {
     if (!(std::isfinite(gp.ucb_beta) && gp.ucb_beta >= 0.0)) {
@@ -159,26 +156,12 @@ class GpBo {
     }
     const std::size_t n = y.size();
     if (n < 2) return std::nullopt;
-    // Standardize: the constant mean is the losses' mean.
-    auto losses = xt::adapt(y);
-    const double mean = xt::mean(losses)();
-    double spread = xt::stddev(losses)();
-    if (!(spread > 1e-12 * std::max(1.0, std::abs(mean)))) spread = 1.0;
-    losses = (losses - mean) / spread;
+    gp::detail::standardize(y);
     const double best = *std::min_element(y.begin(), y.end());
     const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
 
     if (n != fitted_size_) {
-      if (n <= cheap_fit_limit) {
-        model_.fit(x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
-      } else {
-        // Past the limit a likelihood evaluation costs O(n^3): the warm start alone, with a budget
-        // shrinking as (limit / n)^3 (at least 2 evaluations: a gradient and a step), small steps.
-        const double scale = std::pow(static_cast<double>(cheap_fit_limit) / static_cast<double>(n), 3.0);
-        const auto evaluations = std::max<std::size_t>(
-            2, static_cast<std::size_t>(std::lround(static_cast<double>(gp_.fit_evaluations) * scale)));
-        model_.fit(x, y, rng_, 0, evaluations, 0.2);
-      }
+      gp::detail::fit_on_schedule(model_, x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
       fitted_size_ = n;
     }
     // CL-min: running trials join at the best loss.

@@ -1,6 +1,6 @@
 #pragma once
 // The special functions GP-BO's acquisition needs, computed stably far into the tails: erfcx,
-// log(1 - exp(a)), log h(z) of expected improvement and log EI itself.
+// log(1 - exp(a)), log h(z) of expected improvement and log EI itself; the normal quantile.
 
 #include <cmath>
 #include <limits>
@@ -54,6 +54,26 @@ inline LogH log_h(double z) {
   }
   const double log_cdf = std::log(0.5 * scaled) - 0.5 * z * z;
   return {value, std::exp(log_cdf - value)};
+}
+
+// The standard normal quantile Phi^-1(p), p in (0, 1): Newton's method on Phi(z) = p kept inside a
+// shrinking bracket (bisection when a step would leave it); to 1e-12 in z.
+inline double normal_quantile(double p) {
+  double low = -40.0, high = 40.0, z = 0.0;
+  for (int step = 0; step < 100; ++step) {
+    const double cdf = 0.5 * std::erfc(-z / std::numbers::sqrt2);
+    if (cdf < p) {
+      low = z;
+    } else {
+      high = z;
+    }
+    const double density = std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
+    double next = density > 0.0 ? z - (cdf - p) / density : 0.5 * (low + high);
+    if (!(next > low && next < high)) next = 0.5 * (low + high);
+    if (std::abs(next - z) < 1e-12) return next;
+    z = next;
+  }
+  return z;
 }
 
 // log EI of a loss to minimize, below `best`: log h(z) + log sigma, z = (best - mean) / sigma.

@@ -16,24 +16,23 @@
 // - A rung promotes once all its trials are told: the best floor(n_i / eta) by loss; failed and
 //   diverged trials (and non-finite values) count as the worst, pruned ones by their value; ties
 //   keep the order the trials were asked in.
+// - New configs come from the Sampler policy (random draws by default); promoted ones never do.
 // - The smallest budget is R·eta^-s_max, which is min_budget when R / min_budget is a power of eta
 //   and up to eta times more otherwise (as in HpBandSter).
 
-#include <cstddef>
-#include <limits>
-#include <random>
-#include <string_view>
-
-#include <mahpo/objective.hpp>
-#include <mahpo/search/hyperband/random_brackets.hpp>
-#include <mahpo/space/fixed_string.hpp>
+#include <mahpo/search/hyperband/sampled_brackets.hpp>
 
 namespace mahpo::search {
 
-template <typename S>
-class Hyperband : public hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets> {
+// Sampler: where a bracket's new configs come from (hyperband/sampled_brackets.hpp):
+// hyperband::RandomSampler (Li et al., the default) or hyperband::GpSampler (Bertrand et al. 2017,
+// hyperband/gp_sampler.hpp), or a user's own.
+template <typename S, typename Sampler = hyperband::RandomSampler>
+class Hyperband
+    : public hyperband::detail::SampledBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets, Sampler> {
  public:
-  using hyperband::detail::RandomBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets>::RandomBrackets;
+  using hyperband::detail::SampledBrackets<S, "hyperband", hyperband::detail::Cycle::all_brackets,
+                                           Sampler>::SampledBrackets;
 };
 
 }  // namespace mahpo::search

@@ -1,12 +1,25 @@
 #pragma once
-// Random configs run through Hyperband's brackets (hyperband/brackets.hpp): what SuccessiveHalving
-// and Hyperband share. They differ only in their cycle of brackets.
+// Hyperband's brackets (hyperband/brackets.hpp) whose new configs come from a sampler policy: what
+// SuccessiveHalving and Hyperband share. They differ in their cycle of brackets; Hyperband also in
+// its sampler (`Hyperband<S, RandomSampler>`, Li et al.; `Hyperband<S, GpSampler>`, Bertrand et al.).
+//
+// A sampler (the BracketSampler concept) is a small class, default-constructible, with
+// - `suffix`: a FixedString appended to the searcher's name ("" for random draws, "_gp", ...), so
+//   that journals tell the variants apart;
+// - `template <typename S> Config<S> sample(const History<S>&, const Scheduler&, std::mt19937_64&)`:
+//   the config of a bracket's next new trial, from the history so far (each trial's budget level is
+//   `scheduler.level(id)`) and the searcher's random stream;
+// - `nlohmann::json options_json() const`: its options (null when it has none).
+// Promotions never ask the sampler: a promoted config continues its parent's.
 
+#include <concepts>
 #include <cstddef>
 #include <limits>
 #include <random>
 #include <string_view>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include <mahpo/objective.hpp>
 #include <mahpo/search/history.hpp>
@@ -23,28 +36,62 @@ struct HyperbandOptions {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HyperbandOptions, min_budget, max_budget, eta)
 
+namespace hyperband {
+
+// Hyperband's own sampler (Li et al. 2018): every new config is a draw from the space's prior.
+struct RandomSampler {
+  static constexpr FixedString suffix = "";
+
+  template <typename S>
+  Config<S> sample(const History<S>& /*history*/, const detail::Scheduler& /*scheduler*/, std::mt19937_64& rng) {
+    return S::sample(rng);
+  }
+
+  nlohmann::json options_json() const { return nullptr; }
+};
+
+// What a sampler of space S provides (see the header comment).
+template <typename T, typename S>
+concept BracketSampler = std::default_initializable<T> &&
+    requires(T& sampler, const T& constant, const History<S>& history, const detail::Scheduler& scheduler,
+             std::mt19937_64& rng) {
+  { T::suffix.view() } -> std::convertible_to<std::string_view>;
+  { sampler.template sample<S>(history, scheduler, rng) } -> std::same_as<Config<S>>;
+  { constant.options_json() } -> std::convertible_to<nlohmann::json>;
+};
+
+}  // namespace hyperband
+
 }  // namespace mahpo::search
 
 namespace mahpo::search::hyperband::detail {
 
-// Random configs through brackets: Hyperband cycles every bracket, successive halving repeats the
-// most aggressive one.
-template <typename S, FixedString Name, Cycle Order>
-class RandomBrackets {
+// Configs from a sampler through brackets: Hyperband cycles every bracket, successive halving
+// repeats the most aggressive one.
+template <typename S, FixedString Name, Cycle Order, typename Sampler>
+class SampledBrackets {
+  static_assert(BracketSampler<Sampler, S>,
+                "mahpo: a Hyperband sampler needs a FixedString `suffix`, sample<S>(history, scheduler, rng) "
+                "returning a Config<S>, and options_json() (see hyperband/sampled_brackets.hpp)");
+
  public:
   using space_type = S;
-  static constexpr std::string_view name = Name.view();
+  using sampler_type = Sampler;
+  static constexpr auto full_name = join<Name, Sampler::suffix>();
+  static constexpr std::string_view name = full_name.view();
 
-  explicit RandomBrackets(SearchOptions options = {}, HyperbandOptions brackets = {})
+  explicit SampledBrackets(SearchOptions options = {}, HyperbandOptions brackets = {}, Sampler sampler = {})
       : options_(options),
         history_(options.goal),
         rng_(options.seed),
         scheduler_(make_shape(name, brackets.min_budget, brackets.max_budget, brackets.eta), Order),
-        brackets_(brackets) {}
+        brackets_(brackets),
+        sampler_(std::move(sampler)) {}
 
   Trial<S> ask() {
     const Slot slot = scheduler_.ask(history_.asked());
-    Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : S::sample(rng_);
+    Config<S> config =
+        slot.parent ? history_.entries()[*slot.parent].config : sampler_.template sample<S>(history_, scheduler_, rng_);
     return history_.add(std::move(config), Budget{.epochs = slot.budget});
   }
 
@@ -54,10 +101,16 @@ class RandomBrackets {
   }
 
   const SearchOptions& options() const { return options_; }
-  nlohmann::json options_json() const { return brackets_; }
+  // The brackets' options; a sampler's own, when it has some, under "sampler".
+  nlohmann::json options_json() const {
+    nlohmann::json json = brackets_;
+    if (auto own = sampler_.options_json(); !own.is_null()) json["sampler"] = std::move(own);
+    return json;
+  }
   // The pending trial `id` was run with `config` (see Searcher::replace).
   void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
   const History<S>& history() const { return history_; }
+  const Sampler& sampler() const { return sampler_; }
   // The brackets' shape (s_max, sizes, budgets) and the bracket each trial belongs to.
   const Shape& shape() const { return scheduler_.shape(); }
   std::size_t bracket_of(std::size_t id) const { return scheduler_.bracket(id); }
@@ -68,6 +121,7 @@ class RandomBrackets {
   std::mt19937_64 rng_;
   Scheduler scheduler_;
   HyperbandOptions brackets_;
+  Sampler sampler_;
 };
 
 }  // namespace mahpo::search::hyperband::detail

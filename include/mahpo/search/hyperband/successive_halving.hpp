@@ -14,7 +14,7 @@
 // every open bracket waits for results, a new bracket opens; a rung promotes once all its trials
 // are told, failed and diverged trials counting as the worst, ties in the order they were asked.
 
-#include <mahpo/search/hyperband/random_brackets.hpp>
+#include <mahpo/search/hyperband/sampled_brackets.hpp>
 
 namespace mahpo::search {
 
@@ -23,10 +23,11 @@ using SuccessiveHalvingOptions = HyperbandOptions;
 
 template <typename S>
 class SuccessiveHalving
-    : public hyperband::detail::RandomBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive> {
+    : public hyperband::detail::SampledBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive,
+                                                hyperband::RandomSampler> {
  public:
-  using hyperband::detail::RandomBrackets<S, "successive_halving",
-                                          hyperband::detail::Cycle::most_aggressive>::RandomBrackets;
+  using hyperband::detail::SampledBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive,
+                                           hyperband::RandomSampler>::SampledBrackets;
 };
 
 }  // namespace mahpo::search
