@@ -324,8 +324,9 @@ template <int Width, int RowsA, int RowsB>
   for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
 }
 
-// Copies (or adds) `count` floats in vectors of Width, then 4, then up to 3 one at a time (no loop, so
-// the compiler does not turn the tail into a call to memcpy).
+// Copies (or adds) `count` floats in vectors of Width, then of 4 (up to three of them after vectors
+// of 16: a loop, not one step, or AVX-512 dropped up to 8 floats), then up to 3 one at a time (no
+// loop, so the compiler does not turn the tail into a call to memcpy).
 template <int Width, bool Add>
 [[gnu::always_inline]] inline void move_row(const float* __restrict source, std::size_t count,
                                             float* __restrict target) {
@@ -354,7 +355,7 @@ template <int Width, bool Add>
     store(target + i, v);
   }
   if constexpr (Width > 4) {
-    if (i + 4 <= count) {
+    for (; i + 4 <= count; i += 4) {
       vector<4> v, old;
       load(v, source + i);
       if constexpr (Add) {
@@ -362,7 +363,6 @@ template <int Width, bool Add>
         v += old;
       }
       store(target + i, v);
-      i += 4;
     }
   }
   switch (count - i) {
