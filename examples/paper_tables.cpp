@@ -1,13 +1,17 @@
 // The MAPPO paper's Tables 3 and 4 and its Figure 2: random search, anneal, TPE, Hyperband, BOHB
 // and MAPPO (and beyond the paper: MAPPO's paper preset, GP-BO, PPO-LSTM) search paper_lenet on MNIST
 // and Fashion-MNIST, 200 episodes each, over several seeds; then each run's chosen config is trained
-// properly (--final-epochs) and tested.
+// properly (--final-epochs) and tested. On request (--methods), two multi-fidelity searchers of
+// issue 20 as well: hyperband_gp (Hyperband whose new configs come from a GP) and fabolas (FABOLAS:
+// trials on fractions of the training set; it stops on whole-set epochs like Hyperband, and its
+// chosen config is its incumbent, the config it predicts best on the whole set).
 //
 //   paper_tables                               # both data sets, 9 methods, 3 seeds, 200 episodes of 1 epoch
 //   paper_tables --datasets mnist --seeds 1    # one data set, one seed
 //   paper_tables --equal-seconds 300           # also every study as it stood 300 s in: the table at equal time
 //   paper_tables --seconds 600 --output equal  # every search gets the same 600 s of wall clock instead
 //   paper_tables --resume                      # after a crash or Ctrl-C: every finished trial is kept
+//   paper_tables --resume --time-scale T.csv   # studies run on different machines: clocks in one machine's seconds
 //   paper_tables --quick                       # 2,000 training and 500 test images, 10 episodes, 2 seeds
 //   mpirun -np 9 paper_tables --mpi --resume   # rank 0 coordinates, 8 ranks train (docs/guide.md)
 //
@@ -26,6 +30,11 @@
 // runs: each study as it stood T seconds in, i.e. the trials it had asked by then, and the best of them
 // trained as a final. A searcher never sees the study's limit (trials, epochs or seconds), only what it
 // was told, so a search given --seconds T would have asked the same trials, timing noise aside.
+// Studies resumed or run on different machines keep each machine's clock; --time-scale FILE brings
+// them to one machine's seconds before the tables and the cut at --equal-seconds: a CSV with the
+// header `study,scale` and a row per study (`mnist-mappo-seed0,1.25`: its clock times 1.25), the row
+// `*` for the others and for the final trainings this run trains or reads. The trials/ CSVs keep the
+// clock as it was.
 //
 // Writes to --output (default paper_tables/):
 //   table.md                 the tables in the paper's format, beside the paper's numbers, and the pairing with MAPPO
@@ -88,6 +97,8 @@ struct Settings {
   double seconds = 0.0;        // > 0: every search gets this much wall clock instead of episodes
   double equal_seconds = 0.0;  // > 0: also every study as it stood this many seconds in (the table at equal time)
   fs::path output = "paper_tables";
+  fs::path time_scale;  // a CSV "study,scale": each study's clock in one machine's seconds (empty: 1 for all)
+  std::map<std::string, double> time_scales;  // read from time_scale
   bool quick = false, resume = false, progress = false, mpi = false;
 };
 
@@ -122,6 +133,8 @@ const std::map<std::string, PaperRow> paper{
     // Beyond the paper: no numbers to compare with.
     {"gp_bo", {"GP-BO", {nan, nan, nan}, {nan, nan, nan}}},
     {"ppo_lstm", {"PPO-LSTM", {nan, nan, nan}, {nan, nan, nan}}},
+    {"hyperband_gp", {"Hyperband + GP sampler", {nan, nan, nan}, {nan, nan, nan}}},
+    {"fabolas", {"FABOLAS", {nan, nan, nan}, {nan, nan, nan}}},
 };
 
 // The chosen config trained for --final-epochs epochs, and what it scored on the test set.
@@ -136,7 +149,88 @@ struct Run {
   Report report;
   std::optional<Final> final;
   bool ended_before_cut = false;  // at_time: the search ended before the cut, so the run is whole
+  // FABOLAS: the trial of its incumbent, the config it predicts best on the whole training set (its
+  // best observed trial may be on a fraction); the others: none, the best trial is chosen.
+  std::optional<std::size_t> incumbent;
 };
+
+// --time-scale's file: study stem (or "*") -> the factor that brings its clock to the reference
+// machine's seconds. Malformed lines, factors that are not positive and finite, and repeated studies
+// are errors that name the line.
+std::map<std::string, double> read_time_scales(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(fmt::format("--time-scale: cannot read {}", file.string()));
+  std::map<std::string, double> scales;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line.front() == '#' || (number == 1 && line == "study,scale")) continue;
+    const auto comma = line.find(',');
+    double scale = nan;
+    std::size_t used = 0;
+    try {
+      if (comma != std::string::npos) scale = std::stod(line.substr(comma + 1), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (comma == 0 || comma == std::string::npos || used == 0 || used != line.size() - comma - 1 ||
+        !std::isfinite(scale) || scale <= 0.0) {
+      throw std::runtime_error(
+          fmt::format("--time-scale: {} line {}: expected `study,scale` with a positive factor, "
+                      "got \"{}\"",
+                      file.string(), number, line));
+    }
+    if (!scales.emplace(line.substr(0, comma), scale).second) {
+      throw std::runtime_error(
+          fmt::format("--time-scale: {} line {}: {} is listed twice", file.string(), number, line.substr(0, comma)));
+    }
+  }
+  return scales;
+}
+
+double time_scale(const std::map<std::string, double>& scales, const std::string& stem) {
+  if (const auto found = scales.find(stem); found != scales.end()) return found->second;
+  const auto others = scales.find("*");
+  return others != scales.end() ? others->second : 1.0;
+}
+
+// The report's clock (its seconds, each trial's start and end) times `scale`.
+void scale_clock(Report& report, double scale) {
+  report.seconds *= scale;
+  for (auto& trial : report.trials) {
+    trial.started *= scale;
+    trial.ended *= scale;
+  }
+}
+
+// The run's chosen trial: the searcher's incumbent where it names one, else the best trial.
+const mahpo::study::TrialRecord<Space>* chosen(const Run& run) {
+  if (run.incumbent) {
+    for (const auto& trial : run.report.trials) {
+      if (trial.id == *run.incumbent) return &trial;
+    }
+  }
+  return run.report.best();
+}
+
+// FABOLAS's incumbent as a trial of `report`: of the trials that trained it, the one on the largest
+// fraction (the latest of those); none when the searcher has no incumbent or names none.
+template <typename Searcher>
+std::optional<std::size_t> incumbent_trial(const Searcher& searcher, const Report& report) {
+  if constexpr (requires { searcher.incumbent(); }) {
+    const auto config = searcher.incumbent();
+    if (!config) return std::nullopt;
+    const mahpo::study::TrialRecord<Space>* found = nullptr;
+    for (const auto& trial : report.trials) {
+      if (!trial.finished || trial.result.status != mahpo::Status::ok || trial.config.to_json() != config->to_json()) {
+        continue;
+      }
+      if (!found || trial.budget.fraction >= found->budget.fraction) found = &trial;
+    }
+    if (found) return found->id;
+  }
+  return std::nullopt;
+}
 
 // How the trials were trained: "2 worker(s)", or "2 worker(s) on each of 8 MPI ranks".
 std::string workers_text(const Settings& settings) {
@@ -171,16 +265,25 @@ std::optional<Report> run_one(Searcher& searcher, const mahpo::train::LeNetObjec
 }
 
 // `context`: the data the journal must match on --resume (the searcher and its budget are in its header anyway).
-std::optional<Report> search(const std::string& method, std::uint64_t seed,
-                             const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
-                             const fs::path& journal, const nlohmann::json& context) {
-  auto chosen = mahpo::search::make_searcher<Topology>(
+// The report (none on an evaluating MPI rank) and FABOLAS's incumbent trial.
+std::optional<std::pair<Report, std::optional<std::size_t>>> search(
+    const std::string& method, std::uint64_t seed, const mahpo::train::LeNetObjective<Topology>& objective,
+    const Settings& settings, const fs::path& journal, const nlohmann::json& context) {
+  auto any_searcher = mahpo::search::make_searcher<Topology>(
       method, {.search = {.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}},
                .min_budget = settings.min_epochs,
                .max_budget = settings.epochs});
-  const bool multi_fidelity = mahpo::search::is_multi_fidelity(method);
+  // FABOLAS chooses each trial's fraction of the training set: like Hyperband's and BOHB's, its
+  // search stops on the whole-set epochs it asked for (epochs x fraction).
+  const bool multi_fidelity = mahpo::search::is_multi_fidelity(method) || method == "fabolas";
   return std::visit(
-      [&](auto& searcher) { return run_one(searcher, objective, settings, journal, multi_fidelity, context); }, chosen);
+      [&](auto& searcher) -> std::optional<std::pair<Report, std::optional<std::size_t>>> {
+        auto report = run_one(searcher, objective, settings, journal, multi_fidelity, context);
+        if (!report) return std::nullopt;
+        const auto incumbent = incumbent_trial(searcher, *report);
+        return std::pair{std::move(*report), incumbent};
+      },
+      any_searcher);
 }
 
 double metric(const mahpo::Result& result, const char* key) {
@@ -241,7 +344,7 @@ std::optional<Final> saved_final(const fs::path& file, const nlohmann::json& con
 // `shared`: the full run's, when the run at equal time chose the same config); written to `file` when new.
 Final final_training(const Run& run, const mahpo::train::LeNetObjective<Topology>& objective, const Settings& settings,
                      const fs::path& file, const std::optional<fs::path>& shared) {
-  const auto& best = *run.report.best();
+  const auto& best = *chosen(run);
   const nlohmann::json config = best.config.to_json();
   if (auto kept = saved_final(file, config, settings)) return *kept;
   if (shared) {
@@ -293,10 +396,12 @@ void train_finals(const std::vector<Run*>& pending, const mahpo::train::LeNetObj
       };
       run.final = final_training(run, objective, settings, file(suffix),
                                  suffix.empty() ? std::nullopt : std::optional<fs::path>(file("")));
+      const double seconds = run.final->seconds;
+      run.final->seconds *= time_scale(settings.time_scales, "*");  // the tables' clock (--time-scale)
       std::lock_guard guard(print);
       fmt::print("  final {} {} seed {}{}: {:g} epochs in {:.1f} s; validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
-                 run.dataset, run.method, run.seed, suffix, run.final->epochs, run.final->seconds,
-                 run.final->validation_accuracy, run.final->test_accuracy, run.final->test_kappa);
+                 run.dataset, run.method, run.seed, suffix, run.final->epochs, seconds, run.final->validation_accuracy,
+                 run.final->test_accuracy, run.final->test_kappa);
       std::fflush(stdout);
     }
   };
@@ -310,10 +415,14 @@ void train_finals(const std::vector<Run*>& pending, const mahpo::train::LeNetObj
 
 // The run as it stood `seconds` into its search: the trials it had asked by then (those still
 // training at that time count when they end, as under --seconds) and the time they took to end; a run
-// that ended sooner, whole.
+// that ended sooner, whole. A cut FABOLAS run is judged by its best trial: its incumbent then would
+// need its model as it stood.
 Run at_time(const Run& run, double seconds) {
   Run cut{run.dataset, run.method, run.seed, run.report, std::nullopt, run.report.seconds <= seconds};
-  if (cut.ended_before_cut) return cut;
+  if (cut.ended_before_cut) {
+    cut.incumbent = run.incumbent;
+    return cut;
+  }
   cut.report.trials.clear();
   cut.report.seconds = seconds;
   for (const auto& trial : run.report.trials) {
@@ -361,13 +470,13 @@ std::vector<Summary> summarize(const std::vector<Run>& runs, const Settings& set
           final_hours.push_back(run.final->seconds / 3600.0);
           total_hours.push_back((run.report.seconds + run.final->seconds) / 3600.0);
         }
-        const auto* best = run.report.best();
+        const auto* best = chosen(run);
         accuracy.push_back(best ? metric(*best, "test_accuracy") : 0.0);
         kappa.push_back(best ? metric(*best, "test_kappa") : 0.0);
         hours.push_back(run.report.seconds / 3600.0);
         trials.push_back(static_cast<double>(run.report.trials.size()));
         double trained = 0.0;
-        for (const auto& trial : run.report.trials) trained += trial.budget.epochs;
+        for (const auto& trial : run.report.trials) trained += mahpo::whole_set_epochs(trial.budget);
         epochs.push_back(trained);
       }
       if (accuracy.empty()) continue;
@@ -384,7 +493,7 @@ std::vector<Summary> summarize(const std::vector<Run>& runs, const Settings& set
 std::string paired_with_mappo(const std::vector<Run>& runs, const std::string& dataset, const Settings& settings) {
   const auto score = [](const Run& run) {
     if (run.final) return run.final->test_accuracy;
-    const auto* best = run.report.best();
+    const auto* best = chosen(run);
     return best ? metric(*best, "test_accuracy") : nan;
   };
   std::map<std::uint64_t, double> mappo;
@@ -457,9 +566,14 @@ std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs
           ? fmt::format("every search stopped asking after {:g} s of wall clock (equal time)", settings.seconds)
           : fmt::format(
                 "{} episodes of {:g} epoch(s) each, Hyperband and BOHB {:g} epochs in all (trials of {:.4g} "
-                "to {:g} epochs)",
+                "to {:g} epochs){}",
                 settings.episodes, settings.epochs, static_cast<double>(settings.episodes) * settings.epochs,
-                settings.min_epochs, settings.epochs);
+                settings.min_epochs, settings.epochs,
+                std::ranges::find(settings.methods, "fabolas") != settings.methods.end()
+                    ? fmt::format(", FABOLAS as many whole-set epochs (trials of {:g} epoch(s) on a fraction of the "
+                                  "training set, counted as epochs x fraction)",
+                                  settings.epochs)
+                    : std::string());
   if (at_seconds > 0.0) {
     std::vector<std::string> whole;
     for (const auto& run : runs) {
@@ -480,9 +594,14 @@ std::string table(const std::vector<Summary>& rows, const std::vector<Run>& runs
                 settings.final_epochs, settings.final_weight_decay,
                 settings.final_schedule == "cosine" ? "cosine" : "Caffe's inv")
           : std::string("no final training");
-  text += fmt::format("\n{} over {} seed(s) (first seed {}); {}; {}; {}.\n",
+  const std::string clock =
+      settings.time_scale.empty()
+          ? std::string()
+          : fmt::format(" Times (hours, the cut) are in one machine's seconds: each study's clock scaled by {}.",
+                        settings.time_scale.filename().string());
+  text += fmt::format("\n{} over {} seed(s) (first seed {}); {}; {}; {}.{}\n",
                       settings.seeds > 1 ? "Mean ± sample sd" : "One run", settings.seeds, settings.first_seed, budget,
-                      finals, workers_text(settings));
+                      finals, workers_text(settings), clock);
   return text;
 }
 
@@ -535,7 +654,7 @@ void write_runs_csv(const std::vector<Run>& runs, const fs::path& file) {
               "test_kappa,test_confusion,config,final_epochs,final_seconds,final_validation_accuracy,"
               "final_test_accuracy,final_test_kappa,final_test_confusion\n";
   for (const auto& run : runs) {
-    const auto* best = run.report.best();
+    const auto* best = chosen(run);
     const auto confusion = best && best->result.metrics.contains("test_confusion")
                                ? best->result.metrics.at("test_confusion").dump()
                                : std::string("[]");
@@ -631,8 +750,8 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   app.add_option("--methods", settings.methods, "searchers, in this order")
-      ->check(
-          CLI::IsMember({"random", "anneal", "tpe", "hyperband", "bohb", "mappo", "mappo_paper", "gp_bo", "ppo_lstm"}))
+      ->check(CLI::IsMember({"random", "anneal", "tpe", "hyperband", "bohb", "mappo", "mappo_paper", "gp_bo",
+                             "ppo_lstm", "hyperband_gp", "fabolas"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   app.add_option("--seeds", settings.seeds, "seeds per method and data set")->check(CLI::PositiveNumber);
@@ -659,6 +778,10 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", settings.seconds,
                  "give every search this much wall clock instead of --episodes (the comparison at equal time)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--time-scale", settings.time_scale,
+                 "a CSV `study,scale` that brings each study's clock (and with `*`, the others' and the finals') to "
+                 "one machine's seconds")
+      ->check(CLI::ExistingFile);
   app.add_option("--workers", settings.workers, "trials trained at once, one thread each")->check(CLI::PositiveNumber);
   app.add_option("--train-images", settings.train_images, "use only the first N training images (0: all)");
   app.add_option("--test-images", settings.test_images, "use only the first N validation and test images (0: all)");
@@ -693,12 +816,19 @@ int main(int argc, char** argv) {
     if (app.count("--final-epochs") == 0) settings.final_epochs = 1.0;
   }
   if (settings.min_epochs <= 0.0) settings.min_epochs = settings.epochs / 9.0;
+  if (!settings.time_scale.empty() && settings.seconds > 0.0) {
+    fmt::print(stderr,
+               "error: --time-scale rescales finished studies' clocks; --seconds stops searches on this "
+               "machine's clock: give one of them\n");
+    return 1;
+  }
   if (settings.min_epochs > settings.epochs) {
     fmt::print(stderr, "error: --min-epochs {} is larger than --epochs {}\n", settings.min_epochs, settings.epochs);
     return 1;
   }
 
   try {
+    if (!settings.time_scale.empty()) settings.time_scales = read_time_scales(settings.time_scale);
     fs::create_directories(settings.output / "trials");
     fs::create_directories(settings.output / "journals");
     fs::create_directories(settings.output / "finals");
@@ -730,14 +860,18 @@ int main(int argc, char** argv) {
                                        {"train_images", settings.train_images},
                                        {"test_images", settings.test_images},
                                        {"weights_seed", seed}};
-          auto report = search(method, seed, objective, settings, journal, context);
-          if (!report) continue;  // an evaluating rank of an MPI job
-          Run run{name, method, seed, std::move(*report)};
-          run.report.write_csv(settings.output / "trials" / (stem + ".csv"));
-          const auto* best = run.report.best();
+          auto searched = search(method, seed, objective, settings, journal, context);
+          if (!searched) continue;  // an evaluating rank of an MPI job
+          Run run{name, method, seed, std::move(searched->first)};
+          run.incumbent = searched->second;
+          run.report.write_csv(settings.output / "trials" / (stem + ".csv"));  // the clock as it ran
+          const double seconds = run.report.seconds, scale = time_scale(settings.time_scales, stem);
+          scale_clock(run.report, scale);
+          const auto* best = chosen(run);
           fmt::print(
-              "[{}/{}] {} {} seed {}: {} trials in {:.1f} s; best validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
-              runs.size() + 1, total, name, method, seed, run.report.trials.size(), run.report.seconds,
+              "[{}/{}] {} {} seed {}: {} trials in {:.1f} s{}; best validation {:.4f}, test {:.4f}, kappa {:.4f}\n",
+              runs.size() + 1, total, name, method, seed, run.report.trials.size(), seconds,
+              scale != 1.0 ? fmt::format(" (x {:g}: {:.1f} s)", scale, run.report.seconds) : std::string(),
               best ? best->result.value : 0.0, best ? metric(*best, "test_accuracy") : 0.0,
               best ? metric(*best, "test_kappa") : 0.0);
           std::fflush(stdout);
@@ -747,7 +881,7 @@ int main(int argc, char** argv) {
         if (settings.final_epochs > 0.0 && rank() == 0) {
           std::vector<Run*> pending;
           for (auto& run : runs) {
-            if (run.dataset == name && run.seed == seed && run.report.best() && !run.final) pending.push_back(&run);
+            if (run.dataset == name && run.seed == seed && chosen(run) && !run.final) pending.push_back(&run);
           }
           train_finals(pending, final_objective, settings);
         }
@@ -757,7 +891,7 @@ int main(int argc, char** argv) {
           for (const auto& run : runs) {
             if (run.dataset != name || run.seed != seed) continue;
             equal.push_back(at_time(run, settings.equal_seconds));
-            if (settings.final_epochs > 0.0 && equal.back().report.best()) pending.push_back(&equal.back());
+            if (settings.final_epochs > 0.0 && chosen(equal.back())) pending.push_back(&equal.back());
           }
           train_finals(pending, final_objective, settings, seconds_suffix(settings.equal_seconds));
         }

@@ -6,6 +6,16 @@
 # mid-run. Usage: RUNS=/work/runs PAPER_TABLES=/work/runs/bin/paper_tables_studies DATASETS="mnist" run_studies.sh
 RUNS=${RUNS:-/work/runs}
 OUT=$RUNS/paper17
+# A session's machine speed: with CALIBRATION=name, random search's first 60 trials of seeds 0 and 1
+# (the same configs as the journals' random studies of those seeds) run first into
+# $RUNS/calibration/name, so that the trials' training seconds can be compared config by config.
+if [ -n "$CALIBRATION" ]; then
+  for seed in 0 1; do
+    echo "=== $(date +%T) calibration $CALIBRATION random seed $seed (60 trials)"
+    OPENBLAS_NUM_THREADS=1 ${PAPER_TABLES:-$RUNS/bin/paper_tables_studies} --datasets mnist --first-seed $seed --seeds 1 \
+      --methods random --episodes 60 --final-epochs 0 --output $RUNS/calibration/$CALIBRATION --resume 2>&1 | grep -v '^\s*$' | grep -E '^\[|error|trials in'
+  done
+fi
 for dataset in ${DATASETS:-mnist}; do
 for seed in 0 1 2; do
   for method in mappo random anneal tpe hyperband bohb mappo_paper gp_bo ppo_lstm; do
