@@ -9,7 +9,8 @@
 //   multi_fidelity_quality [seeds=30] [problem...] [only=searcher,searcher...]
 //     problems: quadratic surrogate-mnist surrogate-fashion (all by default)
 //     searchers: bohb (always: the reference) random tpe hyperband hyperband_gp
-//                hyperband_gp_normal_scores fabolas (all by default); random and TPE: 1 epoch per trial
+//                hyperband_gp_normal_scores hyperband_gp[_normal_scores]_ei{4,16} (sharper draws)
+//                fabolas (all by default); random and TPE: 1 epoch per trial
 //
 // The LeNet quadratic scores budgets below one epoch lower (its budget term); the LeNet surrogates
 // keep the share of (value - chance) measured on real trials at smaller budgets. For the noisy
@@ -151,6 +152,16 @@ void table(std::string_view title, std::size_t seeds) {
     return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{},
                                               hyperband::GpSampler({.normal_scores = true}));
   });
+  // Sharper draws (ei_power: probability EI^p / sum EI^p), on standardized losses and on normal scores.
+  for (const double power : {4.0, 16.0}) {
+    add(fmt::format("hyperband_gp_ei{:g}", power), [power](SearchOptions options) {
+      return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{}, hyperband::GpSampler({.ei_power = power}));
+    });
+    add(fmt::format("hyperband_gp_normal_scores_ei{:g}", power), [power](SearchOptions options) {
+      return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{},
+                                                hyperband::GpSampler({.ei_power = power, .normal_scores = true}));
+    });
+  }
   add("fabolas", [](SearchOptions options) {
     options.budget = mahpo::Budget{.epochs = 1.0};
     return Fabolas<S>(options);
