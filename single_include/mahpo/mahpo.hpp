@@ -10788,6 +10788,8 @@ class Bohb {
 //   probability EI / sum(EI): a draw, not the argmax, so that a bracket's configs spread over the
 //   promising region and parallel asks differ without a constant liar.
 // - `random_fraction` of the model-based asks stay prior draws (0 by default, as the paper).
+// - `ei_power` (ours; 1 by default, the paper's draw) sharpens the draw: probability EI^p / sum EI^p,
+//   between a prior draw among the candidates (p = 0) and the argmax of EI (p -> infinity).
 // - `normal_scores` (off by default) models the normal scores of the losses' ranks instead of the
 //   standardized losses (gp/regressor.hpp): robust to far outliers such as diverged trainings, but
 //   it flattens the good region and the draws spread out. Measured by bench/multi_fidelity_quality
@@ -10815,12 +10817,13 @@ struct GpSamplerOptions {
   std::size_t candidates = 1000;     // prior draws scored per new config
   std::size_t min_points = 0;        // usable results a budget needs to be modelled; 0: dimension + 2
   double random_fraction = 0.0;      // share of model-based asks that stay prior draws
+  double ei_power = 1.0;             // draw with probability EI^ei_power / sum (1: the paper's)
   std::size_t fit_restarts = 2;      // random restarts of the GP's fit (while it models at most 64 results)
   std::size_t fit_evaluations = 30;  // likelihood evaluations per start of the fit
   double noise_floor = 1e-6;         // least noise variance (standardized losses)
   bool normal_scores = false;        // model the normal scores of the losses' ranks (default: the standardized losses)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpSamplerOptions, candidates, min_points, random_fraction, fit_restarts,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpSamplerOptions, candidates, min_points, random_fraction, ei_power, fit_restarts,
                                    fit_evaluations, noise_floor, normal_scores)
 
 class GpSampler {
@@ -10904,8 +10907,10 @@ class GpSampler {
         if (weights[c] > top) top = weights[c];  // NaN never wins
       }
       if (!std::isfinite(top)) return configs.front();  // no usable score: a prior draw
-      // P(c) = EI_c / sum EI, from log EI shifted by its largest (no underflow of the whole set).
-      for (double& weight : weights) weight = std::isfinite(weight) ? std::exp(weight - top) : 0.0;
+      // P(c) = EI_c^p / sum EI^p, from log EI shifted by its largest (no underflow of the whole set).
+      for (double& weight : weights) {
+        weight = std::isfinite(weight) ? std::exp(options_.ei_power * (weight - top)) : 0.0;
+      }
       std::discrete_distribution<std::size_t> pick(weights.begin(), weights.end());
       return configs[pick(rng)];
     }
@@ -10927,6 +10932,9 @@ class GpSampler {
     if (options.min_points == 1) fail("min_points must be 0 (dimension + 2) or at least 2");
     if (!(options.random_fraction >= 0.0 && options.random_fraction <= 1.0)) {
       fail(fmt::format("random_fraction ({}) must be in [0, 1]", options.random_fraction));
+    }
+    if (!(options.ei_power >= 0.0 && std::isfinite(options.ei_power))) {
+      fail(fmt::format("ei_power ({}) must be finite and at least 0", options.ei_power));
     }
     if (options.fit_evaluations == 0) fail("fit_evaluations must be at least 1");
     if (!(options.noise_floor > 0.0 && options.noise_floor < 1.0)) {
