@@ -17,6 +17,7 @@ calibration.csv:  session,trials,reference_session,reference_trials   (trial CSV
 """
 import argparse
 import csv
+import math
 import os
 import sys
 
@@ -60,16 +61,22 @@ def main():
     args = parser.parse_args()
 
     base = os.path.dirname(os.path.abspath(args.pairs))
-    # ratio[(a, b)] = seconds on a per second on b, for the same trainings
-    ratio = {}
+    # ratio[(a, b)] = seconds on a per second on b, for the same trainings; several calibrations of
+    # one pair of sessions (e.g. at a session's start and end) give their geometric mean
+    logs = {}
     with open(args.pairs, newline="") as f:
         for pair in csv.DictReader(f):
             r, matched, differing = matched_ratio(read_trials(os.path.join(base, pair["reference_trials"])),
                                                   read_trials(os.path.join(base, pair["trials"])))
             print(f"{pair['reference_session']} / {pair['session']}: {r:.4f} over {matched} matched trials "
                   f"({differing} differ) of {pair['trials']}", file=sys.stderr)
-            ratio[(pair["reference_session"], pair["session"])] = r
-            ratio[(pair["session"], pair["reference_session"])] = 1.0 / r
+            logs.setdefault((pair["reference_session"], pair["session"]), []).append(math.log(r))
+    ratio = {}
+    for (a, b), values in logs.items():
+        ratio[(a, b)] = math.exp(sum(values) / len(values))
+        ratio[(b, a)] = 1.0 / ratio[(a, b)]
+        if len(values) > 1:
+            print(f"{a} / {b}: {ratio[(a, b)]:.4f}, the geometric mean of {len(values)} calibrations", file=sys.stderr)
 
     scale = {args.reference: 1.0}  # session -> reference seconds per second of that session
     frontier = [args.reference]
