@@ -6,11 +6,12 @@
 // it predicts best on the whole set) evaluated once at the full budget, outside its cost. Random
 // search and TPE (one epoch per trial) stand beside them as references.
 //
-//   multi_fidelity_quality [seeds=30] [problem...] [only=searcher,searcher...]
+//   multi_fidelity_quality [seeds=30] [problem...] [only=searcher,searcher...] [from=0]
 //     problems: quadratic surrogate-mnist surrogate-fashion (all by default)
-//     searchers: bohb (always: the reference) random tpe hyperband hyperband_gp
-//                hyperband_gp_normal_scores hyperband_gp[_normal_scores]_ei{4,16} (sharper draws)
-//                fabolas (all by default); random and TPE: 1 epoch per trial
+//     searchers: bohb (always: the reference) random tpe hyperband, hyperband_gp (the GP sampler's
+//                defaults), hyperband_gp_paper (Bertrand et al.'s) and variants (the table `samplers`
+//                below), fabolas (all by default); random and TPE: 1 epoch per trial
+//     from=F: seeds F .. F + seeds - 1 (default 0): fresh seeds to check a choice made on others
 //
 // The LeNet quadratic scores budgets below one epoch lower (its budget term); the LeNet surrogates
 // keep the share of (value - chance) measured on real trials at smaller budgets. For the noisy
@@ -33,6 +34,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -50,14 +52,16 @@ struct Row {
   double seconds = 0.0;
 };
 
-// Runs make(SearchOptions) -> searcher for seeds 0..seeds-1 until its trials' budgets sum to the
-// largest cost, trials asked and told one at a time; the best full-budget value at each cost.
+std::size_t first_seed = 0;  // from=F
+
+// Runs make(SearchOptions) -> searcher for seeds first_seed .. first_seed + seeds - 1 until its trials' budgets sum to
+// the largest cost, trials asked and told one at a time; the best full-budget value at each cost.
 template <typename Problem, typename Make>
 Row run(std::string name, std::size_t seeds, Make&& make) {
   constexpr bool maximize = Problem::goal == mahpo::Goal::maximize;
   Row row{std::move(name), {}, {}, 0.0};
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t seed = 0; seed < seeds; ++seed) {
+  for (std::size_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     auto searcher = make(SearchOptions{.seed = seed, .goal = Problem::goal});
     const Problem problem = mahpo::bench::make_problem<Problem>(seed);
     double top = maximize ? -1e300 : 1e300, top_expected = top, spent = 0.0;
@@ -147,19 +151,36 @@ void table(std::string_view title, std::size_t seeds) {
   add("random", plain(std::type_identity<Random<S>>{}));
   add("tpe", plain(std::type_identity<Tpe<S>>{}));
   add("hyperband", plain(std::type_identity<Hyperband<S>>{}));
-  add("hyperband_gp", plain(std::type_identity<Hyperband<S, hyperband::GpSampler>>{}));
-  add("hyperband_gp_normal_scores", [](SearchOptions options) {
-    return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{},
-                                              hyperband::GpSampler({.normal_scores = true}));
-  });
-  // Sharper draws (ei_power: probability EI^p / sum EI^p), on standardized losses and on normal scores.
-  for (const double power : {4.0, 16.0}) {
-    add(fmt::format("hyperband_gp_ei{:g}", power), [power](SearchOptions options) {
-      return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{}, hyperband::GpSampler({.ei_power = power}));
-    });
-    add(fmt::format("hyperband_gp_normal_scores_ei{:g}", power), [power](SearchOptions options) {
-      return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{},
-                                                hyperband::GpSampler({.ei_power = power, .normal_scores = true}));
+  // Hyperband with the GP sampler: its defaults, the paper's (Bertrand et al.: EI-proportional draws
+  // on standardized losses, the lowest loss as incumbent), then variants named by what they change:
+  // normal_scores, eiP (ei_power P), rf3 (a third prior draws), plug_in (the plug-in incumbent).
+  // Perturbations around the 5 best results instead of the best were tried and dropped
+  // (docs/multi_fidelity_quality.md).
+  using hyperband::GpSamplerOptions;
+  const auto draw = [](double power, bool normal_scores, bool plug_in, double random_fraction = 0.0) {
+    return GpSamplerOptions{
+        .random_fraction = random_fraction, .ei_power = power, .normal_scores = normal_scores, .plug_in = plug_in};
+  };
+  const std::vector<std::pair<std::string, GpSamplerOptions>> samplers{
+      {"hyperband_gp", {}},
+      {"hyperband_gp_paper", GpSamplerOptions::paper()},
+      {"hyperband_gp_normal_scores", draw(1.0, true, false)},
+      {"hyperband_gp_ei4", draw(4.0, false, false)},
+      {"hyperband_gp_normal_scores_ei4", draw(4.0, true, false)},
+      {"hyperband_gp_ei16", draw(16.0, false, false)},
+      {"hyperband_gp_normal_scores_ei16", draw(16.0, true, false)},
+      {"hyperband_gp_ei16_rf3", draw(16.0, false, false, 1.0 / 3.0)},
+      {"hyperband_gp_normal_scores_ei16_rf3", draw(16.0, true, false, 1.0 / 3.0)},
+      {"hyperband_gp_plug_in", draw(1.0, false, true)},
+      {"hyperband_gp_ei16_plug_in", draw(16.0, false, true)},
+      {"hyperband_gp_normal_scores_plug_in", draw(1.0, true, true)},
+      {"hyperband_gp_normal_scores_ei4_plug_in", draw(4.0, true, true)},
+      {"hyperband_gp_normal_scores_ei16_plug_in", draw(16.0, true, true)},
+      {"hyperband_gp_normal_scores_ei64_plug_in", draw(64.0, true, true)},
+  };
+  for (const auto& [name, sampler] : samplers) {
+    add(name, [sampler](SearchOptions options) {
+      return Hyperband<S, hyperband::GpSampler>(options, HyperbandOptions{}, hyperband::GpSampler(sampler));
     });
   }
   add("fabolas", [](SearchOptions options) {
@@ -187,12 +208,16 @@ int main(int argc, char** argv) {
   if (seeds < 2) {
     fmt::print(stderr,
                "usage: multi_fidelity_quality [seeds >= 2] [quadratic|surrogate-mnist|surrogate-fashion ...] "
-               "[only=searcher,...]\n");
+               "[only=searcher,...] [from=first seed]\n");
     return 1;
   }
   std::vector<std::string_view> wanted;
   for (int k = 2; k < argc; ++k) {
     const std::string_view argument = argv[k];
+    if (argument.starts_with("from=")) {
+      first_seed = std::strtoul(argv[k] + 5, nullptr, 10);
+      continue;
+    }
     if (!argument.starts_with("only=")) {
       wanted.push_back(argument);
       continue;
@@ -207,7 +232,7 @@ int main(int argc, char** argv) {
   const auto chosen = [&](std::string_view problem) {
     return wanted.empty() || std::find(wanted.begin(), wanted.end(), problem) != wanted.end();
   };
-  fmt::print("Multi-fidelity searchers at equal total cost, over seeds 0-{}\n", seeds - 1);
+  fmt::print("Multi-fidelity searchers at equal total cost, over seeds {}-{}\n", first_seed, first_seed + seeds - 1);
   if (chosen("quadratic")) table<mahpo::problems::LeNetQuadratic>("LeNet quadratic", seeds);
   using mahpo::problems::LeNetDataset;
   using mahpo::problems::LeNetSurrogate;

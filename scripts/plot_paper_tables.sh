@@ -19,11 +19,13 @@ command -v gnuplot >/dev/null || { echo "plot_paper_tables: gnuplot is not insta
 read -r -a header < "$dir/search_time.dat"
 datasets=()
 for ((k = 1; k < ${#header[@]}; k += 2)); do datasets+=("${header[k]}"); done
-methods=(random anneal tpe hyperband bohb mappo mappo_paper gp_bo ppo_lstm)
+methods=(random anneal tpe hyperband bohb mappo mappo_paper gp_bo ppo_lstm hyperband_gp fabolas)
 declare -A label=([random]=RS [anneal]=Anneal [tpe]=TPE [hyperband]=Hyperband [bohb]=BOHB [mappo]=MAPPO
-                  [mappo_paper]="MAPPO (paper)" [gp_bo]=GP-BO [ppo_lstm]=PPO-LSTM)
+                  [mappo_paper]="MAPPO (paper)" [gp_bo]=GP-BO [ppo_lstm]=PPO-LSTM [hyperband_gp]="Hyperband-GP"
+                  [fabolas]=FABOLAS)
 declare -A color=([random]='#7f7f7f' [anneal]='#2ca02c' [tpe]='#1f77b4' [hyperband]='#ff7f0e' [bohb]='#9467bd'
-                  [mappo]='#d62728' [mappo_paper]='#8c564b' [gp_bo]='#17becf' [ppo_lstm]='#e377c2')
+                  [mappo]='#d62728' [mappo_paper]='#8c564b' [gp_bo]='#17becf' [ppo_lstm]='#e377c2'
+                  [hyperband_gp]='#bcbd22' [fabolas]='#000000')
 
 # Figure 2: clustered bars, one cluster per method, one bar per data set.
 bars=""
