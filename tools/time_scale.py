@@ -61,31 +61,46 @@ def main():
     args = parser.parse_args()
 
     base = os.path.dirname(os.path.abspath(args.pairs))
-    # ratio[(a, b)] = seconds on a per second on b, for the same trainings; several calibrations of
-    # one pair of sessions (e.g. at a session's start and end) give their geometric mean
-    logs = {}
+    # Each calibration says log(seconds on a per second on b) = log r. The sessions' log factors are
+    # the least-squares fit of all of them, the reference's fixed at 0: on a chain of pairs that is
+    # the product along it, several calibrations of one pair (e.g. at a session's start and end)
+    # give their geometric mean, and where pairs close a loop (two ways from one session to
+    # another) each way counts, instead of whichever the search happened to take first.
+    edges = []
     with open(args.pairs, newline="") as f:
         for pair in csv.DictReader(f):
             r, matched, differing = matched_ratio(read_trials(os.path.join(base, pair["reference_trials"])),
                                                   read_trials(os.path.join(base, pair["trials"])))
             print(f"{pair['reference_session']} / {pair['session']}: {r:.4f} over {matched} matched trials "
                   f"({differing} differ) of {pair['trials']}", file=sys.stderr)
-            logs.setdefault((pair["reference_session"], pair["session"]), []).append(math.log(r))
-    ratio = {}
-    for (a, b), values in logs.items():
-        ratio[(a, b)] = math.exp(sum(values) / len(values))
-        ratio[(b, a)] = 1.0 / ratio[(a, b)]
-        if len(values) > 1:
-            print(f"{a} / {b}: {ratio[(a, b)]:.4f}, the geometric mean of {len(values)} calibrations", file=sys.stderr)
+            edges.append((pair["reference_session"], pair["session"], math.log(r)))
 
-    scale = {args.reference: 1.0}  # session -> reference seconds per second of that session
-    frontier = [args.reference]
-    while frontier:
-        known = frontier.pop()
-        for (a, b), r in ratio.items():
-            if a == known and b not in scale:
-                scale[b] = scale[a] * r  # seconds on reference per second on a, times a's per b's
-                frontier.append(b)
+    # The sessions linked to the reference, then Gauss-Seidel sweeps of the normal equations: each
+    # session's log factor is the mean of what its calibrations say it is, given its neighbours'.
+    linked = {args.reference}
+    grown = True
+    while grown:
+        grown = False
+        for a, b, _ in edges:
+            if (a in linked) != (b in linked):
+                linked |= {a, b}
+                grown = True
+    log_scale = {session: 0.0 for session in linked}
+    for _ in range(10000):
+        change = 0.0
+        for session in sorted(linked - {args.reference}):
+            says = [log_scale[a] + lr for a, b, lr in edges if b == session and a in linked]
+            says += [log_scale[b] - lr for a, b, lr in edges if a == session and b in linked]
+            value = sum(says) / len(says)
+            change = max(change, abs(value - log_scale[session]))
+            log_scale[session] = value
+        if change < 1e-12:
+            break
+    scale = {session: math.exp(value) for session, value in log_scale.items()}
+    for a, b, lr in edges:
+        if a in linked:
+            print(f"  fitted {a} / {b}: {scale[b] / scale[a]:.4f} (this calibration {math.exp(lr):.4f})",
+                  file=sys.stderr)
     for session, factor in sorted(scale.items()):
         print(f"session {session}: x {factor:.4f}", file=sys.stderr)
 
