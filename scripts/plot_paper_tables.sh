@@ -72,6 +72,7 @@ set style fill solid 0.8 border -1
 set ylabel "search time (h)"
 set yrange [0:*]
 set key top right
+set xtics rotate by -25 offset -1,0
 plot $bars
 
 reset
