@@ -686,13 +686,14 @@ void write_outputs(const std::vector<Run>& runs, const std::vector<Summary>& row
     write_runs_csv(equal, out / ("runs" + suffix + ".csv"));
   }
 
-  // Figure 2: mean search hours per method, a mean and an sd column per data set.
+  // Figure 2: mean search hours per method, a mean and an sd column per data set; the label quoted,
+  // as gnuplot splits columns at blanks ("MAPPO (paper preset)").
   std::ofstream figure(out / "search_time.dat");
   figure << "method";
   for (const auto& dataset : settings.datasets) figure << ' ' << dataset << " sd";
   figure << '\n';
   for (const auto& method : settings.methods) {
-    figure << paper.at(method).label;
+    figure << '"' << paper.at(method).label << '"';
     for (const auto& dataset : settings.datasets) {
       const auto row = std::find_if(rows.begin(), rows.end(),
                                     [&](const auto& r) { return r.dataset == dataset && r.method == method; });

@@ -8439,8 +8439,9 @@ class Anneal {
 // (gp/regressor.hpp, DataSetSize):
 // - the loss: k = s2 M(x, x') phi(s)^T Sigma phi(s'), phi(s) = (1, (1 - s)^2), on standardized losses;
 // - the cost: the same with phi(s) = (1, s) (cost grows linearly with the data), on standardized costs.
-//   A trial's cost is its result's metric `cost_metric` ("training_seconds": what LeNetObjective
-//   reports) when the result has it, else its budget in whole-set epochs (epochs x s).
+//   A trial's cost is the sum of its result's metrics `cost_metrics` that it has (LeNetObjective's
+//   "training_seconds" and "evaluation_seconds": a trial pays for its validation too, a fixed cost
+//   that makes small fractions far from free), else its budget in whole-set epochs (epochs x s).
 // The acquisition: information about the best value at s = 1 per unit of predicted cost. The paper
 // uses entropy search over the location of the optimum (representer points and expectation
 // propagation: costly); mahpo uses the cheaper approximation the issue allows, multi-fidelity
@@ -9374,13 +9375,13 @@ struct FabolasOptions {
   std::size_t max_value_samples = 10;                                            // f* samples of MES
   std::size_t quadrature_nodes = 24;                                             // Gauss-Hermite nodes per expectation
   std::size_t max_points = 300;                                                  // the newest results the GPs model
-  std::string cost_metric = "training_seconds";                                  // a result's cost, when it has it
-  std::size_t fit_restarts = 2;                                                  // GP fits: as GP-BO
+  std::vector<std::string> cost_metrics{"training_seconds", "evaluation_seconds"};  // summed: a result's cost
+  std::size_t fit_restarts = 2;                                                     // GP fits: as GP-BO
   std::size_t fit_evaluations = 30;
   double noise_floor = 1e-6;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FabolasOptions, startup_configs, startup_fractions, min_fraction, fraction_levels,
-                                   candidates, max_value_samples, quadrature_nodes, max_points, cost_metric,
+                                   candidates, max_value_samples, quadrature_nodes, max_points, cost_metrics,
                                    fit_restarts, fit_evaluations, noise_floor)
 
 namespace fabolas::detail {
@@ -9505,11 +9506,13 @@ class Fabolas {
 
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);
-    double cost = whole_set_epochs(entry.budget);
-    if (const auto found = result.metrics.find(fabolas_.cost_metric);
-        found != result.metrics.end() && found->is_number() && found->template get<double>() > 0.0) {
-      cost = found->template get<double>();
+    double cost = 0.0;
+    for (const auto& metric : fabolas_.cost_metrics) {
+      if (const auto found = result.metrics.find(metric); found != result.metrics.end() && found->is_number()) {
+        cost += std::max(found->template get<double>(), 0.0);
+      }
     }
+    if (!(cost > 0.0)) cost = whole_set_epochs(entry.budget);
     costs_.resize(history_.asked(), 0.0);
     costs_[id] = cost;
   }

@@ -111,9 +111,11 @@ TEST_CASE("fabolas finds the optimum of a loss that falls with the data, first o
 }
 
 TEST_CASE("fabolas divides by the cost it is told: free full-set trials are bought more") {
-  // The same problem, once with a cost proportional to the fraction, once with every trial costing
-  // the same: without a price on the data, the full set (most informative) is chosen more often.
-  const auto mean_fraction = [](bool priced) {
+  // The same problem with three prices: a cost proportional to the fraction; the same plus a fixed
+  // evaluation cost (what validating on a fixed set costs every trial: reported as a second metric,
+  // which FABOLAS adds); every trial costing the same. The dearer the small fractions are relative
+  // to the full set, the more often the full set (most informative) is chosen.
+  const auto mean_fraction = [](auto&& report_cost) {
     double total = 0.0;
     std::size_t count = 0;
     for (std::uint64_t seed = 0; seed < 3; ++seed) {
@@ -124,12 +126,20 @@ TEST_CASE("fabolas divides by the cost it is told: free full-set trials are boug
           total += trial.budget.fraction;
           ++count;
         }
-        searcher.tell(trial.id, line_result(trial, priced ? trial.budget.fraction : 1.0));
+        Result result = line_result(trial, 0.0);
+        report_cost(result.metrics, trial.budget.fraction);
+        searcher.tell(trial.id, result);
       }
     }
     return total / static_cast<double>(count);
   };
-  const double priced = mean_fraction(true), free = mean_fraction(false);
-  CAPTURE(priced, free);
-  CHECK(free > priced);
+  const double priced = mean_fraction([](auto& metrics, double s) { metrics["training_seconds"] = s; });
+  const double evaluated = mean_fraction([](auto& metrics, double s) {
+    metrics["training_seconds"] = s;
+    metrics["evaluation_seconds"] = 0.5;
+  });
+  const double free = mean_fraction([](auto& metrics, double) { metrics["training_seconds"] = 1.0; });
+  CAPTURE(priced, evaluated, free);
+  CHECK(evaluated > priced);
+  CHECK(free > evaluated);
 }
