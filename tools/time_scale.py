@@ -96,6 +96,9 @@ def main():
             log_scale[session] = value
         if change < 1e-12:
             break
+    else:  # a connected graph converges in a few dozen sweeps
+        print(f"time_scale: warning: the fit did not converge (last change {change:.2e} in a log factor)",
+              file=sys.stderr)
     scale = {session: math.exp(value) for session, value in log_scale.items()}
     for a, b, lr in edges:
         if a in linked:
