@@ -69,6 +69,13 @@
 
 namespace mahpo::search {
 
+namespace fabolas {
+// What LeNetObjective reports a trial to cost. (A function, not a braced list of strings in the member
+// initializer: g++ 12 then fails with an internal error on a designated initializer of the options in
+// a constructor's member initializer list.)
+inline std::vector<std::string> default_cost_metrics() { return {"training_seconds", "evaluation_seconds"}; }
+}  // namespace fabolas
+
 struct FabolasOptions {
   std::size_t startup_configs = 5;                                               // prior configs of the initial design
   std::vector<double> startup_fractions{1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8};  // ... each tried at these
@@ -78,8 +85,8 @@ struct FabolasOptions {
   std::size_t max_value_samples = 10;                                            // f* samples of MES
   std::size_t quadrature_nodes = 24;                                             // Gauss-Hermite nodes per expectation
   std::size_t max_points = 300;                                                  // the newest results the GPs model
-  std::vector<std::string> cost_metrics{"training_seconds", "evaluation_seconds"};  // summed: a result's cost
-  std::size_t fit_restarts = 2;                                                     // GP fits: as GP-BO
+  std::vector<std::string> cost_metrics = fabolas::default_cost_metrics();       // summed: a result's cost
+  std::size_t fit_restarts = 2;                                                  // GP fits: as GP-BO
   std::size_t fit_evaluations = 30;
   double noise_floor = 1e-6;
 };
