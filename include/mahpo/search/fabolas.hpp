@@ -10,7 +10,9 @@
 //
 // The models (the paper's section 3.1), both GP-BO's Matérn-5/2 GP with a second factor over s
 // (gp/regressor.hpp, DataSetSize):
-// - the loss: k = s2 M(x, x') phi(s)^T Sigma phi(s'), phi(s) = (1, (1 - s)^2), on standardized losses;
+// - the loss: k = s2 M(x, x') phi(s)^T Sigma phi(s'), phi(s) = (1, (1 - s)^2), on the normal scores of
+//   the losses' ranks (`normal_scores`, as the GP sampler: a Gaussian copula, so that diverged trials at
+//   chance level cannot flatten the model of the good region; off: standardized losses, the paper's);
 // - the cost: the same with phi(s) = (1, s) (cost grows linearly with the data), on standardized costs.
 //   A trial's cost is the sum of its result's metrics `cost_metrics` that it has (LeNetObjective's
 //   "training_seconds" and "evaluation_seconds": a trial pays for its validation too, a fixed cost
@@ -89,10 +91,11 @@ struct FabolasOptions {
   std::size_t fit_restarts = 2;                                                  // GP fits: as GP-BO
   std::size_t fit_evaluations = 30;
   double noise_floor = 1e-6;
+  bool normal_scores = true;  // the loss GP models the normal scores of the losses' ranks (else standardized losses)
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FabolasOptions, startup_configs, startup_fractions, min_fraction, fraction_levels,
                                    candidates, max_value_samples, quadrature_nodes, max_points, cost_metrics,
-                                   fit_restarts, fit_evaluations, noise_floor)
+                                   fit_restarts, fit_evaluations, noise_floor, normal_scores)
 
 namespace fabolas::detail {
 
@@ -304,7 +307,13 @@ class Fabolas {
       append_point(x, *kept[k]);
       y.push_back(kept[k]->loss);
     }
-    if (y.size() >= 2) gp::detail::standardize(y);
+    if (y.size() >= 2) {
+      if (fabolas_.normal_scores) {
+        gp::detail::normal_scores(y);
+      } else {
+        gp::detail::standardize(y);
+      }
+    }
     return kept.size();
   }
 
