@@ -14,6 +14,10 @@
 //                                         there, as JSON
 //   tpe_vs_optuna propose PROBLEM SEEDS   reads {"points", "values"}; prints the first proposal after
 //                                         that history of seeds 0..SEEDS-1 (unit cube), as JSON
+//   tpe_vs_optuna trace PROBLEM SEEDS TRIALS
+//                                         tpe with optuna_stream (Optuna's random draws), seeds
+//                                         0..SEEDS-1: every trial's config (the parameters' values)
+//                                         and value, as CSV lines seed,trial,value,param...
 //
 // Problems: branin, hartmann6 (minimized), quadratic (the LeNet quadratic, maximized: its values
 // are told as they are, the searcher negates them). Trials are asked and told one at a time.
@@ -123,6 +127,28 @@ void propose(const json& input, std::size_t seeds) {
   std::cout << out.dump() << '\n';
 }
 
+// Tpe drawing Optuna's random numbers (TpeOptions::optuna_stream): its trials, to compare one by one.
+template <typename Problem>
+void trace(std::size_t seeds, std::size_t trials) {
+  using S = typename Problem::space;
+  for (std::size_t seed = 0; seed < seeds; ++seed) {
+    const Problem problem = mahpo::bench::make_problem<Problem>(seed);
+    Tpe<S> tpe(SearchOptions{.seed = seed, .goal = Problem::goal}, TpeOptions{.optuna_stream = true});
+    for (std::size_t t = 0; t < trials; ++t) {
+      const auto trial = tpe.ask();
+      const auto result = problem(trial.config, trial.budget);
+      tpe.tell(trial.id, result);
+      std::string line = fmt::format("{},{},{:.17g}", seed, t, result.value);
+      S::for_each_parameter([&](auto index, auto type) {
+        using P = typename decltype(type)::type;
+        if constexpr (!P::is_fixed)
+          line += fmt::format(",{:.17g}", static_cast<double>(boost::hana::at(trial.config.values(), index)));
+      });
+      fmt::print("{}\n", line);
+    }
+  }
+}
+
 template <typename F>
 void with_problem(std::string_view name, F&& f) {
   if (name == "branin") return f(std::type_identity<mahpo::problems::Branin>{});
@@ -133,7 +159,8 @@ void with_problem(std::string_view name, F&& f) {
 
 int usage() {
   fmt::print(stderr,
-             "usage: tpe_vs_optuna runs SEEDS PROBLEM... | fit PROBLEM | propose PROBLEM SEEDS\n"
+             "usage: tpe_vs_optuna runs SEEDS PROBLEM... | fit PROBLEM | propose PROBLEM SEEDS | trace PROBLEM SEEDS "
+             "TRIALS\n"
              "       (problems: branin hartmann6 quadratic; fit and propose read JSON on stdin)\n");
   return 2;
 }
@@ -149,6 +176,12 @@ int main(int argc, char** argv) try {
     for (int a = 3; a < argc; ++a) {
       with_problem(argv[a], [&](auto type) { runs<typename decltype(type)::type>(argv[a], seeds); });
     }
+    return 0;
+  }
+  if (mode == "trace" && argc == 5) {
+    const std::size_t seeds = std::strtoul(argv[3], nullptr, 10), trials = std::strtoul(argv[4], nullptr, 10);
+    if (seeds == 0 || trials == 0) return usage();
+    with_problem(argv[2], [&](auto type) { trace<typename decltype(type)::type>(seeds, trials); });
     return 0;
   }
   if (mode == "fit") {

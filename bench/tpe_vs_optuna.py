@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """mahpo's TPE beside Optuna's TPESampler, the reference it follows (Optuna is an optional peer:
-Debian's python3-optuna, seen by /usr/bin/python3 only). Four parts, any of them by name:
+Debian's python3-optuna, seen by /usr/bin/python3 only). Five parts, any of them by name:
 
   pieces    the same histories (30 and 80 prior draws per problem, their values) given to both; the
             split into below and above, the weights, the kernels' centres and bandwidths (after the
@@ -11,13 +11,16 @@ Debian's python3-optuna, seen by /usr/bin/python3 only). Four parts, any of them
   runs      Branin, Hartmann-6 and the LeNet quadratic, 30 seeds each side, trials asked and told
             one at a time: median best after 25/50/100/200 trials, its standard error (bootstrap),
             the difference in standard errors, Mann-Whitney's p; mahpo's BOHB beside them
+  stream    mahpo's TPE drawing Optuna's random numbers (TpeOptions::optuna_stream) beside Optuna,
+            seeds 0-29, 200 trials: the trials compared one by one (how many seeds agree on every
+            trial, the first trial that differs), and the median best of both
   cost      Optuna's ask+tell after 200 told trials on bench_searchers' stand-in space, and mahpo's
             TPE there from bench_searchers in the same run: the ratio
 
   /usr/bin/python3 bench/tpe_vs_optuna.py [--build build] [--seeds 30] [part...]   (all by default)
 
-Random streams differ between the two, so single cells differ by noise: the comparison is of
-distributions. Prints Markdown; problems are copies of include/mahpo/problems/synthetic.hpp, checked
+In runs the random streams differ between the two, so single cells differ by noise: the comparison
+is of distributions; stream gives mahpo Optuna's draws and compares trial by trial. Prints Markdown; problems are copies of include/mahpo/problems/synthetic.hpp, checked
 against mahpo's values at the pieces' queries.
 """
 
@@ -393,6 +396,78 @@ def runs(build, seeds, with_fix=True):
         sys.stdout.flush()
 
 
+# --- stream -----------------------------------------------------------------------------------------
+
+def stream(build, seeds, trials=CHECKPOINTS[-1]):
+    print(f"\n## Drawing Optuna's random numbers: trial for trial, seeds 0-{seeds - 1}, {trials} trials\n")
+    print("mahpo's Tpe with `TpeOptions::optuna_stream` (numpy's RandomState(seed) streams, Optuna's order of "
+          "draws, its inverse-CDF truncated normals) beside Optuna 3.1's TPESampler(seed=seed) as shipped. A "
+          "trial agrees when every parameter's value agrees to 1e-9 of its range; largest differences over all "
+          "trials of agreeing seeds.\n")
+    print("| problem | seeds agreeing on every trial | first differing trial (other seeds) | largest parameter "
+          "difference (share of range) | largest value difference | Optuna's runs |")
+    print("|---|---:|---|---:|---:|---:|")
+    medians = []
+    rng = np.random.RandomState(12345)
+    # The quadratic also with Optuna's sorts made stable: its integers' repeated values then carry
+    # their bandwidths in age order, as mahpo's (the one piece known to differ, "pieces" above).
+    cases = [(problem, False) for problem in PROBLEMS.values()] + [(PROBLEMS["quadratic"], True)]
+    for problem, stable in cases:
+        label = problem.name + (", Optuna's sorts stable" if stable else "")
+        ours = {}
+        for line in mahpo(build, "trace", problem.name, str(seeds), str(trials)).splitlines():
+            fields = line.split(",")
+            ours.setdefault(int(fields[0]), []).append([float(f) for f in fields[2:]])
+        start = time.perf_counter()
+        agreeing, first_differing, largest_param, largest_value = 0, [], 0.0, 0.0
+        best = {"mahpo": {c: [] for c in CHECKPOINTS}, "optuna": {c: [] for c in CHECKPOINTS}}
+        spans = [high - low for _, _, low, high in problem.params]
+        for seed in range(seeds):
+            study = optuna.create_study(direction=problem.direction, sampler=optuna.samplers.TPESampler(seed=seed))
+            differing, top = None, {"mahpo": None, "optuna": None}
+            for t in range(trials):
+                trial = study.ask()
+                if stable:
+                    with stable_argsort():
+                        values = problem.suggest(trial)
+                else:
+                    values = problem.suggest(trial)
+                value = problem.value(values)
+                study.tell(trial, value)
+                mine = ours[seed][t]
+                gaps = [abs(a - b) / span for a, b, span in zip(mine[1:], values, spans)]
+                if differing is None and max(gaps) > 1e-9:
+                    differing = t
+                if differing is None:
+                    largest_param = max(largest_param, max(gaps))
+                    largest_value = max(largest_value, abs(mine[0] - value))
+                for side, v in (("mahpo", mine[0]), ("optuna", value)):
+                    if top[side] is None or problem.sign * v < problem.sign * top[side]:
+                        top[side] = v
+                    if t + 1 in best[side]:
+                        best[side][t + 1].append(top[side])
+            if differing is None:
+                agreeing += 1
+            else:
+                first_differing.append(differing)
+        took = time.perf_counter() - start
+        others = ", ".join(str(t) for t in sorted(first_differing)) or "none"
+        print(f"| {label} | {agreeing} of {seeds} | {others} | {largest_param:.1e} | {largest_value:.1e} | "
+              f"{took:.0f} s |")
+        medians.append((problem, label, best))
+    print("\nMedian best [bootstrap standard error] of both; diff: mahpo minus Optuna in standard errors of the "
+          "difference (negative: mahpo ahead).\n")
+    print("| problem | trials | mahpo Tpe, Optuna's draws | Optuna 3.1 | diff |")
+    print("|---|---:|---:|---:|---:|")
+    for problem, label, best in medians:
+        for c in CHECKPOINTS:
+            mm, mse = median_se(best["mahpo"][c], rng)
+            om, ose = median_se(best["optuna"][c], rng)
+            se = math.hypot(mse, ose)
+            diff = problem.sign * (mm - om) / se if se > 0 else 0.0
+            print(f"| {label} | {c} | {mm:.4f} [{mse:.4f}] | {om:.4f} [{ose:.4f}] | {diff:+.2f} |")
+
+
 # --- cost --------------------------------------------------------------------------------------------
 
 STAND_IN = Problem("stand-in", [("conv_size", "int", 2, 7), ("hidden_size", "int", 124, 1024),
@@ -437,16 +512,17 @@ def main():
     parser.add_argument("--seeds", type=int, default=30, help="seeds per searcher and problem in runs (default 30)")
     parser.add_argument("--shipped-only", action="store_true",
                         help="runs: Optuna 3.1 as shipped only (not also with 3.5's logpdf)")
-    parser.add_argument("parts", nargs="*", help="pieces, proposals, runs, cost (default: all)")
+    parser.add_argument("parts", nargs="*", help="pieces, proposals, runs, stream, cost (default: all)")
     args = parser.parse_args()
-    known = ["pieces", "proposals", "runs", "cost"]
+    known = ["pieces", "proposals", "runs", "stream", "cost"]
     parts = args.parts or known
     if any(part not in known for part in parts):
         parser.error(f"unknown part in {parts}: choose from {known}")
     print(f"# mahpo's TPE beside Optuna {optuna.__version__}'s TPESampler")
     for part in parts:
         {"pieces": lambda: pieces(args.build), "proposals": lambda: proposals(args.build),
-         "runs": lambda: runs(args.build, args.seeds, not args.shipped_only), "cost": lambda: cost(args.build)}[part]()
+         "runs": lambda: runs(args.build, args.seeds, not args.shipped_only),
+         "stream": lambda: stream(args.build, args.seeds), "cost": lambda: cost(args.build)}[part]()
         sys.stdout.flush()
 
 

@@ -8437,7 +8437,9 @@ class Anneal {
 //
 // The models (the paper's section 3.1), both GP-BO's Matérn-5/2 GP with a second factor over s
 // (gp/regressor.hpp, DataSetSize):
-// - the loss: k = s2 M(x, x') phi(s)^T Sigma phi(s'), phi(s) = (1, (1 - s)^2), on standardized losses;
+// - the loss: k = s2 M(x, x') phi(s)^T Sigma phi(s'), phi(s) = (1, (1 - s)^2), on the normal scores of
+//   the losses' ranks (`normal_scores`, as the GP sampler: a Gaussian copula, so that diverged trials at
+//   chance level cannot flatten the model of the good region; off: standardized losses, the paper's);
 // - the cost: the same with phi(s) = (1, s) (cost grows linearly with the data), on standardized costs.
 //   A trial's cost is the sum of its result's metrics `cost_metrics` that it has (LeNetObjective's
 //   "training_seconds" and "evaluation_seconds": a trial pays for its validation too, a fixed cost
@@ -9386,10 +9388,11 @@ struct FabolasOptions {
   std::size_t fit_restarts = 2;                                                  // GP fits: as GP-BO
   std::size_t fit_evaluations = 30;
   double noise_floor = 1e-6;
+  bool normal_scores = true;  // the loss GP models the normal scores of the losses' ranks (else standardized losses)
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FabolasOptions, startup_configs, startup_fractions, min_fraction, fraction_levels,
                                    candidates, max_value_samples, quadrature_nodes, max_points, cost_metrics,
-                                   fit_restarts, fit_evaluations, noise_floor)
+                                   fit_restarts, fit_evaluations, noise_floor, normal_scores)
 
 namespace fabolas::detail {
 
@@ -9601,7 +9604,13 @@ class Fabolas {
       append_point(x, *kept[k]);
       y.push_back(kept[k]->loss);
     }
-    if (y.size() >= 2) gp::detail::standardize(y);
+    if (y.size() >= 2) {
+      if (fabolas_.normal_scores) {
+        gp::detail::normal_scores(y);
+      } else {
+        gp::detail::standardize(y);
+      }
+    }
     return kept.size();
   }
 
@@ -12889,6 +12898,11 @@ class RegularizedEvolution {
 //   older trial.
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
 //   seed.
+// - `optuna_stream` draws Optuna's random numbers instead (numpy's RandomState(seed) streams, Optuna's
+//   order of draws, its inverse-CDF truncated normals: tpe/optuna_stream.hpp), univariate only: then
+//   Tpe<S> asks Optuna 3.1's TPESampler(seed)'s trials, trial for trial, to the last bits of rounding
+//   (bench/tpe_vs_optuna.py "stream": every trial of 30 seeds x 200 on Branin and Hartmann-6; on
+//   integers too once Optuna's unstable sort of repeated values is made stable).
 // - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
 //   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
 //   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
@@ -12935,10 +12949,13 @@ struct TpeOptions {
   bool multivariate = false;                         // joint kernels (Optuna's multivariate TPE)
   bool constant_liar = true;                         // pending trials join the above group
   KernelHeight kernel_height = KernelHeight::rules;  // real coordinates' kernels: with or without 1 / sigma
+  bool optuna_stream =
+      false;  // draw as Optuna 3.1's TPESampler(seed): its trials, trial for trial (tpe/optuna_stream.hpp)
 };
 
-// As JSON (journals record it): kernel_height only when it is not `rules`, so that journals written
-// before it existed still match a resumed study's options; missing keys read as the defaults.
+// As JSON (journals record it): kernel_height only when it is not `rules`, optuna_stream only when
+// set, so that journals written before they existed still match a resumed study's options; missing keys read as the
+// defaults.
 inline void to_json(nlohmann::json& json, const TpeOptions& options) {
   json = {{"startup_trials", options.startup_trials},
           {"candidates", options.candidates},
@@ -12948,6 +12965,7 @@ inline void to_json(nlohmann::json& json, const TpeOptions& options) {
           {"multivariate", options.multivariate},
           {"constant_liar", options.constant_liar}};
   if (options.kernel_height != KernelHeight::rules) json["kernel_height"] = options.kernel_height;
+  if (options.optuna_stream) json["optuna_stream"] = true;
 }
 
 inline void from_json(const nlohmann::json& json, TpeOptions& options) {
@@ -12960,6 +12978,7 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
   options.multivariate = json.value("multivariate", defaults.multivariate);
   options.constant_liar = json.value("constant_liar", defaults.constant_liar);
   options.kernel_height = json.value("kernel_height", defaults.kernel_height);
+  options.optuna_stream = json.value("optuna_stream", defaults.optuna_stream);
 }
 
 }  // namespace mahpo::search
@@ -12984,6 +13003,110 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
 
 #include <fmt/format.h>
 
+// ---- begin mahpo/search/tpe/optuna_stream.hpp
+// Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
+// what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
+// parameters in order (floats, log floats and ints; not categoricals, which Optuna draws through
+// their one-hot encoding), up to the last bits of rounding. bench/tpe_vs_optuna.py checks it.
+//
+// Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
+// - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
+//   uniform per parameter, low + (high - low) u in the parameter's (log) range;
+// - a model-based ask draws, per parameter in order, from the TPE sampler's RandomState(seed):
+//   `candidates` kernel indices by numpy's choice with p = the mixture weights (uniforms against the
+//   normalized cumulative weights, `searchsorted(side="right")`), then `candidates` uniforms q, each
+//   mapped by the truncated normal's inverse CDF (its `_truncnorm.ppf`: log Phi of the point found by
+//   100 bisection steps on [-100, 100]); the first candidate with the largest log l - log g wins.
+// numpy's legacy RandomState(seed) is MT19937 seeded by init_genrand(seed) (std::mt19937 seeded
+// with the same number), and its doubles take 53 bits from two 32-bit outputs.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <random>
+
+namespace mahpo::search::tpe::detail {
+
+class LegacyRandomState {
+ public:
+  explicit LegacyRandomState(std::uint32_t seed = 0) : engine_(seed) {}
+
+  // numpy's RandomState.random_sample(): a double in [0, 1) from 53 random bits.
+  double random_sample() {
+    const auto high = static_cast<std::uint32_t>(engine_() >> 5), low = static_cast<std::uint32_t>(engine_() >> 6);
+    return (static_cast<double>(high) * 67108864.0 + static_cast<double>(low)) / 9007199254740992.0;
+  }
+
+ private:
+  std::mt19937 engine_;
+};
+
+// log Phi(a), as Optuna's _log_ndtr_single (the asymptotic series far in the lower tail).
+inline double optuna_log_ndtr(double a) {
+  const auto ndtr = [](double value) {
+    const double x = value / std::numbers::sqrt2;
+    if (x < -1.0 / std::numbers::sqrt2) return 0.5 * std::erfc(-x);
+    if (x < 1.0 / std::numbers::sqrt2) return 0.5 + 0.5 * std::erf(x);
+    return 1.0 - 0.5 * std::erfc(x);
+  };
+  if (a > 6.0) return -ndtr(-a);
+  if (a > -20.0) return std::log(ndtr(a));
+  const double log_lhs = -0.5 * a * a - std::log(-a) - 0.5 * std::log(2.0 * std::numbers::pi);
+  double last = 0.0, sum = 1.0, numerator = 1.0, factor = 1.0, sign = 1.0;
+  const double step = 1.0 / (a * a);
+  for (int i = 1; std::abs(last - sum) > std::numeric_limits<double>::epsilon(); ++i) {
+    last = sum;
+    sign = -sign;
+    factor *= step;
+    numerator *= 2.0 * i - 1.0;
+    sum += sign * numerator * factor;
+  }
+  return log_lhs + std::log(sum);
+}
+
+// numpy's logaddexp.
+inline double log_add_exp(double x, double y) {
+  if (x == y) return x + std::numbers::ln2;
+  const double difference = x - y;
+  return difference > 0.0 ? x + std::log1p(std::exp(-difference)) : y + std::log1p(std::exp(difference));
+}
+
+// log of N(0, 1)'s mass on [a, b], as Optuna's _log_gauss_mass.
+inline double optuna_log_gauss_mass(double a, double b) {
+  const auto left = [](double lo, double hi) {  // both in the lower tail
+    const double log_hi = optuna_log_ndtr(hi), log_lo = optuna_log_ndtr(lo);
+    return log_hi + std::log1p(-std::exp(log_lo - log_hi));
+  };
+  if (b <= 0.0) return left(a, b);
+  if (a > 0.0) return left(-b, -a);
+  const auto ndtr = [](double value) { return 0.5 + 0.5 * std::erf(value / std::numbers::sqrt2); };
+  return std::log1p(-ndtr(a) - ndtr(-b));
+}
+
+// The inverse of log Phi by Optuna's bisection (100 steps on [-100, 100]).
+inline double optuna_ndtri_exp(double log_p) {
+  double low = -100.0, high = 100.0, middle = 0.0;
+  if (optuna_log_ndtr(low) > log_p) std::swap(low, high);
+  for (int step = 0; step < 100; ++step) {
+    middle = 0.5 * (low + high);
+    (optuna_log_ndtr(middle) < log_p ? low : high) = middle;
+  }
+  return middle;
+}
+
+// The q-quantile of N(0, 1) truncated to [a, b], as Optuna 3.1's _truncnorm.ppf.
+inline double optuna_truncated_normal_ppf(double q, double a, double b) {
+  if (a == b) return std::numeric_limits<double>::quiet_NaN();
+  if (q == 0.0) return a;
+  if (q == 1.0) return b;
+  const double mass = optuna_log_gauss_mass(a, b);
+  if (a < 0.0) return optuna_ndtri_exp(log_add_exp(optuna_log_ndtr(a), std::log(q) + mass));
+  return -optuna_ndtri_exp(log_add_exp(optuna_log_ndtr(-b), std::log1p(-q) + mass));
+}
+
+}  // namespace mahpo::search::tpe::detail
+// ---- end mahpo/search/tpe/optuna_stream.hpp
 // ---- begin mahpo/search/tpe/rules.hpp
 // The rules of a TPE, a policy of Tpe<S, Rules>: how many observations form l(x) (gamma), how much
 // each weighs, the exceptions to the neighbour bandwidths, and the categorical kernel. Two are
@@ -13199,6 +13322,42 @@ class ParzenEstimator {
       return centre(c, count);
     }
     return sample_kernel(k, pick(rng), rng);
+  }
+
+  // Univariate, Optuna 3.1's draws (tpe/optuna_stream.hpp): out.size() kernels by numpy's choice with
+  // the mixture weights, then a value from each: a numeric coordinate's by the truncated normal's
+  // inverse CDF, a categorical's by its kernel's cumulative probabilities (the cell's centre).
+  void sample_coordinate_as_optuna(std::size_t k, LegacyRandomState& rng, std::span<double> out) const {
+    const std::size_t count = out.size();
+    normalized_.resize(components_);
+    for (std::size_t i = 0; i < components_; ++i) normalized_[i] = cumulative_[i] / cumulative_.back();
+    active_.resize(count);
+    for (std::size_t& i : active_) {
+      const double u = rng.random_sample();
+      const auto found = std::upper_bound(normalized_.begin(), normalized_.end(), u) - normalized_.begin();
+      i = std::min(static_cast<std::size_t>(found), components_ - 1);
+    }
+    for (std::size_t c = 0; c < count; ++c) {
+      const std::size_t at = k * components_ + active_[c];
+      if (dims_[k].kind != Kind::categorical) {
+        const double mu = mu_[at], sigma = sigma_[at];
+        out[c] = optuna_truncated_normal_ppf(rng.random_sample(), -mu / sigma, (1.0 - mu) / sigma) * sigma + mu;
+        continue;
+      }
+      // Optuna's categorical kernel: (1[choice = observed] + a) / (1 + C a); the prior's uniform.
+      const std::size_t choices = dims_[k].count;
+      const bool prior = active_[c] + 1 == components_;
+      const double a = prior ? 1.0 : prior_kernel_mass_,
+                   total = prior ? static_cast<double>(choices) : 1.0 + static_cast<double>(choices) * a;
+      const double u = rng.random_sample();
+      std::size_t chosen = 0;
+      double running = 0.0;
+      for (std::size_t choice = 0; choice + 1 < choices; ++choice) {
+        running += ((!prior && observed_[at] == choice ? 1.0 : 0.0) + a) / total;
+        if (running < u) chosen = choice + 1;
+      }
+      out[c] = centre(chosen, choices);
+    }
   }
 
   // Univariate: log of the coordinate's mixture density at x (a categorical's probability; a linear
@@ -13491,6 +13650,8 @@ class ParzenEstimator {
   std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
   std::vector<std::size_t> order_;
   std::vector<double> terms_;
+  mutable std::vector<double> normalized_;   // sample_coordinate_as_optuna: numpy's cdf
+  mutable std::vector<std::size_t> active_;  // ... and the kernels drawn
 };
 
 }  // namespace mahpo::search::tpe::detail
@@ -13506,7 +13667,13 @@ class Tpe {
   static constexpr std::string_view name = Rules::searcher_name;
 
   explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
-      : options_(options), tpe_(checked(tpe)), history_(options.goal), rng_(options.seed), dims_(dimensions<S>()) {
+      : options_(options),
+        tpe_(checked(tpe, options.seed)),
+        history_(options.goal),
+        rng_(options.seed),
+        dims_(dimensions<S>()),
+        startup_stream_(static_cast<std::uint32_t>(options.seed)),
+        model_stream_(static_cast<std::uint32_t>(options.seed)) {
     S::for_each_parameter([&](auto index, auto type) {
       using P = typename decltype(type)::type;
       if constexpr (!P::is_fixed && !requires { P::count; } && std::same_as<typename P::value_type, std::int64_t>) {
@@ -13524,7 +13691,8 @@ class Tpe {
 
   Trial<S> ask() {
     const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
-    const Trial<S>& trial = history_.add(startup ? S::sample(rng_) : propose(), options_.budget);
+    const Trial<S>& trial = history_.add(
+        startup ? (tpe_.optuna_stream ? startup_as_optuna() : S::sample(rng_)) : propose(), options_.budget);
     if (!tpe_.multivariate) index(trial.id);
     return trial;
   }
@@ -13560,8 +13728,16 @@ class Tpe {
  private:
   static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores
 
-  static TpeOptions checked(TpeOptions tpe) {
+  static TpeOptions checked(TpeOptions tpe, std::uint64_t seed) {
     if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
+    if (tpe.optuna_stream && tpe.multivariate) {
+      throw std::invalid_argument(
+          "mahpo::tpe: optuna_stream draws as Optuna's univariate TPE; it can't be multivariate");
+    }
+    if (tpe.optuna_stream && seed > std::numeric_limits<std::uint32_t>::max()) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::tpe: optuna_stream seeds numpy's RandomState, which takes seeds below 2^32, got {}", seed));
+    }
     if (!(tpe.prior_weight > 0.0) || !std::isfinite(tpe.prior_weight)) {
       throw std::invalid_argument(
           fmt::format("mahpo::tpe: prior_weight must be positive and finite, got {}", tpe.prior_weight));
@@ -13600,7 +13776,9 @@ class Tpe {
     if (tpe_.multivariate) {
       propose_joint(point);
     } else {
-      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
+      for (std::size_t k = 0; k < S::dimension; ++k) {
+        point[k] = tpe_.optuna_stream ? propose_coordinate_as_optuna(k) : propose_coordinate(k);
+      }
     }
     return S::from_unit_cube(point);
   }
@@ -13683,6 +13861,46 @@ class Tpe {
     return best;
   }
 
+  // Optuna's draws (tpe/optuna_stream.hpp): a startup config from its RandomSampler's stream, one
+  // uniform per coordinate (a categorical: one per choice, the largest wins, as its one-hot encoding).
+  Config<S> startup_as_optuna() {
+    std::array<double, S::dimension> point{};
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (dims_[k].kind != Kind::categorical) {
+        point[k] = snapped(k, startup_stream_.random_sample());
+        continue;
+      }
+      const std::size_t choices = dims_[k].count;
+      std::size_t chosen = 0;
+      double top = -1.0;
+      for (std::size_t choice = 0; choice < choices; ++choice) {
+        if (const double u = startup_stream_.random_sample(); u > top) {
+          top = u;
+          chosen = choice;
+        }
+      }
+      point[k] = (static_cast<double>(chosen) + 0.5) / static_cast<double>(choices);
+    }
+    return S::from_unit_cube(point);
+  }
+
+  // ... and a model-based coordinate from the TPE sampler's stream: its candidates drawn as
+  // _ParzenEstimator.sample draws them, the first with the largest log l - log g.
+  double propose_coordinate_as_optuna(std::size_t k) {
+    draws_.resize(tpe_.candidates);
+    below_.sample_coordinate_as_optuna(k, model_stream_, draws_);
+    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < draws_.size(); ++c) {
+      const double x = snapped(k, draws_[c]);
+      const double value = score(k, x);
+      if (c == 0 || value > best_score) {
+        best = x;
+        best_score = value;
+      }
+    }
+    return best;
+  }
+
   // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
   void propose_joint(std::array<double, S::dimension>& point) {
     std::array<double, S::dimension> candidate{};
@@ -13705,6 +13923,8 @@ class Tpe {
   History<S> history_;
   std::mt19937_64 rng_;
   std::array<Dimension, S::dimension> dims_;
+  tpe::detail::LegacyRandomState startup_stream_, model_stream_;  // optuna_stream: Optuna's two streams
+  std::vector<double> draws_;
   std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
   std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
   std::array<std::size_t, S::dimension + 1> memo_offset_{};

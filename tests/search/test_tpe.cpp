@@ -115,6 +115,9 @@ TEST_CASE("tpe refuses bad options") {
   CHECK_THROWS_AS(make_hyperopt({.consider_magic_clip = false}), std::invalid_argument);
   CHECK_THROWS_WITH(make_hyperopt({.multivariate = true}), Catch::Contains("mahpo::tpe_hyperopt"));
   CHECK_THROWS_WITH(make({.candidates = 0}), Catch::Contains("mahpo::tpe"));
+  CHECK_THROWS_AS(make({.multivariate = true, .optuna_stream = true}), std::invalid_argument);
+  CHECK_THROWS_AS((Tpe<S>({.seed = std::uint64_t{1} << 32}, {.optuna_stream = true})), std::invalid_argument);
+  CHECK_NOTHROW(Tpe<S>({.seed = std::uint64_t{1} << 32}, {}));
 }
 
 TEST_CASE("tpe's startup trials are Random's draws; failed trials don't end the startup") {
@@ -438,4 +441,55 @@ TEST_CASE("tpe's options as JSON: kernel_height only when set, so older journals
   CHECK(empty.kernel_height == KernelHeight::rules);
   CHECK(nlohmann::json(Tpe<problems::Branin::space>({}, {.kernel_height = KernelHeight::unscaled}).options_json())
             .at("kernel_height") == "unscaled");
+}
+
+TEST_CASE("tpe's optuna_stream draws numpy's numbers and Optuna's truncated normals") {
+  // numpy 1.24: RandomState(0).random_sample(4), RandomState(4294967295).random_sample().
+  tpe::detail::LegacyRandomState zero(0), last(4294967295U);
+  for (const double expected : {0.5488135039273248, 0.7151893663724195, 0.6027633760716439, 0.5448831829968969}) {
+    CHECK(zero.random_sample() == expected);
+  }
+  CHECK(last.random_sample() == 0.0976320289940138);
+  // Optuna 3.1's _truncnorm.ppf(q, a, b) at three points, the last far in the lower tail.
+  CHECK(tpe::detail::optuna_truncated_normal_ppf(0.3, -0.5, 2.0) == Approx(0.022940762771431943).epsilon(1e-13));
+  CHECK(tpe::detail::optuna_truncated_normal_ppf(0.9, 0.25, 3.0) == Approx(1.7352950881667302).epsilon(1e-13));
+  CHECK(tpe::detail::optuna_truncated_normal_ppf(0.01, -30.0, -25.0) == Approx(-25.183244039412372).epsilon(1e-13));
+  // The inverse of the truncated CDF: Phi(x) = Phi(a) + q (Phi(b) - Phi(a)).
+  const auto phi = [](double x) { return 0.5 * std::erfc(-x / std::numbers::sqrt2); };
+  for (const double q : {0.05, 0.5, 0.95}) {
+    const double x = tpe::detail::optuna_truncated_normal_ppf(q, -1.0, 0.5);
+    CHECK(phi(x) == Approx(phi(-1.0) + q * (phi(0.5) - phi(-1.0))).margin(1e-14));
+  }
+}
+
+TEST_CASE("tpe with optuna_stream asks what Optuna 3.1's TPESampler(seed=0) asks on Branin") {
+  // Recorded with Debian's python3-optuna 3.1.0 (numpy 1.24): a study minimizing Branin, whose
+  // objective suggests x1 in [-5, 10], then x2 in [0, 15]; trials 0-9 its RandomSampler's, 10-14 TPE's.
+  constexpr std::array<std::array<double, 2>, 15> optuna{{{3.232202558909872, 10.727840495586292},
+                                                          {4.041450641074658, 8.173247744953454},
+                                                          {1.354821990083571, 9.688411695999841},
+                                                          {1.5638081689403878, 13.376595011731197},
+                                                          {9.45494140751544, 5.751622782386666},
+                                                          {6.87587557123997, 7.933423796293567},
+                                                          {3.5206684164089843, 13.883949574389916},
+                                                          {-3.9344591270316958, 1.3069394955231106},
+                                                          {-4.696724038395114, 12.48929768321907},
+                                                          {6.672351264247757, 13.050182223702288},
+                                                          {9.49695440518833, 4.446971099829537},
+                                                          {9.291673912901734, 4.644794049322195},
+                                                          {9.724912805373958, 5.018122852820375},
+                                                          {7.621000591128231, 2.903636427999101},
+                                                          {9.94447612938023, 4.590951996667593}}};
+  const problems::Branin branin;
+  Tpe<problems::Branin::space> tpe({.seed = 0, .goal = problems::Branin::goal}, {.optuna_stream = true});
+  for (const auto& expected : optuna) {
+    const auto trial = tpe.ask();
+    CHECK(trial.config.get<"x1">() == Approx(expected[0]).margin(1e-12));
+    CHECK(trial.config.get<"x2">() == Approx(expected[1]).margin(1e-12));
+    tpe.tell(trial.id, Result{.value = branin(trial.config).value});
+  }
+  // Its own stream draws other trials; the option is recorded only when set.
+  CHECK(Tpe<problems::Branin::space>({.seed = 0}).ask().config.get<"x1">() != Approx(optuna[0][0]).margin(1e-6));
+  CHECK(nlohmann::json(TpeOptions{.optuna_stream = true}).at("optuna_stream") == true);
+  CHECK_FALSE(nlohmann::json(TpeOptions{}).contains("optuna_stream"));
 }

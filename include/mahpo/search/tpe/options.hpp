@@ -24,10 +24,13 @@ struct TpeOptions {
   bool multivariate = false;                         // joint kernels (Optuna's multivariate TPE)
   bool constant_liar = true;                         // pending trials join the above group
   KernelHeight kernel_height = KernelHeight::rules;  // real coordinates' kernels: with or without 1 / sigma
+  bool optuna_stream =
+      false;  // draw as Optuna 3.1's TPESampler(seed): its trials, trial for trial (tpe/optuna_stream.hpp)
 };
 
-// As JSON (journals record it): kernel_height only when it is not `rules`, so that journals written
-// before it existed still match a resumed study's options; missing keys read as the defaults.
+// As JSON (journals record it): kernel_height only when it is not `rules`, optuna_stream only when
+// set, so that journals written before they existed still match a resumed study's options; missing keys read as the
+// defaults.
 inline void to_json(nlohmann::json& json, const TpeOptions& options) {
   json = {{"startup_trials", options.startup_trials},
           {"candidates", options.candidates},
@@ -37,6 +40,7 @@ inline void to_json(nlohmann::json& json, const TpeOptions& options) {
           {"multivariate", options.multivariate},
           {"constant_liar", options.constant_liar}};
   if (options.kernel_height != KernelHeight::rules) json["kernel_height"] = options.kernel_height;
+  if (options.optuna_stream) json["optuna_stream"] = true;
 }
 
 inline void from_json(const nlohmann::json& json, TpeOptions& options) {
@@ -49,6 +53,7 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
   options.multivariate = json.value("multivariate", defaults.multivariate);
   options.constant_liar = json.value("constant_liar", defaults.constant_liar);
   options.kernel_height = json.value("kernel_height", defaults.kernel_height);
+  options.optuna_stream = json.value("optuna_stream", defaults.optuna_stream);
 }
 
 }  // namespace mahpo::search

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <mahpo/search/tpe/options.hpp>
+#include <mahpo/search/tpe/optuna_stream.hpp>
 #include <mahpo/search/tpe/rules.hpp>
 #include <mahpo/search/unit_cube.hpp>
 
@@ -127,6 +128,42 @@ class ParzenEstimator {
       return centre(c, count);
     }
     return sample_kernel(k, pick(rng), rng);
+  }
+
+  // Univariate, Optuna 3.1's draws (tpe/optuna_stream.hpp): out.size() kernels by numpy's choice with
+  // the mixture weights, then a value from each: a numeric coordinate's by the truncated normal's
+  // inverse CDF, a categorical's by its kernel's cumulative probabilities (the cell's centre).
+  void sample_coordinate_as_optuna(std::size_t k, LegacyRandomState& rng, std::span<double> out) const {
+    const std::size_t count = out.size();
+    normalized_.resize(components_);
+    for (std::size_t i = 0; i < components_; ++i) normalized_[i] = cumulative_[i] / cumulative_.back();
+    active_.resize(count);
+    for (std::size_t& i : active_) {
+      const double u = rng.random_sample();
+      const auto found = std::upper_bound(normalized_.begin(), normalized_.end(), u) - normalized_.begin();
+      i = std::min(static_cast<std::size_t>(found), components_ - 1);
+    }
+    for (std::size_t c = 0; c < count; ++c) {
+      const std::size_t at = k * components_ + active_[c];
+      if (dims_[k].kind != Kind::categorical) {
+        const double mu = mu_[at], sigma = sigma_[at];
+        out[c] = optuna_truncated_normal_ppf(rng.random_sample(), -mu / sigma, (1.0 - mu) / sigma) * sigma + mu;
+        continue;
+      }
+      // Optuna's categorical kernel: (1[choice = observed] + a) / (1 + C a); the prior's uniform.
+      const std::size_t choices = dims_[k].count;
+      const bool prior = active_[c] + 1 == components_;
+      const double a = prior ? 1.0 : prior_kernel_mass_,
+                   total = prior ? static_cast<double>(choices) : 1.0 + static_cast<double>(choices) * a;
+      const double u = rng.random_sample();
+      std::size_t chosen = 0;
+      double running = 0.0;
+      for (std::size_t choice = 0; choice + 1 < choices; ++choice) {
+        running += ((!prior && observed_[at] == choice ? 1.0 : 0.0) + a) / total;
+        if (running < u) chosen = choice + 1;
+      }
+      out[c] = centre(chosen, choices);
+    }
   }
 
   // Univariate: log of the coordinate's mixture density at x (a categorical's probability; a linear
@@ -419,6 +456,8 @@ class ParzenEstimator {
   std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
   std::vector<std::size_t> order_;
   std::vector<double> terms_;
+  mutable std::vector<double> normalized_;   // sample_coordinate_as_optuna: numpy's cdf
+  mutable std::vector<std::size_t> active_;  // ... and the kernels drawn
 };
 
 }  // namespace mahpo::search::tpe::detail

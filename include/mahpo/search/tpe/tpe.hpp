@@ -59,6 +59,11 @@
 //   older trial.
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
 //   seed.
+// - `optuna_stream` draws Optuna's random numbers instead (numpy's RandomState(seed) streams, Optuna's
+//   order of draws, its inverse-CDF truncated normals: tpe/optuna_stream.hpp), univariate only: then
+//   Tpe<S> asks Optuna 3.1's TPESampler(seed)'s trials, trial for trial, to the last bits of rounding
+//   (bench/tpe_vs_optuna.py "stream": every trial of 30 seeds x 200 on Branin and Hartmann-6; on
+//   integers too once Optuna's unstable sort of repeated values is made stable).
 // - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
 //   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
 //   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
@@ -97,7 +102,13 @@ class Tpe {
   static constexpr std::string_view name = Rules::searcher_name;
 
   explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
-      : options_(options), tpe_(checked(tpe)), history_(options.goal), rng_(options.seed), dims_(dimensions<S>()) {
+      : options_(options),
+        tpe_(checked(tpe, options.seed)),
+        history_(options.goal),
+        rng_(options.seed),
+        dims_(dimensions<S>()),
+        startup_stream_(static_cast<std::uint32_t>(options.seed)),
+        model_stream_(static_cast<std::uint32_t>(options.seed)) {
     S::for_each_parameter([&](auto index, auto type) {
       using P = typename decltype(type)::type;
       if constexpr (!P::is_fixed && !requires { P::count; } && std::same_as<typename P::value_type, std::int64_t>) {
@@ -115,7 +126,8 @@ class Tpe {
 
   Trial<S> ask() {
     const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
-    const Trial<S>& trial = history_.add(startup ? S::sample(rng_) : propose(), options_.budget);
+    const Trial<S>& trial = history_.add(
+        startup ? (tpe_.optuna_stream ? startup_as_optuna() : S::sample(rng_)) : propose(), options_.budget);
     if (!tpe_.multivariate) index(trial.id);
     return trial;
   }
@@ -151,8 +163,16 @@ class Tpe {
  private:
   static constexpr std::size_t memo_limit = 4096;  // integers with at most this many values cache their scores
 
-  static TpeOptions checked(TpeOptions tpe) {
+  static TpeOptions checked(TpeOptions tpe, std::uint64_t seed) {
     if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
+    if (tpe.optuna_stream && tpe.multivariate) {
+      throw std::invalid_argument(
+          "mahpo::tpe: optuna_stream draws as Optuna's univariate TPE; it can't be multivariate");
+    }
+    if (tpe.optuna_stream && seed > std::numeric_limits<std::uint32_t>::max()) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::tpe: optuna_stream seeds numpy's RandomState, which takes seeds below 2^32, got {}", seed));
+    }
     if (!(tpe.prior_weight > 0.0) || !std::isfinite(tpe.prior_weight)) {
       throw std::invalid_argument(
           fmt::format("mahpo::tpe: prior_weight must be positive and finite, got {}", tpe.prior_weight));
@@ -191,7 +211,9 @@ class Tpe {
     if (tpe_.multivariate) {
       propose_joint(point);
     } else {
-      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
+      for (std::size_t k = 0; k < S::dimension; ++k) {
+        point[k] = tpe_.optuna_stream ? propose_coordinate_as_optuna(k) : propose_coordinate(k);
+      }
     }
     return S::from_unit_cube(point);
   }
@@ -274,6 +296,46 @@ class Tpe {
     return best;
   }
 
+  // Optuna's draws (tpe/optuna_stream.hpp): a startup config from its RandomSampler's stream, one
+  // uniform per coordinate (a categorical: one per choice, the largest wins, as its one-hot encoding).
+  Config<S> startup_as_optuna() {
+    std::array<double, S::dimension> point{};
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (dims_[k].kind != Kind::categorical) {
+        point[k] = snapped(k, startup_stream_.random_sample());
+        continue;
+      }
+      const std::size_t choices = dims_[k].count;
+      std::size_t chosen = 0;
+      double top = -1.0;
+      for (std::size_t choice = 0; choice < choices; ++choice) {
+        if (const double u = startup_stream_.random_sample(); u > top) {
+          top = u;
+          chosen = choice;
+        }
+      }
+      point[k] = (static_cast<double>(chosen) + 0.5) / static_cast<double>(choices);
+    }
+    return S::from_unit_cube(point);
+  }
+
+  // ... and a model-based coordinate from the TPE sampler's stream: its candidates drawn as
+  // _ParzenEstimator.sample draws them, the first with the largest log l - log g.
+  double propose_coordinate_as_optuna(std::size_t k) {
+    draws_.resize(tpe_.candidates);
+    below_.sample_coordinate_as_optuna(k, model_stream_, draws_);
+    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < draws_.size(); ++c) {
+      const double x = snapped(k, draws_[c]);
+      const double value = score(k, x);
+      if (c == 0 || value > best_score) {
+        best = x;
+        best_score = value;
+      }
+    }
+    return best;
+  }
+
   // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
   void propose_joint(std::array<double, S::dimension>& point) {
     std::array<double, S::dimension> candidate{};
@@ -296,6 +358,8 @@ class Tpe {
   History<S> history_;
   std::mt19937_64 rng_;
   std::array<Dimension, S::dimension> dims_;
+  tpe::detail::LegacyRandomState startup_stream_, model_stream_;  // optuna_stream: Optuna's two streams
+  std::vector<double> draws_;
   std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
   std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
   std::array<std::size_t, S::dimension + 1> memo_offset_{};

@@ -1,0 +1,103 @@
+#pragma once
+// Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
+// what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
+// parameters in order (floats, log floats and ints; not categoricals, which Optuna draws through
+// their one-hot encoding), up to the last bits of rounding. bench/tpe_vs_optuna.py checks it.
+//
+// Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
+// - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
+//   uniform per parameter, low + (high - low) u in the parameter's (log) range;
+// - a model-based ask draws, per parameter in order, from the TPE sampler's RandomState(seed):
+//   `candidates` kernel indices by numpy's choice with p = the mixture weights (uniforms against the
+//   normalized cumulative weights, `searchsorted(side="right")`), then `candidates` uniforms q, each
+//   mapped by the truncated normal's inverse CDF (its `_truncnorm.ppf`: log Phi of the point found by
+//   100 bisection steps on [-100, 100]); the first candidate with the largest log l - log g wins.
+// numpy's legacy RandomState(seed) is MT19937 seeded by init_genrand(seed) (std::mt19937 seeded
+// with the same number), and its doubles take 53 bits from two 32-bit outputs.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <random>
+
+namespace mahpo::search::tpe::detail {
+
+class LegacyRandomState {
+ public:
+  explicit LegacyRandomState(std::uint32_t seed = 0) : engine_(seed) {}
+
+  // numpy's RandomState.random_sample(): a double in [0, 1) from 53 random bits.
+  double random_sample() {
+    const auto high = static_cast<std::uint32_t>(engine_() >> 5), low = static_cast<std::uint32_t>(engine_() >> 6);
+    return (static_cast<double>(high) * 67108864.0 + static_cast<double>(low)) / 9007199254740992.0;
+  }
+
+ private:
+  std::mt19937 engine_;
+};
+
+// log Phi(a), as Optuna's _log_ndtr_single (the asymptotic series far in the lower tail).
+inline double optuna_log_ndtr(double a) {
+  const auto ndtr = [](double value) {
+    const double x = value / std::numbers::sqrt2;
+    if (x < -1.0 / std::numbers::sqrt2) return 0.5 * std::erfc(-x);
+    if (x < 1.0 / std::numbers::sqrt2) return 0.5 + 0.5 * std::erf(x);
+    return 1.0 - 0.5 * std::erfc(x);
+  };
+  if (a > 6.0) return -ndtr(-a);
+  if (a > -20.0) return std::log(ndtr(a));
+  const double log_lhs = -0.5 * a * a - std::log(-a) - 0.5 * std::log(2.0 * std::numbers::pi);
+  double last = 0.0, sum = 1.0, numerator = 1.0, factor = 1.0, sign = 1.0;
+  const double step = 1.0 / (a * a);
+  for (int i = 1; std::abs(last - sum) > std::numeric_limits<double>::epsilon(); ++i) {
+    last = sum;
+    sign = -sign;
+    factor *= step;
+    numerator *= 2.0 * i - 1.0;
+    sum += sign * numerator * factor;
+  }
+  return log_lhs + std::log(sum);
+}
+
+// numpy's logaddexp.
+inline double log_add_exp(double x, double y) {
+  if (x == y) return x + std::numbers::ln2;
+  const double difference = x - y;
+  return difference > 0.0 ? x + std::log1p(std::exp(-difference)) : y + std::log1p(std::exp(difference));
+}
+
+// log of N(0, 1)'s mass on [a, b], as Optuna's _log_gauss_mass.
+inline double optuna_log_gauss_mass(double a, double b) {
+  const auto left = [](double lo, double hi) {  // both in the lower tail
+    const double log_hi = optuna_log_ndtr(hi), log_lo = optuna_log_ndtr(lo);
+    return log_hi + std::log1p(-std::exp(log_lo - log_hi));
+  };
+  if (b <= 0.0) return left(a, b);
+  if (a > 0.0) return left(-b, -a);
+  const auto ndtr = [](double value) { return 0.5 + 0.5 * std::erf(value / std::numbers::sqrt2); };
+  return std::log1p(-ndtr(a) - ndtr(-b));
+}
+
+// The inverse of log Phi by Optuna's bisection (100 steps on [-100, 100]).
+inline double optuna_ndtri_exp(double log_p) {
+  double low = -100.0, high = 100.0, middle = 0.0;
+  if (optuna_log_ndtr(low) > log_p) std::swap(low, high);
+  for (int step = 0; step < 100; ++step) {
+    middle = 0.5 * (low + high);
+    (optuna_log_ndtr(middle) < log_p ? low : high) = middle;
+  }
+  return middle;
+}
+
+// The q-quantile of N(0, 1) truncated to [a, b], as Optuna 3.1's _truncnorm.ppf.
+inline double optuna_truncated_normal_ppf(double q, double a, double b) {
+  if (a == b) return std::numeric_limits<double>::quiet_NaN();
+  if (q == 0.0) return a;
+  if (q == 1.0) return b;
+  const double mass = optuna_log_gauss_mass(a, b);
+  if (a < 0.0) return optuna_ndtri_exp(log_add_exp(optuna_log_ndtr(a), std::log(q) + mass));
+  return -optuna_ndtri_exp(log_add_exp(optuna_log_ndtr(-b), std::log1p(-q) + mass));
+}
+
+}  // namespace mahpo::search::tpe::detail
