@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # mahpo's TPE beside Optuna's TPESampler (bench/tpe_vs_optuna.py): the same histories piece by
 # piece, the proposals' distributions, median best over 30 seeds on Branin, Hartmann-6 and the LeNet
-# quadratic, and the cost of an ask + tell at 200 trials with its ratio, all in one run.
+# quadratic, mahpo drawing Optuna's random numbers trial by trial, and the cost of an ask + tell at 200
+# trials with its ratio, all in one run.
 # Installs Debian's python3-optuna if it is missing (not part of setup.sh); builds tpe_vs_optuna and
-# bench_searchers. Usage: scripts/bench_vs_optuna.sh [--seeds N] [pieces|proposals|runs|cost ...]
+# bench_searchers. Usage: scripts/bench_vs_optuna.sh [--seeds N] [pieces|proposals|runs|stream|cost ...]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${MAHPO_BUILD_DIR:-$root/build}"
