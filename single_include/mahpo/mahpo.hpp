@@ -13006,8 +13006,10 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
 // ---- begin mahpo/search/tpe/optuna_stream.hpp
 // Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
 // what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
-// parameters in order (floats, log floats and ints; not categoricals, which Optuna draws through
-// their one-hot encoding), up to the last bits of rounding. bench/tpe_vs_optuna.py checks it.
+// parameters in order, up to the last bits of rounding: floats, log floats and ints, checked by
+// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a startup value:
+// the largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against
+// the chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
 //
 // Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
 // - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
@@ -13811,9 +13813,7 @@ class Tpe {
     if (tpe_.multivariate) {
       propose_joint(point);
     } else {
-      for (std::size_t k = 0; k < S::dimension; ++k) {
-        point[k] = tpe_.optuna_stream ? propose_coordinate_as_optuna(k) : propose_coordinate(k);
-      }
+      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
     }
     return S::from_unit_cube(point);
   }
@@ -13882,11 +13882,18 @@ class Tpe {
     return cached;
   }
 
-  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g.
+  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g (the first
+  // of equal scores). With optuna_stream the draws are Optuna's, from its TPE sampler's stream.
   double propose_coordinate(std::size_t k) {
+    draws_.resize(tpe_.candidates);
+    if (tpe_.optuna_stream) {
+      below_.sample_coordinate_as_optuna(k, model_stream_, draws_);
+    } else {
+      for (double& draw : draws_) draw = below_.sample_coordinate(k, rng_);
+    }
     double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
-      const double x = snapped(k, below_.sample_coordinate(k, rng_));
+    for (std::size_t c = 0; c < draws_.size(); ++c) {
+      const double x = snapped(k, draws_[c]);
       const double value = score(k, x);
       if (c == 0 || value > best_score) {
         best = x;
@@ -13917,23 +13924,6 @@ class Tpe {
       point[k] = (static_cast<double>(chosen) + 0.5) / static_cast<double>(choices);
     }
     return S::from_unit_cube(point);
-  }
-
-  // ... and a model-based coordinate from the TPE sampler's stream: its candidates drawn as
-  // _ParzenEstimator.sample draws them, the first with the largest log l - log g.
-  double propose_coordinate_as_optuna(std::size_t k) {
-    draws_.resize(tpe_.candidates);
-    below_.sample_coordinate_as_optuna(k, model_stream_, draws_);
-    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < draws_.size(); ++c) {
-      const double x = snapped(k, draws_[c]);
-      const double value = score(k, x);
-      if (c == 0 || value > best_score) {
-        best = x;
-        best_score = value;
-      }
-    }
-    return best;
   }
 
   // Multivariate: the best of `candidates` joint draws from l, by log l - log g.

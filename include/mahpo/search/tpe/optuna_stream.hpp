@@ -1,8 +1,10 @@
 #pragma once
 // Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
 // what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
-// parameters in order (floats, log floats and ints; not categoricals, which Optuna draws through
-// their one-hot encoding), up to the last bits of rounding. bench/tpe_vs_optuna.py checks it.
+// parameters in order, up to the last bits of rounding: floats, log floats and ints, checked by
+// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a startup value:
+// the largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against
+// the chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
 //
 // Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
 // - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one

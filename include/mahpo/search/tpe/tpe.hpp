@@ -211,9 +211,7 @@ class Tpe {
     if (tpe_.multivariate) {
       propose_joint(point);
     } else {
-      for (std::size_t k = 0; k < S::dimension; ++k) {
-        point[k] = tpe_.optuna_stream ? propose_coordinate_as_optuna(k) : propose_coordinate(k);
-      }
+      for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
     }
     return S::from_unit_cube(point);
   }
@@ -282,11 +280,18 @@ class Tpe {
     return cached;
   }
 
-  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g.
+  // Univariate: the best of `candidates` draws from l for coordinate k, by log l - log g (the first
+  // of equal scores). With optuna_stream the draws are Optuna's, from its TPE sampler's stream.
   double propose_coordinate(std::size_t k) {
+    draws_.resize(tpe_.candidates);
+    if (tpe_.optuna_stream) {
+      below_.sample_coordinate_as_optuna(k, model_stream_, draws_);
+    } else {
+      for (double& draw : draws_) draw = below_.sample_coordinate(k, rng_);
+    }
     double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < tpe_.candidates; ++c) {
-      const double x = snapped(k, below_.sample_coordinate(k, rng_));
+    for (std::size_t c = 0; c < draws_.size(); ++c) {
+      const double x = snapped(k, draws_[c]);
       const double value = score(k, x);
       if (c == 0 || value > best_score) {
         best = x;
@@ -317,23 +322,6 @@ class Tpe {
       point[k] = (static_cast<double>(chosen) + 0.5) / static_cast<double>(choices);
     }
     return S::from_unit_cube(point);
-  }
-
-  // ... and a model-based coordinate from the TPE sampler's stream: its candidates drawn as
-  // _ParzenEstimator.sample draws them, the first with the largest log l - log g.
-  double propose_coordinate_as_optuna(std::size_t k) {
-    draws_.resize(tpe_.candidates);
-    below_.sample_coordinate_as_optuna(k, model_stream_, draws_);
-    double best = 0.5, best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < draws_.size(); ++c) {
-      const double x = snapped(k, draws_[c]);
-      const double value = score(k, x);
-      if (c == 0 || value > best_score) {
-        best = x;
-        best_score = value;
-      }
-    }
-    return best;
   }
 
   // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
