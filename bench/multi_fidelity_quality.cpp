@@ -135,8 +135,19 @@ void print_table(const std::vector<Row>& rows, Measure measure, bool maximize, s
     const auto& values = pick(row);
     const auto& against = pick(rows[reference]);
     for (std::size_t c = 0; c < costs.size(); ++c) {
-      fmt::print(" {:.4f} [{:.4f}, {:.4f}] ±{:.4f}, {:.2f} |", quantile(values[c], 0.5), quantile(values[c], 0.25),
-                 quantile(values[c], 0.75), median_error(values[c]), win_rate(values[c], against[c], maximize));
+      // Seeds with no value yet (no full-budget trial, or no incumbent) hold the worst value, +-1e300:
+      // they count as worst in the median; the bootstrap SE is then undefined, and they are counted.
+      const auto missing =
+          std::count_if(values[c].begin(), values[c].end(), [](double v) { return std::abs(v) >= 1e299; });
+      const double error = median_error(values[c]);
+      const auto number = [](double v) {
+        return std::abs(v) >= 1e299 ? std::string("none") : fmt::format("{:.4f}", v);
+      };
+      fmt::print(" {} [{}, {}] ±{}, {:.2f}{} |", number(quantile(values[c], 0.5)), number(quantile(values[c], 0.25)),
+                 number(quantile(values[c], 0.75)),
+                 std::isfinite(error) ? fmt::format("{:.4f}", error) : std::string("n/a"),
+                 win_rate(values[c], against[c], maximize),
+                 missing > 0 ? fmt::format(" ({} seeds with none)", missing) : std::string());
     }
     fmt::print("\n");
   }
