@@ -13313,6 +13313,8 @@ class ParzenEstimator {
       weight_[i] /= total;
       cumulative_[i] = running += weight_[i];
     }
+    normalized_.resize(count);  // numpy's choice: the cumulative weights over their last
+    for (std::size_t i = 0; i < count; ++i) normalized_[i] = cumulative_[i] / cumulative_.back();
 
     mu_.resize(d * count);
     sigma_.resize(d * count);
@@ -13366,8 +13368,6 @@ class ParzenEstimator {
   // inverse CDF, a categorical's by its kernel's cumulative probabilities (the cell's centre).
   void sample_coordinate_as_optuna(std::size_t k, LegacyRandomState& rng, std::span<double> out) const {
     const std::size_t count = out.size();
-    normalized_.resize(components_);
-    for (std::size_t i = 0; i < components_; ++i) normalized_[i] = cumulative_[i] / cumulative_.back();
     active_.resize(count);
     for (std::size_t& i : active_) {
       const double u = rng.random_sample();
@@ -13687,8 +13687,8 @@ class ParzenEstimator {
   std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
   std::vector<std::size_t> order_;
   std::vector<double> terms_;
-  mutable std::vector<double> normalized_;   // sample_coordinate_as_optuna: numpy's cdf
-  mutable std::vector<std::size_t> active_;  // ... and the kernels drawn
+  std::vector<double> normalized_;           // numpy's cdf of the weights (sample_coordinate_as_optuna)
+  mutable std::vector<std::size_t> active_;  // sample_coordinate_as_optuna: the kernels drawn
 };
 
 }  // namespace mahpo::search::tpe::detail
