@@ -12,4 +12,8 @@ generator=()
 if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" --parallel "$jobs"
-ctest --test-dir "$build" --output-on-failure --parallel "$jobs" "$@"
+# The JUnit report names every skipped test (exit 77: no GPU, no MPI, ...); its reasons are printed last.
+status=0
+ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --output-junit ctest-junit.xml "$@" || status=$?
+if [ -f "$build/ctest-junit.xml" ]; then python3 "$root/tests/summarize_skips.py" "$build/ctest-junit.xml"; fi
+exit "$status"

@@ -2,6 +2,7 @@
 
 #include <mahpo/space/space.hpp>
 
+#include <functional>
 #include <random>
 #include <string>
 
@@ -113,6 +114,20 @@ TEST_CASE("a hostile JSON config gives a short error: deep nesting, huge strings
       FAIL("accepted");
     } catch (const ConfigError& error) {
       CHECK_THAT(error.what(), Catch::Contains("xxx") && Catch::Contains("... (10000000 characters)"));
+      CHECK(std::string(error.what()).size() < 400);
+    }
+  }
+  // A string of the right type but not among a categorical's values, from JSON and from set<>().
+  auto json = Mixed::config_type{}.to_json();
+  json["activation"] = huge;
+  for (const auto& attempt : {std::function<void()>([&] { Config<Mixed>::from_json(json); }),
+                              std::function<void()>([&] { Config<Mixed>{}.set<"activation">(huge); })}) {
+    try {
+      attempt();
+      FAIL("accepted");
+    } catch (const ConfigError& error) {
+      CHECK_THAT(error.what(), Catch::Contains("parameter 'activation': xxx") &&
+                                   Catch::Contains("... (10000000 characters) is not one of"));
       CHECK(std::string(error.what()).size() < 400);
     }
   }

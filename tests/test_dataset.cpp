@@ -80,6 +80,31 @@ TEST_CASE("image and label files must agree") {
   CHECK(set.class_counts(3) == std::vector<std::size_t>{1, 2, 0});
 }
 
+TEST_CASE("an image file whose header says 0 images, rows or columns is refused at load, naming the file") {
+  test_idx::Folder folder;
+  const auto labels = folder.write("labels", idx_bytes({3}, {0, 1, 2}));
+  for (const std::vector<std::uint32_t>& shape : {std::vector<std::uint32_t>{3, 0, 28}, {3, 28, 0}, {3, 0, 0}}) {
+    const auto images = folder.write("flat-images", idx_bytes(shape, {}));
+    CHECK_THROWS_WITH(load_image_set(images, labels, 10),
+                      Contains(images.string() + ": the header announces 3 images of " + std::to_string(shape[1]) +
+                               "x" + std::to_string(shape[2]) + " pixels"));
+  }
+  const auto no_images = folder.write("no-images", idx_bytes({0, 28, 28}, {}));
+  const auto no_labels = folder.write("no-labels", idx_bytes({0}, {}));
+  CHECK_THROWS_WITH(load_image_set(no_images, no_labels, 10),
+                    Contains(no_images.string() + ": the header announces 0 images"));
+  // Through load_dataset too: the training images of a folder laid out as MNIST.
+  std::filesystem::create_directories(folder.path() / "mnist");
+  std::vector<std::uint8_t> ten(10);
+  for (std::size_t i = 0; i < ten.size(); ++i) ten[i] = static_cast<std::uint8_t>(i);
+  const auto train_images = folder.write("mnist/train-images-idx3-ubyte", idx_bytes({10, 0, 28}, {}));
+  folder.write("mnist/train-labels-idx1-ubyte", idx_bytes({10}, ten));
+  folder.write("mnist/t10k-images-idx3-ubyte", idx_bytes({10, 4, 4}, test_idx::counting(160)));
+  folder.write("mnist/t10k-labels-idx1-ubyte", idx_bytes({10}, ten));
+  CHECK_THROWS_WITH(load_dataset("mnist", {.validation_size = 5}, folder.path()),
+                    Contains(train_images.string() + ": the header announces 10 images of 0x28 pixels"));
+}
+
 TEST_CASE("unknown or missing data sets are explained") {
   CHECK_THROWS_WITH(load_dataset("cifar10"), Contains("unknown data set 'cifar10'; mahpo knows: mnist, fashion-mnist"));
   test_idx::Folder empty;

@@ -46,7 +46,7 @@ TEST_CASE("make_searcher builds every searcher it names, with the seed, goal and
   CHECK(std::holds_alternative<Tpe<S, tpe::Hyperopt>>(make_searcher<S>("tpe_hyperopt", settings)));
 }
 
-TEST_CASE("make_searcher reads a topology's space; MAPPO keeps the topology") {
+TEST_CASE("make_searcher reads a topology's space, MAPPO keeps the topology") {
   auto chosen = make_searcher<nn::paper_lenet>("mappo");
   CHECK(std::holds_alternative<Mappo<nn::paper_lenet>>(chosen));
   CHECK(std::holds_alternative<Tpe<nn::paper_lenet::space>>(make_searcher<nn::paper_lenet>("tpe")));

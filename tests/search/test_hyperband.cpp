@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 namespace hb = mahpo::search::hyperband::detail;
@@ -136,7 +138,7 @@ TEST_CASE("a rung promotes its best 1/eta, best first, as new trials of the same
   }
 }
 
-TEST_CASE("failed and diverged trials count as the worst; pruned ones by their value") {
+TEST_CASE("failed and diverged trials count as the worst, pruned ones by their value") {
   SuccessiveHalving<Line> halving(SearchOptions{.seed = 6});
   std::vector<Trial<Line>> rung;
   for (std::size_t i = 0; i < 9; ++i) rung.push_back(halving.ask());
@@ -155,7 +157,7 @@ TEST_CASE("failed and diverged trials count as the worst; pruned ones by their v
   for (std::size_t k = 0; k < 3; ++k) CHECK(x_of(halving.ask()) == x_of(rung[order[k + 2]]));
 }
 
-TEST_CASE("with trials pending, ask() opens the next brackets; promotions wait for their rung") {
+TEST_CASE("with trials pending, ask() opens the next brackets, promotions wait for their rung") {
   Hyperband<Line> hyperband(SearchOptions{.seed = 8});  // brackets of 9 (1/9), 5 (1/3) and 3 (1) new configs
   std::vector<Trial<Line>> trials;
   for (std::size_t i = 0; i < 30; ++i) trials.push_back(hyperband.ask());
@@ -223,7 +225,7 @@ TEST_CASE("BOHB's model needs more points than dimensions in both the good and t
   CHECK_FALSE(bohb::detail::model_level({13, 2, 1}, 7, 15, 6).has_value());
 }
 
-TEST_CASE("BOHB's KDE: normal-reference bandwidths, floored; Aitchison–Aitken kernels on categoricals") {
+TEST_CASE("BOHB's KDE: normal-reference bandwidths, floored, Aitchison–Aitken kernels on categoricals") {
   const std::array<Dimension, 1> real{Dimension{.name = "x", .kind = Kind::continuous, .count = 0}};
   const bohb::detail::Kde<1> kde({{0.2}, {0.4}, {0.6}}, real, 1e-3);
   const double deviation = std::sqrt((0.04 + 0.0 + 0.04) / 3.0);
@@ -245,10 +247,10 @@ TEST_CASE("BOHB's KDE: normal-reference bandwidths, floored; Aitchison–Aitken 
   CHECK(categorical.bandwidth()[0] <= 2.0 / 3.0);
 }
 
-TEST_CASE("BOHB draws at random until a budget has enough points, then mostly from the model") {
+TEST_CASE("BOHB draws at random until a budget has enough points, then mostly from the model", "[seeded]") {
   using Problem = problems::LeNetQuadratic;
   const Problem problem;
-  Bohb<Problem::space> bohb(SearchOptions{.seed = 3});
+  Bohb<Problem::space> bohb(SearchOptions{.seed = mahpo::testing::seed(3)});
   std::size_t first_ready = 0, first_model = 0, model = 0, fresh = 0;
   for (std::size_t i = 0; i < 200; ++i) {
     const bool ready = bohb.model_budget().has_value();
@@ -276,7 +278,7 @@ TEST_CASE("BOHB draws at random until a budget has enough points, then mostly fr
   CHECK(static_cast<double>(model) < 0.85 * static_cast<double>(fresh));
 }
 
-TEST_CASE("on the LeNet quadratic, BOHB's median best beats Hyperband's at 150 trials") {
+TEST_CASE("on the LeNet quadratic, BOHB's median best beats Hyperband's at 150 trials", "[seeded]") {
   using Problem = problems::LeNetQuadratic;
   const Problem problem;
   const auto best_at_full_budget = [&](auto& searcher) {
@@ -291,8 +293,8 @@ TEST_CASE("on the LeNet quadratic, BOHB's median best beats Hyperband's at 150 t
   };
   std::vector<double> hyperband_best, bohb_best;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
-    Hyperband<Problem::space> hyperband(SearchOptions{.seed = seed});
-    Bohb<Problem::space> bohb(SearchOptions{.seed = seed});
+    Hyperband<Problem::space> hyperband(SearchOptions{.seed = mahpo::testing::seed(seed)});
+    Bohb<Problem::space> bohb(SearchOptions{.seed = mahpo::testing::seed(seed)});
     hyperband_best.push_back(best_at_full_budget(hyperband));
     bohb_best.push_back(best_at_full_budget(bohb));
   }

@@ -21,6 +21,8 @@
 #include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/random.hpp>
 
+#include "../seeds.hpp"
+
 namespace {
 
 using namespace mahpo;
@@ -204,7 +206,7 @@ TEST_CASE("mappo: a layer with a free hyperparameter adds an agent, nothing else
   CHECK(mappo.updates() == 40 / 8);
 }
 
-TEST_CASE("mappo: grid episodes are configs on the action grid", "[search][mappo]") {
+TEST_CASE("mappo: grid episodes are configs on the action grid", "[search][mappo][seeded]") {
   Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 7}, MappoOptions::paper());
   const auto& discretization = mappo.discretization();
   std::set<std::int64_t> conv1_sizes;
@@ -224,8 +226,8 @@ TEST_CASE("mappo: grid episodes are configs on the action grid", "[search][mappo
   REQUIRE_NOTHROW(Config<nn::paper_lenet::space>(mappo.greedy_config().values()));
 }
 
-TEST_CASE("mappo: Gaussian episodes reach every level, off the grid", "[search][mappo]") {
-  Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 7});
+TEST_CASE("mappo: Gaussian episodes reach every level, off the grid", "[search][mappo][seeded]") {
+  Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(7)});
   std::set<std::int64_t> conv1_sizes, hidden_sizes;
   for (int k = 0; k < 100; ++k) {
     const auto trial = mappo.ask();
@@ -239,7 +241,7 @@ TEST_CASE("mappo: Gaussian episodes reach every level, off the grid", "[search][
   REQUIRE_NOTHROW(Config<nn::paper_lenet::space>(mappo.greedy_config().values()));
 
   // Every level, the bounds included, is an action: a wide untrained policy reaches all six sizes.
-  Mappo<nn::paper_lenet> wide(SearchOptions{.seed = 7}, MappoOptions{.initial_std = 1.0});
+  Mappo<nn::paper_lenet> wide(SearchOptions{.seed = mahpo::testing::seed(7)}, MappoOptions{.initial_std = 1.0});
   std::set<std::int64_t> wide_sizes;
   for (int k = 0; k < 100; ++k) wide_sizes.insert(wide.ask().config.get<"conv1.conv_size">());
   CHECK(wide_sizes == std::set<std::int64_t>{2, 3, 4, 5, 6, 7});
@@ -350,11 +352,11 @@ TEST_CASE("mappo: by default every update trains on the newest told episodes, un
   CHECK(stopped.approx_kl > 1.5e-9);
 }
 
-TEST_CASE("mappo: updates move the policy towards what is rewarded", "[search][mappo]") {
+TEST_CASE("mappo: updates move the policy towards what is rewarded", "[search][mappo][seeded]") {
   // Reward conv1 = 7 only: after 40 episodes the policy picks it far more often than 1 in 6.
   for (const bool paper : {false, true}) {
     INFO((paper ? "paper preset" : "default"));
-    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 11}, paper ? paper_with_batch(4) : MappoOptions{});
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(11)}, paper ? paper_with_batch(4) : MappoOptions{});
     for (int k = 0; k < 40; ++k) {
       const auto trial = mappo.ask();
       mappo.tell(trial.id, result_of(trial.config.get<"conv1.conv_size">() == 7 ? 1.0 : 0.0));
@@ -366,7 +368,7 @@ TEST_CASE("mappo: updates move the policy towards what is rewarded", "[search][m
   }
 }
 
-TEST_CASE("mappo: ranked rewards are mid-rank quantiles; failed trials take the floor", "[search][mappo]") {
+TEST_CASE("mappo: ranked rewards are mid-rank quantiles, failed trials take the floor", "[search][mappo]") {
   search::ppo::detail::EpisodeRewards rewards;
   rewards.tell(0, true, 0.9);
   CHECK(rewards.quantile(0, 0.0) == 0.5);  // alone
@@ -389,7 +391,7 @@ TEST_CASE("mappo: ranked rewards are mid-rank quantiles; failed trials take the 
   CHECK(accuracies.quantile(3, 0.0) - accuracies.quantile(0, 0.0) == Approx(0.75));
 }
 
-TEST_CASE("mappo: rewards follow the goal; failed trials get the worst reward", "[search][mappo]") {
+TEST_CASE("mappo: rewards follow the goal, failed trials get the worst reward", "[search][mappo]") {
   SECTION("maximize: failed and diverged count as the worst usable value") {
     Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 1}, paper_with_batch(4));
     for (int k = 0; k < 4; ++k) mappo.ask();
@@ -446,15 +448,15 @@ TEST_CASE("mappo: options are checked", "[search][mappo]") {
   CHECK_NOTHROW(Mappo<nn::paper_lenet>({}, MappoOptions{.bins = 2, .episodes_per_update = 1, .hidden_sizes = {8}}));
 }
 
-TEST_CASE("mappo: beats random search on a problem whose optimum is a per-layer combination", "[search][mappo]") {
+TEST_CASE("mappo: beats random search on a problem whose optimum is a per-layer combination", "[search][mappo][seeded]") {
   // The value is the share of dimensions at their target; random search reaches about 3/4 in 200.
   std::vector<double> mappo_best, random_best;
   int greedy_at_optimum = 0;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
-    Mappo<discrete_lenet> mappo(SearchOptions{.seed = seed}, MappoOptions::paper());
+    Mappo<discrete_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(seed)}, MappoOptions::paper());
     mappo_best.push_back(run(mappo, share_at_target<discrete_lenet::space>, 200).best);
     greedy_at_optimum += share_at_target(mappo.greedy_config()) == 1.0 ? 1 : 0;
-    search::Random<discrete_lenet::space> random(SearchOptions{.seed = seed});
+    search::Random<discrete_lenet::space> random(SearchOptions{.seed = mahpo::testing::seed(seed)});
     random_best.push_back(run(random, share_at_target<discrete_lenet::space>, 200).best);
   }
   INFO("median best: mappo " << median(mappo_best) << ", random " << median(random_best));
@@ -463,12 +465,12 @@ TEST_CASE("mappo: beats random search on a problem whose optimum is a per-layer 
   CHECK(greedy_at_optimum >= 4);  // the learned policy, not luck
 
   // The added agent learns too.
-  Mappo<three_conv_lenet> three(SearchOptions{.seed = 0}, MappoOptions::paper());
+  Mappo<three_conv_lenet> three(SearchOptions{.seed = mahpo::testing::seed(0)}, MappoOptions::paper());
   run(three, share_at_target<three_conv_lenet::space>, 200);
   CHECK(share_at_target(three.greedy_config()) >= 8.0 / 9.0);
 }
 
-TEST_CASE("mappo: beats random search, and its own grid's best, on LeNetQuadratic", "[search][mappo]") {
+TEST_CASE("mappo: beats random search, and its own grid's best, on LeNetQuadratic", "[search][mappo][seeded]") {
   // The paper preset's 8-level grid holds no config above 0.9858 here; the default's ordinal
   // Gaussian actions are not capped by it.
   const problems::LeNetQuadratic problem;
@@ -478,11 +480,11 @@ TEST_CASE("mappo: beats random search, and its own grid's best, on LeNetQuadrati
   CHECK(grid_best < 0.986);
   std::vector<double> mappo_best, random_best, paper_best;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
-    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = seed});
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(seed)});
     mappo_best.push_back(run(mappo, value, 200).best);
-    Mappo<nn::paper_lenet> paper(SearchOptions{.seed = seed}, MappoOptions::paper());
+    Mappo<nn::paper_lenet> paper(SearchOptions{.seed = mahpo::testing::seed(seed)}, MappoOptions::paper());
     paper_best.push_back(run(paper, value, 200).best);
-    search::Random<nn::paper_lenet::space> random(SearchOptions{.seed = seed});
+    search::Random<nn::paper_lenet::space> random(SearchOptions{.seed = mahpo::testing::seed(seed)});
     random_best.push_back(run(random, value, 200).best);
   }
   INFO("median best: mappo " << median(mappo_best) << ", paper preset " << median(paper_best) << ", random "
@@ -493,11 +495,11 @@ TEST_CASE("mappo: beats random search, and its own grid's best, on LeNetQuadrati
 }
 
 TEST_CASE("mappo: beats random search on Branin and Hartmann-6 (flat spaces, one agent per parameter)",
-          "[search][mappo]") {
+          "[search][mappo][seeded]") {
   const auto median_best = [](auto make, auto problem, std::size_t trials) {
     std::vector<double> best;
     for (std::uint64_t seed = 0; seed < 5; ++seed) {
-      auto searcher = make(SearchOptions{.seed = seed});  // maximizes -value
+      auto searcher = make(SearchOptions{.seed = mahpo::testing::seed(seed)});  // maximizes -value
       best.push_back(-run(
                           searcher, [&](const auto& config) { return -problem(config).value; }, trials)
                           .best);
@@ -520,7 +522,7 @@ TEST_CASE("mappo: beats random search on Branin and Hartmann-6 (flat spaces, one
   CHECK(hartmann < hartmann_random);
 }
 
-TEST_CASE("mappo: paper preset: reward normalization lets it learn accuracy-sized differences", "[search][mappo]") {
+TEST_CASE("mappo: paper preset: reward normalization lets it learn accuracy-sized differences", "[search][mappo][seeded]") {
   // Accuracies 0.97 + 0.02 * share: the differences a CNN search sees. Without normalization the
   // critic's initial noise swamps them; with it, learning matches the unit-scale problem.
   const auto accuracy = [](const Config<discrete_lenet::space>& config) {
@@ -531,7 +533,7 @@ TEST_CASE("mappo: paper preset: reward normalization lets it learn accuracy-size
     for (std::uint64_t seed = 0; seed < 5; ++seed) {
       MappoOptions options = MappoOptions::paper();
       options.rewards = normalize ? MappoRewards::normalized : MappoRewards::raw;
-      Mappo<discrete_lenet> mappo(SearchOptions{.seed = seed}, options);
+      Mappo<discrete_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(seed)}, options);
       shares.push_back((run(mappo, accuracy, 200).last_mean - 0.97) / 0.02);
     }
     return median(shares);

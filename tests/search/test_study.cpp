@@ -97,7 +97,7 @@ TEST_CASE("a study refuses limits that are not numbers and more workers than it 
   CHECK(report.trials.size() == 8);
 }
 
-TEST_CASE("a study needs a limit and a worker; a journal is not overwritten") {
+TEST_CASE("a study needs a limit and a worker, a journal is not overwritten") {
   search::Random<Branin::space> random;
   CHECK_THROWS_WITH(study::run_study(random, Branin{}, {}), Catch::Contains("needs a limit"));
   CHECK_THROWS_WITH(study::run_study(random, Branin{}, {.trials = 1, .workers = 0}), Catch::Contains("one worker"));
@@ -208,7 +208,7 @@ TEST_CASE("a study killed with SIGKILL resumes from its journal: nothing lost, n
   fs::remove_all(directory);
 }
 
-TEST_CASE("a truncated last journal line is tolerated and reported; a foreign journal is refused") {
+TEST_CASE("a truncated last journal line is tolerated and reported, a foreign journal is refused") {
   const auto directory = scratch("truncated");
   const auto journal = directory / "journal.jsonl";
   search::Random<Branin::space> first({.seed = 2});

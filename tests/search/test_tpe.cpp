@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 
@@ -68,7 +70,7 @@ struct Fitted {
 
 }  // namespace
 
-TEST_CASE("tpe's gamma is Optuna's ceil(n / 10) capped at 25; hyperopt's ceil(sqrt(n) / 4)") {
+TEST_CASE("tpe's gamma is Optuna's ceil(n / 10) capped at 25, hyperopt's ceil(sqrt(n) / 4)") {
   CHECK(tpe::Optuna::gamma(1) == 1);
   CHECK(tpe::Optuna::gamma(10) == 1);
   CHECK(tpe::Optuna::gamma(11) == 2);
@@ -120,7 +122,7 @@ TEST_CASE("tpe refuses bad options") {
   CHECK_NOTHROW(Tpe<S>({.seed = std::uint64_t{1} << 32}, {}));
 }
 
-TEST_CASE("tpe's startup trials are Random's draws; failed trials don't end the startup") {
+TEST_CASE("tpe's startup trials are Random's draws, failed trials don't end the startup") {
   using S = problems::LeNetQuadratic::space;
   const problems::LeNetQuadratic problem;
   Tpe<S> tpe({.seed = 7});
@@ -171,7 +173,7 @@ TEST_CASE("tpe's bandwidths follow Optuna's neighbour rule and magic clip") {
   CHECK(weighted.parzen.weight(30) == Approx(1.0 / total));
 }
 
-TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1; unscaled kernels drop 1 / sigma") {
+TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1, unscaled kernels drop 1 / sigma") {
   const std::array<Dimension, 2> dims{Dimension{"x", Kind::continuous, 0}, Dimension{"c", Kind::categorical, 3}};
   // Repeated values (as integers give) and points near the ends.
   std::vector<std::vector<double>> rows;
@@ -226,7 +228,7 @@ TEST_CASE("tpe's densities are the written-out mixtures, and integrate to 1; uns
   CHECK(tpe::unscaled_kernels<tpe::Hyperopt>({.kernel_height = KernelHeight::unscaled}));
 }
 
-TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
+TEST_CASE("tpe's draws from l stay in [0, 1] and follow l", "[seeded]") {
   const std::array<Dimension, 1> dims{Dimension{"x", Kind::continuous, 0}};
   Fitted<> fitted(dims, {{0.05}, {0.1}, {0.08}}, {});
   const auto& parzen = fitted.parzen;
@@ -237,7 +239,7 @@ TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
     expected +=
         parzen.weight(i) * (phi((0.3 - mu) / sigma) - phi(-mu / sigma)) / (phi((1.0 - mu) / sigma) - phi(-mu / sigma));
   }
-  std::mt19937_64 rng(3);
+  std::mt19937_64 rng(mahpo::testing::seed(3));
   std::size_t below = 0;
   const std::size_t draws = 4000;
   for (std::size_t k = 0; k < draws; ++k) {
@@ -249,12 +251,12 @@ TEST_CASE("tpe's draws from l stay in [0, 1] and follow l") {
   CHECK(static_cast<double>(below) / draws == Approx(expected).margin(0.03));  // 4 standard deviations
 }
 
-TEST_CASE("tpe beats random search on Branin (60 trials, median of 5 seeds)") {
+TEST_CASE("tpe beats random search on Branin (60 trials, median of 5 seeds)", "[seeded]") {
   using S = problems::Branin::space;
   const problems::Branin problem;
   std::vector<double> tpe, random;
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    const SearchOptions options{.seed = seed, .goal = Goal::minimize, .budget = {}};
+    const SearchOptions options{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize, .budget = {}};
     tpe.push_back(best_after(Tpe<S>(options), problem, 60));
     random.push_back(best_after(Random<S>(options), problem, 60));
   }
@@ -262,15 +264,15 @@ TEST_CASE("tpe beats random search on Branin (60 trials, median of 5 seeds)") {
   CHECK(median(tpe) < 1.0);
 }
 
-TEST_CASE("tpe beats random search on the LeNet quadratic, in every mode") {
+TEST_CASE("tpe beats random search on the LeNet quadratic, in every mode", "[seeded]") {
   using S = problems::LeNetQuadratic::space;
   const problems::LeNetQuadratic problem;
   std::vector<double> random;
-  for (std::uint64_t seed = 1; seed <= 5; ++seed) random.push_back(best_after(Random<S>({.seed = seed}), problem, 80));
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) random.push_back(best_after(Random<S>({.seed = mahpo::testing::seed(seed)}), problem, 80));
   const auto check_mode = [&]<typename Rules>(Rules, const TpeOptions& tpe_options) {
     std::vector<double> tpe;
     for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-      tpe.push_back(best_after(Tpe<S, Rules>({.seed = seed}, tpe_options), problem, 80));
+      tpe.push_back(best_after(Tpe<S, Rules>({.seed = mahpo::testing::seed(seed)}, tpe_options), problem, 80));
     }
     CAPTURE(Rules::searcher_name, tpe_options.multivariate, tpe_options.constant_liar);
     CHECK(median(tpe) > median(random));
@@ -321,14 +323,14 @@ TEST_CASE("tpe stays inside a mixed space in every mode, with many pending trial
   check_mode(tpe::Hyperopt{}, {});
 }
 
-TEST_CASE("tpe with the constant liar avoids what is already pending") {
+TEST_CASE("tpe with the constant liar avoids what is already pending", "[seeded]") {
   // One real dimension; after 10 told trials, ask 6 more without telling. The liar puts each
   // pending point in g, so the pending points spread out more than without it.
   using S = mahpo::Space<mahpo::Real<"x", 0.0, 1.0>>;
   const auto spread = [](bool liar) {
     double total = 0.0;
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-      Tpe<S> searcher({.seed = seed, .goal = Goal::minimize, .budget = {}}, {.constant_liar = liar});
+      Tpe<S> searcher({.seed = mahpo::testing::seed(seed), .goal = Goal::minimize, .budget = {}}, {.constant_liar = liar});
       for (std::size_t k = 0; k < 10; ++k) {
         const auto trial = searcher.ask();
         const double x = trial.config.get<"x">();

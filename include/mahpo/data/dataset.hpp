@@ -75,6 +75,13 @@ inline ImageSet load_image_set(const std::filesystem::path& images_path, const s
     throw DataError(
         fmt::format("{}: expected labels of rank 1, got rank {}", labels_path.string(), labels.shape.size()));
   }
+  // A header of 0 images, rows or columns is well-formed IDX, but no network trains on it: refused
+  // here, naming the file, rather than by every trial's layer-shape check.
+  if (images.shape[0] == 0 || images.shape[1] == 0 || images.shape[2] == 0) {
+    throw DataError(fmt::format("{}: the header announces {} images of {}x{} pixels; a data set needs at least one "
+                                "image of at least 1x1",
+                                images_path.string(), images.shape[0], images.shape[1], images.shape[2]));
+  }
   if (images.shape[0] != labels.shape[0]) {
     throw DataError(fmt::format("{} holds {} images but {} holds {} labels", images_path.string(), images.shape[0],
                                 labels_path.string(), labels.shape[0]));

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -105,9 +106,14 @@ T choice_value(const Choice& choice) {
   }
 }
 
+// A value as messages quote it: strings cut like text_excerpt, so a message never grows with the input.
 template <typename T>
 std::string format_value(const T& value) {
-  return fmt::format("{}", value);
+  if constexpr (std::convertible_to<const T&, std::string_view>) {
+    return text_excerpt(value);
+  } else {
+    return fmt::format("{}", value);
+  }
 }
 
 inline double uniform_unit(std::uniform_random_bit_generator auto& rng) {
