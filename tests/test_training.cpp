@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "seeds.hpp"
+
 #include "synthetic.hpp"
 
 using namespace mahpo;
@@ -39,10 +41,10 @@ TrainerOptions options(double learning_rate, std::uint64_t seed = 1) {
 }
 }  // namespace
 
-TEST_CASE("a tiny network learns a separable problem") {
+TEST_CASE("a tiny network learns a separable problem", "[seeded]") {
   const auto dataset = test_synthetic::quadrant_dataset();
   for (const OptimizerKind optimizer : {OptimizerKind{Sgd{}}, OptimizerKind{Adam{}}}) {
-    auto o = options(std::holds_alternative<Sgd>(optimizer) ? 0.05 : 0.005);
+    auto o = options(std::holds_alternative<Sgd>(optimizer) ? 0.05 : 0.005, mahpo::testing::seed(1));
     o.optimizer = optimizer;
     Trainer trainer(small_network(), o);
     const auto before = trainer.evaluate(dataset.validation).accuracy;

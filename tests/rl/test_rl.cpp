@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo::rl;
 
 static_assert(Module<Linear> && Module<LayerNorm> && Module<Mlp> && Module<LstmCell> && Module<Lstm>);
@@ -275,10 +277,10 @@ TEST_CASE("rl: CategoricalHead log-probabilities, entropy and their gradients", 
   CHECK_THROWS_AS(head.entropy(random_matrix(4, 8, rng)), std::invalid_argument);
 }
 
-TEST_CASE("rl: CategoricalHead samples follow the probabilities and the seed", "[rl]") {
+TEST_CASE("rl: CategoricalHead samples follow the probabilities and the seed", "[rl][seeded]") {
   const CategoricalHead head({3, 2});
   const Matrix logits = row_matrix(1, 5, {0.0, std::log(2.0), std::log(5.0), 2.0, -1.0});
-  std::mt19937_64 rng(7);
+  std::mt19937_64 rng(mahpo::testing::seed(7));
   std::vector<double> counts(5, 0.0);
   const int draws = 20000;
   for (int i = 0; i < draws; ++i) {
@@ -603,10 +605,10 @@ TEST_CASE("rl: clip_gradient_norm scales to max_norm", "[rl]") {
   CHECK(gradient_norm(list) == 0.0);
 }
 
-TEST_CASE("rl: PPO learns the best arm of a 3-armed bandit", "[rl][integration]") {
+TEST_CASE("rl: PPO learns the best arm of a 3-armed bandit", "[rl][integration][seeded]") {
   // One state, arms paying 0.2, 0.5, 0.8 plus noise. Actor and critic MLPs, GAE (one-step
   // episodes), value normalization, clipped value loss, entropy bonus, gradient clipping, Adam.
-  std::mt19937_64 rng(2024);
+  std::mt19937_64 rng(mahpo::testing::seed(2024));
   Mlp actor({.sizes = {1, 16, 3}, .activation = MlpActivation::tanh, .output_gain = 0.01}, rng);
   Mlp critic({.sizes = {1, 16, 1}, .activation = MlpActivation::tanh}, rng);
   const CategoricalHead head({3});

@@ -8,6 +8,8 @@
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/study/study.hpp>
 
+#include "../seeds.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -50,7 +52,7 @@ std::vector<search::Trial<typename T::space_type>> law_run(T& searcher, std::siz
                                                            ResultOf&& result_of, std::uint64_t order_seed = 1) {
   using S = typename T::space_type;
   std::vector<search::Trial<S>> asked, outstanding;
-  std::mt19937_64 order(order_seed);
+  std::mt19937_64 order(mahpo::testing::seed(order_seed));
   std::size_t told = 0;
   while (asked.size() < count) {
     while (outstanding.size() < pending && asked.size() < count) {
@@ -76,14 +78,14 @@ void check_searcher_laws() {
   const auto plain = [](const search::Trial<S>& trial, std::size_t) { return law_result(trial); };
 
   SECTION("configs stay inside the space, budgets are positive, ids count up") {
-    T searcher(search::SearchOptions{.seed = 3});
+    T searcher(search::SearchOptions{.seed = mahpo::testing::seed(3)});
     law_run(searcher, 60, 1, plain);
     CHECK(searcher.history().finished() == 60);
   }
 
   SECTION("the same seed and the same tells give the same trials; another seed others") {
     const auto run = [&](std::uint64_t seed) {
-      T searcher(search::SearchOptions{.seed = seed});
+      T searcher(search::SearchOptions{.seed = mahpo::testing::seed(seed)});
       return law_run(searcher, 50, 3, plain);
     };
     const auto first = run(11), again = run(11), other = run(12);
@@ -97,20 +99,20 @@ void check_searcher_laws() {
   }
 
   SECTION("failed and diverged trials don't break it, nor does a NaN carried by one") {
-    T searcher(search::SearchOptions{.seed = 5});
+    T searcher(search::SearchOptions{.seed = mahpo::testing::seed(5)});
     law_run(searcher, 60, 2, [](const search::Trial<S>& trial, std::size_t k) {
       if (k % 3 == 0) return Result{.value = std::numeric_limits<double>::quiet_NaN(), .status = Status::failed};
       if (k % 5 == 0) return Result{.value = 0.0, .status = Status::diverged};
       return law_result(trial);
     });
-    T all_failed(search::SearchOptions{.seed = 5});
+    T all_failed(search::SearchOptions{.seed = mahpo::testing::seed(5)});
     law_run(all_failed, 30, 1, [](const search::Trial<S>&, std::size_t) { return Result{.status = Status::failed}; });
   }
 
   SECTION("a replaced config is taken as asked: the history holds it, and the searcher goes on") {
     const auto run = [](std::vector<Config<S>>* seen) {
-      T searcher(search::SearchOptions{.seed = 21});
-      std::mt19937_64 rng(4);
+      T searcher(search::SearchOptions{.seed = mahpo::testing::seed(21)});
+      std::mt19937_64 rng(mahpo::testing::seed(4));
       for (std::size_t k = 0; k < 40; ++k) {
         auto trial = searcher.ask();
         require_in_space(trial);
@@ -134,20 +136,20 @@ void check_searcher_laws() {
   }
 
   SECTION("minimizing works too") {
-    T searcher(search::SearchOptions{.seed = 9, .goal = mahpo::Goal::minimize});
+    T searcher(search::SearchOptions{.seed = mahpo::testing::seed(9), .goal = mahpo::Goal::minimize});
     law_run(searcher, 40, 2, plain);
     REQUIRE(searcher.history().best() != nullptr);
     CHECK(searcher.history().best()->loss == searcher.history().best()->result.value);
   }
 
   SECTION("many pending trials at once") {
-    T searcher(search::SearchOptions{.seed = 13});
+    T searcher(search::SearchOptions{.seed = mahpo::testing::seed(13)});
     law_run(searcher, 80, 40, plain);
     CHECK(searcher.history().pending() == 0);
   }
 
   SECTION("under concurrent workers no trial is lost or told twice") {
-    T searcher(search::SearchOptions{.seed = 17});
+    T searcher(search::SearchOptions{.seed = mahpo::testing::seed(17)});
     std::atomic<int> inside{0}, most{0};
     const auto objective = [&](const Config<S>& config, const Budget& budget) {
       const int now = ++inside;
@@ -171,7 +173,7 @@ void check_searcher_laws() {
   }
 
   SECTION("a tell of an unknown trial, or a second tell, is refused") {
-    T searcher(search::SearchOptions{.seed = 1});
+    T searcher(search::SearchOptions{.seed = mahpo::testing::seed(1)});
     const auto trial = searcher.ask();
     CHECK_THROWS_AS(searcher.tell(trial.id + 100, Result{}), std::invalid_argument);
     searcher.tell(trial.id, law_result(trial));

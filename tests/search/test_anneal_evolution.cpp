@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 using problems::Branin;
@@ -64,12 +66,12 @@ double standard_deviation(const std::vector<double>& values) {
   return std::sqrt(square / static_cast<double>(values.size()));
 }
 
-const SearchOptions minimize{.seed = 1, .goal = Goal::minimize};
+const SearchOptions minimize{.seed = mahpo::testing::seed(1), .goal = Goal::minimize};
 
 }  // namespace
 
-TEST_CASE("anneal: ranks follow a geometric distribution of mean average_best_rank") {
-  std::mt19937_64 rng(7);
+TEST_CASE("anneal: ranks follow a geometric distribution of mean average_best_rank", "[seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(7));
   const std::size_t draws = 20000;
   double total = 0.0;
   std::size_t firsts = 0;
@@ -86,7 +88,7 @@ TEST_CASE("anneal: ranks follow a geometric distribution of mean average_best_ra
   CHECK(anneal::detail::draw_rank(rng, 1.0) == 1);
 }
 
-TEST_CASE("anneal: the window around the chosen trial shrinks as 1 / (1 + 0.1 T)") {
+TEST_CASE("anneal: the window around the chosen trial shrinks as 1 / (1 + 0.1 T)", "[seeded]") {
   // average_best_rank 1: every proposal is drawn around the best trial. Pending asks are ignored,
   // so a burst of untold asks samples the same distribution.
   const auto spread_after = [](std::size_t observations) {
@@ -110,14 +112,14 @@ TEST_CASE("anneal: the window around the chosen trial shrinks as 1 / (1 + 0.1 T)
   CHECK(late < early / 8.0);
 }
 
-TEST_CASE("anneal: before any finished trial, and with no shrinking, proposals are prior draws") {
+TEST_CASE("anneal: before any finished trial, and with no shrinking, proposals are prior draws", "[seeded]") {
   Anneal<Branin::space> searcher(minimize);
   std::vector<double> first;
   for (int i = 0; i < 400; ++i) first.push_back(Branin::space::to_unit_cube(searcher.ask().config)[0]);
   CHECK(standard_deviation(first) == Approx(1.0 / std::sqrt(12.0)).epsilon(0.12));
 }
 
-TEST_CASE("anneal: a categorical keeps the chosen trial's value with probability 1 - f + f / count") {
+TEST_CASE("anneal: a categorical keeps the chosen trial's value with probability 1 - f + f / count", "[seeded]") {
   for (const double shrink : {0.1, 0.0}) {
     Anneal<MixedSpace> searcher(minimize, {.average_best_rank = 1.0, .shrink_coefficient = shrink});
     std::vector<Trial<MixedSpace>> first;
@@ -257,11 +259,11 @@ TEST_CASE("evolution: options are checked") {
   CHECK_NOTHROW(Evolution({}, {.population = 1, .sample = 1, .mutation_scale = 0.0}));
 }
 
-TEST_CASE("anneal and evolution beat random search on Branin") {
+TEST_CASE("anneal and evolution beat random search on Branin", "[seeded]") {
   const Branin branin;
   std::vector<double> random60, random100, anneal60, evolution100;
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    const SearchOptions options{.seed = seed, .goal = Goal::minimize};
+    const SearchOptions options{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize};
     Random<Branin::space> random_a(options), random_b(options);
     random60.push_back(best_value(random_a, branin, 60));
     random100.push_back(best_value(random_b, branin, 100));

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 
@@ -91,7 +93,7 @@ TEST_CASE("fabolas: the initial design, then trials of the study's epochs on fra
   CHECK(Fabolas<Line>().incumbent() == std::nullopt);
 }
 
-TEST_CASE("fabolas finds the optimum of a loss that falls with the data, first on small fractions") {
+TEST_CASE("fabolas finds the optimum of a loss that falls with the data, first on small fractions", "[seeded]") {
   // Four full-set trials' worth of cost: random search at s = 1 would have tried four configs. The
   // loss GP on standardized losses lands within 0.02 of the optimum; on normal scores (the default:
   // robust to diverged trials) within 0.06, as ranks of a few noiseless values lose the curvature.
@@ -99,7 +101,7 @@ TEST_CASE("fabolas finds the optimum of a loss that falls with the data, first o
     for (std::uint64_t seed = 0; seed < 3; ++seed) {
       FabolasOptions options = quick();
       options.normal_scores = normal_scores;
-      Fabolas<Line> searcher(SearchOptions{.seed = seed, .goal = Goal::minimize}, options);
+      Fabolas<Line> searcher(SearchOptions{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize}, options);
       double spent = 0.0;
       std::size_t small = 0;
       for (std::size_t i = 0; spent < 4.0; ++i) {
@@ -117,7 +119,7 @@ TEST_CASE("fabolas finds the optimum of a loss that falls with the data, first o
   }
 }
 
-TEST_CASE("fabolas divides by the cost it is told: free full-set trials are bought more") {
+TEST_CASE("fabolas divides by the cost it is told: free full-set trials are bought more", "[seeded]") {
   // The same problem with three prices: a cost proportional to the fraction; the same plus a fixed
   // evaluation cost (what validating on a fixed set costs every trial: reported as a second metric,
   // which FABOLAS adds); every trial costing the same. The dearer the small fractions are relative
@@ -126,7 +128,7 @@ TEST_CASE("fabolas divides by the cost it is told: free full-set trials are boug
     double total = 0.0;
     std::size_t count = 0;
     for (std::uint64_t seed = 0; seed < 3; ++seed) {
-      Fabolas<Line> searcher(SearchOptions{.seed = seed, .goal = Goal::minimize}, quick());
+      Fabolas<Line> searcher(SearchOptions{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize}, quick());
       for (std::size_t i = 0; i < 24; ++i) {
         const auto trial = searcher.ask();
         if (i >= 6) {

@@ -13,6 +13,8 @@
 #include <set>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 
@@ -38,7 +40,7 @@ std::pair<double, double> median_best_gp_and_random(std::size_t trials, std::siz
   const Problem problem;
   std::vector<double> gp_best, random_best;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const SearchOptions options{.seed = seed, .goal = Problem::goal};
+    const SearchOptions options{.seed = mahpo::testing::seed(seed), .goal = Problem::goal};
     gp_best.push_back(best_after(GpBo<typename Problem::space>(options, gp), problem, trials));
     random_best.push_back(best_after(Random<typename Problem::space>(options), problem, trials));
   }
@@ -96,21 +98,21 @@ TEST_CASE("gp_bo: pending trials (constant liar) spread the batch") {
   CHECK(searcher.history().pending() == 4);
 }
 
-TEST_CASE("gp_bo: beats random search on Branin with 40 trials (median of 5 seeds)", "[quality]") {
+TEST_CASE("gp_bo: beats random search on Branin with 40 trials (median of 5 seeds)", "[quality][seeded]") {
   const auto [gp, random] = median_best_gp_and_random<problems::Branin>(40, 5);
   INFO("median best: gp_bo " << gp << ", random " << random);
   CHECK(gp < random);
   CHECK(gp < 0.397887 + 0.1);
 }
 
-TEST_CASE("gp_bo: UCB beats random search on Branin with 40 trials (median of 5 seeds)", "[quality]") {
+TEST_CASE("gp_bo: UCB beats random search on Branin with 40 trials (median of 5 seeds)", "[quality][seeded]") {
   const auto [gp, random] =
       median_best_gp_and_random<problems::Branin>(40, 5, GpBoOptions{.acquisition = GpBoOptions::Acquisition::ucb});
   INFO("median best: gp_bo " << gp << ", random " << random);
   CHECK(gp < random);
 }
 
-TEST_CASE("gp_bo: beats random search on Hartmann-6 with 40 trials (median of 5 seeds)", "[quality]") {
+TEST_CASE("gp_bo: beats random search on Hartmann-6 with 40 trials (median of 5 seeds)", "[quality][seeded]") {
   const auto [gp, random] = median_best_gp_and_random<problems::Hartmann6>(40, 5);
   INFO("median best: gp_bo " << gp << ", random " << random);
   CHECK(gp < random);

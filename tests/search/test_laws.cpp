@@ -14,6 +14,8 @@
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 
+#include "../seeds.hpp"
+
 using mahpo::problems::Branin;
 using mahpo::problems::LeNetQuadratic;
 using namespace mahpo::search;
@@ -27,7 +29,7 @@ struct SmallEvolution : RegularizedEvolution<S> {
 };
 }  // namespace
 
-TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws]",
+TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws][seeded]",
                            (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();

@@ -14,6 +14,8 @@
 #include <mahpo/search/ppo/ppo_lstm.hpp>
 #include <mahpo/search/tpe/tpe.hpp>
 
+#include "../seeds.hpp"
+
 using mahpo::problems::Branin;
 using mahpo::problems::LeNetQuadratic;
 using namespace mahpo::search;
@@ -41,14 +43,14 @@ struct SmallFabolas : Fabolas<S> {
 };
 }  // namespace
 
-TEMPLATE_PRODUCT_TEST_CASE("searcher laws with a model", "[laws]",
+TEMPLATE_PRODUCT_TEST_CASE("searcher laws with a model", "[laws][seeded]",
                            (Tpe, GpBo, Bohb, HyperbandGp, SmallFabolas, Mappo, PaperMappo),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
 }
 
 // MAPPO also takes a topology; PpoLstm a space of its own.
-TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws]", Mappo<mahpo::nn::paper_lenet>,
+TEMPLATE_TEST_CASE("searcher laws for the RL searchers", "[laws][seeded]", Mappo<mahpo::nn::paper_lenet>,
                    PpoLstm<LeNetQuadratic::space>) {
   mahpo::testing::check_searcher_laws<TestType>();
 }

@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using problems::FashionMnistSurrogate;
 using problems::MnistSurrogate;
@@ -21,7 +23,7 @@ namespace {
 using Space = nn::paper_lenet::space;
 
 std::vector<Config<Space>> random_configs(std::size_t count, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(mahpo::testing::seed(seed));
   std::vector<Config<Space>> configs;
   for (std::size_t i = 0; i < count; ++i) configs.push_back(Space::sample(rng));
   return configs;
@@ -34,9 +36,9 @@ bool is_uniform_random(const problems::surrogate_data::Trial& trial) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("LeNet surrogate: values lie in [0, 1] and below the optimum on average", "[surrogate]",
+TEMPLATE_TEST_CASE("LeNet surrogate: values lie in [0, 1] and below the optimum on average", "[surrogate][seeded]",
                    MnistSurrogate, FashionMnistSurrogate) {
-  const TestType problem(0);
+  const TestType problem(mahpo::testing::seed(0));
   for (const auto& config : random_configs(300, 1)) {
     const double value = problem(config).value;
     CHECK(value >= 0.0);
@@ -58,14 +60,14 @@ TEMPLATE_TEST_CASE("LeNet surrogate: the same seed gives the same values, anothe
   CHECK(differ > 50);
 }
 
-TEMPLATE_TEST_CASE("LeNet surrogate: the noise of one run matches 5,000 validation images", "[surrogate]",
+TEMPLATE_TEST_CASE("LeNet surrogate: the noise of one run matches 5,000 validation images", "[surrogate][seeded]",
                    MnistSurrogate, FashionMnistSurrogate) {
   const auto config = TestType::best_config();
   const double mean = TestType::accuracy(config);
   const double binomial = std::sqrt(mean * (1.0 - mean) / 5000.0);
   std::vector<double> values;
   for (std::uint64_t seed = 0; seed < 400; ++seed) {
-    const double value = TestType(seed)(config).value;
+    const double value = TestType(mahpo::testing::seed(seed))(config).value;
     if (value >= problems::surrogate_data::diverged_below) values.push_back(value);
   }
   REQUIRE(values.size() > 300);
@@ -81,7 +83,7 @@ TEMPLATE_TEST_CASE("LeNet surrogate: the noise of one run matches 5,000 validati
 }
 
 TEMPLATE_TEST_CASE("LeNet surrogate: random sampling hits chance level about as often as real random search",
-                   "[surrogate]", MnistSurrogate, FashionMnistSurrogate) {
+                   "[surrogate][seeded]", MnistSurrogate, FashionMnistSurrogate) {
   double real_low = 0.0, real_count = 0.0;
   for (const auto& trial : TestType::trials()) {
     if (!is_uniform_random(trial)) continue;
@@ -90,7 +92,7 @@ TEMPLATE_TEST_CASE("LeNet surrogate: random sampling hits chance level about as 
   }
   REQUIRE(real_count >= 200.0);
   const double real_share = real_low / real_count;
-  const TestType problem(3);
+  const TestType problem(mahpo::testing::seed(3));
   double low = 0.0;
   const auto configs = random_configs(1500, 4);
   for (const auto& config : configs) low += problem(config).value < 0.2 ? 1.0 : 0.0;
@@ -100,9 +102,11 @@ TEMPLATE_TEST_CASE("LeNet surrogate: random sampling hits chance level about as 
   CHECK(share > 0.05);  // the divergence cliff is there
 }
 
-TEMPLATE_TEST_CASE("LeNet surrogate: held-out real good configs rank above held-out real bad ones", "[surrogate]",
-                   MnistSurrogate, FashionMnistSurrogate) {
-  // Hold out the uniform random trials, fit on the searchers' trials, predict the held-out ones.
+TEMPLATE_TEST_CASE("LeNet surrogate: good real configs left out of the kernel sums rank above bad ones",
+                   "[surrogate][seeded]", MnistSurrogate, FashionMnistSurrogate) {
+  // The uniform random trials, predicted from the searchers' trials by the kernel sums alone: the
+  // bandwidths were chosen on every trial, these included, so this is not out of sample. The
+  // out-of-sample check, which refits everything, is tools/fit_lenet_surrogate.py --holdout (ctest).
   const auto trials = TestType::trials();
   std::unique_ptr<bool[]> held_out(new bool[trials.size()]);
   std::vector<std::size_t> held;
@@ -127,7 +131,7 @@ TEMPLATE_TEST_CASE("LeNet surrogate: held-out real good configs rank above held-
   CHECK_THROWS_AS(TestType::expected_without(TestType::config_of(trials[0]), mask.first(3)), std::invalid_argument);
 }
 
-TEMPLATE_TEST_CASE("LeNet surrogate: high learning rates diverge more often than low ones", "[surrogate]",
+TEMPLATE_TEST_CASE("LeNet surrogate: high learning rates diverge more often than low ones", "[surrogate][seeded]",
                    MnistSurrogate, FashionMnistSurrogate) {
   double high = 0.0, low = 0.0;
   for (auto config : random_configs(200, 6)) {
@@ -140,7 +144,7 @@ TEMPLATE_TEST_CASE("LeNet surrogate: high learning rates diverge more often than
   CHECK(low < 0.05 * 200.0);
 }
 
-TEMPLATE_TEST_CASE("LeNet surrogate: smaller budgets give lower values; a budget of 0 is refused", "[surrogate]",
+TEMPLATE_TEST_CASE("LeNet surrogate: smaller budgets give lower values, a budget of 0 is refused", "[surrogate]",
                    MnistSurrogate, FashionMnistSurrogate) {
   const auto config = TestType::best_config();
   const double full = TestType::expected(config, {.epochs = 1.0});

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 
@@ -176,9 +178,9 @@ TEST_CASE("ppo_lstm refuses bad options with a message naming the option") {
   CHECK(PpoLstm<LeNetSpace>({}, {.min_real_for_model = 5}).ppo_options().min_real_for_model == 5);
 }
 
-TEST_CASE("ppo_lstm's configs stay in the space and reach every value of a categorical") {
+TEST_CASE("ppo_lstm's configs stay in the space and reach every value of a categorical", "[seeded]") {
   using S = test_spaces::Mixed;
-  PpoLstm<S> searcher(SearchOptions{.seed = 4});
+  PpoLstm<S> searcher(SearchOptions{.seed = mahpo::testing::seed(4)});
   std::set<std::string> activations;
   std::set<std::int64_t> batch_sizes;
   for (std::size_t k = 0; k < 48; ++k) {
@@ -344,8 +346,8 @@ TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the ro
   CHECK(stopped_inside > 0);  // some threshold ends the round neither at the first update nor at the cap
 }
 
-TEST_CASE("ppo_lstm's reward model fits a smooth function") {
-  std::mt19937_64 rng(3);
+TEST_CASE("ppo_lstm's reward model fits a smooth function", "[seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(3));
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const auto f = [](double x, double y) { return 0.9 - (x - 0.3) * (x - 0.3) - 0.5 * (y - 0.7) * (y - 0.7); };
   const auto sample = [&](std::size_t n, rl::Matrix& points, rl::Vector& targets) {
@@ -384,10 +386,10 @@ TEST_CASE("ppo_lstm's reward model fits a smooth function") {
   CHECK(test_error(model) < 0.1 * spread);  // far better than predicting the mean
 }
 
-TEST_CASE("ppo_lstm learns from real episodes alone") {
+TEST_CASE("ppo_lstm learns from real episodes alone", "[seeded]") {
   using S = Space<Real<"x", 0.0, 1.0>, Real<"y", 0.0, 1.0>>;
   for (std::uint64_t seed : {1, 2, 3}) {
-    PpoLstm<S> searcher(SearchOptions{.seed = seed}, {.use_reward_model = false});
+    PpoLstm<S> searcher(SearchOptions{.seed = mahpo::testing::seed(seed)}, {.use_reward_model = false});
     std::vector<double> distances;
     for (std::size_t k = 0; k < 240; ++k) {
       const auto trial = searcher.ask();
@@ -407,16 +409,17 @@ TEST_CASE("ppo_lstm learns from real episodes alone") {
 
 TEST_CASE(
     "ppo_lstm beats random search and itself without the reward model on the LeNet quadratic "
-    "(median best of 5 seeds, 200 episodes)") {
+    "(median best of 5 seeds, 200 episodes)",
+    "[seeded]") {
   std::vector<double> ppo, without_model, random;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
-    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = seed});
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = mahpo::testing::seed(seed)});
     run_quadratic(searcher, 200);
     ppo.push_back(searcher.history().best()->result.value);
-    PpoLstm<LeNetSpace> real_only(SearchOptions{.seed = seed}, {.use_reward_model = false});
+    PpoLstm<LeNetSpace> real_only(SearchOptions{.seed = mahpo::testing::seed(seed)}, {.use_reward_model = false});
     run_quadratic(real_only, 200);
     without_model.push_back(real_only.history().best()->result.value);
-    Random<LeNetSpace> baseline(SearchOptions{.seed = seed});
+    Random<LeNetSpace> baseline(SearchOptions{.seed = mahpo::testing::seed(seed)});
     run_quadratic(baseline, 200);
     random.push_back(baseline.history().best()->result.value);
   }

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "../seeds.hpp"
+
 using namespace mahpo;
 using namespace mahpo::search;
 
@@ -35,7 +37,7 @@ template <template <typename> class Searcher, typename Problem>
 double median_best(std::size_t trials) {
   std::vector<double> best;
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
-    Searcher<typename Problem::space> searcher(SearchOptions{.seed = seed, .goal = Goal::minimize});
+    Searcher<typename Problem::space> searcher(SearchOptions{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize});
     double lowest = 1e300;
     for (std::size_t k = 0; k < trials; ++k) {
       const auto trial = searcher.ask();
@@ -63,8 +65,8 @@ void beats_random(std::size_t trials) {
 
 }  // namespace
 
-TEST_CASE("anneal beats random search on Branin and Hartmann-6") { beats_random<Anneal>(100); }
-TEST_CASE("TPE beats random search on Branin and Hartmann-6") { beats_random<DefaultTpe>(100); }
-TEST_CASE("GP-BO beats random search on Branin and Hartmann-6") { beats_random<GpBo>(40); }
-TEST_CASE("BOHB beats random search on Branin and Hartmann-6") { beats_random<Bohb>(150); }
-TEST_CASE("regularized evolution beats random search on Branin and Hartmann-6") { beats_random<SizedEvolution>(100); }
+TEST_CASE("anneal beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<Anneal>(100); }
+TEST_CASE("TPE beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<DefaultTpe>(100); }
+TEST_CASE("GP-BO beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<GpBo>(40); }
+TEST_CASE("BOHB beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<Bohb>(150); }
+TEST_CASE("regularized evolution beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<SizedEvolution>(100); }
