@@ -1,10 +1,16 @@
 #pragma once
 // Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
 // what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
-// parameters in order, up to the last bits of rounding: floats, log floats and ints, checked by
-// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a startup value:
-// the largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against
-// the chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
+// parameters in order: integers exactly, floats and log floats up to the last bits of rounding (a few
+// epsilon of the range: mahpo draws in the unit cube, Optuna in the parameter's scale, and the two
+// invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp on
+// whole studies recorded from Optuna 3.1.0 (tools/record_optuna_traces.py): 200 trials of seeds 0-2
+// on Branin (floats) and on the LeNet quadratic (ints, a float, a log float), every trial's
+// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds and
+// Hartmann-6 by bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a
+// startup value: the largest of one uniform per choice, its one-hot encoding; a model-based one: a
+// uniform against the chosen kernel's cumulative probabilities), but no run has compared them with
+// Optuna's.
 //
 // Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
 // - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
@@ -13,17 +19,25 @@
 //   `candidates` kernel indices by numpy's choice with p = the mixture weights (uniforms against the
 //   normalized cumulative weights, `searchsorted(side="right")`), then `candidates` uniforms q, each
 //   mapped by the truncated normal's inverse CDF (its `_truncnorm.ppf`, whose inverse of log Phi takes
-//   100 bisection steps; here Newton's method from Acklam's guess finds the same root); the first candidate with the
-//   largest log l - log g wins.
+//   100 bisection steps; here Newton's method from Acklam's guess finds the same root, or a
+//   neighbouring double where log Phi is flat to the last bit); the first candidate with the largest
+//   log l - log g wins;
+// - the bandwidths come from the kernel centres (the prior's last) ordered by numpy's argsort, whose
+//   quicksort leaves an integer's repeated values in an order of its own (numpy_argsort below).
 // numpy's legacy RandomState(seed) is MT19937 seeded by init_genrand(seed) (std::mt19937 seeded
 // with the same number), and its doubles take 53 bits from two 32-bit outputs.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <numbers>
 #include <random>
+#include <span>
+#include <utility>
+#include <vector>
 
 namespace mahpo::search::tpe::detail {
 
@@ -40,6 +54,90 @@ class LegacyRandomState {
  private:
   std::mt19937 engine_;
 };
+
+// numpy 1.24's np.argsort(values), its default kind "quicksort" (numpy/core/src/npysort/quicksort.cpp,
+// heapsort.cpp): an introsort whose partitions swap equal values, so ties come out in an order of its
+// own. Optuna 3.1 sorts a coordinate's kernel centres with it; the order of an integer's repeated values
+// decides which of them takes the gap to a neighbour as its bandwidth.
+inline void numpy_argsort(std::span<const double> values, std::vector<std::size_t>& order) {
+  const std::size_t size = values.size();
+  order.resize(size);
+  for (std::size_t i = 0; i < size; ++i) order[i] = i;
+  if (size < 2) return;
+  const auto less = [&](std::size_t i, std::size_t j) { return values[i] < values[j]; };
+  // numpy's aheapsort_, on order[first, first + count) (1-based heap indices, as there).
+  const auto heapsort = [&](std::size_t first, std::size_t count) {
+    std::size_t* a = order.data() + first - 1;
+    const auto sift = [&](std::size_t i, std::size_t n, std::size_t item) {
+      for (std::size_t j = 2 * i; j <= n;) {
+        if (j < n && less(a[j], a[j + 1])) ++j;
+        if (!less(item, a[j])) break;
+        a[i] = a[j];
+        i = j;
+        j += j;
+      }
+      a[i] = item;
+    };
+    for (std::size_t l = count / 2; l > 0; --l) sift(l, count, a[l]);
+    for (std::size_t n = count; n > 1; --n) {
+      const std::size_t item = a[n];
+      a[n] = a[1];
+      sift(1, n - 1, item);
+    }
+  };
+  constexpr std::ptrdiff_t small_quicksort = 15;  // numpy's SMALL_QUICKSORT
+  struct Pending {
+    std::ptrdiff_t left, right;
+    int depth;
+  };
+  std::vector<Pending> stack;
+  std::ptrdiff_t left = 0, right = static_cast<std::ptrdiff_t>(size) - 1;
+  int depth = 2 * static_cast<int>(std::bit_width(size) - 1);  // 2 floor(log2 n), as npy_get_msb
+  const auto at = [&](std::ptrdiff_t i) -> std::size_t& { return order[static_cast<std::size_t>(i)]; };
+  for (;;) {
+    if (depth < 0) {
+      heapsort(static_cast<std::size_t>(left), static_cast<std::size_t>(right - left + 1));
+    } else {
+      while (right - left > small_quicksort) {
+        const std::ptrdiff_t middle = left + ((right - left) >> 1);
+        if (less(at(middle), at(left))) std::swap(at(middle), at(left));
+        if (less(at(right), at(middle))) std::swap(at(right), at(middle));
+        if (less(at(middle), at(left))) std::swap(at(middle), at(left));
+        const std::size_t pivot = at(middle);
+        std::ptrdiff_t i = left, j = right - 1;
+        std::swap(at(middle), at(j));
+        for (;;) {
+          do ++i;
+          while (less(at(i), pivot));
+          do --j;
+          while (less(pivot, at(j)));
+          if (i >= j) break;
+          std::swap(at(i), at(j));
+        }
+        std::swap(at(i), at(right - 1));
+        --depth;
+        if (i - left < right - i) {  // the larger part waits on the stack
+          stack.push_back({i + 1, right, depth});
+          right = i - 1;
+        } else {
+          stack.push_back({left, i - 1, depth});
+          left = i + 1;
+        }
+      }
+      for (std::ptrdiff_t i = left + 1; i <= right; ++i) {  // insertion sort
+        const std::size_t item = at(i);
+        std::ptrdiff_t j = i;
+        for (; j > left && less(item, at(j - 1)); --j) at(j) = at(j - 1);
+        at(j) = item;
+      }
+    }
+    if (stack.empty()) return;
+    left = stack.back().left;
+    right = stack.back().right;
+    depth = stack.back().depth;
+    stack.pop_back();
+  }
+}
 
 // log Phi(a), as Optuna's _log_ndtr_single (the asymptotic series far in the lower tail).
 inline double optuna_log_ndtr(double a) {

@@ -411,14 +411,19 @@ class ParzenEstimator {
     double* sigma = sigma_.data() + base;
     const double* mu = mu_.data() + base;
     // The observations in order, the prior (0.5, the last index) merged in after its equals.
+    // With optuna_stream, repeated values in numpy's argsort order instead, as Optuna's.
     const std::size_t count = n + 1;
-    order_.resize(count);
     std::size_t j = 0;
-    for (std::size_t r = 0; r < n; ++r) {
-      if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
-      order_[j++] = sorted[r];
+    if (options.optuna_stream) {
+      numpy_argsort(std::span<const double>(mu, count), order_);
+    } else {
+      order_.resize(count);
+      for (std::size_t r = 0; r < n; ++r) {
+        if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
+        order_[j++] = sorted[r];
+      }
+      if (j == n) order_[j] = n;
     }
-    if (j == n) order_[j] = n;
     if (n == 0) return;
     if (Rules::lone_bandwidth > 0.0 && n == 1) {
       sigma[0] = Rules::lone_bandwidth;
