@@ -210,6 +210,7 @@ constexpr auto join() {
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -295,9 +296,14 @@ T choice_value(const Choice& choice) {
   }
 }
 
+// A value as messages quote it: strings cut like text_excerpt, so a message never grows with the input.
 template <typename T>
 std::string format_value(const T& value) {
-  return fmt::format("{}", value);
+  if constexpr (std::convertible_to<const T&, std::string_view>) {
+    return text_excerpt(value);
+  } else {
+    return fmt::format("{}", value);
+  }
 }
 
 inline double uniform_unit(std::uniform_random_bit_generator auto& rng) {
@@ -1352,6 +1358,13 @@ inline ImageSet load_image_set(const std::filesystem::path& images_path, const s
   if (labels.shape.size() != 1) {
     throw DataError(
         fmt::format("{}: expected labels of rank 1, got rank {}", labels_path.string(), labels.shape.size()));
+  }
+  // A header of 0 images, rows or columns is well-formed IDX, but no network trains on it: refused
+  // here, naming the file, rather than by every trial's layer-shape check.
+  if (images.shape[0] == 0 || images.shape[1] == 0 || images.shape[2] == 0) {
+    throw DataError(fmt::format("{}: the header announces {} images of {}x{} pixels; a data set needs at least one "
+                                "image of at least 1x1",
+                                images_path.string(), images.shape[0], images.shape[1], images.shape[2]));
   }
   if (images.shape[0] != labels.shape[0]) {
     throw DataError(fmt::format("{} holds {} images but {} holds {} labels", images_path.string(), images.shape[0],
@@ -8111,6 +8124,17 @@ concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
   { searcher.options() } -> std::convertible_to<const SearchOptions&>;
 };
 
+// A searcher instantiated on what is not a Space, most often a topology (Tpe<paper_lenet>), would fail
+// deep inside its body with a page of errors. Each searcher that takes a space has a specialization for
+// such types that derives from this, so the mistake reads as one sentence.
+template <typename T>
+struct NotASpace {
+  static_assert(SearchSpace<T>,
+                "mahpo::search: this searcher's first template argument must be a mahpo::Space; for a topology "
+                "such as paper_lenet, search its space (Tpe<paper_lenet::space>); Mappo alone takes a topology");
+  explicit NotASpace(SearchOptions = {}, auto&&...) {}
+};
+
 // A searcher's own options as JSON (null for a searcher that does not say them).
 template <typename T>
 nlohmann::json options_json(const T& searcher) {
@@ -8421,6 +8445,14 @@ class Anneal {
   History<S> history_;
   std::mt19937_64 rng_;
   std::array<Dimension, S::dimension> dimensions_;
+};
+
+// Anneal of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Anneal<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
 };
 
 }  // namespace mahpo::search
@@ -9766,6 +9798,14 @@ class Fabolas {
   std::size_t fitted_size_ = 0, cost_fitted_size_ = 0;  // the results (told trials) at the last fits
 };
 
+// Fabolas of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Fabolas<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
 // ---- end mahpo/search/fabolas.hpp
 // ---- begin mahpo/search/factory.hpp
@@ -10145,6 +10185,14 @@ class GpBo {
   std::size_t fitted_size_ = 0;
 };
 
+// GpBo of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class GpBo<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
 // ---- end mahpo/search/gp/gp_bo.hpp
 // ---- begin mahpo/search/grid.hpp
@@ -10228,6 +10276,14 @@ class Grid {
   Discretization<S> discretization_;
   std::vector<std::size_t> order_;
   nlohmann::json settings_;  // the resolution and the order, for the journal
+};
+
+// Grid of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Grid<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
 };
 
 }  // namespace mahpo::search
@@ -10785,6 +10841,14 @@ class Bohb {
   std::vector<bool> model_based_;
 };
 
+// Bohb of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Bohb<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
 // ---- end mahpo/search/hyperband/bohb.hpp
 // ---- begin mahpo/search/hyperband/gp_sampler.hpp
@@ -11165,6 +11229,14 @@ class Hyperband
                                            Sampler>::SampledBrackets;
 };
 
+// Hyperband of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S, typename Sampler>
+  requires(!SearchSpace<S>)
+class Hyperband<S, Sampler> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
 // ---- end mahpo/search/hyperband/hyperband.hpp
 // ---- begin mahpo/search/hyperband/successive_halving.hpp
@@ -11196,6 +11268,14 @@ class SuccessiveHalving
  public:
   using hyperband::detail::SampledBrackets<S, "successive_halving", hyperband::detail::Cycle::most_aggressive,
                                            hyperband::RandomSampler>::SampledBrackets;
+};
+
+// SuccessiveHalving of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class SuccessiveHalving<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
 };
 
 }  // namespace mahpo::search
@@ -12611,6 +12691,14 @@ class PpoLstm {
   }
 };
 
+// PpoLstm of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class PpoLstm<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
 // ---- end mahpo/search/ppo/ppo_lstm.hpp
 // ---- begin mahpo/search/random.hpp
@@ -12643,6 +12731,14 @@ class Random {
   SearchOptions options_;
   History<S> history_;
   std::mt19937_64 rng_;
+};
+
+// Random of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Random<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
 };
 
 }  // namespace mahpo::search
@@ -12835,6 +12931,14 @@ class RegularizedEvolution {
   std::vector<std::size_t> members_;
 };
 
+// RegularizedEvolution of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class RegularizedEvolution<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
 // ---- end mahpo/search/regularized_evolution.hpp
 // ---- begin mahpo/search/tpe/tpe.hpp
@@ -12899,10 +13003,10 @@ class RegularizedEvolution {
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
 //   seed.
 // - `optuna_stream` draws Optuna's random numbers instead (numpy's RandomState(seed) streams, Optuna's
-//   order of draws, its inverse-CDF truncated normals: tpe/optuna_stream.hpp), univariate only: then
-//   Tpe<S> asks Optuna 3.1's TPESampler(seed)'s trials, trial for trial, to the last bits of rounding
-//   (bench/tpe_vs_optuna.py "stream": every trial of 30 seeds x 200 on Branin and Hartmann-6; on
-//   integers too once Optuna's unstable sort of repeated values is made stable).
+//   order of draws, its inverse-CDF truncated normals, numpy's argsort order of repeated values for
+//   the bandwidths: tpe/optuna_stream.hpp), univariate only: then Tpe<S> asks Optuna 3.1's
+//   TPESampler(seed)'s trials, trial for trial, to the last bits of rounding (integers exactly; tests/
+//   search/test_tpe_optuna_traces.cpp: 200 trials of seeds 0-2 on Branin and the LeNet quadratic).
 // - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
 //   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
 //   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
@@ -13006,10 +13110,16 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
 // ---- begin mahpo/search/tpe/optuna_stream.hpp
 // Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
 // what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
-// parameters in order, up to the last bits of rounding: floats, log floats and ints, checked by
-// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a startup value:
-// the largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against
-// the chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
+// parameters in order: integers exactly, floats and log floats up to the last bits of rounding (a few
+// epsilon of the range: mahpo draws in the unit cube, Optuna in the parameter's scale, and the two
+// invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp on
+// whole studies recorded from Optuna 3.1.0 (tools/record_optuna_traces.py): 200 trials of seeds 0-2
+// on Branin (floats) and on the LeNet quadratic (ints, a float, a log float), every trial's
+// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds and
+// Hartmann-6 by bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a
+// startup value: the largest of one uniform per choice, its one-hot encoding; a model-based one: a
+// uniform against the chosen kernel's cumulative probabilities), but no run has compared them with
+// Optuna's.
 //
 // Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
 // - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
@@ -13018,17 +13128,25 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
 //   `candidates` kernel indices by numpy's choice with p = the mixture weights (uniforms against the
 //   normalized cumulative weights, `searchsorted(side="right")`), then `candidates` uniforms q, each
 //   mapped by the truncated normal's inverse CDF (its `_truncnorm.ppf`, whose inverse of log Phi takes
-//   100 bisection steps; here Newton's method from Acklam's guess finds the same root); the first candidate with the
-//   largest log l - log g wins.
+//   100 bisection steps; here Newton's method from Acklam's guess finds the same root, or a
+//   neighbouring double where log Phi is flat to the last bit); the first candidate with the largest
+//   log l - log g wins;
+// - the bandwidths come from the kernel centres (the prior's last) ordered by numpy's argsort, whose
+//   quicksort leaves an integer's repeated values in an order of its own (numpy_argsort below).
 // numpy's legacy RandomState(seed) is MT19937 seeded by init_genrand(seed) (std::mt19937 seeded
 // with the same number), and its doubles take 53 bits from two 32-bit outputs.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <numbers>
 #include <random>
+#include <span>
+#include <utility>
+#include <vector>
 
 namespace mahpo::search::tpe::detail {
 
@@ -13045,6 +13163,90 @@ class LegacyRandomState {
  private:
   std::mt19937 engine_;
 };
+
+// numpy 1.24's np.argsort(values), its default kind "quicksort" (numpy/core/src/npysort/quicksort.cpp,
+// heapsort.cpp): an introsort whose partitions swap equal values, so ties come out in an order of its
+// own. Optuna 3.1 sorts a coordinate's kernel centres with it; the order of an integer's repeated values
+// decides which of them takes the gap to a neighbour as its bandwidth.
+inline void numpy_argsort(std::span<const double> values, std::vector<std::size_t>& order) {
+  const std::size_t size = values.size();
+  order.resize(size);
+  for (std::size_t i = 0; i < size; ++i) order[i] = i;
+  if (size < 2) return;
+  const auto less = [&](std::size_t i, std::size_t j) { return values[i] < values[j]; };
+  // numpy's aheapsort_, on order[first, first + count) (1-based heap indices, as there).
+  const auto heapsort = [&](std::size_t first, std::size_t count) {
+    std::size_t* a = order.data() + first - 1;
+    const auto sift = [&](std::size_t i, std::size_t n, std::size_t item) {
+      for (std::size_t j = 2 * i; j <= n;) {
+        if (j < n && less(a[j], a[j + 1])) ++j;
+        if (!less(item, a[j])) break;
+        a[i] = a[j];
+        i = j;
+        j += j;
+      }
+      a[i] = item;
+    };
+    for (std::size_t l = count / 2; l > 0; --l) sift(l, count, a[l]);
+    for (std::size_t n = count; n > 1; --n) {
+      const std::size_t item = a[n];
+      a[n] = a[1];
+      sift(1, n - 1, item);
+    }
+  };
+  constexpr std::ptrdiff_t small_quicksort = 15;  // numpy's SMALL_QUICKSORT
+  struct Pending {
+    std::ptrdiff_t left, right;
+    int depth;
+  };
+  std::vector<Pending> stack;
+  std::ptrdiff_t left = 0, right = static_cast<std::ptrdiff_t>(size) - 1;
+  int depth = 2 * static_cast<int>(std::bit_width(size) - 1);  // 2 floor(log2 n), as npy_get_msb
+  const auto at = [&](std::ptrdiff_t i) -> std::size_t& { return order[static_cast<std::size_t>(i)]; };
+  for (;;) {
+    if (depth < 0) {
+      heapsort(static_cast<std::size_t>(left), static_cast<std::size_t>(right - left + 1));
+    } else {
+      while (right - left > small_quicksort) {
+        const std::ptrdiff_t middle = left + ((right - left) >> 1);
+        if (less(at(middle), at(left))) std::swap(at(middle), at(left));
+        if (less(at(right), at(middle))) std::swap(at(right), at(middle));
+        if (less(at(middle), at(left))) std::swap(at(middle), at(left));
+        const std::size_t pivot = at(middle);
+        std::ptrdiff_t i = left, j = right - 1;
+        std::swap(at(middle), at(j));
+        for (;;) {
+          do ++i;
+          while (less(at(i), pivot));
+          do --j;
+          while (less(pivot, at(j)));
+          if (i >= j) break;
+          std::swap(at(i), at(j));
+        }
+        std::swap(at(i), at(right - 1));
+        --depth;
+        if (i - left < right - i) {  // the larger part waits on the stack
+          stack.push_back({i + 1, right, depth});
+          right = i - 1;
+        } else {
+          stack.push_back({left, i - 1, depth});
+          left = i + 1;
+        }
+      }
+      for (std::ptrdiff_t i = left + 1; i <= right; ++i) {  // insertion sort
+        const std::size_t item = at(i);
+        std::ptrdiff_t j = i;
+        for (; j > left && less(item, at(j - 1)); --j) at(j) = at(j - 1);
+        at(j) = item;
+      }
+    }
+    if (stack.empty()) return;
+    left = stack.back().left;
+    right = stack.back().right;
+    depth = stack.back().depth;
+    stack.pop_back();
+  }
+}
 
 // log Phi(a), as Optuna's _log_ndtr_single (the asymptotic series far in the lower tail).
 inline double optuna_log_ndtr(double a) {
@@ -13642,14 +13844,19 @@ class ParzenEstimator {
     double* sigma = sigma_.data() + base;
     const double* mu = mu_.data() + base;
     // The observations in order, the prior (0.5, the last index) merged in after its equals.
+    // With optuna_stream, repeated values in numpy's argsort order instead, as Optuna's.
     const std::size_t count = n + 1;
-    order_.resize(count);
     std::size_t j = 0;
-    for (std::size_t r = 0; r < n; ++r) {
-      if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
-      order_[j++] = sorted[r];
+    if (options.optuna_stream) {
+      numpy_argsort(std::span<const double>(mu, count), order_);
+    } else {
+      order_.resize(count);
+      for (std::size_t r = 0; r < n; ++r) {
+        if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
+        order_[j++] = sorted[r];
+      }
+      if (j == n) order_[j] = n;
     }
-    if (j == n) order_[j] = n;
     if (n == 0) return;
     if (Rules::lone_bandwidth > 0.0 && n == 1) {
       sigma[0] = Rules::lone_bandwidth;
@@ -13964,6 +14171,14 @@ class Tpe {
   std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
   std::vector<const double*> below_points_, above_points_;
   std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
+};
+
+// Tpe of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S, typename Rules>
+  requires(!SearchSpace<S>)
+class Tpe<S, Rules> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
 };
 
 }  // namespace mahpo::search
@@ -16570,6 +16785,9 @@ class LeNetObjective {
       : dataset_(std::move(dataset)), options_(std::move(options)) {
     if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
   }
+  // The trainer's options alone, as written first: LeNetObjective<T> objective(dataset, {.seed = 1}).
+  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, TrainerOptions trainer)
+      : LeNetObjective(std::move(dataset), ObjectiveOptions{.trainer = std::move(trainer)}) {}
 
   Result operator()(const config_type& config, const Budget& budget) const {
     Result result;

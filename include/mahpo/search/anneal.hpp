@@ -145,4 +145,12 @@ class Anneal {
   std::array<Dimension, S::dimension> dimensions_;
 };
 
+// Anneal of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Anneal<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

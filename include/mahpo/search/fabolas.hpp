@@ -469,4 +469,12 @@ class Fabolas {
   std::size_t fitted_size_ = 0, cost_fitted_size_ = 0;  // the results (told trials) at the last fits
 };
 
+// Fabolas of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Fabolas<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

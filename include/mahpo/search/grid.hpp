@@ -84,4 +84,12 @@ class Grid {
   nlohmann::json settings_;  // the resolution and the order, for the journal
 };
 
+// Grid of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Grid<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

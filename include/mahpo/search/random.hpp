@@ -32,4 +32,12 @@ class Random {
   std::mt19937_64 rng_;
 };
 
+// Random of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Random<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

@@ -189,4 +189,12 @@ class RegularizedEvolution {
   std::vector<std::size_t> members_;
 };
 
+// RegularizedEvolution of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class RegularizedEvolution<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

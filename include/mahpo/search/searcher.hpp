@@ -35,6 +35,7 @@
 
 #include <mahpo/objective.hpp>
 #include <mahpo/space/config.hpp>
+#include <mahpo/space/space.hpp>
 
 namespace mahpo::search {
 
@@ -64,6 +65,17 @@ concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
   searcher.tell(id, result);
   searcher.replace(id, config);
   { searcher.options() } -> std::convertible_to<const SearchOptions&>;
+};
+
+// A searcher instantiated on what is not a Space, most often a topology (Tpe<paper_lenet>), would fail
+// deep inside its body with a page of errors. Each searcher that takes a space has a specialization for
+// such types that derives from this, so the mistake reads as one sentence.
+template <typename T>
+struct NotASpace {
+  static_assert(SearchSpace<T>,
+                "mahpo::search: this searcher's first template argument must be a mahpo::Space; for a topology "
+                "such as paper_lenet, search its space (Tpe<paper_lenet::space>); Mappo alone takes a topology");
+  explicit NotASpace(SearchOptions = {}, auto&&...) {}
 };
 
 // A searcher's own options as JSON (null for a searcher that does not say them).

@@ -41,6 +41,9 @@ class LeNetObjective {
       : dataset_(std::move(dataset)), options_(std::move(options)) {
     if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
   }
+  // The trainer's options alone, as written first: LeNetObjective<T> objective(dataset, {.seed = 1}).
+  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, TrainerOptions trainer)
+      : LeNetObjective(std::move(dataset), ObjectiveOptions{.trainer = std::move(trainer)}) {}
 
   Result operator()(const config_type& config, const Budget& budget) const {
     Result result;

@@ -253,4 +253,12 @@ class GpBo {
   std::size_t fitted_size_ = 0;
 };
 
+// GpBo of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class GpBo<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

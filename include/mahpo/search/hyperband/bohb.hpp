@@ -351,4 +351,12 @@ class Bohb {
   std::vector<bool> model_based_;
 };
 
+// Bohb of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Bohb<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

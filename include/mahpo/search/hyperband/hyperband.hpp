@@ -35,4 +35,12 @@ class Hyperband
                                            Sampler>::SampledBrackets;
 };
 
+// Hyperband of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S, typename Sampler>
+  requires(!SearchSpace<S>)
+class Hyperband<S, Sampler> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

@@ -30,4 +30,12 @@ class SuccessiveHalving
                                            hyperband::RandomSampler>::SampledBrackets;
 };
 
+// SuccessiveHalving of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class SuccessiveHalving<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search

@@ -642,4 +642,12 @@ class PpoLstm {
   }
 };
 
+// PpoLstm of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class PpoLstm<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
 }  // namespace mahpo::search
