@@ -6,8 +6,9 @@
 //
 //   surrogate_fidelity            # prints a Markdown table per data set (a few seconds)
 //
-// The bandwidths are fitted on all trials, so cross-validation refits only the kernel sums (a small
-// optimistic bias). Quoted in docs/benchmarks.md, "LeNet surrogates".
+// The bandwidths are fitted on all trials, so cross-validation refits only the kernel sums: optimistic
+// (tools/fit_lenet_surrogate.py --holdout refits everything; docs/surrogate/README.md). Quoted in
+// docs/benchmarks.md, "LeNet surrogates".
 #include <mahpo/problems/lenet_surrogate.hpp>
 
 #include <fmt/format.h>
