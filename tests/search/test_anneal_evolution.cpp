@@ -262,7 +262,7 @@ TEST_CASE("evolution: options are checked") {
 TEST_CASE("anneal and evolution beat random search on Branin", "[seeded]") {
   const Branin branin;
   std::vector<double> random60, random100, anneal60, evolution100;
-  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+  for (std::uint64_t seed = 1; seed <= 9; ++seed) {
     const SearchOptions options{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize};
     Random<Branin::space> random_a(options), random_b(options);
     random60.push_back(best_value(random_a, branin, 60));

