@@ -17,13 +17,15 @@
 #include <random>
 #include <vector>
 
+#include "seeds.hpp"
+
 using namespace mahpo::train;
 namespace body = mahpo::train::device;
 
 namespace {
 
 std::vector<float> random_floats(std::size_t size, std::uint64_t seed, float spread = 1.0f) {
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(mahpo::testing::seed(seed));
   std::uniform_real_distribution<float> uniform(-spread, spread);
   std::vector<float> v(size);
   for (auto& x : v) x = uniform(rng);
@@ -84,7 +86,7 @@ TEST_CASE("the gather body standardizes row r of a chunk of batches") {
   }
 }
 
-TEST_CASE("the pooling bodies compute what the CPU pooling layer does, remainders and ties included") {
+TEST_CASE("the pooling bodies compute what the CPU pooling layer does, remainders and ties included", "[seeded]") {
   for (const std::size_t size : {std::size_t{2}, std::size_t{3}}) {
     const std::size_t channels = 3, height = 7, width = 9;  // one image: CNHW and NCHW coincide
     auto input = random_floats(channels * height * width, 11 + size);
@@ -137,10 +139,10 @@ TEST_CASE("the dense bodies draw the CPU dense layer's dropout masks, pass after
   }
 }
 
-TEST_CASE("the dense backward bodies give the CPU dense layer's bias gradient") {
+TEST_CASE("the dense backward bodies give the CPU dense layer's bias gradient", "[seeded]") {
   const std::size_t inputs = 5, units = 9, batch = 7;
   DenseLayer layer(inputs, units, LayerActivation::relu, 0.3, 99);
-  std::mt19937_64 rng(3);
+  std::mt19937_64 rng(mahpo::testing::seed(3));
   layer.initialize(rng);
   const auto input = random_floats(batch * inputs, 4);
   const auto& output = layer.forward(input, Shape{inputs, batch, 1, 1}, true);
@@ -162,7 +164,7 @@ TEST_CASE("the dense backward bodies give the CPU dense layer's bias gradient") 
   for (std::size_t u = 0; u < units; ++u) CHECK(gradient[u] == expected[u]);
 }
 
-TEST_CASE("the convolution bias and ReLU body adds each channel's bias (NCHW)") {
+TEST_CASE("the convolution bias and ReLU body adds each channel's bias (NCHW)", "[seeded]") {
   const std::size_t batch = 2, channels = 3, plane = 5;
   auto y = random_floats(batch * channels * plane, 6);
   const auto before = y;
@@ -178,7 +180,7 @@ TEST_CASE("the convolution bias and ReLU body adds each channel's bias (NCHW)") 
   }
 }
 
-TEST_CASE("padding and cropping are adjoint, and padding puts the map inside zeros") {
+TEST_CASE("padding and cropping are adjoint, and padding puts the map inside zeros", "[seeded]") {
   const std::size_t planes = 4, height = 5, width = 3, before = 1, total = 3;  // asymmetric: 1 before, 2 after
   const std::size_t ph = height + total, pw = width + total;
   const auto x = random_floats(planes * height * width, 7);
@@ -196,7 +198,7 @@ TEST_CASE("padding and cropping are adjoint, and padding puts the map inside zer
   CHECK(padded[(1 + height - 1) * pw + 1 + width - 1] == x[height * width - 1]);
 }
 
-TEST_CASE("the softmax cross-entropy and predict bodies are the CPU loss, image by image") {
+TEST_CASE("the softmax cross-entropy and predict bodies are the CPU loss, image by image", "[seeded]") {
   const std::size_t batch = 5, classes = 10;
   auto logits = random_floats(batch * classes, 9, 4.0f);
   logits[3] = 80.0f;  // a confident logit: the max shift must hold
@@ -221,7 +223,7 @@ TEST_CASE("the softmax cross-entropy and predict bodies are the CPU loss, image 
   }
 }
 
-TEST_CASE("the update bodies are the CPU optimizer's SGD-momentum and Adam, step after step") {
+TEST_CASE("the update bodies are the CPU optimizer's SGD-momentum and Adam, step after step", "[seeded]") {
   const std::size_t size = 37;
   for (const bool adam : {false, true}) {
     auto cpu_weights = random_floats(size, 10), gradients = random_floats(size, 11);

@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "seeds.hpp"
+
 using namespace mahpo::train;
 
 namespace {
@@ -62,7 +64,7 @@ void check_gradient(std::span<float> values, const std::vector<float>& analytic,
 
 template <typename L>
 void check_layer(L& layer, const Shape& input_shape, std::uint64_t seed, bool training = false) {
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(mahpo::testing::seed(seed));
   layer.initialize(rng);
   auto input = random_vector(input_shape.size(), rng);
   const Shape output_shape = layer.output_shape(input_shape);
@@ -80,14 +82,14 @@ void check_layer(L& layer, const Shape& input_shape, std::uint64_t seed, bool tr
 
 }  // namespace
 
-TEST_CASE("convolution gradients match finite differences") {
+TEST_CASE("convolution gradients match finite differences", "[seeded]") {
   ConvLayer linear(2, 3, 3, LayerActivation::none);
   check_layer(linear, Shape{2, 3, 7, 6}, 1);
   ConvLayer rectified(3, 4, 2, LayerActivation::relu);
   check_layer(rectified, Shape{3, 2, 5, 5}, 2);
 }
 
-TEST_CASE("zero-padded ('same') convolution gradients match finite differences") {
+TEST_CASE("zero-padded ('same') convolution gradients match finite differences", "[seeded]") {
   ConvLayer odd(2, 3, 3, LayerActivation::none, 1, 2);  // 3x3, one zero on each side
   CHECK(odd.output_shape(Shape{2, 3, 6, 5}).height == 6);
   check_layer(odd, Shape{2, 3, 6, 5}, 3);
@@ -96,9 +98,9 @@ TEST_CASE("zero-padded ('same') convolution gradients match finite differences")
   check_layer(even, Shape{1, 2, 5, 7}, 4);
 }
 
-TEST_CASE("a zero-padded convolution sees zeros outside the map") {
+TEST_CASE("a zero-padded convolution sees zeros outside the map", "[seeded]") {
   ConvLayer box(1, 1, 3, LayerActivation::none, 1, 2);
-  std::mt19937_64 rng(0);
+  std::mt19937_64 rng(mahpo::testing::seed(0));
   box.initialize(rng);
   auto parameters = box.parameters();
   std::fill(parameters[0].values.begin(), parameters[0].values.end(), 1.0f);  // a 3x3 box sum
@@ -108,26 +110,26 @@ TEST_CASE("a zero-padded convolution sees zeros outside the map") {
   CHECK(std::vector<float>(output.begin(), output.begin() + 9) == std::vector<float>{4, 6, 4, 6, 9, 6, 4, 6, 4});
 }
 
-TEST_CASE("max pooling gradients match finite differences") {
+TEST_CASE("max pooling gradients match finite differences", "[seeded]") {
   MaxPoolLayer pool(2);
   check_layer(pool, Shape{3, 2, 6, 7}, 3);
 }
 
-TEST_CASE("flatten gradients match finite differences") {
+TEST_CASE("flatten gradients match finite differences", "[seeded]") {
   FlattenLayer flatten;
   check_layer(flatten, Shape{3, 4, 2, 3}, 4);
 }
 
-TEST_CASE("dense gradients match finite differences, with and without ReLU and dropout") {
+TEST_CASE("dense gradients match finite differences, with and without ReLU and dropout", "[seeded]") {
   DenseLayer linear(12, 5, LayerActivation::none, 0.0, 1);
   check_layer(linear, Shape{12, 4, 1, 1}, 5);
   DenseLayer rectified(12, 7, LayerActivation::relu, 0.0, 1);
   check_layer(rectified, Shape{12, 3, 1, 1}, 6);
 }
 
-TEST_CASE("dropout keeps about 1 - rate of the units and scales them") {
+TEST_CASE("dropout keeps about 1 - rate of the units and scales them", "[seeded]") {
   DenseLayer layer(1, 2000, LayerActivation::none, 0.75, 9);
-  std::mt19937_64 rng(1);
+  std::mt19937_64 rng(mahpo::testing::seed(1));
   layer.initialize(rng);
   const std::vector<float> input{1.0f};
   const auto& output = layer.forward(input, Shape{1, 1, 1, 1}, false);
@@ -144,8 +146,8 @@ TEST_CASE("dropout keeps about 1 - rate of the units and scales them") {
   CHECK(kept < 580);
 }
 
-TEST_CASE("softmax cross-entropy gradient matches finite differences") {
-  std::mt19937_64 rng(7);
+TEST_CASE("softmax cross-entropy gradient matches finite differences", "[seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(7));
   auto logits = random_vector(5 * 4, rng, 3.0f);
   const std::vector<std::uint8_t> labels{0, 3, 1, 1, 2};
   std::vector<float> gradient, scratch;
@@ -171,12 +173,12 @@ TEST_CASE("softmax cross-entropy of a confident right answer is near 0, of unifo
   CHECK(softmax_cross_entropy(confident, label, 10, gradient) < 1e-9);
 }
 
-TEST_CASE("a whole network's parameter gradients match finite differences") {
+TEST_CASE("a whole network's parameter gradients match finite differences", "[seeded]") {
   mahpo::nn::NetworkSpec spec{
       {2, 9, 9},
       {mahpo::nn::ConvSpec{3, 3}, mahpo::nn::PoolSpec{2}, mahpo::nn::DenseSpec{6, 0.0}, mahpo::nn::OutputSpec{3}}};
   Network network(spec, 11);
-  std::mt19937_64 rng(12);
+  std::mt19937_64 rng(mahpo::testing::seed(12));
   const auto input = random_vector(4 * 2 * 81, rng);
   const std::vector<std::uint8_t> labels{0, 1, 2, 1};
   std::vector<float> gradient, scratch;

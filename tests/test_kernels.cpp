@@ -15,6 +15,8 @@
 #include <random>
 #include <vector>
 
+#include "seeds.hpp"
+
 using namespace mahpo::train;
 
 namespace {
@@ -53,9 +55,9 @@ struct RestoreIsa {
 
 }  // namespace
 
-TEST_CASE("the matrix kernels agree with a plain product, for every ISA and shape", "[kernels]") {
+TEST_CASE("the matrix kernels agree with a plain product, for every ISA and shape", "[kernels][seeded]") {
   RestoreIsa restore;
-  std::mt19937_64 rng(7);
+  std::mt19937_64 rng(mahpo::testing::seed(7));
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));
     REQUIRE(kernels::use_isa(isa) == isa);
@@ -93,8 +95,8 @@ TEST_CASE("the matrix kernels agree with a plain product, for every ISA and shap
   }
 }
 
-TEST_CASE("the kernels respect leading dimensions wider than the matrices", "[kernels]") {
-  std::mt19937_64 rng(3);
+TEST_CASE("the kernels respect leading dimensions wider than the matrices", "[kernels][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(3));
   const std::size_t m = 9, n = 21, k = 13, lda = 17, ldb = 40, ldc = 30;
   const auto a = random_vector(m * lda, rng), b = random_vector(k * ldb, rng);
   std::vector<float> c(m * ldc, 42.0f);
@@ -206,9 +208,9 @@ void check_convolution(const ConvCase& cc, std::mt19937_64& rng) {
 
 }  // namespace
 
-TEST_CASE("convolution forward and backward agree with direct loops, odd shapes included", "[kernels]") {
+TEST_CASE("convolution forward and backward agree with direct loops, odd shapes included", "[kernels][seeded]") {
   RestoreIsa restore;
-  std::mt19937_64 rng(11);
+  std::mt19937_64 rng(mahpo::testing::seed(11));
   const ConvCase cases[] = {
       {1, 6, 5, 28, 28, 3, 0, 0},   // LeNet's first layer
       {6, 16, 5, 12, 12, 5, 0, 0},  // LeNet's second layer
@@ -226,9 +228,9 @@ TEST_CASE("convolution forward and backward agree with direct loops, odd shapes 
   }
 }
 
-TEST_CASE("dense forward and backward agree with direct loops", "[kernels]") {
+TEST_CASE("dense forward and backward agree with direct loops", "[kernels][seeded]") {
   RestoreIsa restore;
-  std::mt19937_64 rng(5);
+  std::mt19937_64 rng(mahpo::testing::seed(5));
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));
     kernels::use_isa(isa);
@@ -276,8 +278,8 @@ TEST_CASE("dense forward and backward agree with direct loops", "[kernels]") {
   }
 }
 
-TEST_CASE("max pooling forward and backward agree with direct loops, odd map sizes included", "[kernels]") {
-  std::mt19937_64 rng(9);
+TEST_CASE("max pooling forward and backward agree with direct loops, odd map sizes included", "[kernels][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(9));
   for (const auto [size, height, width, planes] :
        {std::array<std::size_t, 4>{2, 24, 24, 3}, {2, 5, 7, 2}, {3, 7, 7, 1}, {2, 2, 2, 4}}) {
     INFO("pool " << size << " on " << height << "x" << width);
@@ -309,10 +311,10 @@ TEST_CASE("max pooling forward and backward agree with direct loops, odd map siz
   }
 }
 
-TEST_CASE("evaluation in chunks of images gives the logits of the whole batch at once", "[kernels]") {
+TEST_CASE("evaluation in chunks of images gives the logits of the whole batch at once", "[kernels][seeded]") {
   const auto spec = mahpo::nn::classic_lenet5::network({});
   Network chunked(spec, 3), whole(spec, 3);
-  std::mt19937_64 rng(13);
+  std::mt19937_64 rng(mahpo::testing::seed(13));
   const std::size_t batch = Network::inference_chunk * 2 + 7;  // two whole chunks and a part
   const auto input = random_vector(batch * chunked.input_size(), rng);
   const auto logits = chunked.forward(input, batch, false);  // a copy: the next forward reuses buffers
@@ -322,8 +324,8 @@ TEST_CASE("evaluation in chunks of images gives the logits of the whole batch at
   for (std::size_t i = 0; i < batch * chunked.classes(); ++i) REQUIRE(logits[i] == Approx(reference[i]).margin(1e-5));
 }
 
-TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps included", "[kernels]") {
-  std::mt19937_64 rng(17);
+TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps included", "[kernels][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(17));
   for (const auto [channels, batch, height, width] :
        {std::array<std::size_t, 4>{16, 5, 4, 4}, {3, 1, 1, 1}, {1, 2, 3, 7}}) {
     FlattenLayer layer;
@@ -346,11 +348,11 @@ TEST_CASE("flatten moves CNHW to N x features and back, batch 1 and 1x1 maps inc
   }
 }
 
-TEST_CASE("a batch trained in micro-batches takes the step of the whole batch at once", "[kernels]") {
+TEST_CASE("a batch trained in micro-batches takes the step of the whole batch at once", "[kernels][seeded]") {
   mahpo::data::ImageSet images;
   const std::size_t count = 150, batch = 70;  // two whole micro-batches of 32 and a part
   images.images = xt::xtensor<std::uint8_t, 3>::from_shape({count, 28, 28});
-  std::mt19937_64 rng(19);
+  std::mt19937_64 rng(mahpo::testing::seed(19));
   std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
   for (auto& p : images.images) p = static_cast<std::uint8_t>(pixel(rng));
   for (std::size_t i = 0; i < count; ++i) images.labels.push_back(static_cast<std::uint8_t>(label(rng)));

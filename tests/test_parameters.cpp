@@ -7,6 +7,8 @@
 #include <string>
 #include <type_traits>
 
+#include "seeds.hpp"
+
 using namespace mahpo;
 
 TEST_CASE("parameter types model the concepts") {
@@ -80,8 +82,8 @@ TEST_CASE("Categorical maps each value to its own share") {
   CHECK_FALSE(P::contains("gelu"));
 }
 
-TEST_CASE("samples stay inside the parameter and cover it") {
-  std::mt19937_64 rng(42);
+TEST_CASE("samples stay inside the parameter and cover it", "[seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(42));
   using P = Int<"k", 2, 7>;
   std::array<int, 6> seen{};
   for (int i = 0; i < 6000; ++i) {

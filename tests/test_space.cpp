@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "seeds.hpp"
+
 #include "spaces.hpp"
 
 using namespace mahpo;
@@ -34,8 +36,8 @@ TEST_CASE("config.get returns the parameter's own type") {
   CHECK(config.get<"filters">() == 6);
 }
 
-TEST_CASE("the same seed gives the same samples, another seed others") {
-  std::mt19937_64 a(1), b(1), c(2);
+TEST_CASE("the same seed gives the same samples, another seed others", "[seeded]") {
+  std::mt19937_64 a(mahpo::testing::seed(1)), b(mahpo::testing::seed(1)), c(mahpo::testing::seed(2));
   std::vector<Mixed::config_type> first, second, third;
   for (int i = 0; i < 50; ++i) {
     first.push_back(Mixed::sample(a));
@@ -46,8 +48,8 @@ TEST_CASE("the same seed gives the same samples, another seed others") {
   CHECK(first != third);
 }
 
-TEST_CASE("samples stay inside the space") {
-  std::mt19937_64 rng(3);
+TEST_CASE("samples stay inside the space", "[seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(3));
   for (int i = 0; i < 2000; ++i) {
     const auto config = Mixed::sample(rng);
     REQUIRE(config.get<"batch_size">() >= 16);
@@ -60,8 +62,8 @@ TEST_CASE("samples stay inside the space") {
   }
 }
 
-TEST_CASE("the unit cube round trip is exact for ints and categoricals") {
-  std::mt19937_64 rng(4);
+TEST_CASE("the unit cube round trip is exact for ints and categoricals", "[seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(4));
   for (int i = 0; i < 500; ++i) {
     const auto config = Mixed::sample(rng);
     const auto point = Mixed::to_unit_cube(config);

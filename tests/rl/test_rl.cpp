@@ -114,8 +114,8 @@ TEST_CASE("rl: matrix products with and without transposes", "[rl]") {
   CHECK((column(as_column(vector_of({1, 2, 3}))) == vector_of({1, 2, 3})));
 }
 
-TEST_CASE("rl: orthogonal initialization", "[rl]") {
-  std::mt19937_64 rng(1);
+TEST_CASE("rl: orthogonal initialization", "[rl][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(1));
   const Matrix wide = orthogonal(4, 7, 2.0, rng);  // rows <= cols: W W^T = gain^2 I
   CHECK(xt::amax(xt::abs(multiply(wide, Transpose::no, wide, Transpose::yes) - 4.0 * xt::eye<double>(4)))() < 1e-12);
   const Matrix tall = orthogonal(6, 3, 0.01, rng);  // rows > cols: W^T W = gain^2 I
@@ -124,7 +124,7 @@ TEST_CASE("rl: orthogonal initialization", "[rl]") {
   CHECK(xt::amax(xt::abs(multiply(square, Transpose::yes, square, Transpose::no) - 2.0 * xt::eye<double>(5)))() <
         1e-12);
 
-  std::mt19937_64 same(1);
+  std::mt19937_64 same(mahpo::testing::seed(1));
   CHECK((orthogonal(4, 7, 2.0, same) == wide));  // seeded: reproducible
 
   Mlp mlp({.sizes = {5, 8, 3}, .output_gain = 0.01}, rng);
@@ -143,8 +143,8 @@ TEST_CASE("rl: orthogonal initialization", "[rl]") {
   CHECK(cell.bias.value(0, 8) == 0.0);
 }
 
-TEST_CASE("rl: Linear and LayerNorm gradients", "[rl][gradient]") {
-  std::mt19937_64 rng(2);
+TEST_CASE("rl: Linear and LayerNorm gradients", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(2));
   Linear linear(4, 3, 1.0, rng);
   linear.bias.value = random_matrix(1, 3, rng);
   check_module(linear, random_matrix(5, 4, rng), rng, "Linear");
@@ -157,8 +157,8 @@ TEST_CASE("rl: Linear and LayerNorm gradients", "[rl][gradient]") {
   CHECK_THROWS_AS(linear.forward(random_matrix(2, 5, rng)), std::invalid_argument);
 }
 
-TEST_CASE("rl: Mlp gradients with tanh, ReLU and LayerNorm", "[rl][gradient]") {
-  std::mt19937_64 rng(3);
+TEST_CASE("rl: Mlp gradients with tanh, ReLU and LayerNorm", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(3));
   Mlp tanh_mlp({.sizes = {4, 7, 6, 3}, .activation = MlpActivation::tanh}, rng);
   check_module(tanh_mlp, random_matrix(5, 4, rng), rng, "tanh");
 
@@ -181,8 +181,8 @@ TEST_CASE("rl: Mlp gradients with tanh, ReLU and LayerNorm", "[rl][gradient]") {
   CHECK_THROWS_AS(Mlp({.sizes = {3, 0, 2}}, rng), std::invalid_argument);
 }
 
-TEST_CASE("rl: LstmCell gradients for one step", "[rl][gradient]") {
-  std::mt19937_64 rng(4);
+TEST_CASE("rl: LstmCell gradients for one step", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(4));
   LstmCell cell(3, 4, rng);
   cell.bias.value += random_matrix(1, 16, rng, -0.5, 0.5);
   Matrix input = random_matrix(2, 3, rng);
@@ -202,8 +202,8 @@ TEST_CASE("rl: LstmCell gradients for one step", "[rl][gradient]") {
   for (Parameter* p : cell.parameters()) check_close(p->gradient, p->value, loss, "parameter");
 }
 
-TEST_CASE("rl: stacked Lstm backpropagation through a 4-step sequence", "[rl][gradient]") {
-  std::mt19937_64 rng(5);
+TEST_CASE("rl: stacked Lstm backpropagation through a 4-step sequence", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(5));
   Lstm lstm({.inputs = 3, .hidden_units = 5, .layers = 3}, rng);
   const std::size_t batch = 2, steps = 4;
   std::vector<Matrix> inputs, probes;
@@ -233,8 +233,8 @@ TEST_CASE("rl: stacked Lstm backpropagation through a 4-step sequence", "[rl][gr
   CHECK_THROWS_AS(lstm.backward({probes[0]}), std::invalid_argument);
 }
 
-TEST_CASE("rl: CategoricalHead log-probabilities, entropy and their gradients", "[rl][gradient]") {
-  std::mt19937_64 rng(6);
+TEST_CASE("rl: CategoricalHead log-probabilities, entropy and their gradients", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(6));
   const CategoricalHead head({3, 2, 4});
   REQUIRE(head.logit_count() == 9);
   REQUIRE(head.dimensions() == 3);
@@ -293,14 +293,14 @@ TEST_CASE("rl: CategoricalHead samples follow the probabilities and the seed", "
   CHECK(head.mode(logits)(0, 0) == 2);
   CHECK(head.mode(logits)(0, 1) == 0);
 
-  std::mt19937_64 first(11), second(11);
+  std::mt19937_64 first(mahpo::testing::seed(11)), second(mahpo::testing::seed(11));
   const Matrix batch = random_matrix(8, 5, first);
-  std::mt19937_64 a(3), b(3);
+  std::mt19937_64 a(mahpo::testing::seed(3)), b(mahpo::testing::seed(3));
   CHECK((head.sample(batch, a) == head.sample(batch, b)));
 }
 
-TEST_CASE("rl: SquashedGaussianHead log-probability and gradients", "[rl][gradient]") {
-  std::mt19937_64 rng(8);
+TEST_CASE("rl: SquashedGaussianHead log-probability and gradients", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(8));
   const SquashedGaussianHead head;
   Matrix mean = random_matrix(3, 2, rng);
   Matrix log_std = random_matrix(3, 2, rng, -1.0, 0.5);
@@ -332,8 +332,8 @@ TEST_CASE("rl: SquashedGaussianHead log-probability and gradients", "[rl][gradie
   CHECK(head.kl_divergence(m, s, row_matrix(1, 1, {0.8}), s)(0, 0) == Approx(0.5 * 0.25 / 0.25).epsilon(1e-12));
 }
 
-TEST_CASE("rl: GaussianHead (tanh-squashed mean) log-probability, gradients and actor loss", "[rl][gradient]") {
-  std::mt19937_64 rng(12);
+TEST_CASE("rl: GaussianHead (tanh-squashed mean) log-probability, gradients and actor loss", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(12));
   const GaussianHead head(2);
   Matrix output = random_matrix(4, 2, rng, -1.5, 1.5);
   Matrix log_std = random_matrix(1, 2, rng, -1.5, -0.2);
@@ -447,8 +447,8 @@ TEST_CASE("rl: value loss gradient, Huber both regimes, clipped and not", "[rl][
                7.0));
 }
 
-TEST_CASE("rl: actor losses combine the surrogate and the entropy bonus", "[rl][gradient]") {
-  std::mt19937_64 rng(9);
+TEST_CASE("rl: actor losses combine the surrogate and the entropy bonus", "[rl][gradient][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(9));
   const CategoricalHead head({3, 4});
   Matrix logits = random_matrix(5, 7, rng, -1.5, 1.5);
   const Actions actions = head.sample(logits, rng);
@@ -514,8 +514,8 @@ TEST_CASE("rl: GAE on a hand-computed example", "[rl]") {
   CHECK(square == Approx(1.0).epsilon(1e-4));
 }
 
-TEST_CASE("rl: RunningMeanStd matches the batch mean and variance", "[rl]") {
-  std::mt19937_64 rng(10);
+TEST_CASE("rl: RunningMeanStd matches the batch mean and variance", "[rl][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(10));
   std::normal_distribution<double> normal(3.0, 2.0);
   RunningMeanStd running;
   CHECK(running.normalize(vector_of({1.5}))(0) == Approx(1.5));  // identity before any data
@@ -540,8 +540,8 @@ TEST_CASE("rl: RunningMeanStd matches the batch mean and variance", "[rl]") {
   CHECK(running.normalize(vector_of({mean}))(0) == Approx(0.0).margin(1e-12));
 }
 
-TEST_CASE("rl: ValueNormalizer, the MAPPO debiased moving average", "[rl]") {
-  std::mt19937_64 rng(12);
+TEST_CASE("rl: ValueNormalizer, the MAPPO debiased moving average", "[rl][seeded]") {
+  std::mt19937_64 rng(mahpo::testing::seed(12));
   std::normal_distribution<double> normal(0.7, 0.5);
   ValueNormalizer normalizer;
   RunningMeanStd exact;

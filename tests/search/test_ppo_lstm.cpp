@@ -77,7 +77,7 @@ void jitter(ppo_lstm::detail::Policy& policy, double scale, std::mt19937_64& rng
 // skipped, every other one must match.
 void check_policy_gradient(const PpoLstmOptions& options, std::size_t entries, std::uint64_t seed) {
   constexpr std::size_t steps = LeNetSpace::dimension, batch = 5;
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(mahpo::testing::seed(seed));
   const rl::SquashedGaussianHead head;
   ppo_lstm::detail::Policy policy(steps, options, rng);
   jitter(policy, 0.3, rng);  // away from the near-zero output head and the shared initial log-std
@@ -140,7 +140,7 @@ void check_policy_gradient(const PpoLstmOptions& options, std::size_t entries, s
 }  // namespace
 
 TEST_CASE("ppo_lstm's PPO gradient through the whole policy (embedding, LSTM stack, head, log-std) is exact",
-          "[gradient]") {
+          "[gradient][seeded]") {
   SECTION("a small policy, every entry, tanh of the sample") {
     check_policy_gradient({.lstm_units = 5, .lstm_layers = 2}, 1000, 1);
   }
@@ -302,7 +302,7 @@ TEST_CASE("ppo_lstm's model-based rounds: one update at a tiny threshold, the ca
   }
 }
 
-TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the round's start exceeds the threshold") {
+TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the round's start exceeds the threshold", "[seeded]") {
   // One round, at the 16th tell. Runs that differ only in the KL options are the same until it
   // starts, and one capped at j updates ends where an uncapped one is after j updates.
   constexpr std::size_t cap = 6;
@@ -316,7 +316,7 @@ TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the ro
   const auto before = one_round(1e9, cap, 1000);  // the model is never used: the policy as the round starts
   REQUIRE(before->model_rounds() == 0);
   const rl::SquashedGaussianHead head;
-  std::mt19937_64 rng(5);
+  std::mt19937_64 rng(mahpo::testing::seed(5));
   const rl::Matrix probe = before->policy().sample(256, head, rng);
 
   std::vector<double> kl_after;  // [j - 1]: the KL a run capped at j updates (no threshold) measured

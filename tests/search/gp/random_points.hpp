@@ -5,10 +5,12 @@
 #include <random>
 #include <vector>
 
+#include "../../seeds.hpp"
+
 namespace mahpo::testing {
 
 inline std::vector<double> random_points(std::size_t count, std::size_t dimension, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(mahpo::testing::seed(seed));
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   std::vector<double> points(count * dimension);
   for (double& value : points) value = unit(rng);

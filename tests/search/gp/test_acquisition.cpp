@@ -9,12 +9,14 @@
 #include <mahpo/search/gp/acquisition.hpp>
 #include <mahpo/search/gp/regressor.hpp>
 
+#include "../../seeds.hpp"
+
 #include "random_points.hpp"
 
 using namespace mahpo::search;
 using mahpo::testing::random_points;
 
-TEST_CASE("gp: the acquisitions' gradients in the point match finite differences") {
+TEST_CASE("gp: the acquisitions' gradients in the point match finite differences", "[seeded]") {
   const std::size_t n = 15, dimension = 2;
   const auto x = random_points(n, dimension, 11);
   std::vector<double> y(n);

@@ -9,12 +9,14 @@
 
 #include <mahpo/search/gp/regressor.hpp>
 
+#include "../../seeds.hpp"
+
 #include "random_points.hpp"
 
 using namespace mahpo::search;
 using mahpo::testing::random_points;
 
-TEST_CASE("gp: Matérn-5/2 is s2 at r = 0 and its kernel matrix is symmetric positive definite") {
+TEST_CASE("gp: Matérn-5/2 is s2 at r = 0 and its kernel matrix is symmetric positive definite", "[seeded]") {
   CHECK(gp::detail::matern52(0.0, 2.5) == 2.5);
   CHECK(gp::detail::matern52(1.0, 2.0) ==
         Approx(2.0 * (1.0 + std::sqrt(5.0) + 5.0 / 3.0) * std::exp(-std::sqrt(5.0))).epsilon(1e-12));
@@ -40,7 +42,7 @@ TEST_CASE("gp: Matérn-5/2 is s2 at r = 0 and its kernel matrix is symmetric pos
   CHECK(kernel(0, 1) == Approx(gp::detail::matern52(std::sqrt(r2), 2.0)).epsilon(1e-12));
 }
 
-TEST_CASE("gp: the log marginal likelihood's gradient matches finite differences") {
+TEST_CASE("gp: the log marginal likelihood's gradient matches finite differences", "[seeded]") {
   const std::size_t n = 25, dimension = 2;
   const auto x = random_points(n, dimension, 3);
   std::vector<double> y(n);
@@ -79,7 +81,7 @@ TEST_CASE("gp: the posterior mean interpolates noise-free data") {
   CHECK(mean_between[0] == Approx(std::sin(6.0 * 0.325)).margin(0.1));
 }
 
-TEST_CASE("gp: with FABOLAS's factor over the fraction, the likelihood's gradient matches finite differences") {
+TEST_CASE("gp: with FABOLAS's factor over the fraction, the likelihood's gradient matches finite differences", "[seeded]") {
   using Loss = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::loss>>;
   using Cost = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::cost>>;
   const std::size_t n = 20, dimension = 2;
