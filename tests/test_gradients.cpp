@@ -32,25 +32,37 @@ double probe(const std::vector<float>& output, const std::vector<float>& weights
 
 // Compares an analytic gradient with central differences of `loss` over `values`. A ReLU or max
 // kink inside the difference interval makes the estimate meaningless; such an entry shows itself
-// by estimates at steps h and h/2 that disagree, and is skipped. Every other entry must match.
-void check_gradient(std::span<float> values, const std::vector<float>& analytic, const std::function<double()>& loss,
-                    const char* what) {
+// by central estimates at steps h and h/2 that disagree or, for a kink at the point itself (where
+// both central estimates average the two sides alike), by one-sided estimates that disagree; it is
+// skipped. Every other entry must match.
+struct Checked {
+  std::size_t checked = 0, kinks = 0;
+};
+
+Checked check_gradient(std::span<float> values, const std::vector<float>& analytic,
+                       const std::function<double()>& loss, const char* what, bool most_checked = true) {
   INFO(what);
   REQUIRE(analytic.size() >= values.size());
+  struct Differences {
+    double central, forward, backward;
+  };
   const auto difference = [&](std::size_t i, float step) {
     const float kept = values[i];
+    const double centre = loss();
     values[i] = kept + step;
     const double up = loss();
     values[i] = kept - step;
     const double down = loss();
     values[i] = kept;
-    return (up - down) / (2.0 * static_cast<double>(step));
+    const double h = static_cast<double>(step);
+    return Differences{(up - down) / (2.0 * h), (up - centre) / h, (centre - down) / h};
   };
   const auto relative = [](double a, double b) { return std::abs(a - b) / std::max(1e-2, std::abs(a) + std::abs(b)); };
   std::size_t checked = 0, kinks = 0;
   for (std::size_t i = 0; i < values.size(); i += std::max<std::size_t>(1, values.size() / 97)) {
-    const double coarse = difference(i, 2e-3f), fine = difference(i, 1e-3f);
-    if (relative(coarse, fine) > 1e-2) {
+    const Differences coarse_step = difference(i, 2e-3f), fine_step = difference(i, 1e-3f);
+    const double coarse = coarse_step.central, fine = fine_step.central;
+    if (relative(coarse, fine) > 1e-2 || relative(fine_step.forward, fine_step.backward) > 2e-2) {
       ++kinks;
       continue;
     }
@@ -58,8 +70,11 @@ void check_gradient(std::span<float> values, const std::vector<float>& analytic,
     CHECK(relative(fine, analytic[i]) < 2e-2);
     ++checked;
   }
-  CHECK(checked >= kinks);  // most entries are smooth enough to check
-  CHECK(checked > 0);
+  if (most_checked) {
+    CHECK(checked >= kinks);  // most entries are smooth enough to check
+    CHECK(checked > 0);
+  }
+  return {checked, kinks};
 }
 
 template <typename L>
@@ -193,6 +208,14 @@ TEST_CASE("a whole network's parameter gradients match finite differences", "[se
   REQUIRE(parameters.size() == 6);
   std::vector<std::vector<float>> analytic;
   for (auto& p : parameters) analytic.emplace_back(p.gradients.begin(), p.gradients.end());
-  for (std::size_t k = 0; k < parameters.size(); ++k)
-    check_gradient(parameters[k].values, analytic[k], loss, "network");
+  // A kink near one unit of the convolution reaches every weight of its filter (and a small bias vector
+  // may lose all its entries to one): most entries are checked over the whole network, not each part.
+  std::size_t checked = 0, kinks = 0;
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    const auto [part_checked, part_kinks] = check_gradient(parameters[k].values, analytic[k], loss, "network", false);
+    checked += part_checked;
+    kinks += part_kinks;
+  }
+  CAPTURE(checked, kinks);
+  CHECK(checked >= kinks);
 }

@@ -516,7 +516,7 @@ TEST_CASE("mappo: beats random search on Branin and Hartmann-6 (flat spaces, one
           "[search][mappo][seeded]") {
   const auto median_best = [](auto make, auto problem, std::size_t trials) {
     std::vector<double> best;
-    for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    for (std::uint64_t seed = 0; seed < 9; ++seed) {  // 5 seeds held on 56 of 60 batches
       auto searcher = make(SearchOptions{.seed = mahpo::testing::seed(seed)});  // maximizes -value
       best.push_back(-run(
                           searcher, [&](const auto& config) { return -problem(config).value; }, trials)
