@@ -453,7 +453,12 @@ TEST_CASE("rl: actor losses combine the surrogate and the entropy bonus", "[rl][
   Matrix logits = random_matrix(5, 7, rng, -1.5, 1.5);
   const Actions actions = head.sample(logits, rng);
   Matrix old_log = head.log_probabilities(logits, actions);
-  old_log += random_matrix(5, 2, rng, -0.4, 0.4);  // some ratios outside the clip region
+  Matrix shift = random_matrix(5, 2, rng, -0.4, 0.4);  // ratios on both sides of the clip region's edges
+  for (std::size_t j = 0; j < 2; ++j) {
+    shift(0, j) = -1.0;  // at least one ratio outside [0.8, 1.2], per dimension and jointly
+    shift(4, j) = 0.0;   // and at least one inside
+  }
+  old_log += shift;
   const Vector advantages = vector_of({1.0, -0.5, 0.3, -1.2, 0.8});
   for (const Ratio ratio : {Ratio::per_dimension, Ratio::joint}) {
     const ActorLossOptions options{.clip = 0.2, .entropy_coefficient = 0.05, .ratio = ratio};
