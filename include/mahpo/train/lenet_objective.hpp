@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <concepts>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -42,7 +43,10 @@ class LeNetObjective {
     if (!dataset_) throw std::invalid_argument("mahpo: LeNetObjective needs a data set");
   }
   // The trainer's options alone, as written first: LeNetObjective<T> objective(dataset, {.seed = 1}).
-  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, TrainerOptions trainer)
+  // A template (T is always TrainerOptions) so that `{}` still picks the constructor above.
+  template <typename Trainer = TrainerOptions>
+    requires std::same_as<Trainer, TrainerOptions>
+  LeNetObjective(std::shared_ptr<const data::Dataset> dataset, Trainer trainer)
       : LeNetObjective(std::move(dataset), ObjectiveOptions{.trainer = std::move(trainer)}) {}
 
   Result operator()(const config_type& config, const Budget& budget) const {
