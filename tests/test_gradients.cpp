@@ -39,8 +39,8 @@ struct Checked {
   std::size_t checked = 0, kinks = 0;
 };
 
-Checked check_gradient(std::span<float> values, const std::vector<float>& analytic,
-                       const std::function<double()>& loss, const char* what, bool most_checked = true) {
+Checked check_gradient(std::span<float> values, const std::vector<float>& analytic, const std::function<double()>& loss,
+                       const char* what, bool most_checked = true) {
   INFO(what);
   REQUIRE(analytic.size() >= values.size());
   struct Differences {

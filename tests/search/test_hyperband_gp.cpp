@@ -37,7 +37,8 @@ Result line_result(const Trial<Line>& trial) {
 template <typename Objective>
 std::pair<double, std::size_t> mean_distance(std::uint64_t seed, hyperband::GpSamplerOptions options,
                                              Objective objective) {
-  HyperbandGp searcher(SearchOptions{.seed = mahpo::testing::seed(seed)}, HyperbandOptions{}, hyperband::GpSampler(options));
+  HyperbandGp searcher(SearchOptions{.seed = mahpo::testing::seed(seed)}, HyperbandOptions{},
+                       hyperband::GpSampler(options));
   double distance = 0.0;
   std::size_t fresh = 0;
   for (std::size_t i = 0; i < 150; ++i) {
@@ -85,8 +86,8 @@ TEST_CASE("Hyperband's names, options and errors with the GP sampler") {
   CHECK_THROWS_WITH(HyperbandGp(SearchOptions{}, HyperbandOptions{.eta = 1.0}), Catch::Contains("hyperband_gp"));
 }
 
-TEST_CASE(
-    "the GP sampler keeps Hyperband's budgets and promotions, and models the largest budget with enough results", "[seeded]") {
+TEST_CASE("the GP sampler keeps Hyperband's budgets and promotions, and models the largest budget with enough results",
+          "[seeded]") {
   Hyperband<Line> plain(SearchOptions{.seed = mahpo::testing::seed(3)});
   HyperbandGp modelled(SearchOptions{.seed = mahpo::testing::seed(3)});
   std::optional<std::size_t> first_model;
@@ -149,7 +150,8 @@ TEST_CASE("the GP sampler draws new configs near the optimum once it models, ei_
   CHECK(median(flat) > 0.2);
 }
 
-TEST_CASE("on the LeNet quadratic, Hyperband with the GP sampler beats plain Hyperband's median best at 150 trials", "[seeded]") {
+TEST_CASE("on the LeNet quadratic, Hyperband with the GP sampler beats plain Hyperband's median best at 150 trials",
+          "[seeded]") {
   using Problem = problems::LeNetQuadratic;
   const Problem problem;
   const auto best_at_full_budget = [&](auto& searcher) {
@@ -179,8 +181,8 @@ TEST_CASE("the GP sampler's new configs repeat no config asked before, unless re
   using Grid = Space<Int<"a", 0, 9>, Int<"b", 0, 9>>;  // 100 configs
   // How many modelled new configs repeated a config asked before (at any budget), and how many there were.
   const auto repeats = [](std::uint64_t seed, hyperband::GpSamplerOptions options) {
-    Hyperband<Grid, hyperband::GpSampler> searcher(SearchOptions{.seed = mahpo::testing::seed(seed)}, HyperbandOptions{},
-                                                   hyperband::GpSampler(options));
+    Hyperband<Grid, hyperband::GpSampler> searcher(SearchOptions{.seed = mahpo::testing::seed(seed)},
+                                                   HyperbandOptions{}, hyperband::GpSampler(options));
     std::vector<std::pair<std::int64_t, std::int64_t>> asked;
     std::size_t repeated = 0, modelled = 0;
     for (std::size_t i = 0; i < 120; ++i) {

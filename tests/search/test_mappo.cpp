@@ -466,7 +466,8 @@ TEST_CASE("mappo: options are checked", "[search][mappo]") {
   CHECK_NOTHROW(Mappo<nn::paper_lenet>({}, MappoOptions{.bins = 2, .episodes_per_update = 1, .hidden_sizes = {8}}));
 }
 
-TEST_CASE("mappo: beats random search on a problem whose optimum is a per-layer combination", "[search][mappo][seeded]") {
+TEST_CASE("mappo: beats random search on a problem whose optimum is a per-layer combination",
+          "[search][mappo][seeded]") {
   // The value is the share of dimensions at their target; random search reaches about 3/4 in 200.
   std::vector<double> mappo_best, random_best;
   int greedy_at_optimum = 0;
@@ -516,7 +517,7 @@ TEST_CASE("mappo: beats random search on Branin and Hartmann-6 (flat spaces, one
           "[search][mappo][seeded]") {
   const auto median_best = [](auto make, auto problem, std::size_t trials) {
     std::vector<double> best;
-    for (std::uint64_t seed = 0; seed < 9; ++seed) {  // 5 seeds held on 56 of 60 batches
+    for (std::uint64_t seed = 0; seed < 9; ++seed) {                            // 5 seeds held on 56 of 60 batches
       auto searcher = make(SearchOptions{.seed = mahpo::testing::seed(seed)});  // maximizes -value
       best.push_back(-run(
                           searcher, [&](const auto& config) { return -problem(config).value; }, trials)
@@ -540,7 +541,8 @@ TEST_CASE("mappo: beats random search on Branin and Hartmann-6 (flat spaces, one
   CHECK(hartmann < hartmann_random);
 }
 
-TEST_CASE("mappo: paper preset: reward normalization lets it learn accuracy-sized differences", "[search][mappo][seeded]") {
+TEST_CASE("mappo: paper preset: reward normalization lets it learn accuracy-sized differences",
+          "[search][mappo][seeded]") {
   // Accuracies 0.97 + 0.02 * share: the differences a CNN search sees. Without normalization the
   // critic's initial noise swamps them; with it, learning matches the unit-scale problem.
   const auto accuracy = [](const Config<discrete_lenet::space>& config) {

@@ -302,7 +302,8 @@ TEST_CASE("ppo_lstm's model-based rounds: one update at a tiny threshold, the ca
   }
 }
 
-TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the round's start exceeds the threshold", "[seeded]") {
+TEST_CASE("ppo_lstm's model-based updates stop at the first whose KL from the round's start exceeds the threshold",
+          "[seeded]") {
   // One round, at the 16th tell. Runs that differ only in the KL options are the same until it
   // starts, and one capped at j updates ends where an uncapped one is after j updates.
   constexpr std::size_t cap = 6;

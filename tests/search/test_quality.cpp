@@ -38,7 +38,8 @@ template <template <typename> class Searcher, typename Problem>
 double median_best(std::size_t trials, std::uint64_t seeds = 5) {
   std::vector<double> best;
   for (std::uint64_t seed = 0; seed < seeds; ++seed) {
-    Searcher<typename Problem::space> searcher(SearchOptions{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize});
+    Searcher<typename Problem::space> searcher(
+        SearchOptions{.seed = mahpo::testing::seed(seed), .goal = Goal::minimize});
     double lowest = 1e300;
     for (std::size_t k = 0; k < trials; ++k) {
       const auto trial = searcher.ask();
@@ -78,4 +79,6 @@ TEST_CASE("BOHB beats random search on Hartmann-6", "[seeded]") {
   INFO("Hartmann-6, 150 trials, median of 9 seeds: " << hartmann << " vs random " << random_hartmann);
   CHECK(hartmann < random_hartmann);
 }
-TEST_CASE("regularized evolution beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<SizedEvolution>(100); }
+TEST_CASE("regularized evolution beats random search on Branin and Hartmann-6", "[seeded]") {
+  beats_random<SizedEvolution>(100);
+}

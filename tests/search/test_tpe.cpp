@@ -268,7 +268,8 @@ TEST_CASE("tpe beats random search on the LeNet quadratic, in every mode", "[see
   using S = problems::LeNetQuadratic::space;
   const problems::LeNetQuadratic problem;
   std::vector<double> random;
-  for (std::uint64_t seed = 1; seed <= 5; ++seed) random.push_back(best_after(Random<S>({.seed = mahpo::testing::seed(seed)}), problem, 80));
+  for (std::uint64_t seed = 1; seed <= 5; ++seed)
+    random.push_back(best_after(Random<S>({.seed = mahpo::testing::seed(seed)}), problem, 80));
   const auto check_mode = [&]<typename Rules>(Rules, const TpeOptions& tpe_options) {
     std::vector<double> tpe;
     for (std::uint64_t seed = 1; seed <= 5; ++seed) {
@@ -330,7 +331,8 @@ TEST_CASE("tpe with the constant liar avoids what is already pending", "[seeded]
   const auto spread = [](bool liar) {
     double total = 0.0;
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-      Tpe<S> searcher({.seed = mahpo::testing::seed(seed), .goal = Goal::minimize, .budget = {}}, {.constant_liar = liar});
+      Tpe<S> searcher({.seed = mahpo::testing::seed(seed), .goal = Goal::minimize, .budget = {}},
+                      {.constant_liar = liar});
       for (std::size_t k = 0; k < 10; ++k) {
         const auto trial = searcher.ask();
         const double x = trial.config.get<"x">();

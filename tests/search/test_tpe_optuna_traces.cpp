@@ -140,7 +140,8 @@ TEST_CASE("tpe with optuna_stream asks every trial of Optuna 3.1's TPESampler on
   WARN("branin: " << summary(agreement));
 }
 
-TEST_CASE("tpe with optuna_stream asks every trial of Optuna 3.1's TPESampler on the LeNet quadratic for seeds 0 to 2") {
+TEST_CASE(
+    "tpe with optuna_stream asks every trial of Optuna 3.1's TPESampler on the LeNet quadratic for seeds 0 to 2") {
   const Trace trace = read_trace("lenet_quadratic.csv");
   REQUIRE(trace.rows.size() == 3);
   const Agreement agreement = replay<problems::LeNetQuadratic>(trace);
@@ -156,12 +157,14 @@ TEST_CASE("tpe's numpy_argsort orders ties as numpy 1.24's argsort") {
   std::vector<double> thirds(40);
   for (std::size_t i = 0; i < thirds.size(); ++i) thirds[i] = static_cast<double>(i % 3);
   tpe::detail::numpy_argsort(thirds, order);
-  CHECK(order == std::vector<std::size_t>{0,  36, 33, 30, 27, 24, 21, 18, 15, 12, 39, 9,  3,  6,  25, 37, 1,  34, 31, 28,
-                                          4,  10, 19, 16, 13, 7,  22, 14, 35, 8,  2,  32, 23, 29, 38, 26, 20, 5,  17, 11});
+  CHECK(order == std::vector<std::size_t>{0,  36, 33, 30, 27, 24, 21, 18, 15, 12, 39, 9, 3,  6,
+                                          25, 37, 1,  34, 31, 28, 4,  10, 19, 16, 13, 7, 22, 14,
+                                          35, 8,  2,  32, 23, 29, 38, 26, 20, 5,  17, 11});
   // McIlroy's adversary against median-of-3 partitions: numpy falls back to its heapsort here.
-  const std::vector<double> adversary{0,  20, 2,  23, 4,  39, 6,  37, 8,  38, 10, 36, 12, 35, 14, 34, 16, 33, 18, 1,
-                                      3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 31, 30, 29, 28, 27, 26, 25, 24, 32, 22};
+  const std::vector<double> adversary{0, 20, 2, 23, 4,  39, 6,  37, 8,  38, 10, 36, 12, 35, 14, 34, 16, 33, 18, 1,
+                                      3, 5,  7, 9,  11, 13, 15, 17, 19, 21, 31, 30, 29, 28, 27, 26, 25, 24, 32, 22};
   tpe::detail::numpy_argsort(adversary, order);
-  CHECK(order == std::vector<std::size_t>{0,  19, 2,  20, 4,  21, 6,  22, 8,  23, 10, 24, 12, 25, 14, 26, 16, 27, 18, 28,
-                                          1,  29, 39, 3,  37, 36, 35, 34, 33, 32, 31, 30, 38, 17, 15, 13, 11, 7,  9,  5});
+  CHECK(order == std::vector<std::size_t>{0,  19, 2,  20, 4,  21, 6,  22, 8,  23, 10, 24, 12, 25,
+                                          14, 26, 16, 27, 18, 28, 1,  29, 39, 3,  37, 36, 35, 34,
+                                          33, 32, 31, 30, 38, 17, 15, 13, 11, 7,  9,  5});
 }

@@ -81,7 +81,8 @@ TEST_CASE("gp: the posterior mean interpolates noise-free data") {
   CHECK(mean_between[0] == Approx(std::sin(6.0 * 0.325)).margin(0.1));
 }
 
-TEST_CASE("gp: with FABOLAS's factor over the fraction, the likelihood's gradient matches finite differences", "[seeded]") {
+TEST_CASE("gp: with FABOLAS's factor over the fraction, the likelihood's gradient matches finite differences",
+          "[seeded]") {
   using Loss = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::loss>>;
   using Cost = gp::detail::BasicRegressor<gp::detail::DataSetSize<gp::detail::FidelityBasis::cost>>;
   const std::size_t n = 20, dimension = 2;
