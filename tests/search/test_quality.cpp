@@ -54,13 +54,13 @@ double median_best(std::size_t trials, std::uint64_t seeds = 5) {
 }
 
 template <template <typename> class Searcher>
-void beats_random(std::size_t trials) {
-  const double branin = median_best<Searcher, problems::Branin>(trials);
-  const double random_branin = median_best<Random, problems::Branin>(trials);
+void beats_random(std::size_t trials, std::uint64_t seeds = 5) {
+  const double branin = median_best<Searcher, problems::Branin>(trials, seeds);
+  const double random_branin = median_best<Random, problems::Branin>(trials, seeds);
   INFO("Branin, " << trials << " trials: " << branin << " vs random " << random_branin);
   CHECK(branin < random_branin);
-  const double hartmann = median_best<Searcher, problems::Hartmann6>(trials);
-  const double random_hartmann = median_best<Random, problems::Hartmann6>(trials);
+  const double hartmann = median_best<Searcher, problems::Hartmann6>(trials, seeds);
+  const double random_hartmann = median_best<Random, problems::Hartmann6>(trials, seeds);
   INFO("Hartmann-6, " << trials << " trials: " << hartmann << " vs random " << random_hartmann);
   CHECK(hartmann < random_hartmann);
 }
@@ -68,7 +68,9 @@ void beats_random(std::size_t trials) {
 }  // namespace
 
 TEST_CASE("anneal beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<Anneal>(100); }
-TEST_CASE("TPE beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<DefaultTpe>(100); }
+// Nine seeds: the multivariate TPE (the default) is near random search on Branin at 100 trials,
+// where five seeds' medians decide by chance too often (docs/testing.md).
+TEST_CASE("TPE beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<DefaultTpe>(100, 9); }
 TEST_CASE("GP-BO beats random search on Branin and Hartmann-6", "[seeded]") { beats_random<GpBo>(40); }
 // On Branin, whose value does not depend on the budget, BOHB's promotions evaluate configs again and
 // its model does not make up for it: it beat random search's median on 13 of 30 batches of seeds, so

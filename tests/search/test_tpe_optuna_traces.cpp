@@ -1,6 +1,9 @@
-// Tpe with optuna_stream beside whole studies of Optuna 3.1's TPESampler(seed): 200 trials of seeds
-// 0-2 on Branin and on the LeNet quadratic, recorded by tools/record_optuna_traces.py into
-// tests/data/optuna_traces/ (no Python needed here). Every trial's parameters and value are compared.
+// Tpe with optuna_stream beside whole studies of Optuna's TPESampler(seed), recorded by
+// tools/record_optuna_traces.py into tests/data/optuna_traces/ (no Python needed here): Optuna 3.1's
+// (Debian's python3-optuna 3.1.0, univariate) against tpe::Optuna3 on Branin and the LeNet quadratic;
+// Optuna 5's (the source of 2026-08-21, commit 1d8ce7b: multivariate, its default) against tpe::Optuna,
+// the default, on Branin, Hartmann-6 and the LeNet quadratic. 200 trials of seeds 0-2 each; every
+// trial's parameters and value are compared.
 #include <catch2/catch.hpp>
 
 #include <mahpo/problems/synthetic.hpp>
@@ -73,8 +76,8 @@ struct Agreement {
   std::size_t reals = 0, identical = 0;          // real parameter values compared, those equal to the bit
 };
 
-// Runs Tpe with optuna_stream on each recorded seed and compares every trial with Optuna's.
-template <typename Problem>
+// Runs Tpe<S, Rules> with optuna_stream on each recorded seed and compares every trial with Optuna's.
+template <typename Problem, typename Rules>
 Agreement replay(const Trace& trace) {
   using S = typename Problem::space;
   std::vector<std::string_view> names;
@@ -86,7 +89,7 @@ Agreement replay(const Trace& trace) {
   const Problem problem;
   Agreement agreement;
   for (const auto& [seed, rows] : trace.rows) {
-    Tpe<S> tpe({.seed = seed, .goal = Problem::goal}, {.optuna_stream = true});
+    Tpe<S, Rules> tpe({.seed = seed, .goal = Problem::goal}, {.optuna_stream = true});
     for (std::size_t t = 0; t < rows.size(); ++t) {
       const auto trial = tpe.ask();
       const auto& expected = rows[t];
@@ -132,21 +135,52 @@ std::string summary(const Agreement& agreement) {
 
 }  // namespace
 
-TEST_CASE("tpe with optuna_stream asks every trial of Optuna 3.1's TPESampler on Branin for seeds 0 to 2") {
+TEST_CASE("tpe_optuna3 with optuna_stream asks every trial of Optuna 3.1's TPESampler on Branin for seeds 0 to 2") {
   const Trace trace = read_trace("branin.csv");
   REQUIRE(trace.rows.size() == 3);
-  const Agreement agreement = replay<problems::Branin>(trace);
+  const Agreement agreement = replay<problems::Branin, tpe::Optuna3>(trace);
   CHECK(agreement.trials == 600);
   WARN("branin: " << summary(agreement));
 }
 
 TEST_CASE(
-    "tpe with optuna_stream asks every trial of Optuna 3.1's TPESampler on the LeNet quadratic for seeds 0 to 2") {
+    "tpe_optuna3 with optuna_stream asks every trial of Optuna 3.1's TPESampler on the LeNet quadratic for seeds 0 "
+    "to 2") {
   const Trace trace = read_trace("lenet_quadratic.csv");
   REQUIRE(trace.rows.size() == 3);
-  const Agreement agreement = replay<problems::LeNetQuadratic>(trace);
+  const Agreement agreement = replay<problems::LeNetQuadratic, tpe::Optuna3>(trace);
   CHECK(agreement.trials == 600);
   WARN("lenet quadratic: " << summary(agreement));
+}
+
+// Optuna 5's multivariate TPE draws every coordinate of its 24 candidates from one kernel each and
+// scores whole points; mahpo's default TPE is the same sampler.
+TEST_CASE("tpe with optuna_stream asks every trial of Optuna 5's multivariate TPESampler on Branin for seeds 0 to 2") {
+  const Trace trace = read_trace("optuna5_branin.csv");
+  REQUIRE(trace.rows.size() == 3);
+  const Agreement agreement = replay<problems::Branin, tpe::Optuna>(trace);
+  CHECK(agreement.trials == 600);
+  WARN("branin, Optuna 5: " << summary(agreement));
+}
+
+TEST_CASE(
+    "tpe with optuna_stream asks every trial of Optuna 5's multivariate TPESampler on Hartmann-6 for seeds 0 to 2") {
+  const Trace trace = read_trace("optuna5_hartmann6.csv");
+  REQUIRE(trace.rows.size() == 3);
+  const Agreement agreement = replay<problems::Hartmann6, tpe::Optuna>(trace);
+  CHECK(agreement.trials == 600);
+  WARN("hartmann-6, Optuna 5: " << summary(agreement));
+}
+
+// Integers (by their cells' mass), a log-scale real, and Optuna's search space sorted by name.
+TEST_CASE(
+    "tpe with optuna_stream asks every trial of Optuna 5's multivariate TPESampler on the LeNet quadratic for seeds 0 "
+    "to 2") {
+  const Trace trace = read_trace("optuna5_lenet_quadratic.csv");
+  REQUIRE(trace.rows.size() == 3);
+  const Agreement agreement = replay<problems::LeNetQuadratic, tpe::Optuna>(trace);
+  CHECK(agreement.trials == 600);
+  WARN("lenet quadratic, Optuna 5: " << summary(agreement));
 }
 
 TEST_CASE("tpe's numpy_argsort orders ties as numpy 1.24's argsort") {

@@ -62,7 +62,8 @@ std::array<double, S::dimension> snap(std::span<const double> point) {
 // The index of the equal-width cell of [0, 1] that holds u, of `count` cells (how Int and
 // Categorical decode a coordinate).
 inline std::size_t unit_cell(double u, std::size_t count) {
-  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
+  // Truncation is floor here (the product is >= 0), without a call to floor where SSE4.1 is not assumed.
+  const auto cell = static_cast<std::size_t>(std::clamp(u, 0.0, 1.0) * static_cast<double>(count));
   return std::min(cell, count - 1);
 }
 

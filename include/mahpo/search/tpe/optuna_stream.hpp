@@ -1,29 +1,32 @@
 #pragma once
-// Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
-// what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
-// parameters in order: integers exactly, floats and log floats up to the last bits of rounding (a few
-// epsilon of the range: mahpo draws in the unit cube, Optuna in the parameter's scale, and the two
-// invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp on
-// whole studies recorded from Optuna 3.1.0 (tools/record_optuna_traces.py): 200 trials of seeds 0-2
-// on Branin (floats) and on the LeNet quadratic (ints, a float, a log float), every trial's
-// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds and
-// Hartmann-6 by bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a
-// startup value: the largest of one uniform per choice, its one-hot encoding; a model-based one: a
-// uniform against the chosen kernel's cumulative probabilities), but no run has compared them with
-// Optuna's.
+// Optuna's random draws, for TpeOptions::optuna_stream: with them Tpe<S> (tpe::Optuna) asks, trial
+// for trial, what optuna.samplers.TPESampler(seed=seed) of Optuna 5 (multivariate, its default) asks
+// of a study whose objective suggests S's parameters in order, and Tpe<S, tpe::Optuna3> (univariate)
+// what Optuna 3.1's asks: integers exactly, floats and log floats up to the last bits of rounding (a
+// few epsilon of the range: mahpo draws in the unit cube, Optuna in the parameter's scale, and the
+// two invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp
+// on whole studies recorded from Optuna (tools/record_optuna_traces.py): 200 trials of seeds 0-2 on
+// Branin, Hartmann-6 (Optuna 5) and the LeNet quadratic (ints, a float, a log float), every trial's
+// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds by
+// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna draws them (a startup value: the
+// largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against the
+// chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
 //
-// Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
+// Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py,
+// probability_distributions.py, _truncnorm.py):
 // - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
 //   uniform per parameter, low + (high - low) u in the parameter's (log) range;
-// - a model-based ask draws, per parameter in order, from the TPE sampler's RandomState(seed):
-//   `candidates` kernel indices by numpy's choice with p = the mixture weights (uniforms against the
-//   normalized cumulative weights, `searchsorted(side="right")`), then `candidates` uniforms q, each
-//   mapped by the truncated normal's inverse CDF (its `_truncnorm.ppf`, whose inverse of log Phi takes
-//   100 bisection steps; here Newton's method from Acklam's guess finds the same root, or a
-//   neighbouring double where log Phi is flat to the last bit); the first candidate with the largest
-//   log l - log g wins;
-// - the bandwidths come from the kernel centres (the prior's last) ordered by numpy's argsort, whose
-//   quicksort leaves an integer's repeated values in an order of its own (numpy_argsort below).
+// - a model-based ask of Optuna 5 draws from the TPE sampler's RandomState(seed): `candidates`
+//   kernel indices by numpy's choice with p = the mixture weights (uniforms against the normalized
+//   cumulative weights, `searchsorted(side="right")`), then, per parameter of its search space sorted
+//   by name (categoricals first), `candidates` uniforms: a categorical's against the kernel's
+//   cumulative probabilities, a number's through the truncated normal's inverse CDF (its
+//   `_truncnorm.ppf`; Optuna 5 inverts log Phi by Newton's method, 3.1 by 100 bisection steps; here
+//   Newton's method from Acklam's guess finds the same root, or a neighbouring double where log Phi
+//   is flat to the last bit); the first candidate with the largest log l - log g wins. Optuna 3.1
+//   (univariate) draws per parameter in order: `candidates` kernel indices, then `candidates` values;
+// - the bandwidths come from the kernel centres ordered by numpy's argsort, whose quicksort leaves an
+//   integer's repeated values in an order of its own (numpy_argsort below).
 // numpy's legacy RandomState(seed) is MT19937 seeded by init_genrand(seed) (std::mt19937 seeded
 // with the same number), and its doubles take 53 bits from two 32-bit outputs.
 

@@ -8,16 +8,19 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <mahpo/search/tpe/joint_terms.hpp>
 #include <mahpo/search/tpe/options.hpp>
 #include <mahpo/search/tpe/optuna_stream.hpp>
 #include <mahpo/search/tpe/rules.hpp>
@@ -63,12 +66,12 @@ class ParzenEstimator {
       set_dimensions(dims);
     }
     const std::size_t n = points.size(), count = n + 1, d = dims.size();
-    if (!options.multivariate && sorted.size() != d * n) {
+    multivariate_ = tpe::multivariate<Rules>(options);
+    if (uses_neighbours() && sorted.size() != d * n) {
       throw std::invalid_argument(
           fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n, sorted.size()));
     }
     components_ = count;
-    multivariate_ = options.multivariate;
     unscaled_ = unscaled_kernels<Rules>(options);
 
     // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
@@ -89,6 +92,14 @@ class ParzenEstimator {
     sigma_.resize(d * count);
     inv_sigma_.resize(d * count);
     observed_.resize(d * count);
+    if (multivariate_) {
+      observed32_.resize(d * count);
+      cell_base_.resize(d * count);
+      cell_lo_.resize(d * count);
+      cell_hi_.resize(d * count);
+      half_cells_.resize(d * count);
+      irregular_.clear();
+    }
     kernel_mu_.clear();
     kernel_inv_sigma_.clear();
     kernel_coef_.clear();
@@ -109,6 +120,9 @@ class ParzenEstimator {
     kernel_offset_[d] = kernel_mu_.size();
     if (multivariate_) {
       for (std::size_t i = 0; i < count; ++i) log_const_[i] += std::log(weight_[i] / mass_product_[i]);
+      std::sort(irregular_.begin(), irregular_.end());
+      irregular_.erase(std::unique(irregular_.begin(), irregular_.end()), irregular_.end());
+      pack();
     }
   }
 
@@ -116,6 +130,7 @@ class ParzenEstimator {
   double weight(std::size_t i) const { return weight_[i]; }
   double mu(std::size_t k, std::size_t i) const { return mu_[k * components_ + i]; }
   double sigma(std::size_t k, std::size_t i) const { return sigma_[k * components_ + i]; }
+  bool multivariate() const { return multivariate_; }
 
   // Univariate: one coordinate drawn from its own mixture (continuous; a categorical's cell centre).
   double sample_coordinate(std::size_t k, std::mt19937_64& rng) const {
@@ -136,34 +151,8 @@ class ParzenEstimator {
   // the mixture weights, then a value from each: a numeric coordinate's by the truncated normal's
   // inverse CDF, a categorical's by its kernel's cumulative probabilities (the cell's centre).
   void sample_coordinate_as_optuna(std::size_t k, LegacyRandomState& rng, std::span<double> out) const {
-    const std::size_t count = out.size();
-    active_.resize(count);
-    for (std::size_t& i : active_) {
-      const double u = rng.random_sample();
-      const auto found = std::upper_bound(normalized_.begin(), normalized_.end(), u) - normalized_.begin();
-      i = std::min(static_cast<std::size_t>(found), components_ - 1);
-    }
-    for (std::size_t c = 0; c < count; ++c) {
-      const std::size_t at = k * components_ + active_[c];
-      if (dims_[k].kind != Kind::categorical) {
-        const double mu = mu_[at], sigma = sigma_[at];
-        out[c] = optuna_truncated_normal_ppf(rng.random_sample(), -mu / sigma, (1.0 - mu) / sigma) * sigma + mu;
-        continue;
-      }
-      // Optuna's categorical kernel: (1[choice = observed] + a) / (1 + C a); the prior's uniform.
-      const std::size_t choices = dims_[k].count;
-      const bool prior = active_[c] + 1 == components_;
-      const double a = prior ? 1.0 : prior_kernel_mass_,
-                   total = prior ? static_cast<double>(choices) : 1.0 + static_cast<double>(choices) * a;
-      const double u = rng.random_sample();
-      std::size_t chosen = 0;
-      double running = 0.0;
-      for (std::size_t choice = 0; choice + 1 < choices; ++choice) {
-        running += ((!prior && observed_[at] == choice ? 1.0 : 0.0) + a) / total;
-        if (running < u) chosen = choice + 1;
-      }
-      out[c] = centre(chosen, choices);
-    }
+    draw_kernels_as_optuna(rng, out.size());
+    for (std::size_t c = 0; c < out.size(); ++c) out[c] = draw_as_optuna(k, active_[c], rng);
   }
 
   // Univariate: log of the coordinate's mixture density at x (a categorical's probability; a linear
@@ -201,43 +190,277 @@ class ParzenEstimator {
     for (std::size_t k = 0; k < dims_.size(); ++k) x[k] = sample_kernel(k, i, rng);
   }
 
-  // Multivariate: log of the joint mixture density at x (log-sum-exp over components). Each
-  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_.
-  double log_density(std::span<const double> x) {
-    const std::size_t count = components_, n = count - 1;
-    terms_.assign(log_const_.begin(), log_const_.end());
-    double* term = terms_.data();
-    for (std::size_t k = 0; k < dims_.size(); ++k) {
-      const std::size_t base = k * count;
-      if (dims_[k].kind == Kind::categorical) {
-        const std::size_t c = unit_cell(x[k], dims_[k].count);
-        const std::size_t* observed = observed_.data() + base;
-        for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
-      } else if (scored_by_cell(dims_[k])) {
-        const auto [lo, hi] = cell_bounds(x[k], dims_[k].count);
-        const double* mu = mu_.data() + base;
-        const double* inv_sigma = inv_sigma_.data() + base;
-        for (std::size_t i = 0; i < count; ++i) term[i] += std::log(interval_mass(lo, hi, mu[i], inv_sigma[i]));
-      } else {
-        const double* mu = mu_.data() + base;
-        const double* inv_sigma = inv_sigma_.data() + base;
-        for (std::size_t i = 0; i < count; ++i) {
-          const double z = (x[k] - mu[i]) * inv_sigma[i];
-          term[i] -= 0.5 * z * z;
-        }
+  // Multivariate, Optuna 5's draws (tpe/optuna_stream.hpp): `count` points into out (point-major,
+  // dims().size() coordinates each): `count` kernels by numpy's choice with the mixture weights, then
+  // per coordinate, categoricals first and each group in the order `order` lists them (Optuna's
+  // search space sorted by name), `count` uniforms: a categorical's against its kernel's cumulative
+  // probabilities, a numeric coordinate's through the truncated normal's inverse CDF.
+  void sample_points_as_optuna(LegacyRandomState& rng, std::span<const std::size_t> order, std::size_t count,
+                               std::vector<double>& out) const {
+    const std::size_t d = dims_.size();
+    out.resize(count * d);
+    draw_kernels_as_optuna(rng, count);
+    for (const bool categorical : {true, false}) {
+      for (const std::size_t k : order) {
+        if ((dims_[k].kind == Kind::categorical) != categorical) continue;
+        for (std::size_t c = 0; c < count; ++c) out[c * d + k] = draw_as_optuna(k, active_[c], rng);
       }
     }
-    const double top = *std::max_element(terms_.begin(), terms_.end());  // finite: the prior's
-    double sum = 0.0;
-    for (std::size_t i = 0; i < count; ++i) {
-      const double shifted = term[i] - top;
-      if (shifted > -40.0) sum += std::exp(shifted);
+  }
+
+  // Multivariate: log of the joint mixture density at x, log-sum-exp over the components. Each
+  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_. The
+  // observations' terms are computed together, vectorized (tpe/joint_terms.hpp); a linear integer's
+  // cell masses come from tables by offset between cells (index_cells); kernels without such a
+  // table, and the prior, one by one.
+  double log_density(std::span<const double> x) {
+    const std::size_t count = components_, n = count - 1;
+    reals_.clear();
+    categoricals_.clear();
+    cells_.clear();
+    for (std::size_t k = 0; k < dims_.size(); ++k) {
+      const std::size_t base = k * count;
+      if (dims_[k].kind == Kind::continuous) {
+        reals_.push_back({mu_.data() + base, inv_sigma_.data() + base, x[k]});
+        continue;
+      }
+      x_cell_[k] = unit_cell(x[k], dims_[k].count);
+      const auto cell = static_cast<std::int32_t>(x_cell_[k]);
+      if (dims_[k].kind == Kind::categorical) {
+        categoricals_.push_back({observed32_.data() + base, cell, log_peak_[k], log_base_[k]});
+      } else if (scored_by_cell(dims_[k])) {
+        if (!cell_tables_[k].lazy.empty()) fill_cells(k, cell);
+        cells_.push_back({cell_tables_[k].table.data(), cell_base_.data() + base, cell_lo_.data() + base,
+                          cell_hi_.data() + base, cell});
+      } else {  // a log-scale integer: the density at its point
+        reals_.push_back({mu_.data() + base, inv_sigma_.data() + base, x[k]});
+      }
     }
-    return top + std::log(sum);
+    terms_.resize(n);
+    if (packed_dim_ == no_dim) {
+      joint_terms({n, log_const_.data(), reals_, categoricals_, cells_}, terms_.data());
+      for (const std::size_t i : irregular_) terms_[i] = term(i, x);
+      return joint_log_sum_exp(std::span<const double>(terms_.data(), n), term(n, x));
+    }
+    // Packed (pack()): the kernels of the cells within the clip's radius of x's cell, then the tail.
+    const std::size_t cell = x_cell_[packed_dim_], radius = packed_radius_;
+    const std::size_t first = packed_bucket_[cell > radius ? cell - radius : 0];
+    const std::size_t last = packed_bucket_[std::min(cell + radius + 1, dims_[packed_dim_].count)];
+    std::size_t filled = 0;
+    for (const auto& [from, to] : {std::pair{first, last}, std::pair{packed_tail_, n}}) {
+      reals_.clear();
+      categoricals_.clear();
+      cells_.clear();
+      for (std::size_t k = 0; k < dims_.size(); ++k) {
+        const std::size_t base = k * n + from;
+        if (dims_[k].kind == Kind::categorical) {
+          categoricals_.push_back({packed_ints_.data() + 3 * k * n + from, static_cast<std::int32_t>(x_cell_[k]),
+                                   log_peak_[k], log_base_[k]});
+        } else if (scored_by_cell(dims_[k])) {
+          const std::int32_t* ints = packed_ints_.data() + 3 * k * n + from;
+          cells_.push_back({cell_tables_[k].table.data(), ints, ints + n, ints + 2 * n,
+                            static_cast<std::int32_t>(x_cell_[k])});
+        } else {
+          reals_.push_back({packed_mu_.data() + base, packed_inv_sigma_.data() + base, x[k]});
+        }
+      }
+      joint_terms({to - from, packed_log_const_.data() + from, reals_, categoricals_, cells_}, terms_.data() + filled);
+      filled += to - from;
+    }
+    for (const auto& [at, i] : packed_irregular_) terms_[last - first + at - packed_tail_] = term(i, x);
+    return joint_log_sum_exp(std::span<const double>(terms_.data(), filled), term(n, x));
   }
 
  private:
   static bool same_dimension(const Dimension& a, const Dimension& b) { return a.kind == b.kind && a.count == b.count; }
+
+  // Multivariate: component i's log term at x, one by one (x_cell_ set for x).
+  double term(std::size_t i, std::span<const double> x) {
+    const std::size_t count = components_;
+    double value = log_const_[i];
+    for (std::size_t k = 0; k < dims_.size(); ++k) {
+      const std::size_t at = k * count + i;
+      if (dims_[k].kind == Kind::categorical) {
+        if (i + 1 < count) value += observed_[at] == x_cell_[k] ? log_peak_[k] : log_base_[k];
+      } else if (scored_by_cell(dims_[k])) {
+        const auto [lo, hi] = cell_bounds(x[k], dims_[k].count);
+        if (i + 1 < count) {
+          value += std::log(interval_mass(lo, hi, mu_[at], inv_sigma_[at]));
+          continue;
+        }
+        // The prior's kernel never changes: its cell masses are kept.
+        double& cached = prior_cell_mass_[prior_offset_[k] + x_cell_[k]];
+        if (std::isnan(cached)) cached = std::log(interval_mass(lo, hi, mu_[at], inv_sigma_[at]));
+        value += cached;
+      } else {
+        const double z = (x[k] - mu_[at]) * inv_sigma_[at];
+        value -= 0.5 * z * z;
+      }
+    }
+    return value;
+  }
+
+  // Multivariate, a linear integer's coordinate k: points each observation kernel at its log cell
+  // masses by offset between cells, in a table per bandwidth (segment()); a kernel off its cell's
+  // centre or with another bandwidth is scored one by one (irregular_).
+  void index_cells(std::size_t k, std::size_t base, std::size_t n, double lowest) {
+    const std::size_t cells = dims_[k].count;
+    const double* mu = mu_.data() + base;
+    auto& tables = cell_tables_[k];
+    const double* centres = tables.centre.data();
+    tables.lazy.clear();
+    const auto clip = segment(k, 0, lowest);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t c = unit_cell(mu[i], cells);
+      const auto half_cells = static_cast<std::size_t>(half_cells_[base + i]);
+      if (mu[i] != centres[c]) {
+        irregular_.push_back(i);
+        cell_base_[base + i] = cell_lo_[base + i] = cell_hi_[base + i] = 0;
+        continue;
+      }
+      const auto [offset, radius] = half_cells == 0 ? clip : segment(k, half_cells, lowest);
+      cell_base_[base + i] = offset + radius + 1 - static_cast<std::int32_t>(c);
+      cell_lo_[base + i] = offset;
+      cell_hi_[base + i] = offset + 2 * radius + 2;
+      if (tables.filled[half_cells] < 2 * radius + 1) tables.lazy.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+
+  // The entries of coordinate k's table that x's cell reads through kernels of unfinished
+  // segments, computed where still missing (NaN).
+  void fill_cells(std::size_t k, std::int32_t cell) {
+    auto& tables = cell_tables_[k];
+    const std::size_t base = k * components_;
+    const double width = 1.0 / static_cast<double>(dims_[k].count);
+    for (const std::uint32_t i : tables.lazy) {
+      const std::int32_t index = std::clamp(cell_base_[base + i] + cell, cell_lo_[base + i], cell_hi_[base + i]);
+      double& value = tables.table[static_cast<std::size_t>(index)];
+      if (!std::isnan(value)) continue;
+      const auto h = static_cast<std::size_t>(half_cells_[base + i]);
+      const std::int32_t j = index - tables.offset[h] - tables.radius[h] - 1;
+      value = std::log(interval_mass((j - 0.5) * width, (j + 0.5) * width, 0.0, inv_sigma_[base + i]));
+      ++tables.filled[h];
+    }
+  }
+
+  // Multivariate, with a linear integer and a long history: the observation kernels reordered so that
+  // log_density scores a slice. By one such coordinate (the one whose clip radius covers the least
+  // share of its cells), the kernels with the clip's sigma there and no irregular coordinate go
+  // into buckets by their cell; the others into a tail. A bucket more than the clip's radius from x's
+  // cell holds kernels whose mass on x's cell is 0 (interval_mass's 8.5 sigma): skipped.
+  void pack() {
+    const std::size_t n = components_ - 1, d = dims_.size();
+    packed_dim_ = no_dim;
+    if (n < pack_threshold) return;
+    double least = 0.75;  // a slice of three quarters of the cells or more: not worth it
+    for (std::size_t k = 0; k < d; ++k) {
+      if (!scored_by_cell(dims_[k]) || cell_tables_[k].offset.empty()) continue;
+      const double share = static_cast<double>(2 * cell_tables_[k].radius[0] + 1) / static_cast<double>(dims_[k].count);
+      if (share < least) {
+        least = share;
+        packed_dim_ = k;
+      }
+    }
+    if (packed_dim_ == no_dim) return;
+    const std::size_t k0 = packed_dim_, cells = dims_[k0].count, base0 = k0 * components_;
+    packed_radius_ = static_cast<std::size_t>(cell_tables_[k0].radius[0]);
+    const std::int32_t clip_offset = cell_tables_[k0].offset[0];
+    // Bucket of each kernel (cells: the tail), by a counting sort.
+    bucketed_.assign(n, static_cast<std::uint32_t>(cells));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (cell_lo_[base0 + i] == clip_offset) {
+        bucketed_[i] = static_cast<std::uint32_t>(unit_cell(mu_[base0 + i], cells));
+      }
+    }
+    for (const std::size_t i : irregular_) bucketed_[i] = static_cast<std::uint32_t>(cells);
+    packed_bucket_.assign(cells + 2, 0);
+    for (std::size_t i = 0; i < n; ++i) ++packed_bucket_[bucketed_[i] + 1];
+    for (std::size_t c = 0; c <= cells; ++c) packed_bucket_[c + 1] += packed_bucket_[c];
+    packed_tail_ = packed_bucket_[cells];
+    packed_index_.resize(n);
+    fill_position_.assign(packed_bucket_.begin(), packed_bucket_.end() - 1);
+    for (std::size_t i = 0; i < n; ++i) packed_index_[fill_position_[bucketed_[i]]++] = static_cast<std::uint32_t>(i);
+    packed_irregular_.clear();
+    for (std::size_t j = packed_tail_; j < n; ++j) {
+      if (std::binary_search(irregular_.begin(), irregular_.end(), packed_index_[j])) {
+        packed_irregular_.push_back({j, packed_index_[j]});
+      }
+    }
+    // The arrays joint_terms reads, in that order (per coordinate: n entries; ints: three blocks of n).
+    packed_log_const_.resize(n);
+    packed_mu_.resize(d * n);
+    packed_inv_sigma_.resize(d * n);
+    packed_ints_.resize(3 * d * n);
+    for (std::size_t j = 0; j < n; ++j) packed_log_const_[j] = log_const_[packed_index_[j]];
+    for (std::size_t k = 0; k < d; ++k) {
+      const std::size_t from = k * components_, to = k * n;
+      std::int32_t* ints = packed_ints_.data() + 3 * k * n;
+      if (dims_[k].kind == Kind::categorical) {
+        for (std::size_t j = 0; j < n; ++j) ints[j] = observed32_[from + packed_index_[j]];
+      } else if (scored_by_cell(dims_[k])) {
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::size_t i = from + packed_index_[j];
+          ints[j] = cell_base_[i];
+          ints[n + j] = cell_lo_[i];
+          ints[2 * n + j] = cell_hi_[i];
+        }
+      } else {
+        for (std::size_t j = 0; j < n; ++j) {
+          packed_mu_[to + j] = mu_[from + packed_index_[j]];
+          packed_inv_sigma_[to + j] = inv_sigma_[from + packed_index_[j]];
+        }
+      }
+    }
+  }
+
+  // The table segment of coordinate k's kernels with h half cells of sigma (0: the clip's sigma,
+  // `lowest`): [-inf, log mass at offsets -R..R, -inf], R the offset past which a cell is 8.5 sigma
+  // away (interval_mass's zero), at most C - 1; its entries are computed now if there are no more of
+  // them than kernels, else when first read (fill_cells).
+  // Kept across fits; the clip's is started again when the clip moves.
+  // The offset between cells past which a kernel of this sigma has no mass (8.5 sigma), at most C - 1.
+  static std::int32_t radius_of(double sigma, std::size_t cells) {
+    return static_cast<std::int32_t>(
+        std::min<double>(static_cast<double>(cells - 1), std::ceil(8.5 * sigma * static_cast<double>(cells) + 0.5)));
+  }
+
+  std::pair<std::int32_t, std::int32_t> segment(std::size_t k, std::size_t h, double lowest) {
+    const std::size_t cells = dims_[k].count;
+    auto& table = cell_tables_[k];
+    if (table.offset.empty()) {
+      table.offset.assign(2 * cells + 1, -1);
+      table.radius.assign(2 * cells + 1, 0);
+      table.filled.assign(2 * cells + 1, 0);
+      table.table.assign(1, -std::numeric_limits<double>::infinity());
+    }
+    const double sigma = h == 0 ? lowest : table.half_sigma[h];
+    const double inv = 1.0 / sigma;
+    if (table.offset[h] >= 0 && (h > 0 || table.clip_inv_sigma == inv)) return {table.offset[h], table.radius[h]};
+    const std::int32_t radius = radius_of(sigma, cells);
+    std::int32_t offset = table.offset[h];
+    if (offset < 0 || radius > table.radius[h]) {
+      offset = static_cast<std::int32_t>(table.table.size());
+      table.table.resize(table.table.size() + 2 * static_cast<std::size_t>(radius) + 3);
+    }
+    double* values = table.table.data() + offset;
+    values[0] = values[2 * radius + 2] = -std::numeric_limits<double>::infinity();
+    const auto size = 2 * static_cast<std::size_t>(radius) + 1;
+    if (size <= components_) {  // no dearer than a pass over the kernels: now
+      const double width = 1.0 / static_cast<double>(cells);
+      for (std::int32_t j = -radius; j <= radius; ++j) {
+        values[radius + 1 + j] = std::log(interval_mass((j - 0.5) * width, (j + 0.5) * width, 0.0, inv));
+      }
+    } else {
+      std::fill(values + 1, values + 2 * radius + 2, std::numeric_limits<double>::quiet_NaN());  // fill_cells
+    }
+    table.offset[h] = offset;
+    table.radius[h] = radius;
+    table.filled[h] = size <= components_ ? static_cast<std::int32_t>(size) : 0;
+    if (h == 0) table.clip_inv_sigma = inv;
+    return {offset, radius};
+  }
+
+  bool uses_neighbours() const { return !multivariate_ || Rules::joint_bandwidth == JointBandwidth::neighbours; }
 
   static double centre(std::size_t c, std::size_t count) {
     return (static_cast<double>(c) + 0.5) / static_cast<double>(count);
@@ -257,6 +480,58 @@ class ParzenEstimator {
     log_peak_.assign(dims.size(), 0.0);
     log_base_.assign(dims.size(), 0.0);
     kernel_offset_.assign(dims.size() + 1, 0);
+    prior_offset_.assign(dims.size(), 0);
+    std::size_t cells = 0;
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      prior_offset_[k] = cells;
+      if (scored_by_cell(dims[k])) cells += dims[k].count;
+    }
+    prior_cell_mass_.assign(cells, std::numeric_limits<double>::quiet_NaN());
+    cell_tables_.assign(dims.size(), {});
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      if (!scored_by_cell(dims[k])) continue;
+      const std::size_t values = dims[k].count;
+      auto& table = cell_tables_[k];
+      for (std::size_t c = 0; c < values; ++c) table.centre.push_back(centre(c, values));
+      for (std::size_t h = 0; h <= 2 * values; ++h) {
+        table.half_sigma.push_back(static_cast<double>(h) / (2.0 * static_cast<double>(values)));
+        table.half_inv_sigma.push_back(1.0 / table.half_sigma.back());
+      }
+    }
+    x_cell_.assign(dims.size(), 0);
+  }
+
+  // numpy's choice(components, p = weights, size = count) into active_.
+  void draw_kernels_as_optuna(LegacyRandomState& rng, std::size_t count) const {
+    active_.resize(count);
+    for (std::size_t& i : active_) {
+      const double u = rng.random_sample();
+      const auto found = std::upper_bound(normalized_.begin(), normalized_.end(), u) - normalized_.begin();
+      i = std::min(static_cast<std::size_t>(found), components_ - 1);
+    }
+  }
+
+  // Coordinate k from kernel i with one uniform of Optuna's stream: a numeric coordinate's by the
+  // truncated normal's inverse CDF, a categorical's against its kernel's cumulative probabilities
+  // (Optuna's kernel (1[choice = observed] + a) / (1 + C a); the prior's uniform).
+  double draw_as_optuna(std::size_t k, std::size_t i, LegacyRandomState& rng) const {
+    const std::size_t at = k * components_ + i;
+    if (dims_[k].kind != Kind::categorical) {
+      const double mu = mu_[at], sigma = sigma_[at];
+      return optuna_truncated_normal_ppf(rng.random_sample(), -mu / sigma, (1.0 - mu) / sigma) * sigma + mu;
+    }
+    const std::size_t choices = dims_[k].count;
+    const bool prior = i + 1 == components_;
+    const double a = prior ? 1.0 : prior_kernel_mass_,
+                 total = prior ? static_cast<double>(choices) : 1.0 + static_cast<double>(choices) * a;
+    const double u = rng.random_sample();
+    std::size_t chosen = 0;
+    double running = 0.0;
+    for (std::size_t choice = 0; choice + 1 < choices; ++choice) {
+      running += ((!prior && observed_[at] == choice ? 1.0 : 0.0) + a) / total;
+      if (running < u) chosen = choice + 1;
+    }
+    return centre(chosen, choices);
   }
 
   std::size_t pick(std::mt19937_64& rng) const {
@@ -281,6 +556,9 @@ class ParzenEstimator {
     const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
     const auto c_count = static_cast<double>(choices);
     for (std::size_t i = 0; i < n; ++i) observed_[base + i] = unit_cell(mu_[base + i], choices);
+    if (multivariate_) {
+      for (std::size_t i = 0; i < n; ++i) observed32_[base + i] = static_cast<std::int32_t>(observed_[base + i]);
+    }
     // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
     const double a = options.prior_weight / static_cast<double>(count);
     prior_kernel_mass_ = a;
@@ -319,8 +597,8 @@ class ParzenEstimator {
   void fit_numeric(std::size_t k, std::size_t n, std::span<const std::uint32_t> sorted, const TpeOptions& options) {
     const std::size_t count = n + 1, base = k * count;
     double* sigma = sigma_.data() + base;
-    if (multivariate_) {
-      // Optuna's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
+    if (!uses_neighbours()) {
+      // Optuna 3's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
       const double dims = static_cast<double>(dims_.size());
       const double width = 0.2 * std::pow(static_cast<double>(std::max<std::size_t>(n, 1)), -1.0 / (dims + 4.0));
       std::fill(sigma, sigma + n, width);
@@ -330,32 +608,59 @@ class ParzenEstimator {
     // The magic clip: sigma in [range / min(100, 1 + n + 1), range] (Bergstra et al. 2011; Optuna).
     const double lowest =
         options.consider_magic_clip || Rules::always_clip ? 1.0 / std::min(100.0, static_cast<double>(n + 2)) : 1e-12;
-    for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
-    sigma[n] = 1.0;  // the prior: the whole range
-    for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
+    if (multivariate_ && scored_by_cell(dims_[k])) {
+      // Whole half cells h (the centres' gaps are whole cells), so that kernels share index_cells'
+      // tables; sigma and 1 / sigma from the coordinate's table of h / (2 C).
+      const auto& table = cell_tables_[k];
+      const auto most = static_cast<std::int64_t>(2 * dims_[k].count);
+      const double halves = static_cast<double>(most), inv_lowest = 1.0 / lowest;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto h = std::min(static_cast<std::int64_t>(sigma[i] * halves + 0.5), most);  // sigma >= 0
+        const bool clipped = table.half_sigma[h] <= lowest;
+        half_cells_[base + i] = clipped ? 0 : static_cast<std::int32_t>(h);
+        sigma[i] = clipped ? lowest : table.half_sigma[h];
+        inv_sigma_[base + i] = clipped ? inv_lowest : table.half_inv_sigma[h];
+      }
+      sigma[n] = 1.0;  // the prior: the whole range
+      inv_sigma_[base + n] = 1.0;
+    } else {
+      for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
+      sigma[n] = 1.0;  // the prior: the whole range
+      for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
+    }
     if (multivariate_) {
       fold_normalizers(k, base, n);
+      if (scored_by_cell(dims_[k])) index_cells(k, base, n, lowest);
     } else {
       merge_kernels(base, count);
     }
   }
 
   // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate
-  // (-log Z only for a coordinate scored by cell masses). The observations share one sigma, so Z
-  // depends on mu only: repeated values reuse it.
+  // (-log Z only for a coordinate scored by cell masses; no sigma for unscaled kernels). Z and sigma
+  // go into the component's product (one log per component, in fit); repeated (mu, sigma) pairs, an
+  // integer's repeats, reuse their Z.
   void fold_normalizers(std::size_t k, std::size_t base, std::size_t n) {
     const double* mu = mu_.data() + base;
+    const double* sigma = sigma_.data() + base;
     const double* inv_sigma = inv_sigma_.data() + base;
     const bool density = !scored_by_cell(dims_[k]);
+    const bool scaled = density && !unscaled_;
     const double log_sqrt_2pi = density ? 0.5 * std::log(2.0 * std::numbers::pi) : 0.0;
-    const double log_sigma = n > 0 && density && !unscaled_ ? std::log(sigma_[base]) : 0.0;
-    const double observed_log = n > 0 && density ? -log_sigma - log_sqrt_2pi : 0.0;
-    recent_.fill({-1.0, 1.0});
+    recent_.fill({-1.0, 0.0, 1.0});
     for (std::size_t i = 0; i < n; ++i) {
-      auto& slot = recent_[unit_cell(mu[i], recent_.size())];
-      if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
-      multiply_mass(i, slot.second);
-      log_const_[i] += observed_log;
+      double mass = 1.0;  // 8.5 sigma from both ends: Z is 1 to the last bit
+      if (mu[i] * inv_sigma[i] <= 8.5 || (1.0 - mu[i]) * inv_sigma[i] <= 8.5) {
+        auto& [at, inv, known] = recent_[unit_cell(mu[i], recent_.size())];
+        if (at != mu[i] || inv != inv_sigma[i]) {
+          at = mu[i];
+          inv = inv_sigma[i];
+          known = inside(at, inv);
+        }
+        mass = known;
+      }
+      multiply_mass(i, scaled ? mass * sigma[i] : mass);
+      log_const_[i] -= log_sqrt_2pi;
     }
     multiply_mass(n, inside(0.5, 1.0));
     log_const_[n] -= log_sqrt_2pi;
@@ -404,40 +709,50 @@ class ParzenEstimator {
     }
   }
 
-  // Univariate bandwidths: the larger gap to a sorted neighbour, the prior's 0.5 included (Optuna's
-  // _ParzenEstimator; hyperopt's adaptive_parzen_normal). Leaves the kernels' order in order_.
+  // Bandwidths by the neighbour rule: the larger gap to a sorted neighbour, the domain's ends counting
+  // as neighbours; unless `consider_endpoints`, the first and last kernel take their inner gap (when
+  // there are two or more centres). The prior's 0.5 is among the centres if Rules::prior_is_neighbour
+  // (Optuna 3, hyperopt's adaptive_parzen_normal), not in Optuna 5. Leaves all kernels, the prior
+  // included, in order of their centres in order_.
   void neighbour_bandwidths(std::size_t base, std::size_t n, std::span<const std::uint32_t> sorted,
                             const TpeOptions& options) {
     double* sigma = sigma_.data() + base;
     const double* mu = mu_.data() + base;
-    // The observations in order, the prior (0.5, the last index) merged in after its equals.
-    // With optuna_stream, repeated values in numpy's argsort order instead, as Optuna's.
-    const std::size_t count = n + 1;
+    const std::size_t count = Rules::prior_is_neighbour ? n + 1 : n;  // the centres the rule sorts
+    // The observations in order, with the prior (0.5, the last index) after its equals when it is
+    // a neighbour. With optuna_stream, repeated values in numpy's argsort order instead, as Optuna's.
     std::size_t j = 0;
     if (options.optuna_stream) {
       numpy_argsort(std::span<const double>(mu, count), order_);
-    } else {
+    } else if constexpr (Rules::prior_is_neighbour) {
       order_.resize(count);
       for (std::size_t r = 0; r < n; ++r) {
         if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
         order_[j++] = sorted[r];
       }
       if (j == n) order_[j] = n;
+    } else {
+      order_.assign(sorted.begin(), sorted.end());
     }
-    if (n == 0) return;
-    if (Rules::lone_bandwidth > 0.0 && n == 1) {
+    if (n > 0 && Rules::lone_bandwidth > 0.0 && n == 1) {
       sigma[0] = Rules::lone_bandwidth;
-      return;
+    } else if (n > 0) {
+      const bool inner_only = !options.consider_endpoints && count >= 2;
+      for (j = 0; j < count; ++j) {
+        const double at = mu[order_[j]];
+        const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
+        const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
+        double width = std::max(at - below, above - at);
+        if (inner_only && j == 0) width = above - at;
+        if (inner_only && j + 1 == count) width = at - below;
+        if (order_[j] < n) sigma[order_[j]] = width;
+      }
     }
-    const bool endpoints = options.consider_endpoints;
-    for (j = 0; j < count; ++j) {
-      const double at = mu[order_[j]];
-      const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
-      const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
-      double width = std::max(at - below, above - at);
-      if (!endpoints && j == 0) width = above - at;
-      if (!endpoints && j + 1 == count) width = at - below;
-      if (order_[j] < n) sigma[order_[j]] = width;
+    if constexpr (!Rules::prior_is_neighbour) {
+      // The prior joins the order (merge_kernels walks the kernels by centre), after its equals.
+      const auto at = std::upper_bound(order_.begin(), order_.end(), 0.5,
+                                       [&](double value, std::size_t i) { return value < mu[i]; });
+      order_.insert(at, n);
     }
   }
 
@@ -458,9 +773,40 @@ class ParzenEstimator {
   // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
   // the log kernel at the observed choice and elsewhere.
   std::vector<double> log_const_, mass_product_, log_peak_, log_base_;
-  std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
+  std::array<std::tuple<double, double, double>, 64> recent_{};  // (mu, 1 / sigma, Z) of recently seen kernels
   std::vector<std::size_t> order_;
+  // Multivariate scoring (log_density): the terms of the observations, what joint_terms reads, x's
+  // cells; per kernel of a categorical its choice, of a linear integer its place in the coordinate's
+  // tables (index_cells); kernels scored one by one; the prior's cell masses.
   std::vector<double> terms_;
+  std::vector<JointTerms::Real> reals_;
+  std::vector<JointTerms::Categorical> categoricals_;
+  std::vector<JointTerms::Cell> cells_;
+  std::vector<std::size_t> x_cell_;
+  std::vector<std::int32_t> observed32_, cell_base_, cell_lo_, cell_hi_, half_cells_;
+  std::vector<std::size_t> irregular_;
+  struct CellTables {
+    std::vector<double> table;                 // segments of log masses by offset (segment())
+    std::vector<std::int32_t> offset, radius;  // by half cells of sigma (0: the clip's)
+    double clip_inv_sigma = 0.0;               // the clip's segment is for this sigma
+    std::vector<std::int32_t> filled;          // by h: entries computed
+    std::vector<std::uint32_t> lazy;           // this fit's kernels whose segment is not yet complete
+    std::vector<double> centre;                // by cell
+    std::vector<double> half_sigma, half_inv_sigma;  // by h: h / (2 C) and its inverse
+  };
+  std::vector<CellTables> cell_tables_;
+  std::vector<std::size_t> prior_offset_;
+  std::vector<double> prior_cell_mass_;
+  // pack(): the coordinate the kernels are bucketed by (no_dim: not packed), the clip's radius there,
+  // where each cell's kernels start (packed_bucket_[cells]: the tail's start), packed position ->
+  // kernel, the tail's irregular kernels (position, kernel), and the arrays joint_terms reads.
+  static constexpr std::size_t no_dim = std::numeric_limits<std::size_t>::max(), pack_threshold = 64;
+  std::size_t packed_dim_ = no_dim, packed_radius_ = 0, packed_tail_ = 0;
+  std::vector<std::size_t> packed_bucket_, fill_position_;
+  std::vector<std::uint32_t> packed_index_, bucketed_;
+  std::vector<std::pair<std::size_t, std::size_t>> packed_irregular_;
+  std::vector<double> packed_log_const_, packed_mu_, packed_inv_sigma_;
+  std::vector<std::int32_t> packed_ints_;
   std::vector<double> normalized_;           // numpy's cdf of the weights (sample_coordinate_as_optuna)
   mutable std::vector<std::size_t> active_;  // sample_coordinate_as_optuna: the kernels drawn
 };

@@ -1,9 +1,10 @@
 #pragma once
 // TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
 // optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
-// algorithm components and their roles for better empirical performance", 2023), with the defaults
-// of Optuna's TPESampler (3.1, the version Debian ships; bench/tpe_vs_optuna.py compares the two
-// piece by piece and over 30 seeds, docs/benchmarks.md "TPE beside Optuna").
+// algorithm components and their roles for better empirical performance", 2023). Tpe<S> follows
+// today's Optuna TPESampler (5.0, tpe::Optuna): multivariate, the constant liar on; Tpe<S,
+// tpe::Optuna3> Optuna 3.1's, Tpe<S, tpe::Hyperopt> hyperopt's (tpe/rules.hpp).
+// docs/tpe_vs_optuna.md compares them with Optuna piece by piece, trial by trial and over seeds.
 //
 // After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
 // from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
@@ -11,48 +12,37 @@
 // unit cube, l(x) to below and g(x) to above; `candidates` (24) draws from l are scored by
 // log l(x) - log g(x) and the best is asked.
 //
-// The estimators, as Optuna's _ParzenEstimator:
+// The estimators (tpe/parzen_estimator.hpp), as Optuna's _ParzenEstimator:
 // - components: one kernel per observation plus a prior kernel (a Gaussian at 0.5 with sigma 1, the
 //   whole range, on numeric coordinates; uniform on categoricals) of weight `prior_weight` (1);
 // - mixture weights: Optuna's default_weights, oldest first: 1 for all of n <= 25 observations, else
 //   a ramp from 1/n to 1 for the n - 25 oldest and 1 for the newest 25 (hyperopt's linear forgetting);
-// - numeric coordinates: Gaussians truncated to [0, 1]. Univariate bandwidths by Optuna's rule: sorted
-//   with the prior's 0.5, each kernel's sigma is the larger gap to its neighbours, the domain's ends
-//   counting as neighbours; unless `consider_endpoints`, the first and last kernel take their inner
-//   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
-//   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
+// - numeric coordinates: Gaussians truncated to [0, 1], with bandwidths by the neighbour rule: sorted,
+//   each kernel's sigma is the larger gap to its neighbours, the domain's ends counting as
+//   neighbours; unless `consider_endpoints`, the first and last kernel take their inner gap (with
+//   two or more observations). Optuna 5 sorts the observations alone, Optuna 3.1 and hyperopt with
+//   the prior's 0.5; Optuna 3.1's multivariate TPE has the Scott-like 0.2 n^(-1/(d+4)) instead.
+//   Then the "magic clip" to [1 / min(100, n + 2), 1] ([1e-12, 1] without it);
 // - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
 //   a = prior_weight / (n + 1) and C choices;
-// - the score of a real coordinate (and of a log-scale integer): the mixture of the truncated
-//   kernels, each kernel w N(x; mu, sigma) / Z with Z its mass in [0, 1] (`kernel_height` density,
-//   Optuna from 3.5) or, the default of tpe::Optuna, w sigma N(x; mu, sigma) / Z: without its
-//   1 / sigma, as Optuna 3.1 to 3.4 score (their _truncnorm.logpdf drops log(scale)), so that narrow
-//   kernels are not taller than wide ones. Not a density, but it finds better configs here: over 200
-//   seeds the median best after 50 / 200 trials on Branin 0.557 / 0.4032 against 0.651 / 0.4041, on
-//   Hartmann-6 -2.738 / -3.239 against -2.542 / -3.170. A linear integer: its cell's mass (below).
-// Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
-// does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
-// joint kernel per observation (a product over coordinates, one component choice per draw) and
-// scores whole points, as Optuna's multivariate TPE.
+// - a real coordinate (and a log-scale integer) is scored by the density of the truncated mixture
+//   (`kernel_height` density; tpe::Optuna3's default, unscaled, drops each kernel's 1 / sigma as
+//   Optuna 3.1 to 3.4 did), a linear integer by the mass of its cell (Optuna's discretized truncated
+//   Gaussian).
+// Multivariate (tpe::Optuna's default) uses one joint kernel per observation (a product over
+// coordinates, one component choice per draw) and scores whole points; univariate treats each
+// coordinate on its own, as Optuna's independent sampling: each coordinate draws its own candidates
+// and keeps its own best.
 //
-// Pending trials: with `constant_liar` (the default here; Optuna's is false, but mahpo studies run
-// trials in parallel) trials asked and not yet told join the above group, as the worst losses, and
-// don't count in n, as in Optuna.
-//
-// The rules are a policy (tpe/rules.hpp): Tpe<S> (= Tpe<S, tpe::Optuna>) as above; Tpe<S, tpe::Hyperopt>
-// follows hyperopt's TPE (v0.1.2 and on) instead: gamma(n) = min(ceil(sqrt(n) / 4), 25), one
-// observation gets sigma 0.5 (otherwise the neighbour rule without the domain's ends), categoricals as
-// weighted counts plus `prior_weight` pseudo-counts; univariate, magic clip always. Hyperopt starts
-// with 20 random trials: set `startup_trials` for that.
+// Pending trials: with `constant_liar` (the default, as Optuna 5) trials asked and not yet told join
+// the above group, as the worst losses, and don't count in n.
 //
 // Choices the references leave open, or where mahpo differs:
 // - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
 //   own equal cells, as Optuna's int ranges widened by half a step).
 // - Integers are drawn as continuous coordinates and snapped to their cell's centre
-//   (P::encode(P::decode(u)), search::snap per coordinate), as Optuna rounds its draws. A linear
-//   integer is scored by the mass of its cell under each truncated kernel (Optuna's discretized
-//   truncated Gaussian, its IntDistribution with a step); a log-scale integer by the density at its
-//   point of log space (Optuna's log IntDistribution has no step and is scored likewise).
+//   (P::encode(P::decode(u)), search::snap per coordinate), as Optuna rounds its draws. A log-scale
+//   integer is scored by the density at its point of log space (Optuna 5: by its cell's mass there).
 // - gamma in exact integers: the same as Optuna's ceil(0.1 * n) in doubles for every n up to 10^6
 //   (checked), and beyond any n a study reaches.
 // - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
@@ -60,13 +50,15 @@
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
 //   seed.
 // - `optuna_stream` draws Optuna's random numbers instead (numpy's RandomState(seed) streams, Optuna's
-//   order of draws, its inverse-CDF truncated normals, numpy's argsort order of repeated values for
-//   the bandwidths: tpe/optuna_stream.hpp), univariate only: then Tpe<S> asks Optuna 3.1's
-//   TPESampler(seed)'s trials, trial for trial, to the last bits of rounding (integers exactly; tests/
-//   search/test_tpe_optuna_traces.cpp: 200 trials of seeds 0-2 on Branin and the LeNet quadratic).
+//   order of draws, its inverse-CDF truncated normals, numpy's argsort order of repeated values:
+//   tpe/optuna_stream.hpp): then Tpe<S> asks Optuna 5's TPESampler(seed)'s trials, and Tpe<S,
+//   tpe::Optuna3> (univariate) Optuna 3.1's, trial for trial, to the last bits of rounding (integers
+//   exactly; tests/search/test_tpe_optuna_traces.cpp).
 // - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
 //   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
-//   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
+//   and fit. Multivariate scores are computed for all kernels at once, vectorized
+//   (tpe/joint_terms.hpp). The fit is redone only when a tell (or, with the liar, an ask) changed
+//   the history.
 
 #include <algorithm>
 #include <array>
@@ -117,6 +109,9 @@ class Tpe {
         cell_[k] = [](double u) { return static_cast<std::size_t>(P::decode(u) - P::lower); };
       }
     });
+    for (std::size_t k = 0; k < S::dimension; ++k) name_order_[k] = k;
+    std::stable_sort(name_order_.begin(), name_order_.end(),
+                     [&](std::size_t a, std::size_t b) { return dims_[a].name < dims_[b].name; });
     memo_offset_[0] = 0;
     for (std::size_t k = 0; k < S::dimension; ++k) {
       const bool memoized = cell_[k] != nullptr && dims_[k].count <= memo_limit;
@@ -128,7 +123,7 @@ class Tpe {
     const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
     const Trial<S>& trial = history_.add(
         startup ? (tpe_.optuna_stream ? startup_as_optuna() : S::sample(rng_)) : propose(), options_.budget);
-    if (!tpe_.multivariate) index(trial.id);
+    index(trial.id);
     return trial;
   }
 
@@ -138,15 +133,18 @@ class Tpe {
 
   const SearchOptions& options() const { return options_; }
   const TpeOptions& tpe_options() const { return tpe_; }
-  nlohmann::json options_json() const { return tpe_; }
+  // The options as the journal records them: `multivariate` resolved, and the rules' revision.
+  nlohmann::json options_json() const {
+    nlohmann::json json = tpe_;
+    if (!Rules::revision.empty()) json["rules"] = Rules::revision;
+    return json;
+  }
   // The pending trial `id` was run with `config` (see Searcher::replace): its point moves in the
   // coordinate orders, and the next ask refits (with the liar, the point is in g's kernels).
   void replace(std::size_t id, const Config<S>& config) {
     history_.replace(id, config, name);
-    if (!tpe_.multivariate) {
-      for (auto& list : by_coordinate_) list.erase(std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)));
-      index(id);
-    }
+    for (auto& list : by_coordinate_) list.erase(std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)));
+    index(id);
     fitted_ = false;
   }
   const History<S>& history() const { return history_; }
@@ -165,9 +163,12 @@ class Tpe {
 
   static TpeOptions checked(TpeOptions tpe, std::uint64_t seed) {
     if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
-    if (tpe.optuna_stream && tpe.multivariate) {
-      throw std::invalid_argument(
-          "mahpo::tpe: optuna_stream draws as Optuna's univariate TPE; it can't be multivariate");
+    tpe.multivariate = tpe::multivariate<Rules>(tpe);
+    if (tpe.optuna_stream && *tpe.multivariate && Rules::optuna_stream != tpe::OptunaStream::optuna5) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::{}: optuna_stream draws as Optuna 3.1's univariate TPE; set multivariate = false (Optuna 5's "
+          "multivariate draws are tpe::Optuna's, the default)",
+          Rules::searcher_name));
     }
     if (tpe.optuna_stream && seed > std::numeric_limits<std::uint32_t>::max()) {
       throw std::invalid_argument(fmt::format(
@@ -208,7 +209,7 @@ class Tpe {
   Config<S> propose() {
     fit();
     std::array<double, S::dimension> point{};
-    if (tpe_.multivariate) {
+    if (*tpe_.multivariate) {
       propose_joint(point);
     } else {
       for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
@@ -252,7 +253,7 @@ class Tpe {
       position_[entry.id] = static_cast<std::uint32_t>(points.size());
       points.push_back(entry.point.data());
     }
-    if (!tpe_.multivariate) {
+    if (!*tpe_.multivariate || Rules::joint_bandwidth == tpe::JointBandwidth::neighbours) {
       const std::size_t nb = below_points_.size(), na = above_points_.size();
       below_sorted_.resize(S::dimension * nb);
       above_sorted_.resize(S::dimension * na);
@@ -324,12 +325,18 @@ class Tpe {
     return S::from_unit_cube(point);
   }
 
-  // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
+  // Multivariate: the best of `candidates` joint draws from l, by log l - log g (the first of equal
+  // scores). With optuna_stream the draws are Optuna 5's, from its TPE sampler's stream.
   void propose_joint(std::array<double, S::dimension>& point) {
     std::array<double, S::dimension> candidate{};
     double best_score = -std::numeric_limits<double>::infinity();
+    if (tpe_.optuna_stream) below_.sample_points_as_optuna(model_stream_, name_order_, tpe_.candidates, draws_);
     for (std::size_t c = 0; c < tpe_.candidates; ++c) {
-      below_.sample_point(candidate, rng_);
+      if (tpe_.optuna_stream) {
+        std::copy_n(draws_.begin() + static_cast<std::ptrdiff_t>(c * S::dimension), S::dimension, candidate.begin());
+      } else {
+        below_.sample_point(candidate, rng_);
+      }
       for (std::size_t k = 0; k < S::dimension; ++k) candidate[k] = snapped(k, candidate[k]);
       const double value = below_.log_density(candidate) - above_.log_density(candidate);
       if (c == 0 || value > best_score) {
@@ -351,6 +358,7 @@ class Tpe {
   std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
   std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
   std::array<std::size_t, S::dimension + 1> memo_offset_{};
+  std::array<std::size_t, S::dimension> name_order_{};  // coordinates by name: Optuna's order of joint draws
   std::size_t usable_ = 0;
   std::array<std::vector<std::uint32_t>, S::dimension> by_coordinate_;
 
