@@ -70,13 +70,14 @@ Problem make_problem(std::uint64_t seed) {
     return Problem{};
 }
 
-// Runs make(SearchOptions) -> searcher on `Problem` for seeds 0..seeds-1, trials asked and told one at a time.
+// Runs make(SearchOptions) -> searcher on `Problem` for seeds first_seed..first_seed+seeds-1, trials
+// asked and told one at a time.
 template <typename Problem, typename Make>
-Row run(std::string name, std::size_t seeds, Make&& make) {
+Row run(std::string name, std::size_t seeds, Make&& make, std::uint64_t first_seed = 0) {
   constexpr bool maximize = Problem::goal == mahpo::Goal::maximize;
   Row row{std::move(name), {}, {}, 0.0};
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t seed = 0; seed < seeds; ++seed) {
+  for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     auto searcher = make(SearchOptions{.seed = seed, .goal = Problem::goal});
     const Problem problem = make_problem<Problem>(seed);
     double top = maximize ? -1e300 : 1e300, top_expected = top;

@@ -1,10 +1,14 @@
 // mahpo's TPE beside Optuna's TPESampler, the reference it follows: the C++ half of
 // bench/tpe_vs_optuna.py, which runs Optuna and compares. Not timing.
 //
-//   tpe_vs_optuna runs SEEDS PROBLEM...   the best value after 25, 50, 100 and 200 trials of tpe
-//                                         (its defaults; kernel_height density; unscaled) and of
-//                                         bohb for seeds 0..SEEDS-1, as CSV lines
-//                                         problem,searcher,seed,trials,best
+//   tpe_vs_optuna runs SEEDS PROBLEM... [--first-seed F] [--variants]
+//                                         the best value after 25, 50, 100 and 200 trials of tpe (its
+//                                         defaults: Optuna 5's multivariate TPE), tpe_independent
+//                                         (univariate), tpe_optuna3 (Optuna 3.1's rules, univariate and
+//                                         multivariate: mahpo's two TPEs before issue 37) and bohb for
+//                                         seeds F..F+SEEDS-1, as CSV lines problem,searcher,seed,trials,best;
+//                                         --variants adds the variants the defaults were chosen among
+//   (fit and propose use tpe::Optuna3, the 3.1 anchor's pieces)
 //   tpe_vs_optuna fit PROBLEM             reads {"points": [[u, ...], ...], "values": [...],
 //                                         "queries": [[u, ...], ...], "kernel_height": "rules"
 //                                         (optional: rules, density or unscaled)} (unit-cube points, oldest
@@ -14,9 +18,10 @@
 //                                         there, as JSON
 //   tpe_vs_optuna propose PROBLEM SEEDS   reads {"points", "values"}; prints the first proposal after
 //                                         that history of seeds 0..SEEDS-1 (unit cube), as JSON
-//   tpe_vs_optuna trace PROBLEM SEEDS TRIALS
-//                                         tpe with optuna_stream (Optuna's random draws), seeds
-//                                         0..SEEDS-1: every trial's config (the parameters' values)
+//   tpe_vs_optuna trace PROBLEM SEEDS TRIALS [--anchor 3.1|5]
+//                                         tpe with optuna_stream (Optuna's random draws: 3.1's TPE by
+//                                         tpe::Optuna3, the default; 5's multivariate TPE by tpe::Optuna),
+//                                         seeds 0..SEEDS-1: every trial's config (the parameters' values)
 //                                         and value, as CSV lines seed,trial,value,param...
 //
 // Problems: branin, hartmann6 (minimized), quadratic (the LeNet quadratic, maximized: its values
@@ -28,11 +33,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -40,32 +47,57 @@ namespace {
 using namespace mahpo::search;
 using nlohmann::json;
 
+// Rules the defaults were chosen among (--variants, with options): today's Optuna with the prior
+// among the neighbours (as Optuna 3), or with Optuna 3's joint bandwidths.
+struct PriorNeighbour : mahpo::search::tpe::Optuna {
+  static constexpr bool prior_is_neighbour = true;
+};
+struct ScottJoint : mahpo::search::tpe::Optuna {
+  static constexpr auto joint_bandwidth = mahpo::search::tpe::JointBandwidth::scott;
+};
+
 template <typename Problem>
-void runs(std::string_view problem, std::size_t seeds) {
+void runs(std::string_view problem, std::size_t seeds, std::uint64_t first, bool variants) {
   using S = typename Problem::space;
   const auto print = [&](const mahpo::bench::Row& row) {
     for (std::size_t c = 0; c < mahpo::bench::checkpoints.size(); ++c) {
-      for (std::size_t seed = 0; seed < seeds; ++seed) {
-        fmt::print("{},{},{},{},{:.17g}\n", problem, row.searcher, seed, mahpo::bench::checkpoints[c],
-                   row.best[c][seed]);
+      for (std::size_t s = 0; s < seeds; ++s) {
+        fmt::print("{},{},{},{},{:.17g}\n", problem, row.searcher, first + s, mahpo::bench::checkpoints[c],
+                   row.best[c][s]);
       }
     }
+    std::fflush(stdout);
   };
-  print(mahpo::bench::run<Problem>("tpe", seeds, [](SearchOptions options) { return Tpe<S>(options); }));
-  for (const KernelHeight height : {KernelHeight::density, KernelHeight::unscaled}) {
-    const std::string name = fmt::format("tpe_{}", nlohmann::json(height).get<std::string>());
+  const auto tpe = [&](std::string name, TpeOptions options, auto rules) {
     print(mahpo::bench::run<Problem>(
-        name, seeds, [&](SearchOptions options) { return Tpe<S>(options, TpeOptions{.kernel_height = height}); }));
+        std::move(name), seeds,
+        [&](SearchOptions search) { return Tpe<S, typename decltype(rules)::type>(search, options); }, first));
+  };
+  using Default = std::type_identity<tpe::Optuna>;
+  tpe("tpe", {}, Default{});
+  tpe("tpe_independent", {.multivariate = false}, Default{});
+  tpe("tpe_optuna3", {}, std::type_identity<tpe::Optuna3>{});
+  tpe("tpe_optuna3_multivariate", {.multivariate = true}, std::type_identity<tpe::Optuna3>{});  // before issue 37
+  if (variants) {
+    tpe("tpe_unscaled", {.kernel_height = KernelHeight::unscaled}, Default{});  // Optuna 3.1's scores
+    tpe("tpe_unscaled_candidates32", {.candidates = 32, .kernel_height = KernelHeight::unscaled}, Default{});
+    tpe("tpe_prior_neighbour", {}, std::type_identity<PriorNeighbour>{});
+    tpe("tpe_scott", {}, std::type_identity<ScottJoint>{});
+    tpe("tpe_endpoints", {.consider_endpoints = true}, Default{});
+    tpe("tpe_candidates32", {.candidates = 32}, Default{});
+    tpe("tpe_candidates48", {.candidates = 48}, Default{});
+    tpe("tpe_startup20", {.startup_trials = 20}, Default{});
   }
-  print(mahpo::bench::run<Problem>("bohb", seeds, [](SearchOptions options) { return Bohb<S>(options); }));
+  print(mahpo::bench::run<Problem>(
+      "bohb", seeds, [](SearchOptions options) { return Bohb<S>(options); }, first));
 }
 
 // A Tpe that has asked and been told the given history (each ask's config replaced by the given one).
 template <typename Problem>
-Tpe<typename Problem::space> told(const json& input, std::uint64_t seed) {
+Tpe<typename Problem::space, tpe::Optuna3> told(const json& input, std::uint64_t seed) {
   using S = typename Problem::space;
   const auto height = input.value("kernel_height", nlohmann::json("rules")).get<KernelHeight>();
-  Tpe<S> tpe(SearchOptions{.seed = seed, .goal = Problem::goal}, TpeOptions{.kernel_height = height});
+  Tpe<S, tpe::Optuna3> tpe(SearchOptions{.seed = seed, .goal = Problem::goal}, TpeOptions{.kernel_height = height});
   const auto& points = input.at("points");
   const auto& values = input.at("values");
   if (points.size() != values.size()) throw std::invalid_argument("points and values differ in length");
@@ -128,12 +160,12 @@ void propose(const json& input, std::size_t seeds) {
 }
 
 // Tpe drawing Optuna's random numbers (TpeOptions::optuna_stream): its trials, to compare one by one.
-template <typename Problem>
+template <typename Problem, typename Rules>
 void trace(std::size_t seeds, std::size_t trials) {
   using S = typename Problem::space;
   for (std::size_t seed = 0; seed < seeds; ++seed) {
     const Problem problem = mahpo::bench::make_problem<Problem>(seed);
-    Tpe<S> tpe(SearchOptions{.seed = seed, .goal = Problem::goal}, TpeOptions{.optuna_stream = true});
+    Tpe<S, Rules> tpe(SearchOptions{.seed = seed, .goal = Problem::goal}, TpeOptions{.optuna_stream = true});
     for (std::size_t t = 0; t < trials; ++t) {
       const auto trial = tpe.ask();
       const auto result = problem(trial.config, trial.budget);
@@ -159,8 +191,8 @@ void with_problem(std::string_view name, F&& f) {
 
 int usage() {
   fmt::print(stderr,
-             "usage: tpe_vs_optuna runs SEEDS PROBLEM... | fit PROBLEM | propose PROBLEM SEEDS | trace PROBLEM SEEDS "
-             "TRIALS\n"
+             "usage: tpe_vs_optuna runs SEEDS PROBLEM... [--first-seed F] [--variants] | fit PROBLEM |\n"
+             "       propose PROBLEM SEEDS | trace PROBLEM SEEDS TRIALS [--anchor 3.1|5]\n"
              "       (problems: branin hartmann6 quadratic; fit and propose read JSON on stdin)\n");
   return 2;
 }
@@ -172,16 +204,37 @@ int main(int argc, char** argv) try {
   const std::string_view mode = argv[1];
   if (mode == "runs") {
     const std::size_t seeds = std::strtoul(argv[2], nullptr, 10);
-    if (seeds == 0 || argc < 4) return usage();
+    std::uint64_t first = 0;
+    bool variants = false;
+    std::vector<std::string_view> problems;
     for (int a = 3; a < argc; ++a) {
-      with_problem(argv[a], [&](auto type) { runs<typename decltype(type)::type>(argv[a], seeds); });
+      const std::string_view arg = argv[a];
+      if (arg == "--first-seed" && a + 1 < argc) {
+        first = std::strtoull(argv[++a], nullptr, 10);
+      } else if (arg == "--variants") {
+        variants = true;
+      } else {
+        problems.push_back(arg);
+      }
+    }
+    if (seeds == 0 || problems.empty()) return usage();
+    for (const std::string_view name : problems) {
+      with_problem(name, [&](auto type) { runs<typename decltype(type)::type>(name, seeds, first, variants); });
     }
     return 0;
   }
-  if (mode == "trace" && argc == 5) {
+  if (mode == "trace" && (argc == 5 || (argc == 7 && std::string_view(argv[5]) == "--anchor"))) {
     const std::size_t seeds = std::strtoul(argv[3], nullptr, 10), trials = std::strtoul(argv[4], nullptr, 10);
-    if (seeds == 0 || trials == 0) return usage();
-    with_problem(argv[2], [&](auto type) { trace<typename decltype(type)::type>(seeds, trials); });
+    const std::string_view anchor = argc == 7 ? argv[6] : "3.1";
+    if (seeds == 0 || trials == 0 || (anchor != "3.1" && anchor != "5")) return usage();
+    with_problem(argv[2], [&](auto type) {
+      using Problem = typename decltype(type)::type;
+      if (anchor == "5") {
+        trace<Problem, tpe::Optuna>(seeds, trials);
+      } else {
+        trace<Problem, tpe::Optuna3>(seeds, trials);
+      }
+    });
     return 0;
   }
   if (mode == "fit") {

@@ -1,63 +1,135 @@
 #!/usr/bin/python3
-"""mahpo's TPE beside Optuna's TPESampler, the reference it follows (Optuna is an optional peer:
-Debian's python3-optuna, seen by /usr/bin/python3 only). Five parts, any of them by name:
+"""mahpo's TPE beside Optuna's TPESampler, the reference it follows. Two anchors: Optuna 3.1.0 (Debian's
+python3-optuna, seen by /usr/bin/python3 only; the default), whose independent TPE mahpo's
+Tpe<S, tpe::Optuna3> reproduces, and a newer Optuna (>= 4) from a source tree named by --optuna-source,
+whose TPESampler(seed=seed), the multivariate TPE with constant_liar=True, mahpo's default Tpe<S> reproduces. Every table's heading names
+the anchor: "Optuna <version> (Debian package)" or "Optuna <version> (source, commit <12 hex>)".
+Five parts, any of them by name:
 
-  pieces    the same histories (30 and 80 prior draws per problem, their values) given to both; the
-            split into below and above, the weights, the kernels' centres and bandwidths (after the
-            clip; the prior is the last kernel) and the log densities of l and g at 200 points,
-            compared number by number, per kind of coordinate (real, log-scale real, integer)
-  proposals the first proposal after one such history, 1000 seeds each side: two-sample
+  pieces    (3.1 only) the same histories (30 and 80 prior draws per problem, their values) given to
+            both; the split into below and above, the weights, the kernels' centres and bandwidths
+            (after the clip; the prior is the last kernel) and the log densities of l and g at 200
+            points, compared number by number, per kind of coordinate (real, log-scale real, integer)
+  proposals (3.1 only) the first proposal after one such history, 1000 seeds each side: two-sample
             Kolmogorov-Smirnov per coordinate (what the candidates and the score make of the pieces)
-  runs      Branin, Hartmann-6 and the LeNet quadratic, 30 seeds each side, trials asked and told
-            one at a time: median best after 25/50/100/200 trials, its standard error (bootstrap),
-            the difference in standard errors, Mann-Whitney's p; mahpo's BOHB beside them
-  stream    mahpo's TPE drawing Optuna's random numbers (TpeOptions::optuna_stream) beside Optuna,
-            seeds 0-29, 200 trials: the trials compared one by one (how many seeds agree on every
-            trial, the first trial that differs), and the median best of both
-  cost      Optuna's ask+tell after 200 told trials on bench_searchers' stand-in space, and mahpo's
-            TPE there from bench_searchers in the same run: the ratio
+  runs      Branin, Hartmann-6 and the LeNet quadratic, seeds F..F+SEEDS-1 each side, trials asked and
+            told one at a time: median best after 25/50/100/200 trials and its standard error
+            (bootstrap) for every mahpo searcher that `tpe_vs_optuna runs` prints and for Optuna's
+            samplers (3.1: as shipped and with 3.5's logpdf; >= 4: TPESampler(seed=seed), the
+            multivariate default, and multivariate=False, the independent TPE); each mahpo searcher
+            against each Optuna sampler (difference in standard errors, Mann-Whitney's p); the
+            distance of the median best to the optimum; and over the 9 cells of 3 problems x
+            50/100/200 trials, each searcher's distance over Optuna's default's: geometric mean and
+            largest ratio
+  stream    mahpo's TPE drawing Optuna's random numbers (`tpe_vs_optuna trace`, with `--anchor 5`
+            for Optuna >= 4) beside Optuna's TPESampler(seed=seed), seeds 0..SEEDS-1, 200 trials:
+            the trials compared one by one (how many seeds agree on every trial, the first trial
+            that differs), and the median best of both
+  cost      Optuna's ask+tell after 200 and 1000 told trials (--finished) on bench_searchers' stand-in
+            space, median of 40, and every bench_searchers benchmark ask_tell<Tpe...<PaperStandIn>>
+            at the same sizes (median of 3 repetitions): the ratio
 
-  /usr/bin/python3 bench/tpe_vs_optuna.py [--build build] [--seeds 30] [part...]   (all by default)
+  /usr/bin/python3 bench/tpe_vs_optuna.py [--build build] [--seeds 30] [part...]
+  /usr/bin/python3 bench/tpe_vs_optuna.py --optuna-source /work/optuna5 runs stream cost
+  /usr/bin/python3 bench/tpe_vs_optuna.py --optuna-source /work/optuna5 --first-seed 100 \\
+      --cache runs.csv runs
+  /usr/bin/python3 bench/tpe_vs_optuna.py --optuna-source /work/optuna5 --optuna-only \\
+      --cache runs.csv runs cost
+
+All parts by default (for Optuna >= 4: runs, stream, cost). --first-seed F moves runs' seeds (held-out
+seeds: e.g. --first-seed 100; stream always starts at 0). --optuna-only runs Optuna's side of runs and
+cost alone (no build needed): its medians, distances and timings. --cache FILE keeps Optuna's runs
+(CSV: version, commit, problem, sampler, seed, trials, best) and reads them back instead of running
+them again. --optuna-commit SHA names the source tree's commit (default: HEAD of the mirror
+/work/.mirror/optuna+optuna/repo when it exists and --optuna-source is given, else unknown).
+--finished N... takes the told trials of cost (default 200 1000; name the parts before it).
 
 In runs the random streams differ between the two, so single cells differ by noise: the comparison
-is of distributions; stream gives mahpo Optuna's draws and compares trial by trial. Prints Markdown; problems are copies of include/mahpo/problems/synthetic.hpp, checked
-against mahpo's values at the pieces' queries.
+is of distributions; stream gives mahpo Optuna's draws and compares trial by trial. Prints Markdown;
+problems are copies of include/mahpo/problems/synthetic.hpp, checked against mahpo's values at the
+pieces' queries.
 """
 
 import argparse
+import csv
 import json
 import math
+import os
+import pathlib
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
-try:
-    import optuna
-    from optuna.distributions import FloatDistribution, IntDistribution
-    from optuna.samplers._tpe import _truncnorm
-    from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator, _ParzenEstimatorParameters
-    from optuna.samplers._tpe.sampler import _split_observation_pairs, default_gamma, default_weights
-except ImportError:
-    sys.exit("tpe_vs_optuna: Optuna is not installed: apt-get install python3-optuna, then run this with /usr/bin/python3")
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+optuna = None  # imported by load_optuna, from --optuna-source when given
 
 CHECKPOINTS = (25, 50, 100, 200)
+SUMMARY_CHECKPOINTS = (50, 100, 200)
+OPTUNA_MIRROR = "/work/.mirror/optuna+optuna/repo"
+
+
+def load_optuna(source):
+    """Imports Optuna (from `source` first on sys.path when given) into the module's `optuna`."""
+    global optuna
+    if source:
+        sys.path.insert(0, str(pathlib.Path(source).resolve()))
+    try:
+        import optuna as imported
+    except ImportError as error:
+        sys.exit(f"tpe_vs_optuna: can't import Optuna ({error}): apt-get install python3-optuna and run this with "
+                 "/usr/bin/python3, or name a source tree with --optuna-source")
+    optuna = imported
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def optuna_major():
+    return int(optuna.__version__.split(".")[0])
+
+
+class Anchor:
+    """Which Optuna the tables compare with: its version, the commit of a source tree, a heading's words."""
+
+    def __init__(self, source, commit):
+        self.version = optuna.__version__
+        if commit is None:
+            commit = "unknown"
+            if source and os.path.exists(OPTUNA_MIRROR):
+                done = subprocess.run(["git", f"--git-dir={OPTUNA_MIRROR}", "rev-parse", "HEAD"],
+                                      capture_output=True, text=True)
+                if done.returncode == 0:
+                    commit = done.stdout.strip()
+        self.commit = commit
+        self.modern = optuna_major() >= 4
+        origin = f"source, commit {commit[:12]}" if source else "Debian package"
+        self.label = f"Optuna {self.version} ({origin})"
+
+
+def require_31(part):
+    if optuna_major() >= 4:
+        sys.exit(f"tpe_vs_optuna: '{part}' compares mahpo with Optuna 3.1's internals (its Parzen estimators and "
+                 f"first proposals), not with Optuna {optuna.__version__}: run it without --optuna-source")
+
 
 # Optuna 3.1 to 3.4 score a real parameter's kernels without their 1 / sigma: _truncnorm.logpdf
 # standardizes x but does not subtract log(scale) (fixed in 3.5, commit 206e719 "Fix logpdf for
 # scaled truncnorm"). `fixed(True)` puts 3.5's logpdf in place, to compare with both.
-_shipped_logpdf = _truncnorm.logpdf
-
-
-def _logpdf_with_scale(x, a, b, loc=0, scale=1):
-    return _shipped_logpdf(x, a, b, loc, scale) - np.log(scale)
+_shipped_logpdf = None
 
 
 def fixed(on):
-    _truncnorm.logpdf = _logpdf_with_scale if on else _shipped_logpdf
+    global _shipped_logpdf
+    from optuna.samplers._tpe import _truncnorm
+    if _shipped_logpdf is None:
+        _shipped_logpdf = _truncnorm.logpdf
+
+    def logpdf_with_scale(x, a, b, loc=0, scale=1):
+        return _shipped_logpdf(x, a, b, loc, scale) - np.log(scale)
+
+    _truncnorm.logpdf = logpdf_with_scale if on else _shipped_logpdf
 
 
 # --- The problems: (name, kind, low, high) per free coordinate in mahpo's unit-cube order. -------------
@@ -92,8 +164,8 @@ class Problem:
     def distribution(self, k):
         _, kind, low, high = self.params[k]
         if kind == "int":
-            return IntDistribution(low, high)
-        return FloatDistribution(low, high, log=kind == "log")
+            return optuna.distributions.IntDistribution(low, high)
+        return optuna.distributions.FloatDistribution(low, high, log=kind == "log")
 
     def bounds(self, k):
         """Optuna's Parzen bounds of coordinate k (its internal scale): mahpo's unit cube maps onto them."""
@@ -159,8 +231,15 @@ PROBLEMS = {
 }
 
 
+# The best values (Hartmann-6's to the digits of its usual citation; the quadratic's at its best config).
+OPTIMA = {"branin": 0.397887357729739, "hartmann6": -3.32236801141551, "quadratic": 0.99}
+
+
 def mahpo(build, *args, stdin=None):
-    done = subprocess.run([f"{build}/bench/tpe_vs_optuna", *args], input=stdin, capture_output=True, text=True)
+    binary = f"{build}/bench/tpe_vs_optuna"
+    if not os.path.exists(binary):
+        sys.exit(f"tpe_vs_optuna: {binary} is not built (or use --optuna-only for Optuna's side alone)")
+    done = subprocess.run([binary, *args], input=stdin, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"tpe_vs_optuna: mahpo's side failed: {done.stderr.strip()}")
     return done.stdout
@@ -192,6 +271,8 @@ class stable_argsort:
 
 
 def optuna_fit(problem, configs, values):
+    from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator, _ParzenEstimatorParameters
+    from optuna.samplers._tpe.sampler import _split_observation_pairs, default_gamma, default_weights
     n = len(values)
     scores = [(-float("inf"), [problem.sign * v]) for v in values]
     below, above = _split_observation_pairs(scores, default_gamma(n), None)
@@ -206,8 +287,9 @@ def optuna_fit(problem, configs, values):
     return below, above, fits
 
 
-def pieces(build):
-    print("\n## The pieces, the same histories given to both\n")
+def pieces(build, anchor):
+    require_31("pieces")
+    print(f"\n## The pieces, the same histories given to both: {anchor.label}\n")
     print("Largest absolute difference over every kernel (centres and bandwidths in the unit cube, weights; "
           "bandwidths also per value as multisets, which ignores the order among an integer's repeated values) "
           "and over 200 query points (log l, log g: a density in the unit cube, a linear integer's cell mass), "
@@ -283,8 +365,9 @@ def ks_p(d, n, m):
     return max(0.0, min(1.0, 2.0 * sum((-1) ** (j - 1) * math.exp(-2.0 * j * j * lam * lam) for j in range(1, 101))))
 
 
-def proposals(build, seeds=1000):
-    print(f"\n## The first proposal after the same history, {seeds} seeds each side\n")
+def proposals(build, anchor, seeds=1000):
+    require_31("proposals")
+    print(f"\n## The first proposal after the same history, {seeds} seeds each side: {anchor.label}\n")
     print("Two-sample Kolmogorov-Smirnov statistic D per coordinate (p: the chance of a D this large when both "
           "draw from one distribution; for integers D is conservative):\n")
     print("| problem | history | coordinate | kind | D | p |")
@@ -311,20 +394,125 @@ def proposals(build, seeds=1000):
 
 # --- runs --------------------------------------------------------------------------------------------
 
-def optuna_runs(problem, seeds):
-    best = {c: [] for c in CHECKPOINTS}
-    for seed in range(seeds):
-        study = optuna.create_study(direction=problem.direction, sampler=optuna.samplers.TPESampler(seed=seed))
-        top = None
+class Sampler:
+    """One of Optuna's samplers in runs: its column's label, how to make it for a seed, and whether
+    3.5's logpdf is put in place while it runs (3.1 only)."""
+
+    def __init__(self, label, make, with_fix=False):
+        self.label, self.make, self.with_fix = label, make, with_fix
+
+
+def optuna_samplers(anchor, with_fix):
+    """The first is Optuna's default, the one the summary divides by."""
+    tpe, v = optuna.samplers.TPESampler, anchor.version
+    if anchor.modern:
+        return [Sampler(f"Optuna {v} default (multivariate)", lambda seed: tpe(seed=seed)),
+                Sampler(f"Optuna {v} independent", lambda seed: tpe(seed=seed, multivariate=False))]
+    samplers = [Sampler(f"Optuna {v}", lambda seed: tpe(seed=seed))]
+    if with_fix:
+        samplers.append(Sampler(f"Optuna {v} + 3.5's logpdf", lambda seed: tpe(seed=seed), with_fix=True))
+    return samplers
+
+
+def optuna_run(problem, sampler, seed):
+    """The best value after each checkpoint of one study, trials asked and told one at a time."""
+    if sampler.with_fix:
+        fixed(True)
+    try:
+        study = optuna.create_study(direction=problem.direction, sampler=sampler.make(seed))
+        best, top = {}, None
         for t in range(1, CHECKPOINTS[-1] + 1):
             trial = study.ask()
             value = problem.value(problem.suggest(trial))
             study.tell(trial, value)
             if top is None or problem.sign * value < problem.sign * top:
                 top = value
-            if t in best:
-                best[t].append(top)
-    return best
+            if t in CHECKPOINTS:
+                best[t] = top
+        return best
+    finally:
+        if sampler.with_fix:
+            fixed(False)
+
+
+class Cache:
+    """Optuna's runs kept in a CSV (one row per anchor, problem, sampler, seed and checkpoint), appended
+    to as they finish; a run with every checkpoint there is read back instead of run again."""
+
+    FIELDS = ("version", "commit", "problem", "sampler", "seed", "trials", "best")
+
+    def __init__(self, path):
+        self.path, self.rows = path, {}
+        if path and os.path.exists(path):
+            with open(path, newline="") as file:
+                for row in csv.DictReader(file):
+                    key = (row["version"], row["commit"], row["problem"], row["sampler"], int(row["seed"]))
+                    self.rows.setdefault(key, {})[int(row["trials"])] = float(row["best"])
+
+    def get(self, anchor, problem, sampler, seed):
+        best = self.rows.get((anchor.version, anchor.commit, problem.name, sampler.label, seed))
+        return best if best is not None and all(c in best for c in CHECKPOINTS) else None
+
+    def put(self, anchor, problem, sampler, seed, best):
+        self.rows[(anchor.version, anchor.commit, problem.name, sampler.label, seed)] = best
+        if not self.path:
+            return
+        new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+        with open(self.path, "a", newline="") as file:
+            writer = csv.writer(file)
+            if new:
+                writer.writerow(self.FIELDS)
+            for c in CHECKPOINTS:
+                writer.writerow([anchor.version, anchor.commit, problem.name, sampler.label, seed, c, repr(best[c])])
+
+
+def optuna_side(anchor, samplers, problem, seeds, cache):
+    """{label: {checkpoint: [best per seed]}} and a line on what it took."""
+    columns, took, ran, cached = {}, 0.0, 0, 0
+    for sampler in samplers:
+        column = columns[sampler.label] = {c: [] for c in CHECKPOINTS}
+        for seed in seeds:
+            best = cache.get(anchor, problem, sampler, seed)
+            if best is None:
+                start = time.perf_counter()
+                best = optuna_run(problem, sampler, seed)
+                took += time.perf_counter() - start
+                ran += 1
+                cache.put(anchor, problem, sampler, seed, best)
+            else:
+                cached += 1
+            for c in CHECKPOINTS:
+                column[c].append(best[c])
+    return columns, f"Optuna's {ran} studies took {took:.0f} s, {cached} read from the cache"
+
+
+def mahpo_side(build, seeds):
+    """{problem: {searcher: {checkpoint: [best per seed]}}}, searchers in the order first printed."""
+    args = ["runs", str(len(seeds)), *PROBLEMS]
+    if seeds[0] != 0:
+        args += ["--first-seed", str(seeds[0])]
+    found = {}
+    for line in mahpo(build, *args).splitlines():
+        fields = line.split(",")
+        if len(fields) != 5:
+            continue
+        problem, searcher, seed, trials, best = fields
+        try:
+            seed, trials, best = int(seed), int(trials), float(best)
+        except ValueError:
+            continue  # a heading
+        found.setdefault(problem, {}).setdefault(searcher, {}).setdefault(trials, {})[seed] = best
+    ours = {}
+    for problem in PROBLEMS:
+        for searcher, by_trials in found.get(problem, {}).items():
+            for c in CHECKPOINTS:
+                if sorted(by_trials.get(c, {})) != list(seeds):
+                    sys.exit(f"tpe_vs_optuna: mahpo's runs gave {problem}, {searcher} after {c} trials for seeds "
+                             f"{sorted(by_trials.get(c, {}))}, not {seeds[0]}-{seeds[-1]}")
+            ours.setdefault(problem, {})[searcher] = {c: [by_trials[c][s] for s in seeds] for c in CHECKPOINTS}
+        if "tpe" not in ours.get(problem, {}):
+            sys.exit(f"tpe_vs_optuna: mahpo's runs printed no searcher 'tpe' for {problem}")
+    return ours
 
 
 def median_se(values, rng, resamples=4000):
@@ -357,69 +545,130 @@ def mann_whitney_p(a, b):
     return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0)))
 
 
-def runs(build, seeds, with_fix=True):
-    ours = {}
-    for line in mahpo(build, "runs", str(seeds), *PROBLEMS).splitlines():
-        problem, searcher, seed, trials, best = line.split(",")
-        ours.setdefault((problem, searcher, int(trials)), []).append(float(best))
-    print(f"\n## Median best over seeds 0-{seeds - 1}, trials asked and told one at a time\n")
-    print("Median [bootstrap standard error]; diff: mahpo's TPE minus Optuna's in standard errors of the "
-          "difference, signed so that a negative number means mahpo is ahead; p: Mann-Whitney, two-sided "
-          "(normal approximation). Optuna 3.1 as shipped, and with 3.5's logpdf (its real parameters' kernels "
-          "with their 1 / sigma, as mahpo's).\n")
+def ratio(mine, reference):
+    if reference == 0.0:
+        return 1.0 if mine == 0.0 else math.inf
+    return mine / reference
+
+
+def runs(build, anchor, seeds, first_seed, with_fix, cache, optuna_only):
+    seed_list = list(range(first_seed, first_seed + seeds))
+    samplers = optuna_samplers(anchor, with_fix and not anchor.modern)
+    ours = {} if optuna_only else mahpo_side(build, seed_list)
+    print(f"\n## Median best over seeds {seed_list[0]}-{seed_list[-1]}, trials asked and told one at a time: "
+          f"{anchor.label}\n")
+    print("Median [bootstrap standard error] per searcher; distance: |median - optimum|."
+          + ("" if optuna_only else " mahpo against Optuna: the difference of the medians in standard errors of "
+             "the difference, signed so that a negative number means mahpo is ahead; p: Mann-Whitney, two-sided "
+             "(normal approximation); the verdict is against the first Optuna column.")
+          + (" 3.5's logpdf: Optuna 3.1 with its real parameters' kernels scored with their 1 / sigma, as "
+             "mahpo's." if any(s.with_fix for s in samplers) else "") + "\n")
     rng = np.random.RandomState(12345)
+    distances = {}  # (label, problem, checkpoint) -> |median - optimum|
+    labels = [s.label for s in samplers]
     for problem in PROBLEMS.values():
-        references = []
-        for on in (False, True) if with_fix else (False,):
-            fixed(on)
-            start = time.perf_counter()
-            references.append((optuna_runs(problem, seeds), time.perf_counter() - start))
-        fixed(False)
+        columns, took = optuna_side(anchor, samplers, problem, seed_list, cache)
+        mine = ours.get(problem.name, {})
+        columns.update({f"mahpo {name}": best for name, best in mine.items()})
+        stats = {(label, c): median_se(column[c], rng) for label, column in columns.items() for c in CHECKPOINTS}
+        optimum = OPTIMA[problem.name]
         better = "lower" if problem.direction == "minimize" else "higher"
-        took = " and ".join(f"{r[1]:.0f} s" for r in references)
-        print(f"\n### {problem.name} ({better} is better; Optuna's {seeds} runs took {took})\n")
-        fix_head = " Optuna 3.1 + 3.5's logpdf | diff | p |" if with_fix else ""
-        print(f"| trials | mahpo Tpe | Optuna 3.1 | diff | p | verdict |{fix_head} mahpo Bohb |")
-        print("|---:|---:|---:|---:|---:|---|" + ("---:|---:|---:|" if with_fix else "") + "---:|")
+        print(f"\n### {problem.name}: {anchor.label} ({better} is better, optimum {optimum:.6f}; {took})\n")
+        print("| trials | " + " | ".join(columns) + " |")
+        print("|---:|" + "---:|" * len(columns))
         for c in CHECKPOINTS:
-            mine = ours[(problem.name, "tpe", c)]
-            mm, mse = median_se(mine, rng)
-            cells = [f"{mm:.4f} [{mse:.4f}]"]
-            for r, (theirs, _) in enumerate(references):
-                om, ose = median_se(theirs[c], rng)
-                se = math.hypot(ose, mse)
-                diff = problem.sign * (mm - om) / se if se > 0 else 0.0
-                cells += [f"{om:.4f} [{ose:.4f}]", f"{diff:+.2f}", f"{mann_whitney_p(mine, theirs[c]):.2f}"]
-                if r == 0:
-                    cells.append("ahead or equal" if diff <= 0 else ("within 1 SE" if diff <= 1 else "behind"))
-            bm, bse = median_se(ours[(problem.name, "bohb", c)], rng)
-            cells.append(f"{bm:.4f} [{bse:.4f}]")
-            print(f"| {c} | " + " | ".join(cells) + " |")
+            print(f"| {c} | " + " | ".join(f"{stats[(label, c)][0]:.4f} [{stats[(label, c)][1]:.4f}]"
+                                           for label in columns) + " |")
+        if mine:
+            print(f"\nmahpo against Optuna, {problem.name}: {anchor.label}\n")
+            print("| trials | mahpo searcher | " + " | ".join(f"diff vs {label} | p" for label in labels)
+                  + " | verdict |")
+            print("|---:|---|" + "---:|---:|" * len(labels) + "---|")
+            for c in CHECKPOINTS:
+                for name, best in mine.items():
+                    mm, mse = stats[(f"mahpo {name}", c)]
+                    cells, verdict = [], None
+                    for label in labels:
+                        om, ose = stats[(label, c)]
+                        se = math.hypot(ose, mse)
+                        diff = problem.sign * (mm - om) / se if se > 0 else 0.0
+                        cells += [f"{diff:+.2f}", f"{mann_whitney_p(best[c], columns[label][c]):.2f}"]
+                        if verdict is None:
+                            verdict = "ahead or equal" if diff <= 0 else ("within 1 SE" if diff <= 1 else "behind")
+                    print(f"| {c} | {name} | " + " | ".join(cells) + f" | {verdict} |")
+        print(f"\nDistance of the median best to the optimum, {problem.name}: {anchor.label}\n")
+        print("| trials | " + " | ".join(columns) + " |")
+        print("|---:|" + "---:|" * len(columns))
+        for c in CHECKPOINTS:
+            for label in columns:
+                distances[(label, problem.name, c)] = abs(stats[(label, c)][0] - optimum)
+            print(f"| {c} | " + " | ".join(f"{distances[(label, problem.name, c)]:.2e}" for label in columns) + " |")
         sys.stdout.flush()
+    default = labels[0]
+    shared = [name for name in next(iter(ours.values()), {}) if all(name in mine for mine in ours.values())]
+    others = [f"mahpo {name}" for name in shared] + labels[1:]
+    cells = [(problem, c) for problem in PROBLEMS for c in SUMMARY_CHECKPOINTS]
+    print(f"\n## Distance to the optimum over {default}'s, {len(cells)} cells ({len(PROBLEMS)} problems x "
+          f"{'/'.join(map(str, SUMMARY_CHECKPOINTS))} trials), seeds {seed_list[0]}-{seed_list[-1]}: "
+          f"{anchor.label}\n")
+    print("Per cell, a searcher's |median best - optimum| over Optuna's default's (below 1: closer than Optuna); "
+          "their geometric mean over the cells and the largest, with its cell.\n")
+    print("| searcher | geometric mean | largest | its cell |")
+    print("|---|---:|---:|---|")
+    for label in others:
+        ratios = [ratio(distances[(label, p, c)], distances[(default, p, c)]) for p, c in cells]
+        with np.errstate(divide="ignore"):
+            mean = float(np.exp(np.mean(np.log(ratios))))
+        worst = int(np.argmax(ratios))
+        print(f"| {label} | {mean:.3f} | {ratios[worst]:.3f} | {cells[worst][0]}, {cells[worst][1]} trials |")
 
 
 # --- stream -----------------------------------------------------------------------------------------
 
-def stream(build, seeds, trials=CHECKPOINTS[-1]):
-    print(f"\n## Drawing Optuna's random numbers: trial for trial, seeds 0-{seeds - 1}, {trials} trials\n")
-    print("mahpo's Tpe with `TpeOptions::optuna_stream` (numpy's RandomState(seed) streams, Optuna's order of "
-          "draws, its inverse-CDF truncated normals) beside Optuna 3.1's TPESampler(seed=seed) as shipped. A "
-          "trial agrees when every parameter's value agrees to 1e-9 of its range; largest differences over all "
-          "trials of agreeing seeds.\n")
+def mahpo_trace(build, anchor, problem, seeds, trials):
+    """{seed: [[value, param...] per trial]} from `tpe_vs_optuna trace`."""
+    args = ["trace", problem.name, str(seeds), str(trials)] + (["--anchor", "5"] if anchor.modern else [])
+    ours = {}
+    for line in mahpo(build, *args).splitlines():
+        fields = line.split(",")
+        try:
+            seed = int(fields[0])
+        except ValueError:
+            continue  # a heading
+        ours.setdefault(seed, []).append([float(f) for f in fields[2:]])
+    for seed in range(seeds):
+        if len(ours.get(seed, [])) != trials:
+            sys.exit(f"tpe_vs_optuna: mahpo's trace of {problem.name} gave {len(ours.get(seed, []))} trials for "
+                     f"seed {seed}, not {trials}")
+    return ours
+
+
+def stream(build, anchor, seeds, trials=CHECKPOINTS[-1]):
+    print(f"\n## Drawing Optuna's random numbers: trial for trial, seeds 0-{seeds - 1}, {trials} trials: "
+          f"{anchor.label}\n")
+    if anchor.modern:
+        print("mahpo's Tpe drawing Optuna's random numbers as `tpe_vs_optuna trace ... --anchor 5` sets it up, "
+              f"beside TPESampler(seed=seed) of {anchor.label} (its default: the multivariate TPE). A trial "
+              "agrees when every parameter's value agrees to 1e-9 of its range; largest differences over all "
+              "trials of agreeing seeds.\n")
+    else:
+        print("mahpo's Tpe with `TpeOptions::optuna_stream` (numpy's RandomState(seed) streams, Optuna's order of "
+              f"draws, its inverse-CDF truncated normals) beside TPESampler(seed=seed) of {anchor.label} as shipped. "
+              "A trial agrees when every parameter's value agrees to 1e-9 of its range; largest differences over "
+              "all trials of agreeing seeds.\n")
     print("| problem | seeds agreeing on every trial | first differing trial (other seeds) | largest parameter "
           "difference (share of range) | largest value difference | Optuna's runs |")
     print("|---|---:|---|---:|---:|---:|")
     medians = []
     rng = np.random.RandomState(12345)
-    # The quadratic also with Optuna's sorts made stable: its integers' repeated values then carry
-    # their bandwidths in age order, as mahpo's (the one piece known to differ, "pieces" above).
-    cases = [(problem, False) for problem in PROBLEMS.values()] + [(PROBLEMS["quadratic"], True)]
+    cases = [(problem, False) for problem in PROBLEMS.values()]
+    if not anchor.modern:
+        # The quadratic also with Optuna's sorts made stable: its integers' repeated values then carry
+        # their bandwidths in age order, as mahpo's (the one piece known to differ, "pieces" above).
+        cases.append((PROBLEMS["quadratic"], True))
     for problem, stable in cases:
         label = problem.name + (", Optuna's sorts stable" if stable else "")
-        ours = {}
-        for line in mahpo(build, "trace", problem.name, str(seeds), str(trials)).splitlines():
-            fields = line.split(",")
-            ours.setdefault(int(fields[0]), []).append([float(f) for f in fields[2:]])
+        ours = mahpo_trace(build, anchor, problem, seeds, trials)
         start = time.perf_counter()
         agreeing, first_differing, largest_param, largest_value = 0, [], 0.0, 0.0
         best = {"mahpo": {c: [] for c in CHECKPOINTS}, "optuna": {c: [] for c in CHECKPOINTS}}
@@ -457,12 +706,14 @@ def stream(build, seeds, trials=CHECKPOINTS[-1]):
         print(f"| {label} | {agreeing} of {seeds} | {others} | {largest_param:.1e} | {largest_value:.1e} | "
               f"{took:.0f} s |")
         medians.append((problem, label, best))
-    print("\nMedian best [bootstrap standard error] of both; diff: mahpo minus Optuna in standard errors of the "
-          "difference (negative: mahpo ahead).\n")
-    print("| problem | trials | mahpo Tpe, Optuna's draws | Optuna 3.1 | diff |")
+    print(f"\nMedian best [bootstrap standard error] of both; diff: mahpo minus Optuna in standard errors of the "
+          f"difference (negative: mahpo ahead): {anchor.label}\n")
+    print(f"| problem | trials | mahpo Tpe, Optuna's draws | Optuna {anchor.version} | diff |")
     print("|---|---:|---:|---:|---:|")
     for problem, label, best in medians:
         for c in CHECKPOINTS:
+            if c > trials:
+                continue
             mm, mse = median_se(best["mahpo"][c], rng)
             om, ose = median_se(best["optuna"][c], rng)
             se = math.hypot(mse, ose)
@@ -481,55 +732,111 @@ def stand_in_score(values):  # bench_searchers' score at a full budget
     return 0.99 - sum(0.2 * (STAND_IN.encode(k, v) - 0.4) ** 2 * (k + 1) for k, v in enumerate(values))
 
 
-def cost(build, finished=200, timed=40):
+def optuna_cost(finished, timed):
+    """Median µs of one ask + tell of TPESampler(seed=1), its defaults, after `finished` told trials."""
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=1))
     for _ in range(finished):
         trial = study.ask()
         study.tell(trial, stand_in_score(STAND_IN.suggest(trial)))
     times = []
-    for _ in range(timed):  # the history grows by `timed` (20 %), as bench_searchers' resets allow 10 %
+    for _ in range(timed):  # the history grows by `timed` (20 % of 200), as bench_searchers' resets allow 10 %
         start = time.perf_counter()
         trial = study.ask()
         study.tell(trial, stand_in_score(STAND_IN.suggest(trial)))
         times.append(time.perf_counter() - start)
-    theirs = float(np.median(times)) * 1e6
-    done = subprocess.run([f"{build}/bench/bench_searchers",
-                           "--benchmark_filter=^ask_tell<Tpe(OptunaStream)?<PaperStandIn>>/200$",
-                           "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
-                           "--benchmark_format=json"], capture_output=True, text=True)
+    return float(np.median(times)) * 1e6
+
+
+MICROSECONDS = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def mahpo_cost(build, sizes):
+    """{told trials: [(benchmark's run_name, median µs)]} of bench_searchers' TPE benchmarks at `sizes`."""
+    binary = f"{build}/bench/bench_searchers"
+    if not os.path.exists(binary):
+        sys.exit(f"tpe_vs_optuna: {binary} is not built (or use --optuna-only for Optuna's side alone)")
+    pattern = "^ask_tell<Tpe[A-Za-z0-9]*<PaperStandIn>>/(" + "|".join(map(str, sizes)) + ")$"
+    done = subprocess.run([binary, f"--benchmark_filter={pattern}", "--benchmark_repetitions=3",
+                           "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"tpe_vs_optuna: bench_searchers failed: {done.stderr.strip()}")
-    medians = {b["run_name"]: b["real_time"] for b in json.loads(done.stdout)["benchmarks"]
-               if b.get("aggregate_name") == "median"}
-    names = {"ask_tell<Tpe<PaperStandIn>>/200": "mahpo Tpe",
-             "ask_tell<TpeOptunaStream<PaperStandIn>>/200": "mahpo Tpe, optuna_stream"}
-    if set(medians) != set(names):
-        sys.exit(f"tpe_vs_optuna: bench_searchers ran {sorted(medians)}, not the TPE benchmarks at 200 trials (renamed?)")
-    print(f"\n## Cost of one ask + tell after {finished} told trials (bench_searchers' stand-in space)\n")
-    print("| Optuna TPE (median of %d) | searcher (bench_searchers, median of 3) | its cost | ratio |" % timed)
-    print("|---:|---|---:|---:|")
-    for run, label in names.items():
-        ours = medians[run]
-        print(f"| {theirs:,.0f} µs | {label} | {ours:.1f} µs | {theirs / ours:,.0f} x |")
+    found = {}
+    for b in json.loads(done.stdout)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            size = int(b["run_name"].rsplit("/", 1)[1])
+            found.setdefault(size, []).append((b["run_name"], b["real_time"] * MICROSECONDS[b.get("time_unit", "ns")]))
+    return found
+
+
+def cost(build, anchor, sizes, optuna_only, timed=40):
+    theirs = {}
+    for finished in sizes:
+        start = time.perf_counter()
+        theirs[finished] = (optuna_cost(finished, timed), time.perf_counter() - start)
+    ours = {} if optuna_only else mahpo_cost(build, sizes)
+    print(f"\n## Cost of one ask + tell after told trials (bench_searchers' stand-in space): {anchor.label}\n")
+    print(f"Optuna: TPESampler(seed=1) with its defaults, median of {timed} ask + tell pairs after the told trials"
+          + ("." if optuna_only else "; mahpo: bench_searchers' ask_tell<Tpe...<PaperStandIn>> benchmarks, "
+             "median of 3 repetitions.") + "\n")
+    if optuna_only:
+        print("| told trials | Optuna ask + tell | the study took |")
+        print("|---:|---:|---:|")
+        for finished in sizes:
+            print(f"| {finished} | {theirs[finished][0]:,.0f} µs | {theirs[finished][1]:.0f} s |")
+        return
+    print("| told trials | Optuna ask + tell | mahpo benchmark | its cost | ratio |")
+    print("|---:|---:|---|---:|---:|")
+    for finished in sizes:
+        optuna_us = theirs[finished][0]
+        for run_name, ours_us in ours.get(finished, [("none ran", None)]):
+            if ours_us is None:
+                print(f"| {finished} | {optuna_us:,.0f} µs | none ran | — | — |")
+            else:
+                print(f"| {finished} | {optuna_us:,.0f} µs | `{run_name}` | {ours_us:,.1f} µs | "
+                      f"{optuna_us / ours_us:,.0f} x |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="build", help="mahpo's build folder (default: build)")
-    parser.add_argument("--seeds", type=int, default=30, help="seeds per searcher and problem in runs (default 30)")
+    parser.add_argument("--seeds", type=int, default=30,
+                        help="seeds per searcher and problem in runs and stream (default 30)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="runs: the first seed, so seeds F..F+SEEDS-1 (default 0; held-out seeds: e.g. 100)")
     parser.add_argument("--shipped-only", action="store_true",
-                        help="runs: Optuna 3.1 as shipped only (not also with 3.5's logpdf)")
-    parser.add_argument("parts", nargs="*", help="pieces, proposals, runs, stream, cost (default: all)")
+                        help="runs with Optuna 3.1: as shipped only (not also with 3.5's logpdf)")
+    parser.add_argument("--optuna-source", metavar="DIR",
+                        help="an Optuna source tree (the folder holding optuna/), first on sys.path (default: the "
+                             "installed Optuna, Debian's 3.1)")
+    parser.add_argument("--optuna-commit", metavar="SHA",
+                        help="the source tree's git commit, for the headings and the cache (default: HEAD of "
+                             f"{OPTUNA_MIRROR} when it exists and --optuna-source is given, else unknown)")
+    parser.add_argument("--optuna-only", action="store_true",
+                        help="runs and cost: Optuna's side alone (no mahpo build needed)")
+    parser.add_argument("--cache", metavar="FILE", help="runs: a CSV of Optuna's runs, read back and added to")
+    parser.add_argument("--finished", type=int, nargs="+", default=[200, 1000],
+                        help="cost: told trials before the timed ask + tell pairs (default 200 1000; name the parts "
+                             "before it)")
+    parser.add_argument("parts", nargs="*", help="pieces, proposals, runs, stream, cost (default: all that the "
+                                                 "anchor allows; pieces and proposals need Optuna 3.1)")
     args = parser.parse_args()
     known = ["pieces", "proposals", "runs", "stream", "cost"]
-    parts = args.parts or known
-    if any(part not in known for part in parts):
-        parser.error(f"unknown part in {parts}: choose from {known}")
-    print(f"# mahpo's TPE beside Optuna {optuna.__version__}'s TPESampler")
+    if any(part not in known for part in args.parts):
+        parser.error(f"unknown part in {args.parts}: choose from {known}")
+    load_optuna(args.optuna_source)
+    anchor = Anchor(args.optuna_source, args.optuna_commit)
+    parts = args.parts or (["runs", "stream", "cost"] if anchor.modern else known)
+    if args.optuna_only and any(part not in ("runs", "cost") for part in parts):
+        parser.error("--optuna-only applies to runs and cost only")
+    cache = Cache(args.cache)
+    print(f"# mahpo's TPE beside Optuna's TPESampler: {anchor.label}")
     for part in parts:
-        {"pieces": lambda: pieces(args.build), "proposals": lambda: proposals(args.build),
-         "runs": lambda: runs(args.build, args.seeds, not args.shipped_only),
-         "stream": lambda: stream(args.build, args.seeds), "cost": lambda: cost(args.build)}[part]()
+        {"pieces": lambda: pieces(args.build, anchor), "proposals": lambda: proposals(args.build, anchor),
+         "runs": lambda: runs(args.build, anchor, args.seeds, args.first_seed, not args.shipped_only, cache,
+                              args.optuna_only),
+         "stream": lambda: stream(args.build, anchor, args.seeds),
+         "cost": lambda: cost(args.build, anchor, args.finished, args.optuna_only)}[part]()
         sys.stdout.flush()
 
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # mahpo's TPE beside Optuna's TPESampler (bench/tpe_vs_optuna.py): the same histories piece by
 # piece, the proposals' distributions, median best over 30 seeds on Branin, Hartmann-6 and the LeNet
-# quadratic, mahpo drawing Optuna's random numbers trial by trial, and the cost of an ask + tell at 200
-# trials with its ratio, all in one run.
+# quadratic, mahpo drawing Optuna's random numbers trial by trial, and the cost of an ask + tell with
+# its ratio, all in one run. Two anchors: Debian's Optuna 3.1 (the default), or the newest Optuna's
+# source with --optuna-source DIR (a `git archive HEAD optuna` of github:optuna/optuna, fetched
+# beforehand: nothing is fetched here; docs/tpe_vs_optuna.md used commit 1d8ce7bb6f3c).
 # Installs Debian's python3-optuna if it is missing (not part of setup.sh); builds tpe_vs_optuna and
-# bench_searchers. Usage: scripts/bench_vs_optuna.sh [--seeds N] [pieces|proposals|runs|stream|cost ...]
+# bench_searchers. Usage: scripts/bench_vs_optuna.sh [--optuna-source DIR] [--seeds N] [--first-seed F]
+#   [pieces|proposals|runs|stream|cost ...] (see bench/tpe_vs_optuna.py --help)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${MAHPO_BUILD_DIR:-$root/build}"
