@@ -11,6 +11,7 @@
 #include <numbers>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "../seeds.hpp"
@@ -80,22 +81,37 @@ TEST_CASE("gp_bo: asks no config twice while the space has unasked ones") {
   }
 }
 
-TEST_CASE("gp_bo: pending trials (constant liar) spread the batch") {
+TEST_CASE("gp_bo: pending trials (Kriging believer or constant liar) spread the batch") {
   using P = problems::Branin;
   const P problem;
-  GpBo<P::space> searcher(SearchOptions{.seed = 2, .goal = P::goal});
-  for (int k = 0; k < 15; ++k) {
-    const auto trial = searcher.ask();
-    searcher.tell(trial.id, problem(trial.config));
-  }
-  std::vector<std::array<double, 2>> batch;
-  for (int k = 0; k < 4; ++k) batch.push_back(P::space::to_unit_cube(searcher.ask().config));
-  for (std::size_t a = 0; a < batch.size(); ++a) {
-    for (std::size_t b = a + 1; b < batch.size(); ++b) {
-      CHECK(std::hypot(batch[a][0] - batch[b][0], batch[a][1] - batch[b][1]) > 1e-3);
+  for (const GpPending pending : {GpPending::believer, GpPending::best}) {
+    CAPTURE(nlohmann::json(pending).get<std::string>());
+    GpBo<P::space> searcher(SearchOptions{.seed = 2, .goal = P::goal}, {.pending = pending});
+    for (int k = 0; k < 15; ++k) {
+      const auto trial = searcher.ask();
+      searcher.tell(trial.id, problem(trial.config));
     }
+    std::vector<std::array<double, 2>> batch;
+    for (int k = 0; k < 4; ++k) batch.push_back(P::space::to_unit_cube(searcher.ask().config));
+    for (std::size_t a = 0; a < batch.size(); ++a) {
+      for (std::size_t b = a + 1; b < batch.size(); ++b) {
+        CHECK(std::hypot(batch[a][0] - batch[b][0], batch[a][1] - batch[b][1]) > 1e-3);
+      }
+    }
+    CHECK(searcher.history().pending() == 4);
   }
-  CHECK(searcher.history().pending() == 4);
+}
+
+TEST_CASE(
+    "gp_bo's options as JSON record how pending trials are told, so a CL-min journal is not resumed as believer") {
+  const nlohmann::json json = GpBoOptions{};
+  CHECK(json.at("pending") == "believer");
+  CHECK(json.get<GpBoOptions>().pending == GpPending::believer);
+  CHECK(nlohmann::json(GpBoOptions{.pending = GpPending::best}).get<GpBoOptions>().pending == GpPending::best);
+  nlohmann::json older = json;  // a journal written before the option existed
+  older.erase("pending");
+  CHECK(older != json);
+  CHECK(older.get<GpBoOptions>().candidates == GpBoOptions{}.candidates);
 }
 
 TEST_CASE("gp_bo: beats random search on Branin with 40 trials (median of 5 seeds)", "[quality][seeded]") {

@@ -31,9 +31,12 @@
 //   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
 //   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
 //   are scored, so the acquisition is that of a config the space can hold.
-// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
-//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
-//   (the hyperparameters are fitted on real results only).
+// - Pending trials (`pending`): each running trial's point joins the GP with a made-up loss, with the
+//   hyperparameters fitted on real results only: the Kriging believer (`believer`, the default; Ginsbourger
+//   et al. 2010), the posterior mean there given the real results, or the constant liar CL-min
+//   (`best`), the best standardized loss. The liar pushes the next points away from the pending
+//   ones; the believer only shrinks the variance there. With 4 workers the believer stays nearer
+//   one worker's quality (bench/parallel_quality.cpp, docs/benchmarks.md).
 // - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
 //   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
 // - Failed and diverged trials, and results with a non-finite value, are not modelled.
@@ -69,8 +72,13 @@
 
 namespace mahpo::search {
 
+// What a pending trial's point is told, for the fit that picks the next point (see above).
+enum class GpPending { believer, best };
+NLOHMANN_JSON_SERIALIZE_ENUM(GpPending, {{GpPending::believer, "believer"}, {GpPending::best, "best"}})
+
 struct GpBoOptions {
   using Acquisition = gp::AcquisitionKind;
+  using Pending = GpPending;
 
   std::size_t startup_trials = 10;                // prior draws before the model is used
   Acquisition acquisition = Acquisition::log_ei;  // log expected improvement, or the lower confidence bound
@@ -80,9 +88,32 @@ struct GpBoOptions {
   std::size_t fit_restarts = 2;                   // random restarts of the fit (while n <= 64)
   std::size_t fit_evaluations = 30;               // likelihood evaluations per start of the fit
   double noise_floor = 1e-6;                      // least noise variance (standardized losses)
+  Pending pending = Pending::believer;            // pending trials: the Kriging believer or CL-min
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpBoOptions, startup_trials, acquisition, ucb_beta, candidates, refine_starts,
-                                   fit_restarts, fit_evaluations, noise_floor)
+
+// As JSON (journals record it; missing keys read as the defaults). `pending` always: a journal of a
+// study run before it existed (under CL-min) lacks it, so its header differs and it is not resumed
+// under the believer.
+inline void to_json(nlohmann::json& json, const GpBoOptions& options) {
+  json = {{"startup_trials", options.startup_trials}, {"acquisition", options.acquisition},
+          {"ucb_beta", options.ucb_beta},             {"candidates", options.candidates},
+          {"refine_starts", options.refine_starts},   {"fit_restarts", options.fit_restarts},
+          {"fit_evaluations", options.fit_evaluations}, {"noise_floor", options.noise_floor},
+          {"pending", options.pending}};
+}
+
+inline void from_json(const nlohmann::json& json, GpBoOptions& options) {
+  const GpBoOptions defaults;
+  options.startup_trials = json.value("startup_trials", defaults.startup_trials);
+  options.acquisition = json.value("acquisition", defaults.acquisition);
+  options.ucb_beta = json.value("ucb_beta", defaults.ucb_beta);
+  options.candidates = json.value("candidates", defaults.candidates);
+  options.refine_starts = json.value("refine_starts", defaults.refine_starts);
+  options.fit_restarts = json.value("fit_restarts", defaults.fit_restarts);
+  options.fit_evaluations = json.value("fit_evaluations", defaults.fit_evaluations);
+  options.noise_floor = json.value("noise_floor", defaults.noise_floor);
+  options.pending = json.value("pending", defaults.pending);
+}
 
 template <typename S>
 class GpBo {
@@ -164,10 +195,20 @@ class GpBo {
       gp::detail::fit_on_schedule(model_, x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
       fitted_size_ = n;
     }
-    // CL-min: running trials join at the best loss.
-    for (const auto* entry : history_.running()) {
-      x.insert(x.end(), entry->point.begin(), entry->point.end());
-      y.push_back(best);
+    // Running trials join at the posterior mean given the real results (believer) or the best loss.
+    const auto running = history_.running();
+    if (!running.empty() && gp_.pending == GpPending::believer) {
+      if (!model_.condition(x, y)) return std::nullopt;
+      std::vector<double> points, lies(running.size()), variances(running.size());
+      for (const auto* entry : running) points.insert(points.end(), entry->point.begin(), entry->point.end());
+      model_.predict(points, lies, variances);
+      x.insert(x.end(), points.begin(), points.end());
+      y.insert(y.end(), lies.begin(), lies.end());
+    } else {
+      for (const auto* entry : running) {
+        x.insert(x.end(), entry->point.begin(), entry->point.end());
+        y.push_back(best);
+      }
     }
     if (!model_.condition(x, y)) return std::nullopt;
     const gp::detail::Acquisition acquisition{gp_.acquisition, gp_.ucb_beta, best};
