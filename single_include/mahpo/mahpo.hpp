@@ -8321,7 +8321,8 @@ std::array<double, S::dimension> snap(std::span<const double> point) {
 // The index of the equal-width cell of [0, 1] that holds u, of `count` cells (how Int and
 // Categorical decode a coordinate).
 inline std::size_t unit_cell(double u, std::size_t count) {
-  const auto cell = static_cast<std::size_t>(std::floor(std::clamp(u, 0.0, 1.0) * static_cast<double>(count)));
+  // Truncation is floor here (the product is >= 0), without a call to floor where SSE4.1 is not assumed.
+  const auto cell = static_cast<std::size_t>(std::clamp(u, 0.0, 1.0) * static_cast<double>(count));
   return std::min(cell, count - 1);
 }
 
@@ -9860,9 +9861,12 @@ class Fabolas<S> : public NotASpace<S> {
 //   coordinate, not a one-hot code: unordered values are treated as ordered, cheap and adequate for
 //   the small categoricals of mahpo's spaces). Candidates are snapped (search::snap) before they
 //   are scored, so the acquisition is that of a config the space can hold.
-// - Pending trials: constant liar, CL-min (Ginsbourger et al. 2010): each running trial's point is
-//   added with the lie = the best (lowest) standardized loss, with the fitted hyperparameters
-//   (the hyperparameters are fitted on real results only).
+// - Pending trials (`pending`): each running trial's point joins the GP with a made-up loss, with the
+//   hyperparameters fitted on real results only: the Kriging believer (`believer`, the default; Ginsbourger
+//   et al. 2010), the posterior mean there given the real results, or the constant liar CL-min
+//   (`best`), the best standardized loss. The liar pushes the next points away from the pending
+//   ones; the believer only shrinks the variance there. With 4 workers the believer stays nearer
+//   one worker's quality (bench/parallel_quality.cpp, docs/benchmarks.md).
 // - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
 //   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
 // - Failed and diverged trials, and results with a non-finite value, are not modelled.
@@ -10001,8 +10005,13 @@ inline std::vector<double> shifted_halton(std::size_t count, std::span<const dou
 
 namespace mahpo::search {
 
+// What a pending trial's point is told, for the fit that picks the next point (see above).
+enum class GpPending { believer, best };
+NLOHMANN_JSON_SERIALIZE_ENUM(GpPending, {{GpPending::believer, "believer"}, {GpPending::best, "best"}})
+
 struct GpBoOptions {
   using Acquisition = gp::AcquisitionKind;
+  using Pending = GpPending;
 
   std::size_t startup_trials = 10;                // prior draws before the model is used
   Acquisition acquisition = Acquisition::log_ei;  // log expected improvement, or the lower confidence bound
@@ -10012,9 +10021,32 @@ struct GpBoOptions {
   std::size_t fit_restarts = 2;                   // random restarts of the fit (while n <= 64)
   std::size_t fit_evaluations = 30;               // likelihood evaluations per start of the fit
   double noise_floor = 1e-6;                      // least noise variance (standardized losses)
+  Pending pending = Pending::believer;            // pending trials: the Kriging believer or CL-min
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GpBoOptions, startup_trials, acquisition, ucb_beta, candidates, refine_starts,
-                                   fit_restarts, fit_evaluations, noise_floor)
+
+// As JSON (journals record it; missing keys read as the defaults). `pending` always: a journal of a
+// study run before it existed (under CL-min) lacks it, so its header differs and it is not resumed
+// under the believer.
+inline void to_json(nlohmann::json& json, const GpBoOptions& options) {
+  json = {{"startup_trials", options.startup_trials}, {"acquisition", options.acquisition},
+          {"ucb_beta", options.ucb_beta},             {"candidates", options.candidates},
+          {"refine_starts", options.refine_starts},   {"fit_restarts", options.fit_restarts},
+          {"fit_evaluations", options.fit_evaluations}, {"noise_floor", options.noise_floor},
+          {"pending", options.pending}};
+}
+
+inline void from_json(const nlohmann::json& json, GpBoOptions& options) {
+  const GpBoOptions defaults;
+  options.startup_trials = json.value("startup_trials", defaults.startup_trials);
+  options.acquisition = json.value("acquisition", defaults.acquisition);
+  options.ucb_beta = json.value("ucb_beta", defaults.ucb_beta);
+  options.candidates = json.value("candidates", defaults.candidates);
+  options.refine_starts = json.value("refine_starts", defaults.refine_starts);
+  options.fit_restarts = json.value("fit_restarts", defaults.fit_restarts);
+  options.fit_evaluations = json.value("fit_evaluations", defaults.fit_evaluations);
+  options.noise_floor = json.value("noise_floor", defaults.noise_floor);
+  options.pending = json.value("pending", defaults.pending);
+}
 
 template <typename S>
 class GpBo {
@@ -10096,10 +10128,20 @@ class GpBo {
       gp::detail::fit_on_schedule(model_, x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
       fitted_size_ = n;
     }
-    // CL-min: running trials join at the best loss.
-    for (const auto* entry : history_.running()) {
-      x.insert(x.end(), entry->point.begin(), entry->point.end());
-      y.push_back(best);
+    // Running trials join at the posterior mean given the real results (believer) or the best loss.
+    const auto running = history_.running();
+    if (!running.empty() && gp_.pending == GpPending::believer) {
+      if (!model_.condition(x, y)) return std::nullopt;
+      std::vector<double> points, lies(running.size()), variances(running.size());
+      for (const auto* entry : running) points.insert(points.end(), entry->point.begin(), entry->point.end());
+      model_.predict(points, lies, variances);
+      x.insert(x.end(), points.begin(), points.end());
+      y.insert(y.end(), lies.begin(), lies.end());
+    } else {
+      for (const auto* entry : running) {
+        x.insert(x.end(), entry->point.begin(), entry->point.end());
+        y.push_back(best);
+      }
     }
     if (!model_.condition(x, y)) return std::nullopt;
     const gp::detail::Acquisition acquisition{gp_.acquisition, gp_.ucb_beta, best};
@@ -12944,9 +12986,10 @@ class RegularizedEvolution<S> : public NotASpace<S> {
 // ---- begin mahpo/search/tpe/tpe.hpp
 // TPE, the tree-structured Parzen estimator (Bergstra et al., "Algorithms for hyper-parameter
 // optimization", NeurIPS 2011; Watanabe, "Tree-structured Parzen estimator: understanding its
-// algorithm components and their roles for better empirical performance", 2023), with the defaults
-// of Optuna's TPESampler (3.1, the version Debian ships; bench/tpe_vs_optuna.py compares the two
-// piece by piece and over 30 seeds, docs/benchmarks.md "TPE beside Optuna").
+// algorithm components and their roles for better empirical performance", 2023). Tpe<S> follows
+// today's Optuna TPESampler (5.0, tpe::Optuna): multivariate, the constant liar on; Tpe<S,
+// tpe::Optuna3> Optuna 3.1's, Tpe<S, tpe::Hyperopt> hyperopt's (tpe/rules.hpp).
+// docs/tpe_vs_optuna.md compares them with Optuna piece by piece, trial by trial and over seeds.
 //
 // After `startup_trials` usable trials (ok or pruned; failed and diverged ones don't count) drawn
 // from the prior, each ask splits the usable trials by loss: the best gamma(n) = min(ceil(n / 10), 25)
@@ -12954,48 +12997,37 @@ class RegularizedEvolution<S> : public NotASpace<S> {
 // unit cube, l(x) to below and g(x) to above; `candidates` (24) draws from l are scored by
 // log l(x) - log g(x) and the best is asked.
 //
-// The estimators, as Optuna's _ParzenEstimator:
+// The estimators (tpe/parzen_estimator.hpp), as Optuna's _ParzenEstimator:
 // - components: one kernel per observation plus a prior kernel (a Gaussian at 0.5 with sigma 1, the
 //   whole range, on numeric coordinates; uniform on categoricals) of weight `prior_weight` (1);
 // - mixture weights: Optuna's default_weights, oldest first: 1 for all of n <= 25 observations, else
 //   a ramp from 1/n to 1 for the n - 25 oldest and 1 for the newest 25 (hyperopt's linear forgetting);
-// - numeric coordinates: Gaussians truncated to [0, 1]. Univariate bandwidths by Optuna's rule: sorted
-//   with the prior's 0.5, each kernel's sigma is the larger gap to its neighbours, the domain's ends
-//   counting as neighbours; unless `consider_endpoints`, the first and last kernel take their inner
-//   gap only. Multivariate bandwidths by Optuna's Scott-like rule 0.2 n^(-1/(d+4)). Either is clipped
-//   to [1 / min(100, n + 2), 1] (the "magic clip"; [1e-12, 1] without it);
+// - numeric coordinates: Gaussians truncated to [0, 1], with bandwidths by the neighbour rule: sorted,
+//   each kernel's sigma is the larger gap to its neighbours, the domain's ends counting as
+//   neighbours; unless `consider_endpoints`, the first and last kernel take their inner gap (with
+//   two or more observations). Optuna 5 sorts the observations alone, Optuna 3.1 and hyperopt with
+//   the prior's 0.5; Optuna 3.1's multivariate TPE has the Scott-like 0.2 n^(-1/(d+4)) instead.
+//   Then the "magic clip" to [1 / min(100, n + 2), 1] ([1e-12, 1] without it);
 // - categorical coordinates: Optuna's kernel, (1[c = observed] + a) / (1 + C a) with
 //   a = prior_weight / (n + 1) and C choices;
-// - the score of a real coordinate (and of a log-scale integer): the mixture of the truncated
-//   kernels, each kernel w N(x; mu, sigma) / Z with Z its mass in [0, 1] (`kernel_height` density,
-//   Optuna from 3.5) or, the default of tpe::Optuna, w sigma N(x; mu, sigma) / Z: without its
-//   1 / sigma, as Optuna 3.1 to 3.4 score (their _truncnorm.logpdf drops log(scale)), so that narrow
-//   kernels are not taller than wide ones. Not a density, but it finds better configs here: over 200
-//   seeds the median best after 50 / 200 trials on Branin 0.557 / 0.4032 against 0.651 / 0.4041, on
-//   Hartmann-6 -2.738 / -3.239 against -2.542 / -3.170. A linear integer: its cell's mass (below).
-// Univariate (the default) treats each coordinate on its own, as Optuna's independent sampling
-// does: each coordinate draws its own candidates and keeps its own best. `multivariate` uses one
-// joint kernel per observation (a product over coordinates, one component choice per draw) and
-// scores whole points, as Optuna's multivariate TPE.
+// - a real coordinate (and a log-scale integer) is scored by the density of the truncated mixture
+//   (`kernel_height` density; tpe::Optuna3's default, unscaled, drops each kernel's 1 / sigma as
+//   Optuna 3.1 to 3.4 did), a linear integer by the mass of its cell (Optuna's discretized truncated
+//   Gaussian).
+// Multivariate (tpe::Optuna's default) uses one joint kernel per observation (a product over
+// coordinates, one component choice per draw) and scores whole points; univariate treats each
+// coordinate on its own, as Optuna's independent sampling: each coordinate draws its own candidates
+// and keeps its own best.
 //
-// Pending trials: with `constant_liar` (the default here; Optuna's is false, but mahpo studies run
-// trials in parallel) trials asked and not yet told join the above group, as the worst losses, and
-// don't count in n, as in Optuna.
-//
-// The rules are a policy (tpe/rules.hpp): Tpe<S> (= Tpe<S, tpe::Optuna>) as above; Tpe<S, tpe::Hyperopt>
-// follows hyperopt's TPE (v0.1.2 and on) instead: gamma(n) = min(ceil(sqrt(n) / 4), 25), one
-// observation gets sigma 0.5 (otherwise the neighbour rule without the domain's ends), categoricals as
-// weighted counts plus `prior_weight` pseudo-counts; univariate, magic clip always. Hyperopt starts
-// with 20 random trials: set `startup_trials` for that.
+// Pending trials: with `constant_liar` (the default, as Optuna 5) trials asked and not yet told join
+// the above group, as the worst losses, and don't count in n.
 //
 // Choices the references leave open, or where mahpo differs:
 // - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
 //   own equal cells, as Optuna's int ranges widened by half a step).
 // - Integers are drawn as continuous coordinates and snapped to their cell's centre
-//   (P::encode(P::decode(u)), search::snap per coordinate), as Optuna rounds its draws. A linear
-//   integer is scored by the mass of its cell under each truncated kernel (Optuna's discretized
-//   truncated Gaussian, its IntDistribution with a step); a log-scale integer by the density at its
-//   point of log space (Optuna's log IntDistribution has no step and is scored likewise).
+//   (P::encode(P::decode(u)), search::snap per coordinate), as Optuna rounds its draws. A log-scale
+//   integer is scored by the density at its point of log space (Optuna 5: by its cell's mass there).
 // - gamma in exact integers: the same as Optuna's ceil(0.1 * n) in doubles for every n up to 10^6
 //   (checked), and beyond any n a study reaches.
 // - Pruned trials rank after every ok trial (as Optuna); a NaN loss ranks last; ties go to the
@@ -13003,13 +13035,15 @@ class RegularizedEvolution<S> : public NotASpace<S> {
 // - Startup trials are S::sample on the searcher's engine, so they equal Random<S>'s with the same
 //   seed.
 // - `optuna_stream` draws Optuna's random numbers instead (numpy's RandomState(seed) streams, Optuna's
-//   order of draws, its inverse-CDF truncated normals, numpy's argsort order of repeated values for
-//   the bandwidths: tpe/optuna_stream.hpp), univariate only: then Tpe<S> asks Optuna 3.1's
-//   TPESampler(seed)'s trials, trial for trial, to the last bits of rounding (integers exactly; tests/
-//   search/test_tpe_optuna_traces.cpp: 200 trials of seeds 0-2 on Branin and the LeNet quadratic).
+//   order of draws, its inverse-CDF truncated normals, numpy's argsort order of repeated values:
+//   tpe/optuna_stream.hpp): then Tpe<S> asks Optuna 5's TPESampler(seed)'s trials, and Tpe<S,
+//   tpe::Optuna3> (univariate) Optuna 3.1's, trial for trial, to the last bits of rounding (integers
+//   exactly; tests/search/test_tpe_optuna_traces.cpp).
 // - Univariate numeric densities skip terms below 1e-10 of the prior's least value and merge kernels
 //   with equal mu and sigma (an integer's repeats); an integer's score is computed once per value
-//   and fit. The fit is redone only when a tell (or, with the liar, an ask) changed the history.
+//   and fit. Multivariate scores are computed for all kernels at once, vectorized
+//   (tpe/joint_terms.hpp). The fit is redone only when a tell (or, with the liar, an ask) changed
+//   the history.
 
 #include <algorithm>
 #include <array>
@@ -13031,6 +13065,7 @@ class RegularizedEvolution<S> : public NotASpace<S> {
 // What a TPE searcher can be told besides its rules (tpe/rules.hpp) and the SearchOptions.
 
 #include <cstddef>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -13050,23 +13085,24 @@ struct TpeOptions {
   double prior_weight = 1.0;                         // the prior kernel's weight, against 1 per recent observation
   bool consider_magic_clip = true;                   // bandwidths at least 1 / min(100, n + 2)
   bool consider_endpoints = false;                   // the domain's ends count as neighbours of the outer kernels
-  bool multivariate = false;                         // joint kernels (Optuna's multivariate TPE)
-  bool constant_liar = true;                         // pending trials join the above group
+  std::optional<bool> multivariate;                  // joint kernels (Optuna's multivariate TPE); unset: the rules'
+                                                     // choice (tpe::Optuna: yes, as Optuna 5; the others: no)
+  bool constant_liar = true;                         // pending trials join the above group (as Optuna 5)
   KernelHeight kernel_height = KernelHeight::rules;  // real coordinates' kernels: with or without 1 / sigma
-  bool optuna_stream =
-      false;  // draw as Optuna 3.1's TPESampler(seed): its trials, trial for trial (tpe/optuna_stream.hpp)
+  bool optuna_stream = false;  // draw as Optuna's TPESampler(seed) (5.0 for tpe::Optuna, 3.1 for tpe::Optuna3):
+                               // its trials, trial for trial (tpe/optuna_stream.hpp)
 };
 
 // As JSON (journals record it): kernel_height only when it is not `rules`, optuna_stream only when
 // set, so that journals written before they existed still match a resumed study's options; missing keys read as the
-// defaults.
+// defaults (multivariate: null or missing, the rules' choice).
 inline void to_json(nlohmann::json& json, const TpeOptions& options) {
   json = {{"startup_trials", options.startup_trials},
           {"candidates", options.candidates},
           {"prior_weight", options.prior_weight},
           {"consider_magic_clip", options.consider_magic_clip},
           {"consider_endpoints", options.consider_endpoints},
-          {"multivariate", options.multivariate},
+          {"multivariate", options.multivariate ? nlohmann::json(*options.multivariate) : nlohmann::json(nullptr)},
           {"constant_liar", options.constant_liar}};
   if (options.kernel_height != KernelHeight::rules) json["kernel_height"] = options.kernel_height;
   if (options.optuna_stream) json["optuna_stream"] = true;
@@ -13079,7 +13115,10 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
   options.prior_weight = json.value("prior_weight", defaults.prior_weight);
   options.consider_magic_clip = json.value("consider_magic_clip", defaults.consider_magic_clip);
   options.consider_endpoints = json.value("consider_endpoints", defaults.consider_endpoints);
-  options.multivariate = json.value("multivariate", defaults.multivariate);
+  options.multivariate.reset();
+  if (const auto found = json.find("multivariate"); found != json.end() && !found->is_null()) {
+    options.multivariate = found->get<bool>();
+  }
   options.constant_liar = json.value("constant_liar", defaults.constant_liar);
   options.kernel_height = json.value("kernel_height", defaults.kernel_height);
   options.optuna_stream = json.value("optuna_stream", defaults.optuna_stream);
@@ -13097,42 +13136,340 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+// ---- begin mahpo/search/tpe/joint_terms.hpp
+// The vectorized part of the multivariate TPE's scores (tpe/parzen_estimator.hpp): the log term of
+// every observation kernel at one point, and the log-sum-exp of such terms. Compiled for AVX-512,
+// AVX2 and SSE2 and picked at run time (mahpo/isa.hpp): a long history's score is a few thousand
+// kernels times the coordinates per candidate, 48 times per ask. Floating-point contraction is off,
+// so every ISA computes the same bits.
+
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// ---- begin mahpo/isa.hpp
+// The instruction set the hand-vectorized code paths use (the trainer's kernels, TPE's joint
+// scores): the widest the CPU supports, or a narrower one that MAHPO_ISA (sse2, avx2 or avx512)
+// asks for. A header-only library cannot choose its users' compiler flags, so each such path is
+// compiled for each ISA (`[[gnu::target]]`) and picked at run time.
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace mahpo {
+
+enum class Isa { sse2, avx2, avx512 };
+
+inline std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::sse2:
+      return "sse2";
+  }
+  return "sse2";
+}
+
+// The widest ISA this CPU (and its operating system) supports.
+inline Isa best_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::sse2;
+}
+
+namespace detail {
+// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one (a
+// wider one than the CPU has gives the CPU's best; any other value is an error).
+inline Isa& current_isa() {
+  static Isa isa = [] {
+    const Isa best = best_isa();
+    const char* asked = std::getenv("MAHPO_ISA");
+    if (asked == nullptr || *asked == '\0') return best;
+    for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
+      if (std::string_view(asked) == isa_name(candidate)) return std::min(candidate, best);
+    }
+    throw std::invalid_argument("mahpo: MAHPO_ISA must be sse2, avx2 or avx512, got '" + std::string(asked) + "'");
+  }();
+  return isa;
+}
+}  // namespace detail
+
+inline Isa active_isa() { return detail::current_isa(); }
+
+// Uses `isa` from now on (capped at what the CPU supports); returns the ISA now in use. For tests and
+// benchmarks that compare the kernels of each ISA; not thread-safe against running products.
+inline Isa use_isa(Isa isa) {
+  detail::current_isa() = std::min(isa, best_isa());
+  return detail::current_isa();
+}
+
+}  // namespace mahpo
+// ---- end mahpo/isa.hpp
+
+#if defined(__clang__)
+#define MAHPO_NO_CONTRACTION _Pragma("clang fp contract(off)")
+#else
+#define MAHPO_NO_CONTRACTION
+#endif
+
+namespace mahpo::search::tpe::detail {
+
+// What the terms of n kernels at a point x are made of: per kernel i, log_const[i] plus, per
+// coordinate, -z^2 / 2 with z = (x - mu[i]) * inv_sigma[i] (a real coordinate), the kernel's log
+// probability of x's choice (a categorical: peak where the kernel's observed choice is x's, else
+// base), or a linear integer's log cell mass, read from `table` at clamp(base[i] + cell, lo[i], hi[i])
+// (the cell of x; the table holds each kernel's log masses by offset between cells).
+struct JointTerms {
+  struct Real {
+    const double* mu;
+    const double* inv_sigma;
+    double x;
+  };
+  struct Categorical {
+    const std::int32_t* observed;
+    std::int32_t choice;
+    double peak, base;
+  };
+  struct Cell {
+    const double* table;
+    const std::int32_t* base;
+    const std::int32_t* lo;
+    const std::int32_t* hi;
+    std::int32_t cell;
+  };
+  std::size_t n = 0;
+  const double* log_const = nullptr;
+  std::span<const Real> reals;
+  std::span<const Categorical> categoricals;
+  std::span<const Cell> cells;
+};
+
+// exp(s) for s <= 0 (s below -708 is taken as -708, whose exp is 3e-308): s = k ln 2 + r with
+// |r| <= ln 2 / 2 (Cody and Waite's split of ln 2, as fdlibm), exp(r) by its Taylor series to r^13
+// (the remainder is below 1e-17), times 2^k built in the exponent bits. Within a few ulp of exp.
+[[gnu::always_inline]] inline double exp_nonpositive(double s) {
+  MAHPO_NO_CONTRACTION
+  constexpr double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
+                   ln2_lo = 1.90821492927058770002e-10, shifter = 0x1.8p52;
+  s = s < -708.0 ? -708.0 : s;
+  const double shifted = s * log2e + shifter;  // k in the low bits
+  const double k = shifted - shifter;
+  const double r = (s - k * ln2_hi) - k * ln2_lo;
+  double p = 1.0 / 6227020800.0;  // 1 / 13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const std::int64_t exponent = std::bit_cast<std::int64_t>(shifted) - std::bit_cast<std::int64_t>(shifter);
+  return p * std::bit_cast<double>((exponent + 1023) << 52);
+}
+
+[[gnu::always_inline]] inline void fill_joint_terms(const JointTerms& job, double* __restrict out) {
+  MAHPO_NO_CONTRACTION
+  const std::size_t n = job.n;
+  const double* __restrict log_const = job.log_const;
+  for (std::size_t i = 0; i < n; ++i) out[i] = log_const[i];
+  for (const auto& real : job.reals) {
+    const double* __restrict mu = real.mu;
+    const double* __restrict inv_sigma = real.inv_sigma;
+    const double x = real.x;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double z = (x - mu[i]) * inv_sigma[i];
+      out[i] -= 0.5 * (z * z);
+    }
+  }
+  for (const auto& categorical : job.categoricals) {
+    const std::int32_t* __restrict observed = categorical.observed;
+    const std::int32_t choice = categorical.choice;
+    const double peak = categorical.peak, base = categorical.base;
+    for (std::size_t i = 0; i < n; ++i) out[i] += observed[i] == choice ? peak : base;
+  }
+}
+
+// A linear integer's cell masses, added to out[first, n).
+[[gnu::always_inline]] inline void add_cell_masses(const JointTerms::Cell& cell, std::size_t first, std::size_t n,
+                                                   double* __restrict out) {
+  const std::int32_t at = cell.cell;
+  for (std::size_t i = first; i < n; ++i) {
+    const std::int32_t index = cell.base[i] + at;
+    out[i] += cell.table[index < cell.lo[i] ? cell.lo[i] : (index > cell.hi[i] ? cell.hi[i] : index)];
+  }
+}
+
+// log(sum exp(terms) + exp(extra)), from the largest term: the max, then the shifted exps, each in
+// eight running lanes (a compiler may not reorder one running sum).
+[[gnu::always_inline]] inline double log_sum_exp_body(const double* __restrict terms, std::size_t n, double extra) {
+  MAHPO_NO_CONTRACTION
+  constexpr std::size_t lanes = 8;
+  const std::size_t whole = n - n % lanes;
+  double tops[lanes];
+  for (double& top : tops) top = extra;
+  for (std::size_t i = 0; i < whole; i += lanes) {
+    for (std::size_t l = 0; l < lanes; ++l) tops[l] = terms[i + l] > tops[l] ? terms[i + l] : tops[l];
+  }
+  double top = extra;
+  for (const double lane : tops) top = lane > top ? lane : top;
+  for (std::size_t i = whole; i < n; ++i) top = terms[i] > top ? terms[i] : top;
+  double sums[lanes] = {};
+  for (std::size_t i = 0; i < whole; i += lanes) {
+    for (std::size_t l = 0; l < lanes; ++l) sums[l] += exp_nonpositive(terms[i + l] - top);
+  }
+  double sum = exp_nonpositive(extra - top);
+  for (std::size_t i = whole; i < n; ++i) sum += exp_nonpositive(terms[i] - top);
+  for (const double lane : sums) sum += lane;
+  return top + std::log(sum);
+}
+
+// The tables are read by the CPU's gathers (compilers make single loads of the scalar loop).
+#if defined(__x86_64__)
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void fill_joint_terms_avx512(const JointTerms& job,
+                                                                                         double* out) {
+  fill_joint_terms(job, out);
+  for (const auto& cell : job.cells) {
+    const __m256i at = _mm256_set1_epi32(cell.cell);
+    std::size_t i = 0;
+    for (; i + 8 <= job.n; i += 8) {
+      __m256i index = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cell.base + i)), at);
+      index = _mm256_max_epi32(index, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cell.lo + i)));
+      index = _mm256_min_epi32(index, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cell.hi + i)));
+      const __m512d masses = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, index, cell.table, 8);
+      _mm512_storeu_pd(out + i, _mm512_add_pd(_mm512_loadu_pd(out + i), masses));
+    }
+    add_cell_masses(cell, i, job.n, out);
+  }
+}
+[[gnu::target("avx2,fma")]] inline void fill_joint_terms_avx2(const JointTerms& job, double* out) {
+  fill_joint_terms(job, out);
+  for (const auto& cell : job.cells) {
+    const __m128i at = _mm_set1_epi32(cell.cell);
+    std::size_t i = 0;
+    for (; i + 4 <= job.n; i += 4) {
+      __m128i index = _mm_add_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(cell.base + i)), at);
+      index = _mm_max_epi32(index, _mm_loadu_si128(reinterpret_cast<const __m128i*>(cell.lo + i)));
+      index = _mm_min_epi32(index, _mm_loadu_si128(reinterpret_cast<const __m128i*>(cell.hi + i)));
+      const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+      const __m256d masses = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), cell.table, index, all, 8);
+      _mm256_storeu_pd(out + i, _mm256_add_pd(_mm256_loadu_pd(out + i), masses));
+    }
+    add_cell_masses(cell, i, job.n, out);
+  }
+}
+#endif
+
+inline void fill_joint_terms_sse2(const JointTerms& job, double* out) {
+  fill_joint_terms(job, out);
+  for (const auto& cell : job.cells) add_cell_masses(cell, 0, job.n, out);
+}
+#if defined(__x86_64__)
+[[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline double log_sum_exp_avx512(const double* terms,
+                                                                                      std::size_t n, double extra) {
+  return log_sum_exp_body(terms, n, extra);
+}
+[[gnu::target("avx2,fma")]] inline double log_sum_exp_avx2(const double* terms, std::size_t n, double extra) {
+  return log_sum_exp_body(terms, n, extra);
+}
+#endif
+
+// The terms of job.n kernels into out[0, n).
+inline void joint_terms(const JointTerms& job, double* out) {
+  switch (active_isa()) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return fill_joint_terms_avx512(job, out);
+    case Isa::avx2:
+      return fill_joint_terms_avx2(job, out);
+#endif
+    default:
+      return fill_joint_terms_sse2(job, out);
+  }
+}
+
+// log(sum_i exp(terms[i]) + exp(extra)); extra is finite.
+inline double joint_log_sum_exp(std::span<const double> terms, double extra) {
+  switch (active_isa()) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return log_sum_exp_avx512(terms.data(), terms.size(), extra);
+    case Isa::avx2:
+      return log_sum_exp_avx2(terms.data(), terms.size(), extra);
+#endif
+    default:
+      break;
+  }
+  return log_sum_exp_body(terms.data(), terms.size(), extra);
+}
+
+}  // namespace mahpo::search::tpe::detail
+
+#undef MAHPO_NO_CONTRACTION
+// ---- end mahpo/search/tpe/joint_terms.hpp
 // ---- begin mahpo/search/tpe/optuna_stream.hpp
-// Optuna 3.1's random draws, for TpeOptions::optuna_stream: with them Tpe<S> asks, trial for trial,
-// what optuna.samplers.TPESampler(seed=seed) asks of a study whose objective suggests S's
-// parameters in order: integers exactly, floats and log floats up to the last bits of rounding (a few
-// epsilon of the range: mahpo draws in the unit cube, Optuna in the parameter's scale, and the two
-// invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp on
-// whole studies recorded from Optuna 3.1.0 (tools/record_optuna_traces.py): 200 trials of seeds 0-2
-// on Branin (floats) and on the LeNet quadratic (ints, a float, a log float), every trial's
-// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds and
-// Hartmann-6 by bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna 3.1 draws them (a
-// startup value: the largest of one uniform per choice, its one-hot encoding; a model-based one: a
-// uniform against the chosen kernel's cumulative probabilities), but no run has compared them with
-// Optuna's.
+// Optuna's random draws, for TpeOptions::optuna_stream: with them Tpe<S> (tpe::Optuna) asks, trial
+// for trial, what optuna.samplers.TPESampler(seed=seed) of Optuna 5 (multivariate, its default) asks
+// of a study whose objective suggests S's parameters in order, and Tpe<S, tpe::Optuna3> (univariate)
+// what Optuna 3.1's asks: integers exactly, floats and log floats up to the last bits of rounding (a
+// few epsilon of the range: mahpo draws in the unit cube, Optuna in the parameter's scale, and the
+// two invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp
+// on whole studies recorded from Optuna (tools/record_optuna_traces.py): 200 trials of seeds 0-2 on
+// Branin, Hartmann-6 (Optuna 5) and the LeNet quadratic (ints, a float, a log float), every trial's
+// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds by
+// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna draws them (a startup value: the
+// largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against the
+// chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
 //
-// Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py, _truncnorm.py):
+// Optuna's streams (optuna/samplers/_tpe/sampler.py, _random.py, parzen_estimator.py,
+// probability_distributions.py, _truncnorm.py):
 // - the startup trials come from its RandomSampler(seed): a numpy RandomState(seed) of its own, one
 //   uniform per parameter, low + (high - low) u in the parameter's (log) range;
-// - a model-based ask draws, per parameter in order, from the TPE sampler's RandomState(seed):
-//   `candidates` kernel indices by numpy's choice with p = the mixture weights (uniforms against the
-//   normalized cumulative weights, `searchsorted(side="right")`), then `candidates` uniforms q, each
-//   mapped by the truncated normal's inverse CDF (its `_truncnorm.ppf`, whose inverse of log Phi takes
-//   100 bisection steps; here Newton's method from Acklam's guess finds the same root, or a
-//   neighbouring double where log Phi is flat to the last bit); the first candidate with the largest
-//   log l - log g wins;
-// - the bandwidths come from the kernel centres (the prior's last) ordered by numpy's argsort, whose
-//   quicksort leaves an integer's repeated values in an order of its own (numpy_argsort below).
+// - a model-based ask of Optuna 5 draws from the TPE sampler's RandomState(seed): `candidates`
+//   kernel indices by numpy's choice with p = the mixture weights (uniforms against the normalized
+//   cumulative weights, `searchsorted(side="right")`), then, per parameter of its search space sorted
+//   by name (categoricals first), `candidates` uniforms: a categorical's against the kernel's
+//   cumulative probabilities, a number's through the truncated normal's inverse CDF (its
+//   `_truncnorm.ppf`; Optuna 5 inverts log Phi by Newton's method, 3.1 by 100 bisection steps; here
+//   Newton's method from Acklam's guess finds the same root, or a neighbouring double where log Phi
+//   is flat to the last bit); the first candidate with the largest log l - log g wins. Optuna 3.1
+//   (univariate) draws per parameter in order: `candidates` kernel indices, then `candidates` values;
+// - the bandwidths come from the kernel centres ordered by numpy's argsort, whose quicksort leaves an
+//   integer's repeated values in an order of its own (numpy_argsort below).
 // numpy's legacy RandomState(seed) is MT19937 seeded by init_genrand(seed) (std::mt19937 seeded
 // with the same number), and its doubles take 53 bits from two 32-bit outputs.
 
@@ -13348,16 +13685,21 @@ inline double optuna_truncated_normal_ppf(double q, double a, double b) {
 // ---- end mahpo/search/tpe/optuna_stream.hpp
 // ---- begin mahpo/search/tpe/rules.hpp
 // The rules of a TPE, a policy of Tpe<S, Rules>: how many observations form l(x) (gamma), how much
-// each weighs, the exceptions to the neighbour bandwidths, and the categorical kernel. Two are
-// provided: tpe::Optuna (Optuna's TPESampler, the default) and tpe::Hyperopt (hyperopt's TPE).
-// A rules type has:
+// each weighs, how bandwidths are set, and the categorical kernel. Three are provided: tpe::Optuna
+// (today's Optuna TPESampler, 5.0: the default), tpe::Optuna3 (Optuna 3.1's) and tpe::Hyperopt
+// (hyperopt's TPE). A rules type has:
 //   searcher_name                   the searcher's name (journals, reports)
+//   revision                        recorded in the options' JSON when not empty ("rules")
 //   gamma(n)                        how many of n usable observations form l(x)
 //   weight(i, n)                    the mixture weight of the i-th oldest of n observations
 //   lone_bandwidth                  sigma of a lone observation (0: the neighbour rule)
 //   always_clip                     bandwidths clipped to [1 / min(100, n + 2), 1] whatever the options
+//   prior_is_neighbour              the prior's centre 0.5 counts in the neighbour rule's sorted centres
+//   joint_bandwidth                 multivariate: Scott-like 0.2 n^(-1/(d+4)) or the neighbour rule
+//   multivariate                    whether the TPE is multivariate unless TpeOptions says
 //   categoricals                    Optuna's kernel or hyperopt's weighted counts
 //   kernel_height                   how real coordinates' kernels are scored unless TpeOptions says
+//   optuna_stream                   which Optuna's draws TpeOptions::optuna_stream reproduces (none: refused)
 //   check(TpeOptions)               refuses options the rules cannot honour
 
 #include <algorithm>
@@ -13370,33 +13712,50 @@ inline double optuna_truncated_normal_ppf(double q, double a, double b) {
 
 namespace mahpo::search::tpe {
 
+enum class JointBandwidth {
+  scott,       // Optuna 3.1 to 3.x: 0.2 n^(-1/(d+4)) of the range on every coordinate
+  neighbours,  // Optuna 4 and 5: each coordinate's neighbour rule, as univariate
+};
+
+// Whose random draws TpeOptions::optuna_stream reproduces (tpe/optuna_stream.hpp).
+enum class OptunaStream { none, optuna3, optuna5 };
+
 enum class CategoricalRule {
   kernel,           // Optuna: (1[c = observed] + a) / (1 + C a) per observation, a = prior_weight / (n + 1)
   weighted_counts,  // hyperopt: weight-summed counts plus prior_weight pseudo-counts per choice
 };
 
 // Optuna's default_weights: hyperopt's linear forgetting with 25 (Bergstra et al. 2013): for n > 25,
-// a ramp linspace(1/n, 1, n - 25) for the oldest, then 25 ones.
+// a ramp linspace(1/n, 1, n - 25) for the oldest, then 25 ones. As numpy's linspace computes it:
+// i * step + start with step = (stop - start) / (num - 1), the last exactly stop (a ramp of one: start).
 inline double linear_forgetting_weight(std::size_t i, std::size_t n) {
   constexpr std::size_t flat = 25;
   if (n <= flat || i >= n - flat) return 1.0;
   const std::size_t ramp = n - flat;
   const double first = 1.0 / static_cast<double>(n);
   if (ramp == 1) return first;
-  return first + (1.0 - first) * static_cast<double>(i) / static_cast<double>(ramp - 1);
+  if (i + 1 == ramp) return 1.0;
+  return static_cast<double>(i) * ((1.0 - first) / static_cast<double>(ramp - 1)) + first;
 }
 
-// Optuna's TPESampler (samplers/_tpe/sampler.py, _parzen_estimator.py), as Optuna 3.1 to 3.4 score
-// real coordinates: each kernel without its 1 / sigma (their _truncnorm.logpdf drops log(scale);
-// Optuna 3.5 restored it). Measured better than the true density on Branin, Hartmann-6 and the
-// LeNet quadratic at every budget over 200 seeds (docs/benchmarks.md, "TPE beside Optuna");
-// TpeOptions::kernel_height = density gives Optuna 3.5's.
+// Today's Optuna TPESampler (5.0 development, commit 1d8ce7b of 2026-08-21: samplers/_tpe/sampler.py,
+// parzen_estimator.py, probability_distributions.py): multivariate by default, every coordinate's
+// bandwidth by the neighbour rule among the observations alone (the prior is not a neighbour; with
+// two or more observations the outer ones take their inner gap), real coordinates scored by the
+// mixture's density, integers by their cells' mass. KernelHeight::unscaled (Optuna 3.1's scores)
+// converges faster on Branin and the LeNet quadratic but leaves Hartmann-6's second basin less
+// often (docs/tpe_vs_optuna.md).
 struct Optuna {
   static constexpr std::string_view searcher_name = "tpe";
+  static constexpr std::string_view revision = "optuna-5";
   static constexpr double lone_bandwidth = 0.0;
   static constexpr bool always_clip = false;
+  static constexpr bool prior_is_neighbour = false;
+  static constexpr JointBandwidth joint_bandwidth = JointBandwidth::neighbours;
+  static constexpr bool multivariate = true;
   static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
-  static constexpr KernelHeight kernel_height = KernelHeight::unscaled;
+  static constexpr KernelHeight kernel_height = KernelHeight::density;
+  static constexpr OptunaStream optuna_stream = OptunaStream::optuna5;
 
   // Optuna's default_gamma, min(ceil(n / 10), 25), in exact integers.
   static std::size_t gamma(std::size_t n) { return std::min<std::size_t>((n + 9) / 10, 25); }
@@ -13404,13 +13763,39 @@ struct Optuna {
   static void check(const TpeOptions&) {}
 };
 
+// Optuna 3.1's TPESampler (Debian's python3-optuna 3.1.0), as Optuna 3.1 to 3.4 score real
+// coordinates: each kernel without its 1 / sigma (their _truncnorm.logpdf drops log(scale); Optuna
+// 3.5 restored it); univariate by default, the prior's 0.5 among the neighbours, multivariate
+// bandwidths by the Scott-like rule. TpeOptions::kernel_height = density gives Optuna 3.5's scores.
+struct Optuna3 {
+  static constexpr std::string_view searcher_name = "tpe_optuna3";
+  static constexpr std::string_view revision = "";
+  static constexpr double lone_bandwidth = 0.0;
+  static constexpr bool always_clip = false;
+  static constexpr bool prior_is_neighbour = true;
+  static constexpr JointBandwidth joint_bandwidth = JointBandwidth::scott;
+  static constexpr bool multivariate = false;
+  static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
+  static constexpr KernelHeight kernel_height = KernelHeight::unscaled;
+  static constexpr OptunaStream optuna_stream = OptunaStream::optuna3;
+
+  static std::size_t gamma(std::size_t n) { return Optuna::gamma(n); }
+  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
+  static void check(const TpeOptions&) {}
+};
+
 // Hyperopt's TPE (v0.1.2 and on; Optuna's hyperopt_parameters reproduce it).
 struct Hyperopt {
   static constexpr std::string_view searcher_name = "tpe_hyperopt";
+  static constexpr std::string_view revision = "";
   static constexpr double lone_bandwidth = 0.5;  // a lone observation gets half the prior's sigma
   static constexpr bool always_clip = true;
+  static constexpr bool prior_is_neighbour = true;
+  static constexpr JointBandwidth joint_bandwidth = JointBandwidth::scott;  // unused: univariate only
+  static constexpr bool multivariate = false;
   static constexpr CategoricalRule categoricals = CategoricalRule::weighted_counts;
   static constexpr KernelHeight kernel_height = KernelHeight::density;
+  static constexpr OptunaStream optuna_stream = OptunaStream::none;
 
   // Hyperopt's gamma, min(ceil(0.25 sqrt(n)), 25) (tpe.ap_split_trials; Optuna's hyperopt_default_gamma).
   static std::size_t gamma(std::size_t n) {
@@ -13423,8 +13808,11 @@ struct Hyperopt {
   static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
 
   static void check(const TpeOptions& options) {
-    if (options.multivariate) {
+    if (options.multivariate.value_or(false)) {
       throw std::invalid_argument("mahpo::tpe_hyperopt: hyperopt's TPE is univariate; set multivariate = false");
+    }
+    if (options.optuna_stream) {
+      throw std::invalid_argument("mahpo::tpe_hyperopt: optuna_stream draws as Optuna's TPE, not hyperopt's");
     }
     if (options.consider_endpoints) {
       throw std::invalid_argument(
@@ -13443,6 +13831,12 @@ bool unscaled_kernels(const TpeOptions& options) {
   const KernelHeight height =
       options.kernel_height == KernelHeight::rules ? Rules::kernel_height : options.kernel_height;
   return height == KernelHeight::unscaled;
+}
+
+// Whether the TPE is multivariate under these rules and options.
+template <typename Rules>
+bool multivariate(const TpeOptions& options) {
+  return options.multivariate.value_or(Rules::multivariate);
 }
 
 // The weights of n observations under a rules type, oldest first.
@@ -13496,12 +13890,12 @@ class ParzenEstimator {
       set_dimensions(dims);
     }
     const std::size_t n = points.size(), count = n + 1, d = dims.size();
-    if (!options.multivariate && sorted.size() != d * n) {
+    multivariate_ = tpe::multivariate<Rules>(options);
+    if (uses_neighbours() && sorted.size() != d * n) {
       throw std::invalid_argument(
           fmt::format("mahpo::tpe: a univariate fit needs {} sorted indices, got {}", d * n, sorted.size()));
     }
     components_ = count;
-    multivariate_ = options.multivariate;
     unscaled_ = unscaled_kernels<Rules>(options);
 
     // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
@@ -13522,6 +13916,14 @@ class ParzenEstimator {
     sigma_.resize(d * count);
     inv_sigma_.resize(d * count);
     observed_.resize(d * count);
+    if (multivariate_) {
+      observed32_.resize(d * count);
+      cell_base_.resize(d * count);
+      cell_lo_.resize(d * count);
+      cell_hi_.resize(d * count);
+      half_cells_.resize(d * count);
+      irregular_.clear();
+    }
     kernel_mu_.clear();
     kernel_inv_sigma_.clear();
     kernel_coef_.clear();
@@ -13542,6 +13944,9 @@ class ParzenEstimator {
     kernel_offset_[d] = kernel_mu_.size();
     if (multivariate_) {
       for (std::size_t i = 0; i < count; ++i) log_const_[i] += std::log(weight_[i] / mass_product_[i]);
+      std::sort(irregular_.begin(), irregular_.end());
+      irregular_.erase(std::unique(irregular_.begin(), irregular_.end()), irregular_.end());
+      pack();
     }
   }
 
@@ -13549,6 +13954,7 @@ class ParzenEstimator {
   double weight(std::size_t i) const { return weight_[i]; }
   double mu(std::size_t k, std::size_t i) const { return mu_[k * components_ + i]; }
   double sigma(std::size_t k, std::size_t i) const { return sigma_[k * components_ + i]; }
+  bool multivariate() const { return multivariate_; }
 
   // Univariate: one coordinate drawn from its own mixture (continuous; a categorical's cell centre).
   double sample_coordinate(std::size_t k, std::mt19937_64& rng) const {
@@ -13569,34 +13975,8 @@ class ParzenEstimator {
   // the mixture weights, then a value from each: a numeric coordinate's by the truncated normal's
   // inverse CDF, a categorical's by its kernel's cumulative probabilities (the cell's centre).
   void sample_coordinate_as_optuna(std::size_t k, LegacyRandomState& rng, std::span<double> out) const {
-    const std::size_t count = out.size();
-    active_.resize(count);
-    for (std::size_t& i : active_) {
-      const double u = rng.random_sample();
-      const auto found = std::upper_bound(normalized_.begin(), normalized_.end(), u) - normalized_.begin();
-      i = std::min(static_cast<std::size_t>(found), components_ - 1);
-    }
-    for (std::size_t c = 0; c < count; ++c) {
-      const std::size_t at = k * components_ + active_[c];
-      if (dims_[k].kind != Kind::categorical) {
-        const double mu = mu_[at], sigma = sigma_[at];
-        out[c] = optuna_truncated_normal_ppf(rng.random_sample(), -mu / sigma, (1.0 - mu) / sigma) * sigma + mu;
-        continue;
-      }
-      // Optuna's categorical kernel: (1[choice = observed] + a) / (1 + C a); the prior's uniform.
-      const std::size_t choices = dims_[k].count;
-      const bool prior = active_[c] + 1 == components_;
-      const double a = prior ? 1.0 : prior_kernel_mass_,
-                   total = prior ? static_cast<double>(choices) : 1.0 + static_cast<double>(choices) * a;
-      const double u = rng.random_sample();
-      std::size_t chosen = 0;
-      double running = 0.0;
-      for (std::size_t choice = 0; choice + 1 < choices; ++choice) {
-        running += ((!prior && observed_[at] == choice ? 1.0 : 0.0) + a) / total;
-        if (running < u) chosen = choice + 1;
-      }
-      out[c] = centre(chosen, choices);
-    }
+    draw_kernels_as_optuna(rng, out.size());
+    for (std::size_t c = 0; c < out.size(); ++c) out[c] = draw_as_optuna(k, active_[c], rng);
   }
 
   // Univariate: log of the coordinate's mixture density at x (a categorical's probability; a linear
@@ -13634,43 +14014,277 @@ class ParzenEstimator {
     for (std::size_t k = 0; k < dims_.size(); ++k) x[k] = sample_kernel(k, i, rng);
   }
 
-  // Multivariate: log of the joint mixture density at x (log-sum-exp over components). Each
-  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_.
-  double log_density(std::span<const double> x) {
-    const std::size_t count = components_, n = count - 1;
-    terms_.assign(log_const_.begin(), log_const_.end());
-    double* term = terms_.data();
-    for (std::size_t k = 0; k < dims_.size(); ++k) {
-      const std::size_t base = k * count;
-      if (dims_[k].kind == Kind::categorical) {
-        const std::size_t c = unit_cell(x[k], dims_[k].count);
-        const std::size_t* observed = observed_.data() + base;
-        for (std::size_t i = 0; i < n; ++i) term[i] += observed[i] == c ? log_peak_[k] : log_base_[k];
-      } else if (scored_by_cell(dims_[k])) {
-        const auto [lo, hi] = cell_bounds(x[k], dims_[k].count);
-        const double* mu = mu_.data() + base;
-        const double* inv_sigma = inv_sigma_.data() + base;
-        for (std::size_t i = 0; i < count; ++i) term[i] += std::log(interval_mass(lo, hi, mu[i], inv_sigma[i]));
-      } else {
-        const double* mu = mu_.data() + base;
-        const double* inv_sigma = inv_sigma_.data() + base;
-        for (std::size_t i = 0; i < count; ++i) {
-          const double z = (x[k] - mu[i]) * inv_sigma[i];
-          term[i] -= 0.5 * z * z;
-        }
+  // Multivariate, Optuna 5's draws (tpe/optuna_stream.hpp): `count` points into out (point-major,
+  // dims().size() coordinates each): `count` kernels by numpy's choice with the mixture weights, then
+  // per coordinate, categoricals first and each group in the order `order` lists them (Optuna's
+  // search space sorted by name), `count` uniforms: a categorical's against its kernel's cumulative
+  // probabilities, a numeric coordinate's through the truncated normal's inverse CDF.
+  void sample_points_as_optuna(LegacyRandomState& rng, std::span<const std::size_t> order, std::size_t count,
+                               std::vector<double>& out) const {
+    const std::size_t d = dims_.size();
+    out.resize(count * d);
+    draw_kernels_as_optuna(rng, count);
+    for (const bool categorical : {true, false}) {
+      for (const std::size_t k : order) {
+        if ((dims_[k].kind == Kind::categorical) != categorical) continue;
+        for (std::size_t c = 0; c < count; ++c) out[c * d + k] = draw_as_optuna(k, active_[c], rng);
       }
     }
-    const double top = *std::max_element(terms_.begin(), terms_.end());  // finite: the prior's
-    double sum = 0.0;
-    for (std::size_t i = 0; i < count; ++i) {
-      const double shifted = term[i] - top;
-      if (shifted > -40.0) sum += std::exp(shifted);
+  }
+
+  // Multivariate: log of the joint mixture density at x, log-sum-exp over the components. Each
+  // component's constant (weight, normalizers, the prior's categorical 1/C) is in log_const_. The
+  // observations' terms are computed together, vectorized (tpe/joint_terms.hpp); a linear integer's
+  // cell masses come from tables by offset between cells (index_cells); kernels without such a
+  // table, and the prior, one by one.
+  double log_density(std::span<const double> x) {
+    const std::size_t count = components_, n = count - 1;
+    reals_.clear();
+    categoricals_.clear();
+    cells_.clear();
+    for (std::size_t k = 0; k < dims_.size(); ++k) {
+      const std::size_t base = k * count;
+      if (dims_[k].kind == Kind::continuous) {
+        reals_.push_back({mu_.data() + base, inv_sigma_.data() + base, x[k]});
+        continue;
+      }
+      x_cell_[k] = unit_cell(x[k], dims_[k].count);
+      const auto cell = static_cast<std::int32_t>(x_cell_[k]);
+      if (dims_[k].kind == Kind::categorical) {
+        categoricals_.push_back({observed32_.data() + base, cell, log_peak_[k], log_base_[k]});
+      } else if (scored_by_cell(dims_[k])) {
+        if (!cell_tables_[k].lazy.empty()) fill_cells(k, cell);
+        cells_.push_back({cell_tables_[k].table.data(), cell_base_.data() + base, cell_lo_.data() + base,
+                          cell_hi_.data() + base, cell});
+      } else {  // a log-scale integer: the density at its point
+        reals_.push_back({mu_.data() + base, inv_sigma_.data() + base, x[k]});
+      }
     }
-    return top + std::log(sum);
+    terms_.resize(n);
+    if (packed_dim_ == no_dim) {
+      joint_terms({n, log_const_.data(), reals_, categoricals_, cells_}, terms_.data());
+      for (const std::size_t i : irregular_) terms_[i] = term(i, x);
+      return joint_log_sum_exp(std::span<const double>(terms_.data(), n), term(n, x));
+    }
+    // Packed (pack()): the kernels of the cells within the clip's radius of x's cell, then the tail.
+    const std::size_t cell = x_cell_[packed_dim_], radius = packed_radius_;
+    const std::size_t first = packed_bucket_[cell > radius ? cell - radius : 0];
+    const std::size_t last = packed_bucket_[std::min(cell + radius + 1, dims_[packed_dim_].count)];
+    std::size_t filled = 0;
+    for (const auto& [from, to] : {std::pair{first, last}, std::pair{packed_tail_, n}}) {
+      reals_.clear();
+      categoricals_.clear();
+      cells_.clear();
+      for (std::size_t k = 0; k < dims_.size(); ++k) {
+        const std::size_t base = k * n + from;
+        if (dims_[k].kind == Kind::categorical) {
+          categoricals_.push_back({packed_ints_.data() + 3 * k * n + from, static_cast<std::int32_t>(x_cell_[k]),
+                                   log_peak_[k], log_base_[k]});
+        } else if (scored_by_cell(dims_[k])) {
+          const std::int32_t* ints = packed_ints_.data() + 3 * k * n + from;
+          cells_.push_back({cell_tables_[k].table.data(), ints, ints + n, ints + 2 * n,
+                            static_cast<std::int32_t>(x_cell_[k])});
+        } else {
+          reals_.push_back({packed_mu_.data() + base, packed_inv_sigma_.data() + base, x[k]});
+        }
+      }
+      joint_terms({to - from, packed_log_const_.data() + from, reals_, categoricals_, cells_}, terms_.data() + filled);
+      filled += to - from;
+    }
+    for (const auto& [at, i] : packed_irregular_) terms_[last - first + at - packed_tail_] = term(i, x);
+    return joint_log_sum_exp(std::span<const double>(terms_.data(), filled), term(n, x));
   }
 
  private:
   static bool same_dimension(const Dimension& a, const Dimension& b) { return a.kind == b.kind && a.count == b.count; }
+
+  // Multivariate: component i's log term at x, one by one (x_cell_ set for x).
+  double term(std::size_t i, std::span<const double> x) {
+    const std::size_t count = components_;
+    double value = log_const_[i];
+    for (std::size_t k = 0; k < dims_.size(); ++k) {
+      const std::size_t at = k * count + i;
+      if (dims_[k].kind == Kind::categorical) {
+        if (i + 1 < count) value += observed_[at] == x_cell_[k] ? log_peak_[k] : log_base_[k];
+      } else if (scored_by_cell(dims_[k])) {
+        const auto [lo, hi] = cell_bounds(x[k], dims_[k].count);
+        if (i + 1 < count) {
+          value += std::log(interval_mass(lo, hi, mu_[at], inv_sigma_[at]));
+          continue;
+        }
+        // The prior's kernel never changes: its cell masses are kept.
+        double& cached = prior_cell_mass_[prior_offset_[k] + x_cell_[k]];
+        if (std::isnan(cached)) cached = std::log(interval_mass(lo, hi, mu_[at], inv_sigma_[at]));
+        value += cached;
+      } else {
+        const double z = (x[k] - mu_[at]) * inv_sigma_[at];
+        value -= 0.5 * z * z;
+      }
+    }
+    return value;
+  }
+
+  // Multivariate, a linear integer's coordinate k: points each observation kernel at its log cell
+  // masses by offset between cells, in a table per bandwidth (segment()); a kernel off its cell's
+  // centre or with another bandwidth is scored one by one (irregular_).
+  void index_cells(std::size_t k, std::size_t base, std::size_t n, double lowest) {
+    const std::size_t cells = dims_[k].count;
+    const double* mu = mu_.data() + base;
+    auto& tables = cell_tables_[k];
+    const double* centres = tables.centre.data();
+    tables.lazy.clear();
+    const auto clip = segment(k, 0, lowest);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t c = unit_cell(mu[i], cells);
+      const auto half_cells = static_cast<std::size_t>(half_cells_[base + i]);
+      if (mu[i] != centres[c]) {
+        irregular_.push_back(i);
+        cell_base_[base + i] = cell_lo_[base + i] = cell_hi_[base + i] = 0;
+        continue;
+      }
+      const auto [offset, radius] = half_cells == 0 ? clip : segment(k, half_cells, lowest);
+      cell_base_[base + i] = offset + radius + 1 - static_cast<std::int32_t>(c);
+      cell_lo_[base + i] = offset;
+      cell_hi_[base + i] = offset + 2 * radius + 2;
+      if (tables.filled[half_cells] < 2 * radius + 1) tables.lazy.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+
+  // The entries of coordinate k's table that x's cell reads through kernels of unfinished
+  // segments, computed where still missing (NaN).
+  void fill_cells(std::size_t k, std::int32_t cell) {
+    auto& tables = cell_tables_[k];
+    const std::size_t base = k * components_;
+    const double width = 1.0 / static_cast<double>(dims_[k].count);
+    for (const std::uint32_t i : tables.lazy) {
+      const std::int32_t index = std::clamp(cell_base_[base + i] + cell, cell_lo_[base + i], cell_hi_[base + i]);
+      double& value = tables.table[static_cast<std::size_t>(index)];
+      if (!std::isnan(value)) continue;
+      const auto h = static_cast<std::size_t>(half_cells_[base + i]);
+      const std::int32_t j = index - tables.offset[h] - tables.radius[h] - 1;
+      value = std::log(interval_mass((j - 0.5) * width, (j + 0.5) * width, 0.0, inv_sigma_[base + i]));
+      ++tables.filled[h];
+    }
+  }
+
+  // Multivariate, with a linear integer and a long history: the observation kernels reordered so that
+  // log_density scores a slice. By one such coordinate (the one whose clip radius covers the least
+  // share of its cells), the kernels with the clip's sigma there and no irregular coordinate go
+  // into buckets by their cell; the others into a tail. A bucket more than the clip's radius from x's
+  // cell holds kernels whose mass on x's cell is 0 (interval_mass's 8.5 sigma): skipped.
+  void pack() {
+    const std::size_t n = components_ - 1, d = dims_.size();
+    packed_dim_ = no_dim;
+    if (n < pack_threshold) return;
+    double least = 0.75;  // a slice of three quarters of the cells or more: not worth it
+    for (std::size_t k = 0; k < d; ++k) {
+      if (!scored_by_cell(dims_[k]) || cell_tables_[k].offset.empty()) continue;
+      const double share = static_cast<double>(2 * cell_tables_[k].radius[0] + 1) / static_cast<double>(dims_[k].count);
+      if (share < least) {
+        least = share;
+        packed_dim_ = k;
+      }
+    }
+    if (packed_dim_ == no_dim) return;
+    const std::size_t k0 = packed_dim_, cells = dims_[k0].count, base0 = k0 * components_;
+    packed_radius_ = static_cast<std::size_t>(cell_tables_[k0].radius[0]);
+    const std::int32_t clip_offset = cell_tables_[k0].offset[0];
+    // Bucket of each kernel (cells: the tail), by a counting sort.
+    bucketed_.assign(n, static_cast<std::uint32_t>(cells));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (cell_lo_[base0 + i] == clip_offset) {
+        bucketed_[i] = static_cast<std::uint32_t>(unit_cell(mu_[base0 + i], cells));
+      }
+    }
+    for (const std::size_t i : irregular_) bucketed_[i] = static_cast<std::uint32_t>(cells);
+    packed_bucket_.assign(cells + 2, 0);
+    for (std::size_t i = 0; i < n; ++i) ++packed_bucket_[bucketed_[i] + 1];
+    for (std::size_t c = 0; c <= cells; ++c) packed_bucket_[c + 1] += packed_bucket_[c];
+    packed_tail_ = packed_bucket_[cells];
+    packed_index_.resize(n);
+    fill_position_.assign(packed_bucket_.begin(), packed_bucket_.end() - 1);
+    for (std::size_t i = 0; i < n; ++i) packed_index_[fill_position_[bucketed_[i]]++] = static_cast<std::uint32_t>(i);
+    packed_irregular_.clear();
+    for (std::size_t j = packed_tail_; j < n; ++j) {
+      if (std::binary_search(irregular_.begin(), irregular_.end(), packed_index_[j])) {
+        packed_irregular_.push_back({j, packed_index_[j]});
+      }
+    }
+    // The arrays joint_terms reads, in that order (per coordinate: n entries; ints: three blocks of n).
+    packed_log_const_.resize(n);
+    packed_mu_.resize(d * n);
+    packed_inv_sigma_.resize(d * n);
+    packed_ints_.resize(3 * d * n);
+    for (std::size_t j = 0; j < n; ++j) packed_log_const_[j] = log_const_[packed_index_[j]];
+    for (std::size_t k = 0; k < d; ++k) {
+      const std::size_t from = k * components_, to = k * n;
+      std::int32_t* ints = packed_ints_.data() + 3 * k * n;
+      if (dims_[k].kind == Kind::categorical) {
+        for (std::size_t j = 0; j < n; ++j) ints[j] = observed32_[from + packed_index_[j]];
+      } else if (scored_by_cell(dims_[k])) {
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::size_t i = from + packed_index_[j];
+          ints[j] = cell_base_[i];
+          ints[n + j] = cell_lo_[i];
+          ints[2 * n + j] = cell_hi_[i];
+        }
+      } else {
+        for (std::size_t j = 0; j < n; ++j) {
+          packed_mu_[to + j] = mu_[from + packed_index_[j]];
+          packed_inv_sigma_[to + j] = inv_sigma_[from + packed_index_[j]];
+        }
+      }
+    }
+  }
+
+  // The table segment of coordinate k's kernels with h half cells of sigma (0: the clip's sigma,
+  // `lowest`): [-inf, log mass at offsets -R..R, -inf], R the offset past which a cell is 8.5 sigma
+  // away (interval_mass's zero), at most C - 1; its entries are computed now if there are no more of
+  // them than kernels, else when first read (fill_cells).
+  // Kept across fits; the clip's is started again when the clip moves.
+  // The offset between cells past which a kernel of this sigma has no mass (8.5 sigma), at most C - 1.
+  static std::int32_t radius_of(double sigma, std::size_t cells) {
+    return static_cast<std::int32_t>(
+        std::min<double>(static_cast<double>(cells - 1), std::ceil(8.5 * sigma * static_cast<double>(cells) + 0.5)));
+  }
+
+  std::pair<std::int32_t, std::int32_t> segment(std::size_t k, std::size_t h, double lowest) {
+    const std::size_t cells = dims_[k].count;
+    auto& table = cell_tables_[k];
+    if (table.offset.empty()) {
+      table.offset.assign(2 * cells + 1, -1);
+      table.radius.assign(2 * cells + 1, 0);
+      table.filled.assign(2 * cells + 1, 0);
+      table.table.assign(1, -std::numeric_limits<double>::infinity());
+    }
+    const double sigma = h == 0 ? lowest : table.half_sigma[h];
+    const double inv = 1.0 / sigma;
+    if (table.offset[h] >= 0 && (h > 0 || table.clip_inv_sigma == inv)) return {table.offset[h], table.radius[h]};
+    const std::int32_t radius = radius_of(sigma, cells);
+    std::int32_t offset = table.offset[h];
+    if (offset < 0 || radius > table.radius[h]) {
+      offset = static_cast<std::int32_t>(table.table.size());
+      table.table.resize(table.table.size() + 2 * static_cast<std::size_t>(radius) + 3);
+    }
+    double* values = table.table.data() + offset;
+    values[0] = values[2 * radius + 2] = -std::numeric_limits<double>::infinity();
+    const auto size = 2 * static_cast<std::size_t>(radius) + 1;
+    if (size <= components_) {  // no dearer than a pass over the kernels: now
+      const double width = 1.0 / static_cast<double>(cells);
+      for (std::int32_t j = -radius; j <= radius; ++j) {
+        values[radius + 1 + j] = std::log(interval_mass((j - 0.5) * width, (j + 0.5) * width, 0.0, inv));
+      }
+    } else {
+      std::fill(values + 1, values + 2 * radius + 2, std::numeric_limits<double>::quiet_NaN());  // fill_cells
+    }
+    table.offset[h] = offset;
+    table.radius[h] = radius;
+    table.filled[h] = size <= components_ ? static_cast<std::int32_t>(size) : 0;
+    if (h == 0) table.clip_inv_sigma = inv;
+    return {offset, radius};
+  }
+
+  bool uses_neighbours() const { return !multivariate_ || Rules::joint_bandwidth == JointBandwidth::neighbours; }
 
   static double centre(std::size_t c, std::size_t count) {
     return (static_cast<double>(c) + 0.5) / static_cast<double>(count);
@@ -13690,6 +14304,58 @@ class ParzenEstimator {
     log_peak_.assign(dims.size(), 0.0);
     log_base_.assign(dims.size(), 0.0);
     kernel_offset_.assign(dims.size() + 1, 0);
+    prior_offset_.assign(dims.size(), 0);
+    std::size_t cells = 0;
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      prior_offset_[k] = cells;
+      if (scored_by_cell(dims[k])) cells += dims[k].count;
+    }
+    prior_cell_mass_.assign(cells, std::numeric_limits<double>::quiet_NaN());
+    cell_tables_.assign(dims.size(), {});
+    for (std::size_t k = 0; k < dims.size(); ++k) {
+      if (!scored_by_cell(dims[k])) continue;
+      const std::size_t values = dims[k].count;
+      auto& table = cell_tables_[k];
+      for (std::size_t c = 0; c < values; ++c) table.centre.push_back(centre(c, values));
+      for (std::size_t h = 0; h <= 2 * values; ++h) {
+        table.half_sigma.push_back(static_cast<double>(h) / (2.0 * static_cast<double>(values)));
+        table.half_inv_sigma.push_back(1.0 / table.half_sigma.back());
+      }
+    }
+    x_cell_.assign(dims.size(), 0);
+  }
+
+  // numpy's choice(components, p = weights, size = count) into active_.
+  void draw_kernels_as_optuna(LegacyRandomState& rng, std::size_t count) const {
+    active_.resize(count);
+    for (std::size_t& i : active_) {
+      const double u = rng.random_sample();
+      const auto found = std::upper_bound(normalized_.begin(), normalized_.end(), u) - normalized_.begin();
+      i = std::min(static_cast<std::size_t>(found), components_ - 1);
+    }
+  }
+
+  // Coordinate k from kernel i with one uniform of Optuna's stream: a numeric coordinate's by the
+  // truncated normal's inverse CDF, a categorical's against its kernel's cumulative probabilities
+  // (Optuna's kernel (1[choice = observed] + a) / (1 + C a); the prior's uniform).
+  double draw_as_optuna(std::size_t k, std::size_t i, LegacyRandomState& rng) const {
+    const std::size_t at = k * components_ + i;
+    if (dims_[k].kind != Kind::categorical) {
+      const double mu = mu_[at], sigma = sigma_[at];
+      return optuna_truncated_normal_ppf(rng.random_sample(), -mu / sigma, (1.0 - mu) / sigma) * sigma + mu;
+    }
+    const std::size_t choices = dims_[k].count;
+    const bool prior = i + 1 == components_;
+    const double a = prior ? 1.0 : prior_kernel_mass_,
+                 total = prior ? static_cast<double>(choices) : 1.0 + static_cast<double>(choices) * a;
+    const double u = rng.random_sample();
+    std::size_t chosen = 0;
+    double running = 0.0;
+    for (std::size_t choice = 0; choice + 1 < choices; ++choice) {
+      running += ((!prior && observed_[at] == choice ? 1.0 : 0.0) + a) / total;
+      if (running < u) chosen = choice + 1;
+    }
+    return centre(chosen, choices);
   }
 
   std::size_t pick(std::mt19937_64& rng) const {
@@ -13714,6 +14380,9 @@ class ParzenEstimator {
     const std::size_t count = n + 1, base = k * count, choices = dims_[k].count;
     const auto c_count = static_cast<double>(choices);
     for (std::size_t i = 0; i < n; ++i) observed_[base + i] = unit_cell(mu_[base + i], choices);
+    if (multivariate_) {
+      for (std::size_t i = 0; i < n; ++i) observed32_[base + i] = static_cast<std::int32_t>(observed_[base + i]);
+    }
     // Optuna's categorical kernel: prior_weight / (n + 1) spread on every choice, 1 on the observed.
     const double a = options.prior_weight / static_cast<double>(count);
     prior_kernel_mass_ = a;
@@ -13752,8 +14421,8 @@ class ParzenEstimator {
   void fit_numeric(std::size_t k, std::size_t n, std::span<const std::uint32_t> sorted, const TpeOptions& options) {
     const std::size_t count = n + 1, base = k * count;
     double* sigma = sigma_.data() + base;
-    if (multivariate_) {
-      // Optuna's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
+    if (!uses_neighbours()) {
+      // Optuna 3's multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range (a Scott-like rule).
       const double dims = static_cast<double>(dims_.size());
       const double width = 0.2 * std::pow(static_cast<double>(std::max<std::size_t>(n, 1)), -1.0 / (dims + 4.0));
       std::fill(sigma, sigma + n, width);
@@ -13763,32 +14432,59 @@ class ParzenEstimator {
     // The magic clip: sigma in [range / min(100, 1 + n + 1), range] (Bergstra et al. 2011; Optuna).
     const double lowest =
         options.consider_magic_clip || Rules::always_clip ? 1.0 / std::min(100.0, static_cast<double>(n + 2)) : 1e-12;
-    for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
-    sigma[n] = 1.0;  // the prior: the whole range
-    for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
+    if (multivariate_ && scored_by_cell(dims_[k])) {
+      // Whole half cells h (the centres' gaps are whole cells), so that kernels share index_cells'
+      // tables; sigma and 1 / sigma from the coordinate's table of h / (2 C).
+      const auto& table = cell_tables_[k];
+      const auto most = static_cast<std::int64_t>(2 * dims_[k].count);
+      const double halves = static_cast<double>(most), inv_lowest = 1.0 / lowest;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto h = std::min(static_cast<std::int64_t>(sigma[i] * halves + 0.5), most);  // sigma >= 0
+        const bool clipped = table.half_sigma[h] <= lowest;
+        half_cells_[base + i] = clipped ? 0 : static_cast<std::int32_t>(h);
+        sigma[i] = clipped ? lowest : table.half_sigma[h];
+        inv_sigma_[base + i] = clipped ? inv_lowest : table.half_inv_sigma[h];
+      }
+      sigma[n] = 1.0;  // the prior: the whole range
+      inv_sigma_[base + n] = 1.0;
+    } else {
+      for (std::size_t i = 0; i < n; ++i) sigma[i] = std::clamp(sigma[i], lowest, 1.0);
+      sigma[n] = 1.0;  // the prior: the whole range
+      for (std::size_t i = 0; i < count; ++i) inv_sigma_[base + i] = 1.0 / sigma[i];
+    }
     if (multivariate_) {
       fold_normalizers(k, base, n);
+      if (scored_by_cell(dims_[k])) index_cells(k, base, n, lowest);
     } else {
       merge_kernels(base, count);
     }
   }
 
   // Multivariate: each component's log constant gains -log(sigma sqrt(2 pi) Z) of this coordinate
-  // (-log Z only for a coordinate scored by cell masses). The observations share one sigma, so Z
-  // depends on mu only: repeated values reuse it.
+  // (-log Z only for a coordinate scored by cell masses; no sigma for unscaled kernels). Z and sigma
+  // go into the component's product (one log per component, in fit); repeated (mu, sigma) pairs, an
+  // integer's repeats, reuse their Z.
   void fold_normalizers(std::size_t k, std::size_t base, std::size_t n) {
     const double* mu = mu_.data() + base;
+    const double* sigma = sigma_.data() + base;
     const double* inv_sigma = inv_sigma_.data() + base;
     const bool density = !scored_by_cell(dims_[k]);
+    const bool scaled = density && !unscaled_;
     const double log_sqrt_2pi = density ? 0.5 * std::log(2.0 * std::numbers::pi) : 0.0;
-    const double log_sigma = n > 0 && density && !unscaled_ ? std::log(sigma_[base]) : 0.0;
-    const double observed_log = n > 0 && density ? -log_sigma - log_sqrt_2pi : 0.0;
-    recent_.fill({-1.0, 1.0});
+    recent_.fill({-1.0, 0.0, 1.0});
     for (std::size_t i = 0; i < n; ++i) {
-      auto& slot = recent_[unit_cell(mu[i], recent_.size())];
-      if (slot.first != mu[i]) slot = {mu[i], inside(mu[i], inv_sigma[i])};
-      multiply_mass(i, slot.second);
-      log_const_[i] += observed_log;
+      double mass = 1.0;  // 8.5 sigma from both ends: Z is 1 to the last bit
+      if (mu[i] * inv_sigma[i] <= 8.5 || (1.0 - mu[i]) * inv_sigma[i] <= 8.5) {
+        auto& [at, inv, known] = recent_[unit_cell(mu[i], recent_.size())];
+        if (at != mu[i] || inv != inv_sigma[i]) {
+          at = mu[i];
+          inv = inv_sigma[i];
+          known = inside(at, inv);
+        }
+        mass = known;
+      }
+      multiply_mass(i, scaled ? mass * sigma[i] : mass);
+      log_const_[i] -= log_sqrt_2pi;
     }
     multiply_mass(n, inside(0.5, 1.0));
     log_const_[n] -= log_sqrt_2pi;
@@ -13837,40 +14533,50 @@ class ParzenEstimator {
     }
   }
 
-  // Univariate bandwidths: the larger gap to a sorted neighbour, the prior's 0.5 included (Optuna's
-  // _ParzenEstimator; hyperopt's adaptive_parzen_normal). Leaves the kernels' order in order_.
+  // Bandwidths by the neighbour rule: the larger gap to a sorted neighbour, the domain's ends counting
+  // as neighbours; unless `consider_endpoints`, the first and last kernel take their inner gap (when
+  // there are two or more centres). The prior's 0.5 is among the centres if Rules::prior_is_neighbour
+  // (Optuna 3, hyperopt's adaptive_parzen_normal), not in Optuna 5. Leaves all kernels, the prior
+  // included, in order of their centres in order_.
   void neighbour_bandwidths(std::size_t base, std::size_t n, std::span<const std::uint32_t> sorted,
                             const TpeOptions& options) {
     double* sigma = sigma_.data() + base;
     const double* mu = mu_.data() + base;
-    // The observations in order, the prior (0.5, the last index) merged in after its equals.
-    // With optuna_stream, repeated values in numpy's argsort order instead, as Optuna's.
-    const std::size_t count = n + 1;
+    const std::size_t count = Rules::prior_is_neighbour ? n + 1 : n;  // the centres the rule sorts
+    // The observations in order, with the prior (0.5, the last index) after its equals when it is
+    // a neighbour. With optuna_stream, repeated values in numpy's argsort order instead, as Optuna's.
     std::size_t j = 0;
     if (options.optuna_stream) {
       numpy_argsort(std::span<const double>(mu, count), order_);
-    } else {
+    } else if constexpr (Rules::prior_is_neighbour) {
       order_.resize(count);
       for (std::size_t r = 0; r < n; ++r) {
         if (j == r && mu[sorted[r]] > 0.5) order_[j++] = n;
         order_[j++] = sorted[r];
       }
       if (j == n) order_[j] = n;
+    } else {
+      order_.assign(sorted.begin(), sorted.end());
     }
-    if (n == 0) return;
-    if (Rules::lone_bandwidth > 0.0 && n == 1) {
+    if (n > 0 && Rules::lone_bandwidth > 0.0 && n == 1) {
       sigma[0] = Rules::lone_bandwidth;
-      return;
+    } else if (n > 0) {
+      const bool inner_only = !options.consider_endpoints && count >= 2;
+      for (j = 0; j < count; ++j) {
+        const double at = mu[order_[j]];
+        const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
+        const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
+        double width = std::max(at - below, above - at);
+        if (inner_only && j == 0) width = above - at;
+        if (inner_only && j + 1 == count) width = at - below;
+        if (order_[j] < n) sigma[order_[j]] = width;
+      }
     }
-    const bool endpoints = options.consider_endpoints;
-    for (j = 0; j < count; ++j) {
-      const double at = mu[order_[j]];
-      const double below = j == 0 ? 0.0 : mu[order_[j - 1]];
-      const double above = j + 1 == count ? 1.0 : mu[order_[j + 1]];
-      double width = std::max(at - below, above - at);
-      if (!endpoints && j == 0) width = above - at;
-      if (!endpoints && j + 1 == count) width = at - below;
-      if (order_[j] < n) sigma[order_[j]] = width;
+    if constexpr (!Rules::prior_is_neighbour) {
+      // The prior joins the order (merge_kernels walks the kernels by centre), after its equals.
+      const auto at = std::upper_bound(order_.begin(), order_.end(), 0.5,
+                                       [&](double value, std::size_t i) { return value < mu[i]; });
+      order_.insert(at, n);
     }
   }
 
@@ -13891,9 +14597,40 @@ class ParzenEstimator {
   // Multivariate: per component, log(weight / prod Z) and normalizers; per categorical coordinate,
   // the log kernel at the observed choice and elsewhere.
   std::vector<double> log_const_, mass_product_, log_peak_, log_base_;
-  std::array<std::pair<double, double>, 64> recent_{};  // (mu, Z) of recently seen values
+  std::array<std::tuple<double, double, double>, 64> recent_{};  // (mu, 1 / sigma, Z) of recently seen kernels
   std::vector<std::size_t> order_;
+  // Multivariate scoring (log_density): the terms of the observations, what joint_terms reads, x's
+  // cells; per kernel of a categorical its choice, of a linear integer its place in the coordinate's
+  // tables (index_cells); kernels scored one by one; the prior's cell masses.
   std::vector<double> terms_;
+  std::vector<JointTerms::Real> reals_;
+  std::vector<JointTerms::Categorical> categoricals_;
+  std::vector<JointTerms::Cell> cells_;
+  std::vector<std::size_t> x_cell_;
+  std::vector<std::int32_t> observed32_, cell_base_, cell_lo_, cell_hi_, half_cells_;
+  std::vector<std::size_t> irregular_;
+  struct CellTables {
+    std::vector<double> table;                 // segments of log masses by offset (segment())
+    std::vector<std::int32_t> offset, radius;  // by half cells of sigma (0: the clip's)
+    double clip_inv_sigma = 0.0;               // the clip's segment is for this sigma
+    std::vector<std::int32_t> filled;          // by h: entries computed
+    std::vector<std::uint32_t> lazy;           // this fit's kernels whose segment is not yet complete
+    std::vector<double> centre;                // by cell
+    std::vector<double> half_sigma, half_inv_sigma;  // by h: h / (2 C) and its inverse
+  };
+  std::vector<CellTables> cell_tables_;
+  std::vector<std::size_t> prior_offset_;
+  std::vector<double> prior_cell_mass_;
+  // pack(): the coordinate the kernels are bucketed by (no_dim: not packed), the clip's radius there,
+  // where each cell's kernels start (packed_bucket_[cells]: the tail's start), packed position ->
+  // kernel, the tail's irregular kernels (position, kernel), and the arrays joint_terms reads.
+  static constexpr std::size_t no_dim = std::numeric_limits<std::size_t>::max(), pack_threshold = 64;
+  std::size_t packed_dim_ = no_dim, packed_radius_ = 0, packed_tail_ = 0;
+  std::vector<std::size_t> packed_bucket_, fill_position_;
+  std::vector<std::uint32_t> packed_index_, bucketed_;
+  std::vector<std::pair<std::size_t, std::size_t>> packed_irregular_;
+  std::vector<double> packed_log_const_, packed_mu_, packed_inv_sigma_;
+  std::vector<std::int32_t> packed_ints_;
   std::vector<double> normalized_;           // numpy's cdf of the weights (sample_coordinate_as_optuna)
   mutable std::vector<std::size_t> active_;  // sample_coordinate_as_optuna: the kernels drawn
 };
@@ -13926,6 +14663,9 @@ class Tpe {
         cell_[k] = [](double u) { return static_cast<std::size_t>(P::decode(u) - P::lower); };
       }
     });
+    for (std::size_t k = 0; k < S::dimension; ++k) name_order_[k] = k;
+    std::stable_sort(name_order_.begin(), name_order_.end(),
+                     [&](std::size_t a, std::size_t b) { return dims_[a].name < dims_[b].name; });
     memo_offset_[0] = 0;
     for (std::size_t k = 0; k < S::dimension; ++k) {
       const bool memoized = cell_[k] != nullptr && dims_[k].count <= memo_limit;
@@ -13937,7 +14677,7 @@ class Tpe {
     const bool startup = usable_ < tpe_.startup_trials || S::dimension == 0;
     const Trial<S>& trial = history_.add(
         startup ? (tpe_.optuna_stream ? startup_as_optuna() : S::sample(rng_)) : propose(), options_.budget);
-    if (!tpe_.multivariate) index(trial.id);
+    index(trial.id);
     return trial;
   }
 
@@ -13947,15 +14687,18 @@ class Tpe {
 
   const SearchOptions& options() const { return options_; }
   const TpeOptions& tpe_options() const { return tpe_; }
-  nlohmann::json options_json() const { return tpe_; }
+  // The options as the journal records them: `multivariate` resolved, and the rules' revision.
+  nlohmann::json options_json() const {
+    nlohmann::json json = tpe_;
+    if (!Rules::revision.empty()) json["rules"] = Rules::revision;
+    return json;
+  }
   // The pending trial `id` was run with `config` (see Searcher::replace): its point moves in the
   // coordinate orders, and the next ask refits (with the liar, the point is in g's kernels).
   void replace(std::size_t id, const Config<S>& config) {
     history_.replace(id, config, name);
-    if (!tpe_.multivariate) {
-      for (auto& list : by_coordinate_) list.erase(std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)));
-      index(id);
-    }
+    for (auto& list : by_coordinate_) list.erase(std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)));
+    index(id);
     fitted_ = false;
   }
   const History<S>& history() const { return history_; }
@@ -13974,9 +14717,12 @@ class Tpe {
 
   static TpeOptions checked(TpeOptions tpe, std::uint64_t seed) {
     if (tpe.candidates == 0) throw std::invalid_argument("mahpo::tpe: candidates must be at least 1");
-    if (tpe.optuna_stream && tpe.multivariate) {
-      throw std::invalid_argument(
-          "mahpo::tpe: optuna_stream draws as Optuna's univariate TPE; it can't be multivariate");
+    tpe.multivariate = tpe::multivariate<Rules>(tpe);
+    if (tpe.optuna_stream && *tpe.multivariate && Rules::optuna_stream != tpe::OptunaStream::optuna5) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo::{}: optuna_stream draws as Optuna 3.1's univariate TPE; set multivariate = false (Optuna 5's "
+          "multivariate draws are tpe::Optuna's, the default)",
+          Rules::searcher_name));
     }
     if (tpe.optuna_stream && seed > std::numeric_limits<std::uint32_t>::max()) {
       throw std::invalid_argument(fmt::format(
@@ -14017,7 +14763,7 @@ class Tpe {
   Config<S> propose() {
     fit();
     std::array<double, S::dimension> point{};
-    if (tpe_.multivariate) {
+    if (*tpe_.multivariate) {
       propose_joint(point);
     } else {
       for (std::size_t k = 0; k < S::dimension; ++k) point[k] = propose_coordinate(k);
@@ -14061,7 +14807,7 @@ class Tpe {
       position_[entry.id] = static_cast<std::uint32_t>(points.size());
       points.push_back(entry.point.data());
     }
-    if (!tpe_.multivariate) {
+    if (!*tpe_.multivariate || Rules::joint_bandwidth == tpe::JointBandwidth::neighbours) {
       const std::size_t nb = below_points_.size(), na = above_points_.size();
       below_sorted_.resize(S::dimension * nb);
       above_sorted_.resize(S::dimension * na);
@@ -14133,12 +14879,18 @@ class Tpe {
     return S::from_unit_cube(point);
   }
 
-  // Multivariate: the best of `candidates` joint draws from l, by log l - log g.
+  // Multivariate: the best of `candidates` joint draws from l, by log l - log g (the first of equal
+  // scores). With optuna_stream the draws are Optuna 5's, from its TPE sampler's stream.
   void propose_joint(std::array<double, S::dimension>& point) {
     std::array<double, S::dimension> candidate{};
     double best_score = -std::numeric_limits<double>::infinity();
+    if (tpe_.optuna_stream) below_.sample_points_as_optuna(model_stream_, name_order_, tpe_.candidates, draws_);
     for (std::size_t c = 0; c < tpe_.candidates; ++c) {
-      below_.sample_point(candidate, rng_);
+      if (tpe_.optuna_stream) {
+        std::copy_n(draws_.begin() + static_cast<std::ptrdiff_t>(c * S::dimension), S::dimension, candidate.begin());
+      } else {
+        below_.sample_point(candidate, rng_);
+      }
       for (std::size_t k = 0; k < S::dimension; ++k) candidate[k] = snapped(k, candidate[k]);
       const double value = below_.log_density(candidate) - above_.log_density(candidate);
       if (c == 0 || value > best_score) {
@@ -14160,6 +14912,7 @@ class Tpe {
   std::array<double (*)(double), S::dimension> snap_{};       // integers: to their cell's centre
   std::array<std::size_t (*)(double), S::dimension> cell_{};  // integers: the value's index
   std::array<std::size_t, S::dimension + 1> memo_offset_{};
+  std::array<std::size_t, S::dimension> name_order_{};  // coordinates by name: Optuna's order of joint draws
   std::size_t usable_ = 0;
   std::array<std::vector<std::uint32_t>, S::dimension> by_coordinate_;
 
@@ -15122,6 +15875,7 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 #include <string_view>
 #include <vector>
 
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"  // wide vectors only live inside the ISA-specific entry points
@@ -15129,57 +15883,11 @@ inline void set_blas_threads(std::size_t threads) { openblas_set_num_threads(sta
 
 namespace mahpo::train::kernels {
 
-enum class Isa { sse2, avx2, avx512 };
-
-inline std::string_view isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::avx512:
-      return "avx512";
-    case Isa::avx2:
-      return "avx2";
-    case Isa::sse2:
-      return "sse2";
-  }
-  return "sse2";
-}
-
-// The widest ISA this CPU (and its operating system) supports.
-inline Isa best_isa() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-    return Isa::avx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
-#endif
-  return Isa::sse2;
-}
-
-namespace detail {
-// The ISA in use: the best one, unless MAHPO_ISA (sse2, avx2 or avx512) asks for a narrower one (a
-// wider one than the CPU has gives the CPU's best; any other value is an error).
-inline Isa& current_isa() {
-  static Isa isa = [] {
-    const Isa best = best_isa();
-    const char* asked = std::getenv("MAHPO_ISA");
-    if (asked == nullptr || *asked == '\0') return best;
-    for (const Isa candidate : {Isa::sse2, Isa::avx2, Isa::avx512}) {
-      if (std::string_view(asked) == isa_name(candidate)) return std::min(candidate, best);
-    }
-    throw std::invalid_argument("mahpo: MAHPO_ISA must be sse2, avx2 or avx512, got '" + std::string(asked) + "'");
-  }();
-  return isa;
-}
-}  // namespace detail
-
-inline Isa active_isa() { return detail::current_isa(); }
-
-// Uses `isa` from now on (capped at what the CPU supports); returns the ISA now in use. For tests and
-// benchmarks that compare the kernels of each ISA; not thread-safe against running products.
-inline Isa use_isa(Isa isa) {
-  detail::current_isa() = std::min(isa, best_isa());
-  return detail::current_isa();
-}
+using mahpo::active_isa;
+using mahpo::best_isa;
+using mahpo::Isa;
+using mahpo::isa_name;
+using mahpo::use_isa;
 
 namespace detail {
 
