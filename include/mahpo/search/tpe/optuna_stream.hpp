@@ -7,8 +7,8 @@
 // two invert log Phi by different root finders). Checked by tests/search/test_tpe_optuna_traces.cpp
 // on whole studies recorded from Optuna (tools/record_optuna_traces.py): 200 trials of seeds 0-2 on
 // Branin, Hartmann-6 (Optuna 5) and the LeNet quadratic (ints, a float, a log float), every trial's
-// parameters within 64 epsilon of their range (at most 7 seen) and its value; more seeds by
-// bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna draws them (a startup value: the
+// parameters within 64 epsilon of their range (at most 21 seen: Branin's x2 under Optuna 5) and its
+// value; more seeds by bench/tpe_vs_optuna.py "stream". Categoricals are drawn as Optuna draws them (a startup value: the
 // largest of one uniform per choice, its one-hot encoding; a model-based one: a uniform against the
 // chosen kernel's cumulative probabilities), but no run has compared them with Optuna's.
 //
