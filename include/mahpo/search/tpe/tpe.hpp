@@ -255,18 +255,25 @@ class Tpe {
     }
     if (!*tpe_.multivariate || Rules::joint_bandwidth == tpe::JointBandwidth::neighbours) {
       const std::size_t nb = below_points_.size(), na = above_points_.size();
-      below_sorted_.resize(S::dimension * nb);
-      above_sorted_.resize(S::dimension * na);
+      below_sorted_.resize(S::dimension * nb + 1);
+      above_sorted_.resize(S::dimension * na + 1);
       for (std::size_t k = 0; k < S::dimension; ++k) {
         std::size_t b = k * nb, a = k * na;
+        // Both lists written at every step, advanced where the trial belongs (one slack entry each).
+        std::uint32_t* to_below = below_sorted_.data();
+        std::uint32_t* to_above = above_sorted_.data();
         for (const std::uint32_t id : by_coordinate_[k]) {
-          if (group_[id] == below) below_sorted_[b++] = position_[id];
-          if (group_[id] == above) above_sorted_[a++] = position_[id];
+          const Group group = group_[id];
+          to_below[b] = to_above[a] = position_[id];
+          b += group == below;
+          a += group == above;
         }
       }
     }
-    below_.fit(dims_, below_points_, below_sorted_, tpe_);
-    above_.fit(dims_, above_points_, above_sorted_, tpe_);
+    const std::size_t sorted_below = below_sorted_.empty() ? 0 : below_sorted_.size() - 1;
+    const std::size_t sorted_above = above_sorted_.empty() ? 0 : above_sorted_.size() - 1;
+    below_.fit(dims_, below_points_, std::span<const std::uint32_t>(below_sorted_.data(), sorted_below), tpe_);
+    above_.fit(dims_, above_points_, std::span<const std::uint32_t>(above_sorted_.data(), sorted_above), tpe_);
     memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
   }
 
