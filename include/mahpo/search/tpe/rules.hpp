@@ -83,21 +83,14 @@ struct Optuna {
 // coordinates: each kernel without its 1 / sigma (their _truncnorm.logpdf drops log(scale); Optuna
 // 3.5 restored it); univariate by default, the prior's 0.5 among the neighbours, multivariate
 // bandwidths by the Scott-like rule. TpeOptions::kernel_height = density gives Optuna 3.5's scores.
-struct Optuna3 {
+struct Optuna3 : Optuna {  // Optuna 5's rules but for these
   static constexpr std::string_view searcher_name = "tpe_optuna3";
   static constexpr std::string_view revision = "";
-  static constexpr double lone_bandwidth = 0.0;
-  static constexpr bool always_clip = false;
   static constexpr bool prior_is_neighbour = true;
   static constexpr JointBandwidth joint_bandwidth = JointBandwidth::scott;
   static constexpr bool multivariate = false;
-  static constexpr CategoricalRule categoricals = CategoricalRule::kernel;
   static constexpr KernelHeight kernel_height = KernelHeight::unscaled;
   static constexpr OptunaStream optuna_stream = OptunaStream::optuna3;
-
-  static std::size_t gamma(std::size_t n) { return Optuna::gamma(n); }
-  static double weight(std::size_t i, std::size_t n) { return linear_forgetting_weight(i, n); }
-  static void check(const TpeOptions&) {}
 };
 
 // Hyperopt's TPE (v0.1.2 and on; Optuna's hyperopt_parameters reproduce it).
