@@ -24,6 +24,7 @@
 #include <mahpo/nn/topology.hpp>
 
 #include <mahpo/problems/lenet_surrogate.hpp>
+#include <mahpo/problems/off_centre.hpp>
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/report/html_report.hpp>
 #include <mahpo/report/importance.hpp>

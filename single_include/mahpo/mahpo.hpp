@@ -1970,9 +1970,15 @@ static_assert(Topology<paper_lenet> && Topology<classic_lenet5>);
 //     BOHB ran at several budgets (interpolated in log budget); budgets above 1 epoch count as 1.
 //     A budget of E epochs on a fraction s of the training set counts as s E epochs (the same
 //     number of iterations; our approximation: no real trial on a subset was measured for it).
-//   * the noise is a fixed function of (seed, config, budget): the same config gives the same value,
-//     as the real objective does with its fixed training seed, whatever the order of the calls and
-//     the number of workers; another seed is another draw of the training and validation noise.
+//   * the noise is a fixed function of (seed, config): the same config gives the same value, as
+//     the real objective does with its fixed training seed, whatever the order of the calls and the
+//     number of workers; another seed is another draw of the training and validation noise.
+//     SurrogateNoise::smooth (the default): the noise and the divergence draw are smooth random
+//     functions of the unit-cube point (random Fourier features of a Gaussian kernel, lengthscale
+//     0.05, standard normal at every point), so near-identical configs get near-identical values,
+//     as neighbouring real trainings do, and a search that repeats near-copies of one config can't
+//     collect the maxima of independent draws; the same at every budget. SurrogateNoise::independent
+//     (before issue 38): a fresh draw for every distinct (config, budget), hashed.
 //   * status is always ok, as in the real trials (a diverged run still reports its accuracy).
 // Fidelity (rank correlation on held-out real trials, share of chance-level results) is measured by
 // bench/surrogate_fidelity and quoted in docs/benchmarks.md.
@@ -4129,6 +4135,7 @@ struct fashion_mnist {
 namespace mahpo::problems {
 
 enum class LeNetDataset { mnist, fashion_mnist };
+enum class SurrogateNoise { smooth, independent };
 
 namespace surrogate_detail {
 
@@ -4147,6 +4154,41 @@ inline std::uint64_t mix(std::uint64_t x) {
 
 // A uniform in (0, 1) from 53 bits of a hash.
 inline double unit_from(std::uint64_t bits) { return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53; }
+
+// A smooth random function of the unit cube whose value at every point is standard normal:
+// sqrt(2 / M) sum_m cos(w_m . x + b_m) with w_m ~ N(0, I / lengthscale^2) and b_m ~ U(0, 2 pi), the
+// random Fourier features of a Gaussian kernel (Rahimi & Recht 2007): close to a draw of a GP whose
+// correlation is exp(-|x - y|^2 / (2 lengthscale^2)). Drawn from hashes of `seed`.
+class SmoothNoise {
+ public:
+  static constexpr std::size_t features = 256;
+
+  SmoothNoise(std::uint64_t seed, double lengthscale) {
+    std::uint64_t state = mix(seed ^ 0x536d6f6f7468ULL);
+    const auto uniform = [&] { return unit_from(state = mix(state)); };
+    for (std::size_t m = 0; m < features; ++m) {
+      for (double& w : frequencies_[m]) {
+        const double u1 = uniform(), u2 = uniform();  // Box-Muller
+        w = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2) / lengthscale;
+      }
+      phases_[m] = 2.0 * std::numbers::pi * uniform();
+    }
+  }
+
+  double operator()(const Point& x) const {
+    double total = 0.0;
+    for (std::size_t m = 0; m < features; ++m) {
+      double argument = phases_[m];
+      for (std::size_t k = 0; k < x.size(); ++k) argument += frequencies_[m][k] * x[k];
+      total += std::cos(argument);
+    }
+    return total * std::sqrt(2.0 / static_cast<double>(features));
+  }
+
+ private:
+  std::array<Point, features> frequencies_{};
+  std::array<double, features> phases_{};
+};
 
 // One real trial in the unit cube.
 struct Sample {
@@ -4216,9 +4258,16 @@ class LeNetSurrogate {
   static constexpr double optimum = data::best_expected;
   static constexpr double training_images = 55000.0;  // converts an iteration budget to epochs
 
-  explicit LeNetSurrogate(std::uint64_t seed = 0) : seed_(seed) {}
+  static constexpr double noise_lengthscale = 0.05;  // SurrogateNoise::smooth, in the unit cube
+
+  explicit LeNetSurrogate(std::uint64_t seed = 0, SurrogateNoise noise = SurrogateNoise::smooth)
+      : seed_(seed),
+        noise_(noise),
+        accuracy_noise_(surrogate_detail::mix(seed ^ 0x61636375ULL), noise_lengthscale),
+        divergence_noise_(surrogate_detail::mix(seed ^ 0x64697665ULL), noise_lengthscale) {}
 
   std::uint64_t seed() const { return seed_; }
+  SurrogateNoise noise() const { return noise_; }
 
   // One noisy evaluation (see the header comment); budget.iterations, when set, wins over epochs.
   Result operator()(const Config<space>& config, const Budget& budget = {}) const {
@@ -4227,17 +4276,25 @@ class LeNetSurrogate {
     std::uint64_t state = surrogate_detail::mix(seed_ ^ 0x4c654e6574ULL);
     for (double coordinate : x) state = surrogate_detail::mix(state ^ std::bit_cast<std::uint64_t>(coordinate));
     const std::uint64_t config_hash = state;
+    const bool smooth = noise_ == SurrogateNoise::smooth;
     // The divergence draw ignores the budget: a run that diverges does so at every budget.
-    if (surrogate_detail::unit_from(surrogate_detail::mix(config_hash ^ 1)) < divergence_probability(x)) {
+    const double divergence_draw = smooth ? 0.5 * std::erfc(-divergence_noise_(x) / std::numbers::sqrt2)
+                                          : surrogate_detail::unit_from(surrogate_detail::mix(config_hash ^ 1));
+    if (divergence_draw < divergence_probability(x)) {
       const auto pick = surrogate_detail::mix(config_hash ^ 2) % data::chance_values.size();
       return Result{.value = data::chance_values[pick]};
     }
     const double mean = scaled_to_budget(accuracy(x), epochs);
-    const std::uint64_t noise_hash = surrogate_detail::mix(config_hash ^ std::bit_cast<std::uint64_t>(epochs));
-    // Box-Muller (Box & Muller 1958) from two hashed uniforms.
-    const double u1 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 3));
-    const double u2 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 4));
-    const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    double normal = 0.0;
+    if (smooth) {
+      normal = accuracy_noise_(x);
+    } else {
+      const std::uint64_t noise_hash = surrogate_detail::mix(config_hash ^ std::bit_cast<std::uint64_t>(epochs));
+      // Box-Muller (Box & Muller 1958) from two hashed uniforms.
+      const double u1 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 3));
+      const double u2 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 4));
+      normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    }
     const double value = std::clamp(mean + noise_sd(mean) * normal, 0.0, 1.0);
     return Result{.value = std::round(value * surrogate_data::validation_images) / surrogate_data::validation_images};
   }
@@ -4362,6 +4419,8 @@ class LeNetSurrogate {
   }
 
   std::uint64_t seed_ = 0;
+  SurrogateNoise noise_ = SurrogateNoise::smooth;
+  surrogate_detail::SmoothNoise accuracy_noise_, divergence_noise_;
 };
 
 using MnistSurrogate = LeNetSurrogate<LeNetDataset::mnist>;
@@ -4369,6 +4428,29 @@ using FashionMnistSurrogate = LeNetSurrogate<LeNetDataset::fashion_mnist>;
 
 }  // namespace mahpo::problems
 // ---- end mahpo/problems/lenet_surrogate.hpp
+// ---- begin mahpo/problems/off_centre.hpp
+// Problems whose optimum sits away from the centre of the space, drawn per seed, so that a searcher
+// whose first guesses are central (an untrained policy's mean, a prior's mode) gains nothing from
+// it, and no default can be tuned to one optimum's place:
+//
+//   OffCentreLeNetQuadratic(seed)  LeNetQuadratic's bowl (same weights, same budget penalty) around
+//                                  a best config drawn per seed: each unit-cube coordinate in
+//                                  [0.05, 0.3] or [0.7, 0.95], each side with probability 1/2
+//   LeNetCliff(seed)               the same bowl with a learning-rate cliff next to its optimum:
+//                                  a learning-rate coordinate more than `cliff_gap` above the best
+//                                  one diverges (chance level, 0.1), as a real training does
+//   Mirrored<Problem>(seed)        Problem(seed) with each unit-cube coordinate mirrored
+//                                  (u -> 1 - u) with probability 1/2 per seed (at least one is):
+//                                  the LeNet surrogates' real shape with its optimum moved
+//
+// All three are maximized; the draws are hashes of the seed (splitmix64), so a seed is one problem.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
 // ---- begin mahpo/problems/synthetic.hpp
 // Cheap test problems with known optima, shaped like mahpo's objectives: a callable
 // (config, budget) -> Result, a `space`, a `goal`, and the optimum.
@@ -4474,6 +4556,120 @@ struct LeNetQuadratic {
 
 }  // namespace mahpo::problems
 // ---- end mahpo/problems/synthetic.hpp
+
+namespace mahpo::problems {
+
+class OffCentreLeNetQuadratic {
+ public:
+  using space = LeNetQuadratic::space;
+  static constexpr Goal goal = Goal::maximize;
+  static constexpr double optimum = LeNetQuadratic::optimum;  // at best_config(), 1 epoch or more
+
+  explicit OffCentreLeNetQuadratic(std::uint64_t seed = 0) : seed_(seed) {
+    std::uint64_t state = surrogate_detail::mix(seed ^ 0x4f6666436eULL);
+    std::array<double, space::dimension> point{};
+    for (double& u : point) {
+      const double inward = 0.05 + 0.25 * surrogate_detail::unit_from(state = surrogate_detail::mix(state));
+      u = (surrogate_detail::mix(state ^ 1) & 1) != 0 ? 1.0 - inward : inward;
+    }
+    best_ = space::from_unit_cube(std::span<const double>(point));
+    best_point_ = space::to_unit_cube(best_);
+  }
+
+  std::uint64_t seed() const { return seed_; }
+  const Config<space>& best_config() const { return best_; }
+  const std::array<double, space::dimension>& best_point() const { return best_point_; }
+
+  double evaluate(const Config<space>& config, double epochs) const {
+    const auto x = space::to_unit_cube(config);
+    double distance = 0.0;
+    for (std::size_t k = 0; k < x.size(); ++k)
+      distance += LeNetQuadratic::weights[k] * (x[k] - best_point_[k]) * (x[k] - best_point_[k]);
+    return optimum - distance - 0.05 * (1.0 - std::clamp(epochs, 0.0, 1.0));
+  }
+
+  Result operator()(const Config<space>& config, const Budget& budget = {}) const {
+    return Result{.value = evaluate(config, epochs_of(budget))};
+  }
+
+  static double epochs_of(const Budget& budget) {
+    return budget.iterations > 0 ? static_cast<double>(budget.iterations) / 1000.0 : budget.epochs * budget.fraction;
+  }
+
+ private:
+  std::uint64_t seed_;
+  Config<space> best_;
+  std::array<double, space::dimension> best_point_{};
+};
+
+class LeNetCliff {
+ public:
+  using space = OffCentreLeNetQuadratic::space;
+  static constexpr Goal goal = Goal::maximize;
+  static constexpr double optimum = OffCentreLeNetQuadratic::optimum;
+  static constexpr double chance = 0.1;      // what a diverged training scores
+  static constexpr double cliff_gap = 0.03;  // in the learning rate's unit coordinate, above the best one
+  static constexpr std::size_t learning_rate = space::dimension - 1;  // its unit-cube coordinate
+
+  explicit LeNetCliff(std::uint64_t seed = 0) : bowl_(seed) {}
+
+  const Config<space>& best_config() const { return bowl_.best_config(); }
+  bool diverges(const Config<space>& config) const {
+    return space::to_unit_cube(config)[learning_rate] > bowl_.best_point()[learning_rate] + cliff_gap;
+  }
+
+  Result operator()(const Config<space>& config, const Budget& budget = {}) const {
+    if (diverges(config)) return Result{.value = chance};
+    return bowl_(config, budget);
+  }
+
+ private:
+  OffCentreLeNetQuadratic bowl_;
+};
+
+template <typename Problem>
+class Mirrored {
+ public:
+  using space = typename Problem::space;
+  static constexpr Goal goal = Problem::goal;
+  static constexpr double optimum = Problem::optimum;
+
+  explicit Mirrored(std::uint64_t seed = 0) : problem_(seed) {
+    std::uint64_t state = surrogate_detail::mix(seed ^ 0x4d6972726f72ULL);
+    bool any = false;
+    for (bool& flip : mirrored_) any = (flip = ((state = surrogate_detail::mix(state)) & 1) != 0) || any;
+    if (!any) mirrored_[surrogate_detail::mix(state) % mirrored_.size()] = true;
+  }
+
+  const std::array<bool, space::dimension>& mirrored_coordinates() const { return mirrored_; }
+
+  // The config of the inner problem that `config` stands for (mirroring is its own inverse).
+  Config<space> inner(const Config<space>& config) const {
+    auto x = space::to_unit_cube(config);
+    for (std::size_t k = 0; k < x.size(); ++k)
+      if (mirrored_[k]) x[k] = 1.0 - x[k];
+    return space::from_unit_cube(std::span<const double>(x));
+  }
+
+  Result operator()(const Config<space>& config, const Budget& budget = {}) const {
+    return problem_(inner(config), budget);
+  }
+
+  double expected(const Config<space>& config, const Budget& budget = {}) const
+    requires requires(const Problem& p, const Config<space>& c, const Budget& b) { p.expected(c, b); }
+  {
+    return problem_.expected(inner(config), budget);
+  }
+
+  Config<space> best_config() const { return inner(problem_.best_config()); }
+
+ private:
+  Problem problem_;
+  std::array<bool, space::dimension> mirrored_{};
+};
+
+}  // namespace mahpo::problems
+// ---- end mahpo/problems/off_centre.hpp
 // ---- begin mahpo/report/html_report.hpp
 // A study report a person wants to look at: a folder with PNG plots drawn by gnuplot and an
 // index.html that shows them beside the best trials (examples/mahpo_report.cpp is the command;
@@ -5986,6 +6182,7 @@ inline ReportFiles write_report(const std::vector<StudyData>& studies, const std
 // are an `Actions` matrix of batch x action dimensions. Products go to BLAS through xtensor-blas
 // (`xt::blas::gemm`), with the transposes done by BLAS, not by copies.
 
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 
@@ -6053,6 +6250,14 @@ inline Vector column(const Matrix& matrix, std::size_t j = 0) {
   Vector values = Vector::from_shape({matrix.shape()[0]});
   for (std::size_t i = 0; i < values.size(); ++i) values(i) = matrix(i, j);
   return values;
+}
+
+// KL(old || new) of two one-dimensional Gaussians given by their means and log standard deviations:
+// log(s_new / s_old) + (s_old^2 + (m_old - m_new)^2) / (2 s_new^2) - 1/2.
+inline double gaussian_kl(double old_mean, double old_log_std, double new_mean, double new_log_std) {
+  const double variance_ratio = std::exp(2.0 * (old_log_std - new_log_std));
+  const double shift = (old_mean - new_mean) * std::exp(-new_log_std);
+  return new_log_std - old_log_std + 0.5 * (variance_ratio + shift * shift) - 0.5;
 }
 
 }  // namespace mahpo::rl
@@ -6251,6 +6456,7 @@ class CategoricalHead {
 //   d/do       sum w log p          = w (a - m) / std^2 * (1 - m^2)
 //   d/dlog_std sum w log p          = sum over the batch of w (((a - m) / std)^2 - 1)
 //   entropy (per dimension)         = 1/2 + log(2 pi)/2 + log_std
+//   KL(old || new) (per dimension)  = log(s_new / s_old) + (s_old^2 + (m_old - m_new)^2) / (2 s_new^2) - 1/2
 //
 // Unlike SquashedGaussianHead (tanh of the sample), an action here keeps its density when it
 // lands near the bounds, and a mean inside (-1, 1) can be reached exactly, so an integer level
@@ -6325,6 +6531,20 @@ class GaussianHead {
         gradient.log_std(0, d) += weights(b, d) * (z * z - 1.0);
       }
     return gradient;
+  }
+
+  // KL(old || new) of the two policies' Gaussians per sample and dimension (exact).
+  Matrix kl_divergence(const Matrix& old_output, const Matrix& old_log_std, const Matrix& new_output,
+                       const Matrix& new_log_std) const {
+    check(old_output, old_log_std);
+    check(new_output, new_log_std);
+    check_same(old_output, new_output);
+    Matrix result = Matrix::from_shape(old_output.shape());
+    for (std::size_t b = 0; b < old_output.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions_; ++d)
+        result(b, d) = gaussian_kl(std::tanh(old_output(b, d)), old_log_std(0, d), std::tanh(new_output(b, d)),
+                                   new_log_std(0, d));
+    return result;
   }
 
   // The entropy of each dimension, 1 x dimensions.
@@ -6601,11 +6821,8 @@ class SquashedGaussianHead {
     check(old_mean, new_mean);
     check(old_mean, new_log_std);
     Matrix result = Matrix::from_shape(old_mean.shape());
-    for (std::size_t k = 0; k < old_mean.size(); ++k) {
-      const double variance_ratio = std::exp(2.0 * (old_log_std.flat(k) - new_log_std.flat(k)));
-      const double shift = (old_mean.flat(k) - new_mean.flat(k)) * std::exp(-new_log_std.flat(k));
-      result.flat(k) = new_log_std.flat(k) - old_log_std.flat(k) + 0.5 * (variance_ratio + shift * shift) - 0.5;
-    }
+    for (std::size_t k = 0; k < old_mean.size(); ++k)
+      result.flat(k) = gaussian_kl(old_mean.flat(k), old_log_std.flat(k), new_mean.flat(k), new_log_std.flat(k));
     return result;
   }
 
@@ -8048,7 +8265,9 @@ class ValueNormalizer {
 // What every searcher keeps: the trials it asked, in order, with their unit-cube points, budgets and
 // results; checks tells (unknown ids, second tells) with errors that name the searcher.
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <stdexcept>
@@ -8255,6 +8474,20 @@ class History {
   std::size_t finished_ = 0;
   Trial<S> last_;
 };
+
+// The best tenth of the usable trials with a finite loss (at least one), best first: the candidates
+// a model-based searcher hands over from (see Mappo::recommended_config, GpBo::recommended_config).
+template <typename S>
+std::vector<const Observation<S>*> best_observed(const History<S>& history) {
+  std::vector<const Observation<S>*> usable;
+  for (const auto* entry : history.usable())
+    if (std::isfinite(entry->loss)) usable.push_back(entry);
+  const std::size_t keep = std::min(usable.size(), std::max<std::size_t>(1, (usable.size() + 9) / 10));
+  std::partial_sort(usable.begin(), usable.begin() + static_cast<std::ptrdiff_t>(keep), usable.end(),
+                    [](const auto* a, const auto* b) { return a->loss < b->loss; });
+  usable.resize(keep);
+  return usable;
+}
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/history.hpp
@@ -10074,6 +10307,29 @@ class GpBo {
   // The pending trial `id` was run with `config` (see Searcher::replace).
   void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
+  // The config the search hands over: of the best tenth of the told configs by observed loss (at
+  // least one), the one whose posterior mean loss is lowest (the model's estimate, not a noisy
+  // observation; the observed values keep it off a cliff the GP smooths over); the best observed one
+  // before the model is fitted. Throws when nothing usable was told.
+  Config<S> recommended_config() {
+    const auto* best = history_.best();
+    if (best == nullptr) throw std::logic_error("mahpo::gp_bo: recommended_config() before any usable trial was told");
+    std::vector<double> x, y;
+    for (const auto* entry : history_.usable()) {
+      if (!std::isfinite(entry->loss)) continue;
+      x.insert(x.end(), entry->point.begin(), entry->point.end());
+      y.push_back(entry->loss);
+    }
+    if (fitted_size_ == 0 || y.size() < 2) return best->config;
+    gp::detail::standardize(y);
+    if (!model_.condition(x, y)) return best->config;
+    const auto candidates = best_observed(history_);
+    std::vector<double> points, means(candidates.size()), variances(candidates.size());
+    for (const auto* entry : candidates) points.insert(points.end(), entry->point.begin(), entry->point.end());
+    model_.predict(points, means, variances);
+    return candidates[static_cast<std::size_t>(std::min_element(means.begin(), means.end()) - means.begin())]->config;
+  }
+
   const SearchOptions& options() const { return options_; }
   const GpBoOptions& gp_options() const { return gp_; }
   nlohmann::json options_json() const { return gp_; }
@@ -11356,31 +11612,30 @@ class SuccessiveHalving<S> : public NotASpace<S> {
 // over the whole joint-action layout, later agents' blocks zero) plus agent i's id, the reward
 // comes at the last step, and GAE runs over the N steps with gamma 1 and lambda 0.95.
 //
-// Training: every `episodes_per_update` told episodes a PPO update runs (clipped surrogate with
-// per-dimension ratios, clipped Huber value loss on normalized targets, Adam, gradient norms
-// clipped at 10, advantages normalized over the batch).
+// Training: every `episodes_per_update` told episodes a PPO update runs (clipped surrogate, clipped
+// Huber value loss on normalized targets, Adam, gradient norms clipped at 10, advantages normalized
+// over the batch). An agent's ratio is that of its joint action, the product over its dimensions,
+// clipped once (`rl::Ratio::joint`, PPO as published; the MAPPO reference clips each dimension's,
+// `per_dimension`, which the held-out evaluation found no better: docs/mappo.md). The epochs stop
+// once the exact KL divergence of the policy from the update's start passes 1.5 x `target_kl`, and
+// the epoch that passed it is taken back, so no update leaves the policy past that bound. A flat
+// batch, whose advantages' deviation is below `advantage_floor`, moves no actor (the critic still
+// learns): normalized, its leftover critic errors would become full-size steps along noise.
 //
-// What the default changes against the paper's algorithm (`MappoOptions::paper()`), and why
-// (measured over 30 seeds: docs/benchmarks.md, "Search quality with statistics", and the ablation,
-// one change undone at a time, in docs/mappo_ablation.md):
-// - Rewards by rank (`MappoRewards::ranked`): an episode's reward is the quantile of its value
-//   among every usable value told so far, recomputed at each update; a failed or diverged trial
-//   gets `failed_quantile`. Real CNN searches end ~18 % of trials at chance: scaled by value
-//   (z-scored), those outliers make the differences between good configs invisible; ranks keep
-//   them apart and make the scale of the objective irrelevant (Branin's and an accuracy's alike).
-// - Sample reuse (`replay`): each update trains on the newest `replay` told episodes, not only
-//   the K new ones, so 200 episodes teach more than 25 disjoint batches of 8. The PPO ratio is
-//   taken against the policy at the start of the update (one update moves the policy by at most
-//   the clip), and each old episode's advantage is weighted by the truncated importance ratio
-//   min(1, pi_now(a) / pi_behaviour(a)) per agent, so episodes the policy has moved away from fade
-//   out (the sample-reuse form of PPO in Queeney et al., 2021, "Generalized Proximal Policy
-//   Optimization with Sample Reuse", with Retrace-style truncation, Munos et al., 2016).
-// - A schedule for ~200 episodes: an update every 4 episodes, 15 epochs (the reference's MPE
-//   setting), stopped early once the mean approximate KL exceeds 1.5 x `target_kl`; Adam 3e-3, no
-//   entropy bonus (the learned std does the exploring), 32x32 networks (as good as 64x64 here, at
-//   half the cost or less).
-// - Ordinal Gaussian actions instead of an 8-level grid (whose best config on the LeNet quadratic
-//   is 0.9858, below what TPE finds).
+// Model-based MAPPO (`reward_model`, default on; seed 001's reward model brought to the agents): a
+// Gaussian process (mahpo's GP-BO regressor: Matern-5/2, ARD, fitted by marginal likelihood) models
+// the normal scores of the ranks of every told value, failed trials ranked below all. After each
+// real update a round of imagined updates runs: `imagined_episodes` episodes of the current policy,
+// each rewarded with Phi(mean + `model_optimism` x sd) of the model at its config (an optimistic
+// quantile, on the scale of the ranked real rewards), one PPO update of `model_ppo_epochs` epochs
+// on them; the round ends after `max_model_updates`, or when the policy's KL divergence from the
+// policy of the last real update (measured on episodes of that policy) passes `model_kl`, the
+// update that passed it being taken back (seed 001's rule). The first `startup_episodes` episodes
+// are draws from the space's prior instead of the untrained, centred policy: they cost the policy
+// nothing on centred problems and keep a search whose optimum lies off the centre, or behind a
+// learning-rate cliff, from spending its first trials where every run diverges; the model learns
+// from them at once. `recommended_config()` hands over, of the best tenth of the observed configs,
+// the one the model rates highest.
 //
 // Choices the references leave open:
 // - Concurrency: ask() never waits; episodes may be pending in any number. An episode asked under
@@ -11398,6 +11653,7 @@ class SuccessiveHalving<S> : public NotASpace<S> {
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <numbers>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -11419,13 +11675,17 @@ class SuccessiveHalving<S> : public NotASpace<S> {
 // - `reward_or_worst`: the raw reward, a failed trial's being the worst usable reward told so far
 //   (0 before any): a configuration that breaks training is as bad as the worst one seen;
 // - `quantile`: the reward's mid-rank among every usable reward told so far, in [0, 1] (ties
-//   share their mean rank; 0.5 while there is one), a failed trial's being `failed_quantile`.
+//   share their mean rank; 0.5 while there is one), a failed trial's being `failed_quantile`;
+// - `normal_score`: the normal score of that mid-rank among the n usable rewards,
+//   Phi^-1((rank + 1/2) / n), a failed trial's Phi^-1(1/2 / (n + 1)), below every usable one
+//   (0 before any usable reward).
 
 #include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <optional>
 #include <vector>
+
 
 namespace mahpo::search::ppo::detail {
 
@@ -11450,17 +11710,29 @@ class EpisodeRewards {
 
   double reward_or_worst(std::size_t id) const { return usable_.at(id) ? rewards_[id] : worst_.value_or(0.0); }
 
+  double normal_score(std::size_t id) const {
+    const std::size_t count = sorted_.size();
+    if (count == 0) return 0.0;
+    if (!usable_.at(id)) return gp::detail::normal_quantile(0.5 / static_cast<double>(count + 1));
+    return gp::detail::normal_quantile((mid_rank(id) + 0.5) / static_cast<double>(count));
+  }
+
   double quantile(std::size_t id, double failed_quantile) const {
     if (!usable_.at(id)) return failed_quantile;
     const std::size_t count = sorted_.size();
     if (count < 2) return 0.5;
-    const auto [low, high] = std::equal_range(sorted_.begin(), sorted_.end(), rewards_[id]);
-    const double below = static_cast<double>(low - sorted_.begin());
-    const double ties = static_cast<double>(high - low);
-    return (below + 0.5 * (ties - 1.0)) / static_cast<double>(count - 1);
+    return mid_rank(id) / static_cast<double>(count - 1);
   }
 
  private:
+  // A usable reward's rank among the usable ones, from 0, ties sharing their mean rank.
+  double mid_rank(std::size_t id) const {
+    const auto [low, high] = std::equal_range(sorted_.begin(), sorted_.end(), rewards_[id]);
+    const double below = static_cast<double>(low - sorted_.begin());
+    const double ties = static_cast<double>(high - low);
+    return below + 0.5 * (ties - 1.0);
+  }
+
   std::vector<double> rewards_;  // by id
   std::vector<bool> usable_;     // by id
   std::vector<std::size_t> told_;
@@ -11477,20 +11749,29 @@ inline std::vector<std::size_t> take_batch(std::vector<std::size_t>& waiting, st
   return batch;
 }
 
-// PPO's epoch loop: step(epoch) runs one epoch and returns the mean approximate KL of the policy it
-// stepped from against the update's start; past 1.5 x target_kl (when > 0) the loop stops, as
-// Stable-Baselines3's target_kl does. Returns the epochs run.
-template <typename Step>
-std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step) {
+// PPO's epoch loop with a KL stop that keeps the policy inside the bound: step(epoch) runs one epoch
+// and returns the KL divergence of the policy it produced from the policy the update started from;
+// past 1.5 x target_kl (when > 0, Stable-Baselines3's threshold) undo() takes that epoch's step back
+// and the loop stops, so the policy an update leaves never lies past the threshold (Stable-Baselines3
+// judges the policy it steps *from*, and so keeps one step past it). Returns the epochs kept.
+template <typename Step, typename Undo>
+std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step, Undo&& undo) {
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
     const double kl = step(epoch);
-    if (target_kl > 0.0 && kl > 1.5 * target_kl) return epoch + 1;
+    if (target_kl > 0.0 && kl > 1.5 * target_kl) {
+      undo();
+      return epoch;
+    }
   }
   return epochs;
 }
 
 }  // namespace mahpo::search::ppo::detail
 // ---- end mahpo/search/ppo/episodes.hpp
+
+namespace mahpo::rl {
+NLOHMANN_JSON_SERIALIZE_ENUM(Ratio, {{Ratio::per_dimension, "per_dimension"}, {Ratio::joint, "joint"}})
+}  // namespace mahpo::rl
 
 namespace mahpo::search {
 
@@ -11524,6 +11805,19 @@ struct MappoOptions {
   double gae_lambda = 0.95;                       // GAE over the agents' steps (gamma is 1)
   std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
   rl::MlpActivation activation = rl::MlpActivation::relu;
+  rl::Ratio ratio = rl::Ratio::joint;              // an agent's PPO ratio: of its joint action, or per dimension
+  double advantage_floor = 0.05;  // a batch whose advantages' deviation is below this is flat: the actors skip it
+
+  std::size_t startup_episodes = 8;      // the first episodes drawn from the space's prior, not the policy
+
+  // The reward model (model-based MAPPO; see the header comment).
+  bool reward_model = true;              // imagined updates between real ones
+  std::size_t model_min_trials = 12;     // told trials before the model is used
+  std::size_t imagined_episodes = 32;    // per imagined update
+  std::size_t max_model_updates = 8;     // imagined updates per round at most
+  double model_kl = 0.2;                 // stop a round where the policy's KL from the last real update passes this
+  double model_optimism = 1.0;           // imagined reward: Phi(mean + model_optimism * sd) of the normal scores
+  std::size_t model_ppo_epochs = 5;      // epochs of an imagined update
 
   // The plain algorithm of the MAPPO-HPO paper with the MAPPO reference's PPO settings: an 8-level
   // action grid, a PPO update on every 8 new episodes (10 epochs, no reuse), z-scored rewards.
@@ -11538,14 +11832,20 @@ struct MappoOptions {
                         .critic_learning_rate = 5e-4,
                         .entropy_coefficient = 0.01,
                         .rewards = MappoRewards::normalized,
-                        .hidden_sizes = {64, 64}};
+                        .hidden_sizes = {64, 64},
+                        .ratio = rl::Ratio::per_dimension,
+                        .advantage_floor = 0.0,
+                        .startup_episodes = 0,
+                        .reward_model = false};
   }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MappoOptions, actions, bins, initial_std, min_std, episodes_per_update, replay,
-                                   ppo_epochs, target_kl, clip, actor_learning_rate, critic_learning_rate,
-                                   entropy_coefficient, max_gradient_norm, value_normalization, rewards,
-                                   failed_quantile, advantage_normalization, value_clipping, huber_delta, gae_lambda,
-                                   hidden_sizes, activation)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MappoOptions, actions, bins, initial_std, min_std, episodes_per_update,
+                                                replay, ppo_epochs, target_kl, clip, actor_learning_rate,
+                                                critic_learning_rate, entropy_coefficient, max_gradient_norm,
+                                                value_normalization, rewards, failed_quantile, advantage_normalization,
+                                                value_clipping, huber_delta, gae_lambda, hidden_sizes, activation, ratio,
+                                                advantage_floor, startup_episodes, reward_model, model_min_trials, imagined_episodes,
+                                                max_model_updates, model_kl, model_optimism, model_ppo_epochs)
 
 // What the last PPO update did (for logs and benchmarks).
 struct MappoUpdateStats {
@@ -11555,9 +11855,11 @@ struct MappoUpdateStats {
   double policy_loss = 0.0;    // clipped surrogate, mean over agents, last epoch
   double value_loss = 0.0;     // last epoch
   double entropy = 0.0;        // mean over agents and dimensions, last epoch
-  double approx_kl = 0.0;      // mean over agents, last epoch, against the policy the update started from
+  double approx_kl = 0.0;      // mean over agents of the exact KL of the kept policy from the update's start
   double clip_fraction = 0.0;  // mean over agents, last epoch
   double seconds = 0.0;        // wall time of the update
+  bool imagined = false;       // on episodes the reward model scored
+  bool flat = false;           // the advantages' deviation was below advantage_floor: no actor stepped
 };
 
 namespace mappo::detail {
@@ -11682,45 +11984,34 @@ class Mappo {
 
   // Runs one episode: every agent acts in order, sampling from its policy.
   Trial<space_type> ask() {
-    Episode episode;
-    episode.actions.resize(agents::dimension);
-    episode.log_probabilities.resize(agents::dimension);
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
-      rl::Matrix actions, log_probabilities;
-      if (gaussian()) {
-        actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
-        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
-      } else {
-        const rl::Actions indices = grid_heads_[a].sample(output, rng_);
-        actions = xt::cast<double>(indices);
-        log_probabilities = grid_heads_[a].log_probabilities(output, indices);
-      }
-      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
-        episode.actions[agents::offsets[a] + d] = actions(0, d);
-        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
-      }
+    if (history_.asked() < mappo_.startup_episodes) {  // a prior draw, as the actions that give it
+      const Config<space_type> config = space_type::sample(rng_);
+      episodes_.push_back(episode_of(config));
+      return history_.add(config, options_.budget);
     }
-    episodes_.push_back(std::move(episode));
+    episodes_.push_back(sample_episode());
     return history_.add(config_of(episodes_.back().actions), options_.budget);
   }
 
-  // Stores the shared reward; runs a PPO update when K new told episodes wait.
+  // Stores the shared reward; runs a PPO update when K new told episodes wait, then, with the reward
+  // model, a round of imagined updates.
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);
     const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
     rewards_.tell(id, entry.usable() && std::isfinite(reward), reward);
     waiting_.push_back(id);
     if (waiting_.size() < mappo_.episodes_per_update) return;
+    std::vector<std::size_t> batch;
     if (mappo_.replay == 0) {  // on-policy: the first K waiting, in id order
-      update(ppo::detail::take_batch(waiting_, mappo_.episodes_per_update));
+      batch = ppo::detail::take_batch(waiting_, mappo_.episodes_per_update);
     } else {  // the newest `replay` told episodes
       waiting_.clear();
       const auto& told = rewards_.told();
       const std::size_t size = std::max(mappo_.replay, mappo_.episodes_per_update);
-      update(
-          std::vector<std::size_t>(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end()));
+      batch.assign(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end());
     }
+    real_update(batch);
+    if (mappo_.reward_model) imagined_round();
   }
 
   // The pending trial `id` was run with `config` (see Searcher::replace): its episode becomes the
@@ -11728,31 +12019,7 @@ class Mappo {
   // log-probabilities under the current actors, each seeing its predecessor's new actions.
   void replace(std::size_t id, const Config<space_type>& config) {
     history_.replace(id, config, name);
-    Episode& episode = episodes_[id];
-    if (gaussian()) {
-      const auto point = space_type::to_unit_cube(config);
-      for (std::size_t k = 0; k < agents::dimension; ++k) episode.actions[k] = 2.0 * point[agents::positions[k]] - 1.0;
-    } else {
-      const auto indices = discretization_.nearest(config);
-      for (std::size_t k = 0; k < agents::dimension; ++k)
-        episode.actions[k] = static_cast<double>(indices[agents::positions[k]]);
-    }
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
-      rl::Matrix log_probabilities;
-      if (gaussian()) {
-        rl::Matrix actions = rl::Matrix::from_shape({1, agent_dimensions[a]});
-        for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions(0, d) = episode.actions[agents::offsets[a] + d];
-        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
-      } else {
-        rl::Actions actions = rl::Actions::from_shape({1, agent_dimensions[a]});
-        for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
-          actions(0, d) = static_cast<std::size_t>(episode.actions[agents::offsets[a] + d]);
-        log_probabilities = grid_heads_[a].log_probabilities(output, actions);
-      }
-      for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
-        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
-    }
+    episodes_[id] = episode_of(config);
   }
 
   const SearchOptions& options() const { return options_; }
@@ -11776,9 +12043,69 @@ class Mappo {
     return stds;
   }
 
-  std::size_t updates() const { return updates_; }
-  const MappoUpdateStats& last_update() const { return last_update_; }
-  double update_seconds() const { return update_seconds_; }  // all updates so far
+  std::size_t updates() const { return updates_; }                  // on real episodes
+  const MappoUpdateStats& last_update() const { return last_update_; }  // the last on real episodes
+  double update_seconds() const { return update_seconds_; }  // all updates so far, imagined ones and the model's fits
+
+  // Imagined updates so far, and rounds of them (a round follows a real update once the model is used).
+  std::size_t model_updates() const { return model_updates_; }
+  std::size_t model_rounds() const { return model_rounds_; }
+
+  // One episode: every agent's actions and their log-probabilities when they were drawn.
+  struct Episode {
+    std::vector<double> actions;            // one per free dimension, agents in order (an index for grid actions)
+    std::vector<double> log_probabilities;  // of each action when it was sampled
+  };
+
+  // The agents' weights and stds: what an update changes.
+  struct Policy {
+    std::vector<rl::Mlp> actors;
+    std::vector<rl::Parameter> log_stds;
+  };
+  Policy policy() const { return {actors_, log_stds_}; }
+
+  // The last round of imagined updates: the policy it started from (the last one checked against
+  // real rewards), the episodes of that policy its KL rule is measured on, the KL at its end and the
+  // updates it kept.
+  struct ModelRound {
+    Policy checked;
+    std::vector<Episode> probe;
+    double kl = 0.0;
+    std::size_t updates = 0;
+  };
+  const ModelRound& last_model_round() const { return last_round_; }
+
+  // The mean over agents of KL(from || to) of each agent's action distribution, averaged over the
+  // observations of `episodes` (exact for Gaussian and grid actions).
+  double policy_kl(const Policy& from, const Policy& to, std::span<const Episode> episodes) const {
+    std::vector<const Episode*> batch;
+    for (const Episode& episode : episodes) batch.push_back(&episode);
+    return policy_kl(from, to, batch);
+  }
+
+  // The mean over agents of KL(from || now) of each agent's action distribution, averaged over the
+  // observations of the told episodes `ids` (exact for Gaussian and grid actions).
+  double policy_kl(const Policy& from, std::span<const std::size_t> ids) const {
+    std::vector<const Episode*> batch;
+    for (std::size_t id : ids) batch.push_back(&episodes_.at(id));
+    return policy_kl(from, policy(), batch);
+  }
+
+  // The config the search hands over: with the reward model, of the best tenth of the told configs
+  // by observed value (at least one), the one whose predicted reward (the model's mean, no optimism)
+  // is highest: the model averages out noise, the observed values keep it off a cliff it smooths
+  // over; before the model is used, or without it, the best observed one. Throws when nothing
+  // usable was told.
+  Config<space_type> recommended_config() {
+    const auto* best = history_.best();
+    if (best == nullptr) throw std::logic_error("mahpo::mappo: recommended_config() before any usable trial was told");
+    if (!mappo_.reward_model || !fit_model()) return best->config;
+    const auto candidates = best_observed(history_);
+    std::vector<double> points, means(candidates.size()), variances(candidates.size());
+    for (const auto* entry : candidates) points.insert(points.end(), entry->point.begin(), entry->point.end());
+    model_.predict(points, means, variances);
+    return candidates[static_cast<std::size_t>(std::max_element(means.begin(), means.end()) - means.begin())]->config;
+  }
 
   // The config of the agents' most likely actions, each seeing its predecessor's.
   Config<space_type> greedy_config() const {
@@ -11793,10 +12120,6 @@ class Mappo {
   }
 
  private:
-  struct Episode {
-    std::vector<double> actions;            // one per free dimension, agents in order (an index for grid actions)
-    std::vector<double> log_probabilities;  // of each action when it was sampled
-  };
 
   // One agent's rows of a batch.
   struct AgentBatch {
@@ -11828,6 +12151,11 @@ class Mappo {
   std::size_t updates_ = 0;
   MappoUpdateStats last_update_;
   double update_seconds_ = 0.0;
+  gp::detail::Regressor model_{agents::dimension, 1e-6};  // the reward model: a GP on the rewards' normal scores
+  std::size_t model_fitted_on_ = 0;                       // told trials at its last fit
+  double model_shift_ = 0.0, model_scale_ = 1.0;          // normal scores = shift + scale * the GP's standardized y
+  std::size_t model_updates_ = 0, model_rounds_ = 0;
+  ModelRound last_round_;
 
   bool gaussian() const { return mappo_.actions == MappoActions::gaussian; }
 
@@ -11854,6 +12182,20 @@ class Mappo {
             fmt::format("failed_quantile {} must be in [0, 1]", m.failed_quantile));
     require(m.huber_delta > 0.0, fmt::format("huber_delta {} must be > 0", m.huber_delta));
     require(m.gae_lambda >= 0.0 && m.gae_lambda <= 1.0, fmt::format("gae_lambda {} must be in [0, 1]", m.gae_lambda));
+    require(m.advantage_floor >= 0.0 && std::isfinite(m.advantage_floor),
+            fmt::format("advantage_floor {} must be >= 0", m.advantage_floor));
+    require(m.ratio == rl::Ratio::per_dimension || m.ratio == rl::Ratio::joint, "ratio must be per_dimension or joint");
+    if (m.reward_model) {
+      require(m.model_min_trials >= 2, fmt::format("model_min_trials {} must be at least 2", m.model_min_trials));
+      require(m.imagined_episodes >= 2,
+              fmt::format("imagined_episodes {} must be at least 2 (advantages are relative to the batch)",
+                          m.imagined_episodes));
+      require(m.max_model_updates >= 1, "max_model_updates must be at least 1 (or set reward_model = false)");
+      require(positive(m.model_kl), fmt::format("model_kl {} must be > 0", m.model_kl));
+      require(m.model_optimism >= 0.0 && std::isfinite(m.model_optimism),
+              fmt::format("model_optimism {} must be >= 0", m.model_optimism));
+      require(m.model_ppo_epochs >= 1, "model_ppo_epochs must be at least 1");
+    }
     require(!m.hidden_sizes.empty(), "hidden_sizes needs at least one hidden layer");
     for (std::size_t size : m.hidden_sizes) require(size >= 1, "every hidden size must be at least 1");
     return m;
@@ -11963,13 +12305,13 @@ class Mappo {
   }
 
   // GAE over each episode's agent steps; returns the advantages (row b * n + i: episode b,
-  // agent i) and leaves the critic's states, old values and targets in the arguments.
-  rl::Vector critic_targets(const std::vector<std::size_t>& batch, const rl::Vector& rewards, rl::Matrix& states,
+  // agent i), not normalized, and leaves the critic's states, old values and targets in the arguments.
+  rl::Vector critic_targets(const std::vector<const Episode*>& batch, const rl::Vector& rewards, rl::Matrix& states,
                             rl::Vector& old_values, rl::Vector& targets) {
     const std::size_t episodes = batch.size(), n = agent_count, steps = episodes * n;
     states = xt::zeros<double>({steps, critic_input_size_});
     for (std::size_t b = 0; b < episodes; ++b)
-      for (std::size_t i = 0; i < n; ++i) fill_state(i, episodes_[batch[b]].actions, states, b * n + i);
+      for (std::size_t i = 0; i < n; ++i) fill_state(i, batch[b]->actions, states, b * n + i);
     old_values = rl::column(critic_.predict(states));
     const rl::Vector values = mappo_.value_normalization ? value_normalizer_.denormalize(old_values) : old_values;
     rl::Vector step_rewards = xt::zeros<double>({steps}), next_values = xt::zeros<double>({steps}),
@@ -11992,12 +12334,13 @@ class Mappo {
       value_normalizer_.update(estimates.returns);
       targets = value_normalizer_.normalize(estimates.returns);
     }
-    return mappo_.advantage_normalization ? rl::normalize_advantages(estimates.advantages) : estimates.advantages;
+    return estimates.advantages;
   }
 
   // Agent a's rows: observations, actions, the log-probabilities PPO's ratio is taken against
   // and the advantages (weighted by truncated importance ratios when episodes are reused).
-  AgentBatch agent_batch(std::size_t agent, const std::vector<std::size_t>& batch, const rl::Vector& advantages) const {
+  AgentBatch agent_batch(std::size_t agent, const std::vector<const Episode*>& batch, const rl::Vector& advantages,
+                         bool reused) const {
     const std::size_t episodes = batch.size(), dims = agent_dimensions[agent];
     AgentBatch data;
     data.observations = xt::zeros<double>({episodes, observation_size(agent)});
@@ -12005,7 +12348,7 @@ class Mappo {
     rl::Matrix behaviour = rl::Matrix::from_shape({episodes, dims});
     data.advantages = rl::Vector::from_shape({episodes});
     for (std::size_t b = 0; b < episodes; ++b) {
-      const Episode& episode = episodes_[batch[b]];
+      const Episode& episode = *batch[b];
       fill_observation(agent, episode.actions, data.observations, b);
       for (std::size_t d = 0; d < dims; ++d) {
         data.actions(b, d) = episode.actions[agents::offsets[agent] + d];
@@ -12013,7 +12356,7 @@ class Mappo {
       }
       data.advantages(b) = advantages(b * agent_count + agent);
     }
-    if (mappo_.replay == 0) {
+    if (!reused) {
       data.old_log_probabilities = std::move(behaviour);
       return data;
     }
@@ -12028,7 +12371,8 @@ class Mappo {
 
   // One PPO step of agent a's actor on its batch; returns the loss it stepped on.
   rl::ActorLoss actor_step(std::size_t agent, const AgentBatch& data) {
-    const rl::ActorLossOptions options{.clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient};
+    const rl::ActorLossOptions options{
+        .clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient, .ratio = mappo_.ratio};
     rl::Mlp& actor = actors_[agent];
     actor.zero_gradients();
     const rl::Matrix output = actor.forward(data.observations);
@@ -12071,34 +12415,221 @@ class Mappo {
     return loss.loss;
   }
 
-  void update(const std::vector<std::size_t>& batch) {
-    const auto start = std::chrono::steady_clock::now();
+  void real_update(const std::vector<std::size_t>& ids) {
     MappoUpdateStats stats;
+    const rl::Vector rewards = shaped_rewards(ids, stats);
+    std::vector<const Episode*> batch;
+    for (std::size_t id : ids) batch.push_back(&episodes_[id]);
+    update(batch, rewards, mappo_.replay > 0, mappo_.ppo_epochs, stats);
+  }
+
+  // One PPO update on `batch` with its rewards as PPO sees them; `reused`: episodes may come from
+  // older policies (their advantages weighted by truncated importance ratios).
+  void update(const std::vector<const Episode*>& batch, const rl::Vector& rewards, bool reused, std::size_t epochs,
+              MappoUpdateStats stats) {
+    const auto start = std::chrono::steady_clock::now();
     stats.episodes = batch.size();
-    const rl::Vector rewards = shaped_rewards(batch, stats);
     rl::Matrix states;
     rl::Vector old_values, targets;
-    const rl::Vector advantages = critic_targets(batch, rewards, states, old_values, targets);
+    rl::Vector advantages = critic_targets(batch, rewards, states, old_values, targets);
+    // A flat batch (every episode about as good as the critic expected) teaches the actors nothing:
+    // normalized, its leftover critic errors would become unit-size steps (and Adam keeps the steps'
+    // size whatever the scale), so the actors skip it; the critic still learns from it.
+    stats.flat = mappo_.advantage_floor > 0.0 && xt::stddev(advantages)() < mappo_.advantage_floor;
+    if (mappo_.advantage_normalization) advantages = rl::normalize_advantages(advantages);
     std::vector<AgentBatch> agent_batches;
-    for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages));
+    for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages, reused));
 
+    const Policy start_policy = policy();
+    Policy previous;
+    double previous_kl = 0.0;
     const double share = 1.0 / static_cast<double>(agent_count);
-    stats.epochs = ppo::detail::run_epochs(mappo_.ppo_epochs, mappo_.target_kl, [&](std::size_t) {
-      stats.policy_loss = stats.entropy = stats.approx_kl = stats.clip_fraction = 0.0;
-      for (std::size_t a = 0; a < agent_count; ++a) {
+    const auto epoch = [&](std::size_t) {
+      previous = policy();
+      previous_kl = stats.approx_kl;
+      stats.policy_loss = stats.entropy = stats.clip_fraction = 0.0;
+      for (std::size_t a = 0; a < agent_count && !stats.flat; ++a) {
         const rl::ActorLoss loss = actor_step(a, agent_batches[a]);
         stats.policy_loss += share * loss.policy;
         stats.entropy += share * loss.entropy;
-        stats.approx_kl += share * loss.approx_kl;
         stats.clip_fraction += share * loss.clip_fraction;
       }
       stats.value_loss = critic_step(states, old_values, targets);
+      stats.approx_kl = policy_kl(start_policy, agent_batches);
       return stats.approx_kl;
-    });
-    ++updates_;
+    };
+    const auto undo = [&] {  // the epoch that crossed the KL threshold: its step is taken back
+      restore(previous);
+      stats.approx_kl = previous_kl;
+    };
+    stats.epochs = ppo::detail::run_epochs(epochs, mappo_.target_kl, epoch, undo);
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     update_seconds_ += stats.seconds;
+    if (stats.imagined) return;
+    ++updates_;
     last_update_ = stats;
+  }
+
+  void restore(const Policy& saved) {
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      actors_[a] = saved.actors[a];
+      log_stds_[a].value = saved.log_stds[a].value;
+    }
+  }
+
+  // Agent a's KL(from || to) per observation row, summed over its dimensions, averaged over rows.
+  double agent_kl(std::size_t agent, const Policy& from, const Policy& to, const rl::Matrix& observations) const {
+    const rl::Matrix before = from.actors[agent].predict(observations), after = to.actors[agent].predict(observations);
+    const rl::Matrix kl = gaussian() ? gaussian_heads_[agent].kl_divergence(before, from.log_stds[agent].value, after,
+                                                                            to.log_stds[agent].value)
+                                     : grid_heads_[agent].kl_divergence(before, after);
+    const double rows = static_cast<double>(observations.shape()[0]);
+    return rows > 0.0 ? xt::sum(kl)() / rows : 0.0;
+  }
+
+  // The current policy's KL from `from` on the observations of a batch (the epoch loop's stop).
+  double policy_kl(const Policy& from, const std::vector<AgentBatch>& agent_batches) const {
+    const Policy now = policy();
+    double total = 0.0;
+    for (std::size_t a = 0; a < agent_count; ++a) total += agent_kl(a, from, now, agent_batches[a].observations);
+    return total / static_cast<double>(agent_count);
+  }
+
+  double policy_kl(const Policy& from, const Policy& to, const std::vector<const Episode*>& batch) const {
+    double total = 0.0;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      rl::Matrix observations = xt::zeros<double>({batch.size(), observation_size(a)});
+      for (std::size_t b = 0; b < batch.size(); ++b) fill_observation(a, batch[b]->actions, observations, b);
+      total += agent_kl(a, from, to, observations);
+    }
+    return total / static_cast<double>(agent_count);
+  }
+
+  // The actions that give `config` (the nearest grid levels; Gaussian actions inside [-1, 1]), with
+  // their log-probabilities under the current actors, each agent seeing its predecessor's actions.
+  Episode episode_of(const Config<space_type>& config) const {
+    Episode episode;
+    episode.actions.resize(agents::dimension);
+    episode.log_probabilities.resize(agents::dimension);
+    if (gaussian()) {
+      const auto point = space_type::to_unit_cube(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k) episode.actions[k] = 2.0 * point[agents::positions[k]] - 1.0;
+    } else {
+      const auto indices = discretization_.nearest(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k)
+        episode.actions[k] = static_cast<double>(indices[agents::positions[k]]);
+    }
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix log_probabilities;
+      if (gaussian()) {
+        rl::Matrix actions = rl::Matrix::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions(0, d) = episode.actions[agents::offsets[a] + d];
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        rl::Actions actions = rl::Actions::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+          actions(0, d) = static_cast<std::size_t>(episode.actions[agents::offsets[a] + d]);
+        log_probabilities = grid_heads_[a].log_probabilities(output, actions);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+    }
+    return episode;
+  }
+
+  // An episode of the current policy: every agent acts in order.
+  Episode sample_episode() {
+    Episode episode;
+    episode.actions.resize(agents::dimension);
+    episode.log_probabilities.resize(agents::dimension);
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix actions, log_probabilities;
+      if (gaussian()) {
+        actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        const rl::Actions indices = grid_heads_[a].sample(output, rng_);
+        actions = xt::cast<double>(indices);
+        log_probabilities = grid_heads_[a].log_probabilities(output, indices);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
+        episode.actions[agents::offsets[a] + d] = actions(0, d);
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+      }
+    }
+    return episode;
+  }
+
+  // Fits the reward model to every told trial (usable or not: a failed one ranks below all), when
+  // enough were told and something new came in; false while the model can't be used.
+  bool fit_model() {
+    const std::size_t told = rewards_.told().size();
+    if (told < mappo_.model_min_trials) return false;
+    if (told == model_fitted_on_) return true;
+    std::vector<double> x, y;
+    for (std::size_t id : rewards_.told()) {
+      const auto& point = history_.entries()[id].point;
+      x.insert(x.end(), point.begin(), point.end());
+      y.push_back(rewards_.normal_score(id));
+    }
+    // The GP models y standardized (zero mean, unit sd); model_shift_ and model_scale_ map back.
+    model_shift_ = xt::mean(xt::adapt(y))();
+    model_scale_ = xt::stddev(xt::adapt(y))();
+    if (!(model_scale_ > 1e-12)) model_scale_ = 1.0;
+    for (double& v : y) v = (v - model_shift_) / model_scale_;
+    gp::detail::fit_on_schedule(model_, x, y, rng_, 2, 30);
+    if (!model_.condition(x, y)) return false;
+    model_fitted_on_ = told;
+    return true;
+  }
+
+  // Model-based updates (seed 001's rule brought to the agents): episodes of the current policy
+  // scored by the reward model's optimistic prediction, one PPO update on each batch, until the
+  // policy's KL from the policy of the last real update passes `model_kl` (the update that passes
+  // it is taken back) or `max_model_updates` were made.
+  void imagined_round() {
+    const auto start = std::chrono::steady_clock::now();
+    const bool fitted = fit_model();
+    update_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!fitted) return;
+    ModelRound round{.checked = policy(), .probe = {}, .kl = 0.0, .updates = 0};
+    for (std::size_t b = 0; b < mappo_.imagined_episodes; ++b) round.probe.push_back(sample_episode());
+    for (std::size_t u = 0; u < mappo_.max_model_updates; ++u) {
+      std::vector<Episode> imagined(mappo_.imagined_episodes);
+      std::vector<double> points;
+      for (Episode& episode : imagined) {
+        episode = sample_episode();
+        const auto snapped = space_type::to_unit_cube(config_of(episode.actions));
+        points.insert(points.end(), snapped.begin(), snapped.end());
+      }
+      std::vector<double> means(imagined.size()), variances(imagined.size());
+      model_.predict(points, means, variances);
+      rl::Vector rewards = rl::Vector::from_shape({imagined.size()});
+      MappoUpdateStats stats;
+      stats.imagined = true;
+      for (std::size_t b = 0; b < imagined.size(); ++b) {
+        const double score = means[b] + mappo_.model_optimism * std::sqrt(std::max(variances[b], 0.0));
+        // Phi of the optimistic normal score: a quantile, on the scale of the ranked rewards.
+        rewards(b) = 0.5 * std::erfc(-(model_shift_ + model_scale_ * score) / std::numbers::sqrt2);
+        stats.mean_reward += rewards(b) / static_cast<double>(imagined.size());
+      }
+      std::vector<const Episode*> batch;
+      for (const Episode& episode : imagined) batch.push_back(&episode);
+      const Policy before = policy();
+      update(batch, rewards, false, mappo_.model_ppo_epochs, stats);
+      const double kl = policy_kl(round.checked, policy(), std::span<const Episode>(round.probe));
+      if (kl > mappo_.model_kl) {  // past the bound: this update is taken back and the round ends
+        restore(before);
+        break;
+      }
+      round.kl = kl;
+      ++round.updates;
+    }
+    model_updates_ += round.updates;
+    ++model_rounds_;
+    last_round_ = std::move(round);
   }
 };
 
@@ -12143,11 +12674,13 @@ class Mappo {
 //   first policy is centred); the log-std is a state-independent parameter per hyperparameter
 //   (as PPO's continuous-control policies), starting at 0: tanh(N(0, 1)) is close to uniform on
 //   (-1, 1). It is kept in [-5, 1] after each step, so sampling never stops entirely.
-// - No critic: with one reward per episode and gamma 1 the baseline is the batch's mean.
-//   Returns are normalized by the running mean and std of all usable real rewards (Chan et al.'s
-//   exact running moments, mahpo/rl/running_mean_std.hpp), because accuracies differ by tiny
-//   amounts; the advantage of an episode is its normalized return minus the batch's mean one
-//   (real and imagined episodes alike, so both share one scale).
+// - No critic: with one reward per episode and gamma 1 the baseline is the batch's mean. An
+//   episode's return is the normal score of its reward's rank among every usable real reward told
+//   so far, Phi^-1((rank + 1/2) / n) (ties share their mean rank; a failed trial ranks below them
+//   all, Phi^-1(1/2 / (n + 1))), as MAPPO's ranked rewards: accuracies that differ by tiny amounts
+//   stay apart and a diverged trial at chance level is one rank lower, not a reward scale of its
+//   own. The reward model is fitted to the same normal scores, so the advantage of an episode is
+//   its score (real) or predicted score (imagined) minus the batch's mean: one scale for both.
 // - PPO's pi_old is the policy at the start of each update: old log-probabilities are recomputed
 //   then (episodes asked while other updates ran are treated as on-policy). Each epoch is one
 //   full batch (no minibatches); every step of every episode is one sample with its own ratio.
@@ -12640,7 +13173,6 @@ class PpoLstm {
   ppo_lstm::detail::Policy policy_;
   rl::Adam optimizer_;
   ppo_lstm::detail::RewardModel reward_model_;
-  rl::RunningMeanStd reward_moments_;
   ppo::detail::EpisodeRewards rewards_;
   std::vector<std::vector<double>> episodes_;  // each trial's draws, by id
   std::vector<std::size_t> waiting_;           // told trials no update has used yet
@@ -12657,28 +13189,18 @@ class PpoLstm {
 
   static bool has_reward(const Observation<S>& entry) { return entry.usable() && std::isfinite(entry.loss); }
 
-  // Episode advantages: returns normalized by the real rewards' running moments, minus the batch's mean.
-  // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
-  rl::Vector advantages(const rl::Vector& rewards) const {
-    const rl::Vector normalized = reward_moments_.normalize(rewards);
-    return normalized - xt::mean(normalized)();
-  }
+  // Episode advantages: the returns (normal scores) minus the batch's mean, a REINFORCE baseline
+  // (Williams, 1992) in place of a critic.
+  static rl::Vector advantages(const rl::Vector& returns) { return returns - xt::mean(returns)(); }
 
   void real_update(const std::vector<std::size_t>& ids) {
-    rl::Vector rewards = rl::Vector::from_shape({ids.size()});
-    std::vector<double> usable;
+    rl::Vector returns = rl::Vector::from_shape({ids.size()});
     rl::Matrix episodes = rl::Matrix::from_shape({ids.size(), S::dimension});
     for (std::size_t b = 0; b < ids.size(); ++b) {
-      rewards(b) = rewards_.reward_or_worst(ids[b]);
-      if (rewards_.usable(ids[b])) usable.push_back(rewards(b));
+      returns(b) = rewards_.normal_score(ids[b]);
       for (std::size_t t = 0; t < S::dimension; ++t) episodes(b, t) = episodes_[ids[b]][t];
     }
-    if (!usable.empty()) {
-      rl::Vector batch = rl::Vector::from_shape({usable.size()});
-      std::copy(usable.begin(), usable.end(), batch.begin());
-      reward_moments_.update(batch);
-    }
-    ppo_update(episodes, advantages(rewards));
+    ppo_update(episodes, advantages(returns));
     ++real_updates_;
   }
 
@@ -12693,7 +13215,7 @@ class PpoLstm {
     rl::Vector targets = rl::Vector::from_shape({real.size()});
     for (std::size_t i = 0; i < real.size(); ++i) {
       for (std::size_t k = 0; k < S::dimension; ++k) points(i, k) = real[i]->point[k];
-      targets(i) = -real[i]->loss;
+      targets(i) = rewards_.normal_score(real[i]->id);
     }
     reward_model_.fit(points, targets, ppo_.reward_model_steps);
 
@@ -12720,6 +13242,7 @@ class PpoLstm {
     const rl::Vector step_advantages = ppo_lstm::detail::step_advantages(episode_advantages, S::dimension);
     const rl::ActorLossOptions loss_options{.clip = ppo_.clip, .entropy_coefficient = ppo_.entropy_coefficient};
     rl::Matrix old_log_probabilities;  // pi_old: the policy as the update starts (set at the first epoch)
+    const auto no_undo = [] {};
     ppo::detail::run_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
       const double kl = ppo_lstm::detail::loss_gradient(policy_, head_, episodes, old_log_probabilities,
                                                         step_advantages, loss_options)
@@ -12729,7 +13252,7 @@ class PpoLstm {
       optimizer_.step(parameters);
       policy_.clamp_log_std();
       return kl;
-    });
+    }, no_undo);
   }
 };
 

@@ -349,8 +349,134 @@ TEST_CASE("mappo: by default every update trains on the newest told episodes, un
   };
   CHECK(epochs_run(0.0).epochs == 15);
   const auto stopped = epochs_run(1e-9);
-  CHECK(stopped.epochs < 15);
-  CHECK(stopped.approx_kl > 1.5e-9);
+  CHECK(stopped.epochs == 0);  // the first step already crosses 1.5e-9, and is taken back
+  CHECK(stopped.approx_kl <= 1.5e-9);
+}
+
+TEST_CASE("mappo: an update never leaves the policy past 1.5 x target_kl: the step that crosses it is taken back",
+          "[search][mappo][seeded]") {
+  // Large steps (Adam 3e-2) against a small target, so that single epochs overshoot it. The KL is
+  // measured here, exactly, between the policy before the tell that ran the update and after it, on
+  // the update's batch (the newest `replay` told episodes).
+  MappoOptions options;
+  options.actor_learning_rate = 3e-2;
+  options.target_kl = 0.01;
+  options.reward_model = false;
+  std::size_t stopped = 0, updates = 0;
+  for (std::uint64_t seed = 0; seed < 3; ++seed) {
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(seed)}, options);
+    std::vector<std::size_t> told;
+    for (std::size_t k = 0; k < 60; ++k) {
+      const auto trial = mappo.ask();
+      const auto before = mappo.policy();
+      const std::size_t updates_before = mappo.updates();
+      mappo.tell(trial.id, problems::LeNetQuadratic{}(trial.config));
+      told.push_back(trial.id);
+      if (mappo.updates() == updates_before) continue;
+      ++updates;
+      const std::size_t size = std::min(options.replay, told.size());
+      const std::vector<std::size_t> batch(told.end() - static_cast<std::ptrdiff_t>(size), told.end());
+      const double kl = mappo.policy_kl(before, batch);
+      CAPTURE(seed, k, mappo.last_update().epochs);
+      CHECK(kl <= 1.5 * options.target_kl + 1e-12);
+      CHECK(kl == Approx(mappo.last_update().approx_kl).margin(1e-12));
+      stopped += mappo.last_update().epochs < options.ppo_epochs ? 1 : 0;
+    }
+  }
+  CAPTURE(updates, stopped);
+  CHECK(stopped * 2 >= updates);  // the stop is what holds most updates
+}
+
+TEST_CASE("mappo: a flat batch stays a small step: the advantages' deviation is floored", "[search][mappo][seeded]") {
+  // 60 trials of the LeNet quadratic, then every trial diverges (0.1): once the newest 32 told
+  // episodes, the batch, are all diverged (and the critic has seen that), nothing is left to learn,
+  // and the policy should stay where it is over the last 40 (and not shrink its stds). Without the
+  // floor (the reference's normalization, epsilon alone) the critic's leftover errors are scaled up
+  // to unit advantages, and the policy walks away as fast as it learnt before.
+  const auto drift = [](double floor, std::uint64_t seed) {
+    MappoOptions options;
+    options.advantage_floor = floor;
+    options.reward_model = false;
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(seed)}, options);
+    for (std::size_t k = 0; k < 60; ++k) {
+      const auto trial = mappo.ask();
+      mappo.tell(trial.id, problems::LeNetQuadratic{}(trial.config));
+    }
+    for (std::size_t k = 0; k < 60; ++k) mappo.tell(mappo.ask().id, result_of(0.1));
+    const auto start = mappo.policy();
+    std::vector<std::size_t> ids;
+    for (std::size_t k = 0; k < 40; ++k) {
+      const auto trial = mappo.ask();
+      mappo.tell(trial.id, result_of(0.1));
+      ids.push_back(trial.id);
+    }
+    return mappo.policy_kl(start, ids);
+  };
+  for (std::uint64_t seed = 0; seed < 3; ++seed) {
+    const double floored = drift(MappoOptions{}.advantage_floor, seed), unfloored = drift(0.0, seed);
+    CAPTURE(seed, floored, unfloored);
+    CHECK(floored < 1e-3);
+    CHECK(unfloored > 0.05);
+  }
+}
+
+TEST_CASE("mappo: imagined updates never move the policy past model_kl from the last policy checked on real rewards",
+          "[search][mappo][seeded]") {
+  MappoOptions options;
+  options.max_model_updates = 20;
+  std::size_t rounds = 0, cut = 0, made = 0;
+  for (std::uint64_t seed = 0; seed < 3; ++seed) {
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = mahpo::testing::seed(seed)}, options);
+    for (std::size_t k = 0; k < 80; ++k) {
+      const auto trial = mappo.ask();
+      const std::size_t rounds_before = mappo.model_rounds();
+      mappo.tell(trial.id, problems::LeNetQuadratic{}(trial.config));
+      if (mappo.model_rounds() == rounds_before) continue;
+      const auto& round = mappo.last_model_round();
+      const double kl = mappo.policy_kl(round.checked, mappo.policy(), round.probe);
+      CAPTURE(seed, k, round.updates);
+      CHECK(kl <= options.model_kl);
+      CHECK(kl == Approx(round.kl).margin(1e-12));
+      ++rounds;
+      made += round.updates;
+      cut += round.updates < options.max_model_updates ? 1 : 0;
+    }
+  }
+  CAPTURE(rounds, made, cut);
+  CHECK(rounds >= 3 * 15);   // a round after every real update once 12 trials were told
+  CHECK(made > rounds);      // imagined updates happen ...
+  CHECK(cut * 2 >= rounds);  // ... and the bound, not the cap, ends most rounds
+}
+
+TEST_CASE("mappo: the default clips each agent's joint ratio, the paper preset each dimension's", "[search][mappo]") {
+  // PPO's ratio of an agent's action is the product over its dimensions, clipped once; the MAPPO
+  // reference code clips each dimension's (docs/mappo.md: the held-out evaluation of both).
+  CHECK(Mappo<nn::paper_lenet>().options_json().at("ratio") == "joint");
+  CHECK(Mappo<nn::paper_lenet>(SearchOptions{}, MappoOptions::paper()).options_json().at("ratio") == "per_dimension");
+  // Old options without the key read as today's default.
+  nlohmann::json old = MappoOptions{};
+  old.erase("ratio");
+  CHECK(old.get<MappoOptions>().ratio == rl::Ratio::joint);
+}
+
+TEST_CASE("mappo: only the ranks of the values matter: a monotone change of the objective asks the same trials",
+          "[search][mappo]") {
+  // Ranked rewards and a reward model of their normal scores: exp(40 v) (a diverged 0.1 becomes
+  // e^-36 of the best) or v itself give the same search.
+  const auto configs = [](auto transform) {
+    Mappo<nn::paper_lenet> mappo(SearchOptions{.seed = 11});
+    std::vector<Config<nn::paper_lenet::space>> asked;
+    for (std::size_t k = 0; k < 40; ++k) {
+      const auto trial = mappo.ask();
+      asked.push_back(trial.config);
+      const double value = problems::LeNetQuadratic{}(trial.config).value;
+      mappo.tell(trial.id, result_of(transform(k % 7 == 3 ? 0.1 : value)));
+    }
+    return asked;
+  };
+  const auto plain = configs([](double v) { return v; });
+  const auto stretched = configs([](double v) { return std::exp(40.0 * v); });
+  CHECK(plain == stretched);
 }
 
 TEST_CASE("mappo: updates move the policy towards what is rewarded", "[search][mappo][seeded]") {
@@ -381,8 +507,9 @@ TEST_CASE("mappo: updates move the policy towards what is rewarded", "[search][m
   // The paper preset's categorical agents, rewarded for conv1 = 7 alone.
   judge(paper_with_batch(4), [](std::int64_t size) { return size == 7 ? 1.0 : 0.0; });
   // The default's ordinal Gaussian agents start centred (conv1 4-5) and seldom try the edge in 40
-  // episodes, so a reward at 7 alone is rarely seen (docs/testing.md); a reward that grows towards 7
-  // is seen by every episode, and the policy climbs it.
+  // episodes, so a reward at 7 alone is rarely seen (docs/testing.md: with issue 38's 8 prior
+  // startup episodes it is learnt on 3 of 5 seeds, those whose startup drew a 7); a reward that
+  // grows towards 7 is seen by every episode, and the policy climbs it.
   judge(MappoOptions{}, [](std::int64_t size) { return static_cast<double>(size - 2) / 5.0; });
 }
 

@@ -430,3 +430,23 @@ TEST_CASE(
   // Seed 001's claim, where it holds (see the header): at 200 trials, not at 50.
   CHECK(median(ppo) > median(without_model));
 }
+
+TEST_CASE("ppo_lstm: only the ranks of the values matter: a monotone change of the objective asks the same trials") {
+  // Returns are the normal scores of the rewards' ranks and the reward model is fitted to them, so
+  // a diverged trial far below the rest (here e^-36 of the best after exp(40 v)) is one rank lower,
+  // not a reward scale of its own; with running moments of the raw values the two searches part.
+  const auto configs = [](auto transform) {
+    PpoLstm<LeNetSpace> searcher(SearchOptions{.seed = 5}, PpoLstmOptions{.min_real_for_model = 8});
+    std::vector<std::array<double, LeNetSpace::dimension>> asked;
+    for (std::size_t k = 0; k < 40; ++k) {
+      const auto trial = searcher.ask();
+      asked.push_back(LeNetSpace::to_unit_cube(trial.config));
+      const double value = Quadratic{}(trial.config).value;
+      searcher.tell(trial.id, Result{.value = transform(k % 7 == 3 ? 0.1 : value)});
+    }
+    return asked;
+  };
+  const auto plain = configs([](double v) { return v; });
+  const auto stretched = configs([](double v) { return std::exp(40.0 * v); });
+  CHECK(plain == stretched);
+}

@@ -22,9 +22,15 @@
 //     BOHB ran at several budgets (interpolated in log budget); budgets above 1 epoch count as 1.
 //     A budget of E epochs on a fraction s of the training set counts as s E epochs (the same
 //     number of iterations; our approximation: no real trial on a subset was measured for it).
-//   * the noise is a fixed function of (seed, config, budget): the same config gives the same value,
-//     as the real objective does with its fixed training seed, whatever the order of the calls and
-//     the number of workers; another seed is another draw of the training and validation noise.
+//   * the noise is a fixed function of (seed, config): the same config gives the same value, as
+//     the real objective does with its fixed training seed, whatever the order of the calls and the
+//     number of workers; another seed is another draw of the training and validation noise.
+//     SurrogateNoise::smooth (the default): the noise and the divergence draw are smooth random
+//     functions of the unit-cube point (random Fourier features of a Gaussian kernel, lengthscale
+//     0.05, standard normal at every point), so near-identical configs get near-identical values,
+//     as neighbouring real trainings do, and a search that repeats near-copies of one config can't
+//     collect the maxima of independent draws; the same at every budget. SurrogateNoise::independent
+//     (before issue 38): a fresh draw for every distinct (config, budget), hashed.
 //   * status is always ok, as in the real trials (a diverged run still reports its accuracy).
 // Fidelity (rank correlation on held-out real trials, share of chance-level results) is measured by
 // bench/surrogate_fidelity and quoted in docs/benchmarks.md.
@@ -51,6 +57,7 @@
 namespace mahpo::problems {
 
 enum class LeNetDataset { mnist, fashion_mnist };
+enum class SurrogateNoise { smooth, independent };
 
 namespace surrogate_detail {
 
@@ -69,6 +76,41 @@ inline std::uint64_t mix(std::uint64_t x) {
 
 // A uniform in (0, 1) from 53 bits of a hash.
 inline double unit_from(std::uint64_t bits) { return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53; }
+
+// A smooth random function of the unit cube whose value at every point is standard normal:
+// sqrt(2 / M) sum_m cos(w_m . x + b_m) with w_m ~ N(0, I / lengthscale^2) and b_m ~ U(0, 2 pi), the
+// random Fourier features of a Gaussian kernel (Rahimi & Recht 2007): close to a draw of a GP whose
+// correlation is exp(-|x - y|^2 / (2 lengthscale^2)). Drawn from hashes of `seed`.
+class SmoothNoise {
+ public:
+  static constexpr std::size_t features = 256;
+
+  SmoothNoise(std::uint64_t seed, double lengthscale) {
+    std::uint64_t state = mix(seed ^ 0x536d6f6f7468ULL);
+    const auto uniform = [&] { return unit_from(state = mix(state)); };
+    for (std::size_t m = 0; m < features; ++m) {
+      for (double& w : frequencies_[m]) {
+        const double u1 = uniform(), u2 = uniform();  // Box-Muller
+        w = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2) / lengthscale;
+      }
+      phases_[m] = 2.0 * std::numbers::pi * uniform();
+    }
+  }
+
+  double operator()(const Point& x) const {
+    double total = 0.0;
+    for (std::size_t m = 0; m < features; ++m) {
+      double argument = phases_[m];
+      for (std::size_t k = 0; k < x.size(); ++k) argument += frequencies_[m][k] * x[k];
+      total += std::cos(argument);
+    }
+    return total * std::sqrt(2.0 / static_cast<double>(features));
+  }
+
+ private:
+  std::array<Point, features> frequencies_{};
+  std::array<double, features> phases_{};
+};
 
 // One real trial in the unit cube.
 struct Sample {
@@ -138,9 +180,16 @@ class LeNetSurrogate {
   static constexpr double optimum = data::best_expected;
   static constexpr double training_images = 55000.0;  // converts an iteration budget to epochs
 
-  explicit LeNetSurrogate(std::uint64_t seed = 0) : seed_(seed) {}
+  static constexpr double noise_lengthscale = 0.05;  // SurrogateNoise::smooth, in the unit cube
+
+  explicit LeNetSurrogate(std::uint64_t seed = 0, SurrogateNoise noise = SurrogateNoise::smooth)
+      : seed_(seed),
+        noise_(noise),
+        accuracy_noise_(surrogate_detail::mix(seed ^ 0x61636375ULL), noise_lengthscale),
+        divergence_noise_(surrogate_detail::mix(seed ^ 0x64697665ULL), noise_lengthscale) {}
 
   std::uint64_t seed() const { return seed_; }
+  SurrogateNoise noise() const { return noise_; }
 
   // One noisy evaluation (see the header comment); budget.iterations, when set, wins over epochs.
   Result operator()(const Config<space>& config, const Budget& budget = {}) const {
@@ -149,17 +198,25 @@ class LeNetSurrogate {
     std::uint64_t state = surrogate_detail::mix(seed_ ^ 0x4c654e6574ULL);
     for (double coordinate : x) state = surrogate_detail::mix(state ^ std::bit_cast<std::uint64_t>(coordinate));
     const std::uint64_t config_hash = state;
+    const bool smooth = noise_ == SurrogateNoise::smooth;
     // The divergence draw ignores the budget: a run that diverges does so at every budget.
-    if (surrogate_detail::unit_from(surrogate_detail::mix(config_hash ^ 1)) < divergence_probability(x)) {
+    const double divergence_draw = smooth ? 0.5 * std::erfc(-divergence_noise_(x) / std::numbers::sqrt2)
+                                          : surrogate_detail::unit_from(surrogate_detail::mix(config_hash ^ 1));
+    if (divergence_draw < divergence_probability(x)) {
       const auto pick = surrogate_detail::mix(config_hash ^ 2) % data::chance_values.size();
       return Result{.value = data::chance_values[pick]};
     }
     const double mean = scaled_to_budget(accuracy(x), epochs);
-    const std::uint64_t noise_hash = surrogate_detail::mix(config_hash ^ std::bit_cast<std::uint64_t>(epochs));
-    // Box-Muller (Box & Muller 1958) from two hashed uniforms.
-    const double u1 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 3));
-    const double u2 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 4));
-    const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    double normal = 0.0;
+    if (smooth) {
+      normal = accuracy_noise_(x);
+    } else {
+      const std::uint64_t noise_hash = surrogate_detail::mix(config_hash ^ std::bit_cast<std::uint64_t>(epochs));
+      // Box-Muller (Box & Muller 1958) from two hashed uniforms.
+      const double u1 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 3));
+      const double u2 = surrogate_detail::unit_from(surrogate_detail::mix(noise_hash ^ 4));
+      normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    }
     const double value = std::clamp(mean + noise_sd(mean) * normal, 0.0, 1.0);
     return Result{.value = std::round(value * surrogate_data::validation_images) / surrogate_data::validation_images};
   }
@@ -284,6 +341,8 @@ class LeNetSurrogate {
   }
 
   std::uint64_t seed_ = 0;
+  SurrogateNoise noise_ = SurrogateNoise::smooth;
+  surrogate_detail::SmoothNoise accuracy_noise_, divergence_noise_;
 };
 
 using MnistSurrogate = LeNetSurrogate<LeNetDataset::mnist>;

@@ -9,6 +9,7 @@
 //   d/do       sum w log p          = w (a - m) / std^2 * (1 - m^2)
 //   d/dlog_std sum w log p          = sum over the batch of w (((a - m) / std)^2 - 1)
 //   entropy (per dimension)         = 1/2 + log(2 pi)/2 + log_std
+//   KL(old || new) (per dimension)  = log(s_new / s_old) + (s_old^2 + (m_old - m_new)^2) / (2 s_new^2) - 1/2
 //
 // Unlike SquashedGaussianHead (tanh of the sample), an action here keeps its density when it
 // lands near the bounds, and a mean inside (-1, 1) can be reached exactly, so an integer level
@@ -84,6 +85,20 @@ class GaussianHead {
         gradient.log_std(0, d) += weights(b, d) * (z * z - 1.0);
       }
     return gradient;
+  }
+
+  // KL(old || new) of the two policies' Gaussians per sample and dimension (exact).
+  Matrix kl_divergence(const Matrix& old_output, const Matrix& old_log_std, const Matrix& new_output,
+                       const Matrix& new_log_std) const {
+    check(old_output, old_log_std);
+    check(new_output, new_log_std);
+    check_same(old_output, new_output);
+    Matrix result = Matrix::from_shape(old_output.shape());
+    for (std::size_t b = 0; b < old_output.shape()[0]; ++b)
+      for (std::size_t d = 0; d < dimensions_; ++d)
+        result(b, d) = gaussian_kl(std::tanh(old_output(b, d)), old_log_std(0, d), std::tanh(new_output(b, d)),
+                                   new_log_std(0, d));
+    return result;
   }
 
   // The entropy of each dimension, 1 x dimensions.

@@ -114,11 +114,8 @@ class SquashedGaussianHead {
     check(old_mean, new_mean);
     check(old_mean, new_log_std);
     Matrix result = Matrix::from_shape(old_mean.shape());
-    for (std::size_t k = 0; k < old_mean.size(); ++k) {
-      const double variance_ratio = std::exp(2.0 * (old_log_std.flat(k) - new_log_std.flat(k)));
-      const double shift = (old_mean.flat(k) - new_mean.flat(k)) * std::exp(-new_log_std.flat(k));
-      result.flat(k) = new_log_std.flat(k) - old_log_std.flat(k) + 0.5 * (variance_ratio + shift * shift) - 0.5;
-    }
+    for (std::size_t k = 0; k < old_mean.size(); ++k)
+      result.flat(k) = gaussian_kl(old_mean.flat(k), old_log_std.flat(k), new_mean.flat(k), new_log_std.flat(k));
     return result;
   }
 

@@ -6,6 +6,7 @@
 // are an `Actions` matrix of batch x action dimensions. Products go to BLAS through xtensor-blas
 // (`xt::blas::gemm`), with the transposes done by BLAS, not by copies.
 
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 
@@ -73,6 +74,14 @@ inline Vector column(const Matrix& matrix, std::size_t j = 0) {
   Vector values = Vector::from_shape({matrix.shape()[0]});
   for (std::size_t i = 0; i < values.size(); ++i) values(i) = matrix(i, j);
   return values;
+}
+
+// KL(old || new) of two one-dimensional Gaussians given by their means and log standard deviations:
+// log(s_new / s_old) + (s_old^2 + (m_old - m_new)^2) / (2 s_new^2) - 1/2.
+inline double gaussian_kl(double old_mean, double old_log_std, double new_mean, double new_log_std) {
+  const double variance_ratio = std::exp(2.0 * (old_log_std - new_log_std));
+  const double shift = (old_mean - new_mean) * std::exp(-new_log_std);
+  return new_log_std - old_log_std + 0.5 * (variance_ratio + shift * shift) - 0.5;
 }
 
 }  // namespace mahpo::rl

@@ -2,7 +2,9 @@
 // What every searcher keeps: the trials it asked, in order, with their unit-cube points, budgets and
 // results; checks tells (unknown ids, second tells) with errors that name the searcher.
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <stdexcept>
@@ -121,5 +123,19 @@ class History {
   std::size_t finished_ = 0;
   Trial<S> last_;
 };
+
+// The best tenth of the usable trials with a finite loss (at least one), best first: the candidates
+// a model-based searcher hands over from (see Mappo::recommended_config, GpBo::recommended_config).
+template <typename S>
+std::vector<const Observation<S>*> best_observed(const History<S>& history) {
+  std::vector<const Observation<S>*> usable;
+  for (const auto* entry : history.usable())
+    if (std::isfinite(entry->loss)) usable.push_back(entry);
+  const std::size_t keep = std::min(usable.size(), std::max<std::size_t>(1, (usable.size() + 9) / 10));
+  std::partial_sort(usable.begin(), usable.begin() + static_cast<std::ptrdiff_t>(keep), usable.end(),
+                    [](const auto* a, const auto* b) { return a->loss < b->loss; });
+  usable.resize(keep);
+  return usable;
+}
 
 }  // namespace mahpo::search

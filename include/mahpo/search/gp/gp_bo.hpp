@@ -141,6 +141,29 @@ class GpBo {
   // The pending trial `id` was run with `config` (see Searcher::replace).
   void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
 
+  // The config the search hands over: of the best tenth of the told configs by observed loss (at
+  // least one), the one whose posterior mean loss is lowest (the model's estimate, not a noisy
+  // observation; the observed values keep it off a cliff the GP smooths over); the best observed one
+  // before the model is fitted. Throws when nothing usable was told.
+  Config<S> recommended_config() {
+    const auto* best = history_.best();
+    if (best == nullptr) throw std::logic_error("mahpo::gp_bo: recommended_config() before any usable trial was told");
+    std::vector<double> x, y;
+    for (const auto* entry : history_.usable()) {
+      if (!std::isfinite(entry->loss)) continue;
+      x.insert(x.end(), entry->point.begin(), entry->point.end());
+      y.push_back(entry->loss);
+    }
+    if (fitted_size_ == 0 || y.size() < 2) return best->config;
+    gp::detail::standardize(y);
+    if (!model_.condition(x, y)) return best->config;
+    const auto candidates = best_observed(history_);
+    std::vector<double> points, means(candidates.size()), variances(candidates.size());
+    for (const auto* entry : candidates) points.insert(points.end(), entry->point.begin(), entry->point.end());
+    model_.predict(points, means, variances);
+    return candidates[static_cast<std::size_t>(std::min_element(means.begin(), means.end()) - means.begin())]->config;
+  }
+
   const SearchOptions& options() const { return options_; }
   const GpBoOptions& gp_options() const { return gp_; }
   nlohmann::json options_json() const { return gp_; }

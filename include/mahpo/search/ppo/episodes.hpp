@@ -8,13 +8,18 @@
 // - `reward_or_worst`: the raw reward, a failed trial's being the worst usable reward told so far
 //   (0 before any): a configuration that breaks training is as bad as the worst one seen;
 // - `quantile`: the reward's mid-rank among every usable reward told so far, in [0, 1] (ties
-//   share their mean rank; 0.5 while there is one), a failed trial's being `failed_quantile`.
+//   share their mean rank; 0.5 while there is one), a failed trial's being `failed_quantile`;
+// - `normal_score`: the normal score of that mid-rank among the n usable rewards,
+//   Phi^-1((rank + 1/2) / n), a failed trial's Phi^-1(1/2 / (n + 1)), below every usable one
+//   (0 before any usable reward).
 
 #include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <optional>
 #include <vector>
+
+#include <mahpo/search/gp/special_functions.hpp>
 
 namespace mahpo::search::ppo::detail {
 
@@ -39,17 +44,29 @@ class EpisodeRewards {
 
   double reward_or_worst(std::size_t id) const { return usable_.at(id) ? rewards_[id] : worst_.value_or(0.0); }
 
+  double normal_score(std::size_t id) const {
+    const std::size_t count = sorted_.size();
+    if (count == 0) return 0.0;
+    if (!usable_.at(id)) return gp::detail::normal_quantile(0.5 / static_cast<double>(count + 1));
+    return gp::detail::normal_quantile((mid_rank(id) + 0.5) / static_cast<double>(count));
+  }
+
   double quantile(std::size_t id, double failed_quantile) const {
     if (!usable_.at(id)) return failed_quantile;
     const std::size_t count = sorted_.size();
     if (count < 2) return 0.5;
-    const auto [low, high] = std::equal_range(sorted_.begin(), sorted_.end(), rewards_[id]);
-    const double below = static_cast<double>(low - sorted_.begin());
-    const double ties = static_cast<double>(high - low);
-    return (below + 0.5 * (ties - 1.0)) / static_cast<double>(count - 1);
+    return mid_rank(id) / static_cast<double>(count - 1);
   }
 
  private:
+  // A usable reward's rank among the usable ones, from 0, ties sharing their mean rank.
+  double mid_rank(std::size_t id) const {
+    const auto [low, high] = std::equal_range(sorted_.begin(), sorted_.end(), rewards_[id]);
+    const double below = static_cast<double>(low - sorted_.begin());
+    const double ties = static_cast<double>(high - low);
+    return below + 0.5 * (ties - 1.0);
+  }
+
   std::vector<double> rewards_;  // by id
   std::vector<bool> usable_;     // by id
   std::vector<std::size_t> told_;
@@ -66,14 +83,19 @@ inline std::vector<std::size_t> take_batch(std::vector<std::size_t>& waiting, st
   return batch;
 }
 
-// PPO's epoch loop: step(epoch) runs one epoch and returns the mean approximate KL of the policy it
-// stepped from against the update's start; past 1.5 x target_kl (when > 0) the loop stops, as
-// Stable-Baselines3's target_kl does. Returns the epochs run.
-template <typename Step>
-std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step) {
+// PPO's epoch loop with a KL stop that keeps the policy inside the bound: step(epoch) runs one epoch
+// and returns the KL divergence of the policy it produced from the policy the update started from;
+// past 1.5 x target_kl (when > 0, Stable-Baselines3's threshold) undo() takes that epoch's step back
+// and the loop stops, so the policy an update leaves never lies past the threshold (Stable-Baselines3
+// judges the policy it steps *from*, and so keeps one step past it). Returns the epochs kept.
+template <typename Step, typename Undo>
+std::size_t run_epochs(std::size_t epochs, double target_kl, Step&& step, Undo&& undo) {
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
     const double kl = step(epoch);
-    if (target_kl > 0.0 && kl > 1.5 * target_kl) return epoch + 1;
+    if (target_kl > 0.0 && kl > 1.5 * target_kl) {
+      undo();
+      return epoch;
+    }
   }
   return epochs;
 }

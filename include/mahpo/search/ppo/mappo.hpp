@@ -32,31 +32,30 @@
 // over the whole joint-action layout, later agents' blocks zero) plus agent i's id, the reward
 // comes at the last step, and GAE runs over the N steps with gamma 1 and lambda 0.95.
 //
-// Training: every `episodes_per_update` told episodes a PPO update runs (clipped surrogate with
-// per-dimension ratios, clipped Huber value loss on normalized targets, Adam, gradient norms
-// clipped at 10, advantages normalized over the batch).
+// Training: every `episodes_per_update` told episodes a PPO update runs (clipped surrogate, clipped
+// Huber value loss on normalized targets, Adam, gradient norms clipped at 10, advantages normalized
+// over the batch). An agent's ratio is that of its joint action, the product over its dimensions,
+// clipped once (`rl::Ratio::joint`, PPO as published; the MAPPO reference clips each dimension's,
+// `per_dimension`, which the held-out evaluation found no better: docs/mappo.md). The epochs stop
+// once the exact KL divergence of the policy from the update's start passes 1.5 x `target_kl`, and
+// the epoch that passed it is taken back, so no update leaves the policy past that bound. A flat
+// batch, whose advantages' deviation is below `advantage_floor`, moves no actor (the critic still
+// learns): normalized, its leftover critic errors would become full-size steps along noise.
 //
-// What the default changes against the paper's algorithm (`MappoOptions::paper()`), and why
-// (measured over 30 seeds: docs/benchmarks.md, "Search quality with statistics", and the ablation,
-// one change undone at a time, in docs/mappo_ablation.md):
-// - Rewards by rank (`MappoRewards::ranked`): an episode's reward is the quantile of its value
-//   among every usable value told so far, recomputed at each update; a failed or diverged trial
-//   gets `failed_quantile`. Real CNN searches end ~18 % of trials at chance: scaled by value
-//   (z-scored), those outliers make the differences between good configs invisible; ranks keep
-//   them apart and make the scale of the objective irrelevant (Branin's and an accuracy's alike).
-// - Sample reuse (`replay`): each update trains on the newest `replay` told episodes, not only
-//   the K new ones, so 200 episodes teach more than 25 disjoint batches of 8. The PPO ratio is
-//   taken against the policy at the start of the update (one update moves the policy by at most
-//   the clip), and each old episode's advantage is weighted by the truncated importance ratio
-//   min(1, pi_now(a) / pi_behaviour(a)) per agent, so episodes the policy has moved away from fade
-//   out (the sample-reuse form of PPO in Queeney et al., 2021, "Generalized Proximal Policy
-//   Optimization with Sample Reuse", with Retrace-style truncation, Munos et al., 2016).
-// - A schedule for ~200 episodes: an update every 4 episodes, 15 epochs (the reference's MPE
-//   setting), stopped early once the mean approximate KL exceeds 1.5 x `target_kl`; Adam 3e-3, no
-//   entropy bonus (the learned std does the exploring), 32x32 networks (as good as 64x64 here, at
-//   half the cost or less).
-// - Ordinal Gaussian actions instead of an 8-level grid (whose best config on the LeNet quadratic
-//   is 0.9858, below what TPE finds).
+// Model-based MAPPO (`reward_model`, default on; seed 001's reward model brought to the agents): a
+// Gaussian process (mahpo's GP-BO regressor: Matern-5/2, ARD, fitted by marginal likelihood) models
+// the normal scores of the ranks of every told value, failed trials ranked below all. After each
+// real update a round of imagined updates runs: `imagined_episodes` episodes of the current policy,
+// each rewarded with Phi(mean + `model_optimism` x sd) of the model at its config (an optimistic
+// quantile, on the scale of the ranked real rewards), one PPO update of `model_ppo_epochs` epochs
+// on them; the round ends after `max_model_updates`, or when the policy's KL divergence from the
+// policy of the last real update (measured on episodes of that policy) passes `model_kl`, the
+// update that passed it being taken back (seed 001's rule). The first `startup_episodes` episodes
+// are draws from the space's prior instead of the untrained, centred policy: they cost the policy
+// nothing on centred problems and keep a search whose optimum lies off the centre, or behind a
+// learning-rate cliff, from spending its first trials where every run diverges; the model learns
+// from them at once. `recommended_config()` hands over, of the best tenth of the observed configs,
+// the one the model rates highest.
 //
 // Choices the references leave open:
 // - Concurrency: ask() never waits; episodes may be pending in any number. An episode asked under
@@ -74,6 +73,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <numbers>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -99,9 +99,15 @@
 #include <mahpo/rl/tensor.hpp>
 #include <mahpo/rl/value_normalizer.hpp>
 #include <mahpo/search/history.hpp>
+#include <mahpo/search/gp/regressor.hpp>
 #include <mahpo/search/ppo/episodes.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/search/unit_cube.hpp>
 #include <mahpo/space/discretization.hpp>
+
+namespace mahpo::rl {
+NLOHMANN_JSON_SERIALIZE_ENUM(Ratio, {{Ratio::per_dimension, "per_dimension"}, {Ratio::joint, "joint"}})
+}  // namespace mahpo::rl
 
 namespace mahpo::search {
 
@@ -135,6 +141,19 @@ struct MappoOptions {
   double gae_lambda = 0.95;                       // GAE over the agents' steps (gamma is 1)
   std::vector<std::size_t> hidden_sizes{32, 32};  // of every actor and of the critic
   rl::MlpActivation activation = rl::MlpActivation::relu;
+  rl::Ratio ratio = rl::Ratio::joint;              // an agent's PPO ratio: of its joint action, or per dimension
+  double advantage_floor = 0.05;  // a batch whose advantages' deviation is below this is flat: the actors skip it
+
+  std::size_t startup_episodes = 8;      // the first episodes drawn from the space's prior, not the policy
+
+  // The reward model (model-based MAPPO; see the header comment).
+  bool reward_model = true;              // imagined updates between real ones
+  std::size_t model_min_trials = 12;     // told trials before the model is used
+  std::size_t imagined_episodes = 32;    // per imagined update
+  std::size_t max_model_updates = 8;     // imagined updates per round at most
+  double model_kl = 0.2;                 // stop a round where the policy's KL from the last real update passes this
+  double model_optimism = 1.0;           // imagined reward: Phi(mean + model_optimism * sd) of the normal scores
+  std::size_t model_ppo_epochs = 5;      // epochs of an imagined update
 
   // The plain algorithm of the MAPPO-HPO paper with the MAPPO reference's PPO settings: an 8-level
   // action grid, a PPO update on every 8 new episodes (10 epochs, no reuse), z-scored rewards.
@@ -149,14 +168,20 @@ struct MappoOptions {
                         .critic_learning_rate = 5e-4,
                         .entropy_coefficient = 0.01,
                         .rewards = MappoRewards::normalized,
-                        .hidden_sizes = {64, 64}};
+                        .hidden_sizes = {64, 64},
+                        .ratio = rl::Ratio::per_dimension,
+                        .advantage_floor = 0.0,
+                        .startup_episodes = 0,
+                        .reward_model = false};
   }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MappoOptions, actions, bins, initial_std, min_std, episodes_per_update, replay,
-                                   ppo_epochs, target_kl, clip, actor_learning_rate, critic_learning_rate,
-                                   entropy_coefficient, max_gradient_norm, value_normalization, rewards,
-                                   failed_quantile, advantage_normalization, value_clipping, huber_delta, gae_lambda,
-                                   hidden_sizes, activation)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MappoOptions, actions, bins, initial_std, min_std, episodes_per_update,
+                                                replay, ppo_epochs, target_kl, clip, actor_learning_rate,
+                                                critic_learning_rate, entropy_coefficient, max_gradient_norm,
+                                                value_normalization, rewards, failed_quantile, advantage_normalization,
+                                                value_clipping, huber_delta, gae_lambda, hidden_sizes, activation, ratio,
+                                                advantage_floor, startup_episodes, reward_model, model_min_trials, imagined_episodes,
+                                                max_model_updates, model_kl, model_optimism, model_ppo_epochs)
 
 // What the last PPO update did (for logs and benchmarks).
 struct MappoUpdateStats {
@@ -166,9 +191,11 @@ struct MappoUpdateStats {
   double policy_loss = 0.0;    // clipped surrogate, mean over agents, last epoch
   double value_loss = 0.0;     // last epoch
   double entropy = 0.0;        // mean over agents and dimensions, last epoch
-  double approx_kl = 0.0;      // mean over agents, last epoch, against the policy the update started from
+  double approx_kl = 0.0;      // mean over agents of the exact KL of the kept policy from the update's start
   double clip_fraction = 0.0;  // mean over agents, last epoch
   double seconds = 0.0;        // wall time of the update
+  bool imagined = false;       // on episodes the reward model scored
+  bool flat = false;           // the advantages' deviation was below advantage_floor: no actor stepped
 };
 
 namespace mappo::detail {
@@ -293,45 +320,34 @@ class Mappo {
 
   // Runs one episode: every agent acts in order, sampling from its policy.
   Trial<space_type> ask() {
-    Episode episode;
-    episode.actions.resize(agents::dimension);
-    episode.log_probabilities.resize(agents::dimension);
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
-      rl::Matrix actions, log_probabilities;
-      if (gaussian()) {
-        actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
-        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
-      } else {
-        const rl::Actions indices = grid_heads_[a].sample(output, rng_);
-        actions = xt::cast<double>(indices);
-        log_probabilities = grid_heads_[a].log_probabilities(output, indices);
-      }
-      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
-        episode.actions[agents::offsets[a] + d] = actions(0, d);
-        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
-      }
+    if (history_.asked() < mappo_.startup_episodes) {  // a prior draw, as the actions that give it
+      const Config<space_type> config = space_type::sample(rng_);
+      episodes_.push_back(episode_of(config));
+      return history_.add(config, options_.budget);
     }
-    episodes_.push_back(std::move(episode));
+    episodes_.push_back(sample_episode());
     return history_.add(config_of(episodes_.back().actions), options_.budget);
   }
 
-  // Stores the shared reward; runs a PPO update when K new told episodes wait.
+  // Stores the shared reward; runs a PPO update when K new told episodes wait, then, with the reward
+  // model, a round of imagined updates.
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);
     const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
     rewards_.tell(id, entry.usable() && std::isfinite(reward), reward);
     waiting_.push_back(id);
     if (waiting_.size() < mappo_.episodes_per_update) return;
+    std::vector<std::size_t> batch;
     if (mappo_.replay == 0) {  // on-policy: the first K waiting, in id order
-      update(ppo::detail::take_batch(waiting_, mappo_.episodes_per_update));
+      batch = ppo::detail::take_batch(waiting_, mappo_.episodes_per_update);
     } else {  // the newest `replay` told episodes
       waiting_.clear();
       const auto& told = rewards_.told();
       const std::size_t size = std::max(mappo_.replay, mappo_.episodes_per_update);
-      update(
-          std::vector<std::size_t>(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end()));
+      batch.assign(told.end() - static_cast<std::ptrdiff_t>(std::min(size, told.size())), told.end());
     }
+    real_update(batch);
+    if (mappo_.reward_model) imagined_round();
   }
 
   // The pending trial `id` was run with `config` (see Searcher::replace): its episode becomes the
@@ -339,31 +355,7 @@ class Mappo {
   // log-probabilities under the current actors, each seeing its predecessor's new actions.
   void replace(std::size_t id, const Config<space_type>& config) {
     history_.replace(id, config, name);
-    Episode& episode = episodes_[id];
-    if (gaussian()) {
-      const auto point = space_type::to_unit_cube(config);
-      for (std::size_t k = 0; k < agents::dimension; ++k) episode.actions[k] = 2.0 * point[agents::positions[k]] - 1.0;
-    } else {
-      const auto indices = discretization_.nearest(config);
-      for (std::size_t k = 0; k < agents::dimension; ++k)
-        episode.actions[k] = static_cast<double>(indices[agents::positions[k]]);
-    }
-    for (std::size_t a = 0; a < agent_count; ++a) {
-      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
-      rl::Matrix log_probabilities;
-      if (gaussian()) {
-        rl::Matrix actions = rl::Matrix::from_shape({1, agent_dimensions[a]});
-        for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions(0, d) = episode.actions[agents::offsets[a] + d];
-        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
-      } else {
-        rl::Actions actions = rl::Actions::from_shape({1, agent_dimensions[a]});
-        for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
-          actions(0, d) = static_cast<std::size_t>(episode.actions[agents::offsets[a] + d]);
-        log_probabilities = grid_heads_[a].log_probabilities(output, actions);
-      }
-      for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
-        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
-    }
+    episodes_[id] = episode_of(config);
   }
 
   const SearchOptions& options() const { return options_; }
@@ -387,9 +379,69 @@ class Mappo {
     return stds;
   }
 
-  std::size_t updates() const { return updates_; }
-  const MappoUpdateStats& last_update() const { return last_update_; }
-  double update_seconds() const { return update_seconds_; }  // all updates so far
+  std::size_t updates() const { return updates_; }                  // on real episodes
+  const MappoUpdateStats& last_update() const { return last_update_; }  // the last on real episodes
+  double update_seconds() const { return update_seconds_; }  // all updates so far, imagined ones and the model's fits
+
+  // Imagined updates so far, and rounds of them (a round follows a real update once the model is used).
+  std::size_t model_updates() const { return model_updates_; }
+  std::size_t model_rounds() const { return model_rounds_; }
+
+  // One episode: every agent's actions and their log-probabilities when they were drawn.
+  struct Episode {
+    std::vector<double> actions;            // one per free dimension, agents in order (an index for grid actions)
+    std::vector<double> log_probabilities;  // of each action when it was sampled
+  };
+
+  // The agents' weights and stds: what an update changes.
+  struct Policy {
+    std::vector<rl::Mlp> actors;
+    std::vector<rl::Parameter> log_stds;
+  };
+  Policy policy() const { return {actors_, log_stds_}; }
+
+  // The last round of imagined updates: the policy it started from (the last one checked against
+  // real rewards), the episodes of that policy its KL rule is measured on, the KL at its end and the
+  // updates it kept.
+  struct ModelRound {
+    Policy checked;
+    std::vector<Episode> probe;
+    double kl = 0.0;
+    std::size_t updates = 0;
+  };
+  const ModelRound& last_model_round() const { return last_round_; }
+
+  // The mean over agents of KL(from || to) of each agent's action distribution, averaged over the
+  // observations of `episodes` (exact for Gaussian and grid actions).
+  double policy_kl(const Policy& from, const Policy& to, std::span<const Episode> episodes) const {
+    std::vector<const Episode*> batch;
+    for (const Episode& episode : episodes) batch.push_back(&episode);
+    return policy_kl(from, to, batch);
+  }
+
+  // The mean over agents of KL(from || now) of each agent's action distribution, averaged over the
+  // observations of the told episodes `ids` (exact for Gaussian and grid actions).
+  double policy_kl(const Policy& from, std::span<const std::size_t> ids) const {
+    std::vector<const Episode*> batch;
+    for (std::size_t id : ids) batch.push_back(&episodes_.at(id));
+    return policy_kl(from, policy(), batch);
+  }
+
+  // The config the search hands over: with the reward model, of the best tenth of the told configs
+  // by observed value (at least one), the one whose predicted reward (the model's mean, no optimism)
+  // is highest: the model averages out noise, the observed values keep it off a cliff it smooths
+  // over; before the model is used, or without it, the best observed one. Throws when nothing
+  // usable was told.
+  Config<space_type> recommended_config() {
+    const auto* best = history_.best();
+    if (best == nullptr) throw std::logic_error("mahpo::mappo: recommended_config() before any usable trial was told");
+    if (!mappo_.reward_model || !fit_model()) return best->config;
+    const auto candidates = best_observed(history_);
+    std::vector<double> points, means(candidates.size()), variances(candidates.size());
+    for (const auto* entry : candidates) points.insert(points.end(), entry->point.begin(), entry->point.end());
+    model_.predict(points, means, variances);
+    return candidates[static_cast<std::size_t>(std::max_element(means.begin(), means.end()) - means.begin())]->config;
+  }
 
   // The config of the agents' most likely actions, each seeing its predecessor's.
   Config<space_type> greedy_config() const {
@@ -404,10 +456,6 @@ class Mappo {
   }
 
  private:
-  struct Episode {
-    std::vector<double> actions;            // one per free dimension, agents in order (an index for grid actions)
-    std::vector<double> log_probabilities;  // of each action when it was sampled
-  };
 
   // One agent's rows of a batch.
   struct AgentBatch {
@@ -439,6 +487,11 @@ class Mappo {
   std::size_t updates_ = 0;
   MappoUpdateStats last_update_;
   double update_seconds_ = 0.0;
+  gp::detail::Regressor model_{agents::dimension, 1e-6};  // the reward model: a GP on the rewards' normal scores
+  std::size_t model_fitted_on_ = 0;                       // told trials at its last fit
+  double model_shift_ = 0.0, model_scale_ = 1.0;          // normal scores = shift + scale * the GP's standardized y
+  std::size_t model_updates_ = 0, model_rounds_ = 0;
+  ModelRound last_round_;
 
   bool gaussian() const { return mappo_.actions == MappoActions::gaussian; }
 
@@ -465,6 +518,20 @@ class Mappo {
             fmt::format("failed_quantile {} must be in [0, 1]", m.failed_quantile));
     require(m.huber_delta > 0.0, fmt::format("huber_delta {} must be > 0", m.huber_delta));
     require(m.gae_lambda >= 0.0 && m.gae_lambda <= 1.0, fmt::format("gae_lambda {} must be in [0, 1]", m.gae_lambda));
+    require(m.advantage_floor >= 0.0 && std::isfinite(m.advantage_floor),
+            fmt::format("advantage_floor {} must be >= 0", m.advantage_floor));
+    require(m.ratio == rl::Ratio::per_dimension || m.ratio == rl::Ratio::joint, "ratio must be per_dimension or joint");
+    if (m.reward_model) {
+      require(m.model_min_trials >= 2, fmt::format("model_min_trials {} must be at least 2", m.model_min_trials));
+      require(m.imagined_episodes >= 2,
+              fmt::format("imagined_episodes {} must be at least 2 (advantages are relative to the batch)",
+                          m.imagined_episodes));
+      require(m.max_model_updates >= 1, "max_model_updates must be at least 1 (or set reward_model = false)");
+      require(positive(m.model_kl), fmt::format("model_kl {} must be > 0", m.model_kl));
+      require(m.model_optimism >= 0.0 && std::isfinite(m.model_optimism),
+              fmt::format("model_optimism {} must be >= 0", m.model_optimism));
+      require(m.model_ppo_epochs >= 1, "model_ppo_epochs must be at least 1");
+    }
     require(!m.hidden_sizes.empty(), "hidden_sizes needs at least one hidden layer");
     for (std::size_t size : m.hidden_sizes) require(size >= 1, "every hidden size must be at least 1");
     return m;
@@ -574,13 +641,13 @@ class Mappo {
   }
 
   // GAE over each episode's agent steps; returns the advantages (row b * n + i: episode b,
-  // agent i) and leaves the critic's states, old values and targets in the arguments.
-  rl::Vector critic_targets(const std::vector<std::size_t>& batch, const rl::Vector& rewards, rl::Matrix& states,
+  // agent i), not normalized, and leaves the critic's states, old values and targets in the arguments.
+  rl::Vector critic_targets(const std::vector<const Episode*>& batch, const rl::Vector& rewards, rl::Matrix& states,
                             rl::Vector& old_values, rl::Vector& targets) {
     const std::size_t episodes = batch.size(), n = agent_count, steps = episodes * n;
     states = xt::zeros<double>({steps, critic_input_size_});
     for (std::size_t b = 0; b < episodes; ++b)
-      for (std::size_t i = 0; i < n; ++i) fill_state(i, episodes_[batch[b]].actions, states, b * n + i);
+      for (std::size_t i = 0; i < n; ++i) fill_state(i, batch[b]->actions, states, b * n + i);
     old_values = rl::column(critic_.predict(states));
     const rl::Vector values = mappo_.value_normalization ? value_normalizer_.denormalize(old_values) : old_values;
     rl::Vector step_rewards = xt::zeros<double>({steps}), next_values = xt::zeros<double>({steps}),
@@ -603,12 +670,13 @@ class Mappo {
       value_normalizer_.update(estimates.returns);
       targets = value_normalizer_.normalize(estimates.returns);
     }
-    return mappo_.advantage_normalization ? rl::normalize_advantages(estimates.advantages) : estimates.advantages;
+    return estimates.advantages;
   }
 
   // Agent a's rows: observations, actions, the log-probabilities PPO's ratio is taken against
   // and the advantages (weighted by truncated importance ratios when episodes are reused).
-  AgentBatch agent_batch(std::size_t agent, const std::vector<std::size_t>& batch, const rl::Vector& advantages) const {
+  AgentBatch agent_batch(std::size_t agent, const std::vector<const Episode*>& batch, const rl::Vector& advantages,
+                         bool reused) const {
     const std::size_t episodes = batch.size(), dims = agent_dimensions[agent];
     AgentBatch data;
     data.observations = xt::zeros<double>({episodes, observation_size(agent)});
@@ -616,7 +684,7 @@ class Mappo {
     rl::Matrix behaviour = rl::Matrix::from_shape({episodes, dims});
     data.advantages = rl::Vector::from_shape({episodes});
     for (std::size_t b = 0; b < episodes; ++b) {
-      const Episode& episode = episodes_[batch[b]];
+      const Episode& episode = *batch[b];
       fill_observation(agent, episode.actions, data.observations, b);
       for (std::size_t d = 0; d < dims; ++d) {
         data.actions(b, d) = episode.actions[agents::offsets[agent] + d];
@@ -624,7 +692,7 @@ class Mappo {
       }
       data.advantages(b) = advantages(b * agent_count + agent);
     }
-    if (mappo_.replay == 0) {
+    if (!reused) {
       data.old_log_probabilities = std::move(behaviour);
       return data;
     }
@@ -639,7 +707,8 @@ class Mappo {
 
   // One PPO step of agent a's actor on its batch; returns the loss it stepped on.
   rl::ActorLoss actor_step(std::size_t agent, const AgentBatch& data) {
-    const rl::ActorLossOptions options{.clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient};
+    const rl::ActorLossOptions options{
+        .clip = mappo_.clip, .entropy_coefficient = mappo_.entropy_coefficient, .ratio = mappo_.ratio};
     rl::Mlp& actor = actors_[agent];
     actor.zero_gradients();
     const rl::Matrix output = actor.forward(data.observations);
@@ -682,34 +751,221 @@ class Mappo {
     return loss.loss;
   }
 
-  void update(const std::vector<std::size_t>& batch) {
-    const auto start = std::chrono::steady_clock::now();
+  void real_update(const std::vector<std::size_t>& ids) {
     MappoUpdateStats stats;
+    const rl::Vector rewards = shaped_rewards(ids, stats);
+    std::vector<const Episode*> batch;
+    for (std::size_t id : ids) batch.push_back(&episodes_[id]);
+    update(batch, rewards, mappo_.replay > 0, mappo_.ppo_epochs, stats);
+  }
+
+  // One PPO update on `batch` with its rewards as PPO sees them; `reused`: episodes may come from
+  // older policies (their advantages weighted by truncated importance ratios).
+  void update(const std::vector<const Episode*>& batch, const rl::Vector& rewards, bool reused, std::size_t epochs,
+              MappoUpdateStats stats) {
+    const auto start = std::chrono::steady_clock::now();
     stats.episodes = batch.size();
-    const rl::Vector rewards = shaped_rewards(batch, stats);
     rl::Matrix states;
     rl::Vector old_values, targets;
-    const rl::Vector advantages = critic_targets(batch, rewards, states, old_values, targets);
+    rl::Vector advantages = critic_targets(batch, rewards, states, old_values, targets);
+    // A flat batch (every episode about as good as the critic expected) teaches the actors nothing:
+    // normalized, its leftover critic errors would become unit-size steps (and Adam keeps the steps'
+    // size whatever the scale), so the actors skip it; the critic still learns from it.
+    stats.flat = mappo_.advantage_floor > 0.0 && xt::stddev(advantages)() < mappo_.advantage_floor;
+    if (mappo_.advantage_normalization) advantages = rl::normalize_advantages(advantages);
     std::vector<AgentBatch> agent_batches;
-    for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages));
+    for (std::size_t a = 0; a < agent_count; ++a) agent_batches.push_back(agent_batch(a, batch, advantages, reused));
 
+    const Policy start_policy = policy();
+    Policy previous;
+    double previous_kl = 0.0;
     const double share = 1.0 / static_cast<double>(agent_count);
-    stats.epochs = ppo::detail::run_epochs(mappo_.ppo_epochs, mappo_.target_kl, [&](std::size_t) {
-      stats.policy_loss = stats.entropy = stats.approx_kl = stats.clip_fraction = 0.0;
-      for (std::size_t a = 0; a < agent_count; ++a) {
+    const auto epoch = [&](std::size_t) {
+      previous = policy();
+      previous_kl = stats.approx_kl;
+      stats.policy_loss = stats.entropy = stats.clip_fraction = 0.0;
+      for (std::size_t a = 0; a < agent_count && !stats.flat; ++a) {
         const rl::ActorLoss loss = actor_step(a, agent_batches[a]);
         stats.policy_loss += share * loss.policy;
         stats.entropy += share * loss.entropy;
-        stats.approx_kl += share * loss.approx_kl;
         stats.clip_fraction += share * loss.clip_fraction;
       }
       stats.value_loss = critic_step(states, old_values, targets);
+      stats.approx_kl = policy_kl(start_policy, agent_batches);
       return stats.approx_kl;
-    });
-    ++updates_;
+    };
+    const auto undo = [&] {  // the epoch that crossed the KL threshold: its step is taken back
+      restore(previous);
+      stats.approx_kl = previous_kl;
+    };
+    stats.epochs = ppo::detail::run_epochs(epochs, mappo_.target_kl, epoch, undo);
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     update_seconds_ += stats.seconds;
+    if (stats.imagined) return;
+    ++updates_;
     last_update_ = stats;
+  }
+
+  void restore(const Policy& saved) {
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      actors_[a] = saved.actors[a];
+      log_stds_[a].value = saved.log_stds[a].value;
+    }
+  }
+
+  // Agent a's KL(from || to) per observation row, summed over its dimensions, averaged over rows.
+  double agent_kl(std::size_t agent, const Policy& from, const Policy& to, const rl::Matrix& observations) const {
+    const rl::Matrix before = from.actors[agent].predict(observations), after = to.actors[agent].predict(observations);
+    const rl::Matrix kl = gaussian() ? gaussian_heads_[agent].kl_divergence(before, from.log_stds[agent].value, after,
+                                                                            to.log_stds[agent].value)
+                                     : grid_heads_[agent].kl_divergence(before, after);
+    const double rows = static_cast<double>(observations.shape()[0]);
+    return rows > 0.0 ? xt::sum(kl)() / rows : 0.0;
+  }
+
+  // The current policy's KL from `from` on the observations of a batch (the epoch loop's stop).
+  double policy_kl(const Policy& from, const std::vector<AgentBatch>& agent_batches) const {
+    const Policy now = policy();
+    double total = 0.0;
+    for (std::size_t a = 0; a < agent_count; ++a) total += agent_kl(a, from, now, agent_batches[a].observations);
+    return total / static_cast<double>(agent_count);
+  }
+
+  double policy_kl(const Policy& from, const Policy& to, const std::vector<const Episode*>& batch) const {
+    double total = 0.0;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      rl::Matrix observations = xt::zeros<double>({batch.size(), observation_size(a)});
+      for (std::size_t b = 0; b < batch.size(); ++b) fill_observation(a, batch[b]->actions, observations, b);
+      total += agent_kl(a, from, to, observations);
+    }
+    return total / static_cast<double>(agent_count);
+  }
+
+  // The actions that give `config` (the nearest grid levels; Gaussian actions inside [-1, 1]), with
+  // their log-probabilities under the current actors, each agent seeing its predecessor's actions.
+  Episode episode_of(const Config<space_type>& config) const {
+    Episode episode;
+    episode.actions.resize(agents::dimension);
+    episode.log_probabilities.resize(agents::dimension);
+    if (gaussian()) {
+      const auto point = space_type::to_unit_cube(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k) episode.actions[k] = 2.0 * point[agents::positions[k]] - 1.0;
+    } else {
+      const auto indices = discretization_.nearest(config);
+      for (std::size_t k = 0; k < agents::dimension; ++k)
+        episode.actions[k] = static_cast<double>(indices[agents::positions[k]]);
+    }
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix log_probabilities;
+      if (gaussian()) {
+        rl::Matrix actions = rl::Matrix::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d) actions(0, d) = episode.actions[agents::offsets[a] + d];
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        rl::Actions actions = rl::Actions::from_shape({1, agent_dimensions[a]});
+        for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+          actions(0, d) = static_cast<std::size_t>(episode.actions[agents::offsets[a] + d]);
+        log_probabilities = grid_heads_[a].log_probabilities(output, actions);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d)
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+    }
+    return episode;
+  }
+
+  // An episode of the current policy: every agent acts in order.
+  Episode sample_episode() {
+    Episode episode;
+    episode.actions.resize(agents::dimension);
+    episode.log_probabilities.resize(agents::dimension);
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const rl::Matrix output = actors_[a].predict(observation(a, episode.actions));
+      rl::Matrix actions, log_probabilities;
+      if (gaussian()) {
+        actions = gaussian_heads_[a].sample(output, log_stds_[a].value, rng_);
+        log_probabilities = gaussian_heads_[a].log_probabilities(output, log_stds_[a].value, actions);
+      } else {
+        const rl::Actions indices = grid_heads_[a].sample(output, rng_);
+        actions = xt::cast<double>(indices);
+        log_probabilities = grid_heads_[a].log_probabilities(output, indices);
+      }
+      for (std::size_t d = 0; d < agent_dimensions[a]; ++d) {
+        episode.actions[agents::offsets[a] + d] = actions(0, d);
+        episode.log_probabilities[agents::offsets[a] + d] = log_probabilities(0, d);
+      }
+    }
+    return episode;
+  }
+
+  // Fits the reward model to every told trial (usable or not: a failed one ranks below all), when
+  // enough were told and something new came in; false while the model can't be used.
+  bool fit_model() {
+    const std::size_t told = rewards_.told().size();
+    if (told < mappo_.model_min_trials) return false;
+    if (told == model_fitted_on_) return true;
+    std::vector<double> x, y;
+    for (std::size_t id : rewards_.told()) {
+      const auto& point = history_.entries()[id].point;
+      x.insert(x.end(), point.begin(), point.end());
+      y.push_back(rewards_.normal_score(id));
+    }
+    // The GP models y standardized (zero mean, unit sd); model_shift_ and model_scale_ map back.
+    model_shift_ = xt::mean(xt::adapt(y))();
+    model_scale_ = xt::stddev(xt::adapt(y))();
+    if (!(model_scale_ > 1e-12)) model_scale_ = 1.0;
+    for (double& v : y) v = (v - model_shift_) / model_scale_;
+    gp::detail::fit_on_schedule(model_, x, y, rng_, 2, 30);
+    if (!model_.condition(x, y)) return false;
+    model_fitted_on_ = told;
+    return true;
+  }
+
+  // Model-based updates (seed 001's rule brought to the agents): episodes of the current policy
+  // scored by the reward model's optimistic prediction, one PPO update on each batch, until the
+  // policy's KL from the policy of the last real update passes `model_kl` (the update that passes
+  // it is taken back) or `max_model_updates` were made.
+  void imagined_round() {
+    const auto start = std::chrono::steady_clock::now();
+    const bool fitted = fit_model();
+    update_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!fitted) return;
+    ModelRound round{.checked = policy(), .probe = {}, .kl = 0.0, .updates = 0};
+    for (std::size_t b = 0; b < mappo_.imagined_episodes; ++b) round.probe.push_back(sample_episode());
+    for (std::size_t u = 0; u < mappo_.max_model_updates; ++u) {
+      std::vector<Episode> imagined(mappo_.imagined_episodes);
+      std::vector<double> points;
+      for (Episode& episode : imagined) {
+        episode = sample_episode();
+        const auto snapped = space_type::to_unit_cube(config_of(episode.actions));
+        points.insert(points.end(), snapped.begin(), snapped.end());
+      }
+      std::vector<double> means(imagined.size()), variances(imagined.size());
+      model_.predict(points, means, variances);
+      rl::Vector rewards = rl::Vector::from_shape({imagined.size()});
+      MappoUpdateStats stats;
+      stats.imagined = true;
+      for (std::size_t b = 0; b < imagined.size(); ++b) {
+        const double score = means[b] + mappo_.model_optimism * std::sqrt(std::max(variances[b], 0.0));
+        // Phi of the optimistic normal score: a quantile, on the scale of the ranked rewards.
+        rewards(b) = 0.5 * std::erfc(-(model_shift_ + model_scale_ * score) / std::numbers::sqrt2);
+        stats.mean_reward += rewards(b) / static_cast<double>(imagined.size());
+      }
+      std::vector<const Episode*> batch;
+      for (const Episode& episode : imagined) batch.push_back(&episode);
+      const Policy before = policy();
+      update(batch, rewards, false, mappo_.model_ppo_epochs, stats);
+      const double kl = policy_kl(round.checked, policy(), std::span<const Episode>(round.probe));
+      if (kl > mappo_.model_kl) {  // past the bound: this update is taken back and the round ends
+        restore(before);
+        break;
+      }
+      round.kl = kl;
+      ++round.updates;
+    }
+    model_updates_ += round.updates;
+    ++model_rounds_;
+    last_round_ = std::move(round);
   }
 };
 

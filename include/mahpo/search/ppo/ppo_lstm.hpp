@@ -37,11 +37,13 @@
 //   first policy is centred); the log-std is a state-independent parameter per hyperparameter
 //   (as PPO's continuous-control policies), starting at 0: tanh(N(0, 1)) is close to uniform on
 //   (-1, 1). It is kept in [-5, 1] after each step, so sampling never stops entirely.
-// - No critic: with one reward per episode and gamma 1 the baseline is the batch's mean.
-//   Returns are normalized by the running mean and std of all usable real rewards (Chan et al.'s
-//   exact running moments, mahpo/rl/running_mean_std.hpp), because accuracies differ by tiny
-//   amounts; the advantage of an episode is its normalized return minus the batch's mean one
-//   (real and imagined episodes alike, so both share one scale).
+// - No critic: with one reward per episode and gamma 1 the baseline is the batch's mean. An
+//   episode's return is the normal score of its reward's rank among every usable real reward told
+//   so far, Phi^-1((rank + 1/2) / n) (ties share their mean rank; a failed trial ranks below them
+//   all, Phi^-1(1/2 / (n + 1))), as MAPPO's ranked rewards: accuracies that differ by tiny amounts
+//   stay apart and a diverged trial at chance level is one rank lower, not a reward scale of its
+//   own. The reward model is fitted to the same normal scores, so the advantage of an episode is
+//   its score (real) or predicted score (imagined) minus the batch's mean: one scale for both.
 // - PPO's pi_old is the policy at the start of each update: old log-probabilities are recomputed
 //   then (episodes asked while other updates ran are treated as on-policy). Each epoch is one
 //   full batch (no minibatches); every step of every episode is one sample with its own ratio.
@@ -96,7 +98,6 @@
 #include <mahpo/rl/lstm.hpp>
 #include <mahpo/rl/mlp.hpp>
 #include <mahpo/rl/module.hpp>
-#include <mahpo/rl/running_mean_std.hpp>
 #include <mahpo/rl/squashed_gaussian_head.hpp>
 #include <mahpo/rl/tensor.hpp>
 #include <mahpo/search/history.hpp>
@@ -549,7 +550,6 @@ class PpoLstm {
   ppo_lstm::detail::Policy policy_;
   rl::Adam optimizer_;
   ppo_lstm::detail::RewardModel reward_model_;
-  rl::RunningMeanStd reward_moments_;
   ppo::detail::EpisodeRewards rewards_;
   std::vector<std::vector<double>> episodes_;  // each trial's draws, by id
   std::vector<std::size_t> waiting_;           // told trials no update has used yet
@@ -566,28 +566,18 @@ class PpoLstm {
 
   static bool has_reward(const Observation<S>& entry) { return entry.usable() && std::isfinite(entry.loss); }
 
-  // Episode advantages: returns normalized by the real rewards' running moments, minus the batch's mean.
-  // A_b = z_b - mean(z), z = (R - mu) / sigma: a REINFORCE baseline (Williams, 1992) in place of a critic
-  rl::Vector advantages(const rl::Vector& rewards) const {
-    const rl::Vector normalized = reward_moments_.normalize(rewards);
-    return normalized - xt::mean(normalized)();
-  }
+  // Episode advantages: the returns (normal scores) minus the batch's mean, a REINFORCE baseline
+  // (Williams, 1992) in place of a critic.
+  static rl::Vector advantages(const rl::Vector& returns) { return returns - xt::mean(returns)(); }
 
   void real_update(const std::vector<std::size_t>& ids) {
-    rl::Vector rewards = rl::Vector::from_shape({ids.size()});
-    std::vector<double> usable;
+    rl::Vector returns = rl::Vector::from_shape({ids.size()});
     rl::Matrix episodes = rl::Matrix::from_shape({ids.size(), S::dimension});
     for (std::size_t b = 0; b < ids.size(); ++b) {
-      rewards(b) = rewards_.reward_or_worst(ids[b]);
-      if (rewards_.usable(ids[b])) usable.push_back(rewards(b));
+      returns(b) = rewards_.normal_score(ids[b]);
       for (std::size_t t = 0; t < S::dimension; ++t) episodes(b, t) = episodes_[ids[b]][t];
     }
-    if (!usable.empty()) {
-      rl::Vector batch = rl::Vector::from_shape({usable.size()});
-      std::copy(usable.begin(), usable.end(), batch.begin());
-      reward_moments_.update(batch);
-    }
-    ppo_update(episodes, advantages(rewards));
+    ppo_update(episodes, advantages(returns));
     ++real_updates_;
   }
 
@@ -602,7 +592,7 @@ class PpoLstm {
     rl::Vector targets = rl::Vector::from_shape({real.size()});
     for (std::size_t i = 0; i < real.size(); ++i) {
       for (std::size_t k = 0; k < S::dimension; ++k) points(i, k) = real[i]->point[k];
-      targets(i) = -real[i]->loss;
+      targets(i) = rewards_.normal_score(real[i]->id);
     }
     reward_model_.fit(points, targets, ppo_.reward_model_steps);
 
@@ -629,6 +619,7 @@ class PpoLstm {
     const rl::Vector step_advantages = ppo_lstm::detail::step_advantages(episode_advantages, S::dimension);
     const rl::ActorLossOptions loss_options{.clip = ppo_.clip, .entropy_coefficient = ppo_.entropy_coefficient};
     rl::Matrix old_log_probabilities;  // pi_old: the policy as the update starts (set at the first epoch)
+    const auto no_undo = [] {};
     ppo::detail::run_epochs(ppo_.ppo_epochs, 0.0, [&](std::size_t) {  // no KL stop: the paper's fixed epochs
       const double kl = ppo_lstm::detail::loss_gradient(policy_, head_, episodes, old_log_probabilities,
                                                         step_advantages, loss_options)
@@ -638,7 +629,7 @@ class PpoLstm {
       optimizer_.step(parameters);
       policy_.clamp_log_std();
       return kl;
-    });
+    }, no_undo);
   }
 };
 
