@@ -2,7 +2,8 @@
 //   act        one ask(): every agent samples its action
 //   update     the tell() that completes a batch and runs the PPO update (MAPPO: every 4 episodes
 //              on the newest 64; the paper preset every 8 on those 8)
-//   amortized  ask() + tell() averaged over 200 episodes, updates included (target: <= 2 ms)
+//   amortized  ask() + tell() averaged over 200 episodes, updates included (target: <= 2 ms without a
+//              reward model; MAPPO's default with its GP and imagined updates: <= 5 ms, issue 38)
 // Values come from the LeNet quadratic, so the policy sees a realistic reward signal.
 #include <mahpo/mahpo.hpp>
 
