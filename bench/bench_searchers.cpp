@@ -5,12 +5,14 @@
 //
 // Each benchmark fills a searcher with N told trials (untimed), then times ask() + tell() pairs.
 // To keep the history at about N, the timed searcher is reset to a copy of the filled one (untimed)
-// every N/10 + 5 pairs.
+// every N/10 + 5 pairs. At the end: one pruner decision after 100 and 1,000 complete trials.
 #include <mahpo/mahpo.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <memory>
+#include <random>
 #include <string_view>
 
 namespace {
@@ -106,5 +108,56 @@ MAHPO_SEARCHER_BENCHMARK(PpoLstm);
 
 // Before the first benchmark: a note on stderr when OpenBLAS runs kernels older than the CPU's.
 [[maybe_unused]] const bool blas_checked = (mahpo::warn_if_blas_is_slow(), true);
+
+// One pruner decision (report of a running trial's value at a step) after N complete trials of 9
+// steps each (untimed); the timed trials end pruned after their 9 steps (their finish is timed too),
+// and 9,000 decisions are timed, so that ASHA's rungs grow by at most 1,000 values.
+template <typename Make>
+void pruner_decision(benchmark::State& state, Make make) {
+  const auto trials = static_cast<std::size_t>(state.range(0));
+  auto pruner = make();
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<double> accuracy(0.8, 0.99);
+  for (std::size_t id = 0; id < trials; ++id) {
+    for (std::size_t step = 1; step <= 9; ++step) pruner->report(id, step, accuracy(rng));
+    pruner->finish(id, mahpo::Status::ok);
+  }
+  std::size_t id = trials, step = 1;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(pruner->report(id, step, accuracy(rng)));
+    if (++step > 9) {
+      pruner->finish(id, mahpo::Status::pruned);
+      step = 1;
+      ++id;
+    }
+  }
+}
+BENCHMARK_CAPTURE(pruner_decision, median, [] { return std::make_shared<mahpo::study::MedianPruner>(); })
+    ->Arg(100)
+    ->Arg(1000)
+    ->Iterations(9000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(pruner_decision, asha, [] { return std::make_shared<mahpo::study::SuccessiveHalvingPruner>(); })
+    ->Arg(100)
+    ->Arg(1000)
+    ->Iterations(9000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(pruner_decision, hyperband,
+                  [] {
+                    return std::make_shared<mahpo::study::HyperbandPruner>(mahpo::study::HyperbandPrunerOptions{});
+                  })
+    ->Arg(100)
+    ->Arg(1000)
+    ->Iterations(9000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(pruner_decision, patient_median,
+                  [] {
+                    return std::make_shared<mahpo::study::PatientPruner>(
+                        std::make_shared<mahpo::study::MedianPruner>());
+                  })
+    ->Arg(100)
+    ->Arg(1000)
+    ->Iterations(9000)
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

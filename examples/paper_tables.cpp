@@ -269,10 +269,13 @@ std::optional<Report> run_one(Searcher& searcher, const mahpo::train::LeNetObjec
 std::optional<std::pair<Report, std::optional<std::size_t>>> search(
     const std::string& method, std::uint64_t seed, const mahpo::train::LeNetObjective<Topology>& objective,
     const Settings& settings, const fs::path& journal, const nlohmann::json& context) {
+  // The paper's Hyperband and BOHB (HpBandSter's) train every promoted config from scratch: so do
+  // these (and so the journals of earlier runs still resume).
   auto any_searcher = mahpo::search::make_searcher<Topology>(
       method, {.search = {.seed = seed, .goal = mahpo::Goal::maximize, .budget = {.epochs = settings.epochs}},
                .min_budget = settings.min_epochs,
-               .max_budget = settings.epochs});
+               .max_budget = settings.epochs,
+               .resume = false});
   // FABOLAS chooses each trial's fraction of the training set: like Hyperband's and BOHB's, its
   // search stops on the whole-set epochs it asked for (epochs x fraction).
   const bool multi_fidelity = mahpo::search::is_multi_fidelity(method) || method == "fabolas";

@@ -8,7 +8,11 @@
 //                # rank 0 coordinates, ranks 1-8 train (docs/guide.md, "Studies across machines")
 //
 // Multi-fidelity searchers (successive_halving, hyperband, bohb) give each trial between
-// --min-epochs and --epochs; the others give every trial --epochs.
+// --min-epochs and --epochs, and a promoted config continues its training (--restart: from scratch);
+// pbt trains its population --epochs per trial; the others give every trial --epochs.
+//
+//   search_lenet --searcher tpe --dataset mnist --epochs 3 --pruner asha --journal tpe.jsonl
+//                # each epoch's validation accuracy reported; hopeless trials stopped early
 #include <mahpo/mahpo.hpp>
 #ifdef MAHPO_WITH_MPI
 #include <mahpo/study/mpi.hpp>
@@ -61,6 +65,9 @@ struct Settings {
   std::size_t trials = 20, workers = 1, train_images = 0, test_images = 0;
   std::uint64_t seed = 0;
   bool resume = false, progress = false, mpi = false;
+  std::string pruner = "none";
+  std::size_t reports_per_epoch = 0;
+  bool restart = false;
 };
 
 #ifdef MAHPO_WITH_MPI
@@ -94,7 +101,8 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
       settings.searcher, {.search = {.seed = settings.seed, .goal = goal, .budget = {.epochs = settings.epochs}},
                           .min_budget = settings.min_epochs,
                           .max_budget = settings.epochs,
-                          .trials = settings.trials});
+                          .trials = settings.trials,
+                          .resume = !settings.restart});
   return std::visit(
       [&](auto& searcher) {
         mahpo::study::StudyOptions options{.trials = settings.trials,
@@ -102,6 +110,10 @@ int search(const Settings& settings, const Objective& objective, mahpo::Goal goa
                                            .workers = settings.workers,
                                            .journal = settings.journal,
                                            .resume = settings.resume};
+        // Steps of a full trial: the epochs, times the reports per epoch (Hyperband pruner's maximum).
+        const auto steps = static_cast<std::size_t>(
+            std::ceil(settings.epochs * static_cast<double>(std::max<std::size_t>(1, settings.reports_per_epoch))));
+        options.pruner = mahpo::study::make_pruner(settings.pruner, steps);
         if (settings.progress) options.progress = mahpo::study::Progress::always;
         // What the journal must match on --resume besides the searcher, its options and the budget.
         options.context = {{"problem", settings.problem}};
@@ -169,6 +181,13 @@ int main(int argc, char** argv) {
   app.add_option("--seed", settings.seed, "searcher seed");
   app.add_option("--journal", settings.journal, "append every trial to this JSON-lines file");
   app.add_flag("--resume", settings.resume, "continue the study in --journal");
+  app.add_option("--pruner", settings.pruner, "stop trials early from their reported values")
+      ->check(CLI::IsMember(
+          std::vector<std::string>(mahpo::study::pruner_names.begin(), mahpo::study::pruner_names.end())));
+  app.add_option("--reports-per-epoch", settings.reports_per_epoch,
+                 "--problem lenet: validation reports (pruning decisions) per epoch (0: one per epoch)");
+  app.add_flag("--restart", settings.restart,
+               "multi-fidelity searchers: a promoted config trains from scratch instead of continuing its training");
   app.add_option("--csv", settings.csv, "write every trial to this CSV file");
   app.add_option("--report", settings.report, "write a report (plots and index.html) into this folder at the end");
   app.add_option("--train-images", settings.train_images, "use only the first N training images (0: all)");
@@ -223,7 +242,8 @@ int main(int argc, char** argv) {
           "--device cuda: this search_lenet was built without the CUDA backend (CMake found no nvcc or no cuDNN)");
 #endif
     }
-    const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(data);
+    const mahpo::train::LeNetObjective<mahpo::nn::paper_lenet> objective(
+        data, mahpo::train::ObjectiveOptions{.reports_per_epoch = settings.reports_per_epoch});
     return search(settings, objective, mahpo::Goal::maximize);
   } catch (const std::exception& error) {
 #ifdef MAHPO_WITH_MPI

@@ -5,6 +5,7 @@
 #include <mahpo/version.hpp>
 
 #include <mahpo/blas_check.hpp>
+#include <mahpo/files.hpp>
 
 #include <mahpo/space/config.hpp>
 #include <mahpo/space/discretization.hpp>
@@ -23,11 +24,13 @@
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/nn/topology.hpp>
 
+#include <mahpo/problems/learning_curves.hpp>
 #include <mahpo/problems/lenet_surrogate.hpp>
 #include <mahpo/problems/off_centre.hpp>
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/report/html_report.hpp>
 #include <mahpo/report/importance.hpp>
+#include <mahpo/report/schedule.hpp>
 #include <mahpo/report/study_data.hpp>
 #include <mahpo/rl/rl.hpp>
 #include <mahpo/search/anneal.hpp>
@@ -36,6 +39,7 @@
 #include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/history.hpp>
+#include <mahpo/search/pbt.hpp>
 #include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
@@ -47,14 +51,17 @@
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/search/tpe/tpe.hpp>
 #include <mahpo/search/unit_cube.hpp>
+#include <mahpo/study/checkpoints.hpp>
 #include <mahpo/study/coordinator.hpp>
 #include <mahpo/study/csv.hpp>
 #include <mahpo/study/journal.hpp>
 #include <mahpo/study/progress.hpp>
+#include <mahpo/study/pruners.hpp>
 #include <mahpo/study/report.hpp>
 #include <mahpo/study/study.hpp>
 #include <mahpo/train/backend.hpp>
 #include <mahpo/train/blas.hpp>
+#include <mahpo/train/checkpoint.hpp>
 #include <mahpo/train/cpu_layers.hpp>
 #include <mahpo/train/lenet_objective.hpp>
 #include <mahpo/train/loss.hpp>

@@ -81,10 +81,51 @@ inline void settle(Result& result) {
   }
 }
 
-// What a study evaluates: objective(config, budget) -> Result.
+// What a running trial may use besides its config and budget; the study gives each trial one, and
+// an objective that takes it (objective(config, budget, context)) can report its intermediate values,
+// be stopped early, and continue from a saved training state:
+// - report(step, value): the value after the step-th report (a LeNet: the validation accuracy after
+//   each epoch; steps count 1, 2, ... from the training's start, resumed steps included); true means
+//   stop now: the trial then returns Status::pruned with its last value.
+// - resume_state(): the state to continue from: the trial's own last one (the study was killed while
+//   it ran), or the state of the trial it continues (a promotion, a PBT step); empty: start afresh.
+// - wants_state() / save_state(bytes): whether the study keeps states for this trial, and the
+//   trial's latest one (an opaque blob: train/checkpoint.hpp for the LeNet trainer).
+// The default context (no study) reports into nothing, never stops and keeps no state.
+class TrialContext {
+ public:
+  virtual ~TrialContext() = default;
+  virtual bool report(std::size_t step, double value) {
+    (void)step;
+    (void)value;
+    return false;
+  }
+  virtual std::string resume_state() { return {}; }
+  virtual bool wants_state() const { return false; }
+  virtual void save_state(std::string bytes) { (void)bytes; }
+};
+
+// What a study evaluates: objective(config, budget) -> Result, or objective(config, budget,
+// TrialContext&) -> Result (an objective that reports, may be pruned and resumes).
 template <typename O, typename S>
-concept Objective = std::invocable < const O&,
-        const Config<S>
-&, const Budget& > &&std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>;
+concept ReportingObjective = std::invocable<const O&, const Config<S>&, const Budget&, TrialContext&> &&
+    std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&, TrialContext&>, Result>;
+
+template <typename O, typename S>
+concept Objective = ReportingObjective<O, S> ||
+    (std::invocable<const O&, const Config<S>&, const Budget&> &&
+     std::convertible_to<std::invoke_result_t<const O&, const Config<S>&, const Budget&>, Result>);
+
+// Calls the objective with the context when it takes one, else without (it then reports nothing).
+template <typename S, typename O>
+  requires Objective<O, S>
+Result invoke_objective(const O& objective, const Config<S>& config, const Budget& budget, TrialContext& context) {
+  if constexpr (ReportingObjective<O, S>) {
+    return objective(config, budget, context);
+  } else {
+    (void)context;
+    return objective(config, budget);
+  }
+}
 
 }  // namespace mahpo

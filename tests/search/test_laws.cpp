@@ -11,6 +11,7 @@
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/pbt.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
 
@@ -30,7 +31,7 @@ struct SmallEvolution : RegularizedEvolution<S> {
 }  // namespace
 
 TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws][seeded]",
-                           (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband),
+                           (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband, Pbt),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
 }

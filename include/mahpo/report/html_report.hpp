@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include <mahpo/report/importance.hpp>
+#include <mahpo/report/schedule.hpp>
 #include <mahpo/report/study_data.hpp>
 #include <mahpo/version.hpp>
 
@@ -431,6 +432,18 @@ inline ReportFiles write_report(const std::vector<StudyData>& studies, const std
         plots);
   }
 
+  // 7. Schedules: the best trial's lineage, in studies whose trials continued others' (PBT).
+  std::vector<std::vector<ScheduleStep>> schedules(studies.size());
+  for (std::size_t s = 0; s < studies.size(); ++s) {
+    const auto* best = studies[s].best();
+    if (best == nullptr || !has_schedules(studies[s])) continue;
+    schedules[s] = lineage(studies[s], best->id);
+    const auto data = folder / "data" / fmt::format("schedule-{}.dat", s);
+    detail::write_file(data, schedule_data(studies[s], schedules[s]));
+    image(fmt::format("schedule-{}.png", s));
+    script += schedule_plot(studies[s], schedules[s], data);
+  }
+
   // Draw.
   const auto script_path = folder / "plots.gp", log_path = folder / "gnuplot.log";
   detail::write_file(script_path, script);
@@ -502,6 +515,18 @@ inline ReportFiles write_report(const std::vector<StudyData>& studies, const std
       html += fmt::format("<tr><td>{}</td><td>{:.6g}</td><td>{:g}</td><td>{:.1f}</td><td><code>{}</code></td></tr>\n",
                           trial->id, trial->value, trial->epochs, trial->ended - trial->started,
                           html_escape(detail::config_text(trial->config)));
+    }
+    html += "</table>\n";
+  }
+  for (std::size_t s = 0; s < studies.size(); ++s) {
+    if (schedules[s].empty()) continue;
+    html += fmt::format(
+        "<h2>Schedule of the best trial: {}</h2>\n<p>The trials whose training it continued, first first.</p>\n"
+        "<table>\n<tr><th>trial</th><th>epochs</th><th>value</th><th>config</th></tr>\n",
+        html_escape(studies[s].name));
+    for (const auto& step : schedules[s]) {
+      html += fmt::format("<tr><td>{}</td><td>{:g} to {:g}</td><td>{:.6g}</td><td><code>{}</code></td></tr>\n", step.id,
+                          step.from_epochs, step.to_epochs, step.value, html_escape(detail::config_text(step.config)));
     }
     html += "</table>\n";
   }

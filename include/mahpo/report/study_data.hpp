@@ -49,6 +49,7 @@ struct TrialData {
   std::size_t id = 0;
   nlohmann::json config = nlohmann::json::object();
   double epochs = 0.0;  // budget
+  std::optional<std::size_t> resume_from;  // the trial whose training it continued (PBT, Hyperband)
   Status status = Status::ok;
   bool finished = false;
   double value = 0.0;
@@ -208,6 +209,7 @@ inline StudyData load_journal(const std::filesystem::path& path, std::string nam
       if (id != study.trials.size()) record.fail(fmt::format("asks trial {} after {} trials", id, study.trials.size()));
       TrialData trial{.id = id, .config = record.at("config")};
       trial.epochs = record.at("budget").value("epochs", 0.0);
+      if (record.json.contains("resume_from")) trial.resume_from = record.count("resume_from");
       trial.started = record.number("elapsed", 0.0);
       study.trials.push_back(std::move(trial));
     } else if (event == "tell") {

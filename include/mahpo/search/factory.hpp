@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -22,6 +23,7 @@
 #include <mahpo/search/fabolas.hpp>
 #include <mahpo/search/gp/gp_bo.hpp>
 #include <mahpo/search/grid.hpp>
+#include <mahpo/search/pbt.hpp>
 #include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
@@ -40,12 +42,13 @@ struct SearcherSettings {
   double min_budget = 1.0 / 9.0;  // multi-fidelity searchers: epochs of the first rung
   double max_budget = 1.0;        // ... and of the last (they ignore search.budget)
   std::size_t trials = 0;         // the study's trial limit if known: sizes regularized evolution (0: its defaults)
+  bool resume = true;             // multi-fidelity searchers: a promoted config continues its training
 };
 
-inline constexpr std::array<std::string_view, 15> searcher_names{
+inline constexpr std::array<std::string_view, 16> searcher_names{
     "random",    "grid",         "anneal", "tpe",     "tpe_hyperopt",          "gp_bo", "successive_halving",
     "hyperband", "hyperband_gp", "bohb",   "fabolas", "regularized_evolution", "mappo", "mappo_paper",
-    "ppo_lstm"};
+    "ppo_lstm",  "pbt"};
 
 // Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
 constexpr bool is_multi_fidelity(std::string_view name) {
@@ -56,7 +59,21 @@ constexpr bool is_multi_fidelity(std::string_view name) {
 template <typename T, typename S = nn::space_of_t<T>>
 using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
                                  SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
-                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>>;
+                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>>;
+
+// What population based training explores by default: for a topology, the parameters that leave the
+// weights' shapes alone (its training parameters and dropout rates), so that a copied state loads;
+// for a space, every parameter.
+template <typename T>
+std::vector<std::string> pbt_explore() {
+  std::vector<std::string> names;
+  if constexpr (nn::Topology<T>) {
+    for (const auto name : nn::space_of_t<T>::names) {
+      if (name.starts_with("training.") || name.ends_with(".dropout_rate")) names.emplace_back(name);
+    }
+  }
+  return names;
+}
 
 // The searcher `name` stands for; std::invalid_argument, listing the names, for another.
 template <typename T>
@@ -67,6 +84,7 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
   const auto fidelity = [&](auto options) {
     options.min_budget = settings.min_budget;
     options.max_budget = settings.max_budget;
+    options.resume = settings.resume;
     return options;
   };
   if (name == "random") return Any(std::in_place_type<Random<S>>, common);
@@ -91,6 +109,10 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
   if (name == "mappo") return Any(std::in_place_type<Mappo<T>>, common);
   if (name == "mappo_paper") return Any(std::in_place_type<Mappo<T>>, common, MappoOptions::paper());
   if (name == "ppo_lstm") return Any(std::in_place_type<PpoLstm<S>>, common);
+  if (name == "pbt") {  // each trial one step of search.budget's epochs
+    return Any(std::in_place_type<Pbt<S>>, common,
+               PbtOptions{.step_epochs = common.budget.epochs, .explore = pbt_explore<T>()});
+  }
   std::string known;
   for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
   throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));

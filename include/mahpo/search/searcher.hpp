@@ -29,7 +29,9 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,12 +48,15 @@ struct SearchOptions {
   Budget budget{};  // the budget of every trial of a single-fidelity searcher
 };
 
-// What ask() returns: the trial's id, its config and its budget.
+// What ask() returns: the trial's id, its config and its budget; and, for a trial that continues an
+// earlier one's training (a promotion, a PBT step), that trial's id: the study hands the objective
+// that trial's saved state (TrialContext::resume_state), and the budget counts from its start.
 template <typename S>
 struct Trial {
   std::size_t id = 0;
   Config<S> config;
   Budget budget{};
+  std::optional<std::size_t> resume_from;
 };
 
 // The contract, checked at the study's entry points. What searchers share besides it: the history
@@ -76,6 +81,16 @@ struct NotASpace {
                 "mahpo::search: this searcher's first template argument must be a mahpo::Space; for a topology "
                 "such as paper_lenet, search its space (Tpe<paper_lenet::space>); Mappo alone takes a topology");
   explicit NotASpace(SearchOptions = {}, auto&&...) {}
+};
+
+// A searcher that may continue trials (Trial::resume_from) says whether it does now
+// (`continues_trials()`) and which trials' saved training states it will never continue again, since
+// it last said (`drop_states()`): a study frees those. For any other searcher a trial's state is
+// freed once the trial is told.
+template <typename T>
+concept ContinuesTrials = requires(T& searcher, const T& constant) {
+  { constant.continues_trials() } -> std::convertible_to<bool>;
+  { searcher.drop_states() } -> std::convertible_to<std::vector<std::size_t>>;
 };
 
 // A searcher's own options as JSON (null for a searcher that does not say them).

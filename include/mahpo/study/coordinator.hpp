@@ -22,6 +22,11 @@
 // continues from what was really evaluated; such differences are counted in the report's notes, not
 // fatal. Trials asked but never told (running at the crash) are evaluated again first; finished ones
 // never are.
+//
+// Pruning and saved trainings: a running trial's reports come through report(id, step, value), which
+// journals each with the pruner's answer; a rerun trial hears the journal's answers for the steps it
+// repeats. The coordinator owns the store of training states (study/checkpoints.hpp): kept while the
+// searcher may continue a trial (search::ContinuesTrials) or the study is journaled, freed after.
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +35,8 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -44,7 +51,9 @@
 #include <mahpo/objective.hpp>
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/study/journal.hpp>
+#include <mahpo/study/checkpoints.hpp>
 #include <mahpo/study/progress.hpp>
+#include <mahpo/study/pruners.hpp>
 #include <mahpo/study/report.hpp>
 #include <mahpo/version.hpp>
 
@@ -64,6 +73,15 @@ struct StudyOptions {
   // What the objective is, as the caller describes it (data set, trainer options, ...): written in
   // the journal's header, and a resume with a different one is refused.
   nlohmann::json context = nlohmann::json::object();
+  // Stops trials early from the values they report (study/pruners.hpp); null: no pruning. Its name
+  // and options go into the journal's header.
+  std::shared_ptr<Pruner> pruner;
+  // Trials' saved training states (study/checkpoints.hpp): kept in memory up to this many bytes,
+  // beyond that in `states`; with a journal every state is also written there as it is saved, so
+  // that a killed study resumes each running trial from its last state. Empty `states`: the folder
+  // <journal>.states beside the journal, or a temporary folder without a journal.
+  std::size_t state_memory = std::size_t{256} << 20;
+  std::filesystem::path states;
 };
 
 // The most workers a study starts: threads beyond this only wait on the one lock (and a request for
@@ -107,6 +125,11 @@ nlohmann::json study_header(const T& searcher, const nlohmann::json& context = n
           {"context", context}};
 }
 
+// The journal header's "pruner" member: its name and options (absent without a pruner).
+inline nlohmann::json pruner_json(const Pruner& pruner) {
+  return {{"name", pruner.name()}, {"options", pruner.options_json()}};
+}
+
 template <search::Searcher T>
 class Coordinator {
  public:
@@ -118,6 +141,8 @@ class Coordinator {
     warn_if_blas_is_slow();
     report_.searcher = std::string(T::name);
     report_.goal = searcher_.options().goal;
+    if (options_.pruner) options_.pruner->set_goal(report_.goal);
+    open_states();
     open_journal();
     show_progress_ = options_.progress == Progress::always ||
                      (options_.progress == Progress::automatic && ::isatty(STDERR_FILENO) == 1);
@@ -134,7 +159,7 @@ class Coordinator {
     if (!rerun_.empty()) {
       const std::size_t id = rerun_.front();
       rerun_.pop_front();
-      trial = {id, report_.trials[id].config, report_.trials[id].budget};
+      trial = {id, report_.trials[id].config, report_.trials[id].budget, report_.trials[id].resume_from};
     } else {
       if (limit_reached()) return std::nullopt;
       trial = searcher_.ask();
@@ -142,13 +167,14 @@ class Coordinator {
         throw StudyError(
             fmt::format("mahpo: {} asked trial {}, expected {}", T::name, trial.id, report_.trials.size()));
       }
-      journal_.append({{"event", "ask"},
-                       {"id", trial.id},
-                       {"config", trial.config.to_json()},
-                       {"budget", trial.budget},
-                       {"elapsed", elapsed()}});
-      report_.trials.push_back(TrialRecord<space_type>{.id = trial.id, .config = trial.config, .budget = trial.budget});
-      epochs_asked_ += whole_set_epochs(trial.budget);
+      nlohmann::json ask{{"event", "ask"},
+                         {"id", trial.id},
+                         {"config", trial.config.to_json()},
+                         {"budget", trial.budget},
+                         {"elapsed", elapsed()}};
+      if (trial.resume_from) ask["resume_from"] = *trial.resume_from;
+      journal_.append(ask);
+      record_ask(trial);
     }
     report_.trials[trial.id].started = elapsed();
     report_.trials[trial.id].worker = worker;
@@ -167,14 +193,45 @@ class Coordinator {
     record["elapsed"] = entry.ended;
     journal_.append(record);  // on disk before anyone hears of it
     searcher_.tell(id, result);
+    after_tell(id, result.status);
     entry.result = std::move(result);
     entry.finished = true;
     if (show_progress_) print_progress();
   }
 
+  // Trial id reports `value` after `step` (TrialContext::report): journaled with the pruner's answer,
+  // which is returned (true: stop the trial). A step the journal already holds for this trial (a
+  // trial rerun after a crash repeats the steps after its last saved state) gets the journal's answer.
+  bool report(std::size_t id, std::size_t step, double value) {
+    auto& steps = reports_[id];
+    if (const auto found = steps.find(step); found != steps.end()) return found->second;
+    const bool prune = options_.pruner && options_.pruner->report(id, step, value);
+    journal_.append({{"event", "report"},
+                     {"id", id},
+                     {"step", step},
+                     {"value", number_or_null(value)},
+                     {"prune", prune},
+                     {"elapsed", elapsed()}});
+    steps.emplace(step, prune);
+    return prune;
+  }
+
+  // Whether trial id's training states are kept: the searcher may continue it, or the study is
+  // journaled (a killed study resumes a running trial from its last state).
+  bool keeps_states() const {
+    if (!options_.journal.empty()) return true;
+    if constexpr (search::ContinuesTrials<T>) return searcher_.continues_trials();
+    return false;
+  }
+  CheckpointStore& states() { return *states_; }
+
   // Ends the study: the report, with the study's total seconds.
   StudyReport<space_type> close() {
     if (show_progress_) fmt::print(stderr, "\n");
+    if (!temporary_states_.empty()) {
+      std::error_code error;
+      std::filesystem::remove_all(temporary_states_, error);
+    }
     report_.seconds = elapsed();
     return std::move(report_);
   }
@@ -183,6 +240,44 @@ class Coordinator {
 
  private:
   using clock = std::chrono::steady_clock;
+
+  void record_ask(const trial_type& trial) {
+    TrialRecord<space_type> entry{.id = trial.id, .config = trial.config, .budget = trial.budget};
+    entry.resume_from = trial.resume_from;
+    report_.trials.push_back(std::move(entry));
+    epochs_asked_ += new_epochs(trial);
+  }
+
+  // The epochs a trial adds: its budget, less the budget of the trial it continues.
+  double new_epochs(const trial_type& trial) const {
+    double epochs = whole_set_epochs(trial.budget);
+    if (trial.resume_from && *trial.resume_from < report_.trials.size()) {
+      epochs -= whole_set_epochs(report_.trials[*trial.resume_from].budget);
+    }
+    return std::max(0.0, epochs);
+  }
+
+  // After a tell (live or replayed): the pruner hears the end; states nothing will continue are freed.
+  void after_tell(std::size_t id, Status status) {
+    if (options_.pruner) options_.pruner->finish(id, status);
+    reports_.erase(id);
+    if constexpr (search::ContinuesTrials<T>) {
+      for (const std::size_t dropped : searcher_.drop_states()) states_->release(dropped);
+    } else {
+      states_->release(id);
+    }
+  }
+
+  void open_states() {
+    std::filesystem::path folder = options_.states;
+    if (folder.empty() && !options_.journal.empty()) folder = options_.journal.string() + ".states";
+    if (folder.empty()) {
+      folder = std::filesystem::temp_directory_path() /
+               fmt::format("mahpo-states-{}-{}", ::getpid(), reinterpret_cast<std::uintptr_t>(this));
+      temporary_states_ = folder;
+    }
+    states_ = std::make_unique<CheckpointStore>(folder, options_.state_memory, !options_.journal.empty());
+  }
 
   bool limit_reached() const {
     if (options_.trials > 0 && report_.trials.size() >= options_.trials) return true;
@@ -206,7 +301,8 @@ class Coordinator {
 
   // Starts the journal, or replays the one at options.journal when resuming.
   void open_journal() {
-    const auto header = study_header(searcher_, options_.context);
+    auto header = study_header(searcher_, options_.context);
+    if (options_.pruner) header["pruner"] = pruner_json(*options_.pruner);
     const auto& path = options_.journal;
     const bool exists = !path.empty() && std::filesystem::exists(path);
     const bool empty = exists && std::filesystem::is_regular_file(path) && std::filesystem::file_size(path) == 0;
@@ -242,6 +338,14 @@ class Coordinator {
                                excerpt(journal_value), excerpt(study_value)));
       }
     }
+    {
+      const nlohmann::json absent = "(none)";
+      const auto journal_pruner = first.json.value("pruner", absent), study_pruner = header.value("pruner", absent);
+      if (journal_pruner != study_pruner) {
+        first.fail(fmt::format("the journal belongs to another study: pruner {} in the journal, {} in this study",
+                               excerpt(journal_pruner), excerpt(study_pruner)));
+      }
+    }
     if (first.json.value("mahpo", nlohmann::json()) != header["mahpo"]) {
       report_.notes.push_back(fmt::format("the journal was written by mahpo {}; this is mahpo {}",
                                           mahpo::detail::json_excerpt(first.json.value("mahpo", nlohmann::json())),
@@ -258,6 +362,8 @@ class Coordinator {
         replay_ask(record);
       } else if (event == "tell") {
         replay_tell(record);
+      } else if (event == "report") {
+        replay_report(record);
       } else {
         record.fail(fmt::format("unknown event '{}'", mahpo::detail::text_excerpt(event)));
       }
@@ -337,10 +443,29 @@ class Coordinator {
       }
       searcher_.replace(id, recorded);
     }
-    TrialRecord<space_type> entry{.id = id, .config = std::move(recorded), .budget = trial.budget};
-    entry.started = record.number("elapsed", 0.0);
-    report_.trials.push_back(std::move(entry));
-    epochs_asked_ += whole_set_epochs(trial.budget);
+    if (record.json.contains("resume_from") != trial.resume_from.has_value() ||
+        (trial.resume_from && record.count("resume_from") != *trial.resume_from)) {
+      record.fail(fmt::format("the journal's trial {} continues {}, {} now continues {}", id,
+                              record.json.contains("resume_from") ? std::to_string(record.count("resume_from")) : "none",
+                              T::name, trial.resume_from ? std::to_string(*trial.resume_from) : "none"));
+    }
+    trial.config = recorded;
+    record_ask(trial);
+    report_.trials.back().started = record.number("elapsed", 0.0);
+  }
+
+  void replay_report(const JournalRecord& record) {
+    const std::size_t id = record.count("id");
+    if (id >= report_.trials.size() || report_.trials[id].finished) {
+      record.fail(fmt::format("reports for trial {}, which is not running", id));
+    }
+    const std::size_t step = record.count("step");
+    const auto& value = record.at("value");
+    const double number = record.number_in(value, "value");
+    const auto& prune = record.at("prune");
+    if (!prune.is_boolean()) record.fail("\"prune\" must be true or false");
+    if (options_.pruner) options_.pruner->report(id, step, number);  // rebuilds its state; the journal's answer stands
+    reports_[id].emplace(step, prune.get<bool>());
   }
 
   static Budget budget_of(const JournalRecord& record) {
@@ -377,10 +502,14 @@ class Coordinator {
     entry.ended = record.number("elapsed", 0.0);
     entry.worker = record.json.contains("worker") ? record.count("worker") : 0;
     searcher_.tell(id, entry.result);
+    after_tell(id, entry.result.status);
   }
 
   T& searcher_;
   StudyOptions options_;
+  std::unique_ptr<CheckpointStore> states_;
+  std::filesystem::path temporary_states_;  // a folder of this study's own, removed at its end
+  std::map<std::size_t, std::map<std::size_t, bool>> reports_;  // running trials: step -> the pruner's answer
   StudyReport<space_type> report_;
   JournalWriter journal_;
   std::deque<std::size_t> rerun_;  // ids to evaluate again first

@@ -5,8 +5,13 @@
 //   {"event":"study","format":2,"mahpo":"0.1.0","searcher":"tpe","options":{...},"seed":0,
 //    "goal":"maximize","budget":{...},"space":"...","context":{...},"crc":"89abcdef"}
 //   {"event":"ask","id":0,"config":{...},"budget":{"epochs":1.0,"iterations":0},"elapsed":0.01,"crc":"..."}
+//   {"event":"report","id":0,"step":1,"value":0.97,"prune":false,"elapsed":3.2,"crc":"..."}
 //   {"event":"tell","id":0,"value":0.98,"status":"ok","intermediate":[...],"metrics":{...},
 //    "message":"","seconds":12.5,"worker":1,"elapsed":12.6,"crc":"..."}
+//
+// An ask of a trial that continues another's training says which ("resume_from"); a report is an
+// intermediate value a running trial reported and the pruner's answer (study/pruners.hpp); a study
+// with a pruner names it in the header ("pruner").
 //
 // Every line ends with a chained checksum: the CRC-32 (zlib's) of the line up to its "crc" member,
 // continued from the previous line's. A line edited by hand, or taken from another journal, or out of

@@ -46,6 +46,7 @@
 
 #include <mahpo/objective.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/study/checkpoints.hpp>
 #include <mahpo/study/coordinator.hpp>
 #include <mahpo/study/journal.hpp>
 #include <mahpo/study/report.hpp>
@@ -163,6 +164,43 @@ inline void check_job(const Mpi& mpi, int size, std::size_t workers) {
   }
 }
 
+// What a trial on an evaluating rank reports to: each report goes to the coordinating rank, which
+// journals it and answers with the pruner's decision. Training states go to the study's states folder
+// (sent with the trial), which every rank must see (one machine, or a shared file system); a rank
+// that cannot see a state trains that trial afresh.
+class RankTrialContext final : public TrialContext {
+ public:
+  RankTrialContext(const Mpi& mpi, std::size_t thread, std::size_t id, std::optional<std::size_t> from,
+                   const std::string& folder, bool keeps)
+      : mpi_(mpi), thread_(thread), id_(id), from_(from), keeps_(keeps && !folder.empty()), store_(folder, 0, true) {}
+
+  bool report(std::size_t step, double value) override {
+    send({{"id", id_}, {"thread", thread_}, {"report", {{"step", step}, {"value", number_or_null(value)}}}},
+         mpi_.coordinator, result_tag, mpi_.comm);
+    const JournalRecord answer{receive(mpi_.coordinator, slot_tag(thread_), mpi_.comm), "pruning answer"};
+    const auto& prune = answer.at("prune");
+    if (!prune.is_boolean()) answer.fail("\"prune\" must be true or false");
+    return prune.get<bool>();
+  }
+  std::string resume_state() override {
+    if (store_.folder().empty()) return {};
+    std::string own = store_.get(id_);
+    if (!own.empty() || !from_) return own;
+    return store_.get(*from_);
+  }
+  bool wants_state() const override { return keeps_; }
+  void save_state(std::string bytes) override {
+    if (keeps_) store_.put(id_, std::move(bytes));
+  }
+
+ private:
+  const Mpi& mpi_;
+  std::size_t thread_, id_;
+  std::optional<std::size_t> from_;
+  bool keeps_;
+  CheckpointStore store_;
+};
+
 // A rank that evaluates: says hello (its slots and the space), then each of its `workers` threads
 // takes trials under its own tag until told to stop. A broken message aborts the job: the
 // coordinator would otherwise wait for a result that never comes.
@@ -180,7 +218,10 @@ void evaluate(const O& objective, std::size_t workers, const Mpi& mpi, int rank)
                                Budget{.epochs = message.number("epochs"),
                                       .iterations = message.count("iterations"),
                                       .fraction = message.json.value("fraction", 1.0)}};
-        const Result result = evaluate_trial(objective, trial);
+        if (message.json.contains("resume_from")) trial.resume_from = message.count("resume_from");
+        RankTrialContext context(mpi, thread, id, trial.resume_from, message.json.value("states", std::string()),
+                                 message.json.value("keeps_states", false));
+        const Result result = evaluate_trial(objective, trial, context);
         send({{"id", id}, {"thread", thread}, {"result", result_to_json(result)}}, mpi.coordinator, result_tag,
              mpi.comm);
       }
@@ -239,12 +280,15 @@ void coordinate(Coordinator<T>& coordinator, std::size_t workers, const Mpi& mpi
     if (!trial) return send({{"stop", true}}, rank_of(slot), slot_tag(slot % workers), mpi.comm);
     running[slot] = trial->id;
     ++busy;
-    send({{"id", trial->id},
-          {"config", trial->config.to_json()},
-          {"epochs", trial->budget.epochs},
-          {"iterations", trial->budget.iterations},
-          {"fraction", trial->budget.fraction}},
-         rank_of(slot), slot_tag(slot % workers), mpi.comm);
+    nlohmann::json message{{"id", trial->id},
+                           {"config", trial->config.to_json()},
+                           {"epochs", trial->budget.epochs},
+                           {"iterations", trial->budget.iterations},
+                           {"fraction", trial->budget.fraction},
+                           {"states", coordinator.states().folder().string()},
+                           {"keeps_states", coordinator.keeps_states()}};
+    if (trial->resume_from) message["resume_from"] = *trial->resume_from;
+    send(message, rank_of(slot), slot_tag(slot % workers), mpi.comm);
   };
   for (std::size_t slot = 0; slot < slots; ++slot) dispatch(slot);
   while (busy > 0) {
@@ -256,6 +300,12 @@ void coordinate(Coordinator<T>& coordinator, std::size_t workers, const Mpi& mpi
     const std::size_t slot = position * workers + thread;
     if (thread >= workers || slot >= slots || running[slot] != id) {
       message.fail(fmt::format("a result for trial {} from worker {}, which was not evaluating it", id, thread));
+    }
+    if (message.json.contains("report")) {  // a running trial's intermediate value: answer whether to stop
+      const JournalRecord report{message.at("report"), message.where};
+      const bool prune = coordinator.report(id, report.count("step"), report.number("value"));
+      send({{"prune", prune}}, from, slot_tag(thread), mpi.comm);
+      continue;
     }
     Result result = result_from_json(JournalRecord{message.at("result"), message.where});
     settle(result);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct TrialRecord {
   std::size_t id = 0;
   Config<S> config;
   Budget budget{};
+  std::optional<std::size_t> resume_from;  // the trial whose training it continued
   bool finished = false;
   Result result;
   double started = 0.0;  // study seconds when it started and ended

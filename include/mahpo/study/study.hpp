@@ -19,6 +19,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -36,10 +37,10 @@ namespace mahpo::study {
 // Evaluates one trial. An exception from the objective, or an ok result with a non-finite value,
 // makes a failed result: one bad trial never ends the study.
 template <typename O, typename S>
-Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
+Result evaluate_trial(const O& objective, const search::Trial<S>& trial, TrialContext& context) {
   Result result;
   try {
-    result = objective(trial.config, trial.budget);
+    result = invoke_objective(objective, trial.config, trial.budget, context);
     settle(result);
   } catch (const std::exception& error) {
     result = Result{};
@@ -48,6 +49,55 @@ Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
   }
   return result;
 }
+
+template <typename O, typename S>
+Result evaluate_trial(const O& objective, const search::Trial<S>& trial) {
+  TrialContext none;
+  return evaluate_trial(objective, trial, none);
+}
+
+namespace detail {
+
+// What a trial on a worker thread reports to: the coordinator's pruner and journal (under the
+// study's lock) and its store of training states. An error of the coordinator (the journal) stops
+// the trial and is kept for the worker to rethrow: the objective must not turn it into a failed trial.
+template <typename T>
+class ThreadTrialContext final : public TrialContext {
+ public:
+  ThreadTrialContext(Coordinator<T>& coordinator, std::mutex& lock, std::size_t id, std::optional<std::size_t> from)
+      : coordinator_(coordinator), lock_(lock), id_(id), from_(from), keeps_(coordinator.keeps_states()) {}
+
+  bool report(std::size_t step, double value) override {
+    if (failure_) return true;
+    std::lock_guard guard(lock_);
+    try {
+      return coordinator_.report(id_, step, value);
+    } catch (...) {
+      failure_ = std::current_exception();
+      return true;
+    }
+  }
+  // Its own last state (a rerun after a crash), else the state of the trial it continues.
+  std::string resume_state() override {
+    std::string own = coordinator_.states().get(id_);
+    if (!own.empty() || !from_) return own;
+    return coordinator_.states().get(*from_);
+  }
+  bool wants_state() const override { return keeps_; }
+  void save_state(std::string bytes) override { coordinator_.states().put(id_, std::move(bytes)); }
+
+  std::exception_ptr failure() const { return failure_; }
+
+ private:
+  Coordinator<T>& coordinator_;
+  std::mutex& lock_;
+  std::size_t id_;
+  std::optional<std::size_t> from_;
+  bool keeps_;
+  std::exception_ptr failure_;
+};
+
+}  // namespace detail
 
 // The thread executor: `workers` threads (the calling one included) take trials from the
 // coordinator under one lock and evaluate them outside it. The first error from the coordinator
@@ -71,8 +121,13 @@ void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t wo
         }
         if (!trial) return;
       }
-      Result result = evaluate_trial(objective, *trial);
+      detail::ThreadTrialContext<T> context(coordinator, lock, trial->id, trial->resume_from);
+      Result result = evaluate_trial(objective, *trial, context);
       std::lock_guard guard(lock);
+      if (context.failure()) {
+        if (!failure) failure = context.failure();
+        return;
+      }
       try {
         coordinator.finish(trial->id, std::move(result), worker);
       } catch (...) {

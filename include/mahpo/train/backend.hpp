@@ -95,7 +95,10 @@ struct TrainingReport {
   std::size_t peak_resident_bytes = 0;  // of the whole process, after training
   std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
   std::size_t parameter_count = 0;
-  std::vector<HistoryPoint> history;
+  std::vector<HistoryPoint> history;  // every point since the first training, resumed ones included
+  // Where this training started: 0, or the iterations and epochs of the state it continued.
+  std::size_t resumed_iterations = 0;
+  double resumed_epochs = 0.0;
 };
 
 template <typename T>

@@ -459,6 +459,9 @@ class DenseLayer final : public Layer {
 
   // The seed of the layer's dropout stream (formulas::dropout_bits), for a backend that draws the same masks.
   std::uint64_t dropout_seed() const { return dropout_seed_; }
+  // How many draws the layer's masks used so far: where its dropout stream stands (checkpoints).
+  std::uint64_t dropout_draws() const { return dropout_draws_; }
+  void set_dropout_draws(std::uint64_t draws) { dropout_draws_ = draws; }
 
  private:
   std::size_t inputs_, units_;

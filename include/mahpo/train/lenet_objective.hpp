@@ -7,10 +7,13 @@
 // rejects (a feature map below 1x1), or any exception, makes a `failed` result; a non-finite loss a `diverged` one.
 // Neither carries NaN.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <concepts>
 #include <memory>
+#include <string>
 #include <stdexcept>
 #include <utility>
 
@@ -20,6 +23,7 @@
 #include <mahpo/nn/topology.hpp>
 #include <mahpo/objective.hpp>
 #include <mahpo/train/backend.hpp>
+#include <mahpo/train/checkpoint.hpp>
 #include <mahpo/train/trainer.hpp>
 
 namespace mahpo::train {
@@ -28,6 +32,9 @@ struct ObjectiveOptions {
   // What every trial's trainer gets; its batch_size and learning_rate are replaced by each config's.
   // Its seed is the same for every trial, so trials differ only by their configs.
   TrainerOptions trainer{};
+  // History points (reports to a study's pruner) per epoch, spread evenly; 0: the trainer's
+  // history_every (once per epoch by default).
+  std::size_t reports_per_epoch = 0;
 };
 
 template <nn::Topology Topology, TrainerBackend Backend = Trainer>
@@ -50,6 +57,17 @@ class LeNetObjective {
       : LeNetObjective(std::move(dataset), ObjectiveOptions{.trainer = std::move(trainer)}) {}
 
   Result operator()(const config_type& config, const Budget& budget) const {
+    TrialContext none;
+    return (*this)(config, budget, none);
+  }
+
+  // The same, reporting the validation accuracy at each history point (each epoch by default) to the
+  // context, which may stop the training there (Status::pruned, the value the last point's); on a
+  // backend that can save its state (ResumableBackend), the training continues from the context's
+  // resume_state() and saves its state at each point when the context wants it. A state that does not
+  // load (another network, a corrupt blob) is not fatal: the trial trains afresh and says so in its
+  // metrics ("resume_error").
+  Result operator()(const config_type& config, const Budget& budget, TrialContext& context) const {
     Result result;
     try {
       const auto& images = dataset_->train;
@@ -57,24 +75,57 @@ class LeNetObjective {
       TrainerOptions trainer_options = options_.trainer;
       trainer_options.batch_size = Topology::batch_size(config);
       trainer_options.learning_rate = Topology::learning_rate(config);
+      if (options_.reports_per_epoch > 0) {
+        const double batches = static_cast<double>(subset_size(budget, images.size())) /
+                               static_cast<double>(trainer_options.batch_size);
+        trainer_options.history_every = static_cast<std::size_t>(
+            std::max(1.0, std::ceil(batches / static_cast<double>(options_.reports_per_epoch))));
+      }
       Backend trainer(spec, trainer_options);
-      const TrainingReport report = trainer.train(*dataset_, budget);
+      std::string resume_error;
+      TrainingReport report;
+      if constexpr (ResumableBackend<Backend>) {
+        if (std::string state = context.resume_state(); !state.empty()) {
+          try {
+            trainer.restore(decode(state));  // all or nothing: a state that does not fit changes nothing
+          } catch (const CheckpointError& error) {
+            resume_error = error.what();
+          }
+        }
+        // Reported first, then saved: a study killed in between reruns the step and hears the same answer.
+        const auto at_point = [&](const HistoryPoint& point) {
+          const bool stop = context.report(trainer.history().size(), point.validation_accuracy);
+          if (!stop && context.wants_state()) context.save_state(encode(trainer.state()));
+          return stop;
+        };
+        report = trainer.train(*dataset_, budget, at_point);
+        if (context.wants_state() && report.status == Status::ok && report.history.empty()) {
+          context.save_state(encode(trainer.state()));
+        }
+      } else {
+        report = trainer.train(*dataset_, budget);
+        for (std::size_t k = 0; k < report.history.size(); ++k)
+          context.report(k + 1, report.history[k].validation_accuracy);
+      }
 
       result.status = report.status;
       result.message = report.message;
-      result.value = report.status == Status::ok ? report.validation.accuracy : 0.0;
+      result.value = report.status == Status::ok || report.status == Status::pruned ? report.validation.accuracy : 0.0;
       for (const auto& point : report.history) result.intermediate.push_back(point.validation_accuracy);
       auto& metrics = result.metrics;
       metrics["network"] = spec.describe();
       metrics["iterations"] = report.iterations;
       metrics["epochs"] = report.epochs;
+      metrics["epochs_trained"] = report.epochs - report.resumed_epochs;
+      if (report.resumed_iterations > 0) metrics["resumed_from_epochs"] = report.resumed_epochs;
+      if (!resume_error.empty()) metrics["resume_error"] = resume_error;
       metrics["training_seconds"] = report.training_seconds;
       metrics["seconds_per_100_iterations"] = report.seconds_per_100_iterations;
       metrics["evaluation_seconds"] = report.evaluation_seconds;
       metrics["peak_resident_bytes"] = report.peak_resident_bytes;
       metrics["trainer_bytes"] = report.trainer_bytes;
       metrics["parameters"] = report.parameter_count;
-      if (report.status == Status::ok) {
+      if (report.status == Status::ok || report.status == Status::pruned) {
         metrics["validation_accuracy"] = report.validation.accuracy;
         metrics["validation_kappa"] = report.validation.kappa;
         if (report.test) {

@@ -133,6 +133,21 @@ class Network {
     return seeds;
   }
 
+  // Where each dense layer's dropout stream stands (in the order of dropout_seeds()), and its restore.
+  std::vector<std::uint64_t> dropout_draws() const {
+    std::vector<std::uint64_t> draws;
+    for (const auto& layer : layers_) {
+      if (const auto* dense = dynamic_cast<const DenseLayer*>(layer.get())) draws.push_back(dense->dropout_draws());
+    }
+    return draws;
+  }
+  void set_dropout_draws(const std::vector<std::uint64_t>& draws) {
+    std::size_t k = 0;
+    for (auto& layer : layers_) {
+      if (auto* dense = dynamic_cast<DenseLayer*>(layer.get())) dense->set_dropout_draws(draws.at(k++));
+    }
+  }
+
   std::size_t parameter_count() {
     std::size_t count = 0;
     for (const auto& p : parameters()) count += p.values.size();

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <stdexcept>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -41,6 +43,28 @@ class Optimizer {
         step(parameters_[i].values, parameters_[i].gradients, first_[i], second_[i]);
       }
     }
+  }
+
+  // The state a checkpoint keeps: the step count and the moments (SGD: the velocities in first).
+  std::size_t steps() const { return steps_; }
+  const std::vector<std::vector<float>>& first() const { return first_; }
+  const std::vector<std::vector<float>>& second() const { return second_; }
+  bool is_adam() const { return std::holds_alternative<Adam>(kind_); }
+  // Restores a checkpoint's state; std::invalid_argument when its moments do not fit these parameters.
+  void restore(std::size_t steps, std::vector<std::vector<float>> first, std::vector<std::vector<float>> second) {
+    const auto fits = [&](const std::vector<std::vector<float>>& moments) {
+      if (moments.size() != parameters_.size()) return false;
+      for (std::size_t i = 0; i < moments.size(); ++i) {
+        if (moments[i].size() != parameters_[i].values.size()) return false;
+      }
+      return true;
+    };
+    if (!fits(first) || (is_adam() && !fits(second)) || (!is_adam() && !second.empty())) {
+      throw std::invalid_argument("mahpo: the checkpoint's optimizer state does not fit this optimizer and network");
+    }
+    steps_ = steps;
+    first_ = std::move(first);
+    second_ = std::move(second);
   }
 
   std::size_t bytes() const {

@@ -8,6 +8,7 @@
 // `diverged`; nothing is evaluated then, and no accuracy is NaN.
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,6 +30,7 @@
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/objective.hpp>
 #include <mahpo/train/backend.hpp>
+#include <mahpo/train/checkpoint.hpp>
 #include <mahpo/train/formulas.hpp>
 #include <mahpo/train/loss.hpp>
 #include <mahpo/train/metrics.hpp>
@@ -87,6 +90,21 @@ class BatchOrder {
     std::shuffle(order_.begin(), order_.end(), rng_);
   }
 
+  // The order as a checkpoint keeps it: the stream, the images and the cursor; and its restore.
+  BatchOrder(const std::string& stream, std::vector<std::size_t> order, std::size_t cursor)
+      : order_(std::move(order)), cursor_(cursor) {
+    std::istringstream in(stream);
+    in >> rng_;
+    if (!in || cursor_ > order_.size()) throw std::invalid_argument("mahpo: the checkpoint's batch order is broken");
+  }
+  std::string stream() const {
+    std::ostringstream out;
+    out << rng_;
+    return out.str();
+  }
+  const std::vector<std::size_t>& images() const { return order_; }
+  std::size_t cursor() const { return cursor_; }
+
   // The images the batches draw from (all of the training set, or the subset).
   std::size_t size() const { return order_.size(); }
 
@@ -133,7 +151,7 @@ class Trainer {
   static constexpr double max_iterations = 1e12;
 
   Trainer(const nn::NetworkSpec& spec, TrainerOptions options)
-      : options_(std::move(options)), network_(spec, options_.seed) {
+      : options_(std::move(options)), network_(spec, options_.seed), optimizer_(options_.optimizer, network_.parameters()) {
     if (options_.batch_size == 0) throw std::invalid_argument("mahpo: the batch size must be at least 1");
     if (!(options_.learning_rate > 0.0) || !std::isfinite(options_.learning_rate)) {
       throw std::invalid_argument(
@@ -144,77 +162,200 @@ class Trainer {
 
   Network& network() { return network_; }
 
-  // Trains for the budget on dataset.train; evaluates on validation (and test, if asked).
-  TrainingReport train(const data::Dataset& dataset, const Budget& budget) {
+  // What train() calls at each history point, after the point's validation accuracy: true stops the
+  // training there (the report's status is then `pruned`). The trainer's state() is the point's.
+  using PointHook = std::function<bool(const HistoryPoint&)>;
+
+  // Trains on dataset.train until the budget (counted from the first training: a trainer trained or
+  // restored to 1 epoch and given 3 trains 2 more, with the same batches, masks and rates as 3 epochs
+  // at once); evaluates on validation (and test, if asked). A resumed training keeps its data set and
+  // fraction (std::invalid_argument otherwise).
+  TrainingReport train(const data::Dataset& dataset, const Budget& budget, const PointHook& at_point = {}) {
     check_images(dataset.train);
     normalization_ = fit_normalization(dataset.train);
     const std::size_t train_size = subset_size(budget, dataset.train.size());  // an epoch: a pass over these
     const std::size_t batch = options_.batch_size;
     const std::size_t per_epoch = std::max<std::size_t>(1, (train_size + batch - 1) / batch);
-    const std::size_t total = planned_iterations(budget, train_size, batch, max_iterations);
+    if (!order_) {
+      order_.emplace(dataset.train.size(), options_.seed, train_size);
+      train_images_ = dataset.train.size();
+      fraction_ = budget.fraction;
+    } else if (train_images_ != dataset.train.size() || order_->size() != train_size) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo: a resumed training keeps its data: it started on {} of {} training images, this budget gives {} of {}",
+          order_->size(), train_images_, train_size, dataset.train.size()));
+    }
+    const std::size_t total = planned_total(budget, train_size, batch);
     const std::size_t history_every = options_.history_every ? options_.history_every : per_epoch;
-
-    Optimizer optimizer(options_.optimizer, network_.parameters());
-    BatchOrder order(dataset.train.size(), options_.seed, train_size);
 
     TrainingReport report;
     report.parameter_count = network_.parameter_count();
+    report.resumed_iterations = iterations_;
+    report.resumed_epochs = static_cast<double>(images_seen_) / static_cast<double>(train_size);
     std::vector<std::size_t> indices(batch);
-    double loss_sum = 0.0;
-    std::size_t correct = 0, seen = 0, since = 0;
-    double seconds = 0.0;
+    double seconds = 0.0, evaluation_seconds = 0.0;
+    std::optional<Evaluation> last_validation;  // the last point's, when it is the last iteration's
 
-    for (std::size_t iteration = 0; iteration < total; ++iteration) {
-      order.next(std::span<std::size_t>(indices));
+    for (std::size_t iteration = iterations_; iteration < total; ++iteration) {
+      order_->next(std::span<std::size_t>(indices));
       const auto start = std::chrono::steady_clock::now();
-      const double loss = step(optimizer, dataset.train, indices,
+      const double loss = step(optimizer_, dataset.train, indices,
                                learning_rate_at(options_.policy, options_.learning_rate, iteration, total));
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!std::isfinite(loss)) {
         report.status = Status::diverged;
         report.message = fmt::format("the training loss became {} at iteration {}", loss, iteration);
-        report.iterations = iteration;
         break;
       }
 
-      loss_sum += loss;
-      correct += count_correct(step_logits(), batch);
-      seen += batch;
-      ++since;
-      report.iterations = iteration + 1;
+      window_loss_ += loss;
+      window_correct_ += count_correct(step_logits(), batch);
+      window_seen_ += batch;
+      ++window_iterations_;
+      iterations_ = iteration + 1;
+      images_seen_ += batch;
       report.final_train_loss = loss;
-      if ((iteration + 1) % history_every == 0 || iteration + 1 == total) {
+      if (iterations_ % history_every == 0 || iterations_ == total) {
         HistoryPoint point;
-        point.iteration = iteration + 1;
-        point.epoch = static_cast<double>((iteration + 1) * batch) / static_cast<double>(train_size);
-        point.train_loss = loss_sum / static_cast<double>(since);
-        point.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-        point.training_seconds = seconds;
+        point.iteration = iterations_;
+        point.epoch = static_cast<double>(images_seen_) / static_cast<double>(train_size);
+        point.train_loss = window_loss_ / static_cast<double>(window_iterations_);
+        point.train_accuracy = static_cast<double>(window_correct_) / static_cast<double>(window_seen_);
+        point.training_seconds = training_seconds_ + seconds;
         const auto evaluation_start = std::chrono::steady_clock::now();
-        point.validation_accuracy = evaluate(dataset.validation).accuracy;
-        report.evaluation_seconds +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
-        report.history.push_back(point);
-        loss_sum = 0.0;
-        correct = seen = since = 0;
+        Evaluation validation = evaluate(dataset.validation);
+        evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+        point.validation_accuracy = validation.accuracy;
+        history_.push_back(point);
+        window_loss_ = 0.0;
+        window_correct_ = window_seen_ = window_iterations_ = 0;
+        last_validation.reset();
+        if (iterations_ == total) last_validation = std::move(validation);
+        if (at_point) {
+          const double before = seconds;
+          training_seconds_ += seconds;  // so that state() at the point counts them
+          seconds = 0.0;
+          report.training_seconds += before;
+          const bool stop = at_point(point);
+          if (stop && iterations_ < total) {
+            report.status = Status::pruned;
+            report.message = fmt::format("stopped at epoch {:.4g} of {:.4g}", point.epoch,
+                                         static_cast<double>(total * batch) / static_cast<double>(train_size));
+            last_validation = std::move(validation);
+            break;
+          }
+        }
       }
     }
 
-    report.training_seconds = seconds;
-    report.epochs = static_cast<double>(report.iterations * batch) / static_cast<double>(train_size);
+    training_seconds_ += seconds;
+    report.training_seconds += seconds;
+    report.iterations = iterations_;
+    report.history = history_;
+    report.epochs = static_cast<double>(images_seen_) / static_cast<double>(train_size);
     report.seconds_per_100_iterations =
-        report.iterations ? seconds * 100.0 / static_cast<double>(report.iterations) : 0.0;
-    if (report.status == Status::ok) {
+        iterations_ > report.resumed_iterations
+            ? report.training_seconds * 100.0 / static_cast<double>(iterations_ - report.resumed_iterations)
+            : 0.0;
+    if (report.status != Status::diverged) {
       const auto evaluation_start = std::chrono::steady_clock::now();
-      report.validation = evaluate(dataset.validation);
-      if (options_.evaluate_test) report.test = evaluate(dataset.test);
-      report.evaluation_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+      report.validation = last_validation ? std::move(*last_validation) : evaluate(dataset.validation);
+      if (options_.evaluate_test && report.status == Status::ok) report.test = evaluate(dataset.test);
+      evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
     }
-    report.trainer_bytes = network_.bytes() + optimizer.bytes() + bytes();
+    report.evaluation_seconds = evaluation_seconds;
+    evaluation_seconds_ += evaluation_seconds;
+    report.trainer_bytes = network_.bytes() + optimizer_.bytes() + bytes();
     report.peak_resident_bytes = peak_resident_bytes();
     return report;
   }
+
+  // The trainer's whole state (checkpoint.hpp): weights, optimizer, schedule position, streams, order.
+  TrainerState state() {
+    TrainerState state;
+    for (const auto& p : network_.parameters()) {
+      state.parameter_sizes.push_back(p.values.size());
+      state.parameters.emplace_back(p.values.begin(), p.values.end());
+    }
+    state.optimizer = optimizer_.is_adam() ? 1 : 0;
+    state.optimizer_steps = optimizer_.steps();
+    state.first = optimizer_.first();
+    state.second = optimizer_.second();
+    state.dropout_draws = network_.dropout_draws();
+    if (order_) {
+      state.order_stream = order_->stream();
+      state.order.assign(order_->images().begin(), order_->images().end());
+      state.order_cursor = order_->cursor();
+    }
+    state.train_images = train_images_;
+    state.fraction = fraction_;
+    state.iterations = iterations_;
+    state.images_seen = images_seen_;
+    state.training_seconds = training_seconds_;
+    state.evaluation_seconds = evaluation_seconds_;
+    state.history = history_;
+    state.window_loss = window_loss_;
+    state.window_correct = window_correct_;
+    state.window_seen = window_seen_;
+    state.window_iterations = window_iterations_;
+    return state;
+  }
+
+  // Continues from `state`, which must fit this network (the same parameter sizes) and optimizer kind;
+  // dropout rates, learning rate and batch size may differ from the trainer that saved it.
+  void restore(const TrainerState& state) {
+    auto parameters = network_.parameters();
+    bool fits = state.parameter_sizes.size() == parameters.size() && state.parameters.size() == parameters.size();
+    for (std::size_t p = 0; fits && p < parameters.size(); ++p) {
+      fits = state.parameter_sizes[p] == parameters[p].values.size() &&
+             state.parameters[p].size() == parameters[p].values.size();
+    }
+    if (!fits) throw CheckpointError("mahpo: the checkpoint belongs to another network (its parameter sizes differ)");
+    if (state.optimizer != (optimizer_.is_adam() ? 1u : 0u)) {
+      throw CheckpointError(fmt::format("mahpo: the checkpoint was written by {}, this trainer uses {}",
+                                        state.optimizer ? "Adam" : "SGD", optimizer_.is_adam() ? "Adam" : "SGD"));
+    }
+    if (state.dropout_draws.size() != network_.dropout_draws().size()) {
+      throw CheckpointError("mahpo: the checkpoint belongs to another network (its dense layers differ)");
+    }
+    std::optional<BatchOrder> order;
+    if (!state.order.empty()) {
+      for (const auto image : state.order) {
+        if (image >= state.train_images) throw CheckpointError("mahpo: the checkpoint's batch order is broken");
+      }
+      try {
+        order.emplace(state.order_stream, std::vector<std::size_t>(state.order.begin(), state.order.end()),
+                      state.order_cursor);
+      } catch (const std::invalid_argument& error) {
+        throw CheckpointError(error.what());
+      }
+    }
+    try {
+      optimizer_.restore(state.optimizer_steps, state.first, state.second);  // checks, then changes
+    } catch (const std::invalid_argument& error) {
+      throw CheckpointError(error.what());
+    }
+    // Nothing below throws: a state that does not fit leaves the trainer as it was.
+    for (std::size_t p = 0; p < parameters.size(); ++p)
+      std::copy(state.parameters[p].begin(), state.parameters[p].end(), parameters[p].values.begin());
+    network_.set_dropout_draws(state.dropout_draws);
+    order_ = std::move(order);
+    train_images_ = state.train_images;
+    fraction_ = state.fraction;
+    iterations_ = state.iterations;
+    images_seen_ = state.images_seen;
+    training_seconds_ = state.training_seconds;
+    evaluation_seconds_ = state.evaluation_seconds;
+    history_ = state.history;
+    window_loss_ = state.window_loss;
+    window_correct_ = state.window_correct;
+    window_seen_ = state.window_seen;
+    window_iterations_ = state.window_iterations;
+  }
+
+  // Iterations trained so far (all train() calls, and any restored state, together), and the history.
+  std::size_t iterations() const { return iterations_; }
+  const std::vector<HistoryPoint>& history() const { return history_; }
 
   // One training iteration on the images at `indices`: forward, loss, backward, update. Returns the
   // batch's mean loss; a non-finite loss leaves the weights untouched.
@@ -284,6 +425,28 @@ class Trainer {
   }
 
  private:
+  // The iteration the budget ends at, counted from the first training: the budget's iterations, or
+  // enough batches for its epochs (with this batch size for what is left when an earlier one differed).
+  std::size_t planned_total(const Budget& budget, std::size_t train_size, std::size_t batch) const {
+    if (iterations_ == 0) return planned_iterations(budget, train_size, batch, max_iterations);
+    if (budget.iterations > 0) return std::max(iterations_, budget.iterations);
+    if (!(std::isfinite(budget.epochs) && budget.epochs >= 0.0)) {
+      throw std::invalid_argument(
+          fmt::format("mahpo: the budget's epochs must be a finite number >= 0, got {}", budget.epochs));
+    }
+    const double images = budget.epochs * static_cast<double>(train_size);
+    const double wanted =
+        images_seen_ == iterations_ * batch
+            ? std::ceil(images / static_cast<double>(batch))
+            : static_cast<double>(iterations_) +
+                  std::ceil(std::max(0.0, images - static_cast<double>(images_seen_)) / static_cast<double>(batch));
+    if (wanted > max_iterations) {
+      throw std::invalid_argument(fmt::format(
+          "mahpo: the budget asks for {} iterations, more than the {} a trial may run", wanted, max_iterations));
+    }
+    return std::max(iterations_, static_cast<std::size_t>(wanted));
+  }
+
   void check_images(const data::ImageSet& images) const {
     const std::size_t pixels = images.size() ? images.rows() * images.columns() : 0;
     if (images.size() && pixels != network_.input_size()) {
@@ -343,6 +506,17 @@ class Trainer {
 
   TrainerOptions options_;
   Network network_;
+  Optimizer optimizer_;
+  // Where the training stands (what state() saves): the order, once a training started; iterations,
+  // images and seconds so far; the history; the running window of the next history point.
+  std::optional<BatchOrder> order_;
+  std::size_t train_images_ = 0;
+  double fraction_ = 1.0;
+  std::size_t iterations_ = 0, images_seen_ = 0;
+  double training_seconds_ = 0.0, evaluation_seconds_ = 0.0;
+  std::vector<HistoryPoint> history_;
+  double window_loss_ = 0.0;
+  std::size_t window_correct_ = 0, window_seen_ = 0, window_iterations_ = 0;
   std::vector<float> input_, logit_gradient_;
   std::vector<std::uint8_t> labels_;
   // Micro-batched steps: the summed parameter gradients, and the whole batch's logits and labels.
@@ -355,6 +529,6 @@ class Trainer {
   Normalization normalization_;  // the default until train() sees the training set
 };
 
-static_assert(TrainerBackend<Trainer>);
+static_assert(TrainerBackend<Trainer> && ResumableBackend<Trainer>);
 
 }  // namespace mahpo::train

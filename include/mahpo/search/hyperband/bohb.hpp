@@ -68,9 +68,17 @@ struct BohbOptions {
   double bandwidth_factor = 3.0;        // widens the good KDE's bandwidths when drawing candidates
   double min_bandwidth = 1e-3;          // floor of every bandwidth
   std::size_t min_points_in_model = 0;  // 0: dimension + 1; else at least dimension + 1
+  bool resume = true;                   // a promoted config continues its parent's training (as Hyperband's)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BohbOptions, min_budget, max_budget, eta, top_n_percent, num_samples,
-                                   random_fraction, bandwidth_factor, min_bandwidth, min_points_in_model)
+// As JSON (journal headers): "resume" only when true, as HyperbandOptions (old journals resume with false).
+inline void to_json(nlohmann::json& json, const BohbOptions& options) {
+  json = {{"min_budget", options.min_budget},       {"max_budget", options.max_budget},
+          {"eta", options.eta},                     {"top_n_percent", options.top_n_percent},
+          {"num_samples", options.num_samples},     {"random_fraction", options.random_fraction},
+          {"bandwidth_factor", options.bandwidth_factor}, {"min_bandwidth", options.min_bandwidth},
+          {"min_points_in_model", options.min_points_in_model}};
+  if (options.resume) json["resume"] = true;
+}
 
 namespace bohb::detail {
 
@@ -198,8 +206,14 @@ class Bohb {
     bool from_model = false;
     Config<S> config = slot.parent ? history_.entries()[*slot.parent].config : propose(from_model);
     model_based_.push_back(from_model);
-    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+    Trial<S> trial = history_.add(std::move(config), Budget{.epochs = slot.budget});
+    if (bohb_.resume) trial.resume_from = slot.parent;
+    return trial;
   }
+
+  // Trials whose training no promotion will continue any more (search::ContinuesTrials).
+  bool continues_trials() const { return bohb_.resume; }
+  std::vector<std::size_t> drop_states() { return scheduler_.take_dropped(); }
 
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);

@@ -7,7 +7,8 @@
 //   promoted one (and whose config it continues); runs several brackets at once when the current
 //   one waits for results (as HpBandSter runs several iterations in parallel); promotes the best
 //   n_{i+1} (= floor(n_i / eta) for an integer eta) of a rung once all the rung's trials are told. Everything it does
-//   depends only on the order of asks and tells, so it is deterministic.
+//   depends only on the order of asks and tells, so it is deterministic. It also says which trials
+//   no rung will continue any more (take_dropped), so that their saved training states can go.
 
 #include <algorithm>
 #include <cmath>
@@ -140,8 +141,10 @@ class Scheduler {
     if (found == open_.end()) throw std::logic_error(fmt::format("mahpo: bracket scheduler: trial {} told twice", id));
     Rung& rung = found->rungs[location.rung];
     rung.losses[location.index] = std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
+    if (location.rung > 0) dropped_.push_back(rung.parents[location.index]);  // this trial continued it
     if (++rung.told < rung.size) return;
     if (found->current + 1 == found->rungs.size()) {
+      dropped_.insert(dropped_.end(), rung.ids.begin(), rung.ids.end());
       open_.erase(found);
       return;
     }
@@ -152,7 +155,12 @@ class Scheduler {
                      [&](std::size_t a, std::size_t b) { return rung.losses[a] < rung.losses[b]; });
     Rung& next = found->rungs[++found->current];
     for (std::size_t k = 0; k < next.size; ++k) next.parents.push_back(rung.ids[order[k]]);
+    for (std::size_t k = next.size; k < rung.size; ++k) dropped_.push_back(rung.ids[order[k]]);
   }
+
+  // The trials no rung will continue any more, since the last call: not promoted, at the last rung,
+  // or continued by a promoted trial that has been told (their saved states may go).
+  std::vector<std::size_t> take_dropped() { return std::exchange(dropped_, {}); }
 
   // The budget level of an asked trial.
   std::size_t level(std::size_t id) const { return locations_.at(id).level; }
@@ -198,6 +206,7 @@ class Scheduler {
   std::vector<std::size_t> cycle_;
   std::vector<Bracket> open_;  // in the order they opened
   std::vector<Location> locations_;
+  std::vector<std::size_t> dropped_;
   std::size_t next_serial_ = 0;
 };
 

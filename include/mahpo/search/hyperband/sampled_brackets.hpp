@@ -33,8 +33,16 @@ struct HyperbandOptions {
   double min_budget = 1.0 / 9.0;  // epochs of the first rung of the most aggressive bracket
   double max_budget = 1.0;        // epochs of every bracket's last rung
   double eta = 3.0;               // keep 1/eta of a rung, give it eta times the budget; at least 2
+  // A promoted config continues its parent's training (Trial::resume_from; the budget counts from
+  // the training's start); false: it trains from scratch, as HpBandSter does.
+  bool resume = true;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HyperbandOptions, min_budget, max_budget, eta)
+// As JSON (journal headers): "resume" is written only when true, so that the journals of studies that
+// trained every promotion from scratch (before promotions could continue) still resume with resume false.
+inline void to_json(nlohmann::json& json, const HyperbandOptions& options) {
+  json = {{"min_budget", options.min_budget}, {"max_budget", options.max_budget}, {"eta", options.eta}};
+  if (options.resume) json["resume"] = true;
+}
 
 namespace hyperband {
 
@@ -92,8 +100,14 @@ class SampledBrackets {
     const Slot slot = scheduler_.ask(history_.asked());
     Config<S> config =
         slot.parent ? history_.entries()[*slot.parent].config : sampler_.template sample<S>(history_, scheduler_, rng_);
-    return history_.add(std::move(config), Budget{.epochs = slot.budget});
+    Trial<S> trial = history_.add(std::move(config), Budget{.epochs = slot.budget});
+    if (brackets_.resume) trial.resume_from = slot.parent;
+    return trial;
   }
+
+  // Trials whose training no promotion will continue any more (search::ContinuesTrials).
+  bool continues_trials() const { return brackets_.resume; }
+  std::vector<std::size_t> drop_states() { return scheduler_.take_dropped(); }
 
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);
