@@ -16261,16 +16261,15 @@ using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, t
                                  SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
                                  Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>>;
 
-// What population based training explores by default: for a topology, the parameters that leave the
-// weights' shapes alone (its training parameters and dropout rates), so that a copied state loads;
-// for a space, every parameter.
+// What population based training explores by default: for a topology, or the space of one (its names
+// qualified by layer), the parameters that leave the weights' shapes alone, its training parameters
+// (training.*) and dropout rates (*.dropout_rate), so that a copied state loads; for any other space
+// (none of those names), every parameter.
 template <typename T>
 std::vector<std::string> pbt_explore() {
   std::vector<std::string> names;
-  if constexpr (nn::Topology<T>) {
-    for (const auto name : nn::space_of_t<T>::names) {
-      if (name.starts_with("training.") || name.ends_with(".dropout_rate")) names.emplace_back(name);
-    }
+  for (const auto name : nn::space_of_t<T>::names) {
+    if (name.starts_with("training.") || name.ends_with(".dropout_rate")) names.emplace_back(name);
   }
   return names;
 }
@@ -16960,7 +16959,9 @@ struct StudyOptions {
   std::size_t trials = 0;         // stop asking after this many trials (0: no limit)
   double seconds = 0.0;           // ... or after this much wall-clock time, resumed runs included (0: no limit)
   double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit);
-                                  // an epoch on a fraction s of the training set counts as s
+                                  // an epoch on a fraction s of the training set counts as s; a trial
+                                  // that continues another counts its new epochs, a pruned one those
+                                  // it trained (when its metrics say "epochs_trained")
   std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
   bool resume = false;            // continue the journal at `journal` (refused when it is missing or does not match)
@@ -17088,7 +17089,7 @@ class Coordinator {
     record["elapsed"] = entry.ended;
     journal_.append(record);  // on disk before anyone hears of it
     searcher_.tell(id, result);
-    after_tell(id, result.status);
+    after_tell(id, result);
     entry.result = std::move(result);
     entry.finished = true;
     if (show_progress_) print_progress();
@@ -17152,8 +17153,20 @@ class Coordinator {
     return std::max(0.0, epochs);
   }
 
-  // After a tell (live or replayed): the pruner hears the end; states nothing will continue are freed.
-  void after_tell(std::size_t id, Status status) {
+  // After a tell (live or replayed): the pruner hears the end; states nothing will continue are freed;
+  // a pruned trial whose objective says the epochs it trained (metrics "epochs_trained", as
+  // LeNetObjective does) gives back to the epoch limit those it did not train.
+  void after_tell(std::size_t id, const Result& result) {
+    const Status status = result.status;
+    if (status == Status::pruned) {
+      const auto trained = result.metrics.find("epochs_trained");
+      if (trained != result.metrics.end() && trained->is_number()) {
+        const auto& entry = report_.trials[id];
+        const trial_type trial{id, entry.config, entry.budget, entry.resume_from};
+        const double unused = new_epochs(trial) - trained->get<double>() * entry.budget.fraction;
+        if (unused > 0.0) epochs_asked_ -= unused;
+      }
+    }
     if (options_.pruner) options_.pruner->finish(id, status);
     reports_.erase(id);
     if constexpr (search::ContinuesTrials<T>) {
@@ -17397,7 +17410,7 @@ class Coordinator {
     entry.ended = record.number("elapsed", 0.0);
     entry.worker = record.json.contains("worker") ? record.count("worker") : 0;
     searcher_.tell(id, entry.result);
-    after_tell(id, entry.result.status);
+    after_tell(id, entry.result);
   }
 
   T& searcher_;

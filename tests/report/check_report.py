@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The study report end to end: journals written by search_lenet with fixed seeds (two TPE studies
-and a random one on Branin, a Hyperband study on the LeNet quadratic), mahpo-report over them, then
+and a random one on Branin, a Hyperband and a PBT study on the LeNet quadratic: their trials continue
+others', so the best trial's schedule is drawn), mahpo-report over them, then
 the folder checked: the expected files, PNG signatures, the page's tables; then the page opened by
 headless Chromium: every picture loaded (the page marks <body data-images="ok">) and a screenshot
 of the expected size that is not blank. Exit 77 (ctest: skipped) only when chromium is missing, after
@@ -92,6 +93,9 @@ def main():
     fidelity = os.path.join(args.work, "hyperband.jsonl")
     run([args.search_lenet, "--searcher", "hyperband", "--problem", "lenet_quadratic", "--trials", "60", "--seed", "2",
          "--journal", fidelity])
+    population = os.path.join(args.work, "pbt.jsonl")
+    run([args.search_lenet, "--searcher", "pbt", "--problem", "lenet_quadratic", "--trials", "40", "--seed", "3",
+         "--journal", population])
 
     # Branin: 3 studies in 2 colours; the quadratic (multi-fidelity, paper_lenet's space) on its own.
     out = os.path.join(args.work, "report")
@@ -99,15 +103,24 @@ def main():
     check("mahpo-report: 3 studies" in printed, f"mahpo-report printed: {printed}")
     out_fidelity = os.path.join(args.work, "report-fidelity")
     run([args.report, fidelity, "--output", out_fidelity])
+    out_pbt = os.path.join(args.work, "report-pbt")
+    run([args.report, population, "--output", out_pbt])
 
     expected = ["index.html", "history.png", "history_time.png", "parallel-0.png", "parallel-1.png", "slice-0.png",
                 "slice-1.png", "importance.png", "plots.gp"]
     for name in expected:
         check(os.path.exists(os.path.join(out, name)), f"report/{name} is missing")
     check(not os.path.exists(os.path.join(out, "fidelity.png")), "report/fidelity.png drawn for single-budget studies")
-    for name in ["fidelity.png", "slice-5.png", "importance.png"]:
+    for name in ["fidelity.png", "slice-5.png", "importance.png", "schedule-0.png"]:
         check(os.path.exists(os.path.join(out_fidelity, name)), f"report-fidelity/{name} is missing")
-    for folder in (out, out_fidelity):
+    # Trials that continued others' (Hyperband's promotions, PBT): the best trial's schedule, drawn and listed.
+    check(os.path.exists(os.path.join(out_pbt, "schedule-0.png")), "report-pbt/schedule-0.png is missing")
+    with open(os.path.join(out_pbt, "index.html"), encoding="utf-8") as f:
+        pbt_page = f.read()
+    check("Schedule of the best trial" in pbt_page and pbt_page.count(" to ") >= 2,
+          "report-pbt/index.html: no schedule table of the best trial's lineage")
+    check(not os.path.exists(os.path.join(out, "schedule-0.png")), "report/schedule-0.png drawn for studies that continue nothing")
+    for folder in (out, out_fidelity, out_pbt):
         for name in os.listdir(folder):
             if name.endswith(".png"):
                 info = png_size_and_colors(os.path.join(folder, name))

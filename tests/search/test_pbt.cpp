@@ -9,6 +9,8 @@
 #include <mahpo/search/pbt.hpp>
 #include <mahpo/study/study.hpp>
 
+#include "../seeds.hpp"
+
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -78,10 +80,10 @@ TEST_CASE("pbt ends at least as well as its population trained without exploitin
   std::size_t better = 0;
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     CAPTURE(seed);
-    search::Pbt<Branin::space> pbt({.seed = seed}, {.population = 8, .explore = {"x1"}});
+    search::Pbt<Branin::space> pbt({.seed = mahpo::testing::seed(seed)}, {.population = 8, .explore = {"x1"}});
     const auto with = study::run_study(pbt, Trainable{}, {.trials = 80, .progress = study::Progress::never});
     // The same first members (the same seed draws them first), each trained 10 epochs.
-    search::Pbt<Branin::space> first({.seed = seed}, {.population = 8, .explore = {"x1"}});
+    search::Pbt<Branin::space> first({.seed = mahpo::testing::seed(seed)}, {.population = 8, .explore = {"x1"}});
     double alone = -1e300;
     for (std::size_t m = 0; m < 8; ++m) alone = std::max(alone, 10.0 * Trainable::gain(first.ask().config));
     CHECK(with.best()->result.value >= alone - 1e-9);
@@ -98,6 +100,8 @@ TEST_CASE("pbt refuses options it cannot run, the factory explores a topology's 
   CHECK_THROWS_AS(search::Pbt<S>({}, {.step_epochs = 0.0}), std::invalid_argument);
   const auto explored = search::pbt_explore<nn::paper_lenet>();
   CHECK(explored == std::vector<std::string>{"fc1.dropout_rate", "training.batch_size", "training.learning_rate"});
+  CHECK(search::pbt_explore<nn::paper_lenet::space>() == explored);  // the space of a topology: the same
+  CHECK(search::pbt_explore<S>().empty());                           // any other space: every parameter
   auto chosen = search::make_searcher<nn::paper_lenet>("pbt", {.search = {.budget = {.epochs = 0.5}}});
   CHECK(std::get<search::Pbt<nn::paper_lenet::space>>(chosen).pbt_options().step_epochs == 0.5);
 }

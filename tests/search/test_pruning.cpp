@@ -3,6 +3,8 @@
 // the middle of a trial), and Hyperband continuing its promoted configs.
 #include <catch2/catch.hpp>
 
+#include "journal_helpers.hpp"
+
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/hyperband/bohb.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
@@ -28,20 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-  const auto directory = fs::temp_directory_path() / fmt::format("mahpo_pruning_{}_{}", name, ::getpid());
-  fs::remove_all(directory);
-  fs::create_directories(directory);
-  return directory;
-}
-
-std::vector<nlohmann::json> events(const fs::path& journal, const std::string& kind) {
-  std::vector<nlohmann::json> found;
-  for (const auto& record : study::read_journal(journal).records) {
-    if (record.json.value("event", "") == kind) found.push_back(record.json);
-  }
-  return found;
-}
+fs::path scratch(const std::string& name) { return mahpo::testing::scratch("pruning", name); }
+using mahpo::testing::events;
 
 // A learning curve over Branin's space (minimized): Branin's value plus a gap that closes with the
 // steps (an epoch each; the budget's epochs are the steps of a full trial). It reports each step,
@@ -68,6 +58,7 @@ struct Curve {
       const double value = at(config, step);
       result.intermediate.push_back(value);
       result.value = value;
+      result.metrics["epochs_trained"] = step - start;
       if (context.report(step, value)) {
         result.status = Status::pruned;
         return result;
@@ -205,6 +196,15 @@ TEST_CASE("a study with a pruner stops trials early, tells them pruned and journ
   CHECK(events(journal, "study").front().at("pruner").at("name") == "median");
   // Nothing kept: random search continues no trial, and every trial is told.
   CHECK((!fs::exists(journal.string() + ".states") || fs::is_empty(journal.string() + ".states")));
+
+  // Under an epoch limit a pruned trial counts the epochs it trained: more trials in the same epochs.
+  const Curve limited;
+  search::Random<Branin::space> again_random({.seed = 3, .goal = Goal::minimize, .budget = {.epochs = 9.0}});
+  const auto within = study::run_study(
+      again_random, limited,
+      {.epochs = 90.0, .progress = study::Progress::never, .pruner = std::make_shared<study::MedianPruner>()});
+  CHECK(within.trials.size() > 12);
+  CHECK(limited.trained->load() < 90 + 9);
 
   // Resumed with another pruner: refused.
   search::Random<Branin::space> again({.seed = 3, .goal = Goal::minimize, .budget = {.epochs = 9.0}});

@@ -2,6 +2,8 @@
 // the report and its CSV.
 #include <catch2/catch.hpp>
 
+#include "journal_helpers.hpp"
+
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/study/study.hpp>
@@ -27,20 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-  const auto directory = fs::temp_directory_path() / fmt::format("mahpo_study_{}_{}", name, ::getpid());
-  fs::remove_all(directory);
-  fs::create_directories(directory);
-  return directory;
-}
-
-std::vector<nlohmann::json> events(const fs::path& journal, const std::string& kind) {
-  std::vector<nlohmann::json> found;
-  for (const auto& record : study::read_journal(journal).records) {
-    if (record.json.value("event", "") == kind) found.push_back(record.json);
-  }
-  return found;
-}
+fs::path scratch(const std::string& name) { return mahpo::testing::scratch("study", name); }
+using mahpo::testing::events;
 
 // Branin, slowed down, writing the id of every evaluation it starts to a log (one line each).
 struct LoggedBranin {

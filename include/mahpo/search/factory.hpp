@@ -61,16 +61,15 @@ using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, t
                                  SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
                                  Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>>;
 
-// What population based training explores by default: for a topology, the parameters that leave the
-// weights' shapes alone (its training parameters and dropout rates), so that a copied state loads;
-// for a space, every parameter.
+// What population based training explores by default: for a topology, or the space of one (its names
+// qualified by layer), the parameters that leave the weights' shapes alone, its training parameters
+// (training.*) and dropout rates (*.dropout_rate), so that a copied state loads; for any other space
+// (none of those names), every parameter.
 template <typename T>
 std::vector<std::string> pbt_explore() {
   std::vector<std::string> names;
-  if constexpr (nn::Topology<T>) {
-    for (const auto name : nn::space_of_t<T>::names) {
-      if (name.starts_with("training.") || name.ends_with(".dropout_rate")) names.emplace_back(name);
-    }
+  for (const auto name : nn::space_of_t<T>::names) {
+    if (name.starts_with("training.") || name.ends_with(".dropout_rate")) names.emplace_back(name);
   }
   return names;
 }

@@ -65,7 +65,9 @@ struct StudyOptions {
   std::size_t trials = 0;         // stop asking after this many trials (0: no limit)
   double seconds = 0.0;           // ... or after this much wall-clock time, resumed runs included (0: no limit)
   double epochs = 0.0;            // ... or once the asked budgets sum to this many epochs (0: no limit);
-                                  // an epoch on a fraction s of the training set counts as s
+                                  // an epoch on a fraction s of the training set counts as s; a trial
+                                  // that continues another counts its new epochs, a pruned one those
+                                  // it trained (when its metrics say "epochs_trained")
   std::size_t workers = 1;        // trials evaluated at once, one thread each
   std::filesystem::path journal;  // empty: no journal
   bool resume = false;            // continue the journal at `journal` (refused when it is missing or does not match)
@@ -193,7 +195,7 @@ class Coordinator {
     record["elapsed"] = entry.ended;
     journal_.append(record);  // on disk before anyone hears of it
     searcher_.tell(id, result);
-    after_tell(id, result.status);
+    after_tell(id, result);
     entry.result = std::move(result);
     entry.finished = true;
     if (show_progress_) print_progress();
@@ -257,8 +259,20 @@ class Coordinator {
     return std::max(0.0, epochs);
   }
 
-  // After a tell (live or replayed): the pruner hears the end; states nothing will continue are freed.
-  void after_tell(std::size_t id, Status status) {
+  // After a tell (live or replayed): the pruner hears the end; states nothing will continue are freed;
+  // a pruned trial whose objective says the epochs it trained (metrics "epochs_trained", as
+  // LeNetObjective does) gives back to the epoch limit those it did not train.
+  void after_tell(std::size_t id, const Result& result) {
+    const Status status = result.status;
+    if (status == Status::pruned) {
+      const auto trained = result.metrics.find("epochs_trained");
+      if (trained != result.metrics.end() && trained->is_number()) {
+        const auto& entry = report_.trials[id];
+        const trial_type trial{id, entry.config, entry.budget, entry.resume_from};
+        const double unused = new_epochs(trial) - trained->get<double>() * entry.budget.fraction;
+        if (unused > 0.0) epochs_asked_ -= unused;
+      }
+    }
     if (options_.pruner) options_.pruner->finish(id, status);
     reports_.erase(id);
     if constexpr (search::ContinuesTrials<T>) {
@@ -502,7 +516,7 @@ class Coordinator {
     entry.ended = record.number("elapsed", 0.0);
     entry.worker = record.json.contains("worker") ? record.count("worker") : 0;
     searcher_.tell(id, entry.result);
-    after_tell(id, entry.result.status);
+    after_tell(id, entry.result);
   }
 
   T& searcher_;
