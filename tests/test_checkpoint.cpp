@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "recording_context.hpp"
 #include "synthetic.hpp"
 
 using namespace mahpo;
@@ -49,19 +50,7 @@ std::vector<std::vector<float>> weights(Trainer& trainer) {
   return all;
 }
 
-// A context that keeps the last state and every report, and stops at `stop_at` (0: never).
-struct Recorder : TrialContext {
-  std::string state, resume;
-  std::vector<std::pair<std::size_t, double>> reports;
-  std::size_t stop_at = 0;
-  bool report(std::size_t step, double value) override {
-    reports.emplace_back(step, value);
-    return stop_at != 0 && step >= stop_at;
-  }
-  std::string resume_state() override { return resume; }
-  bool wants_state() const override { return true; }
-  void save_state(std::string bytes) override { state = std::move(bytes); }
-};
+using Recorder = mahpo::testing::RecordingContext;
 }  // namespace
 
 TEST_CASE("checkpoint: 1 epoch, saved and resumed to 3, gives the weights of 3 epochs straight") {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "../recording_context.hpp"
+
 using namespace mahpo;
 using problems::LearningCurves;
 namespace fs = std::filesystem;
@@ -26,18 +28,7 @@ const std::string header =
     "conv1.conv_size,conv2.conv_size,fc1.hidden_size,fc1.dropout_rate,training.batch_size,training.learning_rate,"
     "status,seconds_per_epoch,epoch_1,epoch_2,epoch_3\n";
 
-struct Recorder : TrialContext {
-  std::vector<std::pair<std::size_t, double>> reports;
-  std::string state, resume;
-  std::size_t stop_at = 0;
-  bool report(std::size_t step, double value) override {
-    reports.emplace_back(step, value);
-    return stop_at != 0 && step >= stop_at;
-  }
-  std::string resume_state() override { return resume; }
-  bool wants_state() const override { return true; }
-  void save_state(std::string bytes) override { state = std::move(bytes); }
-};
+using Recorder = mahpo::testing::RecordingContext;
 
 }  // namespace
 
