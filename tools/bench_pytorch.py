@@ -2,13 +2,15 @@
 """PyTorch's rate on mahpo's benchmark networks: the peer that bench/bench_vs_pytorch runs beside.
 
 Prints one JSON object per (network, batch, mode) line: images per second, the median of
---repetitions timed runs of --seconds each. The networks are the same as mahpo's:
+--repetitions timed runs of --seconds each, and the minor page faults per image over those runs (the
+mark of PyTorch's slow mode: glibc's malloc giving the step's buffers back to the kernel). The networks are the same as mahpo's:
 classic_lenet5 (conv 5x5x6 valid, pool 2, conv 5x5x16, pool 2, dense 120, dense 84, output 10) and
 paper_lenet's largest config (conv 7x7x6, pool 2, conv 7x7x16, pool 2, dense 1024 with dropout,
 output 10); ReLU after every convolution and hidden dense layer; SGD with momentum 0.9.
 """
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -57,14 +59,17 @@ def rate(model, batch, training, seconds, repetitions):
 
     for _ in range(20):
         step()
-    rates = []
+    rates, timed = [], 0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(repetitions):
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             step()
             count += 1
         rates.append(count * batch / (time.perf_counter() - start))
-    return statistics.median(rates)
+        timed += count * batch
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return statistics.median(rates), faults / timed
 
 
 def main():
@@ -81,9 +86,10 @@ def main():
     for name, build in networks.items():
         for batch in (int(b) for b in args.batches.split(",")):
             for mode in ("train", "evaluate"):
-                value = rate(build(), batch, mode == "train", args.seconds, args.repetitions)
+                value, faults = rate(build(), batch, mode == "train", args.seconds, args.repetitions)
                 print(json.dumps({"framework": "pytorch", "network": name, "batch": batch, "mode": mode,
                                   "threads": args.threads, "images_per_second": round(value, 1),
+                                  "minor_faults_per_image": round(faults, 3),
                                   "version": torch.__version__}), flush=True)
 
 
