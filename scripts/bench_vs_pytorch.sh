@@ -57,7 +57,7 @@ for r in range(1, rounds + 1):
         for line in open(f"{scratch}/pytorch.{r}.{p}.jsonl"):
             x = json.loads(line)
             pytorch.setdefault((x["network"], x["batch"], x["mode"]), []).append(x["images_per_second"])
-            faults.setdefault((x["network"], x["batch"], x["mode"]), []).append(x.get("minor_faults_per_image", 0))
+            faults.setdefault((x["network"], x["batch"], x["mode"]), []).append(x["minor_faults_per_image"])
             version = x["version"]
     for b in json.load(open(f"{scratch}/mahpo.{r}.json"))["benchmarks"]:
         mode, network, batch = b["run_name"].split("/")[:3]
@@ -67,16 +67,10 @@ for r in range(1, rounds + 1):
 
 def modes(rates, page_faults):
     """(slow, fast): the fast mode is the processes that fault at most 0.5 pages an image (the slow
-    one faults 16-19; a process that changes mode while measured falls between); with no page-fault
-    counts, the rates split at their largest gap when it exceeds 30 %."""
-    if any(page_faults):
-        fast = sorted(r for r, f in zip(rates, page_faults) if f <= 0.5)
-        slow = sorted(r for r, f in zip(rates, page_faults) if f > 0.5)
-        return (slow, fast) if fast else ([], sorted(rates))
-    ordered = sorted(rates)
-    gaps = [(ordered[i + 1] / ordered[i], i) for i in range(len(ordered) - 1)]
-    ratio, at = max(gaps, default=(1.0, -1))
-    return (ordered[:at + 1], ordered[at + 1:]) if ratio > 1.3 else ([], ordered)
+    one faults 16-19; a process that changes mode while measured falls between)."""
+    fast = sorted(r for r, f in zip(rates, page_faults) if f <= 0.5)
+    slow = sorted(r for r, f in zip(rates, page_faults) if f > 0.5)
+    return (slow, fast) if fast else ([], sorted(rates))
 
 
 print(f"PyTorch {version} (malloc: {malloc}), {processes} processes x {rounds} rounds; mahpo kernels: {isa}")
@@ -95,7 +89,7 @@ for key in sorted(pytorch, key=lambda k: (k[0], k[2] != "train", k[1])):
     print(f"{key[0]:<22}{key[1]:>6}  {key[2]:<9}{statistics.median(fast):>13,.0f}{slow_text:>15}{ours:>9,.0f}"
           f"{ours / statistics.median(fast):>8.2f}x{ours / statistics.median(pytorch[key]):>7.2f}x")
 print("fast: the median of the processes that fault <= 0.5 pages an image (all of them when none "
-      "faults more); slow: the others; mahpo: the median of its rounds")
+      "does); slow: the others; mahpo: the median of its rounds")
 for network in sorted({k[0] for k in mahpo}):
     for batch in (32, 256):
         t, e = mahpo.get((network, batch, "train")), mahpo.get((network, batch, "evaluate"))
