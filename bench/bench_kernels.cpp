@@ -13,7 +13,9 @@
 #include <libxsmm.h>
 #endif
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -121,6 +123,83 @@ const int registered = [] {
   }
   return 0;
 }();
+
+// The core's FP32 peak, measured (issue 40): `ghz` is the clock the benchmark ran at (a chain of 40
+// dependent integer additions per loop, one cycle each); `peak_gflops` is the arithmetic peak at that
+// clock: 2 FMA units x 16 lanes (AVX-512; 8 under AVX2) x 2 operations (a multiply and an add) per
+// cycle; `fma_gflops` is what 16 independent chains of vfmadd231ps reach (the peak, if the core has
+// the two FMA units and runs 512-bit ones at full rate). A product's `gflops` divided by either says
+// how close to the core's limit it runs.
+#if defined(__x86_64__)
+double clock_ghz() {
+  constexpr std::uint64_t loops = 20'000'000;
+  std::uint64_t counter = loops, value = 0;
+  const auto start = std::chrono::steady_clock::now();
+  asm volatile(
+      "1:\n"
+      ".rept 40\n"
+      "add $1, %1\n"
+      ".endr\n"
+      "dec %0\n"
+      "jnz 1b\n"
+      : "+r"(counter), "+r"(value)
+      :
+      : "cc");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return 40.0 * static_cast<double>(loops) / seconds / 1e9;
+}
+
+// Rounds of 16 independent FMAs on zero registers (no denormals, no dependence between rounds' chains
+// but their own); returns the operations per second.
+template <bool Wide>
+[[gnu::target("avx512f,avx2,fma")]] double fma_rate(std::uint64_t rounds) {
+  const auto start = std::chrono::steady_clock::now();
+#define MAHPO_FMA(r) "vfmadd231ps %%zmm16, %%zmm17, %%zmm" #r "\n"
+#define MAHPO_FMA_Y(r) "vfmadd231ps %%ymm14, %%ymm15, %%ymm" #r "\n"
+  if constexpr (Wide) {
+    asm volatile(
+        "vxorps %%zmm16, %%zmm16, %%zmm16\n vxorps %%zmm17, %%zmm17, %%zmm17\n"
+        "1:\n" MAHPO_FMA(0) MAHPO_FMA(1) MAHPO_FMA(2) MAHPO_FMA(3) MAHPO_FMA(4) MAHPO_FMA(5) MAHPO_FMA(6) MAHPO_FMA(7)
+            MAHPO_FMA(8) MAHPO_FMA(9) MAHPO_FMA(10) MAHPO_FMA(11) MAHPO_FMA(12) MAHPO_FMA(13) MAHPO_FMA(14)
+                MAHPO_FMA(15) "dec %0\n jnz 1b\n"
+        : "+r"(rounds)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+          "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "cc");
+  } else {
+    asm volatile(
+        "vxorps %%ymm14, %%ymm14, %%ymm14\n vxorps %%ymm15, %%ymm15, %%ymm15\n"
+        "1:\n" MAHPO_FMA_Y(0) MAHPO_FMA_Y(1) MAHPO_FMA_Y(2) MAHPO_FMA_Y(3) MAHPO_FMA_Y(4) MAHPO_FMA_Y(5) MAHPO_FMA_Y(6)
+            MAHPO_FMA_Y(7) MAHPO_FMA_Y(8) MAHPO_FMA_Y(9) MAHPO_FMA_Y(10) MAHPO_FMA_Y(11) MAHPO_FMA_Y(12)
+                MAHPO_FMA_Y(13) "dec %0\n jnz 1b\n"
+        : "+r"(rounds)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+          "xmm13", "xmm14", "xmm15", "cc");
+  }
+#undef MAHPO_FMA
+#undef MAHPO_FMA_Y
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void core_peak(benchmark::State& state) {
+  const bool wide = __builtin_cpu_supports("avx512f");
+  if (!__builtin_cpu_supports("fma")) return state.SkipWithError("the CPU has no FMA");
+  constexpr std::uint64_t rounds = 10'000'000;
+  const int chains = wide ? 16 : 14, lanes = wide ? 16 : 8;
+  double ghz = 0.0, seconds = 0.0;
+  for (auto _ : state) {
+    ghz += clock_ghz();
+    seconds += wide ? fma_rate<true>(rounds) : fma_rate<false>(rounds);
+  }
+  const auto runs = static_cast<double>(state.iterations());
+  state.counters["ghz"] = ghz / runs;
+  state.counters["peak_gflops"] = ghz / runs * 2 * lanes * 2;
+  state.counters["fma_gflops"] = 2.0 * lanes * chains * static_cast<double>(rounds) * runs / seconds / 1e9;
+  state.SetLabel(wide ? "avx512: 2 FMA x 16 lanes x 2" : "avx2: 2 FMA x 8 lanes x 2");
+}
+BENCHMARK(core_peak)->Unit(benchmark::kMillisecond);
+#endif
 
 }  // namespace
 

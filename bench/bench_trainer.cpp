@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <numeric>
@@ -129,6 +130,64 @@ void trials_side_by_side(benchmark::State& state) {
 BENCHMARK(trials_side_by_side)
     ->ArgNames({"batch", "trials"})
     ->ArgsProduct({{32, 256}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Whole trials, as a search sees them (issue 40): paper_lenet's default config on MNIST for half an
+// epoch through LeNetObjective: the trainer's set-up, training, validation, test and the trial's
+// metrics. Each iteration runs one trial per worker, each worker on its own thread; the rate is
+// trials per minute, and the shares split the first worker's wall time into training (the steps),
+// evaluation (validation and test passes, with accuracy, kappa and confusion) and the rest (building
+// the trainer and the network, fitting the normalization, the batch order, the metrics). `test:0`
+// leaves the test set out (TrainerOptions::evaluate_test): the difference is the test's part. Skipped
+// when MNIST is not installed (scripts/setup.sh).
+std::shared_ptr<const data::Dataset> mnist() {
+  static const std::shared_ptr<const data::Dataset> dataset = []() -> std::shared_ptr<const data::Dataset> {
+    try {
+      return std::make_shared<const data::Dataset>(data::load_dataset("mnist"));
+    } catch (const data::DataError&) {
+      return nullptr;
+    }
+  }();
+  return dataset;
+}
+
+void whole_trials(benchmark::State& state) {
+  const auto workers = static_cast<std::size_t>(state.range(0));
+  const bool test = state.range(1) != 0;
+  const auto dataset = mnist();
+  if (!dataset) return state.SkipWithError("MNIST is not installed: run scripts/setup.sh");
+  const train::LeNetObjective<nn::paper_lenet> objective(dataset, train::TrainerOptions{.evaluate_test = test});
+  const nn::paper_lenet::config_type config;  // the space's default config
+  const Budget budget{.epochs = 0.5};
+  double elapsed = 0.0, wall = 0.0, training = 0.0, evaluation = 0.0;
+  const auto since = [](auto start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> others;
+    for (std::size_t w = 1; w < workers; ++w) others.emplace_back([&] { objective(config, budget); });
+    const Result result = objective(config, budget);
+    wall += since(start);
+    for (auto& other : others) other.join();
+    elapsed += since(start);
+    if (result.status != Status::ok) return state.SkipWithError(result.message.c_str());
+    training += result.metrics.at("training_seconds").get<double>();
+    evaluation += result.metrics.at("evaluation_seconds").get<double>();
+  }
+  state.counters["trials_per_minute"] = 60.0 * static_cast<double>(state.iterations() * workers) / elapsed;
+  state.counters["training_share"] = training / wall;
+  state.counters["evaluation_share"] = evaluation / wall;
+  state.counters["other_share"] = 1.0 - (training + evaluation) / wall;
+}
+
+BENCHMARK(whole_trials)
+    ->ArgNames({"workers", "test"})
+    ->Args({1, 1})
+    ->Args({2, 1})
+    ->Args({1, 0})
+    ->MinTime(3.0)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

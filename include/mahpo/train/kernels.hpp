@@ -280,45 +280,70 @@ template <int Width, int RowsA, int RowsB>
   for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
 }
 
-// Copies (or adds) `count` floats in vectors of Width, then of 4 (up to three of them after vectors
-// of 16: a loop, not one step, or AVX-512 dropped up to 8 floats), then up to 3 one at a time (no
-// loop, so the compiler does not turn the tail into a call to memcpy).
+// Copies (or adds) `count` floats. A copy moves whole vectors, the last one overlapping the one
+// before; a row shorter than a vector (a LeNet's 10- or 14-float rows under AVX-512) goes as two
+// overlapping vectors of 8 or of 4. An addition cannot overlap: vectors of Width, then at most one
+// of 8 and one of 4, then up to 3 floats one at a time. No loop over short pieces, so the compiler
+// does not turn a tail into a call to memcpy (measured: 8 % of a training step when it did).
+// Rows of up to 4 vectors go as straight code: the compiler turns a copy loop into a call to memmove
+// (measured: 4 % of a training step for LeNet's 24-float rows).
+template <typename V>
+[[gnu::always_inline]] inline void copy_vector(const float* __restrict source, float* __restrict target) {
+  V v;
+  load(v, source);
+  store(target, v);
+}
+
+template <typename V>
+[[gnu::always_inline]] inline void copy_overlapping(const float* __restrict source, std::size_t count,
+                                                    float* __restrict target) {
+  constexpr std::size_t width = sizeof(V) / sizeof(float);
+  if (count > 4 * width) {
+    std::size_t i = 0;
+    for (; i + width < count; i += width) copy_vector<V>(source + i, target + i);
+  } else {
+    copy_vector<V>(source, target);
+    if (count > 2 * width) copy_vector<V>(source + width, target + width);
+    if (count > 3 * width) copy_vector<V>(source + 2 * width, target + 2 * width);
+  }
+  copy_vector<V>(source + count - width, target + count - width);
+}
+
+template <typename V>
+[[gnu::always_inline]] inline void add_vector(const float* __restrict source, float* __restrict target) {
+  V v, old;
+  load(v, source);
+  load(old, target);
+  v += old;
+  store(target, v);
+}
+
 template <int Width, bool Add>
 [[gnu::always_inline]] inline void move_row(const float* __restrict source, std::size_t count,
                                             float* __restrict target) {
-  using V = vector<Width>;
-  std::size_t i = 0;
   if constexpr (!Add) {
-    if (count >= Width) {  // whole vectors, the last one overlapping the one before
-      for (; i + Width < count; i += Width) {
-        V v;
-        load(v, source + i);
-        store(target + i, v);
-      }
-      V v;
-      load(v, source + count - Width);
-      store(target + count - Width, v);
-      return;
+    if (count >= Width) return copy_overlapping<vector<Width>>(source, count, target);
+    if constexpr (Width > 8) {
+      if (count >= 8) return copy_overlapping<vector<8>>(source, count, target);
+    }
+    if constexpr (Width > 4) {
+      if (count >= 4) return copy_overlapping<vector<4>>(source, count, target);
     }
   }
-  for (; i + Width <= count; i += Width) {
-    V v, old;
-    load(v, source + i);
-    if constexpr (Add) {
-      load(old, target + i);
-      v += old;
-    }
-    store(target + i, v);
-  }
-  if constexpr (Width > 4) {
-    for (; i + 4 <= count; i += 4) {
-      vector<4> v, old;
-      load(v, source + i);
-      if constexpr (Add) {
-        load(old, target + i);
-        v += old;
+  std::size_t i = 0;
+  if constexpr (Add) {
+    for (; i + Width <= count; i += Width) add_vector<vector<Width>>(source + i, target + i);
+    if constexpr (Width > 8) {
+      if (i + 8 <= count) {
+        add_vector<vector<8>>(source + i, target + i);
+        i += 8;
       }
-      store(target + i, v);
+    }
+    if constexpr (Width > 4) {
+      if (i + 4 <= count) {
+        add_vector<vector<4>>(source + i, target + i);
+        i += 4;
+      }
     }
   }
   switch (count - i) {
@@ -347,18 +372,64 @@ struct ConvGeometry {
 
 namespace detail {
 
+// Whether the convolution reads no zeros: no padding, and the output as large as the kernel allows.
+inline bool is_valid(const ConvGeometry& g) {
+  return g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
+}
+
 // For the images [first, last): columns[(c, ky, kx)][(n - first, y, x)] = input[c][n][y + ky - pad][x + kx - pad]
 // (0 outside the map) when Adjoint is false; when it is true, the adjoint:
 // input[c][n][y + ky - pad][x + kx - pad] += columns[(c, ky, kx)][(n - first, y, x)]. The rows of
 // `columns` are `ld` floats apart.
+// The images [first, last) of `input`, each map copied into the middle of a zero map of the padded
+// size: returns the geometry of a valid convolution over `maps` (CNHW, last - first images).
+template <int Width>
+[[gnu::always_inline]] inline ConvGeometry pad_maps(const ConvGeometry& g, const float* input, std::size_t first,
+                                                    std::size_t last, float* maps) {
+  const ConvGeometry padded{g.channels, last - first,   g.out_height + g.kernel - 1, g.out_width + g.kernel - 1,
+                            g.kernel,   0,              g.out_height,                g.out_width};
+  // The map's columns land at [pad, pad + width) of each padded row, cut at the padded width.
+  const std::size_t x_last = std::min(padded.width, g.pad + g.width);
+  const std::size_t span = x_last > g.pad ? x_last - g.pad : 0;
+  const std::size_t size = padded.channels * padded.batch * padded.height * padded.width;
+  const vector<Width> zero{};
+  std::size_t i = 0;
+  for (; i + Width <= size; i += Width) store(maps + i, zero);
+  for (; i < size; ++i) maps[i] = 0.0f;
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t n = first; n < last; ++n) {
+      const float* map = input + (c * g.batch + n) * g.height * g.width;
+      float* out = maps + (c * padded.batch + n - first) * padded.height * padded.width + g.pad;
+      for (std::size_t y = g.pad; y < padded.height && y - g.pad < g.height; ++y) {
+        if (span > 0) move_row<Width, false>(map + (y - g.pad) * g.width, span, out + y * padded.width);
+      }
+    }
+  }
+  return padded;
+}
+
+// A padded convolution (not its adjoint) with `maps` given first copies the group's maps into
+// padded maps there: a map per image and channel, against a zero fill and a branch per row of each
+// of the k x k column rows. (Only 'same' convolutions pad; the benchmark networks are valid ones, so
+// this path's speed is not in bench_trainer's figures; its results are in the kernel tests.)
 template <int Width, bool Adjoint>
 [[gnu::always_inline]] inline void im2col(const ConvGeometry& geometry, const float* input_in, float* input_out,
                                           std::size_t first, std::size_t last, const float* columns_in,
-                                          float* columns_out, std::size_t ld) {
-  const ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
+                                          float* columns_out, std::size_t ld, float* maps = nullptr) {
+  ConvGeometry g = geometry;  // a copy: stores through the float pointers cannot change it
+  if (!Adjoint && maps != nullptr && !is_valid(g)) {
+    g = pad_maps<Width>(geometry, input_in, first, last, maps);
+    input_in = maps;
+    last -= first;
+    first = 0;
+  }
   const std::size_t plane = g.out_height * g.out_width;
-  const bool valid = g.pad == 0 && g.out_height + g.kernel == g.height + 1 && g.out_width + g.kernel == g.width + 1;
-  if (valid) {  // no padding: every span is a whole output row; one source row serves all k offsets
+  // A valid copy (no padding: every span is a whole output row) reads each source row once for all k
+  // offsets. The adjoint never goes that way: it would add the k shifted rows into one row one after
+  // the other, each vector load overlapping the store just before it, and a load that a store only
+  // partly covers waits for the store to retire (measured: a fifth of a training step). Below, the k
+  // offsets are k passes over the group, so the rows added in a row are far apart.
+  if (!Adjoint && is_valid(g)) {
     for (std::size_t c = 0; c < g.channels; ++c) {
       for (std::size_t ky = 0; ky < g.kernel; ++ky) {
         const std::size_t row = (c * g.kernel + ky) * g.kernel * ld;
@@ -412,7 +483,9 @@ template <int Width, bool Adjoint>
 }
 
 // The entry points, one per ISA. Tiles of C (rows x vectors): AVX-512 has 32 vector registers, 8 x 2
-// accumulators (not measured: no AVX-512 machine yet); AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
+// accumulators (measured on a Zen 5 against 6 x 4 for at most 6 rows and 8 x 3 otherwise, with 6 x 4
+// and 8 x 3 dot products: training 3-5 % slower; 6 x 4 alone for at most 6 rows: within noise);
+// AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
 // against 6 x 2, 4 x 3 and 5 x 2 on the trainer: 403 k, 411 k, 409 k, 430 k instructions per image,
 // and the fastest steps), SSE2 6 x 2. Dot products: 4 x 4 (AVX-512) and 3 x 4.
 #if defined(__x86_64__) || defined(__i386__)
@@ -431,15 +504,15 @@ template <int Width, bool Adjoint>
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
     const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
-    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
-  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+    const float* columns_in, float* columns_out, std::size_t ld, float* maps) {
+  if (input_out) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 [[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
                                                     std::size_t first, std::size_t last, const float* columns_in,
-                                                    float* columns_out, std::size_t ld, bool adjoint) {
-  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+                                                    float* columns_out, std::size_t ld, float* maps) {
+  if (input_out) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
     std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
@@ -459,9 +532,9 @@ inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const flo
   multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, bool adjoint) {
-  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
-  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, float* maps) {
+  if (input_out) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+  im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                                      const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
@@ -476,7 +549,7 @@ inline float* scratch(std::vector<float>& buffer, std::size_t size) {
   if (buffer.size() < size) buffer.resize(size);
   return buffer.data();
 }
-inline thread_local std::vector<float> panel_buffer, transpose_buffer;
+inline thread_local std::vector<float> panel_buffer, transpose_buffer, padded_buffer;
 }  // namespace detail
 
 // C (M x N) (+)= A * B with A(i, k) = a[i * a_row + k * a_column] and B row-major with row stride ldb.
@@ -498,18 +571,24 @@ inline void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a
 }
 
 // im2col for the images [first, last) of `input` (CNHW): `columns` is (C k k) x ((last - first) Ho Wo),
-// its rows `ld` floats apart (at least (last - first) Ho Wo).
+// its rows `ld` floats apart (at least (last - first) Ho Wo). A padded convolution goes through
+// padded copies of the group's maps (detail::pad_maps).
 inline void im2col(const ConvGeometry& g, const float* input, std::size_t first, std::size_t last, float* columns,
                    std::size_t ld) {
+  float* maps = nullptr;
+  if (!detail::is_valid(g)) {
+    const std::size_t padded = (g.out_height + g.kernel - 1) * (g.out_width + g.kernel - 1);
+    maps = detail::scratch(detail::padded_buffer, g.channels * (last - first) * padded);
+  }
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
-      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false);
+      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, maps);
     case Isa::avx2:
-      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false);
+      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, maps);
 #endif
     default:
-      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false);
+      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, maps);
   }
 }
 
@@ -519,12 +598,12 @@ inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, 
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
-      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
     case Isa::avx2:
-      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
 #endif
     default:
-      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true);
+      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
   }
 }
 
@@ -538,9 +617,18 @@ inline void multiply_transposed(std::size_t m, std::size_t n, std::size_t k, con
                                 const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
   if (m == 0 || n == 0) return;
   if (!prefer_dot_products(m, k)) {
+    // In 16 x 16 blocks: the 16 rows read and the 16 rows written stay in the L1 cache (a whole
+    // row of B at a time wrote K rows of the copy, 120 for a LeNet's first dense layer).
     float* transposed = detail::scratch(detail::transpose_buffer, k * n);
-    for (std::size_t j = 0; j < n; ++j) {
-      for (std::size_t t = 0; t < k; ++t) transposed[t * n + j] = b[j * ldb + t];
+    constexpr std::size_t block = 16;
+    for (std::size_t j0 = 0; j0 < n; j0 += block) {
+      const std::size_t j1 = std::min(n, j0 + block);
+      for (std::size_t t0 = 0; t0 < k; t0 += block) {
+        const std::size_t t1 = std::min(k, t0 + block);
+        for (std::size_t j = j0; j < j1; ++j) {
+          for (std::size_t t = t0; t < t1; ++t) transposed[t * n + j] = b[j * ldb + t];
+        }
+      }
     }
     return multiply(m, n, k, a, lda, 1, transposed, n, c, ldc, accumulate);
   }
