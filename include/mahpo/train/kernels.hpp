@@ -484,7 +484,7 @@ template <int Width, bool Adjoint>
 
 // The entry points, one per ISA. Tiles of C (rows x vectors): AVX-512 has 32 vector registers, 8 x 2
 // accumulators (measured on a Zen 5 against 6 x 4 for at most 6 rows and 8 x 3 otherwise, with 6 x 4
-// and 8 x 3 dot products: training 3-5 % slower; 6 x 4 alone for at most 6 rows: within noise);
+// and 8 x 3 dot products: training 3-8 % slower; 6 x 4 alone for at most 6 rows: within noise);
 // AVX2 and SSE2 have 16: AVX2 3 x 4 (measured
 // against 6 x 2, 4 x 3 and 5 x 2 on the trainer: 403 k, 411 k, 409 k, 430 k instructions per image,
 // and the fastest steps), SSE2 6 x 2. Dot products: 4 x 4 (AVX-512) and 3 x 4.
