@@ -220,6 +220,9 @@ TEST_CASE("convolution forward and backward agree with direct loops, odd shapes 
       {4, 5, 1, 1, 1, 6, 0, 0},     // 1x1 kernel, 1x1 maps
       {2, 2, 3, 13, 5, 40, 1, 2},   // many images: several im2col groups
       {3, 7, 2, 6, 6, 2, 0, 1},     // an even kernel with padding after only
+      {1, 4, 7, 22, 22, 2, 0, 0},   // one channel, direct path: rows of exactly 16
+      {1, 8, 3, 20, 20, 3, 0, 0},   // one channel, direct path: 18-float rows (an overlapping last vector)
+      {1, 7, 2, 13, 30, 2, 0, 0},   // one channel, direct path: 29-float rows, 7 filters (6 + 1)
   };
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <mahpo/train/formulas.hpp>
+#include <mahpo/train/direct_conv.hpp>
 #include <mahpo/train/kernels.hpp>
 
 namespace mahpo::train {
@@ -125,12 +126,10 @@ class ConvLayer final : public Layer {
     const std::size_t columns = output_shape_.batch * plane;
     grow(output_, filters_ * columns);
     const bool relu = activation_ == LayerActivation::relu;
-    for_each_group([&](std::size_t first, std::size_t last) {
-      const std::size_t width = (last - first) * plane, ld = columns_stride(width);
-      float* block = group_columns(first);
-      kernels::im2col(geometry(), input.data(), first, last, block, ld);
+    direct_ = kernels::direct_convolution_fits(geometry());
+    const auto add_bias = [&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
       float* out = output_.data() + first * plane;
-      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, ld, out, columns, false);
       for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
         float* row = out + f * columns;
         const float b = bias_[f];
@@ -140,6 +139,23 @@ class ConvLayer final : public Layer {
           for (std::size_t p = 0; p < width; ++p) row[p] += b;
         }
       }
+    };
+    if (direct_) {  // one input channel: no columns (direct_conv.hpp), a few images at a time
+      for (std::size_t first = 0; first < output_shape_.batch; first += direct_images) {
+        const std::size_t last = std::min(first + direct_images, output_shape_.batch);
+        kernels::direct_forward(geometry(), filters_, input.data(), first, last, weights_.data(), output_.data(),
+                                columns);
+        add_bias(first, last);
+      }
+      return output_;
+    }
+    for_each_group([&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane, ld = columns_stride(width);
+      float* block = group_columns(first);
+      kernels::im2col(geometry(), input.data(), first, last, block, ld);
+      float* out = output_.data() + first * plane;
+      kernels::multiply(filters_, width, rows, weights_.data(), rows, 1, block, ld, out, columns, false);
+      add_bias(first, last);
     });
     return output_;
   }
@@ -160,19 +176,23 @@ class ConvLayer final : public Layer {
       }
       bias_gradients_[f] = sum(delta, columns);
     }
-    if (!keep_columns_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    if (!keep_columns_ || direct_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
     if (need_input_gradient) {
       grow(input_gradient_, input_shape_.size());
       std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
     }
-    if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
+    if (direct_) {
+      kernels::direct_weight_gradient(geometry(), filters_, input_->data(), input_shape_.batch, delta_.data(), columns,
+                                      weight_gradients_.data());
+    } else if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
       kernels::multiply_transposed(filters_, rows, columns, delta_.data(), columns, columns_.data(), columns,
                                    weight_gradients_.data(), rows, false);
     }
+    if (!need_input_gradient && (keep_columns_ || direct_)) return input_gradient_;
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane;
       const float* delta = delta_.data() + first * plane;
-      if (!keep_columns_) {
+      if (!keep_columns_ && !direct_) {
         float* block = group_columns(first);
         kernels::im2col(geometry(), input_->data(), first, last, block, width);
         kernels::multiply_transposed(filters_, rows, width, delta, columns, block, width, weight_gradients_.data(),
@@ -202,6 +222,7 @@ class ConvLayer final : public Layer {
   // more instructions, and one long product sums each weight's gradient once, not once per group);
   // in evaluation the groups share one block.
   static constexpr std::size_t group_bytes = 128 * 1024;
+  static constexpr std::size_t direct_images = 4;  // the direct path's images per bias + ReLU pass
   template <typename Visit>
   void for_each_group(Visit&& visit) {
     const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
@@ -232,6 +253,7 @@ class ConvLayer final : public Layer {
   std::vector<float> columns_, output_, delta_, column_gradients_, input_gradient_;
   const std::vector<float>* input_ = nullptr;
   bool keep_columns_ = false;  // the last forward pass kept each group's im2col block (training)
+  bool direct_ = false;        // the last forward pass convolved directly (one input channel: no columns)
   Shape input_shape_, output_shape_;
 };
 
