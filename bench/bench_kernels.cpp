@@ -1,10 +1,12 @@
 // The trainer's matrix products on the shapes a LeNet step makes (classic_lenet5, batch 32), three
 // ways side by side: OpenBLAS (cblas_sgemm), mahpo's kernels (include/mahpo/train/kernels.hpp, at the
-// ISA the CPU reports) and, for the forward products it JIT-compiles, libxsmm 1.17 (its column-major
-// kernel over 64-column blocks of C; version 1.17 JIT-compiles no transposed operand). The counter
-// `gflops` is the rate of useful arithmetic (2 M N K per product).
+// ISA the CPU reports; for conv1 also its direct convolution, direct_conv.hpp) and, for the forward
+// products it JIT-compiles, libxsmm 1.17 (its column-major kernel over 64-column blocks of C; version
+// 1.17 JIT-compiles no transposed operand). The counter `gflops` is the rate of useful arithmetic
+// (2 M N K per product).
 #include <mahpo/blas_check.hpp>
 #include <mahpo/train/blas.hpp>
+#include <mahpo/train/direct_conv.hpp>
 #include <mahpo/train/kernels.hpp>
 
 #include <benchmark/benchmark.h>
@@ -86,6 +88,31 @@ void mahpo_kernels(benchmark::State& state, Shape s) {
   count(state, s);
 }
 
+// conv1's two products done by the direct convolution (direct_conv.hpp) from 32 images of 28 x 28:
+// the same arithmetic as the im2col shapes, but with no im2col before it (the other rows of
+// conv1_forward and conv1_weights exclude the im2col that feeds them).
+void direct(benchmark::State& state, Shape s) {
+  const kernels::ConvGeometry g{1, 32, 28, 28, 5, 0, 24, 24};
+  const std::size_t filters = 6, columns = g.batch * g.out_height * g.out_width;
+  std::vector<float> images(g.batch * g.height * g.width), weights(filters * 25), output(filters * columns),
+      delta(filters * columns), gradient(weights.size());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (auto* v : {&images, &weights, &delta})
+    for (auto& x : *v) x = uniform(rng);
+  state.SetLabel(std::string(kernels::isa_name(kernels::active_isa())));
+  for (auto _ : state) {
+    if (s.kind == Kind::nn) {
+      kernels::direct_forward(g, filters, images.data(), 0, g.batch, weights.data(), output.data(), columns);
+      benchmark::DoNotOptimize(output.data());
+    } else {
+      kernels::direct_weight_gradient(g, filters, images.data(), g.batch, delta.data(), columns, gradient.data());
+      benchmark::DoNotOptimize(gradient.data());
+    }
+  }
+  count(state, s);
+}
+
 #if MAHPO_HAVE_LIBXSMM
 // Row-major C = A * B is column-major C^T = B^T * A^T: libxsmm's (m, n, k) = (block of N, M, K).
 void libxsmm(benchmark::State& state, Shape s) {
@@ -117,6 +144,7 @@ const int registered = [] {
     const std::string name = s.name;
     benchmark::RegisterBenchmark((name + "/openblas").c_str(), openblas, s);
     benchmark::RegisterBenchmark((name + "/mahpo").c_str(), mahpo_kernels, s);
+    if (name.starts_with("conv1_")) benchmark::RegisterBenchmark((name + "/mahpo_direct").c_str(), direct, s);
 #if MAHPO_HAVE_LIBXSMM
     if (s.kind == Kind::nn) benchmark::RegisterBenchmark((name + "/libxsmm").c_str(), libxsmm, s);
 #endif

@@ -19086,12 +19086,14 @@ inline void dispatch_direct(const ConvGeometry& g, std::size_t filters, const fl
 
 }  // namespace detail
 
-// Whether the direct path applies: one input channel, no padding, a kernel of 2 to 7, and output
-// rows at least a vector wide (the last vector of a row overlaps the one before).
+// Whether the direct path applies: one input channel, no padding, a kernel of 2 to 7 (AVX-512) or 2
+// to 5 (AVX2, SSE2: their weight gradient takes one filter a pass, and with 6x6 or 7x7 kernels that
+// was slower than im2col: paper_lenet's largest config under AVX2, -6 %), and output rows at least a
+// vector wide (the last vector of a row overlaps the one before).
 inline bool direct_convolution_fits(const ConvGeometry& g) {
-  return g.channels == 1 && detail::is_valid(g) && g.kernel >= detail::direct_min_kernel &&
-         g.kernel <= detail::direct_max_kernel &&
-         g.out_width >= detail::active_width();
+  const std::size_t width = detail::active_width(), largest = width == 16 ? detail::direct_max_kernel : 5;
+  return g.channels == 1 && detail::is_valid(g) && g.kernel >= detail::direct_min_kernel && g.kernel <= largest &&
+         g.out_width >= width;
 }
 
 // output (filters x (batch Ho Wo), rows `filter_stride` floats apart) = the convolution of the
