@@ -19088,7 +19088,7 @@ inline void dispatch_direct(const ConvGeometry& g, std::size_t filters, const fl
 
 // Whether the direct path applies: one input channel, no padding, a kernel of 2 to 7 (AVX-512) or 2
 // to 5 (AVX2, SSE2: their weight gradient takes one filter a pass, and with 6x6 or 7x7 kernels that
-// was slower than im2col: paper_lenet's largest config under AVX2, -6 %), and output rows at least a
+// was slower than im2col: paper_lenet's largest config under AVX2, -7 %), and output rows at least a
 // vector wide (the last vector of a row overlaps the one before).
 inline bool direct_convolution_fits(const ConvGeometry& g) {
   const std::size_t width = detail::active_width(), largest = width == 16 ? detail::direct_max_kernel : 5;
