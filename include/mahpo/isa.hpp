@@ -5,6 +5,7 @@
 // compiled for each ISA (`[[gnu::target]]`) and picked at run time.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,19 @@ inline std::string_view isa_name(Isa isa) {
       return "sse2";
   }
   return "sse2";
+}
+
+// The floats in one vector register of `isa`.
+inline std::size_t vector_floats(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return 16;
+    case Isa::avx2:
+      return 8;
+    case Isa::sse2:
+      return 4;
+  }
+  return 4;
 }
 
 // The widest ISA this CPU (and its operating system) supports.

@@ -14471,6 +14471,7 @@ inline void from_json(const nlohmann::json& json, TpeOptions& options) {
 // compiled for each ISA (`[[gnu::target]]`) and picked at run time.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -14490,6 +14491,19 @@ inline std::string_view isa_name(Isa isa) {
       return "sse2";
   }
   return "sse2";
+}
+
+// The floats in one vector register of `isa`.
+inline std::size_t vector_floats(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return 16;
+    case Isa::avx2:
+      return 8;
+    case Isa::sse2:
+      return 4;
+  }
+  return 4;
 }
 
 // The widest ISA this CPU (and its operating system) supports.
@@ -18238,6 +18252,7 @@ using mahpo::best_isa;
 using mahpo::Isa;
 using mahpo::isa_name;
 using mahpo::use_isa;
+using mahpo::vector_floats;
 
 namespace detail {
 
@@ -18701,14 +18716,14 @@ template <int Width, bool Adjoint>
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
     const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
-    const float* columns_in, float* columns_out, std::size_t ld, float* maps) {
-  if (input_out) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint, float* maps) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 [[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
                                                     std::size_t first, std::size_t last, const float* columns_in,
-                                                    float* columns_out, std::size_t ld, float* maps) {
-  if (input_out) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+                                                    float* columns_out, std::size_t ld, bool adjoint, float* maps) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
@@ -18729,8 +18744,9 @@ inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const flo
   multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, float* maps) {
-  if (input_out) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, bool adjoint,
+                        float* maps) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
@@ -18780,12 +18796,12 @@ inline void im2col(const ConvGeometry& g, const float* input, std::size_t first,
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
-      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, maps);
+      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false, maps);
     case Isa::avx2:
-      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, maps);
+      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false, maps);
 #endif
     default:
-      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, maps);
+      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false, maps);
   }
 }
 
@@ -18795,12 +18811,12 @@ inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, 
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
-      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
+      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true, nullptr);
     case Isa::avx2:
-      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
+      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true, nullptr);
 #endif
     default:
-      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
+      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true, nullptr);
   }
 }
 
@@ -18859,18 +18875,6 @@ namespace detail {
 
 // The kernel sizes the direct path is compiled for (the paper's space: 2-7).
 inline constexpr std::size_t direct_min_kernel = 2, direct_max_kernel = 7;
-
-// The floats of a vector under the active ISA.
-inline std::size_t active_width() {
-  switch (active_isa()) {
-    case Isa::avx512:
-      return 16;
-    case Isa::avx2:
-      return 8;
-    default:
-      return 4;
-  }
-}
 
 // Rows output rows of Filters filters at one vector position x: Rows x Filters sums in registers,
 // independent chains of K x K FMAs each (one row alone leaves the FMA units waiting on latency).
@@ -19091,7 +19095,7 @@ inline void dispatch_direct(const ConvGeometry& g, std::size_t filters, const fl
 // was slower than im2col: paper_lenet's largest config under AVX2, -7 %), and output rows at least a
 // vector wide (the last vector of a row overlaps the one before).
 inline bool direct_convolution_fits(const ConvGeometry& g) {
-  const std::size_t width = detail::active_width(), largest = width == 16 ? detail::direct_max_kernel : 5;
+  const std::size_t width = vector_floats(active_isa()), largest = width == 16 ? detail::direct_max_kernel : 5;
   return g.channels == 1 && detail::is_valid(g) && g.kernel >= detail::direct_min_kernel && g.kernel <= largest &&
          g.out_width >= width;
 }

@@ -26,18 +26,6 @@ namespace detail {
 // The kernel sizes the direct path is compiled for (the paper's space: 2-7).
 inline constexpr std::size_t direct_min_kernel = 2, direct_max_kernel = 7;
 
-// The floats of a vector under the active ISA.
-inline std::size_t active_width() {
-  switch (active_isa()) {
-    case Isa::avx512:
-      return 16;
-    case Isa::avx2:
-      return 8;
-    default:
-      return 4;
-  }
-}
-
 // Rows output rows of Filters filters at one vector position x: Rows x Filters sums in registers,
 // independent chains of K x K FMAs each (one row alone leaves the FMA units waiting on latency).
 template <typename V, int Filters, int K, int Rows>
@@ -257,7 +245,7 @@ inline void dispatch_direct(const ConvGeometry& g, std::size_t filters, const fl
 // was slower than im2col: paper_lenet's largest config under AVX2, -7 %), and output rows at least a
 // vector wide (the last vector of a row overlaps the one before).
 inline bool direct_convolution_fits(const ConvGeometry& g) {
-  const std::size_t width = detail::active_width(), largest = width == 16 ? detail::direct_max_kernel : 5;
+  const std::size_t width = vector_floats(active_isa()), largest = width == 16 ? detail::direct_max_kernel : 5;
   return g.channels == 1 && detail::is_valid(g) && g.kernel >= detail::direct_min_kernel && g.kernel <= largest &&
          g.out_width >= width;
 }

@@ -41,6 +41,7 @@ using mahpo::best_isa;
 using mahpo::Isa;
 using mahpo::isa_name;
 using mahpo::use_isa;
+using mahpo::vector_floats;
 
 namespace detail {
 
@@ -504,14 +505,14 @@ template <int Width, bool Adjoint>
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void im2col_avx512(
     const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first, std::size_t last,
-    const float* columns_in, float* columns_out, std::size_t ld, float* maps) {
-  if (input_out) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+    const float* columns_in, float* columns_out, std::size_t ld, bool adjoint, float* maps) {
+  if (adjoint) return im2col<16, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<16, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 [[gnu::target("avx2,fma")]] inline void im2col_avx2(const ConvGeometry& g, const float* input_in, float* input_out,
                                                     std::size_t first, std::size_t last, const float* columns_in,
-                                                    float* columns_out, std::size_t ld, float* maps) {
-  if (input_out) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+                                                    float* columns_out, std::size_t ld, bool adjoint, float* maps) {
+  if (adjoint) return im2col<8, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<8, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void multiply_transposed_avx512(
@@ -532,8 +533,9 @@ inline void multiply_sse2(std::size_t m, std::size_t n, std::size_t k, const flo
   multiply<4, 6, 2>(m, n, k, a, a_row, a_column, b, ldb, c, ldc, accumulate, panel);
 }
 inline void im2col_sse2(const ConvGeometry& g, const float* input_in, float* input_out, std::size_t first,
-                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, float* maps) {
-  if (input_out) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
+                        std::size_t last, const float* columns_in, float* columns_out, std::size_t ld, bool adjoint,
+                        float* maps) {
+  if (adjoint) return im2col<4, true>(g, input_in, input_out, first, last, columns_in, columns_out, ld);
   im2col<4, false>(g, input_in, input_out, first, last, columns_in, columns_out, ld, maps);
 }
 inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
@@ -583,12 +585,12 @@ inline void im2col(const ConvGeometry& g, const float* input, std::size_t first,
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
-      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, maps);
+      return detail::im2col_avx512(g, input, nullptr, first, last, nullptr, columns, ld, false, maps);
     case Isa::avx2:
-      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, maps);
+      return detail::im2col_avx2(g, input, nullptr, first, last, nullptr, columns, ld, false, maps);
 #endif
     default:
-      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, maps);
+      return detail::im2col_sse2(g, input, nullptr, first, last, nullptr, columns, ld, false, maps);
   }
 }
 
@@ -598,12 +600,12 @@ inline void col2im(const ConvGeometry& g, const float* columns, std::size_t ld, 
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
-      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
+      return detail::im2col_avx512(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true, nullptr);
     case Isa::avx2:
-      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
+      return detail::im2col_avx2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true, nullptr);
 #endif
     default:
-      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, nullptr);
+      return detail::im2col_sse2(g, nullptr, input_gradient, first, last, columns, nullptr, ld, true, nullptr);
   }
 }
 
