@@ -1,6 +1,7 @@
 // The trainer's matrix products on the shapes a LeNet step makes (classic_lenet5, batch 32), three
 // ways side by side: OpenBLAS (cblas_sgemm), mahpo's kernels (include/mahpo/train/kernels.hpp, at the
-// ISA the CPU reports; for conv1 also its direct convolution, direct_conv.hpp) and, for the forward
+// ISA the CPU reports; for conv1 also its direct convolution, direct_conv.hpp, for conv2 its
+// convolution through shifted copies, shifted_conv.hpp) and, for the forward
 // products it JIT-compiles, libxsmm 1.17 (its column-major kernel over 64-column blocks of C; version
 // 1.17 JIT-compiles no transposed operand). The counter `gflops` is the rate of useful arithmetic
 // (2 M N K per product).
@@ -8,6 +9,7 @@
 #include <mahpo/train/blas.hpp>
 #include <mahpo/train/direct_conv.hpp>
 #include <mahpo/train/kernels.hpp>
+#include <mahpo/train/shifted_conv.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -113,6 +115,39 @@ void direct(benchmark::State& state, Shape s) {
   count(state, s);
 }
 
+// conv2's three products done through shifted copies (shifted_conv.hpp) from 32 images of 6 x 12 x
+// 12: conv2_forward includes making the copies (the im2col of the other rows is not in theirs),
+// conv2_input includes adding the copies' gradient back into the maps (the other rows' col2im is not).
+void shifted(benchmark::State& state, Shape s) {
+  const bool conv1 = std::string(s.name).starts_with("conv1_");
+  const kernels::ConvGeometry g =
+      conv1 ? kernels::ConvGeometry{1, 32, 28, 28, 5, 0, 24, 24} : kernels::ConvGeometry{6, 32, 12, 12, 5, 0, 8, 8};
+  const std::size_t filters = conv1 ? 6 : 16, columns = g.batch * g.out_height * g.out_width;
+  std::vector<float> maps(g.channels * g.batch * g.height * g.width), weights(filters * g.channels * 25),
+      output(filters * columns), delta(filters * columns), gradient(weights.size()),
+      copies(g.batch * kernels::shifted_floats(g));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (auto* v : {&maps, &weights, &delta})
+    for (auto& x : *v) x = uniform(rng);
+  kernels::shift_copies(g, maps.data(), 0, g.batch, copies.data());
+  state.SetLabel(std::string(kernels::isa_name(kernels::active_isa())));
+  for (auto _ : state) {
+    if (s.kind == Kind::nn) {
+      kernels::shift_copies(g, maps.data(), 0, g.batch, copies.data());
+      kernels::shifted_forward(g, filters, copies.data(), 0, g.batch, weights.data(), output.data(), columns);
+      benchmark::DoNotOptimize(output.data());
+    } else if (s.kind == Kind::nt) {
+      kernels::shifted_weight_gradient(g, filters, copies.data(), g.batch, delta.data(), columns, gradient.data());
+      benchmark::DoNotOptimize(gradient.data());
+    } else {
+      kernels::shifted_input_gradient(g, filters, weights.data(), delta.data(), columns, 0, g.batch, maps.data());
+      benchmark::DoNotOptimize(maps.data());
+    }
+  }
+  count(state, s);
+}
+
 #if MAHPO_HAVE_LIBXSMM
 // Row-major C = A * B is column-major C^T = B^T * A^T: libxsmm's (m, n, k) = (block of N, M, K).
 void libxsmm(benchmark::State& state, Shape s) {
@@ -145,6 +180,7 @@ const int registered = [] {
     benchmark::RegisterBenchmark((name + "/openblas").c_str(), openblas, s);
     benchmark::RegisterBenchmark((name + "/mahpo").c_str(), mahpo_kernels, s);
     if (name.starts_with("conv1_")) benchmark::RegisterBenchmark((name + "/mahpo_direct").c_str(), direct, s);
+    if (name.starts_with("conv")) benchmark::RegisterBenchmark((name + "/mahpo_shifted").c_str(), shifted, s);
 #if MAHPO_HAVE_LIBXSMM
     if (s.kind == Kind::nn) benchmark::RegisterBenchmark((name + "/libxsmm").c_str(), libxsmm, s);
 #endif

@@ -223,6 +223,10 @@ TEST_CASE("convolution forward and backward agree with direct loops, odd shapes 
       {1, 4, 7, 22, 22, 2, 0, 0},   // one channel, direct path: rows of exactly 16
       {1, 8, 3, 20, 20, 3, 0, 0},   // one channel, direct path: 18-float rows (an overlapping last vector)
       {1, 7, 2, 13, 30, 2, 0, 0},   // one channel, direct path: 29-float rows, 7 filters (6 + 1)
+      {6, 16, 7, 11, 11, 3, 0, 0},  // shifted copies: a 25-float plane (an overlapping last vector)
+      {3, 5, 3, 14, 10, 2, 0, 0},   // shifted copies: 5 filters (4 + 1), 8-float rows over 14 rows
+      {2, 9, 2, 13, 13, 5, 0, 0},   // shifted copies: a 2x2 kernel, 144-float planes, 5 images
+      {7, 6, 4, 9, 23, 1, 0, 0},    // shifted copies: 7 channels, 20-float rows
   };
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));

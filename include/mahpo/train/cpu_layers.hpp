@@ -22,6 +22,7 @@
 #include <mahpo/train/formulas.hpp>
 #include <mahpo/train/direct_conv.hpp>
 #include <mahpo/train/kernels.hpp>
+#include <mahpo/train/shifted_conv.hpp>
 
 namespace mahpo::train {
 
@@ -56,20 +57,6 @@ class Layer {
   }
   static std::size_t held(const std::vector<float>& buffer) { return buffer.capacity() * sizeof(float); }
 };
-
-// The sum of `count` floats in 8 interleaved partial sums, an order the compiler may vectorize (a
-// single running sum fixes the order of the additions and keeps the loop scalar).
-inline float sum(const float* values, std::size_t count) {
-  float partial[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    for (std::size_t j = 0; j < 8; ++j) partial[j] += values[i + j];
-  }
-  float total = 0.0f;
-  for (; i < count; ++i) total += values[i];
-  for (const float p : partial) total += p;
-  return total;
-}
 
 // delta = gradient where the ReLU's output is positive, 0 elsewhere. Both loads are unconditional, so
 // the loop vectorizes as a select (a conditional load of the gradient would keep it scalar).
@@ -127,6 +114,7 @@ class ConvLayer final : public Layer {
     grow(output_, filters_ * columns);
     const bool relu = activation_ == LayerActivation::relu;
     direct_ = kernels::direct_convolution_fits(geometry());
+    shifted_ = !direct_ && kernels::shifted_convolution_fits(geometry());
     const auto add_bias = [&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane;
       float* out = output_.data() + first * plane;
@@ -140,12 +128,21 @@ class ConvLayer final : public Layer {
         }
       }
     };
-    if (direct_) {  // one input channel: no columns (direct_conv.hpp), a few images at a time
-      for (std::size_t first = 0; first < output_shape_.batch; first += direct_images) {
-        const std::size_t last = std::min(first + direct_images, output_shape_.batch);
-        kernels::direct_forward(geometry(), filters_, input.data(), first, last, weights_.data(), output_.data(),
-                                columns);
-        add_bias(first, last);
+    const kernels::ForwardEpilogue epilogue{bias_.data(), relu};  // the direct paths add bias and ReLU in registers
+    if (direct_) {  // one input channel: no columns (direct_conv.hpp)
+      kernels::direct_forward(geometry(), filters_, input.data(), 0, output_shape_.batch, weights_.data(),
+                              output_.data(), columns, epilogue);
+      return output_;
+    }
+    if (shifted_) {  // several channels: k shifted copies per channel (shifted_conv.hpp), kept in training
+      const std::size_t per_image = kernels::shifted_floats(geometry());
+      grow(columns_, (training ? output_shape_.batch : shifted_images) * per_image);
+      for (std::size_t first = 0; first < output_shape_.batch; first += shifted_images) {
+        const std::size_t last = std::min(first + shifted_images, output_shape_.batch);
+        float* copies = columns_.data() + (training ? first * per_image : 0);
+        kernels::shift_copies(geometry(), input.data(), first, last, copies);
+        kernels::shifted_forward(geometry(), filters_, copies, first, last, weights_.data(), output_.data(), columns,
+                                 epilogue);
       }
       return output_;
     }
@@ -169,19 +166,34 @@ class ConvLayer final : public Layer {
       const float* gradient = output_gradient.data() + f * columns;
       const float* output = output_.data() + f * columns;
       float* delta = delta_.data() + f * columns;
-      if (relu) {
-        relu_gradient(output, gradient, columns, delta);
-      } else {
-        std::copy_n(gradient, columns, delta);
-      }
-      bias_gradients_[f] = sum(delta, columns);
+      bias_gradients_[f] = kernels::relu_gradient_sum(output, gradient, columns, delta, relu);
     }
-    if (!keep_columns_ || direct_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    if (!keep_columns_ || direct_ || shifted_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
     if (need_input_gradient) {
       grow(input_gradient_, input_shape_.size());
       std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
     }
-    if (direct_) {
+    if (shifted_) {
+      if (!keep_columns_) {  // an evaluation's forward kept a few images' copies: the whole batch's again
+        grow(columns_, input_shape_.batch * kernels::shifted_floats(geometry()));
+        kernels::shift_copies(geometry(), input_->data(), 0, input_shape_.batch, columns_.data());
+      }
+      kernels::shifted_weight_gradient(geometry(), filters_, columns_.data(), input_shape_.batch, delta_.data(),
+                                       columns, weight_gradients_.data());
+      if (need_input_gradient) {
+        kernels::shifted_input_gradient(geometry(), filters_, weights_.data(), delta_.data(), columns, 0,
+                                        input_shape_.batch, input_gradient_.data());
+      }
+      return input_gradient_;
+    }
+    if (direct_ && kernels::shifted_weight_gradient_fits(geometry())) {
+      // The direct forward pass, but the weight gradient from shifted copies made here: no tail vector per
+      // row (conv1's 24-float rows: 2 vectors for 1.5), 37 % faster than the direct one in bench_kernels.
+      grow(columns_, input_shape_.batch * kernels::shifted_floats(geometry()));
+      kernels::shift_copies(geometry(), input_->data(), 0, input_shape_.batch, columns_.data());
+      kernels::shifted_weight_gradient(geometry(), filters_, columns_.data(), input_shape_.batch, delta_.data(),
+                                       columns, weight_gradients_.data());
+    } else if (direct_) {
       kernels::direct_weight_gradient(geometry(), filters_, input_->data(), input_shape_.batch, delta_.data(), columns,
                                       weight_gradients_.data());
     } else if (keep_columns_) {  // the forward pass kept the whole batch's columns: one product over all of them
@@ -222,7 +234,7 @@ class ConvLayer final : public Layer {
   // more instructions, and one long product sums each weight's gradient once, not once per group);
   // in evaluation the groups share one block.
   static constexpr std::size_t group_bytes = 128 * 1024;
-  static constexpr std::size_t direct_images = 4;  // the direct path's images per bias + ReLU pass
+  static constexpr std::size_t shifted_images = 4;  // images per pass of shifted copies (in evaluation, one block)
   template <typename Visit>
   void for_each_group(Visit&& visit) {
     const std::size_t per_image = in_channels_ * kernel_ * kernel_ * output_shape_.height * output_shape_.width;
@@ -254,6 +266,7 @@ class ConvLayer final : public Layer {
   const std::vector<float>* input_ = nullptr;
   bool keep_columns_ = false;  // the last forward pass kept each group's im2col block (training)
   bool direct_ = false;        // the last forward pass convolved directly (one input channel: no columns)
+  bool shifted_ = false;       // the last forward pass went through shifted copies (columns_ holds them)
   Shape input_shape_, output_shape_;
 };
 
@@ -333,15 +346,30 @@ class MaxPoolLayer final : public Layer {
     }
   }
 
+  // The same comparisons as formulas::pool_window_2x2 (the first maximum in reading order), without
+  // branches: a branch on which of four values is largest is mispredicted often (measured: the
+  // branching version took 5-9 % of a training step; written with ?:, GCC 12 still branched).
+  // (Compiled per ISA like the kernels, the loop ran 3 % slower on AVX-512 than here on SSE2.)
   void pool_2x2(const float* in, float* out, std::uint32_t* winner, std::size_t width) const {
+    const auto row_width = static_cast<std::uint32_t>(width);
     for (std::size_t y = 0; y < output_shape_.height; ++y) {
       const float* top = in + 2 * y * width;
+      const float* bottom = top + width;
+      const auto corner = static_cast<std::uint32_t>(2 * y * width);
       for (std::size_t x = 0; x < output_shape_.width; ++x) {
-        const auto best = formulas::pool_window_2x2(top + 2 * x, width);
-        out[y * output_shape_.width + x] = best.value;
-        winner[y * output_shape_.width + x] =
-            static_cast<std::uint32_t>((2 * y + static_cast<std::size_t>(best.position / 2)) * width + 2 * x +
-                                       static_cast<std::size_t>(best.position % 2));
+        float best = top[2 * x];
+        std::uint32_t at = 0;
+        const float right = top[2 * x + 1], below = bottom[2 * x], diagonal = bottom[2 * x + 1];
+        const auto take = [&](float value, std::uint32_t offset) {  // all ones where `value` wins
+          const std::uint32_t wins = 0u - static_cast<std::uint32_t>(value > best);
+          at = (at & ~wins) | (offset & wins);
+          best = value > best ? value : best;
+        };
+        take(right, 1u);
+        take(below, row_width);
+        take(diagonal, row_width + 1u);
+        out[y * output_shape_.width + x] = best;
+        winner[y * output_shape_.width + x] = corner + 2 * static_cast<std::uint32_t>(x) + at;
       }
     }
   }
@@ -433,12 +461,15 @@ class DenseLayer final : public Layer {
       // halves: kept when the half is below keep * 2^32. A tenth of the cost of mt19937_64 and a
       // floating-point uniform per unit, and statistically more than enough for a dropout mask. The
       // draws are counter-based (formulas.hpp), so the GPU trainer draws the same masks.
+      // The value is looked up, not chosen by a branch: a branch on a random bit is mispredicted half
+      // the time (measured: a fifth of paper_lenet's largest config's training step).
       const float keep = 1.0f - dropout_rate_, scale = 1.0f / keep;
+      const float value[2] = {0.0f, scale};  // dropped, kept
       const std::uint64_t threshold = formulas::dropout_threshold(keep);
       for (std::size_t i = 0; i < count; i += 2) {
         const std::uint64_t bits = formulas::dropout_bits(dropout_seed_, dropout_draws_ + i / 2);
-        mask_[i] = (bits & 0xffffffffu) < threshold ? scale : 0.0f;
-        if (i + 1 < count) mask_[i + 1] = (bits >> 32) < threshold ? scale : 0.0f;
+        mask_[i] = value[(bits & 0xffffffffu) < threshold];
+        if (i + 1 < count) mask_[i + 1] = value[(bits >> 32) < threshold];
       }
       dropout_draws_ += formulas::dropout_draws(count);
       for (std::size_t i = 0; i < count; ++i) output_[i] *= mask_[i];

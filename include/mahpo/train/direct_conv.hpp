@@ -30,7 +30,8 @@ inline constexpr std::size_t direct_min_kernel = 2, direct_max_kernel = 7;
 // independent chains of K x K FMAs each (one row alone leaves the FMA units waiting on latency).
 template <typename V, int Filters, int K, int Rows>
 [[gnu::always_inline]] inline void forward_tile(const float* image, std::size_t width, const float* weights,
-                                                float* out, std::size_t out_width, std::size_t filter_stride) {
+                                                float* out, std::size_t out_width, std::size_t filter_stride,
+                                                const ForwardEpilogue& epilogue) {
   V sum[Rows][Filters];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -55,7 +56,10 @@ template <typename V, int Filters, int K, int Rows>
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 8
-    for (int f = 0; f < Filters; ++f) store(out + f * filter_stride + r * out_width, sum[r][f]);
+    for (int f = 0; f < Filters; ++f) {
+      apply_epilogue(sum[r][f], epilogue, f);
+      store(out + f * filter_stride + r * out_width, sum[r][f]);
+    }
   }
 }
 
@@ -66,7 +70,7 @@ template <typename V, int Filters, int K, int Rows>
 template <int Width, int Filters, int K>
 [[gnu::always_inline]] inline void direct_forward(const ConvGeometry& g, const float* input, std::size_t first,
                                                   std::size_t last, const float* weights, float* output,
-                                                  std::size_t filter_stride) {
+                                                  std::size_t filter_stride, const ForwardEpilogue& epilogue) {
   using V = vector<Width>;
   const std::size_t plane = g.out_height * g.out_width;
   for (std::size_t n = first; n < last; ++n) {
@@ -77,33 +81,13 @@ template <int Width, int Filters, int K>
       std::size_t y = 0;
       for (; y + 2 <= g.out_height; y += 2) {
         forward_tile<V, Filters, K, 2>(image + y * g.width + x, g.width, weights, out + y * g.out_width + x,
-                                       g.out_width, filter_stride);
+                                       g.out_width, filter_stride, epilogue);
       }
       if (y < g.out_height) {
         forward_tile<V, Filters, K, 1>(image + y * g.width + x, g.width, weights, out + y * g.out_width + x,
-                                       g.out_width, filter_stride);
+                                       g.out_width, filter_stride, epilogue);
       }
     }
-  }
-}
-
-// sum[f][kx] += delta[f] * pixels[kx] for one vector of a row: the Filters deltas (times `mask`
-// where given) and the k pixel vectors starting at `row`.
-template <typename V, int Filters, int K>
-[[gnu::always_inline]] inline void gradient_sums(const float* row, const float* delta, std::size_t filter_stride,
-                                                 const V* mask, V (&sum)[Filters][K]) {
-  V deltas[Filters];
-#pragma GCC unroll 8
-  for (int f = 0; f < Filters; ++f) {
-    load(deltas[f], delta + f * filter_stride);
-    if (mask) deltas[f] *= *mask;
-  }
-#pragma GCC unroll 8
-  for (int kx = 0; kx < K; ++kx) {
-    V pixels;
-    load(pixels, row + kx);
-#pragma GCC unroll 8
-    for (int f = 0; f < Filters; ++f) sum[f][kx] += deltas[f] * pixels;
   }
 }
 
@@ -136,8 +120,8 @@ template <int Width, int Filters, int K>
         const float* row = image + (y + ky) * g.width;
         const float* d_row = d_image + y * g.out_width;
         for (std::size_t x = 0; x < whole; x += Width)
-          gradient_sums<V, Filters, K>(row + x, d_row + x, filter_stride, nullptr, sum);
-        if (whole < g.out_width) gradient_sums<V, Filters, K>(row + tail, d_row + tail, filter_stride, &mask, sum);
+          gradient_sums<V, Filters, K>(row + x, 1, d_row + x, filter_stride, nullptr, sum);
+        if (whole < g.out_width) gradient_sums<V, Filters, K>(row + tail, 1, d_row + tail, filter_stride, &mask, sum);
       }
     }
 #pragma GCC unroll 8
@@ -152,16 +136,16 @@ template <int Width, int Group, int K>
 [[gnu::always_inline]] inline void direct_filters(const ConvGeometry& g, std::size_t filters, const float* input,
                                                   std::size_t first, std::size_t last, const float* weights,
                                                   float* output, std::size_t filter_stride, const float* delta,
-                                                  float* gradient) {
+                                                  float* gradient, const ForwardEpilogue& epilogue) {
   constexpr std::size_t taps = K * K;
   std::size_t f = 0;
   if (delta == nullptr) {
     for (; f + 6 <= filters; f += 6)
       direct_forward<Width, 6, K>(g, input, first, last, weights + f * taps, output + f * filter_stride,
-                                  filter_stride);
+                                  filter_stride, epilogue.from(f));
     for (; f < filters; ++f)
       direct_forward<Width, 1, K>(g, input, first, last, weights + f * taps, output + f * filter_stride,
-                                  filter_stride);
+                                  filter_stride, epilogue.from(f));
     return;
   }
   for (; f + Group <= filters; f += Group)
@@ -176,65 +160,70 @@ template <int Width, int Group>
 [[gnu::always_inline]] inline void direct_convolution(const ConvGeometry& g, std::size_t filters,
                                                       const float* input, std::size_t first, std::size_t last,
                                                       const float* weights, float* output, std::size_t filter_stride,
-                                                      const float* delta, float* gradient) {
+                                                      const float* delta, float* gradient,
+                                                      const ForwardEpilogue& epilogue) {
   switch (g.kernel) {
     case 2:
       return direct_filters<Width, Group, 2>(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                             gradient);
+                                             gradient, epilogue);
     case 3:
       return direct_filters<Width, Group, 3>(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                             gradient);
+                                             gradient, epilogue);
     case 4:
       return direct_filters<Width, Group, 4>(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                             gradient);
+                                             gradient, epilogue);
     case 5:
       return direct_filters<Width, Group, 5>(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                             gradient);
+                                             gradient, epilogue);
     case 6:
       return direct_filters<Width, Group, 6>(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                             gradient);
+                                             gradient, epilogue);
     default:
       return direct_filters<Width, Group, 7>(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                             gradient);
+                                             gradient, epilogue);
   }
 }
 
 // The entry points, one per ISA. The weight gradient's filter group: 3 filters x up to 7 sums are 21
-// of AVX-512's 32 vector registers; AVX2's and SSE2's 16 take one filter's 7.
+// of AVX-512's 32 vector registers; AVX2's 16 take 2 filters' 5 (kernels up to 5x5 there), SSE2 1.
 #if defined(__x86_64__) || defined(__i386__)
 [[gnu::target("avx512f,avx512vl,avx512dq,avx2,fma")]] inline void direct_convolution_avx512(
     const ConvGeometry& g, std::size_t filters, const float* input, std::size_t first, std::size_t last,
-    const float* weights, float* output, std::size_t filter_stride, const float* delta, float* gradient) {
-  direct_convolution<16, 3>(g, filters, input, first, last, weights, output, filter_stride, delta, gradient);
+    const float* weights, float* output, std::size_t filter_stride, const float* delta, float* gradient,
+    const ForwardEpilogue& epilogue) {
+  direct_convolution<16, 3>(g, filters, input, first, last, weights, output, filter_stride, delta, gradient,
+                            epilogue);
 }
-[[gnu::target("avx2,fma")]] inline void direct_convolution_avx2(const ConvGeometry& g, std::size_t filters,
-                                                                const float* input, std::size_t first,
-                                                                std::size_t last, const float* weights, float* output,
-                                                                std::size_t filter_stride, const float* delta,
-                                                                float* gradient) {
-  direct_convolution<8, 1>(g, filters, input, first, last, weights, output, filter_stride, delta, gradient);
+[[gnu::target("avx2,fma")]] inline void direct_convolution_avx2(
+    const ConvGeometry& g, std::size_t filters, const float* input, std::size_t first, std::size_t last,
+    const float* weights, float* output, std::size_t filter_stride, const float* delta, float* gradient,
+    const ForwardEpilogue& epilogue) {
+  direct_convolution<8, 2>(g, filters, input, first, last, weights, output, filter_stride, delta, gradient,
+                           epilogue);
 }
 #endif
 inline void direct_convolution_sse2(const ConvGeometry& g, std::size_t filters, const float* input, std::size_t first,
                                     std::size_t last, const float* weights, float* output, std::size_t filter_stride,
-                                    const float* delta, float* gradient) {
-  direct_convolution<4, 1>(g, filters, input, first, last, weights, output, filter_stride, delta, gradient);
+                                    const float* delta, float* gradient, const ForwardEpilogue& epilogue) {
+  direct_convolution<4, 1>(g, filters, input, first, last, weights, output, filter_stride, delta, gradient,
+                           epilogue);
 }
 
 inline void dispatch_direct(const ConvGeometry& g, std::size_t filters, const float* input, std::size_t first,
                             std::size_t last, const float* weights, float* output, std::size_t filter_stride,
-                            const float* delta, float* gradient) {
+                            const float* delta, float* gradient, const ForwardEpilogue& epilogue = {}) {
   switch (active_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx512:
       return direct_convolution_avx512(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                       gradient);
+                                       gradient, epilogue);
     case Isa::avx2:
       return direct_convolution_avx2(g, filters, input, first, last, weights, output, filter_stride, delta,
-                                     gradient);
+                                     gradient, epilogue);
 #endif
     default:
-      return direct_convolution_sse2(g, filters, input, first, last, weights, output, filter_stride, delta, gradient);
+      return direct_convolution_sse2(g, filters, input, first, last, weights, output, filter_stride, delta, gradient,
+                                     epilogue);
   }
 }
 
@@ -251,10 +240,11 @@ inline bool direct_convolution_fits(const ConvGeometry& g) {
 }
 
 // output (filters x (batch Ho Wo), rows `filter_stride` floats apart) = the convolution of the
-// images [first, last) of `input` (1 x N x H x W) with `weights` (filters x k x k); no bias.
+// images [first, last) of `input` (1 x N x H x W) with `weights` (filters x k x k), then `epilogue`.
 inline void direct_forward(const ConvGeometry& g, std::size_t filters, const float* input, std::size_t first,
-                           std::size_t last, const float* weights, float* output, std::size_t filter_stride) {
-  detail::dispatch_direct(g, filters, input, first, last, weights, output, filter_stride, nullptr, nullptr);
+                           std::size_t last, const float* weights, float* output, std::size_t filter_stride,
+                           const ForwardEpilogue& epilogue = {}) {
+  detail::dispatch_direct(g, filters, input, first, last, weights, output, filter_stride, nullptr, nullptr, epilogue);
 }
 
 // gradient (filters x k x k) += the weight gradient of the images [0, images): delta is filters x

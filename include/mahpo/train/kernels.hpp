@@ -281,6 +281,40 @@ template <int Width, int RowsA, int RowsB>
   for (; i < m; ++i) dot_rows<V, 1, RowsB>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
 }
 
+// Keeps `v` in a register: the compiler would otherwise fold its load into each of the FMAs that use
+// it, one load per FMA, and the loads, not the FMAs, would set the pace.
+template <typename V>
+[[gnu::always_inline]] inline void in_register(V& v) {
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+// A convolution's weight gradient, one vector of its output plane: sum[f][t] += delta[f] * the pixel
+// vector at pixels + t step, for Filters filters (deltas `filter_stride` floats apart, times `mask`
+// where given) and K taps along a kernel row (step 1, direct_conv.hpp) or column (step Wo,
+// shifted_conv.hpp). The pixel vector is loaded once for all Filters FMAs (in_register).
+template <typename V, int Filters, int K>
+[[gnu::always_inline]] inline void gradient_sums(const float* pixels, std::size_t step, const float* delta,
+                                                 std::size_t filter_stride, const V* mask, V (&sum)[Filters][K]) {
+  V deltas[Filters];
+#pragma GCC unroll 8
+  for (int f = 0; f < Filters; ++f) {
+    load(deltas[f], delta + f * filter_stride);
+    if (mask) deltas[f] *= *mask;
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < K; ++t) {
+    V pixel;
+    load(pixel, pixels + t * step);
+    in_register(pixel);
+#pragma GCC unroll 8
+    for (int f = 0; f < Filters; ++f) sum[f][t] += deltas[f] * pixel;
+  }
+}
+
 // Copies (or adds) `count` floats. A copy moves whole vectors, the last one overlapping the one
 // before; a row shorter than a vector (a LeNet's 10- or 14-float rows under AVX-512) goes as two
 // overlapping vectors of 8 or of 4. An addition cannot overlap: vectors of Width, then at most one
@@ -362,6 +396,27 @@ template <int Width, bool Add>
   }
 }
 
+}  // namespace detail
+
+// What a convolution's forward pass applies to each filter's sums before it stores them: the bias
+// (none when null), then ReLU (formulas::relu: x < 0 ? 0 : x) when `relu` is set. Applied in
+// registers, it saves a pass over the output.
+struct ForwardEpilogue {
+  const float* bias = nullptr;
+  bool relu = false;
+  ForwardEpilogue from(std::size_t filter) const { return {bias ? bias + filter : nullptr, relu}; }
+};
+
+namespace detail {
+template <typename V>
+[[gnu::always_inline]] inline void apply_epilogue(V& sum, const ForwardEpilogue& epilogue, std::size_t filter) {
+  if (epilogue.bias == nullptr) return;
+  sum += epilogue.bias[filter] - V{};
+  if (epilogue.relu) {
+    using Mask = decltype(sum < sum);
+    sum = reinterpret_cast<V>(reinterpret_cast<Mask>(sum) & ~(sum < V{}));  // NaN and -0 stay, as in relu
+  }
+}
 }  // namespace detail
 
 // A stride-1 convolution's geometry over a CNHW tensor: `pad` zeros above and left of each map, the
@@ -543,7 +598,56 @@ inline void multiply_transposed_sse2(std::size_t m, std::size_t n, std::size_t k
   multiply_transposed<4, 3, 4>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 
+// delta = gradient where output > 0, else 0 (ReLU's gradient; a copy when `relu` is false), and the
+// sum of delta (a bias's gradient) in 8 partial sums, then the tail, then the partials in order: the
+// order of the scalar loop this replaced, so the sum is the same to the bit on every ISA.
+[[gnu::always_inline]] inline float relu_gradient_sum(const float* output, const float* gradient, std::size_t count,
+                                                      float* delta, bool relu) {
+  using V = vector<8>;
+  using Mask = decltype(V{} > V{});
+  V partial{};
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    V g;
+    load(g, gradient + i);
+    if (relu) {
+      V o;
+      load(o, output + i);
+      g = reinterpret_cast<V>(reinterpret_cast<Mask>(g) & (o > V{}));
+    }
+    store(delta + i, g);
+    partial += g;
+  }
+  float total = 0.0f;
+  for (; i < count; ++i) {
+    delta[i] = !relu || output[i] > 0.0f ? gradient[i] : 0.0f;
+    total += delta[i];
+  }
+  for (int j = 0; j < 8; ++j) total += partial[j];
+  return total;
+}
+#if defined(__x86_64__) || defined(__i386__)
+[[gnu::target("avx2,fma")]] inline float relu_gradient_sum_avx2(const float* output, const float* gradient,
+                                                                std::size_t count, float* delta, bool relu) {
+  return relu_gradient_sum(output, gradient, count, delta, relu);
+}
+#endif
+inline float relu_gradient_sum_sse2(const float* output, const float* gradient, std::size_t count, float* delta,
+                                    bool relu) {
+  return relu_gradient_sum(output, gradient, count, delta, relu);
+}
+
 }  // namespace detail
+
+// ReLU's gradient from the layer's output (a copy when `relu` is false) into `delta`, returning the
+// sum of delta; 8 floats a vector on AVX-512 too (the sum's order is that of 8 partial sums).
+inline float relu_gradient_sum(const float* output, const float* gradient, std::size_t count, float* delta,
+                               bool relu) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::sse2) return detail::relu_gradient_sum_avx2(output, gradient, count, delta, relu);
+#endif
+  return detail::relu_gradient_sum_sse2(output, gradient, count, delta, relu);
+}
 
 namespace detail {
 // Per-thread scratch space of at least `size` floats (grown, never shrunk: no allocation per step).
