@@ -285,7 +285,7 @@ template <int Width, int RowsA, int RowsB>
 // it, one load per FMA, and the loads, not the FMAs, would set the pace.
 template <typename V>
 [[gnu::always_inline]] inline void in_register(V& v) {
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)  // clang checks "v" against the file's ISA
   __asm__("" : "+v"(v));
 #else
   (void)v;
