@@ -1,7 +1,8 @@
 // The trainer's matrix products on the shapes a LeNet step makes (classic_lenet5, batch 32), three
 // ways side by side: OpenBLAS (cblas_sgemm), mahpo's kernels (include/mahpo/train/kernels.hpp, at the
 // ISA the CPU reports; for conv1 also its direct convolution, direct_conv.hpp, for conv2 its
-// convolution through shifted copies, shifted_conv.hpp) and, for the forward
+// convolution through shifted copies, shifted_conv.hpp, and with the batch in the vector lanes,
+// lanes_conv.hpp, also for paper_lenet's largest conv2: 6 x 11 x 11 to 16 x 5 x 5) and, for the forward
 // products it JIT-compiles, libxsmm 1.17 (its column-major kernel over 64-column blocks of C; version
 // 1.17 JIT-compiles no transposed operand). The counter `gflops` is the rate of useful arithmetic
 // (2 M N K per product).
@@ -9,6 +10,7 @@
 #include <mahpo/train/blas.hpp>
 #include <mahpo/train/direct_conv.hpp>
 #include <mahpo/train/kernels.hpp>
+#include <mahpo/train/lanes_conv.hpp>
 #include <mahpo/train/shifted_conv.hpp>
 
 #include <benchmark/benchmark.h>
@@ -38,11 +40,26 @@ struct Shape {
 
 // The step's products at batch 32: the convolutions over whole-batch im2col columns, the dense layers.
 constexpr Shape shapes[] = {
-    {"conv1_forward", Kind::nn, 6, 32 * 576, 25},  {"conv1_weights", Kind::nt, 6, 25, 32 * 576},
-    {"conv2_forward", Kind::nn, 16, 32 * 64, 150}, {"conv2_weights", Kind::nt, 16, 150, 32 * 64},
-    {"conv2_input", Kind::tn, 150, 32 * 64, 16},   {"fc1_forward", Kind::nn, 32, 120, 256},
-    {"fc1_weights", Kind::tn, 256, 120, 32},       {"fc2_input", Kind::nt, 32, 120, 84},
+    {"conv1_forward", Kind::nn, 6, 32 * 576, 25},
+    {"conv1_weights", Kind::nt, 6, 25, 32 * 576},
+    {"conv2_forward", Kind::nn, 16, 32 * 64, 150},
+    {"conv2_weights", Kind::nt, 16, 150, 32 * 64},
+    {"conv2_input", Kind::tn, 150, 32 * 64, 16},
+    {"fc1_forward", Kind::nn, 32, 120, 256},
+    {"fc1_weights", Kind::tn, 256, 120, 32},
+    {"fc2_input", Kind::nt, 32, 120, 84},
+    {"paper_conv2_forward", Kind::nn, 16, 32 * 25, 294},
+    {"paper_conv2_weights", Kind::nt, 16, 294, 32 * 25},
+    {"paper_conv2_input", Kind::tn, 294, 32 * 25, 16},
 };
+
+// The convolution behind a shape's name, at batch 32, and its filters.
+kernels::ConvGeometry conv_geometry(const std::string& name) {
+  if (name.starts_with("conv1_")) return {1, 32, 28, 28, 5, 0, 24, 24};
+  if (name.starts_with("paper_conv2_")) return {6, 32, 11, 11, 7, 0, 5, 5};
+  return {6, 32, 12, 12, 5, 0, 8, 8};
+}
+std::size_t conv_filters(const std::string& name) { return name.starts_with("conv1_") ? 6 : 16; }
 
 struct Operands {
   std::vector<float> a, b, c;
@@ -119,13 +136,11 @@ void direct(benchmark::State& state, Shape s) {
 // 12: conv2_forward includes making the copies (the im2col of the other rows is not in theirs),
 // conv2_input includes adding the copies' gradient back into the maps (the other rows' col2im is not).
 void shifted(benchmark::State& state, Shape s) {
-  const bool conv1 = std::string(s.name).starts_with("conv1_");
-  const kernels::ConvGeometry g =
-      conv1 ? kernels::ConvGeometry{1, 32, 28, 28, 5, 0, 24, 24} : kernels::ConvGeometry{6, 32, 12, 12, 5, 0, 8, 8};
-  const std::size_t filters = conv1 ? 6 : 16, columns = g.batch * g.out_height * g.out_width;
-  std::vector<float> maps(g.channels * g.batch * g.height * g.width), weights(filters * g.channels * 25),
-      output(filters * columns), delta(filters * columns), gradient(weights.size()),
-      copies(g.batch * kernels::shifted_floats(g));
+  const kernels::ConvGeometry g = conv_geometry(s.name);
+  const std::size_t filters = conv_filters(s.name), columns = g.batch * g.out_height * g.out_width;
+  std::vector<float> maps(g.channels * g.batch * g.height * g.width),
+      weights(filters * g.channels * g.kernel * g.kernel), output(filters * columns), delta(filters * columns),
+      gradient(weights.size()), copies(g.batch * kernels::shifted_floats(g));
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (auto* v : {&maps, &weights, &delta})
@@ -143,6 +158,47 @@ void shifted(benchmark::State& state, Shape s) {
     } else {
       kernels::shifted_input_gradient(g, filters, weights.data(), delta.data(), columns, 0, g.batch, maps.data());
       benchmark::DoNotOptimize(maps.data());
+    }
+  }
+  count(state, s);
+}
+
+// conv2's three products with the batch in the vector lanes (lanes_conv.hpp): conv2_forward includes
+// packing the maps and writing the output back to CNHW; the gradients start from deltas packed once
+// (packing them, a transpose of the output's size, is not counted), conv2_input includes adding the
+// packed gradient back into the maps.
+void lanes(benchmark::State& state, Shape s) {
+  const kernels::ConvGeometry g = conv_geometry(s.name);
+  const std::size_t filters = conv_filters(s.name), plane = g.out_height * g.out_width;
+  const std::size_t width = kernels::vector_floats(kernels::active_isa()), groups = (g.batch + width - 1) / width;
+  std::vector<float> maps(g.channels * g.batch * g.height * g.width),
+      weights(filters * g.channels * g.kernel * g.kernel), output(filters * g.batch * plane), delta(output.size()),
+      gradient(weights.size()), packed(kernels::lanes_floats(g)), packed_delta(groups * filters * plane * width),
+      work(g.channels * g.height * g.width * width);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (auto* v : {&maps, &weights, &delta})
+    for (auto& x : *v) x = uniform(rng);
+  kernels::pack_lanes(g, maps.data(), packed.data());
+  kernels::detail::pack_lanes(g, delta.data(), filters, plane, packed_delta.data());
+  using Pass = kernels::detail::LanesCall::Pass;
+  kernels::detail::LanesCall call{
+      .pass = s.kind == Kind::nt ? Pass::weight_gradient : Pass::input_gradient, .g = g, .filters = filters};
+  call.lanes = packed.data();
+  call.weights = weights.data();
+  call.delta = packed_delta.data();
+  call.gradient = s.kind == Kind::nt ? gradient.data() : maps.data();
+  call.work = work.data();
+  call.taps = kernels::detail::lanes_taps(g, width);
+  state.SetLabel(std::string(kernels::isa_name(kernels::active_isa())));
+  for (auto _ : state) {
+    if (s.kind == Kind::nn) {
+      kernels::pack_lanes(g, maps.data(), packed.data());
+      kernels::lanes_forward(g, filters, packed.data(), weights.data(), output.data());
+      benchmark::DoNotOptimize(output.data());
+    } else {
+      kernels::detail::dispatch_lanes(call);
+      benchmark::DoNotOptimize(call.gradient);
     }
   }
   count(state, s);
@@ -181,6 +237,9 @@ const int registered = [] {
     benchmark::RegisterBenchmark((name + "/mahpo").c_str(), mahpo_kernels, s);
     if (name.starts_with("conv1_")) benchmark::RegisterBenchmark((name + "/mahpo_direct").c_str(), direct, s);
     if (name.starts_with("conv")) benchmark::RegisterBenchmark((name + "/mahpo_shifted").c_str(), shifted, s);
+    if (name.find("conv2_") != std::string::npos) {
+      benchmark::RegisterBenchmark((name + "/mahpo_lanes").c_str(), lanes, s);
+    }
 #if MAHPO_HAVE_LIBXSMM
     if (s.kind == Kind::nn) benchmark::RegisterBenchmark((name + "/libxsmm").c_str(), libxsmm, s);
 #endif

@@ -227,6 +227,11 @@ TEST_CASE("convolution forward and backward agree with direct loops, odd shapes 
       {3, 5, 3, 14, 10, 2, 0, 0},   // shifted copies: 5 filters (4 + 1), 8-float rows over 14 rows
       {2, 9, 2, 13, 13, 5, 0, 0},   // shifted copies: a 2x2 kernel, 144-float planes, 5 images
       {7, 6, 4, 9, 23, 1, 0, 0},    // shifted copies: 7 channels, 20-float rows
+      // Batch in lanes (batch >= the vector width): paper_lenet's largest conv2, whole groups and a part;
+      {6, 16, 7, 11, 11, 37, 0, 0},
+      {6, 16, 5, 12, 12, 20, 0, 0},  // LeNet's second layer (AVX-512; AVX2 and SSE2: shifted copies)
+      {5, 11, 3, 8, 9, 20, 0, 0},    // 11 filters (8 + 3), a 6x7 plane, 45 taps (6 x 7 + 3)
+      {3, 6, 4, 6, 6, 16, 0, 0},     // a 3x3 plane (no whole block to transpose), one group of 16
   };
   for (const auto isa : isas()) {
     INFO("ISA " << kernels::isa_name(isa));

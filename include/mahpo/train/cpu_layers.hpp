@@ -1,11 +1,13 @@
 #pragma once
-// The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost), so
-// one product convolves several images: im2col lays a group of images out as (C*k*k) x (n*Ho*Wo)
-// and the filters (F x C*k*k) multiply it straight into their columns of the F x N x Ho x Wo output.
-// The group is as many images as keep the im2col block within the L2 cache. In training, the groups'
-// blocks together form the whole batch's columns, kept for backward's weight gradient (one product
-// per step); in evaluation the groups share one block. Flatten turns CNHW into N x features for the
-// dense layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
+// The CPU trainer's layers. Convolution and pooling work on "CNHW" tensors (channels outermost). A
+// convolution takes the first of four paths that fits: one input channel, direct (direct_conv.hpp);
+// the batch in the vector lanes (lanes_conv.hpp: under AVX-512, or where the plane is too small for
+// the next); k shifted copies per channel (shifted_conv.hpp); otherwise im2col, which lays a group of
+// images out as (C*k*k) x (n*Ho*Wo) for the filters (F x C*k*k) to multiply straight into their
+// columns of the F x N x Ho x Wo output, the group as many images as keep the block within the L2
+// cache (in training the groups' blocks form the whole batch's columns, kept for backward's weight
+// gradient; in evaluation they share one block). Flatten turns CNHW into N x features for the dense
+// layers. The products are mahpo's own kernels (kernels.hpp), chosen by the CPU's instruction set.
 //
 // Each layer owns its output and input-gradient buffers (grown on demand, never shrunk) and exposes
 // its parameters and their gradients for the optimizer.
@@ -22,6 +24,7 @@
 #include <mahpo/train/formulas.hpp>
 #include <mahpo/train/direct_conv.hpp>
 #include <mahpo/train/kernels.hpp>
+#include <mahpo/train/lanes_conv.hpp>
 #include <mahpo/train/shifted_conv.hpp>
 
 namespace mahpo::train {
@@ -114,7 +117,8 @@ class ConvLayer final : public Layer {
     grow(output_, filters_ * columns);
     const bool relu = activation_ == LayerActivation::relu;
     direct_ = kernels::direct_convolution_fits(geometry());
-    shifted_ = !direct_ && kernels::shifted_convolution_fits(geometry());
+    lanes_ = !direct_ && kernels::lanes_convolution_chosen(geometry());
+    shifted_ = !direct_ && !lanes_ && kernels::shifted_convolution_fits(geometry());
     const auto add_bias = [&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane;
       float* out = output_.data() + first * plane;
@@ -146,6 +150,12 @@ class ConvLayer final : public Layer {
       }
       return output_;
     }
+    if (lanes_) {  // the batch in the vector lanes (lanes_conv.hpp), packed once, kept for backward
+      grow(columns_, kernels::lanes_floats(geometry()));
+      kernels::pack_lanes(geometry(), input.data(), columns_.data());
+      kernels::lanes_forward(geometry(), filters_, columns_.data(), weights_.data(), output_.data(), epilogue);
+      return output_;
+    }
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane, ld = columns_stride(width);
       float* block = group_columns(first);
@@ -168,10 +178,17 @@ class ConvLayer final : public Layer {
       float* delta = delta_.data() + f * columns;
       bias_gradients_[f] = kernels::relu_gradient_sum(output, gradient, columns, delta, relu);
     }
-    if (!keep_columns_ || direct_ || shifted_) std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    if (!keep_columns_ || direct_ || shifted_ || lanes_) {
+      std::fill(weight_gradients_.begin(), weight_gradients_.end(), 0.0f);
+    }
     if (need_input_gradient) {
       grow(input_gradient_, input_shape_.size());
       std::fill_n(input_gradient_.begin(), input_shape_.size(), 0.0f);
+    }
+    if (lanes_) {
+      kernels::lanes_backward(geometry(), filters_, columns_.data(), weights_.data(), delta_.data(),
+                              weight_gradients_.data(), need_input_gradient ? input_gradient_.data() : nullptr);
+      return input_gradient_;
     }
     if (shifted_) {
       if (!keep_columns_) {  // an evaluation's forward kept a few images' copies: the whole batch's again
@@ -267,6 +284,7 @@ class ConvLayer final : public Layer {
   bool keep_columns_ = false;  // the last forward pass kept each group's im2col block (training)
   bool direct_ = false;        // the last forward pass convolved directly (one input channel: no columns)
   bool shifted_ = false;       // the last forward pass went through shifted copies (columns_ holds them)
+  bool lanes_ = false;         // the last forward pass packed the batch into vector lanes (columns_ holds it)
   Shape input_shape_, output_shape_;
 };
 
@@ -316,11 +334,11 @@ class MaxPoolLayer final : public Layer {
   const std::vector<float>& backward(const std::vector<float>& output_gradient, bool) override {
     if (!have_winners_) forward(*input_, input_shape_, true);  // after an evaluation pass: find them now
     grow(input_gradient_, input_shape_.size());
-    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()),
-              0.0f);
     const std::size_t planes = input_shape_.channels * input_shape_.batch;
     const std::size_t in_plane = input_shape_.height * input_shape_.width;
     const std::size_t out_plane = output_shape_.height * output_shape_.width;
+    std::fill(input_gradient_.begin(), input_gradient_.begin() + static_cast<std::ptrdiff_t>(input_shape_.size()),
+              0.0f);
     for (std::size_t p = 0; p < planes; ++p) {
       float* gradient = input_gradient_.data() + p * in_plane;
       for (std::size_t i = 0; i < out_plane; ++i) {
