@@ -5,7 +5,9 @@
 //
 // Each benchmark fills a searcher with N told trials (untimed), then times ask() + tell() pairs.
 // To keep the history at about N, the timed searcher is reset to a copy of the filled one (untimed)
-// every N/10 + 5 pairs. At the end: one pruner decision after 100 and 1,000 complete trials.
+// every N/10 + 5 pairs. At the end: one pruner decision after 100 and 1,000 complete trials, and
+// the results of a study of several objectives: non-dominated sorting and the hypervolume of N
+// trials (search/pareto.hpp).
 #include <mahpo/mahpo.hpp>
 
 #include <benchmark/benchmark.h>
@@ -158,6 +160,38 @@ BENCHMARK_CAPTURE(pruner_decision, patient_median,
     ->Arg(100)
     ->Arg(1000)
     ->Iterations(9000)
+    ->Unit(benchmark::kMicrosecond);
+
+// Non-dominated sorting of N trials and the hypervolume of their front, M objectives: the points
+// scattered around a concave front (a ZDT2-like shape), a tenth of them infeasible.
+void pareto_results(benchmark::State& state) {
+  const auto count = static_cast<std::size_t>(state.range(0));
+  const auto objectives = static_cast<std::size_t>(state.range(1));
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  mahpo::search::pareto::Points points(count, std::vector<double>(objectives));
+  std::vector<double> violations(count, 0.0);
+  for (std::size_t i = 0; i < count; ++i) {
+    double rest = 1.0;
+    for (std::size_t m = 0; m + 1 < objectives; ++m) {
+      points[i][m] = unit(rng);
+      rest -= points[i][m] * points[i][m] / static_cast<double>(objectives - 1);
+    }
+    points[i][objectives - 1] = rest + 0.3 * unit(rng);
+    if (unit(rng) < 0.1) violations[i] = unit(rng);
+  }
+  const std::vector<double> reference(objectives, 1.5);
+  for (auto _ : state) {
+    const auto front = mahpo::search::pareto::pareto_front(points, violations);
+    mahpo::search::pareto::Points members;
+    members.reserve(front.size());
+    for (const std::size_t i : front) members.push_back(points[i]);
+    benchmark::DoNotOptimize(mahpo::search::pareto::hypervolume(members, reference));
+  }
+}
+BENCHMARK(pareto_results)
+    ->ArgsProduct({{100, 1000}, {2, 3}})
+    ->ArgNames({"trials", "objectives"})
     ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

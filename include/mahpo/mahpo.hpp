@@ -44,6 +44,7 @@
 #include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/pareto.hpp>
 #include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/ppo/ppo_lstm.hpp>
 #include <mahpo/search/random.hpp>
