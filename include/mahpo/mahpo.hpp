@@ -26,6 +26,7 @@
 
 #include <mahpo/problems/learning_curves.hpp>
 #include <mahpo/problems/lenet_surrogate.hpp>
+#include <mahpo/problems/multi_objective.hpp>
 #include <mahpo/problems/off_centre.hpp>
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/report/html_report.hpp>

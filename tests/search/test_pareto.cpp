@@ -107,16 +107,15 @@ TEST_CASE("constraint domination: feasible first, then by violation, then Pareto
   CHECK_FALSE(dominates(a, a));
   CHECK_FALSE(dominates(a, c));
   CHECK_FALSE(dominates(c, a));
-  CHECK(constrained_dominates(b, 0.0, a, 0.5));    // feasible beats infeasible, whatever the values
-  CHECK(constrained_dominates(b, 0.2, a, 0.5));    // the smaller violation wins
+  CHECK(constrained_dominates(b, 0.0, a, 0.5));  // feasible beats infeasible, whatever the values
+  CHECK(constrained_dominates(b, 0.2, a, 0.5));  // the smaller violation wins
   CHECK_FALSE(constrained_dominates(a, 0.5, b, 0.5));
   CHECK(violation(std::vector<double>{-1.0, 0.25, 0.5}) == 0.75);
   CHECK(violation(std::vector<double>{-1.0, 0.0}) == 0.0);
   // Maximized objectives turn around.
   const std::array goals{Goal::maximize, Goal::minimize};
   CHECK(to_minimized({{0.9, 100.0}}, goals) == Points{{-0.9, 100.0}});
-  CHECK(pareto_front(to_minimized({{0.9, 100.0}, {0.8, 50.0}, {0.7, 60.0}}, goals)) ==
-        std::vector<std::size_t>{0, 1});
+  CHECK(pareto_front(to_minimized({{0.9, 100.0}, {0.8, 50.0}, {0.7, 60.0}}, goals)) == std::vector<std::size_t>{0, 1});
 }
 
 TEST_CASE("hypervolume is exact for 2 and 3 objectives", "[pareto][seeded]") {
@@ -144,8 +143,7 @@ TEST_CASE("hypervolume is exact for 2 and 3 objectives", "[pareto][seeded]") {
 }
 
 TEST_CASE("pareto functions refuse what they cannot compute", "[pareto]") {
-  CHECK_THROWS_AS(hypervolume({{1.0, 2.0, 3.0, 4.0}}, std::vector<double>{5.0, 5.0, 5.0, 5.0}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(hypervolume({{1.0, 2.0, 3.0, 4.0}}, std::vector<double>{5.0, 5.0, 5.0, 5.0}), std::invalid_argument);
   CHECK_THROWS_AS(hypervolume({{1.0, 2.0}}, std::vector<double>{5.0, 5.0, 5.0}), std::invalid_argument);
   CHECK_THROWS_AS(nondominated_ranks({{1.0, 2.0}, {1.0}}), std::invalid_argument);
   CHECK_THROWS_AS(nondominated_ranks({{1.0, std::nan("")}}), std::invalid_argument);
