@@ -119,20 +119,7 @@ class ConvLayer final : public Layer {
     direct_ = kernels::direct_convolution_fits(geometry());
     lanes_ = !direct_ && kernels::lanes_convolution_chosen(geometry());
     shifted_ = !direct_ && !lanes_ && kernels::shifted_convolution_fits(geometry());
-    const auto add_bias = [&](std::size_t first, std::size_t last) {
-      const std::size_t width = (last - first) * plane;
-      float* out = output_.data() + first * plane;
-      for (std::size_t f = 0; f < filters_; ++f) {  // bias and ReLU while the block is in cache
-        float* row = out + f * columns;
-        const float b = bias_[f];
-        if (relu) {
-          for (std::size_t p = 0; p < width; ++p) row[p] = formulas::relu(row[p] + b);
-        } else {
-          for (std::size_t p = 0; p < width; ++p) row[p] += b;
-        }
-      }
-    };
-    const kernels::ForwardEpilogue epilogue{bias_.data(), relu};  // the direct paths add bias and ReLU in registers
+    const kernels::ForwardEpilogue epilogue{bias_.data(), relu};  // direct, lanes, shifted: in registers
     if (direct_) {  // one input channel: no columns (direct_conv.hpp)
       kernels::direct_forward(geometry(), filters_, input.data(), 0, output_shape_.batch, weights_.data(),
                               output_.data(), columns, epilogue);
@@ -156,6 +143,20 @@ class ConvLayer final : public Layer {
       kernels::lanes_forward(geometry(), filters_, columns_.data(), weights_.data(), output_.data(), epilogue);
       return output_;
     }
+    // im2col: the product leaves bias and ReLU to a pass over each block while it is in cache.
+    const auto add_bias = [&](std::size_t first, std::size_t last) {
+      const std::size_t width = (last - first) * plane;
+      float* out = output_.data() + first * plane;
+      for (std::size_t f = 0; f < filters_; ++f) {
+        float* row = out + f * columns;
+        const float b = bias_[f];
+        if (relu) {
+          for (std::size_t p = 0; p < width; ++p) row[p] = formulas::relu(row[p] + b);
+        } else {
+          for (std::size_t p = 0; p < width; ++p) row[p] += b;
+        }
+      }
+    };
     for_each_group([&](std::size_t first, std::size_t last) {
       const std::size_t width = (last - first) * plane, ld = columns_stride(width);
       float* block = group_columns(first);
@@ -191,10 +192,7 @@ class ConvLayer final : public Layer {
       return input_gradient_;
     }
     if (shifted_) {
-      if (!keep_columns_) {  // an evaluation's forward kept a few images' copies: the whole batch's again
-        grow(columns_, input_shape_.batch * kernels::shifted_floats(geometry()));
-        kernels::shift_copies(geometry(), input_->data(), 0, input_shape_.batch, columns_.data());
-      }
+      if (!keep_columns_) shift_whole_batch();  // an evaluation's forward kept only a few images' copies
       kernels::shifted_weight_gradient(geometry(), filters_, columns_.data(), input_shape_.batch, delta_.data(),
                                        columns, weight_gradients_.data());
       if (need_input_gradient) {
@@ -206,8 +204,7 @@ class ConvLayer final : public Layer {
     if (direct_ && kernels::shifted_weight_gradient_fits(geometry())) {
       // The direct forward pass, but the weight gradient from shifted copies made here: no tail vector per
       // row (conv1's 24-float rows: 2 vectors for 1.5), 37 % faster than the direct one in bench_kernels.
-      grow(columns_, input_shape_.batch * kernels::shifted_floats(geometry()));
-      kernels::shift_copies(geometry(), input_->data(), 0, input_shape_.batch, columns_.data());
+      shift_whole_batch();
       kernels::shifted_weight_gradient(geometry(), filters_, columns_.data(), input_shape_.batch, delta_.data(),
                                        columns, weight_gradients_.data());
     } else if (direct_) {
@@ -261,6 +258,12 @@ class ConvLayer final : public Layer {
     for (std::size_t first = 0; first < output_shape_.batch; first += group) {
       visit(first, std::min(first + group, output_shape_.batch));
     }
+  }
+
+  // The whole batch's shifted copies of the input, into columns_.
+  void shift_whole_batch() {
+    grow(columns_, input_shape_.batch * kernels::shifted_floats(geometry()));
+    kernels::shift_copies(geometry(), input_->data(), 0, input_shape_.batch, columns_.data());
   }
 
   // Where the im2col block of the group starting at image `first` lives, and its row stride.

@@ -43,7 +43,7 @@ struct ShiftedCall {
   ForwardEpilogue epilogue;        // forward
   const float* delta = nullptr;    // weight and input gradient: filters x (N Ho Wo), rows filter_stride apart
   float* gradient = nullptr;       // weight gradient (+=), or the maps' gradient (input gradient, +=)
-  float* work = nullptr;           // input gradient: shifted_work_floats(g, filters) floats
+  float* work = nullptr;           // input gradient: shifted_work_floats(g, filters, width) floats
 };
 
 inline std::size_t shifted_row_floats(const ConvGeometry& g) { return g.height * g.out_width; }
