@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <mahpo/nn/lenet.hpp>
+#include <mahpo/objectives.hpp>
+#include <mahpo/problems/multi_objective.hpp>
 #include <mahpo/problems/synthetic.hpp>
 #include <mahpo/report/html_report.hpp>
 #include <mahpo/report/importance.hpp>
@@ -10,6 +12,7 @@
 #include <mahpo/search/random.hpp>
 #include <mahpo/study/study.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -125,5 +128,39 @@ TEST_CASE("write_report writes the page and its PNGs, or says that gnuplot is mi
   std::ifstream page(files.index);
   const std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
   CHECK(html.find("<title>a &lt;test&gt; &amp; more</title>") != std::string::npos);
+  fs::remove_all(folder);
+}
+
+TEST_CASE("a study of several objectives: its journal's front is read back and drawn") {
+  using Zdt1 = mahpo::problems::Zdt1;
+  using Goals = mahpo::Objectives<mahpo::Minimize<"f1">, mahpo::Minimize<"f2">, mahpo::AtMost<"f1", 0.9>>;
+  const auto zdt1 = [](const mahpo::Config<Zdt1::space>& config, const mahpo::Budget&) {
+    const auto values = Zdt1::evaluate(config);
+    mahpo::Result result;
+    result.metrics = {{"f1", values[0]}, {"f2", values[1]}};
+    return result;
+  };
+  const auto folder = scratch("fronts");
+  fs::create_directories(folder);
+  mahpo::search::Random<Zdt1::space> searcher({.seed = 2, .goals = Goals::goals()});
+  const auto report = mahpo::study::run_study(searcher, mahpo::with_objectives<Goals>(zdt1),
+                                              {.trials = 40, .journal = folder / "random.jsonl"});
+  const auto loaded = mahpo::report::load_journal(folder / "random.jsonl");
+  CHECK(loaded.objectives == Goals::list());
+  REQUIRE(loaded.pareto_front().size() == report.pareto_front().size());
+  for (std::size_t k = 0; k < loaded.pareto_front().size(); ++k) {
+    CHECK(loaded.pareto_front()[k]->id == report.pareto_front()[k]->id);
+    CHECK(loaded.pareto_front()[k]->values == report.pareto_front()[k]->result.values);
+  }
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    WARN("gnuplot is not installed: the PNGs were not drawn (scripts/setup.sh installs gnuplot-nox)");
+    return;
+  }
+  const auto files = mahpo::report::write_report({loaded}, folder / "report");
+  CHECK(std::find(files.images.begin(), files.images.end(), folder / "report" / "pareto.png") != files.images.end());
+  std::ifstream page(files.index);
+  const std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+  CHECK(html.find("<h2>Pareto fronts</h2>") != std::string::npos);
+  CHECK(html.find(fmt::format("<tr><td>{}</td>", loaded.pareto_front().front()->id)) != std::string::npos);
   fs::remove_all(folder);
 }

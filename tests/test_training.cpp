@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <mahpo/objectives.hpp>
+
 #include <mahpo/nn/lenet.hpp>
 #include <mahpo/train/lenet_objective.hpp>
 #include <mahpo/train/trainer.hpp>
@@ -163,6 +165,22 @@ TEST_CASE("LeNetObjective scores a config and reports its metrics") {
   CHECK(result.metrics["training_seconds"].get<double>() > 0.0);
   CHECK(result.metrics["network"] == "input 1x12x12 > conv 4x3x3 > maxpool 2 > dense 16 (dropout 0) > output 4");
   CHECK(result.intermediate.size() == 2);  // one point per epoch
+  // Size and cost: conv 10x10 pixels x 4 filters x 9 taps, dense 100 x 16, output 16 x 4.
+  CHECK(result.metrics["macs_per_image"].get<std::size_t>() == 10 * 10 * 4 * 9 + 100 * 16 + 16 * 4);
+  CHECK(result.metrics["parameters"].get<std::size_t>() == (4 * 9 + 4) + (100 * 16 + 16) + (16 * 4 + 4));
+  CHECK(nn::parameter_count(Small::network(config, {1, 12, 12})) == result.metrics["parameters"].get<std::size_t>());
+  CHECK(nn::multiply_accumulates(Small::network(config, {1, 12, 12})) == 5264);
+  const double latency = result.metrics["inference_seconds_per_image"].get<double>();
+  CHECK(latency > 0.0);
+  CHECK(latency < result.metrics["evaluation_seconds"].get<double>());
+  // The metrics as typed objectives: accuracy up, multiply-accumulates down, a bound on latency.
+  using Goals = Objectives<Maximize<"validation_accuracy">, Minimize<"macs_per_image">,
+                           AtMost<"inference_seconds_per_image", 1.0>>;
+  const auto typed = with_objectives<Goals>(objective);
+  const Result both = typed(config, {.epochs = 2.0});
+  CHECK(both.values == std::vector<double>{both.metrics["validation_accuracy"].get<double>(), 5264.0});
+  CHECK(both.constraints.size() == 1);
+  CHECK(both.constraints[0] < 0.0);
 
   config.set<"training.learning_rate">(1e9);
   const Result diverged = objective(config, {.epochs = 1.0});

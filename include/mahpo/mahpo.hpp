@@ -19,6 +19,7 @@
 #include <mahpo/data/idx.hpp>
 
 #include <mahpo/objective.hpp>
+#include <mahpo/objectives.hpp>
 
 #include <mahpo/nn/layer_types.hpp>
 #include <mahpo/nn/lenet.hpp>
@@ -45,6 +46,7 @@
 #include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/nsga2.hpp>
 #include <mahpo/search/pareto.hpp>
 #include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/ppo/ppo_lstm.hpp>

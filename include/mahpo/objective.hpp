@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <mahpo/space/config.hpp>
@@ -62,23 +63,64 @@ inline void to_json(nlohmann::json& json, const Budget& budget) {
   if (budget.fraction != 1.0) json["fraction"] = budget.fraction;
 }
 
+// A trial's outcome. With several objectives (mahpo::Objectives, objectives.hpp) `values` holds one
+// value per objective in their declared order (`value` is the first) and `constraints` one value per
+// constraint, satisfied when <= 0; a single-objective result leaves both empty.
 struct Result {
   double value = 0.0;
   Status status = Status::ok;
   std::vector<double> intermediate;  // e.g. validation accuracy after each history point
   nlohmann::json metrics = nlohmann::json::object();
   std::string message;
+  std::vector<double> values;       // several objectives: one value each
+  std::vector<double> constraints;  // one value per constraint: <= 0 is feasible
 };
 
 // The rule a study applies to every result, evaluated or replayed from a journal: an ok result
-// whose value is not a finite number is a failed one (it could otherwise become the best trial).
+// whose value, objective values or constraint values are not all finite numbers is a failed one (it
+// could otherwise become the best trial or join the Pareto front).
 inline void settle(Result& result) {
-  if (result.status == Status::ok && !std::isfinite(result.value)) {
-    result.status = Status::failed;
-    if (result.message.empty())
-      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
-    result.value = 0.0;
+  if (result.status != Status::ok) return;
+  const auto finite = [](const std::vector<double>& values) {
+    for (double value : values)
+      if (!std::isfinite(value)) return false;
+    return true;
+  };
+  const bool values_ok = finite(result.values), constraints_ok = finite(result.constraints);
+  if (std::isfinite(result.value) && values_ok && constraints_ok) return;
+  result.status = Status::failed;
+  if (result.message.empty()) {
+    result.message = !std::isfinite(result.value) ? fmt::format("the objective returned a non-finite value ({})",
+                                                                result.value)
+                     : !values_ok ? fmt::format("the objective returned a non-finite objective value ({})",
+                                                fmt::join(result.values, ", "))
+                                  : fmt::format("the objective returned a non-finite constraint value ({})",
+                                                fmt::join(result.constraints, ", "));
   }
+  result.value = 0.0;
+  result.values.clear();
+  result.constraints.clear();
+}
+
+// What a study optimizes, at run time: the objectives' names and goals and the constraints' names.
+// Empty names: one unnamed objective, its goal the searcher's. Objectives<...>::list() makes one
+// from the typed declaration; the journal and the report carry it.
+struct ObjectiveList {
+  std::vector<std::string> names;
+  std::vector<Goal> goals;
+  std::vector<std::string> constraints;
+
+  bool empty() const { return names.empty() && constraints.empty(); }
+  bool several() const { return names.size() > 1; }
+  friend bool operator==(const ObjectiveList&, const ObjectiveList&) = default;
+};
+
+inline void to_json(nlohmann::json& json, const ObjectiveList& list) {
+  json = nlohmann::json::object();
+  json["names"] = list.names;
+  json["goals"] = nlohmann::json::array();
+  for (Goal goal : list.goals) json["goals"].push_back(to_string(goal));
+  json["constraints"] = list.constraints;
 }
 
 // What a running trial may use besides its config and budget; the study gives each trial one, and

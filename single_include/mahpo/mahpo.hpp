@@ -1552,6 +1552,7 @@ inline Dataset load_dataset(std::string_view name, const SplitOptions& options =
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 
@@ -1598,23 +1599,64 @@ inline void to_json(nlohmann::json& json, const Budget& budget) {
   if (budget.fraction != 1.0) json["fraction"] = budget.fraction;
 }
 
+// A trial's outcome. With several objectives (mahpo::Objectives, objectives.hpp) `values` holds one
+// value per objective in their declared order (`value` is the first) and `constraints` one value per
+// constraint, satisfied when <= 0; a single-objective result leaves both empty.
 struct Result {
   double value = 0.0;
   Status status = Status::ok;
   std::vector<double> intermediate;  // e.g. validation accuracy after each history point
   nlohmann::json metrics = nlohmann::json::object();
   std::string message;
+  std::vector<double> values;       // several objectives: one value each
+  std::vector<double> constraints;  // one value per constraint: <= 0 is feasible
 };
 
 // The rule a study applies to every result, evaluated or replayed from a journal: an ok result
-// whose value is not a finite number is a failed one (it could otherwise become the best trial).
+// whose value, objective values or constraint values are not all finite numbers is a failed one (it
+// could otherwise become the best trial or join the Pareto front).
 inline void settle(Result& result) {
-  if (result.status == Status::ok && !std::isfinite(result.value)) {
-    result.status = Status::failed;
-    if (result.message.empty())
-      result.message = fmt::format("the objective returned a non-finite value ({})", result.value);
-    result.value = 0.0;
+  if (result.status != Status::ok) return;
+  const auto finite = [](const std::vector<double>& values) {
+    for (double value : values)
+      if (!std::isfinite(value)) return false;
+    return true;
+  };
+  const bool values_ok = finite(result.values), constraints_ok = finite(result.constraints);
+  if (std::isfinite(result.value) && values_ok && constraints_ok) return;
+  result.status = Status::failed;
+  if (result.message.empty()) {
+    result.message = !std::isfinite(result.value) ? fmt::format("the objective returned a non-finite value ({})",
+                                                                result.value)
+                     : !values_ok ? fmt::format("the objective returned a non-finite objective value ({})",
+                                                fmt::join(result.values, ", "))
+                                  : fmt::format("the objective returned a non-finite constraint value ({})",
+                                                fmt::join(result.constraints, ", "));
   }
+  result.value = 0.0;
+  result.values.clear();
+  result.constraints.clear();
+}
+
+// What a study optimizes, at run time: the objectives' names and goals and the constraints' names.
+// Empty names: one unnamed objective, its goal the searcher's. Objectives<...>::list() makes one
+// from the typed declaration; the journal and the report carry it.
+struct ObjectiveList {
+  std::vector<std::string> names;
+  std::vector<Goal> goals;
+  std::vector<std::string> constraints;
+
+  bool empty() const { return names.empty() && constraints.empty(); }
+  bool several() const { return names.size() > 1; }
+  friend bool operator==(const ObjectiveList&, const ObjectiveList&) = default;
+};
+
+inline void to_json(nlohmann::json& json, const ObjectiveList& list) {
+  json = nlohmann::json::object();
+  json["names"] = list.names;
+  json["goals"] = nlohmann::json::array();
+  for (Goal goal : list.goals) json["goals"].push_back(to_string(goal));
+  json["constraints"] = list.constraints;
 }
 
 // What a running trial may use besides its config and budget; the study gives each trial one, and
@@ -1666,6 +1708,246 @@ Result invoke_objective(const O& objective, const Config<S>& config, const Budge
 
 }  // namespace mahpo
 // ---- end mahpo/objective.hpp
+// ---- begin mahpo/objectives.hpp
+// Several objectives and constraints, declared as a type, in the style of the typed spaces:
+//
+//   using Goals = mahpo::Objectives<mahpo::Maximize<"validation_accuracy">, mahpo::Minimize<"parameters">,
+//                                   mahpo::AtMost<"inference_seconds_per_image", 20e-6>>;
+//   auto objective = mahpo::with_objectives<Goals>(lenet_objective);  // values from its metrics
+//   mahpo::search::Nsga2<Space> nsga2({.seed = 1, .goals = Goals::goals()});
+//   auto report = mahpo::study::run_study(nsga2, objective, {.trials = 200});
+//   Goals::get<"parameters">(result);  // a misspelt name does not compile
+//
+// Each objective and constraint names a numeric metric of the objective's results (Result::metrics);
+// after every ok trial, with_objectives fills Result::values (one per objective, in declared order;
+// Result::value becomes the first) and Result::constraints (one per constraint, <= 0 satisfied)
+// from them. An objective that declares its metrics (`metric_names`, as LeNetObjective) is checked
+// at compile time: naming a metric it does not report does not compile. A metric missing from an ok
+// result fails that trial with a message that names it.
+//
+// AtMost<Name, Bound>: satisfied when the metric is <= Bound (constraint value metric - Bound);
+// AtLeast<Name, Bound>: when >= Bound (Bound - metric); Constraint<Name>: the metric is the value.
+
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo {
+
+template <FixedString Name>
+struct Maximize {
+  static constexpr std::string_view name = Name;
+  static constexpr Goal goal = Goal::maximize;
+};
+
+template <FixedString Name>
+struct Minimize {
+  static constexpr std::string_view name = Name;
+  static constexpr Goal goal = Goal::minimize;
+};
+
+template <FixedString Name, double Bound>
+struct AtMost {
+  static constexpr std::string_view name = Name;
+  static constexpr double constraint(double metric) { return metric - Bound; }
+};
+
+template <FixedString Name, double Bound>
+struct AtLeast {
+  static constexpr std::string_view name = Name;
+  static constexpr double constraint(double metric) { return Bound - metric; }
+};
+
+template <FixedString Name>
+using Constraint = AtMost<Name, 0.0>;
+
+namespace detail {
+
+template <typename T>
+inline constexpr bool is_goal_item = requires {
+  { T::goal } -> std::convertible_to<Goal>;
+};
+template <typename T>
+inline constexpr bool is_constraint_item = requires(double x) {
+  { T::constraint(x) } -> std::convertible_to<double>;
+};
+
+template <std::size_t N>
+constexpr bool contains(const std::array<std::string_view, N>& names, std::string_view name) {
+  for (auto candidate : names)
+    if (candidate == name) return true;
+  return false;
+}
+
+}  // namespace detail
+
+template <typename... Items>
+struct Objectives {
+  static_assert(((detail::is_goal_item<Items> || detail::is_constraint_item<Items>)&&...),
+                "mahpo::Objectives: each item must be Maximize<\"name\">, Minimize<\"name\">, AtMost<\"name\", bound>, "
+                "AtLeast<\"name\", bound> or Constraint<\"name\">");
+  static constexpr std::size_t count = (std::size_t{detail::is_goal_item<Items>} + ... + 0);
+  static constexpr std::size_t constraint_count = sizeof...(Items) - count;
+  static_assert(count >= 1, "mahpo::Objectives: declare at least one objective (Maximize or Minimize)");
+
+  // The objectives' and the constraints' names, each in declared order.
+  static constexpr auto names = [] {
+    std::array<std::string_view, count> all{};
+    std::size_t at = 0;
+    ((detail::is_goal_item<Items> ? void(all[at++] = Items::name) : void()), ...);
+    return all;
+  }();
+  static constexpr auto constraint_names = [] {
+    std::array<std::string_view, constraint_count> all{};
+    std::size_t at = 0;
+    ((detail::is_constraint_item<Items> ? void(all[at++] = Items::name) : void()), ...);
+    return all;
+  }();
+  static_assert(
+      [] {
+        for (std::size_t i = 0; i < count; ++i)
+          for (std::size_t j = i + 1; j < count; ++j)
+            if (names[i] == names[j]) return false;
+        return true;
+      }(),
+      "mahpo::Objectives: two objectives have the same name");
+
+  static std::vector<Goal> goals() {
+    std::vector<Goal> all;
+    ((detail::is_goal_item<Items> ? all.push_back(goal_of<Items>()) : void()), ...);
+    return all;
+  }
+
+  static ObjectiveList list() {
+    ObjectiveList list{{names.begin(), names.end()}, goals(), {}};
+    for (auto name : constraint_names) list.constraints.emplace_back(name);
+    return list;
+  }
+
+  // The position of objective `Name` among the objectives; a name not declared does not compile.
+  template <FixedString Name>
+  static constexpr std::size_t index() {
+    static_assert(detail::contains(names, std::string_view(Name)), "mahpo::Objectives: no objective of that name");
+    std::size_t at = 0;
+    while (names[at] != std::string_view(Name)) ++at;
+    return at;
+  }
+
+  // Objective `Name`'s value in a result with values (with_objectives filled them).
+  template <FixedString Name>
+  static double get(const Result& result) {
+    constexpr std::size_t at = index<Name>();
+    if (result.values.size() != count) {
+      throw std::invalid_argument(fmt::format("mahpo::Objectives::get<\"{}\">: the result holds {} objective values, "
+                                              "{} declared (a failed trial has none)",
+                                              std::string_view(Name), result.values.size(), count));
+    }
+    return result.values[at];
+  }
+
+  // Fills an ok (or pruned) result's values and constraints from its metrics; a result whose values
+  // are already there (the objective set them) keeps them. Throws std::invalid_argument naming a
+  // missing or non-numeric metric.
+  static void fill(Result& result) {
+    if (result.status != Status::ok && result.status != Status::pruned) return;
+    if (result.values.empty()) {
+      ((detail::is_goal_item<Items> ? result.values.push_back(metric(result, Items::name)) : void()), ...);
+    }
+    if (result.constraints.empty()) {
+      (fill_constraint<Items>(result), ...);
+    }
+    if (result.values.size() != count || result.constraints.size() != constraint_count) {
+      throw std::invalid_argument(fmt::format("mahpo: the objective returned {} objective values and {} constraint "
+                                              "values; {} and {} are declared",
+                                              result.values.size(), result.constraints.size(), count,
+                                              constraint_count));
+    }
+    result.value = result.values.front();
+  }
+
+ private:
+  template <typename Item>
+  static constexpr Goal goal_of() {
+    if constexpr (detail::is_goal_item<Item>) return Item::goal;
+    return Goal::maximize;
+  }
+  template <typename Item>
+  static void fill_constraint(Result& result) {
+    if constexpr (detail::is_constraint_item<Item>)
+      result.constraints.push_back(Item::constraint(metric(result, Item::name)));
+  }
+  static double metric(const Result& result, std::string_view name) {
+    const auto found = result.metrics.find(std::string(name));
+    if (found == result.metrics.end() || !found->is_number()) {
+      throw std::invalid_argument(fmt::format("mahpo: the objective's result has no numeric metric \"{}\" (declared "
+                                              "in mahpo::Objectives)",
+                                              name));
+    }
+    return found->template get<double>();
+  }
+};
+
+template <typename T>
+inline constexpr bool is_objectives = false;
+template <typename... Items>
+inline constexpr bool is_objectives<Objectives<Items...>> = true;
+
+// An objective whose results carry the values and constraints of `Objs` (see the top of this file).
+template <typename Objs, typename O>
+class WithObjectives {
+ public:
+  using objectives_type = Objs;
+
+  explicit WithObjectives(O objective) : objective_(std::move(objective)) {}
+
+  template <typename S>
+    requires Objective<O, S>
+  Result operator()(const Config<S>& config, const Budget& budget, TrialContext& context) const {
+    Result result = invoke_objective<S>(objective_, config, budget, context);
+    Objs::fill(result);
+    return result;
+  }
+  template <typename S>
+    requires Objective<O, S>
+  Result operator()(const Config<S>& config, const Budget& budget) const {
+    TrialContext none;
+    return (*this)(config, budget, none);
+  }
+
+  const O& inner() const { return objective_; }
+
+ private:
+  O objective_;
+};
+
+template <typename Objs, typename O>
+WithObjectives<Objs, O> with_objectives(O objective) {
+  static_assert(is_objectives<Objs>,
+                "mahpo::with_objectives: the first template argument must be mahpo::Objectives<...>");
+  if constexpr (requires { O::metric_names; }) {
+    constexpr auto reported = [] {
+      for (auto name : Objs::names)
+        if (!detail::contains(O::metric_names, name)) return false;
+      for (auto name : Objs::constraint_names)
+        if (!detail::contains(O::metric_names, name)) return false;
+      return true;
+    }();
+    static_assert(reported,
+                  "mahpo::with_objectives: the objective reports no metric of a name that Objectives declares");
+  }
+  return WithObjectives<Objs, O>(std::move(objective));
+}
+
+}  // namespace mahpo
+// ---- end mahpo/objectives.hpp
 
 // ---- begin mahpo/nn/layer_types.hpp
 // Typed layers of a LeNet-style topology. Each layer type exposes its own subspace (`space`, names
@@ -1920,6 +2202,48 @@ inline void check_network(const NetworkSpec& network) {
   if (network.layers.empty() || !std::holds_alternative<OutputSpec>(network.layers.back())) {
     throw ConfigError("mahpo: a network must end with an Output layer");
   }
+}
+
+// What a network costs: its weights and biases (each convolution's filters x (taps x input
+// channels + 1), each dense or output layer's (inputs + 1) x units) and the multiply-accumulates to
+// classify one image (each convolution's output pixels x filters x taps x input channels, each dense
+// or output layer's inputs x units; pooling, biases and activations not counted). The network must
+// pass check_network.
+struct NetworkCost {
+  std::size_t parameters = 0;
+  std::size_t multiply_accumulates = 0;
+};
+
+inline NetworkCost network_cost(const NetworkSpec& network) {
+  std::size_t height = network.input.height, width = network.input.width, channels = network.input.channels;
+  NetworkCost cost;
+  for (const auto& layer : network.layers) {
+    if (const auto* conv = std::get_if<ConvSpec>(&layer)) {
+      height = height + conv->padding_total() - (conv->kernel_size - 1);
+      width = width + conv->padding_total() - (conv->kernel_size - 1);
+      const std::size_t taps = conv->kernel_size * conv->kernel_size * channels;
+      cost.parameters += conv->filters * (taps + 1);
+      cost.multiply_accumulates += height * width * conv->filters * taps;
+      channels = conv->filters;
+    } else if (const auto* pool = std::get_if<PoolSpec>(&layer)) {
+      height /= pool->size;
+      width /= pool->size;
+    } else {
+      const std::size_t units = std::holds_alternative<DenseSpec>(layer) ? std::get<DenseSpec>(layer).units
+                                                                          : std::get<OutputSpec>(layer).classes;
+      const std::size_t inputs = height * width * channels;
+      cost.parameters += (inputs + 1) * units;
+      cost.multiply_accumulates += inputs * units;
+      height = width = 1;
+      channels = units;
+    }
+  }
+  return cost;
+}
+
+inline std::size_t parameter_count(const NetworkSpec& network) { return network_cost(network).parameters; }
+inline std::size_t multiply_accumulates(const NetworkSpec& network) {
+  return network_cost(network).multiply_accumulates;
 }
 
 template <typename T>
@@ -4696,6 +5020,46 @@ class LeNetSurrogate {
 using MnistSurrogate = LeNetSurrogate<LeNetDataset::mnist>;
 using FashionMnistSurrogate = LeNetSurrogate<LeNetDataset::fashion_mnist>;
 
+// Accuracy against size, two objectives on paper_lenet's space: the surrogate's noisy validation
+// accuracy (maximized; fitted on real trials, whose journals record the parameter count beside it)
+// and the network's exact parameter count (minimized; nn::parameter_count, what LeNetObjective
+// reports). search_reference, in minimized form (-accuracy, parameters): accuracy 0 and 1.1 times
+// the largest parameter count over the space's corners.
+template <LeNetDataset D>
+class LeNetAccuracyParameters {
+ public:
+  using space = nn::paper_lenet::space;
+  static constexpr std::size_t objectives = 2;
+  static constexpr std::array<Goal, objectives> goals{Goal::maximize, Goal::minimize};
+
+  explicit LeNetAccuracyParameters(std::uint64_t seed = 0) : surrogate_(seed) {}
+
+  std::array<double, objectives> evaluate(const Config<space>& config) const {
+    return {surrogate_(config).value, static_cast<double>(parameters(config))};
+  }
+  static std::size_t parameters(const Config<space>& config) {
+    return nn::parameter_count(nn::paper_lenet::network(config, nn::InputShape{1, 28, 28}));
+  }
+  static const std::array<double, objectives>& search_reference() {
+    static const std::array<double, objectives> reference = [] {
+      double largest = 0.0;
+      for (std::size_t corner = 0; corner < (std::size_t{1} << space::dimension); ++corner) {
+        std::array<double, space::dimension> point{};
+        for (std::size_t k = 0; k < space::dimension; ++k) point[k] = (corner >> k) & 1 ? 1.0 : 0.0;
+        try {
+          largest = std::max(largest, static_cast<double>(parameters(space::from_unit_cube(point))));
+        } catch (const ConfigError&) {  // a corner whose feature maps vanish
+        }
+      }
+      return std::array<double, objectives>{0.0, 1.1 * largest};
+    }();
+    return reference;
+  }
+
+ private:
+  LeNetSurrogate<D> surrogate_;
+};
+
 }  // namespace mahpo::problems
 // ---- end mahpo/problems/lenet_surrogate.hpp
 // ---- begin mahpo/problems/multi_objective.hpp
@@ -4707,11 +5071,17 @@ using FashionMnistSurrogate = LeNetSurrogate<LeNetDataset::fashion_mnist>;
 //   ZDT1, ZDT2, ZDT3 (Zitzler, Deb and Thiele 2000): 30 variables, 2 objectives,
 //     f1 = x1, g = 1 + 9 / (n - 1) sum_{i >= 2} x_i, f2 = g h(f1 / g) with h(r) = 1 - sqrt(r) (ZDT1,
 //     a convex front), 1 - r^2 (ZDT2, concave), 1 - sqrt(r) - r sin(10 pi f1) (ZDT3, five pieces);
-//     the front is x_2 = ... = x_n = 0 (g = 1). Reference point (1.1, 1.1).
+//     the front is x_2 = ... = x_n = 0 (g = 1). Reference point (1.1, 1.1); search reference
+//     (1.1, 11).
 //   DTLZ2 (Deb, Thiele, Laumanns and Zitzler 2002): 12 variables (k = 10), 3 objectives,
 //     g = sum_{i >= 3} (x_i - 1/2)^2, f1 = (1 + g) cos(x1 pi/2) cos(x2 pi/2),
 //     f2 = (1 + g) cos(x1 pi/2) sin(x2 pi/2), f3 = (1 + g) sin(x1 pi/2); the front is the unit
-//     sphere's positive octant (g = 0). Reference point (1.1, 1.1, 1.1).
+//     sphere's positive octant (g = 0). Reference point (1.1, 1.1, 1.1); search reference 3.85 each.
+//
+// `reference` bounds the true front; `search_reference` is 1.1 times each objective's largest value
+// over the whole space (ZDT: f1 <= 1, f2 <= g <= 10; DTLZ2: each <= 1 + g <= 3.5), the reference of
+// the searches' hypervolumes, so that every trial counts: after 50 to 200 trials of a 30-variable
+// ZDT problem no trial comes near (1.1, 1.1).
 
 #include <array>
 #include <cmath>
@@ -4763,6 +5133,7 @@ struct ZdtProblem {
   using space = UnitSpace<variables>;
   static constexpr std::array<Goal, objectives> goals{Goal::minimize, Goal::minimize};
   static constexpr std::array<double, objectives> reference{1.1, 1.1};
+  static constexpr std::array<double, objectives> search_reference{1.1, 11.0};
 
   // h of the ratio r = f1 / g at f1.
   static double shape(double r, double f1) {
@@ -4806,6 +5177,7 @@ struct Dtlz2 {
   using space = UnitSpace<variables>;
   static constexpr std::array<Goal, objectives> goals{Goal::minimize, Goal::minimize, Goal::minimize};
   static constexpr std::array<double, objectives> reference{1.1, 1.1, 1.1};
+  static constexpr std::array<double, objectives> search_reference{3.85, 3.85, 3.85};
 
   static std::array<double, objectives> evaluate(const std::array<double, variables>& x) {
     double g = 0.0;
@@ -5095,6 +5467,8 @@ class Mirrored {
 //   fidelity.png                   multi-fidelity studies: value against budget, with each trial's
 //                                  intermediate values
 //   importance.png                 PED-ANOVA importances (report/importance.hpp)
+//   pareto.png                     several objectives: every trial and each study's Pareto front
+//                                  (report/pareto_section.hpp), whose trials the page also lists
 // gnuplot (Debian gnuplot-nox) must be on PATH; the data and the script it ran stay in the folder
 // (data/, plots.gp), so a plot can be redrawn or restyled by hand.
 
@@ -5165,6 +5539,298 @@ class Mirrored {
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+// ---- begin mahpo/search/pareto.hpp
+// Several objectives at once: Pareto dominance with constraints, non-dominated sorting, and the
+// hypervolume of a set of points. Every function here takes points to be *minimized* in every
+// objective (to_minimized turns maximized objectives around) and, where constraints are given, each
+// point's total violation (violation(): the sum of its constraint values above 0; 0 is feasible).
+//
+// Constraint domination (Deb, Pratap, Agarwal and Meyarivan 2002, the rule of NSGA-II): a feasible
+// point dominates an infeasible one; of two infeasible points the one with the smaller violation
+// dominates; two feasible points compare by Pareto dominance (no worse in every objective, better
+// in one). Non-dominated sorting gives each point its front: 0 for the points nothing dominates,
+// 1 for those only front 0 dominates, and so on. Two objectives sort in O(N log N) (the points by
+// the first objective, each placed on the first front whose last point does not dominate it); more
+// sort in O(M N^2) by the fast non-dominated sort of the same paper.
+//
+// The hypervolume of a set is the measure of the region that its points dominate and that dominates
+// the reference point (points not better than the reference in every objective add nothing): exact
+// for 2 objectives (a sweep, O(N log N)), 3 (slices along the third objective, each a 2-D staircase
+// kept sorted, O(N^2)) and more (slices along the last objective, recursively).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <iterator>
+#include <map>
+#include <numeric>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::search::pareto {
+
+// A set of points: points[i][m] is point i's value in objective m (all points alike in size).
+using Points = std::vector<std::vector<double>>;
+
+// The points with every maximized objective negated, so that all are minimized.
+inline Points to_minimized(const Points& points, std::span<const Goal> goals) {
+  Points out = points;
+  for (auto& point : out) {
+    if (point.size() != goals.size()) {
+      throw std::invalid_argument(
+          fmt::format("pareto: a point has {} values for {} objectives", point.size(), goals.size()));
+    }
+    for (std::size_t m = 0; m < goals.size(); ++m) {
+      if (goals[m] == Goal::maximize) point[m] = -point[m];
+    }
+  }
+  return out;
+}
+
+// A point's total constraint violation: the sum of its constraint values above 0 (0: feasible).
+inline double violation(std::span<const double> constraints) {
+  double total = 0.0;
+  for (const double c : constraints) total += c > 0.0 ? c : 0.0;
+  return total;
+}
+
+// Whether a dominates b (minimized): no worse in every objective and better in one.
+inline bool dominates(std::span<const double> a, std::span<const double> b) {
+  bool better = false;
+  for (std::size_t m = 0; m < a.size(); ++m) {
+    if (a[m] > b[m]) return false;
+    better = better || a[m] < b[m];
+  }
+  return better;
+}
+
+// Whether a dominates b under constraint domination (violations as violation() gives them).
+inline bool constrained_dominates(std::span<const double> a, double a_violation, std::span<const double> b,
+                                  double b_violation) {
+  if (a_violation > 0.0 || b_violation > 0.0) return a_violation < b_violation;
+  return dominates(a, b);
+}
+
+namespace detail {
+
+inline void check_points(const Points& points, std::span<const double> violations) {
+  if (!violations.empty() && violations.size() != points.size()) {
+    throw std::invalid_argument(
+        fmt::format("pareto: {} violations for {} points", violations.size(), points.size()));
+  }
+  for (const auto& point : points) {
+    if (point.size() != points.front().size())
+      throw std::invalid_argument("pareto: points with different numbers of objectives");
+    for (const double value : point) {
+      if (std::isnan(value)) throw std::invalid_argument("pareto: a point has a NaN objective value");
+    }
+  }
+  for (const double v : violations) {
+    if (!(v >= 0.0)) throw std::invalid_argument("pareto: a violation is negative or NaN (use violation())");
+  }
+}
+
+// Fronts of the feasible points `members` by Pareto dominance, numbered from `first`, into rank.
+inline void sort_two(const Points& points, std::vector<std::size_t> members, std::size_t first,
+                     std::vector<std::size_t>& rank) {
+  std::sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
+    return points[a][0] != points[b][0] ? points[a][0] < points[b][0] : points[a][1] < points[b][1];
+  });
+  // last[f]: the last point placed on front f. In this order a point can only be dominated by one
+  // placed before it; the fronts' last points have increasing second values, so the first front
+  // whose last point does not dominate it is found by binary search.
+  std::vector<std::size_t> last;
+  for (const std::size_t i : members) {
+    const auto lower = std::partition_point(last.begin(), last.end(), [&](std::size_t j) {
+      return dominates(points[j], points[i]);
+    });
+    const auto front = static_cast<std::size_t>(lower - last.begin());
+    if (front == last.size()) {
+      last.push_back(i);
+    } else {
+      last[front] = i;
+    }
+    rank[i] = first + front;
+  }
+}
+
+inline void sort_many(const Points& points, const std::vector<std::size_t>& members, std::size_t first,
+                      std::vector<std::size_t>& rank) {
+  const std::size_t n = members.size();
+  std::vector<std::vector<std::size_t>> dominated(n);  // positions in `members` that member i dominates
+  std::vector<std::size_t> count(n, 0);                // how many members dominate member i
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i + 1; j < n; ++j) {
+      if (dominates(points[members[i]], points[members[j]])) {
+        dominated[i].push_back(j);
+        ++count[j];
+      } else if (dominates(points[members[j]], points[members[i]])) {
+        dominated[j].push_back(i);
+        ++count[i];
+      }
+    }
+  }
+  std::vector<std::size_t> current;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (count[i] == 0) current.push_back(i);
+  }
+  for (std::size_t front = first; !current.empty(); ++front) {
+    std::vector<std::size_t> next;
+    for (const std::size_t i : current) {
+      rank[members[i]] = front;
+      for (const std::size_t j : dominated[i]) {
+        if (--count[j] == 0) next.push_back(j);
+      }
+    }
+    current = std::move(next);
+  }
+}
+
+}  // namespace detail
+
+// Each point's front under constraint domination (0: non-dominated), points minimized; no
+// violations: all feasible. The feasible points take the first fronts; the infeasible ones follow,
+// one front per violation level, the smallest first.
+inline std::vector<std::size_t> nondominated_ranks(const Points& points, std::span<const double> violations = {}) {
+  detail::check_points(points, violations);
+  std::vector<std::size_t> rank(points.size(), 0);
+  if (points.empty()) return rank;
+  std::vector<std::size_t> feasible;
+  std::vector<std::size_t> infeasible;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    (violations.empty() || violations[i] == 0.0 ? feasible : infeasible).push_back(i);
+  }
+  if (points.front().size() == 2) {
+    detail::sort_two(points, feasible, 0, rank);
+  } else {
+    detail::sort_many(points, feasible, 0, rank);
+  }
+  std::size_t fronts = 0;
+  for (const std::size_t i : feasible) fronts = std::max(fronts, rank[i] + 1);
+  std::sort(infeasible.begin(), infeasible.end(),
+            [&](std::size_t a, std::size_t b) { return violations[a] < violations[b]; });
+  for (std::size_t k = 0; k < infeasible.size(); ++k) {
+    if (k > 0 && violations[infeasible[k]] > violations[infeasible[k - 1]]) ++fronts;
+    rank[infeasible[k]] = fronts;
+  }
+  return rank;
+}
+
+// The indices of the feasible non-dominated points (front 0), in increasing order: none when no
+// point is feasible.
+inline std::vector<std::size_t> pareto_front(const Points& points, std::span<const double> violations = {}) {
+  const auto rank = nondominated_ranks(points, violations);
+  std::vector<std::size_t> front;
+  for (std::size_t i = 0; i < rank.size(); ++i) {
+    if (rank[i] == 0 && (violations.empty() || violations[i] == 0.0)) front.push_back(i);
+  }
+  return front;
+}
+
+namespace detail {
+
+// The area dominated by the 2-D points (x, y) and bounded by (rx, ry): a sweep along x.
+inline double area(std::vector<std::pair<double, double>> points, double rx, double ry) {
+  std::sort(points.begin(), points.end());
+  double total = 0.0, floor = ry;  // floor: the lowest y seen so far
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (points[i].second >= floor) continue;
+    total += (rx - points[i].first) * (floor - points[i].second);
+    floor = points[i].second;
+  }
+  return total;
+}
+
+// A staircase of 2-D points no one of which dominates another, sorted by x (so y decreases), and
+// the area it dominates up to the reference (rx, ry). Inserting a point adds the area it dominates
+// and the staircase did not (walking over the steps it removes) in O(log N) plus those steps.
+class Staircase {
+ public:
+  Staircase(double rx, double ry) : rx_(rx), ry_(ry) {}
+
+  double area() const { return area_; }
+
+  void insert(double x, double y) {
+    auto next = steps_.lower_bound(x);  // the first step with x' >= x
+    if (next != steps_.end() && next->first == x && next->second <= y) return;  // dominated or equal
+    if (next != steps_.begin() && std::prev(next)->second <= y) return;          // dominated
+    // Left of the first step it removes, the staircase's floor is the previous step's y (or ry);
+    // right of a removed step, that step's y; from the first step it keeps on, below y already.
+    double floor = next == steps_.begin() ? ry_ : std::prev(next)->second, from = x;
+    while (next != steps_.end() && next->second >= y) {
+      area_ += (next->first - from) * (floor - y);
+      from = next->first;
+      floor = next->second;
+      next = steps_.erase(next);
+    }
+    area_ += ((next == steps_.end() ? rx_ : next->first) - from) * (floor - y);
+    steps_.emplace_hint(next, x, y);
+  }
+
+ private:
+  double rx_, ry_, area_ = 0.0;
+  std::map<double, double> steps_;
+};
+
+}  // namespace detail
+
+// The hypervolume of the points (minimized) up to `reference`, exact: 2 objectives by a sweep, 3 by
+// slices along z, more by slicing along the last objective down to 3 (O(N^(M-2) log N): meant for
+// the tens of points a multi-objective TPE weighs, not for thousands).
+inline double hypervolume(const Points& points, std::span<const double> reference) {
+  detail::check_points(points, {});
+  const std::size_t m = reference.size();
+  if (m < 2) {
+    throw std::invalid_argument(
+        fmt::format("pareto: hypervolume needs at least 2 objectives (a reference point of {} values)", m));
+  }
+  std::vector<const std::vector<double>*> inside;  // the points better than the reference in every objective
+  for (const auto& point : points) {
+    if (point.size() != m) {
+      throw std::invalid_argument(
+          fmt::format("pareto: a point has {} values, the reference point {}", point.size(), m));
+    }
+    bool better = true;
+    for (std::size_t k = 0; k < m; ++k) better = better && point[k] < reference[k];
+    if (better) inside.push_back(&point);
+  }
+  if (m > 3) {  // slices along the last objective, each the hypervolume of the points below it
+    std::sort(inside.begin(), inside.end(), [&](const auto* a, const auto* b) { return (*a)[m - 1] < (*b)[m - 1]; });
+    Points lower;
+    double total = 0.0;
+    for (std::size_t i = 0; i < inside.size(); ++i) {
+      lower.emplace_back(inside[i]->begin(), inside[i]->end() - 1);
+      const double next = i + 1 < inside.size() ? (*inside[i + 1])[m - 1] : reference[m - 1];
+      const double depth = next - (*inside[i])[m - 1];
+      if (depth > 0.0) total += hypervolume(lower, reference.first(m - 1)) * depth;
+    }
+    return total;
+  }
+  if (m == 2) {
+    std::vector<std::pair<double, double>> xy;
+    for (const auto* point : inside) xy.emplace_back((*point)[0], (*point)[1]);
+    return detail::area(std::move(xy), reference[0], reference[1]);
+  }
+  // Three objectives: sweep along z; between consecutive z values the dominated region's cross
+  // section is the area of the points seen so far.
+  std::sort(inside.begin(), inside.end(), [](const auto* a, const auto* b) { return (*a)[2] < (*b)[2]; });
+  detail::Staircase staircase(reference[0], reference[1]);
+  double total = 0.0;
+  for (std::size_t i = 0; i < inside.size(); ++i) {
+    staircase.insert((*inside[i])[0], (*inside[i])[1]);
+    const double next_z = i + 1 < inside.size() ? (*inside[i + 1])[2] : reference[2];
+    total += staircase.area() * (next_z - (*inside[i])[2]);
+  }
+  return total;
+}
+
+}  // namespace mahpo::search::pareto
+// ---- end mahpo/search/pareto.hpp
 // ---- begin mahpo/study/journal.hpp
 // The study journal: one JSON object per line, appended and fsync'ed before the event it records is
 // reported, so a crash loses at most the line being written.
@@ -5219,7 +5885,7 @@ class StudyError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr int journal_format = 2;
+inline constexpr int journal_format = 3;  // 3: several objectives; format 2 journals still read
 inline constexpr int max_record_depth = 32;  // deeper records are refused (nothing mahpo writes comes near)
 
 // A value as JSON: NaN and infinities (which JSON lacks) become null.
@@ -5309,11 +5975,19 @@ inline std::optional<Status> status_from_string(std::string_view text) {
 inline nlohmann::json result_to_json(const Result& result) {
   nlohmann::json intermediate = nlohmann::json::array();
   for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
-  return {{"value", number_or_null(result.value)},
-          {"status", to_string(result.status)},
-          {"intermediate", std::move(intermediate)},
-          {"metrics", result.metrics},
-          {"message", result.message}};
+  nlohmann::json json = {{"value", number_or_null(result.value)},
+                         {"status", to_string(result.status)},
+                         {"intermediate", std::move(intermediate)},
+                         {"metrics", result.metrics},
+                         {"message", result.message}};
+  const auto numbers = [](const std::vector<double>& values) {
+    nlohmann::json list = nlohmann::json::array();
+    for (double value : values) list.push_back(number_or_null(value));
+    return list;
+  };
+  if (!result.values.empty()) json["values"] = numbers(result.values);
+  if (!result.constraints.empty()) json["constraints"] = numbers(result.constraints);
+  return json;
 }
 
 inline Result result_from_json(const JournalRecord& record) {
@@ -5329,6 +6003,13 @@ inline Result result_from_json(const JournalRecord& record) {
   result.metrics = record.at("metrics");
   if (!result.metrics.is_object()) record.fail("\"metrics\" must be an object");
   result.message = record.text("message");
+  for (const char* key : {"values", "constraints"}) {  // format 3, several objectives
+    const auto found = record.json.find(key);
+    if (found == record.json.end()) continue;
+    if (!found->is_array()) record.fail(fmt::format("\"{}\" must be an array of numbers", key));
+    auto& list = std::string_view(key) == "values" ? result.values : result.constraints;
+    for (const auto& value : *found) list.push_back(record.number_in(value, key));
+  }
   return result;
 }
 
@@ -5365,9 +6046,9 @@ inline nlohmann::json verified_record(std::string_view line, std::uint32_t& chai
   if (!has_crc) {
     nlohmann::json record = parse_record(line, where);  // malformed JSON is said as such first
     const auto format = record.find("format");
-    if (format != record.end() && *format != journal_format) {
+    if (format != record.end() && *format != journal_format && *format != 2) {
       throw StudyError(fmt::format(
-          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes format {} "
+          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes formats 2 to {} "
           "only: start a new journal",
           where, mahpo::detail::json_excerpt(*format), journal_format));
     }
@@ -5560,6 +6241,27 @@ struct StudyReport {
   double seconds = 0.0;                // wall-clock search time, earlier runs included
   std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
   std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
+  ObjectiveList objectives;            // several objectives: their names and goals, the constraints' names
+
+  // Several objectives: the finished ok trials that are feasible and non-dominated, in id order.
+  std::vector<const TrialRecord<S>*> pareto_front() const {
+    std::vector<const TrialRecord<S>*> candidates;
+    search::pareto::Points points;
+    std::vector<double> violations;
+    for (const auto& trial : trials) {
+      if (!trial.finished || trial.result.status != Status::ok) continue;
+      if (trial.result.values.size() != objectives.goals.size() || objectives.goals.empty()) continue;
+      candidates.push_back(&trial);
+      points.push_back(trial.result.values);
+      violations.push_back(search::pareto::violation(trial.result.constraints));
+    }
+    std::vector<const TrialRecord<S>*> front;
+    if (candidates.empty()) return front;
+    for (const std::size_t i :
+         search::pareto::pareto_front(search::pareto::to_minimized(points, objectives.goals), violations))
+      front.push_back(candidates[i]);
+    return front;
+  }
 
   // The finished ok trial with the best value, or nullptr.
   const TrialRecord<S>* best() const {
@@ -5584,6 +6286,7 @@ struct StudyReport {
         fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher, trials.size(),
                     count(Status::ok), count(Status::failed), count(Status::diverged), count(Status::pruned), seconds);
     for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
+    if (objectives.several()) return text + front_summary();
     const auto* top = best();
     if (top == nullptr) return text + "  no trial finished ok\n";
     text +=
@@ -5593,6 +6296,29 @@ struct StudyReport {
         text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
     }
     text += fmt::format("  config: {}\n", top->config.to_string());
+    return text;
+  }
+
+  // Several objectives: the Pareto front, one line per trial (its values, then its config), at most
+  // 20 of them spread along the first objective.
+  std::string front_summary() const {
+    auto front = pareto_front();
+    std::string text = fmt::format("  Pareto front: {} trial(s) ({} feasible ok trials)\n", front.size(),
+                                   std::count_if(trials.begin(), trials.end(), [](const auto& trial) {
+                                     return trial.finished && trial.result.status == Status::ok &&
+                                            search::pareto::violation(trial.result.constraints) == 0.0;
+                                   }));
+    std::sort(front.begin(), front.end(),
+              [](const auto* a, const auto* b) { return a->result.values.front() < b->result.values.front(); });
+    const std::size_t shown = std::min<std::size_t>(front.size(), 20);
+    for (std::size_t k = 0; k < shown; ++k) {
+      const auto* trial = front[shown < front.size() ? k * (front.size() - 1) / (shown - 1) : k];
+      std::string values;
+      for (std::size_t m = 0; m < objectives.names.size(); ++m)
+        values += fmt::format("{}{} {:.6g}", m ? ", " : "", objectives.names[m], trial->result.values[m]);
+      text += fmt::format("  trial {}: {}: {}\n", trial->id, values, trial->config.to_string());
+    }
+    if (shown < front.size()) text += fmt::format("  ... {} more\n", front.size() - shown);
     return text;
   }
 
@@ -5664,6 +6390,7 @@ struct TrialData {
   double value = 0.0;
   std::vector<double> intermediate;
   double started = 0.0, ended = 0.0;  // study seconds
+  std::vector<double> values, constraints;  // several objectives: as Result's
 };
 
 struct StudyData {
@@ -5672,6 +6399,7 @@ struct StudyData {
   Goal goal = Goal::maximize;
   std::vector<ParameterInfo> parameters;  // the searched ones (fixed parameters are left out)
   std::vector<TrialData> trials;          // by id
+  ObjectiveList objectives;               // several objectives: their names and goals (the journal's header)
 
   bool better(double a, double b) const { return goal == Goal::maximize ? a > b : a < b; }
   // The finished ok trials.
@@ -5688,6 +6416,24 @@ struct StudyData {
       if (!found || better(trial->value, found->value)) found = trial;
     }
     return found;
+  }
+  // Several objectives: the finished ok trials that are feasible and non-dominated, in id order.
+  std::vector<const TrialData*> pareto_front() const {
+    std::vector<const TrialData*> candidates, front;
+    search::pareto::Points points;
+    std::vector<double> violations;
+    if (objectives.goals.empty()) return front;
+    for (const auto* trial : finished_ok()) {
+      if (trial->values.size() != objectives.goals.size()) continue;
+      candidates.push_back(trial);
+      points.push_back(trial->values);
+      violations.push_back(search::pareto::violation(trial->constraints));
+    }
+    if (candidates.empty()) return front;
+    for (const std::size_t i :
+         search::pareto::pareto_front(search::pareto::to_minimized(points, objectives.goals), violations))
+      front.push_back(candidates[i]);
+    return front;
   }
   bool multi_fidelity() const {
     if (trials.empty()) return false;
@@ -5810,6 +6556,18 @@ inline StudyData load_journal(const std::filesystem::path& path, std::string nam
   study.searcher = header.text("searcher");
   study.goal = header.text("goal") == "minimize" ? Goal::minimize : Goal::maximize;
   study.parameters = detail::parse_space(header.text("space"), header.where);
+  if (const auto found = header.json.find("objectives"); found != header.json.end()) {
+    try {
+      study.objectives.names = found->at("names").get<std::vector<std::string>>();
+      for (const auto& goal : found->at("goals"))
+        study.objectives.goals.push_back(goal.get<std::string>() == "minimize" ? Goal::minimize : Goal::maximize);
+      study.objectives.constraints = found->at("constraints").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception&) {
+      header.fail("\"objectives\" must hold \"names\", \"goals\" and \"constraints\"");
+    }
+    if (study.objectives.names.size() != study.objectives.goals.size())
+      header.fail("\"objectives\" must have as many names as goals");
+  }
   for (std::size_t k = 1; k < contents.records.size(); ++k) {
     const auto& record = contents.records[k];
     const auto event = record.text("event");
@@ -5829,6 +6587,8 @@ inline StudyData load_journal(const std::filesystem::path& path, std::string nam
       trial.status = result.status;
       trial.value = result.value;
       trial.intermediate = result.intermediate;
+      trial.values = result.values;
+      trial.constraints = result.constraints;
       trial.ended = record.number("elapsed", 0.0);
       if (record.json.contains("seconds")) trial.started = trial.ended - record.number("seconds");
     }
@@ -5929,6 +6689,7 @@ StudyData from_report(const study::StudyReport<S>& report, std::string name) {
   study.searcher = report.searcher;
   study.goal = report.goal;
   study.parameters = detail::parse_space(S::describe(), "the study's space");
+  study.objectives = report.objectives;
   for (const auto& record : report.trials) {
     study.trials.push_back(TrialData{.id = record.id,
                                      .config = record.config.to_json(),
@@ -5938,7 +6699,9 @@ StudyData from_report(const study::StudyReport<S>& report, std::string name) {
                                      .value = record.result.value,
                                      .intermediate = record.result.intermediate,
                                      .started = record.started,
-                                     .ended = record.ended});
+                                     .ended = record.ended,
+                                     .values = record.result.values,
+                                     .constraints = record.result.constraints});
   }
   return study;
 }
@@ -6049,130 +6812,33 @@ inline std::vector<Importance> ped_anova(const StudyData& study, double gamma = 
 
 }  // namespace mahpo::report
 // ---- end mahpo/report/importance.hpp
-// ---- begin mahpo/report/schedule.hpp
-// The hyperparameter schedule of a trial whose training continued others' (population based
-// training, Hyperband's promotions): its lineage, followed back through Trial::resume_from, and the
-// picture `mahpo-report` draws of it: each searched parameter's place in its range (0: low, 1: high,
-// on the parameter's own scale) against the epochs its training had reached.
+// ---- begin mahpo/report/page_tools.hpp
+// What the report's pages and plots share: the palette, HTML and gnuplot quoting, running a program,
+// summary statistics and best-so-far bands, writing a file, a time unit and a config as text.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 
-namespace mahpo::report {
-
-// One trial of a lineage: it trained from `from_epochs` to `to_epochs` with `config`.
-struct ScheduleStep {
-  std::size_t id = 0;
-  double from_epochs = 0.0, to_epochs = 0.0;
-  nlohmann::json config;
-  double value = 0.0;
-};
-
-// Trial id's lineage, first trial first (one step when it continued no trial).
-inline std::vector<ScheduleStep> lineage(const StudyData& study, std::size_t id) {
-  std::vector<ScheduleStep> steps;
-  std::optional<std::size_t> at = id;
-  while (at && *at < study.trials.size() && steps.size() <= study.trials.size()) {
-    const auto& trial = study.trials[*at];
-    const double from = trial.resume_from && *trial.resume_from < study.trials.size()
-                            ? study.trials[*trial.resume_from].epochs
-                            : 0.0;
-    steps.insert(steps.begin(), ScheduleStep{trial.id, from, trial.epochs, trial.config, trial.value});
-    at = trial.resume_from;
-  }
-  return steps;
-}
-
-// Whether any trial of the study continued another's: then it has schedules to draw.
-inline bool has_schedules(const StudyData& study) {
-  for (const auto& trial : study.trials)
-    if (trial.resume_from) return true;
-  return false;
-}
-
-namespace detail {
-
-// A parameter's value as its place in its range: 0 at low, 1 at high (log scale where it has one);
-// a categorical value: its index over the count less one. NaN when the config lacks it.
-inline double place(const ParameterInfo& info, const nlohmann::json& config) {
-  const auto found = config.find(info.name);
-  if (found == config.end()) return std::nan("");
-  if (info.kind == ParameterInfo::Kind::categorical) {
-    const std::string text = found->is_string() ? found->get<std::string>() : found->dump();
-    for (std::size_t v = 0; v < info.values.size(); ++v) {
-      if (info.values[v] == text) return info.values.size() > 1 ? static_cast<double>(v) / (static_cast<double>(info.values.size()) - 1.0)
-                                             : 0.5;
-    }
-    return std::nan("");
-  }
-  if (!found->is_number()) return std::nan("");
-  const double value = found->get<double>();
-  if (info.high <= info.low) return 0.5;
-  return info.log ? (std::log(value) - std::log(info.low)) / (std::log(info.high) - std::log(info.low))
-                  : (value - info.low) / (info.high - info.low);
-}
-
-}  // namespace detail
-
-// The data (one block per parameter: epochs and place, drawn as steps) and the gnuplot lines that
-// plot it into the current output.
-inline std::string schedule_data(const StudyData& study, const std::vector<ScheduleStep>& steps) {
-  std::string data;
-  for (const auto& info : study.parameters) {
-    data += fmt::format("# {}\n", info.name);
-    for (const auto& step : steps) {
-      const double place = detail::place(info, step.config);
-      data += fmt::format("{} {}\n{} {}\n", step.from_epochs, place, step.to_epochs, place);
-    }
-    data += "\n\n";
-  }
-  return data;
-}
-
-inline std::string schedule_plot(const StudyData& study, const std::vector<ScheduleStep>& steps,
-                                 const std::filesystem::path& data_file) {
-  const auto quoted = [](std::string text) {  // a gnuplot single-quoted string: a quote doubled
-    for (std::size_t at = 0; (at = text.find('\'', at)) != std::string::npos; at += 2) text.insert(at, 1, '\'');
-    return text;
-  };
-  std::string plots;
-  for (std::size_t p = 0; p < study.parameters.size(); ++p) {
-    plots += fmt::format("{}'{}' index {} using 1:2 with lines lw 2 title '{}'", plots.empty() ? "" : ", ",
-                         quoted(data_file.string()), p, quoted(study.parameters[p].name));
-  }
-  return fmt::format(
-      "set title 'Schedule of the best trial ({}: trial {}, {} steps): each parameter in its range'\n"
-      "set xlabel 'epochs'\nset ylabel 'place in the range (0: low, 1: high)'\nset yrange [-0.05:1.05]\n"
-      "plot {}\nset yrange [*:*]\n",
-      quoted(study.name), steps.empty() ? 0 : steps.back().id, steps.size(), plots);
-}
-
-}  // namespace mahpo::report
-// ---- end mahpo/report/schedule.hpp
-
 extern char** environ;
 
 namespace mahpo::report {
-
-struct ReportOptions {
-  std::string title = "mahpo study report";
-  std::size_t top = 10;             // best trials listed per study
-  double gamma = 0.1;               // PED-ANOVA's top share
-  std::string gnuplot = "gnuplot";  // the program (found on PATH)
-};
-
-// What write_report wrote.
-struct ReportFiles {
-  std::filesystem::path index;
-  std::vector<std::filesystem::path> images;
-};
 
 namespace detail {
 
@@ -6305,6 +6971,250 @@ inline std::string config_text(const nlohmann::json& config) {
 }
 
 }  // namespace detail
+
+}  // namespace mahpo::report
+// ---- end mahpo/report/page_tools.hpp
+// ---- begin mahpo/report/pareto_section.hpp
+// The report's part for studies of several objectives: pareto.png (every finished trial, the
+// infeasible ones as crosses, and each study's Pareto front marked: two objectives in one plot, the
+// front joined in order of the first objective; more in one plot per pair, the front's points
+// larger) and the fronts listed as HTML tables.
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+
+namespace mahpo::report {
+
+// Whether the studies have several objectives, the same ones (the first study's are the axes).
+inline bool reports_fronts(const std::vector<StudyData>& studies) {
+  if (studies.empty() || !studies.front().objectives.several()) return false;
+  return std::all_of(studies.begin(), studies.end(),
+                     [&](const StudyData& study) { return study.objectives == studies.front().objectives; });
+}
+
+// Writes the studies' points into folder/data and returns the gnuplot commands that draw them into
+// the output already set (pareto.png); group_of[s] is study s's colour.
+inline std::string pareto_plot(const std::vector<StudyData>& studies, const std::vector<std::size_t>& group_of,
+                               const std::filesystem::path& folder) {
+  using detail::gnuplot_text;
+  const auto& objectives = studies.front().objectives;
+  const std::size_t m = objectives.names.size();
+  std::vector<std::string> feasible_files, infeasible_files, front_files;
+  for (std::size_t s = 0; s < studies.size(); ++s) {
+    std::string feasible, infeasible, front;
+    const auto row = [&](const TrialData& trial) { return fmt::format("{}\n", fmt::join(trial.values, " ")); };
+    for (const auto* trial : studies[s].finished_ok()) {
+      if (trial->values.size() != m) continue;
+      (search::pareto::violation(trial->constraints) > 0.0 ? infeasible : feasible) += row(*trial);
+    }
+    auto on_front = studies[s].pareto_front();
+    std::sort(on_front.begin(), on_front.end(),
+              [](const auto* a, const auto* b) { return a->values.front() < b->values.front(); });
+    for (const auto* trial : on_front) front += row(*trial);
+    const auto write = [&](const std::string& kind, const std::string& text, std::vector<std::string>& names) {
+      const auto path = folder / "data" / fmt::format("pareto-{}-{}.dat", kind, s);
+      detail::write_file(path, text.empty() ? std::string("# none\n") : text);
+      names.push_back(path.string());
+    };
+    write("trials", feasible, feasible_files);
+    write("infeasible", infeasible, infeasible_files);
+    write("front", front, front_files);
+  }
+  const auto axis = [&](std::size_t k) {
+    return gnuplot_text(fmt::format("{} ({})", objectives.names[k], to_string(objectives.goals[k])));
+  };
+  const auto pair_plot = [&](std::size_t i, std::size_t j, bool key) {
+    std::string plots;
+    for (std::size_t s = 0; s < studies.size(); ++s) {
+      const std::string colour(detail::palette[group_of[s] % std::size(detail::palette)]);
+      plots += fmt::format(
+          "{}{} using {}:{} with points pt 7 ps 0.4 lc rgb '{}' notitle, "
+          "{} using {}:{} with points pt 2 ps 0.6 lc rgb '#999999' notitle, "
+          "{} using {}:{} with {} pt 7 ps 1.0 lw 1.5 lc rgb '{}' {}",
+          plots.empty() ? "" : ", ", gnuplot_text(feasible_files[s]), i + 1, j + 1, colour,
+          gnuplot_text(infeasible_files[s]), i + 1, j + 1, gnuplot_text(front_files[s]), i + 1, j + 1,
+          m == 2 ? "linespoints" : "points", colour,
+          key ? "title " + gnuplot_text(fmt::format("{}: front", studies[s].name)) : std::string("notitle"));
+    }
+    return fmt::format("set xlabel {}\nset ylabel {}\nplot {}\n", axis(i), axis(j), plots);
+  };
+  std::string script;
+  if (m == 2) {
+    script += fmt::format("set title {}\n", gnuplot_text("Pareto fronts: every trial (crosses: infeasible) and "
+                                                         "each study's front"));
+    script += pair_plot(0, 1, true);
+    return script + "unset title\n";
+  }
+  const std::size_t pairs = m * (m - 1) / 2, columns = std::min<std::size_t>(pairs, 3);
+  script += fmt::format("set key inside top right\nset multiplot layout {},{} title {}\n",
+                        (pairs + columns - 1) / columns, columns,
+                        gnuplot_text("Pareto fronts, objectives by pairs (crosses: infeasible)"));
+  bool first = true;
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = i + 1; j < m; ++j) {
+      script += pair_plot(i, j, first);
+      first = false;
+    }
+  }
+  return script + "unset multiplot\n";
+}
+
+// Each study's front as an HTML table: trial, objective values, constraint values, config.
+inline std::string pareto_html(const std::vector<StudyData>& studies) {
+  using detail::html_escape;
+  const auto& objectives = studies.front().objectives;
+  std::string html = "<h2>Pareto fronts</h2>\n<p>The finished trials that satisfy every constraint (value &lt;= 0) "
+                     "and that no other such trial dominates, in order of the first objective.</p>\n";
+  for (const auto& study : studies) {
+    auto front = study.pareto_front();
+    std::sort(front.begin(), front.end(),
+              [](const auto* a, const auto* b) { return a->values.front() < b->values.front(); });
+    html += fmt::format("<h3>{}: {} trial(s)</h3>\n<table>\n<tr><th>trial</th>", html_escape(study.name), front.size());
+    for (std::size_t k = 0; k < objectives.names.size(); ++k)
+      html += fmt::format("<th>{} ({})</th>", html_escape(objectives.names[k]), to_string(objectives.goals[k]));
+    for (const auto& name : objectives.constraints) html += fmt::format("<th>{} (constraint)</th>", html_escape(name));
+    html += "<th>config</th></tr>\n";
+    for (const auto* trial : front) {
+      html += fmt::format("<tr><td>{}</td>", trial->id);
+      for (const double value : trial->values) html += fmt::format("<td>{:.6g}</td>", value);
+      for (const double value : trial->constraints) html += fmt::format("<td>{:.4g}</td>", value);
+      html += fmt::format("<td><code>{}</code></td></tr>\n", html_escape(detail::config_text(trial->config)));
+    }
+    html += "</table>\n";
+  }
+  return html;
+}
+
+}  // namespace mahpo::report
+// ---- end mahpo/report/pareto_section.hpp
+// ---- begin mahpo/report/schedule.hpp
+// The hyperparameter schedule of a trial whose training continued others' (population based
+// training, Hyperband's promotions): its lineage, followed back through Trial::resume_from, and the
+// picture `mahpo-report` draws of it: each searched parameter's place in its range (0: low, 1: high,
+// on the parameter's own scale) against the epochs its training had reached.
+
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::report {
+
+// One trial of a lineage: it trained from `from_epochs` to `to_epochs` with `config`.
+struct ScheduleStep {
+  std::size_t id = 0;
+  double from_epochs = 0.0, to_epochs = 0.0;
+  nlohmann::json config;
+  double value = 0.0;
+};
+
+// Trial id's lineage, first trial first (one step when it continued no trial).
+inline std::vector<ScheduleStep> lineage(const StudyData& study, std::size_t id) {
+  std::vector<ScheduleStep> steps;
+  std::optional<std::size_t> at = id;
+  while (at && *at < study.trials.size() && steps.size() <= study.trials.size()) {
+    const auto& trial = study.trials[*at];
+    const double from = trial.resume_from && *trial.resume_from < study.trials.size()
+                            ? study.trials[*trial.resume_from].epochs
+                            : 0.0;
+    steps.insert(steps.begin(), ScheduleStep{trial.id, from, trial.epochs, trial.config, trial.value});
+    at = trial.resume_from;
+  }
+  return steps;
+}
+
+// Whether any trial of the study continued another's: then it has schedules to draw.
+inline bool has_schedules(const StudyData& study) {
+  for (const auto& trial : study.trials)
+    if (trial.resume_from) return true;
+  return false;
+}
+
+namespace detail {
+
+// A parameter's value as its place in its range: 0 at low, 1 at high (log scale where it has one);
+// a categorical value: its index over the count less one. NaN when the config lacks it.
+inline double place(const ParameterInfo& info, const nlohmann::json& config) {
+  const auto found = config.find(info.name);
+  if (found == config.end()) return std::nan("");
+  if (info.kind == ParameterInfo::Kind::categorical) {
+    const std::string text = found->is_string() ? found->get<std::string>() : found->dump();
+    for (std::size_t v = 0; v < info.values.size(); ++v) {
+      if (info.values[v] == text) return info.values.size() > 1 ? static_cast<double>(v) / (static_cast<double>(info.values.size()) - 1.0)
+                                             : 0.5;
+    }
+    return std::nan("");
+  }
+  if (!found->is_number()) return std::nan("");
+  const double value = found->get<double>();
+  if (info.high <= info.low) return 0.5;
+  return info.log ? (std::log(value) - std::log(info.low)) / (std::log(info.high) - std::log(info.low))
+                  : (value - info.low) / (info.high - info.low);
+}
+
+}  // namespace detail
+
+// The data (one block per parameter: epochs and place, drawn as steps) and the gnuplot lines that
+// plot it into the current output.
+inline std::string schedule_data(const StudyData& study, const std::vector<ScheduleStep>& steps) {
+  std::string data;
+  for (const auto& info : study.parameters) {
+    data += fmt::format("# {}\n", info.name);
+    for (const auto& step : steps) {
+      const double place = detail::place(info, step.config);
+      data += fmt::format("{} {}\n{} {}\n", step.from_epochs, place, step.to_epochs, place);
+    }
+    data += "\n\n";
+  }
+  return data;
+}
+
+inline std::string schedule_plot(const StudyData& study, const std::vector<ScheduleStep>& steps,
+                                 const std::filesystem::path& data_file) {
+  const auto quoted = [](std::string text) {  // a gnuplot single-quoted string: a quote doubled
+    for (std::size_t at = 0; (at = text.find('\'', at)) != std::string::npos; at += 2) text.insert(at, 1, '\'');
+    return text;
+  };
+  std::string plots;
+  for (std::size_t p = 0; p < study.parameters.size(); ++p) {
+    plots += fmt::format("{}'{}' index {} using 1:2 with lines lw 2 title '{}'", plots.empty() ? "" : ", ",
+                         quoted(data_file.string()), p, quoted(study.parameters[p].name));
+  }
+  return fmt::format(
+      "set title 'Schedule of the best trial ({}: trial {}, {} steps): each parameter in its range'\n"
+      "set xlabel 'epochs'\nset ylabel 'place in the range (0: low, 1: high)'\nset yrange [-0.05:1.05]\n"
+      "plot {}\nset yrange [*:*]\n",
+      quoted(study.name), steps.empty() ? 0 : steps.back().id, steps.size(), plots);
+}
+
+}  // namespace mahpo::report
+// ---- end mahpo/report/schedule.hpp
+
+namespace mahpo::report {
+
+struct ReportOptions {
+  std::string title = "mahpo study report";
+  std::size_t top = 10;             // best trials listed per study
+  double gamma = 0.1;               // PED-ANOVA's top share
+  std::string gnuplot = "gnuplot";  // the program (found on PATH)
+};
+
+// What write_report wrote.
+struct ReportFiles {
+  std::filesystem::path index;
+  std::vector<std::filesystem::path> images;
+};
 
 // Writes the report of `studies` into `folder` (created; files there of the same names are
 // replaced). Throws ReportError when there is nothing to report or gnuplot fails.
@@ -6558,6 +7468,14 @@ inline ReportFiles write_report(const std::vector<StudyData>& studies, const std
     script += schedule_plot(studies[s], schedules[s], data);
   }
 
+  // Several objectives: the fronts.
+  if (reports_fronts(studies)) {
+    if (studies.front().objectives.names.size() > 2)  // a plot per pair of objectives
+      script += "set terminal pngcairo noenhanced size 1200,800 font \",10\"\n";
+    image("pareto.png");
+    script += pareto_plot(studies, group_of, folder);
+  }
+
   // Draw.
   const auto script_path = folder / "plots.gp", log_path = folder / "gnuplot.log";
   detail::write_file(script_path, script);
@@ -6616,6 +7534,7 @@ inline ReportFiles write_report(const std::vector<StudyData>& studies, const std
     }
     html += "</table>\n";
   }
+  if (reports_fronts(studies)) html += pareto_html(studies);
   html += fmt::format("<h2>Best trials</h2>\n");
   for (const auto& study : studies) {
     auto done = study.finished_ok();
@@ -8870,7 +9789,15 @@ struct SearchOptions {
   std::uint64_t seed = 0;
   Goal goal = Goal::maximize;
   Budget budget{};  // the budget of every trial of a single-fidelity searcher
+  // Several objectives (mahpo::Objectives<...>::goals()): one goal each, in declared order; empty:
+  // one objective, `goal`. Only searchers that model MultiObjective take more than one.
+  std::vector<Goal> goals{};
 };
+
+// The goals a searcher optimizes: `goals`, or the one `goal`.
+inline std::vector<Goal> goals_of(const SearchOptions& options) {
+  return options.goals.empty() ? std::vector<Goal>{options.goal} : options.goals;
+}
 
 // What ask() returns: the trial's id, its config and its budget; and, for a trial that continues an
 // earlier one's training (a promotion, a PBT step), that trial's id: the study hands the objective
@@ -8894,6 +9821,13 @@ concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
   searcher.tell(id, result);
   searcher.replace(id, config);
   { searcher.options() } -> std::convertible_to<const SearchOptions&>;
+};
+
+// A searcher that searches several objectives at once (its results' Result::values; SearchOptions::goals)
+// says so: `static constexpr bool multi_objective = true`. The others refuse several goals.
+template <typename T>
+concept MultiObjective = requires {
+  requires T::multi_objective;
 };
 
 // A searcher instantiated on what is not a Space, most often a topology (Tpe<paper_lenet>), would fail
@@ -8944,6 +9878,8 @@ struct Observation {
   bool finished = false;
   Result result;
   double loss = std::numeric_limits<double>::quiet_NaN();  // -value or value; NaN until told, or if unusable
+  std::vector<double> losses;  // several objectives: each one minimized (-value or value); empty until usable
+  double violation = 0.0;      // the sum of the result's positive constraint values (0: feasible)
 
   bool usable() const { return finished && (result.status == Status::ok || result.status == Status::pruned); }
 };
@@ -8954,7 +9890,12 @@ class History {
  public:
   using observation_type = Observation<S>;
 
-  explicit History(Goal goal = Goal::maximize) : goal_(goal) {}
+  explicit History(Goal goal = Goal::maximize) : goal_(goal), goals_{goal} {}
+  // A history of several objectives (SearchOptions::goals); one goal: the same as History(goal).
+  explicit History(std::vector<Goal> goals)
+      : goal_(goals.empty() ? Goal::maximize : goals.front()), goals_(std::move(goals)) {
+    if (goals_.empty()) goals_.push_back(goal_);
+  }
 
   const Trial<S>& add(Config<S> config, Budget budget) {
     observation_type entry;
@@ -8991,10 +9932,24 @@ class History {
     if (entry.finished) {
       throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): trial {} was already told", searcher, id, id));
     }
+    const bool usable = result.status == Status::ok || result.status == Status::pruned;
+    if (usable && goals_.size() > 1 && result.values.size() != goals_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): {} objective values, {} expected", searcher, id,
+                                              result.values.size(), goals_.size()));
+    }
     entry.finished = true;
     entry.result = result;
     ++finished_;
-    if (entry.usable()) entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+    if (entry.usable()) {
+      entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+      if (goals_.size() > 1) {
+        for (std::size_t m = 0; m < goals_.size(); ++m)
+          entry.losses.push_back(goals_[m] == Goal::maximize ? -result.values[m] : result.values[m]);
+      } else {
+        entry.losses.push_back(entry.loss);
+      }
+      for (double constraint : result.constraints) entry.violation += std::max(0.0, constraint);
+    }
     return entry;
   }
 
@@ -9003,6 +9958,7 @@ class History {
   std::size_t finished() const { return finished_; }
   std::size_t pending() const { return entries_.size() - finished_; }
   Goal goal() const { return goal_; }
+  const std::vector<Goal>& goals() const { return goals_; }
 
   // The finished trials a model may fit (ok or pruned), in the order they were asked.
   std::vector<const observation_type*> usable() const {
@@ -9033,6 +9989,7 @@ class History {
 
  private:
   Goal goal_;
+  std::vector<Goal> goals_;
   std::vector<observation_type> entries_;
   std::size_t finished_ = 0;
   Trial<S> last_;
@@ -10667,6 +11624,9 @@ class Fabolas<S> : public NotASpace<S> {
 // - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
 //   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
 // - Failed and diverged trials, and results with a non-finite value, are not modelled.
+// - Several objectives (SearchOptions::goals): ParEGO (Knowles 2006; search/scalarization.hpp): each
+//   proposal draws weights on the simplex, models every result's augmented Chebyshev scalarization
+//   of its losses (scaled by the observed bounds; constraint violations added), and refits.
 //
 // Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
 // matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
@@ -10799,6 +11759,79 @@ inline std::vector<double> shifted_halton(std::size_t count, std::span<const dou
 
 }  // namespace mahpo::search::gp::detail
 // ---- end mahpo/search/gp/halton.hpp
+// ---- begin mahpo/search/scalarization.hpp
+// Several objectives as one, for searchers that model a single loss (GP-BO, MAPPO): ParEGO's
+// augmented Chebyshev scalarization (Knowles, "ParEGO: a hybrid algorithm with on-line landscape
+// approximation for expensive multiobjective optimization problems", 2006). Each objective's loss is
+// scaled to [0, 1] by the bounds observed so far; with weights lambda on the simplex,
+//
+//   s(f) = max_m lambda_m f_m + rho sum_m lambda_m f_m      (rho = 0.05)
+//
+// is minimized. A fresh lambda for each proposal (GP-BO) or episode (MAPPO) makes the searcher
+// sweep the front: each lambda's minimizers lie on a different part of it. A trial's total
+// constraint violation is added to its s (infeasible trials rank after feasible ones of equal s).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <span>
+#include <vector>
+
+
+namespace mahpo::search {
+
+inline constexpr double chebyshev_rho = 0.05;
+
+// Weights drawn uniformly on the simplex (normalized exponentials).
+template <typename Engine>
+std::vector<double> simplex_weights(std::size_t objectives, Engine& rng) {
+  std::exponential_distribution<double> draw(1.0);
+  std::vector<double> weights(objectives);
+  double total = 0.0;
+  for (double& w : weights) total += w = draw(rng);
+  for (double& w : weights) w /= total;
+  return weights;
+}
+
+// Each objective's smallest and largest loss over the usable trials of a history.
+struct LossBounds {
+  std::vector<double> low, high;
+};
+
+template <typename S>
+LossBounds loss_bounds(const History<S>& history) {
+  const std::size_t m = history.goals().size();
+  LossBounds bounds{std::vector<double>(m, std::numeric_limits<double>::infinity()),
+                    std::vector<double>(m, -std::numeric_limits<double>::infinity())};
+  for (const auto* entry : history.usable()) {
+    if (entry->losses.size() != m) continue;
+    for (std::size_t k = 0; k < m; ++k) {
+      if (!std::isfinite(entry->losses[k])) continue;
+      bounds.low[k] = std::min(bounds.low[k], entry->losses[k]);
+      bounds.high[k] = std::max(bounds.high[k], entry->losses[k]);
+    }
+  }
+  return bounds;
+}
+
+// s(f) of a trial's losses, plus its violation; NaN when a loss is not finite.
+inline double augmented_chebyshev(std::span<const double> losses, double violation, std::span<const double> weights,
+                                  const LossBounds& bounds) {
+  double largest = -std::numeric_limits<double>::infinity(), sum = 0.0;
+  for (std::size_t k = 0; k < losses.size(); ++k) {
+    if (!std::isfinite(losses[k])) return std::numeric_limits<double>::quiet_NaN();
+    const double range = bounds.high[k] - bounds.low[k];
+    const double scaled = range > 0.0 ? (losses[k] - bounds.low[k]) / range : 0.0;
+    largest = std::max(largest, weights[k] * scaled);
+    sum += weights[k] * scaled;
+  }
+  return largest + chebyshev_rho * sum + violation;
+}
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/scalarization.hpp
 
 namespace mahpo::search {
 
@@ -10850,11 +11883,12 @@ class GpBo {
  public:
   using space_type = S;
   static constexpr std::string_view name = "gp_bo";
+  static constexpr bool multi_objective = true;  // several goals: ParEGO (search/scalarization.hpp)
 
   explicit GpBo(SearchOptions options = {}, GpBoOptions gp = {})
       : options_(options),
         gp_(checked(gp)),
-        history_(options.goal),
+        history_(goals_of(options)),
         rng_(options.seed),
         model_(S::dimension, gp.noise_floor) {}
 
@@ -10933,10 +11967,16 @@ class GpBo {
   // The next point, or nothing when the model can't be used (too few results, or a failed fit).
   std::optional<point_type> propose() {
     std::vector<double> x, y;
+    // Several objectives: this proposal's scalarization of every result, with fresh weights (ParEGO).
+    const bool several = history_.goals().size() > 1;
+    const auto weights = several ? simplex_weights(history_.goals().size(), rng_) : std::vector<double>{};
+    const auto bounds = several ? loss_bounds(history_) : LossBounds{};
     for (const auto* entry : history_.usable()) {
-      if (!std::isfinite(entry->loss)) continue;
+      const double loss =
+          several ? augmented_chebyshev(entry->losses, entry->violation, weights, bounds) : entry->loss;
+      if (!std::isfinite(loss)) continue;
       x.insert(x.end(), entry->point.begin(), entry->point.end());
-      y.push_back(entry->loss);
+      y.push_back(loss);
     }
     const std::size_t n = y.size();
     if (n < 2) return std::nullopt;
@@ -10944,7 +11984,7 @@ class GpBo {
     const double best = *std::min_element(y.begin(), y.end());
     const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
 
-    if (n != fitted_size_) {
+    if (n != fitted_size_ || several) {  // each scalarization is a new function to fit
       gp::detail::fit_on_schedule(model_, x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
       fitted_size_ = n;
     }
@@ -12468,6 +13508,286 @@ class SuccessiveHalving<S> : public NotASpace<S> {
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/hyperband/successive_halving.hpp
+// ---- begin mahpo/search/nsga2.hpp
+// NSGA-II (Deb, Pratap, Agarwal and Meyarivan, "A fast and elitist multiobjective genetic algorithm:
+// NSGA-II", 2002) for several objectives and constraints, asked and told one trial at a time.
+//
+// Generation 0 is `population_size` draws from the prior. Once a generation holds `population_size`
+// usable trials, the next generation's parents are the best `population_size` of the last parents
+// and that generation's usable trials: whole fronts by constrained non-dominated sorting
+// (search/pareto.hpp), the last front cut by crowding distance (largest first; ties: the older
+// trial). Until then, asks keep making children of the current parents (trials may be pending in any
+// number; late results of an earlier generation are kept in the history but not selected). A child:
+// two parents by binary tournament (lower front, then larger crowding distance), with probability
+// `crossover_probability` crossed in the unit cube (SBX, the simulated binary crossover of Deb and
+// Agrawal 1995 with index `crossover_eta`, each coordinate crossed with probability 1/2; or
+// `uniform`: each coordinate from either parent with probability `swapping_probability`), else a copy
+// of a random parent; then each coordinate mutated with probability `mutation_probability` (unset:
+// 1 / dimension): polynomial mutation (Deb, index `mutation_eta`) or `resample` from the prior.
+// Integers and categoricals snap to their cells as the unit cube decodes them.
+//
+// Optuna's NSGAIISampler (the peer bench/mo_vs_optuna.py runs) defaults to uniform crossover and
+// prior resampling: NsgaCrossover::uniform with NsgaMutation::resample; mahpo's defaults are
+// Deb's operators, which bench/multi_objective_quality measured better on the ZDT and DTLZ problems.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+
+namespace mahpo::search {
+
+enum class NsgaCrossover { sbx, uniform };
+NLOHMANN_JSON_SERIALIZE_ENUM(NsgaCrossover, {{NsgaCrossover::sbx, "sbx"}, {NsgaCrossover::uniform, "uniform"}})
+enum class NsgaMutation { polynomial, resample };
+NLOHMANN_JSON_SERIALIZE_ENUM(NsgaMutation,
+                             {{NsgaMutation::polynomial, "polynomial"}, {NsgaMutation::resample, "resample"}})
+
+struct Nsga2Options {
+  std::size_t population_size = 50;
+  NsgaCrossover crossover = NsgaCrossover::sbx;
+  double crossover_probability = 0.9;
+  double crossover_eta = 15.0;        // SBX's distribution index: larger keeps children nearer their parents
+  double swapping_probability = 0.5;  // uniform crossover: a coordinate from the second parent
+  NsgaMutation mutation = NsgaMutation::polynomial;
+  std::optional<double> mutation_probability;  // per coordinate; unset: 1 / dimension
+  double mutation_eta = 20.0;                  // polynomial mutation's distribution index
+};
+
+inline void to_json(nlohmann::json& json, const Nsga2Options& options) {
+  json = {{"population_size", options.population_size},
+          {"crossover", options.crossover},
+          {"crossover_probability", options.crossover_probability},
+          {"crossover_eta", options.crossover_eta},
+          {"swapping_probability", options.swapping_probability},
+          {"mutation", options.mutation},
+          {"mutation_probability",
+           options.mutation_probability ? nlohmann::json(*options.mutation_probability) : nlohmann::json()},
+          {"mutation_eta", options.mutation_eta}};
+}
+
+namespace nsga2 {
+
+// Each point's crowding distance within its front `members` (points minimized): infinite at each
+// objective's ends, else the sum over objectives of the gap between its neighbours over the range.
+inline std::vector<double> crowding_distances(const pareto::Points& points, const std::vector<std::size_t>& members) {
+  std::vector<double> distance(members.size(), 0.0);
+  if (members.empty()) return distance;
+  std::vector<std::size_t> order(members.size());
+  for (std::size_t m = 0; m < points[members.front()].size(); ++m) {
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return points[members[a]][m] < points[members[b]][m]; });
+    const double low = points[members[order.front()]][m], high = points[members[order.back()]][m];
+    distance[order.front()] = distance[order.back()] = std::numeric_limits<double>::infinity();
+    if (!(high > low)) continue;
+    for (std::size_t i = 1; i + 1 < order.size(); ++i) {
+      distance[order[i]] += (points[members[order[i + 1]]][m] - points[members[order[i - 1]]][m]) / (high - low);
+    }
+  }
+  return distance;
+}
+
+// SBX of two parents' coordinates in [0, 1] (Deb and Agrawal 1995, bounded form): the first child.
+inline double sbx(double a, double b, double eta, double u, bool swap) {
+  if (std::abs(a - b) <= 1e-14) return a;
+  const double low = std::min(a, b), high = std::max(a, b), spread = high - low;
+  const auto spread_factor = [&](double beta) {
+    const double alpha = 2.0 - std::pow(beta, -(eta + 1.0));
+    return u <= 1.0 / alpha ? std::pow(u * alpha, 1.0 / (eta + 1.0))
+                            : std::pow(1.0 / (2.0 - u * alpha), 1.0 / (eta + 1.0));
+  };
+  const double c1 = 0.5 * (low + high - spread_factor(1.0 + 2.0 * low / spread) * spread);
+  const double c2 = 0.5 * (low + high + spread_factor(1.0 + 2.0 * (1.0 - high) / spread) * spread);
+  return std::clamp(swap ? c2 : c1, 0.0, 1.0);
+}
+
+// Polynomial mutation of a coordinate in [0, 1] (Deb, bounded form), index eta, uniform draw u.
+inline double polynomial_mutation(double x, double eta, double u) {
+  const double power = 1.0 / (eta + 1.0);
+  double shift;
+  if (u < 0.5) {
+    const double value = 2.0 * u + (1.0 - 2.0 * u) * std::pow(1.0 - x, eta + 1.0);
+    shift = std::pow(value, power) - 1.0;
+  } else {
+    const double value = 2.0 * (1.0 - u) + 2.0 * (u - 0.5) * std::pow(x, eta + 1.0);
+    shift = 1.0 - std::pow(value, power);
+  }
+  return std::clamp(x + shift, 0.0, 1.0);
+}
+
+}  // namespace nsga2
+
+template <typename S>
+class Nsga2 {
+ public:
+  using space_type = S;
+  static constexpr std::string_view name = "nsga2";
+  static constexpr bool multi_objective = true;
+
+  explicit Nsga2(SearchOptions options = {}, Nsga2Options nsga2 = {})
+      : options_(options), nsga2_(checked(nsga2)), history_(goals_of(options)), rng_(options.seed) {}
+
+  Trial<S> ask() {
+    advance();
+    const std::size_t generation = generation_;
+    const Trial<S>& trial =
+        history_.add(parents_.empty() ? S::sample(rng_) : S::from_unit_cube(child()), options_.budget);
+    generation_of_.push_back(generation);
+    return trial;
+  }
+
+  void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
+  // The pending trial `id` was run with `config` (see Searcher::replace).
+  void replace(std::size_t id, const Config<S>& config) { history_.replace(id, config, name); }
+
+  const SearchOptions& options() const { return options_; }
+  const History<S>& history() const { return history_; }
+  nlohmann::json options_json() const { return nsga2_; }
+  // The generation new trials belong to (0: the prior's) and its parents' ids.
+  std::size_t generation() const { return generation_; }
+  const std::vector<std::size_t>& parents() const { return parents_; }
+
+ private:
+  using point_type = std::array<double, S::dimension>;
+
+  static Nsga2Options checked(Nsga2Options nsga2) {
+    const auto probability = [](double p) { return p >= 0.0 && p <= 1.0; };
+    if (nsga2.population_size < 2) {
+      throw std::invalid_argument(
+          fmt::format("mahpo::nsga2: population_size is {}, must be at least 2", nsga2.population_size));
+    }
+    if (!probability(nsga2.crossover_probability) || !probability(nsga2.swapping_probability) ||
+        (nsga2.mutation_probability && !probability(*nsga2.mutation_probability))) {
+      throw std::invalid_argument("mahpo::nsga2: crossover, swapping and mutation probabilities must be in [0, 1]");
+    }
+    if (!(nsga2.crossover_eta >= 0.0) || !(nsga2.mutation_eta >= 0.0) || !std::isfinite(nsga2.crossover_eta) ||
+        !std::isfinite(nsga2.mutation_eta)) {
+      throw std::invalid_argument("mahpo::nsga2: crossover_eta and mutation_eta must be finite numbers >= 0");
+    }
+    return nsga2;
+  }
+
+  // Moves to the next generation while the current one holds population_size usable trials.
+  void advance() {
+    const auto& entries = history_.entries();
+    for (;;) {
+      std::vector<std::size_t> pool = parents_;
+      std::size_t usable = 0;
+      for (std::size_t id = 0; id < entries.size(); ++id) {
+        if (generation_of_[id] == generation_ && entries[id].usable()) {
+          pool.push_back(id);
+          ++usable;
+        }
+      }
+      if (usable < nsga2_.population_size) return;
+      select(pool);
+      ++generation_;
+    }
+  }
+
+  // The best population_size of `pool` by front, then crowding distance, become the parents.
+  void select(const std::vector<std::size_t>& pool) {
+    const auto& entries = history_.entries();
+    pareto::Points points;
+    std::vector<double> violations;
+    for (const std::size_t id : pool) {
+      points.push_back(entries[id].losses);
+      violations.push_back(entries[id].violation);
+    }
+    const auto rank = pareto::nondominated_ranks(points, violations);
+    const std::size_t fronts = rank.empty() ? 0 : *std::max_element(rank.begin(), rank.end()) + 1;
+    parents_.clear();
+    parent_rank_.clear();
+    parent_crowding_.clear();
+    for (std::size_t front = 0; front < fronts && parents_.size() < nsga2_.population_size; ++front) {
+      std::vector<std::size_t> members;
+      for (std::size_t i = 0; i < pool.size(); ++i)
+        if (rank[i] == front) members.push_back(i);
+      const auto distance = nsga2::crowding_distances(points, members);
+      std::vector<std::size_t> order(members.size());
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return distance[a] > distance[b] || (distance[a] == distance[b] && pool[members[a]] < pool[members[b]]);
+      });
+      for (std::size_t k = 0; k < order.size() && parents_.size() < nsga2_.population_size; ++k) {
+        parents_.push_back(pool[members[order[k]]]);
+        parent_rank_.push_back(front);
+        parent_crowding_.push_back(distance[order[k]]);
+      }
+    }
+  }
+
+  // A parent's index by binary tournament: the lower front wins, then the larger crowding distance.
+  std::size_t tournament() {
+    std::uniform_int_distribution<std::size_t> pick(0, parents_.size() - 1);
+    const std::size_t a = pick(rng_), b = pick(rng_);
+    if (parent_rank_[a] != parent_rank_[b]) return parent_rank_[a] < parent_rank_[b] ? a : b;
+    return parent_crowding_[a] >= parent_crowding_[b] ? a : b;
+  }
+
+  point_type child() {
+    const auto& entries = history_.entries();
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    point_type point{};
+    if (unit(rng_) < nsga2_.crossover_probability) {
+      const point_type& first = entries[parents_[tournament()]].point;
+      const point_type& second = entries[parents_[tournament()]].point;
+      for (std::size_t k = 0; k < S::dimension; ++k) {
+        if (nsga2_.crossover == NsgaCrossover::uniform) {
+          point[k] = unit(rng_) < nsga2_.swapping_probability ? second[k] : first[k];
+        } else {
+          const double u = unit(rng_);
+          const bool crossed = unit(rng_) < 0.5, swap = unit(rng_) < 0.5;
+          point[k] = crossed ? nsga2::sbx(first[k], second[k], nsga2_.crossover_eta, u, swap) : first[k];
+        }
+      }
+    } else {
+      point = entries[parents_[std::uniform_int_distribution<std::size_t>(0, parents_.size() - 1)(rng_)]].point;
+    }
+    const double rate = nsga2_.mutation_probability.value_or(1.0 / static_cast<double>(std::max<std::size_t>(
+                                                                       1, S::dimension)));
+    for (std::size_t k = 0; k < S::dimension; ++k) {
+      if (unit(rng_) >= rate) continue;
+      const double u = unit(rng_);
+      point[k] = nsga2_.mutation == NsgaMutation::resample
+                     ? u
+                     : nsga2::polynomial_mutation(point[k], nsga2_.mutation_eta, u);
+    }
+    return point;
+  }
+
+  SearchOptions options_;
+  Nsga2Options nsga2_;
+  History<S> history_;
+  std::mt19937_64 rng_;
+  std::size_t generation_ = 0;
+  std::vector<std::size_t> generation_of_;  // by trial id
+  std::vector<std::size_t> parents_, parent_rank_;
+  std::vector<double> parent_crowding_;
+};
+
+// Nsga2 of a topology or anything else that is not a Space: one readable error (NotASpace).
+template <typename S>
+  requires(!SearchSpace<S>)
+class Nsga2<S> : public NotASpace<S> {
+ public:
+  using NotASpace<S>::NotASpace;
+};
+
+}  // namespace mahpo::search
+// ---- end mahpo/search/nsga2.hpp
 // ---- begin mahpo/search/ppo/mappo.hpp
 // MAPPO: multi-agent PPO hyperparameter search, one agent per group of hyperparameters (a layer of
 // a CNN topology), all sharing one reward (the MAPPO-HPO paper, Ma & Joe: centralized training,
@@ -12526,6 +13846,11 @@ class SuccessiveHalving<S> : public NotASpace<S> {
 // learning-rate cliff, from spending its first trials where every run diverges; the model learns
 // from them at once. `recommended_config()` hands over, of the best tenth of the observed configs,
 // the one the model rates highest.
+//
+// Several objectives (SearchOptions::goals): each episode draws weights on the simplex at its ask,
+// and its value is minus ParEGO's augmented Chebyshev scalarization of its losses with them, scaled
+// by the bounds observed when it is told (search/scalarization.hpp): the agents, sharing that
+// reward, are pulled toward a different part of the front each episode.
 //
 // What the default changes against the paper's algorithm (`MappoOptions::paper()`), and why
 // (the ablation, one change undone at a time, on held-out seeds and off-centre problems:
@@ -12862,6 +14187,7 @@ class Mappo {
 
  public:
   static constexpr std::string_view name = "mappo";
+  static constexpr bool multi_objective = true;  // several goals: a random Chebyshev scalarization per episode
 
   static constexpr std::size_t agent_count = agents::count;
   static constexpr std::array<std::size_t, agent_count> agent_dimensions = agents::dimensions;
@@ -12870,7 +14196,7 @@ class Mappo {
   explicit Mappo(SearchOptions options = {}, MappoOptions mappo = {})
       : options_(options),
         mappo_(validated(std::move(mappo))),
-        history_(options.goal),
+        history_(goals_of(options)),
         rng_(options.seed),
         discretization_(space_type::discretize(mappo_.bins)) {
     const auto counts = discretization_.counts();
@@ -12897,6 +14223,7 @@ class Mappo {
 
   // Runs one episode: every agent acts in order, sampling from its policy.
   Trial<space_type> ask() {
+    if (history_.goals().size() > 1) scalarizations_.push_back(simplex_weights(history_.goals().size(), rng_));
     if (history_.asked() < mappo_.startup_episodes) {  // a prior draw, as the actions that give it
       const Config<space_type> config = space_type::sample(rng_);
       episodes_.push_back(episode_of(config));
@@ -12910,7 +14237,12 @@ class Mappo {
   // model, a round of imagined updates.
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);
-    const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
+    // The value when maximizing, -value when minimizing; several objectives: minus the episode's
+    // scalarization of its losses (search/scalarization.hpp), scaled by the bounds observed so far.
+    const double reward = history_.goals().size() == 1 || !entry.usable()
+                              ? -entry.loss
+                              : -augmented_chebyshev(entry.losses, entry.violation, scalarizations_[id],
+                                                     loss_bounds(history_));
     rewards_.tell(id, entry.usable() && std::isfinite(reward), reward);
     waiting_.push_back(id);
     if (waiting_.size() < mappo_.episodes_per_update) return;
@@ -13045,6 +14377,7 @@ class Mappo {
   SearchOptions options_;
   MappoOptions mappo_;
   History<space_type> history_;
+  std::vector<std::vector<double>> scalarizations_;  // several objectives: each episode's weights, by id
   std::mt19937_64 rng_;
   Discretization<space_type> discretization_;
   std::vector<rl::CategoricalHead> grid_heads_;
@@ -14194,8 +15527,10 @@ class Random {
  public:
   using space_type = S;
   static constexpr std::string_view name = "random";
+  static constexpr bool multi_objective = true;  // it never looks at the values
 
-  explicit Random(SearchOptions options = {}) : options_(options), history_(options.goal), rng_(options.seed) {}
+  explicit Random(SearchOptions options = {})
+      : options_(options), history_(goals_of(options)), rng_(options.seed) {}
 
   Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }
@@ -14458,6 +15793,11 @@ class RegularizedEvolution<S> : public NotASpace<S> {
 // Pending trials: with `constant_liar` (the default, as Optuna 5) trials asked and not yet told join
 // the above group, as the worst losses, and don't count in n.
 //
+// Constraints (Result::constraints, <= 0 feasible): feasible trials rank before infeasible ones, and
+// these by their total violation (as Optuna's constraints_func). Several objectives
+// (SearchOptions::goals): the below group by constrained non-dominated sorting and hypervolume, its
+// weights the trials' hypervolume contributions (tpe/multi_objective.hpp, as Optuna's MOTPE).
+//
 // Choices the references leave open, or where mahpo differs:
 // - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
 //   own equal cells, as Optuna's int ranges widened by half a step).
@@ -14497,6 +15837,126 @@ class RegularizedEvolution<S> : public NotASpace<S> {
 
 #include <fmt/format.h>
 
+// ---- begin mahpo/search/tpe/multi_objective.hpp
+// TPE with several objectives (Ozaki, Tanigaki, Watanabe and Onishi, "Multiobjective tree-structured
+// Parzen estimator for computationally expensive optimization problems", 2020; as Optuna's
+// TPESampler does it): which trials form the "below" group, and their weights in l(x).
+//
+// - The split: the usable trials by constrained non-dominated sorting (search/pareto.hpp; feasible
+//   fronts first); whole fronts join "below" while they fit in gamma(n); the front that does not fit
+//   is cut by greedy hypervolume subset selection (each step keeps the trial that adds the most
+//   hypervolume to those kept; ties: the first), with the reference point of that front.
+// - The weights: each feasible below trial's hypervolume contribution (what the below group's front
+//   loses without it) over the largest, at least EPS = 1e-12; dominated and infeasible trials EPS;
+//   with one feasible below trial or none, 1 for feasible and EPS for infeasible ones.
+// - A reference point: the worst value of each objective w, moved out by a tenth of its size
+//   (max(1.1 w, 0.9 w)), EPS where that is 0.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <vector>
+
+
+namespace mahpo::search::tpe::detail {
+
+inline constexpr double hypervolume_eps = 1e-12;
+
+inline std::vector<double> reference_point(const pareto::Points& points) {
+  std::vector<double> reference(points.front().size(), -std::numeric_limits<double>::infinity());
+  for (const auto& point : points)
+    for (std::size_t m = 0; m < point.size(); ++m) reference[m] = std::max(reference[m], point[m]);
+  for (double& r : reference) {
+    r = std::max(1.1 * r, 0.9 * r);
+    if (r == 0.0) r = hypervolume_eps;
+  }
+  return reference;
+}
+
+// Greedy hypervolume subset selection: `count` of `points` (indices into them), in the order kept.
+inline std::vector<std::size_t> greedy_subset(const pareto::Points& points, std::size_t count) {
+  const auto reference = reference_point(points);
+  std::vector<std::size_t> kept, left(points.size());
+  std::iota(left.begin(), left.end(), std::size_t{0});
+  pareto::Points chosen;
+  while (kept.size() < count && !left.empty()) {
+    std::size_t best = 0;
+    double best_volume = -std::numeric_limits<double>::infinity();
+    for (std::size_t k = 0; k < left.size(); ++k) {
+      chosen.push_back(points[left[k]]);
+      const double with = pareto::hypervolume(chosen, reference);
+      chosen.pop_back();
+      if (with > best_volume) {
+        best_volume = with;
+        best = k;
+      }
+    }
+    chosen.push_back(points[left[best]]);
+    kept.push_back(left[best]);
+    left.erase(left.begin() + static_cast<std::ptrdiff_t>(best));
+  }
+  return kept;
+}
+
+// The indices of the `below_count` trials of the below group (losses minimized, total violations).
+inline std::vector<std::size_t> split_below(const pareto::Points& losses, std::span<const double> violations,
+                                            std::size_t below_count) {
+  std::vector<std::size_t> below;
+  if (losses.empty() || below_count == 0) return below;
+  const auto rank = pareto::nondominated_ranks(losses, violations);
+  const std::size_t fronts = *std::max_element(rank.begin(), rank.end()) + 1;
+  for (std::size_t front = 0; front < fronts && below.size() < below_count; ++front) {
+    std::vector<std::size_t> members;
+    for (std::size_t i = 0; i < rank.size(); ++i)
+      if (rank[i] == front) members.push_back(i);
+    if (below.size() + members.size() <= below_count) {
+      below.insert(below.end(), members.begin(), members.end());
+      continue;
+    }
+    pareto::Points points;
+    for (const std::size_t i : members) points.push_back(losses[i]);
+    for (const std::size_t k : greedy_subset(points, below_count - below.size())) below.push_back(members[k]);
+  }
+  return below;
+}
+
+// The below group's weights in l(x), in the order of `losses` (see the top of this file).
+inline std::vector<double> below_weights(const pareto::Points& losses, std::span<const double> violations) {
+  std::vector<double> weights(losses.size(), 1.0);
+  std::vector<std::size_t> feasible;
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    if (!violations.empty() && violations[i] > 0.0) {
+      weights[i] = hypervolume_eps;
+    } else {
+      feasible.push_back(i);
+    }
+  }
+  if (feasible.size() <= 1) return weights;
+  pareto::Points points;
+  for (const std::size_t i : feasible) points.push_back(losses[i]);
+  const auto reference = reference_point(points);
+  const auto front = pareto::pareto_front(points);
+  pareto::Points front_points;
+  for (const std::size_t k : front) front_points.push_back(points[k]);
+  const double whole = pareto::hypervolume(front_points, reference);
+  if (!std::isfinite(whole)) return weights;
+  std::vector<double> contribution(feasible.size(), 0.0);
+  for (std::size_t j = 0; j < front.size(); ++j) {
+    pareto::Points without = front_points;
+    without.erase(without.begin() + static_cast<std::ptrdiff_t>(j));
+    contribution[front[j]] = whole - pareto::hypervolume(without, reference);
+  }
+  const double largest = std::max(*std::max_element(contribution.begin(), contribution.end()), hypervolume_eps);
+  for (std::size_t k = 0; k < feasible.size(); ++k)
+    weights[feasible[k]] = std::max(contribution[k] / largest, hypervolume_eps);
+  return weights;
+}
+
+}  // namespace mahpo::search::tpe::detail
+// ---- end mahpo/search/tpe/multi_objective.hpp
 // ---- begin mahpo/search/tpe/options.hpp
 // What a TPE searcher can be told besides its rules (tpe/rules.hpp) and the SearchOptions.
 
@@ -15327,8 +16787,10 @@ class ParzenEstimator {
   // `points` are the observations, oldest first; each holds dims.size() coordinates. Univariate fits
   // also take `sorted`: for each coordinate k, sorted[k * n, (k + 1) * n) lists the observations'
   // indices in increasing order of their k-th coordinate (ties by index).
+  // `weights` (one per point), when given, replace the rules' mixture weights (the multi-objective
+  // below group's hypervolume contributions).
   void fit(std::span<const Dimension> dims, std::span<const double* const> points,
-           std::span<const std::uint32_t> sorted, const TpeOptions& options) {
+           std::span<const std::uint32_t> sorted, const TpeOptions& options, std::span<const double> weights = {}) {
     if (dims_.size() != dims.size() || !std::equal(dims.begin(), dims.end(), dims_.begin(), same_dimension)) {
       set_dimensions(dims);
     }
@@ -15344,7 +16806,7 @@ class ParzenEstimator {
     // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
     weight_.resize(count);
     double total = options.prior_weight;
-    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = Rules::weight(i, n);
+    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = weights.empty() ? Rules::weight(i, n) : weights[i];
     weight_[n] = options.prior_weight;
     cumulative_.resize(count);
     double running = 0.0;
@@ -16089,11 +17551,12 @@ class Tpe {
   using space_type = S;
   using rules_type = Rules;
   static constexpr std::string_view name = Rules::searcher_name;
+  static constexpr bool multi_objective = true;  // several goals: the split and weights of tpe/multi_objective.hpp
 
   explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
       : options_(options),
         tpe_(checked(tpe, options.seed)),
-        history_(options.goal),
+        history_(goals_of(options)),
         rng_(options.seed),
         dims_(dimensions<S>()),
         startup_stream_(static_cast<std::uint32_t>(options.seed)),
@@ -16179,13 +17642,16 @@ class Tpe {
     return tpe;
   }
 
-  // Orders usable trials best first: ok before pruned (as Optuna), then loss (NaN last), then age.
+  // Orders usable trials best first: ok before pruned (as Optuna), feasible before infeasible and
+  // these by their violation (as Optuna with constraints), then loss (NaN last), then age.
   struct Rank {
     bool pruned;
+    double violation;
     double loss;
     std::size_t id;
     bool operator<(const Rank& other) const {
       if (pruned != other.pruned) return !pruned;
+      if (violation != other.violation) return violation < other.violation;
       if (loss != other.loss) return loss < other.loss;
       return id < other.id;
     }
@@ -16228,15 +17694,19 @@ class Tpe {
     for (const auto& entry : entries) {
       if (!entry.usable()) continue;
       const double loss = std::isnan(entry.loss) ? std::numeric_limits<double>::infinity() : entry.loss;
-      ranks_.push_back({entry.result.status == Status::pruned, loss, entry.id});
+      ranks_.push_back({entry.result.status == Status::pruned, entry.violation, loss, entry.id});
     }
     const std::size_t n = ranks_.size();
     const std::size_t below_count = std::min(n, Rules::gamma(n));
-    if (below_count < n) {
-      std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
-    }
     group_.assign(entries.size(), none);
-    for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+    if (history_.goals().size() > 1) {
+      split_multi_objective(below_count);
+    } else {
+      if (below_count < n) {
+        std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
+      }
+      for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+    }
 
     // Each group in age order (for the weights); position_ is a trial's index in its group.
     below_points_.clear();
@@ -16269,9 +17739,39 @@ class Tpe {
     }
     const std::size_t sorted_below = below_sorted_.empty() ? 0 : below_sorted_.size() - 1;
     const std::size_t sorted_above = above_sorted_.empty() ? 0 : above_sorted_.size() - 1;
-    below_.fit(dims_, below_points_, std::span<const std::uint32_t>(below_sorted_.data(), sorted_below), tpe_);
+    if (history_.goals().size() > 1) {  // the below group's weights in age order, as below_points_
+      below_weights_.clear();
+      for (const auto& entry : entries)
+        if (group_[entry.id] == below) below_weights_.push_back(weight_of_[entry.id]);
+    }
+    below_.fit(dims_, below_points_, std::span<const std::uint32_t>(below_sorted_.data(), sorted_below), tpe_,
+               history_.goals().size() > 1 ? std::span<const double>(below_weights_) : std::span<const double>());
     above_.fit(dims_, above_points_, std::span<const std::uint32_t>(above_sorted_.data(), sorted_above), tpe_);
     memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
+  }
+
+  // Several objectives: the below group by fronts and hypervolume, and its weights in weight_of_.
+  void split_multi_objective(std::size_t below_count) {
+    const auto& entries = history_.entries();
+    pareto::Points losses;
+    std::vector<double> violations;
+    for (const auto& rank : ranks_) {
+      losses.push_back(entries[rank.id].losses);
+      violations.push_back(entries[rank.id].violation);
+    }
+    const auto chosen = tpe::detail::split_below(losses, violations, below_count);
+    pareto::Points below_losses;
+    std::vector<double> below_violations;
+    for (const std::size_t i : chosen) {
+      below_losses.push_back(losses[i]);
+      below_violations.push_back(violations[i]);
+    }
+    const auto weights = tpe::detail::below_weights(below_losses, below_violations);
+    weight_of_.assign(entries.size(), 1.0);
+    for (std::size_t k = 0; k < chosen.size(); ++k) {
+      group_[ranks_[chosen[k]].id] = below;
+      weight_of_[ranks_[chosen[k]].id] = weights[k];
+    }
   }
 
   double snapped(std::size_t k, double u) const { return snap_[k] != nullptr ? snap_[k](u) : u; }
@@ -16373,6 +17873,7 @@ class Tpe {
   std::vector<Group> group_;
   std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
   std::vector<const double*> below_points_, above_points_;
+  std::vector<double> weight_of_, below_weights_;  // several objectives: below trials' weights, by id / in age order
   std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
 };
 
@@ -16397,10 +17898,10 @@ struct SearcherSettings {
   bool resume = true;             // multi-fidelity searchers: a promoted config continues its training
 };
 
-inline constexpr std::array<std::string_view, 16> searcher_names{
+inline constexpr std::array<std::string_view, 17> searcher_names{
     "random",    "grid",         "anneal", "tpe",     "tpe_hyperopt",          "gp_bo", "successive_halving",
     "hyperband", "hyperband_gp", "bohb",   "fabolas", "regularized_evolution", "mappo", "mappo_paper",
-    "ppo_lstm",  "pbt"};
+    "ppo_lstm",  "pbt",          "nsga2"};
 
 // Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
 constexpr bool is_multi_fidelity(std::string_view name) {
@@ -16411,7 +17912,7 @@ constexpr bool is_multi_fidelity(std::string_view name) {
 template <typename T, typename S = nn::space_of_t<T>>
 using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
                                  SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
-                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>>;
+                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>, Nsga2<S>>;
 
 // What population based training explores by default: for a topology, or the space of one (its names
 // qualified by layer), the parameters that leave the weights' shapes alone, its training parameters
@@ -16464,6 +17965,7 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
     return Any(std::in_place_type<Pbt<S>>, common,
                PbtOptions{.step_epochs = common.budget.epochs, .explore = pbt_explore<T>()});
   }
+  if (name == "nsga2") return Any(std::in_place_type<Nsga2<S>>, common);
   std::string known;
   for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
   throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));
@@ -16471,284 +17973,6 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
 
 }  // namespace mahpo::search
 // ---- end mahpo/search/factory.hpp
-// ---- begin mahpo/search/pareto.hpp
-// Several objectives at once: Pareto dominance with constraints, non-dominated sorting, and the
-// hypervolume of a set of points. Every function here takes points to be *minimized* in every
-// objective (to_minimized turns maximized objectives around) and, where constraints are given, each
-// point's total violation (violation(): the sum of its constraint values above 0; 0 is feasible).
-//
-// Constraint domination (Deb, Pratap, Agarwal and Meyarivan 2002, the rule of NSGA-II): a feasible
-// point dominates an infeasible one; of two infeasible points the one with the smaller violation
-// dominates; two feasible points compare by Pareto dominance (no worse in every objective, better
-// in one). Non-dominated sorting gives each point its front: 0 for the points nothing dominates,
-// 1 for those only front 0 dominates, and so on. Two objectives sort in O(N log N) (the points by
-// the first objective, each placed on the first front whose last point does not dominate it); more
-// sort in O(M N^2) by the fast non-dominated sort of the same paper.
-//
-// The hypervolume of a set is the measure of the region that its points dominate and that dominates
-// the reference point (points not better than the reference in every objective add nothing): exact
-// for 2 objectives (a sweep, O(N log N)) and 3 (slices along the third objective, each a 2-D
-// staircase kept sorted, O(N^2)); more objectives are refused.
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <iterator>
-#include <map>
-#include <numeric>
-#include <span>
-#include <stdexcept>
-#include <string>
-#include <vector>
-
-#include <fmt/format.h>
-
-
-namespace mahpo::search::pareto {
-
-// A set of points: points[i][m] is point i's value in objective m (all points alike in size).
-using Points = std::vector<std::vector<double>>;
-
-// The points with every maximized objective negated, so that all are minimized.
-inline Points to_minimized(const Points& points, std::span<const Goal> goals) {
-  Points out = points;
-  for (auto& point : out) {
-    if (point.size() != goals.size()) {
-      throw std::invalid_argument(
-          fmt::format("pareto: a point has {} values for {} objectives", point.size(), goals.size()));
-    }
-    for (std::size_t m = 0; m < goals.size(); ++m) {
-      if (goals[m] == Goal::maximize) point[m] = -point[m];
-    }
-  }
-  return out;
-}
-
-// A point's total constraint violation: the sum of its constraint values above 0 (0: feasible).
-inline double violation(std::span<const double> constraints) {
-  double total = 0.0;
-  for (const double c : constraints) total += c > 0.0 ? c : 0.0;
-  return total;
-}
-
-// Whether a dominates b (minimized): no worse in every objective and better in one.
-inline bool dominates(std::span<const double> a, std::span<const double> b) {
-  bool better = false;
-  for (std::size_t m = 0; m < a.size(); ++m) {
-    if (a[m] > b[m]) return false;
-    better = better || a[m] < b[m];
-  }
-  return better;
-}
-
-// Whether a dominates b under constraint domination (violations as violation() gives them).
-inline bool constrained_dominates(std::span<const double> a, double a_violation, std::span<const double> b,
-                                  double b_violation) {
-  if (a_violation > 0.0 || b_violation > 0.0) return a_violation < b_violation;
-  return dominates(a, b);
-}
-
-namespace detail {
-
-inline void check_points(const Points& points, std::span<const double> violations) {
-  if (!violations.empty() && violations.size() != points.size()) {
-    throw std::invalid_argument(
-        fmt::format("pareto: {} violations for {} points", violations.size(), points.size()));
-  }
-  for (const auto& point : points) {
-    if (point.size() != points.front().size())
-      throw std::invalid_argument("pareto: points with different numbers of objectives");
-    for (const double value : point) {
-      if (std::isnan(value)) throw std::invalid_argument("pareto: a point has a NaN objective value");
-    }
-  }
-  for (const double v : violations) {
-    if (!(v >= 0.0)) throw std::invalid_argument("pareto: a violation is negative or NaN (use violation())");
-  }
-}
-
-// Fronts of the feasible points `members` by Pareto dominance, numbered from `first`, into rank.
-inline void sort_two(const Points& points, std::vector<std::size_t> members, std::size_t first,
-                     std::vector<std::size_t>& rank) {
-  std::sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
-    return points[a][0] != points[b][0] ? points[a][0] < points[b][0] : points[a][1] < points[b][1];
-  });
-  // last[f]: the last point placed on front f. In this order a point can only be dominated by one
-  // placed before it; the fronts' last points have increasing second values, so the first front
-  // whose last point does not dominate it is found by binary search.
-  std::vector<std::size_t> last;
-  for (const std::size_t i : members) {
-    const auto lower = std::partition_point(last.begin(), last.end(), [&](std::size_t j) {
-      return dominates(points[j], points[i]);
-    });
-    const auto front = static_cast<std::size_t>(lower - last.begin());
-    if (front == last.size()) {
-      last.push_back(i);
-    } else {
-      last[front] = i;
-    }
-    rank[i] = first + front;
-  }
-}
-
-inline void sort_many(const Points& points, const std::vector<std::size_t>& members, std::size_t first,
-                      std::vector<std::size_t>& rank) {
-  const std::size_t n = members.size();
-  std::vector<std::vector<std::size_t>> dominated(n);  // positions in `members` that member i dominates
-  std::vector<std::size_t> count(n, 0);                // how many members dominate member i
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = i + 1; j < n; ++j) {
-      if (dominates(points[members[i]], points[members[j]])) {
-        dominated[i].push_back(j);
-        ++count[j];
-      } else if (dominates(points[members[j]], points[members[i]])) {
-        dominated[j].push_back(i);
-        ++count[i];
-      }
-    }
-  }
-  std::vector<std::size_t> current;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (count[i] == 0) current.push_back(i);
-  }
-  for (std::size_t front = first; !current.empty(); ++front) {
-    std::vector<std::size_t> next;
-    for (const std::size_t i : current) {
-      rank[members[i]] = front;
-      for (const std::size_t j : dominated[i]) {
-        if (--count[j] == 0) next.push_back(j);
-      }
-    }
-    current = std::move(next);
-  }
-}
-
-}  // namespace detail
-
-// Each point's front under constraint domination (0: non-dominated), points minimized; no
-// violations: all feasible. The feasible points take the first fronts; the infeasible ones follow,
-// one front per violation level, the smallest first.
-inline std::vector<std::size_t> nondominated_ranks(const Points& points, std::span<const double> violations = {}) {
-  detail::check_points(points, violations);
-  std::vector<std::size_t> rank(points.size(), 0);
-  if (points.empty()) return rank;
-  std::vector<std::size_t> feasible;
-  std::vector<std::size_t> infeasible;
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    (violations.empty() || violations[i] == 0.0 ? feasible : infeasible).push_back(i);
-  }
-  if (points.front().size() == 2) {
-    detail::sort_two(points, feasible, 0, rank);
-  } else {
-    detail::sort_many(points, feasible, 0, rank);
-  }
-  std::size_t fronts = 0;
-  for (const std::size_t i : feasible) fronts = std::max(fronts, rank[i] + 1);
-  std::sort(infeasible.begin(), infeasible.end(),
-            [&](std::size_t a, std::size_t b) { return violations[a] < violations[b]; });
-  for (std::size_t k = 0; k < infeasible.size(); ++k) {
-    if (k > 0 && violations[infeasible[k]] > violations[infeasible[k - 1]]) ++fronts;
-    rank[infeasible[k]] = fronts;
-  }
-  return rank;
-}
-
-// The indices of the feasible non-dominated points (front 0), in increasing order: none when no
-// point is feasible.
-inline std::vector<std::size_t> pareto_front(const Points& points, std::span<const double> violations = {}) {
-  const auto rank = nondominated_ranks(points, violations);
-  std::vector<std::size_t> front;
-  for (std::size_t i = 0; i < rank.size(); ++i) {
-    if (rank[i] == 0 && (violations.empty() || violations[i] == 0.0)) front.push_back(i);
-  }
-  return front;
-}
-
-namespace detail {
-
-// The area dominated by the 2-D points (x, y) and bounded by (rx, ry): a sweep along x.
-inline double area(std::vector<std::pair<double, double>> points, double rx, double ry) {
-  std::sort(points.begin(), points.end());
-  double total = 0.0, floor = ry;  // floor: the lowest y seen so far
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    if (points[i].second >= floor) continue;
-    total += (rx - points[i].first) * (floor - points[i].second);
-    floor = points[i].second;
-  }
-  return total;
-}
-
-// A staircase of 2-D points no one of which dominates another, sorted by x (so y decreases), and
-// the area it dominates up to the reference (rx, ry). Inserting a point adds the area it dominates
-// and the staircase did not (walking over the steps it removes) in O(log N) plus those steps.
-class Staircase {
- public:
-  Staircase(double rx, double ry) : rx_(rx), ry_(ry) {}
-
-  double area() const { return area_; }
-
-  void insert(double x, double y) {
-    auto next = steps_.lower_bound(x);  // the first step with x' >= x
-    if (next != steps_.end() && next->first == x && next->second <= y) return;  // dominated or equal
-    if (next != steps_.begin() && std::prev(next)->second <= y) return;          // dominated
-    // Left of the first step it removes, the staircase's floor is the previous step's y (or ry);
-    // right of a removed step, that step's y; from the first step it keeps on, below y already.
-    double floor = next == steps_.begin() ? ry_ : std::prev(next)->second, from = x;
-    while (next != steps_.end() && next->second >= y) {
-      area_ += (next->first - from) * (floor - y);
-      from = next->first;
-      floor = next->second;
-      next = steps_.erase(next);
-    }
-    area_ += ((next == steps_.end() ? rx_ : next->first) - from) * (floor - y);
-    steps_.emplace_hint(next, x, y);
-  }
-
- private:
-  double rx_, ry_, area_ = 0.0;
-  std::map<double, double> steps_;
-};
-
-}  // namespace detail
-
-// The hypervolume of the points (minimized) up to `reference`: exact for 2 and 3 objectives.
-inline double hypervolume(const Points& points, std::span<const double> reference) {
-  detail::check_points(points, {});
-  const std::size_t m = reference.size();
-  if (m != 2 && m != 3) {
-    throw std::invalid_argument(fmt::format(
-        "pareto: hypervolume is exact for 2 or 3 objectives, not {} (a reference point of {} values)", m, m));
-  }
-  std::vector<const std::vector<double>*> inside;  // the points better than the reference in every objective
-  for (const auto& point : points) {
-    if (point.size() != m) {
-      throw std::invalid_argument(
-          fmt::format("pareto: a point has {} values, the reference point {}", point.size(), m));
-    }
-    bool better = true;
-    for (std::size_t k = 0; k < m; ++k) better = better && point[k] < reference[k];
-    if (better) inside.push_back(&point);
-  }
-  if (m == 2) {
-    std::vector<std::pair<double, double>> xy;
-    for (const auto* point : inside) xy.emplace_back((*point)[0], (*point)[1]);
-    return detail::area(std::move(xy), reference[0], reference[1]);
-  }
-  // Three objectives: sweep along z; between consecutive z values the dominated region's cross
-  // section is the area of the points seen so far.
-  std::sort(inside.begin(), inside.end(), [](const auto* a, const auto* b) { return (*a)[2] < (*b)[2]; });
-  detail::Staircase staircase(reference[0], reference[1]);
-  double total = 0.0;
-  for (std::size_t i = 0; i < inside.size(); ++i) {
-    staircase.insert((*inside[i])[0], (*inside[i])[1]);
-    const double next_z = i + 1 < inside.size() ? (*inside[i + 1])[2] : reference[2];
-    total += staircase.area() * (next_z - (*inside[i])[2]);
-  }
-  return total;
-}
-
-}  // namespace mahpo::search::pareto
-// ---- end mahpo/search/pareto.hpp
 // ---- begin mahpo/study/checkpoints.hpp
 // Where a study keeps its trials' saved training states (opaque blobs: train/checkpoint.hpp for the
 // LeNet trainer), so that a promoted config, a PBT step or a trial rerun after a crash continues
@@ -17408,6 +18632,10 @@ struct StudyOptions {
   // <journal>.states beside the journal, or a temporary folder without a journal.
   std::size_t state_memory = std::size_t{256} << 20;
   std::filesystem::path states;
+  // The objectives and constraints the results carry (mahpo::Objectives<...>::list()); run_study sets it
+  // from an objective made by mahpo::with_objectives. Empty: one unnamed objective. Several objectives
+  // need a searcher that models MultiObjective, with the same goals, and no pruner.
+  ObjectiveList objectives;
 };
 
 // The most workers a study starts: threads beyond this only wait on the one lock (and a request for
@@ -17432,6 +18660,36 @@ inline void check_options(const StudyOptions& options) {
     throw StudyError(fmt::format("mahpo: {} workers asked, at most {} are allowed", options.workers, max_workers));
   }
   if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
+}
+
+// Refuses a searcher whose goals are not the study's objectives', a searcher of one objective asked
+// for several, and a pruner with several objectives.
+template <search::Searcher T>
+void check_objectives(const T& searcher, const StudyOptions& options) {
+  const auto& searched = searcher.options().goals;
+  const auto& declared = options.objectives;
+  if (searched.size() > 1 && !search::MultiObjective<T>) {
+    throw StudyError(fmt::format("mahpo: {} searches one objective, {} goals were given; for several objectives "
+                                 "use nsga2, motpe (Tpe with several goals) or random",
+                                 T::name, searched.size()));
+  }
+  if (declared.several()) {
+    if (!search::MultiObjective<T>) {
+      throw StudyError(fmt::format("mahpo: {} searches one objective, the study declares {} ({}); for several "
+                                   "objectives use nsga2, motpe (Tpe with several goals) or random",
+                                   T::name, declared.names.size(), fmt::join(declared.names, ", ")));
+    }
+    if (searched != declared.goals) {
+      std::vector<std::string> goals;
+      for (Goal goal : searched) goals.emplace_back(to_string(goal));
+      throw StudyError(fmt::format("mahpo: the study declares {} objectives ({}), the searcher's goals are [{}]: "
+                                   "give it SearchOptions{{.goals = Objectives<...>::goals()}}",
+                                   declared.names.size(), fmt::join(declared.names, ", "), fmt::join(goals, ", ")));
+    }
+  }
+  if (options.pruner && (declared.several() || searched.size() > 1)) {
+    throw StudyError("mahpo: pruning compares one value per step; a study of several objectives cannot be pruned");
+  }
 }
 
 // The journal's first record: what a resumed study must match (all but "mahpo", the version).
@@ -17465,8 +18723,10 @@ class Coordinator {
   Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
     check_options(options_);
     warn_if_blas_is_slow();
+    check_objectives(searcher_, options_);
     report_.searcher = std::string(T::name);
     report_.goal = searcher_.options().goal;
+    report_.objectives = options_.objectives;
     if (options_.pruner) options_.pruner->set_goal(report_.goal);
     open_states();
     open_journal();
@@ -17641,6 +18901,7 @@ class Coordinator {
   void open_journal() {
     auto header = study_header(searcher_, options_.context);
     if (options_.pruner) header["pruner"] = pruner_json(*options_.pruner);
+    if (!options_.objectives.empty()) header["objectives"] = options_.objectives;
     const auto& path = options_.journal;
     const bool exists = !path.empty() && std::filesystem::exists(path);
     const bool empty = exists && std::filesystem::is_regular_file(path) && std::filesystem::file_size(path) == 0;
@@ -17670,10 +18931,21 @@ class Coordinator {
     for (const char* key : {"format", "searcher", "options", "seed", "goal", "budget", "space", "context"}) {
       const auto found = first.json.find(key);
       if (found == first.json.end()) first.fail(fmt::format("the study header has no \"{}\"", key));
+      // Format 2 (before several objectives) reads as format 3 without them.
+      if (std::string_view(key) == "format" && *found == 2 && !first.json.contains("objectives")) continue;
       if (*found != header[key]) {
         const auto [name, journal_value, study_value] = difference(key, *found, header[key]);
         first.fail(fmt::format("the journal belongs to another study: {} {} in the journal, {} in this study", name,
                                excerpt(journal_value), excerpt(study_value)));
+      }
+    }
+    {
+      const nlohmann::json absent = "(none)";
+      const auto journal_objectives = first.json.value("objectives", absent);
+      const auto study_objectives = header.value("objectives", absent);
+      if (journal_objectives != study_objectives) {
+        first.fail(fmt::format("the journal belongs to another study: objectives {} in the journal, {} in this study",
+                               excerpt(journal_objectives), excerpt(study_objectives)));
       }
     }
     {
@@ -18012,6 +19284,19 @@ void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t wo
   if (failure) std::rethrow_exception(failure);
 }
 
+// The objectives an objective made by mahpo::with_objectives declares go into the study's options
+// (a different list given there is refused).
+template <typename O>
+void set_objectives(StudyOptions& options) {
+  if constexpr (requires { O::objectives_type::list(); }) {
+    const ObjectiveList declared = O::objectives_type::list();
+    if (!options.objectives.empty() && options.objectives != declared) {
+      throw StudyError("mahpo: StudyOptions::objectives differs from the objectives the objective declares");
+    }
+    options.objectives = declared;
+  }
+}
+
 // Runs the study and returns its report. Throws StudyError for bad options or a journal that does
 // not belong to this searcher and space; an exception from the objective fails that trial only.
 template <typename T, typename O>
@@ -18023,6 +19308,7 @@ StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, S
   static_assert(Objective<O, S>,
                 "mahpo::study::run_study: the objective must be callable as objective(const Config<S>&, const "
                 "Budget&) and return a mahpo::Result");
+  set_objectives<O>(options);
   const std::size_t workers = options.workers;
   Coordinator<T> coordinator(searcher, std::move(options));
   try {
@@ -18256,6 +19542,7 @@ struct TrainingReport {
   double training_seconds = 0.0;  // forward, backward and update only: no evaluation
   double seconds_per_100_iterations = 0.0;
   double evaluation_seconds = 0.0;
+  std::size_t evaluated_images = 0;     // the images those evaluation_seconds classified
   std::size_t peak_resident_bytes = 0;  // of the whole process, after training
   std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
   std::size_t parameter_count = 0;
@@ -21132,15 +22419,19 @@ class DenseLayer final : public Layer {
 // The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
 // confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology
 // rejects (a feature map below 1x1), or any exception, makes a `failed` result; a non-finite loss a `diverged` one.
-// Neither carries NaN.
+// Neither carries NaN. Its numeric metrics (`metric_names`) are what mahpo::Objectives may name
+// (objectives.hpp): parameters, multiply-accumulates per image, training time, peak memory and
+// inference seconds per image (the evaluations' time over the images they classified, batched).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <exception>
 #include <concepts>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <stdexcept>
 #include <utility>
 
@@ -21643,6 +22934,7 @@ class Trainer {
         const auto evaluation_start = std::chrono::steady_clock::now();
         Evaluation validation = evaluate(dataset.validation);
         evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+        report.evaluated_images += dataset.validation.size();
         point.validation_accuracy = validation.accuracy;
         history_.push_back(point);
         window_loss_ = 0.0;
@@ -21677,8 +22969,12 @@ class Trainer {
             : 0.0;
     if (report.status != Status::diverged) {
       const auto evaluation_start = std::chrono::steady_clock::now();
+      if (!last_validation) report.evaluated_images += dataset.validation.size();
       report.validation = last_validation ? std::move(*last_validation) : evaluate(dataset.validation);
-      if (options_.evaluate_test && report.status == Status::ok) report.test = evaluate(dataset.test);
+      if (options_.evaluate_test && report.status == Status::ok) {
+        report.test = evaluate(dataset.test);
+        report.evaluated_images += dataset.test.size();
+      }
       evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
     }
     report.evaluation_seconds = evaluation_seconds;
@@ -21970,6 +23266,11 @@ class LeNetObjective {
   using backend_type = Backend;
   using space = typename Topology::space;  // as the synthetic problems name it
   using config_type = typename Topology::config_type;
+  // The numeric metrics of an ok result, by name: what mahpo::Objectives may declare.
+  static constexpr std::array<std::string_view, 12> metric_names{
+      "validation_accuracy", "validation_kappa",    "test_accuracy",      "test_kappa",
+      "parameters",          "macs_per_image",      "training_seconds",   "evaluation_seconds",
+      "peak_resident_bytes", "trainer_bytes",       "epochs",             "inference_seconds_per_image"};
 
   LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
       : dataset_(std::move(dataset)), options_(std::move(options)) {
@@ -22051,6 +23352,11 @@ class LeNetObjective {
       metrics["peak_resident_bytes"] = report.peak_resident_bytes;
       metrics["trainer_bytes"] = report.trainer_bytes;
       metrics["parameters"] = report.parameter_count;
+      metrics["macs_per_image"] = nn::multiply_accumulates(spec);
+      if (report.evaluated_images > 0) {
+        metrics["inference_seconds_per_image"] =
+            report.evaluation_seconds / static_cast<double>(report.evaluated_images);
+      }
       if (report.status == Status::ok || report.status == Status::pruned) {
         metrics["validation_accuracy"] = report.validation.accuracy;
         metrics["validation_kappa"] = report.validation.kappa;

@@ -11,6 +11,7 @@
 #include <mahpo/search/grid.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/nsga2.hpp>
 #include <mahpo/search/pbt.hpp>
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/regularized_evolution.hpp>
@@ -28,10 +29,16 @@ struct SmallEvolution : RegularizedEvolution<S> {
   explicit SmallEvolution(SearchOptions options = {})
       : RegularizedEvolution<S>(options, EvolutionOptions::for_budget(40)) {}
 };
+// NSGA-II with a population of 10, so that the laws' 40-80 trials cross several generations.
+template <typename S>
+struct SmallNsga2 : Nsga2<S> {
+  explicit SmallNsga2(SearchOptions options = {}) : Nsga2<S>(options, {.population_size = 10}) {}
+};
 }  // namespace
 
 TEMPLATE_PRODUCT_TEST_CASE("searcher laws", "[laws][seeded]",
-                           (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband, Pbt),
+                           (Random, Grid, Anneal, RegularizedEvolution, SmallEvolution, SuccessiveHalving, Hyperband,
+                            Pbt, Nsga2, SmallNsga2),
                            (LeNetQuadratic::space, Branin::space)) {
   mahpo::testing::check_searcher_laws<TestType>();
 }

@@ -118,10 +118,10 @@ TEST_CASE("constraint domination: feasible first, then by violation, then Pareto
   CHECK(pareto_front(to_minimized({{0.9, 100.0}, {0.8, 50.0}, {0.7, 60.0}}, goals)) == std::vector<std::size_t>{0, 1});
 }
 
-TEST_CASE("hypervolume is exact for 2 and 3 objectives", "[pareto][seeded]") {
+TEST_CASE("hypervolume is exact for 2, 3, 4 and 5 objectives", "[pareto][seeded]") {
   std::mt19937_64 rng(mahpo::testing::seed(43));
-  for (const std::size_t objectives : {2, 3}) {
-    for (int round = 0; round < 40; ++round) {
+  for (const std::size_t objectives : {2, 3, 4, 5}) {
+    for (int round = 0; round < (objectives < 4 ? 40 : 12); ++round) {
       INFO(objectives << " objectives, round " << round);
       const int range = 12;
       // Some points on or past the reference (range): they add nothing.
@@ -143,7 +143,7 @@ TEST_CASE("hypervolume is exact for 2 and 3 objectives", "[pareto][seeded]") {
 }
 
 TEST_CASE("pareto functions refuse what they cannot compute", "[pareto]") {
-  CHECK_THROWS_AS(hypervolume({{1.0, 2.0, 3.0, 4.0}}, std::vector<double>{5.0, 5.0, 5.0, 5.0}), std::invalid_argument);
+  CHECK_THROWS_AS(hypervolume({{1.0}}, std::vector<double>{5.0}), std::invalid_argument);
   CHECK_THROWS_AS(hypervolume({{1.0, 2.0}}, std::vector<double>{5.0, 5.0, 5.0}), std::invalid_argument);
   CHECK_THROWS_AS(nondominated_ranks({{1.0, 2.0}, {1.0}}), std::invalid_argument);
   CHECK_THROWS_AS(nondominated_ranks({{1.0, std::nan("")}}), std::invalid_argument);

@@ -200,6 +200,7 @@ class Trainer {
         point.training_seconds = seconds;
         const auto evaluation_start = std::chrono::steady_clock::now();
         point.validation_accuracy = evaluate(dataset.validation).accuracy;
+        report.evaluated_images += dataset.validation.size();
         report.evaluation_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
         report.history.push_back(point);
@@ -215,7 +216,11 @@ class Trainer {
     if (report.status == Status::ok) {
       const auto evaluation_start = std::chrono::steady_clock::now();
       report.validation = evaluate(dataset.validation);
-      if (options_.evaluate_test) report.test = evaluate(dataset.test);
+      report.evaluated_images += dataset.validation.size();
+      if (options_.evaluate_test) {
+        report.test = evaluate(dataset.test);
+        report.evaluated_images += dataset.test.size();
+      }
       report.evaluation_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
     }

@@ -102,6 +102,48 @@ inline void check_network(const NetworkSpec& network) {
   }
 }
 
+// What a network costs: its weights and biases (each convolution's filters x (taps x input
+// channels + 1), each dense or output layer's (inputs + 1) x units) and the multiply-accumulates to
+// classify one image (each convolution's output pixels x filters x taps x input channels, each dense
+// or output layer's inputs x units; pooling, biases and activations not counted). The network must
+// pass check_network.
+struct NetworkCost {
+  std::size_t parameters = 0;
+  std::size_t multiply_accumulates = 0;
+};
+
+inline NetworkCost network_cost(const NetworkSpec& network) {
+  std::size_t height = network.input.height, width = network.input.width, channels = network.input.channels;
+  NetworkCost cost;
+  for (const auto& layer : network.layers) {
+    if (const auto* conv = std::get_if<ConvSpec>(&layer)) {
+      height = height + conv->padding_total() - (conv->kernel_size - 1);
+      width = width + conv->padding_total() - (conv->kernel_size - 1);
+      const std::size_t taps = conv->kernel_size * conv->kernel_size * channels;
+      cost.parameters += conv->filters * (taps + 1);
+      cost.multiply_accumulates += height * width * conv->filters * taps;
+      channels = conv->filters;
+    } else if (const auto* pool = std::get_if<PoolSpec>(&layer)) {
+      height /= pool->size;
+      width /= pool->size;
+    } else {
+      const std::size_t units = std::holds_alternative<DenseSpec>(layer) ? std::get<DenseSpec>(layer).units
+                                                                          : std::get<OutputSpec>(layer).classes;
+      const std::size_t inputs = height * width * channels;
+      cost.parameters += (inputs + 1) * units;
+      cost.multiply_accumulates += inputs * units;
+      height = width = 1;
+      channels = units;
+    }
+  }
+  return cost;
+}
+
+inline std::size_t parameter_count(const NetworkSpec& network) { return network_cost(network).parameters; }
+inline std::size_t multiply_accumulates(const NetworkSpec& network) {
+  return network_cost(network).multiply_accumulates;
+}
+
 template <typename T>
 concept Topology = SearchSpace<typename T::space> && std::same_as<typename T::config_type, Config<typename T::space>> &&
     requires(const typename T::config_type& config, InputShape input) {

@@ -53,6 +53,7 @@
 #include <mahpo/objective.hpp>
 #include <mahpo/problems/lenet_surrogate_data.hpp>
 #include <mahpo/space/config.hpp>
+#include <mahpo/space/error.hpp>
 
 namespace mahpo::problems {
 
@@ -347,5 +348,45 @@ class LeNetSurrogate {
 
 using MnistSurrogate = LeNetSurrogate<LeNetDataset::mnist>;
 using FashionMnistSurrogate = LeNetSurrogate<LeNetDataset::fashion_mnist>;
+
+// Accuracy against size, two objectives on paper_lenet's space: the surrogate's noisy validation
+// accuracy (maximized; fitted on real trials, whose journals record the parameter count beside it)
+// and the network's exact parameter count (minimized; nn::parameter_count, what LeNetObjective
+// reports). search_reference, in minimized form (-accuracy, parameters): accuracy 0 and 1.1 times
+// the largest parameter count over the space's corners.
+template <LeNetDataset D>
+class LeNetAccuracyParameters {
+ public:
+  using space = nn::paper_lenet::space;
+  static constexpr std::size_t objectives = 2;
+  static constexpr std::array<Goal, objectives> goals{Goal::maximize, Goal::minimize};
+
+  explicit LeNetAccuracyParameters(std::uint64_t seed = 0) : surrogate_(seed) {}
+
+  std::array<double, objectives> evaluate(const Config<space>& config) const {
+    return {surrogate_(config).value, static_cast<double>(parameters(config))};
+  }
+  static std::size_t parameters(const Config<space>& config) {
+    return nn::parameter_count(nn::paper_lenet::network(config, nn::InputShape{1, 28, 28}));
+  }
+  static const std::array<double, objectives>& search_reference() {
+    static const std::array<double, objectives> reference = [] {
+      double largest = 0.0;
+      for (std::size_t corner = 0; corner < (std::size_t{1} << space::dimension); ++corner) {
+        std::array<double, space::dimension> point{};
+        for (std::size_t k = 0; k < space::dimension; ++k) point[k] = (corner >> k) & 1 ? 1.0 : 0.0;
+        try {
+          largest = std::max(largest, static_cast<double>(parameters(space::from_unit_cube(point))));
+        } catch (const ConfigError&) {  // a corner whose feature maps vanish
+        }
+      }
+      return std::array<double, objectives>{0.0, 1.1 * largest};
+    }();
+    return reference;
+  }
+
+ private:
+  LeNetSurrogate<D> surrogate_;
+};
 
 }  // namespace mahpo::problems

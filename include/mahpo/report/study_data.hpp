@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <mahpo/objective.hpp>
+#include <mahpo/search/pareto.hpp>
 #include <mahpo/study/journal.hpp>
 #include <mahpo/study/report.hpp>
 
@@ -55,6 +56,7 @@ struct TrialData {
   double value = 0.0;
   std::vector<double> intermediate;
   double started = 0.0, ended = 0.0;  // study seconds
+  std::vector<double> values, constraints;  // several objectives: as Result's
 };
 
 struct StudyData {
@@ -63,6 +65,7 @@ struct StudyData {
   Goal goal = Goal::maximize;
   std::vector<ParameterInfo> parameters;  // the searched ones (fixed parameters are left out)
   std::vector<TrialData> trials;          // by id
+  ObjectiveList objectives;               // several objectives: their names and goals (the journal's header)
 
   bool better(double a, double b) const { return goal == Goal::maximize ? a > b : a < b; }
   // The finished ok trials.
@@ -79,6 +82,24 @@ struct StudyData {
       if (!found || better(trial->value, found->value)) found = trial;
     }
     return found;
+  }
+  // Several objectives: the finished ok trials that are feasible and non-dominated, in id order.
+  std::vector<const TrialData*> pareto_front() const {
+    std::vector<const TrialData*> candidates, front;
+    search::pareto::Points points;
+    std::vector<double> violations;
+    if (objectives.goals.empty()) return front;
+    for (const auto* trial : finished_ok()) {
+      if (trial->values.size() != objectives.goals.size()) continue;
+      candidates.push_back(trial);
+      points.push_back(trial->values);
+      violations.push_back(search::pareto::violation(trial->constraints));
+    }
+    if (candidates.empty()) return front;
+    for (const std::size_t i :
+         search::pareto::pareto_front(search::pareto::to_minimized(points, objectives.goals), violations))
+      front.push_back(candidates[i]);
+    return front;
   }
   bool multi_fidelity() const {
     if (trials.empty()) return false;
@@ -201,6 +222,18 @@ inline StudyData load_journal(const std::filesystem::path& path, std::string nam
   study.searcher = header.text("searcher");
   study.goal = header.text("goal") == "minimize" ? Goal::minimize : Goal::maximize;
   study.parameters = detail::parse_space(header.text("space"), header.where);
+  if (const auto found = header.json.find("objectives"); found != header.json.end()) {
+    try {
+      study.objectives.names = found->at("names").get<std::vector<std::string>>();
+      for (const auto& goal : found->at("goals"))
+        study.objectives.goals.push_back(goal.get<std::string>() == "minimize" ? Goal::minimize : Goal::maximize);
+      study.objectives.constraints = found->at("constraints").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception&) {
+      header.fail("\"objectives\" must hold \"names\", \"goals\" and \"constraints\"");
+    }
+    if (study.objectives.names.size() != study.objectives.goals.size())
+      header.fail("\"objectives\" must have as many names as goals");
+  }
   for (std::size_t k = 1; k < contents.records.size(); ++k) {
     const auto& record = contents.records[k];
     const auto event = record.text("event");
@@ -220,6 +253,8 @@ inline StudyData load_journal(const std::filesystem::path& path, std::string nam
       trial.status = result.status;
       trial.value = result.value;
       trial.intermediate = result.intermediate;
+      trial.values = result.values;
+      trial.constraints = result.constraints;
       trial.ended = record.number("elapsed", 0.0);
       if (record.json.contains("seconds")) trial.started = trial.ended - record.number("seconds");
     }
@@ -320,6 +355,7 @@ StudyData from_report(const study::StudyReport<S>& report, std::string name) {
   study.searcher = report.searcher;
   study.goal = report.goal;
   study.parameters = detail::parse_space(S::describe(), "the study's space");
+  study.objectives = report.objectives;
   for (const auto& record : report.trials) {
     study.trials.push_back(TrialData{.id = record.id,
                                      .config = record.config.to_json(),
@@ -329,7 +365,9 @@ StudyData from_report(const study::StudyReport<S>& report, std::string name) {
                                      .value = record.result.value,
                                      .intermediate = record.result.intermediate,
                                      .started = record.started,
-                                     .ended = record.ended});
+                                     .ended = record.ended,
+                                     .values = record.result.values,
+                                     .constraints = record.result.constraints});
   }
   return study;
 }

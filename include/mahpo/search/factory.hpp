@@ -28,6 +28,7 @@
 #include <mahpo/search/hyperband/gp_sampler.hpp>
 #include <mahpo/search/hyperband/hyperband.hpp>
 #include <mahpo/search/hyperband/successive_halving.hpp>
+#include <mahpo/search/nsga2.hpp>
 #include <mahpo/search/ppo/mappo.hpp>
 #include <mahpo/search/ppo/ppo_lstm.hpp>
 #include <mahpo/search/random.hpp>
@@ -45,10 +46,10 @@ struct SearcherSettings {
   bool resume = true;             // multi-fidelity searchers: a promoted config continues its training
 };
 
-inline constexpr std::array<std::string_view, 16> searcher_names{
+inline constexpr std::array<std::string_view, 17> searcher_names{
     "random",    "grid",         "anneal", "tpe",     "tpe_hyperopt",          "gp_bo", "successive_halving",
     "hyperband", "hyperband_gp", "bohb",   "fabolas", "regularized_evolution", "mappo", "mappo_paper",
-    "ppo_lstm",  "pbt"};
+    "ppo_lstm",  "pbt",          "nsga2"};
 
 // Whether the named searcher chooses each trial's budget (between min_budget and max_budget).
 constexpr bool is_multi_fidelity(std::string_view name) {
@@ -59,7 +60,7 @@ constexpr bool is_multi_fidelity(std::string_view name) {
 template <typename T, typename S = nn::space_of_t<T>>
 using AnySearcher = std::variant<Random<S>, Grid<S>, Anneal<S>, Tpe<S>, Tpe<S, tpe::Hyperopt>, GpBo<S>,
                                  SuccessiveHalving<S>, Hyperband<S>, Hyperband<S, hyperband::GpSampler>, Bohb<S>,
-                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>>;
+                                 Fabolas<S>, RegularizedEvolution<S>, Mappo<T>, PpoLstm<S>, Pbt<S>, Nsga2<S>>;
 
 // What population based training explores by default: for a topology, or the space of one (its names
 // qualified by layer), the parameters that leave the weights' shapes alone, its training parameters
@@ -112,6 +113,7 @@ AnySearcher<T> make_searcher(std::string_view name, const SearcherSettings& sett
     return Any(std::in_place_type<Pbt<S>>, common,
                PbtOptions{.step_epochs = common.budget.epochs, .explore = pbt_explore<T>()});
   }
+  if (name == "nsga2") return Any(std::in_place_type<Nsga2<S>>, common);
   std::string known;
   for (const auto known_name : searcher_names) known += fmt::format("{}{}", known.empty() ? "" : ", ", known_name);
   throw std::invalid_argument(fmt::format("mahpo: no searcher is called '{}' (known: {})", name, known));

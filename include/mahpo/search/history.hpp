@@ -30,6 +30,8 @@ struct Observation {
   bool finished = false;
   Result result;
   double loss = std::numeric_limits<double>::quiet_NaN();  // -value or value; NaN until told, or if unusable
+  std::vector<double> losses;  // several objectives: each one minimized (-value or value); empty until usable
+  double violation = 0.0;      // the sum of the result's positive constraint values (0: feasible)
 
   bool usable() const { return finished && (result.status == Status::ok || result.status == Status::pruned); }
 };
@@ -40,7 +42,12 @@ class History {
  public:
   using observation_type = Observation<S>;
 
-  explicit History(Goal goal = Goal::maximize) : goal_(goal) {}
+  explicit History(Goal goal = Goal::maximize) : goal_(goal), goals_{goal} {}
+  // A history of several objectives (SearchOptions::goals); one goal: the same as History(goal).
+  explicit History(std::vector<Goal> goals)
+      : goal_(goals.empty() ? Goal::maximize : goals.front()), goals_(std::move(goals)) {
+    if (goals_.empty()) goals_.push_back(goal_);
+  }
 
   const Trial<S>& add(Config<S> config, Budget budget) {
     observation_type entry;
@@ -77,10 +84,24 @@ class History {
     if (entry.finished) {
       throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): trial {} was already told", searcher, id, id));
     }
+    const bool usable = result.status == Status::ok || result.status == Status::pruned;
+    if (usable && goals_.size() > 1 && result.values.size() != goals_.size()) {
+      throw std::invalid_argument(fmt::format("mahpo::{}: tell({}): {} objective values, {} expected", searcher, id,
+                                              result.values.size(), goals_.size()));
+    }
     entry.finished = true;
     entry.result = result;
     ++finished_;
-    if (entry.usable()) entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+    if (entry.usable()) {
+      entry.loss = goal_ == Goal::maximize ? -result.value : result.value;
+      if (goals_.size() > 1) {
+        for (std::size_t m = 0; m < goals_.size(); ++m)
+          entry.losses.push_back(goals_[m] == Goal::maximize ? -result.values[m] : result.values[m]);
+      } else {
+        entry.losses.push_back(entry.loss);
+      }
+      for (double constraint : result.constraints) entry.violation += std::max(0.0, constraint);
+    }
     return entry;
   }
 
@@ -89,6 +110,7 @@ class History {
   std::size_t finished() const { return finished_; }
   std::size_t pending() const { return entries_.size() - finished_; }
   Goal goal() const { return goal_; }
+  const std::vector<Goal>& goals() const { return goals_; }
 
   // The finished trials a model may fit (ok or pruned), in the order they were asked.
   std::vector<const observation_type*> usable() const {
@@ -119,6 +141,7 @@ class History {
 
  private:
   Goal goal_;
+  std::vector<Goal> goals_;
   std::vector<observation_type> entries_;
   std::size_t finished_ = 0;
   Trial<S> last_;

@@ -14,8 +14,8 @@
 //
 // The hypervolume of a set is the measure of the region that its points dominate and that dominates
 // the reference point (points not better than the reference in every objective add nothing): exact
-// for 2 objectives (a sweep, O(N log N)) and 3 (slices along the third objective, each a 2-D
-// staircase kept sorted, O(N^2)); more objectives are refused.
+// for 2 objectives (a sweep, O(N log N)), 3 (slices along the third objective, each a 2-D staircase
+// kept sorted, O(N^2)) and more (slices along the last objective, recursively).
 
 #include <algorithm>
 #include <cmath>
@@ -239,13 +239,15 @@ class Staircase {
 
 }  // namespace detail
 
-// The hypervolume of the points (minimized) up to `reference`: exact for 2 and 3 objectives.
+// The hypervolume of the points (minimized) up to `reference`, exact: 2 objectives by a sweep, 3 by
+// slices along z, more by slicing along the last objective down to 3 (O(N^(M-2) log N): meant for
+// the tens of points a multi-objective TPE weighs, not for thousands).
 inline double hypervolume(const Points& points, std::span<const double> reference) {
   detail::check_points(points, {});
   const std::size_t m = reference.size();
-  if (m != 2 && m != 3) {
-    throw std::invalid_argument(fmt::format(
-        "pareto: hypervolume is exact for 2 or 3 objectives, not {} (a reference point of {} values)", m, m));
+  if (m < 2) {
+    throw std::invalid_argument(
+        fmt::format("pareto: hypervolume needs at least 2 objectives (a reference point of {} values)", m));
   }
   std::vector<const std::vector<double>*> inside;  // the points better than the reference in every objective
   for (const auto& point : points) {
@@ -256,6 +258,18 @@ inline double hypervolume(const Points& points, std::span<const double> referenc
     bool better = true;
     for (std::size_t k = 0; k < m; ++k) better = better && point[k] < reference[k];
     if (better) inside.push_back(&point);
+  }
+  if (m > 3) {  // slices along the last objective, each the hypervolume of the points below it
+    std::sort(inside.begin(), inside.end(), [&](const auto* a, const auto* b) { return (*a)[m - 1] < (*b)[m - 1]; });
+    Points lower;
+    double total = 0.0;
+    for (std::size_t i = 0; i < inside.size(); ++i) {
+      lower.emplace_back(inside[i]->begin(), inside[i]->end() - 1);
+      const double next = i + 1 < inside.size() ? (*inside[i + 1])[m - 1] : reference[m - 1];
+      const double depth = next - (*inside[i])[m - 1];
+      if (depth > 0.0) total += hypervolume(lower, reference.first(m - 1)) * depth;
+    }
+    return total;
   }
   if (m == 2) {
     std::vector<std::pair<double, double>> xy;

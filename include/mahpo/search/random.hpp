@@ -15,8 +15,10 @@ class Random {
  public:
   using space_type = S;
   static constexpr std::string_view name = "random";
+  static constexpr bool multi_objective = true;  // it never looks at the values
 
-  explicit Random(SearchOptions options = {}) : options_(options), history_(options.goal), rng_(options.seed) {}
+  explicit Random(SearchOptions options = {})
+      : options_(options), history_(goals_of(options)), rng_(options.seed) {}
 
   Trial<S> ask() { return history_.add(S::sample(rng_), options_.budget); }
   void tell(std::size_t id, const Result& result) { history_.tell(id, result, name); }

@@ -46,7 +46,15 @@ struct SearchOptions {
   std::uint64_t seed = 0;
   Goal goal = Goal::maximize;
   Budget budget{};  // the budget of every trial of a single-fidelity searcher
+  // Several objectives (mahpo::Objectives<...>::goals()): one goal each, in declared order; empty:
+  // one objective, `goal`. Only searchers that model MultiObjective take more than one.
+  std::vector<Goal> goals{};
 };
+
+// The goals a searcher optimizes: `goals`, or the one `goal`.
+inline std::vector<Goal> goals_of(const SearchOptions& options) {
+  return options.goals.empty() ? std::vector<Goal>{options.goal} : options.goals;
+}
 
 // What ask() returns: the trial's id, its config and its budget; and, for a trial that continues an
 // earlier one's training (a promotion, a PBT step), that trial's id: the study hands the objective
@@ -70,6 +78,13 @@ concept Searcher = requires(T& searcher, std::size_t id, const Result& result,
   searcher.tell(id, result);
   searcher.replace(id, config);
   { searcher.options() } -> std::convertible_to<const SearchOptions&>;
+};
+
+// A searcher that searches several objectives at once (its results' Result::values; SearchOptions::goals)
+// says so: `static constexpr bool multi_objective = true`. The others refuse several goals.
+template <typename T>
+concept MultiObjective = requires {
+  requires T::multi_objective;
 };
 
 // A searcher instantiated on what is not a Space, most often a topology (Tpe<paper_lenet>), would fail

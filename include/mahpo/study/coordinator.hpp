@@ -84,6 +84,10 @@ struct StudyOptions {
   // <journal>.states beside the journal, or a temporary folder without a journal.
   std::size_t state_memory = std::size_t{256} << 20;
   std::filesystem::path states;
+  // The objectives and constraints the results carry (mahpo::Objectives<...>::list()); run_study sets it
+  // from an objective made by mahpo::with_objectives. Empty: one unnamed objective. Several objectives
+  // need a searcher that models MultiObjective, with the same goals, and no pruner.
+  ObjectiveList objectives;
 };
 
 // The most workers a study starts: threads beyond this only wait on the one lock (and a request for
@@ -108,6 +112,36 @@ inline void check_options(const StudyOptions& options) {
     throw StudyError(fmt::format("mahpo: {} workers asked, at most {} are allowed", options.workers, max_workers));
   }
   if (options.resume && options.journal.empty()) throw StudyError("mahpo: resume needs a journal path");
+}
+
+// Refuses a searcher whose goals are not the study's objectives', a searcher of one objective asked
+// for several, and a pruner with several objectives.
+template <search::Searcher T>
+void check_objectives(const T& searcher, const StudyOptions& options) {
+  const auto& searched = searcher.options().goals;
+  const auto& declared = options.objectives;
+  if (searched.size() > 1 && !search::MultiObjective<T>) {
+    throw StudyError(fmt::format("mahpo: {} searches one objective, {} goals were given; for several objectives "
+                                 "use nsga2, motpe (Tpe with several goals) or random",
+                                 T::name, searched.size()));
+  }
+  if (declared.several()) {
+    if (!search::MultiObjective<T>) {
+      throw StudyError(fmt::format("mahpo: {} searches one objective, the study declares {} ({}); for several "
+                                   "objectives use nsga2, motpe (Tpe with several goals) or random",
+                                   T::name, declared.names.size(), fmt::join(declared.names, ", ")));
+    }
+    if (searched != declared.goals) {
+      std::vector<std::string> goals;
+      for (Goal goal : searched) goals.emplace_back(to_string(goal));
+      throw StudyError(fmt::format("mahpo: the study declares {} objectives ({}), the searcher's goals are [{}]: "
+                                   "give it SearchOptions{{.goals = Objectives<...>::goals()}}",
+                                   declared.names.size(), fmt::join(declared.names, ", "), fmt::join(goals, ", ")));
+    }
+  }
+  if (options.pruner && (declared.several() || searched.size() > 1)) {
+    throw StudyError("mahpo: pruning compares one value per step; a study of several objectives cannot be pruned");
+  }
 }
 
 // The journal's first record: what a resumed study must match (all but "mahpo", the version).
@@ -141,8 +175,10 @@ class Coordinator {
   Coordinator(T& searcher, StudyOptions options) : searcher_(searcher), options_(std::move(options)) {
     check_options(options_);
     warn_if_blas_is_slow();
+    check_objectives(searcher_, options_);
     report_.searcher = std::string(T::name);
     report_.goal = searcher_.options().goal;
+    report_.objectives = options_.objectives;
     if (options_.pruner) options_.pruner->set_goal(report_.goal);
     open_states();
     open_journal();
@@ -317,6 +353,7 @@ class Coordinator {
   void open_journal() {
     auto header = study_header(searcher_, options_.context);
     if (options_.pruner) header["pruner"] = pruner_json(*options_.pruner);
+    if (!options_.objectives.empty()) header["objectives"] = options_.objectives;
     const auto& path = options_.journal;
     const bool exists = !path.empty() && std::filesystem::exists(path);
     const bool empty = exists && std::filesystem::is_regular_file(path) && std::filesystem::file_size(path) == 0;
@@ -346,10 +383,21 @@ class Coordinator {
     for (const char* key : {"format", "searcher", "options", "seed", "goal", "budget", "space", "context"}) {
       const auto found = first.json.find(key);
       if (found == first.json.end()) first.fail(fmt::format("the study header has no \"{}\"", key));
+      // Format 2 (before several objectives) reads as format 3 without them.
+      if (std::string_view(key) == "format" && *found == 2 && !first.json.contains("objectives")) continue;
       if (*found != header[key]) {
         const auto [name, journal_value, study_value] = difference(key, *found, header[key]);
         first.fail(fmt::format("the journal belongs to another study: {} {} in the journal, {} in this study", name,
                                excerpt(journal_value), excerpt(study_value)));
+      }
+    }
+    {
+      const nlohmann::json absent = "(none)";
+      const auto journal_objectives = first.json.value("objectives", absent);
+      const auto study_objectives = header.value("objectives", absent);
+      if (journal_objectives != study_objectives) {
+        first.fail(fmt::format("the journal belongs to another study: objectives {} in the journal, {} in this study",
+                               excerpt(journal_objectives), excerpt(study_objectives)));
       }
     }
     {

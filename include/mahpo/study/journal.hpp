@@ -54,7 +54,7 @@ class StudyError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr int journal_format = 2;
+inline constexpr int journal_format = 3;  // 3: several objectives; format 2 journals still read
 inline constexpr int max_record_depth = 32;  // deeper records are refused (nothing mahpo writes comes near)
 
 // A value as JSON: NaN and infinities (which JSON lacks) become null.
@@ -144,11 +144,19 @@ inline std::optional<Status> status_from_string(std::string_view text) {
 inline nlohmann::json result_to_json(const Result& result) {
   nlohmann::json intermediate = nlohmann::json::array();
   for (double value : result.intermediate) intermediate.push_back(number_or_null(value));
-  return {{"value", number_or_null(result.value)},
-          {"status", to_string(result.status)},
-          {"intermediate", std::move(intermediate)},
-          {"metrics", result.metrics},
-          {"message", result.message}};
+  nlohmann::json json = {{"value", number_or_null(result.value)},
+                         {"status", to_string(result.status)},
+                         {"intermediate", std::move(intermediate)},
+                         {"metrics", result.metrics},
+                         {"message", result.message}};
+  const auto numbers = [](const std::vector<double>& values) {
+    nlohmann::json list = nlohmann::json::array();
+    for (double value : values) list.push_back(number_or_null(value));
+    return list;
+  };
+  if (!result.values.empty()) json["values"] = numbers(result.values);
+  if (!result.constraints.empty()) json["constraints"] = numbers(result.constraints);
+  return json;
 }
 
 inline Result result_from_json(const JournalRecord& record) {
@@ -164,6 +172,13 @@ inline Result result_from_json(const JournalRecord& record) {
   result.metrics = record.at("metrics");
   if (!result.metrics.is_object()) record.fail("\"metrics\" must be an object");
   result.message = record.text("message");
+  for (const char* key : {"values", "constraints"}) {  // format 3, several objectives
+    const auto found = record.json.find(key);
+    if (found == record.json.end()) continue;
+    if (!found->is_array()) record.fail(fmt::format("\"{}\" must be an array of numbers", key));
+    auto& list = std::string_view(key) == "values" ? result.values : result.constraints;
+    for (const auto& value : *found) list.push_back(record.number_in(value, key));
+  }
   return result;
 }
 
@@ -200,9 +215,9 @@ inline nlohmann::json verified_record(std::string_view line, std::uint32_t& chai
   if (!has_crc) {
     nlohmann::json record = parse_record(line, where);  // malformed JSON is said as such first
     const auto format = record.find("format");
-    if (format != record.end() && *format != journal_format) {
+    if (format != record.end() && *format != journal_format && *format != 2) {
       throw StudyError(fmt::format(
-          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes format {} "
+          "mahpo: {}: a journal of format {} (an older mahpo, without checksums); this mahpo resumes formats 2 to {} "
           "only: start a new journal",
           where, mahpo::detail::json_excerpt(*format), journal_format));
     }

@@ -336,6 +336,7 @@ std::optional<StudyReport<typename T::space_type>> run_study(T& searcher, const 
   mpi_detail::check(MPI_Comm_rank(mpi.comm, &rank), "MPI_Comm_rank");
   mpi_detail::check(MPI_Comm_size(mpi.comm, &size), "MPI_Comm_size");
   check_options(options);
+  set_objectives<O>(options);
   mpi_detail::check_job(mpi, size, options.workers);
   if (rank != mpi.coordinator) {
     mpi_detail::evaluate<S>(objective, options.workers, mpi, rank);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <mahpo/objective.hpp>
+#include <mahpo/search/pareto.hpp>
 #include <mahpo/space/config.hpp>
 #include <mahpo/study/csv.hpp>
 #include <mahpo/study/journal.hpp>
@@ -42,6 +43,27 @@ struct StudyReport {
   double seconds = 0.0;                // wall-clock search time, earlier runs included
   std::size_t rerun = 0;               // trials running at a crash, evaluated again on resume
   std::vector<std::string> notes;      // what the resume found (a truncated line, ...)
+  ObjectiveList objectives;            // several objectives: their names and goals, the constraints' names
+
+  // Several objectives: the finished ok trials that are feasible and non-dominated, in id order.
+  std::vector<const TrialRecord<S>*> pareto_front() const {
+    std::vector<const TrialRecord<S>*> candidates;
+    search::pareto::Points points;
+    std::vector<double> violations;
+    for (const auto& trial : trials) {
+      if (!trial.finished || trial.result.status != Status::ok) continue;
+      if (trial.result.values.size() != objectives.goals.size() || objectives.goals.empty()) continue;
+      candidates.push_back(&trial);
+      points.push_back(trial.result.values);
+      violations.push_back(search::pareto::violation(trial.result.constraints));
+    }
+    std::vector<const TrialRecord<S>*> front;
+    if (candidates.empty()) return front;
+    for (const std::size_t i :
+         search::pareto::pareto_front(search::pareto::to_minimized(points, objectives.goals), violations))
+      front.push_back(candidates[i]);
+    return front;
+  }
 
   // The finished ok trial with the best value, or nullptr.
   const TrialRecord<S>* best() const {
@@ -66,6 +88,7 @@ struct StudyReport {
         fmt::format("{}: {} trials ({} ok, {} failed, {} diverged, {} pruned) in {:.1f} s\n", searcher, trials.size(),
                     count(Status::ok), count(Status::failed), count(Status::diverged), count(Status::pruned), seconds);
     for (const auto& note : notes) text += fmt::format("  note: {}\n", note);
+    if (objectives.several()) return text + front_summary();
     const auto* top = best();
     if (top == nullptr) return text + "  no trial finished ok\n";
     text +=
@@ -75,6 +98,29 @@ struct StudyReport {
         text += fmt::format("  {}: {:.4f}\n", key, top->result.metrics[key].template get<double>());
     }
     text += fmt::format("  config: {}\n", top->config.to_string());
+    return text;
+  }
+
+  // Several objectives: the Pareto front, one line per trial (its values, then its config), at most
+  // 20 of them spread along the first objective.
+  std::string front_summary() const {
+    auto front = pareto_front();
+    std::string text = fmt::format("  Pareto front: {} trial(s) ({} feasible ok trials)\n", front.size(),
+                                   std::count_if(trials.begin(), trials.end(), [](const auto& trial) {
+                                     return trial.finished && trial.result.status == Status::ok &&
+                                            search::pareto::violation(trial.result.constraints) == 0.0;
+                                   }));
+    std::sort(front.begin(), front.end(),
+              [](const auto* a, const auto* b) { return a->result.values.front() < b->result.values.front(); });
+    const std::size_t shown = std::min<std::size_t>(front.size(), 20);
+    for (std::size_t k = 0; k < shown; ++k) {
+      const auto* trial = front[shown < front.size() ? k * (front.size() - 1) / (shown - 1) : k];
+      std::string values;
+      for (std::size_t m = 0; m < objectives.names.size(); ++m)
+        values += fmt::format("{}{} {:.6g}", m ? ", " : "", objectives.names[m], trial->result.values[m]);
+      text += fmt::format("  trial {}: {}: {}\n", trial->id, values, trial->config.to_string());
+    }
+    if (shown < front.size()) text += fmt::format("  ... {} more\n", front.size() - shown);
     return text;
   }
 

@@ -155,6 +155,19 @@ void run_threads(Coordinator<T>& coordinator, const O& objective, std::size_t wo
   if (failure) std::rethrow_exception(failure);
 }
 
+// The objectives an objective made by mahpo::with_objectives declares go into the study's options
+// (a different list given there is refused).
+template <typename O>
+void set_objectives(StudyOptions& options) {
+  if constexpr (requires { O::objectives_type::list(); }) {
+    const ObjectiveList declared = O::objectives_type::list();
+    if (!options.objectives.empty() && options.objectives != declared) {
+      throw StudyError("mahpo: StudyOptions::objectives differs from the objectives the objective declares");
+    }
+    options.objectives = declared;
+  }
+}
+
 // Runs the study and returns its report. Throws StudyError for bad options or a journal that does
 // not belong to this searcher and space; an exception from the objective fails that trial only.
 template <typename T, typename O>
@@ -166,6 +179,7 @@ StudyReport<typename T::space_type> run_study(T& searcher, const O& objective, S
   static_assert(Objective<O, S>,
                 "mahpo::study::run_study: the objective must be callable as objective(const Config<S>&, const "
                 "Budget&) and return a mahpo::Result");
+  set_objectives<O>(options);
   const std::size_t workers = options.workers;
   Coordinator<T> coordinator(searcher, std::move(options));
   try {

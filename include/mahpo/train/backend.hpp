@@ -92,6 +92,7 @@ struct TrainingReport {
   double training_seconds = 0.0;  // forward, backward and update only: no evaluation
   double seconds_per_100_iterations = 0.0;
   double evaluation_seconds = 0.0;
+  std::size_t evaluated_images = 0;     // the images those evaluation_seconds classified
   std::size_t peak_resident_bytes = 0;  // of the whole process, after training
   std::size_t trainer_bytes = 0;        // weights, gradients, optimizer state and buffers
   std::size_t parameter_count = 0;

@@ -5,15 +5,19 @@
 // The value is the validation accuracy; the metrics add test accuracy, Cohen's kappa and the test
 // confusion matrix (`test_confusion`, rows by true class), times, memory and the network trained. A config the topology
 // rejects (a feature map below 1x1), or any exception, makes a `failed` result; a non-finite loss a `diverged` one.
-// Neither carries NaN.
+// Neither carries NaN. Its numeric metrics (`metric_names`) are what mahpo::Objectives may name
+// (objectives.hpp): parameters, multiply-accumulates per image, training time, peak memory and
+// inference seconds per image (the evaluations' time over the images they classified, batched).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <exception>
 #include <concepts>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <stdexcept>
 #include <utility>
 
@@ -44,6 +48,11 @@ class LeNetObjective {
   using backend_type = Backend;
   using space = typename Topology::space;  // as the synthetic problems name it
   using config_type = typename Topology::config_type;
+  // The numeric metrics of an ok result, by name: what mahpo::Objectives may declare.
+  static constexpr std::array<std::string_view, 12> metric_names{
+      "validation_accuracy", "validation_kappa",    "test_accuracy",      "test_kappa",
+      "parameters",          "macs_per_image",      "training_seconds",   "evaluation_seconds",
+      "peak_resident_bytes", "trainer_bytes",       "epochs",             "inference_seconds_per_image"};
 
   LeNetObjective(std::shared_ptr<const data::Dataset> dataset, ObjectiveOptions options = {})
       : dataset_(std::move(dataset)), options_(std::move(options)) {
@@ -125,6 +134,11 @@ class LeNetObjective {
       metrics["peak_resident_bytes"] = report.peak_resident_bytes;
       metrics["trainer_bytes"] = report.trainer_bytes;
       metrics["parameters"] = report.parameter_count;
+      metrics["macs_per_image"] = nn::multiply_accumulates(spec);
+      if (report.evaluated_images > 0) {
+        metrics["inference_seconds_per_image"] =
+            report.evaluation_seconds / static_cast<double>(report.evaluated_images);
+      }
       if (report.status == Status::ok || report.status == Status::pruned) {
         metrics["validation_accuracy"] = report.validation.accuracy;
         metrics["validation_kappa"] = report.validation.kappa;

@@ -225,6 +225,7 @@ class Trainer {
         const auto evaluation_start = std::chrono::steady_clock::now();
         Evaluation validation = evaluate(dataset.validation);
         evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
+        report.evaluated_images += dataset.validation.size();
         point.validation_accuracy = validation.accuracy;
         history_.push_back(point);
         window_loss_ = 0.0;
@@ -259,8 +260,12 @@ class Trainer {
             : 0.0;
     if (report.status != Status::diverged) {
       const auto evaluation_start = std::chrono::steady_clock::now();
+      if (!last_validation) report.evaluated_images += dataset.validation.size();
       report.validation = last_validation ? std::move(*last_validation) : evaluate(dataset.validation);
-      if (options_.evaluate_test && report.status == Status::ok) report.test = evaluate(dataset.test);
+      if (options_.evaluate_test && report.status == Status::ok) {
+        report.test = evaluate(dataset.test);
+        report.evaluated_images += dataset.test.size();
+      }
       evaluation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluation_start).count();
     }
     report.evaluation_seconds = evaluation_seconds;

@@ -40,6 +40,9 @@
 // - A pick whose snapped point repeats a point already asked (within 1e-6 in every coordinate) is
 //   skipped for the next best candidate; if every candidate repeats one, a prior draw is used.
 // - Failed and diverged trials, and results with a non-finite value, are not modelled.
+// - Several objectives (SearchOptions::goals): ParEGO (Knowles 2006; search/scalarization.hpp): each
+//   proposal draws weights on the simplex, models every result's augmented Chebyshev scalarization
+//   of its losses (scaled by the observed bounds; constraint violations added), and refits.
 //
 // Cost: one likelihood evaluation is a Cholesky factorization and an inverse of the n x n kernel
 // matrix (LAPACK potrf/potri through xtensor-blas's cxxlapack interface, on buffers kept between
@@ -67,6 +70,7 @@
 #include <mahpo/search/gp/lbfgs.hpp>
 #include <mahpo/search/gp/regressor.hpp>
 #include <mahpo/search/history.hpp>
+#include <mahpo/search/scalarization.hpp>
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/search/unit_cube.hpp>
 
@@ -120,11 +124,12 @@ class GpBo {
  public:
   using space_type = S;
   static constexpr std::string_view name = "gp_bo";
+  static constexpr bool multi_objective = true;  // several goals: ParEGO (search/scalarization.hpp)
 
   explicit GpBo(SearchOptions options = {}, GpBoOptions gp = {})
       : options_(options),
         gp_(checked(gp)),
-        history_(options.goal),
+        history_(goals_of(options)),
         rng_(options.seed),
         model_(S::dimension, gp.noise_floor) {}
 
@@ -203,10 +208,16 @@ class GpBo {
   // The next point, or nothing when the model can't be used (too few results, or a failed fit).
   std::optional<point_type> propose() {
     std::vector<double> x, y;
+    // Several objectives: this proposal's scalarization of every result, with fresh weights (ParEGO).
+    const bool several = history_.goals().size() > 1;
+    const auto weights = several ? simplex_weights(history_.goals().size(), rng_) : std::vector<double>{};
+    const auto bounds = several ? loss_bounds(history_) : LossBounds{};
     for (const auto* entry : history_.usable()) {
-      if (!std::isfinite(entry->loss)) continue;
+      const double loss =
+          several ? augmented_chebyshev(entry->losses, entry->violation, weights, bounds) : entry->loss;
+      if (!std::isfinite(loss)) continue;
       x.insert(x.end(), entry->point.begin(), entry->point.end());
-      y.push_back(entry->loss);
+      y.push_back(loss);
     }
     const std::size_t n = y.size();
     if (n < 2) return std::nullopt;
@@ -214,7 +225,7 @@ class GpBo {
     const double best = *std::min_element(y.begin(), y.end());
     const std::size_t best_index = static_cast<std::size_t>(std::min_element(y.begin(), y.end()) - y.begin());
 
-    if (n != fitted_size_) {
+    if (n != fitted_size_ || several) {  // each scalarization is a new function to fit
       gp::detail::fit_on_schedule(model_, x, y, rng_, gp_.fit_restarts, gp_.fit_evaluations);
       fitted_size_ = n;
     }

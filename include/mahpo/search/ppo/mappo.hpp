@@ -57,6 +57,11 @@
 // from them at once. `recommended_config()` hands over, of the best tenth of the observed configs,
 // the one the model rates highest.
 //
+// Several objectives (SearchOptions::goals): each episode draws weights on the simplex at its ask,
+// and its value is minus ParEGO's augmented Chebyshev scalarization of its losses with them, scaled
+// by the bounds observed when it is told (search/scalarization.hpp): the agents, sharing that
+// reward, are pulled toward a different part of the front each episode.
+//
 // What the default changes against the paper's algorithm (`MappoOptions::paper()`), and why
 // (the ablation, one change undone at a time, on held-out seeds and off-centre problems:
 // bench/mappo_ablation, docs/mappo.md; the earlier changes' first ablation: docs/mappo_ablation.md):
@@ -124,6 +129,7 @@
 #include <mahpo/search/history.hpp>
 #include <mahpo/search/gp/regressor.hpp>
 #include <mahpo/search/ppo/episodes.hpp>
+#include <mahpo/search/scalarization.hpp>
 #include <mahpo/search/searcher.hpp>
 #include <mahpo/search/unit_cube.hpp>
 #include <mahpo/space/discretization.hpp>
@@ -308,6 +314,7 @@ class Mappo {
 
  public:
   static constexpr std::string_view name = "mappo";
+  static constexpr bool multi_objective = true;  // several goals: a random Chebyshev scalarization per episode
 
   static constexpr std::size_t agent_count = agents::count;
   static constexpr std::array<std::size_t, agent_count> agent_dimensions = agents::dimensions;
@@ -316,7 +323,7 @@ class Mappo {
   explicit Mappo(SearchOptions options = {}, MappoOptions mappo = {})
       : options_(options),
         mappo_(validated(std::move(mappo))),
-        history_(options.goal),
+        history_(goals_of(options)),
         rng_(options.seed),
         discretization_(space_type::discretize(mappo_.bins)) {
     const auto counts = discretization_.counts();
@@ -343,6 +350,7 @@ class Mappo {
 
   // Runs one episode: every agent acts in order, sampling from its policy.
   Trial<space_type> ask() {
+    if (history_.goals().size() > 1) scalarizations_.push_back(simplex_weights(history_.goals().size(), rng_));
     if (history_.asked() < mappo_.startup_episodes) {  // a prior draw, as the actions that give it
       const Config<space_type> config = space_type::sample(rng_);
       episodes_.push_back(episode_of(config));
@@ -356,7 +364,12 @@ class Mappo {
   // model, a round of imagined updates.
   void tell(std::size_t id, const Result& result) {
     const auto& entry = history_.tell(id, result, name);
-    const double reward = -entry.loss;  // the value when maximizing, -value when minimizing
+    // The value when maximizing, -value when minimizing; several objectives: minus the episode's
+    // scalarization of its losses (search/scalarization.hpp), scaled by the bounds observed so far.
+    const double reward = history_.goals().size() == 1 || !entry.usable()
+                              ? -entry.loss
+                              : -augmented_chebyshev(entry.losses, entry.violation, scalarizations_[id],
+                                                     loss_bounds(history_));
     rewards_.tell(id, entry.usable() && std::isfinite(reward), reward);
     waiting_.push_back(id);
     if (waiting_.size() < mappo_.episodes_per_update) return;
@@ -491,6 +504,7 @@ class Mappo {
   SearchOptions options_;
   MappoOptions mappo_;
   History<space_type> history_;
+  std::vector<std::vector<double>> scalarizations_;  // several objectives: each episode's weights, by id
   std::mt19937_64 rng_;
   Discretization<space_type> discretization_;
   std::vector<rl::CategoricalHead> grid_heads_;

@@ -60,8 +60,10 @@ class ParzenEstimator {
   // `points` are the observations, oldest first; each holds dims.size() coordinates. Univariate fits
   // also take `sorted`: for each coordinate k, sorted[k * n, (k + 1) * n) lists the observations'
   // indices in increasing order of their k-th coordinate (ties by index).
+  // `weights` (one per point), when given, replace the rules' mixture weights (the multi-objective
+  // below group's hypervolume contributions).
   void fit(std::span<const Dimension> dims, std::span<const double* const> points,
-           std::span<const std::uint32_t> sorted, const TpeOptions& options) {
+           std::span<const std::uint32_t> sorted, const TpeOptions& options, std::span<const double> weights = {}) {
     if (dims_.size() != dims.size() || !std::equal(dims.begin(), dims.end(), dims_.begin(), same_dimension)) {
       set_dimensions(dims);
     }
@@ -77,7 +79,7 @@ class ParzenEstimator {
     // Mixture weights: default_weights(n) and the prior's, normalized (Optuna's _ParzenEstimator).
     weight_.resize(count);
     double total = options.prior_weight;
-    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = Rules::weight(i, n);
+    for (std::size_t i = 0; i < n; ++i) total += weight_[i] = weights.empty() ? Rules::weight(i, n) : weights[i];
     weight_[n] = options.prior_weight;
     cumulative_.resize(count);
     double running = 0.0;

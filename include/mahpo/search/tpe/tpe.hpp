@@ -37,6 +37,11 @@
 // Pending trials: with `constant_liar` (the default, as Optuna 5) trials asked and not yet told join
 // the above group, as the worst losses, and don't count in n.
 //
+// Constraints (Result::constraints, <= 0 feasible): feasible trials rank before infeasible ones, and
+// these by their total violation (as Optuna's constraints_func). Several objectives
+// (SearchOptions::goals): the below group by constrained non-dominated sorting and hypervolume, its
+// weights the trials' hypervolume contributions (tpe/multi_objective.hpp, as Optuna's MOTPE).
+//
 // Choices the references leave open, or where mahpo differs:
 // - Everything happens in the unit cube of S (log-scale parameters are log-uniform there, integers
 //   own equal cells, as Optuna's int ranges widened by half a step).
@@ -79,6 +84,8 @@
 #include <mahpo/objective.hpp>
 #include <mahpo/search/history.hpp>
 #include <mahpo/search/searcher.hpp>
+#include <mahpo/search/pareto.hpp>
+#include <mahpo/search/tpe/multi_objective.hpp>
 #include <mahpo/search/tpe/options.hpp>
 #include <mahpo/search/tpe/parzen_estimator.hpp>
 #include <mahpo/search/tpe/rules.hpp>
@@ -92,11 +99,12 @@ class Tpe {
   using space_type = S;
   using rules_type = Rules;
   static constexpr std::string_view name = Rules::searcher_name;
+  static constexpr bool multi_objective = true;  // several goals: the split and weights of tpe/multi_objective.hpp
 
   explicit Tpe(SearchOptions options = {}, TpeOptions tpe = {})
       : options_(options),
         tpe_(checked(tpe, options.seed)),
-        history_(options.goal),
+        history_(goals_of(options)),
         rng_(options.seed),
         dims_(dimensions<S>()),
         startup_stream_(static_cast<std::uint32_t>(options.seed)),
@@ -182,13 +190,16 @@ class Tpe {
     return tpe;
   }
 
-  // Orders usable trials best first: ok before pruned (as Optuna), then loss (NaN last), then age.
+  // Orders usable trials best first: ok before pruned (as Optuna), feasible before infeasible and
+  // these by their violation (as Optuna with constraints), then loss (NaN last), then age.
   struct Rank {
     bool pruned;
+    double violation;
     double loss;
     std::size_t id;
     bool operator<(const Rank& other) const {
       if (pruned != other.pruned) return !pruned;
+      if (violation != other.violation) return violation < other.violation;
       if (loss != other.loss) return loss < other.loss;
       return id < other.id;
     }
@@ -231,15 +242,19 @@ class Tpe {
     for (const auto& entry : entries) {
       if (!entry.usable()) continue;
       const double loss = std::isnan(entry.loss) ? std::numeric_limits<double>::infinity() : entry.loss;
-      ranks_.push_back({entry.result.status == Status::pruned, loss, entry.id});
+      ranks_.push_back({entry.result.status == Status::pruned, entry.violation, loss, entry.id});
     }
     const std::size_t n = ranks_.size();
     const std::size_t below_count = std::min(n, Rules::gamma(n));
-    if (below_count < n) {
-      std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
-    }
     group_.assign(entries.size(), none);
-    for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+    if (history_.goals().size() > 1) {
+      split_multi_objective(below_count);
+    } else {
+      if (below_count < n) {
+        std::nth_element(ranks_.begin(), ranks_.begin() + static_cast<std::ptrdiff_t>(below_count), ranks_.end());
+      }
+      for (std::size_t r = 0; r < below_count; ++r) group_[ranks_[r].id] = below;
+    }
 
     // Each group in age order (for the weights); position_ is a trial's index in its group.
     below_points_.clear();
@@ -272,9 +287,39 @@ class Tpe {
     }
     const std::size_t sorted_below = below_sorted_.empty() ? 0 : below_sorted_.size() - 1;
     const std::size_t sorted_above = above_sorted_.empty() ? 0 : above_sorted_.size() - 1;
-    below_.fit(dims_, below_points_, std::span<const std::uint32_t>(below_sorted_.data(), sorted_below), tpe_);
+    if (history_.goals().size() > 1) {  // the below group's weights in age order, as below_points_
+      below_weights_.clear();
+      for (const auto& entry : entries)
+        if (group_[entry.id] == below) below_weights_.push_back(weight_of_[entry.id]);
+    }
+    below_.fit(dims_, below_points_, std::span<const std::uint32_t>(below_sorted_.data(), sorted_below), tpe_,
+               history_.goals().size() > 1 ? std::span<const double>(below_weights_) : std::span<const double>());
     above_.fit(dims_, above_points_, std::span<const std::uint32_t>(above_sorted_.data(), sorted_above), tpe_);
     memo_.assign(memo_offset_.back(), std::numeric_limits<double>::quiet_NaN());
+  }
+
+  // Several objectives: the below group by fronts and hypervolume, and its weights in weight_of_.
+  void split_multi_objective(std::size_t below_count) {
+    const auto& entries = history_.entries();
+    pareto::Points losses;
+    std::vector<double> violations;
+    for (const auto& rank : ranks_) {
+      losses.push_back(entries[rank.id].losses);
+      violations.push_back(entries[rank.id].violation);
+    }
+    const auto chosen = tpe::detail::split_below(losses, violations, below_count);
+    pareto::Points below_losses;
+    std::vector<double> below_violations;
+    for (const std::size_t i : chosen) {
+      below_losses.push_back(losses[i]);
+      below_violations.push_back(violations[i]);
+    }
+    const auto weights = tpe::detail::below_weights(below_losses, below_violations);
+    weight_of_.assign(entries.size(), 1.0);
+    for (std::size_t k = 0; k < chosen.size(); ++k) {
+      group_[ranks_[chosen[k]].id] = below;
+      weight_of_[ranks_[chosen[k]].id] = weights[k];
+    }
   }
 
   double snapped(std::size_t k, double u) const { return snap_[k] != nullptr ? snap_[k](u) : u; }
@@ -376,6 +421,7 @@ class Tpe {
   std::vector<Group> group_;
   std::vector<std::uint32_t> position_, below_sorted_, above_sorted_;
   std::vector<const double*> below_points_, above_points_;
+  std::vector<double> weight_of_, below_weights_;  // several objectives: below trials' weights, by id / in age order
   std::vector<double> memo_;  // scores of integer values under the current fit; NaN: not yet scored
 };
 
