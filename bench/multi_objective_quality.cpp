@@ -39,6 +39,8 @@
 #include <mahpo/search/random.hpp>
 #include <mahpo/search/tpe/tpe.hpp>
 
+#include "quality.hpp"
+
 namespace {
 
 using namespace mahpo;
@@ -179,19 +181,7 @@ OptunaRuns read_optuna(const std::vector<std::string>& files) {
   return runs;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-double quantile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
-  const double at = q * static_cast<double>(values.size() - 1);
-  const auto low = static_cast<std::size_t>(at);
-  const std::size_t high = std::min(low + 1, values.size() - 1);
-  return values[low] + (at - static_cast<double>(low)) * (values[high] - values[low]);
-}
+double median(const std::vector<double>& values) { return bench::quantile(values, 0.5); }
 
 // (budget index, problem) -> (mahpo's best median and its row, Optuna's best median and its row)
 using Summary = std::map<std::pair<std::size_t, std::string>, std::tuple<double, std::string, double, std::string>>;
@@ -254,8 +244,8 @@ void problem(const std::string& name, const Arguments& arguments, const OptunaRu
     for (std::size_t b = 0; b < budgets.size(); ++b) {
       const double m = median(row.hypervolume[b]);
       medians[{b, name, row.name}] = m;
-      fmt::print(" {:.6g} [{:.6g}, {:.6g}] ({}) |", m, quantile(row.hypervolume[b], 0.25),
-                 quantile(row.hypervolume[b], 0.75),
+      fmt::print(" {:.6g} [{:.6g}, {:.6g}] ({}) |", m, bench::quantile(row.hypervolume[b], 0.25),
+                 bench::quantile(row.hypervolume[b], 0.75),
                  std::isnan(optimum) ? std::string("–") : fmt::format("{:.1f} %", 100.0 * m / optimum));
       auto& [mahpo_best, mahpo_row, optuna_best, optuna_row] = summary[{b, name}];
       if (r < mahpo_rows && (mahpo_row.empty() || m > mahpo_best))
